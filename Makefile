@@ -1,0 +1,34 @@
+# The two commands a newcomer needs:
+#   make run    build, create ./var with a demo CA and configuration (once), start estd
+#   make check  build and run every test
+# Both install missing Debian packages first (scripts/install-deps.sh).
+
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all deps build run check clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@scripts/run-demo.sh $(BUILD) var
+
+# Every test runs twice: on the normal build, and on a build with
+# AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer, where any
+# report fails the test.
+check: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DESTKIT_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD)-sanitize -j$(JOBS)
+	@cd $(BUILD)-sanitize && ctest --output-on-failure -j$(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-sanitize
