@@ -1,0 +1,1218 @@
+/*
+ * Unit tests for lib/codec: base64, request bodies, CSR helpers, certs-only
+ * PKCS#7 and the text forms. Keys, CSRs and certificates are made here with
+ * OpenSSL (one RSA 2048 key for the whole run), so no fixture files are read.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "estkit/codec.h"
+
+static EVP_PKEY *rsa_key, *ec_key, *ed_key;
+
+/* ---- helpers ---- */
+
+static const EVP_MD *
+md_for(EVP_PKEY *key)
+{
+	return EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
+}
+
+static void
+add_name(GENERAL_NAMES *gns, int type, const char *value)
+{
+	GENERAL_NAME *gn = a2i_GENERAL_NAME(NULL, NULL, NULL, type, value, 0);
+
+	assert_non_null(gn);
+	assert_true(sk_GENERAL_NAME_push(gns, gn) > 0);
+}
+
+/* A CSR for CN=cn with an optional SAN request, not yet signed. */
+static X509_REQ *
+new_csr(EVP_PKEY *key, const char *cn, GENERAL_NAMES *san)
+{
+	X509_REQ *req = X509_REQ_new();
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+
+	assert_non_null(req);
+	assert_true(X509_REQ_set_version(req, X509_REQ_VERSION_1));
+	assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0));
+	assert_true(X509_REQ_set_pubkey(req, key));
+	if (san != NULL) {
+		assert_true(X509V3_add1_i2d(&exts, NID_subject_alt_name, san, 0,
+		    X509V3_ADD_DEFAULT));
+		assert_true(X509_REQ_add_extensions(req, exts));
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	}
+	return req;
+}
+
+static X509_REQ *
+signed_csr(EVP_PKEY *key, const char *cn, GENERAL_NAMES *san)
+{
+	X509_REQ *req = new_csr(key, cn, san);
+
+	assert_true(X509_REQ_sign(req, key, md_for(key)) > 0);
+	return req;
+}
+
+static unsigned char *
+req_der(X509_REQ *req, size_t *len)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509_REQ(req, &der);
+
+	assert_true(n > 0);
+	*len = (size_t)n;
+	return der;
+}
+
+static X509 *
+self_signed(EVP_PKEY *key, const char *cn, long serial, GENERAL_NAMES *san)
+{
+	X509 *x = X509_new();
+
+	assert_non_null(x);
+	assert_true(X509_set_version(x, X509_VERSION_3));
+	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), serial));
+	assert_true(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0));
+	assert_true(X509_set_issuer_name(x, X509_get_subject_name(x)));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	assert_true(X509_set_pubkey(x, key));
+	if (san != NULL)
+		assert_true(X509_add1_ext_i2d(x, NID_subject_alt_name, san, 0,
+		    X509V3_ADD_DEFAULT));
+	assert_true(X509_sign(x, key, md_for(key)) > 0);
+	return x;
+}
+
+static char *
+b64(const unsigned char *in, size_t len, bool wrap)
+{
+	struct est_error e = {0};
+	char *out = NULL;
+	size_t outlen;
+
+	assert_int_equal(est_b64_encode(in, len, wrap, &out, &outlen, &e), EST_OK);
+	assert_int_equal(strlen(out), outlen);
+	return out;
+}
+
+/* s broken into lines of width characters, each ended by eol. */
+static char *
+fold(const char *s, size_t width, const char *eol)
+{
+	size_t len = strlen(s), el = strlen(eol), i, o = 0;
+	char *out = malloc(len + (len / width + 1) * el + 1);
+
+	assert_non_null(out);
+	for (i = 0; i < len; i += width) {
+		size_t n = len - i < width ? len - i : width;
+
+		memcpy(out + o, s + i, n);
+		memcpy(out + o + n, eol, el);
+		o += n + el;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void
+fill(unsigned char *buf, size_t len, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(seed >> 16);
+	}
+}
+
+static void
+assert_b64_decodes_to(const char *text, const unsigned char *want, size_t wantlen)
+{
+	struct est_error e = {0};
+	unsigned char *out = NULL;
+	size_t outlen = 0;
+
+	assert_int_equal(est_b64_decode(text, strlen(text), &out, &outlen, &e), EST_OK);
+	assert_int_equal(outlen, wantlen);
+	assert_memory_equal(out, want, wantlen);
+	free(out);
+}
+
+/* ---- base64 ---- */
+
+static void
+b64_encode_exact(void **state)
+{
+	/* RFC 4648 §10 test vectors, one line each. */
+	static const char *const vec[][2] = {
+		{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+		{"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+	};
+	unsigned char data[49];
+	char *s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		s = b64((const unsigned char *)vec[i][0], strlen(vec[i][0]), false);
+		assert_string_equal(s, vec[i][1]);
+		free(s);
+	}
+	s = b64((const unsigned char *)"foobar", 6, true);
+	assert_string_equal(s, "Zm9vYmFy\n");
+	free(s);
+	s = b64((const unsigned char *)"", 0, true);
+	assert_string_equal(s, "");
+	free(s);
+
+	/* 48 bytes fill exactly one 64-column line; the 49th starts a second. */
+	memset(data, 0, sizeof(data));
+	s = b64(data, 48, true);
+	assert_int_equal(strlen(s), 65);
+	assert_int_equal(s[64], '\n');
+	free(s);
+	s = b64(data, 49, true);
+	assert_string_equal(s + 65, "AA==\n");
+	assert_ptr_equal(strchr(s, '\n'), s + 64);
+	free(s);
+	s = b64(data, 49, false);
+	assert_int_equal(strlen(s), 68);
+	assert_null(strchr(s, '\n'));
+	free(s);
+}
+
+static void
+b64_round_trip(void **state)
+{
+	static const size_t lens[] = {1, 2, 3, 4, 5, 47, 48, 49, 95, 96, 97, 1000, 100000};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		unsigned char *data = malloc(lens[i]);
+		char *one, *wrapped;
+
+		assert_non_null(data);
+		fill(data, lens[i], (unsigned)i);
+		one = b64(data, lens[i], false);
+		wrapped = b64(data, lens[i], true);
+		assert_b64_decodes_to(one, data, lens[i]);
+		assert_b64_decodes_to(wrapped, data, lens[i]);
+		free(one);
+		free(wrapped);
+		free(data);
+	}
+}
+
+/* EST-G-12: CR, LF, space and TAB anywhere are ignored. */
+static void
+b64_whitespace_EST_G_12(void **state)
+{
+	unsigned char data[100000];
+	char *one, *f64, *f76, *spaced;
+	size_t i, o;
+
+	(void)state;
+	fill(data, sizeof(data), 7);
+	one = b64(data, sizeof(data), false);
+	f64 = fold(one, 64, "\n");
+	f76 = fold(one, 76, "\r\n");
+	spaced = malloc(strlen(one) * 2 + 8);
+	assert_non_null(spaced);
+	o = 0;
+	spaced[o++] = '\n';
+	spaced[o++] = ' ';
+	for (i = 0; one[i] != '\0'; i++) {
+		spaced[o++] = one[i];
+		if (i % 5 == 0)
+			spaced[o++] = i % 2 ? '\t' : ' ';
+	}
+	memcpy(spaced + o, "\r\n \t", 5);
+	assert_b64_decodes_to(one, data, sizeof(data));
+	assert_b64_decodes_to(f64, data, sizeof(data));
+	assert_b64_decodes_to(f76, data, sizeof(data));
+	assert_b64_decodes_to(spaced, data, sizeof(data));
+	assert_b64_decodes_to("Zm9v\r\nYmE=\r\n", (const unsigned char *)"fooba", 5);
+	assert_b64_decodes_to("Zm9vYg= =", (const unsigned char *)"foob", 4);
+	free(one);
+	free(f64);
+	free(f76);
+	free(spaced);
+}
+
+static void
+b64_bad(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *why;
+	} bad[] = {
+		{"", 0, "empty body"},
+		{" \r\n\t", 4, "empty body"},
+		{"Zm9vYmE", 7, "padding"},
+		{"Zg=", 3, "padding"},
+		{"Z===", 4, "padding"},
+		{"====", 4, "padding"},
+		{"Zg==Zg==", 8, "after the padding"},
+		{"Zm9v-YmFy", 9, "0x2d at offset 4"},
+		{"Zm9v.YmFy", 9, "0x2e"},
+		{"Zm9v\0YmFy", 9, "0x00"},
+		{"Zm9v\vYmFy", 9, "0x0b"},
+		{"Zm9v\xc3\xa4", 6, "0xc3"},
+	};
+	unsigned char sentinel, *out = &sentinel;
+	size_t i, outlen = 99;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct est_error e = {0};
+
+		assert_int_equal(est_b64_decode(bad[i].in, bad[i].len, &out, &outlen, &e),
+		    EST_ERR_BADREQ);
+		assert_int_equal(e.code, EST_ERR_BADREQ);
+		if (strstr(e.msg, bad[i].why) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, bad[i].why);
+		if (bad[i].len > 4)
+			assert_non_null(strstr(e.msg, "request body is not valid base64"));
+		assert_ptr_equal(out, &sentinel);
+		assert_int_equal(outlen, 99);
+	}
+}
+
+/* Padding in one OpenSSL chunk and more data in the next is still refused. */
+static void
+b64_bad_across_chunks(void **state)
+{
+	size_t len = 4 + 100000 + 4;
+	char *in = malloc(len);
+	unsigned char *out = NULL;
+	size_t outlen;
+	struct est_error e = {0};
+
+	(void)state;
+	assert_non_null(in);
+	memcpy(in, "Zg==", 4);
+	memset(in + 4, '\n', 100000);
+	memcpy(in + 4 + 100000, "Zg==", 4);
+	assert_int_equal(est_b64_decode(in, len, &out, &outlen, &e), EST_ERR_BADREQ);
+	free(in);
+}
+
+/* ---- request bodies ---- */
+
+static char *
+pem_of(X509_REQ *req, bool new_label)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *s;
+	long len;
+
+	assert_non_null(bio);
+	assert_true(new_label ? PEM_write_bio_X509_REQ_NEW(bio, req) :
+	    PEM_write_bio_X509_REQ(bio, req));
+	len = BIO_get_mem_data(bio, &data);
+	s = strndup(data, (size_t)len);
+	BIO_free(bio);
+	return s;
+}
+
+static void
+assert_body_is_csr(const unsigned char *body, size_t len, const unsigned char *der,
+    size_t derlen)
+{
+	struct est_error e = {0};
+	X509_REQ *req = NULL;
+	unsigned char *got = NULL, *back;
+	size_t gotlen, backlen;
+
+	if (est_body_to_der(body, len, &got, &gotlen, &e) != EST_OK)
+		fail_msg("%s", e.msg);
+	assert_int_equal(gotlen, derlen);
+	assert_memory_equal(got, der, derlen);
+	free(got);
+	if (est_csr_from_body(body, len, &req, &e) != EST_OK)
+		fail_msg("%s", e.msg);
+	back = req_der(req, &backlen);
+	assert_int_equal(backlen, derlen);
+	assert_memory_equal(back, der, derlen);
+	OPENSSL_free(back);
+	X509_REQ_free(req);
+}
+
+static void
+body_forms(void **state)
+{
+	X509_REQ *req = signed_csr(ec_key, "body", NULL);
+	size_t derlen;
+	unsigned char *der = req_der(req, &derlen);
+	char *one = b64(der, derlen, false), *wrapped = b64(der, derlen, true);
+	char *f76 = fold(one, 76, "\r\n");
+	char *pem = pem_of(req, false), *pem_new = pem_of(req, true);
+	char lead[4096], single[4096];
+
+	(void)state;
+	assert_non_null(strstr(pem, "-----BEGIN CERTIFICATE REQUEST-----"));
+	assert_non_null(strstr(pem_new, "-----BEGIN NEW CERTIFICATE REQUEST-----"));
+	snprintf(lead, sizeof(lead), "\r\n\n  %s", pem);
+	snprintf(single, sizeof(single),
+	    "-----BEGIN CERTIFICATE REQUEST-----\n%s\n-----END CERTIFICATE REQUEST-----\n", one);
+
+	assert_body_is_csr((unsigned char *)one, strlen(one), der, derlen);
+	assert_body_is_csr((unsigned char *)wrapped, strlen(wrapped), der, derlen);
+	assert_body_is_csr((unsigned char *)f76, strlen(f76), der, derlen);
+	assert_body_is_csr((unsigned char *)pem, strlen(pem), der, derlen);
+	assert_body_is_csr((unsigned char *)pem_new, strlen(pem_new), der, derlen);
+	assert_body_is_csr((unsigned char *)lead, strlen(lead), der, derlen);
+	assert_body_is_csr((unsigned char *)single, strlen(single), der, derlen);
+	assert_body_is_csr(der, derlen, der, derlen);
+
+	free(one);
+	free(wrapped);
+	free(f76);
+	free(pem);
+	free(pem_new);
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+}
+
+static void
+assert_bad_body(const unsigned char *body, size_t len, const char *why)
+{
+	struct est_error e = {0};
+	X509_REQ *sentinel = (X509_REQ *)&e, *req = sentinel;
+
+	assert_int_equal(est_csr_from_body(body, len, &req, &e), EST_ERR_BADREQ);
+	assert_int_equal(e.code, EST_ERR_BADREQ);
+	if (strstr(e.msg, why) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", e.msg, why);
+	assert_ptr_equal(req, sentinel);
+}
+
+static void
+body_bad(void **state)
+{
+	X509_REQ *req = signed_csr(ec_key, "bad", NULL);
+	X509 *cert = self_signed(ec_key, "cert", 1, NULL);
+	size_t derlen, i;
+	unsigned char *der = req_der(req, &derlen), *certder = NULL, *plus;
+	int certlen = i2d_X509(cert, &certder);
+	char *s, *pem = pem_of(req, false), *hdr;
+	static const char bad_pem[] =
+	    "-----BEGIN CERTIFICATE REQUEST-----\n!!!!\n-----END CERTIFICATE REQUEST-----\n";
+
+	(void)state;
+	assert_true(certlen > 0);
+	assert_bad_body((const unsigned char *)"", 0, "empty body");
+	assert_bad_body((const unsigned char *)"\r\n", 2, "empty body");
+	assert_bad_body((const unsigned char *)"hello, world", 12, "not valid base64");
+
+	/* Trailing garbage after raw DER, and inside base64 (EST-S-31 context). */
+	plus = malloc(derlen + 2);
+	assert_non_null(plus);
+	memcpy(plus, der, derlen);
+	memcpy(plus + derlen, "xx", 2);
+	assert_bad_body(plus, derlen + 2, "2 bytes of trailing data");
+	s = b64(plus, derlen + 2, false);
+	assert_bad_body((unsigned char *)s, strlen(s), "2 bytes of trailing data");
+	free(s);
+
+	/* Truncated DER is neither DER nor base64. */
+	assert_bad_body(der, derlen - 10, "not valid base64");
+
+	/* Well-formed encodings of something else. */
+	assert_bad_body(certder, (size_t)certlen, "not a PKCS#10 CSR");
+	s = b64(certder, (size_t)certlen, true);
+	assert_bad_body((unsigned char *)s, strlen(s), "not a PKCS#10 CSR");
+	free(s);
+	assert_bad_body((const unsigned char *)"AAAA", 4, "not a PKCS#10 CSR");
+	assert_bad_body((const unsigned char *)bad_pem, sizeof(bad_pem) - 1, "PEM");
+
+	/* An encrypted-looking PEM block is refused, not decoded blindly. */
+	hdr = malloc(strlen(pem) + 64);
+	assert_non_null(hdr);
+	i = strchr(pem, '\n') - pem + 1;
+	memcpy(hdr, pem, i);
+	strcpy(hdr + i, "Proc-Type: 4,ENCRYPTED\n\n");
+	strcat(hdr, pem + i);
+	assert_bad_body((unsigned char *)hdr, strlen(hdr), "PEM headers");
+
+	free(hdr);
+	free(pem);
+	free(plus);
+	OPENSSL_free(certder);
+	OPENSSL_free(der);
+	X509_free(cert);
+	X509_REQ_free(req);
+}
+
+static char *
+write_temp(const void *data, size_t len)
+{
+	char *path = strdup("/tmp/test_codec_XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static void
+csr_read_file(void **state)
+{
+	X509_REQ *req = signed_csr(ec_key, "file", NULL), *got = NULL;
+	size_t derlen;
+	unsigned char *der = req_der(req, &derlen);
+	char *pem = pem_of(req, false);
+	char *p_pem = write_temp(pem, strlen(pem)), *p_der = write_temp(der, derlen);
+	char *p_bad = write_temp("junk\n", 5);
+	struct est_error e = {0};
+
+	(void)state;
+	assert_int_equal(est_csr_read_file(p_pem, &got, &e), EST_OK);
+	assert_int_equal(X509_REQ_verify(got, X509_REQ_get0_pubkey(got)), 1);
+	X509_REQ_free(got);
+	got = NULL;
+	assert_int_equal(est_csr_read_file(p_der, &got, &e), EST_OK);
+	assert_non_null(got);
+	X509_REQ_free(got);
+	got = NULL;
+	assert_int_equal(est_csr_read_file(p_bad, &got, &e), EST_ERR_BADREQ);
+	assert_non_null(strstr(e.msg, p_bad));
+	assert_null(got);
+	assert_int_equal(est_csr_read_file("/nonexistent/csr.pem", &got, &e), EST_ERR_IO);
+	assert_null(got);
+
+	unlink(p_pem);
+	unlink(p_der);
+	unlink(p_bad);
+	free(p_pem);
+	free(p_der);
+	free(p_bad);
+	free(pem);
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+}
+
+/* ---- CSR contents ---- */
+
+static X509_REQ *
+reparse(X509_REQ *req)
+{
+	struct est_error e = {0};
+	size_t len;
+	unsigned char *der = req_der(req, &len);
+	char *s = b64(der, len, true);
+	X509_REQ *out = NULL;
+
+	assert_int_equal(est_csr_from_body((unsigned char *)s, strlen(s), &out, &e), EST_OK);
+	free(s);
+	OPENSSL_free(der);
+	return out;
+}
+
+/* EST-S-31: a CSR whose signature does not verify is refused. */
+static void
+csr_verify_EST_S_31(void **state)
+{
+	EVP_PKEY *keys[] = {ec_key, rsa_key, ed_key};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		X509_REQ *req = signed_csr(keys[i], "pop", NULL), *good, *bad = NULL;
+		struct est_error e = {0};
+		size_t len;
+		unsigned char *der = req_der(req, &len);
+		const unsigned char *p;
+
+		good = reparse(req);
+		assert_int_equal(est_csr_verify(good, &e), EST_OK);
+		der[len - 3] ^= 1; /* one bit of the signature value */
+		p = der;
+		bad = d2i_X509_REQ(NULL, &p, (long)len);
+		assert_non_null(bad);
+		assert_int_equal(est_csr_verify(bad, &e), EST_ERR_BADREQ);
+		assert_string_equal(e.msg, "CSR signature does not verify");
+		X509_REQ_free(bad);
+		X509_REQ_free(good);
+		OPENSSL_free(der);
+		X509_REQ_free(req);
+	}
+}
+
+static void
+assert_password(X509_REQ *req, const char *want)
+{
+	struct est_error e = {0};
+	char *pw = (char *)&e;
+
+	if (est_csr_challenge_password(req, &pw, &e) != EST_OK)
+		fail_msg("%s", e.msg);
+	if (want == NULL) {
+		assert_null(pw);
+		return;
+	}
+	assert_non_null(pw);
+	assert_string_equal(pw, want);
+	free(pw);
+}
+
+static void
+assert_password_bad(X509_REQ *req, const char *why)
+{
+	struct est_error e = {0};
+	char *pw = (char *)&e;
+
+	assert_int_equal(est_csr_challenge_password(req, &pw, &e), EST_ERR_BADREQ);
+	if (strstr(e.msg, why) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", e.msg, why);
+	assert_ptr_equal(pw, (char *)&e);
+}
+
+static X509_REQ *
+csr_with_password(int type, const void *bytes, int len)
+{
+	X509_REQ *req = new_csr(ec_key, "pw", NULL);
+
+	/* With a plain string type, -1 would mean "bytes is an ASN1_STRING". */
+	if (len < 0)
+		len = (int)strlen(bytes);
+	assert_true(X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword, type,
+	    bytes, len));
+	return req;
+}
+
+/* EST-S-36 and pitfall 21: every DirectoryString choice decodes to UTF-8. */
+static void
+challenge_password_EST_S_36(void **state)
+{
+	static const unsigned char bmp[] = {0, 'p', 0, 'w', 0, 0xe4};
+	X509_REQ *req, *back;
+	char longpw[2 * 256 + 1];
+
+	(void)state;
+	/* PrintableString, as the RFC 7030 example and libest send it. */
+	req = csr_with_password(V_ASN1_PRINTABLESTRING, "+rrCir/7+EYu50T4", -1);
+	assert_true(X509_REQ_sign(req, ec_key, EVP_sha256()) > 0);
+	back = reparse(req);
+	assert_int_equal(est_csr_verify(back, NULL), EST_OK);
+	assert_password(back, "+rrCir/7+EYu50T4");
+	X509_REQ_free(back);
+	X509_REQ_free(req);
+
+	/* UTF8String, as `openssl req` writes it by default. */
+	req = csr_with_password(V_ASN1_UTF8STRING, "p\xc3\xa4ssw\xc3\xb6rd", -1);
+	assert_true(X509_REQ_sign(req, ec_key, EVP_sha256()) > 0);
+	back = reparse(req);
+	assert_password(back, "p\xc3\xa4ssw\xc3\xb6rd");
+	X509_REQ_free(back);
+	X509_REQ_free(req);
+
+	req = csr_with_password(V_ASN1_BMPSTRING, bmp, sizeof(bmp));
+	assert_password(req, "pw\xc3\xa4");
+	X509_REQ_free(req);
+	req = csr_with_password(V_ASN1_IA5STRING, "ia5", -1);
+	assert_password(req, "ia5");
+	X509_REQ_free(req);
+
+	/* 255 characters is the limit, counted in characters, not bytes. */
+	memset(longpw, 'a', 255);
+	longpw[255] = '\0';
+	req = csr_with_password(V_ASN1_PRINTABLESTRING, longpw, -1);
+	assert_password(req, longpw);
+	X509_REQ_free(req);
+	for (int i = 0; i < 255; i++)
+		memcpy(longpw + 2 * i, "\xc3\xa4", 2);
+	longpw[510] = '\0';
+	req = csr_with_password(V_ASN1_UTF8STRING, longpw, -1);
+	assert_password(req, longpw);
+	X509_REQ_free(req);
+	memset(longpw, 'a', 256);
+	longpw[256] = '\0';
+	req = csr_with_password(V_ASN1_PRINTABLESTRING, longpw, -1);
+	assert_password_bad(req, "longer than 255");
+	X509_REQ_free(req);
+
+	req = new_csr(ec_key, "nopw", NULL);
+	assert_password(req, NULL);
+	X509_REQ_free(req);
+}
+
+static void
+challenge_password_bad(void **state)
+{
+	static const unsigned char unstructured_name[] = {
+		0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x02,
+	};
+	X509_REQ *req;
+	X509_ATTRIBUTE *attr;
+	unsigned char *der, *oid;
+	const unsigned char *p;
+	size_t len;
+
+	(void)state;
+	/* Two values in one attribute (the attribute is SINGLE VALUE). */
+	attr = X509_ATTRIBUTE_create_by_NID(NULL, NID_pkcs9_challengePassword,
+	    V_ASN1_PRINTABLESTRING, "one", 3);
+	assert_non_null(attr);
+	assert_true(X509_ATTRIBUTE_set1_data(attr, V_ASN1_PRINTABLESTRING, "two", 3));
+	assert_int_equal(X509_ATTRIBUTE_count(attr), 2);
+	req = new_csr(ec_key, "two", NULL);
+	assert_true(X509_REQ_add1_attr(req, attr));
+	X509_ATTRIBUTE_free(attr);
+	assert_password_bad(req, "exactly one value");
+	X509_REQ_free(req);
+
+	/*
+	 * Two attributes. OpenSSL refuses to add a duplicate, so add an
+	 * unstructuredName (1.2.840.113549.1.9.2) and rename it in the DER.
+	 */
+	req = csr_with_password(V_ASN1_PRINTABLESTRING, "one", -1);
+	assert_true(X509_REQ_add1_attr_by_NID(req, NID_pkcs9_unstructuredName,
+	    V_ASN1_PRINTABLESTRING, (const unsigned char *)"two", 3));
+	assert_true(X509_REQ_sign(req, ec_key, EVP_sha256()) > 0);
+	der = req_der(req, &len);
+	X509_REQ_free(req);
+	for (oid = der; oid + sizeof(unstructured_name) <= der + len; oid++) {
+		if (memcmp(oid, unstructured_name, sizeof(unstructured_name)) == 0)
+			break;
+	}
+	assert_true(oid + sizeof(unstructured_name) <= der + len);
+	oid[sizeof(unstructured_name) - 1] = 0x07;
+	p = der;
+	req = d2i_X509_REQ(NULL, &p, (long)len);
+	assert_non_null(req);
+	assert_int_equal(X509_REQ_get_attr_count(req), 2);
+	assert_password_bad(req, "more than one challengePassword");
+	X509_REQ_free(req);
+	OPENSSL_free(der);
+
+	req = csr_with_password(V_ASN1_INTEGER, "\x01", 1);
+	assert_password_bad(req, "not a DirectoryString");
+	X509_REQ_free(req);
+	req = csr_with_password(V_ASN1_UTF8STRING, "ab\0cd", 5);
+	assert_password_bad(req, "NUL");
+	X509_REQ_free(req);
+	req = csr_with_password(V_ASN1_UTF8STRING, "a\xff", 2);
+	assert_password_bad(req, "not a valid string");
+	X509_REQ_free(req);
+	req = csr_with_password(V_ASN1_PRINTABLESTRING, "", 0);
+	assert_password_bad(req, "empty");
+	X509_REQ_free(req);
+}
+
+static GENERAL_NAMES *
+sample_san(void)
+{
+	GENERAL_NAMES *san = GENERAL_NAMES_new();
+
+	assert_non_null(san);
+	add_name(san, GEN_DNS, "a.example");
+	add_name(san, GEN_IPADD, "127.0.0.1");
+	add_name(san, GEN_IPADD, "2001:db8::1");
+	add_name(san, GEN_EMAIL, "x@y.example");
+	add_name(san, GEN_URI, "https://a.example/p");
+	return san;
+}
+
+static void
+san_extract(void **state)
+{
+	GENERAL_NAMES *want = sample_san(), *got = NULL, *sentinel;
+	X509_REQ *req = signed_csr(ec_key, "san", want), *back = reparse(req);
+	X509 *cert = self_signed(ec_key, "cert", 2, want), *plain = self_signed(ec_key, "p", 3, NULL);
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	BASIC_CONSTRAINTS *bc;
+	struct est_error e = {0};
+	char *text;
+
+	(void)state;
+	assert_int_equal(est_csr_get_san(back, &got, &e), EST_OK);
+	assert_int_equal(sk_GENERAL_NAME_num(got), 5);
+	assert_true(est_san_equal(want, got));
+	text = est_san_text(got);
+	assert_string_equal(text, "DNS:a.example, IP:127.0.0.1, IP:2001:db8::1, "
+	    "email:x@y.example, URI:https://a.example/p");
+	free(text);
+	GENERAL_NAMES_free(got);
+
+	got = est_cert_get_san(cert);
+	assert_true(est_san_equal(want, got));
+	GENERAL_NAMES_free(got);
+	assert_null(est_cert_get_san(plain));
+
+	/* No extensionRequest at all, and one without a SAN. */
+	X509_REQ_free(req);
+	req = new_csr(ec_key, "none", NULL);
+	got = (GENERAL_NAMES *)&e;
+	assert_int_equal(est_csr_get_san(req, &got, &e), EST_OK);
+	assert_null(got);
+	X509_REQ_free(req);
+	req = new_csr(ec_key, "bc", NULL);
+	bc = BASIC_CONSTRAINTS_new();
+	assert_true(X509V3_add1_i2d(&exts, NID_basic_constraints, bc, 0, X509V3_ADD_DEFAULT));
+	BASIC_CONSTRAINTS_free(bc);
+	assert_true(X509_REQ_add_extensions(req, exts));
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	exts = NULL;
+	got = (GENERAL_NAMES *)&e;
+	assert_int_equal(est_csr_get_san(req, &got, &e), EST_OK);
+	assert_null(got);
+	X509_REQ_free(req);
+
+	/* Two SAN extensions, and an extensionRequest that is not Extensions. */
+	req = new_csr(ec_key, "dup", NULL);
+	assert_true(X509V3_add1_i2d(&exts, NID_subject_alt_name, want, 0, X509V3_ADD_APPEND));
+	assert_true(X509V3_add1_i2d(&exts, NID_subject_alt_name, want, 0, X509V3_ADD_APPEND));
+	assert_true(X509_REQ_add_extensions(req, exts));
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	sentinel = got = (GENERAL_NAMES *)&e;
+	assert_int_equal(est_csr_get_san(req, &got, &e), EST_ERR_BADREQ);
+	assert_non_null(strstr(e.msg, "more than once"));
+	assert_ptr_equal(got, sentinel);
+	X509_REQ_free(req);
+	req = new_csr(ec_key, "junk", NULL);
+	assert_true(X509_REQ_add1_attr_by_NID(req, NID_ext_req, V_ASN1_INTEGER,
+	    (const unsigned char *)"\x01", 1));
+	assert_int_equal(est_csr_get_san(req, &got, &e), EST_ERR_BADREQ);
+	assert_non_null(strstr(e.msg, "extensionRequest"));
+	assert_ptr_equal(got, sentinel);
+
+	X509_REQ_free(req);
+	X509_REQ_free(back);
+	X509_free(cert);
+	X509_free(plain);
+	GENERAL_NAMES_free(want);
+}
+
+static void
+san_equal_as_sets(void **state)
+{
+	GENERAL_NAMES *a = GENERAL_NAMES_new(), *b = GENERAL_NAMES_new();
+	GENERAL_NAMES *c = GENERAL_NAMES_new(), *d = GENERAL_NAMES_new();
+	GENERAL_NAMES *empty = GENERAL_NAMES_new();
+
+	(void)state;
+	add_name(a, GEN_DNS, "a.example");
+	add_name(a, GEN_DNS, "b.example");
+	add_name(a, GEN_IPADD, "127.0.0.1");
+	/* Same set: reordered, with duplicates. */
+	add_name(b, GEN_IPADD, "127.0.0.1");
+	add_name(b, GEN_DNS, "b.example");
+	add_name(b, GEN_DNS, "a.example");
+	add_name(b, GEN_DNS, "a.example");
+	/* A subset. */
+	add_name(c, GEN_DNS, "a.example");
+	add_name(c, GEN_DNS, "b.example");
+	/* Same strings, one of a different type. */
+	add_name(d, GEN_DNS, "a.example");
+	add_name(d, GEN_EMAIL, "b.example");
+	add_name(d, GEN_IPADD, "127.0.0.1");
+
+	assert_true(est_san_equal(a, a));
+	assert_true(est_san_equal(a, b));
+	assert_true(est_san_equal(b, a));
+	assert_false(est_san_equal(a, c));
+	assert_false(est_san_equal(c, a));
+	assert_false(est_san_equal(a, d));
+	assert_true(est_san_equal(NULL, NULL));
+	assert_true(est_san_equal(NULL, empty));
+	assert_false(est_san_equal(NULL, a));
+	assert_false(est_san_equal(a, empty));
+
+	GENERAL_NAMES_free(a);
+	GENERAL_NAMES_free(b);
+	GENERAL_NAMES_free(c);
+	GENERAL_NAMES_free(d);
+	GENERAL_NAMES_free(empty);
+}
+
+static void
+san_text_forms(void **state)
+{
+	GENERAL_NAMES *san = GENERAL_NAMES_new();
+	GENERAL_NAME *gn;
+	X509_NAME *dn = X509_NAME_new();
+	ASN1_TYPE *val = ASN1_TYPE_new();
+	ASN1_UTF8STRING *upn = ASN1_UTF8STRING_new();
+	char *text;
+
+	(void)state;
+	text = est_san_text(NULL);
+	assert_string_equal(text, "");
+	free(text);
+
+	add_name(san, GEN_IPADD, "::1");
+	add_name(san, GEN_DNS, "a\nb");
+	assert_true(X509_NAME_add_entry_by_txt(dn, "O", MBSTRING_UTF8,
+	    (const unsigned char *)"y", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(dn, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)"x", -1, -1, 0));
+	gn = GENERAL_NAME_new();
+	GENERAL_NAME_set0_value(gn, GEN_DIRNAME, dn);
+	sk_GENERAL_NAME_push(san, gn);
+	add_name(san, GEN_RID, "1.2.3.4");
+	assert_true(ASN1_STRING_set(upn, "user@x", -1));
+	ASN1_TYPE_set(val, V_ASN1_UTF8STRING, upn);
+	gn = GENERAL_NAME_new();
+	assert_true(GENERAL_NAME_set0_othername(gn,
+	    OBJ_txt2obj("1.3.6.1.4.1.311.20.2.3", 1), val));
+	sk_GENERAL_NAME_push(san, gn);
+
+	text = est_san_text(san);
+	assert_string_equal(text, "IP:::1, DNS:a\\0Ab, DirName:CN=x,O=y, RID:1.2.3.4, "
+	    "othername:1.3.6.1.4.1.311.20.2.3;user@x");
+	free(text);
+	GENERAL_NAMES_free(san);
+}
+
+/* ---- certs-only PKCS#7 ---- */
+
+/* EST-S-11, ASN-05: the exact shape `openssl crl2pkcs7 -nocrl` produces. */
+static void
+certs_only_round_trip_EST_S_11(void **state)
+{
+	/* version 1, digestAlgorithms {}, encapContentInfo { id-data }, then [0] */
+	static const unsigned char signed_data_head[] = {
+		0x02, 0x01, 0x01, 0x31, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48,
+		0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01, 0xa0,
+	};
+	static const unsigned char oid_signed[] = {
+		0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+	};
+	X509 *c1 = self_signed(ec_key, "one", 10, NULL), *c2 = self_signed(ed_key, "two", 11, NULL);
+	STACK_OF(X509) *certs = sk_X509_new_null(), *out = NULL;
+	struct est_error e = {0};
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	size_t derlen;
+	long plen;
+	int tag, xclass;
+	PKCS7 *p7;
+
+	(void)state;
+	sk_X509_push(certs, c1);
+	sk_X509_push(certs, c2);
+	assert_int_equal(est_certs_only_encode(certs, &der, &derlen, &e), EST_OK);
+
+	/* ContentInfo { signedData, [0] { SignedData { ... [0] certs, {} } } } */
+	p = der;
+	assert_int_equal(ASN1_get_object(&p, &plen, &tag, &xclass, (long)derlen), 0x20);
+	assert_memory_equal(p, oid_signed, sizeof(oid_signed));
+	p += sizeof(oid_signed);
+	assert_int_equal(*p, 0xa0);
+	assert_int_equal(ASN1_get_object(&p, &plen, &tag, &xclass, (long)(der + derlen - p)), 0x20);
+	assert_int_equal(ASN1_get_object(&p, &plen, &tag, &xclass, (long)(der + derlen - p)), 0x20);
+	assert_memory_equal(p, signed_data_head, sizeof(signed_data_head));
+	p += sizeof(signed_data_head) - 1;
+	assert_int_equal(ASN1_get_object(&p, &plen, &tag, &xclass, (long)(der + derlen - p)), 0x20);
+	assert_ptr_equal(p + plen, der + derlen - 2); /* no CRLs, then ... */
+	assert_memory_equal(der + derlen - 2, "\x31\x00", 2); /* empty signerInfos */
+
+	p = der;
+	p7 = d2i_PKCS7(NULL, &p, (long)derlen);
+	assert_non_null(p7);
+	assert_true(PKCS7_type_is_signed(p7));
+	assert_int_equal(ASN1_INTEGER_get(p7->d.sign->version), 1);
+	assert_int_equal(sk_X509_ALGOR_num(p7->d.sign->md_algs), 0);
+	assert_true(PKCS7_type_is_data(p7->d.sign->contents));
+	assert_null(p7->d.sign->contents->d.data);
+	assert_int_equal(sk_PKCS7_SIGNER_INFO_num(p7->d.sign->signer_info), 0);
+	assert_int_equal(sk_X509_num(p7->d.sign->cert), 2);
+	PKCS7_free(p7);
+
+	assert_int_equal(est_certs_only_decode(der, derlen, &out, &e), EST_OK);
+	assert_int_equal(sk_X509_num(out), 2);
+	assert_int_equal(X509_cmp(sk_X509_value(out, 0), c1), 0);
+	assert_int_equal(X509_cmp(sk_X509_value(out, 1), c2), 0);
+	sk_X509_pop_free(out, X509_free);
+
+	OPENSSL_free(der);
+	sk_X509_pop_free(certs, X509_free);
+}
+
+static unsigned char *
+p7_der(int nid, size_t *len)
+{
+	PKCS7 *p7 = PKCS7_new();
+	unsigned char *der = NULL;
+	int n;
+
+	assert_true(PKCS7_set_type(p7, nid));
+	if (nid == NID_pkcs7_signed)
+		assert_true(PKCS7_content_new(p7, NID_pkcs7_data));
+	n = i2d_PKCS7(p7, &der);
+	assert_true(n > 0);
+	PKCS7_free(p7);
+	*len = (size_t)n;
+	return der;
+}
+
+static void
+assert_certs_only_bad(const unsigned char *der, size_t len, const char *why)
+{
+	struct est_error e = {0};
+	STACK_OF(X509) *sentinel = (STACK_OF(X509) *)&e, *out = sentinel;
+
+	assert_int_equal(est_certs_only_decode(der, len, &out, &e), EST_ERR_BADREQ);
+	if (strstr(e.msg, why) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", e.msg, why);
+	assert_ptr_equal(out, sentinel);
+}
+
+static void
+certs_only_bad(void **state)
+{
+	X509 *c = self_signed(ec_key, "c", 1, NULL);
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	struct est_error e = {0};
+	unsigned char *der = NULL, *plus;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(est_certs_only_encode(certs, &der, &len, &e), EST_ERR_INTERNAL);
+	assert_null(der);
+	sk_X509_push(certs, c);
+	assert_int_equal(est_certs_only_encode(certs, &der, &len, &e), EST_OK);
+	plus = malloc(len + 1);
+	assert_non_null(plus);
+	memcpy(plus, der, len);
+	plus[len] = 0;
+	assert_certs_only_bad(plus, len + 1, "1 bytes of trailing data");
+	assert_certs_only_bad(der, len - 1, "not a PKCS#7");
+	assert_certs_only_bad((const unsigned char *)"hello", 5, "not a PKCS#7");
+	free(plus);
+	OPENSSL_free(der);
+
+	der = p7_der(NID_pkcs7_data, &len);
+	assert_certs_only_bad(der, len, "not SignedData");
+	OPENSSL_free(der);
+	der = p7_der(NID_pkcs7_signed, &len);
+	assert_certs_only_bad(der, len, "no certificates");
+	OPENSSL_free(der);
+	sk_X509_pop_free(certs, X509_free);
+}
+
+/* ---- text forms ---- */
+
+static void
+name_text(void **state)
+{
+	X509_NAME *n = X509_NAME_new();
+	char *s;
+
+	(void)state;
+	s = est_name_text(NULL);
+	assert_string_equal(s, "");
+	free(s);
+	assert_true(X509_NAME_add_entry_by_txt(n, "C", MBSTRING_UTF8, (const unsigned char *)"SE", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"b", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"a", -1, -1, 0));
+	s = est_name_text(n);
+	assert_string_equal(s, "CN=a,O=b,C=SE");
+	free(s);
+	X509_NAME_free(n);
+
+	/* UTF-8 stays readable; RFC 2253 specials and control bytes are escaped. */
+	n = X509_NAME_new();
+	assert_true(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"a, b", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)"\xc3\x85sa\x01", -1, -1, 0));
+	s = est_name_text(n);
+	assert_string_equal(s, "CN=\xc3\x85sa\\01,O=a\\, b");
+	free(s);
+	X509_NAME_free(n);
+}
+
+static void
+serial_text(void **state)
+{
+	static const struct {
+		const char *hex, *want;
+	} cases[] = {
+		{"0", "0"}, {"2A", "2A"}, {"0A", "A"}, {"100", "100"},
+		{"00FF00112233", "FF00112233"},
+		{"7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		BIGNUM *bn = NULL;
+		ASN1_INTEGER *ai;
+		char *s;
+
+		assert_true(BN_hex2bn(&bn, cases[i].hex) > 0);
+		ai = BN_to_ASN1_INTEGER(bn, NULL);
+		assert_non_null(ai);
+		s = est_serial_text(ai);
+		assert_string_equal(s, cases[i].want);
+		free(s);
+		ASN1_INTEGER_free(ai);
+		BN_free(bn);
+	}
+}
+
+static void
+serial_normalise(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} good[] = {
+		{"0x2a", "2A"}, {"00:2A", "2A"}, {"2a", "2A"}, {"2A", "2A"}, {"0X002a", "2A"},
+		{"0", "0"}, {"00", "0"}, {"0x0", "0"}, {"0:0", "0"}, {"de:ad:be:ef", "DEADBEEF"},
+	};
+	static const char *const bad[] = {
+		"xyz", "", "0x", "2a:", ":2a", "2a::3b", "g1", " 2a", "2a ", "-2a", "0x0x2a",
+	};
+	char out[16];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(out, 0, sizeof(out));
+		assert_int_equal(est_serial_normalise(good[i].in, out, sizeof(out)), 0);
+		assert_string_equal(out, good[i].want);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strcpy(out, "untouched");
+		if (est_serial_normalise(bad[i], out, sizeof(out)) != -1)
+			fail_msg("\"%s\" accepted", bad[i]);
+		assert_string_equal(out, "untouched");
+	}
+	/* "2A" needs 3 bytes. */
+	strcpy(out, "untouched");
+	assert_int_equal(est_serial_normalise("2a", out, 2), -1);
+	assert_string_equal(out, "untouched");
+	assert_int_equal(est_serial_normalise("2a", out, 3), 0);
+	assert_string_equal(out, "2A");
+}
+
+static void
+spki_sha256(void **state)
+{
+	/* RFC 8032 §7.1 test 1 public key; SHA-256 of its SubjectPublicKeyInfo. */
+	static const unsigned char pub[32] = {
+		0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3,
+		0xc9, 0x64, 0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25,
+		0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
+	};
+	EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, sizeof(pub));
+	X509_REQ *req = signed_csr(ec_key, "spki", NULL);
+	struct est_error e = {0};
+	char a[65], b[65];
+
+	(void)state;
+	assert_non_null(key);
+	assert_int_equal(est_spki_sha256(key, a, &e), EST_OK);
+	assert_string_equal(a, "06e3fd8fda29bb60ab59557de61edb0aecdb231134be30e75b455f8e1b792fa9");
+
+	/* The same key seen through a CSR hashes the same; another key does not. */
+	assert_int_equal(est_spki_sha256(ec_key, a, &e), EST_OK);
+	assert_int_equal(est_spki_sha256(X509_REQ_get0_pubkey(req), b, &e), EST_OK);
+	assert_string_equal(a, b);
+	assert_int_equal(est_spki_sha256(rsa_key, b, &e), EST_OK);
+	assert_string_not_equal(a, b);
+
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+}
+
+static void
+key_describe(void **state)
+{
+	EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	EVP_PKEY *x25519 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	char buf[32];
+
+	(void)state;
+	assert_non_null(p384);
+	assert_non_null(x25519);
+	est_key_describe(rsa_key, buf, sizeof(buf));
+	assert_string_equal(buf, "RSA 2048");
+	est_key_describe(ec_key, buf, sizeof(buf));
+	assert_string_equal(buf, "EC P-256");
+	est_key_describe(p384, buf, sizeof(buf));
+	assert_string_equal(buf, "EC P-384");
+	est_key_describe(ed_key, buf, sizeof(buf));
+	assert_string_equal(buf, "ED25519");
+	est_key_describe(x25519, buf, sizeof(buf));
+	assert_string_equal(buf, "X25519 253");
+	est_key_describe(rsa_key, buf, 4);
+	assert_string_equal(buf, "RSA");
+	EVP_PKEY_free(p384);
+	EVP_PKEY_free(x25519);
+}
+
+static int
+setup_keys(void **state)
+{
+	(void)state;
+	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	ec_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	return rsa_key != NULL && ec_key != NULL && ed_key != NULL ? 0 : -1;
+}
+
+static int
+free_keys(void **state)
+{
+	(void)state;
+	EVP_PKEY_free(rsa_key);
+	EVP_PKEY_free(ec_key);
+	EVP_PKEY_free(ed_key);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(b64_encode_exact),
+		cmocka_unit_test(b64_round_trip),
+		cmocka_unit_test(b64_whitespace_EST_G_12),
+		cmocka_unit_test(b64_bad),
+		cmocka_unit_test(b64_bad_across_chunks),
+		cmocka_unit_test(body_forms),
+		cmocka_unit_test(body_bad),
+		cmocka_unit_test(csr_read_file),
+		cmocka_unit_test(csr_verify_EST_S_31),
+		cmocka_unit_test(challenge_password_EST_S_36),
+		cmocka_unit_test(challenge_password_bad),
+		cmocka_unit_test(san_extract),
+		cmocka_unit_test(san_equal_as_sets),
+		cmocka_unit_test(san_text_forms),
+		cmocka_unit_test(certs_only_round_trip_EST_S_11),
+		cmocka_unit_test(certs_only_bad),
+		cmocka_unit_test(name_text),
+		cmocka_unit_test(serial_text),
+		cmocka_unit_test(serial_normalise),
+		cmocka_unit_test(spki_sha256),
+		cmocka_unit_test(key_describe),
+	};
+
+	return cmocka_run_group_tests(tests, setup_keys, free_keys);
+}
