@@ -1,0 +1,165 @@
+/*
+ * estkit CA: keys, CA certificates and chains, certificate profiles, and
+ * issuing certificates from CSRs.
+ *
+ * lib/ca is the only code that touches a CA's private key. Its interface is
+ * message-shaped (a request in, a certificate out) so that signing can move
+ * into a separate process later without changing callers.
+ *
+ * A loaded CA is immutable and may be used from several threads at once.
+ */
+#ifndef ESTKIT_CA_H
+#define ESTKIT_CA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "estkit/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/*
+ * Generate a key from a spec: "ec:P-256", "ec:P-384", "rsa:2048", "rsa:3072",
+ * "rsa:4096", "ed25519". EST_ERR_BADREQ names the accepted specs when the
+ * spec is unknown. Caller EVP_PKEY_free()s *out.
+ */
+enum est_err est_key_generate(const char *spec, EVP_PKEY **out, struct est_error *e);
+
+/*
+ * Write a private key as unencrypted PKCS#8 PEM, created with mode 0600
+ * (refuses to overwrite an existing file: EST_ERR_EXISTS).
+ */
+enum est_err est_key_write(const char *path, EVP_PKEY *key, struct est_error *e);
+
+/*
+ * Read a private key (PEM, PKCS#8 or traditional). With check_mode, refuse a
+ * file readable or writable by group or others: EST_ERR_CONFIG, with a
+ * message naming the file, its mode and the chmod that fixes it.
+ * Caller EVP_PKEY_free()s *out.
+ */
+enum est_err est_key_read(const char *path, bool check_mode, EVP_PKEY **out,
+    struct est_error *e);
+
+/*
+ * Whether a key in a CSR is one we certify: RSA 2048-4096 bits, EC P-256 or
+ * P-384, Ed25519. EST_ERR_BADREQ says what was found and what is accepted.
+ */
+enum est_err est_key_policy_check(EVP_PKEY *key, struct est_error *e);
+
+/* ---- certificates on disk ------------------------------------------------ */
+
+/* Write one certificate as PEM (mode 0644, refuses to overwrite). */
+enum est_err est_cert_write(const char *path, X509 *cert, struct est_error *e);
+
+/* Read all PEM certificates in a file (at least one). Caller frees with
+ * sk_X509_pop_free(*out, X509_free). */
+enum est_err est_certs_read(const char *path, STACK_OF(X509) **out, struct est_error *e);
+
+/* ---- profiles ------------------------------------------------------------ */
+
+/* Extended key usages a profile may grant (bit set). */
+enum est_eku {
+	EST_EKU_SERVER_AUTH = 1u << 0,
+	EST_EKU_CLIENT_AUTH = 1u << 1,
+	EST_EKU_CODE_SIGNING = 1u << 2,
+	EST_EKU_EMAIL_PROTECTION = 1u << 3,
+	EST_EKU_CMC_RA = 1u << 4
+};
+
+/* "serverAuth" etc. (RFC 5280 / OpenSSL short names); 0 and *bit, or -1. */
+int est_eku_parse(const char *name, unsigned *bit);
+
+/*
+ * What a certificate issued under a profile looks like. keyUsage follows
+ * from the key type (RSA: digitalSignature, keyEncipherment; EC:
+ * digitalSignature, keyAgreement; Ed25519: digitalSignature).
+ */
+struct est_profile {
+	const char *name;
+	unsigned validity_days;  /* 1 .. 3650; capped at the CA's notAfter */
+	unsigned eku;            /* enum est_eku bits; 0 = no EKU extension */
+	bool copy_san;           /* take subjectAltName from the CSR's request */
+};
+
+/* ---- CAs ----------------------------------------------------------------- */
+
+struct est_ca;
+
+/*
+ * Load a CA: its certificate (cert_path, the first PEM certificate), its
+ * private key (key_path, mode-checked as est_key_read does), and optionally
+ * the chain above it (chain_path: intermediates and the root, PEM; NULL when
+ * the CA is a root). Checks that the key matches the certificate, that the
+ * certificate is a CA (basicConstraints CA:TRUE) and that the chain leads to a
+ * self-signed root. A CA without key (key_path NULL) can serve /cacerts and
+ * verify certificates but not issue. Caller frees with est_ca_free().
+ */
+enum est_err est_ca_load(const char *name, const char *cert_path, const char *key_path,
+    const char *chain_path, struct est_ca **out, struct est_error *e);
+void est_ca_free(struct est_ca *ca);
+
+const char *est_ca_name(const struct est_ca *ca);   /* borrowed */
+X509 *est_ca_cert(const struct est_ca *ca);          /* borrowed */
+/* The CA certificate followed by its chain up to and including the root:
+ * what /cacerts returns. Borrowed. */
+STACK_OF(X509) *est_ca_chain(const struct est_ca *ca);
+bool est_ca_can_issue(const struct est_ca *ca);
+
+/*
+ * Create a self-signed root CA certificate for key: subject "CN=<cn>",
+ * basicConstraints critical CA:TRUE, keyUsage critical keyCertSign+cRLSign,
+ * SKI, AKI, random serial, valid from now - 1 h for `days` days. Caller
+ * X509_free()s *out.
+ */
+enum est_err est_ca_make_root(EVP_PKEY *key, const char *cn, unsigned days,
+    X509 **out, struct est_error *e);
+
+/*
+ * What to certify. subject and san override what the CSR says (NULL: from
+ * the CSR; san from the CSR only when the profile has copy_san). pubkey
+ * overrides the CSR's key (server-side key generation); NULL: the CSR's.
+ * The CSR's signature is NOT checked here (the caller does that first).
+ */
+struct est_issue_req {
+	X509_REQ *csr;                  /* borrowed; may be NULL when subject and pubkey are set */
+	const X509_NAME *subject;       /* borrowed, optional */
+	const GENERAL_NAMES *san;       /* borrowed, optional */
+	EVP_PKEY *pubkey;               /* borrowed, optional */
+};
+
+/*
+ * Issue a certificate: version 3, random positive 127-bit serial, issuer =
+ * CA subject, notBefore = now - 5 min (clock skew), notAfter = now +
+ * validity_days (never after the CA's notAfter), subject, public key, and the
+ * extensions basicConstraints critical CA:FALSE, keyUsage critical (by key
+ * type), extendedKeyUsage (profile), subjectKeyIdentifier,
+ * authorityKeyIdentifier (keyid), subjectAltName (when any). Signed with
+ * SHA-256 (SHA-384 for a P-384 CA key; none for Ed25519). An empty subject
+ * with no SAN is refused (EST_ERR_BADREQ). Caller X509_free()s *out.
+ */
+enum est_err est_ca_issue(const struct est_ca *ca, const struct est_profile *profile,
+    const struct est_issue_req *req, X509 **out, struct est_error *e);
+
+/*
+ * Verify that cert was issued by this CA (path validation to the CA's root,
+ * with `extra` as untrusted intermediates, may be NULL) at time `now`.
+ * EST_ERR_FORBIDDEN with the verification reason ("certificate has
+ * expired", ...) when it does not.
+ */
+enum est_err est_ca_verify(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
+    time_t now, struct est_error *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

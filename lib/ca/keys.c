@@ -1,0 +1,176 @@
+/*
+ * Private keys: generation from a short spec, PEM files on disk, and the key
+ * policy applied to keys in CSRs.
+ *
+ * Key files are created 0600 with O_EXCL and never overwritten; a key file
+ * that group or others can reach is refused when read with check_mode, and
+ * an encrypted key is refused rather than prompting on a terminal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+
+#include "ca/ca_int.h"
+#include "estkit/ca.h"
+#include "estkit/codec.h"
+
+struct key_spec {
+	const char *spec;
+	const char *type;   /* OpenSSL key type */
+	const char *curve;  /* EC only */
+	size_t bits;        /* RSA only */
+};
+
+static const struct key_spec key_specs[] = {
+	{ "ec:P-256", "EC", "P-256", 0 },
+	{ "ec:prime256v1", "EC", "P-256", 0 },
+	{ "ec:P-384", "EC", "P-384", 0 },
+	{ "ec:secp384r1", "EC", "P-384", 0 },
+	{ "rsa:2048", "RSA", NULL, 2048 },
+	{ "rsa:3072", "RSA", NULL, 3072 },
+	{ "rsa:4096", "RSA", NULL, 4096 },
+	{ "ed25519", "ED25519", NULL, 0 },
+};
+
+enum est_err
+est_key_generate(const char *spec, EVP_PKEY **out, struct est_error *e)
+{
+	const struct key_spec *ks = NULL;
+	EVP_PKEY *key;
+	size_t i;
+
+	for (i = 0; spec != NULL && i < sizeof(key_specs) / sizeof(key_specs[0]); i++)
+		if (strcasecmp(spec, key_specs[i].spec) == 0)
+			ks = &key_specs[i];
+	if (ks == NULL)
+		return est_fail(e, EST_ERR_BADREQ, "unknown key type \"%s\": use ec:P-256, "
+		    "ec:P-384, rsa:2048, rsa:3072, rsa:4096 or ed25519", spec ? spec : "");
+	if (ks->curve != NULL)
+		key = EVP_PKEY_Q_keygen(NULL, NULL, ks->type, ks->curve);
+	else if (ks->bits != 0)
+		key = EVP_PKEY_Q_keygen(NULL, NULL, ks->type, ks->bits);
+	else
+		key = EVP_PKEY_Q_keygen(NULL, NULL, ks->type);
+	if (key == NULL)
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot generate %s key", ks->spec);
+	*out = key;
+	return EST_OK;
+}
+
+static int
+write_key(FILE *fp, void *key)
+{
+	return PEM_write_PKCS8PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL);
+}
+
+enum est_err
+est_key_write(const char *path, EVP_PKEY *key, struct est_error *e)
+{
+	return ca_file_write(path, 0600, write_key, key, "private key", e);
+}
+
+/* Refuse to prompt: a key file for a daemon must not be encrypted. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+/* Refuse a key file that group or others can reach. fstat on the open file,
+ * so the mode checked is that of the file read. */
+static enum est_err
+check_key_mode(int fd, const char *path, struct est_error *e)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return est_fail(e, EST_ERR_IO, "cannot stat private key %s: %s", path,
+		    strerror(errno));
+	if ((st.st_mode & 077) != 0)
+		return est_fail(e, EST_ERR_CONFIG, "private key %s is accessible by group "
+		    "or others (mode %04o); run: chmod 600 %s", path,
+		    (unsigned)(st.st_mode & 07777), path);
+	return EST_OK;
+}
+
+enum est_err
+est_key_read(const char *path, bool check_mode, EVP_PKEY **out, struct est_error *e)
+{
+	enum est_err rc;
+	EVP_PKEY *key;
+	FILE *fp;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return est_fail(e, EST_ERR_IO, "cannot open private key %s: %s", path,
+		    strerror(errno));
+	if (check_mode && (rc = check_key_mode(fd, path, e)) != EST_OK) {
+		close(fd);
+		return rc;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return est_fail(e, EST_ERR_IO, "cannot read private key %s: %s", path,
+		    strerror(errno));
+	}
+	key = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL);
+	fclose(fp);
+	if (key == NULL)
+		return est_fail_ssl(e, EST_ERR_CONFIG, "%s holds no unencrypted PEM private key",
+		    path);
+	*out = key;
+	return EST_OK;
+}
+
+/* Whether an EC key is on P-256 or P-384, judged by its named group. */
+static bool
+ec_curve_allowed(EVP_PKEY *key)
+{
+	char group[80];
+	size_t len;
+	int nid;
+
+	if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+	    sizeof(group), &len) != 1)
+		return false;
+	nid = OBJ_txt2nid(group);
+	if (nid == NID_undef)
+		nid = EC_curve_nist2nid(group);
+	return nid == NID_X9_62_prime256v1 || nid == NID_secp384r1;
+}
+
+enum est_err
+est_key_policy_check(EVP_PKEY *key, struct est_error *e)
+{
+	char desc[64];
+	int bits;
+
+	if (key == NULL)
+		return est_fail(e, EST_ERR_BADREQ, "the request carries no public key");
+	bits = EVP_PKEY_get_bits(key);
+	if (EVP_PKEY_is_a(key, "RSA") && bits >= 2048 && bits <= 4096)
+		return EST_OK;
+	if (EVP_PKEY_is_a(key, "EC") && ec_curve_allowed(key))
+		return EST_OK;
+	if (EVP_PKEY_is_a(key, "ED25519"))
+		return EST_OK;
+	est_key_describe(key, desc, sizeof(desc));
+	ERR_clear_error();
+	return est_fail(e, EST_ERR_BADREQ, "unsupported key %s: use RSA 2048-4096, "
+	    "EC P-256/P-384 or Ed25519", desc);
+}
