@@ -1,0 +1,633 @@
+/*
+ * SQLite backend of the certificate store (struct est_store_ops "sqlite").
+ *
+ * One handle is one connection, used by one thread (SQLITE_OPEN_NOMUTEX).
+ * The database runs in WAL mode with synchronous=FULL, so a committed
+ * certificate survives kill -9 and power loss; writers take the lock up front
+ * (BEGIN IMMEDIATE) and wait for each other through the busy timeout. The
+ * schema version is PRAGMA user_version, moved forward by the ordered steps
+ * in migrations[], each in its own transaction. Input reaches SQL only
+ * through bound parameters of statements prepared once per handle, and every
+ * statement is reset after use so no read transaction stays open.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "estkit/store.h"
+#include "store_int.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+/* migrations[i] brings the schema from version i to i + 1. Append only. */
+static const char *const migrations[] = {
+	"CREATE TABLE certs ("
+	" id INTEGER PRIMARY KEY,"
+	" issuer TEXT NOT NULL,"
+	" serial TEXT NOT NULL,"
+	" subject TEXT NOT NULL,"
+	" san TEXT NOT NULL DEFAULT '',"
+	" spki_sha256 TEXT NOT NULL,"
+	" not_before INTEGER NOT NULL,"
+	" not_after INTEGER NOT NULL,"
+	" issued_at INTEGER NOT NULL,"
+	" status TEXT NOT NULL CHECK (status IN ('valid','revoked')),"
+	" revoked_at INTEGER,"
+	" revocation_reason INTEGER,"
+	" principal TEXT NOT NULL DEFAULT '',"
+	" alias TEXT NOT NULL DEFAULT '',"
+	" der BLOB NOT NULL,"
+	" UNIQUE (issuer, serial));"
+	"CREATE INDEX certs_serial ON certs (serial);"
+	"CREATE INDEX certs_subject ON certs (subject);"
+	"CREATE INDEX certs_spki ON certs (spki_sha256);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The columns row_to_rec reads, in its order. */
+#define CERT_COLUMNS "id, issuer, serial, subject, san, spki_sha256, not_before, " \
+	"not_after, issued_at, status, revoked_at, revocation_reason, principal, alias, der"
+
+enum query {
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_VERSION,
+	Q_INSERT,
+	Q_GET,
+	Q_FIND,
+	Q_REVOKE,
+	Q_LIST,
+	Q__MAX
+};
+
+static const char *const queries[Q__MAX] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_VERSION] = "PRAGMA user_version",
+	[Q_INSERT] = "INSERT INTO certs (issuer, serial, subject, san, spki_sha256, "
+	    "not_before, not_after, issued_at, status, revoked_at, revocation_reason, "
+	    "principal, alias, der) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[Q_GET] = "SELECT " CERT_COLUMNS " FROM certs "
+	    "WHERE serial = ?1 AND (?2 IS NULL OR issuer = ?2) ORDER BY id LIMIT 2",
+	[Q_FIND] = "SELECT id, status = 'valid' FROM certs "
+	    "WHERE serial = ?1 AND (?2 IS NULL OR issuer = ?2) LIMIT 2",
+	[Q_REVOKE] = "UPDATE certs SET status = 'revoked', revoked_at = ?2, "
+	    "revocation_reason = ?3 WHERE id = ?1 AND status = 'valid'",
+	[Q_LIST] = "SELECT " CERT_COLUMNS " FROM certs "
+	    "WHERE (?1 IS NULL OR issuer = ?1) AND (?2 IS NULL OR subject LIKE ?2) "
+	    "AND (?3 = 0 OR (status = 'valid' AND not_after > ?4)) "
+	    "ORDER BY id LIMIT ?5",
+};
+
+struct sq_store {
+	struct est_store base;      /* first, so the generic handle casts to this */
+	sqlite3 *db;
+	char *path;                 /* the file, for every error message */
+	sqlite3_stmt *stmt[Q__MAX]; /* prepared on first use */
+};
+
+static struct sq_store *
+sq(struct est_store *st)
+{
+	return (struct sq_store *)st;
+}
+
+/* Fail with SQLite's reason for the last call; read it before any reset. */
+static enum est_err
+db_fail(struct sq_store *s, const char *doing, struct est_error *e)
+{
+	return est_fail(e, EST_ERR_STORE, "%s: %s: %s", s->path, doing,
+	    sqlite3_errmsg(s->db));
+}
+
+/*
+ * The prepared statement for q. A statement still stepping means the store
+ * was re-entered from a list visitor on the same query, which would silently
+ * restart the outer listing.
+ */
+static enum est_err
+prepared(struct sq_store *s, enum query q, sqlite3_stmt **out, struct est_error *e)
+{
+	if (s->stmt[q] == NULL && sqlite3_prepare_v3(s->db, queries[q], -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->stmt[q], NULL) != SQLITE_OK)
+		return db_fail(s, "preparing a statement", e);
+	if (sqlite3_stmt_busy(s->stmt[q]))
+		return est_fail(e, EST_ERR_INTERNAL, "%s: store re-entered while listing",
+		    s->path);
+	*out = s->stmt[q];
+	return EST_OK;
+}
+
+static void
+done(sqlite3_stmt *q)
+{
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+}
+
+/* Run a statement without parameters or rows (BEGIN, COMMIT, ...). */
+static enum est_err
+run(struct sq_store *s, enum query which, const char *doing, struct est_error *e)
+{
+	sqlite3_stmt *q;
+	enum est_err rc;
+
+	if ((rc = prepared(s, which, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_step(q) != SQLITE_DONE)
+		rc = db_fail(s, doing, e);
+	done(q);
+	return rc;
+}
+
+/* Undo an open transaction after a failure whose reason is already in *e. */
+static void
+rollback(struct sq_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		run(s, Q_ROLLBACK, "rolling back", NULL);
+}
+
+static enum est_err
+read_version(struct sq_store *s, int *version, struct est_error *e)
+{
+	sqlite3_stmt *q;
+	enum est_err rc;
+
+	if ((rc = prepared(s, Q_VERSION, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		*version = sqlite3_column_int(q, 0);
+	else
+		rc = db_fail(s, "reading the schema version", e);
+	done(q);
+	return rc;
+}
+
+/* Column i as a new string; -1 when out of memory (the columns are NOT NULL). */
+static int
+col_text(sqlite3_stmt *q, int i, char **out)
+{
+	const unsigned char *t;
+
+	t = sqlite3_column_text(q, i);
+	*out = t != NULL ? strdup((const char *)t) : NULL;
+	return *out == NULL ? -1 : 0;
+}
+
+static int
+col_blob(sqlite3_stmt *q, int i, unsigned char **out, size_t *len)
+{
+	const void *p;
+	int n;
+
+	p = sqlite3_column_blob(q, i);
+	n = sqlite3_column_bytes(q, i);
+	if ((*out = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(*out, p, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+/* The current row (columns CERT_COLUMNS) as a new record. */
+static enum est_err
+row_to_rec(sqlite3_stmt *q, struct est_cert_rec **out, struct est_error *e)
+{
+	struct est_cert_rec *r;
+	const unsigned char *t;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    col_text(q, 1, &r->issuer) != 0 || col_text(q, 2, &r->serial) != 0 ||
+	    col_text(q, 3, &r->subject) != 0 || col_text(q, 4, &r->san) != 0 ||
+	    col_text(q, 12, &r->principal) != 0 || col_text(q, 13, &r->alias) != 0 ||
+	    col_blob(q, 14, &r->der, &r->der_len) != 0) {
+		est_cert_rec_free(r);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory reading a certificate record");
+	}
+	r->id = sqlite3_column_int64(q, 0);
+	t = sqlite3_column_text(q, 5);
+	snprintf(r->spki_sha256, sizeof(r->spki_sha256), "%s", t != NULL ? (const char *)t : "");
+	r->not_before = sqlite3_column_int64(q, 6);
+	r->not_after = sqlite3_column_int64(q, 7);
+	r->issued_at = sqlite3_column_int64(q, 8);
+	t = sqlite3_column_text(q, 9);
+	r->status = t != NULL && strcmp((const char *)t, "revoked") == 0 ?
+	    EST_CERT_REVOKED : EST_CERT_VALID;
+	r->revoked_at = sqlite3_column_type(q, 10) == SQLITE_NULL ? 0 :
+	    sqlite3_column_int64(q, 10);
+	r->revocation_reason = sqlite3_column_type(q, 11) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int(q, 11);
+	*out = r;
+	return EST_OK;
+}
+
+/* Parameters left unbound (revocation time and reason of a valid record) are NULL. */
+static int
+bind_rec(sqlite3_stmt *q, const struct est_cert_rec *r)
+{
+	const char *san = r->san != NULL ? r->san : "";
+	const char *principal = r->principal != NULL ? r->principal : "";
+	const char *alias = r->alias != NULL ? r->alias : "";
+	const char *status = est_cert_status_name(r->status);
+
+	if (sqlite3_bind_text(q, 1, r->issuer, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 2, r->serial, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 3, r->subject, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 4, san, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 5, r->spki_sha256, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 6, r->not_before) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 7, r->not_after) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 8, r->issued_at) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 9, status, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 12, principal, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 13, alias, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob64(q, 14, r->der, r->der_len, SQLITE_STATIC) != SQLITE_OK)
+		return -1;
+	if (r->status == EST_CERT_REVOKED &&
+	    (sqlite3_bind_int64(q, 10, r->revoked_at) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 11, r->revocation_reason) != SQLITE_OK))
+		return -1;
+	return 0;
+}
+
+static enum est_err
+insert(struct sq_store *s, const struct est_cert_rec *rec, int64_t *id,
+    struct est_error *e)
+{
+	sqlite3_stmt *q;
+	enum est_err rc;
+	int src;
+
+	if ((rc = prepared(s, Q_INSERT, &q, e)) != EST_OK)
+		return rc;
+	if (bind_rec(q, rec) != 0)
+		rc = db_fail(s, "binding a certificate record", e);
+	else if ((src = sqlite3_step(q)) == SQLITE_CONSTRAINT_UNIQUE)
+		rc = est_fail(e, EST_ERR_EXISTS, "certificate %s of issuer %s is already on record",
+		    rec->serial, rec->issuer);
+	else if (src != SQLITE_DONE)
+		rc = db_fail(s, "recording a certificate", e);
+	else
+		*id = sqlite3_last_insert_rowid(s->db);
+	done(q);
+	return rc;
+}
+
+static enum est_err
+sq_put_cert(struct est_store *st, struct est_cert_rec *rec, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	int64_t id = 0;
+	enum est_err rc;
+
+	if ((rc = run(s, Q_BEGIN, "starting a transaction", e)) != EST_OK)
+		return rc;
+	rc = insert(s, rec, &id, e);
+	if (rc == EST_OK)
+		rc = run(s, Q_COMMIT, "committing a certificate", e);
+	if (rc != EST_OK) {
+		rollback(s);
+		return rc;
+	}
+	rec->id = id;
+	return EST_OK;
+}
+
+static int
+bind_key(sqlite3_stmt *q, const char *issuer, const char *serial)
+{
+	if (sqlite3_bind_text(q, 1, serial, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 2, issuer, -1, SQLITE_STATIC) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+static enum est_err
+not_found(const char *issuer, const char *serial, struct est_error *e)
+{
+	if (issuer != NULL)
+		return est_fail(e, EST_ERR_NOTFOUND, "no certificate %s of issuer %s on record",
+		    serial, issuer);
+	return est_fail(e, EST_ERR_NOTFOUND, "no certificate %s on record", serial);
+}
+
+static enum est_err
+ambiguous(const char *serial, struct est_error *e)
+{
+	return est_fail(e, EST_ERR_EXISTS,
+	    "several issuers used serial %s; name the issuer", serial);
+}
+
+static enum est_err
+sq_get_cert(struct est_store *st, const char *issuer, const char *serial,
+    struct est_cert_rec **out, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	struct est_cert_rec *rec = NULL;
+	sqlite3_stmt *q;
+	enum est_err rc;
+	int src;
+
+	if ((rc = prepared(s, Q_GET, &q, e)) != EST_OK)
+		return rc;
+	if (bind_key(q, issuer, serial) != 0)
+		rc = db_fail(s, "binding a serial number", e);
+	else if ((src = sqlite3_step(q)) == SQLITE_DONE)
+		rc = not_found(issuer, serial, e);
+	else if (src != SQLITE_ROW)
+		rc = db_fail(s, "looking a certificate up", e);
+	else if ((rc = row_to_rec(q, &rec, e)) == EST_OK) {
+		if ((src = sqlite3_step(q)) == SQLITE_ROW)
+			rc = ambiguous(serial, e);
+		else if (src != SQLITE_DONE)
+			rc = db_fail(s, "looking a certificate up", e);
+	}
+	done(q);
+	if (rc != EST_OK) {
+		est_cert_rec_free(rec);
+		return rc;
+	}
+	*out = rec;
+	return EST_OK;
+}
+
+static int
+bind_filter(sqlite3_stmt *q, const struct est_cert_filter *f)
+{
+	if (sqlite3_bind_text(q, 1, f->issuer, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 2, f->subject_like, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 3, f->only_valid ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 4, f->now) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 5, f->limit > 0 ? (sqlite3_int64)f->limit : -1) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+static enum est_err
+sq_list_certs(struct est_store *st, const struct est_cert_filter *f,
+    est_cert_visit visit, void *arg, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	struct est_cert_rec *rec;
+	sqlite3_stmt *q;
+	enum est_err rc;
+	int src, stop = 0;
+
+	if ((rc = prepared(s, Q_LIST, &q, e)) != EST_OK)
+		return rc;
+	if (bind_filter(q, f) != 0)
+		rc = db_fail(s, "binding a certificate filter", e);
+	while (rc == EST_OK && stop == 0) {
+		if ((src = sqlite3_step(q)) == SQLITE_DONE)
+			break;
+		if (src != SQLITE_ROW)
+			rc = db_fail(s, "listing certificates", e);
+		else if ((rc = row_to_rec(q, &rec, e)) == EST_OK) {
+			stop = visit(rec, arg);
+			est_cert_rec_free(rec);
+		}
+	}
+	done(q);
+	return rc;
+}
+
+/* Within a transaction: the id of the one certificate that can be revoked. */
+static enum est_err
+find_valid(struct sq_store *s, const char *issuer, const char *serial, int64_t *id,
+    struct est_error *e)
+{
+	sqlite3_stmt *q;
+	enum est_err rc;
+	int src, valid = 0;
+
+	if ((rc = prepared(s, Q_FIND, &q, e)) != EST_OK)
+		return rc;
+	if (bind_key(q, issuer, serial) != 0)
+		rc = db_fail(s, "binding a serial number", e);
+	else if ((src = sqlite3_step(q)) == SQLITE_DONE)
+		rc = not_found(issuer, serial, e);
+	else if (src != SQLITE_ROW)
+		rc = db_fail(s, "looking a certificate up", e);
+	else {
+		*id = sqlite3_column_int64(q, 0);
+		valid = sqlite3_column_int(q, 1);
+		if ((src = sqlite3_step(q)) == SQLITE_ROW)
+			rc = ambiguous(serial, e);
+		else if (src != SQLITE_DONE)
+			rc = db_fail(s, "looking a certificate up", e);
+		else if (!valid)
+			rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is already revoked",
+			    serial);
+	}
+	done(q);
+	return rc;
+}
+
+static enum est_err
+mark_revoked(struct sq_store *s, int64_t id, const char *serial, int reason,
+    int64_t when, struct est_error *e)
+{
+	sqlite3_stmt *q;
+	enum est_err rc;
+
+	if ((rc = prepared(s, Q_REVOKE, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, when) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 3, reason) != SQLITE_OK)
+		rc = db_fail(s, "binding a revocation", e);
+	else if (sqlite3_step(q) != SQLITE_DONE)
+		rc = db_fail(s, "revoking a certificate", e);
+	else if (sqlite3_changes(s->db) != 1)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is already revoked", serial);
+	done(q);
+	return rc;
+}
+
+static enum est_err
+sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
+    int reason, int64_t when, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	int64_t id = 0;
+	enum est_err rc;
+
+	if ((rc = run(s, Q_BEGIN, "starting a transaction", e)) != EST_OK)
+		return rc;
+	rc = find_valid(s, issuer, serial, &id, e);
+	if (rc == EST_OK)
+		rc = mark_revoked(s, id, serial, reason, when, e);
+	if (rc == EST_OK)
+		rc = run(s, Q_COMMIT, "committing a revocation", e);
+	if (rc != EST_OK)
+		rollback(s);
+	return rc;
+}
+
+static enum est_err
+sq_schema_version(struct est_store *st, int *version, struct est_error *e)
+{
+	return read_version(sq(st), version, e);
+}
+
+static void
+sq_close(struct est_store *st)
+{
+	struct sq_store *s = sq(st);
+	int i;
+
+	for (i = 0; i < Q__MAX; i++)
+		sqlite3_finalize(s->stmt[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+static const struct est_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.put_cert = sq_put_cert,
+	.get_cert = sq_get_cert,
+	.list_certs = sq_list_certs,
+	.revoke_cert = sq_revoke_cert,
+	.schema_version = sq_schema_version,
+	.close = sq_close,
+};
+
+/*
+ * Create the file owner-only before SQLite would create it with its default
+ * 0644; SQLite gives the -wal and -shm files the database file's mode. An
+ * existing file is left as its owner set it.
+ */
+static enum est_err
+create_private(const char *path, struct est_error *e)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		return EST_OK;
+	}
+	if (errno == EEXIST)
+		return EST_OK;
+	return est_fail(e, EST_ERR_STORE, "%s: cannot create the store: %s", path,
+	    strerror(errno));
+}
+
+/* WAL lets readers go on while one writer commits; refuse to run without it. */
+static enum est_err
+set_wal(struct sq_store *s, struct est_error *e)
+{
+	sqlite3_stmt *q;
+	const unsigned char *mode;
+	enum est_err rc = EST_OK;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) != SQLITE_OK)
+		return db_fail(s, "switching to WAL journal mode", e);
+	if (sqlite3_step(q) != SQLITE_ROW)
+		rc = db_fail(s, "switching to WAL journal mode", e);
+	else if ((mode = sqlite3_column_text(q, 0)) == NULL ||
+	    strcmp((const char *)mode, "wal") != 0)
+		rc = est_fail(e, EST_ERR_STORE, "%s: the file system does not allow WAL "
+		    "journal mode (got %s)", s->path, mode != NULL ? (const char *)mode : "none");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static enum est_err
+open_db(struct sq_store *s, struct est_error *e)
+{
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	enum est_err rc;
+
+	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK)
+		return db_fail(s, "opening the store", e);
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if ((rc = set_wal(s, e)) != EST_OK)
+		return rc;
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+	    NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s, "configuring the connection", e);
+	return EST_OK;
+}
+
+/* Apply migrations[step] unless another connection got there first. */
+static enum est_err
+migrate_step(struct sq_store *s, int step, struct est_error *e)
+{
+	char set_version[48];
+	enum est_err rc;
+	int version = -1;
+
+	if ((rc = run(s, Q_BEGIN, "starting a schema migration", e)) != EST_OK)
+		return rc;
+	rc = read_version(s, &version, e);
+	if (rc == EST_OK && version == step) {
+		snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", step + 1);
+		if (sqlite3_exec(s->db, migrations[step], NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(s->db, set_version, NULL, NULL, NULL) != SQLITE_OK)
+			rc = est_fail(e, EST_ERR_STORE, "%s: migrating the schema to version %d: %s",
+			    s->path, step + 1, sqlite3_errmsg(s->db));
+	}
+	if (rc == EST_OK)
+		rc = run(s, Q_COMMIT, "committing a schema migration", e);
+	if (rc != EST_OK)
+		rollback(s);
+	return rc;
+}
+
+static enum est_err
+migrate(struct sq_store *s, struct est_error *e)
+{
+	enum est_err rc;
+	int version, step;
+
+	if ((rc = read_version(s, &version, e)) != EST_OK)
+		return rc;
+	if (version < 0)
+		return est_fail(e, EST_ERR_STORE, "%s: database schema version %d was not "
+		    "written by estkit", s->path, version);
+	if (version > SCHEMA_VERSION)
+		return est_fail(e, EST_ERR_STORE, "%s: database schema version %d is newer "
+		    "than this estkit (%d); upgrade estkit", s->path, version, SCHEMA_VERSION);
+	for (step = version; step < SCHEMA_VERSION; step++)
+		if ((rc = migrate_step(s, step, e)) != EST_OK)
+			return rc;
+	return EST_OK;
+}
+
+enum est_err
+est_store_sqlite_open(const char *path, struct est_store **out, struct est_error *e)
+{
+	struct sq_store *s;
+	enum est_err rc;
+
+	if ((rc = create_private(path, e)) != EST_OK)
+		return rc;
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(path)) == NULL) {
+		free(s);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory opening a store");
+	}
+	s->base.ops = &sqlite_ops;
+	rc = open_db(s, e);
+	if (rc == EST_OK)
+		rc = migrate(s, e);
+	if (rc != EST_OK) {
+		sq_close(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return EST_OK;
+}

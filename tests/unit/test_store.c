@@ -1,0 +1,688 @@
+/*
+ * Unit tests for the certificate store (include/estkit/store.h) on its SQLite
+ * backend: schema creation and migration, file mode, records built from real
+ * X.509 certificates and read back field by field, unique keys, revocation,
+ * listing filters, URI dispatch and the CRL reason names.
+ *
+ * Each test gets a fresh database in its own mkdtemp directory.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <sqlite3.h>
+
+#include "estkit/store.h"
+
+#define NOT_BEFORE 1700000000 /* 2023-11-14T22:13:20Z */
+#define NOT_AFTER 1900000000  /* 2030-03-17T17:46:40Z */
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct est_store *st;
+	EVP_PKEY *key;
+};
+
+static EVP_PKEY *shared_key;
+
+static void
+path_in(const struct fixture *fx, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", fx->dir, name);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct est_error e = { 0 };
+
+	assert_non_null(fx);
+	strcpy(fx->dir, "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	path_in(fx, "est.db", fx->path, sizeof(fx->path));
+	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
+	fx->key = shared_key;
+	*state = fx;
+	return 0;
+}
+
+static void
+remove_db(const struct fixture *fx, const char *name)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s%s", fx->dir, name, suffixes[i]);
+		unlink(p);
+	}
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	est_store_close(fx->st);
+	remove_db(fx, "est.db");
+	remove_db(fx, "other.db");
+	remove_db(fx, "garbage.db");
+	assert_int_equal(rmdir(fx->dir), 0);
+	free(fx);
+	return 0;
+}
+
+static void
+add_cn(X509_NAME *n, const char *field, const char *value)
+{
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, field, MBSTRING_ASC,
+	    (const unsigned char *)value, -1, -1, 0), 1);
+}
+
+/* A certificate signed by key; issuer and subject are "CN=<cn>,O=Example". */
+static X509 *
+make_cert(EVP_PKEY *key, const char *issuer_cn, const char *subject_cn, long serial,
+    int64_t nb, int64_t na, const char *san)
+{
+	X509 *x = X509_new();
+	X509_EXTENSION *ext;
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
+	add_cn(X509_get_issuer_name(x), "O", "Example");
+	add_cn(X509_get_issuer_name(x), "CN", issuer_cn);
+	add_cn(X509_get_subject_name(x), "O", "Example");
+	add_cn(X509_get_subject_name(x), "CN", subject_cn);
+	assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb));
+	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	if (san != NULL) {
+		ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+		assert_non_null(ext);
+		assert_int_equal(X509_add_ext(x, ext, -1), 1);
+		X509_EXTENSION_free(ext);
+	}
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	return x;
+}
+
+static struct est_cert_rec *
+make_rec(EVP_PKEY *key, const char *issuer_cn, const char *subject_cn, long serial,
+    int64_t nb, int64_t na)
+{
+	struct est_cert_rec *rec = NULL;
+	struct est_error e = { 0 };
+	X509 *x = make_cert(key, issuer_cn, subject_cn, serial, nb, na, NULL);
+
+	assert_int_equal(est_cert_rec_from_x509(x, "user:estuser", NULL, &rec, &e), EST_OK);
+	X509_free(x);
+	return rec;
+}
+
+static void
+put(struct est_store *st, struct est_cert_rec *rec)
+{
+	struct est_error e = { 0 };
+
+	assert_int_equal(est_store_put_cert(st, rec, &e), EST_OK);
+	assert_true(rec->id > 0);
+}
+
+/* SHA-256 of the DER SubjectPublicKeyInfo, computed here independently. */
+static void
+spki_hex(EVP_PKEY *key, char out[65])
+{
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	int n = i2d_PUBKEY(key, &der);
+
+	assert_true(n > 0);
+	assert_int_equal(EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL), 1);
+	assert_int_equal(mdlen, 32);
+	for (i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	OPENSSL_free(der);
+}
+
+static void
+assert_same_der(const struct est_cert_rec *rec, X509 *x)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der);
+
+	assert_true(n > 0);
+	assert_int_equal(rec->der_len, (size_t)n);
+	assert_memory_equal(rec->der, der, (size_t)n);
+	OPENSSL_free(der);
+}
+
+/* The first column of the first row of sql, run on a separate connection. */
+static void
+raw_query(const char *path, const char *sql, char *out, size_t len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	snprintf(out, len, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+static void
+test_fresh_schema_and_mode(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *rec;
+	struct stat sb;
+	char wal[160], buf[128];
+	int version = 0;
+
+	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
+	assert_int_equal(version, 1);
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	raw_query(fx->path, "PRAGMA journal_mode", buf, sizeof(buf));
+	assert_string_equal(buf, "wal");
+	raw_query(fx->path, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
+	    "sqlite_master WHERE tbl_name = 'certs' AND sql IS NOT NULL ORDER BY name)",
+	    buf, sizeof(buf));
+	assert_string_equal(buf, "certs certs_serial certs_spki certs_subject");
+
+	/* The write-ahead log holds committed certificates too: same mode. */
+	rec = make_rec(fx->key, "CA", "dev", 1, NOT_BEFORE, NOT_AFTER);
+	put(fx->st, rec);
+	est_cert_rec_free(rec);
+	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void
+check_fields(const struct est_cert_rec *got, X509 *x, const char *subject,
+    const char *serial, const char *san, const char *spki)
+{
+	assert_string_equal(got->issuer, "CN=Test CA,O=Example");
+	assert_string_equal(got->subject, subject);
+	assert_string_equal(got->serial, serial);
+	assert_string_equal(got->san, san);
+	assert_string_equal(got->spki_sha256, spki);
+	assert_int_equal(got->not_before, NOT_BEFORE);
+	assert_int_equal(got->not_after, NOT_AFTER);
+	assert_int_equal(got->status, EST_CERT_VALID);
+	assert_int_equal(got->revoked_at, 0);
+	assert_int_equal(got->revocation_reason, -1);
+	assert_same_der(got, x);
+}
+
+static void
+test_put_get_every_field(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *r1 = NULL, *r2 = NULL, *got = NULL;
+	EVP_PKEY *key2 = EVP_EC_gen("P-256");
+	X509 *x1, *x2;
+	char spki1[65], spki2[65];
+	int64_t before = (int64_t)time(NULL);
+
+	assert_non_null(key2);
+	x1 = make_cert(fx->key, "Test CA", "dev1", 42, NOT_BEFORE, NOT_AFTER, NULL);
+	x2 = make_cert(key2, "Test CA", "dev2", 0x1234567890ABCDEFL, NOT_BEFORE, NOT_AFTER,
+	    "DNS:a.example,IP:127.0.0.1");
+	spki_hex(fx->key, spki1);
+	spki_hex(key2, spki2);
+	assert_int_equal(est_cert_rec_from_x509(x1, "user:estuser", "arbitrary", &r1, &e), EST_OK);
+	assert_int_equal(est_cert_rec_from_x509(x2, NULL, NULL, &r2, &e), EST_OK);
+	assert_int_equal(r1->id, 0);
+	put(fx->st, r1);
+	put(fx->st, r2);
+	assert_true(r2->id > r1->id);
+
+	assert_int_equal(est_store_get_cert(fx->st, "CN=Test CA,O=Example", "2A", &got, &e), EST_OK);
+	check_fields(got, x1, "CN=dev1,O=Example", "2A", "", spki1);
+	assert_int_equal(got->id, r1->id);
+	assert_true(got->issued_at >= before && got->issued_at <= (int64_t)time(NULL));
+	assert_string_equal(got->principal, "user:estuser");
+	assert_string_equal(got->alias, "arbitrary");
+	est_cert_rec_free(got);
+	got = NULL;
+
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "1234567890ABCDEF", &got, &e), EST_OK);
+	check_fields(got, x2, "CN=dev2,O=Example", "1234567890ABCDEF",
+	    "DNS:a.example, IP:127.0.0.1", spki2);
+	assert_int_equal(got->id, r2->id);
+	assert_string_equal(got->principal, "");
+	assert_string_equal(got->alias, "");
+	est_cert_rec_free(got);
+
+	est_cert_rec_free(r1);
+	est_cert_rec_free(r2);
+	X509_free(x1);
+	X509_free(x2);
+	EVP_PKEY_free(key2);
+}
+
+static void
+test_duplicate_is_exists(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "dev", 7, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "other", 7, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *c = make_rec(fx->key, "CA2", "dev", 7, NOT_BEFORE, NOT_AFTER);
+
+	put(fx->st, a);
+	assert_int_equal(est_store_put_cert(fx->st, b, &e), EST_ERR_EXISTS);
+	assert_int_equal(e.code, EST_ERR_EXISTS);
+	assert_int_equal(b->id, 0);
+	/* The same serial from another issuer is a different certificate. */
+	put(fx->st, c);
+	/* The failed insert left no transaction open: writes still work. */
+	est_cert_rec_free(b);
+	b = make_rec(fx->key, "CA", "dev", 8, NOT_BEFORE, NOT_AFTER);
+	put(fx->st, b);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+	est_cert_rec_free(c);
+}
+
+static void
+test_revoke(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *rec = make_rec(fx->key, "CA", "dev", 0x99, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+
+	put(fx->st, rec);
+	assert_int_equal(est_store_revoke_cert(fx->st, "CN=CA,O=Example", "99",
+	    EST_REASON_KEY_COMPROMISE, 1800000000, &e), EST_OK);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "99", &got, &e), EST_OK);
+	assert_int_equal(got->status, EST_CERT_REVOKED);
+	assert_int_equal(got->revoked_at, 1800000000);
+	assert_int_equal(got->revocation_reason, EST_REASON_KEY_COMPROMISE);
+	est_cert_rec_free(got);
+
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "99",
+	    EST_REASON_SUPERSEDED, 1800000001, &e), EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "99 is already revoked"));
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "98", 0, 1, &e), EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_revoke_cert(fx->st, "CN=Other,O=Example", "99", 0, 1, &e),
+	    EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "98", &got, &e), EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "99", 7, 1, &e), EST_ERR_BADREQ);
+
+	/* The first revocation's time and reason were kept. */
+	got = NULL;
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "99", &got, &e), EST_OK);
+	assert_int_equal(got->revoked_at, 1800000000);
+	assert_int_equal(got->revocation_reason, EST_REASON_KEY_COMPROMISE);
+	est_cert_rec_free(got);
+	est_cert_rec_free(rec);
+
+	/* A record stored as revoked (an import) keeps its time and reason. */
+	rec = make_rec(fx->key, "CA", "old", 0x9A, NOT_BEFORE, NOT_AFTER);
+	rec->status = EST_CERT_REVOKED;
+	rec->revoked_at = 1750000000;
+	rec->revocation_reason = EST_REASON_SUPERSEDED;
+	put(fx->st, rec);
+	got = NULL;
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "9A", &got, &e), EST_OK);
+	assert_int_equal(got->status, EST_CERT_REVOKED);
+	assert_int_equal(got->revoked_at, 1750000000);
+	assert_int_equal(got->revocation_reason, EST_REASON_SUPERSEDED);
+	est_cert_rec_free(got);
+	est_cert_rec_free(rec);
+}
+
+static void
+test_ambiguous_serial(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA1", "dev", 5, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA2", "dev", 5, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+
+	put(fx->st, a);
+	put(fx->st, b);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "5", &got, &e), EST_ERR_EXISTS);
+	assert_null(got);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "5", 0, 1, &e), EST_ERR_EXISTS);
+	assert_int_equal(est_store_revoke_cert(fx->st, "CN=CA2,O=Example", "5", 0, 1, &e),
+	    EST_OK);
+	assert_int_equal(est_store_get_cert(fx->st, "CN=CA1,O=Example", "5", &got, &e), EST_OK);
+	assert_int_equal(got->status, EST_CERT_VALID);
+	est_cert_rec_free(got);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+}
+
+struct seen {
+	int n;
+	int64_t ids[8];
+	int stop_after; /* 0: never */
+};
+
+static int
+collect(const struct est_cert_rec *rec, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < 8);
+	s->ids[s->n++] = rec->id;
+	return s->stop_after != 0 && s->n >= s->stop_after;
+}
+
+static struct seen
+list(struct est_store *st, const struct est_cert_filter *f, int stop_after)
+{
+	struct est_error e = { 0 };
+	struct seen s = { .stop_after = stop_after };
+
+	assert_int_equal(est_store_list_certs(st, f, collect, &s, &e), EST_OK);
+	return s;
+}
+
+static void
+test_list(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *r[4];
+	struct est_cert_filter f = { 0 };
+	struct seen s;
+	int i;
+
+	r[0] = make_rec(fx->key, "CA", "alpha", 1, NOT_BEFORE, NOT_AFTER);
+	r[1] = make_rec(fx->key, "CA", "expired", 2, NOT_BEFORE, NOT_BEFORE + 3600);
+	r[2] = make_rec(fx->key, "CA", "revoked", 3, NOT_BEFORE, NOT_AFTER);
+	r[3] = make_rec(fx->key, "CA2", "beta", 4, NOT_BEFORE, NOT_AFTER);
+	for (i = 0; i < 4; i++)
+		put(fx->st, r[i]);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "3", 0, NOT_BEFORE + 60, &e), EST_OK);
+
+	s = list(fx->st, NULL, 0);
+	assert_int_equal(s.n, 4);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(s.ids[i], r[i]->id);
+
+	f.only_valid = true;
+	s = list(fx->st, &f, 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[0], r[0]->id);
+	assert_int_equal(s.ids[1], r[3]->id);
+
+	/* At a time before the second certificate expired it is still valid. */
+	f.now = NOT_BEFORE + 1800;
+	s = list(fx->st, &f, 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.ids[1], r[1]->id);
+
+	memset(&f, 0, sizeof(f));
+	f.issuer = "CN=CA2,O=Example";
+	s = list(fx->st, &f, 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.ids[0], r[3]->id);
+
+	memset(&f, 0, sizeof(f));
+	f.subject_like = "cn=%ED,%"; /* LIKE ignores ASCII case */
+	s = list(fx->st, &f, 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[0], r[1]->id);
+	assert_int_equal(s.ids[1], r[2]->id);
+
+	f.limit = 1;
+	assert_int_equal(list(fx->st, &f, 0).n, 1);
+	assert_int_equal(list(fx->st, NULL, 1).n, 1); /* the visitor stops it */
+
+	for (i = 0; i < 4; i++)
+		est_cert_rec_free(r[i]);
+}
+
+struct writer {
+	struct est_store *st;
+	struct est_cert_rec *rec;
+	enum est_err rc;
+};
+
+static int
+write_while_reading(const struct est_cert_rec *rec, void *arg)
+{
+	struct writer *w = arg;
+	struct est_error e = { 0 };
+
+	(void)rec;
+	w->rc = est_store_put_cert(w->st, w->rec, &e);
+	return 1;
+}
+
+/* WAL: one connection commits while another is in the middle of reading. */
+static void
+test_write_during_read_on_other_handle(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_store *other = NULL;
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "a", 1, NOT_BEFORE, NOT_AFTER);
+	struct writer w = { .rc = EST_ERR_INTERNAL };
+	struct est_cert_rec *got = NULL;
+
+	put(fx->st, a);
+	assert_int_equal(est_store_open(fx->path, &other, &e), EST_OK);
+	w.st = other;
+	w.rec = make_rec(fx->key, "CA", "b", 2, NOT_BEFORE, NOT_AFTER);
+	assert_int_equal(est_store_list_certs(fx->st, NULL, write_while_reading, &w, &e), EST_OK);
+	assert_int_equal(w.rc, EST_OK);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "2", &got, &e), EST_OK);
+	assert_int_equal(got->id, w.rec->id);
+	est_cert_rec_free(got);
+	est_store_close(other);
+	est_cert_rec_free(w.rec);
+	est_cert_rec_free(a);
+}
+
+static int
+list_again(const struct est_cert_rec *rec, void *arg)
+{
+	struct writer *w = arg;
+	struct est_error e = { 0 };
+	struct seen s = { 0 };
+
+	(void)rec;
+	w->rc = est_store_list_certs(w->st, NULL, collect, &s, &e);
+	return 1;
+}
+
+/* A nested listing on the same handle would restart the outer one: refused. */
+static void
+test_nested_list_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "a", 1, NOT_BEFORE, NOT_AFTER);
+	struct writer w = { .st = fx->st, .rc = EST_OK };
+
+	put(fx->st, a);
+	assert_int_equal(est_store_list_certs(fx->st, NULL, list_again, &w, &e), EST_OK);
+	assert_int_equal(w.rc, EST_ERR_INTERNAL);
+	est_cert_rec_free(a);
+}
+
+static void
+test_reopen_keeps_data(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *rec = make_rec(fx->key, "CA", "dev", 11, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+	int version = 0;
+
+	put(fx->st, rec);
+	est_store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
+	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
+	assert_int_equal(version, 1);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "B", &got, &e), EST_OK);
+	assert_int_equal(got->id, rec->id);
+	assert_int_equal(got->der_len, rec->der_len);
+	assert_memory_equal(got->der, rec->der, rec->der_len);
+	est_cert_rec_free(got);
+	est_cert_rec_free(rec);
+}
+
+static void
+test_newer_schema_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_store *other = NULL;
+	char path[160];
+	sqlite3 *db;
+
+	path_in(fx, "other.db", path, sizeof(path));
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
+	assert_null(other);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (1)"));
+}
+
+static void
+test_not_a_database(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_store *other = NULL;
+	char path[160];
+	FILE *f;
+
+	path_in(fx, "garbage.db", path, sizeof(path));
+	assert_non_null(f = fopen(path, "w"));
+	fputs("this is not an SQLite database, it only pretends to be one....\n", f);
+	fclose(f);
+	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
+	assert_null(other);
+	assert_non_null(strstr(e.msg, path));
+}
+
+static void
+test_uri_dispatch(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_store *other = NULL;
+	char uri[160];
+	int version = 0;
+
+	assert_int_equal(est_store_open("mysql://db/est", &other, &e), EST_ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "\"mysql\""));
+	assert_int_equal(est_store_open("postgresql://db/est", &other, &e), EST_ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "PostgreSQL"));
+	assert_int_equal(est_store_open("postgres:dbname=est", &other, &e), EST_ERR_CONFIG);
+	assert_int_equal(est_store_open("sqlite:", &other, &e), EST_ERR_CONFIG);
+	assert_int_equal(est_store_open("", &other, &e), EST_ERR_CONFIG);
+	assert_null(other);
+
+	/* "sqlite:" + the fixture's file opens the same database. */
+	snprintf(uri, sizeof(uri), "SQLite:%s", fx->path);
+	assert_int_equal(est_store_open(uri, &other, &e), EST_OK);
+	assert_int_equal(est_store_schema_version(other, &version, &e), EST_OK);
+	assert_int_equal(version, 1);
+	est_store_close(other);
+	est_store_close(NULL);
+}
+
+static void
+test_reason_names(void **state)
+{
+	static const int all[] = { 0, 1, 2, 3, 4, 5, 6, 8, 9, 10 };
+	const char *name;
+	char num[8];
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		name = est_revoke_reason_name(all[i]);
+		assert_non_null(name);
+		r = -1;
+		assert_int_equal(est_revoke_reason_parse(name, &r), 0);
+		assert_int_equal(r, all[i]);
+		snprintf(num, sizeof(num), "%d", all[i]);
+		r = -1;
+		assert_int_equal(est_revoke_reason_parse(num, &r), 0);
+		assert_int_equal(r, all[i]);
+	}
+	assert_string_equal(est_revoke_reason_name(EST_REASON_KEY_COMPROMISE), "keyCompromise");
+	assert_string_equal(est_revoke_reason_name(EST_REASON_CA_COMPROMISE), "cACompromise");
+	assert_string_equal(est_revoke_reason_name(EST_REASON_AA_COMPROMISE), "aACompromise");
+	assert_null(est_revoke_reason_name(7));
+	assert_null(est_revoke_reason_name(11));
+	assert_null(est_revoke_reason_name(-1));
+	assert_int_equal(est_revoke_reason_parse("KEYCOMPROMISE", &r), 0);
+	assert_int_equal(r, EST_REASON_KEY_COMPROMISE);
+	r = 42;
+	assert_int_equal(est_revoke_reason_parse("7", &r), -1);
+	assert_int_equal(est_revoke_reason_parse("11", &r), -1);
+	assert_int_equal(est_revoke_reason_parse("1x", &r), -1);
+	assert_int_equal(est_revoke_reason_parse("-1", &r), -1);
+	assert_int_equal(est_revoke_reason_parse("", &r), -1);
+	assert_int_equal(est_revoke_reason_parse("compromised", &r), -1);
+	assert_int_equal(r, 42);
+	assert_string_equal(est_cert_status_name(EST_CERT_VALID), "valid");
+	assert_string_equal(est_cert_status_name(EST_CERT_REVOKED), "revoked");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fresh_schema_and_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_get_every_field, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_is_exists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ambiguous_serial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_during_read_on_other_handle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_list_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uri_dispatch, setup, teardown),
+		cmocka_unit_test(test_reason_names),
+	};
+	int rc;
+
+	shared_key = EVP_EC_gen("P-256");
+	if (shared_key == NULL)
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	EVP_PKEY_free(shared_key);
+	return rc;
+}
