@@ -1,0 +1,94 @@
+/*
+ * estkit HTTP authentication: the credentials file and HTTP Basic (RFC 7617)
+ * and Digest (RFC 7616, qop=auth, MD5 and SHA-256) checks for the server.
+ *
+ * Credentials file: a text file, mode 0600, one user per line:
+ *
+ *   name:pbkdf2-sha256$ITER$SALT$HASH:REALM:MD5HA1:SHA256HA1
+ *
+ * SALT and HASH are base64, HASH = PBKDF2-HMAC-SHA256(password, salt, ITER,
+ * 32 bytes) and is what Basic is checked against. Digest needs the server to
+ * know H(name:realm:password) for each algorithm, so those (hex) are kept
+ * too, bound to the realm (as Apache's htdigest does). No password is ever
+ * stored in clear. Lines starting with '#' and empty lines are ignored.
+ * User names are 1-64 bytes of [A-Za-z0-9._@+-].
+ */
+#ifndef ESTKIT_HTTPAUTH_H
+#define ESTKIT_HTTPAUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "estkit/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EST_HTTPAUTH_NONCE_KEY_LEN 32
+#define EST_HTTPAUTH_MAX_USER 64
+
+struct est_creds;
+
+/*
+ * Load a credentials file. A missing file is an empty set (EST_OK), so a
+ * server can start before the first user is added. EST_ERR_CONFIG names the
+ * file and line of a malformed entry. Caller frees with est_creds_free().
+ */
+enum est_err est_creds_load(const char *path, struct est_creds **out, struct est_error *e);
+void est_creds_free(struct est_creds *c);
+
+/*
+ * Re-read the file if its modification time or size changed since it was
+ * loaded, so that `estadm user add` takes effect without a restart. On a
+ * failed re-read the old set stays in force and the error is returned.
+ */
+enum est_err est_creds_refresh(struct est_creds *c, struct est_error *e);
+
+/* Number of users loaded. */
+size_t est_creds_count(const struct est_creds *c);
+
+/*
+ * Add a user, or replace its password (replaced=true then), rewriting the
+ * file atomically with mode 0600. realm is the Digest realm of the server.
+ */
+enum est_err est_creds_set(const char *path, const char *realm, const char *user,
+    const char *password, bool *replaced, struct est_error *e);
+
+/* Remove a user. EST_ERR_NOTFOUND when there is no such user. */
+enum est_err est_creds_del(const char *path, const char *user, struct est_error *e);
+
+/* Whether a user name is acceptable (see above). */
+bool est_creds_valid_user(const char *user);
+
+/*
+ * Check an Authorization header value against the credentials.
+ *   method, uri:  the request's method and request-target, as received.
+ *   nonce_key:    the server's secret for stateless Digest nonces.
+ *   now:          the current time; a Digest nonce older than 300 s is stale.
+ * On success returns EST_OK and copies the user name to user (at least
+ * EST_HTTPAUTH_MAX_USER + 1 bytes). Otherwise EST_ERR_AUTH, with a reason for
+ * the log that says which part was wrong ("no such user", "wrong password",
+ * "stale nonce", "malformed header") -- the client must not be told which.
+ * *stale is set true when only the nonce was stale (RFC 7616 stale=true).
+ */
+enum est_err est_httpauth_check(struct est_creds *c, const char *realm,
+    const char *method, const char *uri, const char *authorization,
+    const unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN], time_t now,
+    char *user, bool *stale, struct est_error *e);
+
+/*
+ * The WWW-Authenticate challenges for a 401, in order of preference:
+ * Digest SHA-256, Digest MD5, Basic. Writes up to max values (without the
+ * header name) into out[i] (512 bytes each) and returns how many.
+ */
+size_t est_httpauth_challenges(const char *realm,
+    const unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN], time_t now, bool stale,
+    char out[][512], size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,458 @@
+/*
+ * HTTP Basic (RFC 7617) and Digest (RFC 7616, qop=auth, MD5 and SHA-256)
+ * checks against the credentials file, and the WWW-Authenticate challenges.
+ * Digest nonces are stateless: base64(time || random || HMAC-SHA256(key,
+ * time || random)[0..16)), so any server holding the key can verify them and
+ * nothing grows with traffic. The price is that nc is not tracked: a captured
+ * request can be replayed while its nonce is fresh (300 s); EST runs this only
+ * inside TLS. Every failure is EST_ERR_AUTH; only the logged reason differs.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "auth/creds.h"
+#include "estkit/httpauth.h"
+
+#define MAX_HEADER 4096
+#define CHALLENGE_LEN 512
+#define NONCE_TIME_LEN 8
+#define NONCE_RAND_LEN 16
+#define NONCE_MAC_LEN 16
+#define NONCE_MSG_LEN (NONCE_TIME_LEN + NONCE_RAND_LEN)
+#define NONCE_RAW_LEN (NONCE_MSG_LEN + NONCE_MAC_LEN)
+#define NONCE_B64_LEN (4 * ((NONCE_RAW_LEN + 2) / 3))
+#define NONCE_LIFETIME 300
+#define OPAQUE_HEX 32
+
+enum dparam {
+	DP_USERNAME, DP_USERNAME_EXT, DP_REALM, DP_NONCE, DP_URI, DP_RESPONSE,
+	DP_ALGORITHM, DP_CNONCE, DP_OPAQUE, DP_QOP, DP_NC, DP_USERHASH, DP__MAX
+};
+
+static const char *const dparam_names[DP__MAX] = {
+	"username", "username*", "realm", "nonce", "uri", "response",
+	"algorithm", "cnonce", "opaque", "qop", "nc", "userhash",
+};
+
+/* Parsed Digest parameters; values are unescaped copies kept in store. */
+struct digest_params {
+	char *v[DP__MAX];
+	char store[MAX_HEADER + 1];
+};
+
+/* What the request offers to check a Digest against. */
+struct digest_req {
+	const char *realm, *method, *uri;
+	const unsigned char *key;
+	time_t now;
+};
+
+static enum est_err malformed(struct est_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static enum est_err
+malformed(struct est_error *e, const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return est_fail(e, EST_ERR_AUTH, "malformed Authorization header: %s", why);
+}
+
+/* RFC 9110 tchar. */
+static bool
+is_tchar(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+	    (ch >= '0' && ch <= '9') || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static const char *
+skip_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/* qdtext or the character of a quoted-pair (RFC 9110 §5.6.4). */
+static bool
+is_qchar(unsigned char ch)
+{
+	return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+}
+
+/* Copy the quoted-string after its opening '"' to *w; NULL if unterminated. */
+static const char *
+read_quoted(const char *s, char **w)
+{
+	for (; *s != '"'; s++) {
+		if (*s == '\\')
+			s++;
+		if (!is_qchar((unsigned char)*s))
+			return NULL;
+		*(*w)++ = *s;
+	}
+	return s + 1;
+}
+
+static int
+dparam_index(const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < DP__MAX; i++)
+		if (strlen(dparam_names[i]) == len && strncasecmp(dparam_names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * The #auth-param list s into dp. Unknown parameters are ignored, as RFC 7616
+ * asks; a known one given twice is an error. Each value written to store is
+ * shorter than its name=value in s, so store cannot overflow.
+ */
+static const char *
+parse_params(const char *s, struct digest_params *dp)
+{
+	const char *name;
+	char *w = dp->store, *val;
+	size_t nlen;
+	int i;
+
+	for (;;) {
+		s = skip_ows(s);
+		if (*s == ',') {
+			s++;
+			continue;
+		}
+		if (*s == '\0')
+			return NULL;
+		for (name = s; is_tchar(*s); s++)
+			;
+		if ((nlen = (size_t)(s - name)) == 0)
+			return "expected a parameter name";
+		s = skip_ows(s);
+		if (*s != '=')
+			return "expected '=' after a parameter name";
+		s = skip_ows(s + 1);
+		val = w;
+		if (*s == '"') {
+			if ((s = read_quoted(s + 1, &w)) == NULL)
+				return "bad or unterminated quoted string";
+		} else {
+			while (is_tchar(*s))
+				*w++ = *s++;
+			if (w == val)
+				return "empty parameter value";
+		}
+		*w++ = '\0';
+		if ((i = dparam_index(name, nlen)) >= 0) {
+			if (dp->v[i] != NULL)
+				return "a parameter appears twice";
+			dp->v[i] = val;
+		}
+		s = skip_ows(s);
+		if (*s != ',' && *s != '\0')
+			return "expected ',' between parameters";
+	}
+}
+
+static bool
+is_nc(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		    (s[i] >= 'A' && s[i] <= 'F')))
+			return false;
+	return s[8] == '\0';
+}
+
+/* Parse and check the form of the parameters; *sha256 picks the algorithm. */
+static enum est_err
+parse_digest(const char *s, struct digest_params *dp, bool *sha256, struct est_error *e)
+{
+	static const enum dparam required[] = { DP_USERNAME, DP_REALM, DP_NONCE, DP_URI,
+		DP_RESPONSE, DP_QOP, DP_NC, DP_CNONCE };
+	const char *why, *alg;
+	size_t i;
+
+	memset(dp->v, 0, sizeof(dp->v));
+	if ((why = parse_params(s, dp)) != NULL)
+		return malformed(e, "%s", why);
+	if (dp->v[DP_USERNAME_EXT] != NULL)
+		return malformed(e, "username* is not supported");
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (dp->v[required[i]] == NULL)
+			return malformed(e, "no %s parameter", dparam_names[required[i]]);
+	if (dp->v[DP_USERHASH] != NULL && strcasecmp(dp->v[DP_USERHASH], "false") != 0)
+		return malformed(e, "userhash is not supported");
+	if (strcasecmp(dp->v[DP_QOP], "auth") != 0)
+		return malformed(e, "qop must be auth");
+	if (!is_nc(dp->v[DP_NC]))
+		return malformed(e, "nc must be 8 hex digits");
+	alg = dp->v[DP_ALGORITHM];
+	if (alg == NULL || strcasecmp(alg, "MD5") == 0)
+		*sha256 = false;
+	else if (strcasecmp(alg, "SHA-256") == 0)
+		*sha256 = true;
+	else
+		return est_fail(e, EST_ERR_AUTH, "unsupported digest algorithm '%.32s'", alg);
+	return EST_OK;
+}
+
+static bool
+nonce_mac(const unsigned char *key, const unsigned char msg[NONCE_MSG_LEN],
+    unsigned char mac[NONCE_MAC_LEN])
+{
+	unsigned char full[EVP_MAX_MD_SIZE];
+	size_t len = 0;
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, EST_HTTPAUTH_NONCE_KEY_LEN, msg,
+	    NONCE_MSG_LEN, full, sizeof(full), &len) == NULL || len < NONCE_MAC_LEN)
+		return false;
+	memcpy(mac, full, NONCE_MAC_LEN);
+	return true;
+}
+
+static bool
+make_nonce(const unsigned char *key, time_t now, char out[NONCE_B64_LEN + 1])
+{
+	unsigned char raw[NONCE_RAW_LEN];
+	uint64_t t = (uint64_t)(int64_t)now;
+	int i;
+
+	for (i = NONCE_TIME_LEN - 1; i >= 0; i--, t >>= 8)
+		raw[i] = (unsigned char)(t & 0xff);
+	if (RAND_bytes(raw + NONCE_TIME_LEN, NONCE_RAND_LEN) != 1 ||
+	    !nonce_mac(key, raw, raw + NONCE_MSG_LEN))
+		return false;
+	EVP_EncodeBlock((unsigned char *)out, raw, NONCE_RAW_LEN);
+	return true;
+}
+
+/* Whether nonce is one of ours; *issued is then its issue time. */
+static bool
+verify_nonce(const unsigned char *key, const char *nonce, int64_t *issued)
+{
+	unsigned char raw[NONCE_RAW_LEN], mac[NONCE_MAC_LEN];
+	uint64_t t = 0;
+	size_t len, i;
+
+	if (!est_creds_b64_decode(nonce, strlen(nonce), raw, sizeof(raw), &len) ||
+	    len != NONCE_RAW_LEN || !nonce_mac(key, raw, mac) ||
+	    CRYPTO_memcmp(mac, raw + NONCE_MSG_LEN, NONCE_MAC_LEN) != 0)
+		return false;
+	for (i = 0; i < NONCE_TIME_LEN; i++)
+		t = t << 8 | raw[i];
+	*issued = (int64_t)t;
+	return true;
+}
+
+/* Compare the client's response with H(HA1:nonce:nc:cnonce:qop:H(method:uri)). */
+static enum est_err
+check_response(struct est_creds *c, const struct digest_req *rq, struct digest_params *dp,
+    bool sha256, struct est_error *e)
+{
+	char ha1[EST_CREDS_HEX_LEN], ha2[EST_CREDS_HEX_LEN], want[EST_CREDS_HEX_LEN];
+	const EVP_MD *md = sha256 ? EVP_sha256() : EVP_md5();
+	const char *a2[2] = { rq->method, rq->uri };
+	const char *kd[6] = { ha1, dp->v[DP_NONCE], dp->v[DP_NC], dp->v[DP_CNONCE],
+		dp->v[DP_QOP], ha2 };
+	const char *user = dp->v[DP_USERNAME];
+	char *resp = dp->v[DP_RESPONSE];
+	enum est_err rc;
+	size_t i, n;
+	bool ok;
+
+	if ((rc = est_creds_digest_ha1(c, user, rq->realm, sha256, ha1, e)) != EST_OK)
+		return rc;
+	ok = est_creds_digest_hex(md, a2, 2, ha2) && est_creds_digest_hex(md, kd, 6, want);
+	OPENSSL_cleanse(ha1, sizeof(ha1));
+	if (!ok)
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot compute the Digest response");
+	for (i = 0; resp[i] != '\0'; i++)
+		if (resp[i] >= 'A' && resp[i] <= 'F')
+			resp[i] = (char)(resp[i] - 'A' + 'a');
+	n = strlen(want);
+	if (i != n || CRYPTO_memcmp(resp, want, n) != 0)
+		return est_fail(e, EST_ERR_AUTH, "digest response mismatch for '%s'", user);
+	return EST_OK;
+}
+
+static enum est_err
+check_digest(struct est_creds *c, const struct digest_req *rq, const char *params, char *user,
+    bool *stale, struct est_error *e)
+{
+	struct digest_params dp;
+	enum est_err rc;
+	int64_t issued, age;
+	bool sha256 = false;
+
+	if ((rc = parse_digest(params, &dp, &sha256, e)) != EST_OK)
+		return rc;
+	if (strcmp(dp.v[DP_REALM], rq->realm) != 0)
+		return est_fail(e, EST_ERR_AUTH, "realm mismatch");
+	if (strcmp(dp.v[DP_URI], rq->uri) != 0)
+		return est_fail(e, EST_ERR_AUTH, "uri mismatch: '%.80s' in the header, '%.80s' "
+		    "requested", dp.v[DP_URI], rq->uri);
+	if (!verify_nonce(rq->key, dp.v[DP_NONCE], &issued))
+		return est_fail(e, EST_ERR_AUTH, "nonce not issued by this server");
+	if (!est_creds_valid_user(dp.v[DP_USERNAME]))
+		return est_fail(e, EST_ERR_AUTH, "no such user (invalid user name)");
+	/* stale=true tells the client to retry with the same credentials, so
+	 * only a response that is right for the old nonce earns it. */
+	if ((rc = check_response(c, rq, &dp, sha256, e)) != EST_OK)
+		return rc;
+	age = (int64_t)rq->now - issued;
+	if (age < 0 || age > NONCE_LIFETIME) {
+		if (stale != NULL)
+			*stale = true;
+		return est_fail(e, EST_ERR_AUTH, age < 0 ? "stale nonce (issued in the future)" :
+		    "stale nonce");
+	}
+	memcpy(user, dp.v[DP_USERNAME], strlen(dp.v[DP_USERNAME]) + 1);
+	return EST_OK;
+}
+
+static enum est_err
+check_basic(struct est_creds *c, const char *b64, char *user, struct est_error *e)
+{
+	unsigned char dec[MAX_HEADER];
+	char name[EST_HTTPAUTH_MAX_USER + 1];
+	const unsigned char *colon;
+	size_t len, blen, ulen;
+	enum est_err rc;
+
+	b64 = skip_ows(b64);
+	blen = strlen(b64);
+	while (blen > 0 && (b64[blen - 1] == ' ' || b64[blen - 1] == '\t'))
+		blen--;
+	if (!est_creds_b64_decode(b64, blen, dec, sizeof(dec), &len))
+		return malformed(e, "Basic credentials are not base64");
+	if ((colon = memchr(dec, ':', len)) == NULL) {
+		rc = malformed(e, "no ':' in the Basic credentials");
+		goto out;
+	}
+	ulen = (size_t)(colon - dec);
+	if (ulen > EST_HTTPAUTH_MAX_USER || memchr(dec, '\0', ulen) != NULL) {
+		rc = est_fail(e, EST_ERR_AUTH, "no such user (invalid user name)");
+		goto out;
+	}
+	memcpy(name, dec, ulen);
+	name[ulen] = '\0';
+	rc = est_creds_check_password(c, name, (const char *)colon + 1, len - ulen - 1, e);
+	if (rc == EST_OK)
+		memcpy(user, name, ulen + 1);
+out:
+	OPENSSL_cleanse(dec, sizeof(dec));
+	return rc;
+}
+
+/* Whether *p starts with auth-scheme name; *p then points past it. */
+static bool
+scheme_is(const char **p, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncasecmp(*p, name, n) != 0 || ((*p)[n] != ' ' && (*p)[n] != '\0'))
+		return false;
+	*p += n;
+	return true;
+}
+
+static enum est_err
+unsupported_scheme(const char *p, struct est_error *e)
+{
+	size_t n;
+
+	for (n = 0; is_tchar(p[n]); n++)
+		;
+	if (n == 0 || n > 32 || (p[n] != ' ' && p[n] != '\0'))
+		return est_fail(e, EST_ERR_AUTH, "unsupported scheme");
+	return est_fail(e, EST_ERR_AUTH, "unsupported scheme '%.*s'", (int)n, p);
+}
+
+enum est_err
+est_httpauth_check(struct est_creds *c, const char *realm, const char *method, const char *uri,
+    const char *authorization, const unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN],
+    time_t now, char *user, bool *stale, struct est_error *e)
+{
+	const struct digest_req rq = { realm, method, uri, nonce_key, now };
+	const char *p;
+
+	if (stale != NULL)
+		*stale = false;
+	if (authorization == NULL)
+		return malformed(e, "none given");
+	if (strnlen(authorization, MAX_HEADER + 1) > MAX_HEADER)
+		return malformed(e, "longer than %d bytes", MAX_HEADER);
+	p = skip_ows(authorization);
+	if (scheme_is(&p, "Basic"))
+		return check_basic(c, p, user, e);
+	if (scheme_is(&p, "Digest"))
+		return check_digest(c, &rq, p, user, stale, e);
+	return unsupported_scheme(p, e);
+}
+
+/* realm as the inside of a quoted-string; false if it does not fit. */
+static bool
+quote(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++) {
+		if (n + 3 > cap)
+			return false;
+		if (*s == '"' || *s == '\\')
+			out[n++] = '\\';
+		out[n++] = *s;
+	}
+	out[n] = '\0';
+	return true;
+}
+
+size_t
+est_httpauth_challenges(const char *realm,
+    const unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN], time_t now, bool stale,
+    char out[][512], size_t max)
+{
+	static const char *const algs[] = { "SHA-256", "MD5" };
+	const char *op[2] = { "estkit-opaque", realm };
+	char qrealm[CHALLENGE_LEN], nonce[NONCE_B64_LEN + 1], opaque[EST_CREDS_HEX_LEN];
+	size_t n = 0, i;
+	int len;
+
+	if (!quote(realm, qrealm, sizeof(qrealm)))
+		return 0;
+	/* Without a nonce (no randomness) Basic is still offered, so a 401
+	 * always carries a challenge. */
+	if (make_nonce(nonce_key, now, nonce) && est_creds_digest_hex(EVP_sha256(), op, 2, opaque)) {
+		opaque[OPAQUE_HEX] = '\0';
+		for (i = 0; i < 2 && n < max; i++) {
+			len = snprintf(out[n], CHALLENGE_LEN, "Digest realm=\"%s\", qop=\"auth\", "
+			    "algorithm=%s, nonce=\"%s\", opaque=\"%s\"%s", qrealm, algs[i], nonce,
+			    opaque, stale ? ", stale=true" : "");
+			if (len > 0 && len < CHALLENGE_LEN)
+				n++;
+		}
+	}
+	if (n < max) {
+		len = snprintf(out[n], CHALLENGE_LEN, "Basic realm=\"%s\", charset=\"UTF-8\"", qrealm);
+		if (len > 0 && len < CHALLENGE_LEN)
+			n++;
+	}
+	return n;
+}
