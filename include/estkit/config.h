@@ -1,0 +1,138 @@
+/*
+ * estkit configuration: the estd.conf file that estd and estadm share.
+ *
+ * An INI file: `[section]` or `[type name]` headers, `key = value` lines,
+ * comments starting with '#' or ';'. Sections:
+ *
+ *   [server]             store, credentials, realm, workers, log-level,
+ *                        max-body, max-headers-size, idle-timeout
+ *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
+ *                        require-client, certificate, key
+ *   [ca NAME]            certificate, key, chain
+ *   [profile NAME]       validity-days, extended-key-usage, copy-san
+ *   [alias NAME]         default, ca, cacerts-ca, profile, authentication,
+ *                        renew-same-key
+ *
+ * docs/configuration.md documents every key. Relative paths are taken from
+ * the directory of the configuration file. Parsing reads the whole file and
+ * reports every problem as "FILE:LINE: [section] key: reason" before failing.
+ * A loaded configuration is immutable.
+ */
+#ifndef ESTKIT_CONFIG_H
+#define ESTKIT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "estkit/ca.h"
+#include "estkit/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum est_tls_mode {
+	EST_TLS_NONE = 0,           /* plain HTTP: serves /cacerts only */
+	EST_TLS_SERVER,             /* TLS, no client certificate asked for */
+	EST_TLS_OPTIONAL_CLIENT,    /* TLS, client certificate asked for, optional */
+	EST_TLS_REQUIRE_CLIENT,     /* mutual TLS */
+	EST_TLS__MAX
+};
+
+/* How an alias may authenticate an enrolling client, tried in order. */
+enum est_auth_method {
+	EST_AUTH_HTTP = 0,          /* HTTP Basic or Digest, the credentials file */
+	EST_AUTH_CERTIFICATE,       /* TLS client certificate issued by the alias's CA */
+	EST_AUTH__MAX
+};
+
+const char *est_tls_mode_name(enum est_tls_mode m);
+const char *est_auth_method_name(enum est_auth_method m);
+
+#define EST_MAX_AUTH_METHODS 8
+
+struct est_listener_conf {
+	char *name;
+	char *host;                 /* numeric address or host name to bind */
+	char *port;                 /* "0" lets the kernel choose */
+	enum est_tls_mode tls;
+	char *cert_path;            /* TLS certificate chain (PEM) */
+	char *key_path;
+	int line;
+};
+
+struct est_ca_conf {
+	char *name;
+	char *cert_path;
+	char *key_path;             /* NULL: CA used for /cacerts or trust only */
+	char *chain_path;           /* NULL when the CA is a root */
+	int line;
+};
+
+struct est_profile_conf {
+	struct est_profile profile; /* profile.name points at name */
+	char *name;
+	int line;
+};
+
+struct est_alias_conf {
+	char *name;
+	bool is_default;            /* also serves /.well-known/est/<op> */
+	char *ca;                   /* issuing CA */
+	char *cacerts_ca;           /* CA whose chain /cacerts returns (default: ca) */
+	char *profile;
+	enum est_auth_method auth[EST_MAX_AUTH_METHODS];
+	size_t n_auth;
+	bool renew_same_key;        /* /simplereenroll may keep the old key */
+	int line;
+};
+
+struct est_config {
+	char *path;                 /* the file read */
+	char *dir;                  /* its directory, for relative paths */
+	/* [server] */
+	char *store_uri;
+	char *credentials_path;
+	char *realm;
+	unsigned workers;           /* 0: one per core */
+	char *log_level;
+	size_t max_body;
+	size_t max_headers_size;
+	unsigned idle_timeout;      /* seconds */
+	struct est_listener_conf *listeners;
+	size_t n_listeners;
+	struct est_ca_conf *cas;
+	size_t n_cas;
+	struct est_profile_conf *profiles;
+	size_t n_profiles;
+	struct est_alias_conf *aliases;
+	size_t n_aliases;
+};
+
+/*
+ * Read and check a configuration file. On failure returns EST_ERR_CONFIG
+ * (or EST_ERR_IO) and, when errors is not NULL, a malloc'd text of every
+ * problem, one per line, "FILE:LINE: reason" (caller free()s); e->msg holds
+ * the first. Cross-references (alias -> ca/profile) and constraints (an alias
+ * named like an EST operation, two default aliases, duplicate names, a TLS
+ * listener without certificate) are checked here; files are not opened.
+ * Caller frees *out with est_config_free().
+ */
+enum est_err est_config_load(const char *path, struct est_config **out, char **errors,
+    struct est_error *e);
+void est_config_free(struct est_config *cfg);
+
+/* Lookups by name; NULL when absent. Borrowed. */
+const struct est_ca_conf *est_config_ca(const struct est_config *cfg, const char *name);
+const struct est_profile_conf *est_config_profile(const struct est_config *cfg, const char *name);
+const struct est_alias_conf *est_config_alias(const struct est_config *cfg, const char *name);
+const struct est_alias_conf *est_config_default_alias(const struct est_config *cfg);
+
+/* Whether name is an EST operation name (cacerts, simpleenroll, ...). */
+bool est_is_operation_name(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,883 @@
+/*
+ * estd.conf: reading, defaults and checks (include/estkit/config.h).
+ *
+ * Options are rows of a table {section kind, key, type, offset, bounds};
+ * adding an option is adding a row (and documenting it in
+ * docs/configuration.md). The parser never stops at the first problem: every
+ * error is collected with its file and line, so an administrator fixes them
+ * all in one go.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/ini.h"
+#include "estkit/config.h"
+#include "estkit/log.h"
+
+#define CONFIG_MAX_SIZE (1024 * 1024)
+
+enum sect_kind { S_NONE, S_SERVER, S_LISTENER, S_CA, S_PROFILE, S_ALIAS };
+
+enum opt_type {
+	OPT_STR,      /* char * */
+	OPT_PATH,     /* char *, relative to the file's directory */
+	OPT_STORE,    /* char *, store URI with a relative sqlite path resolved */
+	OPT_UINT,     /* unsigned */
+	OPT_SIZE,     /* size_t */
+	OPT_BOOL,     /* bool */
+	OPT_LOGLEVEL, /* char *, checked */
+	OPT_TLS,      /* enum est_tls_mode */
+	OPT_LISTEN,   /* host and port of a listener */
+	OPT_AUTH,     /* auth method list of an alias */
+	OPT_EKU       /* unsigned bit set of a profile */
+};
+
+struct opt {
+	enum sect_kind sect;
+	const char *key;
+	enum opt_type type;
+	size_t off;
+	unsigned long min, max;
+};
+
+#define SRV(f) offsetof(struct est_config, f)
+#define LST(f) offsetof(struct est_listener_conf, f)
+#define CA(f) offsetof(struct est_ca_conf, f)
+#define PRF(f) offsetof(struct est_profile_conf, f)
+#define ALS(f) offsetof(struct est_alias_conf, f)
+
+static const struct opt opts[] = {
+	{ S_SERVER, "store", OPT_STORE, SRV(store_uri), 0, 0 },
+	{ S_SERVER, "credentials", OPT_PATH, SRV(credentials_path), 0, 0 },
+	{ S_SERVER, "realm", OPT_STR, SRV(realm), 0, 0 },
+	{ S_SERVER, "workers", OPT_UINT, SRV(workers), 0, 256 },
+	{ S_SERVER, "log-level", OPT_LOGLEVEL, SRV(log_level), 0, 0 },
+	{ S_SERVER, "max-body", OPT_SIZE, SRV(max_body), 1024, 16 * 1024 * 1024 },
+	{ S_SERVER, "max-headers-size", OPT_SIZE, SRV(max_headers_size), 1024, 1024 * 1024 },
+	{ S_SERVER, "idle-timeout", OPT_UINT, SRV(idle_timeout), 1, 3600 },
+	{ S_LISTENER, "listen", OPT_LISTEN, 0, 0, 0 },
+	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
+	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
+	{ S_LISTENER, "key", OPT_PATH, LST(key_path), 0, 0 },
+	{ S_CA, "certificate", OPT_PATH, CA(cert_path), 0, 0 },
+	{ S_CA, "key", OPT_PATH, CA(key_path), 0, 0 },
+	{ S_CA, "chain", OPT_PATH, CA(chain_path), 0, 0 },
+	{ S_PROFILE, "validity-days", OPT_UINT, PRF(profile.validity_days), 1, 3650 },
+	{ S_PROFILE, "extended-key-usage", OPT_EKU, PRF(profile.eku), 0, 0 },
+	{ S_PROFILE, "copy-san", OPT_BOOL, PRF(profile.copy_san), 0, 0 },
+	{ S_ALIAS, "default", OPT_BOOL, ALS(is_default), 0, 0 },
+	{ S_ALIAS, "ca", OPT_STR, ALS(ca), 0, 0 },
+	{ S_ALIAS, "cacerts-ca", OPT_STR, ALS(cacerts_ca), 0, 0 },
+	{ S_ALIAS, "profile", OPT_STR, ALS(profile), 0, 0 },
+	{ S_ALIAS, "authentication", OPT_AUTH, 0, 0, 0 },
+	{ S_ALIAS, "renew-same-key", OPT_BOOL, ALS(renew_same_key), 0, 0 },
+};
+
+static const char *const sect_names[] = {
+	[S_NONE] = "", [S_SERVER] = "server", [S_LISTENER] = "listener",
+	[S_CA] = "ca", [S_PROFILE] = "profile", [S_ALIAS] = "alias",
+};
+
+static const char *const tls_names[EST_TLS__MAX] = {
+	[EST_TLS_NONE] = "none",
+	[EST_TLS_SERVER] = "server",
+	[EST_TLS_OPTIONAL_CLIENT] = "optional-client",
+	[EST_TLS_REQUIRE_CLIENT] = "require-client",
+};
+
+static const char *const auth_names[EST_AUTH__MAX] = {
+	[EST_AUTH_HTTP] = "http",
+	[EST_AUTH_CERTIFICATE] = "certificate",
+};
+
+static const char *const operation_names[] = {
+	"cacerts", "simpleenroll", "simplereenroll", "serverkeygen", "csrattrs", "fullcmc",
+};
+
+struct parser {
+	struct est_config *cfg;
+	enum sect_kind kind;
+	size_t index;            /* of the current section in its array */
+	char *section_header;    /* for messages */
+	char *errors;            /* collected messages, "\n"-separated */
+	size_t errors_len;
+	unsigned n_errors;
+	bool oom;
+	struct est_error first;
+};
+
+const char *
+est_tls_mode_name(enum est_tls_mode m)
+{
+	return (unsigned)m < EST_TLS__MAX ? tls_names[m] : "?";
+}
+
+const char *
+est_auth_method_name(enum est_auth_method m)
+{
+	return (unsigned)m < EST_AUTH__MAX ? auth_names[m] : "?";
+}
+
+bool
+est_is_operation_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(operation_names) / sizeof(operation_names[0]); i++)
+		if (strcmp(name, operation_names[i]) == 0)
+			return true;
+	return false;
+}
+
+static void perr(struct parser *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Record one problem as "FILE:LINE: reason". */
+static void
+perr(struct parser *p, int line, const char *fmt, ...)
+{
+	char msg[512], full[700];
+	va_list ap;
+	size_t n;
+	char *grown;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(full, sizeof(full), "%s:%d: %s", p->cfg->path, line, msg);
+	else
+		snprintf(full, sizeof(full), "%s: %s", p->cfg->path, msg);
+	if (p->n_errors++ == 0)
+		est_fail(&p->first, EST_ERR_CONFIG, "%s", full);
+	n = strlen(full);
+	grown = realloc(p->errors, p->errors_len + n + 2);
+	if (grown == NULL) {
+		p->oom = true;
+		return;
+	}
+	p->errors = grown;
+	memcpy(p->errors + p->errors_len, full, n);
+	p->errors_len += n;
+	p->errors[p->errors_len++] = '\n';
+	p->errors[p->errors_len] = '\0';
+}
+
+static char *
+xstrdup(struct parser *p, const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		p->oom = true;
+	return d;
+}
+
+/* A path as written, or joined to the configuration file's directory. */
+static char *
+resolve_path(struct parser *p, const char *value)
+{
+	char *out;
+	size_t n;
+
+	if (value[0] == '/')
+		return xstrdup(p, value);
+	n = strlen(p->cfg->dir) + strlen(value) + 2;
+	out = malloc(n);
+	if (out == NULL) {
+		p->oom = true;
+		return NULL;
+	}
+	snprintf(out, n, "%s/%s", p->cfg->dir, value);
+	return out;
+}
+
+static char *
+resolve_store(struct parser *p, const char *value)
+{
+	char *path, *out;
+	size_t n;
+
+	if (strncmp(value, "sqlite:", 7) != 0)
+		return strchr(value, ':') != NULL ? xstrdup(p, value) : resolve_path(p, value);
+	path = resolve_path(p, value + 7);
+	if (path == NULL)
+		return NULL;
+	n = strlen(path) + 8;
+	out = malloc(n);
+	if (out == NULL)
+		p->oom = true;
+	else
+		snprintf(out, n, "sqlite:%s", path);
+	free(path);
+	return out;
+}
+
+static bool
+parse_ulong(const char *value, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (value[0] == '\0' || value[0] == '-')
+		return false;
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "HOST:PORT", "[V6]:PORT" or ":PORT"/"PORT" (all addresses). */
+static bool
+parse_listen(struct parser *p, const char *value, struct est_listener_conf *l)
+{
+	const char *colon, *host, *port;
+	size_t hostlen;
+	unsigned long n;
+
+	if (value[0] == '[') {
+		colon = strstr(value, "]:");
+		if (colon == NULL)
+			return false;
+		host = value + 1;
+		hostlen = (size_t)(colon - host);
+		port = colon + 2;
+	} else if ((colon = strrchr(value, ':')) != NULL) {
+		host = value;
+		hostlen = (size_t)(colon - value);
+		port = colon + 1;
+	} else {
+		host = "";
+		hostlen = 0;
+		port = value;
+	}
+	if (!parse_ulong(port, 0, 65535, &n))
+		return false;
+	free(l->host);
+	free(l->port);
+	l->host = strndup(host, hostlen);
+	l->port = xstrdup(p, port);
+	if (l->host == NULL)
+		p->oom = true;
+	return true;
+}
+
+/* Split a comma or space separated list, calling fn on each word. */
+static bool
+each_word(const char *value, bool (*fn)(const char *word, void *arg), void *arg)
+{
+	char buf[512], *save = NULL, *w;
+
+	if (strlen(value) >= sizeof(buf))
+		return false;
+	strcpy(buf, value);
+	for (w = strtok_r(buf, ", \t", &save); w != NULL; w = strtok_r(NULL, ", \t", &save))
+		if (!fn(w, arg))
+			return false;
+	return true;
+}
+
+static bool
+add_auth(const char *word, void *arg)
+{
+	struct est_alias_conf *a = arg;
+
+	for (int m = 0; m < EST_AUTH__MAX; m++) {
+		if (strcasecmp(word, auth_names[m]) != 0)
+			continue;
+		for (size_t i = 0; i < a->n_auth; i++)
+			if (a->auth[i] == (enum est_auth_method)m)
+				return false;
+		if (a->n_auth == EST_MAX_AUTH_METHODS)
+			return false;
+		a->auth[a->n_auth++] = (enum est_auth_method)m;
+		return true;
+	}
+	return false;
+}
+
+static bool
+add_eku(const char *word, void *arg)
+{
+	unsigned *set = arg, bit;
+
+	if (strcasecmp(word, "none") == 0)
+		return true;
+	if (est_eku_parse(word, &bit) != 0)
+		return false;
+	*set |= bit;
+	return true;
+}
+
+static void *
+current_section(struct parser *p)
+{
+	struct est_config *c = p->cfg;
+
+	switch (p->kind) {
+	case S_SERVER:
+		return c;
+	case S_LISTENER:
+		return &c->listeners[p->index];
+	case S_CA:
+		return &c->cas[p->index];
+	case S_PROFILE:
+		return &c->profiles[p->index];
+	case S_ALIAS:
+		return &c->aliases[p->index];
+	case S_NONE:
+		break;
+	}
+	return NULL;
+}
+
+static bool
+set_string(struct parser *p, char **field, char *value)
+{
+	if (value == NULL)
+		return !p->oom;
+	free(*field);
+	*field = value;
+	return true;
+}
+
+/* Apply one option; returns false when the value is not acceptable. */
+static bool
+apply(struct parser *p, const struct opt *o, const char *value, const char **hint)
+{
+	char *base = current_section(p);
+	unsigned long n;
+
+	switch (o->type) {
+	case OPT_STR:
+		*hint = "a non-empty value";
+		return value[0] != '\0' && set_string(p, (char **)(base + o->off), xstrdup(p, value));
+	case OPT_PATH:
+		*hint = "a file path";
+		return value[0] != '\0' && set_string(p, (char **)(base + o->off), resolve_path(p, value));
+	case OPT_STORE:
+		*hint = "a store URI such as sqlite:estkit.db";
+		return value[0] != '\0' && set_string(p, (char **)(base + o->off), resolve_store(p, value));
+	case OPT_LOGLEVEL: {
+		enum est_log_level lv;
+
+		*hint = "one of error, warn, info, debug";
+		return est_log_level_parse(value, &lv) == 0 &&
+		    set_string(p, (char **)(base + o->off), xstrdup(p, value));
+	}
+	case OPT_UINT:
+		*hint = "a whole number in range";
+		if (!parse_ulong(value, o->min, o->max, &n))
+			return false;
+		*(unsigned *)(base + o->off) = (unsigned)n;
+		return true;
+	case OPT_SIZE:
+		*hint = "a number of bytes in range";
+		if (!parse_ulong(value, o->min, o->max, &n))
+			return false;
+		*(size_t *)(base + o->off) = n;
+		return true;
+	case OPT_BOOL:
+		*hint = "yes or no";
+		return parse_bool(value, (bool *)(base + o->off));
+	case OPT_TLS:
+		*hint = "one of none, server, optional-client, require-client";
+		for (int m = 0; m < EST_TLS__MAX; m++) {
+			if (strcasecmp(value, tls_names[m]) == 0) {
+				*(enum est_tls_mode *)(base + o->off) = (enum est_tls_mode)m;
+				return true;
+			}
+		}
+		return false;
+	case OPT_LISTEN:
+		*hint = "HOST:PORT, [IPV6]:PORT or PORT";
+		return parse_listen(p, value, (struct est_listener_conf *)(void *)base);
+	case OPT_AUTH: {
+		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
+
+		*hint = "a list of: http, certificate (each once)";
+		a->n_auth = 0;
+		return each_word(value, add_auth, a) && a->n_auth > 0;
+	}
+	case OPT_EKU:
+		*hint = "a list of: serverAuth, clientAuth, codeSigning, emailProtection, cmcRA, or none";
+		*(unsigned *)(base + o->off) = 0;
+		return each_word(value, add_eku, base + o->off);
+	}
+	return false;
+}
+
+static void
+on_pair(void *arg, int line, const char *key, const char *value)
+{
+	struct parser *p = arg;
+	const char *hint = "";
+
+	if (p->kind == S_NONE) {
+		if (p->section_header == NULL)
+			perr(p, line, "\"%s\" is outside any section", key);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (opts[i].sect != p->kind || strcmp(opts[i].key, key) != 0)
+			continue;
+		if (!apply(p, &opts[i], value, &hint))
+			perr(p, line, "[%s] %s: \"%s\" is not valid; expected %s",
+			    p->section_header, key, value, hint);
+		return;
+	}
+	perr(p, line, "[%s] unknown key \"%s\"", p->section_header, key);
+}
+
+static bool
+valid_name(const char *name)
+{
+	if (name[0] == '\0' || strlen(name) > 64)
+		return false;
+	for (const char *s = name; *s != '\0'; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* Grow the array for a new named section; returns its index or -1. */
+static int
+new_entry(struct parser *p, void **array, size_t *count, size_t size)
+{
+	char *grown;
+
+	grown = realloc(*array, (*count + 1) * size);
+	if (grown == NULL) {
+		p->oom = true;
+		return -1;
+	}
+	*array = grown;
+	memset(grown + *count * size, 0, size);
+	return (int)(*count)++;
+}
+
+static void
+init_entry(struct parser *p, const char *name, int line)
+{
+	struct est_config *c = p->cfg;
+
+	switch (p->kind) {
+	case S_LISTENER:
+		c->listeners[p->index].name = xstrdup(p, name);
+		c->listeners[p->index].tls = EST_TLS_SERVER;
+		c->listeners[p->index].line = line;
+		break;
+	case S_CA:
+		c->cas[p->index].name = xstrdup(p, name);
+		c->cas[p->index].line = line;
+		break;
+	case S_PROFILE:
+		c->profiles[p->index].name = xstrdup(p, name);
+		c->profiles[p->index].profile.validity_days = 365;
+		c->profiles[p->index].profile.eku = EST_EKU_CLIENT_AUTH | EST_EKU_SERVER_AUTH;
+		c->profiles[p->index].profile.copy_san = true;
+		c->profiles[p->index].line = line;
+		break;
+	case S_ALIAS:
+		c->aliases[p->index].name = xstrdup(p, name);
+		c->aliases[p->index].renew_same_key = true;
+		c->aliases[p->index].line = line;
+		break;
+	case S_SERVER:
+	case S_NONE:
+		break;
+	}
+}
+
+static bool
+name_taken(struct parser *p, const char *name)
+{
+	struct est_config *c = p->cfg;
+
+	switch (p->kind) {
+	case S_LISTENER:
+		for (size_t i = 0; i < c->n_listeners; i++)
+			if (strcmp(c->listeners[i].name, name) == 0)
+				return true;
+		break;
+	case S_CA:
+		return est_config_ca(c, name) != NULL;
+	case S_PROFILE:
+		return est_config_profile(c, name) != NULL;
+	case S_ALIAS:
+		return est_config_alias(c, name) != NULL;
+	case S_SERVER:
+	case S_NONE:
+		break;
+	}
+	return false;
+}
+
+static void
+on_section(void *arg, int line, const char *header)
+{
+	struct parser *p = arg;
+	struct est_config *c = p->cfg;
+	char kind[32] = "", name[128] = "";
+	int idx = -1;
+
+	free(p->section_header);
+	p->section_header = xstrdup(p, header);
+	p->kind = S_NONE;
+	if (sscanf(header, "%31s %127s", kind, name) < 1) {
+		perr(p, line, "empty section header");
+		return;
+	}
+	if (strcmp(kind, "server") == 0) {
+		if (name[0] != '\0')
+			perr(p, line, "[server] takes no name");
+		p->kind = S_SERVER;
+		return;
+	}
+	for (int k = S_LISTENER; k <= S_ALIAS; k++)
+		if (strcmp(kind, sect_names[k]) == 0)
+			p->kind = (enum sect_kind)k;
+	if (p->kind == S_NONE) {
+		perr(p, line, "unknown section [%s]; expected server, listener, ca, profile or alias", kind);
+		return;
+	}
+	if (!valid_name(name) || strlen(header) != strlen(kind) + 1 + strlen(name)) {
+		perr(p, line, "[%s] needs one name of letters, digits, '-', '_' or '.'", header);
+		p->kind = S_NONE;
+		return;
+	}
+	if (name_taken(p, name)) {
+		perr(p, line, "[%s] is defined twice", header);
+		p->kind = S_NONE;
+		return;
+	}
+	if (p->kind == S_ALIAS && est_is_operation_name(name)) {
+		perr(p, line, "alias \"%s\" is spelled like an EST operation (RFC 7030 §3.2.2)", name);
+		p->kind = S_NONE;
+		return;
+	}
+	switch (p->kind) {
+	case S_LISTENER:
+		idx = new_entry(p, (void **)&c->listeners, &c->n_listeners, sizeof(*c->listeners));
+		break;
+	case S_CA:
+		idx = new_entry(p, (void **)&c->cas, &c->n_cas, sizeof(*c->cas));
+		break;
+	case S_PROFILE:
+		idx = new_entry(p, (void **)&c->profiles, &c->n_profiles, sizeof(*c->profiles));
+		break;
+	case S_ALIAS:
+		idx = new_entry(p, (void **)&c->aliases, &c->n_aliases, sizeof(*c->aliases));
+		break;
+	case S_SERVER:
+	case S_NONE:
+		break;
+	}
+	if (idx < 0) {
+		p->kind = S_NONE;
+		return;
+	}
+	p->index = (size_t)idx;
+	init_entry(p, name, line);
+}
+
+static void
+on_error(void *arg, int line, const char *reason)
+{
+	perr(arg, line, "%s", reason);
+}
+
+static void
+check_listeners(struct parser *p)
+{
+	struct est_config *c = p->cfg;
+
+	if (c->n_listeners == 0)
+		perr(p, 0, "no [listener NAME] section: estd would not listen anywhere");
+	for (size_t i = 0; i < c->n_listeners; i++) {
+		struct est_listener_conf *l = &c->listeners[i];
+
+		if (l->port == NULL)
+			perr(p, l->line, "[listener %s] needs listen = HOST:PORT", l->name);
+		if (l->tls != EST_TLS_NONE && (l->cert_path == NULL || l->key_path == NULL))
+			perr(p, l->line, "[listener %s] tls = %s needs certificate and key",
+			    l->name, tls_names[l->tls]);
+		if (l->tls == EST_TLS_NONE && (l->cert_path != NULL || l->key_path != NULL))
+			perr(p, l->line, "[listener %s] tls = none takes no certificate or key", l->name);
+	}
+}
+
+static void
+check_aliases(struct parser *p)
+{
+	struct est_config *c = p->cfg;
+	const struct est_alias_conf *dflt = NULL;
+
+	if (c->n_cas == 0)
+		perr(p, 0, "no [ca NAME] section");
+	if (c->n_aliases == 0)
+		perr(p, 0, "no [alias NAME] section");
+	for (size_t i = 0; i < c->n_aliases; i++) {
+		struct est_alias_conf *a = &c->aliases[i];
+
+		if (a->ca == NULL && c->n_cas == 1)
+			a->ca = xstrdup(p, c->cas[0].name);
+		if (a->ca == NULL)
+			perr(p, a->line, "[alias %s] needs ca = NAME (there are several CAs)", a->name);
+		else if (est_config_ca(c, a->ca) == NULL)
+			perr(p, a->line, "[alias %s] ca = %s: no [ca %s] section", a->name, a->ca, a->ca);
+		else if (est_config_ca(c, a->ca)->key_path == NULL)
+			perr(p, a->line, "[alias %s] ca = %s: that CA has no key to sign with", a->name, a->ca);
+		if (a->cacerts_ca != NULL && est_config_ca(c, a->cacerts_ca) == NULL)
+			perr(p, a->line, "[alias %s] cacerts-ca = %s: no [ca %s] section", a->name,
+			    a->cacerts_ca, a->cacerts_ca);
+		if (a->profile == NULL && c->n_profiles == 1)
+			a->profile = xstrdup(p, c->profiles[0].name);
+		if (a->profile == NULL)
+			perr(p, a->line, "[alias %s] needs profile = NAME", a->name);
+		else if (est_config_profile(c, a->profile) == NULL)
+			perr(p, a->line, "[alias %s] profile = %s: no [profile %s] section", a->name,
+			    a->profile, a->profile);
+		if (a->n_auth == 0) {
+			a->auth[a->n_auth++] = EST_AUTH_HTTP;
+			a->auth[a->n_auth++] = EST_AUTH_CERTIFICATE;
+		}
+		if (a->is_default && dflt != NULL)
+			perr(p, a->line, "[alias %s] and [alias %s] both say default = yes", dflt->name, a->name);
+		if (a->is_default && dflt == NULL)
+			dflt = a;
+	}
+	if (c->n_aliases > 0 && dflt == NULL)
+		perr(p, 0, "no alias has default = yes; RFC 7030 §3.2.2 requires serving paths without a label");
+}
+
+/* Without any [profile], aliases get the defaults under the name "default". */
+static void
+add_default_profile(struct parser *p)
+{
+	struct est_config *c = p->cfg;
+	int idx;
+
+	idx = new_entry(p, (void **)&c->profiles, &c->n_profiles, sizeof(*c->profiles));
+	if (idx < 0)
+		return;
+	p->kind = S_PROFILE;
+	p->index = (size_t)idx;
+	init_entry(p, "default", 0);
+	p->kind = S_NONE;
+}
+
+static void
+check_config(struct parser *p)
+{
+	struct est_config *c = p->cfg;
+
+	if (c->store_uri == NULL)
+		c->store_uri = resolve_store(p, "sqlite:estkit.db");
+	if (c->realm == NULL)
+		c->realm = xstrdup(p, "estkit");
+	if (c->log_level == NULL)
+		c->log_level = xstrdup(p, "info");
+	for (size_t i = 0; i < c->n_cas; i++)
+		if (c->cas[i].cert_path == NULL)
+			perr(p, c->cas[i].line, "[ca %s] needs certificate = FILE", c->cas[i].name);
+	if (c->n_profiles == 0)
+		add_default_profile(p);
+	for (size_t i = 0; i < c->n_profiles; i++)
+		c->profiles[i].profile.name = c->profiles[i].name;
+	check_listeners(p);
+	check_aliases(p);
+}
+
+static enum est_err
+read_file(const char *path, char **buf, size_t *len, struct est_error *e)
+{
+	FILE *f;
+	char *data;
+	size_t n;
+
+	f = fopen(path, "r");
+	if (f == NULL)
+		return est_fail(e, EST_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+	data = malloc(CONFIG_MAX_SIZE + 1);
+	if (data == NULL) {
+		fclose(f);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory reading %s", path);
+	}
+	n = fread(data, 1, CONFIG_MAX_SIZE + 1, f);
+	if (ferror(f) || n > CONFIG_MAX_SIZE) {
+		fclose(f);
+		free(data);
+		return est_fail(e, EST_ERR_CONFIG, "%s: unreadable or larger than 1 MiB", path);
+	}
+	fclose(f);
+	*buf = data;
+	*len = n;
+	return EST_OK;
+}
+
+static enum est_err
+init_config(const char *path, struct est_config **out, struct est_error *e)
+{
+	struct est_config *c;
+	char *copy;
+
+	c = calloc(1, sizeof(*c));
+	copy = strdup(path);
+	if (c == NULL || copy == NULL) {
+		free(c);
+		free(copy);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	c->path = strdup(path);
+	c->dir = strdup(dirname(copy));
+	free(copy);
+	if (c->path == NULL || c->dir == NULL) {
+		est_config_free(c);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	c->max_body = 64 * 1024;
+	c->max_headers_size = 8192;
+	c->idle_timeout = 30;
+	*out = c;
+	return EST_OK;
+}
+
+enum est_err
+est_config_load(const char *path, struct est_config **out, char **errors, struct est_error *e)
+{
+	struct parser p = { 0 };
+	struct ini_handler h = { on_section, on_pair, on_error, &p };
+	char *buf = NULL;
+	size_t len = 0;
+	enum est_err rc;
+
+	if ((rc = init_config(path, &p.cfg, e)) != EST_OK)
+		return rc;
+	if ((rc = read_file(path, &buf, &len, e)) != EST_OK) {
+		est_config_free(p.cfg);
+		return rc;
+	}
+	ini_parse(buf, len, &h);
+	free(buf);
+	free(p.section_header);
+	check_config(&p);
+	if (p.oom) {
+		est_config_free(p.cfg);
+		free(p.errors);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory reading %s", path);
+	}
+	if (p.n_errors > 0) {
+		est_config_free(p.cfg);
+		if (e != NULL)
+			*e = p.first;
+		if (errors != NULL)
+			*errors = p.errors;
+		else
+			free(p.errors);
+		return EST_ERR_CONFIG;
+	}
+	*out = p.cfg;
+	return EST_OK;
+}
+
+void
+est_config_free(struct est_config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n_listeners; i++) {
+		free(c->listeners[i].name);
+		free(c->listeners[i].host);
+		free(c->listeners[i].port);
+		free(c->listeners[i].cert_path);
+		free(c->listeners[i].key_path);
+	}
+	for (size_t i = 0; i < c->n_cas; i++) {
+		free(c->cas[i].name);
+		free(c->cas[i].cert_path);
+		free(c->cas[i].key_path);
+		free(c->cas[i].chain_path);
+	}
+	for (size_t i = 0; i < c->n_profiles; i++)
+		free(c->profiles[i].name);
+	for (size_t i = 0; i < c->n_aliases; i++) {
+		free(c->aliases[i].name);
+		free(c->aliases[i].ca);
+		free(c->aliases[i].cacerts_ca);
+		free(c->aliases[i].profile);
+	}
+	free(c->listeners);
+	free(c->cas);
+	free(c->profiles);
+	free(c->aliases);
+	free(c->path);
+	free(c->dir);
+	free(c->store_uri);
+	free(c->credentials_path);
+	free(c->realm);
+	free(c->log_level);
+	free(c);
+}
+
+const struct est_ca_conf *
+est_config_ca(const struct est_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_cas; i++)
+		if (c->cas[i].name != NULL && strcmp(c->cas[i].name, name) == 0)
+			return &c->cas[i];
+	return NULL;
+}
+
+const struct est_profile_conf *
+est_config_profile(const struct est_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_profiles; i++)
+		if (c->profiles[i].name != NULL && strcmp(c->profiles[i].name, name) == 0)
+			return &c->profiles[i];
+	return NULL;
+}
+
+const struct est_alias_conf *
+est_config_alias(const struct est_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_aliases; i++)
+		if (c->aliases[i].name != NULL && strcmp(c->aliases[i].name, name) == 0)
+			return &c->aliases[i];
+	return NULL;
+}
+
+const struct est_alias_conf *
+est_config_default_alias(const struct est_config *c)
+{
+	for (size_t i = 0; i < c->n_aliases; i++)
+		if (c->aliases[i].is_default)
+			return &c->aliases[i];
+	return NULL;
+}

@@ -1,0 +1,225 @@
+/*
+ * Unit tests for the configuration reader (lib/config): defaults, every
+ * section kind, relative paths, and that every error is reported with its
+ * file and line in one pass.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "estkit/config.h"
+
+static char dir[64];
+
+static char *
+write_conf(const char *text)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/estd.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static const char *good =
+	"# comment\n"
+	"; another\n"
+	"[server]\n"
+	"credentials = users\n"
+	"max-body = 4096\n"
+	"\n"
+	"[listener tls]\n"
+	"listen = 127.0.0.1:8442\n"
+	"tls = server\n"
+	"certificate = tls.pem\n"
+	"key = /abs/tls.key\n"
+	"[listener v6]\n"
+	"listen = [::1]:0\n"
+	"tls = none\n"
+	"[ca Root]\n"
+	"certificate = ca.pem\n"
+	"key = ca.key\n"
+	"[profile p]\n"
+	"validity-days = 30\n"
+	"extended-key-usage = clientAuth\n"
+	"copy-san = no\n"
+	"[alias est]\n"
+	"default = yes\n"
+	"authentication = certificate, http\n"
+	"renew-same-key = no\n";
+
+static void
+test_good_config(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL;
+	char want[256];
+
+	(void)state;
+	assert_int_equal(est_config_load(write_conf(good), &cfg, &errors, &e), EST_OK);
+	assert_null(errors);
+	snprintf(want, sizeof(want), "sqlite:%s/estkit.db", dir);
+	assert_string_equal(cfg->store_uri, want);
+	snprintf(want, sizeof(want), "%s/users", dir);
+	assert_string_equal(cfg->credentials_path, want);
+	assert_string_equal(cfg->realm, "estkit");
+	assert_int_equal(cfg->max_body, 4096);
+	assert_int_equal(cfg->idle_timeout, 30);
+	assert_int_equal(cfg->n_listeners, 2);
+	assert_string_equal(cfg->listeners[0].host, "127.0.0.1");
+	assert_string_equal(cfg->listeners[0].port, "8442");
+	assert_string_equal(cfg->listeners[0].key_path, "/abs/tls.key");
+	assert_int_equal(cfg->listeners[0].tls, EST_TLS_SERVER);
+	assert_string_equal(cfg->listeners[1].host, "::1");
+	assert_string_equal(cfg->listeners[1].port, "0");
+	assert_int_equal(cfg->listeners[1].tls, EST_TLS_NONE);
+	assert_int_equal(cfg->n_aliases, 1);
+	/* With one CA and one profile the alias takes them without naming them. */
+	assert_string_equal(cfg->aliases[0].ca, "Root");
+	assert_string_equal(cfg->aliases[0].profile, "p");
+	assert_int_equal(cfg->aliases[0].n_auth, 2);
+	assert_int_equal(cfg->aliases[0].auth[0], EST_AUTH_CERTIFICATE);
+	assert_int_equal(cfg->aliases[0].auth[1], EST_AUTH_HTTP);
+	assert_false(cfg->aliases[0].renew_same_key);
+	assert_ptr_equal(est_config_default_alias(cfg), &cfg->aliases[0]);
+	assert_int_equal(est_config_profile(cfg, "p")->profile.validity_days, 30);
+	assert_int_equal(est_config_profile(cfg, "p")->profile.eku, EST_EKU_CLIENT_AUTH);
+	assert_false(est_config_profile(cfg, "p")->profile.copy_san);
+	assert_string_equal(est_config_profile(cfg, "p")->profile.name, "p");
+	est_config_free(cfg);
+}
+
+/* Every problem is reported, each with FILE:LINE, in one pass. */
+static void
+test_all_errors_reported(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL, want[160];
+	const char *text =
+		"[server]\n"
+		"workers = lots\n"                 /* 2 */
+		"bogus = 1\n"                      /* 3 */
+		"[listener a]\n"
+		"listen = 127.0.0.1:99999\n"       /* 5 */
+		"tls = maybe\n"                    /* 6 */
+		"this line has no equals sign\n"   /* 7 */
+		"[ca Root]\n"
+		"certificate = ca.pem\n"
+		"key = ca.key\n"
+		"[alias simpleenroll]\n"           /* 11: named like an operation */
+		"[alias x]\n"
+		"authentication = http, http\n"    /* 13 */
+		"default = perhaps\n"              /* 14 */
+		"[widget w]\n";                    /* 15 */
+	const int lines[] = { 2, 3, 5, 6, 7, 11, 13, 14, 15 };
+
+	(void)state;
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
+	assert_null(cfg);
+	assert_non_null(errors);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		snprintf(want, sizeof(want), "%s/estd.conf:%d: ", dir, lines[i]);
+		if (strstr(errors, want) == NULL)
+			fail_msg("no error for line %d in:\n%s", lines[i], errors);
+	}
+	assert_non_null(strstr(errors, "spelled like an EST operation"));
+	assert_non_null(strstr(errors, "no alias has default = yes"));
+	assert_non_null(strstr(errors, "needs listen"));
+	/* e holds the first error. */
+	snprintf(want, sizeof(want), "%s/estd.conf:2: ", dir);
+	assert_memory_equal(e.msg, want, strlen(want));
+	free(errors);
+}
+
+static void
+test_cross_references(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL;
+	const char *text =
+		"[listener a]\nlisten = 1\ntls = require-client\n"
+		"[ca A]\ncertificate = a.pem\nkey = a.key\n"
+		"[ca B]\ncertificate = b.pem\n"
+		"[alias one]\ndefault = yes\nprofile = nope\n"
+		"[alias two]\ndefault = yes\nca = B\n"
+		"[alias three]\nca = C\ncacerts-ca = D\n";
+
+	(void)state;
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
+	assert_non_null(strstr(errors, "needs certificate and key"));
+	assert_non_null(strstr(errors, "[alias one] needs ca = NAME"));
+	assert_non_null(strstr(errors, "profile = nope: no [profile nope] section"));
+	assert_non_null(strstr(errors, "both say default = yes"));
+	assert_non_null(strstr(errors, "ca = B: that CA has no key"));
+	assert_non_null(strstr(errors, "ca = C: no [ca C] section"));
+	assert_non_null(strstr(errors, "cacerts-ca = D: no [ca D] section"));
+	free(errors);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+
+	(void)state;
+	assert_int_equal(est_config_load("/nonexistent/estd.conf", &cfg, NULL, &e), EST_ERR_IO);
+	assert_non_null(strstr(e.msg, "/nonexistent/estd.conf"));
+}
+
+static void
+test_operation_names(void **state)
+{
+	(void)state;
+	assert_true(est_is_operation_name("cacerts"));
+	assert_true(est_is_operation_name("fullcmc"));
+	assert_false(est_is_operation_name("est"));
+	assert_false(est_is_operation_name("cacert"));
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/estkit-config.XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/estd.conf", dir);
+	unlink(path);
+	return rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_config),
+		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_cross_references),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_operation_names),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
