@@ -1,0 +1,53 @@
+/*
+ * estkit server: an EST server (RFC 7030, RFC 8951) with its built-in CA,
+ * embeddable in a program (estd is one such program).
+ *
+ * Life cycle: est_server_new() loads the CAs and TLS credentials and binds
+ * every listener (so a program may drop privileges afterwards);
+ * est_server_run() serves on worker threads until est_server_stop() is
+ * called; est_server_free() releases everything.
+ */
+#ifndef ESTKIT_SERVER_H
+#define ESTKIT_SERVER_H
+
+#include <stddef.h>
+
+#include "estkit/config.h"
+#include "estkit/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct est_server;
+
+/*
+ * Prepare a server from a loaded configuration (borrowed: it must outlive
+ * the server). Loads and checks CA and TLS keys (a private key readable by
+ * group or others is refused), opens the store, binds the listeners.
+ * Caller frees with est_server_free().
+ */
+enum est_err est_server_new(const struct est_config *cfg, struct est_server **out,
+    struct est_error *e);
+
+/*
+ * Serve until est_server_stop(). Returns EST_OK after a clean stop. Logs one
+ * line per request through est_log.
+ */
+enum est_err est_server_run(struct est_server *srv, struct est_error *e);
+
+/* Ask a running server to stop; safe to call from a signal handler. */
+void est_server_stop(struct est_server *srv);
+
+/* Number of listeners, and the port listener i is bound to (after
+ * est_server_new; useful with port 0). name is borrowed. */
+size_t est_server_listener_count(const struct est_server *srv);
+int est_server_listener_port(const struct est_server *srv, size_t i, const char **name);
+
+void est_server_free(struct est_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

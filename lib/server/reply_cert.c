@@ -1,0 +1,87 @@
+/*
+ * The common end of every enrolment: sign, record, answer.
+ *
+ * The certificate is committed to the store before a byte of it goes to
+ * the client; if recording fails the client gets 500 and no certificate.
+ */
+#include <stdlib.h>
+
+#include "estkit/codec.h"
+#include "estkit/log.h"
+#include "server/server_int.h"
+
+#define ENROLL_TYPE "application/pkcs7-mime; smime-type=certs-only"
+
+/* Sign and record; retries once when the random serial is already taken. */
+static enum est_err
+issue_recorded(struct est_req *r, const struct est_issue_req *req, X509 **out, struct est_error *e)
+{
+	struct est_cert_rec *rec = NULL;
+	X509 *cert = NULL;
+	enum est_err rc = EST_ERR_INTERNAL;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		X509_free(cert);
+		cert = NULL;
+		est_cert_rec_free(rec);
+		rec = NULL;
+		if ((rc = est_ca_issue(r->alias->ca, r->alias->profile, req, &cert, e)) != EST_OK)
+			break;
+		rc = est_cert_rec_from_x509(cert, r->principal, r->alias->conf->name, &rec, e);
+		if (rc != EST_OK)
+			break;
+		rc = est_store_put_cert(r->worker->store, rec, e);
+		if (rc != EST_ERR_EXISTS)
+			break;
+	}
+	if (rc == EST_OK) {
+		log_info("issued serial=%s subject=\"%s\" alias=%s principal=%s", rec->serial,
+		    rec->subject, r->alias->conf->name, r->principal);
+		*out = cert;
+		cert = NULL;
+	}
+	X509_free(cert);
+	est_cert_rec_free(rec);
+	return rc;
+}
+
+static enum est_err
+encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e)
+{
+	STACK_OF(X509) *one;
+	unsigned char *der = NULL;
+	size_t derlen;
+	enum est_err rc;
+
+	one = sk_X509_new_null();
+	if (one == NULL || sk_X509_push(one, cert) <= 0) {
+		sk_X509_free(one);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	rc = est_certs_only_encode(one, &der, &derlen, e);
+	sk_X509_free(one);
+	if (rc != EST_OK)
+		return rc;
+	rc = est_b64_encode(der, derlen, true, b64, b64len, e);
+	OPENSSL_free(der);
+	return rc;
+}
+
+void
+issue_and_reply(struct est_req *r, const struct est_issue_req *req)
+{
+	struct est_error e = { 0 };
+	X509 *cert = NULL;
+	char *body = NULL;
+	size_t len;
+
+	if (issue_recorded(r, req, &cert, &e) != EST_OK ||
+	    encode_certs_only(cert, &body, &len, &e) != EST_OK) {
+		http_fail(r, &e);
+	} else {
+		http_add_header(r, "Content-Transfer-Encoding", "base64");
+		http_reply(r, 200, ENROLL_TYPE, body, len);
+	}
+	free(body);
+	X509_free(cert);
+}

@@ -1,0 +1,314 @@
+/*
+ * The server's life cycle (include/estkit/server.h): load CAs and aliases,
+ * bind listeners, start workers, stop them.
+ *
+ * Everything that can fail because of the configuration fails here, at
+ * start-up, with the file and the reason, before the first connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "estkit/codec.h"
+#include "estkit/log.h"
+#include "server/server_int.h"
+
+static struct est_ca *
+find_ca(struct est_server *srv, const char *name)
+{
+	for (size_t i = 0; i < srv->n_cas; i++)
+		if (strcmp(est_ca_name(srv->cas[i]), name) == 0)
+			return srv->cas[i];
+	return NULL;
+}
+
+static enum est_err
+load_cas(struct est_server *srv, struct est_error *e)
+{
+	const struct est_config *cfg = srv->cfg;
+	enum est_err rc;
+
+	srv->cas = calloc(cfg->n_cas, sizeof(*srv->cas));
+	srv->client_trust = X509_STORE_new();
+	if (srv->cas == NULL || srv->client_trust == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		const struct est_ca_conf *cc = &cfg->cas[i];
+		STACK_OF(X509) *chain;
+
+		rc = est_ca_load(cc->name, cc->cert_path, cc->key_path, cc->chain_path, &srv->cas[i], e);
+		if (rc != EST_OK)
+			return rc;
+		srv->n_cas++;
+		chain = est_ca_chain(srv->cas[i]);
+		for (int j = 0; j < sk_X509_num(chain); j++)
+			if (X509_STORE_add_cert(srv->client_trust, sk_X509_value(chain, j)) != 1)
+				ERR_clear_error(); /* the same root under two CAs */
+	}
+	return EST_OK;
+}
+
+static enum est_err
+cacerts_body(struct est_alias *a, struct est_error *e)
+{
+	unsigned char *der = NULL;
+	size_t derlen;
+	enum est_err rc;
+
+	rc = est_certs_only_encode(est_ca_chain(a->cacerts_ca), &der, &derlen, e);
+	if (rc != EST_OK)
+		return rc;
+	rc = est_b64_encode(der, derlen, true, &a->cacerts_body, &a->cacerts_len, e);
+	OPENSSL_free(der);
+	return rc;
+}
+
+static enum est_err
+load_aliases(struct est_server *srv, struct est_error *e)
+{
+	const struct est_config *cfg = srv->cfg;
+	enum est_err rc;
+
+	srv->aliases = calloc(cfg->n_aliases, sizeof(*srv->aliases));
+	if (srv->aliases == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < cfg->n_aliases; i++) {
+		struct est_alias *a = &srv->aliases[i];
+		const struct est_alias_conf *ac = &cfg->aliases[i];
+
+		a->conf = ac;
+		a->ca = find_ca(srv, ac->ca);
+		a->cacerts_ca = find_ca(srv, ac->cacerts_ca != NULL ? ac->cacerts_ca : ac->ca);
+		a->profile = &est_config_profile(cfg, ac->profile)->profile;
+		srv->n_aliases++;
+		if (a->ca == NULL || a->cacerts_ca == NULL)
+			return est_fail(e, EST_ERR_INTERNAL, "alias %s: CA missing after config check", ac->name);
+		if (!est_ca_can_issue(a->ca))
+			return est_fail(e, EST_ERR_CONFIG, "alias %s: CA %s has no key to sign with",
+			    ac->name, ac->ca);
+		if ((rc = cacerts_body(a, e)) != EST_OK)
+			return rc;
+		if (ac->is_default)
+			srv->default_alias = a;
+	}
+	return EST_OK;
+}
+
+static enum est_err
+bind_listener(struct est_listener *l, struct est_error *e)
+{
+	const struct est_listener_conf *lc = l->conf;
+	struct addrinfo hints = { 0 }, *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char portstr[NI_MAXSERV];
+	int one = 1, gai;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	gai = getaddrinfo(lc->host[0] != '\0' ? lc->host : NULL, lc->port, &hints, &res);
+	if (gai != 0)
+		return est_fail(e, EST_ERR_CONFIG, "listener %s: cannot resolve %s: %s", lc->name,
+		    lc->host, gai_strerror(gai));
+	l->fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0 || setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(l->fd, res->ai_addr, res->ai_addrlen) != 0 || listen(l->fd, 511) != 0 ||
+	    getsockname(l->fd, (struct sockaddr *)&ss, &sslen) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, portstr, sizeof(portstr),
+	    NI_NUMERICSERV) != 0) {
+		freeaddrinfo(res);
+		return est_fail(e, EST_ERR_IO, "listener %s: cannot listen on %s:%s: %s", lc->name,
+		    lc->host, lc->port, strerror(errno));
+	}
+	freeaddrinfo(res);
+	l->port = atoi(portstr);
+	return EST_OK;
+}
+
+static enum est_err
+open_listeners(struct est_server *srv, struct est_error *e)
+{
+	const struct est_config *cfg = srv->cfg;
+	enum est_err rc;
+
+	srv->listeners = calloc(cfg->n_listeners, sizeof(*srv->listeners));
+	if (srv->listeners == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		struct est_listener *l = &srv->listeners[i];
+
+		l->conf = &cfg->listeners[i];
+		l->fd = -1;
+		srv->n_listeners++;
+		if (l->conf->tls != EST_TLS_NONE && (rc = tls_listener_ctx(srv, l, e)) != EST_OK)
+			return rc;
+		if ((rc = bind_listener(l, e)) != EST_OK)
+			return rc;
+	}
+	return EST_OK;
+}
+
+static enum est_err
+make_workers(struct est_server *srv, struct est_error *e)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = srv->cfg->workers != 0 ? srv->cfg->workers : (ncpu > 0 ? (size_t)ncpu : 1);
+	enum est_err rc;
+
+	srv->workers = calloc(n, sizeof(*srv->workers));
+	if (srv->workers == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		srv->n_workers++;
+		if ((rc = worker_init(srv, &srv->workers[i], (unsigned)i, e)) != EST_OK)
+			return rc;
+	}
+	return EST_OK;
+}
+
+enum est_err
+est_server_new(const struct est_config *cfg, struct est_server **out, struct est_error *e)
+{
+	struct est_server *srv;
+	enum est_err rc;
+
+	if (evthread_use_pthreads() != 0)
+		return est_fail(e, EST_ERR_INTERNAL, "libevent has no pthreads support");
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	srv->cfg = cfg;
+	srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
+	if (pipe(srv->stop_pipe) != 0 || fcntl(srv->stop_pipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(srv->stop_pipe[1], F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(srv->stop_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+		rc = est_fail(e, EST_ERR_IO, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
+		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
+		goto fail;
+	}
+	if ((rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
+	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
+		goto fail;
+	*out = srv;
+	return EST_OK;
+fail:
+	est_server_free(srv);
+	return rc;
+}
+
+static void
+wait_for_stop(struct est_server *srv)
+{
+	struct pollfd pfd = { .fd = srv->stop_pipe[0], .events = POLLIN };
+	char c;
+
+	for (;;) {
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			break;
+		if (read(srv->stop_pipe[0], &c, 1) == 1)
+			break;
+	}
+}
+
+enum est_err
+est_server_run(struct est_server *srv, struct est_error *e)
+{
+	enum est_err rc = EST_OK;
+	size_t started;
+
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
+		    srv->listeners[i].ssl_ctx != NULL ? "https" : "http",
+		    srv->listeners[i].conf->host[0] != '\0' ? srv->listeners[i].conf->host : "*",
+		    srv->listeners[i].port, srv->listeners[i].conf->name,
+		    est_tls_mode_name(srv->listeners[i].conf->tls));
+	for (started = 0; started < srv->n_workers; started++) {
+		struct est_worker *w = &srv->workers[started];
+
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			rc = est_fail(e, EST_ERR_INTERNAL, "cannot start worker thread %zu", started);
+			break;
+		}
+		w->started = true;
+	}
+	if (rc == EST_OK) {
+		log_info("serving with %zu worker(s)", srv->n_workers);
+		wait_for_stop(srv);
+		log_info("stopping");
+	}
+	for (size_t i = 0; i < started; i++)
+		worker_stop(&srv->workers[i]);
+	for (size_t i = 0; i < started; i++) {
+		pthread_join(srv->workers[i].thread, NULL);
+		srv->workers[i].started = false;
+	}
+	return rc;
+}
+
+void
+est_server_stop(struct est_server *srv)
+{
+	char c = 's';
+	ssize_t n;
+
+	/* write(2) is async-signal-safe; a full pipe already means "stop". */
+	n = write(srv->stop_pipe[1], &c, 1);
+	(void)n;
+}
+
+size_t
+est_server_listener_count(const struct est_server *srv)
+{
+	return srv->n_listeners;
+}
+
+int
+est_server_listener_port(const struct est_server *srv, size_t i, const char **name)
+{
+	if (i >= srv->n_listeners)
+		return -1;
+	if (name != NULL)
+		*name = srv->listeners[i].conf->name;
+	return srv->listeners[i].port;
+}
+
+void
+est_server_free(struct est_server *srv)
+{
+	if (srv == NULL)
+		return;
+	for (size_t i = 0; i < srv->n_workers; i++)
+		worker_free(&srv->workers[i]);
+	free(srv->workers);
+	for (size_t i = 0; i < srv->n_listeners; i++) {
+		SSL_CTX_free(srv->listeners[i].ssl_ctx);
+		if (srv->listeners[i].fd >= 0)
+			close(srv->listeners[i].fd);
+	}
+	free(srv->listeners);
+	for (size_t i = 0; i < srv->n_aliases; i++)
+		free(srv->aliases[i].cacerts_body);
+	free(srv->aliases);
+	for (size_t i = 0; i < srv->n_cas; i++)
+		est_ca_free(srv->cas[i]);
+	free(srv->cas);
+	X509_STORE_free(srv->client_trust);
+	if (srv->stop_pipe[0] >= 0)
+		close(srv->stop_pipe[0]);
+	if (srv->stop_pipe[1] >= 0)
+		close(srv->stop_pipe[1]);
+	free(srv);
+}

@@ -1,0 +1,119 @@
+/*
+ * TLS for listeners: one SSL_CTX per listener.
+ *
+ * TLS 1.2 is the floor (RFC 8996), only forward-secret AEAD suites, no
+ * renegotiation (EST-G-07), no compression. Client certificates are checked
+ * at the handshake against every CA the server knows (so an unknown issuer
+ * gets a TLS alert), except that expiry is left to the EST layer, which then
+ * answers 403 with a reason a person can act on rather than a bare alert.
+ */
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include "estkit/log.h"
+#include "server/server_int.h"
+
+#define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!eNULL:!SHA1:!MD5"
+
+static const unsigned char session_ctx_id[] = "estd";
+
+static int
+verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	int err = X509_STORE_CTX_get_error(ctx);
+
+	if (ok)
+		return 1;
+	/* Expiry is judged again per alias, with a clear 403. */
+	return err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID;
+}
+
+static enum est_err
+load_identity(SSL_CTX *ctx, const struct est_listener_conf *lc, struct est_error *e)
+{
+	EVP_PKEY *key = NULL;
+	enum est_err rc;
+
+	if (SSL_CTX_use_certificate_chain_file(ctx, lc->cert_path) != 1)
+		return est_fail_ssl(e, EST_ERR_CONFIG, "[listener %s] cannot use certificate %s",
+		    lc->name, lc->cert_path);
+	if ((rc = est_key_read(lc->key_path, true, &key, e)) != EST_OK)
+		return rc;
+	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		EVP_PKEY_free(key);
+		return est_fail_ssl(e, EST_ERR_CONFIG, "[listener %s] key %s does not match certificate %s",
+		    lc->name, lc->key_path, lc->cert_path);
+	}
+	EVP_PKEY_free(key);
+	return EST_OK;
+}
+
+/* Ask for client certificates, naming every CA we trust as acceptable. */
+static enum est_err
+set_client_auth(struct est_server *srv, SSL_CTX *ctx, bool required, struct est_error *e)
+{
+	STACK_OF(X509_NAME) *names;
+	STACK_OF(X509) *chain;
+	int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+
+	names = sk_X509_NAME_new_null();
+	if (names == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < srv->n_cas; i++) {
+		chain = est_ca_chain(srv->cas[i]);
+		for (int j = 0; j < sk_X509_num(chain); j++) {
+			X509_NAME *n = X509_NAME_dup(X509_get_subject_name(sk_X509_value(chain, j)));
+
+			if (n == NULL || sk_X509_NAME_push(names, n) <= 0) {
+				X509_NAME_free(n);
+				sk_X509_NAME_pop_free(names, X509_NAME_free);
+				return est_fail(e, EST_ERR_NOMEM, "out of memory");
+			}
+		}
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	if (!X509_STORE_up_ref(srv->client_trust))
+		return est_fail_ssl(e, EST_ERR_INTERNAL, "X509_STORE_up_ref");
+	SSL_CTX_set_cert_store(ctx, srv->client_trust);
+	if (required)
+		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	SSL_CTX_set_verify(ctx, mode, verify_cb);
+	SSL_CTX_set_verify_depth(ctx, 8);
+	return EST_OK;
+}
+
+enum est_err
+tls_listener_ctx(struct est_server *srv, struct est_listener *l, struct est_error *e)
+{
+	const struct est_listener_conf *lc = l->conf;
+	SSL_CTX *ctx;
+	enum est_err rc;
+
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "SSL_CTX_new");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_NO_COMPRESSION);
+	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
+		SSL_CTX_free(ctx);
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot set TLS 1.2 cipher list");
+	}
+	SSL_CTX_set_session_id_context(ctx, session_ctx_id, sizeof(session_ctx_id) - 1);
+	if ((rc = load_identity(ctx, lc, e)) != EST_OK) {
+		SSL_CTX_free(ctx);
+		return rc;
+	}
+	if (lc->tls == EST_TLS_OPTIONAL_CLIENT || lc->tls == EST_TLS_REQUIRE_CLIENT) {
+		rc = set_client_auth(srv, ctx, lc->tls == EST_TLS_REQUIRE_CLIENT, e);
+		if (rc != EST_OK) {
+			SSL_CTX_free(ctx);
+			return rc;
+		}
+	}
+	l->ssl_ctx = ctx;
+	return EST_OK;
+}

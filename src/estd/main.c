@@ -1,0 +1,152 @@
+/*
+ * estd: the EST server. Reads estd.conf, binds its listeners and serves
+ * until SIGINT or SIGTERM. Runs in the foreground (systemd, containers and
+ * `make run` all want that); logs go to standard error.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "estkit/config.h"
+#include "estkit/log.h"
+#include "estkit/server.h"
+
+#define DEFAULT_CONFIG "/etc/estkit/estd.conf"
+
+static struct est_server *running;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (running != NULL)
+		est_server_stop(running);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: estd [-n] [-d] [-c FILE] [--ready-file FILE]\n"
+	    "\n"
+	    "EST server (RFC 7030, RFC 8951) with a built-in CA.\n"
+	    "\n"
+	    "  -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
+	    "  -n, --check           check the configuration, keys and store, then exit\n"
+	    "  -d, --debug           log at debug level\n"
+	    "      --ready-file FILE once listening, write \"LISTENER PORT\" lines to FILE\n"
+	    "  -h, --help            this text\n"
+	    "  -V, --version         print the version\n"
+	    "\n"
+	    "See estd(8) and docs/configuration.md.\n");
+}
+
+/* Written atomically, so a reader never sees half a file. */
+static int
+write_ready_file(const char *path, const struct est_server *srv)
+{
+	char tmp[4096];
+	FILE *f;
+	const char *name;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	for (size_t i = 0; i < est_server_listener_count(srv); i++) {
+		int port = est_server_listener_port(srv, i, &name);
+
+		fprintf(f, "%s %d\n", name, port);
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "ready-file", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = DEFAULT_CONFIG, *ready = NULL;
+	bool check = false, debug = false;
+	struct est_config *cfg = NULL;
+	struct est_server *srv = NULL;
+	struct est_error e = { 0 };
+	enum est_log_level level;
+	char *errors = NULL;
+	int c, status = 1;
+
+	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'n': check = true; break;
+		case 'd': debug = true; break;
+		case 'R': ready = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("estd %s\n", ESTKIT_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (est_config_load(config, &cfg, &errors, &e) != EST_OK) {
+		fprintf(stderr, "estd: %s", errors != NULL ? errors : e.msg);
+		if (errors == NULL)
+			fputc('\n', stderr);
+		free(errors);
+		return 1;
+	}
+	if (est_log_level_parse(cfg->log_level, &level) == 0)
+		est_log_set_level(debug ? EST_LOG_DEBUG : level);
+	install_signals();
+	if (est_server_new(cfg, &srv, &e) != EST_OK) {
+		fprintf(stderr, "estd: %s\n", e.msg);
+		goto out;
+	}
+	if (check) {
+		printf("estd: %s is valid\n", config);
+		status = 0;
+		goto out;
+	}
+	if (ready != NULL && write_ready_file(ready, srv) != 0) {
+		fprintf(stderr, "estd: cannot write ready file %s\n", ready);
+		goto out;
+	}
+	running = srv;
+	if (est_server_run(srv, &e) != EST_OK)
+		fprintf(stderr, "estd: %s\n", e.msg);
+	else
+		status = 0;
+	running = NULL;
+out:
+	est_server_free(srv);
+	est_config_free(cfg);
+	return status;
+}
