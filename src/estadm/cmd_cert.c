@@ -1,0 +1,321 @@
+/*
+ * estadm cert list|show|revoke: the certificate store seen by an
+ * administrator. Reads go through est_store_list_certs/get_cert; the only
+ * write is est_store_revoke_cert. "expired" is not stored: a valid record
+ * whose notAfter has passed is shown as expired.
+ *
+ * Serials typed by a person go through est_serial_normalise, so "0x2a",
+ * "2a" and "00:2A" all name the same certificate.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "estadm.h"
+#include "estkit/codec.h"
+#include "estkit/config.h"
+#include "estkit/store.h"
+
+#define SERIAL_MAX 128
+
+/* "valid", "revoked" or "expired" at `now`. */
+static const char *
+status_text(const struct est_cert_rec *rec, int64_t now)
+{
+	if (rec->status == EST_CERT_VALID && rec->not_after < now)
+		return "expired";
+	return est_cert_status_name(rec->status);
+}
+
+/* Unix seconds as a UTC date, or date and time; "-" for 0 (never set). */
+static const char *
+fmt_time(int64_t t, bool date_only, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	size_t n = 0;
+
+	if (t != 0 && gmtime_r(&tt, &tm) != NULL)
+		n = date_only ? strftime(buf, len, "%Y-%m-%d", &tm)
+		    : strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (n == 0)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* Load the configuration and open its store; ADM_EXIT_OK or the failure. */
+static int
+open_configured_store(const struct adm_ctx *ctx, struct est_store **st)
+{
+	struct est_config *cfg = NULL;
+	int status;
+
+	if ((status = adm_load_config(ctx, &cfg)) == ADM_EXIT_OK)
+		status = adm_open_store(cfg, st);
+	est_config_free(cfg);
+	return status;
+}
+
+/* ---- cert list ----------------------------------------------------------- */
+
+struct list_row {
+	char *serial;
+	char *subject;
+	const char *status;             /* static */
+	char not_after[16];
+};
+
+struct list_rows {
+	struct list_row *row;
+	size_t n, cap;
+	int64_t now;
+	bool nomem;
+};
+
+static int
+collect(const struct est_cert_rec *rec, void *arg)
+{
+	struct list_rows *l = arg;
+	struct list_row *r;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap != 0 ? 2 * l->cap : 64;
+		struct list_row *p = realloc(l->row, cap * sizeof(*p));
+
+		if (p == NULL) {
+			l->nomem = true;
+			return 1;
+		}
+		l->row = p;
+		l->cap = cap;
+	}
+	r = &l->row[l->n];
+	r->serial = strdup(rec->serial);
+	r->subject = strdup(rec->subject);
+	if (r->serial == NULL || r->subject == NULL) {
+		free(r->serial);
+		free(r->subject);
+		l->nomem = true;
+		return 1;
+	}
+	r->status = status_text(rec, l->now);
+	fmt_time(rec->not_after, true, r->not_after, sizeof(r->not_after));
+	l->n++;
+	return 0;
+}
+
+/* Columns as wide as their widest entry, so the output lines up. */
+static void
+print_rows(const struct list_rows *l)
+{
+	int w = (int)strlen("SERIAL");
+
+	for (size_t i = 0; i < l->n; i++)
+		if ((int)strlen(l->row[i].serial) > w)
+			w = (int)strlen(l->row[i].serial);
+	printf("%-*s  %-7s  %-10s  %s\n", w, "SERIAL", "STATUS", "NOT-AFTER", "SUBJECT");
+	for (size_t i = 0; i < l->n; i++)
+		printf("%-*s  %-7s  %-10s  %s\n", w, l->row[i].serial, l->row[i].status,
+		    l->row[i].not_after, l->row[i].subject);
+}
+
+static void
+free_rows(struct list_rows *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->row[i].serial);
+		free(l->row[i].subject);
+	}
+	free(l->row);
+}
+
+static int
+list_certs(const struct adm_ctx *ctx, const struct est_cert_filter *f)
+{
+	struct list_rows rows = { .now = (int64_t)time(NULL) };
+	struct est_error e = { 0 };
+	struct est_store *st = NULL;
+	int status;
+
+	if ((status = open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+		return status;
+	if (est_store_list_certs(st, f, collect, &rows, &e) != EST_OK)
+		status = adm_fail("%s", e.msg);
+	else if (rows.nomem)
+		status = adm_fail("out of memory listing certificates");
+	else
+		print_rows(&rows);
+	free_rows(&rows);
+	est_store_close(st);
+	return status;
+}
+
+/* estadm cert list [--valid] [--subject PATTERN] */
+int
+adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "valid", no_argument, NULL, 'v' },
+		{ "subject", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct est_cert_filter f = { 0 };
+	const char *pattern = NULL;
+	char *like = NULL;
+	int c, status;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'v': f.only_valid = true; break;
+		case 's': pattern = optarg; break;
+		default: return adm_bad_option(ctx, argv, longopts);
+		}
+	}
+	if (optind != argc)
+		return adm_usage_error(ctx, "unexpected argument \"%s\"", argv[optind]);
+	/* Without a wildcard of its own, a pattern matches anywhere in the subject. */
+	if (pattern != NULL && strchr(pattern, '%') == NULL) {
+		size_t n = strlen(pattern) + 3;
+
+		if ((like = malloc(n)) == NULL)
+			return adm_fail("out of memory");
+		snprintf(like, n, "%%%s%%", pattern);
+	}
+	f.subject_like = like != NULL ? like : pattern;
+	status = list_certs(ctx, &f);
+	free(like);
+	return status;
+}
+
+/* ---- cert show ----------------------------------------------------------- */
+
+static void
+print_record(const struct est_cert_rec *rec)
+{
+	const char *reason;
+	char t[40];
+
+	printf("serial:       %s\n", rec->serial);
+	printf("issuer:       %s\n", rec->issuer);
+	printf("subject:      %s\n", rec->subject);
+	printf("san:          %s\n", rec->san[0] != '\0' ? rec->san : "-");
+	printf("status:       %s\n", status_text(rec, (int64_t)time(NULL)));
+	if (rec->status == EST_CERT_REVOKED) {
+		printf("revoked at:   %s\n", fmt_time(rec->revoked_at, false, t, sizeof(t)));
+		reason = est_revoke_reason_name(rec->revocation_reason);
+		printf("reason:       %s\n", reason != NULL ? reason : "-");
+	}
+	printf("principal:    %s\n", rec->principal);
+	printf("alias:        %s\n", rec->alias[0] != '\0' ? rec->alias : "-");
+	printf("issued at:    %s\n", fmt_time(rec->issued_at, false, t, sizeof(t)));
+	printf("not before:   %s\n", fmt_time(rec->not_before, false, t, sizeof(t)));
+	printf("not after:    %s\n", fmt_time(rec->not_after, false, t, sizeof(t)));
+	printf("spki sha256:  %s\n", rec->spki_sha256);
+}
+
+/* The record, then the certificate as PEM and as text. */
+static int
+show_record(const struct est_cert_rec *rec)
+{
+	const unsigned char *p = rec->der;
+	X509 *cert = d2i_X509(NULL, &p, (long)rec->der_len);
+	int ok;
+
+	if (cert == NULL)
+		return adm_fail("certificate %s on record does not decode", rec->serial);
+	print_record(rec);
+	putchar('\n');
+	ok = PEM_write_X509(stdout, cert) == 1 && X509_print_fp(stdout, cert) == 1;
+	X509_free(cert);
+	return ok ? ADM_EXIT_OK : adm_fail("cannot print certificate %s", rec->serial);
+}
+
+/* The one SERIAL argument of cert show and revoke, normalised into serial. */
+static int
+serial_arg(const struct adm_ctx *ctx, int argc, char **argv, char serial[SERIAL_MAX])
+{
+	if (argc == optind)
+		return adm_usage_error(ctx, "no serial number given");
+	if (argc - optind > 1)
+		return adm_usage_error(ctx, "unexpected argument \"%s\"", argv[optind + 1]);
+	if (est_serial_normalise(argv[optind], serial, SERIAL_MAX) != 0)
+		return adm_usage_error(ctx, "\"%s\" is not a serial number (hexadecimal, "
+		    "as `estadm cert list` prints it)", argv[optind]);
+	return ADM_EXIT_OK;
+}
+
+/* estadm cert show SERIAL [--issuer DN] */
+int
+adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "issuer", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct est_error e = { 0 };
+	struct est_store *st = NULL;
+	struct est_cert_rec *rec = NULL;
+	const char *issuer = NULL;
+	char serial[SERIAL_MAX];
+	int c, status;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'i')
+			return adm_bad_option(ctx, argv, longopts);
+		issuer = optarg;
+	}
+	if ((status = serial_arg(ctx, argc, argv, serial)) != ADM_EXIT_OK ||
+	    (status = open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+		return status;
+	if (est_store_get_cert(st, issuer, serial, &rec, &e) != EST_OK)
+		status = adm_fail("%s", e.msg);
+	else
+		status = show_record(rec);
+	est_cert_rec_free(rec);
+	est_store_close(st);
+	return status;
+}
+
+/* ---- cert revoke --------------------------------------------------------- */
+
+/* estadm cert revoke SERIAL [--reason NAME] [--issuer DN] */
+int
+adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "issuer", required_argument, NULL, 'i' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct est_error e = { 0 };
+	struct est_store *st = NULL;
+	const char *issuer = NULL;
+	char serial[SERIAL_MAX];
+	int c, status, reason = EST_REASON_UNSPECIFIED;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i': issuer = optarg; break;
+		case 'r':
+			if (est_revoke_reason_parse(optarg, &reason) != 0)
+				return adm_usage_error(ctx, "unknown revocation reason \"%s\"", optarg);
+			break;
+		default: return adm_bad_option(ctx, argv, longopts);
+		}
+	}
+	if ((status = serial_arg(ctx, argc, argv, serial)) != ADM_EXIT_OK ||
+	    (status = open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+		return status;
+	if (est_store_revoke_cert(st, issuer, serial, reason, (int64_t)time(NULL), &e) != EST_OK)
+		status = adm_fail("%s", e.msg);
+	else
+		printf("revoked %s (%s)\n", serial, est_revoke_reason_name(reason));
+	est_store_close(st);
+	return status;
+}

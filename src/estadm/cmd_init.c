@@ -1,0 +1,552 @@
+/*
+ * estadm init: make a ready-to-run server directory -- a root CA, a TLS
+ * server certificate it signed (on record in a fresh store), a users file and
+ * estd.conf with paths relative to the directory.
+ *
+ * Invariants: nothing the administrator had is touched. Every target file is
+ * checked to be absent before anything is written, every file is created
+ * with O_EXCL, and on a failure midway only the files (and the directory)
+ * this run created are removed, so the command can simply be run again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "estadm.h"
+#include "estkit/ca.h"
+#include "estkit/codec.h"
+#include "estkit/httpauth.h"
+#include "estkit/store.h"
+
+#define CA_NAME "ManagementCA"
+#define CA_DAYS 3650
+#define INIT_REALM "estkit"
+
+/* The files init makes, in the order it makes them. */
+enum init_file { F_CA_KEY, F_CA_PEM, F_TLS_KEY, F_TLS_PEM, F_DB, F_USERS, F_CONF, F__MAX };
+
+static const char *const file_names[F__MAX] = {
+	[F_CA_KEY] = "ca.key", [F_CA_PEM] = "ca.pem", [F_TLS_KEY] = "tls.key",
+	[F_TLS_PEM] = "tls.pem", [F_DB] = "estkit.db", [F_USERS] = "users",
+	[F_CONF] = "estd.conf",
+};
+
+enum init_port { P_HTTP, P_TLS, P_MTLS, P__MAX };
+
+struct init_opts {
+	const char *dir;
+	const char *key_type;
+	const char *ca_name;
+	const char *addr;
+	const char *port[P__MAX];
+	const char *user;
+	const char *password;
+	bool no_user;
+};
+
+struct init_run {
+	struct init_opts o;
+	char path[F__MAX][PATH_MAX];    /* DIR/<file_names[i]> */
+	bool made[F__MAX];
+	bool made_dir;
+	enum init_file doing;           /* the file being made, for the message */
+	EVP_PKEY *ca_key;
+	X509 *ca_cert;
+	struct est_ca *ca;
+	EVP_PKEY *tls_key;
+	X509 *tls_cert;
+};
+
+/* ---- arguments ----------------------------------------------------------- */
+
+/* A port number as the configuration takes it: 0 (kernel's choice) .. 65535. */
+static bool
+valid_port(const char *s)
+{
+	char *end;
+	unsigned long n;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	return errno == 0 && *end == '\0' && n <= 65535 && strlen(s) <= 5;
+}
+
+/* A host name or numeric address; nothing that could break the INI line. */
+static bool
+valid_addr(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < 254 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") == n;
+}
+
+static int
+check_opts(const struct adm_ctx *ctx, const struct init_opts *o)
+{
+	static const char *const port_opt[P__MAX] = { "--http-port", "--tls-port", "--mtls-port" };
+
+	for (int i = 0; i < P__MAX; i++)
+		if (!valid_port(o->port[i]))
+			return adm_usage_error(ctx, "%s \"%s\": use a port number 0-65535 "
+			    "(0: the kernel picks one)", port_opt[i], o->port[i]);
+	if (!valid_addr(o->addr))
+		return adm_usage_error(ctx, "--listen-address \"%s\": use a numeric address "
+		    "or a host name", o->addr);
+	if (o->ca_name[0] == '\0')
+		return adm_usage_error(ctx, "--ca-name must not be empty");
+	if (!o->no_user && !est_creds_valid_user(o->user))
+		return adm_usage_error(ctx, "--user \"%s\": use 1-%d characters of "
+		    "A-Z a-z 0-9 . _ @ + -", o->user, EST_HTTPAUTH_MAX_USER);
+	if (!o->no_user && o->password[0] == '\0')
+		return adm_usage_error(ctx, "--password must not be empty");
+	return ADM_EXIT_OK;
+}
+
+static int
+parse_args(const struct adm_ctx *ctx, int argc, char **argv, struct init_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "key-type", required_argument, NULL, 'k' },
+		{ "ca-name", required_argument, NULL, 'n' },
+		{ "listen-address", required_argument, NULL, 'a' },
+		{ "http-port", required_argument, NULL, 'H' },
+		{ "tls-port", required_argument, NULL, 'T' },
+		{ "mtls-port", required_argument, NULL, 'M' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "password", required_argument, NULL, 'p' },
+		{ "no-user", no_argument, NULL, 'N' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*o = (struct init_opts){ .key_type = "ec:P-256", .ca_name = "estkit Demo CA",
+	    .addr = "127.0.0.1", .port = { "8080", "8442", "8443" },
+	    .user = "estuser", .password = "estpwd" };
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k': o->key_type = optarg; break;
+		case 'n': o->ca_name = optarg; break;
+		case 'a': o->addr = optarg; break;
+		case 'H': o->port[P_HTTP] = optarg; break;
+		case 'T': o->port[P_TLS] = optarg; break;
+		case 'M': o->port[P_MTLS] = optarg; break;
+		case 'u': o->user = optarg; break;
+		case 'p': o->password = optarg; break;
+		case 'N': o->no_user = true; break;
+		default: return adm_bad_option(ctx, argv, longopts);
+		}
+	}
+	if (argc - optind != 1)
+		return adm_usage_error(ctx, argc == optind ? "init needs a directory"
+		    : "init takes one directory");
+	o->dir = argv[optind];
+	if (o->dir[0] == '\0')
+		return adm_usage_error(ctx, "the directory name is empty");
+	return check_opts(ctx, o);
+}
+
+/* ---- the directory ------------------------------------------------------- */
+
+/* Fill r->path; refuse when any target exists. */
+static int
+plan_files(struct init_run *r)
+{
+	struct stat st;
+
+	for (int i = 0; i < F__MAX; i++) {
+		int n = snprintf(r->path[i], sizeof(r->path[i]), "%s/%s", r->o.dir, file_names[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(r->path[i]))
+			return adm_fail("directory name too long: %s", r->o.dir);
+	}
+	if (lstat(r->path[F_CONF], &st) == 0)
+		return adm_fail("%s already exists: %s is set up already (choose another "
+		    "directory, or remove it to start over)", r->path[F_CONF], r->o.dir);
+	for (int i = 0; i < F__MAX; i++)
+		if (lstat(r->path[i], &st) == 0)
+			return adm_fail("%s already exists; init makes every file afresh "
+			    "(move it away or choose another directory)", r->path[i]);
+	return ADM_EXIT_OK;
+}
+
+static int
+make_dir(struct init_run *r)
+{
+	struct stat st;
+
+	if (mkdir(r->o.dir, 0700) == 0) {
+		r->made_dir = true;
+		return ADM_EXIT_OK;
+	}
+	if (errno == EEXIST && stat(r->o.dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return ADM_EXIT_OK;
+	if (errno == EEXIST)
+		return adm_fail("%s exists and is not a directory", r->o.dir);
+	return adm_fail("cannot create directory %s: %s", r->o.dir, strerror(errno));
+}
+
+/* Remove what this run made, newest first; leaves everything else alone. */
+static void
+undo(struct init_run *r)
+{
+	char side[PATH_MAX + 8];
+
+	for (int i = F__MAX - 1; i >= 0; i--)
+		if (r->made[i])
+			unlink(r->path[i]);
+	if (r->made[F_DB]) {
+		/* SQLite's WAL files, in case the store left them behind. */
+		snprintf(side, sizeof(side), "%s-wal", r->path[F_DB]);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", r->path[F_DB]);
+		unlink(side);
+	}
+	if (r->made_dir)
+		rmdir(r->o.dir);
+}
+
+/*
+ * Create path with O_EXCL and exactly `mode`, fill it through writer and
+ * sync it. A half-written file is removed.
+ */
+static enum est_err
+write_new_file(const char *path, mode_t mode, int (*writer)(FILE *, const void *),
+    const void *arg, struct est_error *e)
+{
+	FILE *fp;
+	int fd, ok;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd == -1)
+		return est_fail(e, EST_ERR_IO, "%s", strerror(errno));
+	if (fchmod(fd, mode) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		est_fail(e, EST_ERR_IO, "%s", strerror(errno));
+		close(fd);
+		unlink(path);
+		return EST_ERR_IO;
+	}
+	ok = writer(fp, arg) == 0 && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+	if (!ok)
+		est_fail(e, EST_ERR_IO, "write failed: %s", strerror(errno));
+	if (fclose(fp) != 0 && ok) {
+		ok = 0;
+		est_fail(e, EST_ERR_IO, "write failed: %s", strerror(errno));
+	}
+	if (!ok)
+		unlink(path);
+	return ok ? EST_OK : EST_ERR_IO;
+}
+
+/* ---- CA and TLS certificate --------------------------------------------- */
+
+static enum est_err
+make_ca(struct init_run *r, struct est_error *e)
+{
+	enum est_err rc;
+
+	r->doing = F_CA_KEY;
+	if ((rc = est_key_write(r->path[F_CA_KEY], r->ca_key, e)) != EST_OK)
+		return rc;
+	r->made[F_CA_KEY] = true;
+	r->doing = F_CA_PEM;
+	if ((rc = est_ca_make_root(r->ca_key, r->o.ca_name, CA_DAYS, &r->ca_cert, e)) != EST_OK ||
+	    (rc = est_cert_write(r->path[F_CA_PEM], r->ca_cert, e)) != EST_OK)
+		return rc;
+	r->made[F_CA_PEM] = true;
+	return est_ca_load(CA_NAME, r->path[F_CA_PEM], r->path[F_CA_KEY], NULL, &r->ca, e);
+}
+
+/* Append a DNS name or an IP address (type GEN_DNS or GEN_IPADD). */
+static bool
+san_add(GENERAL_NAMES *san, int type, const char *value)
+{
+	GENERAL_NAME *gen = GENERAL_NAME_new();
+	ASN1_STRING *s = NULL;
+
+	if (gen == NULL)
+		return false;
+	if (type == GEN_IPADD) {
+		s = a2i_IPADDRESS(value);
+	} else if ((s = ASN1_IA5STRING_new()) != NULL && !ASN1_STRING_set(s, value, -1)) {
+		ASN1_STRING_free(s);
+		s = NULL;
+	}
+	if (s == NULL) {
+		GENERAL_NAME_free(gen);
+		return false;
+	}
+	GENERAL_NAME_set0_value(gen, type, s);
+	if (sk_GENERAL_NAME_push(san, gen) <= 0) {
+		GENERAL_NAME_free(gen);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * localhost, 127.0.0.1 and ::1, plus the listen address when it names one
+ * particular host, so clients can check the name they connect to.
+ */
+static GENERAL_NAMES *
+tls_san(const char *addr)
+{
+	static const char *const loopback[] = { "localhost", "127.0.0.1", "::1", "0.0.0.0", "::" };
+	GENERAL_NAMES *san = sk_GENERAL_NAME_new_null();
+	ASN1_OCTET_STRING *ip = a2i_IPADDRESS(addr);
+	bool ok, is_ip = ip != NULL, extra = true;
+
+	ASN1_OCTET_STRING_free(ip);
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+		if (strcmp(addr, loopback[i]) == 0)
+			extra = false;
+	ok = san != NULL && san_add(san, GEN_DNS, "localhost") &&
+	    san_add(san, GEN_IPADD, "127.0.0.1") && san_add(san, GEN_IPADD, "::1") &&
+	    (!extra || san_add(san, is_ip ? GEN_IPADD : GEN_DNS, addr));
+	if (!ok) {
+		GENERAL_NAMES_free(san);
+		return NULL;
+	}
+	return san;
+}
+
+static int
+write_chain(FILE *fp, const void *arg)
+{
+	const struct init_run *r = arg;
+
+	return PEM_write_X509(fp, r->tls_cert) == 1 && PEM_write_X509(fp, r->ca_cert) == 1
+	    ? 0 : -1;
+}
+
+static enum est_err
+make_tls(struct init_run *r, struct est_error *e)
+{
+	static const struct est_profile profile = { .name = "tls-server",
+	    .validity_days = 825, .eku = EST_EKU_SERVER_AUTH | EST_EKU_CLIENT_AUTH,
+	    .copy_san = false };
+	struct est_issue_req req = { 0 };
+	X509_NAME *subject = NULL;
+	GENERAL_NAMES *san = NULL;
+	enum est_err rc;
+
+	r->doing = F_TLS_KEY;
+	if ((rc = est_key_generate("ec:P-256", &r->tls_key, e)) != EST_OK ||
+	    (rc = est_key_write(r->path[F_TLS_KEY], r->tls_key, e)) != EST_OK)
+		return rc;
+	r->made[F_TLS_KEY] = true;
+	r->doing = F_TLS_PEM;
+	subject = X509_NAME_new();
+	san = tls_san(r->o.addr);
+	if (subject == NULL || san == NULL || !X509_NAME_add_entry_by_txt(subject, "CN",
+	    MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0)) {
+		rc = est_fail_ssl(e, EST_ERR_NOMEM, "cannot build the TLS certificate's names");
+		goto out;
+	}
+	req.subject = subject;
+	req.san = san;
+	req.pubkey = r->tls_key;
+	if ((rc = est_ca_issue(r->ca, &profile, &req, &r->tls_cert, e)) != EST_OK ||
+	    (rc = write_new_file(r->path[F_TLS_PEM], 0644, write_chain, r, e)) != EST_OK)
+		goto out;
+	r->made[F_TLS_PEM] = true;
+out:
+	X509_NAME_free(subject);
+	GENERAL_NAMES_free(san);
+	return rc;
+}
+
+/* ---- store, users, configuration ---------------------------------------- */
+
+/* Put the TLS certificate on record, so every certificate the CA signed is. */
+static enum est_err
+make_store(struct init_run *r, struct est_error *e)
+{
+	char uri[PATH_MAX + 8];
+	struct est_store *st = NULL;
+	struct est_cert_rec *rec = NULL;
+	enum est_err rc;
+	int fd;
+
+	r->doing = F_DB;
+	/* Create the file ourselves (O_EXCL), so undo() knows it is ours. */
+	if ((fd = open(r->path[F_DB], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		return est_fail(e, EST_ERR_IO, "%s", strerror(errno));
+	close(fd);
+	r->made[F_DB] = true;
+	snprintf(uri, sizeof(uri), "sqlite:%s", r->path[F_DB]);
+	if ((rc = est_store_open(uri, &st, e)) != EST_OK)
+		return rc;
+	if ((rc = est_cert_rec_from_x509(r->tls_cert, "estadm:init", "", &rec, e)) == EST_OK)
+		rc = est_store_put_cert(st, rec, e);
+	est_cert_rec_free(rec);
+	est_store_close(st);
+	return rc;
+}
+
+static enum est_err
+make_users(struct init_run *r, struct est_error *e)
+{
+	enum est_err rc;
+
+	r->doing = F_USERS;
+	if (r->o.no_user)
+		return EST_OK;
+	rc = est_creds_set(r->path[F_USERS], INIT_REALM, r->o.user, r->o.password, NULL, e);
+	if (rc == EST_OK)
+		r->made[F_USERS] = true;
+	return rc;
+}
+
+static int
+write_conf(FILE *fp, const void *arg)
+{
+	const struct init_run *r = arg;
+	/* An IPv6 address needs brackets to keep its colons apart from the port's. */
+	bool v6 = strchr(r->o.addr, ':') != NULL;
+	const char *lb = v6 ? "[" : "", *rb = v6 ? "]" : "";
+	char date[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	strftime(date, sizeof(date), "%Y-%m-%d", gmtime_r(&now, &tm));
+	return fprintf(fp,
+	    "# estd configuration written by `estadm init` on %s.\n"
+	    "# Every key is described in docs/configuration.md.\n"
+	    "[server]\n"
+	    "store = sqlite:estkit.db\n"
+	    "credentials = users\n"
+	    "realm = " INIT_REALM "\n"
+	    "log-level = info\n"
+	    "\n"
+	    "# Plain HTTP: /cacerts only (RFC 7030 requires TLS for everything else).\n"
+	    "[listener http]\n"
+	    "listen = %s%s%s:%s\n"
+	    "tls = none\n"
+	    "\n"
+	    "# TLS with server authentication only: /cacerts, /simpleenroll with a password.\n"
+	    "[listener tls]\n"
+	    "listen = %s%s%s:%s\n"
+	    "tls = server\n"
+	    "certificate = tls.pem\n"
+	    "key = tls.key\n"
+	    "\n"
+	    "# Mutual TLS: /simplereenroll with the certificate being renewed.\n"
+	    "[listener mtls]\n"
+	    "listen = %s%s%s:%s\n"
+	    "tls = require-client\n"
+	    "certificate = tls.pem\n"
+	    "key = tls.key\n"
+	    "\n"
+	    "[ca " CA_NAME "]\n"
+	    "certificate = ca.pem\n"
+	    "key = ca.key\n"
+	    "\n"
+	    "[profile tls-client]\n"
+	    "validity-days = 365\n"
+	    "extended-key-usage = clientAuth, serverAuth\n"
+	    "copy-san = yes\n"
+	    "\n"
+	    "[alias est]\n"
+	    "default = yes\n"
+	    "ca = " CA_NAME "\n"
+	    "profile = tls-client\n"
+	    "authentication = http, certificate\n"
+	    "renew-same-key = yes\n",
+	    date, lb, r->o.addr, rb, r->o.port[P_HTTP], lb, r->o.addr, rb, r->o.port[P_TLS],
+	    lb, r->o.addr, rb, r->o.port[P_MTLS]) < 0 ? -1 : 0;
+}
+
+static enum est_err
+make_conf(struct init_run *r, struct est_error *e)
+{
+	enum est_err rc;
+
+	r->doing = F_CONF;
+	rc = write_new_file(r->path[F_CONF], 0644, write_conf, r, e);
+	if (rc == EST_OK)
+		r->made[F_CONF] = true;
+	return rc;
+}
+
+/* ---- the command --------------------------------------------------------- */
+
+static void
+report(const struct init_run *r)
+{
+	char key[64], until[16];
+	const ASN1_TIME *na = X509_get0_notAfter(r->ca_cert);
+	struct tm tm;
+
+	est_key_describe(r->ca_key, key, sizeof(key));
+	if (ASN1_TIME_to_tm(na, &tm) != 1 || strftime(until, sizeof(until), "%Y-%m-%d", &tm) == 0)
+		snprintf(until, sizeof(until), "?");
+	if (r->made_dir)
+		printf("created %s/ (mode 0700)\n", r->o.dir);
+	printf("created %s (%s CA key)\n", r->path[F_CA_KEY], key);
+	printf("created %s (CA \"%s\", valid until %s)\n", r->path[F_CA_PEM], r->o.ca_name, until);
+	printf("created %s (EC P-256 TLS key)\n", r->path[F_TLS_KEY]);
+	printf("created %s (TLS certificate for localhost, followed by the CA)\n",
+	    r->path[F_TLS_PEM]);
+	printf("created %s (certificate store)\n", r->path[F_DB]);
+	if (!r->o.no_user)
+		printf("created %s (user %s, realm " INIT_REALM ")\n", r->path[F_USERS], r->o.user);
+	printf("created %s\n", r->path[F_CONF]);
+	printf("start the server: estd -c %s\n", r->path[F_CONF]);
+}
+
+static void
+run_free(struct init_run *r)
+{
+	EVP_PKEY_free(r->ca_key);
+	X509_free(r->ca_cert);
+	est_ca_free(r->ca);
+	EVP_PKEY_free(r->tls_key);
+	X509_free(r->tls_cert);
+	free(r);
+}
+
+/* estadm init DIR [options]: see the usage in main.c and estadm(8). */
+int
+adm_init(const struct adm_ctx *ctx, int argc, char **argv)
+{
+	struct est_error e = { 0 };
+	struct init_run *r;
+	int status;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return adm_fail("out of memory");
+	if ((status = parse_args(ctx, argc, argv, &r->o)) != ADM_EXIT_OK ||
+	    (status = plan_files(r)) != ADM_EXIT_OK)
+		goto out;
+	/* The CA key first: a bad --key-type fails before anything is written. */
+	if (est_key_generate(r->o.key_type, &r->ca_key, &e) != EST_OK) {
+		status = adm_fail("%s", e.msg);
+		goto out;
+	}
+	if ((status = make_dir(r)) != ADM_EXIT_OK)
+		goto out;
+	if (make_ca(r, &e) != EST_OK || make_tls(r, &e) != EST_OK ||
+	    make_store(r, &e) != EST_OK || make_users(r, &e) != EST_OK ||
+	    make_conf(r, &e) != EST_OK) {
+		status = adm_fail("cannot create %s: %s", r->path[r->doing], e.msg);
+		undo(r);
+		goto out;
+	}
+	report(r);
+out:
+	run_free(r);
+	return status;
+}

@@ -1,0 +1,84 @@
+/*
+ * estadm private contract: the command table row, the context a handler
+ * gets, and the few helpers main.c offers every command.
+ *
+ * Exit status: 0 success, 1 failure (one "estadm: reason" line on standard
+ * error), 2 usage error (usage on standard error). Output meant for scripts
+ * goes to standard output. Handlers return the exit status; they never call
+ * exit().
+ */
+#ifndef ESTADM_H
+#define ESTADM_H
+
+#include <getopt.h>
+
+#include "estkit/config.h"
+#include "estkit/store.h"
+
+enum adm_exit {
+	ADM_EXIT_OK = 0,
+	ADM_EXIT_FAIL = 1,
+	ADM_EXIT_USAGE = 2
+};
+
+struct adm_cmd;
+
+/* What a handler knows besides its arguments. */
+struct adm_ctx {
+	const char *config_path;        /* -c, $ESTD_CONF or the default */
+	const struct adm_cmd *cmd;      /* the row being run, for its usage */
+};
+
+/*
+ * A command handler. argv[0] is the command word ("init", "list", ...);
+ * main.c has reset getopt (optind = 0, opterr = 0), so the handler may call
+ * getopt_long(argc, argv, "", longopts, NULL) directly.
+ */
+typedef int (*adm_handler)(const struct adm_ctx *ctx, int argc, char **argv);
+
+/* One row of the dispatch table in main.c. verb is NULL for a one-word command. */
+struct adm_cmd {
+	const char *group;
+	const char *verb;
+	adm_handler run;
+	const char *usage;              /* synopsis line, then indented help lines */
+};
+
+/* ---- main.c -------------------------------------------------------------- */
+
+/* Print "estadm: <message>" on standard error; returns ADM_EXIT_FAIL. */
+int adm_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "estadm: <message>" and the command's usage on standard error;
+ * returns ADM_EXIT_USAGE. */
+int adm_usage_error(const struct adm_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Report the option getopt_long just refused ('?'); returns ADM_EXIT_USAGE. */
+int adm_bad_option(const struct adm_ctx *ctx, char **argv, const struct option *longopts);
+
+/* Load ctx->config_path, printing every problem; ADM_EXIT_OK or ADM_EXIT_FAIL.
+ * Caller frees *out with est_config_free(). */
+int adm_load_config(const struct adm_ctx *ctx, struct est_config **out);
+
+/* Open the configuration's store; ADM_EXIT_OK or ADM_EXIT_FAIL (reported).
+ * Caller closes *out with est_store_close(). */
+int adm_open_store(const struct est_config *cfg, struct est_store **out);
+
+/* ---- cmd_init.c ---------------------------------------------------------- */
+
+int adm_init(const struct adm_ctx *ctx, int argc, char **argv);
+
+/* ---- cmd_cert.c ---------------------------------------------------------- */
+
+int adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv);
+
+/* ---- cmd_user.c ---------------------------------------------------------- */
+
+int adm_user_add(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_user_del(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_user_list(const struct adm_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,290 @@
+/*
+ * estadm: the administrator's tool. Parses the global options, finds the
+ * command in one table of {group, verb, handler, usage} rows and runs it.
+ * Adding a command is adding a row (and a handler in cmd_<group>.c).
+ *
+ * All messages to the administrator go through adm_fail/adm_usage_error here,
+ * so every failure is one "estadm: reason" line and every usage error shows
+ * the usage of the command that was mistyped.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estadm.h"
+#include "estkit/config.h"
+#include "estkit/store.h"
+
+#define DEFAULT_CONFIG "/etc/estkit/estd.conf"
+
+static int cmd_help(const struct adm_ctx *ctx, int argc, char **argv);
+
+static const struct adm_cmd commands[] = {
+	{ "init", NULL, adm_init,
+	    "init DIR [--key-type SPEC] [--ca-name CN] [--listen-address ADDR]\n"
+	    "        [--http-port N] [--tls-port N] [--mtls-port N]\n"
+	    "        [--user NAME] [--password PW] [--no-user]\n"
+	    "    Create a CA, a TLS certificate, a store, a users file and estd.conf\n"
+	    "    in DIR. SPEC: ec:P-256 (default), ec:P-384, rsa:2048, rsa:3072,\n"
+	    "    rsa:4096, ed25519. Defaults: CN \"estkit Demo CA\", ADDR 127.0.0.1,\n"
+	    "    ports 8080 (HTTP), 8442 (TLS), 8443 (mutual TLS), user estuser with\n"
+	    "    password estpwd (demo credentials: change them).\n" },
+	{ "cert", "list", adm_cert_list,
+	    "cert list [--valid] [--subject PATTERN]\n"
+	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT.\n"
+	    "    --valid: only valid, unexpired ones. PATTERN: SQL LIKE pattern on the\n"
+	    "    subject (without a %, it matches anywhere in the subject).\n" },
+	{ "cert", "show", adm_cert_show,
+	    "cert show SERIAL [--issuer DN]\n"
+	    "    Print a certificate's record, its PEM and its decoded text.\n" },
+	{ "cert", "revoke", adm_cert_revoke,
+	    "cert revoke SERIAL [--reason NAME] [--issuer DN]\n"
+	    "    Mark a certificate revoked. NAME (RFC 5280): unspecified (default),\n"
+	    "    keyCompromise, cACompromise, affiliationChanged, superseded,\n"
+	    "    cessationOfOperation, certificateHold, removeFromCRL,\n"
+	    "    privilegeWithdrawn, aACompromise.\n" },
+	{ "user", "add", adm_user_add,
+	    "user add NAME [--password-stdin]\n"
+	    "    Add a user or change its password. The password is read as one line\n"
+	    "    from standard input when it is not a terminal (or with\n"
+	    "    --password-stdin), else asked for twice on the terminal.\n" },
+	{ "user", "del", adm_user_del,
+	    "user del NAME\n"
+	    "    Remove a user.\n" },
+	{ "user", "list", adm_user_list,
+	    "user list\n"
+	    "    Print one user name per line.\n" },
+	{ "help", NULL, cmd_help,
+	    "help [COMMAND]\n"
+	    "    Print this text, or the usage of one command.\n" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: estadm [-c FILE] COMMAND [ARGS]\n"
+	    "\n"
+	    "Administer an estkit EST server: set it up, list and revoke the\n"
+	    "certificates its CA issued, and manage the users of HTTP authentication.\n"
+	    "\n"
+	    "  -c, --config FILE   configuration file (default $ESTD_CONF, else\n"
+	    "                      " DEFAULT_CONFIG ")\n"
+	    "  -h, --help          this text; `estadm COMMAND --help` for one command\n"
+	    "  -V, --version       print the version\n"
+	    "\n"
+	    "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  estadm %s", commands[i].usage);
+	fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error. See estadm(8).\n");
+}
+
+/* The usage of every row of a group (one row for a one-word command). */
+static void
+group_usage(FILE *f, const char *group)
+{
+	fputs("usage:\n", f);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].group, group) == 0)
+			fprintf(f, "  estadm %s", commands[i].usage);
+}
+
+int
+adm_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("estadm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return ADM_EXIT_FAIL;
+}
+
+int
+adm_usage_error(const struct adm_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("estadm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: estadm %s", ctx->cmd->usage);
+	return ADM_EXIT_USAGE;
+}
+
+int
+adm_bad_option(const struct adm_ctx *ctx, char **argv, const struct option *longopts)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	size_t n;
+
+	/* glibc sets optopt to a long option's val when only its value is missing. */
+	if (optopt != 0 && strncmp(arg, "--", 2) == 0) {
+		n = strcspn(arg + 2, "=");
+		for (const struct option *o = longopts; o->name != NULL; o++)
+			if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0)
+				return adm_usage_error(ctx, "option --%s needs a value", o->name);
+	}
+	return adm_usage_error(ctx, "unknown option \"%s\"", arg);
+}
+
+int
+adm_load_config(const struct adm_ctx *ctx, struct est_config **out)
+{
+	struct est_error e = { 0 };
+	char *errors = NULL, *line, *save = NULL;
+
+	if (est_config_load(ctx->config_path, out, &errors, &e) == EST_OK)
+		return ADM_EXIT_OK;
+	if (errors == NULL || errors[0] == '\0') {
+		free(errors);
+		return adm_fail("%s", e.msg);
+	}
+	for (line = strtok_r(errors, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		adm_fail("%s", line);
+	free(errors);
+	return ADM_EXIT_FAIL;
+}
+
+int
+adm_open_store(const struct est_config *cfg, struct est_store **out)
+{
+	struct est_error e = { 0 };
+
+	if (est_store_open(cfg->store_uri, out, &e) != EST_OK)
+		return adm_fail("%s", e.msg);
+	return ADM_EXIT_OK;
+}
+
+/* Whether the arguments ask for help (before any "--"). */
+static int
+wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+static const struct adm_cmd *
+find_command(const char *group, const char *verb)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(commands[i].group, group) != 0)
+			continue;
+		if (commands[i].verb == NULL ||
+		    (verb != NULL && strcmp(commands[i].verb, verb) == 0))
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static int
+group_exists(const char *group)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].group, group) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+cmd_help(const struct adm_ctx *ctx, int argc, char **argv)
+{
+	if (argc > 1 && !group_exists(argv[1]))
+		return adm_usage_error(ctx, "unknown command \"%s\"", argv[1]);
+	if (argc > 1)
+		group_usage(stdout, argv[1]);
+	else
+		usage(stdout);
+	return ADM_EXIT_OK;
+}
+
+/*
+ * Find the row for argv[0] (and argv[1] when the group has verbs) and run
+ * it with the arguments from the command word on.
+ */
+static int
+dispatch(struct adm_ctx *ctx, int argc, char **argv)
+{
+	const char *group = argv[0];
+	const struct adm_cmd *cmd;
+	int shift = 0;
+
+	if (!group_exists(group)) {
+		fprintf(stderr, "estadm: unknown command \"%s\"\n", group);
+		usage(stderr);
+		return ADM_EXIT_USAGE;
+	}
+	cmd = find_command(group, NULL);
+	if (cmd == NULL) {
+		if (argc > 1 && wants_help(2, argv)) {
+			group_usage(stdout, group);
+			return ADM_EXIT_OK;
+		}
+		cmd = argc > 1 ? find_command(group, argv[1]) : NULL;
+		if (cmd == NULL) {
+			if (argc > 1)
+				fprintf(stderr, "estadm: unknown %s command \"%s\"\n", group, argv[1]);
+			else
+				fprintf(stderr, "estadm: %s needs a command\n", group);
+			group_usage(stderr, group);
+			return ADM_EXIT_USAGE;
+		}
+		shift = 1;
+	}
+	ctx->cmd = cmd;
+	argc -= shift;
+	argv += shift;
+	if (cmd->run != cmd_help && wants_help(argc, argv)) {
+		printf("usage: estadm %s", cmd->usage);
+		return ADM_EXIT_OK;
+	}
+	optind = 0;     /* glibc: start afresh on the command's own arguments */
+	opterr = 0;
+	return cmd->run(ctx, argc, argv);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct adm_ctx ctx = { 0 };
+	const char *env = getenv("ESTD_CONF");
+	int c;
+
+	ctx.config_path = env != NULL && env[0] != '\0' ? env : DEFAULT_CONFIG;
+	opterr = 0;
+	/* '+': stop at the command, whose options are its own. */
+	while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': ctx.config_path = optarg; break;
+		case 'h': usage(stdout); return ADM_EXIT_OK;
+		case 'V': printf("estadm %s\n", ESTKIT_VERSION); return ADM_EXIT_OK;
+		default:
+			fprintf(stderr, "estadm: unknown option or missing value: %s\n",
+			    argv[optind - 1]);
+			usage(stderr);
+			return ADM_EXIT_USAGE;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr, "estadm: no command given\n");
+		usage(stderr);
+		return ADM_EXIT_USAGE;
+	}
+	return dispatch(&ctx, argc - optind, argv + optind);
+}
