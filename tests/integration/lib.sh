@@ -1,0 +1,119 @@
+# Shared helpers for the integration tests (sourced, not run).
+#
+# Each test gets its own temporary directory, its own estd on 127.0.0.1 with
+# ports chosen by the kernel (port 0; estd reports them in a ready file), so
+# tests run in parallel without colliding. Everything is removed on exit.
+
+set -euo pipefail
+
+: "${ESTKIT_BIN:?ESTKIT_BIN must point at the build directory}"
+ESTD="$ESTKIT_BIN/estd"
+ESTADM="$ESTKIT_BIN/estadm"
+T=$(mktemp -d "${TMPDIR:-/tmp}/estkit-test.XXXXXX")
+ESTD_PID=
+PASSED=0
+
+stop_estd() {
+	if [ -n "$ESTD_PID" ] && kill -0 "$ESTD_PID" 2>/dev/null; then
+		kill -TERM "$ESTD_PID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$ESTD_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$ESTD_PID" 2>/dev/null || true
+		wait "$ESTD_PID" 2>/dev/null || true
+	fi
+	ESTD_PID=
+}
+
+cleanup() {
+	local rc=$?
+	stop_estd
+	if [ $rc -ne 0 ] && [ -f "$T/estd.log" ]; then
+		echo "--- estd log (last 40 lines) ---"
+		tail -n 40 "$T/estd.log"
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+fail() { echo "not ok - $*" >&2; exit 1; }
+
+# Stop estd and check that it shut down cleanly: exit status 0, and no
+# sanitizer report (in a -DESTKIT_SANITIZE=ON build) in its log.
+check_estd_exit() {
+	local rc=0
+	[ -n "$ESTD_PID" ] || return 0
+	kill -TERM "$ESTD_PID" 2>/dev/null || true
+	wait "$ESTD_PID" || rc=$?
+	ESTD_PID=
+	if grep -qE 'Sanitizer|runtime error:' "$T/estd.log"; then
+		fail "estd reported a sanitizer error: $(grep -E -m3 'Sanitizer|runtime error:' "$T/estd.log")"
+	fi
+	[ $rc -eq 0 ] || fail "estd exited with status $rc on SIGTERM"
+	ok "estd stopped cleanly"
+}
+
+# Verdict line counted by CI.
+finish() {
+	check_estd_exit
+	echo "$PASSED passed, 0 failed"
+}
+
+# init_demo [estadm init options...]: a demo directory in $T/var, ports from the kernel.
+init_demo() {
+	"$ESTADM" init "$T/var" --http-port 0 --tls-port 0 --mtls-port 0 "$@" >/dev/null
+	TA="$T/var/ca.pem"
+}
+
+# start_estd [CONFIG]: start estd and wait until it listens; sets HTTP_PORT, TLS_PORT, MTLS_PORT.
+start_estd() {
+	local conf=${1:-$T/var/estd.conf}
+	rm -f "$T/ready"
+	"$ESTD" -c "$conf" --ready-file "$T/ready" >>"$T/estd.log" 2>&1 &
+	ESTD_PID=$!
+	for _ in $(seq 100); do
+		[ -f "$T/ready" ] && break
+		kill -0 "$ESTD_PID" 2>/dev/null || fail "estd exited at start-up: $(tail -n 5 "$T/estd.log")"
+		sleep 0.1
+	done
+	[ -f "$T/ready" ] || fail "estd did not become ready in 10 s"
+	HTTP_PORT=$(awk '$1=="http"{print $2}' "$T/ready")
+	TLS_PORT=$(awk '$1=="tls"{print $2}' "$T/ready")
+	MTLS_PORT=$(awk '$1=="mtls"{print $2}' "$T/ready")
+	EST="https://127.0.0.1:$TLS_PORT/.well-known/est"
+	MEST="https://127.0.0.1:$MTLS_PORT/.well-known/est"
+}
+
+# b64d: whitespace-tolerant base64 to DER (the conformance list's helper).
+b64d() { tr -d '\r\n \t' | openssl base64 -d -A; }
+
+# mkcsr NAME [openssl req args...]: NAME.key and NAME.csr (PEM) and NAME.b64 (base64 DER).
+mkcsr() {
+	local name=$1; shift
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$T/$name.key" -subj "/CN=$name" -out "$T/$name.csr" "$@" 2>/dev/null
+	openssl req -in "$T/$name.csr" -outform DER | openssl base64 > "$T/$name.b64"
+}
+
+# code URL [curl args...]: HTTP status only.
+code() {
+	local url=$1; shift
+	curl -s -o /dev/null -w '%{http_code}' --cacert "$TA" "$@" "$url"
+}
+
+# expect_status WANT DESCRIPTION URL [curl args...]
+expect_status() {
+	local want=$1 what=$2 got; shift 2
+	got=$(code "$@") || true
+	[ "$got" = "$want" ] || fail "$what: expected HTTP $want, got $got"
+	ok "$what (HTTP $want)"
+}
+
+# enroll_p7 B64FILE OUT [curl args...]: POST to simpleenroll on the TLS port, -u estuser.
+post_csr() {
+	local op=$1 file=$2 out=$3; shift 3
+	curl -s -o "$out" -w '%{http_code}' --cacert "$TA" -H 'Content-Type: application/pkcs10' \
+		--data-binary @"$file" "$@"
+}
+
+# p7_to_pem IN OUT: certs-only base64 response to PEM certificates.
+p7_to_pem() { b64d < "$1" | openssl pkcs7 -inform DER -print_certs -out "$2"; }
