@@ -7,7 +7,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run check clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run check fuzz clean
 
 all: build
 
@@ -23,12 +25,18 @@ run: build
 
 # Every test runs twice: on the normal build, and on a build with
 # AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer, where any
-# report fails the test.
+# report fails the test. Each fuzzer also runs over its corpus plus 10 s of
+# fresh inputs.
 check: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@scripts/fuzz.sh 10
 	@cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DESTKIT_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD)-sanitize -j$(JOBS)
 	@cd $(BUILD)-sanitize && ctest --output-on-failure -j$(JOBS)
 
+# Fuzz every parser for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600).
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-sanitize
+	rm -rf $(BUILD) $(BUILD)-sanitize build-fuzz

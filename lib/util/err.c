@@ -58,6 +58,9 @@ est_strerror(enum est_err code)
 	return "unknown error";
 }
 
+static void vfill(struct est_error *e, enum est_err code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 vfill(struct est_error *e, enum est_err code, const char *fmt, va_list ap)
 {
