@@ -5,7 +5,7 @@
  * comments starting with '#' or ';'. Sections:
  *
  *   [server]             store, credentials, realm, workers, log-level,
- *                        max-body, max-headers-size, idle-timeout
+ *                        max-body, max-headers-size, idle-timeout, max-connections
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key
  *   [ca NAME]            certificate, key, chain
@@ -99,6 +99,7 @@ struct est_config {
 	size_t max_body;
 	size_t max_headers_size;
 	unsigned idle_timeout;      /* seconds */
+	unsigned max_connections;   /* open connections, all listeners */
 	struct est_listener_conf *listeners;
 	size_t n_listeners;
 	struct est_ca_conf *cas;

@@ -62,6 +62,7 @@ static const struct opt opts[] = {
 	{ S_SERVER, "max-body", OPT_SIZE, SRV(max_body), 1024, 16 * 1024 * 1024 },
 	{ S_SERVER, "max-headers-size", OPT_SIZE, SRV(max_headers_size), 1024, 1024 * 1024 },
 	{ S_SERVER, "idle-timeout", OPT_UINT, SRV(idle_timeout), 1, 3600 },
+	{ S_SERVER, "max-connections", OPT_UINT, SRV(max_connections), 1, 1000000 },
 	{ S_LISTENER, "listen", OPT_LISTEN, 0, 0, 0 },
 	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
 	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
@@ -765,6 +766,7 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->max_body = 64 * 1024;
 	c->max_headers_size = 8192;
 	c->idle_timeout = 30;
+	c->max_connections = 1024;
 	*out = c;
 	return EST_OK;
 }

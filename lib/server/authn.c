@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/http.h>
 #include <openssl/ssl.h>
 
 #include "estkit/codec.h"
@@ -78,7 +77,6 @@ authn_http(struct est_req *r, struct est_error *e)
 {
 	struct est_server *srv = r->worker->srv;
 	const char *authz = http_header(r, "Authorization");
-	const char *method = evhttp_request_get_command(r->ev) == EVHTTP_REQ_POST ? "POST" : "GET";
 	char user[EST_HTTPAUTH_MAX_USER + 1];
 	bool stale = false;
 	enum est_err rc;
@@ -87,8 +85,8 @@ authn_http(struct est_req *r, struct est_error *e)
 		return est_fail(e, EST_ERR_AUTH, "no credentials file is configured");
 	if (est_creds_refresh(r->worker->creds, e) != EST_OK)
 		log_warn("credentials file: %s (keeping the users loaded before)", e->msg);
-	rc = est_httpauth_check(r->worker->creds, srv->cfg->realm, method,
-	    evhttp_request_get_uri(r->ev), authz, srv->nonce_key, time(NULL), user, &stale, e);
+	rc = est_httpauth_check(r->worker->creds, srv->cfg->realm, http_method(r), http_target(r),
+	    authz, srv->nonce_key, time(NULL), user, &stale, e);
 	if (rc != EST_OK) {
 		r->auth_stale = stale;
 		return rc;

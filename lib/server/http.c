@@ -1,6 +1,6 @@
 /*
- * One HTTP request: context set-up, body and headers, and the only places
- * a response is written (http_reply, http_fail).
+ * One HTTP request: its context, body and headers, and the only places an
+ * EST answer is written (http_reply, http_fail, http_refuse).
  *
  * http_fail is where an est_err becomes an HTTP status. Client-facing
  * reasons are the error's message for request errors; internal failures
@@ -11,34 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-
 #include "estkit/log.h"
 #include "server/server_int.h"
-
-static const char *
-status_phrase(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
-	}
-}
 
 static int
 status_of(enum est_err code)
@@ -79,55 +53,54 @@ elapsed_ms(const struct timespec *start)
 }
 
 static void
-access_log(struct est_req *r, int status, const char *reason)
+access_log(struct conn *c, const char *alias, const char *op, const char *principal,
+    int status, double ms, const char *reason)
 {
-	const char *alias = r->alias != NULL ? r->alias->conf->name : "-";
-	const char *op = r->op != NULL ? r->op : "-";
-	enum est_log_level lv = status >= 500 ? EST_LOG_ERROR : EST_LOG_INFO;
+	enum est_log_level lv = status == 500 ? EST_LOG_ERROR : status >= 500 ? EST_LOG_WARN : EST_LOG_INFO;
 
 	if (reason != NULL)
 		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f reason=\"%s\"",
-		    r->peer, r->listener->conf->name, alias, op, r->principal, status,
-		    elapsed_ms(&r->start), reason);
+		    c->peer, c->listener->conf->name, alias, op, principal, status, ms, reason);
 	else
 		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f",
-		    r->peer, r->listener->conf->name, alias, op, r->principal, status,
-		    elapsed_ms(&r->start));
+		    c->peer, c->listener->conf->name, alias, op, principal, status, ms);
 }
 
 const unsigned char *
 http_body(struct est_req *r, size_t *len)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-
-	*len = evbuffer_get_length(in);
-	if (*len == 0)
-		return NULL;
-	return evbuffer_pullup(in, -1);
+	*len = r->body_len;
+	return r->body_len > 0 ? r->body : NULL;
 }
 
 const char *
 http_header(struct est_req *r, const char *name)
 {
-	return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+	return http_head_field(r->head, name);
+}
+
+const char *
+http_method(struct est_req *r)
+{
+	return r->head->method;
+}
+
+const char *
+http_target(struct est_req *r)
+{
+	return r->head->target;
 }
 
 void
 http_add_header(struct est_req *r, const char *name, const char *value)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+	evbuffer_add_printf(r->resp_headers, "%s: %s\r\n", name, value);
 }
 
 static void
 send_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-	struct evbuffer *out = evhttp_request_get_output_buffer(r->ev);
-
-	if (content_type != NULL)
-		http_add_header(r, "Content-Type", content_type);
-	if (len > 0)
-		evbuffer_add(out, body, len);
-	evhttp_send_reply(r->ev, status, status_phrase(status), NULL);
+	conn_respond(r->conn, status, content_type, r->resp_headers, body, len, !r->head->keep_alive);
 	r->answered = true;
 }
 
@@ -135,7 +108,8 @@ void
 http_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
 	send_reply(r, status, content_type, body, len);
-	access_log(r, status, NULL);
+	access_log(r->conn, r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
+	    r->principal, status, elapsed_ms(&r->start), NULL);
 }
 
 void
@@ -154,43 +128,46 @@ http_fail(struct est_req *r, const struct est_error *err)
 		snprintf(line, sizeof(line), "%s\n", err->msg);
 	}
 	send_reply(r, status, "text/plain; charset=utf-8", line, strlen(line));
-	access_log(r, status, err->msg);
-}
-
-static void
-describe_peer(struct est_req *r)
-{
-	struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
-	char *addr = NULL;
-	ev_uint16_t port = 0;
-
-	if (conn == NULL) {
-		snprintf(r->peer, sizeof(r->peer), "-");
-		return;
-	}
-	evhttp_connection_get_peer(conn, &addr, &port);
-	snprintf(r->peer, sizeof(r->peer), "%s:%u", addr != NULL ? addr : "?", (unsigned)port);
-	if (r->listener->ssl_ctx != NULL)
-		r->ssl = bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(conn));
+	access_log(r->conn, r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
+	    r->principal, status, elapsed_ms(&r->start), err->msg);
 }
 
 void
-http_request_cb(struct evhttp_request *ev, void *arg)
+http_refuse(struct conn *c, int status, const char *reason)
 {
-	struct worker_listener *wl = arg;
+	char line[300];
+
+	snprintf(line, sizeof(line), "%s\n", reason);
+	conn_respond(c, status, "text/plain; charset=utf-8", NULL, line, strlen(line), true);
+	access_log(c, "-", "-", "-", status, 0.0, reason);
+}
+
+void
+http_serve(struct conn *c, const unsigned char *body, size_t len)
+{
 	struct est_req r;
 	struct est_error err = { 0 };
 
 	memset(&r, 0, sizeof(r));
-	r.ev = ev;
-	r.worker = wl->worker;
-	r.listener = wl->listener;
-	clock_gettime(CLOCK_MONOTONIC, &r.start);
+	r.conn = c;
+	r.head = &c->head;
+	r.body = body;
+	r.body_len = len;
+	r.worker = c->worker;
+	r.listener = c->listener;
+	r.ssl = c->ssl;
+	snprintf(r.peer, sizeof(r.peer), "%s", c->peer);
 	snprintf(r.principal, sizeof(r.principal), "-");
-	describe_peer(&r);
+	clock_gettime(CLOCK_MONOTONIC, &r.start);
+	r.resp_headers = evbuffer_new();
+	if (r.resp_headers == NULL) {
+		http_refuse(c, 503, "out of memory");
+		return;
+	}
 	route_request(&r);
 	if (!r.answered) {
 		est_fail(&err, EST_ERR_INTERNAL, "handler returned without answering");
 		http_fail(&r, &err);
 	}
+	evbuffer_free(r.resp_headers);
 }

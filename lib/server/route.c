@@ -9,15 +9,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/http.h>
-
 #include "server/server_int.h"
 
 #define EST_PREFIX "/.well-known/est/"
 
 struct route {
 	const char *op;
-	enum evhttp_cmd_type method;   /* GET routes also answer HEAD */
+	const char *method;            /* GET routes also answer HEAD */
 	const char *media_type;        /* required request type, or NULL */
 	bool plain_ok;                 /* may be served without TLS */
 	void (*handler)(struct est_req *);
@@ -26,12 +24,12 @@ struct route {
 static void h_not_offered(struct est_req *r);
 
 static const struct route routes[] = {
-	{ "cacerts", EVHTTP_REQ_GET, NULL, true, h_cacerts },
-	{ "simpleenroll", EVHTTP_REQ_POST, "application/pkcs10", false, h_simpleenroll },
-	{ "simplereenroll", EVHTTP_REQ_POST, "application/pkcs10", false, h_simplereenroll },
-	{ "serverkeygen", EVHTTP_REQ_POST, "application/pkcs10", false, h_not_offered },
-	{ "csrattrs", EVHTTP_REQ_GET, NULL, false, h_not_offered },
-	{ "fullcmc", EVHTTP_REQ_POST, "application/pkcs7-mime", false, h_not_offered },
+	{ "cacerts", "GET", NULL, true, h_cacerts },
+	{ "simpleenroll", "POST", "application/pkcs10", false, h_simpleenroll },
+	{ "simplereenroll", "POST", "application/pkcs10", false, h_simplereenroll },
+	{ "serverkeygen", "POST", "application/pkcs10", false, h_not_offered },
+	{ "csrattrs", "GET", NULL, false, h_not_offered },
+	{ "fullcmc", "POST", "application/pkcs7-mime", false, h_not_offered },
 };
 
 static void
@@ -114,13 +112,12 @@ parse_path(struct est_req *r, const char *path, const struct route **rt, struct 
 static enum est_err
 check_request(struct est_req *r, const struct route *rt, struct est_error *e)
 {
-	enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
-	bool method_ok = m == rt->method || (rt->method == EVHTTP_REQ_GET && m == EVHTTP_REQ_HEAD);
+	const char *m = http_method(r);
+	bool is_get = strcmp(rt->method, "GET") == 0;
 
-	if (!method_ok) {
-		http_add_header(r, "Allow", rt->method == EVHTTP_REQ_GET ? "GET, HEAD" : "POST");
-		return est_fail(e, EST_ERR_METHOD, "/%s takes %s", rt->op,
-		    rt->method == EVHTTP_REQ_GET ? "GET" : "POST");
+	if (strcmp(m, rt->method) != 0 && !(is_get && strcmp(m, "HEAD") == 0)) {
+		http_add_header(r, "Allow", is_get ? "GET, HEAD" : "POST");
+		return est_fail(e, EST_ERR_METHOD, "/%s takes %s", rt->op, rt->method);
 	}
 	if (!rt->plain_ok && r->listener->ssl_ctx == NULL)
 		return est_fail(e, EST_ERR_FORBIDDEN,
@@ -133,11 +130,10 @@ check_request(struct est_req *r, const struct route *rt, struct est_error *e)
 void
 route_request(struct est_req *r)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ev);
 	const struct route *rt = NULL;
 	struct est_error e = { 0 };
 
-	if (parse_path(r, uri != NULL ? evhttp_uri_get_path(uri) : NULL, &rt, &e) != EST_OK ||
+	if (parse_path(r, r->head->path, &rt, &e) != EST_OK ||
 	    check_request(r, rt, &e) != EST_OK) {
 		http_fail(r, &e);
 		return;

@@ -3,19 +3,23 @@
  *
  * A server owns its CAs, aliases and listeners (immutable once running) and
  * N workers. Each worker is one thread with its own event loop, its own
- * store handle and credentials copy, and one evhttp per listener; workers
+ * store handle and credentials copy, and accepts on every listener; workers
  * share nothing mutable, so request handling takes no locks.
  */
 #ifndef ESTKIT_SERVER_INT_H
 #define ESTKIT_SERVER_INT_H
 
 #include <pthread.h>
+#include <sys/queue.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
+#include <stdatomic.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
@@ -24,6 +28,7 @@
 #include "estkit/httpauth.h"
 #include "estkit/server.h"
 #include "estkit/store.h"
+#include "server/http_parse.h"
 
 struct est_alias {
 	const struct est_alias_conf *conf;
@@ -43,11 +48,11 @@ struct est_listener {
 
 struct est_worker;
 
-/* What evhttp hands back to us with each request: which worker, which listener. */
+/* One listening socket as seen by one worker. */
 struct worker_listener {
 	struct est_worker *worker;
 	struct est_listener *listener;
-	struct evhttp *http;
+	struct evconnlistener *evl;
 };
 
 struct est_worker {
@@ -59,6 +64,7 @@ struct est_worker {
 	struct worker_listener *wls;      /* one per listener */
 	struct est_store *store;
 	struct est_creds *creds;          /* NULL without a credentials file */
+	TAILQ_HEAD(conn_list, conn) conns; /* open connections, freed at shutdown */
 };
 
 struct est_server {
@@ -74,6 +80,7 @@ struct est_server {
 	size_t n_workers;
 	unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN];
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
+	atomic_uint connections;          /* open connections, all workers */
 	int stop_pipe[2];
 };
 
@@ -83,6 +90,41 @@ struct est_server {
  * client certificates asked for per the listener's mode. */
 enum est_err tls_listener_ctx(struct est_server *srv, struct est_listener *l,
     struct est_error *e);
+
+/* ---- conn.c: one client connection ---- */
+
+enum conn_state {
+	CONN_HEAD,                        /* reading a request head */
+	CONN_BODY,                        /* reading its body */
+	CONN_CLOSING                      /* answer queued; close once written */
+};
+
+struct conn {
+	struct est_worker *worker;
+	struct est_listener *listener;
+	struct bufferevent *bev;
+	SSL *ssl;                         /* NULL on a plain listener */
+	char peer[80];                    /* "ADDR:PORT" */
+	enum conn_state state;
+	struct http_head head;            /* valid in CONN_BODY */
+	bool head_only;                   /* the request was HEAD: no body in the answer */
+	TAILQ_ENTRY(conn) link;           /* in worker->conns */
+};
+
+/* Close a connection and free it (also used at worker shutdown). */
+void conn_free(struct conn *c);
+
+/* Accept callback for evconnlistener (arg: struct worker_listener). */
+void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg);
+
+/*
+ * Queue a complete response on the connection. extra_headers holds whole
+ * "Name: value\r\n" lines (or is NULL). With close, the connection ends
+ * once the response is written.
+ */
+void conn_respond(struct conn *c, int status, const char *content_type,
+    struct evbuffer *extra_headers, const void *body, size_t len, bool close);
 
 /* ---- worker.c ---- */
 
@@ -95,21 +137,33 @@ void worker_free(struct est_worker *w);
 /* ---- http.c: one request ---- */
 
 struct est_req {
-	struct evhttp_request *ev;
+	struct conn *conn;
+	const struct http_head *head;
+	const unsigned char *body;        /* borrowed from the connection's buffer */
+	size_t body_len;
+	struct evbuffer *resp_headers;    /* headers added for the response */
 	struct est_worker *worker;
 	struct est_listener *listener;
 	struct est_alias *alias;          /* NULL until routed */
 	const char *op;                   /* operation name, NULL until routed */
 	SSL *ssl;                         /* NULL on a plain listener */
-	char peer[64];                    /* "ADDR:PORT" */
+	char peer[80];                    /* "ADDR:PORT" */
 	char principal[160];              /* who authenticated, "-" before */
 	struct timespec start;
 	bool auth_stale;                  /* a 401 should say stale=true */
 	bool answered;
 };
 
-/* Entry point from evhttp for every request on a listener. */
-void http_request_cb(struct evhttp_request *ev, void *arg);
+/* Serve one complete request read by conn.c. */
+void http_serve(struct conn *c, const unsigned char *body, size_t len);
+
+/* Answer a request that could not be parsed (status from the HTTP layer),
+ * log it, and close the connection. */
+void http_refuse(struct conn *c, int status, const char *reason);
+
+/* The request's method and target ("GET", "/.well-known/est/cacerts?x"). */
+const char *http_method(struct est_req *r);
+const char *http_target(struct est_req *r);
 
 /* The request body as one contiguous buffer (borrowed, valid until the
  * reply) and its length; NULL/0 for no body. */

@@ -1,77 +1,26 @@
 /*
- * Workers: one thread, one event loop, one evhttp per listener.
+ * Workers: one thread, one event loop, one listener per listening socket.
  *
  * Every worker accepts on the same listening sockets, so connections spread
  * over the cores without a dispatcher. A worker has its own store handle and
- * credentials copy; nothing it touches while serving is shared mutably.
+ * credentials copy; nothing it touches while serving is shared mutably
+ * (the connection counter is atomic).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/http.h>
-#include <event2/listener.h>
-#include <openssl/ssl.h>
-
 #include "estkit/log.h"
 #include "server/server_int.h"
 
-#define ALLOWED_METHODS (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | \
-	EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH)
-
-/*
- * evhttp asks this for every accepted connection on a TLS listener. Giving
- * back NULL would make evhttp fall back to plain HTTP on a TLS port, so a
- * failure here is fatal rather than silently insecure.
- */
-static struct bufferevent *
-tls_bevcb(struct event_base *base, void *arg)
-{
-	struct worker_listener *wl = arg;
-	struct bufferevent *bev;
-	SSL *ssl;
-
-	ssl = SSL_new(wl->listener->ssl_ctx);
-	if (ssl == NULL) {
-		log_error("listener %s: SSL_new failed (out of memory); stopping", wl->listener->conf->name);
-		abort();
-	}
-	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		log_error("listener %s: cannot make a TLS bufferevent; stopping", wl->listener->conf->name);
-		abort();
-	}
-	/* Many clients close without close_notify after a complete response. */
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
-}
-
 static enum est_err
-setup_http(struct est_worker *w, struct worker_listener *wl, struct est_error *e)
+attach_listener(struct est_worker *w, struct worker_listener *wl, struct est_error *e)
 {
-	const struct est_config *cfg = w->srv->cfg;
-	struct evconnlistener *evl;
-
-	wl->http = evhttp_new(w->base);
-	if (wl->http == NULL)
-		return est_fail(e, EST_ERR_NOMEM, "evhttp_new failed");
-	evhttp_set_max_body_size(wl->http, (ev_ssize_t)cfg->max_body);
-	evhttp_set_max_headers_size(wl->http, (ev_ssize_t)cfg->max_headers_size);
-	evhttp_set_timeout(wl->http, (int)cfg->idle_timeout);
-	evhttp_set_allowed_methods(wl->http, ALLOWED_METHODS);
-	evhttp_set_gencb(wl->http, http_request_cb, wl);
-	if (wl->listener->ssl_ctx != NULL)
-		evhttp_set_bevcb(wl->http, tls_bevcb, wl);
 	/* backlog 0: the socket is already listening; the server closes it. */
-	evl = evconnlistener_new(w->base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC, 0, wl->listener->fd);
-	if (evl == NULL || evhttp_bind_listener(wl->http, evl) == NULL) {
-		if (evl != NULL)
-			evconnlistener_free(evl);
+	wl->evl = evconnlistener_new(w->base, conn_accept, wl, LEV_OPT_CLOSE_ON_EXEC, 0,
+	    wl->listener->fd);
+	if (wl->evl == NULL)
 		return est_fail(e, EST_ERR_IO, "cannot attach listener %s to worker %u",
 		    wl->listener->conf->name, w->id);
-	}
 	return EST_OK;
 }
 
@@ -82,6 +31,7 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 
 	w->srv = srv;
 	w->id = id;
+	TAILQ_INIT(&w->conns);
 	w->base = event_base_new();
 	w->wls = calloc(srv->n_listeners, sizeof(*w->wls));
 	if (w->base == NULL || w->wls == NULL)
@@ -89,7 +39,7 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	for (size_t i = 0; i < srv->n_listeners; i++) {
 		w->wls[i].worker = w;
 		w->wls[i].listener = &srv->listeners[i];
-		if ((rc = setup_http(w, &w->wls[i], e)) != EST_OK)
+		if ((rc = attach_listener(w, &w->wls[i], e)) != EST_OK)
 			return rc;
 	}
 	if ((rc = est_store_open(srv->cfg->store_uri, &w->store, e)) != EST_OK)
@@ -122,11 +72,14 @@ worker_free(struct est_worker *w)
 	if (w == NULL)
 		return;
 	for (size_t i = 0; w->wls != NULL && i < w->srv->n_listeners; i++)
-		if (w->wls[i].http != NULL)
-			evhttp_free(w->wls[i].http);
+		if (w->wls[i].evl != NULL)
+			evconnlistener_free(w->wls[i].evl);
 	free(w->wls);
 	est_store_close(w->store);
 	est_creds_free(w->creds);
+	/* Connections still open at shutdown (idle keep-alive clients). */
+	while (!TAILQ_EMPTY(&w->conns))
+		conn_free(TAILQ_FIRST(&w->conns));
 	if (w->base != NULL)
 		event_base_free(w->base);
 }

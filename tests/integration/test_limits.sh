@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Request limits and HTTP connection handling: body and head sizes, stalled
+# requests, connection count, keep-alive, Expect, versions and codings.
+# Each refusal is the right status with one line of text.
+. "$(dirname "$0")/lib.sh"
+
+init_demo
+sed -i 's/^log-level = info/log-level = info\nidle-timeout = 2\nmax-connections = 4/' "$T/var/estd.conf"
+start_estd
+cd "$T"
+mkcsr dev
+
+# raw REQUEST: send bytes to the plain listener, print the whole answer.
+raw() {
+	exec 3<>/dev/tcp/127.0.0.1/$HTTP_PORT || return 0
+	# In a subshell: a write to a closed socket kills the writer with SIGPIPE.
+	(printf '%b' "$1" >&3) 2>/dev/null || true
+	timeout 5 cat <&3 2>/dev/null || true
+	exec 3<&-
+}
+
+head -c 100000 /dev/zero | tr '\0' A > big.b64
+hdr=$(curl -s -D - -o body.txt --cacert "$TA" -H 'Content-Type: application/pkcs10' --data-binary @big.b64 \
+    --basic -u estuser:estpwd "$EST/simpleenroll")
+echo "$hdr" | head -1 | grep -q ' 413 ' || fail "body over max-body: $(echo "$hdr" | head -1)"
+echo "$hdr" | grep -qi '^Content-Type: text/plain' || fail "413 is not text/plain"
+[ "$(wc -l < body.txt)" = 1 ] || fail "413 body is not one line"
+ok "body over max-body: 413 with one line: $(cat body.txt)"
+grep -q 'status=413' estd.log || fail "413 not in the access log"
+
+got=$(code "$EST/cacerts" -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)")
+[ "$got" = 431 ] || fail "head over max-headers-size gave $got"
+ok "request head over max-headers-size: 431"
+many=$(for i in $(seq 70); do printf -- '-H X-F%d:%d ' $i $i; done)
+# shellcheck disable=SC2086
+got=$(code "$EST/cacerts" $many)
+[ "$got" = 431 ] || fail "70 header fields gave $got"
+ok "more than 64 header fields: 431"
+
+answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
+echo "$answer" | head -1 | grep -q ' 501 ' || fail "chunked request: $(echo "$answer" | head -1)"
+ok "chunked request body: 501"
+answer=$(raw 'GET /.well-known/est/cacerts HTTP/2.0\r\nHost: x\r\n\r\n')
+echo "$answer" | head -1 | grep -q ' 505 ' || fail "HTTP/2.0 request line: $(echo "$answer" | head -1)"
+ok "unsupported HTTP version: 505"
+answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n')
+echo "$answer" | head -1 | grep -q ' 400 ' || fail "conflicting Content-Length: $(echo "$answer" | head -1)"
+ok "conflicting Content-Length fields: 400"
+answer=$(raw 'garbage\r\n\r\n')
+echo "$answer" | head -1 | grep -q ' 400 ' || fail "garbage request line: $(echo "$answer" | head -1)"
+ok "malformed request line: 400"
+answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.0\r\n\r\n')
+echo "$answer" | head -1 | grep -q ' 200 ' || fail "HTTP/1.0: $(echo "$answer" | head -1)"
+echo "$answer" | grep -qi '^Connection: close' || fail "HTTP/1.0 without keep-alive is not closed"
+ok "HTTP/1.0 request: 200, connection closed"
+answer=$(raw 'HEAD /.well-known/est/cacerts HTTP/1.0\r\n\r\n')
+echo "$answer" | head -1 | grep -q ' 200 ' || fail "HEAD: $(echo "$answer" | head -1)"
+[ "$(echo "$answer" | grep -c 'MII')" = 0 ] || fail "HEAD answer carries a body"
+ok "HEAD: headers only"
+
+# A request that stalls half-way gets 408 after idle-timeout (slow-loris).
+start=$(date +%s)
+answer=$(raw 'POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\nabc')
+echo "$answer" | head -1 | grep -q ' 408 ' || fail "stalled body: $(echo "$answer" | head -1)"
+[ $(( $(date +%s) - start )) -le 4 ] || fail "408 came after more than idle-timeout"
+ok "stalled request: 408 after idle-timeout"
+answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\n')
+echo "$answer" | head -1 | grep -q ' 408 ' || fail "stalled head: $(echo "$answer" | head -1)"
+ok "stalled request head: 408"
+
+# A TLS client that never finishes its handshake is dropped after idle-timeout.
+start=$(date +%s)
+exec 4<>/dev/tcp/127.0.0.1/$TLS_PORT
+timeout 6 cat <&4 >/dev/null || true
+exec 4<&-
+[ $(( $(date +%s) - start )) -le 4 ] || fail "silent TLS connection kept open"
+ok "TLS handshake not started: closed after idle-timeout"
+
+# Keep-alive: two requests on one connection (EST-G-08).
+n=$(curl -s -v --cacert "$TA" "$EST/cacerts" "$EST/cacerts" -o /dev/null -o /dev/null 2>&1 | grep -ci 're-using existing connection') || true
+[ "$n" -ge 1 ] || fail "second request did not reuse the connection"
+ok "keep-alive: a second request reuses the connection (EST-G-08)"
+
+# Expect: 100-continue is answered, and the request then served.
+got=$(code "$EST/simpleenroll" -H 'Content-Type: application/pkcs10' -H 'Expect: 100-continue' \
+    --data-binary @dev.b64 --basic -u estuser:estpwd)
+[ "$got" = 200 ] || fail "Expect: 100-continue gave $got"
+ok "Expect: 100-continue: 200"
+
+# max-connections: with 4 idle connections open, a fifth is closed at once.
+for fd in 5 6 7 8; do eval "exec $fd<>/dev/tcp/127.0.0.1/$HTTP_PORT"; done
+sleep 0.3
+answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.0\r\n\r\n')
+[ -z "$answer" ] || fail "a connection over max-connections was served"
+for fd in 5 6 7 8; do eval "exec $fd<&-"; done
+grep -q 'max-connections (4) reached' estd.log || fail "refusal not logged"
+ok "connection over max-connections: closed and logged"
+sleep 0.3
+answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.0\r\n\r\n')
+echo "$answer" | head -1 | grep -q ' 200 ' || fail "not served again after connections closed"
+ok "served again once connections are closed"
+
+finish
