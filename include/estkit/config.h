@@ -4,7 +4,7 @@
  * An INI file: `[section]` or `[type name]` headers, `key = value` lines,
  * comments starting with '#' or ';'. Sections:
  *
- *   [server]             store, credentials, realm, workers, log-level,
+ *   [server]             store, credentials, realm, user, workers, log-level,
  *                        max-body, max-headers-size, idle-timeout, max-connections
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key
@@ -94,6 +94,7 @@ struct est_config {
 	char *store_uri;
 	char *credentials_path;
 	char *realm;
+	char *user;                 /* drop privileges to this user, or NULL */
 	unsigned workers;           /* 0: one per core */
 	char *log_level;
 	size_t max_body;

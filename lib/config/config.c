@@ -57,6 +57,7 @@ static const struct opt opts[] = {
 	{ S_SERVER, "store", OPT_STORE, SRV(store_uri), 0, 0 },
 	{ S_SERVER, "credentials", OPT_PATH, SRV(credentials_path), 0, 0 },
 	{ S_SERVER, "realm", OPT_STR, SRV(realm), 0, 0 },
+	{ S_SERVER, "user", OPT_STR, SRV(user), 0, 0 },
 	{ S_SERVER, "workers", OPT_UINT, SRV(workers), 0, 256 },
 	{ S_SERVER, "log-level", OPT_LOGLEVEL, SRV(log_level), 0, 0 },
 	{ S_SERVER, "max-body", OPT_SIZE, SRV(max_body), 1024, 16 * 1024 * 1024 },
@@ -844,6 +845,7 @@ est_config_free(struct est_config *c)
 	free(c->store_uri);
 	free(c->credentials_path);
 	free(c->realm);
+	free(c->user);
 	free(c->log_level);
 	free(c);
 }

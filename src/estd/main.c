@@ -13,6 +13,7 @@
 #include "estkit/config.h"
 #include "estkit/log.h"
 #include "estkit/server.h"
+#include "privdrop.h"
 
 #define DEFAULT_CONFIG "/etc/estkit/estd.conf"
 
@@ -138,6 +139,18 @@ main(int argc, char **argv)
 	if (ready != NULL && write_ready_file(ready, srv) != 0) {
 		fprintf(stderr, "estd: cannot write ready file %s\n", ready);
 		goto out;
+	}
+	/* The ready file is written while still privileged, and taken back on failure. */
+	if (cfg->user != NULL) {
+		char why[256];
+
+		if (privdrop(cfg->user, why, sizeof(why)) != 0) {
+			fprintf(stderr, "estd: %s\n", why);
+			if (ready != NULL)
+				unlink(ready);
+			goto out;
+		}
+		log_info("running as user %s", cfg->user);
 	}
 	running = srv;
 	if (est_server_run(srv, &e) != EST_OK)
