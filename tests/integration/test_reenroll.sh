@@ -66,6 +66,32 @@ curl -s -o revoked.txt -w '%{http_code}' --cacert "$TA" --cert rekey.pem --key n
 grep -q 'revoked' revoked.txt || fail "403 does not say the certificate is revoked: $(cat revoked.txt)"
 ok "revoked certificate cannot renew: $(cat revoked.txt)"
 
+# An expired certificate of our own CA cannot renew, and the answer says why.
+mkdir -p expca/newcerts && : > expca/index.txt && echo 01 > expca/serial
+cat > expca/ca.cnf <<CNF
+[ca]
+default_ca = d
+[d]
+dir = $T/expca
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/serial
+default_md = sha256
+policy = p
+copy_extensions = none
+[p]
+commonName = supplied
+CNF
+openssl req -new -key dev.key -subj /CN=dev -out old.csr
+openssl ca -batch -config expca/ca.cnf -cert "$T/var/ca.pem" -keyfile "$T/var/ca.key" \
+    -startdate 20200101000000Z -enddate 20200102000000Z -in old.csr -out old.pem >/dev/null 2>&1 \
+    || fail "cannot make an expired certificate"
+curl -s -o expired.txt -w '%{http_code}' --cacert "$TA" --cert old.pem --key dev.key "${PK[@]}" \
+    --data-binary @dev.b64 "$MEST/simplereenroll" > status.txt || true
+[ "$(cat status.txt)" = 403 ] || fail "expired certificate: HTTP $(cat status.txt)"
+grep -q 'expired' expired.txt || fail "403 does not say the certificate expired: $(cat expired.txt)"
+ok "expired certificate cannot renew: $(cat expired.txt)"
+
 # A certificate from another CA does not even complete the handshake on mutual TLS.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout self.key -subj /CN=dev \
     -days 1 -out self.pem 2>/dev/null
