@@ -123,6 +123,39 @@ char *est_serial_text(const ASN1_INTEGER *serial);
  */
 int est_serial_normalise(const char *in, char *out, size_t outlen);
 
+/*
+ * The NID of a DN attribute name people type: CN, serialNumber, UID, E (or
+ * emailAddress), O, OU, C, L, ST, DC, SN, GN, title, street, postalCode,
+ * pseudonym, name, initials (case-insensitive). NID_undef for anything else.
+ */
+int est_dn_field_nid(const char *field);
+
+/*
+ * Parse an RFC 4514-style DN, most specific part first ("CN=dev,O=Org,C=SE"
+ * is the ASN.1 sequence C, O, CN), attribute names as est_dn_field_nid
+ * takes them. EST_ERR_BADREQ says what is wrong. Caller X509_NAME_free()s.
+ */
+enum est_err est_name_parse(const char *text, X509_NAME **out, struct est_error *e);
+
+/*
+ * The UTF-8 value of the most specific (last) attribute nid in name.
+ * EST_ERR_NOTFOUND when absent, EST_ERR_BADREQ when not a clean string.
+ * Caller free()s *out.
+ */
+enum est_err est_name_field(const X509_NAME *name, int nid, char **out, struct est_error *e);
+
+/*
+ * Whether two DNs hold the same attributes with the same values (compared
+ * as X509_NAME_cmp does: case and spacing folded), in whatever RDN order.
+ */
+bool est_name_equal_unordered(const X509_NAME *a, const X509_NAME *b);
+
+/*
+ * Parse "dns:a.example,ip:10.0.0.7,email:x@y,uri:https://..." (comma or
+ * space separated) into GeneralNames. Caller GENERAL_NAMES_free()s.
+ */
+enum est_err est_san_parse(const char *text, GENERAL_NAMES **out, struct est_error *e);
+
 /* Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo; out holds 65 bytes. */
 enum est_err est_spki_sha256(EVP_PKEY *key, char out[65], struct est_error *e);
 
