@@ -90,6 +90,17 @@ bool est_san_equal(const GENERAL_NAMES *a, const GENERAL_NAMES *b);
  */
 enum est_err est_csr_challenge_password(X509_REQ *req, char **out, struct est_error *e);
 
+/* id-cmc-changeSubjectName (RFC 6402 §2.8), a CSR attribute (RFC 7030 §4.2.1). */
+#define EST_OID_CHANGE_SUBJECT_NAME "1.3.6.1.5.5.7.7.36"
+
+/*
+ * Whether the CSR carries a ChangeSubjectName attribute, and the subject it
+ * names as the one to change from (*old_subject, NULL when it names none;
+ * caller X509_NAME_free()s). EST_ERR_BADREQ when malformed.
+ */
+enum est_err est_csr_change_subject_name(X509_REQ *req, bool *present,
+    X509_NAME **old_subject, struct est_error *e);
+
 /*
  * Encode certificates as a certs-only CMC Simple PKI Response: PKCS#7
  * SignedData with no content, no digest algorithms and no signers (RFC 7030
