@@ -355,16 +355,6 @@ takes_password(const struct est_alias_conf *ac)
 }
 
 bool
-authn_needs_csr(const struct est_alias *a)
-{
-	for (size_t i = 0; i < a->conf->n_auth; i++)
-		if (a->conf->auth[i] == EST_AUTH_CHALLENGE_PASSWORD ||
-		    a->conf->auth[i] == EST_AUTH_DN_PART_PASSWORD)
-			return true;
-	return false;
-}
-
-bool
 alias_requires_challenge_password(const struct est_alias *a)
 {
 	for (size_t i = 0; i < a->conf->n_auth; i++)

@@ -2,9 +2,9 @@
  * /simpleenroll and /simplereenroll (RFC 7030 §4.2).
  *
  * The CSR is read first, because client-mode authentication finds the
- * enrolment code in it; but a CSR that cannot be read is reported only
- * after authentication failed for the methods that do not need it, so an
- * unauthenticated client hears 401 before any 400. Then the CSR's signature
+ * enrolment code in it; but a CSR that cannot be read is reported only once
+ * the client has authenticated otherwise, so an unauthenticated client hears
+ * 401 before any 400 (curl's Digest sends its first request without body). Then the CSR's signature
  * (proof of possession), key policy and channel binding are checked, and
  * the certificate is issued with what authentication established.
  * Re-enrolment is authenticated only by the certificate being renewed, and
@@ -52,7 +52,7 @@ h_simpleenroll(struct est_req *r)
 
 	parse_csr(r, &csr, &csr_err);
 	rc = authn_enroll(r, csr, &res, &e);
-	if (csr == NULL && (rc == EST_OK || authn_needs_csr(r->alias)))
+	if (csr == NULL && rc == EST_OK)
 		e = csr_err;
 	else if (rc == EST_OK)
 		rc = check_csr(r, csr, &e);

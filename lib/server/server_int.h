@@ -179,10 +179,6 @@ void authn_result_clear(struct authn_result *res);
 enum est_err authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res,
     struct est_error *e);
 
-/* Whether any of the alias's methods reads the CSR (an unreadable CSR is
- * then reported before an authentication failure). */
-bool authn_needs_csr(const struct est_alias *a);
-
 /*
  * Whether the alias's CSRs must carry a challengePassword: it is either the
  * enrolment code (authentication = challenge-password) or the channel
