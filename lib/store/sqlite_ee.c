@@ -99,7 +99,7 @@ static enum est_err
 spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
     struct est_error *e)
 {
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
 	if ((rc = prepared(s, E_SPEND, &q, e)) != EST_OK)
@@ -173,7 +173,7 @@ enum est_err
 sq_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 	int src;
 
@@ -222,7 +222,7 @@ enum est_err
 sq_get_ee(struct est_store *st, const char *username, struct est_ee **out, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 	int src;
 
@@ -245,7 +245,7 @@ sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error
 {
 	struct sq_store *s = sq(st);
 	struct est_ee *ee;
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 	int src, stop = 0;
 
@@ -284,14 +284,15 @@ enum est_err
 sq_del_ee(struct est_store *st, const char *username, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
 	if ((rc = prepared(s, E_DEL, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = sq_fail(s, "binding a username", e);
 		sq_done(q);
-		return sq_fail(s, "binding a username", e);
+		return rc;
 	}
 	return change_ee(s, q, username, "removing an end entity", e);
 }
@@ -301,7 +302,7 @@ sq_reset_ee(struct est_store *st, const char *username, const char *code_hash,
     int64_t uses_left, int64_t valid_until, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
 	if ((rc = prepared(s, E_RESET, &q, e)) != EST_OK)
@@ -310,8 +311,9 @@ sq_reset_ee(struct est_store *st, const char *username, const char *code_hash,
 	    sqlite3_bind_text(q, 2, code_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 3, uses_left) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 4, valid_until) != SQLITE_OK) {
+		rc = sq_fail(s, "binding an end entity", e);
 		sq_done(q);
-		return sq_fail(s, "binding an end entity", e);
+		return rc;
 	}
 	return change_ee(s, q, username, "resetting an end entity", e);
 }
@@ -322,7 +324,7 @@ enum est_err
 sq_put_ext_ca(struct est_store *st, struct est_ext_ca *ca, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 	int src;
 
@@ -349,7 +351,7 @@ sq_list_ext_ca(struct est_store *st, est_ext_ca_visit visit, void *arg, struct e
 {
 	struct sq_store *s = sq(st);
 	struct est_ext_ca *ca;
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 	int src, stop = 0;
 
