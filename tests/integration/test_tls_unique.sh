@@ -2,7 +2,8 @@
 # RFC 7030 §3.5 linking on an alias with channel-binding = tls-unique
 # (est-conformance.md EST-S-32, EST-S-35, EST-S-36, CB-05): the CSR's
 # challengePassword must be base64 of the tls-unique of the connection that
-# carries it. python3's ssl module gives the client's value on TLS 1.2.
+# carries it: tls-unique on TLS 1.2 (python3's ssl module gives the client's
+# value), the RFC 9266 tls-exporter on TLS 1.3 (openssl s_client -keymatexport).
 . "$(dirname "$0")/lib.sh"
 
 init_demo
@@ -31,6 +32,29 @@ got=$("${PY[@]}" other)
 [ "$got" = 403 ] || fail "CSR linked to another connection gave $got"
 grep -q "not this TLS connection's channel binding" estd.log || fail "the log does not say why"
 ok "tls-unique of another connection: refused (EST-S-32)"
+
+# TLS 1.3 (CB-05): base64 of the RFC 9266 tls-exporter value, from openssl
+# s_client's -keymatexport, on the connection that then carries the POST.
+mkfifo in13
+openssl s_client -connect 127.0.0.1:$TLS_PORT -tls1_3 -CAfile "$TA" -keymatexport EXPORTER-Channel-Binding \
+    -keymatexportlen 32 -ign_eof <in13 >out13 2>/dev/null &
+S13=$!
+exec 3>in13
+for _ in $(seq 50); do grep -q 'Keying material:' out13 && break; sleep 0.1; done
+hex=$(sed -n 's/^ *Keying material: *//p' out13)
+[ ${#hex} = 64 ] || fail "no tls-exporter value from s_client: $(head -c 300 out13)"
+cb=$(python3 -c 'import base64,sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())' "$hex")
+printf '[req]\nprompt = no\ndistinguished_name = dn\nattributes = a\n[dn]\nCN = bound13\n[a]\nchallengePassword = %s\n' \
+    "$cb" > cb13.conf
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cb13.key -config cb13.conf \
+    -outform DER 2>/dev/null | openssl base64 -A > cb13.b64
+printf 'POST /.well-known/est/bound/simpleenroll HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/pkcs10\r\nAuthorization: Basic %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+    "$(printf estuser:estpwd | openssl base64 -A)" "$(wc -c < cb13.b64)" "$(cat cb13.b64)" >&3
+exec 3>&-
+wait $S13 || true
+grep -q '^HTTP/1.1 200' out13 || fail "TLS 1.3 enrolment with the tls-exporter value: $(grep '^HTTP' out13)"
+[ ${#cb} = 44 ] || fail "the exporter value is not 44 characters of base64"
+ok "TLS 1.3: the 44-character tls-exporter value links the CSR (CB-01, CB-05)"
 
 mkcsr plain
 expect_status 403 "no challengePassword on a linking alias (EST-S-33)" "$EST/bound/simpleenroll" \
