@@ -158,6 +158,16 @@ enum est_err est_ca_issue(const struct est_ca *ca, const struct est_profile *pro
 enum est_err est_ca_verify(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
     time_t now, struct est_error *e);
 
+/*
+ * Verify cert up to one of anchors (the only trust anchors; self-signed
+ * roots) through untrusted (may be NULL) at `now`, and require one of
+ * `listed` above the leaf on the validated path (a listed sub CA, or the
+ * root itself). For vendor certificates from external CAs. EST_ERR_FORBIDDEN
+ * with the reason when it does not verify or no listed CA is on the path.
+ */
+enum est_err est_chain_verify(STACK_OF(X509) *anchors, STACK_OF(X509) *untrusted, X509 *cert,
+    time_t now, STACK_OF(X509) *listed, struct est_error *e);
+
 #ifdef __cplusplus
 }
 #endif

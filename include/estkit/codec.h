@@ -90,6 +90,17 @@ bool est_san_equal(const GENERAL_NAMES *a, const GENERAL_NAMES *b);
  */
 enum est_err est_csr_challenge_password(X509_REQ *req, char **out, struct est_error *e);
 
+/* id-cmc-changeSubjectName (RFC 6402 §2.8), a CSR attribute (RFC 7030 §4.2.1). */
+#define EST_OID_CHANGE_SUBJECT_NAME "1.3.6.1.5.5.7.7.36"
+
+/*
+ * Whether the CSR carries a ChangeSubjectName attribute, and the subject it
+ * names as the one to change from (*old_subject, NULL when it names none;
+ * caller X509_NAME_free()s). EST_ERR_BADREQ when malformed.
+ */
+enum est_err est_csr_change_subject_name(X509_REQ *req, bool *present,
+    X509_NAME **old_subject, struct est_error *e);
+
 /*
  * Encode certificates as a certs-only CMC Simple PKI Response: PKCS#7
  * SignedData with no content, no digest algorithms and no signers (RFC 7030
@@ -122,6 +133,39 @@ char *est_serial_text(const ASN1_INTEGER *serial);
  * when the text is not a hex number or does not fit.
  */
 int est_serial_normalise(const char *in, char *out, size_t outlen);
+
+/*
+ * The NID of a DN attribute name people type: CN, serialNumber, UID, E (or
+ * emailAddress), O, OU, C, L, ST, DC, SN, GN, title, street, postalCode,
+ * pseudonym, name, initials (case-insensitive). NID_undef for anything else.
+ */
+int est_dn_field_nid(const char *field);
+
+/*
+ * Parse an RFC 4514-style DN, most specific part first ("CN=dev,O=Org,C=SE"
+ * is the ASN.1 sequence C, O, CN), attribute names as est_dn_field_nid
+ * takes them. EST_ERR_BADREQ says what is wrong. Caller X509_NAME_free()s.
+ */
+enum est_err est_name_parse(const char *text, X509_NAME **out, struct est_error *e);
+
+/*
+ * The UTF-8 value of the most specific (last) attribute nid in name.
+ * EST_ERR_NOTFOUND when absent, EST_ERR_BADREQ when not a clean string.
+ * Caller free()s *out.
+ */
+enum est_err est_name_field(const X509_NAME *name, int nid, char **out, struct est_error *e);
+
+/*
+ * Whether two DNs hold the same attributes with the same values (compared
+ * as X509_NAME_cmp does: case and spacing folded), in whatever RDN order.
+ */
+bool est_name_equal_unordered(const X509_NAME *a, const X509_NAME *b);
+
+/*
+ * Parse "dns:a.example,ip:10.0.0.7,email:x@y,uri:https://..." (comma or
+ * space separated) into GeneralNames. Caller GENERAL_NAMES_free()s.
+ */
+enum est_err est_san_parse(const char *text, GENERAL_NAMES **out, struct est_error *e);
 
 /* Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo; out holds 65 bytes. */
 enum est_err est_spki_sha256(EVP_PKEY *key, char out[65], struct est_error *e);

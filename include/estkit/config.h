@@ -10,8 +10,10 @@
  *                        require-client, certificate, key
  *   [ca NAME]            certificate, key, chain
  *   [profile NAME]       validity-days, extended-key-usage, copy-san
- *   [alias NAME]         default, ca, cacerts-ca, profile, authentication,
- *                        renew-same-key
+ *   [alias NAME]         default, mode, ca, cacerts-ca, profile, authentication,
+ *                        username-component, vendor-mode, vendor-cas,
+ *                        allow-change-subject-name, renew-same-key,
+ *                        require-client-certificate, channel-binding
  *
  * docs/configuration.md documents every key. Relative paths are taken from
  * the directory of the configuration file. Parsing reads the whole file and
@@ -43,13 +45,38 @@ enum est_tls_mode {
 enum est_auth_method {
 	EST_AUTH_HTTP = 0,          /* HTTP Basic or Digest, the credentials file */
 	EST_AUTH_CERTIFICATE,       /* TLS client certificate issued by the alias's CA */
+	EST_AUTH_CHALLENGE_PASSWORD, /* end entity's code in the CSR's challengePassword */
+	EST_AUTH_DN_PART_PASSWORD,  /* end entity's code in a DN field of the CSR */
+	EST_AUTH_NONE,              /* no module: vendor mode authenticates */
 	EST_AUTH__MAX
+};
+
+/*
+ * An alias's operational mode. In client mode only pre-registered end
+ * entities enrol (by enrolment code or vendor certificate) and get the
+ * subject they were registered with; alongside, the RA methods (http,
+ * certificate) still let an authenticated user enrol the CSR's subject.
+ * RA mode offers the RA methods only.
+ */
+enum est_alias_mode {
+	EST_MODE_UNSET = 0,         /* resolved at load: client if any client method */
+	EST_MODE_RA,
+	EST_MODE_CLIENT,
+	EST_MODE__MAX
+};
+
+/* What the CSR's challengePassword carries for an alias (RFC 7030 §3.5 vs. EJBCA). */
+enum est_channel_binding {
+	EST_CB_NONE = 0,            /* not checked (or an enrolment code) */
+	EST_CB_TLS_UNIQUE,          /* base64 of tls-unique (TLS 1.2) / tls-exporter (1.3) */
+	EST_CB__MAX
 };
 
 const char *est_tls_mode_name(enum est_tls_mode m);
 const char *est_auth_method_name(enum est_auth_method m);
 
 #define EST_MAX_AUTH_METHODS 8
+#define EST_MAX_VENDOR_CAS 16
 
 struct est_listener_conf {
 	char *name;
@@ -84,6 +111,17 @@ struct est_alias_conf {
 	enum est_auth_method auth[EST_MAX_AUTH_METHODS];
 	size_t n_auth;
 	bool renew_same_key;        /* /simplereenroll may keep the old key */
+	enum est_alias_mode mode;   /* never UNSET after loading */
+	char *username_field;       /* DN field naming the end entity (default CN) */
+	int username_nid;
+	char *code_field;           /* dn-part-password:<field>, NULL otherwise */
+	int code_nid;
+	bool vendor_mode;           /* initial enrolment by a vendor TLS certificate */
+	char *vendor_cas[EST_MAX_VENDOR_CAS]; /* external CA names (estadm ca import) */
+	size_t n_vendor_cas;
+	bool allow_change_subject;  /* honour ChangeSubjectName (vendor mode) */
+	bool require_client_cert;   /* /simpleenroll needs a TLS client certificate */
+	enum est_channel_binding channel_binding;
 	int line;
 };
 
@@ -129,6 +167,9 @@ const struct est_ca_conf *est_config_ca(const struct est_config *cfg, const char
 const struct est_profile_conf *est_config_profile(const struct est_config *cfg, const char *name);
 const struct est_alias_conf *est_config_alias(const struct est_config *cfg, const char *name);
 const struct est_alias_conf *est_config_default_alias(const struct est_config *cfg);
+
+/* Whether the alias maps requests to pre-registered end entities (client mode). */
+bool est_alias_is_client_mode(const struct est_alias_conf *a);
 
 /* Whether name is an EST operation name (cacerts, simpleenroll, ...). */
 bool est_is_operation_name(const char *name);

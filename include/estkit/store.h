@@ -74,6 +74,7 @@ struct est_cert_rec {
 	int revocation_reason;   /* enum est_revoke_reason; -1 unless revoked */
 	char *principal;         /* who enrolled ("user:estuser", "cert:<serial>", ...) */
 	char *alias;             /* EST alias it was issued through ("" for none) */
+	int64_t ee_id;           /* the end entity it was issued to; 0 for none */
 	unsigned char *der;      /* the certificate, DER */
 	size_t der_len;
 };
@@ -101,6 +102,49 @@ struct est_cert_filter {
  * the call only. Return 0 to go on, non-zero to stop. */
 typedef int (*est_cert_visit)(const struct est_cert_rec *rec, void *arg);
 
+/*
+ * An end entity: a device or person pre-registered to enrol (`estadm ee
+ * add`). It enrols through one alias, gets the subject and subjectAltName
+ * registered here, and proves itself with an enrolment code (stored only as
+ * an est_pwhash text) or, in vendor mode, with its vendor certificate. Each
+ * enrolment spends one use; a spent entity enrols again only after `ee
+ * reset`. Strings are owned; est_ee_free() frees the record.
+ */
+struct est_ee {
+	int64_t id;              /* store's row id (0 before insertion) */
+	char *username;          /* what the alias's username component must equal */
+	char *subject;           /* est_name_text of the DN to certify */
+	unsigned char *subject_der; /* that DN, DER */
+	size_t subject_der_len;
+	char *san;               /* est_san_text of the SAN to certify, "" for none */
+	unsigned char *san_der;  /* GeneralNames DER, NULL for none */
+	size_t san_der_len;
+	char *alias;             /* the alias it may enrol through */
+	char *profile;           /* certificate profile, "" for the alias's */
+	char *code_hash;         /* est_pwhash text of the enrolment code */
+	int64_t uses_left;       /* enrolments left; -1 = unlimited */
+	int64_t valid_until;     /* Unix seconds after which it may not enrol; 0 = never */
+	int64_t created_at;
+	int64_t last_used;       /* last enrolment; 0 = never */
+};
+
+void est_ee_free(struct est_ee *ee);
+
+typedef int (*est_ee_visit)(const struct est_ee *ee, void *arg);
+
+/* A CA certificate imported as "external": trusted only where an alias names it. */
+struct est_ext_ca {
+	char *name;
+	char *subject;           /* est_name_text */
+	unsigned char *der;
+	size_t der_len;
+	int64_t imported_at;
+};
+
+void est_ext_ca_free(struct est_ext_ca *ca);
+
+typedef int (*est_ext_ca_visit)(const struct est_ext_ca *ca, void *arg);
+
 struct est_store;
 
 /* Backend operations; a backend fills one static table. */
@@ -114,6 +158,18 @@ struct est_store_ops {
 	enum est_err (*revoke_cert)(struct est_store *, const char *issuer, const char *serial,
 	    int reason, int64_t when, struct est_error *);
 	enum est_err (*schema_version)(struct est_store *, int *, struct est_error *);
+	enum est_err (*put_cert_consume)(struct est_store *, struct est_cert_rec *,
+	    const char *code_hash, int64_t now, struct est_error *);
+	enum est_err (*put_ee)(struct est_store *, struct est_ee *, struct est_error *);
+	enum est_err (*get_ee)(struct est_store *, const char *username, struct est_ee **,
+	    struct est_error *);
+	enum est_err (*list_ee)(struct est_store *, est_ee_visit, void *, struct est_error *);
+	enum est_err (*del_ee)(struct est_store *, const char *username, struct est_error *);
+	enum est_err (*reset_ee)(struct est_store *, const char *username, const char *code_hash,
+	    int64_t uses_left, int64_t valid_until, struct est_error *);
+	enum est_err (*put_ext_ca)(struct est_store *, struct est_ext_ca *, struct est_error *);
+	enum est_err (*list_ext_ca)(struct est_store *, est_ext_ca_visit, void *,
+	    struct est_error *);
 	void (*close)(struct est_store *);
 };
 
@@ -155,6 +211,50 @@ enum est_err est_store_list_certs(struct est_store *st, const struct est_cert_fi
  */
 enum est_err est_store_revoke_cert(struct est_store *st, const char *issuer,
     const char *serial, int reason, int64_t when, struct est_error *e);
+
+/*
+ * Record a certificate issued to end entity rec->ee_id and spend one use of
+ * its enrolment code, in ONE transaction: the use is taken only if the entity
+ * still has the code whose hash is code_hash (not reset meanwhile), has uses
+ * left and is not past valid_until at `now`. Otherwise nothing is written and
+ * the result is EST_ERR_AUTH ("enrolment code of U is spent" ...), so that of
+ * concurrent requests with a one-time code exactly one gets a certificate.
+ * EST_ERR_EXISTS as for est_store_put_cert.
+ */
+enum est_err est_store_put_cert_consume(struct est_store *st, struct est_cert_rec *rec,
+    const char *code_hash, int64_t now, struct est_error *e);
+
+/*
+ * Register an end entity; sets ee->id and created_at. EST_ERR_EXISTS when
+ * the username is taken.
+ */
+enum est_err est_store_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e);
+
+/* Look an end entity up by username. EST_ERR_NOTFOUND. Caller frees *out. */
+enum est_err est_store_get_ee(struct est_store *st, const char *username,
+    struct est_ee **out, struct est_error *e);
+
+/* Every end entity, by username. */
+enum est_err est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg,
+    struct est_error *e);
+
+/* Remove an end entity; its certificates stay on record, unlinked. EST_ERR_NOTFOUND. */
+enum est_err est_store_del_ee(struct est_store *st, const char *username, struct est_error *e);
+
+/*
+ * Give an end entity a new enrolment code (hash), uses (-1 unlimited) and
+ * valid_until (0 none), so that it may enrol again. EST_ERR_NOTFOUND.
+ */
+enum est_err est_store_reset_ee(struct est_store *st, const char *username,
+    const char *code_hash, int64_t uses_left, int64_t valid_until, struct est_error *e);
+
+/* Import an external CA certificate; sets imported_at. EST_ERR_EXISTS for a taken name. */
+enum est_err est_store_put_ext_ca(struct est_store *st, struct est_ext_ca *ca,
+    struct est_error *e);
+
+/* Every external CA, by name. */
+enum est_err est_store_list_ext_ca(struct est_store *st, est_ext_ca_visit visit, void *arg,
+    struct est_error *e);
 
 /* The schema version the database is at (after migration). */
 enum est_err est_store_schema_version(struct est_store *st, int *version, struct est_error *e);

@@ -21,17 +21,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "auth/creds.h"
 #include "estkit/httpauth.h"
+#include "estkit/pwhash.h"
 
-#define PBKDF2_PREFIX "pbkdf2-sha256$"
-#define ITER_DEFAULT 100000
-#define ITER_MIN 1000
-#define ITER_MAX 10000000
-#define SALT_LEN 16
-#define HASH_LEN 32
 #define MD5_HEX 32
 #define SHA256_HEX 64
 #define MAX_PASSWORD 1024
@@ -44,9 +38,7 @@
 
 struct cred_user {
 	char name[EST_HTTPAUTH_MAX_USER + 1];
-	unsigned long iter;             /* PBKDF2 iterations */
-	unsigned char salt[SALT_LEN];
-	unsigned char hash[HASH_LEN];   /* PBKDF2-HMAC-SHA256(password, salt) */
+	struct est_pwhash pw;           /* what Basic is checked against */
 	char md5[MD5_HEX + 1];          /* hex MD5(name:realm:password) */
 	char sha256[SHA256_HEX + 1];    /* hex SHA-256(name:realm:password) */
 	char *realm;                    /* owned in a set; borrowed while parsing */
@@ -168,34 +160,6 @@ is_lower_hex(const char *s, size_t n)
 	return s[n] == '\0';
 }
 
-/* "pbkdf2-sha256$ITER$SALT$HASH" into u; NULL, or why it is wrong. */
-static const char *
-parse_pbkdf2(const char *f, struct cred_user *u)
-{
-	const char *salt, *hash;
-	char *end;
-	size_t n;
-
-	if (strncmp(f, PBKDF2_PREFIX, strlen(PBKDF2_PREFIX)) != 0)
-		return "password hash does not start with " PBKDF2_PREFIX;
-	f += strlen(PBKDF2_PREFIX);
-	errno = 0;
-	u->iter = strtoul(f, &end, 10);
-	if (*f < '0' || *f > '9' || errno != 0 || *end != '$' || u->iter < ITER_MIN ||
-	    u->iter > ITER_MAX)
-		return "PBKDF2 iteration count must be a number from 1000 to 10000000";
-	salt = end + 1;
-	if ((hash = strchr(salt, '$')) == NULL)
-		return "expected $SALT$HASH after the iteration count";
-	if (!est_creds_b64_decode(salt, (size_t)(hash - salt), u->salt, SALT_LEN, &n) ||
-	    n != SALT_LEN)
-		return "salt is not base64 of 16 bytes";
-	hash++;
-	if (!est_creds_b64_decode(hash, strlen(hash), u->hash, HASH_LEN, &n) || n != HASH_LEN)
-		return "hash is not base64 of 32 bytes";
-	return NULL;
-}
-
 /*
  * One user line into u, splitting line in place (u->realm points into it).
  * The realm is whatever lies between the hash and the last two fields, so a
@@ -230,7 +194,7 @@ parse_line(char *line, struct cred_user *u)
 	memcpy(u->md5, md5, sizeof(u->md5));
 	memcpy(u->sha256, sha, sizeof(u->sha256));
 	u->realm = realm;
-	return parse_pbkdf2(hashf, u);
+	return est_pwhash_parse(hashf, &u->pw);
 }
 
 /*
@@ -501,25 +465,21 @@ est_creds_check_password(struct est_creds *c, const char *user, const char *pw, 
     struct est_error *e)
 {
 	const struct cred_user *found;
-	unsigned char got[HASH_LEN];
-	struct cred_user u = {0};
-	bool known;
+	struct est_pwhash h;
+	bool known, match, failed;
 
 	pthread_rwlock_rdlock(&c->lock);
 	found = set_find(&c->set, user);
 	if ((known = found != NULL))
-		u = *found;
+		h = found->pw;
 	pthread_rwlock_unlock(&c->lock);
-	u.realm = NULL;
 	/* An unknown user costs the same PBKDF2 as a known one. */
-	if (!known)
-		u.iter = ITER_DEFAULT;
-	if (pwlen > INT_MAX || PKCS5_PBKDF2_HMAC(pw, (int)pwlen, u.salt, SALT_LEN, (int)u.iter,
-	    EVP_sha256(), HASH_LEN, got) != 1)
+	match = est_pwhash_matches(known ? &h : NULL, pw, pwlen, &failed);
+	if (failed)
 		return est_fail_ssl(e, EST_ERR_CRYPTO, "PBKDF2 failed");
 	if (!known)
 		return no_such_user(e, user);
-	if (CRYPTO_memcmp(got, u.hash, HASH_LEN) != 0)
+	if (!match)
 		return est_fail(e, EST_ERR_AUTH, "wrong password for '%s'", user);
 	return EST_OK;
 }
@@ -578,27 +538,21 @@ static enum est_err
 make_line(const char *user, const char *realm, const char *pw, char **line, struct est_error *e)
 {
 	const char *parts[3] = { user, realm, pw };
-	unsigned char salt[SALT_LEN], hash[HASH_LEN];
-	char salt64[4 * ((SALT_LEN + 2) / 3) + 1], hash64[4 * ((HASH_LEN + 2) / 3) + 1];
-	char md5[EST_CREDS_HEX_LEN], sha[EST_CREDS_HEX_LEN];
+	struct est_pwhash h;
+	char hash[EST_PWHASH_TEXT_MAX], md5[EST_CREDS_HEX_LEN], sha[EST_CREDS_HEX_LEN];
+	enum est_err rc;
 	int n;
 
-	if (RAND_bytes(salt, sizeof(salt)) != 1)
-		return est_fail_ssl(e, EST_ERR_CRYPTO, "no random bytes for the salt");
-	if (PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt, SALT_LEN, ITER_DEFAULT, EVP_sha256(),
-	    HASH_LEN, hash) != 1)
-		return est_fail_ssl(e, EST_ERR_CRYPTO, "PBKDF2 failed");
+	if ((rc = est_pwhash_new(pw, strlen(pw), &h, e)) != EST_OK)
+		return rc;
 	if (!est_creds_digest_hex(EVP_md5(), parts, 3, md5) ||
 	    !est_creds_digest_hex(EVP_sha256(), parts, 3, sha))
 		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot compute the Digest H(A1)");
-	EVP_EncodeBlock((unsigned char *)salt64, salt, SALT_LEN);
-	EVP_EncodeBlock((unsigned char *)hash64, hash, HASH_LEN);
-	n = snprintf(NULL, 0, "%s:" PBKDF2_PREFIX "%d$%s$%s:%s:%s:%s", user, ITER_DEFAULT,
-	    salt64, hash64, realm, md5, sha);
+	est_pwhash_format(&h, hash);
+	n = snprintf(NULL, 0, "%s:%s:%s:%s:%s", user, hash, realm, md5, sha);
 	if (n < 0 || (*line = malloc((size_t)n + 1)) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	snprintf(*line, (size_t)n + 1, "%s:" PBKDF2_PREFIX "%d$%s$%s:%s:%s:%s", user, ITER_DEFAULT,
-	    salt64, hash64, realm, md5, sha);
+	snprintf(*line, (size_t)n + 1, "%s:%s:%s:%s:%s", user, hash, realm, md5, sha);
 	return EST_OK;
 }
 

@@ -303,3 +303,26 @@ est_ca_verify(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
 	sk_X509_free(untrusted);
 	return rc;
 }
+
+enum est_err
+est_chain_verify(STACK_OF(X509) *anchors, STACK_OF(X509) *untrusted, X509 *cert,
+    time_t now, STACK_OF(X509) *listed, struct est_error *e)
+{
+	STACK_OF(X509) *path = NULL;
+	enum est_err rc = EST_OK;
+	int err;
+	bool found = false;
+
+	err = verify_path(anchors, cert, untrusted, &now, &path);
+	if (err != X509_V_OK)
+		return est_fail(e, EST_ERR_FORBIDDEN, "client certificate not trusted: %s",
+		    X509_verify_cert_error_string(err));
+	for (int i = 1; i < sk_X509_num(path) && !found; i++)
+		for (int j = 0; j < sk_X509_num(listed) && !found; j++)
+			found = X509_cmp(sk_X509_value(path, i), sk_X509_value(listed, j)) == 0;
+	if (!found)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "client certificate was not issued under "
+		    "any of the CAs this alias lists");
+	sk_X509_pop_free(path, X509_free);
+	return rc;
+}

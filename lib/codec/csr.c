@@ -212,3 +212,46 @@ est_csr_challenge_password(X509_REQ *req, char **out, struct est_error *e)
 		return est_fail_ssl(e, EST_ERR_BADREQ, "challengePassword is not a valid string");
 	return challenge_copy(utf8, len, out, e);
 }
+
+enum est_err
+est_csr_change_subject_name(X509_REQ *req, bool *present, X509_NAME **old_subject,
+    struct est_error *e)
+{
+	ASN1_OBJECT *oid;
+	X509_ATTRIBUTE *attr;
+	ASN1_TYPE *value;
+	STACK_OF(ASN1_TYPE) *seq = NULL;
+	const unsigned char *p;
+	ASN1_TYPE *first;
+	X509_NAME *name = NULL;
+	int idx;
+
+	if ((oid = OBJ_txt2obj(EST_OID_CHANGE_SUBJECT_NAME, 1)) == NULL)
+		return est_fail_ssl(e, EST_ERR_NOMEM, "out of memory");
+	idx = X509_REQ_get_attr_by_OBJ(req, oid, -1);
+	ASN1_OBJECT_free(oid);
+	*present = idx >= 0;
+	*old_subject = NULL;
+	if (idx < 0)
+		return EST_OK;
+	attr = X509_REQ_get_attr(req, idx);
+	value = X509_ATTRIBUTE_count(attr) == 1 ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
+	if (value == NULL || value->type != V_ASN1_SEQUENCE)
+		return est_fail(e, EST_ERR_BADREQ, "ChangeSubjectName must be one SEQUENCE (RFC 6402 §2.8)");
+	p = value->value.sequence->data;
+	seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, value->value.sequence->length);
+	if (seq == NULL) {
+		ERR_clear_error();
+		return est_fail(e, EST_ERR_BADREQ, "ChangeSubjectName cannot be decoded");
+	}
+	/* Both optional fields are SEQUENCEs: a first one that reads as a Name is the subject. */
+	first = sk_ASN1_TYPE_num(seq) > 0 ? sk_ASN1_TYPE_value(seq, 0) : NULL;
+	if (first != NULL && first->type == V_ASN1_SEQUENCE) {
+		p = first->value.sequence->data;
+		name = d2i_X509_NAME(NULL, &p, first->value.sequence->length);
+		ERR_clear_error();
+	}
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	*old_subject = name;
+	return EST_OK;
+}

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "config/ini.h"
+#include "estkit/codec.h"
 #include "estkit/config.h"
 #include "estkit/log.h"
 
@@ -36,7 +37,11 @@ enum opt_type {
 	OPT_TLS,      /* enum est_tls_mode */
 	OPT_LISTEN,   /* host and port of a listener */
 	OPT_AUTH,     /* auth method list of an alias */
-	OPT_EKU       /* unsigned bit set of a profile */
+	OPT_EKU,      /* unsigned bit set of a profile */
+	OPT_MODE,     /* enum est_alias_mode */
+	OPT_DNFIELD,  /* username-component: name and NID of a DN field */
+	OPT_NAMES,    /* vendor-cas: list of external CA names */
+	OPT_CB        /* enum est_channel_binding */
 };
 
 struct opt {
@@ -80,6 +85,13 @@ static const struct opt opts[] = {
 	{ S_ALIAS, "profile", OPT_STR, ALS(profile), 0, 0 },
 	{ S_ALIAS, "authentication", OPT_AUTH, 0, 0, 0 },
 	{ S_ALIAS, "renew-same-key", OPT_BOOL, ALS(renew_same_key), 0, 0 },
+	{ S_ALIAS, "mode", OPT_MODE, ALS(mode), 0, 0 },
+	{ S_ALIAS, "username-component", OPT_DNFIELD, 0, 0, 0 },
+	{ S_ALIAS, "vendor-mode", OPT_BOOL, ALS(vendor_mode), 0, 0 },
+	{ S_ALIAS, "vendor-cas", OPT_NAMES, 0, 0, 0 },
+	{ S_ALIAS, "allow-change-subject-name", OPT_BOOL, ALS(allow_change_subject), 0, 0 },
+	{ S_ALIAS, "require-client-certificate", OPT_BOOL, ALS(require_client_cert), 0, 0 },
+	{ S_ALIAS, "channel-binding", OPT_CB, ALS(channel_binding), 0, 0 },
 };
 
 static const char *const sect_names[] = {
@@ -97,6 +109,17 @@ static const char *const tls_names[EST_TLS__MAX] = {
 static const char *const auth_names[EST_AUTH__MAX] = {
 	[EST_AUTH_HTTP] = "http",
 	[EST_AUTH_CERTIFICATE] = "certificate",
+	[EST_AUTH_CHALLENGE_PASSWORD] = "challenge-password",
+	[EST_AUTH_DN_PART_PASSWORD] = "dn-part-password",
+	[EST_AUTH_NONE] = "none",
+};
+
+static const char *const mode_names[EST_MODE__MAX] = {
+	[EST_MODE_UNSET] = "", [EST_MODE_RA] = "ra", [EST_MODE_CLIENT] = "client",
+};
+
+static const char *const cb_names[EST_CB__MAX] = {
+	[EST_CB_NONE] = "none", [EST_CB_TLS_UNIQUE] = "tls-unique",
 };
 
 static const char *const operation_names[] = {
@@ -125,6 +148,12 @@ const char *
 est_auth_method_name(enum est_auth_method m)
 {
 	return (unsigned)m < EST_AUTH__MAX ? auth_names[m] : "?";
+}
+
+bool
+est_alias_is_client_mode(const struct est_alias_conf *a)
+{
+	return a->mode == EST_MODE_CLIENT;
 }
 
 bool
@@ -305,13 +334,33 @@ each_word(const char *value, bool (*fn)(const char *word, void *arg), void *arg)
 	return true;
 }
 
+/* "dn-part-password:FIELD": the method's name, and the field noted in a. */
+static const char *
+dn_part_word(const char *word, struct est_alias_conf *a)
+{
+	const char *name = auth_names[EST_AUTH_DN_PART_PASSWORD];
+	size_t n = strlen(name);
+	int nid;
+
+	if (strncasecmp(word, name, n) != 0 || word[n] != ':')
+		return word;
+	if ((nid = est_dn_field_nid(word + n + 1)) == NID_undef)
+		return "";
+	free(a->code_field);
+	a->code_field = strdup(word + n + 1);
+	a->code_nid = nid;
+	return a->code_field != NULL ? name : "";
+}
+
 static bool
 add_auth(const char *word, void *arg)
 {
 	struct est_alias_conf *a = arg;
 
+	word = dn_part_word(word, a);
 	for (int m = 0; m < EST_AUTH__MAX; m++) {
-		if (strcasecmp(word, auth_names[m]) != 0)
+		if (strcasecmp(word, auth_names[m]) != 0 ||
+		    (m == EST_AUTH_DN_PART_PASSWORD && a->code_field == NULL))
 			continue;
 		for (size_t i = 0; i < a->n_auth; i++)
 			if (a->auth[i] == (enum est_auth_method)m)
@@ -320,6 +369,81 @@ add_auth(const char *word, void *arg)
 			return false;
 		a->auth[a->n_auth++] = (enum est_auth_method)m;
 		return true;
+	}
+	return false;
+}
+
+static bool
+add_vendor_ca(const char *word, void *arg)
+{
+	struct est_alias_conf *a = arg;
+
+	if (a->n_vendor_cas == EST_MAX_VENDOR_CAS || strlen(word) > 64)
+		return false;
+	for (size_t i = 0; i < a->n_vendor_cas; i++)
+		if (strcmp(a->vendor_cas[i], word) == 0)
+			return false;
+	if ((a->vendor_cas[a->n_vendor_cas] = strdup(word)) == NULL)
+		return false;
+	a->n_vendor_cas++;
+	return true;
+}
+
+static void
+clear_vendor_cas(struct est_alias_conf *a)
+{
+	for (size_t i = 0; i < a->n_vendor_cas; i++)
+		free(a->vendor_cas[i]);
+	a->n_vendor_cas = 0;
+}
+
+static bool set_string(struct parser *p, char **field, char *value);
+
+/* Set an enum field from its name table; false when value is none of them. */
+static bool
+set_enum(const char *value, const char *const *names, int n, int first, int *field)
+{
+	for (int i = first; i < n; i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			*field = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The alias-specific types of apply(). */
+static bool
+apply_alias(struct parser *p, const struct opt *o, struct est_alias_conf *a,
+    const char *value, const char **hint)
+{
+	int v, nid;
+
+	switch (o->type) {
+	case OPT_MODE:
+		*hint = "client or ra";
+		if (!set_enum(value, mode_names, EST_MODE__MAX, EST_MODE_RA, &v))
+			return false;
+		a->mode = (enum est_alias_mode)v;
+		return true;
+	case OPT_CB:
+		*hint = "none or tls-unique";
+		if (!set_enum(value, cb_names, EST_CB__MAX, 0, &v))
+			return false;
+		a->channel_binding = (enum est_channel_binding)v;
+		return true;
+	case OPT_DNFIELD:
+		*hint = "a DN field: CN, serialNumber, UID, E, O, OU, C, L, ST, DC, SN, GN, title";
+		if ((nid = est_dn_field_nid(value)) == NID_undef)
+			return false;
+		return set_string(p, &a->username_field, xstrdup(p, value)) &&
+		    (a->username_nid = nid) != NID_undef;
+	case OPT_NAMES:
+		*hint = "a list of external CA names (estadm ca import --external NAME FILE)";
+		clear_vendor_cas(a);
+		return each_word(value, add_vendor_ca, a) && a->n_vendor_cas > 0;
+	default:
+		break;
 	}
 	return false;
 }
@@ -423,10 +547,16 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 	case OPT_AUTH: {
 		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
 
-		*hint = "a list of: http, certificate (each once)";
+		*hint = "a list of: http, certificate, challenge-password, dn-part-password:FIELD, "
+		    "none (each once)";
 		a->n_auth = 0;
 		return each_word(value, add_auth, a) && a->n_auth > 0;
 	}
+	case OPT_MODE:
+	case OPT_DNFIELD:
+	case OPT_NAMES:
+	case OPT_CB:
+		return apply_alias(p, o, (struct est_alias_conf *)(void *)base, value, hint);
 	case OPT_EKU:
 		*hint = "a list of: serverAuth, clientAuth, codeSigning, emailProtection, cmcRA, or none";
 		*(unsigned *)(base + o->off) = 0;
@@ -509,6 +639,7 @@ init_entry(struct parser *p, const char *name, int line)
 	case S_ALIAS:
 		c->aliases[p->index].name = xstrdup(p, name);
 		c->aliases[p->index].renew_same_key = true;
+		c->aliases[p->index].username_nid = NID_commonName;
 		c->aliases[p->index].line = line;
 		break;
 	case S_SERVER:
@@ -635,6 +766,52 @@ check_listeners(struct parser *p)
 	}
 }
 
+static bool
+has_auth(const struct est_alias_conf *a, enum est_auth_method m)
+{
+	for (size_t i = 0; i < a->n_auth; i++)
+		if (a->auth[i] == m)
+			return true;
+	return false;
+}
+
+/* Client mode, vendor mode and channel binding: the combinations that make sense. */
+static void
+check_client_mode(struct parser *p, struct est_alias_conf *a)
+{
+	bool code = has_auth(a, EST_AUTH_CHALLENGE_PASSWORD) || has_auth(a, EST_AUTH_DN_PART_PASSWORD);
+	bool client = code || a->vendor_mode;
+
+	if (a->mode == EST_MODE_UNSET)
+		a->mode = client ? EST_MODE_CLIENT : EST_MODE_RA;
+	if (a->mode == EST_MODE_RA && client)
+		perr(p, a->line, "[alias %s] mode = ra: challenge-password, dn-part-password and "
+		    "vendor-mode need mode = client (pre-registered end entities)", a->name);
+	if (a->mode == EST_MODE_CLIENT && !client)
+		perr(p, a->line, "[alias %s] mode = client needs challenge-password, "
+		    "dn-part-password:FIELD or vendor-mode = yes", a->name);
+	if (has_auth(a, EST_AUTH_NONE) && (a->n_auth > 1 || !a->vendor_mode))
+		perr(p, a->line, "[alias %s] authentication = none stands alone and only with "
+		    "vendor-mode = yes (the vendor certificate authenticates)", a->name);
+	if (a->vendor_mode && !has_auth(a, EST_AUTH_NONE))
+		perr(p, a->line, "[alias %s] vendor-mode = yes authenticates by the vendor "
+		    "certificate: set authentication = none", a->name);
+	if (a->vendor_mode && a->n_vendor_cas == 0)
+		perr(p, a->line, "[alias %s] vendor-mode = yes needs vendor-cas = NAME[, NAME...]",
+		    a->name);
+	if (!a->vendor_mode && a->n_vendor_cas > 0)
+		perr(p, a->line, "[alias %s] vendor-cas is only used with vendor-mode = yes", a->name);
+	if (!a->vendor_mode && a->allow_change_subject)
+		perr(p, a->line, "[alias %s] allow-change-subject-name only applies with "
+		    "vendor-mode = yes", a->name);
+	if (a->vendor_mode)
+		a->require_client_cert = true;
+	if (a->channel_binding == EST_CB_TLS_UNIQUE && has_auth(a, EST_AUTH_CHALLENGE_PASSWORD))
+		perr(p, a->line, "[alias %s] channel-binding = tls-unique and authentication = "
+		    "challenge-password both need the CSR's challengePassword: choose one "
+		    "(RFC 7030 §3.5)", a->name);
+}
+
 static void
 check_aliases(struct parser *p)
 {
@@ -666,10 +843,13 @@ check_aliases(struct parser *p)
 		else if (est_config_profile(c, a->profile) == NULL)
 			perr(p, a->line, "[alias %s] profile = %s: no [profile %s] section", a->name,
 			    a->profile, a->profile);
-		if (a->n_auth == 0) {
+		if (a->n_auth == 0 && a->vendor_mode) {
+			a->auth[a->n_auth++] = EST_AUTH_NONE;
+		} else if (a->n_auth == 0) {
 			a->auth[a->n_auth++] = EST_AUTH_HTTP;
 			a->auth[a->n_auth++] = EST_AUTH_CERTIFICATE;
 		}
+		check_client_mode(p, a);
 		if (a->is_default && dflt != NULL)
 			perr(p, a->line, "[alias %s] and [alias %s] both say default = yes", dflt->name, a->name);
 		if (a->is_default && dflt == NULL)
@@ -835,6 +1015,9 @@ est_config_free(struct est_config *c)
 		free(c->aliases[i].ca);
 		free(c->aliases[i].cacerts_ca);
 		free(c->aliases[i].profile);
+		free(c->aliases[i].username_field);
+		free(c->aliases[i].code_field);
+		clear_vendor_cas(&c->aliases[i]);
 	}
 	free(c->listeners);
 	free(c->cas);

@@ -1,21 +1,40 @@
 /*
  * Authentication of enrolling clients, by the alias's methods in order.
  *
- * A method either authenticates (principal set, done), or did not apply /
- * failed (try the next). When none succeeds the answer is 401 with
- * challenges if the alias accepts HTTP credentials, else 403. The reason
- * for the log names what was wrong; the client only hears that
- * authentication failed.
+ * A method applies when the client presented what it checks (an
+ * Authorization header, a TLS client certificate, a challengePassword, the
+ * DN field holding the code). The first method that applies and succeeds
+ * authenticates; one that applies and fails leaves the next ones a chance,
+ * and if none succeeds the first failure is the reason logged. The answer
+ * is then 401 (with challenges) when the alias takes a password of any
+ * kind, else 403. The client only hears that authentication failed: a wrong
+ * code, an unknown end entity and a spent code look the same.
+ *
+ * Client-mode methods map the request to a registered end entity, whose DN
+ * and SAN are what gets certified; the use of its code is spent later, in
+ * the transaction that records the certificate (reply_cert.c).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include "estkit/codec.h"
 #include "estkit/log.h"
+#include "estkit/pwhash.h"
 #include "server/server_int.h"
+
+void
+authn_result_clear(struct authn_result *res)
+{
+	est_ee_free(res->ee);
+	X509_NAME_free(res->subject);
+	GENERAL_NAMES_free(res->san);
+	memset(res, 0, sizeof(*res));
+}
 
 /* Checks a presented certificate against the store: on record, same bytes, not revoked. */
 static enum est_err
@@ -42,6 +61,8 @@ check_on_record(struct est_req *r, X509 *cert, const char *serial, struct est_er
 	else if (rec->status == EST_CERT_REVOKED)
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "client certificate %s is revoked (%s)", serial,
 		    est_revoke_reason_name(rec->revocation_reason));
+	else
+		r->cert_ee_id = rec->ee_id;
 	OPENSSL_free(der);
 	est_cert_rec_free(rec);
 	return rc;
@@ -95,60 +116,323 @@ authn_http(struct est_req *r, struct est_error *e)
 	return EST_OK;
 }
 
-/* Whether the client offered anything for this method to check. */
+/* ---- client mode: end entities ---- */
+
+/*
+ * The end entity named username, registered for this alias and able to
+ * enrol now. fail_code is what every refusal returns (AUTH for code methods,
+ * FORBIDDEN for vendor mode). *ee is NULL on an unknown name (still an error).
+ */
+static enum est_err
+usable_ee(struct est_req *r, const char *username, enum est_err fail_code, struct est_ee **ee,
+    struct est_error *e)
+{
+	const char *alias = r->alias->conf->name;
+	enum est_err rc;
+	time_t now = time(NULL);
+
+	*ee = NULL;
+	rc = est_store_get_ee(r->worker->store, username, ee, e);
+	if (rc == EST_ERR_NOTFOUND)
+		return est_fail(e, fail_code, "no end entity \"%.64s\" is registered", username);
+	if (rc != EST_OK)
+		return rc;
+	if (strcmp((*ee)->alias, alias) != 0)
+		return est_fail(e, fail_code, "end entity %s is registered for alias %s, not %s",
+		    username, (*ee)->alias, alias);
+	if ((*ee)->uses_left == 0)
+		return est_fail(e, fail_code, "end entity %s has spent its enrolment code "
+		    "(estadm ee reset gives a new one)", username);
+	if ((*ee)->valid_until != 0 && (*ee)->valid_until < (int64_t)now)
+		return est_fail(e, fail_code, "end entity %s may no longer enrol (valid until passed)",
+		    username);
+	return EST_OK;
+}
+
+/* Certify what the end entity was registered with. */
+static enum est_err
+registered_names(const struct est_ee *ee, struct authn_result *res, struct est_error *e)
+{
+	const unsigned char *p = ee->subject_der;
+
+	if ((res->subject = d2i_X509_NAME(NULL, &p, (long)ee->subject_der_len)) == NULL)
+		return est_fail_ssl(e, EST_ERR_STORE, "end entity %s: stored DN cannot be decoded",
+		    ee->username);
+	p = ee->san_der;
+	res->san = ee->san_der != NULL ? d2i_GENERAL_NAMES(NULL, &p, (long)ee->san_der_len) :
+	    GENERAL_NAMES_new();
+	if (res->san == NULL)
+		return est_fail_ssl(e, EST_ERR_STORE, "end entity %s: stored SAN cannot be decoded",
+		    ee->username);
+	return EST_OK;
+}
+
+/* Hand a checked end entity to the result. */
+static enum est_err
+take_ee(struct est_req *r, struct est_ee *ee, const char *how, struct authn_result *res,
+    struct est_error *e)
+{
+	enum est_err rc;
+
+	snprintf(r->principal, sizeof(r->principal), "%s:%s", how, ee->username);
+	res->ee = ee;
+	res->ee_id = ee->id;
+	res->spend = true;
+	if (res->change_subject)
+		return EST_OK;
+	rc = registered_names(ee, res, e);
+	return rc;
+}
+
+/* The username of a DN by the alias's username component. */
+static enum est_err
+username_of(struct est_req *r, const X509_NAME *dn, enum est_err fail_code, char **user,
+    struct est_error *e)
+{
+	const struct est_alias_conf *ac = r->alias->conf;
+
+	if (est_name_field(dn, ac->username_nid, user, e) != EST_OK)
+		return est_fail(e, fail_code, "the subject has no %s to name the end entity "
+		    "(username-component of alias %s)", ac->username_field != NULL ?
+		    ac->username_field : "CN", ac->name);
+	return EST_OK;
+}
+
+/* challenge-password and dn-part-password: the code against the end entity's hash. */
+static enum est_err
+authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_result *res,
+    struct est_error *e)
+{
+	struct est_ee *ee = NULL;
+	struct est_pwhash h;
+	char *user = NULL;
+	bool known, match, failed;
+	enum est_err rc;
+
+	if ((rc = username_of(r, X509_REQ_get_subject_name(csr), EST_ERR_AUTH, &user, e)) != EST_OK)
+		return rc;
+	rc = usable_ee(r, user, EST_ERR_AUTH, &ee, e);
+	known = ee != NULL && rc == EST_OK && est_pwhash_parse(ee->code_hash, &h) == NULL;
+	/* An unusable or unknown entity costs the same PBKDF2 as a known one. */
+	match = est_pwhash_matches(known ? &h : NULL, code, strlen(code), &failed);
+	if (rc == EST_OK && failed)
+		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "PBKDF2 failed");
+	else if (rc == EST_OK && !known)
+		rc = est_fail(e, EST_ERR_STORE, "end entity %s: stored code hash is malformed", user);
+	else if (rc == EST_OK && !match)
+		rc = est_fail(e, EST_ERR_AUTH, "wrong enrolment code for end entity %s", user);
+	if (rc == EST_OK)
+		rc = take_ee(r, ee, "ee", res, e);
+	else
+		est_ee_free(ee);
+	free(user);
+	return rc;
+}
+
+/* The enrolment code as the method reads it from the CSR; NULL when not there. */
+static enum est_err
+code_of(struct est_req *r, X509_REQ *csr, enum est_auth_method m, char **code,
+    struct est_error *e)
+{
+	*code = NULL;
+	if (m == EST_AUTH_CHALLENGE_PASSWORD)
+		return est_csr_challenge_password(csr, code, e);
+	if (est_name_field(X509_REQ_get_subject_name(csr), r->alias->conf->code_nid, code, e) ==
+	    EST_ERR_NOTFOUND)
+		return EST_OK;
+	return *code != NULL ? EST_OK : EST_ERR_BADREQ;
+}
+
+/* ChangeSubjectName (RFC 7030 §4.2.1): refused, or the CSR's names certified. */
+static enum est_err
+change_subject(struct est_req *r, X509 *vendor, X509_REQ *csr, struct authn_result *res,
+    struct est_error *e)
+{
+	X509_NAME *old = NULL;
+	bool present;
+	enum est_err rc;
+
+	if ((rc = est_csr_change_subject_name(csr, &present, &old, e)) != EST_OK || !present)
+		return rc;
+	if (!r->alias->conf->allow_change_subject)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "alias %s does not allow ChangeSubjectName; "
+		    "request the registered subject", r->alias->conf->name);
+	else if (old != NULL && !est_name_equal_unordered(old, X509_get_subject_name(vendor)))
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "ChangeSubjectName names another subject than "
+		    "the vendor certificate's");
+	else if ((res->subject = X509_NAME_dup(X509_REQ_get_subject_name(csr))) == NULL)
+		rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
+	else if ((rc = est_csr_get_san(csr, &res->san, e)) == EST_OK)
+		res->change_subject = true;
+	X509_NAME_free(old);
+	return rc;
+}
+
+/* Vendor mode: the vendor certificate names a registered end entity. */
+static enum est_err
+authn_vendor(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct est_error *e)
+{
+	struct est_ee *ee = NULL;
+	X509 *vendor = NULL;
+	char *user = NULL;
+	enum est_err rc;
+
+	if ((rc = vendor_verify(r, &vendor, e)) != EST_OK ||
+	    (rc = username_of(r, X509_get_subject_name(vendor), EST_ERR_FORBIDDEN, &user, e)) != EST_OK)
+		return rc;
+	if ((rc = usable_ee(r, user, EST_ERR_FORBIDDEN, &ee, e)) == EST_OK && csr != NULL)
+		rc = change_subject(r, vendor, csr, res, e);
+	if (rc == EST_OK)
+		rc = take_ee(r, ee, "vendor", res, e);
+	else
+		est_ee_free(ee);
+	free(user);
+	return rc;
+}
+
+/* ---- the methods together ---- */
+
 static bool
-presented(struct est_req *r, enum est_auth_method m)
+presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 {
 	switch (m) {
 	case EST_AUTH_HTTP:
 		return http_header(r, "Authorization") != NULL;
 	case EST_AUTH_CERTIFICATE:
+	case EST_AUTH_NONE:
 		return r->ssl != NULL && SSL_get0_peer_certificate(r->ssl) != NULL;
+	case EST_AUTH_CHALLENGE_PASSWORD:
+		return csr != NULL && X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, -1) >= 0;
+	case EST_AUTH_DN_PART_PASSWORD:
+		return csr != NULL && X509_NAME_get_index_by_NID(X509_REQ_get_subject_name(csr),
+		    r->alias->conf->code_nid, -1) >= 0;
 	case EST_AUTH__MAX:
 		break;
 	}
 	return false;
 }
 
+static enum est_err
+try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct authn_result *res,
+    struct est_error *e)
+{
+	X509 *cert;
+	char *code = NULL;
+	enum est_err rc = EST_ERR_INTERNAL;
+
+	switch (m) {
+	case EST_AUTH_HTTP:
+		return authn_http(r, e);
+	case EST_AUTH_CERTIFICATE:
+		rc = authn_client_cert(r, &cert, e);
+		res->ee_id = r->cert_ee_id;
+		return rc;
+	case EST_AUTH_CHALLENGE_PASSWORD:
+	case EST_AUTH_DN_PART_PASSWORD:
+		if ((rc = code_of(r, csr, m, &code, e)) == EST_OK)
+			rc = authn_code(r, csr, code, res, e);
+		if (code != NULL)
+			OPENSSL_clear_free(code, strlen(code));
+		return rc == EST_ERR_BADREQ ? est_fail(e, EST_ERR_AUTH, "%s", e->msg) : rc;
+	case EST_AUTH_NONE:
+		return authn_vendor(r, csr, res, e);
+	case EST_AUTH__MAX:
+		break;
+	}
+	return rc;
+}
+
+static bool
+takes_password(const struct est_alias_conf *ac)
+{
+	for (size_t i = 0; i < ac->n_auth; i++)
+		if (ac->auth[i] == EST_AUTH_HTTP || ac->auth[i] == EST_AUTH_CHALLENGE_PASSWORD ||
+		    ac->auth[i] == EST_AUTH_DN_PART_PASSWORD)
+			return true;
+	return false;
+}
+
+bool
+alias_requires_challenge_password(const struct est_alias *a)
+{
+	for (size_t i = 0; i < a->conf->n_auth; i++)
+		if (a->conf->auth[i] == EST_AUTH_CHALLENGE_PASSWORD)
+			return true;
+	return a->conf->channel_binding == EST_CB_TLS_UNIQUE;
+}
+
+static enum est_err
+no_method_applied(struct est_req *r, struct est_error *why)
+{
+	const struct est_alias_conf *ac = r->alias->conf;
+
+	if (ac->vendor_mode)
+		return est_fail(why, EST_ERR_FORBIDDEN, "alias %s needs the device's vendor "
+		    "certificate as TLS client certificate", ac->name);
+	if (takes_password(ac))
+		return est_fail(why, EST_ERR_AUTH, "no credentials presented");
+	return est_fail(why, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate from its CA",
+	    ac->name);
+}
+
 enum est_err
-authn_enroll(struct est_req *r, struct est_error *e)
+authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct est_error *e)
 {
 	const struct est_alias_conf *ac = r->alias->conf;
 	struct est_error why = { 0 };
-	bool http_offered = false;
-	X509 *cert;
 
+	if (ac->require_client_cert && (r->ssl == NULL || SSL_get0_peer_certificate(r->ssl) == NULL))
+		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate; "
+		    "use the mutual-TLS listener", ac->name);
 	for (size_t i = 0; i < ac->n_auth; i++) {
 		struct est_error tried = { 0 };
-		enum est_err rc = EST_ERR_INTERNAL;
+		enum est_err rc;
 
-		if (ac->auth[i] == EST_AUTH_HTTP)
-			http_offered = true;
-		if (!presented(r, ac->auth[i]))
+		if (!presented(r, csr, ac->auth[i]))
 			continue;
-		switch (ac->auth[i]) {
-		case EST_AUTH_HTTP:
-			rc = authn_http(r, &tried);
-			break;
-		case EST_AUTH_CERTIFICATE:
-			rc = authn_client_cert(r, &cert, &tried);
-			break;
-		case EST_AUTH__MAX:
-			break;
-		}
-		if (rc == EST_OK)
+		authn_result_clear(res);
+		rc = try_method(r, csr, ac->auth[i], res, &tried);
+		if (rc == EST_OK) {
+			res->method = ac->auth[i];
 			return EST_OK;
+		}
+		authn_result_clear(res);
+		snprintf(r->principal, sizeof(r->principal), "-");
 		if (rc != EST_ERR_AUTH && rc != EST_ERR_FORBIDDEN)
 			return est_fail(e, rc, "%s", tried.msg);
 		if (why.code == EST_OK)
 			why = tried;
 	}
-	if (why.code == EST_OK && http_offered)
-		est_fail(&why, EST_ERR_AUTH, "no credentials presented");
-	else if (why.code == EST_OK)
-		est_fail(&why, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate from its CA",
-		    ac->name);
-	return est_fail(e, http_offered ? EST_ERR_AUTH : EST_ERR_FORBIDDEN, "%s", why.msg);
+	if (why.code == EST_OK)
+		no_method_applied(r, &why);
+	return est_fail(e, takes_password(ac) ? EST_ERR_AUTH : EST_ERR_FORBIDDEN, "%s", why.msg);
+}
+
+enum est_err
+authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
+{
+	char want[64], *got = NULL;
+	enum est_err rc;
+	size_t n;
+
+	if (r->alias->conf->channel_binding != EST_CB_TLS_UNIQUE)
+		return EST_OK;
+	if ((rc = est_csr_challenge_password(csr, &got, e)) != EST_OK)
+		return rc;
+	if (got == NULL)
+		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s links the CSR to the TLS connection: "
+		    "put base64(tls-unique) in its challengePassword (RFC 7030 §3.5)",
+		    r->alias->conf->name);
+	if ((rc = binding_value(r->ssl, want, sizeof(want), e)) == EST_OK) {
+		n = strlen(want);
+		/* Whole value, constant time: a prefix must not pass (EST-S-36). */
+		if (strlen(got) != n || CRYPTO_memcmp(got, want, n) != 0)
+			rc = est_fail(e, EST_ERR_FORBIDDEN, "the CSR's challengePassword is not this TLS "
+			    "connection's channel binding: build the CSR on the connection that "
+			    "sends it (RFC 7030 §3.5)");
+	}
+	free(got);
+	return rc;
 }
 
 void

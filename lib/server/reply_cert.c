@@ -3,8 +3,12 @@
  *
  * The certificate is committed to the store before a byte of it goes to
  * the client; if recording fails the client gets 500 and no certificate.
+ * For an end entity, spending a use of its enrolment code is part of the
+ * same commit: if the code was spent meanwhile (a concurrent request), the
+ * client gets the 401 of any failed authentication and no certificate.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "estkit/codec.h"
 #include "estkit/log.h"
@@ -12,25 +16,58 @@
 
 #define ENROLL_TYPE "application/pkcs7-mime; smime-type=certs-only"
 
+/* The end entity's own profile, else the alias's. */
+static const struct est_profile *
+profile_for(struct est_req *r, const struct authn_result *res, struct est_error *e)
+{
+	const struct est_profile_conf *pc;
+
+	if (res == NULL || res->ee == NULL || res->ee->profile[0] == '\0')
+		return r->alias->profile;
+	pc = est_config_profile(r->worker->srv->cfg, res->ee->profile);
+	if (pc == NULL)
+		est_fail(e, EST_ERR_CONFIG, "end entity %s names profile %s, which estd.conf lacks",
+		    res->ee->username, res->ee->profile);
+	return pc != NULL ? &pc->profile : NULL;
+}
+
+/* Record the certificate, spending a use of the end entity's code with it. */
+static enum est_err
+record(struct est_req *r, struct est_cert_rec *rec, const struct authn_result *res,
+    struct est_error *e)
+{
+	if (res == NULL)
+		return est_store_put_cert(r->worker->store, rec, e);
+	rec->ee_id = res->ee_id;
+	if (res->spend && res->ee != NULL)
+		return est_store_put_cert_consume(r->worker->store, rec, res->ee->code_hash,
+		    (int64_t)time(NULL), e);
+	return est_store_put_cert(r->worker->store, rec, e);
+}
+
 /* Sign and record; retries once when the random serial is already taken. */
 static enum est_err
-issue_recorded(struct est_req *r, const struct est_issue_req *req, X509 **out, struct est_error *e)
+issue_recorded(struct est_req *r, const struct est_issue_req *req, const struct authn_result *res,
+    X509 **out, struct est_error *e)
 {
+	const struct est_profile *profile = profile_for(r, res, e);
 	struct est_cert_rec *rec = NULL;
 	X509 *cert = NULL;
 	enum est_err rc = EST_ERR_INTERNAL;
 
+	if (profile == NULL)
+		return EST_ERR_CONFIG;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		X509_free(cert);
 		cert = NULL;
 		est_cert_rec_free(rec);
 		rec = NULL;
-		if ((rc = est_ca_issue(r->alias->ca, r->alias->profile, req, &cert, e)) != EST_OK)
+		if ((rc = est_ca_issue(r->alias->ca, profile, req, &cert, e)) != EST_OK)
 			break;
 		rc = est_cert_rec_from_x509(cert, r->principal, r->alias->conf->name, &rec, e);
 		if (rc != EST_OK)
 			break;
-		rc = est_store_put_cert(r->worker->store, rec, e);
+		rc = record(r, rec, res, e);
 		if (rc != EST_ERR_EXISTS)
 			break;
 	}
@@ -68,14 +105,14 @@ encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e)
 }
 
 void
-issue_and_reply(struct est_req *r, const struct est_issue_req *req)
+issue_and_reply(struct est_req *r, const struct est_issue_req *req, const struct authn_result *res)
 {
 	struct est_error e = { 0 };
 	X509 *cert = NULL;
 	char *body = NULL;
 	size_t len;
 
-	if (issue_recorded(r, req, &cert, &e) != EST_OK ||
+	if (issue_recorded(r, req, res, &cert, &e) != EST_OK ||
 	    encode_certs_only(cert, &body, &len, &e) != EST_OK) {
 		http_fail(r, &e);
 	} else {

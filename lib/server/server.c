@@ -200,7 +200,7 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 		goto fail;
 	}
 	if ((rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
-	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
+	    (rc = vendor_load(srv, e)) != EST_OK || (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	*out = srv;
 	return EST_OK;
@@ -299,6 +299,7 @@ est_server_free(struct est_server *srv)
 			close(srv->listeners[i].fd);
 	}
 	free(srv->listeners);
+	vendor_free(srv);
 	for (size_t i = 0; i < srv->n_aliases; i++)
 		free(srv->aliases[i].cacerts_body);
 	free(srv->aliases);

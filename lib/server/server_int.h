@@ -37,6 +37,16 @@ struct est_alias {
 	const struct est_profile *profile;
 	char *cacerts_body;               /* precomputed base64 certs-only */
 	size_t cacerts_len;
+	/* vendor mode (vendor.c): all owned, NULL otherwise */
+	STACK_OF(X509) *vendor_listed;    /* the CAs vendor-cas names */
+	STACK_OF(X509) *vendor_anchors;   /* the external roots above them */
+	STACK_OF(X509) *vendor_untrusted; /* external CAs between */
+};
+
+/* An external CA imported with `estadm ca import --external`. */
+struct ext_ca {
+	char *name;
+	X509 *cert;
 };
 
 struct est_listener {
@@ -81,6 +91,8 @@ struct est_server {
 	unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN];
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
+	struct ext_ca *ext_cas;           /* those the aliases use, from the store */
+	size_t n_ext_cas;
 	int stop_pipe[2];
 };
 
@@ -149,6 +161,8 @@ struct est_req {
 	SSL *ssl;                         /* NULL on a plain listener */
 	char peer[80];                    /* "ADDR:PORT" */
 	char principal[160];              /* who authenticated, "-" before */
+	int64_t cert_ee_id;               /* end entity of the client certificate on
+	                                   * record (authn_client_cert), 0 for none */
 	struct timespec start;
 	bool auth_stale;                  /* a 401 should say stale=true */
 	bool answered;
@@ -192,18 +206,83 @@ void route_request(struct est_req *r);
 /* ---- authn.c ---- */
 
 /*
- * Authenticate a request by the alias's methods, in order. On success
- * fills r->principal. On failure returns EST_ERR_AUTH (the caller answers
- * 401 with challenges; e->msg is the reason for the log only) or
- * EST_ERR_FORBIDDEN.
+ * What authentication established, for the step that issues. Zero-initialise;
+ * release with authn_result_clear().
  */
-enum est_err authn_enroll(struct est_req *r, struct est_error *e);
+struct authn_result {
+	enum est_auth_method method;      /* the method that succeeded */
+	struct est_ee *ee;                /* client mode: the registered end entity (owned) */
+	int64_t ee_id;                    /* end entity the certificate is linked to, 0 none */
+	bool spend;                       /* spend one use of ee's code with the certificate */
+	X509_NAME *subject;               /* subject to certify (owned); NULL: the CSR's */
+	GENERAL_NAMES *san;               /* SAN to certify (owned; empty = none); with
+	                                   * subject NULL: the CSR's, per the profile */
+	bool change_subject;              /* ChangeSubjectName (RFC 6402) was honoured */
+};
+
+void authn_result_clear(struct authn_result *res);
+
+/*
+ * Authenticate an enrolment by the alias's methods, in order (see authn.c
+ * for how they combine). csr is the request's CSR as read, its signature
+ * NOT checked (so /serverkeygen may call this too), or NULL when it could
+ * not be read: methods that need it then do not apply. On success fills
+ * r->principal and *res. On failure returns EST_ERR_AUTH (answer 401 with
+ * challenges; e->msg is for the log only) or EST_ERR_FORBIDDEN.
+ */
+enum est_err authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res,
+    struct est_error *e);
+
+/*
+ * Whether the alias's CSRs must carry a challengePassword: it is either the
+ * enrolment code (authentication = challenge-password) or the channel
+ * binding (channel-binding = tls-unique). For /csrattrs (RFC 7030 §4.5,
+ * EST-S-34): such an alias lists challengePassword.
+ */
+bool alias_requires_challenge_password(const struct est_alias *a);
+
+/*
+ * The channel-binding check of RFC 7030 §3.5 for aliases with
+ * channel-binding = tls-unique (EST_OK otherwise): the CSR's
+ * challengePassword must be exactly base64(tls-unique) of this connection
+ * on TLS 1.2, base64(tls-exporter) on TLS 1.3 (CB-05). EST_ERR_FORBIDDEN.
+ */
+enum est_err authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e);
 
 /*
  * The TLS client certificate of this request, verified against the alias's
- * CA, not revoked and on record. *cert is borrowed from the connection.
+ * CA, not revoked and on record; sets r->cert_ee_id to the end entity the
+ * record is linked to. *cert is borrowed from the connection.
  */
 enum est_err authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e);
+
+/* ---- vendor.c: vendor mode's external CAs ---- */
+
+/*
+ * Load the external CAs the aliases list from the store, add them to the
+ * TLS client trust, and give each vendor-mode alias its anchors, listed CAs
+ * and intermediates. A name missing from the store, or a listed CA whose
+ * issuers up to a self-signed root are not all imported, fails here with
+ * the configuration file and line.
+ */
+enum est_err vendor_load(struct est_server *srv, struct est_error *e);
+
+/* Free what vendor_load gave srv and its aliases. */
+void vendor_free(struct est_server *srv);
+
+/* The request's TLS client certificate, valid now under one of the alias's
+ * vendor CAs. *cert is borrowed. EST_ERR_FORBIDDEN with the reason. */
+enum est_err vendor_verify(struct est_req *r, X509 **cert, struct est_error *e);
+
+/* ---- binding.c ---- */
+
+/*
+ * The channel-binding value of the request's TLS connection (RFC 5929
+ * tls-unique on TLS 1.2: the first Finished of the latest handshake; RFC
+ * 9266 tls-exporter on TLS 1.3), base64, into out. EST_ERR_FORBIDDEN on a
+ * connection without one.
+ */
+enum est_err binding_value(SSL *ssl, char *out, size_t outlen, struct est_error *e);
 
 /* Add the WWW-Authenticate challenges of a 401 to the response. */
 void authn_add_challenges(struct est_req *r);
@@ -217,10 +296,14 @@ void h_simplereenroll(struct est_req *r);
 /* ---- reply_cert.c: the common end of every enrolment ---- */
 
 /*
- * Issue a certificate for req under the request's alias, record it in the
- * store (retrying once on a serial collision) and answer 200 with the
- * certs-only body. Answers the error itself on failure.
+ * Issue a certificate for req under the request's alias (or the end entity's
+ * profile), record it in the store (retrying once on a serial collision),
+ * linked to res->ee_id and, with res->spend, in one transaction with
+ * spending a use of the end entity's code; then answer 200 with the
+ * certs-only body. res may be NULL. Answers the error itself on failure
+ * (a code spent meanwhile is a 401 like any other authentication failure).
  */
-void issue_and_reply(struct est_req *r, const struct est_issue_req *req);
+void issue_and_reply(struct est_req *r, const struct est_issue_req *req,
+    const struct authn_result *res);
 
 #endif

@@ -51,28 +51,41 @@ load_identity(SSL_CTX *ctx, const struct est_listener_conf *lc, struct est_error
 	return EST_OK;
 }
 
-/* Ask for client certificates, naming every CA we trust as acceptable. */
+/* Add the subjects of certs to names; false when out of memory. */
+static bool
+add_names(STACK_OF(X509_NAME) *names, STACK_OF(X509) *certs)
+{
+	for (int j = 0; certs != NULL && j < sk_X509_num(certs); j++) {
+		X509_NAME *n = X509_NAME_dup(X509_get_subject_name(sk_X509_value(certs, j)));
+
+		if (n == NULL || sk_X509_NAME_push(names, n) <= 0) {
+			X509_NAME_free(n);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Ask for client certificates, naming every CA we trust as acceptable
+ * (the aliases' own CAs and the vendor CAs of vendor mode). */
 static enum est_err
 set_client_auth(struct est_server *srv, SSL_CTX *ctx, bool required, struct est_error *e)
 {
 	STACK_OF(X509_NAME) *names;
-	STACK_OF(X509) *chain;
 	int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+	bool ok = true;
 
 	names = sk_X509_NAME_new_null();
 	if (names == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	for (size_t i = 0; i < srv->n_cas; i++) {
-		chain = est_ca_chain(srv->cas[i]);
-		for (int j = 0; j < sk_X509_num(chain); j++) {
-			X509_NAME *n = X509_NAME_dup(X509_get_subject_name(sk_X509_value(chain, j)));
-
-			if (n == NULL || sk_X509_NAME_push(names, n) <= 0) {
-				X509_NAME_free(n);
-				sk_X509_NAME_pop_free(names, X509_NAME_free);
-				return est_fail(e, EST_ERR_NOMEM, "out of memory");
-			}
-		}
+	for (size_t i = 0; ok && i < srv->n_cas; i++)
+		ok = add_names(names, est_ca_chain(srv->cas[i]));
+	for (size_t i = 0; ok && i < srv->n_aliases; i++)
+		ok = add_names(names, srv->aliases[i].vendor_listed) &&
+		    add_names(names, srv->aliases[i].vendor_anchors);
+	if (!ok) {
+		sk_X509_NAME_pop_free(names, X509_NAME_free);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
 	if (!X509_STORE_up_ref(srv->client_trust))

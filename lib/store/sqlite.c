@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "estkit/store.h"
+#include "sqlite_int.h"
 #include "store_int.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -46,13 +47,35 @@ static const char *const migrations[] = {
 	"CREATE INDEX certs_serial ON certs (serial);"
 	"CREATE INDEX certs_subject ON certs (subject);"
 	"CREATE INDEX certs_spki ON certs (spki_sha256);",
+	/* 2: end entities (pre-registered enrolment), their certificates, external CAs. */
+	"CREATE TABLE end_entities ("
+	" id INTEGER PRIMARY KEY,"
+	" username TEXT NOT NULL UNIQUE,"
+	" subject TEXT NOT NULL,"
+	" subject_der BLOB NOT NULL,"
+	" san TEXT NOT NULL DEFAULT '',"
+	" san_der BLOB,"
+	" alias TEXT NOT NULL,"
+	" profile TEXT NOT NULL DEFAULT '',"
+	" code_hash TEXT NOT NULL,"
+	" uses_left INTEGER NOT NULL CHECK (uses_left >= -1),"
+	" valid_until INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL,"
+	" last_used INTEGER NOT NULL DEFAULT 0);"
+	"ALTER TABLE certs ADD COLUMN ee_id INTEGER REFERENCES end_entities (id) ON DELETE SET NULL;"
+	"CREATE INDEX certs_ee ON certs (ee_id);"
+	"CREATE TABLE external_cas ("
+	" name TEXT PRIMARY KEY,"
+	" subject TEXT NOT NULL,"
+	" der BLOB NOT NULL,"
+	" imported_at INTEGER NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* The columns row_to_rec reads, in its order. */
 #define CERT_COLUMNS "id, issuer, serial, subject, san, spki_sha256, not_before, " \
-	"not_after, issued_at, status, revoked_at, revocation_reason, principal, alias, der"
+	"not_after, issued_at, status, revoked_at, revocation_reason, principal, alias, der, ee_id"
 
 enum query {
 	Q_BEGIN,
@@ -67,6 +90,8 @@ enum query {
 	Q__MAX
 };
 
+_Static_assert(Q__MAX <= SQ_Q_MAX, "sqlite_int.h: SQ_Q_MAX too small");
+
 static const char *const queries[Q__MAX] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
@@ -74,8 +99,8 @@ static const char *const queries[Q__MAX] = {
 	[Q_VERSION] = "PRAGMA user_version",
 	[Q_INSERT] = "INSERT INTO certs (issuer, serial, subject, san, spki_sha256, "
 	    "not_before, not_after, issued_at, status, revoked_at, revocation_reason, "
-	    "principal, alias, der) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	    "principal, alias, der, ee_id) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[Q_GET] = "SELECT " CERT_COLUMNS " FROM certs "
 	    "WHERE serial = ?1 AND (?2 IS NULL OR issuer = ?2) ORDER BY id LIMIT 2",
 	[Q_FIND] = "SELECT id, status = 'valid' FROM certs "
@@ -86,13 +111,6 @@ static const char *const queries[Q__MAX] = {
 	    "WHERE (?1 IS NULL OR issuer = ?1) AND (?2 IS NULL OR subject LIKE ?2) "
 	    "AND (?3 = 0 OR (status = 'valid' AND not_after > ?4)) "
 	    "ORDER BY id LIMIT ?5",
-};
-
-struct sq_store {
-	struct est_store base;      /* first, so the generic handle casts to this */
-	sqlite3 *db;
-	char *path;                 /* the file, for every error message */
-	sqlite3_stmt *stmt[Q__MAX]; /* prepared on first use */
 };
 
 static struct sq_store *
@@ -228,6 +246,7 @@ row_to_rec(sqlite3_stmt *q, struct est_cert_rec **out, struct est_error *e)
 	    sqlite3_column_int64(q, 10);
 	r->revocation_reason = sqlite3_column_type(q, 11) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int(q, 11);
+	r->ee_id = sqlite3_column_int64(q, 15);
 	*out = r;
 	return EST_OK;
 }
@@ -253,6 +272,8 @@ bind_rec(sqlite3_stmt *q, const struct est_cert_rec *r)
 	    sqlite3_bind_text(q, 12, principal, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(q, 13, alias, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_blob64(q, 14, r->der, r->der_len, SQLITE_STATIC) != SQLITE_OK)
+		return -1;
+	if (r->ee_id > 0 && sqlite3_bind_int64(q, 15, r->ee_id) != SQLITE_OK)
 		return -1;
 	if (r->status == EST_CERT_REVOKED &&
 	    (sqlite3_bind_int64(q, 10, r->revoked_at) != SQLITE_OK ||
@@ -489,9 +510,62 @@ sq_close(struct est_store *st)
 
 	for (i = 0; i < Q__MAX; i++)
 		sqlite3_finalize(s->stmt[i]);
+	for (i = 0; i < SQ_EE__MAX; i++)
+		sqlite3_finalize(s->ee_stmt[i]);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
+}
+
+/* ---- for sqlite_ee.c (see sqlite_int.h) ---- */
+
+enum est_err
+sq_fail(struct sq_store *s, const char *doing, struct est_error *e)
+{
+	return db_fail(s, doing, e);
+}
+
+void
+sq_done(sqlite3_stmt *q)
+{
+	done(q);
+}
+
+enum est_err
+sq_begin(struct sq_store *s, struct est_error *e)
+{
+	return run(s, Q_BEGIN, "starting a transaction", e);
+}
+
+enum est_err
+sq_commit(struct sq_store *s, struct est_error *e)
+{
+	return run(s, Q_COMMIT, "committing", e);
+}
+
+void
+sq_rollback(struct sq_store *s)
+{
+	rollback(s);
+}
+
+int
+sq_col_text(sqlite3_stmt *q, int i, char **out)
+{
+	return col_text(q, i, out);
+}
+
+int
+sq_col_blob(sqlite3_stmt *q, int i, unsigned char **out, size_t *len)
+{
+	return col_blob(q, i, out, len);
+}
+
+enum est_err
+sq_insert_cert(struct sq_store *s, const struct est_cert_rec *rec, int64_t *id,
+    struct est_error *e)
+{
+	return insert(s, rec, id, e);
 }
 
 static const struct est_store_ops sqlite_ops = {
@@ -501,6 +575,14 @@ static const struct est_store_ops sqlite_ops = {
 	.list_certs = sq_list_certs,
 	.revoke_cert = sq_revoke_cert,
 	.schema_version = sq_schema_version,
+	.put_cert_consume = sq_put_cert_consume,
+	.put_ee = sq_put_ee,
+	.get_ee = sq_get_ee,
+	.list_ee = sq_list_ee,
+	.del_ee = sq_del_ee,
+	.reset_ee = sq_reset_ee,
+	.put_ext_ca = sq_put_ext_ca,
+	.list_ext_ca = sq_list_ext_ca,
 	.close = sq_close,
 };
 

@@ -315,3 +315,77 @@ est_store_schema_version(struct est_store *st, int *version, struct est_error *e
 {
 	return st->ops->schema_version(st, version, e);
 }
+
+enum est_err
+est_store_put_cert_consume(struct est_store *st, struct est_cert_rec *rec,
+    const char *code_hash, int64_t now, struct est_error *e)
+{
+	if (rec == NULL || rec->issuer == NULL || rec->serial == NULL ||
+	    rec->subject == NULL || rec->der == NULL || rec->der_len == 0)
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete certificate record");
+	if (rec->ee_id <= 0 || code_hash == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no end entity whose code to spend");
+	return st->ops->put_cert_consume(st, rec, code_hash, now, e);
+}
+
+enum est_err
+est_store_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
+{
+	if (ee == NULL || ee->username == NULL || ee->username[0] == '\0' ||
+	    ee->subject == NULL || ee->subject_der == NULL || ee->alias == NULL ||
+	    ee->code_hash == NULL || ee->uses_left < -1 || ee->valid_until < 0)
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete end entity record");
+	return st->ops->put_ee(st, ee, e);
+}
+
+enum est_err
+est_store_get_ee(struct est_store *st, const char *username, struct est_ee **out,
+    struct est_error *e)
+{
+	if (username == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no username to look up");
+	return st->ops->get_ee(st, username, out, e);
+}
+
+enum est_err
+est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error *e)
+{
+	if (visit == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no visitor for listing end entities");
+	return st->ops->list_ee(st, visit, arg, e);
+}
+
+enum est_err
+est_store_del_ee(struct est_store *st, const char *username, struct est_error *e)
+{
+	if (username == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no username to remove");
+	return st->ops->del_ee(st, username, e);
+}
+
+enum est_err
+est_store_reset_ee(struct est_store *st, const char *username, const char *code_hash,
+    int64_t uses_left, int64_t valid_until, struct est_error *e)
+{
+	if (username == NULL || code_hash == NULL || uses_left < -1 || valid_until < 0)
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete end entity reset");
+	return st->ops->reset_ee(st, username, code_hash, uses_left, valid_until, e);
+}
+
+enum est_err
+est_store_put_ext_ca(struct est_store *st, struct est_ext_ca *ca, struct est_error *e)
+{
+	if (ca == NULL || ca->name == NULL || ca->subject == NULL || ca->der == NULL ||
+	    ca->der_len == 0)
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete external CA record");
+	return st->ops->put_ext_ca(st, ca, e);
+}
+
+enum est_err
+est_store_list_ext_ca(struct est_store *st, est_ext_ca_visit visit, void *arg,
+    struct est_error *e)
+{
+	if (visit == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no visitor for listing external CAs");
+	return st->ops->list_ext_ca(st, visit, arg, e);
+}

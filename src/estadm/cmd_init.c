@@ -1,7 +1,8 @@
 /*
  * estadm init: make a ready-to-run server directory -- a root CA, a TLS
  * server certificate it signed (on record in a fresh store), a users file and
- * estd.conf with paths relative to the directory.
+ * estd.conf with paths relative to the directory. The store also gets the
+ * demo vendor CAs of the EJBCA guide (external CAs for the estvendor alias).
  *
  * Invariants: nothing the administrator had is touched. Every target file is
  * checked to be absent before anything is written, every file is created
@@ -29,6 +30,43 @@
 #include "estkit/store.h"
 
 #define CA_NAME "ManagementCA"
+#define VENDOR_ROOT "VendorRootCA"
+#define VENDOR_SUB "VendorSubCA"
+
+/*
+ * The vendor root and sub CA printed in the EJBCA guide's vendor-mode
+ * example (public test certificates, valid until 2040; also in
+ * tests/fixtures/vendor/), so that its vendor-cert.pem enrols as written.
+ */
+static const char vendor_root_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIB5zCCAY2gAwIBAgIIfIFBpHsapFAwCgYIKoZIzj0EAwMwRzELMAkGA1UEBhMC\n"
+	"U0UxGTAXBgNVBAoMEFByaW1lS2V5IEZhY3RvcnkxHTAbBgNVBAMMFFZlbmRvciBS\n"
+	"b290IENBIEVDMzg0MB4XDTIwMTAxOTA2MjExMloXDTQwMTAxNDA2MjExMlowRzEL\n"
+	"MAkGA1UEBhMCU0UxGTAXBgNVBAoMEFByaW1lS2V5IEZhY3RvcnkxHTAbBgNVBAMM\n"
+	"FFZlbmRvciBSb290IENBIEVDMzg0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
+	"Pg1gVL60dcs+pI0xqdt+ZxFsi0z0PM/++tXy3CTN1MIL+UL7hjIbHZoKHDydDjvX\n"
+	"Jh2wNEvR1uby3XIwg0+zVaNjMGEwDwYDVR0TAQH/BAUwAwEB/zAfBgNVHSMEGDAW\n"
+	"gBSK0LnIltrD+4XTciuLinXtYpk/yzAdBgNVHQ4EFgQUitC5yJbaw/uF03Iri4p1\n"
+	"7WKZP8swDgYDVR0PAQH/BAQDAgGGMAoGCCqGSM49BAMDA0gAMEUCIQDsFbCpZbxA\n"
+	"tPYrCaNm+8viymtxgW59rrUqbi4GweEqBQIgMvS0OeKVASGAeBIUoI3GBgszzVgj\n"
+	"M6MzBjOO586jzSs=\n"
+	"-----END CERTIFICATE-----\n";
+
+static const char vendor_sub_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIB5jCCAYugAwIBAgIIc8lyzz9D+tQwCgYIKoZIzj0EAwMwRzELMAkGA1UEBhMC\n"
+	"U0UxGTAXBgNVBAoMEFByaW1lS2V5IEZhY3RvcnkxHTAbBgNVBAMMFFZlbmRvciBS\n"
+	"b290IENBIEVDMzg0MB4XDTIwMTAxOTA2MjE0MVoXDTQwMTAxNDA2MjExMlowRTEL\n"
+	"MAkGA1UEBhMCU0UxGTAXBgNVBAoMEFByaW1lS2V5IEZhY3RvcnkxGzAZBgNVBAMM\n"
+	"ElZlbmRvciBTdWJDQSBFQzM4NDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABP4c\n"
+	"764FiC2EPqHqkHmRn7OdQoinqWe73yKfBSdTxppnQntMW1oq4kkO1A9qxWgiBN4f\n"
+	"nvx/oByN38Pe1Sl0w1yjYzBhMA8GA1UdEwEB/wQFMAMBAf8wHwYDVR0jBBgwFoAU\n"
+	"itC5yJbaw/uF03Iri4p17WKZP8swHQYDVR0OBBYEFOAbHblwsKqYhl4u5DX9hBpN\n"
+	"KAAWMA4GA1UdDwEB/wQEAwIBhjAKBggqhkjOPQQDAwNJADBGAiEAhWK79GK75Y++\n"
+	"uVLcF6TK2+FWvF0bN820Fwsdmzqsk1ACIQCkwGxvCmZ5RBclq3aWS37wnfucxqeU\n"
+	"6efhzZTOTcKwGA==\n"
+	"-----END CERTIFICATE-----\n";
 #define CA_DAYS 3650
 #define INIT_REALM "estkit"
 
@@ -370,6 +408,33 @@ out:
 
 /* ---- store, users, configuration ---------------------------------------- */
 
+/* Import one PEM certificate as an external CA. */
+static enum est_err
+import_vendor(struct est_store *st, const char *name, const char *pem, struct est_error *e)
+{
+	struct est_ext_ca ca = { 0 };
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	enum est_err rc = EST_ERR_NOMEM;
+	int n;
+
+	BIO_free(bio);
+	if (cert != NULL && (n = i2d_X509(cert, &der)) > 0 &&
+	    (ca.subject = est_name_text(X509_get_subject_name(cert))) != NULL) {
+		ca.name = (char *)name;
+		ca.der = der;
+		ca.der_len = (size_t)n;
+		rc = est_store_put_ext_ca(st, &ca, e);
+	} else {
+		est_fail_ssl(e, rc, "cannot read the built-in vendor CA %s", name);
+	}
+	free(ca.subject);
+	OPENSSL_free(der);
+	X509_free(cert);
+	return rc;
+}
+
 /* Put the TLS certificate on record, so every certificate the CA signed is. */
 static enum est_err
 make_store(struct init_run *r, struct est_error *e)
@@ -391,6 +456,10 @@ make_store(struct init_run *r, struct est_error *e)
 		return rc;
 	if ((rc = est_cert_rec_from_x509(r->tls_cert, "estadm:init", "", &rec, e)) == EST_OK)
 		rc = est_store_put_cert(st, rec, e);
+	if (rc == EST_OK)
+		rc = import_vendor(st, VENDOR_ROOT, vendor_root_pem, e);
+	if (rc == EST_OK)
+		rc = import_vendor(st, VENDOR_SUB, vendor_sub_pem, e);
 	est_cert_rec_free(rec);
 	est_store_close(st);
 	return rc;
@@ -459,12 +528,33 @@ write_conf(FILE *fp, const void *arg)
 	    "extended-key-usage = clientAuth, serverAuth\n"
 	    "copy-san = yes\n"
 	    "\n"
+	    "# Client mode (the EJBCA guide's alias est), also serving the paths without\n"
+	    "# an alias: pre-registered end entities (estadm ee add) enrol with their\n"
+	    "# code as the CSR's challengePassword, the CN naming them; HTTP users and\n"
+	    "# certificates of this CA enrol too (the CSR's subject).\n"
 	    "[alias est]\n"
 	    "default = yes\n"
+	    "mode = client\n"
+	    "ca = " CA_NAME "\n"
+	    "cacerts-ca = " CA_NAME "\n"
+	    "profile = tls-client\n"
+	    "username-component = CN\n"
+	    "authentication = challenge-password, http, certificate\n"
+	    "renew-same-key = yes\n"
+	    "\n"
+	    "# Vendor mode (the guide's alias estvendor): a device enrols the first time\n"
+	    "# over mutual TLS with its manufacturer's certificate, issued under\n"
+	    "# " VENDOR_SUB " (estadm ca list), as the end entity its CN names.\n"
+	    "[alias estvendor]\n"
+	    "mode = client\n"
 	    "ca = " CA_NAME "\n"
 	    "profile = tls-client\n"
-	    "authentication = http, certificate\n"
-	    "renew-same-key = yes\n",
+	    "username-component = CN\n"
+	    "authentication = none\n"
+	    "vendor-mode = yes\n"
+	    "vendor-cas = " VENDOR_SUB "\n"
+	    "allow-change-subject-name = yes\n"
+	    "renew-same-key = no\n",
 	    date, lb, r->o.addr, rb, r->o.port[P_HTTP], lb, r->o.addr, rb, r->o.port[P_TLS],
 	    lb, r->o.addr, rb, r->o.port[P_MTLS]) < 0 ? -1 : 0;
 }
@@ -500,7 +590,8 @@ report(const struct init_run *r)
 	printf("created %s (EC P-256 TLS key)\n", r->path[F_TLS_KEY]);
 	printf("created %s (TLS certificate for localhost, followed by the CA)\n",
 	    r->path[F_TLS_PEM]);
-	printf("created %s (certificate store)\n", r->path[F_DB]);
+	printf("created %s (certificate store, with external CAs " VENDOR_ROOT " and "
+	    VENDOR_SUB ")\n", r->path[F_DB]);
 	if (!r->o.no_user)
 		printf("created %s (user %s, realm " INIT_REALM ")\n", r->path[F_USERS], r->o.user);
 	printf("created %s\n", r->path[F_CONF]);

@@ -81,4 +81,17 @@ int adm_user_add(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_user_del(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_user_list(const struct adm_ctx *ctx, int argc, char **argv);
 
+/* ---- cmd_ee.c ------------------------------------------------------------ */
+
+int adm_ee_add(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_ee_list(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_ee_show(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_ee_del(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_ee_reset(const struct adm_ctx *ctx, int argc, char **argv);
+
+/* ---- cmd_ca.c ------------------------------------------------------------ */
+
+int adm_ca_import(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_ca_list(const struct adm_ctx *ctx, int argc, char **argv);
+
 #endif

@@ -56,6 +56,32 @@ static const struct adm_cmd commands[] = {
 	{ "user", "list", adm_user_list,
 	    "user list\n"
 	    "    Print one user name per line.\n" },
+	{ "ee", "add", adm_ee_add,
+	    "ee add --username U --dn DN --alias A --password CODE [--san LIST]\n"
+	    "        [--profile P] [--uses N | --unlimited] [--valid-until T]\n"
+	    "    Register an end entity to enrol through client-mode alias A. DN:\n"
+	    "    \"CN=dev,O=Org,C=SE\" (most specific first); LIST: dns:NAME,ip:ADDR,\n"
+	    "    email:ADDR,uri:URI. CODE is the enrolment code (stored hashed). N: how\n"
+	    "    many enrolments (default 1). T: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ.\n" },
+	{ "ee", "list", adm_ee_list,
+	    "ee list\n"
+	    "    List end entities: USERNAME ALIAS USES-LEFT SUBJECT.\n" },
+	{ "ee", "show", adm_ee_show,
+	    "ee show USERNAME\n"
+	    "    Print an end entity and the certificates issued to it.\n" },
+	{ "ee", "del", adm_ee_del,
+	    "ee del USERNAME\n"
+	    "    Remove an end entity (its certificates stay on record).\n" },
+	{ "ee", "reset", adm_ee_reset,
+	    "ee reset USERNAME --password CODE [--uses N | --unlimited] [--valid-until T]\n"
+	    "    Give an end entity a new enrolment code, so that it may enrol again.\n" },
+	{ "ca", "import", adm_ca_import,
+	    "ca import --external NAME FILE\n"
+	    "    Import another party's CA certificate (PEM) into the store, e.g. a\n"
+	    "    vendor CA for vendor-cas. Restart estd to use it.\n" },
+	{ "ca", "list", adm_ca_list,
+	    "ca list\n"
+	    "    List the external CAs: NAME SUBJECT.\n" },
 	{ "help", NULL, cmd_help,
 	    "help [COMMAND]\n"
 	    "    Print this text, or the usage of one command.\n" },
@@ -70,7 +96,8 @@ usage(FILE *f)
 	    "usage: estadm [-c FILE] COMMAND [ARGS]\n"
 	    "\n"
 	    "Administer an estkit EST server: set it up, list and revoke the\n"
-	    "certificates its CA issued, and manage the users of HTTP authentication.\n"
+	    "certificates its CA issued, manage the users of HTTP authentication,\n"
+	    "the end entities of client mode and the external (vendor) CAs.\n"
 	    "\n"
 	    "  -c, --config FILE   configuration file (default $ESTD_CONF, else\n"
 	    "                      " DEFAULT_CONFIG ")\n"

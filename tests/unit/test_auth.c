@@ -22,6 +22,7 @@
 
 #include "auth/creds.h"
 #include "estkit/httpauth.h"
+#include "estkit/pwhash.h"
 
 #define REALM "estkit test"
 #define USER "estuser"
@@ -697,10 +698,35 @@ test_challenges(void **state)
 	assert_string_equal(ch[2], "Basic realm=\"a \\\"q\\\" \\\\\", charset=\"UTF-8\"");
 }
 
+/* The shared PBKDF2 hash of passwords and enrolment codes. */
+static void
+test_pwhash(void **state)
+{
+	struct est_error e = { 0 };
+	struct est_pwhash h, back;
+	char text[EST_PWHASH_TEXT_MAX];
+	bool failed;
+
+	(void)state;
+	assert_int_equal(est_pwhash_new("password", 8, &h, &e), EST_OK);
+	est_pwhash_format(&h, text);
+	assert_memory_equal(text, "pbkdf2-sha256$100000$", 21);
+	assert_null(est_pwhash_parse(text, &back));
+	assert_true(est_pwhash_matches(&back, "password", 8, &failed));
+	assert_false(failed);
+	assert_false(est_pwhash_matches(&back, "passwor", 7, &failed));
+	assert_false(est_pwhash_matches(&back, "password!", 9, &failed));
+	assert_false(est_pwhash_matches(NULL, "password", 8, &failed));
+	assert_false(failed);
+	assert_non_null(est_pwhash_parse("pbkdf2-sha256$10$AAAA$BBBB", &back));
+	assert_non_null(est_pwhash_parse("md5$x", &back));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pwhash),
 		cmocka_unit_test(test_valid_user),
 		cmocka_unit_test_setup_teardown(test_set_rejects_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_load_del_roundtrip, setup, teardown),

@@ -1187,6 +1187,57 @@ free_keys(void **state)
 	return 0;
 }
 
+/* estadm ee add --dn / --san, the alias's username field, unordered DN compare. */
+static void
+names_typed_by_people(void **state)
+{
+	struct est_error e = { 0 };
+	X509_NAME *a = NULL, *b = NULL;
+	GENERAL_NAMES *san = NULL;
+	char *text, *v = NULL;
+
+	(void)state;
+	assert_int_equal(est_name_parse("CN=1234.primekey.com,O=PrimeKey,C=SE", &a, &e), EST_OK);
+	text = est_name_text(a);
+	assert_string_equal(text, "CN=1234.primekey.com,O=PrimeKey,C=SE");
+	free(text);
+	/* ASN.1 order is C, O, CN: the first entry is the country. */
+	assert_int_equal(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(a, 0))),
+	    NID_countryName);
+	assert_int_equal(est_name_field(a, NID_commonName, &v, &e), EST_OK);
+	assert_string_equal(v, "1234.primekey.com");
+	free(v);
+	assert_int_equal(est_name_field(a, NID_serialNumber, &v, &e), EST_ERR_NOTFOUND);
+	/* The same attributes in the other order (openssl req -subj /CN=../O=../C=..). */
+	b = X509_NAME_new();
+	X509_NAME_add_entry_by_txt(b, "CN", MBSTRING_ASC, (const unsigned char *)"1234.primekey.com", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(b, "O", MBSTRING_ASC, (const unsigned char *)"primekey", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(b, "C", MBSTRING_ASC, (const unsigned char *)"SE", -1, -1, 0);
+	assert_true(X509_NAME_cmp(a, b) != 0);
+	assert_true(est_name_equal_unordered(a, b));
+	X509_NAME_free(b);
+	assert_int_equal(est_name_parse("CN=a\\,b,E=x@y.example,serialNumber=42", &b, &e), EST_OK);
+	assert_int_equal(est_name_field(b, NID_commonName, &v, &e), EST_OK);
+	assert_string_equal(v, "a,b");
+	free(v);
+	assert_false(est_name_equal_unordered(a, b));
+	X509_NAME_free(b);
+	assert_int_equal(est_name_parse("CN=x,Bogus=y", &b, &e), EST_ERR_BADREQ);
+	assert_int_equal(est_name_parse("CN", &b, &e), EST_ERR_BADREQ);
+	assert_int_equal(est_name_parse("", &b, &e), EST_ERR_BADREQ);
+	assert_int_equal(est_dn_field_nid("e"), NID_pkcs9_emailAddress);
+	assert_int_equal(est_dn_field_nid("nope"), NID_undef);
+	X509_NAME_free(a);
+
+	assert_int_equal(est_san_parse("dns:dev.example,ip:10.0.0.7,email:a@b.example", &san, &e), EST_OK);
+	text = est_san_text(san);
+	assert_string_equal(text, "DNS:dev.example, IP:10.0.0.7, email:a@b.example");
+	free(text);
+	GENERAL_NAMES_free(san);
+	assert_int_equal(est_san_parse("ip:999.1.1.1", &san, &e), EST_ERR_BADREQ);
+	assert_int_equal(est_san_parse("ftp:x", &san, &e), EST_ERR_BADREQ);
+}
+
 int
 main(void)
 {
@@ -1212,6 +1263,7 @@ main(void)
 		cmocka_unit_test(serial_normalise),
 		cmocka_unit_test(spki_sha256),
 		cmocka_unit_test(key_describe),
+		cmocka_unit_test(names_typed_by_people),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, free_keys);

@@ -9,10 +9,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/obj_mac.h>
 
 #include "estkit/config.h"
 
@@ -191,6 +194,127 @@ test_operation_names(void **state)
 	assert_false(est_is_operation_name("cacert"));
 }
 
+/* The seed 004 alias table: client mode and vendor mode as the seed sets them. */
+static void
+test_client_and_vendor_aliases(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL;
+	const struct est_alias_conf *a;
+	const char *text =
+		"[listener a]\nlisten = 1\ntls = none\n"
+		"[ca ManagementCA]\ncertificate = ca.pem\nkey = ca.key\n"
+		"[ca Other]\ncertificate = other.pem\n"
+		"[alias est]\ndefault = yes\nmode = client\nca = ManagementCA\n"
+		"cacerts-ca = Other\nusername-component = CN\n"
+		"authentication = challenge-password, http\nrenew-same-key = true\n"
+		"[alias estvendor]\nca = ManagementCA\nusername-component = serialNumber\n"
+		"authentication = none\nvendor-mode = true\nvendor-cas = VendorSubCA, VendorRootCA\n"
+		"allow-change-subject-name = true\nrenew-same-key = false\n"
+		"[alias dn]\nca = ManagementCA\nauthentication = dn-part-password:UID, http\n"
+		"username-component = E\n"
+		"[alias ra]\nca = ManagementCA\nchannel-binding = tls-unique\n"
+		"require-client-certificate = yes\n";
+
+	(void)state;
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_OK);
+	a = est_config_alias(cfg, "est");
+	assert_int_equal(a->mode, EST_MODE_CLIENT);
+	assert_true(est_alias_is_client_mode(a));
+	assert_string_equal(a->cacerts_ca, "Other");
+	assert_int_equal(a->n_auth, 2);
+	assert_int_equal(a->auth[0], EST_AUTH_CHALLENGE_PASSWORD);
+	assert_int_equal(a->auth[1], EST_AUTH_HTTP);
+	assert_int_equal(a->username_nid, NID_commonName);
+	assert_false(a->vendor_mode);
+	a = est_config_alias(cfg, "estvendor");
+	assert_int_equal(a->mode, EST_MODE_CLIENT);
+	assert_true(a->vendor_mode);
+	assert_true(a->require_client_cert);
+	assert_true(a->allow_change_subject);
+	assert_false(a->renew_same_key);
+	assert_int_equal(a->n_vendor_cas, 2);
+	assert_string_equal(a->vendor_cas[1], "VendorRootCA");
+	assert_int_equal(a->username_nid, NID_serialNumber);
+	assert_int_equal(a->auth[0], EST_AUTH_NONE);
+	a = est_config_alias(cfg, "dn");
+	assert_int_equal(a->auth[0], EST_AUTH_DN_PART_PASSWORD);
+	assert_string_equal(a->code_field, "UID");
+	assert_int_equal(a->code_nid, NID_userId);
+	assert_int_equal(a->username_nid, NID_pkcs9_emailAddress);
+	a = est_config_alias(cfg, "ra");
+	assert_int_equal(a->mode, EST_MODE_RA);
+	assert_false(est_alias_is_client_mode(a));
+	assert_int_equal(a->channel_binding, EST_CB_TLS_UNIQUE);
+	assert_true(a->require_client_cert);
+	est_config_free(cfg);
+}
+
+/* Whether one line of errors starts with prefix and contains what. */
+static bool
+has_error(const char *errors, const char *prefix, const char *what)
+{
+	char line[700];
+
+	for (const char *p = errors; *p != '\0'; ) {
+		size_t n = strcspn(p, "\n");
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, p);
+		if (strncmp(line, prefix, strlen(prefix)) == 0 && strstr(line, what) != NULL)
+			return true;
+		p += n + (p[n] == '\n');
+	}
+	return false;
+}
+
+/* Combinations that make no sense are refused at load, each with its line. */
+static void
+test_client_mode_bad_combinations(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL, want[200];
+	const char *text =
+		"[listener a]\nlisten = 1\ntls = none\n"          /* 1-3 */
+		"[ca C]\ncertificate = ca.pem\nkey = ca.key\n"    /* 4-6 */
+		"[alias a1]\ndefault = yes\nmode = ra\nauthentication = challenge-password\n" /* 7 */
+		"[alias a2]\nmode = client\nauthentication = http\n"            /* 11 */
+		"[alias a3]\nauthentication = none\n"                             /* 14 */
+		"[alias a4]\nvendor-mode = yes\nauthentication = http\nvendor-cas = V\n" /* 16 */
+		"[alias a5]\nvendor-mode = yes\n"                                 /* 20 */
+		"[alias a6]\nvendor-cas = V\nallow-change-subject-name = yes\n"  /* 22 */
+		"[alias a7]\nchannel-binding = tls-unique\n"
+		"authentication = challenge-password\n"                          /* 25 */
+		"[alias a8]\nusername-component = shoesize\n"                    /* 28 */
+		"authentication = dn-part-password:nothing\n"                     /* 30 */
+		"mode = sometimes\nchannel-binding = tls-exporter\n";            /* 31, 32 */
+	static const struct { int line; const char *what; } want_errs[] = {
+		{ 7, "mode = ra: challenge-password" },
+		{ 11, "mode = client needs challenge-password" },
+		{ 14, "authentication = none stands alone" },
+		{ 16, "set authentication = none" },
+		{ 20, "vendor-mode = yes needs vendor-cas" },
+		{ 22, "vendor-cas is only used with vendor-mode" },
+		{ 22, "allow-change-subject-name only applies" },
+		{ 25, "choose one" },
+		{ 29, "username-component: \"shoesize\" is not valid" },
+		{ 30, "dn-part-password:nothing\" is not valid" },
+		{ 31, "mode: \"sometimes\" is not valid" },
+		{ 32, "channel-binding: \"tls-exporter\" is not valid" },
+	};
+
+	(void)state;
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
+	for (size_t i = 0; i < sizeof(want_errs) / sizeof(want_errs[0]); i++) {
+		snprintf(want, sizeof(want), "%s/estd.conf:%d: ", dir, want_errs[i].line);
+		if (!has_error(errors, want, want_errs[i].what))
+			fail_msg("no \"%s\" at line %d in:\n%s", want_errs[i].what,
+			    want_errs[i].line, errors);
+	}
+	free(errors);
+}
+
 static int
 setup(void **state)
 {
@@ -219,6 +343,8 @@ main(void)
 		cmocka_unit_test(test_cross_references),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_operation_names),
+		cmocka_unit_test(test_client_and_vendor_aliases),
+		cmocka_unit_test(test_client_mode_bad_combinations),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,7 +2,8 @@
  * Unit tests for the certificate store (include/estkit/store.h) on its SQLite
  * backend: schema creation and migration, file mode, records built from real
  * X.509 certificates and read back field by field, unique keys, revocation,
- * listing filters, URI dispatch and the CRL reason names.
+ * listing filters, URI dispatch, the CRL reason names, end entities with
+ * their one-transaction spend of an enrolment code, and external CAs.
  *
  * Each test gets a fresh database in its own mkdtemp directory.
  */
@@ -199,7 +200,7 @@ test_fresh_schema_and_mode(void **state)
 	int version = 0;
 
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 1);
+	assert_int_equal(version, 2);
 	assert_int_equal(stat(fx->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	raw_query(fx->path, "PRAGMA journal_mode", buf, sizeof(buf));
@@ -207,7 +208,7 @@ test_fresh_schema_and_mode(void **state)
 	raw_query(fx->path, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
 	    "sqlite_master WHERE tbl_name = 'certs' AND sql IS NOT NULL ORDER BY name)",
 	    buf, sizeof(buf));
-	assert_string_equal(buf, "certs certs_serial certs_spki certs_subject");
+	assert_string_equal(buf, "certs certs_ee certs_serial certs_spki certs_subject");
 
 	/* The write-ahead log holds committed certificates too: same mode. */
 	rec = make_rec(fx->key, "CA", "dev", 1, NOT_BEFORE, NOT_AFTER);
@@ -544,7 +545,7 @@ test_reopen_keeps_data(void **state)
 	fx->st = NULL;
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 1);
+	assert_int_equal(version, 2);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "B", &got, &e), EST_OK);
 	assert_int_equal(got->id, rec->id);
 	assert_int_equal(got->der_len, rec->der_len);
@@ -570,7 +571,7 @@ test_newer_schema_refused(void **state)
 	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
 	assert_null(other);
 	assert_non_null(strstr(e.msg, path));
-	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (1)"));
+	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (2)"));
 }
 
 static void
@@ -613,7 +614,7 @@ test_uri_dispatch(void **state)
 	snprintf(uri, sizeof(uri), "SQLite:%s", fx->path);
 	assert_int_equal(est_store_open(uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(other, &version, &e), EST_OK);
-	assert_int_equal(version, 1);
+	assert_int_equal(version, 2);
 	est_store_close(other);
 	est_store_close(NULL);
 }
@@ -659,6 +660,154 @@ test_reason_names(void **state)
 	assert_string_equal(est_cert_status_name(EST_CERT_REVOKED), "revoked");
 }
 
+/* ---- end entities and the one-transaction spend (schema step 2) ---- */
+
+static struct est_ee *
+make_ee(const char *username, int64_t uses, int64_t valid_until)
+{
+	static unsigned char dn[] = { 0x30, 0x00 };
+	struct est_ee *ee = calloc(1, sizeof(*ee));
+
+	assert_non_null(ee);
+	ee->username = strdup(username);
+	ee->subject = strdup("CN=x");
+	ee->subject_der = malloc(sizeof(dn));
+	memcpy(ee->subject_der, dn, sizeof(dn));
+	ee->subject_der_len = sizeof(dn);
+	ee->san = strdup("");
+	ee->alias = strdup("est");
+	ee->profile = strdup("");
+	ee->code_hash = strdup("H1");
+	ee->uses_left = uses;
+	ee->valid_until = valid_until;
+	return ee;
+}
+
+static void
+test_ee_register_get_list_del(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_ee *ee = make_ee("dev1", 1, 0), *got = NULL;
+
+	assert_int_equal(est_store_put_ee(fx->st, ee, &e), EST_OK);
+	assert_true(ee->id > 0);
+	assert_int_equal(est_store_put_ee(fx->st, ee, &e), EST_ERR_EXISTS);
+	assert_int_equal(est_store_get_ee(fx->st, "dev1", &got, &e), EST_OK);
+	assert_string_equal(got->subject, "CN=x");
+	assert_int_equal(got->subject_der_len, 2);
+	assert_null(got->san_der);
+	assert_string_equal(got->alias, "est");
+	assert_string_equal(got->code_hash, "H1");
+	assert_int_equal(got->uses_left, 1);
+	assert_int_equal(got->last_used, 0);
+	assert_true(got->created_at > 0);
+	est_ee_free(got);
+	assert_int_equal(est_store_get_ee(fx->st, "nobody", &got, &e), EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_reset_ee(fx->st, "nobody", "H", 1, 0, &e), EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_del_ee(fx->st, "dev1", &e), EST_OK);
+	assert_int_equal(est_store_del_ee(fx->st, "dev1", &e), EST_ERR_NOTFOUND);
+	est_ee_free(ee);
+	est_ee_free(NULL);
+}
+
+/* Put a certificate for ee spending one use of code; returns the result. */
+static enum est_err
+consume(struct fixture *fx, const struct est_ee *ee, long serial, const char *code, int64_t now)
+{
+	struct est_error e = { 0 };
+	struct est_cert_rec *rec = make_rec(fx->key, "CA", "dev", serial, NOT_BEFORE, NOT_AFTER);
+	enum est_err rc;
+
+	rec->ee_id = ee->id;
+	rc = est_store_put_cert_consume(fx->st, rec, code, now, &e);
+	est_cert_rec_free(rec);
+	return rc;
+}
+
+static void
+test_consume_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_ee *once = make_ee("once", 1, 0), *many = make_ee("many", -1, 0);
+	struct est_ee *late = make_ee("late", 5, 1000), *got = NULL;
+	struct est_cert_rec *rec = NULL;
+
+	assert_int_equal(est_store_put_ee(fx->st, once, &e), EST_OK);
+	assert_int_equal(est_store_put_ee(fx->st, many, &e), EST_OK);
+	assert_int_equal(est_store_put_ee(fx->st, late, &e), EST_OK);
+	assert_int_equal(consume(fx, once, 1, "WRONG", 100), EST_ERR_AUTH);
+	assert_int_equal(consume(fx, once, 2, "H1", 100), EST_OK);
+	/* Spent: nothing recorded for the second attempt. */
+	assert_int_equal(consume(fx, once, 3, "H1", 100), EST_ERR_AUTH);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "3", &rec, &e), EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "2", &rec, &e), EST_OK);
+	assert_int_equal(rec->ee_id, once->id);
+	est_cert_rec_free(rec);
+	assert_int_equal(est_store_get_ee(fx->st, "once", &got, &e), EST_OK);
+	assert_int_equal(got->uses_left, 0);
+	assert_int_equal(got->last_used, 100);
+	est_ee_free(got);
+	/* A reset gives a new code and uses; the old code stays spent. */
+	assert_int_equal(est_store_reset_ee(fx->st, "once", "H2", 1, 0, &e), EST_OK);
+	assert_int_equal(consume(fx, once, 4, "H1", 100), EST_ERR_AUTH);
+	assert_int_equal(consume(fx, once, 5, "H2", 100), EST_OK);
+	/* Unlimited stays unlimited; valid_until is inclusive. */
+	for (long i = 10; i < 14; i++)
+		assert_int_equal(consume(fx, many, i, "H1", 100), EST_OK);
+	assert_int_equal(consume(fx, late, 20, "H1", 1000), EST_OK);
+	assert_int_equal(consume(fx, late, 21, "H1", 1001), EST_ERR_AUTH);
+	/* Removing the end entity keeps its certificates, unlinked. */
+	assert_int_equal(est_store_del_ee(fx->st, "once", &e), EST_OK);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "5", &rec, &e), EST_OK);
+	assert_int_equal(rec->ee_id, 0);
+	est_cert_rec_free(rec);
+	est_ee_free(once);
+	est_ee_free(many);
+	est_ee_free(late);
+}
+
+static int
+count_ee(const struct est_ee *ee, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+count_ca(const struct est_ext_ca *ca, void *arg)
+{
+	assert_string_equal(ca->subject, "CN=Vendor");
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_ee_list_and_ext_ca(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_ee *a = make_ee("a", 1, 0), *b = make_ee("b", 1, 0);
+	unsigned char der[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	struct est_ext_ca ca = { .name = "Vendor", .subject = "CN=Vendor", .der = der,
+	    .der_len = sizeof(der) };
+	int n = 0;
+
+	assert_int_equal(est_store_put_ee(fx->st, a, &e), EST_OK);
+	assert_int_equal(est_store_put_ee(fx->st, b, &e), EST_OK);
+	assert_int_equal(est_store_list_ee(fx->st, count_ee, &n, &e), EST_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(est_store_put_ext_ca(fx->st, &ca, &e), EST_OK);
+	assert_true(ca.imported_at > 0);
+	assert_int_equal(est_store_put_ext_ca(fx->st, &ca, &e), EST_ERR_EXISTS);
+	n = 0;
+	assert_int_equal(est_store_list_ext_ca(fx->st, count_ca, &n, &e), EST_OK);
+	assert_int_equal(n, 1);
+	est_ee_free(a);
+	est_ee_free(b);
+}
+
 int
 main(void)
 {
@@ -676,6 +825,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uri_dispatch, setup, teardown),
 		cmocka_unit_test(test_reason_names),
+		cmocka_unit_test_setup_teardown(test_ee_register_get_list_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_consume_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup, teardown),
 	};
 	int rc;
 

@@ -1,0 +1,378 @@
+/*
+ * SQLite backend: end entities, the one-transaction "spend a use and record
+ * the certificate", and external CAs (schema step 2 in sqlite.c).
+ *
+ * Invariant: a use of an enrolment code is spent in the same transaction
+ * that records the certificate, by an UPDATE whose WHERE clause re-checks
+ * the code hash, the uses left and the expiry; BEGIN IMMEDIATE serialises
+ * writers, so two requests racing with a one-time code cannot both pass.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sqlite_int.h"
+
+enum ee_query {
+	E_SPEND,
+	E_INSERT,
+	E_GET,
+	E_LIST,
+	E_DEL,
+	E_RESET,
+	E_CA_INSERT,
+	E_CA_LIST,
+	E__MAX
+};
+
+_Static_assert(E__MAX <= SQ_EE__MAX, "sqlite_int.h: SQ_EE__MAX too small");
+
+#define EE_COLUMNS "id, username, subject, subject_der, san, san_der, alias, profile, " \
+	"code_hash, uses_left, valid_until, created_at, last_used"
+
+static const char *const queries[E__MAX] = {
+	[E_SPEND] = "UPDATE end_entities SET last_used = ?3, "
+	    "uses_left = CASE WHEN uses_left < 0 THEN uses_left ELSE uses_left - 1 END "
+	    "WHERE id = ?1 AND code_hash = ?2 AND uses_left <> 0 "
+	    "AND (valid_until = 0 OR valid_until >= ?3)",
+	[E_INSERT] = "INSERT INTO end_entities (username, subject, subject_der, san, san_der, "
+	    "alias, profile, code_hash, uses_left, valid_until, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[E_GET] = "SELECT " EE_COLUMNS " FROM end_entities WHERE username = ?1",
+	[E_LIST] = "SELECT " EE_COLUMNS " FROM end_entities ORDER BY username",
+	[E_DEL] = "DELETE FROM end_entities WHERE username = ?1",
+	[E_RESET] = "UPDATE end_entities SET code_hash = ?2, uses_left = ?3, valid_until = ?4 "
+	    "WHERE username = ?1",
+	[E_CA_INSERT] = "INSERT INTO external_cas (name, subject, der, imported_at) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[E_CA_LIST] = "SELECT name, subject, der, imported_at FROM external_cas ORDER BY name",
+};
+
+static struct sq_store *
+sq(struct est_store *st)
+{
+	return (struct sq_store *)st;
+}
+
+static enum est_err
+prepared(struct sq_store *s, enum ee_query q, sqlite3_stmt **out, struct est_error *e)
+{
+	if (s->ee_stmt[q] == NULL && sqlite3_prepare_v3(s->db, queries[q], -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->ee_stmt[q], NULL) != SQLITE_OK)
+		return sq_fail(s, "preparing a statement", e);
+	if (sqlite3_stmt_busy(s->ee_stmt[q]))
+		return est_fail(e, EST_ERR_INTERNAL, "%s: store re-entered while listing", s->path);
+	*out = s->ee_stmt[q];
+	return EST_OK;
+}
+
+void
+est_ee_free(struct est_ee *ee)
+{
+	if (ee == NULL)
+		return;
+	free(ee->username);
+	free(ee->subject);
+	free(ee->subject_der);
+	free(ee->san);
+	free(ee->san_der);
+	free(ee->alias);
+	free(ee->profile);
+	free(ee->code_hash);
+	free(ee);
+}
+
+void
+est_ext_ca_free(struct est_ext_ca *ca)
+{
+	if (ca == NULL)
+		return;
+	free(ca->name);
+	free(ca->subject);
+	free(ca->der);
+	free(ca);
+}
+
+/* ---- spending a use with the certificate ---- */
+
+static enum est_err
+spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
+    struct est_error *e)
+{
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = prepared(s, E_SPEND, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_int64(q, 1, ee_id) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 2, code_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 3, now) != SQLITE_OK)
+		rc = sq_fail(s, "binding an enrolment", e);
+	else if (sqlite3_step(q) != SQLITE_DONE)
+		rc = sq_fail(s, "spending an enrolment code", e);
+	else if (sqlite3_changes(s->db) != 1)
+		rc = est_fail(e, EST_ERR_AUTH, "the enrolment code is spent, was reset, expired "
+		    "or its end entity removed meanwhile");
+	sq_done(q);
+	return rc;
+}
+
+enum est_err
+sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec, const char *code_hash,
+    int64_t now, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	int64_t id = 0;
+	enum est_err rc;
+
+	if ((rc = sq_begin(s, e)) != EST_OK)
+		return rc;
+	rc = spend(s, rec->ee_id, code_hash, now, e);
+	if (rc == EST_OK)
+		rc = sq_insert_cert(s, rec, &id, e);
+	if (rc == EST_OK)
+		rc = sq_commit(s, e);
+	if (rc != EST_OK) {
+		sq_rollback(s);
+		return rc;
+	}
+	rec->id = id;
+	return EST_OK;
+}
+
+/* ---- end entities ---- */
+
+static int
+bind_blob(sqlite3_stmt *q, int i, const unsigned char *p, size_t n)
+{
+	if (p == NULL)
+		return sqlite3_bind_null(q, i);
+	return sqlite3_bind_blob64(q, i, p, n, SQLITE_STATIC);
+}
+
+static int
+bind_ee(sqlite3_stmt *q, const struct est_ee *ee)
+{
+	if (sqlite3_bind_text(q, 1, ee->username, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 2, ee->subject, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    bind_blob(q, 3, ee->subject_der, ee->subject_der_len) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 4, ee->san != NULL ? ee->san : "", -1, SQLITE_STATIC) != SQLITE_OK ||
+	    bind_blob(q, 5, ee->san_der, ee->san_der_len) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 6, ee->alias, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 7, ee->profile != NULL ? ee->profile : "", -1,
+	    SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 8, ee->code_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 9, ee->uses_left) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 10, ee->valid_until) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 11, ee->created_at) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+enum est_err
+sq_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+	int src;
+
+	if ((rc = prepared(s, E_INSERT, &q, e)) != EST_OK)
+		return rc;
+	ee->created_at = (int64_t)time(NULL);
+	if (bind_ee(q, ee) != 0)
+		rc = sq_fail(s, "binding an end entity", e);
+	else if ((src = sqlite3_step(q)) == SQLITE_CONSTRAINT_UNIQUE)
+		rc = est_fail(e, EST_ERR_EXISTS, "end entity %s is already registered", ee->username);
+	else if (src != SQLITE_DONE)
+		rc = sq_fail(s, "registering an end entity", e);
+	else
+		ee->id = sqlite3_last_insert_rowid(s->db);
+	sq_done(q);
+	return rc;
+}
+
+/* The current row (EE_COLUMNS) as a new record. */
+static enum est_err
+row_to_ee(sqlite3_stmt *q, struct est_ee **out, struct est_error *e)
+{
+	struct est_ee *ee;
+
+	if ((ee = calloc(1, sizeof(*ee))) == NULL ||
+	    sq_col_text(q, 1, &ee->username) != 0 || sq_col_text(q, 2, &ee->subject) != 0 ||
+	    sq_col_blob(q, 3, &ee->subject_der, &ee->subject_der_len) != 0 ||
+	    sq_col_text(q, 4, &ee->san) != 0 ||
+	    (sqlite3_column_type(q, 5) != SQLITE_NULL &&
+	    sq_col_blob(q, 5, &ee->san_der, &ee->san_der_len) != 0) ||
+	    sq_col_text(q, 6, &ee->alias) != 0 || sq_col_text(q, 7, &ee->profile) != 0 ||
+	    sq_col_text(q, 8, &ee->code_hash) != 0) {
+		est_ee_free(ee);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory reading an end entity");
+	}
+	ee->id = sqlite3_column_int64(q, 0);
+	ee->uses_left = sqlite3_column_int64(q, 9);
+	ee->valid_until = sqlite3_column_int64(q, 10);
+	ee->created_at = sqlite3_column_int64(q, 11);
+	ee->last_used = sqlite3_column_int64(q, 12);
+	*out = ee;
+	return EST_OK;
+}
+
+enum est_err
+sq_get_ee(struct est_store *st, const char *username, struct est_ee **out, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+	int src;
+
+	if ((rc = prepared(s, E_GET, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC) != SQLITE_OK)
+		rc = sq_fail(s, "binding a username", e);
+	else if ((src = sqlite3_step(q)) == SQLITE_DONE)
+		rc = est_fail(e, EST_ERR_NOTFOUND, "no end entity %s is registered", username);
+	else if (src != SQLITE_ROW)
+		rc = sq_fail(s, "looking an end entity up", e);
+	else
+		rc = row_to_ee(q, out, e);
+	sq_done(q);
+	return rc;
+}
+
+enum est_err
+sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	struct est_ee *ee;
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+	int src, stop = 0;
+
+	if ((rc = prepared(s, E_LIST, &q, e)) != EST_OK)
+		return rc;
+	while (rc == EST_OK && stop == 0) {
+		if ((src = sqlite3_step(q)) == SQLITE_DONE)
+			break;
+		if (src != SQLITE_ROW)
+			rc = sq_fail(s, "listing end entities", e);
+		else if ((rc = row_to_ee(q, &ee, e)) == EST_OK) {
+			stop = visit(ee, arg);
+			est_ee_free(ee);
+		}
+	}
+	sq_done(q);
+	return rc;
+}
+
+/* Run a one-row change keyed by username; NOTFOUND when no row changed. */
+static enum est_err
+change_ee(struct sq_store *s, sqlite3_stmt *q, const char *username, const char *doing,
+    struct est_error *e)
+{
+	enum est_err rc = EST_OK;
+
+	if (sqlite3_step(q) != SQLITE_DONE)
+		rc = sq_fail(s, doing, e);
+	else if (sqlite3_changes(s->db) != 1)
+		rc = est_fail(e, EST_ERR_NOTFOUND, "no end entity %s is registered", username);
+	sq_done(q);
+	return rc;
+}
+
+enum est_err
+sq_del_ee(struct est_store *st, const char *username, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = prepared(s, E_DEL, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = sq_fail(s, "binding a username", e);
+		sq_done(q);
+		return rc;
+	}
+	return change_ee(s, q, username, "removing an end entity", e);
+}
+
+enum est_err
+sq_reset_ee(struct est_store *st, const char *username, const char *code_hash,
+    int64_t uses_left, int64_t valid_until, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = prepared(s, E_RESET, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 2, code_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 3, uses_left) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 4, valid_until) != SQLITE_OK) {
+		rc = sq_fail(s, "binding an end entity", e);
+		sq_done(q);
+		return rc;
+	}
+	return change_ee(s, q, username, "resetting an end entity", e);
+}
+
+/* ---- external CAs ---- */
+
+enum est_err
+sq_put_ext_ca(struct est_store *st, struct est_ext_ca *ca, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+	int src;
+
+	if ((rc = prepared(s, E_CA_INSERT, &q, e)) != EST_OK)
+		return rc;
+	ca->imported_at = (int64_t)time(NULL);
+	if (sqlite3_bind_text(q, 1, ca->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 2, ca->subject, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob64(q, 3, ca->der, ca->der_len, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 4, ca->imported_at) != SQLITE_OK)
+		rc = sq_fail(s, "binding an external CA", e);
+	else if ((src = sqlite3_step(q)) == SQLITE_CONSTRAINT_PRIMARYKEY ||
+	    src == SQLITE_CONSTRAINT_UNIQUE)
+		rc = est_fail(e, EST_ERR_EXISTS, "an external CA named %s is already imported",
+		    ca->name);
+	else if (src != SQLITE_DONE)
+		rc = sq_fail(s, "importing an external CA", e);
+	sq_done(q);
+	return rc;
+}
+
+enum est_err
+sq_list_ext_ca(struct est_store *st, est_ext_ca_visit visit, void *arg, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	struct est_ext_ca *ca;
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+	int src, stop = 0;
+
+	if ((rc = prepared(s, E_CA_LIST, &q, e)) != EST_OK)
+		return rc;
+	while (rc == EST_OK && stop == 0) {
+		if ((src = sqlite3_step(q)) == SQLITE_DONE)
+			break;
+		if (src != SQLITE_ROW) {
+			rc = sq_fail(s, "listing external CAs", e);
+		} else if ((ca = calloc(1, sizeof(*ca))) == NULL || sq_col_text(q, 0, &ca->name) != 0 ||
+		    sq_col_text(q, 1, &ca->subject) != 0 ||
+		    sq_col_blob(q, 2, &ca->der, &ca->der_len) != 0) {
+			est_ext_ca_free(ca);
+			rc = est_fail(e, EST_ERR_NOMEM, "out of memory reading an external CA");
+		} else {
+			ca->imported_at = sqlite3_column_int64(q, 3);
+			stop = visit(ca, arg);
+			est_ext_ca_free(ca);
+		}
+	}
+	sq_done(q);
+	return rc;
+}
