@@ -5,13 +5,14 @@
  * comments starting with '#' or ';'. Sections:
  *
  *   [server]             store, credentials, realm, workers, log-level,
- *                        max-body, max-headers-size, idle-timeout
+ *                        max-body, max-headers-size, idle-timeout, decrypt-keys
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key
  *   [ca NAME]            certificate, key, chain
  *   [profile NAME]       validity-days, extended-key-usage, copy-san
  *   [alias NAME]         default, ca, cacerts-ca, profile, authentication,
- *                        renew-same-key
+ *                        renew-same-key, server-keygen, server-keygen-key,
+ *                        csrattrs, csrattrs-enforce, approval, retry-after
  *
  * docs/configuration.md documents every key. Relative paths are taken from
  * the directory of the configuration file. Parsing reads the whole file and
@@ -45,6 +46,18 @@ enum est_auth_method {
 	EST_AUTH_CERTIFICATE,       /* TLS client certificate issued by the alias's CA */
 	EST_AUTH__MAX
 };
+
+/* Whether an alias issues at once or after an administrator approves. */
+enum est_approval {
+	EST_APPROVAL_AUTO = 0,
+	EST_APPROVAL_MANUAL,
+	EST_APPROVAL__MAX
+};
+
+/* The key /serverkeygen makes when server-keygen-key is not set. */
+#define EST_KEYGEN_FROM_CSR "from-csr"
+/* Seconds a 202 asks the client to wait when retry-after is not set. */
+#define EST_DEFAULT_RETRY_AFTER 60
 
 const char *est_tls_mode_name(enum est_tls_mode m);
 const char *est_auth_method_name(enum est_auth_method m);
@@ -84,6 +97,12 @@ struct est_alias_conf {
 	enum est_auth_method auth[EST_MAX_AUTH_METHODS];
 	size_t n_auth;
 	bool renew_same_key;        /* /simplereenroll may keep the old key */
+	bool server_keygen;         /* /serverkeygen is offered */
+	char *server_keygen_key;    /* a key spec or "from-csr"; NULL: from-csr */
+	char *csrattrs;             /* /csrattrs list (text form), NULL: none */
+	bool csrattrs_enforce;      /* refuse CSRs that lack what /csrattrs lists */
+	enum est_approval approval;
+	unsigned retry_after;       /* Retry-After of a 202; 0: the default */
 	int line;
 };
 
@@ -99,6 +118,7 @@ struct est_config {
 	size_t max_body;
 	size_t max_headers_size;
 	unsigned idle_timeout;      /* seconds */
+	char *decrypt_keys_path;    /* shared keys for encrypted /serverkeygen, or NULL */
 	struct est_listener_conf *listeners;
 	size_t n_listeners;
 	struct est_ca_conf *cas;
