@@ -2,7 +2,8 @@
  * /simpleenroll and /simplereenroll (RFC 7030 §4.2).
  *
  * Both authenticate first, then read and check the CSR (signature = proof of
- * possession, key policy). Re-enrolment is authenticated only by the
+ * possession, key policy, and what /csrattrs asks for when the alias
+ * enforces it: EST-S-47). Re-enrolment is authenticated only by the
  * certificate being renewed, and the CSR must keep its subject and
  * subjectAltName (§4.2.2); whether the same key may be certified again is
  * the alias's choice.
@@ -27,7 +28,9 @@ read_csr(struct est_req *r, X509_REQ **out, struct est_error *e)
 	if ((rc = est_csr_from_body(body, len, &csr, e)) != EST_OK)
 		return rc;
 	if ((rc = est_csr_verify(csr, e)) != EST_OK ||
-	    (rc = est_key_policy_check(X509_REQ_get0_pubkey(csr), e)) != EST_OK) {
+	    (rc = est_key_policy_check(X509_REQ_get0_pubkey(csr), e)) != EST_OK ||
+	    (r->alias->conf->csrattrs_enforce &&
+	    (rc = est_csrattrs_check(r->alias->csrattrs, csr, true, e)) != EST_OK)) {
 		X509_REQ_free(csr);
 		return rc;
 	}

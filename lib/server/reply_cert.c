@@ -3,6 +3,8 @@
  *
  * The certificate is committed to the store before a byte of it goes to
  * the client; if recording fails the client gets 500 and no certificate.
+ * An approval claimed by the gate is given back when the enrolment fails,
+ * so the client's retry can still use it.
  */
 #include <stdlib.h>
 
@@ -12,9 +14,9 @@
 
 #define ENROLL_TYPE "application/pkcs7-mime; smime-type=certs-only"
 
-/* Sign and record; retries once when the random serial is already taken. */
-static enum est_err
-issue_recorded(struct est_req *r, const struct est_issue_req *req, X509 **out, struct est_error *e)
+/* Retries once when the random serial is already taken. */
+enum est_err
+issue_cert(struct est_req *r, const struct est_issue_req *req, X509 **out, struct est_error *e)
 {
 	struct est_cert_rec *rec = NULL;
 	X509 *cert = NULL;
@@ -45,7 +47,7 @@ issue_recorded(struct est_req *r, const struct est_issue_req *req, X509 **out, s
 	return rc;
 }
 
-static enum est_err
+enum est_err
 encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e)
 {
 	STACK_OF(X509) *one;
@@ -73,10 +75,12 @@ issue_and_reply(struct est_req *r, const struct est_issue_req *req)
 	struct est_error e = { 0 };
 	X509 *cert = NULL;
 	char *body = NULL;
+	int64_t ticket = 0;
 	size_t len;
 
-	if (issue_recorded(r, req, &cert, &e) != EST_OK ||
+	if (approval_admit(r, req, &ticket, &e) != EST_OK || issue_cert(r, req, &cert, &e) != EST_OK ||
 	    encode_certs_only(cert, &body, &len, &e) != EST_OK) {
+		approval_release(r, ticket);
 		http_fail(r, &e);
 	} else {
 		http_add_header(r, "Content-Transfer-Encoding", "base64");

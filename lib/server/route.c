@@ -29,8 +29,8 @@ static const struct route routes[] = {
 	{ "cacerts", EVHTTP_REQ_GET, NULL, true, h_cacerts },
 	{ "simpleenroll", EVHTTP_REQ_POST, "application/pkcs10", false, h_simpleenroll },
 	{ "simplereenroll", EVHTTP_REQ_POST, "application/pkcs10", false, h_simplereenroll },
-	{ "serverkeygen", EVHTTP_REQ_POST, "application/pkcs10", false, h_not_offered },
-	{ "csrattrs", EVHTTP_REQ_GET, NULL, false, h_not_offered },
+	{ "serverkeygen", EVHTTP_REQ_POST, "application/pkcs10", false, h_serverkeygen },
+	{ "csrattrs", EVHTTP_REQ_GET, NULL, false, h_csrattrs },
 	{ "fullcmc", EVHTTP_REQ_POST, "application/pkcs7-mime", false, h_not_offered },
 };
 

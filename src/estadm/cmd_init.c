@@ -464,7 +464,12 @@ write_conf(FILE *fp, const void *arg)
 	    "ca = " CA_NAME "\n"
 	    "profile = tls-client\n"
 	    "authentication = http, certificate\n"
-	    "renew-same-key = yes\n",
+	    "renew-same-key = yes\n"
+	    "# Server-side key generation (RFC 7030 §4.4), as the EJBCA guide enables it.\n"
+	    "server-keygen = yes\n"
+	    "server-keygen-key = from-csr\n"
+	    "# What /csrattrs advertises (not enforced: csrattrs-enforce = no).\n"
+	    "csrattrs = ecPublicKey:P-256, ecdsa-with-SHA256, extensionRequest:subjectAltName\n",
 	    date, lb, r->o.addr, rb, r->o.port[P_HTTP], lb, r->o.addr, rb, r->o.port[P_TLS],
 	    lb, r->o.addr, rb, r->o.port[P_MTLS]) < 0 ? -1 : 0;
 }
