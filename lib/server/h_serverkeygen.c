@@ -33,6 +33,8 @@ struct keygen {
 	struct est_keyreq *keyreq;        /* NULL: the key goes out as plain PKCS#8 */
 	struct est_key_recipient rcpt;    /* with keyreq: who can open the key (borrowed) */
 	EVP_PKEY *key;                    /* the key made for the client */
+	struct est_mime_part key_part;    /* its part of the answer ... */
+	char *key_b64;                    /* ... whose body this is (cleansed when freed) */
 	X509 *cert;
 	int64_t ticket;                   /* the approval claimed, 0 for none */
 };
@@ -161,26 +163,24 @@ encrypted_key(struct est_req *r, struct keygen *kg, unsigned char **der, size_t 
 	return rc;
 }
 
-/* The key part's base64 body and media type; *b64 is for cleanse_free. */
+/* The key part: media type and base64 body (kg->key_b64). */
 static enum est_err
-key_part(struct est_req *r, struct keygen *kg, struct est_mime_part *part, char **b64,
-    struct est_error *e)
+make_key_part(struct est_req *r, struct keygen *kg, struct est_error *e)
 {
 	unsigned char *der = NULL;
-	size_t derlen = 0, len;
+	size_t derlen = 0;
 	enum est_err rc;
 
 	if (kg->keyreq == NULL) {
-		part->content_type = KEY_TYPE_PLAIN;
+		kg->key_part.content_type = KEY_TYPE_PLAIN;
 		rc = est_pkcs8_encode(kg->key, &der, &derlen, e);
 	} else {
-		part->content_type = KEY_TYPE_ENCRYPTED;
+		kg->key_part.content_type = KEY_TYPE_ENCRYPTED;
 		rc = encrypted_key(r, kg, &der, &derlen, e);
 	}
-	if (rc == EST_OK && (rc = est_b64_encode(der, derlen, true, b64, &len, e)) == EST_OK) {
-		part->body = *b64;
-		part->len = len;
-	}
+	if (rc == EST_OK)
+		rc = est_b64_encode(der, derlen, true, &kg->key_b64, &kg->key_part.len, e);
+	kg->key_part.body = kg->key_b64;
 	OPENSSL_clear_free(der, derlen);
 	return rc;
 }
@@ -197,19 +197,17 @@ cleanse_free(char *s)
 static enum est_err
 reply(struct est_req *r, struct keygen *kg, struct est_error *e)
 {
-	struct est_mime_part parts[2] = { { NULL, NULL, 0 }, { CERT_TYPE, NULL, 0 } };
-	char *key_b64 = NULL, *cert_b64 = NULL, *body = NULL;
+	struct est_mime_part parts[2] = { kg->key_part, { CERT_TYPE, NULL, 0 } };
+	char *cert_b64 = NULL, *body = NULL;
 	size_t bodylen = 0;
 	enum est_err rc;
 
-	if ((rc = key_part(r, kg, &parts[0], &key_b64, e)) == EST_OK &&
-	    (rc = encode_certs_only(kg->cert, &cert_b64, &parts[1].len, e)) == EST_OK) {
+	if ((rc = encode_certs_only(kg->cert, &cert_b64, &parts[1].len, e)) == EST_OK) {
 		parts[1].body = cert_b64;
 		rc = est_multipart_encode(parts, 2, EST_MULTIPART_BOUNDARY, &body, &bodylen, e);
 	}
 	if (rc == EST_OK)
 		http_reply(r, 200, KEYGEN_TYPE, body, bodylen);
-	cleanse_free(key_b64);
 	free(cert_b64);
 	OPENSSL_clear_free(body, bodylen);
 	return rc;
@@ -233,6 +231,9 @@ serverkeygen(struct est_req *r, struct keygen *kg, struct est_error *e)
 	if ((rc = approval_admit(r, &req, &kg->ticket, e)) != EST_OK ||
 	    (rc = make_key(r, kg, e)) != EST_OK)
 		return rc;
+	/* The key part first: no certificate is recorded for a key that cannot go out. */
+	if ((rc = make_key_part(r, kg, e)) != EST_OK)
+		return rc;
 	req.pubkey = kg->key;
 	if ((rc = issue_cert(r, &req, &kg->cert, e)) != EST_OK)
 		return rc;
@@ -249,6 +250,7 @@ h_serverkeygen(struct est_req *r)
 		approval_release(r, kg.ticket);
 		http_fail(r, &e);
 	}
+	cleanse_free(kg.key_b64);
 	X509_REQ_free(kg.csr);
 	est_keyreq_free(kg.keyreq);
 	EVP_PKEY_free(kg.key);

@@ -284,6 +284,34 @@ test_untrusted_signer(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* OpenSSL 3.0's CMS cannot sign with EdDSA: refused up front, with the reason. */
+static void
+test_eddsa_ca_refused(void **state)
+{
+	struct est_error e = { 0 };
+	struct est_ca *ed_ca = NULL;
+	EVP_PKEY *key = gen("ed25519");
+	unsigned char *der = NULL;
+	char kpath[96], cpath[96];
+	size_t len = 0;
+	X509 *root = NULL;
+
+	(void)state;
+	snprintf(kpath, sizeof(kpath), "%s/ed.key", dir);
+	snprintf(cpath, sizeof(cpath), "%s/ed.pem", dir);
+	assert_int_equal(est_ca_make_root(key, "Ed CA", 30, &root, &e), EST_OK);
+	assert_int_equal(est_key_write(kpath, key, &e), EST_OK);
+	assert_int_equal(est_cert_write(cpath, root, &e), EST_OK);
+	assert_int_equal(est_ca_load("Ed", cpath, kpath, NULL, &ed_ca, &e), EST_OK);
+	assert_int_equal(est_ca_sign_content(ed_ca, EST_OID_KEY_PACKAGE, (const unsigned char *)"x", 1,
+	    &der, &len, &e), EST_ERR_NOTIMPL);
+	assert_non_null(strstr(e.msg, "EdDSA"));
+	assert_null(der);
+	est_ca_free(ed_ca);
+	X509_free(root);
+	EVP_PKEY_free(key);
+}
+
 int
 main(void)
 {
@@ -293,6 +321,7 @@ main(void)
 		cmocka_unit_test(test_kek_round_trip),
 		cmocka_unit_test(test_cert_round_trips),
 		cmocka_unit_test(test_untrusted_signer),
+		cmocka_unit_test(test_eddsa_ca_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
