@@ -19,13 +19,14 @@ cat <<MSG
 
 estd is starting with $dir/estd.conf (Ctrl-C stops it). Listeners:
   http://127.0.0.1:$http   /cacerts only
-  https://127.0.0.1:$tls  TLS: /cacerts, /simpleenroll (user estuser, password estpwd)
+  https://127.0.0.1:$tls  TLS: /cacerts, /csrattrs, /simpleenroll and /serverkeygen (user estuser, password estpwd)
   https://127.0.0.1:$mtls  mutual TLS: /simplereenroll with the certificate being renewed
 
 Try, in another terminal:
   curl --cacert $dir/ca.pem https://127.0.0.1:$tls/.well-known/est/cacerts -o cacerts.p7
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key -subj /CN=device1 -out device.csr
   curl --cacert $dir/ca.pem --anyauth -u estuser:estpwd --data-binary @device.csr -H "Content-Type: application/pkcs10" https://127.0.0.1:$tls/.well-known/est/simpleenroll -o cert.p7
+  curl --cacert $dir/ca.pem --anyauth -u estuser:estpwd --data-binary @device.csr -H "Content-Type: application/pkcs10" https://127.0.0.1:$tls/.well-known/est/est/serverkeygen -o device-keypair
 
 MSG
 exec "$build/estd" -c "$dir/estd.conf"

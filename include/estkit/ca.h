@@ -34,6 +34,16 @@ extern "C" {
  */
 enum est_err est_key_generate(const char *spec, EVP_PKEY **out, struct est_error *e);
 
+/* Whether spec is one est_key_generate accepts. */
+bool est_key_spec_known(const char *spec);
+
+/*
+ * Generate a new key of the same type and size (RSA bits, EC curve) as
+ * like, which must pass est_key_policy_check (EST_ERR_BADREQ otherwise).
+ * Used for /serverkeygen's "from-csr" policy. Caller EVP_PKEY_free()s *out.
+ */
+enum est_err est_key_generate_like(EVP_PKEY *like, EVP_PKEY **out, struct est_error *e);
+
 /*
  * Write a private key as unencrypted PKCS#8 PEM, created with mode 0600
  * (refuses to overwrite an existing file: EST_ERR_EXISTS).
@@ -148,6 +158,19 @@ struct est_issue_req {
  */
 enum est_err est_ca_issue(const struct est_ca *ca, const struct est_profile *profile,
     const struct est_issue_req *req, X509 **out, struct est_error *e);
+
+/*
+ * Sign content with the CA's key as CMS SignedData (RFC 5652):
+ * eContentType content_oid (dotted form), the content encapsulated, the CA
+ * certificate and the chain above it included, SHA-256 (SHA-384 for keys of
+ * 384 bits and more). Used for server-generated key packages (RFC 7030
+ * §4.4.2). EST_ERR_NOTIMPL for an EdDSA CA key (OpenSSL 3.0's CMS cannot sign
+ * with it). The content may be a private key: *der is OPENSSL_malloc'd,
+ * caller frees with OPENSSL_clear_free(*der, *derlen).
+ */
+enum est_err est_ca_sign_content(const struct est_ca *ca, const char *content_oid,
+    const unsigned char *content, size_t len, unsigned char **der, size_t *derlen,
+    struct est_error *e);
 
 /*
  * Verify that cert was issued by this CA (path validation to the CA's root,

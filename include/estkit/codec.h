@@ -176,6 +176,159 @@ enum est_err est_spki_sha256(EVP_PKEY *key, char out[65], struct est_error *e);
  */
 void est_key_describe(EVP_PKEY *key, char *out, size_t outlen);
 
+/* ---- multipart/mixed (RFC 2046 §5.1), for /serverkeygen ----------------- */
+
+/* The boundary estd uses: the one the seed's parse_server_keygen_response greps for. */
+#define EST_MULTIPART_BOUNDARY "CONTENTBOUNDARY"
+
+/* One body part: its media type and its base64 text (lines end in LF or CRLF). */
+struct est_mime_part {
+	const char *content_type;
+	const char *body;
+	size_t len;
+};
+
+/*
+ * Build a multipart/mixed body: for each part "--BOUNDARY", "Content-Type:
+ * TYPE", "Content-Transfer-Encoding: base64", an empty line and the body's
+ * lines, then "--BOUNDARY--"; every line ends in CRLF, no preamble or
+ * epilogue. EST_ERR_INTERNAL when the boundary is not 1-70 plain characters
+ * or occurs in a part. The body may hold a private key: *out is
+ * OPENSSL_malloc'd, caller frees with OPENSSL_clear_free(*out, *outlen).
+ */
+enum est_err est_multipart_encode(const struct est_mime_part *parts, size_t n,
+    const char *boundary, char **out, size_t *outlen, struct est_error *e);
+
+/* ---- CSR attributes (RFC 7030 §4.5, RFC 8951 §5) ------------------------- */
+
+/* One AttrOrOID: a bare OID (attr NULL) or an Attribute. */
+struct est_csrattr {
+	ASN1_OBJECT *oid;           /* the OID, or the attribute's type */
+	X509_ATTRIBUTE *attr;       /* NULL for a bare OID */
+};
+
+/* A CsrAttrs sequence, in order. */
+struct est_csrattrs {
+	struct est_csrattr *item;
+	size_t n;
+};
+
+/*
+ * Parse the configuration's text form: items separated by commas or
+ * spaces, each "NAME" (a bare OID) or "TYPE:VALUE" (a value of attribute
+ * TYPE; repeating TYPE adds values to the same attribute). NAME, TYPE and
+ * OID values are OpenSSL names, numeric OIDs, or ecPublicKey,
+ * extensionRequest, P-256, P-384, P-521, macAddress. A VALUE of digits is an
+ * INTEGER. extensionRequest:EXT values become one Extensions value whose
+ * extensions have an empty extnValue (the client fills them in). Example:
+ * "challengePassword, ecPublicKey:P-256, ecdsa-with-SHA256,
+ * extensionRequest:subjectAltName". EST_ERR_BADREQ names the bad item.
+ * Caller frees *out with est_csrattrs_free().
+ */
+enum est_err est_csrattrs_parse(const char *text, struct est_csrattrs **out,
+    struct est_error *e);
+
+/* DER CsrAttrs. *der is OPENSSL_malloc'd: caller OPENSSL_free()s. */
+enum est_err est_csrattrs_encode(const struct est_csrattrs *a, unsigned char **der,
+    size_t *derlen, struct est_error *e);
+
+/*
+ * Decode DER CsrAttrs (an empty SEQUENCE gives n = 0). EST_ERR_BADREQ for
+ * anything else. Caller frees *out with est_csrattrs_free().
+ */
+enum est_err est_csrattrs_decode(const unsigned char *der, size_t derlen,
+    struct est_csrattrs **out, struct est_error *e);
+
+void est_csrattrs_free(struct est_csrattrs *a);
+
+/*
+ * Whether csr gives what a carries: the attributes, requested extensions,
+ * signature algorithm and key it asks for (an rsaEncryption INTEGER is a
+ * minimum size; id-ecPublicKey values are the allowed curves). Without
+ * key_checks the key and signature items are skipped (for /serverkeygen,
+ * which ignores the CSR's key). EST_ERR_BADREQ names the first thing missing.
+ */
+enum est_err est_csrattrs_check(const struct est_csrattrs *a, X509_REQ *csr,
+    bool key_checks, struct est_error *e);
+
+/* ---- server-generated keys (RFC 7030 §4.4) ------------------------------- */
+
+/* id-ct-KP-aKeyPackage (RFC 5958): the content type of a signed key package. */
+#define EST_OID_KEY_PACKAGE "2.16.840.1.101.2.1.2.78.5"
+
+/*
+ * What a /serverkeygen CSR asks for when it wants the key encrypted (RFC
+ * 7030 §4.4.1): DecryptKeyIdentifier (1.2.840.113549.1.9.16.2.37, a
+ * symmetric key both sides know) or AsymmetricDecryptKeyIdentifier
+ * (1.2.840.113549.1.9.16.2.54, the subject key identifier of the client's
+ * key-encipherment certificate), and SMIMECapabilities
+ * (1.2.840.113549.1.9.15), the key-encipherment algorithms it accepts.
+ */
+struct est_keyreq {
+	unsigned char *kek_id;      /* DecryptKeyIdentifier, or NULL */
+	size_t kek_id_len;
+	unsigned char *cert_id;     /* AsymmetricDecryptKeyIdentifier, or NULL */
+	size_t cert_id_len;
+	STACK_OF(X509_ALGOR) *caps; /* SMIMECapabilities */
+};
+
+/*
+ * Read the encryption request of a CSR. *out is NULL when the CSR asks for
+ * none (EST_OK). EST_ERR_BADREQ when an identifier is malformed, both are
+ * present, or SMIMECapabilities is missing or malformed. Caller frees with
+ * est_keyreq_free().
+ */
+enum est_err est_csr_keyreq(X509_REQ *csr, struct est_keyreq **out, struct est_error *e);
+void est_keyreq_free(struct est_keyreq *r);
+
+/* Whether SMIMECapabilities lists the algorithm nid. */
+bool est_keyreq_lists(const struct est_keyreq *r, int nid);
+
+/*
+ * The PKCS#8 PrivateKeyInfo (RFC 5958 OneAsymmetricKey v1) of key, DER.
+ * *der is OPENSSL_malloc'd: caller frees with OPENSSL_clear_free(*der, *derlen).
+ */
+enum est_err est_pkcs8_encode(EVP_PKEY *key, unsigned char **der, size_t *derlen,
+    struct est_error *e);
+
+/*
+ * AsymmetricKeyPackage ::= SEQUENCE OF OneAsymmetricKey holding key, DER.
+ * Caller frees *der with OPENSSL_clear_free(*der, *derlen).
+ */
+enum est_err est_keypkg_encode(EVP_PKEY *key, unsigned char **der, size_t *derlen,
+    struct est_error *e);
+
+/* Who can open an encrypted key: a shared key, or a certificate (and its key). */
+struct est_key_recipient {
+	const unsigned char *kek_id;    /* symmetric: the key's identifier ... */
+	size_t kek_id_len;
+	const unsigned char *kek;       /* ... and the key, 16, 24 or 32 bytes (AES key wrap) */
+	size_t kek_len;
+	X509 *cert;                     /* asymmetric: RSA (ktri) or EC (kari), rid = its SKI */
+	EVP_PKEY *key;                  /* opening only: the certificate's private key */
+};
+
+/*
+ * Encrypt a SignedData (DER, as est_ca_sign_content makes it) for one
+ * recipient: CMS EnvelopedData, AES-256-CBC content encryption, inner
+ * content type id-signedData (RFC 7030 §4.4.2). *der is OPENSSL_malloc'd:
+ * caller OPENSSL_free()s.
+ */
+enum est_err est_keypkg_envelope(const unsigned char *signed_der, size_t signed_len,
+    const struct est_key_recipient *rcpt, unsigned char **der, size_t *derlen,
+    struct est_error *e);
+
+/*
+ * What a client does with an encrypted key part: decrypt the EnvelopedData
+ * (DER) as rcpt, verify the SignedData inside against the CA certificates in
+ * trust (any signer certificate that chains to one of them), check that it
+ * carries id-ct-KP-aKeyPackage, and return its first key. EST_ERR_BADREQ
+ * says which step failed. Caller EVP_PKEY_free()s *key.
+ */
+enum est_err est_keypkg_open(const unsigned char *der, size_t derlen,
+    const struct est_key_recipient *rcpt, STACK_OF(X509) *trust, EVP_PKEY **key,
+    struct est_error *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,7 +5,8 @@
  * comments starting with '#' or ';'. Sections:
  *
  *   [server]             store, credentials, realm, user, workers, log-level,
- *                        max-body, max-headers-size, idle-timeout, max-connections
+ *                        max-body, max-headers-size, idle-timeout, max-connections,
+ *                        decrypt-keys
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key
  *   [ca NAME]            certificate, key, chain
@@ -13,7 +14,9 @@
  *   [alias NAME]         default, mode, ca, cacerts-ca, profile, authentication,
  *                        username-component, vendor-mode, vendor-cas,
  *                        allow-change-subject-name, renew-same-key,
- *                        require-client-certificate, channel-binding
+ *                        require-client-certificate, channel-binding,
+ *                        server-keygen, server-keygen-key, csrattrs,
+ *                        csrattrs-enforce, approval, retry-after
  *
  * docs/configuration.md documents every key. Relative paths are taken from
  * the directory of the configuration file. Parsing reads the whole file and
@@ -71,6 +74,17 @@ enum est_channel_binding {
 	EST_CB_TLS_UNIQUE,          /* base64 of tls-unique (TLS 1.2) / tls-exporter (1.3) */
 	EST_CB__MAX
 };
+/* Whether an alias issues at once or after an administrator approves. */
+enum est_approval {
+	EST_APPROVAL_AUTO = 0,
+	EST_APPROVAL_MANUAL,
+	EST_APPROVAL__MAX
+};
+
+/* The key /serverkeygen makes when server-keygen-key is not set. */
+#define EST_KEYGEN_FROM_CSR "from-csr"
+/* Seconds a 202 asks the client to wait when retry-after is not set. */
+#define EST_DEFAULT_RETRY_AFTER 60
 
 const char *est_tls_mode_name(enum est_tls_mode m);
 const char *est_auth_method_name(enum est_auth_method m);
@@ -122,6 +136,12 @@ struct est_alias_conf {
 	bool allow_change_subject;  /* honour ChangeSubjectName (vendor mode) */
 	bool require_client_cert;   /* /simpleenroll needs a TLS client certificate */
 	enum est_channel_binding channel_binding;
+	bool server_keygen;         /* /serverkeygen is offered */
+	char *server_keygen_key;    /* a key spec or "from-csr"; NULL: from-csr */
+	char *csrattrs;             /* /csrattrs list (text form), NULL: none */
+	bool csrattrs_enforce;      /* refuse CSRs that lack what /csrattrs lists */
+	enum est_approval approval;
+	unsigned retry_after;       /* Retry-After of a 202; 0: the default */
 	int line;
 };
 
@@ -139,6 +159,7 @@ struct est_config {
 	size_t max_headers_size;
 	unsigned idle_timeout;      /* seconds */
 	unsigned max_connections;   /* open connections, all listeners */
+	char *decrypt_keys_path;    /* shared keys for encrypted /serverkeygen, or NULL */
 	struct est_listener_conf *listeners;
 	size_t n_listeners;
 	struct est_ca_conf *cas;

@@ -1,5 +1,6 @@
 /*
- * estkit store: where the CA records every certificate it issues.
+ * estkit store: where the CA records every certificate it issues, and the
+ * enrolment requests held for manual approval.
  *
  * The store is an interface with one backend per database. A store handle
  * is used by one thread at a time; a multi-threaded program opens one
@@ -89,6 +90,48 @@ enum est_err est_cert_rec_from_x509(X509 *cert, const char *principal,
 
 void est_cert_rec_free(struct est_cert_rec *rec);
 
+/*
+ * Requests held for manual approval (RFC 7030 §4.2.3). A request is open
+ * while pending, approved or rejected; approval is good for one
+ * certificate, after which the request is issued and a new one with the
+ * same key starts over.
+ */
+enum est_req_state {
+	EST_REQ_PENDING = 0,
+	EST_REQ_APPROVED = 1,
+	EST_REQ_REJECTED = 2,
+	EST_REQ_ISSUED = 3,
+	EST_REQ_STATE__MAX
+};
+
+/* "pending", "approved", "rejected", "issued"; "unknown" otherwise. */
+const char *est_req_state_name(enum est_req_state s);
+
+/*
+ * One held request. A retried request is the same request when alias,
+ * operation, SPKI, subject and SAN are the same (EST-S-44): the CSR's other
+ * bytes, its challengePassword included, may change on a new connection.
+ * Strings are malloc'd and owned by the record.
+ */
+struct est_req_rec {
+	int64_t id;              /* store's row id; the ID estadm shows */
+	char *alias;
+	char *operation;         /* "simpleenroll", "simplereenroll", "serverkeygen" */
+	char spki_sha256[65];    /* est_spki_sha256 of the CSR's key */
+	char *subject;           /* est_name_text form */
+	char *san;               /* est_san_text form, "" when none */
+	char *principal;         /* who asked first */
+	enum est_req_state state;
+	int64_t created_at;      /* Unix seconds */
+	int64_t decided_at;      /* when approved or rejected; 0 before */
+};
+
+void est_req_rec_free(struct est_req_rec *rec);
+
+/* Called for each listed request, oldest first; borrowed for the call. Return
+ * 0 to go on, non-zero to stop. */
+typedef int (*est_req_visit)(const struct est_req_rec *rec, void *arg);
+
 /* Filter for est_store_list_certs; zero-initialise, then set what you need. */
 struct est_cert_filter {
 	const char *issuer;      /* only this issuer, or NULL */
@@ -157,6 +200,12 @@ struct est_store_ops {
 	    est_cert_visit, void *, struct est_error *);
 	enum est_err (*revoke_cert)(struct est_store *, const char *issuer, const char *serial,
 	    int reason, int64_t when, struct est_error *);
+	enum est_err (*hold_request)(struct est_store *, const struct est_req_rec *,
+	    struct est_req_rec **, struct est_error *);
+	enum est_err (*list_requests)(struct est_store *, bool, est_req_visit, void *,
+	    struct est_error *);
+	enum est_err (*set_request_state)(struct est_store *, int64_t, enum est_req_state,
+	    enum est_req_state, int64_t, struct est_error *);
 	enum est_err (*schema_version)(struct est_store *, int *, struct est_error *);
 	enum est_err (*put_cert_consume)(struct est_store *, struct est_cert_rec *,
 	    const char *code_hash, int64_t now, struct est_error *);
@@ -255,6 +304,30 @@ enum est_err est_store_put_ext_ca(struct est_store *st, struct est_ext_ca *ca,
 /* Every external CA, by name. */
 enum est_err est_store_list_ext_ca(struct est_store *st, est_ext_ca_visit visit, void *arg,
     struct est_error *e);
+
+/*
+ * Find the open request with rec's key (alias, operation, spki_sha256,
+ * subject, san), or record rec as a new pending request (rec->state and id
+ * are ignored; created_at 0 means now). In one transaction, so two retries
+ * at once make one request. *out is the stored request: its state says
+ * whether to wait, issue or refuse. Caller frees with est_req_rec_free().
+ */
+enum est_err est_store_hold_request(struct est_store *st, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e);
+
+/* List requests, oldest first: all of them, or only the open ones. */
+enum est_err est_store_list_requests(struct est_store *st, bool open_only,
+    est_req_visit visit, void *arg, struct est_error *e);
+
+/*
+ * Move request id from state `from` to `to` in one statement, so of two
+ * servers only one wins (approved -> issued is how a server claims the one
+ * certificate an approval is good for). Moving to approved or rejected sets
+ * decided_at = when. EST_ERR_NOTFOUND when there is no such request;
+ * EST_ERR_FORBIDDEN, naming its state, when it is not in `from`.
+ */
+enum est_err est_store_set_request_state(struct est_store *st, int64_t id,
+    enum est_req_state from, enum est_req_state to, int64_t when, struct est_error *e);
 
 /* The schema version the database is at (after migration). */
 enum est_err est_store_schema_version(struct est_store *st, int *version, struct est_error *e);

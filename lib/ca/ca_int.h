@@ -71,6 +71,10 @@ enum est_err ca_cert_new(const X509_NAME *subject, const X509_NAME *issuer,
     EVP_PKEY *pubkey, time_t not_before, time_t not_after, X509 **out,
     struct est_error *e);
 
+/* The digest that suits a signing key: NULL for EdDSA (it hashes internally),
+ * SHA-384 for EC keys of 384 bits and more, else SHA-256. */
+const EVP_MD *ca_sign_md(EVP_PKEY *key);
+
 /* Sign cert with key, using the digest that suits the key. */
 enum est_err ca_cert_sign(X509 *cert, EVP_PKEY *key, struct est_error *e);
 

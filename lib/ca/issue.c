@@ -70,10 +70,9 @@ ca_cert_new(const X509_NAME *subject, const X509_NAME *issuer, EVP_PKEY *pubkey,
 	return EST_OK;
 }
 
-/* The digest to sign with: none for EdDSA (it hashes internally), SHA-384
- * for EC keys of 384 bits and more, so the hash is as strong as the curve. */
-static const EVP_MD *
-sign_md(EVP_PKEY *key)
+/* SHA-384 for EC keys of 384 bits and more, so the hash is as strong as the curve. */
+const EVP_MD *
+ca_sign_md(EVP_PKEY *key)
 {
 	if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448"))
 		return NULL;
@@ -85,7 +84,7 @@ sign_md(EVP_PKEY *key)
 enum est_err
 ca_cert_sign(X509 *cert, EVP_PKEY *key, struct est_error *e)
 {
-	if (X509_sign(cert, key, sign_md(key)) <= 0)
+	if (X509_sign(cert, key, ca_sign_md(key)) <= 0)
 		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot sign the certificate");
 	return EST_OK;
 }

@@ -68,6 +68,37 @@ est_key_generate(const char *spec, EVP_PKEY **out, struct est_error *e)
 	return EST_OK;
 }
 
+bool
+est_key_spec_known(const char *spec)
+{
+	for (size_t i = 0; spec != NULL && i < sizeof(key_specs) / sizeof(key_specs[0]); i++)
+		if (strcasecmp(spec, key_specs[i].spec) == 0)
+			return true;
+	return false;
+}
+
+enum est_err
+est_key_generate_like(EVP_PKEY *like, EVP_PKEY **out, struct est_error *e)
+{
+	char group[64];
+	EVP_PKEY *key = NULL;
+	enum est_err rc;
+
+	if ((rc = est_key_policy_check(like, e)) != EST_OK)
+		return rc;
+	if (EVP_PKEY_is_a(like, "RSA"))
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)EVP_PKEY_get_bits(like));
+	else if (EVP_PKEY_is_a(like, "EC") &&
+	    EVP_PKEY_get_utf8_string_param(like, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL))
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
+	else if (EVP_PKEY_is_a(like, "ED25519"))
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (key == NULL)
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot generate a key like the CSR's");
+	*out = key;
+	return EST_OK;
+}
+
 static int
 write_key(FILE *fp, void *key)
 {

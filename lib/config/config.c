@@ -41,7 +41,10 @@ enum opt_type {
 	OPT_MODE,     /* enum est_alias_mode */
 	OPT_DNFIELD,  /* username-component: name and NID of a DN field */
 	OPT_NAMES,    /* vendor-cas: list of external CA names */
-	OPT_CB        /* enum est_channel_binding */
+	OPT_CB,       /* enum est_channel_binding */
+	OPT_KEYSPEC,  /* char *, a key spec or "from-csr" */
+	OPT_CSRATTRS, /* char *, checked with est_csrattrs_parse */
+	OPT_APPROVAL  /* enum est_approval */
 };
 
 struct opt {
@@ -69,6 +72,7 @@ static const struct opt opts[] = {
 	{ S_SERVER, "max-headers-size", OPT_SIZE, SRV(max_headers_size), 1024, 1024 * 1024 },
 	{ S_SERVER, "idle-timeout", OPT_UINT, SRV(idle_timeout), 1, 3600 },
 	{ S_SERVER, "max-connections", OPT_UINT, SRV(max_connections), 1, 1000000 },
+	{ S_SERVER, "decrypt-keys", OPT_PATH, SRV(decrypt_keys_path), 0, 0 },
 	{ S_LISTENER, "listen", OPT_LISTEN, 0, 0, 0 },
 	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
 	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
@@ -92,6 +96,12 @@ static const struct opt opts[] = {
 	{ S_ALIAS, "allow-change-subject-name", OPT_BOOL, ALS(allow_change_subject), 0, 0 },
 	{ S_ALIAS, "require-client-certificate", OPT_BOOL, ALS(require_client_cert), 0, 0 },
 	{ S_ALIAS, "channel-binding", OPT_CB, ALS(channel_binding), 0, 0 },
+	{ S_ALIAS, "server-keygen", OPT_BOOL, ALS(server_keygen), 0, 0 },
+	{ S_ALIAS, "server-keygen-key", OPT_KEYSPEC, ALS(server_keygen_key), 0, 0 },
+	{ S_ALIAS, "csrattrs", OPT_CSRATTRS, ALS(csrattrs), 0, 0 },
+	{ S_ALIAS, "csrattrs-enforce", OPT_BOOL, ALS(csrattrs_enforce), 0, 0 },
+	{ S_ALIAS, "approval", OPT_APPROVAL, ALS(approval), 0, 0 },
+	{ S_ALIAS, "retry-after", OPT_UINT, ALS(retry_after), 1, 86400 },
 };
 
 static const char *const sect_names[] = {
@@ -122,6 +132,11 @@ static const char *const cb_names[EST_CB__MAX] = {
 	[EST_CB_NONE] = "none", [EST_CB_TLS_UNIQUE] = "tls-unique",
 };
 
+static const char *const approval_names[EST_APPROVAL__MAX] = {
+	[EST_APPROVAL_AUTO] = "auto",
+	[EST_APPROVAL_MANUAL] = "manual",
+};
+
 static const char *const operation_names[] = {
 	"cacerts", "simpleenroll", "simplereenroll", "serverkeygen", "csrattrs", "fullcmc",
 };
@@ -136,6 +151,7 @@ struct parser {
 	unsigned n_errors;
 	bool oom;
 	struct est_error first;
+	char hint[320];          /* a value-specific hint for the current error */
 };
 
 const char *
@@ -493,6 +509,23 @@ set_string(struct parser *p, char **field, char *value)
 	return true;
 }
 
+/* A csrattrs list must parse; the parser's reason becomes the hint. */
+static bool
+apply_csrattrs(struct parser *p, char **field, const char *value, const char **hint)
+{
+	struct est_csrattrs *a = NULL;
+	struct est_error e = { 0 };
+
+	if (est_csrattrs_parse(value, &a, &e) != EST_OK) {
+		snprintf(p->hint, sizeof(p->hint), "a list such as \"challengePassword, "
+		    "ecPublicKey:P-256\" (%s)", e.msg);
+		*hint = p->hint;
+		return false;
+	}
+	est_csrattrs_free(a);
+	return set_string(p, field, xstrdup(p, value));
+}
+
 /* Apply one option; returns false when the value is not acceptable. */
 static bool
 apply(struct parser *p, const struct opt *o, const char *value, const char **hint)
@@ -561,6 +594,21 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		*hint = "a list of: serverAuth, clientAuth, codeSigning, emailProtection, cmcRA, or none";
 		*(unsigned *)(base + o->off) = 0;
 		return each_word(value, add_eku, base + o->off);
+	case OPT_KEYSPEC:
+		*hint = "from-csr, ec:P-256, ec:P-384, rsa:2048, rsa:3072, rsa:4096 or ed25519";
+		return (strcasecmp(value, EST_KEYGEN_FROM_CSR) == 0 || est_key_spec_known(value)) &&
+		    set_string(p, (char **)(base + o->off), xstrdup(p, value));
+	case OPT_CSRATTRS:
+		return apply_csrattrs(p, (char **)(base + o->off), value, hint);
+	case OPT_APPROVAL:
+		*hint = "auto or manual";
+		for (int m = 0; m < EST_APPROVAL__MAX; m++) {
+			if (strcasecmp(value, approval_names[m]) == 0) {
+				*(enum est_approval *)(base + o->off) = (enum est_approval)m;
+				return true;
+			}
+		}
+		return false;
 	}
 	return false;
 }
@@ -812,6 +860,19 @@ check_client_mode(struct parser *p, struct est_alias_conf *a)
 		    "(RFC 7030 §3.5)", a->name);
 }
 
+/* Options that only make sense together. */
+static void
+check_alias_options(struct parser *p, const struct est_alias_conf *a)
+{
+	if (a->server_keygen_key != NULL && !a->server_keygen)
+		perr(p, a->line, "[alias %s] server-keygen-key is set but server-keygen is not yes",
+		    a->name);
+	if (a->csrattrs_enforce && a->csrattrs == NULL)
+		perr(p, a->line, "[alias %s] csrattrs-enforce = yes needs a csrattrs list", a->name);
+	if (a->retry_after != 0 && a->approval != EST_APPROVAL_MANUAL)
+		perr(p, a->line, "[alias %s] retry-after is set but approval is not manual", a->name);
+}
+
 static void
 check_aliases(struct parser *p)
 {
@@ -850,6 +911,7 @@ check_aliases(struct parser *p)
 			a->auth[a->n_auth++] = EST_AUTH_CERTIFICATE;
 		}
 		check_client_mode(p, a);
+		check_alias_options(p, a);
 		if (a->is_default && dflt != NULL)
 			perr(p, a->line, "[alias %s] and [alias %s] both say default = yes", dflt->name, a->name);
 		if (a->is_default && dflt == NULL)
@@ -1018,6 +1080,8 @@ est_config_free(struct est_config *c)
 		free(c->aliases[i].username_field);
 		free(c->aliases[i].code_field);
 		clear_vendor_cas(&c->aliases[i]);
+		free(c->aliases[i].server_keygen_key);
+		free(c->aliases[i].csrattrs);
 	}
 	free(c->listeners);
 	free(c->cas);
@@ -1027,6 +1091,7 @@ est_config_free(struct est_config *c)
 	free(c->dir);
 	free(c->store_uri);
 	free(c->credentials_path);
+	free(c->decrypt_keys_path);
 	free(c->realm);
 	free(c->user);
 	free(c->log_level);

@@ -4,12 +4,13 @@
  * The CSR is read first, because client-mode authentication finds the
  * enrolment code in it; but a CSR that cannot be read is reported only once
  * the client has authenticated otherwise, so an unauthenticated client hears
- * 401 before any 400 (curl's Digest sends its first request without body). Then the CSR's signature
- * (proof of possession), key policy and channel binding are checked, and
- * the certificate is issued with what authentication established.
- * Re-enrolment is authenticated only by the certificate being renewed, and
- * the CSR must keep its subject and subjectAltName (§4.2.2); whether the same
- * key may be certified again is the alias's choice.
+ * 401 before any 400 (curl's Digest sends its first request without body).
+ * Then the CSR's signature (proof of possession), key policy, what /csrattrs
+ * asks for when the alias enforces it (EST-S-47) and channel binding are
+ * checked, and the certificate is issued with what authentication
+ * established. Re-enrolment is authenticated only by the certificate being
+ * renewed, and the CSR must keep its subject and subjectAltName (§4.2.2);
+ * whether the same key may be certified again is the alias's choice.
  */
 #include <string.h>
 
@@ -36,7 +37,9 @@ check_csr(struct est_req *r, X509_REQ *csr, struct est_error *e)
 	enum est_err rc;
 
 	if ((rc = est_csr_verify(csr, e)) != EST_OK ||
-	    (rc = est_key_policy_check(X509_REQ_get0_pubkey(csr), e)) != EST_OK)
+	    (rc = est_key_policy_check(X509_REQ_get0_pubkey(csr), e)) != EST_OK ||
+	    (r->alias->conf->csrattrs_enforce &&
+	    (rc = est_csrattrs_check(r->alias->csrattrs, csr, true, e)) != EST_OK))
 		return rc;
 	return authn_check_binding(r, csr, e);
 }

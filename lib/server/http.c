@@ -112,6 +112,18 @@ http_reply(struct est_req *r, int status, const char *content_type, const void *
 	    r->principal, status, elapsed_ms(&r->start), NULL);
 }
 
+/* RFC 7030 §4.2.3: every 202 says when to come back, in delta-seconds (pitfall 9). */
+static void
+add_retry_after(struct est_req *r)
+{
+	unsigned secs = r->alias != NULL && r->alias->conf->retry_after != 0 ?
+	    r->alias->conf->retry_after : EST_DEFAULT_RETRY_AFTER;
+	char value[16];
+
+	snprintf(value, sizeof(value), "%u", secs);
+	http_add_header(r, "Retry-After", value);
+}
+
 void
 http_fail(struct est_req *r, const struct est_error *err)
 {
@@ -122,6 +134,9 @@ http_fail(struct est_req *r, const struct est_error *err)
 		/* Never tell the client which part of its credentials was wrong. */
 		snprintf(line, sizeof(line), "authentication failed\n");
 		authn_add_challenges(r);
+	} else if (status == 202) {
+		add_retry_after(r);
+		snprintf(line, sizeof(line), "%s\n", err->msg);
 	} else if (status == 500) {
 		snprintf(line, sizeof(line), "internal error; the server log has the details\n");
 	} else {

@@ -6,6 +6,8 @@
  * For an end entity, spending a use of its enrolment code is part of the
  * same commit: if the code was spent meanwhile (a concurrent request), the
  * client gets the 401 of any failed authentication and no certificate.
+ * An approval claimed by the gate is given back when the enrolment fails,
+ * so the client's retry can still use it.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -46,8 +48,8 @@ record(struct est_req *r, struct est_cert_rec *rec, const struct authn_result *r
 }
 
 /* Sign and record; retries once when the random serial is already taken. */
-static enum est_err
-issue_recorded(struct est_req *r, const struct est_issue_req *req, const struct authn_result *res,
+enum est_err
+issue_cert(struct est_req *r, const struct est_issue_req *req, const struct authn_result *res,
     X509 **out, struct est_error *e)
 {
 	const struct est_profile *profile = profile_for(r, res, e);
@@ -82,7 +84,7 @@ issue_recorded(struct est_req *r, const struct est_issue_req *req, const struct 
 	return rc;
 }
 
-static enum est_err
+enum est_err
 encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e)
 {
 	STACK_OF(X509) *one;
@@ -110,10 +112,13 @@ issue_and_reply(struct est_req *r, const struct est_issue_req *req, const struct
 	struct est_error e = { 0 };
 	X509 *cert = NULL;
 	char *body = NULL;
+	int64_t ticket = 0;
 	size_t len;
 
-	if (issue_recorded(r, req, res, &cert, &e) != EST_OK ||
+	if (approval_admit(r, req, &ticket, &e) != EST_OK ||
+	    issue_cert(r, req, res, &cert, &e) != EST_OK ||
 	    encode_certs_only(cert, &body, &len, &e) != EST_OK) {
+		approval_release(r, ticket);
 		http_fail(r, &e);
 	} else {
 		http_add_header(r, "Content-Transfer-Encoding", "base64");

@@ -27,8 +27,8 @@ static const struct route routes[] = {
 	{ "cacerts", "GET", NULL, true, h_cacerts },
 	{ "simpleenroll", "POST", "application/pkcs10", false, h_simpleenroll },
 	{ "simplereenroll", "POST", "application/pkcs10", false, h_simplereenroll },
-	{ "serverkeygen", "POST", "application/pkcs10", false, h_not_offered },
-	{ "csrattrs", "GET", NULL, false, h_not_offered },
+	{ "serverkeygen", "POST", "application/pkcs10", false, h_serverkeygen },
+	{ "csrattrs", "GET", NULL, false, h_csrattrs },
 	{ "fullcmc", "POST", "application/pkcs7-mime", false, h_not_offered },
 };
 

@@ -72,6 +72,24 @@ cacerts_body(struct est_alias *a, struct est_error *e)
 	return rc;
 }
 
+/* The alias's csrattrs list, parsed for enforcement and encoded for /csrattrs. */
+static enum est_err
+csrattrs_body(struct est_alias *a, struct est_error *e)
+{
+	unsigned char *der = NULL;
+	size_t derlen;
+	enum est_err rc;
+
+	if (a->conf->csrattrs == NULL)
+		return EST_OK;
+	if ((rc = est_csrattrs_parse(a->conf->csrattrs, &a->csrattrs, e)) != EST_OK ||
+	    (rc = est_csrattrs_encode(a->csrattrs, &der, &derlen, e)) != EST_OK)
+		return rc;
+	rc = est_b64_encode(der, derlen, true, &a->csrattrs_body, &a->csrattrs_len, e);
+	OPENSSL_free(der);
+	return rc;
+}
+
 static enum est_err
 load_aliases(struct est_server *srv, struct est_error *e)
 {
@@ -95,7 +113,7 @@ load_aliases(struct est_server *srv, struct est_error *e)
 		if (!est_ca_can_issue(a->ca))
 			return est_fail(e, EST_ERR_CONFIG, "alias %s: CA %s has no key to sign with",
 			    ac->name, ac->ca);
-		if ((rc = cacerts_body(a, e)) != EST_OK)
+		if ((rc = cacerts_body(a, e)) != EST_OK || (rc = csrattrs_body(a, e)) != EST_OK)
 			return rc;
 		if (ac->is_default)
 			srv->default_alias = a;
@@ -199,6 +217,9 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
 		goto fail;
 	}
+	if (cfg->decrypt_keys_path != NULL &&
+	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
+		goto fail;
 	if ((rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
 	    (rc = vendor_load(srv, e)) != EST_OK || (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
@@ -300,13 +321,17 @@ est_server_free(struct est_server *srv)
 	}
 	free(srv->listeners);
 	vendor_free(srv);
-	for (size_t i = 0; i < srv->n_aliases; i++)
+	for (size_t i = 0; i < srv->n_aliases; i++) {
 		free(srv->aliases[i].cacerts_body);
+		free(srv->aliases[i].csrattrs_body);
+		est_csrattrs_free(srv->aliases[i].csrattrs);
+	}
 	free(srv->aliases);
 	for (size_t i = 0; i < srv->n_cas; i++)
 		est_ca_free(srv->cas[i]);
 	free(srv->cas);
 	X509_STORE_free(srv->client_trust);
+	est_keks_free(srv->keks);
 	if (srv->stop_pipe[0] >= 0)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)

@@ -25,7 +25,9 @@
 
 #include "estkit/ca.h"
 #include "estkit/config.h"
+#include "estkit/codec.h"
 #include "estkit/httpauth.h"
+#include "estkit/kek.h"
 #include "estkit/server.h"
 #include "estkit/store.h"
 #include "server/http_parse.h"
@@ -41,6 +43,9 @@ struct est_alias {
 	STACK_OF(X509) *vendor_listed;    /* the CAs vendor-cas names */
 	STACK_OF(X509) *vendor_anchors;   /* the external roots above them */
 	STACK_OF(X509) *vendor_untrusted; /* external CAs between */
+	struct est_csrattrs *csrattrs;    /* parsed csrattrs list, NULL: none */
+	char *csrattrs_body;              /* precomputed base64 CsrAttrs, NULL: 204 */
+	size_t csrattrs_len;
 };
 
 /* An external CA imported with `estadm ca import --external`. */
@@ -93,6 +98,7 @@ struct est_server {
 	atomic_uint connections;          /* open connections, all workers */
 	struct ext_ca *ext_cas;           /* those the aliases use, from the store */
 	size_t n_ext_cas;
+	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
 	int stop_pipe[2];
 };
 
@@ -292,16 +298,46 @@ void authn_add_challenges(struct est_req *r);
 void h_cacerts(struct est_req *r);
 void h_simpleenroll(struct est_req *r);
 void h_simplereenroll(struct est_req *r);
+void h_serverkeygen(struct est_req *r);
+void h_csrattrs(struct est_req *r);
+
+/* ---- approval.c: the manual-approval gate of every enrolment ---- */
+
+/*
+ * Let an enrolment through, or hold it. On an alias with approval = auto:
+ * EST_OK and *ticket = 0. Otherwise the request -- alias, operation, the
+ * CSR's public key, the subject and SAN req will certify -- is held in the
+ * store (EST-S-44): pending gives EST_ERR_PENDING (202; http_fail adds
+ * Retry-After), rejected EST_ERR_FORBIDDEN, and approved is claimed for this
+ * request (one certificate per approval): EST_OK and *ticket = its id.
+ */
+enum est_err approval_admit(struct est_req *r, const struct est_issue_req *req,
+    int64_t *ticket, struct est_error *e);
+
+/* An admitted enrolment failed: give its approval back (ticket 0: nothing to do). */
+void approval_release(struct est_req *r, int64_t ticket);
 
 /* ---- reply_cert.c: the common end of every enrolment ---- */
 
 /*
  * Issue a certificate for req under the request's alias (or the end entity's
- * profile), record it in the store (retrying once on a serial collision),
- * linked to res->ee_id and, with res->spend, in one transaction with
- * spending a use of the end entity's code; then answer 200 with the
- * certs-only body. res may be NULL. Answers the error itself on failure
- * (a code spent meanwhile is a 401 like any other authentication failure).
+ * profile) and record it in the store (retrying once on a serial
+ * collision), linked to res->ee_id and, with res->spend, in one transaction
+ * with spending a use of the end entity's code (a code spent meanwhile is
+ * EST_ERR_AUTH like any other authentication failure). res may be NULL.
+ * The certificate is committed before the caller may hand it out. Caller
+ * X509_free()s *out.
+ */
+enum est_err issue_cert(struct est_req *r, const struct est_issue_req *req,
+    const struct authn_result *res, X509 **out, struct est_error *e);
+
+/* A certs-only response body (base64, wrapped) holding cert. Caller free()s *b64. */
+enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e);
+
+/*
+ * The end of /simpleenroll and /simplereenroll: the approval gate, then
+ * issue_cert, then 200 with the certs-only body. Answers the error itself
+ * on failure.
  */
 void issue_and_reply(struct est_req *r, const struct est_issue_req *req,
     const struct authn_result *res);

@@ -310,6 +310,74 @@ est_store_revoke_cert(struct est_store *st, const char *issuer, const char *seri
 	return st->ops->revoke_cert(st, issuer, serial, reason, when, e);
 }
 
+const char *
+est_req_state_name(enum est_req_state s)
+{
+	switch (s) {
+	case EST_REQ_PENDING:
+		return "pending";
+	case EST_REQ_APPROVED:
+		return "approved";
+	case EST_REQ_REJECTED:
+		return "rejected";
+	case EST_REQ_ISSUED:
+		return "issued";
+	case EST_REQ_STATE__MAX:
+		break;
+	}
+	return "unknown";
+}
+
+void
+est_req_rec_free(struct est_req_rec *rec)
+{
+	if (rec == NULL)
+		return;
+	free(rec->alias);
+	free(rec->operation);
+	free(rec->subject);
+	free(rec->san);
+	free(rec->principal);
+	free(rec);
+}
+
+enum est_err
+est_store_hold_request(struct est_store *st, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e)
+{
+	struct est_req_rec r;
+
+	if (rec == NULL || rec->alias == NULL || rec->operation == NULL || rec->subject == NULL ||
+	    rec->spki_sha256[0] == '\0')
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete request record");
+	r = *rec;
+	if (r.san == NULL)
+		r.san = "";
+	if (r.principal == NULL)
+		r.principal = "";
+	if (r.created_at == 0)
+		r.created_at = (int64_t)time(NULL);
+	return st->ops->hold_request(st, &r, out, e);
+}
+
+enum est_err
+est_store_list_requests(struct est_store *st, bool open_only, est_req_visit visit, void *arg,
+    struct est_error *e)
+{
+	if (visit == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no visitor for listing requests");
+	return st->ops->list_requests(st, open_only, visit, arg, e);
+}
+
+enum est_err
+est_store_set_request_state(struct est_store *st, int64_t id, enum est_req_state from,
+    enum est_req_state to, int64_t when, struct est_error *e)
+{
+	if ((unsigned)from >= EST_REQ_STATE__MAX || (unsigned)to >= EST_REQ_STATE__MAX)
+		return est_fail(e, EST_ERR_INTERNAL, "no such request state");
+	return st->ops->set_request_state(st, id, from, to, when, e);
+}
+
 enum est_err
 est_store_schema_version(struct est_store *st, int *version, struct est_error *e)
 {

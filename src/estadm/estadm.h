@@ -75,6 +75,12 @@ int adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv);
 
+/* ---- cmd_req.c ----------------------------------------------------------- */
+
+int adm_req_list(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_req_approve(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_req_reject(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_user.c ---------------------------------------------------------- */
 
 int adm_user_add(const struct adm_ctx *ctx, int argc, char **argv);

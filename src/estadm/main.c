@@ -45,6 +45,17 @@ static const struct adm_cmd commands[] = {
 	    "    keyCompromise, cACompromise, affiliationChanged, superseded,\n"
 	    "    cessationOfOperation, certificateHold, removeFromCRL,\n"
 	    "    privilegeWithdrawn, aACompromise.\n" },
+	{ "req", "list", adm_req_list,
+	    "req list [--all]\n"
+	    "    List enrolments held for manual approval (approval = manual):\n"
+	    "    ID STATE ALIAS OPERATION CREATED PRINCIPAL SUBJECT. --all: also the\n"
+	    "    ones that got their certificate (issued).\n" },
+	{ "req", "approve", adm_req_approve,
+	    "req approve ID\n"
+	    "    Approve a pending request: the client's next retry gets one certificate.\n" },
+	{ "req", "reject", adm_req_reject,
+	    "req reject ID\n"
+	    "    Reject a pending request: the client's retries get 403.\n" },
 	{ "user", "add", adm_user_add,
 	    "user add NAME [--password-stdin]\n"
 	    "    Add a user or change its password. The password is read as one line\n"

@@ -26,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "estkit/ca.h"
+#include "estkit/codec.h"
 
 struct pki {
 	char dir[64];
@@ -344,6 +345,36 @@ test_key_policy(void **state)
 	EVP_PKEY_free(key);
 	assert_int_equal(est_key_policy_check(pki.inter_key, &e), EST_OK);
 	assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* /serverkeygen's from-csr policy: same type and size, never a refused key. */
+static void
+test_key_generate_like(void **state)
+{
+	static const char *const specs[] = { "rsa:3072", "ec:P-384", "ed25519" };
+	struct est_error e = { 0 };
+	EVP_PKEY *like, *key = NULL;
+	char a[64], b[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		like = gen(specs[i]);
+		assert_int_equal(est_key_generate_like(like, &key, &e), EST_OK);
+		est_key_describe(like, a, sizeof(a));
+		est_key_describe(key, b, sizeof(b));
+		assert_string_equal(a, b);
+		assert_int_not_equal(EVP_PKEY_eq(like, key), 1);
+		EVP_PKEY_free(like);
+		EVP_PKEY_free(key);
+	}
+	like = EVP_RSA_gen(1024);
+	assert_int_equal(est_key_generate_like(like, &key, &e), EST_ERR_BADREQ);
+	EVP_PKEY_free(like);
+	assert_true(est_key_spec_known("ec:P-256"));
+	assert_true(est_key_spec_known("RSA:4096"));
+	assert_false(est_key_spec_known("rsa:1024"));
+	assert_false(est_key_spec_known("from-csr"));
+	assert_false(est_key_spec_known(NULL));
 }
 
 /* ---- certificate files --------------------------------------------------- */
@@ -819,6 +850,7 @@ main(void)
 		cmocka_unit_test(test_key_read_refuses_open_mode),
 		cmocka_unit_test(test_key_read_refuses_encrypted),
 		cmocka_unit_test(test_key_policy),
+		cmocka_unit_test(test_key_generate_like),
 		cmocka_unit_test(test_cert_files),
 		cmocka_unit_test(test_eku_parse),
 		cmocka_unit_test(test_make_root),

@@ -173,6 +173,61 @@ test_cross_references(void **state)
 	free(errors);
 }
 
+static const char *base =
+	"[listener a]\nlisten = 0\ntls = none\n"
+	"[ca A]\ncertificate = a.pem\nkey = a.key\n";
+
+/* The options of issue 5: defaults, values, and refused combinations. */
+static void
+test_keygen_csrattrs_approval(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL, text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[server]\ndecrypt-keys = keks\n"
+	    "[alias d]\ndefault = yes\n"
+	    "[alias k]\nserver-keygen = yes\nserver-keygen-key = rsa:3072\n"
+	    "csrattrs = challengePassword, ecPublicKey:P-256, extensionRequest:subjectAltName\n"
+	    "csrattrs-enforce = yes\napproval = manual\nretry-after = 5\n", base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_OK);
+	assert_null(errors);
+	assert_non_null(strstr(cfg->decrypt_keys_path, "/keks"));
+	assert_false(cfg->aliases[0].server_keygen);
+	assert_null(cfg->aliases[0].server_keygen_key);
+	assert_null(cfg->aliases[0].csrattrs);
+	assert_int_equal(cfg->aliases[0].approval, EST_APPROVAL_AUTO);
+	assert_int_equal(cfg->aliases[0].retry_after, 0);
+	assert_true(cfg->aliases[1].server_keygen);
+	assert_string_equal(cfg->aliases[1].server_keygen_key, "rsa:3072");
+	assert_non_null(strstr(cfg->aliases[1].csrattrs, "ecPublicKey:P-256"));
+	assert_true(cfg->aliases[1].csrattrs_enforce);
+	assert_int_equal(cfg->aliases[1].approval, EST_APPROVAL_MANUAL);
+	assert_int_equal(cfg->aliases[1].retry_after, 5);
+	est_config_free(cfg);
+
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n"
+	    "server-keygen-key = rsa:1024\n"       /* 9 */
+	    "csrattrs = challengePassword, nosuchthing\n"  /* 10 */
+	    "approval = sometimes\n"               /* 11 */
+	    "retry-after = 0\n"                    /* 12 */
+	    "[alias x]\nserver-keygen-key = from-csr\ncsrattrs-enforce = yes\nretry-after = 9\n", base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
+	for (int line = 9; line <= 12; line++) {
+		char want[160];
+
+		snprintf(want, sizeof(want), "%s/estd.conf:%d: ", dir, line);
+		if (strstr(errors, want) == NULL)
+			fail_msg("no error for line %d in:\n%s", line, errors);
+	}
+	assert_non_null(strstr(errors, "\"nosuchthing\" is not an OID"));
+	assert_non_null(strstr(errors, "[alias x] server-keygen-key is set but server-keygen is not yes"));
+	assert_non_null(strstr(errors, "[alias x] csrattrs-enforce = yes needs a csrattrs list"));
+	assert_non_null(strstr(errors, "[alias x] retry-after is set but approval is not manual"));
+	free(errors);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -341,6 +396,7 @@ main(void)
 		cmocka_unit_test(test_good_config),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_cross_references),
+		cmocka_unit_test(test_keygen_csrattrs_approval),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_operation_names),
 		cmocka_unit_test(test_client_and_vendor_aliases),

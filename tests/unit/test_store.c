@@ -3,7 +3,8 @@
  * backend: schema creation and migration, file mode, records built from real
  * X.509 certificates and read back field by field, unique keys, revocation,
  * listing filters, URI dispatch, the CRL reason names, end entities with
- * their one-transaction spend of an enrolment code, and external CAs.
+ * their one-transaction spend of an enrolment code, external CAs, and the
+ * requests held for manual approval.
  *
  * Each test gets a fresh database in its own mkdtemp directory.
  */
@@ -200,7 +201,7 @@ test_fresh_schema_and_mode(void **state)
 	int version = 0;
 
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 2);
+	assert_int_equal(version, 3);
 	assert_int_equal(stat(fx->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	raw_query(fx->path, "PRAGMA journal_mode", buf, sizeof(buf));
@@ -545,13 +546,126 @@ test_reopen_keeps_data(void **state)
 	fx->st = NULL;
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 2);
+	assert_int_equal(version, 3);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "B", &got, &e), EST_OK);
 	assert_int_equal(got->id, rec->id);
 	assert_int_equal(got->der_len, rec->der_len);
 	assert_memory_equal(got->der, rec->der, rec->der_len);
 	est_cert_rec_free(got);
 	est_cert_rec_free(rec);
+}
+
+/* A database made by the first schema moves to the second and keeps its data. */
+static void
+test_migration_from_2(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *rec = make_rec(fx->key, "CA", "dev", 12, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+	char buf[64];
+	int version = 0;
+	sqlite3 *db;
+
+	put(fx->st, rec);
+	est_store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE requests; PRAGMA user_version = 2", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
+	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
+	assert_int_equal(version, 3);
+	raw_query(fx->path, "SELECT count(*) FROM requests", buf, sizeof(buf));
+	assert_string_equal(buf, "0");
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "C", &got, &e), EST_OK);
+	est_cert_rec_free(got);
+	est_cert_rec_free(rec);
+}
+
+static struct est_req_rec *
+hold(struct est_store *st, const char *spki, const char *principal)
+{
+	struct est_req_rec key = { .alias = "est", .operation = "simpleenroll",
+	    .subject = "CN=dev", .san = "DNS:dev", .principal = (char *)principal };
+	struct est_req_rec *got = NULL;
+	struct est_error e = { 0 };
+
+	snprintf(key.spki_sha256, sizeof(key.spki_sha256), "%s", spki);
+	assert_int_equal(est_store_hold_request(st, &key, &got, &e), EST_OK);
+	assert_non_null(got);
+	return got;
+}
+
+static int
+count_open(const struct est_req_rec *rec, void *arg)
+{
+	(void)rec;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Manual approval (EST-S-43, EST-S-44): one open request per key, one-time approval. */
+static void
+test_requests(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_req_rec *a, *b;
+	int64_t first;
+	int n = 0;
+
+	a = hold(fx->st, "aa", "user:one");
+	assert_int_equal(a->state, EST_REQ_PENDING);
+	assert_string_equal(a->principal, "user:one");
+	assert_string_equal(a->san, "DNS:dev");
+	assert_true(a->created_at > 0);
+	assert_int_equal(a->decided_at, 0);
+	first = a->id;
+	est_req_rec_free(a);
+	/* A retry (another connection, another principal string) is the same request. */
+	a = hold(fx->st, "aa", "user:two");
+	assert_int_equal(a->id, first);
+	assert_string_equal(a->principal, "user:one");
+	est_req_rec_free(a);
+	b = hold(fx->st, "bb", "user:one");
+	assert_int_not_equal(b->id, first);
+
+	assert_int_equal(est_store_set_request_state(fx->st, first, EST_REQ_PENDING,
+	    EST_REQ_APPROVED, 1234, &e), EST_OK);
+	assert_int_equal(est_store_set_request_state(fx->st, first, EST_REQ_PENDING,
+	    EST_REQ_REJECTED, 1235, &e), EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "is approved, not pending"));
+	a = hold(fx->st, "aa", "user:one");
+	assert_int_equal(a->state, EST_REQ_APPROVED);
+	assert_int_equal(a->decided_at, 1234);
+	est_req_rec_free(a);
+	/* The approval is claimed once; after that the same key starts over. */
+	assert_int_equal(est_store_set_request_state(fx->st, first, EST_REQ_APPROVED,
+	    EST_REQ_ISSUED, 1300, &e), EST_OK);
+	assert_int_equal(est_store_set_request_state(fx->st, first, EST_REQ_APPROVED,
+	    EST_REQ_ISSUED, 1300, &e), EST_ERR_FORBIDDEN);
+	a = hold(fx->st, "aa", "user:one");
+	assert_int_not_equal(a->id, first);
+	assert_int_equal(a->state, EST_REQ_PENDING);
+	est_req_rec_free(a);
+
+	assert_int_equal(est_store_set_request_state(fx->st, b->id, EST_REQ_PENDING,
+	    EST_REQ_REJECTED, 1400, &e), EST_OK);
+	est_req_rec_free(b);
+	b = hold(fx->st, "bb", "user:one");
+	assert_int_equal(b->state, EST_REQ_REJECTED);
+	est_req_rec_free(b);
+	assert_int_equal(est_store_set_request_state(fx->st, 999, EST_REQ_PENDING,
+	    EST_REQ_APPROVED, 1, &e), EST_ERR_NOTFOUND);
+
+	assert_int_equal(est_store_list_requests(fx->st, true, count_open, &n, &e), EST_OK);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(est_store_list_requests(fx->st, false, count_open, &n, &e), EST_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(est_req_state_name(EST_REQ_ISSUED), "issued");
 }
 
 static void
@@ -571,7 +685,7 @@ test_newer_schema_refused(void **state)
 	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
 	assert_null(other);
 	assert_non_null(strstr(e.msg, path));
-	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (2)"));
+	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (3)"));
 }
 
 static void
@@ -614,7 +728,7 @@ test_uri_dispatch(void **state)
 	snprintf(uri, sizeof(uri), "SQLite:%s", fx->path);
 	assert_int_equal(est_store_open(uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(other, &version, &e), EST_OK);
-	assert_int_equal(version, 2);
+	assert_int_equal(version, 3);
 	est_store_close(other);
 	est_store_close(NULL);
 }
@@ -821,6 +935,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_during_read_on_other_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nested_list_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uri_dispatch, setup, teardown),

@@ -1,0 +1,138 @@
+/*
+ * The client's side of an encrypted server-generated key (RFC 7030
+ * §4.4.2): EnvelopedData -> SignedData -> AsymmetricKeyPackage -> key.
+ *
+ * The SignedData must verify against the caller's CA certificates; the
+ * signer is the CA itself, whose certificate usually lacks digitalSignature,
+ * so the certificate purpose is not checked, only the chain. Decrypted bytes
+ * live in secure-memory BIOs and are cleansed when freed.
+ */
+#include <limits.h>
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "estkit/codec.h"
+
+static enum est_err
+decrypt(const unsigned char *der, size_t derlen, const struct est_key_recipient *rcpt,
+    BIO *out, struct est_error *e)
+{
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms;
+	enum est_err rc = EST_OK;
+	int ok;
+
+	if (derlen > LONG_MAX || (cms = d2i_CMS_ContentInfo(NULL, &p, (long)derlen)) == NULL)
+		return est_fail_ssl(e, EST_ERR_BADREQ, "the key part is not a CMS structure");
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_enveloped ||
+	    OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_signed) {
+		CMS_ContentInfo_free(cms);
+		return est_fail(e, EST_ERR_BADREQ, "the key part is not an EnvelopedData around "
+		    "a SignedData");
+	}
+	if (rcpt->cert == NULL)
+		ok = CMS_decrypt_set1_key(cms, (unsigned char *)rcpt->kek, rcpt->kek_len,
+		    rcpt->kek_id, rcpt->kek_id_len) &&
+		    CMS_decrypt(cms, NULL, NULL, NULL, out, CMS_BINARY);
+	else
+		ok = CMS_decrypt(cms, rcpt->key, rcpt->cert, NULL, out, CMS_BINARY);
+	if (!ok)
+		rc = est_fail_ssl(e, EST_ERR_BADREQ, "cannot decrypt the key part");
+	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+static X509_STORE *
+trust_store(STACK_OF(X509) *trust)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	if (st == NULL || !X509_STORE_set_purpose(st, X509_PURPOSE_ANY))
+		goto fail;
+	for (int i = 0; i < sk_X509_num(trust); i++)
+		if (!X509_STORE_add_cert(st, sk_X509_value(trust, i)))
+			goto fail;
+	return st;
+fail:
+	X509_STORE_free(st);
+	return NULL;
+}
+
+/* Verify the SignedData in `in` and write its key package to out. */
+static enum est_err
+verify(BIO *in, STACK_OF(X509) *trust, BIO *out, struct est_error *e)
+{
+	CMS_ContentInfo *cms = d2i_CMS_bio(in, NULL);
+	X509_STORE *st = trust_store(trust);
+	ASN1_OBJECT *want = OBJ_txt2obj(EST_OID_KEY_PACKAGE, 1);
+	enum est_err rc = EST_OK;
+
+	if (cms == NULL || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
+		rc = est_fail_ssl(e, EST_ERR_BADREQ, "the decrypted key part is not a SignedData");
+	else if (st == NULL || want == NULL)
+		rc = est_fail_ssl(e, EST_ERR_NOMEM, "out of memory");
+	else if (OBJ_cmp(CMS_get0_eContentType(cms), want) != 0)
+		rc = est_fail(e, EST_ERR_BADREQ, "the SignedData does not carry an "
+		    "id-ct-KP-aKeyPackage");
+	else if (!CMS_verify(cms, NULL, st, NULL, out, CMS_BINARY))
+		rc = est_fail_ssl(e, EST_ERR_BADREQ, "the key package's signature does not verify "
+		    "against the CA certificates");
+	ASN1_OBJECT_free(want);
+	X509_STORE_free(st);
+	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+/* The first OneAsymmetricKey of an AsymmetricKeyPackage. */
+static enum est_err
+first_key(BIO *in, EVP_PKEY **key, struct est_error *e)
+{
+	BUF_MEM *mem = NULL;
+	const unsigned char *p;
+	ASN1_SEQUENCE_ANY *seq = NULL;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	ASN1_TYPE *t;
+	enum est_err rc = EST_ERR_BADREQ;
+
+	BIO_get_mem_ptr(in, &mem);
+	p = (const unsigned char *)mem->data;
+	if ((seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, (long)mem->length)) == NULL ||
+	    (t = sk_ASN1_TYPE_value(seq, 0)) == NULL || t->type != V_ASN1_SEQUENCE) {
+		est_fail_ssl(e, rc, "the key package is not a SEQUENCE OF OneAsymmetricKey");
+		goto out;
+	}
+	p = t->value.sequence->data;
+	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, t->value.sequence->length)) == NULL ||
+	    (*key = EVP_PKCS82PKEY(p8)) == NULL) {
+		est_fail_ssl(e, rc, "the key package holds no key this OpenSSL can read");
+		goto out;
+	}
+	rc = EST_OK;
+out:
+	if (seq != NULL && (t = sk_ASN1_TYPE_value(seq, 0)) != NULL && t->type == V_ASN1_SEQUENCE)
+		OPENSSL_cleanse(t->value.sequence->data, (size_t)t->value.sequence->length);
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return rc;
+}
+
+enum est_err
+est_keypkg_open(const unsigned char *der, size_t derlen, const struct est_key_recipient *rcpt,
+    STACK_OF(X509) *trust, EVP_PKEY **key, struct est_error *e)
+{
+	BIO *inner = BIO_new(BIO_s_secmem()), *pkg = BIO_new(BIO_s_secmem());
+	enum est_err rc;
+
+	if (inner == NULL || pkg == NULL)
+		rc = est_fail_ssl(e, EST_ERR_NOMEM, "out of memory");
+	else if ((rc = decrypt(der, derlen, rcpt, inner, e)) == EST_OK &&
+	    (rc = verify(inner, trust, pkg, e)) == EST_OK)
+		rc = first_key(pkg, key, e);
+	BIO_free(inner);
+	BIO_free(pkg);
+	return rc;
+}

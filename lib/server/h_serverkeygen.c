@@ -1,0 +1,281 @@
+/*
+ * /serverkeygen (RFC 7030 §4.4): the server makes the key pair, certifies
+ * it, and returns both as multipart/mixed, key part first (EST-S-63, -70).
+ *
+ * Authentication is /simpleenroll's. The CSR gives the names (and, with
+ * server-keygen-key = from-csr, the kind of key); its public key and
+ * signature are otherwise ignored (EST-S-61). The key is encrypted when the
+ * CSR asks (EST-S-66, -67): DecryptKeyIdentifier selects a shared key of the
+ * authenticated principal (decrypt-keys), AsymmetricDecryptKeyIdentifier the
+ * client's TLS certificate with that subject key identifier. The private
+ * key lives only in this request's memory, is cleansed after the reply, and
+ * is never stored or logged.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "estkit/codec.h"
+#include "server/server_int.h"
+
+#define KEY_TYPE_PLAIN "application/pkcs8"
+#define KEY_TYPE_ENCRYPTED "application/pkcs7-mime; smime-type=server-generated-key"
+#define CERT_TYPE "application/pkcs7-mime; smime-type=certs-only"
+#define KEYGEN_TYPE "multipart/mixed; boundary=" EST_MULTIPART_BOUNDARY
+
+struct keygen {
+	X509_REQ *csr;
+	struct est_keyreq *keyreq;        /* NULL: the key goes out as plain PKCS#8 */
+	struct est_key_recipient rcpt;    /* with keyreq: who can open the key (borrowed) */
+	EVP_PKEY *key;                    /* the key made for the client */
+	struct est_mime_part key_part;    /* its part of the answer ... */
+	char *key_b64;                    /* ... whose body this is (cleansed when freed) */
+	X509 *cert;
+	int64_t ticket;                   /* the approval claimed, 0 for none */
+};
+
+static bool
+key_from_csr(const struct est_alias_conf *ac)
+{
+	return ac->server_keygen_key == NULL || strcasecmp(ac->server_keygen_key, EST_KEYGEN_FROM_CSR) == 0;
+}
+
+/* The CSR (not verified) and what it asks for besides the names. */
+static enum est_err
+parse_keygen_csr(struct est_req *r, struct keygen *kg, struct est_error *e)
+{
+	const unsigned char *body;
+	size_t len;
+
+	if ((body = http_body(r, &len)) == NULL)
+		return est_fail(e, EST_ERR_BADREQ, "empty request body; send a base64 DER PKCS#10 CSR");
+	return est_csr_from_body(body, len, &kg->csr, e);
+}
+
+/* The CSR's key and signature are ignored (EST-S-61); what it asks for is not. */
+static enum est_err
+check_keygen_csr(struct est_req *r, struct keygen *kg, struct est_error *e)
+{
+	enum est_err rc;
+
+	if (key_from_csr(r->alias->conf) &&
+	    (rc = est_key_policy_check(X509_REQ_get0_pubkey(kg->csr), e)) != EST_OK)
+		return rc;
+	if (r->alias->conf->csrattrs_enforce &&
+	    (rc = est_csrattrs_check(r->alias->csrattrs, kg->csr, false, e)) != EST_OK)
+		return rc;
+	if ((rc = authn_check_binding(r, kg->csr, e)) != EST_OK)
+		return rc;
+	return est_csr_keyreq(kg->csr, &kg->keyreq, e);
+}
+
+/* AES key wrap as long as the shared key (RFC 3394). */
+static int
+wrap_nid(size_t keylen)
+{
+	return keylen == 16 ? NID_id_aes128_wrap : keylen == 24 ? NID_id_aes192_wrap :
+	    NID_id_aes256_wrap;
+}
+
+static enum est_err
+shared_key_recipient(struct est_req *r, struct keygen *kg, struct est_error *e)
+{
+	const struct est_keyreq *q = kg->keyreq;
+	const unsigned char *key;
+	struct est_error why = { 0 };
+	size_t keylen;
+	char *hex;
+	enum est_err rc;
+
+	if (est_keks_find(r->worker->srv->keks, r->principal, q->kek_id, q->kek_id_len, &key,
+	    &keylen, &why) != EST_OK) {
+		hex = OPENSSL_buf2hexstr(q->kek_id, (long)q->kek_id_len);
+		rc = est_fail(e, EST_ERR_BADREQ, "this server knows no decrypt key %s for %s "
+		    "(DecryptKeyIdentifier)", hex != NULL ? hex : "?", r->principal);
+		OPENSSL_free(hex);
+		return rc;
+	}
+	if (!est_keyreq_lists(q, wrap_nid(keylen)))
+		return est_fail(e, EST_ERR_BADREQ, "the CSR's SMIMECapabilities does not list %s, "
+		    "the key wrap its decrypt key needs", OBJ_nid2sn(wrap_nid(keylen)));
+	kg->rcpt.kek_id = q->kek_id;
+	kg->rcpt.kek_id_len = q->kek_id_len;
+	kg->rcpt.kek = key;
+	kg->rcpt.kek_len = keylen;
+	return EST_OK;
+}
+
+/* The TLS client certificate, when it is the one the CSR names and may encrypt (EST-S-68). */
+static enum est_err
+cert_recipient(struct est_req *r, struct keygen *kg, struct est_error *e)
+{
+	X509 *peer = r->ssl != NULL ? SSL_get0_peer_certificate(r->ssl) : NULL;
+	const ASN1_OCTET_STRING *ski = peer != NULL ? X509_get0_subject_key_id(peer) : NULL;
+	uint32_t ku = peer != NULL ? X509_get_key_usage(peer) : 0;
+	EVP_PKEY *pub = peer != NULL ? X509_get0_pubkey(peer) : NULL;
+
+	if (peer == NULL)
+		return est_fail(e, EST_ERR_BADREQ, "AsymmetricDecryptKeyIdentifier names a "
+		    "certificate: present it as the TLS client certificate");
+	if (ski == NULL || (size_t)ASN1_STRING_length(ski) != kg->keyreq->cert_id_len ||
+	    memcmp(ASN1_STRING_get0_data(ski), kg->keyreq->cert_id, kg->keyreq->cert_id_len) != 0)
+		return est_fail(e, EST_ERR_BADREQ, "the TLS client certificate's subject key "
+		    "identifier is not the CSR's AsymmetricDecryptKeyIdentifier");
+	if (pub == NULL || !(EVP_PKEY_is_a(pub, "RSA") ? (ku & KU_KEY_ENCIPHERMENT) != 0 :
+	    EVP_PKEY_is_a(pub, "EC") && (ku & KU_KEY_AGREEMENT) != 0))
+		return est_fail(e, EST_ERR_BADREQ, "the TLS client certificate cannot receive "
+		    "an encrypted key: it needs an RSA key with keyEncipherment or an EC key "
+		    "with keyAgreement");
+	kg->rcpt.cert = peer;
+	return EST_OK;
+}
+
+static enum est_err
+choose_recipient(struct est_req *r, struct keygen *kg, struct est_error *e)
+{
+	if (kg->keyreq == NULL)
+		return EST_OK;
+	if (kg->keyreq->kek_id != NULL)
+		return shared_key_recipient(r, kg, e);
+	return cert_recipient(r, kg, e);
+}
+
+static enum est_err
+make_key(struct est_req *r, struct keygen *kg, struct est_error *e)
+{
+	if (key_from_csr(r->alias->conf))
+		return est_key_generate_like(X509_REQ_get0_pubkey(kg->csr), &kg->key, e);
+	return est_key_generate(r->alias->conf->server_keygen_key, &kg->key, e);
+}
+
+/* The key signed by the CA and enveloped for the recipient (RFC 7030 §4.4.2). */
+static enum est_err
+encrypted_key(struct est_req *r, struct keygen *kg, unsigned char **der, size_t *derlen,
+    struct est_error *e)
+{
+	unsigned char *pkg = NULL, *sd = NULL;
+	size_t pkglen = 0, sdlen = 0;
+	enum est_err rc;
+
+	if ((rc = est_keypkg_encode(kg->key, &pkg, &pkglen, e)) == EST_OK &&
+	    (rc = est_ca_sign_content(r->alias->ca, EST_OID_KEY_PACKAGE, pkg, pkglen, &sd, &sdlen,
+	    e)) == EST_OK)
+		rc = est_keypkg_envelope(sd, sdlen, &kg->rcpt, der, derlen, e);
+	OPENSSL_clear_free(pkg, pkglen);
+	OPENSSL_clear_free(sd, sdlen);
+	return rc;
+}
+
+/* The key part: media type and base64 body (kg->key_b64). */
+static enum est_err
+make_key_part(struct est_req *r, struct keygen *kg, struct est_error *e)
+{
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	enum est_err rc;
+
+	if (kg->keyreq == NULL) {
+		kg->key_part.content_type = KEY_TYPE_PLAIN;
+		rc = est_pkcs8_encode(kg->key, &der, &derlen, e);
+	} else {
+		kg->key_part.content_type = KEY_TYPE_ENCRYPTED;
+		rc = encrypted_key(r, kg, &der, &derlen, e);
+	}
+	if (rc == EST_OK)
+		rc = est_b64_encode(der, derlen, true, &kg->key_b64, &kg->key_part.len, e);
+	kg->key_part.body = kg->key_b64;
+	OPENSSL_clear_free(der, derlen);
+	return rc;
+}
+
+static void
+cleanse_free(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+static enum est_err
+reply(struct est_req *r, struct keygen *kg, struct est_error *e)
+{
+	struct est_mime_part parts[2] = { kg->key_part, { CERT_TYPE, NULL, 0 } };
+	char *cert_b64 = NULL, *body = NULL;
+	size_t bodylen = 0;
+	enum est_err rc;
+
+	if ((rc = encode_certs_only(kg->cert, &cert_b64, &parts[1].len, e)) == EST_OK) {
+		parts[1].body = cert_b64;
+		rc = est_multipart_encode(parts, 2, EST_MULTIPART_BOUNDARY, &body, &bodylen, e);
+	}
+	if (rc == EST_OK)
+		http_reply(r, 200, KEYGEN_TYPE, body, bodylen);
+	free(cert_b64);
+	OPENSSL_clear_free(body, bodylen);
+	return rc;
+}
+
+/*
+ * Every step up to the answer; the caller answers an error. As for
+ * /simpleenroll, an unreadable CSR is reported only after authentication
+ * (which may need the CSR: an enrolment code in it) succeeded otherwise.
+ */
+static enum est_err
+serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res, struct est_error *e)
+{
+	struct est_issue_req req = { 0 };
+	struct est_error csr_err = { 0 };
+	enum est_err rc;
+
+	if (!r->alias->conf->server_keygen)
+		return est_fail(e, EST_ERR_NOTIMPL, "alias %s does not offer /serverkeygen",
+		    r->alias->conf->name);
+	(void)parse_keygen_csr(r, kg, &csr_err);
+	if ((rc = authn_enroll(r, kg->csr, res, e)) != EST_OK)
+		return rc;
+	if (kg->csr == NULL) {
+		*e = csr_err;
+		return csr_err.code;
+	}
+	if ((rc = check_keygen_csr(r, kg, e)) != EST_OK || (rc = choose_recipient(r, kg, e)) != EST_OK)
+		return rc;
+	req.csr = kg->csr;
+	req.subject = res->subject;
+	req.san = res->san;
+	/* The gate comes before the key is made, so a waiting client costs no key generation. */
+	if ((rc = approval_admit(r, &req, &kg->ticket, e)) != EST_OK ||
+	    (rc = make_key(r, kg, e)) != EST_OK)
+		return rc;
+	/* The key part first: no certificate is recorded for a key that cannot go out. */
+	if ((rc = make_key_part(r, kg, e)) != EST_OK)
+		return rc;
+	req.pubkey = kg->key;
+	if ((rc = issue_cert(r, &req, res, &kg->cert, e)) != EST_OK)
+		return rc;
+	return reply(r, kg, e);
+}
+
+void
+h_serverkeygen(struct est_req *r)
+{
+	struct keygen kg = { 0 };
+	struct authn_result res = { 0 };
+	struct est_error e = { 0 };
+
+	if (serverkeygen(r, &kg, &res, &e) != EST_OK) {
+		approval_release(r, kg.ticket);
+		http_fail(r, &e);
+	}
+	cleanse_free(kg.key_b64);
+	X509_REQ_free(kg.csr);
+	est_keyreq_free(kg.keyreq);
+	EVP_PKEY_free(kg.key);
+	X509_free(kg.cert);
+	authn_result_clear(&res);
+}
