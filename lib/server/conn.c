@@ -8,6 +8,13 @@
  * declared body over max-body is 413 without reading it, a request that
  * stalls is 408, and a connection over max-connections is closed at once.
  * Every refusal is one line of text and one access-log line.
+ *
+ * A connection is closed gracefully ("lingering close"): once the last
+ * answer is written, our side is shut (close_notify on TLS) and whatever the
+ * client still sends is read and dropped until it closes or LINGER_SECONDS
+ * pass. Closing at once would make the kernel reset the connection while a
+ * client is still sending a body we refused, and the client would lose the
+ * 413 it was sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +29,8 @@
 
 #include "estkit/log.h"
 #include "server/server_int.h"
+
+#define LINGER_SECONDS 2
 
 static const char *
 status_phrase(int status)
@@ -81,10 +90,8 @@ conn_respond(struct conn *c, int status, const char *content_type,
 	evbuffer_add_printf(out, "Connection: %s\r\n\r\n", close ? "close" : "keep-alive");
 	if (len > 0 && !c->head_only)
 		evbuffer_add(out, body, len);
-	if (close) {
+	if (close)
 		c->state = CONN_CLOSING;
-		bufferevent_disable(c->bev, EV_READ);
-	}
 }
 
 /* A complete head is at the front of input: parse it and check limits. */
@@ -121,6 +128,10 @@ conn_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t max_head = c->worker->srv->cfg->max_headers_size;
 
+	if (c->state == CONN_CLOSING || c->state == CONN_LINGER) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	while (c->state != CONN_CLOSING) {
 		size_t avail = evbuffer_get_length(in), headlen;
 
@@ -148,6 +159,24 @@ conn_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The last answer is out: shut our side, then wait for the client's close. */
+static void
+start_linger(struct conn *c)
+{
+	struct timeval tv = { .tv_sec = LINGER_SECONDS };
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	if (c->ssl != NULL && SSL_shutdown(c->ssl) < 0)
+		ERR_clear_error();
+	if (fd < 0 || shutdown(fd, SHUT_WR) != 0) {
+		conn_free(c);
+		return;
+	}
+	c->state = CONN_LINGER;
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
 static void
 conn_write(struct bufferevent *bev, void *arg)
 {
@@ -155,7 +184,7 @@ conn_write(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->state == CONN_CLOSING)
-		conn_free(c);
+		start_linger(c);
 }
 
 static void
@@ -178,14 +207,14 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED)
 		return; /* the TLS handshake is done */
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && c->state != CONN_CLOSING &&
-	    (c->state == CONN_BODY || pending > 0)) {
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    (c->state == CONN_BODY || (c->state == CONN_HEAD && pending > 0))) {
 		/* A request was under way: say why we give up on it. */
 		http_refuse(c, 408, "request not received in time (idle-timeout)");
 		bufferevent_enable(bev, EV_WRITE);
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && c->ssl != NULL)
+	if ((what & BEV_EVENT_ERROR) && c->ssl != NULL && c->state != CONN_LINGER)
 		log_tls_failure(c);
 	conn_free(c);
 }

@@ -114,7 +114,8 @@ enum est_err tls_listener_ctx(struct est_server *srv, struct est_listener *l,
 enum conn_state {
 	CONN_HEAD,                        /* reading a request head */
 	CONN_BODY,                        /* reading its body */
-	CONN_CLOSING                      /* answer queued; close once written */
+	CONN_CLOSING,                     /* answer queued; close once written */
+	CONN_LINGER                       /* answer sent, our side shut: draining input */
 };
 
 struct conn {
