@@ -130,7 +130,7 @@ est_multipart_parse(const unsigned char *body, size_t len, const char *boundary,
 {
 	char delim[BOUNDARY_MAX + 3];
 	struct mp m = { body, len, delim, 0 };
-	size_t blen = boundary == NULL ? 0 : strlen(boundary), at, next, start, hdr, n = 0;
+	size_t blen = boundary == NULL ? 0 : strlen(boundary), at, next, start, hdr = 0, n = 0;
 	bool close = false;
 	enum est_err rc;
 
