@@ -28,7 +28,9 @@
  * 202 after the last retry EST_ERR_PENDING) and est_client_failed_status()
  * tells the status itself.
  *
- * A client is used by one thread at a time.
+ * A client is used by one thread at a time. The first est_client_new sets up
+ * libcurl's global state; a program that makes clients on several threads
+ * calls curl_global_init() once before it starts them.
  */
 #ifndef ESTKIT_CLIENT_H
 #define ESTKIT_CLIENT_H

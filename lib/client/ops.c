@@ -149,6 +149,8 @@ probe_binding(struct est_client *c, unsigned char cb[CL_CB_MAX], size_t *cb_len,
 	if (rc == EST_OK) {
 		memcpy(cb, r.cb, r.cb_len);
 		*cb_len = r.cb_len;
+		log_debug("channel binding: %s (%zu bytes)", r.cb_len == 12 ? "tls-unique, TLS 1.2" :
+		    "tls-exporter, TLS 1.3", r.cb_len);
 	}
 	cl_response_clear(&r);
 	return rc;

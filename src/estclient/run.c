@@ -160,8 +160,8 @@ hint_for(const struct cli_opts *o, const struct inputs *in, int status, long htt
 		return http == 404 ? "check the label (--path-seg) and that the server offers "
 		    "this operation" : "";
 	case CLI_PENDING:
-		return in->key_generated ? "run again later with -x KEY-FILE (the key written "
-		    "above), or wait longer with --retry-max N" :
+		return in->key_written ? "run again later with -x and the key estclient made, "
+		    "or wait longer with --retry-max N" :
 		    "run the same command again later, or wait with --retry-max N";
 	case CLI_CONNECT:
 		return "check -s and -p (and -w for a slow server)";
@@ -180,6 +180,8 @@ report(const struct cli_opts *o, const struct inputs *in, struct est_client *c,
 	int status = exit_for(rc, http);
 	const char *hint = hint_for(o, in, status, http);
 
+	if (status == CLI_PENDING && in->key_written)
+		return cli_fail(status, "%s: %s (%s)", e->msg, hint, in->key_path);
 	return cli_fail(status, "%s%s%s", e->msg, hint[0] ? ": " : "", hint);
 }
 
@@ -290,8 +292,6 @@ do_enroll(const struct cli_opts *o, struct est_client *c, struct inputs *in, uns
 			rc = we.code;
 		} else {
 			in->key_written = true;
-			if (rc == EST_ERR_PENDING)
-				fprintf(stderr, "estclient: the key is in %s\n", in->key_path);
 		}
 	}
 	if (rc == EST_OK && res.key != NULL)

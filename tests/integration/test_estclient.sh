@@ -102,7 +102,8 @@ openssl pkey -in gen/key-x-x.pem -noout -text | grep -q 'NIST CURVE: P-256' || f
 [ "$(openssl x509 -in gen/cert-0-0.pem -noout -pubkey)" = "$(openssl pkey -in gen/key-x-x.pem -pubout)" ] || fail "key/cert"
 openssl x509 -in gen/cert-0-0.pem -noout -subject | grep -q 'CN = dev1' || fail "--common-name"
 grep -q 'POST /simpleenroll: HTTP 200.* 0 new connection' "$T/ec.err" || fail "the POST did not reuse the connection: $(cat "$T/ec.err")"
-ok "generated key: EC P-256, 0600; -z CSR posted on the probed connection (CURLINFO_NUM_CONNECTS 0)"
+grep -q 'channel binding: tls-exporter, TLS 1.3' "$T/ec.err" || fail "TLS 1.3 binding not used: $(cat "$T/ec.err")"
+ok "generated key: EC P-256, 0600; -z on TLS 1.3 (tls-exporter), CSR posted on the probed connection"
 ec -e -s 127.0.0.1 -p $TLS_PORT -o gen -u estuser -h estpwd --key-type rsa:2048 -i 2
 expect_rc 0 "estclient -e --key-type rsa:2048 -i 2"
 openssl x509 -in gen/cert-0-1.pkcs7 -noout 2>/dev/null && fail "pkcs7 file is PEM"
@@ -160,6 +161,8 @@ expect_rc 4 "untrusted server (another trust anchor)"
 err_says "not trusted"
 ec -g --trustanchor other.pem -s 127.0.0.1 -p $TLS_PORT -o .
 expect_rc 4 "--trustanchor overrides EST_OPENSSL_CACERT"
+ec -g --trustanchor system -s 127.0.0.1 -p $TLS_PORT -o .
+expect_rc 4 "--trustanchor system: the demo CA is not in the system's store"
 ec -g -s 127.0.0.1 -p "$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')" -o .
 expect_rc 3 "nothing listens on the port"
 (unset EST_OPENSSL_CACERT; ec -g -s 127.0.0.1 -p $TLS_PORT -o .; expect_rc 2 "no trust anchor")

@@ -164,6 +164,7 @@ done
 # -a -e -x: the CSR follows the attributes: SHA-384, challengePassword = tls-unique (EST-C-63, EST-S-32).
 ec -a -e -s 127.0.0.1 -p $STUB_PORT -o . -u u -h p -x p384.key --common-name dev384 -v
 expect_rc 0 "estclient -a -e: CSR built to match the attributes"
+err_says "channel binding: tls-unique, TLS 1.2"
 stub_csr -1 sent.der
 openssl req -inform DER -in sent.der -noout -text > csr.txt
 grep -q 'ecdsa-with-SHA384' csr.txt || fail "CSR not signed with SHA-384"
@@ -221,6 +222,11 @@ ok "waited Retry-After between attempts; each CSR bound to its own connection (E
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg later --retry-max 1
 expect_rc 8 "still pending after the last retry"
 err_says "202"
+mkdir parked
+ec -e -s 127.0.0.1 -p $STUB_PORT -o parked --path-seg later --retry-max 0
+expect_rc 8 "pending, with a key estclient made"
+[ -s parked/key-x-x.pem ] && [ "$(grep -c . "$T/ec.err")" = 1 ] && err_says "parked/key-x-x.pem" || fail "the key of a pending request was not kept"
+ok "the key of a pending request is kept for the next try"
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg broken
 expect_rc 7 "HTTP 500"
 err_says "database on fire"
@@ -239,6 +245,9 @@ expect_rc 0 "Basic credentials after a 401 challenge"
 stub_field 2 headers | grep -q '"Authorization": "Basic ZXN0dXNlcjplc3Rwd2Q="' || fail "no Basic credentials"
 [ "$(stub_field 1 conn)" = "$(stub_field 2 conn)" ] || fail "the challenge was answered on a new connection"
 ok "credentials only in answer to the challenge, on the same connection"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg auth --auth-token t0k3n
+expect_rc 0 "--auth-token"
+stub_field -1 headers | grep -q '"Authorization": "Bearer t0k3n"' || fail "no Bearer token"
 
 # ---- server authentication (EST-C-20, EST-C-23, EST-C-31) -------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout evil.key -out evil.pem \
