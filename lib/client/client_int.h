@@ -54,6 +54,9 @@ struct cl_response {
 	long new_connections;           /* connections opened for this request */
 	unsigned char cb[CL_CB_MAX];    /* channel binding of the connection used */
 	size_t cb_len;                  /* 0 when it could not be read */
+	long long alive_ms;             /* last sign of life once connected; 0 before */
+	curl_off_t moved;               /* bytes sent and received so far */
+	bool timed_out;                 /* given up after read_timeout of silence */
 };
 
 /* ---- transport.c: libcurl ------------------------------------------------- */

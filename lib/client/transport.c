@@ -12,11 +12,16 @@
  * Each answer's headers are watched as they arrive: the TLS connection is
  * live then, so its channel-binding value is read there (libcurl does not
  * promise the SSL pointer after the transfer).
+ *
+ * The read timeout is silence, not total time: it starts once the connection
+ * is up (the pre-request callback, also on a reused connection) and restarts
+ * whenever a byte moves; connecting has its own timeout.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -161,6 +166,52 @@ on_body(char *buf, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* CURLOPT_PREREQFUNCTION: connected (or reusing), the request goes out now. */
+static int
+on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+	struct est_client *c = arg;
+
+	(void)ip;
+	(void)local_ip;
+	(void)port;
+	(void)local_port;
+	c->cur->alive_ms = now_ms();
+	return CURL_PREREQFUNC_OK;
+}
+
+/* CURLOPT_XFERINFOFUNCTION: give up after read_timeout seconds of silence. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	struct est_client *c = arg;
+	struct cl_response *r = c->cur;
+
+	(void)dltotal;
+	(void)ultotal;
+	if (r->alive_ms == 0)
+		return 0;
+	if (dlnow + ulnow != r->moved) {
+		r->moved = dlnow + ulnow;
+		r->alive_ms = now_ms();
+		return 0;
+	}
+	if (now_ms() - r->alive_ms < (long long)c->read_timeout * 1000)
+		return 0;
+	r->timed_out = true;
+	return 1; /* libcurl stops with CURLE_ABORTED_BY_CALLBACK */
+}
+
 static bool
 set_headers(struct est_client *c)
 {
@@ -221,8 +272,11 @@ cl_transport_init(struct est_client *c, struct est_error *e)
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, c) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)c->read_timeout) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PREREQDATA, c) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
 	    (c->resolve != NULL && curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve) != CURLE_OK) ||
 	    !set_credentials(c))
 		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused an option: is it built "
@@ -268,10 +322,14 @@ broken(struct est_client *c, const char *what, const char *why, struct est_error
 
 /* What a libcurl failure means for the person running the client. */
 static enum est_err
-transport_fail(struct est_client *c, CURLcode res, const char *what, struct est_error *e)
+transport_fail(struct est_client *c, CURLcode res, const struct cl_response *r,
+    const char *what, struct est_error *e)
 {
 	const char *why = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res);
 
+	if (r->timed_out)
+		return est_fail(e, EST_ERR_CONNECT, "%s: no answer in time (nothing for %u s)",
+		    what, c->read_timeout);
 	switch (res) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return est_fail(e, EST_ERR_CONNECT, "%s: cannot resolve \"%s\": check the server "
@@ -333,7 +391,7 @@ cl_request(struct est_client *c, const char *op, const char *post, size_t post_l
 	res = curl_easy_perform(c->curl);
 	c->cur = NULL;
 	if (res != CURLE_OK)
-		return transport_fail(c, res, what, e);
+		return transport_fail(c, res, r, what, e);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &r->new_connections);
 	log_debug("%s: HTTP %ld, %s, %zu bytes, %ld new connection(s)", what, r->status,

@@ -11,7 +11,8 @@ used in order and the last one repeats. An answer is
   {"status": 200, "headers": {"Name": "value"}, "body": "text" or
    "body_file": "path", "close": false, "require_auth": false}
 require_auth: answer 401 (Basic challenge) until an Authorization header
-comes. close: end the connection after this answer.
+comes. close: end the connection after this answer. delay: seconds to wait
+before answering.
 
 Log: one JSON object per line: method, path, headers, body (text),
 conn (connection number), tls_unique (base64, TLS 1.2 only), peer (the
@@ -81,6 +82,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.server.used[key] -= 1
             ans = {"status": 401, "headers": {"WWW-Authenticate": 'Basic realm="stub"'},
                    "body": "credentials needed\n"}
+        time.sleep(ans.get("delay", 0))
         if "body_file" in ans:
             with open(ans["body_file"], "rb") as f:
                 payload = f.read()

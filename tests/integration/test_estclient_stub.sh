@@ -196,6 +196,7 @@ script pending '{
  "POST '$W'/broken/simpleenroll": [{"status": 500, "body": "database on fire\n"}],
  "POST '$W'/busy/simpleenroll": [{"status": 503, "headers": {"Retry-After": "30"}, "body": "busy\n"}],
  "POST '$W'/wrongtype/simpleenroll": [{"status": 200, "headers": {"Content-Type": "text/html"}, "body": "<html>"}],
+ "POST '$W'/slow/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "delay": 4}],
  "POST '$W'/auth/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": true}]
 }'
 start_stub pending.json srv.pem srv.key --tls12
@@ -235,6 +236,9 @@ expect_rc 7 "HTTP 503"
 err_says "30 s"
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg wrongtype
 expect_rc 7 "a 200 that is not PKCS#7"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg slow -w 1
+expect_rc 3 "-w 1: no answer in time"
+err_says "in time"
 
 # HTTP authentication: only after the challenge, on the same connection (EST-C-30).
 : > "$T/stub.log"
