@@ -144,8 +144,9 @@ enum est_err est_client_cacerts(struct est_client *c, STACK_OF(X509) **out,
     struct est_error *e);
 
 /*
- * GET /csrattrs. A 204 or 404 answer gives an est_csrattrs with none set.
- * Caller frees with est_csrattrs_free().
+ * GET /csrattrs. A 204 or 404 answer (and 501, a server without the
+ * operation) gives an est_csrattrs with none set. Caller frees with
+ * est_csrattrs_free().
  */
 enum est_err est_client_csrattrs(struct est_client *c, struct est_csrattrs **out,
     struct est_error *e);

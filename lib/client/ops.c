@@ -84,8 +84,10 @@ est_client_csrattrs(struct est_client *c, struct est_csrattrs **out, struct est_
 		cl_response_clear(&r);
 		return rc;
 	}
-	/* 204 and 404 both mean "nothing to ask for" (RFC 7030 §4.5.2). */
-	if (r.status == 204 || r.status == 404) {
+	/* 204 and 404 mean "nothing to ask for" (RFC 7030 §4.5.2); so does a
+	 * server without /csrattrs (501, EST-S-02) or an empty 200. */
+	if (r.status == 204 || r.status == 404 || r.status == 501 ||
+	    (r.status == 200 && r.len == 0)) {
 		if ((*out = calloc(1, sizeof(**out))) == NULL)
 			rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
 		else

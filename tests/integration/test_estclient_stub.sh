@@ -149,18 +149,27 @@ script attrs '{
  "GET '$W'/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
  "POST '$W'/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "p384.b64"}],
  "GET '$W'/none/csrattrs": [{"status": 204}],
- "GET '$W'/gone/csrattrs": [{"status": 404, "body": "no attributes\n"}]
+ "GET '$W'/gone/csrattrs": [{"status": 404, "body": "no attributes\n"}],
+ "GET '$W'/old/csrattrs": [{"status": 501, "body": "not offered\n"}],
+ "GET '$W'/old/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
+ "POST '$W'/old/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "p384.b64"}],
+ "POST '$W'/old/serverkeygen": [{"status": 501, "body": "not offered\n"}]
 }'
 start_stub attrs.json srv.pem srv.key --tls12
 ec -a -s 127.0.0.1 -p $STUB_PORT -o .
 expect_rc 0 "estclient -a"
 [ "$(b64d < csr-0-0.base64 | openssl base64 -A)" = "$RFC_ATTRS" ] || fail "csr-0-0.base64 differs from the answer"
 ok "csr-0-0.base64 holds the attributes (EST-S-91)"
-for label in none gone; do
+for label in none gone old; do
 	ec -a -s 127.0.0.1 -p $STUB_PORT -o . --path-seg $label
 	expect_rc 0 "estclient -a, the server has none ($label)"
 	[ ! -s csr-0-0.base64 ] || fail "csr-0-0.base64 not empty for $label"
 done
+ec -a -e -s 127.0.0.1 -p $STUB_PORT -o . -x p384.key --path-seg old
+expect_rc 0 "estclient -a -e, the server does not offer /csrattrs (501): enrolment goes on"
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --path-seg old
+expect_rc 6 "estclient -q, the server does not offer /serverkeygen (501)"
+err_says "does not offer"
 # -a -e -x: the CSR follows the attributes: SHA-384, challengePassword = tls-unique (EST-C-63, EST-S-32).
 ec -a -e -s 127.0.0.1 -p $STUB_PORT -o . -u u -h p -x p384.key --common-name dev384 -v
 expect_rc 0 "estclient -a -e: CSR built to match the attributes"
