@@ -176,7 +176,62 @@ enum est_err est_spki_sha256(EVP_PKEY *key, char out[65], struct est_error *e);
  */
 void est_key_describe(EVP_PKEY *key, char *out, size_t outlen);
 
-/* ---- multipart/mixed (RFC 2046 §5.1), for /serverkeygen ----------------- */
+/* ---- media types and multipart bodies ------------------------------------ */
+
+#define EST_MEDIA_MAX_PARAMS 8
+
+/*
+ * A parsed Content-Type value (RFC 7231 §3.1.1.1): type/subtype and its
+ * parameters. type and parameter names are lower-cased (they are
+ * case-insensitive); values are unquoted and keep their case.
+ */
+struct est_media_type {
+	char type[96];                   /* "application/pkcs7-mime" */
+	struct {
+		char name[32];           /* "smime-type" */
+		char value[128];         /* "certs-only" */
+	} param[EST_MEDIA_MAX_PARAMS];
+	size_t n_params;
+};
+
+/*
+ * Parse a Content-Type value of len bytes: whitespace around ';' and '=' is
+ * allowed, values may be tokens or quoted strings, parameters past
+ * EST_MEDIA_MAX_PARAMS are ignored. EST_ERR_BADREQ says what is malformed.
+ */
+enum est_err est_media_type_parse(const char *value, size_t len, struct est_media_type *out,
+    struct est_error *e);
+
+/* The value of a parameter (name compared case-insensitively), or NULL. */
+const char *est_media_type_param(const struct est_media_type *mt, const char *name);
+
+/*
+ * Whether mt is type (lower-case "type/subtype") and, when smime_type is not
+ * NULL, carries that smime-type parameter (compared case-insensitively).
+ */
+bool est_media_type_is(const struct est_media_type *mt, const char *type,
+    const char *smime_type);
+
+/* One body part of a received multipart body: a slice of the input. */
+struct est_mime_slice {
+	struct est_media_type type;      /* text/plain when the part has no Content-Type */
+	const unsigned char *body;
+	size_t len;
+};
+
+/*
+ * Split a multipart body (RFC 2046 §5.1) at its boundary (1-70 characters,
+ * from the Content-Type's boundary parameter). Lines may end in CRLF or LF;
+ * a preamble and an epilogue are skipped; each part's headers are read for
+ * its Content-Type only (Content-Transfer-Encoding plays no part, RFC 8951).
+ * Fills at most max parts and sets *count. EST_ERR_BADREQ when the body has
+ * no opening or closing boundary, a part has malformed headers, or there are
+ * more than max parts.
+ */
+enum est_err est_multipart_parse(const unsigned char *body, size_t len, const char *boundary,
+    struct est_mime_slice *parts, size_t max, size_t *count, struct est_error *e);
+
+/* ---- building multipart/mixed (RFC 2046 §5.1), for /serverkeygen -------- */
 
 /* The boundary estd uses: the one the seed's parse_server_keygen_response greps for. */
 #define EST_MULTIPART_BOUNDARY "CONTENTBOUNDARY"

@@ -39,6 +39,9 @@ enum est_err {
 	EST_ERR_EXISTS = 15,    /* the thing already exists (unique key) */
 	EST_ERR_INTERNAL = 16,  /* a bug or an impossible state */
 	EST_ERR_UNAVAILABLE = 17, /* temporarily unable to serve (HTTP 503) */
+	EST_ERR_CONNECT = 18,   /* client: cannot reach the server (name, connect, timeout) */
+	EST_ERR_TLS = 19,       /* client: TLS handshake or server authentication failed */
+	EST_ERR_SERVER = 20,    /* client: the server failed (5xx) or broke the protocol */
 	EST_ERR__MAX
 };
 

@@ -36,6 +36,9 @@ status_of(enum est_err code)
 	case EST_ERR_STORE:
 	case EST_ERR_EXISTS:
 	case EST_ERR_INTERNAL:
+	case EST_ERR_CONNECT:
+	case EST_ERR_TLS:
+	case EST_ERR_SERVER:
 	case EST_ERR__MAX:
 		break;
 	}

@@ -52,6 +52,12 @@ est_strerror(enum est_err code)
 		return "internal error";
 	case EST_ERR_UNAVAILABLE:
 		return "service unavailable";
+	case EST_ERR_CONNECT:
+		return "cannot reach the server";
+	case EST_ERR_TLS:
+		return "TLS or server authentication failed";
+	case EST_ERR_SERVER:
+		return "server error";
 	case EST_ERR__MAX:
 		break;
 	}

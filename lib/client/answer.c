@@ -1,0 +1,146 @@
+/*
+ * HTTP statuses that are not the success an operation expects, turned into
+ * an est_err and one line for a person: what the server said (its one-line
+ * text body, RFC 7030 §4.2.3), and what to try.
+ *
+ * The status is recorded for est_client_failed_status(), so a program can
+ * tell "the server refused" from "we never got an answer".
+ */
+#define _XOPEN_SOURCE 700 /* strptime */
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "client/client_int.h"
+
+#define TEXT_MAX 160
+
+/* The server's text: the first line of a text body, printable, shortened. */
+static void
+server_text(const struct cl_response *r, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (r->len == 0 || (r->content_type[0] != '\0' &&
+	    strncasecmp(r->content_type, "text/", 5) != 0))
+		return;
+	for (size_t i = 0; i < r->len && n + 1 < outlen && r->body[i] != '\n'; i++)
+		if (isprint(r->body[i]))
+			out[n++] = (char)r->body[i];
+	out[n] = '\0';
+}
+
+unsigned
+cl_retry_after(const char *value)
+{
+	struct tm tm;
+	char *end;
+	unsigned long n;
+	time_t when, now;
+
+	if (value == NULL || value[0] == '\0')
+		return 0;
+	if (isdigit((unsigned char)value[0])) {
+		n = strtoul(value, &end, 10);
+		return *end == '\0' && n < 86400 * 365 ? (unsigned)n : 0;
+	}
+	/* HTTP-date (RFC 7231 §7.1.1.1), IMF-fixdate form. */
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0' || (when = timegm(&tm)) == (time_t)-1)
+		return 0;
+	now = time(NULL);
+	return when > now ? (unsigned)(when - now) : 1;
+}
+
+/* 401 and 403: the credentials, or what they allow. */
+static enum est_err
+auth_fail(struct est_client *c, const char *op, const struct cl_response *r,
+    const char *text, struct est_error *e)
+{
+	bool creds = c->user != NULL || c->token != NULL;
+
+	if (r->status == 401 && creds)
+		return est_fail(e, EST_ERR_AUTH, "/%s: HTTP 401: the server did not accept the "
+		    "credentials%s%s", op, text[0] ? ": " : "", text);
+	if (r->status == 401)
+		return est_fail(e, EST_ERR_AUTH, "/%s: HTTP 401: the server wants credentials "
+		    "(a user name and password, or a client certificate)%s%s", op,
+		    text[0] ? ": " : "", text);
+	return est_fail(e, EST_ERR_FORBIDDEN, "/%s: HTTP 403: not allowed%s%s%s", op,
+	    text[0] ? ": " : "", text, c->cert == NULL ? " (no client certificate was "
+	    "given)" : "");
+}
+
+/* Other 4xx answers: the request was refused. */
+static enum est_err
+refused(const char *op, const struct cl_response *r, const char *text, struct est_error *e)
+{
+	const char *sep = text[0] ? ": " : "";
+
+	switch (r->status) {
+	case 400:
+		return est_fail(e, EST_ERR_BADREQ, "/%s: HTTP 400: the server refused the "
+		    "request%s%s", op, sep, text);
+	case 404:
+		return est_fail(e, EST_ERR_NOTFOUND, "/%s: HTTP 404: not found%s%s", op, sep, text);
+	case 405:
+		return est_fail(e, EST_ERR_METHOD, "/%s: HTTP 405%s%s", op, sep, text);
+	case 413:
+		return est_fail(e, EST_ERR_TOOLARGE, "/%s: HTTP 413: the request is too large%s%s",
+		    op, sep, text);
+	case 415:
+		return est_fail(e, EST_ERR_MEDIATYPE, "/%s: HTTP 415%s%s", op, sep, text);
+	default:
+		return est_fail(e, EST_ERR_BADREQ, "/%s: HTTP %ld: the server refused the "
+		    "request%s%s", op, r->status, sep, text);
+	}
+}
+
+/* 5xx and anything unexpected. */
+static enum est_err
+server_fail(struct est_client *c, const char *op, const struct cl_response *r,
+    const char *text, struct est_error *e)
+{
+	const char *sep = text[0] ? ": " : "";
+
+	if (r->status == 501)
+		return est_fail(e, EST_ERR_NOTIMPL, "/%s: HTTP 501: the server does not offer "
+		    "this operation%s%s", op, sep, text);
+	if (r->status == 503)
+		return est_fail(e, EST_ERR_UNAVAILABLE, "/%s: HTTP 503: the server is "
+		    "unavailable%s%s: try again in %u s", op, sep, text,
+		    c->retry_after ? c->retry_after : 60);
+	if (r->status >= 500 && r->status < 600)
+		return est_fail(e, EST_ERR_SERVER, "/%s: HTTP %ld: the server failed%s%s: try "
+		    "again later, or ask its administrator", op, r->status, sep, text);
+	return est_fail(e, EST_ERR_SERVER, "/%s: unexpected HTTP %ld%s%s", op, r->status,
+	    sep, text);
+}
+
+enum est_err
+cl_answer_check(struct est_client *c, const char *op, long ok,
+    const struct cl_response *r, struct est_error *e)
+{
+	char text[TEXT_MAX];
+
+	if (r->status == ok)
+		return EST_OK;
+	c->failed_status = r->status;
+	c->retry_after = cl_retry_after(r->retry_after);
+	server_text(r, text, sizeof(text));
+	if (r->status == 202)
+		return est_fail(e, EST_ERR_PENDING, "/%s: HTTP 202: the request waits for "
+		    "approval at the server: ask again in %u s or later", op,
+		    c->retry_after ? c->retry_after : 60);
+	if (r->status == 401 || r->status == 403)
+		return auth_fail(c, op, r, text, e);
+	if (r->status >= 400 && r->status < 500)
+		return refused(op, r, text, e);
+	return server_fail(c, op, r, text, e);
+}

@@ -1,0 +1,222 @@
+/*
+ * Decoding what a server answers: certs-only bodies (/cacerts, enrolment)
+ * and the multipart body of /serverkeygen (RFC 7030 §4.1.3, §4.2.3, §4.4.2).
+ *
+ * Parsing is lenient where peers are known to differ (est-conformance.md
+ * pitfalls 1, 3, 4, 18): base64 with or without line breaks, PEM or DER
+ * bodies, smime-type present or not, parts in any order. What the answer
+ * means is checked strictly: an enrolment answer must certify the key that
+ * was sent, a server-generated key must match its certificate.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "client/client_int.h"
+#include "estkit/codec.h"
+
+#define MAX_PARTS 4
+
+/* The certificates in a certs-only body (base64; PEM and DER leniently). */
+static enum est_err
+certs_from(const char *what, const unsigned char *body, size_t len, STACK_OF(X509) **out,
+    struct est_error *e)
+{
+	struct est_error sub = { 0 };
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	enum est_err rc;
+
+	rc = est_body_to_der(body, len, &der, &derlen, &sub);
+	if (rc == EST_OK)
+		rc = est_certs_only_decode(der, derlen, out, &sub);
+	free(der);
+	if (rc == EST_ERR_NOMEM)
+		return est_fail(e, rc, "out of memory reading %s", what);
+	if (rc != EST_OK)
+		return est_fail(e, EST_ERR_SERVER, "%s is not a certs-only PKCS#7: %s", what, sub.msg);
+	return EST_OK;
+}
+
+/* A Content-Type is acceptable for certificates when absent or PKCS#7. */
+static enum est_err
+check_p7_type(const char *what, const char *ct, struct est_error *e)
+{
+	struct est_media_type mt;
+
+	if (ct[0] == '\0')
+		return EST_OK;
+	if (est_media_type_parse(ct, strlen(ct), &mt, NULL) != EST_OK ||
+	    (!est_media_type_is(&mt, "application/pkcs7-mime", NULL) &&
+	    !est_media_type_is(&mt, "application/x-pkcs7-certificates", NULL)))
+		return est_fail(e, EST_ERR_SERVER, "%s has Content-Type \"%.80s\", not "
+		    "application/pkcs7-mime", what, ct);
+	return EST_OK;
+}
+
+enum est_err
+cl_certs_answer(const char *op, const struct cl_response *r, STACK_OF(X509) **out,
+    struct est_error *e)
+{
+	char what[48];
+	enum est_err rc;
+
+	snprintf(what, sizeof(what), "the /%s answer", op);
+	if ((rc = check_p7_type(what, r->content_type, e)) != EST_OK)
+		return rc;
+	return certs_from(what, r->body, r->len, out, e);
+}
+
+/* Take the certificate of certs that certifies key; all of certs go to res. */
+static enum est_err
+pick_cert(const char *what, STACK_OF(X509) *certs, EVP_PKEY *key,
+    struct est_enroll_result *res, struct est_error *e)
+{
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+
+		if (EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1 && X509_up_ref(x)) {
+			res->cert = x;
+			res->certs = certs;
+			return EST_OK;
+		}
+	}
+	ERR_clear_error();
+	sk_X509_pop_free(certs, X509_free);
+	return est_fail(e, EST_ERR_SERVER, "%s holds no certificate for the key that was "
+	    "sent (the server certified another key)", what);
+}
+
+enum est_err
+cl_enroll_answer(const char *op, const struct cl_response *r, EVP_PKEY *pubkey,
+    struct est_enroll_result *res, struct est_error *e)
+{
+	STACK_OF(X509) *certs = NULL;
+	char what[48];
+	enum est_err rc;
+
+	snprintf(what, sizeof(what), "the /%s answer", op);
+	if ((rc = cl_certs_answer(op, r, &certs, e)) != EST_OK)
+		return rc;
+	return pick_cert(what, certs, pubkey, res, e);
+}
+
+/* The parts of the multipart answer, split at the Content-Type's boundary. */
+static enum est_err
+split_parts(const struct cl_response *r, struct est_mime_slice *parts, size_t *n,
+    struct est_error *e)
+{
+	struct est_media_type mt;
+	struct est_error sub = { 0 };
+	const char *boundary;
+
+	if (est_media_type_parse(r->content_type, strlen(r->content_type), &mt, NULL) != EST_OK ||
+	    strncmp(mt.type, "multipart/", 10) != 0 ||
+	    (boundary = est_media_type_param(&mt, "boundary")) == NULL)
+		return est_fail(e, EST_ERR_SERVER, "the /serverkeygen answer has Content-Type "
+		    "\"%.80s\", not multipart/mixed with a boundary", r->content_type);
+	if (est_multipart_parse(r->body, r->len, boundary, parts, MAX_PARTS, n, &sub) != EST_OK)
+		return est_fail(e, EST_ERR_SERVER, "the /serverkeygen answer: %s", sub.msg);
+	return EST_OK;
+}
+
+/* An unencrypted key part: base64 PKCS#8 (RFC 7030 §4.4.2, RFC 8951). */
+static enum est_err
+plain_key(const struct est_mime_slice *p, EVP_PKEY **out, struct est_error *e)
+{
+	struct est_error sub = { 0 };
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	size_t derlen = 0;
+	EVP_PKEY *key = NULL;
+
+	if (est_body_to_der(p->body, p->len, &der, &derlen, &sub) != EST_OK)
+		return est_fail(e, EST_ERR_SERVER, "the key part is not base64: %s", sub.msg);
+	q = der;
+	if (derlen <= 65536)
+		key = d2i_AutoPrivateKey(NULL, &q, (long)derlen);
+	OPENSSL_clear_free(der, derlen);
+	if (key == NULL)
+		return est_fail_ssl(e, EST_ERR_SERVER, "the key part is not a PKCS#8 private key");
+	*out = key;
+	return EST_OK;
+}
+
+/* The encrypted key part, opened with the configured decryption key. */
+static enum est_err
+sealed_key(struct est_client *c, const struct est_mime_slice *p,
+    const struct est_enroll_req *req, STACK_OF(X509) *certs, EVP_PKEY **out,
+    struct est_error *e)
+{
+	struct est_error sub = { 0 };
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	enum est_err rc;
+
+	if (req->decrypt_key == NULL)
+		return est_fail(e, EST_ERR_CONFIG, "the server sent the key encrypted "
+		    "(server-generated-key) but no decryption certificate and key were given");
+	if (est_body_to_der(p->body, p->len, &der, &derlen, &sub) != EST_OK)
+		return est_fail(e, EST_ERR_SERVER, "the encrypted key part is not base64: %s",
+		    sub.msg);
+	rc = cl_key_decrypt(der, derlen, req->decrypt_cert, req->decrypt_key, c->tas, certs,
+	    out, e);
+	free(der);
+	return rc;
+}
+
+/* Which part is which, by type (EST-C-60): key, encrypted key, certificate. */
+static void
+classify(struct est_mime_slice *parts, size_t n, struct est_mime_slice **key, bool *sealed,
+    struct est_mime_slice **cert)
+{
+	*key = *cert = NULL;
+	*sealed = false;
+	for (size_t i = 0; i < n; i++) {
+		struct est_media_type *t = &parts[i].type;
+
+		if (est_media_type_is(t, "application/pkcs8", NULL)) {
+			*key = &parts[i];
+		} else if (est_media_type_is(t, "application/pkcs7-mime", "server-generated-key")) {
+			*key = &parts[i];
+			*sealed = true;
+		} else if (est_media_type_is(t, "application/pkcs7-mime", NULL)) {
+			*cert = &parts[i];
+		}
+	}
+}
+
+enum est_err
+cl_keygen_answer(struct est_client *c, const struct cl_response *r,
+    const struct est_enroll_req *req, struct est_enroll_result *res, struct est_error *e)
+{
+	struct est_mime_slice parts[MAX_PARTS], *kp, *cp;
+	STACK_OF(X509) *certs = NULL;
+	EVP_PKEY *key = NULL;
+	size_t n = 0;
+	bool sealed;
+	enum est_err rc;
+
+	if ((rc = split_parts(r, parts, &n, e)) != EST_OK)
+		return rc;
+	classify(parts, n, &kp, &sealed, &cp);
+	if (kp == NULL || cp == NULL)
+		return est_fail(e, EST_ERR_SERVER, "the /serverkeygen answer lacks its %s part",
+		    kp == NULL ? "application/pkcs8 key" : "application/pkcs7-mime certificate");
+	if ((rc = certs_from("the certificate part", cp->body, cp->len, &certs, e)) != EST_OK)
+		return rc;
+	rc = sealed ? sealed_key(c, kp, req, certs, &key, e) : plain_key(kp, &key, e);
+	if (rc != EST_OK) {
+		sk_X509_pop_free(certs, X509_free);
+		return rc;
+	}
+	if ((rc = pick_cert("the /serverkeygen answer", certs, key, res, e)) != EST_OK) {
+		EVP_PKEY_free(key);
+		return rc;
+	}
+	res->key = key;
+	return EST_OK;
+}

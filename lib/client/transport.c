@@ -1,0 +1,400 @@
+/*
+ * HTTPS over libcurl: one easy handle per client, set up once.
+ *
+ * Server authentication is OpenSSL's own, configured in the SSL_CTX
+ * callback: our trust anchors replace whatever store libcurl prepared, and
+ * the host name or IP address is checked during the handshake under RFC
+ * 6125 (subjectAltName only, no common-name fallback). A failed check stops
+ * the handshake, so no request -- and no credential -- ever reaches an
+ * unauthenticated server. libcurl then answers HTTP authentication
+ * challenges itself, on the same connection.
+ *
+ * Each answer's headers are watched as they arrive: the TLS connection is
+ * live then, so its channel-binding value is read there (libcurl does not
+ * promise the SSL pointer after the transfer).
+ *
+ * The read timeout is silence, not total time: it starts once the connection
+ * is up (the pre-request callback, also on a reused connection) and restarts
+ * whenever a byte moves; connecting has its own timeout.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include "client/client_int.h"
+#include "estkit/log.h"
+
+/* A store holding our trust anchors (the SSL_CTX takes it over). */
+static X509_STORE *
+trust_store(STACK_OF(X509) *tas)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	for (int i = 0; st != NULL && i < sk_X509_num(tas); i++) {
+		if (!X509_STORE_add_cert(st, sk_X509_value(tas, i))) {
+			X509_STORE_free(st);
+			return NULL;
+		}
+	}
+	return st;
+}
+
+/* Who we trust and which name the server's certificate must carry. */
+static bool
+set_server_auth(struct est_client *c, SSL_CTX *ctx)
+{
+	X509_VERIFY_PARAM *vp = SSL_CTX_get0_param(ctx);
+	X509_STORE *st;
+
+	if (c->tas == NULL) {
+		if (!SSL_CTX_set_default_verify_paths(ctx))
+			return false;
+	} else {
+		if ((st = trust_store(c->tas)) == NULL)
+			return false;
+		SSL_CTX_set_cert_store(ctx, st);
+	}
+	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+	return c->host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, c->host) == 1 :
+	    X509_VERIFY_PARAM_set1_host(vp, c->host, 0) == 1;
+}
+
+static bool
+set_identity(struct est_client *c, SSL_CTX *ctx)
+{
+	if (c->cert == NULL)
+		return true;
+	if (SSL_CTX_use_certificate(ctx, c->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, c->key) != 1)
+		return false;
+	for (int i = 0; i < sk_X509_num(c->chain); i++)
+		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(c->chain, i)) != 1)
+			return false;
+	return true;
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: called for each new connection's SSL_CTX. */
+static CURLcode
+on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
+{
+	struct est_client *c = arg;
+	SSL_CTX *ctx = sslctx;
+
+	(void)curl;
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    (!c->bootstrap && !set_server_auth(c, ctx)) || !set_identity(c, ctx))
+		return CURLE_SSL_CERTPROBLEM;
+	return CURLE_OK;
+}
+
+/* Copy a header's value (trimmed) when the line is "name: value". */
+static void
+header_value(const char *line, size_t len, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name), v;
+
+	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return;
+	for (v = n + 1; v < len && (line[v] == ' ' || line[v] == '\t'); v++)
+		;
+	while (len > v && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
+	    line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	if (len - v >= outlen)
+		len = v + outlen - 1;
+	memcpy(out, line + v, len - v);
+	out[len - v] = '\0';
+}
+
+/* The channel binding of the connection this answer arrives on. */
+static void
+capture_chanbind(struct est_client *c, struct cl_response *r)
+{
+	struct curl_tlssessioninfo *ti = NULL;
+
+	r->cb_len = 0;
+	if (curl_easy_getinfo(c->curl, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti != NULL &&
+	    ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals != NULL)
+		r->cb_len = cl_chanbind(ti->internals, r->cb);
+}
+
+static size_t
+on_header(char *buf, size_t size, size_t n, void *arg)
+{
+	struct est_client *c = arg;
+	struct cl_response *r = c->cur;
+	size_t len = size * n;
+
+	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		/* A new answer (after a 401 or a 100): forget the last one's. */
+		r->content_type[0] = r->retry_after[0] = '\0';
+		r->len = 0;
+		capture_chanbind(c, r);
+		return len;
+	}
+	header_value(buf, len, "content-type", r->content_type, sizeof(r->content_type));
+	header_value(buf, len, "retry-after", r->retry_after, sizeof(r->retry_after));
+	return len;
+}
+
+static size_t
+on_body(char *buf, size_t size, size_t n, void *arg)
+{
+	struct cl_response *r = ((struct est_client *)arg)->cur;
+	size_t len = size * n, cap;
+	unsigned char *p;
+
+	if (len > CL_BODY_MAX - r->len)
+		return 0; /* libcurl stops with CURLE_WRITE_ERROR */
+	if (r->len + len + 1 > r->cap) {
+		cap = r->cap == 0 ? 4096 : r->cap;
+		while (cap < r->len + len + 1)
+			cap *= 2;
+		if ((p = realloc(r->body, cap)) == NULL)
+			return 0;
+		r->body = p;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, buf, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return len;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* CURLOPT_PREREQFUNCTION: connected (or reusing), the request goes out now. */
+static int
+on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+	struct est_client *c = arg;
+
+	(void)ip;
+	(void)local_ip;
+	(void)port;
+	(void)local_port;
+	c->cur->alive_ms = now_ms();
+	return CURL_PREREQFUNC_OK;
+}
+
+/* CURLOPT_XFERINFOFUNCTION: give up after read_timeout seconds of silence. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	struct est_client *c = arg;
+	struct cl_response *r = c->cur;
+
+	(void)dltotal;
+	(void)ultotal;
+	if (r->alive_ms == 0)
+		return 0;
+	if (dlnow + ulnow != r->moved) {
+		r->moved = dlnow + ulnow;
+		r->alive_ms = now_ms();
+		return 0;
+	}
+	if (now_ms() - r->alive_ms < (long long)c->read_timeout * 1000)
+		return 0;
+	r->timed_out = true;
+	return 1; /* libcurl stops with CURLE_ABORTED_BY_CALLBACK */
+}
+
+static bool
+set_headers(struct est_client *c)
+{
+	static const char *const post[] = {
+		"Content-Type: application/pkcs10", "Expect:", "User-Agent: estkit/" ESTKIT_VERSION,
+	};
+	struct curl_slist *l;
+
+	for (size_t i = 0; i < sizeof(post) / sizeof(post[0]); i++) {
+		if ((l = curl_slist_append(c->hdr_post, post[i])) == NULL)
+			return false;
+		c->hdr_post = l;
+	}
+	c->hdr_get = curl_slist_append(NULL, "User-Agent: estkit/" ESTKIT_VERSION);
+	return c->hdr_get != NULL;
+}
+
+/* Basic and Digest as the server asks (libcurl probes first), Bearer. */
+static bool
+set_credentials(struct est_client *c)
+{
+	long auth = 0;
+	bool ok = true;
+
+	if (c->user != NULL) {
+		auth |= CURLAUTH_BASIC | CURLAUTH_DIGEST;
+		ok = curl_easy_setopt(c->curl, CURLOPT_USERNAME, c->user) == CURLE_OK &&
+		    curl_easy_setopt(c->curl, CURLOPT_PASSWORD, c->password) == CURLE_OK;
+	}
+	if (c->token != NULL) {
+		auth |= CURLAUTH_BEARER;
+		ok = ok && curl_easy_setopt(c->curl, CURLOPT_XOAUTH2_BEARER, c->token) == CURLE_OK;
+	}
+	return ok && (auth == 0 || curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, auth) == CURLE_OK);
+}
+
+enum est_err
+cl_transport_init(struct est_client *c, struct est_error *e)
+{
+	CURL *h;
+	long verify = c->bootstrap ? 0 : 1;
+
+	if ((h = c->curl = curl_easy_init()) == NULL || !set_headers(c))
+		return est_fail(e, EST_ERR_NOMEM, "cannot set up libcurl");
+	if (curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CAINFO, NULL) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CAPATH, NULL) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify * 2) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_HEADERDATA, c) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, c) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PREREQDATA, c) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    (c->resolve != NULL && curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve) != CURLE_OK) ||
+	    !set_credentials(c))
+		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused an option: is it built "
+		    "with OpenSSL and HTTPS (curl -V)?");
+	return EST_OK;
+}
+
+/* A server-certificate failure: the name, or the trust? */
+static enum est_err
+verify_fail(struct est_client *c, const char *what, struct est_error *e)
+{
+	long vr = X509_V_OK;
+
+	curl_easy_getinfo(c->curl, CURLINFO_SSL_VERIFYRESULT, &vr);
+	if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH ||
+	    vr == X509_V_OK)
+		return est_fail(e, EST_ERR_TLS, "%s: the server's certificate is not issued for "
+		    "\"%s\": connect by a name or address in its subjectAltName", what, c->host);
+	return est_fail(e, EST_ERR_TLS, "%s: the server's certificate is not trusted (%s): "
+	    "the CA that issued it must be a trust anchor", what,
+	    X509_verify_cert_error_string(vr));
+}
+
+/*
+ * The connection broke. Right after a completed handshake, with no answer,
+ * that is how a server refuses a client certificate under TLS 1.3 (its
+ * alert arrives after the client thinks the handshake is done).
+ */
+static enum est_err
+broken(struct est_client *c, const char *what, const char *why, struct est_error *e)
+{
+	curl_off_t tls_done = 0;
+	long status = 0;
+
+	curl_easy_getinfo(c->curl, CURLINFO_APPCONNECT_TIME_T, &tls_done);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if ((tls_done > 0 && status == 0) || strstr(why, "alert") != NULL)
+		return est_fail(e, EST_ERR_TLS, "%s: the server closed the connection after the "
+		    "TLS handshake (%s): it wants a client certificate%s", what, why,
+		    c->cert != NULL ? " it accepts" : "");
+	return est_fail(e, EST_ERR_CONNECT, "%s: the connection broke (%s)", what, why);
+}
+
+/* What a libcurl failure means for the person running the client. */
+static enum est_err
+transport_fail(struct est_client *c, CURLcode res, const struct cl_response *r,
+    const char *what, struct est_error *e)
+{
+	const char *why = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res);
+
+	if (r->timed_out)
+		return est_fail(e, EST_ERR_CONNECT, "%s: no answer in time (nothing for %u s)",
+		    what, c->read_timeout);
+	switch (res) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return est_fail(e, EST_ERR_CONNECT, "%s: cannot resolve \"%s\": check the server "
+		    "name", what, c->host);
+	case CURLE_COULDNT_CONNECT:
+		return est_fail(e, EST_ERR_CONNECT, "%s: cannot connect (%s): is the server "
+		    "running?", what, why);
+	case CURLE_OPERATION_TIMEDOUT:
+		return est_fail(e, EST_ERR_CONNECT, "%s: no answer in time (%s)", what, why);
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return verify_fail(c, what, e);
+	case CURLE_SSL_CONNECT_ERROR:
+		return est_fail(e, EST_ERR_TLS, "%s: TLS handshake failed (%s): is it a TLS "
+		    "port, and does the server want a client certificate?", what, why);
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		return broken(c, what, why, e);
+	case CURLE_WRITE_ERROR:
+		return est_fail(e, EST_ERR_SERVER, "%s: the answer is larger than %d bytes",
+		    what, CL_BODY_MAX);
+	default:
+		return est_fail(e, EST_ERR_CONNECT, "%s: %s", what, why);
+	}
+}
+
+void
+cl_response_clear(struct cl_response *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+enum est_err
+cl_request(struct est_client *c, const char *op, const char *post, size_t post_len,
+    struct cl_response *r, struct est_error *e)
+{
+	char url[1024], what[64];
+	CURLcode res;
+	bool ok;
+
+	memset(r, 0, sizeof(*r));
+	if (c->bootstrap && (post != NULL || strcmp(op, "cacerts") != 0))
+		return est_fail(e, EST_ERR_CONFIG, "without a trust anchor only /cacerts may be "
+		    "fetched (RFC 7030 §4.1.1): give a trust anchor");
+	snprintf(url, sizeof(url), "%s/%s", c->base, op);
+	snprintf(what, sizeof(what), "%s /%s", post != NULL ? "POST" : "GET", op);
+	ok = curl_easy_setopt(c->curl, CURLOPT_URL, url) == CURLE_OK && (post == NULL ?
+	    curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
+	    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdr_get) == CURLE_OK :
+	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, post) == CURLE_OK &&
+	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len) == CURLE_OK &&
+	    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdr_post) == CURLE_OK);
+	if (!ok)
+		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused the request options");
+	log_debug("%s %s", post != NULL ? "POST" : "GET", url);
+	c->cur = r;
+	c->errbuf[0] = '\0';
+	res = curl_easy_perform(c->curl);
+	c->cur = NULL;
+	if (res != CURLE_OK)
+		return transport_fail(c, res, r, what, e);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &r->new_connections);
+	log_debug("%s: HTTP %ld, %s, %zu bytes, %ld new connection(s)", what, r->status,
+	    r->content_type[0] ? r->content_type : "no Content-Type", r->len, r->new_connections);
+	return EST_OK;
+}

@@ -1,0 +1,107 @@
+/*
+ * estclient private contract: the options main.c parsed, the exit statuses,
+ * the run (run.c) and the output files (output.c).
+ *
+ * Exit status: 0 success; 1 local failure (files, keys, a broken answer we
+ * could not use); 2 usage; 3 server unreachable; 4 TLS or server
+ * authentication; 5 authentication refused (401, 403); 6 request refused
+ * (other 4xx, and 501); 7 server error (5xx); 8 still pending (202 after
+ * the last retry). One line on standard error says what happened and what
+ * to try; nothing is printed on success unless -v.
+ */
+#ifndef ESTCLIENT_H
+#define ESTCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "estkit/client.h"
+#include "estkit/err.h"
+
+enum cli_exit {
+	CLI_OK = 0,
+	CLI_FAIL = 1,
+	CLI_USAGE = 2,
+	CLI_CONNECT = 3,
+	CLI_TLS = 4,
+	CLI_AUTH = 5,
+	CLI_REFUSED = 6,
+	CLI_SERVER = 7,
+	CLI_PENDING = 8
+};
+
+/* Everything the command line says, checked by main.c for consistency. */
+struct cli_opts {
+	bool cacerts;               /* -g */
+	bool enroll;                /* -e */
+	bool reenroll;              /* -r */
+	bool keygen;                /* -q */
+	bool csrattrs;              /* -a */
+	bool bind;                  /* -z */
+	bool pem;                   /* --pem-output */
+	bool verbose;               /* -v */
+	bool bootstrap;             /* --trustanchor no */
+	bool system_trust;          /* --trustanchor system */
+	const char *host;           /* -s */
+	unsigned port;              /* -p (0: 443) */
+	const char *url;            /* --server */
+	const char *label;          /* --path-seg */
+	const char *resolve;        /* --resolve */
+	const char *outdir;         /* -o (default ".") */
+	const char *key_file;       /* -x: signs the CSR */
+	const char *csr_file;       /* -y: a ready CSR */
+	const char *cert_file;      /* -c: TLS client certificate */
+	const char *cert_key_file;  /* -k: its key */
+	const char *user;           /* -u */
+	const char *password;       /* -h */
+	const char *token;          /* --auth-token */
+	const char *cn;             /* --common-name */
+	const char *ta_file;        /* --trustanchor, else $EST_OPENSSL_CACERT */
+	const char *key_type;       /* --key-type, NULL: ec:P-256 or what /csrattrs asks */
+	const char *decrypt_cert;   /* --decrypt-cert */
+	const char *decrypt_key;    /* --decrypt-key */
+	unsigned read_timeout;      /* -w */
+	unsigned iterations;        /* -i */
+	unsigned retry_max;         /* --retry-max */
+};
+
+/* ---- main.c ---------------------------------------------------------------- */
+
+/* Print "estclient: <message>" on standard error; returns status. */
+int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- run.c ----------------------------------------------------------------- */
+
+/* Run the operations the options ask for; returns the exit status. */
+int cli_run(const struct cli_opts *o);
+
+/* ---- output.c -------------------------------------------------------------- */
+
+/*
+ * The files libest's estclient writes, in o->outdir, replaced atomically
+ * (a reader sees the old file or the new one, never half of one). i is the
+ * iteration (-i); the middle number is libest's thread number, always 0.
+ *   cacert-0-I.pkcs7 / .pem   /cacerts (--pem-output: .pem)
+ *   cert-0-I.pkcs7 / .pem     the new certificate first, then any others
+ *   key-0-I.key               /serverkeygen's key, mode 0600: bare base64
+ *                             PKCS#8 as libest writes it, PEM with --pem-output
+ *   csr-0-I.base64            /csrattrs, base64 (empty when there are none)
+ *   key-x-x.pem               a key estclient generated, PEM, mode 0600
+ * Each returns EST_OK or fills e naming the file.
+ */
+enum est_err out_cacerts(const struct cli_opts *o, unsigned i, STACK_OF(X509) *certs,
+    struct est_error *e);
+enum est_err out_cert(const struct cli_opts *o, unsigned i, const struct est_enroll_result *r,
+    struct est_error *e);
+enum est_err out_server_key(const struct cli_opts *o, unsigned i, EVP_PKEY *key,
+    struct est_error *e);
+enum est_err out_csrattrs(const struct cli_opts *o, unsigned i, const struct est_csr_wants *a,
+    struct est_error *e);
+enum est_err out_generated_key(const struct cli_opts *o, EVP_PKEY *key, char *path,
+    size_t pathlen, struct est_error *e);
+
+#endif

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# estclient against estd: every estclient command line of both seeds, as
+# written (host, port and file names from the test), followed by the openssl
+# command the seed runs next on its output; then re-keying, names, and each
+# exit status estd can provoke.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/estclient_lib.sh"
+
+init_demo
+start_estd
+cd "$T"
+ln -s "$ESTCLIENT" ./estclient
+
+# ---- seed 004: "Client Mode with Challenge Password Authentication" ----------
+export EST_OPENSSL_CACERT=$T/var/ca.pem    # the seed's ManagementCA.cacert.pem
+mkdir certs
+ec -g -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output
+expect_rc 0 "seed 004: ./estclient -g -s 127.0.0.1 -p 8442 -o certs --pem-output"
+openssl x509 -in certs/cacert-0-0.pem -text -noout > cacert.txt || fail "openssl x509 on cacert-0-0.pem"
+[ "$(openssl x509 -in certs/cacert-0-0.pem -noout -fingerprint -sha256)" = \
+  "$(openssl x509 -in var/ca.pem -noout -fingerprint -sha256)" ] || fail "cacert-0-0.pem is not the CA"
+ok "seed 004: openssl x509 -in certs/cacert-0-0.pem -text -noout"
+
+cat > openssl.conf <<'CONF'
+[ req ]
+distinguished_name     = req_distinguished_name
+attributes             = req_attributes
+prompt                 = no
+
+[ req_distinguished_name ]
+commonName                     = 123456789
+
+[ req_attributes ]
+challengePassword              = password
+CONF
+openssl req -nodes -newkey rsa:2048 -keyout device.key -out device.csr -config openssl.conf 2>/dev/null
+openssl req -in device.csr -text -noout >/dev/null
+# estd authenticates /simpleenroll by user name and password (the seed's
+# ChallengePwd module is another engineer's issue): the seed line plus -u -h.
+ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device.csr -u estuser -h estpwd
+expect_rc 0 "seed 004: ./estclient -e -s 127.0.0.1 -p 8442 -o certs --pem-output -y device.csr"
+openssl x509 -in certs/cert-0-0.pem -text -noout | grep -q 'Subject: CN = 123456789' || fail "enrolled certificate"
+ok "seed 004: openssl x509 -in certs/cert-0-0.pem -text -noout"
+cp certs/cert-0-0.pem first.pem
+
+# Re-enrol with the same key, over mutual TLS, -c being the file -r replaces.
+ec -r -s 127.0.0.1 -p $MTLS_PORT -o certs -c certs/cert-0-0.pem -k device.key --pem-output
+expect_rc 0 "seed 004: ./estclient -r -s 127.0.0.1 -p 8443 -o certs -c certs/cert-0-0.pem -k device.key --pem-output"
+openssl x509 -in certs/cert-0-0.pem -text -noout > renewed.txt
+grep -q 'Subject: CN = 123456789' renewed.txt || fail "renewed subject"
+[ "$(openssl x509 -in certs/cert-0-0.pem -noout -serial)" != "$(openssl x509 -in first.pem -noout -serial)" ] \
+    || fail "-r did not replace cert-0-0.pem"
+[ "$(openssl x509 -in certs/cert-0-0.pem -noout -pubkey)" = "$(openssl pkey -in device.key -pubout)" ] \
+    || fail "same-key renewal changed the key"
+ok "seed 004: the renewed certificate, same subject and key (EST-S-53 renew)"
+
+# Revoked: re-enrolment refused.
+"$ESTADM" -c var/estd.conf cert revoke "$(openssl x509 -in certs/cert-0-0.pem -noout -serial | cut -d= -f2)" >/dev/null
+ec -r -s 127.0.0.1 -p $MTLS_PORT -o certs -c certs/cert-0-0.pem -k device.key --pem-output
+expect_rc 5 "seed 004: re-enrolment with a revoked certificate"
+err_says "revoked"
+
+# The EC variant of the seed.
+openssl ecparam -name prime256v1 -genkey -noout -out prime256v1-key.pem
+openssl req -nodes -new -key prime256v1-key.pem -out device-ec.csr -config openssl.conf
+ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device-ec.csr -u estuser -h estpwd
+expect_rc 0 "seed 004: ./estclient -e ... -y device-ec.csr"
+openssl x509 -in certs/cert-0-0.pem -text -noout | grep -q 'id-ecPublicKey' || fail "EC certificate"
+ec -r -s 127.0.0.1 -p $MTLS_PORT -o certs -c certs/cert-0-0.pem -k prime256v1-key.pem --pem-output
+expect_rc 0 "seed 004: ./estclient -r ... -k prime256v1-key.pem --pem-output"
+openssl x509 -in certs/cert-0-0.pem -text -noout >/dev/null
+
+# ---- seed 000: the article's libest steps -------------------------------------
+openssl req -new -sha256 -newkey rsa:2048 -keyout privatekey.pem -keyform PEM -out csr.p10 -passout pass:x \
+    -subj "/C=US/ST=Colorado/L=Aspen/O=ACME, Inc./OU=Mfg/CN=mfgserver1.acme.org/emailAddress=jdoe@acme.org" 2>/dev/null
+ec -e -s 127.0.0.1 -p $TLS_PORT \
+    -o . -y csr.p10 -u estuser -h estpwd
+expect_rc 0 "seed 000: estclient -e -s HOST -p PORT -o . -y csr.p10 -u estuser -h estpwd"
+openssl base64 -d -in ./cert-0-0.pkcs7 | \
+    openssl pkcs7 -inform DER  -print_certs -out cert.pem
+openssl x509 -text -in cert.pem | grep -q 'CN = mfgserver1.acme.org' || fail "seed 000 certificate"
+[ "$(openssl x509 -in cert.pem -pubkey -noout)" = "$(openssl req -in csr.p10 -pubkey -noout)" ] || fail "wrong key"
+ok "seed 000: openssl base64 -d -in ./cert-0-0.pkcs7 | openssl pkcs7 -inform DER -print_certs"
+# The 401 challenge was answered on the connection it came on.
+port=$(grep 'op=simpleenroll principal=- status=401' estd.log | tail -1 | sed 's/.*peer=127.0.0.1:\([0-9]*\).*/\1/')
+grep "peer=127.0.0.1:$port .*principal=user:estuser status=200" estd.log | grep -q simpleenroll \
+    || fail "the credentials did not follow the challenge on the same connection"
+ok "HTTP Digest answered on the connection of the 401 (one handshake)"
+ec -g -s 127.0.0.1 -p $TLS_PORT -o .
+expect_rc 0 "estclient -g without --pem-output"
+openssl base64 -d -in cacert-0-0.pkcs7 | openssl pkcs7 -inform DER -print_certs -out cacerts.pem
+openssl verify -CAfile cacerts.pem cert.pem >/dev/null || fail "cacert-0-0.pkcs7 does not verify the certificate"
+ok "cacert-0-0.pkcs7 decodes with openssl base64 -d and holds the CA"
+
+# ---- beyond libest --------------------------------------------------------------
+# -e without a key: EC P-256, 0600, --common-name; -z binds it (same connection).
+mkdir gen
+ec -e -z -v -s 127.0.0.1 -p $TLS_PORT -o gen -u estuser -h estpwd --common-name dev1 --pem-output
+expect_rc 0 "estclient -e -z --common-name, no key given"
+openssl pkey -in gen/key-x-x.pem -noout -text | grep -q 'NIST CURVE: P-256' || fail "generated key is not P-256"
+[ "$(stat -c %a gen/key-x-x.pem)" = 600 ] || fail "generated key is not mode 0600"
+[ "$(openssl x509 -in gen/cert-0-0.pem -noout -pubkey)" = "$(openssl pkey -in gen/key-x-x.pem -pubout)" ] || fail "key/cert"
+openssl x509 -in gen/cert-0-0.pem -noout -subject | grep -q 'CN = dev1' || fail "--common-name"
+grep -q 'POST /simpleenroll: HTTP 200.* 0 new connection' "$T/ec.err" || fail "the POST did not reuse the connection: $(cat "$T/ec.err")"
+grep -q 'channel binding: tls-exporter, TLS 1.3' "$T/ec.err" || fail "TLS 1.3 binding not used: $(cat "$T/ec.err")"
+ok "generated key: EC P-256, 0600; -z on TLS 1.3 (tls-exporter), CSR posted on the probed connection"
+ec -e -s 127.0.0.1 -p $TLS_PORT -o gen -u estuser -h estpwd --key-type rsa:2048 -i 2
+expect_rc 0 "estclient -e --key-type rsa:2048 -i 2"
+openssl x509 -in gen/cert-0-1.pkcs7 -noout 2>/dev/null && fail "pkcs7 file is PEM"
+for i in 0 1; do
+	b64d < gen/cert-0-$i.pkcs7 | openssl pkcs7 -inform DER -print_certs | openssl x509 -noout -text | grep -q 'rsaEncryption' \
+	    || fail "cert-0-$i.pkcs7"
+done
+ok "-i 2 writes cert-0-0 and cert-0-1"
+
+# Re-key with -x NEWKEY: the certificate's subject and SAN are kept (EST-C-55).
+mkcsr san -addext "subjectAltName=DNS:dev.example,IP:10.0.0.7"
+ec -e -s 127.0.0.1 -p $TLS_PORT -o . -y san.csr -u estuser -h estpwd --pem-output
+expect_rc 0 "enrol a certificate with a SAN"
+cp cert-0-0.pem san.pem
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out new.key
+ec -r -s 127.0.0.1 -p $MTLS_PORT -o . -c san.pem -k san.key -x new.key --pem-output
+expect_rc 0 "estclient -r -x NEWKEY (re-key)"
+[ "$(openssl x509 -in cert-0-0.pem -noout -pubkey)" = "$(openssl pkey -in new.key -pubout)" ] || fail "re-key kept the old key"
+[ "$(openssl x509 -in cert-0-0.pem -noout -subject)" = "$(openssl x509 -in san.pem -noout -subject)" ] || fail "subject changed"
+openssl x509 -in cert-0-0.pem -noout -ext subjectAltName | grep -q 'DNS:dev.example, IP Address:10.0.0.7' || fail "SAN lost"
+ok "-r -x NEWKEY re-keys and keeps subject and SAN (EST-S-53 rekey, EST-C-55)"
+cp cert-0-0.pem rekeyed.pem
+openssl req -new -key san.key -subj /CN=san -addext "subjectAltName=DNS:dev.example,IP:10.0.0.7" -out back.csr
+ec -r -s 127.0.0.1 -p $MTLS_PORT -o . -c rekeyed.pem -k new.key -y back.csr --pem-output
+expect_rc 0 "estclient -r -y NEWCSR"
+[ "$(openssl x509 -in cert-0-0.pem -noout -pubkey)" = "$(openssl pkey -in san.key -pubout)" ] || fail "-r -y did not send the CSR"
+
+# Server URL forms and labels (EST-C-01).
+ec -g --server https://127.0.0.1:$TLS_PORT/.well-known/est/est -o .
+expect_rc 0 "--server https://HOST:PORT/.well-known/est/est"
+ec -g -s 127.0.0.1 -p $TLS_PORT --path-seg est -o .
+expect_rc 0 "--path-seg est"
+ec -g -s 127.0.0.1 -p $TLS_PORT --path-seg nosuch -o .
+expect_rc 6 "--path-seg of an unknown label: 404"
+ec -g --cacerts -s localhost -p $TLS_PORT -o .
+expect_rc 0 "-s localhost (in the server's subjectAltName)"
+
+# ---- exit statuses ------------------------------------------------------------------
+ec -e -s 127.0.0.1 -p $TLS_PORT -o . -y csr.p10 -u estuser -h wrong
+expect_rc 5 "wrong password"
+err_says "401"
+ec -e -s 127.0.0.1 -p $TLS_PORT -o . -y csr.p10
+expect_rc 5 "no credentials"
+err_says "-u USER -h PASSWORD"
+openssl req -new -newkey rsa:1024 -nodes -keyout weak.key -subj /CN=weak -out weak.csr 2>/dev/null
+ec -e -s 127.0.0.1 -p $TLS_PORT -o . -y weak.csr -u estuser -h estpwd
+expect_rc 6 "a CSR the server refuses (HTTP 400)"
+err_says "400"
+ec -g -s 127.0.0.1 -p $MTLS_PORT -o .
+expect_rc 4 "mutual-TLS port without a client certificate"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.pem \
+    -subj /CN=other -days 1 2>/dev/null
+EST_OPENSSL_CACERT=other.pem ec -e -s 127.0.0.1 -p $TLS_PORT -o . -y csr.p10 -u estuser -h estpwd
+expect_rc 4 "untrusted server (another trust anchor)"
+err_says "not trusted"
+ec -g --trustanchor other.pem -s 127.0.0.1 -p $TLS_PORT -o .
+expect_rc 4 "--trustanchor overrides EST_OPENSSL_CACERT"
+ec -g --trustanchor system -s 127.0.0.1 -p $TLS_PORT -o .
+expect_rc 4 "--trustanchor system: the demo CA is not in the system's store"
+ec -g -s 127.0.0.1 -p "$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')" -o .
+expect_rc 3 "nothing listens on the port"
+(unset EST_OPENSSL_CACERT; ec -g -s 127.0.0.1 -p $TLS_PORT -o .; expect_rc 2 "no trust anchor")
+ec -s 127.0.0.1 -p $TLS_PORT -o .
+expect_rc 2 "no operation"
+ec -e -r -s 127.0.0.1 -o .
+expect_rc 2 "-e with -r"
+ec -e -s 127.0.0.1 -o . -u estuser
+expect_rc 2 "-u without -h"
+ec -e -s 127.0.0.1 -o . -x new.key -y csr.p10
+expect_rc 2 "-x with -y"
+ec -g -s 127.0.0.1 -o nosuchdir
+expect_rc 2 "-o of a missing directory"
+ec --bogus
+expect_rc 2 "unknown option"
+"$ESTCLIENT" --help | grep -q 'Exit status: 0 success' || fail "--help"
+ok "--help lists the exit statuses"
+
+# ---- the server's name (RFC 6125): a TLS certificate for est.example only -------------
+check_estd_exit
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout var/named.key -subj /CN=est.example \
+    -out named.csr 2>/dev/null
+printf 'subjectAltName=DNS:est.example\nextendedKeyUsage=serverAuth\n' > named.ext
+openssl x509 -req -in named.csr -CA var/ca.pem -CAkey var/ca.key -CAcreateserial -days 2 -extfile named.ext \
+    -out var/named.pem 2>/dev/null
+sed 's/^certificate = tls.pem/certificate = named.pem/; s/^key = tls.key/key = named.key/' var/estd.conf > var/named.conf
+start_estd var/named.conf
+ec -g -s 127.0.0.1 -p $TLS_PORT -o .
+expect_rc 4 "the server's certificate does not name 127.0.0.1"
+err_says "not issued for"
+ec -e -s localhost -p $TLS_PORT -o . -y csr.p10 -u estuser -h estpwd
+expect_rc 4 "nor localhost; no credentials sent"
+grep -q 'op=simpleenroll' <(tail -n 3 estd.log) && fail "a request reached estd through a wrong name"
+ec -e -s est.example -p $TLS_PORT --resolve est.example:$TLS_PORT:127.0.0.1 -o . -y csr.p10 -u estuser -h estpwd
+expect_rc 0 "the name in the certificate (est.example via --resolve)"
+
+finish
