@@ -35,9 +35,11 @@ challengePassword              = password
 CONF
 openssl req -nodes -newkey rsa:2048 -keyout device.key -out device.csr -config openssl.conf 2>/dev/null
 openssl req -in device.csr -text -noout >/dev/null
-# estd authenticates /simpleenroll by user name and password (the seed's
-# ChallengePwd module is another engineer's issue): the seed line plus -u -h.
-ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device.csr -u estuser -h estpwd
+# The seed's pre-registration (EJBCA: ra addendentity), then its line verbatim:
+# the enrolment code 'password' in the CSR's challengePassword authenticates.
+"$ESTADM" -c var/estd.conf ee add --username 123456789 --dn "CN=123456789" --alias est \
+    --password password >/dev/null
+ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device.csr
 expect_rc 0 "seed 004: ./estclient -e -s 127.0.0.1 -p 8442 -o certs --pem-output -y device.csr"
 openssl x509 -in certs/cert-0-0.pem -text -noout | grep -q 'Subject: CN = 123456789' || fail "enrolled certificate"
 ok "seed 004: openssl x509 -in certs/cert-0-0.pem -text -noout"
@@ -63,7 +65,8 @@ err_says "revoked"
 # The EC variant of the seed.
 openssl ecparam -name prime256v1 -genkey -noout -out prime256v1-key.pem
 openssl req -nodes -new -key prime256v1-key.pem -out device-ec.csr -config openssl.conf
-ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device-ec.csr -u estuser -h estpwd
+"$ESTADM" -c var/estd.conf ee reset 123456789 --password password >/dev/null
+ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device-ec.csr
 expect_rc 0 "seed 004: ./estclient -e ... -y device-ec.csr"
 openssl x509 -in certs/cert-0-0.pem -text -noout | grep -q 'id-ecPublicKey' || fail "EC certificate"
 ec -r -s 127.0.0.1 -p $MTLS_PORT -o certs -c certs/cert-0-0.pem -k prime256v1-key.pem --pem-output
@@ -182,6 +185,28 @@ expect_rc 2 "unknown option"
 ok "--help lists the exit statuses"
 
 # ---- the server's name (RFC 6125): a TLS certificate for est.example only -------------
+# ---- seed 004: server-side key generation against estd ---------------------------
+# The seed's CSR for /serverkeygen carries no enrolment code, so the demo
+# user's credentials authenticate it (-u -h added to the seed's line).
+openssl req -nodes -newkey rsa:2048 -keyout sk.key -out sk.csr -outform DER -subj "/CN=registered_client" 2>/dev/null
+mkdir -p skdir
+ec -q -s 127.0.0.1 -p $TLS_PORT -o skdir --pem-output --common-name registered_client -x sk.key -v -u estuser -h estpwd
+expect_rc 0 "seed 004 against estd: estclient -q --common-name registered_client -x device.key --pem-output"
+[ "$(openssl rsa -in skdir/key-0-0.key -noout -modulus)" = "$(openssl x509 -in skdir/cert-0-0.pem -noout -modulus)" ] \
+    || fail "key-0-0.key does not match cert-0-0.pem"
+[ "$(openssl rsa -in skdir/key-0-0.key -noout -modulus)" != "$(openssl rsa -in sk.key -noout -modulus)" ] \
+    || fail "the key is the request's, not the server's"
+ok "estd's /serverkeygen: estclient writes the server's key and its certificate (EST-S-63, EST-S-64)"
+ec -q -s 127.0.0.1 -p $MTLS_PORT -o skdir --pem-output --common-name registered_client -x sk.key -v \
+    -c skdir/cert-0-0.pem -k skdir/key-0-0.key
+expect_rc 0 "seed 004 against estd: estclient -q over mutual TLS with the generated key and certificate"
+ec -a -s 127.0.0.1 -p $TLS_PORT -o skdir
+expect_rc 0 "estclient -a against estd's /csrattrs"
+[ -s skdir/csr-0-0.base64 ] || fail "csr-0-0.base64 is empty"
+tr -d '\r\n' < skdir/csr-0-0.base64 | openssl base64 -d -A | openssl asn1parse -inform DER | grep -q 'prime256v1' \
+    || fail "csrattrs from estd not written"
+ok "estclient -a writes estd's CSR attributes (csr-0-0.base64)"
+
 check_estd_exit
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout var/named.key -subj /CN=est.example \
     -out named.csr 2>/dev/null
