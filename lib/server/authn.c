@@ -212,9 +212,18 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	if ((rc = username_of(r, X509_REQ_get_subject_name(csr), EST_ERR_AUTH, &user, e)) != EST_OK)
 		return rc;
 	rc = usable_ee(r, user, EST_ERR_AUTH, &ee, e);
+	if (rc == EST_OK && ee->code_hash[0] == '\0') {
+		/* Registered with --no-password: the registration alone admits it. */
+		log_info("end entity %s enrols without an enrolment code (registered so)", user);
+		free(user);
+		return take_ee(r, ee, "ee", res, e);
+	}
+	if (rc == EST_OK && code == NULL)
+		rc = est_fail(e, EST_ERR_AUTH, "no enrolment code in the CSR for end entity %s", user);
 	known = ee != NULL && rc == EST_OK && est_pwhash_parse(ee->code_hash, &h) == NULL;
 	/* An unusable or unknown entity costs the same PBKDF2 as a known one. */
-	match = est_pwhash_matches(known ? &h : NULL, code, strlen(code), &failed);
+	match = est_pwhash_matches(known ? &h : NULL, code != NULL ? code : "",
+	    code != NULL ? strlen(code) : 0, &failed);
 	if (rc == EST_OK && failed)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "PBKDF2 failed");
 	else if (rc == EST_OK && !known)
@@ -292,6 +301,27 @@ authn_vendor(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 
 /* ---- the methods together ---- */
 
+/*
+ * Whether the CSR names an end entity of this alias registered without a
+ * code (estadm ee add --no-password), which enrols with no challengePassword.
+ */
+static bool
+names_codeless_ee(struct est_req *r, X509_REQ *csr)
+{
+	struct est_error ignored = { 0 };
+	struct est_ee *ee = NULL;
+	char *user = NULL;
+	bool yes;
+
+	if (username_of(r, X509_REQ_get_subject_name(csr), EST_ERR_AUTH, &user, &ignored) != EST_OK)
+		return false;
+	yes = est_store_get_ee(r->worker->store, user, &ee, &ignored) == EST_OK &&
+	    strcmp(ee->alias, r->alias->conf->name) == 0 && ee->code_hash[0] == '\0';
+	est_ee_free(ee);
+	free(user);
+	return yes;
+}
+
 static bool
 presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 {
@@ -302,7 +332,8 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 	case EST_AUTH_NONE:
 		return r->ssl != NULL && SSL_get0_peer_certificate(r->ssl) != NULL;
 	case EST_AUTH_CHALLENGE_PASSWORD:
-		return csr != NULL && X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, -1) >= 0;
+		return csr != NULL && (X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, -1) >= 0 ||
+		    names_codeless_ee(r, csr));
 	case EST_AUTH_DN_PART_PASSWORD:
 		return csr != NULL && X509_NAME_get_index_by_NID(X509_REQ_get_subject_name(csr),
 		    r->alias->conf->code_nid, -1) >= 0;

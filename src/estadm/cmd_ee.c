@@ -33,6 +33,7 @@ struct ee_opts {
 	const char *username, *dn, *san, *alias, *profile, *password, *valid_until;
 	long long uses;                 /* -1 unlimited */
 	bool uses_set, unlimited;
+	bool no_password;               /* enrols by its name alone (EJBCA's "null" password) */
 };
 
 /* "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" (UTC) or Unix seconds; -1 when none fits. */
@@ -92,6 +93,7 @@ parse_opts(const struct adm_ctx *ctx, int argc, char **argv, struct ee_opts *o)
 		{ "password", required_argument, NULL, 'w' },
 		{ "uses", required_argument, NULL, 'n' },
 		{ "unlimited", no_argument, NULL, 'U' },
+		{ "no-password", no_argument, NULL, 'N' },
 		{ "valid-until", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -109,6 +111,7 @@ parse_opts(const struct adm_ctx *ctx, int argc, char **argv, struct ee_opts *o)
 		case 'p': o->profile = optarg; break;
 		case 'w': o->password = optarg; break;
 		case 'U': o->unlimited = true; o->uses = -1; break;
+		case 'N': o->no_password = true; break;
 		case 't': o->valid_until = optarg; break;
 		case 'n':
 			o->uses = strtoll(optarg, &end, 10);
@@ -122,6 +125,8 @@ parse_opts(const struct adm_ctx *ctx, int argc, char **argv, struct ee_opts *o)
 	}
 	if (o->unlimited && o->uses_set)
 		return adm_usage_error(ctx, "give --uses N or --unlimited, not both");
+	if (o->no_password && o->password != NULL)
+		return adm_usage_error(ctx, "give --password CODE or --no-password, not both");
 	if (o->valid_until != NULL && parse_time(o->valid_until) < 0)
 		return adm_usage_error(ctx, "--valid-until \"%s\": use YYYY-MM-DD, "
 		    "YYYY-MM-DDTHH:MM:SSZ or Unix seconds", o->valid_until);
@@ -131,7 +136,10 @@ parse_opts(const struct adm_ctx *ctx, int argc, char **argv, struct ee_opts *o)
 	return ADM_EXIT_OK;
 }
 
-/* Hash the code into a new string (caller free()s); NULL after reporting. */
+/*
+ * Hash the code into a new string (caller free()s); NULL after reporting.
+ * No code (--no-password) is stored as the empty string.
+ */
 static char *
 hash_code(const char *code)
 {
@@ -139,6 +147,8 @@ hash_code(const char *code)
 	struct est_pwhash h;
 	char text[EST_PWHASH_TEXT_MAX];
 
+	if (code == NULL)
+		return strdup("");
 	if (est_pwhash_new(code, strlen(code), &h, &e) != EST_OK) {
 		adm_fail("%s", e.msg);
 		return NULL;
@@ -226,8 +236,9 @@ adm_ee_add(const struct adm_ctx *ctx, int argc, char **argv)
 	if ((status = parse_opts(ctx, argc, argv, &o)) != ADM_EXIT_OK)
 		return status;
 	if (optind != argc || o.username == NULL || o.dn == NULL || o.alias == NULL ||
-	    o.password == NULL)
-		return adm_usage_error(ctx, "ee add needs --username, --dn, --alias and --password");
+	    (o.password == NULL && !o.no_password))
+		return adm_usage_error(ctx, "ee add needs --username, --dn, --alias and --password "
+		    "(or --no-password)");
 	if (o.username[0] == '\0' || strlen(o.username) > USERNAME_MAX)
 		return adm_usage_error(ctx, "--username: 1-%d characters", USERNAME_MAX);
 	if ((status = adm_load_config(ctx, &cfg)) != ADM_EXIT_OK ||
@@ -244,7 +255,8 @@ adm_ee_add(const struct adm_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if ((status = store_ee(cfg, &ee)) == ADM_EXIT_OK)
-		printf("registered %s (%s) for alias %s\n", ee.username, ee.subject, ee.alias);
+		printf("registered %s (%s) for alias %s%s\n", ee.username, ee.subject, ee.alias,
+		    o.no_password ? ", enrolling without a code" : "");
 out:
 	free(ee.subject);
 	OPENSSL_free(ee.subject_der);
@@ -393,8 +405,9 @@ adm_ee_reset(const struct adm_ctx *ctx, int argc, char **argv)
 
 	if ((status = parse_opts(ctx, argc, argv, &o)) != ADM_EXIT_OK)
 		return status;
-	if (argc - optind != 1 || o.password == NULL)
-		return adm_usage_error(ctx, "ee reset needs one username and --password");
+	if (argc - optind != 1 || (o.password == NULL && !o.no_password))
+		return adm_usage_error(ctx, "ee reset needs one username and --password "
+		    "(or --no-password)");
 	if (o.dn != NULL || o.san != NULL || o.alias != NULL || o.profile != NULL || o.username != NULL)
 		return adm_usage_error(ctx, "ee reset changes only the code, --uses and "
 		    "--valid-until; to change the names, del and add");
