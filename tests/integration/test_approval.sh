@@ -88,6 +88,24 @@ kid=$("${ADM[@]}" req list | awk '$2 == "pending" && $4 == "serverkeygen" { prin
 grep -q 'Content-Type: application/pkcs8' k2 || fail "no key part after approval"
 ok "serverkeygen: 202, approve, 200 with key and certificate"
 
+# estclient waits out the 202 (Retry-After) and gets its certificate once approved.
+mkdir -p ecout
+EST_OPENSSL_CACERT="$TA" "$ESTKIT_BIN/estclient" -e -s 127.0.0.1 -p "$TLS_PORT" --path-seg manual \
+    -u estuser -h estpwd --common-name waiting --retry-max 3 -o ecout --pem-output 2> ec.err &
+ecpid=$!
+for _ in $(seq 50); do
+	wid=$("${ADM[@]}" req list | awk '$2 == "pending" && /CN=waiting/ { print $1 }')
+	[ -n "$wid" ] && break
+	sleep 0.2
+done
+[ -n "$wid" ] || fail "estclient's request is not pending"
+"${ADM[@]}" req approve "$wid" > /dev/null
+rc=0
+wait $ecpid || rc=$?
+[ $rc = 0 ] || fail "estclient after approval exited $rc: $(cat ec.err)"
+openssl x509 -in ecout/cert-0-0.pem -noout -subject | grep -q 'CN = waiting' || fail "estclient's certificate"
+ok "estclient: 202, waits Retry-After, retries after approval and gets its certificate"
+
 # The plain alias is not affected.
 expect_status 200 "approval = auto alias issues at once" "$EST/simpleenroll" "${PK[@]}" \
     --data-binary @dev.der "${AUTH[@]}"
