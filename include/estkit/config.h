@@ -5,8 +5,9 @@
  * comments starting with '#' or ';'. Sections:
  *
  *   [server]             store, credentials, realm, user, workers, log-level,
- *                        max-body, max-headers-size, idle-timeout, max-connections,
- *                        decrypt-keys
+ *                        max-body, max-headers-size, max-header-fields,
+ *                        idle-timeout, read-timeout, handshake-timeout,
+ *                        max-connections, decrypt-keys
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key
  *   [ca NAME]            certificate, key, chain
@@ -159,6 +160,9 @@ struct est_config {
 	size_t max_headers_size;
 	unsigned idle_timeout;      /* seconds */
 	unsigned max_connections;   /* open connections, all listeners */
+	unsigned max_header_fields; /* header fields in one request */
+	unsigned read_timeout;      /* seconds to receive a whole request once begun */
+	unsigned handshake_timeout; /* seconds for a TLS handshake */
 	char *decrypt_keys_path;    /* shared keys for encrypted /serverkeygen, or NULL */
 	struct est_listener_conf *listeners;
 	size_t n_listeners;

@@ -5,8 +5,11 @@
  * Each connection is a bufferevent (an OpenSSL one on TLS listeners) owned
  * by one worker. Limits are enforced while reading, before anything is
  * allocated for a request: a head larger than max-headers-size is 431, a
- * declared body over max-body is 413 without reading it, a request that
- * stalls is 408, and a connection over max-connections is closed at once.
+ * declared body over max-body is 413 without reading it, a request not
+ * complete within read-timeout of its first byte is 408 however slowly it
+ * trickles in (slow-loris), a TLS handshake not done within
+ * handshake-timeout is dropped, a connection idle past idle-timeout is
+ * closed, and a connection over max-connections is closed at once.
  * Every refusal is one line of text and one access-log line.
  *
  * A connection is closed gracefully ("lingering close"): once the last
@@ -63,6 +66,8 @@ conn_free(struct conn *c)
 	struct est_server *srv = c->worker->srv;
 
 	TAILQ_REMOVE(&c->worker->conns, c, link);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	http_head_clear(&c->head);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
@@ -94,6 +99,32 @@ conn_respond(struct conn *c, int status, const char *content_type,
 		c->state = CONN_CLOSING;
 }
 
+static void
+arm_deadline(struct conn *c, unsigned seconds, bool handshake)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	c->handshaking = handshake;
+	evtimer_add(c->deadline, &tv);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->handshaking) {
+		log_info("peer=%s listener=%s TLS handshake not done within handshake-timeout; closed",
+		    c->peer, c->listener->conf->name);
+		conn_free(c);
+	} else if (c->state == CONN_HEAD || c->state == CONN_BODY) {
+		http_refuse(c, 408, "request not received within read-timeout");
+		bufferevent_enable(c->bev, EV_WRITE);
+	}
+}
+
 /* A complete head is at the front of input: parse it and check limits. */
 static bool
 start_request(struct conn *c, struct evbuffer *in, size_t headlen)
@@ -103,7 +134,7 @@ start_request(struct conn *c, struct evbuffer *in, size_t headlen)
 	int status;
 
 	status = http_parse_head((const char *)evbuffer_pullup(in, (ev_ssize_t)headlen), headlen,
-	    &c->head, &reason);
+	    cfg->max_header_fields, &c->head, &reason);
 	evbuffer_drain(in, headlen);
 	if (status != 0) {
 		http_refuse(c, status, reason);
@@ -132,9 +163,17 @@ conn_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
+	if (c->handshaking) {
+		/* Data means the handshake is over, whichever event came first. */
+		evtimer_del(c->deadline);
+		c->handshaking = false;
+	}
 	while (c->state != CONN_CLOSING) {
 		size_t avail = evbuffer_get_length(in), headlen;
 
+		/* A request's first byte starts its read-timeout. */
+		if (avail > 0 && !evtimer_pending(c->deadline, NULL))
+			arm_deadline(c, c->worker->srv->cfg->read_timeout, false);
 		if (c->state == CONN_HEAD) {
 			size_t look = avail < max_head ? avail : max_head;
 
@@ -150,6 +189,7 @@ conn_read(struct bufferevent *bev, void *arg)
 		}
 		if (avail < c->head.content_length)
 			return;
+		evtimer_del(c->deadline);
 		http_serve(c, evbuffer_pullup(in, (ev_ssize_t)c->head.content_length),
 		    c->head.content_length);
 		evbuffer_drain(in, c->head.content_length);
@@ -205,8 +245,10 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 	size_t pending = evbuffer_get_length(bufferevent_get_input(bev));
 
-	if (what & BEV_EVENT_CONNECTED)
-		return; /* the TLS handshake is done */
+	if (what & BEV_EVENT_CONNECTED) {
+		evtimer_del(c->deadline); /* the TLS handshake is done */
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
 	    (c->state == CONN_BODY || (c->state == CONN_HEAD && pending > 0))) {
 		/* A request was under way: say why we give up on it. */
@@ -289,7 +331,14 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		conn_free(c);
 		return;
 	}
+	c->deadline = evtimer_new(c->worker->base, deadline_cb, c);
+	if (c->deadline == NULL) {
+		conn_free(c);
+		return;
+	}
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (c->ssl != NULL)
+		arm_deadline(c, srv->cfg->handshake_timeout, true);
 }

@@ -149,7 +149,7 @@ apply_field(struct http_head *h, const struct http_field *f, bool *cl_seen, cons
 }
 
 static int
-parse_field(char *line, struct http_head *h, bool *cl_seen, const char **reason)
+parse_field(char *line, struct http_head *h, size_t max_fields, bool *cl_seen, const char **reason)
 {
 	char *colon, *v, *end;
 	struct http_field *f;
@@ -163,7 +163,7 @@ parse_field(char *line, struct http_head *h, bool *cl_seen, const char **reason)
 	for (const char *n = line; *n != '\0'; n++)
 		if (!is_tchar((unsigned char)*n))
 			return *reason = "malformed header field name", 400;
-	if (h->n_fields == HTTP_MAX_HEADERS)
+	if (h->n_fields == max_fields || h->n_fields == HTTP_FIELDS_CAP)
 		return *reason = "too many header fields", 431;
 	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
 		;
@@ -180,7 +180,8 @@ parse_field(char *line, struct http_head *h, bool *cl_seen, const char **reason)
 }
 
 int
-http_parse_head(const char *data, size_t len, struct http_head *h, const char **reason)
+http_parse_head(const char *data, size_t len, size_t max_fields, struct http_head *h,
+    const char **reason)
 {
 	char *cursor, *line;
 	bool cl_seen = false;
@@ -205,7 +206,7 @@ http_parse_head(const char *data, size_t len, struct http_head *h, const char **
 	while ((line = next_line(&cursor)) != NULL && line[0] != '\0') {
 		if (strchr(line, '\r') != NULL)
 			return *reason = "bare CR in the request head", 400;
-		if ((status = parse_field(line, h, &cl_seen, reason)) != 0)
+		if ((status = parse_field(line, h, max_fields, &cl_seen, reason)) != 0)
 			return status;
 	}
 	if (line == NULL)

@@ -14,7 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HTTP_MAX_HEADERS 64
+/* The most header fields a head may have (max-header-fields is at most this). */
+#define HTTP_FIELDS_CAP 256
 
 struct http_field {
 	const char *name;
@@ -27,7 +28,7 @@ struct http_head {
 	const char *target;                /* as received: path and query */
 	const char *path;                  /* target without the query (own copy in buf) */
 	int minor;                         /* HTTP/1.<minor> */
-	struct http_field fields[HTTP_MAX_HEADERS];
+	struct http_field fields[HTTP_FIELDS_CAP];
 	size_t n_fields;
 	size_t content_length;
 	bool keep_alive;
@@ -35,12 +36,14 @@ struct http_head {
 };
 
 /*
- * Parse a request head of len bytes (it ends with an empty line). Returns 0
- * and fills head (free with http_head_clear), or the HTTP status to refuse
- * it with (400 malformed, 431 too many or too long header fields, 501 a
- * transfer coding, 505 another HTTP version) and a static reason.
+ * Parse a request head of len bytes (it ends with an empty line) with at
+ * most max_fields header fields (capped at HTTP_FIELDS_CAP). Returns 0 and
+ * fills head (free with http_head_clear), or the HTTP status to refuse it
+ * with (400 malformed, 431 too many header fields, 501 a transfer coding,
+ * 505 another HTTP version) and a static reason.
  */
-int http_parse_head(const char *data, size_t len, struct http_head *head, const char **reason);
+int http_parse_head(const char *data, size_t len, size_t max_fields, struct http_head *head,
+    const char **reason);
 
 /* Free what http_parse_head allocated; head may be zeroed or filled. */
 void http_head_clear(struct http_head *head);

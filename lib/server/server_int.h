@@ -127,6 +127,8 @@ struct conn {
 	enum conn_state state;
 	struct http_head head;            /* valid in CONN_BODY */
 	bool head_only;                   /* the request was HEAD: no body in the answer */
+	struct event *deadline;           /* handshake-timeout, then read-timeout per request */
+	bool handshaking;                 /* the deadline is the handshake's */
 	TAILQ_ENTRY(conn) link;           /* in worker->conns */
 };
 

@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (len == 0)
 		return 0;
-	if (http_parse_head((const char *)data, len, &h, &reason) == 0) {
+	if (http_parse_head((const char *)data, len, HTTP_FIELDS_CAP, &h, &reason) == 0) {
 		(void)http_head_field(&h, "Authorization");
 		(void)http_head_field(&h, "Content-Type");
 	}

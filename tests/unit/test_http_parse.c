@@ -17,7 +17,7 @@ static int
 parse(const char *text, struct http_head *h)
 {
 	const char *reason = NULL;
-	int status = http_parse_head(text, strlen(text), h, &reason);
+	int status = http_parse_head(text, strlen(text), 64, h, &reason);
 
 	if (status != 0)
 		assert_non_null(reason);
@@ -119,7 +119,7 @@ test_nul_and_field_count(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(http_parse_head("GET / HTTP/1.1\r\n\0\r\n\r\n", 20, &h, &reason), 400);
+	assert_int_equal(http_parse_head("GET / HTTP/1.1\r\n\0\r\n\r\n", 20, 64, &h, &reason), 400);
 	http_head_clear(&h);
 	n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\n");
 	for (int i = 0; i < 65; i++)
