@@ -49,19 +49,6 @@ fmt_time(int64_t t, bool date_only, char *buf, size_t len)
 	return buf;
 }
 
-/* Load the configuration and open its store; ADM_EXIT_OK or the failure. */
-static int
-open_configured_store(const struct adm_ctx *ctx, struct est_store **st)
-{
-	struct est_config *cfg = NULL;
-	int status;
-
-	if ((status = adm_load_config(ctx, &cfg)) == ADM_EXIT_OK)
-		status = adm_open_store(cfg, st);
-	est_config_free(cfg);
-	return status;
-}
-
 /* ---- cert list ----------------------------------------------------------- */
 
 struct list_row {
@@ -143,7 +130,7 @@ list_certs(const struct adm_ctx *ctx, const struct est_cert_filter *f)
 	struct est_store *st = NULL;
 	int status;
 
-	if ((status = open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+	if ((status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	if (est_store_list_certs(st, f, collect, &rows, &e) != EST_OK)
 		status = adm_fail("%s", e.msg);
@@ -271,7 +258,7 @@ adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv)
 		issuer = optarg;
 	}
 	if ((status = serial_arg(ctx, argc, argv, serial)) != ADM_EXIT_OK ||
-	    (status = open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+	    (status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	if (est_store_get_cert(st, issuer, serial, &rec, &e) != EST_OK)
 		status = adm_fail("%s", e.msg);
@@ -310,7 +297,7 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if ((status = serial_arg(ctx, argc, argv, serial)) != ADM_EXIT_OK ||
-	    (status = open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+	    (status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	if (est_store_revoke_cert(st, issuer, serial, reason, (int64_t)time(NULL), &e) != EST_OK)
 		status = adm_fail("%s", e.msg);

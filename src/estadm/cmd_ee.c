@@ -269,19 +269,6 @@ out:
 
 /* ---- list, show ---------------------------------------------------------- */
 
-/* Load the configuration and open its store; ADM_EXIT_OK or the failure. */
-static int
-open_store(const struct adm_ctx *ctx, struct est_store **st)
-{
-	struct est_config *cfg = NULL;
-	int status;
-
-	if ((status = adm_load_config(ctx, &cfg)) == ADM_EXIT_OK)
-		status = adm_open_store(cfg, st);
-	est_config_free(cfg);
-	return status;
-}
-
 static int
 print_ee_row(const struct est_ee *ee, void *arg)
 {
@@ -302,7 +289,7 @@ adm_ee_list(const struct adm_ctx *ctx, int argc, char **argv)
 
 	if (argc != 1)
 		return adm_usage_error(ctx, "ee list takes no arguments");
-	if ((status = open_store(ctx, &st)) != ADM_EXIT_OK)
+	if ((status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	printf("%-24s %-12s %-9s %s\n", "USERNAME", "ALIAS", "USES-LEFT", "SUBJECT");
 	if (est_store_list_ee(st, print_ee_row, NULL, &e) != EST_OK)
@@ -356,7 +343,7 @@ adm_ee_show(const struct adm_ctx *ctx, int argc, char **argv)
 
 	if (argc != 2)
 		return adm_usage_error(ctx, "ee show takes one username");
-	if ((status = open_store(ctx, &st)) != ADM_EXIT_OK)
+	if ((status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	if (est_store_get_ee(st, argv[1], &ee, &e) != EST_OK) {
 		status = adm_fail("%s", e.msg);
@@ -384,7 +371,7 @@ adm_ee_del(const struct adm_ctx *ctx, int argc, char **argv)
 
 	if (argc != 2)
 		return adm_usage_error(ctx, "ee del takes one username");
-	if ((status = open_store(ctx, &st)) != ADM_EXIT_OK)
+	if ((status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	if (est_store_del_ee(st, argv[1], &e) != EST_OK)
 		status = adm_fail("%s", e.msg);
@@ -411,7 +398,7 @@ adm_ee_reset(const struct adm_ctx *ctx, int argc, char **argv)
 	if (o.dn != NULL || o.san != NULL || o.alias != NULL || o.profile != NULL || o.username != NULL)
 		return adm_usage_error(ctx, "ee reset changes only the code, --uses and "
 		    "--valid-until; to change the names, del and add");
-	if ((status = open_store(ctx, &st)) != ADM_EXIT_OK)
+	if ((status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	if ((hash = hash_code(o.password)) == NULL)
 		status = ADM_EXIT_FAIL;

@@ -18,18 +18,6 @@
 #include "estkit/store.h"
 
 static int
-open_store(const struct adm_ctx *ctx, struct est_store **st)
-{
-	struct est_config *cfg = NULL;
-	int status;
-
-	if ((status = adm_load_config(ctx, &cfg)) == ADM_EXIT_OK)
-		status = adm_open_store(cfg, st);
-	est_config_free(cfg);
-	return status;
-}
-
-static int
 print_req(const struct est_req_rec *rec, void *arg)
 {
 	time_t t = (time_t)rec->created_at;
@@ -65,7 +53,7 @@ adm_req_list(const struct adm_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc)
 		return adm_usage_error(ctx, "unexpected argument \"%s\"", argv[optind]);
-	if ((status = open_store(ctx, &st)) != ADM_EXIT_OK)
+	if ((status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	printf("%-5s %-8s %-10s %-14s %-17s %-20s %s\n", "ID", "STATE", "ALIAS", "OPERATION",
 	    "CREATED", "PRINCIPAL", "SUBJECT");
@@ -104,7 +92,7 @@ decide(const struct adm_ctx *ctx, int argc, char **argv, enum est_req_state to)
 	int status;
 
 	if ((status = id_arg(ctx, argc, argv, &id)) != ADM_EXIT_OK ||
-	    (status = open_store(ctx, &st)) != ADM_EXIT_OK)
+	    (status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	if (est_store_set_request_state(st, id, EST_REQ_PENDING, to, (int64_t)time(NULL), &e) != EST_OK)
 		status = adm_fail("%s", e.msg);

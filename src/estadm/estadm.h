@@ -65,6 +65,9 @@ int adm_load_config(const struct adm_ctx *ctx, struct est_config **out);
  * Caller closes *out with est_store_close(). */
 int adm_open_store(const struct est_config *cfg, struct est_store **out);
 
+/* adm_load_config then adm_open_store, for commands that need only the store. */
+int adm_open_configured_store(const struct adm_ctx *ctx, struct est_store **out);
+
 /* ---- cmd_init.c ---------------------------------------------------------- */
 
 int adm_init(const struct adm_ctx *ctx, int argc, char **argv);

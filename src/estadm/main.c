@@ -202,6 +202,18 @@ adm_open_store(const struct est_config *cfg, struct est_store **out)
 	return ADM_EXIT_OK;
 }
 
+int
+adm_open_configured_store(const struct adm_ctx *ctx, struct est_store **out)
+{
+	struct est_config *cfg = NULL;
+	int status;
+
+	if ((status = adm_load_config(ctx, &cfg)) == ADM_EXIT_OK)
+		status = adm_open_store(cfg, out);
+	est_config_free(cfg);
+	return status;
+}
+
 /* Whether the arguments ask for help (before any "--"). */
 static int
 wants_help(int argc, char **argv)
