@@ -33,6 +33,10 @@ got=$("${PY[@]}" other)
 grep -q "not this TLS connection's channel binding" estd.log || fail "the log does not say why"
 ok "tls-unique of another connection: refused (EST-S-32)"
 
+got=$("${PY[@]}" suffixed)
+[ "$got" = 403 ] || fail "the right tls-unique with one more character gave $got"
+ok "the right tls-unique with a character appended: refused, no prefix match (EST-S-36)"
+
 # TLS 1.3 (CB-05): base64 of the RFC 9266 tls-exporter value, from openssl
 # s_client's -keymatexport, on the connection that then carries the POST.
 mkfifo in13
@@ -55,6 +59,14 @@ wait $S13 || true
 grep -q '^HTTP/1.1 200' out13 || fail "TLS 1.3 enrolment with the tls-exporter value: $(grep '^HTTP' out13)"
 [ ${#cb} = 44 ] || fail "the exporter value is not 44 characters of base64"
 ok "TLS 1.3: the 44-character tls-exporter value links the CSR (CB-01, CB-05)"
+
+# TLS 1.3 with the exporter value of another connection: refused.
+printf '[req]\nprompt = no\ndistinguished_name = dn\nattributes = a\n[dn]\nCN = bound13b\n[a]\nchallengePassword = %s\n' \
+    "$cb" > cb13b.conf
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cb13b.key -config cb13b.conf \
+    -outform DER 2>/dev/null | openssl base64 -A > cb13b.b64
+expect_status 403 "TLS 1.3: another connection's tls-exporter value (CB-05)" "$EST/bound/simpleenroll" \
+    --tlsv1.3 -H 'Content-Type: application/pkcs10' --data-binary @cb13b.b64 -u estuser:estpwd
 
 mkcsr plain
 expect_status 403 "no challengePassword on a linking alias (EST-S-33)" "$EST/bound/simpleenroll" \

@@ -1,8 +1,10 @@
 # Enrol over one TLS 1.2 connection with the CSR's challengePassword set to
 # base64(tls-unique) of a connection (RFC 7030 §3.5): this one, this one
 # resumed from an earlier session ("resumed": the server's Finished counts),
-# or a connection made before ("other"). Prints the HTTP status.
-# Usage: tls_unique_enroll.py CAFILE PORT PATH USER:PASS DIR same|resumed|other
+# or a connection made before ("other"); "suffixed" is this connection's
+# value with one character more (a prefix match must not pass, EST-S-36).
+# Prints the HTTP status.
+# Usage: tls_unique_enroll.py CAFILE PORT PATH USER:PASS DIR same|resumed|other|suffixed
 import base64, http.client, os, socket, ssl, subprocess, sys
 
 cafile, port, path, cred, work, which = sys.argv[1:7]
@@ -23,6 +25,8 @@ if which == "resumed":
         sys.exit("the TLS session was not resumed")
 source = connect() if which == "other" else sock
 cb = base64.b64encode(source.get_channel_binding("tls-unique")).decode()
+if which == "suffixed":
+    cb += "X"
 conf = os.path.join(work, "cb.conf")
 with open(conf, "w") as f:
     f.write("[req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\n"
