@@ -6,7 +6,8 @@
  *
  *   [server]             store, credentials, realm, user, workers, log-level,
  *                        max-body, max-headers-size, idle-timeout, max-connections,
- *                        decrypt-keys
+ *                        decrypt-keys, auth-fail-limit, auth-fail-window,
+ *                        auth-lockout
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key
  *   [ca NAME]            certificate, key, chain
@@ -160,6 +161,9 @@ struct est_config {
 	unsigned idle_timeout;      /* seconds */
 	unsigned max_connections;   /* open connections, all listeners */
 	char *decrypt_keys_path;    /* shared keys for encrypted /serverkeygen, or NULL */
+	unsigned auth_fail_limit;   /* failed passwords that lock out; 0: no limit */
+	unsigned auth_fail_window;  /* seconds the failures are counted over */
+	unsigned auth_lockout;      /* seconds a lock-out lasts */
 	struct est_listener_conf *listeners;
 	size_t n_listeners;
 	struct est_ca_conf *cas;

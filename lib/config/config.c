@@ -73,6 +73,9 @@ static const struct opt opts[] = {
 	{ S_SERVER, "idle-timeout", OPT_UINT, SRV(idle_timeout), 1, 3600 },
 	{ S_SERVER, "max-connections", OPT_UINT, SRV(max_connections), 1, 1000000 },
 	{ S_SERVER, "decrypt-keys", OPT_PATH, SRV(decrypt_keys_path), 0, 0 },
+	{ S_SERVER, "auth-fail-limit", OPT_UINT, SRV(auth_fail_limit), 0, 1000 },
+	{ S_SERVER, "auth-fail-window", OPT_UINT, SRV(auth_fail_window), 1, 86400 },
+	{ S_SERVER, "auth-lockout", OPT_UINT, SRV(auth_lockout), 1, 86400 },
 	{ S_LISTENER, "listen", OPT_LISTEN, 0, 0, 0 },
 	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
 	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
@@ -1010,6 +1013,9 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->max_headers_size = 8192;
 	c->idle_timeout = 30;
 	c->max_connections = 1024;
+	c->auth_fail_limit = 10;
+	c->auth_fail_window = 60;
+	c->auth_lockout = 300;
 	*out = c;
 	return EST_OK;
 }
