@@ -7,7 +7,8 @@
  *   [server]             store, credentials, realm, user, workers, log-level,
  *                        max-body, max-headers-size, max-header-fields,
  *                        idle-timeout, read-timeout, handshake-timeout,
- *                        max-connections, decrypt-keys
+ *                        max-connections, decrypt-keys, auth-fail-limit,
+ *                        auth-fail-window, auth-lockout
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key
  *   [ca NAME]            certificate, key, chain
@@ -164,6 +165,9 @@ struct est_config {
 	unsigned read_timeout;      /* seconds to receive a whole request once begun */
 	unsigned handshake_timeout; /* seconds for a TLS handshake */
 	char *decrypt_keys_path;    /* shared keys for encrypted /serverkeygen, or NULL */
+	unsigned auth_fail_limit;   /* failed passwords that lock out; 0: no limit */
+	unsigned auth_fail_window;  /* seconds the failures are counted over */
+	unsigned auth_lockout;      /* seconds a lock-out lasts */
 	struct est_listener_conf *listeners;
 	size_t n_listeners;
 	struct est_ca_conf *cas;

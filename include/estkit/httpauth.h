@@ -79,6 +79,15 @@ enum est_err est_httpauth_check(struct est_creds *c, const char *realm,
     char *user, bool *stale, struct est_error *e);
 
 /*
+ * The user name an Authorization header (Basic or Digest) claims, read
+ * without checking anything else, into user (at least
+ * EST_HTTPAUTH_MAX_USER + 1 bytes): what failure limits are kept by before
+ * the password is checked. false, and user empty, when the header holds no
+ * well-formed user name.
+ */
+bool est_httpauth_user(const char *authorization, char *user);
+
+/*
  * The WWW-Authenticate challenges for a 401, in order of preference:
  * Digest SHA-256, Digest MD5, Basic. Writes up to max values (without the
  * header name) into out[i] (512 bytes each) and returns how many.

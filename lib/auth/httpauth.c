@@ -327,36 +327,46 @@ check_digest(struct est_creds *c, const struct digest_req *rq, const char *param
 	return EST_OK;
 }
 
+/*
+ * Decode Basic credentials into dec (MAX_HEADER bytes, cleansed by the
+ * caller) and split them: the user name is dec[0..*ulen), the password
+ * follows the ':' up to *len.
+ */
 static enum est_err
-check_basic(struct est_creds *c, const char *b64, char *user, struct est_error *e)
+basic_decode(const char *b64, unsigned char *dec, size_t *len, size_t *ulen, struct est_error *e)
 {
-	unsigned char dec[MAX_HEADER];
-	char name[EST_HTTPAUTH_MAX_USER + 1];
 	const unsigned char *colon;
-	size_t len, blen, ulen;
-	enum est_err rc;
+	size_t blen;
 
 	b64 = skip_ows(b64);
 	blen = strlen(b64);
 	while (blen > 0 && (b64[blen - 1] == ' ' || b64[blen - 1] == '\t'))
 		blen--;
-	if (!est_creds_b64_decode(b64, blen, dec, sizeof(dec), &len))
+	if (!est_creds_b64_decode(b64, blen, dec, MAX_HEADER, len))
 		return malformed(e, "Basic credentials are not base64");
-	if ((colon = memchr(dec, ':', len)) == NULL) {
-		rc = malformed(e, "no ':' in the Basic credentials");
-		goto out;
+	if ((colon = memchr(dec, ':', *len)) == NULL)
+		return malformed(e, "no ':' in the Basic credentials");
+	*ulen = (size_t)(colon - dec);
+	if (*ulen > EST_HTTPAUTH_MAX_USER || memchr(dec, '\0', *ulen) != NULL)
+		return est_fail(e, EST_ERR_AUTH, "no such user (invalid user name)");
+	return EST_OK;
+}
+
+static enum est_err
+check_basic(struct est_creds *c, const char *b64, char *user, struct est_error *e)
+{
+	unsigned char dec[MAX_HEADER];
+	char name[EST_HTTPAUTH_MAX_USER + 1];
+	size_t len = 0, ulen = 0;
+	enum est_err rc;
+
+	if ((rc = basic_decode(b64, dec, &len, &ulen, e)) == EST_OK) {
+		memcpy(name, dec, ulen);
+		name[ulen] = '\0';
+		rc = est_creds_check_password(c, name, (const char *)dec + ulen + 1, len - ulen - 1, e);
+		if (rc == EST_OK)
+			memcpy(user, name, ulen + 1);
 	}
-	ulen = (size_t)(colon - dec);
-	if (ulen > EST_HTTPAUTH_MAX_USER || memchr(dec, '\0', ulen) != NULL) {
-		rc = est_fail(e, EST_ERR_AUTH, "no such user (invalid user name)");
-		goto out;
-	}
-	memcpy(name, dec, ulen);
-	name[ulen] = '\0';
-	rc = est_creds_check_password(c, name, (const char *)colon + 1, len - ulen - 1, e);
-	if (rc == EST_OK)
-		memcpy(user, name, ulen + 1);
-out:
 	OPENSSL_cleanse(dec, sizeof(dec));
 	return rc;
 }
@@ -405,6 +415,43 @@ est_httpauth_check(struct est_creds *c, const char *realm, const char *method, c
 	if (scheme_is(&p, "Digest"))
 		return check_digest(c, &rq, p, user, stale, e);
 	return unsupported_scheme(p, e);
+}
+
+/* The user name of Basic credentials into user; false without a valid one. */
+static bool
+basic_user(const char *b64, char *user)
+{
+	unsigned char dec[MAX_HEADER];
+	size_t len = 0, ulen = 0;
+
+	if (basic_decode(b64, dec, &len, &ulen, NULL) == EST_OK) {
+		memcpy(user, dec, ulen);
+		user[ulen] = '\0';
+	}
+	OPENSSL_cleanse(dec, sizeof(dec));
+	return est_creds_valid_user(user);
+}
+
+bool
+est_httpauth_user(const char *authorization, char *user)
+{
+	struct digest_params dp;
+	const char *p;
+	bool ok = false;
+
+	user[0] = '\0';
+	if (authorization == NULL || strnlen(authorization, MAX_HEADER + 1) > MAX_HEADER)
+		return false;
+	p = skip_ows(authorization);
+	memset(dp.v, 0, sizeof(dp.v));
+	if (scheme_is(&p, "Basic"))
+		ok = basic_user(p, user);
+	else if (scheme_is(&p, "Digest") && parse_params(p, &dp) == NULL &&
+	    est_creds_valid_user(dp.v[DP_USERNAME]))
+		ok = snprintf(user, EST_HTTPAUTH_MAX_USER + 1, "%s", dp.v[DP_USERNAME]) > 0;
+	if (!ok)
+		user[0] = '\0';
+	return ok;
 }
 
 /* realm as the inside of a quoted-string; false if it does not fit. */

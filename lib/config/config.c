@@ -76,6 +76,9 @@ static const struct opt opts[] = {
 	{ S_SERVER, "read-timeout", OPT_UINT, SRV(read_timeout), 1, 3600 },
 	{ S_SERVER, "handshake-timeout", OPT_UINT, SRV(handshake_timeout), 1, 3600 },
 	{ S_SERVER, "decrypt-keys", OPT_PATH, SRV(decrypt_keys_path), 0, 0 },
+	{ S_SERVER, "auth-fail-limit", OPT_UINT, SRV(auth_fail_limit), 0, 1000 },
+	{ S_SERVER, "auth-fail-window", OPT_UINT, SRV(auth_fail_window), 1, 86400 },
+	{ S_SERVER, "auth-lockout", OPT_UINT, SRV(auth_lockout), 1, 86400 },
 	{ S_LISTENER, "listen", OPT_LISTEN, 0, 0, 0 },
 	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
 	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
@@ -1016,6 +1019,9 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->max_header_fields = 64;
 	c->read_timeout = 30;
 	c->handshake_timeout = 10;
+	c->auth_fail_limit = 10;
+	c->auth_fail_window = 60;
+	c->auth_lockout = 300;
 	*out = c;
 	return EST_OK;
 }

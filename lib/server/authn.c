@@ -8,7 +8,10 @@
  * and if none succeeds the first failure is the reason logged. The answer
  * is then 401 (with challenges) when the alias takes a password of any
  * kind, else 403. The client only hears that authentication failed: a wrong
- * code, an unknown end entity and a spent code look the same.
+ * code, an unknown end entity and a spent code look the same. Passwords and
+ * codes go through the failure limits (ratelimit.c) in try_limited: while
+ * the address or the name they are for is locked out they are refused
+ * unchecked, with the same answer.
  *
  * Client-mode methods map the request to a registered end entity, whose DN
  * and SAN are what gets certified; the use of its code is spent later, in
@@ -373,14 +376,62 @@ try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct auth
 	return rc;
 }
 
+/* Whether the method checks a secret a client could guess. */
+static bool
+is_password(enum est_auth_method m)
+{
+	return m == EST_AUTH_HTTP || m == EST_AUTH_CHALLENGE_PASSWORD || m == EST_AUTH_DN_PART_PASSWORD;
+}
+
 static bool
 takes_password(const struct est_alias_conf *ac)
 {
 	for (size_t i = 0; i < ac->n_auth; i++)
-		if (ac->auth[i] == EST_AUTH_HTTP || ac->auth[i] == EST_AUTH_CHALLENGE_PASSWORD ||
-		    ac->auth[i] == EST_AUTH_DN_PART_PASSWORD)
+		if (is_password(ac->auth[i]))
 			return true;
 	return false;
+}
+
+/* Whom a password method's secret is for, as the failure limits name it; "" for nobody. */
+static void
+claimed_name(struct est_req *r, X509_REQ *csr, enum est_auth_method m, char *name, size_t len)
+{
+	char user[EST_HTTPAUTH_MAX_USER + 1];
+	char *ee = NULL;
+
+	name[0] = '\0';
+	if (m == EST_AUTH_HTTP) {
+		if (est_httpauth_user(http_header(r, "Authorization"), user))
+			snprintf(name, len, "user %s", user);
+	} else if (username_of(r, X509_REQ_get_subject_name(csr), EST_ERR_AUTH, &ee, NULL) == EST_OK) {
+		snprintf(name, len, "end entity %s", ee);
+		free(ee);
+	}
+}
+
+/*
+ * try_method behind the failure limits. Only passwords and codes are
+ * limited, as only they can be guessed: one from a locked-out address or
+ * for a locked-out name is refused unchecked (no PBKDF2 is spent on it),
+ * and a wrong one counts. A right Digest response on a stale nonce is no
+ * failure.
+ */
+static enum est_err
+try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct authn_result *res,
+    struct est_error *e)
+{
+	char name[256];
+	enum est_err rc;
+
+	if (!is_password(m))
+		return try_method(r, csr, m, res, e);
+	claimed_name(r, csr, m, name, sizeof(name));
+	if (ratelimit_refused(r, name, e))
+		return EST_ERR_AUTH;
+	rc = try_method(r, csr, m, res, e);
+	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale))
+		ratelimit_note(r, name, rc == EST_OK);
+	return rc;
 }
 
 bool
@@ -422,7 +473,7 @@ authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 		if (!presented(r, csr, ac->auth[i]))
 			continue;
 		authn_result_clear(res);
-		rc = try_method(r, csr, ac->auth[i], res, &tried);
+		rc = try_limited(r, csr, ac->auth[i], res, &tried);
 		if (rc == EST_OK) {
 			res->method = ac->auth[i];
 			return EST_OK;

@@ -324,6 +324,7 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	c->listener = wl->listener;
 	TAILQ_INSERT_TAIL(&c->worker->conns, c, link);
 	describe_peer(c, sa, salen);
+	ratelimit_source(sa, c->source, sizeof(c->source));
 	c->bev = make_bev(c, fd);
 	if (c->bev == NULL) {
 		log_error("listener %s: cannot set up a connection (out of memory)", wl->listener->conf->name);

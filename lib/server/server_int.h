@@ -3,14 +3,16 @@
  *
  * A server owns its CAs, aliases and listeners (immutable once running) and
  * N workers. Each worker is one thread with its own event loop, its own
- * store handle and credentials copy, and accepts on every listener; workers
- * share nothing mutable, so request handling takes no locks.
+ * store handle and credentials copy, and accepts on every listener. Workers
+ * share only the connection counter (atomic) and the authentication failure
+ * tables (ratelimit.c, each behind its mutex).
  */
 #ifndef ESTKIT_SERVER_INT_H
 #define ESTKIT_SERVER_INT_H
 
 #include <pthread.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -62,6 +64,7 @@ struct est_listener {
 };
 
 struct est_worker;
+struct ratelimit_table;
 
 /* One listening socket as seen by one worker. */
 struct worker_listener {
@@ -99,6 +102,8 @@ struct est_server {
 	struct ext_ca *ext_cas;           /* those the aliases use, from the store */
 	size_t n_ext_cas;
 	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
+	struct ratelimit_table *fails_by_source; /* failed passwords per address */
+	struct ratelimit_table *fails_by_name;   /* ... per user or end entity */
 	int stop_pipe[2];
 };
 
@@ -124,6 +129,8 @@ struct conn {
 	struct bufferevent *bev;
 	SSL *ssl;                         /* NULL on a plain listener */
 	char peer[80];                    /* "ADDR:PORT" */
+	char source[64];                  /* the address failures count against
+	                                   * (ratelimit_source) */
 	enum conn_state state;
 	struct http_head head;            /* valid in CONN_BODY */
 	bool head_only;                   /* the request was HEAD: no body in the answer */
@@ -264,6 +271,63 @@ enum est_err authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_er
  * record is linked to. *cert is borrowed from the connection.
  */
 enum est_err authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e);
+
+/* ---- ratelimit.c: limits on failed authentication ---- */
+
+#define RATELIMIT_KEY_MAX 96              /* longer keys are cut (and told apart by hash) */
+#define RATELIMIT_CAPACITY 4096           /* entries per table in estd */
+
+/*
+ * A table of failure counts by key: limit failures within window seconds
+ * lock the key out for lockout seconds (limit 0: never). At most capacity
+ * keys are tracked; see ratelimit.c for which entry gives way. Safe to use
+ * from several threads. now is a CLOCK_MONOTONIC time in milliseconds,
+ * passed in so tests can move the clock. Free with ratelimit_table_free().
+ */
+enum est_err ratelimit_table_new(unsigned limit, unsigned window, unsigned lockout,
+    size_t capacity, struct ratelimit_table **out, struct est_error *e);
+void ratelimit_table_free(struct ratelimit_table *t);
+
+/* Whether key is locked out at now. */
+bool ratelimit_table_locked(struct ratelimit_table *t, const char *key, int64_t now);
+
+/*
+ * Count a failure for key (not while it is locked out: those do not count).
+ * Returns true when this failure starts a lock-out, which also restarts the
+ * count.
+ */
+bool ratelimit_table_fail(struct ratelimit_table *t, const char *key, int64_t now);
+
+/* Drop key's failures (a success). */
+void ratelimit_table_forget(struct ratelimit_table *t, const char *key);
+
+/* How many keys have failures or a lock-out at now (for tests). */
+size_t ratelimit_table_count(struct ratelimit_table *t, int64_t now);
+
+/*
+ * The key a peer's failures count against: the IPv4 address, or the /64 of
+ * an IPv6 one ("2001:db8::/64"; IPv4-mapped addresses as IPv4), into out.
+ */
+void ratelimit_source(const struct sockaddr *sa, char *out, size_t len);
+
+/* The server's two tables from its configuration; ratelimit_fini frees them. */
+enum est_err ratelimit_init(struct est_server *srv, struct est_error *e);
+void ratelimit_fini(struct est_server *srv);
+
+/*
+ * Whether a password or code the request presents for name ("user NAME",
+ * "end entity NAME", or "" when it names nobody) must be refused unchecked
+ * because the request's source address or that name is locked out. Fills
+ * e (EST_ERR_AUTH, "locked out: ...", for the log) when it is.
+ */
+bool ratelimit_refused(struct est_req *r, const char *name, struct est_error *e);
+
+/*
+ * Count the outcome of a checked password or code for name: a failure
+ * counts against the address and the name, logging a lock-out when one
+ * starts; a success clears the name's failures (not the address's).
+ */
+void ratelimit_note(struct est_req *r, const char *name, bool ok);
 
 /* ---- vendor.c: vendor mode's external CAs ---- */
 

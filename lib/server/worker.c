@@ -3,8 +3,9 @@
  *
  * Every worker accepts on the same listening sockets, so connections spread
  * over the cores without a dispatcher. A worker has its own store handle and
- * credentials copy; nothing it touches while serving is shared mutably
- * (the connection counter is atomic).
+ * credentials copy; what it touches while serving is shared mutably only
+ * through the atomic connection counter and the locked failure tables
+ * (ratelimit.c).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /*
  * Fuzz the Authorization header parser (Basic and Digest) against a
- * credentials set with one user; nothing a client sends may crash it.
+ * credentials set with one user, and the reading of the claimed user name;
+ * nothing a client sends may crash them.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	header[size] = '\0';
 	(void)est_httpauth_check(creds, "estkit", "POST", "/.well-known/est/simpleenroll", header,
 	    key, 1700000000, user, &stale, NULL);
+	/* The name read for the failure limits is a valid user name, or none. */
+	if (est_httpauth_user(header, user) != est_creds_valid_user(user))
+		abort();
 	free(header);
 	return 0;
 }

@@ -17,8 +17,10 @@ ADM=("$ESTADM" -c "$T/var/estd.conf")
 ok "end entity 123456789 registered, code stored hashed"
 
 # Two workers for the race below; an extra alias for DnPartPwd: the code is
-# the CSR's serialNumber.
-sed -i 's/^\[server\]$/[server]\nworkers = 2/' "$T/var/estd.conf"
+# the CSR's serialNumber. Every request comes from 127.0.0.1 and more than
+# ten fail on purpose, so the address gets a higher failure limit than the
+# default (test_ratelimit.sh tests the limit).
+sed -i 's/^\[server\]$/[server]\nworkers = 2\nauth-fail-limit = 100/' "$T/var/estd.conf"
 cat >> "$T/var/estd.conf" <<'EOF'
 
 [alias dnpart]

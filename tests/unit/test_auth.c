@@ -425,6 +425,34 @@ test_basic(void **state)
 	assert_auth_fails(f, big, NOW, "malformed Authorization header");
 }
 
+/* The name a header claims, read before any check (for the failure limits). */
+static void
+test_claimed_user(void **state)
+{
+	char user[EST_HTTPAUTH_MAX_USER + 1];
+
+	(void)state;
+	/* "estuser:s3cret pass", "estuser:wrong" */
+	assert_true(est_httpauth_user("Basic ZXN0dXNlcjpzM2NyZXQgcGFzcw==", user));
+	assert_string_equal(user, USER);
+	assert_true(est_httpauth_user("Basic ZXN0dXNlcjp3cm9uZw==", user));
+	assert_string_equal(user, USER);
+	assert_true(est_httpauth_user("Digest username=\"estuser\", realm=\"x\", nonce=\"n\", "
+	    "response=\"0\"", user));
+	assert_string_equal(user, USER);
+	/* ":s3cret pass" (empty name), "estuser" (no ':'), "a b:pw" (not a valid name) */
+	assert_false(est_httpauth_user("Basic OnMzY3JldCBwYXNz", user));
+	assert_string_equal(user, "");
+	assert_false(est_httpauth_user("Basic ZXN0dXNlcg==", user));
+	assert_false(est_httpauth_user("Basic YSBiOnB3", user));
+	assert_string_equal(user, "");
+	assert_false(est_httpauth_user("Digest realm=\"x\"", user));
+	assert_false(est_httpauth_user("Digest username=\"estuser", user));
+	assert_false(est_httpauth_user("Bearer abc", user));
+	assert_false(est_httpauth_user(NULL, user));
+	assert_string_equal(user, "");
+}
+
 static void
 dreq_default(struct dreq *r, const char *nonce)
 {
@@ -734,6 +762,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_line_names_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
+		cmocka_unit_test(test_claimed_user),
 		cmocka_unit_test_setup_teardown(test_digest_accepts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_digest_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_digest_malformed, setup, teardown),

@@ -228,6 +228,47 @@ test_keygen_csrattrs_approval(void **state)
 	free(errors);
 }
 
+/* The authentication failure limits of issue 6: defaults, values, ranges. */
+static void
+test_auth_fail_limits(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL, text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n", base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_OK);
+	assert_int_equal(cfg->auth_fail_limit, 10);
+	assert_int_equal(cfg->auth_fail_window, 60);
+	assert_int_equal(cfg->auth_lockout, 300);
+	est_config_free(cfg);
+
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n[server]\nauth-fail-limit = 0\n"
+	    "auth-fail-window = 86400\nauth-lockout = 1\n", base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_OK);
+	assert_int_equal(cfg->auth_fail_limit, 0);
+	assert_int_equal(cfg->auth_fail_window, 86400);
+	assert_int_equal(cfg->auth_lockout, 1);
+	est_config_free(cfg);
+
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n[server]\n"
+	    "auth-fail-limit = 1001\n"      /* 10 */
+	    "auth-fail-window = 0\n"        /* 11 */
+	    "auth-lockout = 86401\n"        /* 12 */
+	    "auth-fail-limit = -1\n"        /* 13 */
+	    "auth-lockout = 5m\n", base);   /* 14 */
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
+	for (int line = 10; line <= 14; line++) {
+		char want[160];
+
+		snprintf(want, sizeof(want), "%s/estd.conf:%d: [server] auth-", dir, line);
+		if (strstr(errors, want) == NULL)
+			fail_msg("no error for line %d in:\n%s", line, errors);
+	}
+	free(errors);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -397,6 +438,7 @@ main(void)
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_cross_references),
 		cmocka_unit_test(test_keygen_csrattrs_approval),
+		cmocka_unit_test(test_auth_fail_limits),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_operation_names),
 		cmocka_unit_test(test_client_and_vendor_aliases),
