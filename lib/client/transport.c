@@ -216,7 +216,7 @@ static bool
 set_headers(struct est_client *c)
 {
 	static const char *const post[] = {
-		"Content-Type: application/pkcs10", "Expect:", "User-Agent: estkit/" ESTKIT_VERSION,
+		"Content-Type: application/pkcs10", "Expect:", ("User-Agent: estkit/" ESTKIT_VERSION),
 	};
 	struct curl_slist *l;
 
