@@ -1,8 +1,9 @@
 /*
  * Fuzz the text parsers behind `estadm ee add --dn ... --san ...` and
  * `estadm cert ... SERIAL`: DNs (RFC 4514 order), subjectAltName lists and
- * typed serial numbers. A parsed DN or SAN must print; a SAN list equals
- * itself; a normalised serial normalises to itself.
+ * typed serial numbers. A parsed DN or SAN must print and equal itself (a DN
+ * of up to 64 attributes, the most est_name_equal_unordered compares); a
+ * normalised serial normalises to itself.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ dn(const char *text)
 	if (X509_NAME_entry_count(name) < 1 || (printed = est_name_text(name)) == NULL)
 		abort();
 	free(printed);
-	if (!est_name_equal_unordered(name, name))
+	if (X509_NAME_entry_count(name) <= 64 && !est_name_equal_unordered(name, name))
 		abort();
 	if (est_name_field(name, NID_commonName, &cn, NULL) == EST_OK)
 		free(cn);
