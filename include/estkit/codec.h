@@ -158,6 +158,8 @@ enum est_err est_name_field(const X509_NAME *name, int nid, char **out, struct e
 /*
  * Whether two DNs hold the same attributes with the same values (compared
  * as X509_NAME_cmp does: case and spacing folded), in whatever RDN order.
+ * DNs of more than 64 attributes never compare equal (the comparison is
+ * quadratic, and no real certificate has that many).
  */
 bool est_name_equal_unordered(const X509_NAME *a, const X509_NAME *b);
 

@@ -18,6 +18,7 @@
 #include "client/client_int.h"
 
 #define TEXT_MAX 160
+#define RETRY_MAX (86400 * 365) /* a longer wait is not meant: read as absent */
 
 /* The server's text: the first line of a text body, printable, shortened. */
 static void
@@ -47,15 +48,18 @@ cl_retry_after(const char *value)
 		return 0;
 	if (isdigit((unsigned char)value[0])) {
 		n = strtoul(value, &end, 10);
-		return *end == '\0' && n < 86400 * 365 ? (unsigned)n : 0;
+		return *end == '\0' && n < RETRY_MAX ? (unsigned)n : 0;
 	}
 	/* HTTP-date (RFC 7231 §7.1.1.1), IMF-fixdate form. */
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	if (end == NULL || *end != '\0' || (when = timegm(&tm)) == (time_t)-1)
 		return 0;
+	/* A far date must not wrap around to a short wait. */
 	now = time(NULL);
-	return when > now ? (unsigned)(when - now) : 1;
+	if (when <= now)
+		return 1;
+	return when - now < RETRY_MAX ? (unsigned)(when - now) : 0;
 }
 
 /* 401 and 403: the credentials, or what they allow. */

@@ -94,7 +94,7 @@ enum est_err cl_answer_check(struct est_client *c, const char *op, long ok,
     const struct cl_response *r, struct est_error *e);
 
 /* Seconds from a Retry-After value (delta-seconds or HTTP-date); 0 when
- * absent or unreadable. */
+ * absent, unreadable, or a year or more away. */
 unsigned cl_retry_after(const char *value);
 
 /* ---- csr.c: building CSRs ------------------------------------------------- */

@@ -6,6 +6,7 @@
  *
  * The signature is checked against the client's trust anchors (the signer
  * may be any certificate under them, so no S/MIME purpose is demanded).
+ * A key agreement recipient must use AES key wrap (codec/keywrap.h).
  * Decrypted bytes are wiped before they are freed.
  */
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "client/client_int.h"
+#include "codec/keywrap.h"
 
 #define INNER_MAX (256 * 1024)
 
@@ -135,6 +137,9 @@ cl_key_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key,
 	if (env == NULL)
 		rc = est_fail_ssl(e, EST_ERR_SERVER, "the encrypted key part is not CMS "
 		    "EnvelopedData");
+	else if (!codec_kari_wraps_ok(env))
+		rc = est_fail(e, EST_ERR_SERVER, "the encrypted key part wraps its key with "
+		    "something other than AES key wrap (RFC 3394)");
 	else if (inner == NULL)
 		rc = est_fail(e, EST_ERR_NOMEM, "out of memory decrypting the key");
 	else if (CMS_decrypt(env, key, cert, NULL, inner, CMS_BINARY) != 1)

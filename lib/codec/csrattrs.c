@@ -37,14 +37,24 @@ static const struct {
 	{ "macAddress", "1.3.6.1.1.1.1.22" },
 };
 
-/* An OID from a name (OpenSSL short or long name, an alias) or dotted digits. */
+/*
+ * An OID from a name (OpenSSL short or long name, an alias) or dotted digits.
+ * Some names OpenSSL knows have no OID ("auth-gost12"): NULL for those, as
+ * they cannot be encoded.
+ */
 static ASN1_OBJECT *
 oid_from_text(const char *s)
 {
+	ASN1_OBJECT *obj;
+
 	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
 		if (strcmp(s, aliases[i].name) == 0)
 			return OBJ_txt2obj(aliases[i].oid, 1);
-	return OBJ_txt2obj(s, 0);
+	if ((obj = OBJ_txt2obj(s, 0)) != NULL && OBJ_length(obj) == 0) {
+		ASN1_OBJECT_free(obj);
+		return NULL;
+	}
+	return obj;
 }
 
 void

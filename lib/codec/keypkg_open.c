@@ -4,8 +4,9 @@
  *
  * The SignedData must verify against the caller's CA certificates; the
  * signer is the CA itself, whose certificate usually lacks digitalSignature,
- * so the certificate purpose is not checked, only the chain. Decrypted bytes
- * live in secure-memory BIOs and are cleansed when freed.
+ * so the certificate purpose is not checked, only the chain. A key agreement
+ * recipient must use AES key wrap (keywrap.h). Decrypted bytes live in
+ * secure-memory BIOs and are cleansed when freed.
  */
 #include <limits.h>
 
@@ -15,6 +16,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "codec/keywrap.h"
 #include "estkit/codec.h"
 
 static enum est_err
@@ -33,6 +35,11 @@ decrypt(const unsigned char *der, size_t derlen, const struct est_key_recipient 
 		CMS_ContentInfo_free(cms);
 		return est_fail(e, EST_ERR_BADREQ, "the key part is not an EnvelopedData around "
 		    "a SignedData");
+	}
+	if (!codec_kari_wraps_ok(cms)) {
+		CMS_ContentInfo_free(cms);
+		return est_fail(e, EST_ERR_BADREQ, "the key part wraps its key with something "
+		    "other than AES key wrap (RFC 3394)");
 	}
 	if (rcpt->cert == NULL)
 		ok = CMS_decrypt_set1_key(cms, (unsigned char *)rcpt->kek, rcpt->kek_len,

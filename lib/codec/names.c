@@ -44,9 +44,12 @@ est_dn_field_nid(const char *field)
 	return NID_undef;
 }
 
-/* Unescape one "TYPE=value" from [s, end) into type and value buffers. */
+/*
+ * Unescape one "TYPE=value" from [s, end) into type (tcap bytes) and value
+ * (vcap bytes); false when either is empty or does not fit.
+ */
 static bool
-split_rdn(const char *s, const char *end, char *type, char *value, size_t cap)
+split_rdn(const char *s, const char *end, char *type, size_t tcap, char *value, size_t vcap)
 {
 	const char *eq = memchr(s, '=', (size_t)(end - s));
 	size_t n = 0, tl;
@@ -57,7 +60,7 @@ split_rdn(const char *s, const char *end, char *type, char *value, size_t cap)
 		s++;
 	for (tl = (size_t)(eq - s); tl > 0 && s[tl - 1] == ' '; tl--)
 		;
-	if (tl == 0 || tl >= cap)
+	if (tl == 0 || tl >= tcap)
 		return false;
 	memcpy(type, s, tl);
 	type[tl] = '\0';
@@ -68,7 +71,7 @@ split_rdn(const char *s, const char *end, char *type, char *value, size_t cap)
 	for (; s < end; s++) {
 		if (*s == '\\' && s + 1 < end)
 			s++;
-		if (n + 1 >= cap)
+		if (n + 1 >= vcap)
 			return false;
 		value[n++] = *s;
 	}
@@ -101,7 +104,7 @@ est_name_parse(const char *text, X509_NAME **out, struct est_error *e)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	for (s = text; ; s = end + 1) {
 		end = rdn_end(s);
-		if (!split_rdn(s, end, type, value, sizeof(value))) {
+		if (!split_rdn(s, end, type, sizeof(type), value, sizeof(value))) {
 			X509_NAME_free(name);
 			return est_fail(e, EST_ERR_BADREQ, "DN \"%.200s\": expected TYPE=value parts "
 			    "separated by commas (escape , + \\ = with \\)", text);

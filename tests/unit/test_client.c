@@ -586,6 +586,11 @@ retry_after_EST_C_71(void **state)
 	got = cl_retry_after(date);
 	assert_true(got >= 118 && got <= 120);
 	assert_int_equal(cl_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 1);
+	/* Far dates read as absent, like a delta of a year or more: once they wrapped
+	 * around to a few seconds (2163 is about 2^32 s from now). */
+	assert_int_equal(cl_retry_after("31536000"), 0);
+	assert_int_equal(cl_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"), 0);
+	assert_int_equal(cl_retry_after("Sun, 01 Jan 2163 00:00:00 GMT"), 0);
 }
 
 /* ---- DER and PEM helpers ---- */

@@ -1194,7 +1194,7 @@ names_typed_by_people(void **state)
 	struct est_error e = { 0 };
 	X509_NAME *a = NULL, *b = NULL;
 	GENERAL_NAMES *san = NULL;
-	char *text, *v = NULL;
+	char *text, *v = NULL, longtype[200];
 
 	(void)state;
 	assert_int_equal(est_name_parse("CN=1234.primekey.com,O=PrimeKey,C=SE", &a, &e), EST_OK);
@@ -1225,6 +1225,10 @@ names_typed_by_people(void **state)
 	assert_int_equal(est_name_parse("CN=x,Bogus=y", &b, &e), EST_ERR_BADREQ);
 	assert_int_equal(est_name_parse("CN", &b, &e), EST_ERR_BADREQ);
 	assert_int_equal(est_name_parse("", &b, &e), EST_ERR_BADREQ);
+	/* An attribute name longer than its buffer (found by fuzz_names: it overflowed). */
+	memset(longtype, 'A', sizeof(longtype));
+	memcpy(longtype + 150, "=x", 3);
+	assert_int_equal(est_name_parse(longtype, &b, &e), EST_ERR_BADREQ);
 	assert_int_equal(est_dn_field_nid("e"), NID_pkcs9_emailAddress);
 	assert_int_equal(est_dn_field_nid("nope"), NID_undef);
 	X509_NAME_free(a);

@@ -3,7 +3,8 @@
  * request (lib/codec/keyreq.c, ASN-03, EST-S-67), the key package and its
  * CMS layers (lib/codec/keypkg.c, keypkg_open.c, lib/ca/sign.c; EST-S-64,
  * EST-S-66), for a shared key (kekri), an RSA certificate (ktri) and an EC
- * certificate (kari). A P-256 root CA is made in a temporary directory.
+ * certificate (kari), and the key-wrap check of both readers (keypkg_open.c,
+ * lib/client/keydecrypt.c). A P-256 root CA is made in a temporary directory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include "client/client_int.h"
 #include "estkit/ca.h"
 #include "estkit/codec.h"
 
@@ -265,6 +267,63 @@ test_cert_round_trips(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* An EnvelopedData for ec_cert (kari) whose key is wrapped with AES key wrap with padding. */
+static unsigned char *
+wrap_pad_envelope(const unsigned char *sd, size_t sdlen, size_t *len)
+{
+	CMS_ContentInfo *cms = CMS_EnvelopedData_create(EVP_aes_256_cbc());
+	BIO *in = BIO_new_mem_buf(sd, (int)sdlen);
+	CMS_RecipientInfo *ri;
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(cms);
+	ri = CMS_add1_recipient_cert(cms, ec_cert, CMS_USE_KEYID | CMS_KEY_PARAM);
+	assert_non_null(ri);
+	assert_true(EVP_EncryptInit_ex(CMS_RecipientInfo_kari_get0_ctx(ri), EVP_aes_256_wrap_pad(),
+	    NULL, NULL, NULL));
+	assert_true(CMS_set_detached(cms, 0));
+	assert_true(CMS_set1_eContentType(cms, OBJ_nid2obj(NID_pkcs7_signed)));
+	assert_true(CMS_final(cms, in, NULL, CMS_BINARY));
+	n = i2d_CMS_ContentInfo(cms, &der);
+	assert_true(n > 0);
+	BIO_free(in);
+	CMS_ContentInfo_free(cms);
+	*len = (size_t)n;
+	return der;
+}
+
+/*
+ * A kari recipient must use AES key wrap: OpenSSL 3.0's RFC 5649 unwrap
+ * writes past its buffer on a malformed wrapped key (found by fuzz_keypkg),
+ * so wrap-pad is refused before decryption, by both readers.
+ */
+static void
+test_wrap_pad_refused(void **state)
+{
+	struct est_key_recipient ec = { .cert = ec_cert, .key = ec_client };
+	struct est_error e = { 0 };
+	EVP_PKEY *key = gen("ec:P-256"), *back = NULL;
+	unsigned char *pkg = NULL, *sd = NULL, *env;
+	size_t pkglen = 0, sdlen = 0, envlen = 0;
+
+	(void)state;
+	assert_int_equal(est_keypkg_encode(key, &pkg, &pkglen, &e), EST_OK);
+	assert_int_equal(est_ca_sign_content(ca, EST_OID_KEY_PACKAGE, pkg, pkglen, &sd, &sdlen, &e),
+	    EST_OK);
+	env = wrap_pad_envelope(sd, sdlen, &envlen);
+	assert_int_equal(est_keypkg_open(env, envlen, &ec, trust, &back, &e), EST_ERR_BADREQ);
+	assert_non_null(strstr(e.msg, "AES key wrap"));
+	assert_int_equal(cl_key_decrypt(env, envlen, ec_cert, ec_client, trust, NULL, &back, &e),
+	    EST_ERR_SERVER);
+	assert_non_null(strstr(e.msg, "AES key wrap"));
+	assert_null(back);
+	OPENSSL_free(env);
+	OPENSSL_clear_free(pkg, pkglen);
+	OPENSSL_clear_free(sd, sdlen);
+	EVP_PKEY_free(key);
+}
+
 /* A package signed by a CA the client does not trust is refused. */
 static void
 test_untrusted_signer(void **state)
@@ -321,6 +380,7 @@ main(void)
 		cmocka_unit_test(test_kek_round_trip),
 		cmocka_unit_test(test_cert_round_trips),
 		cmocka_unit_test(test_untrusted_signer),
+		cmocka_unit_test(test_wrap_pad_refused),
 		cmocka_unit_test(test_eddsa_ca_refused),
 	};
 
