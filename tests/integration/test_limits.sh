@@ -62,7 +62,7 @@ ok "HEAD: headers only"
 start=$(date +%s)
 answer=$(raw 'POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\nabc')
 echo "$answer" | head -1 | grep -q ' 408 ' || fail "stalled body: $(echo "$answer" | head -1)"
-[ $(( $(date +%s) - start )) -le 4 ] || fail "408 came after more than idle-timeout"
+[ $(( $(date +%s) - start )) -le 6 ] || fail "408 came after more than idle-timeout"
 ok "stalled request: 408 after idle-timeout"
 answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\n')
 echo "$answer" | head -1 | grep -q ' 408 ' || fail "stalled head: $(echo "$answer" | head -1)"
@@ -89,7 +89,7 @@ while time.time() - start < 8:
 print(data.split(b"\r\n")[0].decode(errors="replace"), round(time.time() - start))
 PY
 grep -q ' 408 ' trickle.txt || fail "trickling request: $(cat trickle.txt)"
-[ "$(awk '{print $NF}' trickle.txt)" -le 5 ] || fail "trickling request cut only after $(awk '{print $NF}' trickle.txt) s"
+[ "$(awk '{print $NF}' trickle.txt)" -le 7 ] || fail "trickling request cut only after $(awk '{print $NF}' trickle.txt) s"
 grep -q 'read-timeout' estd.log || fail "408 reason not logged"
 ok "slow-loris: a request trickling in is cut with 408 at read-timeout"
 
@@ -98,7 +98,7 @@ start=$(date +%s)
 exec 4<>/dev/tcp/127.0.0.1/$TLS_PORT
 timeout 6 cat <&4 >/dev/null || true
 exec 4<&-
-[ $(( $(date +%s) - start )) -le 2 ] || fail "TLS connection without handshake kept open"
+[ $(( $(date +%s) - start )) -le 5 ] || fail "TLS connection without handshake kept open"
 grep -q 'TLS handshake not done within handshake-timeout' estd.log || fail "handshake timeout not logged"
 ok "TLS handshake not done: closed at handshake-timeout"
 
