@@ -25,6 +25,8 @@ stop_estd() {
 
 cleanup() {
 	local rc=$?
+	# Background helpers a failed test left running would hold ctest's pipe open.
+	for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done
 	stop_estd
 	if [ $rc -ne 0 ] && [ -f "$T/estd.log" ]; then
 		echo "--- estd log (last 40 lines) ---"

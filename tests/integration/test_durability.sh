@@ -67,14 +67,21 @@ pids=()
 for n in $(seq $CLIENTS); do client "$n" & pids+=($!); done
 for n in $(seq $CODE_CLIENTS); do code_client "$n" & pids+=($!); done
 
+# Kill at a random moment once a random number (5-24) of enrolments more
+# have been received, so every round makes progress however slow the build.
 kills=0
 while [ "$(ls received | wc -l)" -lt "$TARGET" ]; do
-	sleep "0.$((RANDOM % 7 + 2))"
+	want=$(( $(ls received | wc -l) + 5 + RANDOM % 20 ))
+	for _ in $(seq 600); do
+		[ "$(ls received | wc -l)" -ge "$want" ] && break
+		sleep 0.05
+	done
+	sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
 	kill -KILL "$ESTD_PID"
 	wait "$ESTD_PID" 2>/dev/null || true
 	kills=$((kills + 1))
 	start_estd "$T/var/estd.conf"
-	[ $kills -lt 200 ] || fail "only $(ls received | wc -l) enrolments after 200 restarts"
+	[ $kills -lt 300 ] || fail "only $(ls received | wc -l) enrolments after 300 restarts"
 done
 touch stop
 wait "${pids[@]}"
