@@ -113,6 +113,15 @@ est_creds_digest_hex(const EVP_MD *md, const char *const *parts, size_t n, char 
 	return true;
 }
 
+/* Wipe and free() a malloc'd buffer (OPENSSL_clear_free is for OpenSSL's allocator). */
+static void
+clear_free(void *p, size_t n)
+{
+	if (p != NULL)
+		OPENSSL_cleanse(p, n);
+	free(p);
+}
+
 bool
 est_creds_b64_decode(const char *in, size_t inlen, unsigned char *out, size_t cap,
     size_t *outlen)
@@ -144,8 +153,8 @@ est_creds_b64_decode(const char *in, size_t inlen, unsigned char *out, size_t ca
 	ok = true;
 out:
 	/* Both buffers may hold a Basic password. */
-	OPENSSL_clear_free(dec, declen);
-	OPENSSL_clear_free(enc, inlen + 1);
+	clear_free(dec, declen);
+	clear_free(enc, inlen + 1);
 	return ok;
 }
 

@@ -138,7 +138,8 @@ plain_key(const struct est_mime_slice *p, EVP_PKEY **out, struct est_error *e)
 	q = der;
 	if (derlen <= 65536)
 		key = d2i_AutoPrivateKey(NULL, &q, (long)derlen);
-	OPENSSL_clear_free(der, derlen);
+	OPENSSL_cleanse(der, derlen); /* malloc()ed by est_body_to_der */
+	free(der);
 	if (key == NULL)
 		return est_fail_ssl(e, EST_ERR_SERVER, "the key part is not a PKCS#8 private key");
 	*out = key;

@@ -365,8 +365,11 @@ try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct auth
 	case EST_AUTH_DN_PART_PASSWORD:
 		if ((rc = code_of(r, csr, m, &code, e)) == EST_OK)
 			rc = authn_code(r, csr, code, res, e);
-		if (code != NULL)
-			OPENSSL_clear_free(code, strlen(code));
+		if (code != NULL) {
+			/* malloc'd by the codec: cleansed here, then free() (not OPENSSL_free). */
+			OPENSSL_cleanse(code, strlen(code));
+			free(code);
+		}
 		return rc == EST_ERR_BADREQ ? est_fail(e, EST_ERR_AUTH, "%s", e->msg) : rc;
 	case EST_AUTH_NONE:
 		return authn_vendor(r, csr, res, e);
