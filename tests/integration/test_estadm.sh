@@ -165,3 +165,13 @@ expect_status 0 "estadm cert list --help" "$ADM" cert list --help
 grep -q 'cert list' "$TMP/out" || fail "COMMAND --help prints its usage"
 expect_status 0 "estadm --version" "$ADM" --version
 ok "usage errors exit 2, --help and --version exit 0"
+
+# estd refuses a CA key that group or others can read, and says how to fix it.
+chmod 644 "$D/ca.key"
+rc=0
+"$ESTKIT_BIN/estd" -n -c "$CONF" > "$TMP/out" 2> "$TMP/err" || rc=$?
+[ $rc = 1 ] || fail "estd -n with a 0644 CA key exited $rc"
+grep -q 'ca.key' "$TMP/err" && grep -q 'chmod 600' "$TMP/err" || fail "the refusal does not say why: $(cat "$TMP/err")"
+chmod 600 "$D/ca.key"
+"$ESTKIT_BIN/estd" -n -c "$CONF" > /dev/null 2>&1 || fail "estd -n after chmod 600"
+ok "estd refuses a CA key readable by others: $(cat "$TMP/err")"
