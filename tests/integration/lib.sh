@@ -37,6 +37,11 @@ cleanup() {
 trap cleanup EXIT
 
 ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+
+# grep_all ARGS...: grep -q for the end of a pipeline. It reads all its input,
+# so the writer never dies of SIGPIPE when the match comes early (with
+# pipefail that would fail the pipeline at random).
+grep_all() { grep "$@" > /dev/null; }
 fail() { echo "not ok - $*" >&2; exit 1; }
 
 # Stop estd and check that it shut down cleanly: exit status 0, and no

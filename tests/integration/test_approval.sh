@@ -50,13 +50,13 @@ pwcsr dev.key dev second
 [ "$(open_count 'CN=dev')" = 1 ] || fail "the retry made a second request: $("${ADM[@]}" req list)"
 ok "retry with a new challengePassword is matched to the pending request (EST-S-44)"
 
-"${ADM[@]}" req approve "$id" | grep -q "request $id approved" || fail "req approve"
+"${ADM[@]}" req approve "$id" | grep_all "request $id approved" || fail "req approve"
 pwcsr dev.key dev third
 [ "$(post simpleenroll dev.der r3)" = 200 ] || fail "after approval: $(cat r3)"
 p7_to_pem r3 dev.pem
 [ "$(openssl x509 -in dev.pem -noout -pubkey)" = "$(openssl pkey -in dev.key -pubout)" ] || fail "wrong key"
 ok "after estadm req approve, the retry gets its certificate (200)"
-"${ADM[@]}" req list --all | grep -q "^$id *issued" || fail "request not marked issued"
+"${ADM[@]}" req list --all | grep_all "^$id *issued" || fail "request not marked issued"
 [ "$(post simpleenroll dev.der r4)" = 202 ] || fail "an approval was used twice: $(cat r4)"
 ok "an approval is good for one certificate: the next request waits again"
 if "${ADM[@]}" req approve "$id" 2> again.txt; then fail "approved an issued request"; fi
@@ -72,7 +72,7 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out bad.key 2>/d
 pwcsr bad.key intruder x
 [ "$(post simpleenroll intruder.der r5)" = 202 ] || fail "second device: $(cat r5)"
 rid=$("${ADM[@]}" req list | awk '$2 == "pending" && /CN=intruder/ { print $1 }')
-"${ADM[@]}" req reject "$rid" | grep -q "request $rid rejected" || fail "req reject"
+"${ADM[@]}" req reject "$rid" | grep_all "request $rid rejected" || fail "req reject"
 [ "$(post simpleenroll intruder.der r6)" = 403 ] || fail "after rejection: $(cat r6)"
 grep -q "rejected" r6 || fail "403 body: $(cat r6)"
 [ "$(post simpleenroll intruder.der r7)" = 403 ] || fail "rejection not kept"
@@ -103,7 +103,7 @@ done
 rc=0
 wait $ecpid || rc=$?
 [ $rc = 0 ] || fail "estclient after approval exited $rc: $(cat ec.err)"
-openssl x509 -in ecout/cert-0-0.pem -noout -subject | grep -q 'CN = waiting' || fail "estclient's certificate"
+openssl x509 -in ecout/cert-0-0.pem -noout -subject | grep_all 'CN = waiting' || fail "estclient's certificate"
 ok "estclient: 202, waits Retry-After, retries after approval and gets its certificate"
 
 # The plain alias is not affected.

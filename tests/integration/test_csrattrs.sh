@@ -28,13 +28,13 @@ for want in 'OBJECT *:id-ecPublicKey' 'OBJECT *:prime256v1' 'OBJECT *:ecdsa-with
 	grep -Eq "$want" asn1.txt || fail "asn1parse lacks $want: $(cat asn1.txt)"
 done
 [ "$(grep -c 'Extension Request' asn1.txt)" = 1 ] || fail "more than one extensionRequest (EST-S-95)"
-head -1 asn1.txt | grep -q 'cons: SEQUENCE' || fail "not a SEQUENCE"
+head -1 asn1.txt | grep_all 'cons: SEQUENCE' || fail "not a SEQUENCE"
 ok "demo /csrattrs: application/csrattrs, base64 DER CsrAttrs that asn1parse decodes (EST-S-91, EST-S-93, EST-S-95)"
 
 expect_status 204 "alias without csrattrs (EST-S-92)" "$EST/none/csrattrs"
 expect_status 405 "POST /csrattrs (EST-S-06)" "$EST/csrattrs" -X POST --data x
 expect_status 200 "the strict alias's /csrattrs" "$EST/strict/csrattrs"
-curl -s --cacert "$TA" "$EST/strict/csrattrs" | b64d | openssl asn1parse -inform DER | grep -q ':challengePassword' \
+curl -s --cacert "$TA" "$EST/strict/csrattrs" | b64d | openssl asn1parse -inform DER | grep_all ':challengePassword' \
     || fail "strict list lacks challengePassword (EST-S-34)"
 
 # Enforcement (EST-S-47): each CSR lacks one thing; the 400 says which.

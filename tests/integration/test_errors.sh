@@ -12,10 +12,10 @@ PK=(-H 'Content-Type: application/pkcs10')
 
 expect_status 401 "no credentials (EST-S-21)" "$EST/simpleenroll" "${PK[@]}" --data-binary @dev.b64
 hdr=$(curl -s -D - -o body.txt --cacert "$TA" "${PK[@]}" --data-binary @dev.b64 "$EST/simpleenroll")
-echo "$hdr" | grep -qi '^WWW-Authenticate: Digest realm="estkit".*algorithm=SHA-256' || fail "no Digest SHA-256 challenge"
-echo "$hdr" | grep -qi '^WWW-Authenticate: Digest realm="estkit".*algorithm=MD5' || fail "no Digest MD5 challenge"
-echo "$hdr" | grep -qi '^WWW-Authenticate: Basic realm="estkit"' || fail "no Basic challenge"
-echo "$hdr" | grep -qi '^Content-Type: text/plain' || fail "error body is not text/plain (EST-G-14)"
+echo "$hdr" | grep_all -i '^WWW-Authenticate: Digest realm="estkit".*algorithm=SHA-256' || fail "no Digest SHA-256 challenge"
+echo "$hdr" | grep_all -i '^WWW-Authenticate: Digest realm="estkit".*algorithm=MD5' || fail "no Digest MD5 challenge"
+echo "$hdr" | grep_all -i '^WWW-Authenticate: Basic realm="estkit"' || fail "no Basic challenge"
+echo "$hdr" | grep_all -i '^Content-Type: text/plain' || fail "error body is not text/plain (EST-G-14)"
 ok "401 carries Digest (SHA-256, MD5) and Basic challenges (EST-S-22, EST-S-23)"
 
 expect_status 401 "wrong password, Basic" "$EST/simpleenroll" "${PK[@]}" --data-binary @dev.b64 --basic -u estuser:wrong
@@ -56,7 +56,7 @@ expect_status 415 "wrong Content-Type (EST-S-07)" "$EST/simpleenroll" -H 'Conten
 
 # Methods and paths (EST-S-05, EST-S-06).
 expect_status 405 "GET /simpleenroll" "$EST/simpleenroll"
-curl -s -D - -o /dev/null --cacert "$TA" -X POST "$EST/cacerts" | grep -qi '^Allow: GET' || fail "405 without Allow"
+curl -s -D - -o /dev/null --cacert "$TA" -X POST "$EST/cacerts" | grep_all -i '^Allow: GET' || fail "405 without Allow"
 expect_status 405 "POST /cacerts" "$EST/cacerts" -X POST
 expect_status 404 "unknown alias" "$EST/nosuchlabel/cacerts"
 expect_status 404 "two labels" "$EST/a/b/cacerts"
@@ -93,7 +93,7 @@ if openssl s_client -connect 127.0.0.1:$TLS_PORT -tls1_1 </dev/null >/dev/null 2
 	fail "TLS 1.1 accepted"
 fi
 ok "TLS 1.1 refused (EST-G-02)"
-openssl s_client -connect 127.0.0.1:$TLS_PORT -tls1_2 -CAfile "$TA" </dev/null 2>/dev/null | grep -q 'Verify return code: 0' \
+openssl s_client -connect 127.0.0.1:$TLS_PORT -tls1_2 -CAfile "$TA" </dev/null 2>/dev/null | grep_all 'Verify return code: 0' \
     || fail "TLS 1.2 handshake failed"
 ok "TLS 1.2 accepted, server certificate verifies (EST-G-04)"
 if openssl s_client -connect 127.0.0.1:$TLS_PORT -tls1_2 -cipher 'aNULL:eNULL:EXPORT:DES:@SECLEVEL=0' </dev/null >/dev/null 2>&1; then

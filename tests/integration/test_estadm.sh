@@ -13,6 +13,8 @@ trap 'rm -rf "$TMP"' EXIT
 
 ok() { echo "ok - $*"; }
 fail() { echo "not ok - $*" >&2; exit 1; }
+# grep -q that reads all its input (see lib.sh).
+grep_all() { grep "$@" > /dev/null; }
 
 # expect_status N WHAT CMD...: run CMD, require exit status N, keep its stderr.
 expect_status() {
@@ -65,7 +67,7 @@ ok "init again into the same directory fails with exit 1"
 check_key_type() {
 	local spec=$1 pattern=$2 dir="$TMP/k-${1//:/-}"
 	"$ADM" init "$dir" "${PORTS[@]}" --key-type "$spec" >/dev/null || fail "init --key-type $spec"
-	openssl pkey -in "$dir/ca.key" -noout -text 2>/dev/null | grep -q "$pattern" ||
+	openssl pkey -in "$dir/ca.key" -noout -text 2>/dev/null | grep_all "$pattern" ||
 		fail "CA key of --key-type $spec is not $pattern"
 	openssl verify -CAfile "$dir/ca.pem" "$dir/tls.pem" >/dev/null 2>&1 ||
 		fail "tls.pem verifies under a $spec CA"
@@ -86,7 +88,7 @@ ok "a bad --key-type exits non-zero naming the accepted types"
 # ---- certificates -------------------------------------------------------------
 "$ADM" -c "$CONF" cert list >"$TMP/list" || fail "cert list exits 0"
 [ "$(wc -l <"$TMP/list")" -eq 2 ] || fail "cert list shows header + 1 line: $(cat "$TMP/list")"
-head -1 "$TMP/list" | grep -q '^SERIAL  *STATUS  *NOT-AFTER  *SUBJECT$' || fail "cert list header"
+head -1 "$TMP/list" | grep_all '^SERIAL  *STATUS  *NOT-AFTER  *SUBJECT$' || fail "cert list header"
 read -r serial status notafter subject < <(sed -n 2p "$TMP/list")
 [ "$status" = valid ] && [ "$subject" = CN=localhost ] || fail "cert list row: $(sed -n 2p "$TMP/list")"
 [[ "$notafter" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] || fail "NOT-AFTER is YYYY-MM-DD: $notafter"
@@ -107,7 +109,7 @@ ok "cert show normalises the serial"
 
 "$ADM" -c "$CONF" cert revoke "$serial" --reason superseded >"$TMP/out" || fail "cert revoke exits 0"
 grep -q "^revoked $serial (superseded)$" "$TMP/out" || fail "cert revoke says what it did: $(cat "$TMP/out")"
-"$ADM" -c "$CONF" cert list | sed -n 2p | grep -q ' revoked ' || fail "cert list shows revoked"
+"$ADM" -c "$CONF" cert list | sed -n 2p | grep_all ' revoked ' || fail "cert list shows revoked"
 [ "$("$ADM" -c "$CONF" cert list --valid | wc -l)" -eq 1 ] || fail "cert list --valid hides it"
 ok "cert revoke --reason superseded, then cert list shows revoked"
 
@@ -139,7 +141,7 @@ ok "user add of an existing user changes its password"
 
 "$ADM" -c "$CONF" user del alice >"$TMP/out" || fail "user del exits 0"
 grep -q '^removed user alice$' "$TMP/out" || fail "user del says removed"
-! "$ADM" -c "$CONF" user list | grep -qx alice || fail "user del removed alice"
+! "$ADM" -c "$CONF" user list | grep_all -x alice || fail "user del removed alice"
 ok "user del removes the user"
 
 expect_status 1 "deleting an unknown user" "$ADM" -c "$CONF" user del alice
@@ -153,7 +155,7 @@ expect_status 1 "a bad configuration" "$ADM" -c "$TMP/bad.conf" cert list
 grep -q "bad.conf:$line:" "$TMP/err" || fail "the error names FILE:LINE: $(cat "$TMP/err")"
 ok "a configuration error exits 1 with FILE:LINE"
 
-ESTD_CONF="$CONF" "$ADM" user list | grep -qx estuser || fail "ESTD_CONF names the configuration"
+ESTD_CONF="$CONF" "$ADM" user list | grep_all -x estuser || fail "ESTD_CONF names the configuration"
 ok "\$ESTD_CONF is the default configuration"
 
 expect_status 2 "an unknown command" "$ADM" frobnicate

@@ -41,7 +41,7 @@ openssl req -in device.csr -text -noout >/dev/null
     --password password >/dev/null
 ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device.csr
 expect_rc 0 "seed 004: ./estclient -e -s 127.0.0.1 -p 8442 -o certs --pem-output -y device.csr"
-openssl x509 -in certs/cert-0-0.pem -text -noout | grep -q 'Subject: CN = 123456789' || fail "enrolled certificate"
+openssl x509 -in certs/cert-0-0.pem -text -noout | grep_all 'Subject: CN = 123456789' || fail "enrolled certificate"
 ok "seed 004: openssl x509 -in certs/cert-0-0.pem -text -noout"
 cp certs/cert-0-0.pem first.pem
 
@@ -68,7 +68,7 @@ openssl req -nodes -new -key prime256v1-key.pem -out device-ec.csr -config opens
 "$ESTADM" -c var/estd.conf ee reset 123456789 --password password >/dev/null
 ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device-ec.csr
 expect_rc 0 "seed 004: ./estclient -e ... -y device-ec.csr"
-openssl x509 -in certs/cert-0-0.pem -text -noout | grep -q 'id-ecPublicKey' || fail "EC certificate"
+openssl x509 -in certs/cert-0-0.pem -text -noout | grep_all 'id-ecPublicKey' || fail "EC certificate"
 ec -r -s 127.0.0.1 -p $MTLS_PORT -o certs -c certs/cert-0-0.pem -k prime256v1-key.pem --pem-output
 expect_rc 0 "seed 004: ./estclient -r ... -k prime256v1-key.pem --pem-output"
 openssl x509 -in certs/cert-0-0.pem -text -noout >/dev/null
@@ -81,12 +81,12 @@ ec -e -s 127.0.0.1 -p $TLS_PORT \
 expect_rc 0 "seed 000: estclient -e -s HOST -p PORT -o . -y csr.p10 -u estuser -h estpwd"
 openssl base64 -d -in ./cert-0-0.pkcs7 | \
     openssl pkcs7 -inform DER  -print_certs -out cert.pem
-openssl x509 -text -in cert.pem | grep -q 'CN = mfgserver1.acme.org' || fail "seed 000 certificate"
+openssl x509 -text -in cert.pem | grep_all 'CN = mfgserver1.acme.org' || fail "seed 000 certificate"
 [ "$(openssl x509 -in cert.pem -pubkey -noout)" = "$(openssl req -in csr.p10 -pubkey -noout)" ] || fail "wrong key"
 ok "seed 000: openssl base64 -d -in ./cert-0-0.pkcs7 | openssl pkcs7 -inform DER -print_certs"
 # The 401 challenge was answered on the connection it came on.
 port=$(grep 'op=simpleenroll principal=- status=401' estd.log | tail -1 | sed 's/.*peer=127.0.0.1:\([0-9]*\).*/\1/')
-grep "peer=127.0.0.1:$port .*principal=user:estuser status=200" estd.log | grep -q simpleenroll \
+grep "peer=127.0.0.1:$port .*principal=user:estuser status=200" estd.log | grep_all simpleenroll \
     || fail "the credentials did not follow the challenge on the same connection"
 ok "HTTP Digest answered on the connection of the 401 (one handshake)"
 ec -g -s 127.0.0.1 -p $TLS_PORT -o .
@@ -100,10 +100,10 @@ ok "cacert-0-0.pkcs7 decodes with openssl base64 -d and holds the CA"
 mkdir gen
 ec -e -z -v -s 127.0.0.1 -p $TLS_PORT -o gen -u estuser -h estpwd --common-name dev1 --pem-output
 expect_rc 0 "estclient -e -z --common-name, no key given"
-openssl pkey -in gen/key-x-x.pem -noout -text | grep -q 'NIST CURVE: P-256' || fail "generated key is not P-256"
+openssl pkey -in gen/key-x-x.pem -noout -text | grep_all 'NIST CURVE: P-256' || fail "generated key is not P-256"
 [ "$(stat -c %a gen/key-x-x.pem)" = 600 ] || fail "generated key is not mode 0600"
 [ "$(openssl x509 -in gen/cert-0-0.pem -noout -pubkey)" = "$(openssl pkey -in gen/key-x-x.pem -pubout)" ] || fail "key/cert"
-openssl x509 -in gen/cert-0-0.pem -noout -subject | grep -q 'CN = dev1' || fail "--common-name"
+openssl x509 -in gen/cert-0-0.pem -noout -subject | grep_all 'CN = dev1' || fail "--common-name"
 grep -q 'POST /simpleenroll: HTTP 200.* 0 new connection' "$T/ec.err" || fail "the POST did not reuse the connection: $(cat "$T/ec.err")"
 grep -q 'channel binding: tls-exporter, TLS 1.3' "$T/ec.err" || fail "TLS 1.3 binding not used: $(cat "$T/ec.err")"
 ok "generated key: EC P-256, 0600; -z on TLS 1.3 (tls-exporter), CSR posted on the probed connection"
@@ -111,7 +111,7 @@ ec -e -s 127.0.0.1 -p $TLS_PORT -o gen -u estuser -h estpwd --key-type rsa:2048 
 expect_rc 0 "estclient -e --key-type rsa:2048 -i 2"
 openssl x509 -in gen/cert-0-1.pkcs7 -noout 2>/dev/null && fail "pkcs7 file is PEM"
 for i in 0 1; do
-	b64d < gen/cert-0-$i.pkcs7 | openssl pkcs7 -inform DER -print_certs | openssl x509 -noout -text | grep -q 'rsaEncryption' \
+	b64d < gen/cert-0-$i.pkcs7 | openssl pkcs7 -inform DER -print_certs | openssl x509 -noout -text | grep_all 'rsaEncryption' \
 	    || fail "cert-0-$i.pkcs7"
 done
 ok "-i 2 writes cert-0-0 and cert-0-1"
@@ -126,7 +126,7 @@ ec -r -s 127.0.0.1 -p $MTLS_PORT -o . -c san.pem -k san.key -x new.key --pem-out
 expect_rc 0 "estclient -r -x NEWKEY (re-key)"
 [ "$(openssl x509 -in cert-0-0.pem -noout -pubkey)" = "$(openssl pkey -in new.key -pubout)" ] || fail "re-key kept the old key"
 [ "$(openssl x509 -in cert-0-0.pem -noout -subject)" = "$(openssl x509 -in san.pem -noout -subject)" ] || fail "subject changed"
-openssl x509 -in cert-0-0.pem -noout -ext subjectAltName | grep -q 'DNS:dev.example, IP Address:10.0.0.7' || fail "SAN lost"
+openssl x509 -in cert-0-0.pem -noout -ext subjectAltName | grep_all 'DNS:dev.example, IP Address:10.0.0.7' || fail "SAN lost"
 ok "-r -x NEWKEY re-keys and keeps subject and SAN (EST-S-53 rekey, EST-C-55)"
 cp cert-0-0.pem rekeyed.pem
 openssl req -new -key san.key -subj /CN=san -addext "subjectAltName=DNS:dev.example,IP:10.0.0.7" -out back.csr
@@ -181,7 +181,7 @@ ec -g -s 127.0.0.1 -o nosuchdir
 expect_rc 2 "-o of a missing directory"
 ec --bogus
 expect_rc 2 "unknown option"
-"$ESTCLIENT" --help | grep -q 'Exit status: 0 success' || fail "--help"
+"$ESTCLIENT" --help | grep_all 'Exit status: 0 success' || fail "--help"
 ok "--help lists the exit statuses"
 
 # ---- the server's name (RFC 6125): a TLS certificate for est.example only -------------
@@ -205,7 +205,7 @@ expect_rc 0 "seed 004 against estd: estclient -q over mutual TLS with the genera
 ec -a -s 127.0.0.1 -p $TLS_PORT -o skdir
 expect_rc 0 "estclient -a against estd's /csrattrs"
 [ -s skdir/csr-0-0.base64 ] || fail "csr-0-0.base64 is empty"
-tr -d '\r\n' < skdir/csr-0-0.base64 | openssl base64 -d -A | openssl asn1parse -inform DER | grep -q 'prime256v1' \
+tr -d '\r\n' < skdir/csr-0-0.base64 | openssl base64 -d -A | openssl asn1parse -inform DER | grep_all 'prime256v1' \
     || fail "csrattrs from estd not written"
 ok "estclient -a writes estd's CSR attributes (csr-0-0.base64)"
 

@@ -63,11 +63,11 @@ openssl rsa -in outputDirName/key-0-0.key -check -noout >/dev/null || fail "key-
 ok "seed 004: openssl reads cert-0-0.pem and key-0-0.key (0600); the key is the server's (EST-S-64)"
 # The request: POST /serverkeygen, application/pkcs10, a CSR signed by device.key (EST-C-50).
 [ "$(stub_field -1 method) $(stub_field -1 path)" = "POST $W/serverkeygen" ] || fail "not a POST /serverkeygen"
-stub_field -1 headers | grep -q '"Content-Type": "application/pkcs10"' || fail "request Content-Type"
+stub_field -1 headers | grep_all '"Content-Type": "application/pkcs10"' || fail "request Content-Type"
 stub_csr -1 sent.der
-openssl req -inform DER -in sent.der -verify -noout 2>&1 | grep -q 'verify OK' || fail "CSR does not verify"
+openssl req -inform DER -in sent.der -verify -noout 2>&1 | grep_all 'verify OK' || fail "CSR does not verify"
 [ "$(openssl req -inform DER -in sent.der -noout -pubkey)" = "$(openssl pkey -in device.key -pubout)" ] || fail "CSR not signed by -x"
-openssl req -inform DER -in sent.der -noout -subject | grep -q 'CN = registered_client' || fail "CSR subject"
+openssl req -inform DER -in sent.der -noout -subject | grep_all 'CN = registered_client' || fail "CSR subject"
 ok "the request CSR is base64 DER, signed by -x, CN from --common-name (EST-C-50)"
 
 # Without --pem-output: key-0-0.key is the bare base64 PKCS#8 libest writes; the
@@ -78,7 +78,7 @@ expect_rc 0 "estclient -q without --pem-output"
 { echo "-----BEGIN RSA PRIVATE KEY-----"; cat key-0-0.key; echo "-----END RSA PRIVATE KEY-----"; } > enrolled-key.key
 openssl rsa -in enrolled-key.key -check -noout >/dev/null || fail "the seed's manual PEM armour does not work"
 openssl base64 -d -in cert-0-0.pkcs7 | openssl pkcs7 -inform DER -print_certs -out p7.pem
-openssl x509 -in p7.pem -noout -subject | grep -q registered_client || fail "cert-0-0.pkcs7"
+openssl x509 -in p7.pem -noout -subject | grep_all registered_client || fail "cert-0-0.pkcs7"
 ok "key-0-0.key is libest's bare base64 PKCS#8; cert-0-0.pkcs7 decodes with openssl"
 
 # The second seed line: mutual TLS with the generated certificate and key (EST-C-32).
@@ -96,7 +96,7 @@ cmp -s sent.der device.csr || fail "-y CSR was not sent unchanged"
 ec -q -s 127.0.0.1 -p $STUB_PORT -o . --common-name throwaway
 expect_rc 0 "estclient -q without -x or -y"
 stub_csr -1 sent.der
-openssl req -inform DER -in sent.der -verify -noout 2>&1 | grep -q 'verify OK' || fail "throwaway CSR"
+openssl req -inform DER -in sent.der -verify -noout 2>&1 | grep_all 'verify OK' || fail "throwaway CSR"
 [ ! -e key-x-x.pem ] || fail "-q wrote the throwaway key"
 ok "-q -y sends the CSR as is; -q alone signs with a throwaway key it does not keep"
 
@@ -128,8 +128,8 @@ ec -q -s 127.0.0.1 -p $STUB_PORT -o . --pem-output --decrypt-cert recip.pem --de
 expect_rc 0 "-q with --decrypt-cert/--decrypt-key: the encrypted key"
 [ "$(openssl pkey -in key-0-0.key -pubout)" = "$(openssl pkey -in srvkey.pem -pubout)" ] || fail "decrypted key differs"
 stub_csr -1 sent.der
-openssl asn1parse -inform DER -in sent.der | grep -q '1.2.840.113549.1.9.16.2.54' || fail "no AsymmetricDecryptKeyIdentifier"
-openssl asn1parse -inform DER -in sent.der | grep -q 'S/MIME Capabilities' || fail "no SMIMECapabilities"
+openssl asn1parse -inform DER -in sent.der | grep_all '1.2.840.113549.1.9.16.2.54' || fail "no AsymmetricDecryptKeyIdentifier"
+openssl asn1parse -inform DER -in sent.der | grep_all 'S/MIME Capabilities' || fail "no SMIMECapabilities"
 ok "the CSR asks for encryption (EST-S-67); the key is decrypted and its signature checked (EST-S-66)"
 ec -q -s 127.0.0.1 -p $STUB_PORT -o .
 expect_rc 1 "an encrypted key without a decryption key"
@@ -187,7 +187,7 @@ ec -a -e -s 127.0.0.1 -p $STUB_PORT -o . -u u -h p
 expect_rc 7 "a certificate for another key is refused (EST-C-52)"
 err_says "another key"
 stub_csr -1 sent.der
-openssl req -inform DER -in sent.der -noout -text | grep -q 'NIST CURVE: P-384' || fail "generated key is not P-384"
+openssl req -inform DER -in sent.der -noout -text | grep_all 'NIST CURVE: P-384' || fail "generated key is not P-384"
 [ ! -e key-x-x.pem ] || fail "key-x-x.pem written although the enrolment failed"
 ok "a key estclient makes follows /csrattrs (P-384); not kept when enrolment fails"
 
@@ -254,13 +254,13 @@ err_says "in time"
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg auth -u estuser -h estpwd
 expect_rc 0 "Basic credentials after a 401 challenge"
 [ "$(stub_count)" = 2 ] || fail "expected 2 requests, got $(stub_count)"
-! stub_field 1 headers | grep -q Authorization || fail "credentials sent before the challenge"
-stub_field 2 headers | grep -q '"Authorization": "Basic ZXN0dXNlcjplc3Rwd2Q="' || fail "no Basic credentials"
+! stub_field 1 headers | grep_all Authorization || fail "credentials sent before the challenge"
+stub_field 2 headers | grep_all '"Authorization": "Basic ZXN0dXNlcjplc3Rwd2Q="' || fail "no Basic credentials"
 [ "$(stub_field 1 conn)" = "$(stub_field 2 conn)" ] || fail "the challenge was answered on a new connection"
 ok "credentials only in answer to the challenge, on the same connection"
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg auth --auth-token t0k3n
 expect_rc 0 "--auth-token"
-stub_field -1 headers | grep -q '"Authorization": "Bearer t0k3n"' || fail "no Bearer token"
+stub_field -1 headers | grep_all '"Authorization": "Bearer t0k3n"' || fail "no Bearer token"
 
 # ---- server authentication (EST-C-20, EST-C-23, EST-C-31) -------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout evil.key -out evil.pem \

@@ -15,14 +15,14 @@ status=$(curl -s -o dev.p7 -w '%{http_code}' --cacert "$TA" --anyauth -u estuser
     --data-binary @dev.b64 "$EST/simpleenroll")
 [ "$status" = 200 ] || fail "enrolment gave $status"
 p7_to_pem dev.p7 dev.pem
-openssl x509 -in dev.pem -noout -ext subjectAltName | grep -q 'DNS:dev.example, IP Address:10.0.0.7' \
+openssl x509 -in dev.pem -noout -ext subjectAltName | grep_all 'DNS:dev.example, IP Address:10.0.0.7' \
     || fail "SAN not copied from the CSR"
 ok "enrolled dev with SAN"
 
 CERT=(--cert dev.pem --key dev.key)
 expect_status 403 "reenroll without a client certificate (EST-S-52)" "$EST/simplereenroll" \
     "${PK[@]}" --data-binary @dev.b64 -u estuser:estpwd
-curl -s --cacert "$TA" "${PK[@]}" --data-binary @dev.b64 "$EST/simplereenroll" | grep -q 'client certificate' \
+curl -s --cacert "$TA" "${PK[@]}" --data-binary @dev.b64 "$EST/simplereenroll" | grep_all 'client certificate' \
     || fail "403 does not say a client certificate is needed"
 
 # Renew with the same key (EST-S-53 renew).
@@ -34,7 +34,7 @@ p7_to_pem renew.p7 renew.pem
     || fail "renewal returned the old certificate"
 [ "$(openssl x509 -in renew.pem -pubkey -noout)" = "$(openssl x509 -in dev.pem -pubkey -noout)" ] \
     || fail "same-key renewal changed the key"
-openssl x509 -in renew.pem -noout -ext subjectAltName | grep -q 'DNS:dev.example, IP Address:10.0.0.7' \
+openssl x509 -in renew.pem -noout -ext subjectAltName | grep_all 'DNS:dev.example, IP Address:10.0.0.7' \
     || fail "renewal lost the SAN"
 ok "renewal with the same key: new certificate, same key and SAN (EST-S-50, EST-S-53)"
 

@@ -69,7 +69,7 @@ ok "step 7: certificate has the CSR's subject and key, profile extensions, chain
 
 # An issued certificate is on record (estadm reads the same store).
 serial=$(openssl x509 -in cert.pem -noout -serial | cut -d= -f2 | sed 's/^0*//')
-"$ESTADM" -c "$T/var/estd.conf" cert list | grep -q "^$serial .*valid" || fail "certificate $serial not in the store"
+"$ESTADM" -c "$T/var/estd.conf" cert list | grep_all "^$serial .*valid" || fail "certificate $serial not in the store"
 ok "the issued certificate is in the store"
 
 # The libest-style flow the article also shows, by hand with Digest and Basic forced.

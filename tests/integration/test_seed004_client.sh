@@ -12,7 +12,7 @@ ADM=("$ESTADM" -c "$T/var/estd.conf")
 # The pre-registration the seed does in EJBCA ("Common Name '123456789' and
 # challenge password 'password'").
 "${ADM[@]}" ee add --username 123456789 --dn "CN=123456789" --alias est --password password >/dev/null
-"${ADM[@]}" ee show 123456789 | grep -q 'uses left:     1' || fail "ee show does not show one use"
+"${ADM[@]}" ee show 123456789 | grep_all 'uses left:     1' || fail "ee show does not show one use"
 ! grep -q password "$T/var/estkit.db" || fail "the enrolment code is stored in clear"
 ok "end entity 123456789 registered, code stored hashed"
 
@@ -36,7 +36,7 @@ cp "$TA" ManagementCA.cacert.pem
 # cacerts, as the seed's `estclient -g ... --pem-output` gets it (EST-S-10).
 curl -s --cacert ManagementCA.cacert.pem -o cacerts.p7 "$EST/est/cacerts"
 p7_to_pem cacerts.p7 cacert-0-0.pem
-openssl x509 -in cacert-0-0.pem -noout -subject | grep -q 'estkit Demo CA' || fail "cacerts is not the CA"
+openssl x509 -in cacert-0-0.pem -noout -subject | grep_all 'estkit Demo CA' || fail "cacerts is not the CA"
 cmp -s <(openssl x509 -in cacert-0-0.pem) <(openssl x509 -in "$TA") || fail "cacerts differs from ca.pem"
 ok "cacerts of alias est in PEM"
 
@@ -63,7 +63,7 @@ mkreq() {
 	openssl base64 -in "$out.der" -out "${out%.csr}.b64" -e
 }
 CN=123456789 PW=password mkreq device.csr -nodes -newkey rsa:2048 -keyout device.key
-openssl req -in device.csr -text -noout | grep -q 'challengePassword *:password' \
+openssl req -in device.csr -text -noout | grep_all 'challengePassword *:password' \
     || fail "the CSR does not carry the challenge password"
 
 # The seed's curl enrolment, verbatim but for host and port.
@@ -71,8 +71,8 @@ curl -s --cacert ManagementCA.cacert.pem --data @device.b64 -o device-p7.b64 -H 
 openssl base64 -in device-p7.b64 -out device-p7.der -d
 openssl pkcs7 -inform DER -in device-p7.der -print_certs -out device-cert.pem 2>/dev/null \
     || fail "enrolment did not return a certificate: $(cat device-p7.b64)"
-openssl x509 -in device-cert.pem -noout -subject | grep -q 'CN = 123456789' || fail "wrong subject"
-openssl x509 -in device-cert.pem -noout -issuer | grep -q 'estkit Demo CA' || fail "wrong issuer"
+openssl x509 -in device-cert.pem -noout -subject | grep_all 'CN = 123456789' || fail "wrong subject"
+openssl x509 -in device-cert.pem -noout -issuer | grep_all 'estkit Demo CA' || fail "wrong issuer"
 ok "client mode: enrolled 123456789 with its challenge password (curl, as in the seed)"
 "${ADM[@]}" ee show 123456789 > show.txt
 grep -q 'uses left:     0' show.txt || fail "the use was not spent"
@@ -107,7 +107,7 @@ status=$(curl -s -o renew.b64 -w '%{http_code}' --cacert ManagementCA.cacert.pem
 p7_to_pem renew.b64 renewed.pem
 [ "$(openssl x509 -in renewed.pem -pubkey -noout)" = "$(openssl x509 -in device-cert.pem -pubkey -noout)" ] \
     || fail "renewal changed the key"
-"${ADM[@]}" ee show 123456789 | grep -q "$(openssl x509 -in renewed.pem -noout -serial | cut -d= -f2 | sed "s/^0*//")" \
+"${ADM[@]}" ee show 123456789 | grep_all "$(openssl x509 -in renewed.pem -noout -serial | cut -d= -f2 | sed "s/^0*//")" \
     || fail "the renewed certificate is not linked to the end entity"
 ok "renewal with the same key on the mutual-TLS port"
 
@@ -122,7 +122,7 @@ CN=123456789 PW=password mkreq device-ec.csr -nodes -new -key prime256v1-key.pem
 status=$(curl -s -o ec.b64 -w '%{http_code}' --cacert "$TA" "${PK[@]}" --data @device-ec.b64 "$EST/simpleenroll")
 [ "$status" = 200 ] || fail "EC enrolment gave $status"
 p7_to_pem ec.b64 ec.pem
-openssl x509 -in ec.pem -noout -text | grep -q 'prime256v1' || fail "not an EC P-256 certificate"
+openssl x509 -in ec.pem -noout -text | grep_all 'prime256v1' || fail "not an EC P-256 certificate"
 status=$(curl -s -o ec-renew.b64 -w '%{http_code}' --cacert "$TA" --cert ec.pem --key prime256v1-key.pem \
     "${PK[@]}" --data @device-ec.b64 "$MEST/est/simplereenroll")
 [ "$status" = 200 ] || fail "EC same-key renewal gave $status"
@@ -151,11 +151,11 @@ CN=dev7 PW=code7777 mkreq dev7.csr -nodes -newkey ec -pkeyopt ec_paramgen_curve:
 status=$(curl -s -o dev7.b64r -w '%{http_code}' --cacert "$TA" "${PK[@]}" --data @dev7.b64 "$EST/simpleenroll")
 [ "$status" = 200 ] || fail "dev7 enrolment gave $status"
 p7_to_pem dev7.b64r dev7.pem
-openssl x509 -in dev7.pem -noout -subject -nameopt RFC2253 | grep -q 'CN=dev7,O=Registered,C=SE' \
+openssl x509 -in dev7.pem -noout -subject -nameopt RFC2253 | grep_all 'CN=dev7,O=Registered,C=SE' \
     || fail "subject not from the registration: $(openssl x509 -in dev7.pem -noout -subject)"
-openssl x509 -in dev7.pem -noout -ext subjectAltName | grep -q 'DNS:dev7.example, IP Address:10.0.0.7' \
+openssl x509 -in dev7.pem -noout -ext subjectAltName | grep_all 'DNS:dev7.example, IP Address:10.0.0.7' \
     || fail "SAN not from the registration"
-! openssl x509 -in dev7.pem -noout -text | grep -q evil || fail "the CSR's SAN was certified"
+! openssl x509 -in dev7.pem -noout -text | grep_all evil || fail "the CSR's SAN was certified"
 ok "subject and SAN from the registration, not from the CSR"
 
 # DnPartPwd: the code in the CSR's serialNumber, which is not certified.
@@ -164,7 +164,7 @@ mkcsr dev9 -subj "/CN=dev9/serialNumber=code-9"
 status=$(curl -s -o dev9.p7 -w '%{http_code}' --cacert "$TA" "${PK[@]}" --data @dev9.b64 "$EST/dnpart/simpleenroll")
 [ "$status" = 200 ] || fail "DN-part password enrolment gave $status"
 p7_to_pem dev9.p7 dev9.pem
-! openssl x509 -in dev9.pem -noout -subject | grep -q code-9 || fail "the code was certified"
+! openssl x509 -in dev9.pem -noout -subject | grep_all code-9 || fail "the code was certified"
 mkcsr dev9b -subj "/CN=dev9/serialNumber=wrong"
 expect_status 401 "DN-part password, wrong code" "$EST/dnpart/simpleenroll" "${PK[@]}" --data @dev9b.b64
 ok "DN part as password (DnPartPwd)"

@@ -77,7 +77,7 @@ VEST="https://localhost:$MTLS_PORT/.well-known/est/estvendor"
 # The seed's vendor-mode workflow with curl.
 curl -s https://localhost:$TLS_PORT/.well-known/est/estvendor/cacerts -o cacerts.p7 --cacert ManagementCA.cacert.pem
 p7_to_pem cacerts.p7 cacerts.pem
-openssl x509 -in cacerts.pem -noout -subject | grep -q 'estkit Demo CA' || fail "estvendor cacerts"
+openssl x509 -in cacerts.pem -noout -subject | grep_all 'estkit Demo CA' || fail "estvendor cacerts"
 openssl req -nodes -newkey rsa:2048 -keyout device.key -out device.csr -outform DER -subj "/CN=1234.primekey.com/O=PrimeKey/C=SE" 2>/dev/null
 openssl base64 -in device.csr -out device.b64 -e
 curl -s --cacert ManagementCA.cacert.pem --cert vendor-cert.pem --key vendor-key.pem --data @device.b64 -o device-p7.b64 -H "Content-Type: application/pkcs10" \
@@ -85,9 +85,9 @@ curl -s --cacert ManagementCA.cacert.pem --cert vendor-cert.pem --key vendor-key
 openssl base64 -in device-p7.b64 -out device-p7.der -d
 openssl pkcs7 -inform DER -in device-p7.der -print_certs -out device-cert.pem 2>/dev/null \
     || fail "vendor enrolment did not return a certificate: $(cat device-p7.b64)"
-openssl x509 -in device-cert.pem -noout -subject -nameopt RFC2253 | grep -q 'CN=1234.primekey.com,O=PrimeKey,C=SE' \
+openssl x509 -in device-cert.pem -noout -subject -nameopt RFC2253 | grep_all 'CN=1234.primekey.com,O=PrimeKey,C=SE' \
     || fail "wrong subject: $(openssl x509 -in device-cert.pem -noout -subject)"
-openssl x509 -in device-cert.pem -noout -issuer | grep -q 'estkit Demo CA' || fail "not issued by ManagementCA"
+openssl x509 -in device-cert.pem -noout -issuer | grep_all 'estkit Demo CA' || fail "not issued by ManagementCA"
 grep -q 'principal=vendor:1234.primekey.com' estd.log || fail "the log does not name the vendor principal"
 ok "vendor mode: 1234.primekey.com enrolled with the seed's vendor certificate"
 
@@ -104,7 +104,7 @@ openssl pkcs7 -inform DER -in device-new-p7.der -print_certs -out device-new-cer
     || fail "vendor renewal did not return a certificate: $(cat device-new-p7.b64)"
 [ "$(openssl x509 -in device-new-cert.pem -pubkey -noout)" = "$(openssl pkey -in device-new.key -pubout)" ] \
     || fail "the renewed certificate does not hold the new key"
-"${ADM[@]}" ee show 1234.primekey.com | grep -c ' valid until' | grep -q 2 || fail "renewal not linked to the end entity"
+"${ADM[@]}" ee show 1234.primekey.com | grep -c ' valid until' | grep_all 2 || fail "renewal not linked to the end entity"
 ok "renewal with a new key, linked to the end entity"
 
 # Renewal rules of the alias: same key refused (renew-same-key = no), another subject refused.
@@ -129,7 +129,7 @@ status=$(curl -s -o csn.p7 -w '%{http_code}' --cacert "$TA" --cert vendor-cert.p
     "${PK[@]}" --data @csn.b64 "$VEST/simpleenroll")
 [ "$status" = 200 ] || fail "ChangeSubjectName enrolment gave $status: $(cat csn.p7)"
 p7_to_pem csn.p7 csn.pem
-openssl x509 -in csn.pem -noout -subject | grep -q 'CN = renamed.primekey.com' || fail "subject not changed"
+openssl x509 -in csn.pem -noout -subject | grep_all 'CN = renamed.primekey.com' || fail "subject not changed"
 ok "ChangeSubjectName honoured where allowed (RFC 7030 §4.2.1)"
 
 # ... and refused where not (alias othervendor), with an otherwise good vendor certificate.

@@ -107,12 +107,12 @@ part ec.out 1 | b64d > ec-key.der
 part ec.out 2 | b64d | openssl pkcs7 -inform DER -print_certs -out ec-cert.pem
 [ "$(openssl pkey -inform DER -in ec-key.der -pubout)" = "$(openssl x509 -in ec-cert.pem -noout -pubkey)" ] \
     || fail "EC key part does not match the certificate (EST-S-64)"
-openssl pkey -inform DER -in ec-key.der -noout -text | grep -q 'NIST CURVE: P-256' || fail "from-csr: not P-256"
+openssl pkey -inform DER -in ec-key.der -noout -text | grep_all 'NIST CURVE: P-256' || fail "from-csr: not P-256"
 [ "$(openssl pkey -inform DER -in ec-key.der -pubout)" != "$(openssl pkey -in ec.key -pubout)" ] || fail "EC: CSR key reused"
 ok "EC P-256 CSR: a new P-256 key in PKCS#8 that matches the certificate (EST-S-64, EST-S-65)"
 
 [ "$(keygen ec.b64 p384.out "${AUTH[@]}" "$EST/p384/serverkeygen")" = 200 ] || fail "p384 alias: $(cat p384.out)"
-part p384.out 1 | b64d | openssl pkey -inform DER -noout -text | grep -q 'NIST CURVE: P-384' \
+part p384.out 1 | b64d | openssl pkey -inform DER -noout -text | grep_all 'NIST CURVE: P-384' \
     || fail "server-keygen-key = ec:P-384 not honoured"
 ok "server-keygen-key = ec:P-384 makes a P-384 key whatever the CSR has"
 
@@ -137,9 +137,9 @@ cms_key() {
 	openssl cms -decrypt -inform DER -in "$env" -binary -out signed.der "$@" || fail "openssl cms -decrypt failed"
 	openssl cms -verify -inform DER -in signed.der -CAfile "$TA" -purpose any -binary -out pkg.der 2> verify.txt \
 	    || fail "openssl cms -verify failed: $(cat verify.txt)"
-	openssl cms -cmsout -print -inform DER -in signed.der | grep -q '2.16.840.1.101.2.1.2.78.5' \
+	openssl cms -cmsout -print -inform DER -in signed.der | grep_all '2.16.840.1.101.2.1.2.78.5' \
 	    || fail "the SignedData does not carry id-ct-KP-aKeyPackage"
-	hl=$(openssl asn1parse -inform DER -in pkg.der | head -1 | sed 's/.*hl= *\([0-9]*\).*/\1/')
+	hl=$(openssl asn1parse -inform DER -in pkg.der | awk 'NR == 1 { sub(/.*hl= */, ""); sub(/ .*/, ""); print }')
 	openssl asn1parse -inform DER -in pkg.der -offset "$hl" -noout -out inner.der
 	[ "$(openssl pkey -inform DER -in inner.der -pubout)" = "$(openssl x509 -in "$cert" -noout -pubkey)" ] \
 	    || fail "the decrypted key does not match the certificate"
@@ -150,7 +150,7 @@ cms_key() {
     || fail "encrypted key part type: $(part_type kek.out 1)"
 part kek.out 1 | b64d > kek-env.der
 part kek.out 2 | b64d | openssl pkcs7 -inform DER -print_certs -out kek-cert.pem
-openssl cms -cmsout -print -inform DER -in kek-env.der | grep -q 'd.kekri' || fail "not a kekri recipient"
+openssl cms -cmsout -print -inform DER -in kek-env.der | grep_all 'd.kekri' || fail "not a kekri recipient"
 cms_key kek-env.der kek-cert.pem -secretkey "$KEK" -secretkeyid $KEKID
 ok "DecryptKeyIdentifier: EnvelopedData(kekri) around a CA-signed key package; openssl cms decrypts and verifies (EST-S-66)"
 
@@ -178,7 +178,7 @@ for kind in rsa ec; do
 	    || fail "asymmetric ($kind) serverkeygen: $(cat asym-$kind.out)"
 	part asym-$kind.out 1 | b64d > asym-$kind.der
 	part asym-$kind.out 2 | b64d | openssl pkcs7 -inform DER -print_certs -out asym-$kind-cert.pem
-	openssl cms -cmsout -print -inform DER -in asym-$kind.der | grep -q "$info" || fail "$kind: not $info"
+	openssl cms -cmsout -print -inform DER -in asym-$kind.der | grep_all "$info" || fail "$kind: not $info"
 	cms_key asym-$kind.der asym-$kind-cert.pem -recip ke-$kind.pem -inkey ke-$kind.key
 	ok "AsymmetricDecryptKeyIdentifier ($kind, $info): encrypted for the TLS client certificate; openssl cms decrypts"
 done
