@@ -11,6 +11,8 @@
 #define ESTADM_H
 
 #include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "estkit/config.h"
 #include "estkit/store.h"
@@ -69,6 +71,13 @@ int adm_open_store(const struct est_config *cfg, struct est_store **out);
 int adm_open_configured_store(const struct adm_ctx *ctx, struct est_store **out);
 
 /* ---- cmd_init.c ---------------------------------------------------------- */
+
+/*
+ * A stored serial (est_serial_text form) as openssl prints it, with the
+ * leading zero of a whole byte, into buf (borrowed; returned). serial.c.
+ */
+#define ADM_SERIAL_SHOWN_MAX 130
+const char *adm_serial_shown(const char *serial, char *buf, size_t len);
 
 int adm_init(const struct adm_ctx *ctx, int argc, char **argv);
 

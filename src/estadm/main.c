@@ -32,8 +32,10 @@ static const struct adm_cmd commands[] = {
 	    "    ports 8080 (HTTP), 8442 (TLS), 8443 (mutual TLS), user estuser with\n"
 	    "    password estpwd (demo credentials: change them).\n" },
 	{ "cert", "list", adm_cert_list,
-	    "cert list [--valid] [--subject PATTERN]\n"
-	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT.\n"
+	    "cert list [--valid] [--subject PATTERN] [--serial SERIAL]\n"
+	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT. Serials\n"
+	    "    are shown as openssl x509 -serial prints them; every command takes\n"
+	    "    them with or without leading zeros, colons or 0x.\n"
 	    "    --valid: only valid, unexpired ones. PATTERN: SQL LIKE pattern on the\n"
 	    "    subject (without a %, it matches anywhere in the subject).\n" },
 	{ "cert", "show", adm_cert_show,
