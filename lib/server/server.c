@@ -232,7 +232,7 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
 		goto fail;
-	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
+	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = lockout_sync_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
 	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
 	    (rc = open_listeners(srv, bind_it, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
@@ -280,6 +280,7 @@ est_server_run(struct est_server *srv, struct est_error *e)
 	enum est_err rc = EST_OK;
 	size_t started;
 
+	lockout_sync_reset(srv);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
 		    srv->listeners[i].ssl_ctx != NULL ? "https" : "http",
@@ -363,6 +364,7 @@ est_server_free(struct est_server *srv)
 	X509_STORE_free(srv->client_trust);
 	est_keks_free(srv->keks);
 	ratelimit_fini(srv);
+	lockout_sync_fini(srv);
 	if (srv->stop_pipe[0] >= 0)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)

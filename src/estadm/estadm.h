@@ -109,6 +109,10 @@ int adm_ee_reset(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* ---- cmd_ca.c ------------------------------------------------------------ */
 
+/* cmd_lockout.c */
+int adm_lockout_list(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_lockout_clear(const struct adm_ctx *ctx, int argc, char **argv);
+
 int adm_ca_import(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_ca_list(const struct adm_ctx *ctx, int argc, char **argv);
 

@@ -95,6 +95,14 @@ static const struct adm_cmd commands[] = {
 	{ "ca", "list", adm_ca_list,
 	    "ca list\n"
 	    "    List the external CAs: NAME SUBJECT.\n" },
+	{ "lockout", "list", adm_lockout_list,
+	    "lockout list\n"
+	    "    List the running authentication lock-outs (too many wrong passwords\n"
+	    "    or enrolment codes): KIND UNTIL LEFT ADDRESS-OR-NAME.\n" },
+	{ "lockout", "clear", adm_lockout_clear,
+	    "lockout clear ADDRESS-OR-NAME... | --all\n"
+	    "    Lift lock-outs; a running estd lets the address or name try again\n"
+	    "    at once, with a fresh count.\n" },
 	{ "help", NULL, cmd_help,
 	    "help [COMMAND]\n"
 	    "    Print this text, or the usage of one command.\n" },
