@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "estadm.h"
 #include "estkit/config.h"
@@ -193,6 +194,10 @@ adm_load_config(const struct adm_ctx *ctx, struct est_config **out)
 		return ADM_EXIT_OK;
 	if (errors == NULL || errors[0] == '\0') {
 		free(errors);
+		/* Without -c, a newcomer's first try: say where a configuration comes from. */
+		if (strcmp(ctx->config_path, DEFAULT_CONFIG) == 0 && access(DEFAULT_CONFIG, F_OK) != 0)
+			return adm_fail("%s (name the configuration with -c, e.g. estadm -c "
+			    "var/estd.conf for the demo of make run, or set ESTD_CONF)", e.msg);
 		return adm_fail("%s", e.msg);
 	}
 	for (line = strtok_r(errors, "\n", &save); line != NULL;

@@ -61,4 +61,11 @@ grep_all "renew on port $MTLS_PORT (listener mtls)" re.txt || fail "no port advi
 grep_all "renew on port $MTLS_PORT" estd.log || fail "the log lacks the advice"
 ok "/simplereenroll on the TLS-only port: 403 saying to renew on port $MTLS_PORT"
 
+if [ ! -e /etc/estkit/estd.conf ]; then
+	rc=0; out=$(env -u ESTD_CONF "$ESTADM" ee show dev9 2>&1) || rc=$?
+	[ $rc = 1 ] && grep_all 'cannot open /etc/estkit/estd.conf.*(name the configuration with -c, e.g. estadm -c var/estd.conf' <<< "$out" \
+	    || fail "estadm without -c: $out"
+	ok "estadm without -c and no /etc/estkit/estd.conf says to name one with -c"
+fi
+
 finish
