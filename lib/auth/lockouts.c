@@ -113,10 +113,11 @@ struct line {
 	const char *key;                  /* encoded */
 };
 
+/* A well-formed line: a known kind, a time, a key that decodes. */
 static bool
 parse_line(char *s, struct line *l)
 {
-	char *sp1, *sp2, *end;
+	char *sp1, *sp2, *end, key[EST_LOCKOUT_KEY_MAX];
 	long long until;
 
 	if ((sp1 = strchr(s, ' ')) == NULL || (sp2 = strchr(sp1 + 1, ' ')) == NULL)
@@ -125,7 +126,7 @@ parse_line(char *s, struct line *l)
 	errno = 0;
 	until = strtoll(sp1 + 1, &end, 10);
 	if (errno != 0 || end != sp2 || until <= 0 || !valid_kind(s) || sp2[1] == '\0' ||
-	    strchr(sp2 + 1, ' ') != NULL)
+	    strchr(sp2 + 1, ' ') != NULL || !decode(sp2 + 1, key))
 		return false;
 	l->kind = s;
 	l->until = until;
@@ -333,8 +334,7 @@ est_lockout_list(const char *path, int64_t now, struct est_lockout **out, size_t
 			return est_fail(e, EST_ERR_NOMEM, "out of memory");
 		}
 		list = p;
-		if (!decode(l.key, list[count].key))
-			continue;
+		(void)decode(l.key, list[count].key);   /* parse_line checked that it decodes */
 		snprintf(list[count].kind, sizeof(list[count].kind), "%s", l.kind);
 		list[count].until = l.until;
 		count++;
