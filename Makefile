@@ -25,8 +25,9 @@ DEMO ?= var
 
 # Quiet until estd's banner: first whether a demo already runs, then the
 # build with its output kept in $(BUILD)/make-run.log and shown only on failure.
-run: deps
+run:
 	@scripts/run-demo.sh --preflight $(BUILD) $(DEMO)
+	@scripts/install-deps.sh
 	@mkdir -p $(BUILD)
 	@{ cmake -S . -B $(BUILD) $(CMAKE_FLAGS) && cmake --build $(BUILD) -j$(JOBS); } \
 	    > $(BUILD)/make-run.log 2>&1 || { tail -n 60 $(BUILD)/make-run.log; \

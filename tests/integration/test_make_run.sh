@@ -61,6 +61,14 @@ grep_all 'error: stub compiler failure' fail.out && grep_all "make run: the buil
 [ ! -e demo ] || fail "make run created the demo after a failed build"
 ok "make run with a failing build shows the build's output and where it is kept"
 
+rc=0
+PATH="$T/stub:$PATH" make -s -C "$ESTKIT_SRC" run BUILD="$T/bld" DEMO="$T/var" > taken.out 2>&1 || rc=$?
+[ $rc != 0 ] || fail "make run with a server running went on"
+head -n 1 taken.out | grep_all "^make run: 127.0.0.1:$HTTP_PORT (listener http of $T/var/estd.conf) is already in use" \
+    || fail "make run with a server running does not say so first: $(cat taken.out)"
+! grep_all -E 'gmake|Entering directory|estd is starting' taken.out || fail "make run built or started anyway: $(cat taken.out)"
+ok "make run with a server running: says so on its first line, before building"
+
 ESTKIT_DEMO_PORTS="0 0 0" PATH="$T/stub:$PATH" setsid make -s -C "$ESTKIT_SRC" run BUILD="$T/bld" DEMO="$T/demo" > run.out 2>&1 &
 MAKE_PID=$!
 for _ in $(seq 100); do grep_all 'listening on https' run.out && break; sleep 0.1; done
