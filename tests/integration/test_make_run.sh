@@ -54,7 +54,7 @@ for i in 1 2 3; do echo "gmake[3]: Entering directory '/somewhere/$i'"; done
 STUB
 chmod +x stub/cmake
 rc=0
-STUB_FAIL=1 PATH="$T/stub:$PATH" make -s -C "$ESTKIT_SRC" run BUILD="$T/bld" DEMO="$T/demo" > fail.out 2>&1 || rc=$?
+STUB_FAIL=1 ESTKIT_DEMO_PORTS="0 0 0" PATH="$T/stub:$PATH" make -s -C "$ESTKIT_SRC" run BUILD="$T/bld" DEMO="$T/demo" > fail.out 2>&1 || rc=$?
 [ $rc != 0 ] || fail "make run went on after a failed build"
 grep_all 'error: stub compiler failure' fail.out && grep_all "make run: the build failed (all of its output: $T/bld/make-run.log)" fail.out \
     || fail "a failed build does not show its output: $(cat fail.out)"
