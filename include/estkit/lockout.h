@@ -10,10 +10,12 @@
  * lifts nothing, so a missing or broken file never opens the door.
  *
  * The file holds one line per lock-out, "KIND UNTIL KEY": KIND is
- * "address", "user" (HTTP user) or "ee" (end entity), UNTIL the end in Unix seconds, KEY the address or
- * name with bytes outside '!'..'~' and '%' written as %XX. Every reader and
- * writer holds flock() on it (shared or exclusive), and writers rewrite it
- * in place, so a concurrent estd and estadm never lose each other's change.
+ * "address", "user" (HTTP user) or "ee" (end entity), UNTIL the end in Unix
+ * seconds, KEY the address or name with bytes outside '!'..'~' and '%'
+ * written as %XX; a line that is not so is skipped, and dropped at the
+ * next change. Every reader and writer holds flock() on it (shared or
+ * exclusive), and writers rewrite it in place, so a concurrent estd and
+ * estadm never lose each other's change.
  */
 #ifndef ESTKIT_LOCKOUT_H
 #define ESTKIT_LOCKOUT_H

@@ -232,9 +232,10 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
 		goto fail;
-	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = lockout_sync_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
-	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
-	    (rc = open_listeners(srv, bind_it, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
+	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = lockout_sync_init(srv, e)) != EST_OK ||
+	    (rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
+	    (rc = vendor_load(srv, e)) != EST_OK || (rc = open_listeners(srv, bind_it, e)) != EST_OK ||
+	    (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	*out = srv;
 	return EST_OK;
