@@ -50,8 +50,9 @@ done
 [ $preflight = no ] || exit 0
 
 if [ ! -f "$dir/estd.conf" ]; then
+	# Without init's "start the server" hint: this script starts it.
 	"$build/estadm" init "$dir" --http-port "$want_http" --tls-port "$want_tls" \
-	    --mtls-port "$want_mtls"
+	    --mtls-port "$want_mtls" | grep -v '^start the server: '
 fi
 tls=$(listen_of tls) mtls=$(listen_of mtls) http=$(listen_of http)
 cat <<MSG

@@ -78,7 +78,8 @@ grep_all 'listening on https' run.out || fail "make run did not start estd: $(ca
 ! grep_all -E 'gmake|Entering directory' run.out || fail "make run printed the build's output: $(cat run.out)"
 [ "$(grep -n 'estd is starting' run.out | cut -d: -f1)" -lt "$(grep -n 'listening on' run.out | head -n 1 | cut -d: -f1)" ] \
     || fail "banner not before estd's log"
-grep -v '^created \|^start the server' run.out | head -n 2 | grep_all '^$\|estd is starting' \
+! grep_all '^start the server' run.out || fail "make run repeats init's hint to start the server"
+grep -v '^created ' run.out | head -n 2 | grep_all '^$\|estd is starting' \
     || fail "make run printed something before its banner: $(head -n 5 run.out)"
 ok "make run: nothing of the build before its banner"
 
