@@ -557,13 +557,15 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		    set_string(p, (char **)(base + o->off), xstrdup(p, value));
 	}
 	case OPT_UINT:
-		*hint = "a whole number in range";
+		snprintf(p->hint, sizeof(p->hint), "a whole number from %lu to %lu", o->min, o->max);
+		*hint = p->hint;
 		if (!parse_ulong(value, o->min, o->max, &n))
 			return false;
 		*(unsigned *)(base + o->off) = (unsigned)n;
 		return true;
 	case OPT_SIZE:
-		*hint = "a number of bytes in range";
+		snprintf(p->hint, sizeof(p->hint), "a number of bytes from %lu to %lu", o->min, o->max);
+		*hint = p->hint;
 		if (!parse_ulong(value, o->min, o->max, &n))
 			return false;
 		*(size_t *)(base + o->off) = n;

@@ -71,6 +71,34 @@ check_on_record(struct est_req *r, X509 *cert, const char *serial, struct est_er
 	return rc;
 }
 
+/*
+ * The 403 for a request without a client certificate, with the advice a
+ * client can act on: a listener that does not ask for certificates names
+ * the port of one that does ("renew on port 8443").
+ */
+static enum est_err
+no_client_cert(const struct est_req *r, struct est_error *e)
+{
+	const struct est_server *srv = r->worker->srv;
+
+	if (r->listener->conf->tls == EST_TLS_SERVER || r->listener->conf->tls == EST_TLS_NONE) {
+		for (size_t i = 0; i < srv->n_listeners; i++) {
+			enum est_tls_mode m = srv->listeners[i].conf->tls;
+
+			if (m == EST_TLS_OPTIONAL_CLIENT || m == EST_TLS_REQUIRE_CLIENT)
+				return est_fail(e, EST_ERR_FORBIDDEN, "no TLS client certificate was "
+				    "presented: this port does not ask for one; renew on port %d "
+				    "(listener %s) with the certificate being renewed",
+				    srv->listeners[i].port, srv->listeners[i].conf->name);
+		}
+		return est_fail(e, EST_ERR_FORBIDDEN, "no TLS client certificate was presented: "
+		    "no listener of this server asks for one (tls = optional-client or "
+		    "require-client)");
+	}
+	return est_fail(e, EST_ERR_FORBIDDEN, "no TLS client certificate was presented "
+	    "(send the certificate being renewed and its key)");
+}
+
 enum est_err
 authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 {
@@ -79,8 +107,7 @@ authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 	enum est_err rc;
 
 	if (r->ssl == NULL || (peer = SSL_get0_peer_certificate(r->ssl)) == NULL)
-		return est_fail(e, EST_ERR_FORBIDDEN, "no TLS client certificate was presented "
-		    "(use a listener with tls = optional-client or require-client)");
+		return no_client_cert(r, e);
 	rc = est_ca_verify(r->alias->ca, peer, SSL_get_peer_cert_chain(r->ssl), time(NULL), e);
 	if (rc != EST_OK)
 		return rc;

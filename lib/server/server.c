@@ -121,8 +121,9 @@ load_aliases(struct est_server *srv, struct est_error *e)
 	return EST_OK;
 }
 
+/* Resolve a listener's address and, with bind_it, bind and listen on it. */
 static enum est_err
-bind_listener(struct est_listener *l, struct est_error *e)
+bind_listener(struct est_listener *l, bool bind_it, struct est_error *e)
 {
 	const struct est_listener_conf *lc = l->conf;
 	struct addrinfo hints = { 0 }, *res = NULL;
@@ -138,15 +139,24 @@ bind_listener(struct est_listener *l, struct est_error *e)
 	if (gai != 0)
 		return est_fail(e, EST_ERR_CONFIG, "listener %s: cannot resolve %s: %s", lc->name,
 		    lc->host, gai_strerror(gai));
+	if (!bind_it) {
+		/* estd -n: the address resolves; the port may well be held by the running estd. */
+		freeaddrinfo(res);
+		return EST_OK;
+	}
 	l->fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0 || setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(l->fd, res->ai_addr, res->ai_addrlen) != 0 || listen(l->fd, 511) != 0 ||
 	    getsockname(l->fd, (struct sockaddr *)&ss, &sslen) != 0 ||
 	    getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, portstr, sizeof(portstr),
 	    NI_NUMERICSERV) != 0) {
+		int err = errno;
+
 		freeaddrinfo(res);
-		return est_fail(e, EST_ERR_IO, "listener %s: cannot listen on %s:%s: %s", lc->name,
-		    lc->host, lc->port, strerror(errno));
+		return est_fail(e, EST_ERR_IO, "listener %s: cannot listen on %s:%s: %s%s", lc->name,
+		    lc->host, lc->port, strerror(err), err != EADDRINUSE ? "" :
+		    " (a server, perhaps estd itself, is already running there: stop it first,"
+		    " or change listen; estd -n checks a configuration without binding)");
 	}
 	freeaddrinfo(res);
 	l->port = atoi(portstr);
@@ -154,7 +164,7 @@ bind_listener(struct est_listener *l, struct est_error *e)
 }
 
 static enum est_err
-open_listeners(struct est_server *srv, struct est_error *e)
+open_listeners(struct est_server *srv, bool bind_it, struct est_error *e)
 {
 	const struct est_config *cfg = srv->cfg;
 	enum est_err rc;
@@ -170,7 +180,7 @@ open_listeners(struct est_server *srv, struct est_error *e)
 		srv->n_listeners++;
 		if (l->conf->tls != EST_TLS_NONE && (rc = tls_listener_ctx(srv, l, e)) != EST_OK)
 			return rc;
-		if ((rc = bind_listener(l, e)) != EST_OK)
+		if ((rc = bind_listener(l, bind_it, e)) != EST_OK)
 			return rc;
 	}
 	return EST_OK;
@@ -194,8 +204,10 @@ make_workers(struct est_server *srv, struct est_error *e)
 	return EST_OK;
 }
 
-enum est_err
-est_server_new(const struct est_config *cfg, struct est_server **out, struct est_error *e)
+/* Everything est_server_new does; without bind_it, the listeners stay unbound. */
+static enum est_err
+server_build(const struct est_config *cfg, bool bind_it, struct est_server **out,
+    struct est_error *e)
 {
 	struct est_server *srv;
 	enum est_err rc;
@@ -220,14 +232,32 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
 		goto fail;
-	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
-	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
-	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
+	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = lockout_sync_init(srv, e)) != EST_OK ||
+	    (rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
+	    (rc = vendor_load(srv, e)) != EST_OK || (rc = open_listeners(srv, bind_it, e)) != EST_OK ||
+	    (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	*out = srv;
 	return EST_OK;
 fail:
 	est_server_free(srv);
+	return rc;
+}
+
+enum est_err
+est_server_new(const struct est_config *cfg, struct est_server **out, struct est_error *e)
+{
+	return server_build(cfg, true, out, e);
+}
+
+enum est_err
+est_server_check(const struct est_config *cfg, struct est_error *e)
+{
+	struct est_server *srv = NULL;
+	enum est_err rc;
+
+	if ((rc = server_build(cfg, false, &srv, e)) == EST_OK)
+		est_server_free(srv);
 	return rc;
 }
 
@@ -251,6 +281,7 @@ est_server_run(struct est_server *srv, struct est_error *e)
 	enum est_err rc = EST_OK;
 	size_t started;
 
+	lockout_sync_reset(srv);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
 		    srv->listeners[i].ssl_ctx != NULL ? "https" : "http",
@@ -334,6 +365,7 @@ est_server_free(struct est_server *srv)
 	X509_STORE_free(srv->client_trust);
 	est_keks_free(srv->keks);
 	ratelimit_fini(srv);
+	lockout_sync_fini(srv);
 	if (srv->stop_pipe[0] >= 0)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)

@@ -104,6 +104,8 @@ struct est_server {
 	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
 	struct ratelimit_table *fails_by_source; /* failed passwords per address */
 	struct ratelimit_table *fails_by_name;   /* ... per user or end entity */
+	char *lockout_path;               /* the lock-out file (lockout_sync.c) */
+	atomic_bool lockout_file_broken;  /* a write failed: the file lifts nothing */
 	int stop_pipe[2];
 };
 
@@ -271,6 +273,22 @@ enum est_err authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_er
  * record is linked to. *cert is borrowed from the connection.
  */
 enum est_err authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e);
+
+/* ---- lockout_sync.c: lock-outs shared with estadm through a file ---- */
+
+/* The file's path from the configuration; lockout_sync_fini frees it. */
+enum est_err lockout_sync_init(struct est_server *srv, struct est_error *e);
+void lockout_sync_fini(struct est_server *srv);
+
+/* Empty the file when serving starts: a restart forgets every lock-out. */
+void lockout_sync_reset(struct est_server *srv);
+
+/* Record a lock-out of KIND ("address" or "name") KEY that just started
+ * (KEY as ratelimit.c counts it: an address, or "user U" / "end entity E"). */
+void lockout_started(struct est_server *srv, const char *kind, const char *key);
+
+/* Whether an administrator lifted KIND KEY (estadm lockout clear). */
+bool lockout_lifted(struct est_server *srv, const char *kind, const char *key);
 
 /* ---- ratelimit.c: limits on failed authentication ---- */
 

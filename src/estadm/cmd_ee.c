@@ -307,11 +307,12 @@ static int
 print_linked(const struct est_cert_rec *rec, void *arg)
 {
 	struct linked *l = arg;
-	char t[40];
+	char t[40], shown[ADM_SERIAL_SHOWN_MAX];
 
 	if (rec->ee_id != l->ee_id)
 		return 0;
-	printf("%-14s %s %s until %s\n", l->n++ == 0 ? "certificates:" : "", rec->serial,
+	printf("%-14s %s %s until %s\n", l->n++ == 0 ? "certificates:" : "",
+	    adm_serial_shown(rec->serial, shown, sizeof(shown)),
 	    est_cert_status_name(rec->status), fmt_time(rec->not_after, t, sizeof(t)));
 	return 0;
 }
@@ -406,7 +407,8 @@ adm_ee_reset(const struct adm_ctx *ctx, int argc, char **argv)
 	    o.valid_until != NULL ? parse_time(o.valid_until) : 0, &e) != EST_OK)
 		status = adm_fail("%s", e.msg);
 	else
-		printf("reset %s: new enrolment code\n", argv[optind]);
+		printf("reset %s: %s\n", argv[optind], o.no_password ?
+		    "enrols again without a code (its name alone admits it)" : "new enrolment code");
 	free(hash);
 	est_store_close(st);
 	return status;

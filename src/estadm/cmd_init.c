@@ -559,7 +559,17 @@ write_conf(FILE *fp, const void *arg)
 	    "vendor-mode = yes\n"
 	    "vendor-cas = " VENDOR_SUB "\n"
 	    "allow-change-subject-name = yes\n"
-	    "renew-same-key = no\n",
+	    "renew-same-key = no\n"
+	    "\n"
+	    "# Manual approval: an enrolment by an HTTP user waits (202, Retry-After)\n"
+	    "# until `estadm req approve ID` or `req reject ID`.\n"
+	    "[alias approval]\n"
+	    "mode = ra\n"
+	    "ca = " CA_NAME "\n"
+	    "profile = tls-client\n"
+	    "authentication = http\n"
+	    "approval = manual\n"
+	    "retry-after = 5\n",
 	    date, lb, r->o.addr, rb, r->o.port[P_HTTP], lb, r->o.addr, rb, r->o.port[P_TLS],
 	    lb, r->o.addr, rb, r->o.port[P_MTLS]) < 0 ? -1 : 0;
 }

@@ -11,6 +11,8 @@
 #define ESTADM_H
 
 #include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "estkit/config.h"
 #include "estkit/store.h"
@@ -70,6 +72,13 @@ int adm_open_configured_store(const struct adm_ctx *ctx, struct est_store **out)
 
 /* ---- cmd_init.c ---------------------------------------------------------- */
 
+/*
+ * A stored serial (est_serial_text form) as openssl prints it, with the
+ * leading zero of a whole byte, into buf (borrowed; returned). serial.c.
+ */
+#define ADM_SERIAL_SHOWN_MAX 130
+const char *adm_serial_shown(const char *serial, char *buf, size_t len);
+
 int adm_init(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* ---- cmd_cert.c ---------------------------------------------------------- */
@@ -99,6 +108,10 @@ int adm_ee_del(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_ee_reset(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* ---- cmd_ca.c ------------------------------------------------------------ */
+
+/* cmd_lockout.c */
+int adm_lockout_list(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_lockout_clear(const struct adm_ctx *ctx, int argc, char **argv);
 
 int adm_ca_import(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_ca_list(const struct adm_ctx *ctx, int argc, char **argv);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "estadm.h"
 #include "estkit/config.h"
@@ -32,8 +33,10 @@ static const struct adm_cmd commands[] = {
 	    "    ports 8080 (HTTP), 8442 (TLS), 8443 (mutual TLS), user estuser with\n"
 	    "    password estpwd (demo credentials: change them).\n" },
 	{ "cert", "list", adm_cert_list,
-	    "cert list [--valid] [--subject PATTERN]\n"
-	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT.\n"
+	    "cert list [--valid] [--subject PATTERN] [--serial SERIAL]\n"
+	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT. Serials\n"
+	    "    are shown as openssl x509 -serial prints them; every command takes\n"
+	    "    them with or without leading zeros, colons or 0x.\n"
 	    "    --valid: only valid, unexpired ones. PATTERN: SQL LIKE pattern on the\n"
 	    "    subject (without a %, it matches anywhere in the subject).\n" },
 	{ "cert", "show", adm_cert_show,
@@ -93,6 +96,14 @@ static const struct adm_cmd commands[] = {
 	{ "ca", "list", adm_ca_list,
 	    "ca list\n"
 	    "    List the external CAs: NAME SUBJECT.\n" },
+	{ "lockout", "list", adm_lockout_list,
+	    "lockout list\n"
+	    "    List the running authentication lock-outs (too many wrong passwords\n"
+	    "    or enrolment codes): KIND UNTIL LEFT ADDRESS-OR-NAME.\n" },
+	{ "lockout", "clear", adm_lockout_clear,
+	    "lockout clear ADDRESS-OR-NAME... | --all\n"
+	    "    Lift lock-outs; a running estd lets the address or name try again\n"
+	    "    at once, with a fresh count.\n" },
 	{ "help", NULL, cmd_help,
 	    "help [COMMAND]\n"
 	    "    Print this text, or the usage of one command.\n" },
@@ -183,6 +194,10 @@ adm_load_config(const struct adm_ctx *ctx, struct est_config **out)
 		return ADM_EXIT_OK;
 	if (errors == NULL || errors[0] == '\0') {
 		free(errors);
+		/* Without -c, a newcomer's first try: say where a configuration comes from. */
+		if (strcmp(ctx->config_path, DEFAULT_CONFIG) == 0 && access(DEFAULT_CONFIG, F_OK) != 0)
+			return adm_fail("%s (name the configuration with -c, e.g. estadm -c "
+			    "var/estd.conf for the demo of make run, or set ESTD_CONF)", e.msg);
 		return adm_fail("%s", e.msg);
 	}
 	for (line = strtok_r(errors, "\n", &save); line != NULL;
