@@ -33,6 +33,7 @@
 #include "estkit/server.h"
 #include "estkit/store.h"
 #include "server/http_parse.h"
+#include "server/policy.h"
 
 struct est_alias {
 	const struct est_alias_conf *conf;
@@ -222,18 +223,14 @@ void route_request(struct est_req *r);
 /* ---- authn.c ---- */
 
 /*
- * What authentication established, for the step that issues. Zero-initialise;
- * release with authn_result_clear().
+ * What authentication established: who the client is, nothing about what
+ * it may get (that is policy.c's). Zero-initialise; release with
+ * authn_result_clear().
  */
 struct authn_result {
 	enum est_auth_method method;      /* the method that succeeded */
-	struct est_ee *ee;                /* client mode: the registered end entity (owned) */
-	int64_t ee_id;                    /* end entity the certificate is linked to, 0 none */
-	bool spend;                       /* spend one use of ee's code with the certificate */
-	X509_NAME *subject;               /* subject to certify (owned); NULL: the CSR's */
-	GENERAL_NAMES *san;               /* SAN to certify (owned; empty = none); with
-	                                   * subject NULL: the CSR's, per the profile */
-	bool change_subject;              /* ChangeSubjectName (RFC 6402) was honoured */
+	struct policy_principal who;      /* who.ee is owned here (res->ee) */
+	struct est_ee *ee;                /* the end entity, owned; NULL for none */
 };
 
 void authn_result_clear(struct authn_result *res);
@@ -271,6 +268,18 @@ enum est_err authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_er
  * record is linked to. *cert is borrowed from the connection.
  */
 enum est_err authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e);
+
+/* ---- policy_server.c: the policy step for a request ---- */
+
+/*
+ * Run policy_decide for this request: the alias, its profile, the
+ * principal, the CSR (signature checked), the certificate being renewed
+ * (REENROLL) and the store's end entities as owners of names. On refusal
+ * the reason is logged with the principal by http_fail.
+ */
+enum est_err policy_for_request(struct est_req *r, enum policy_op op,
+    const struct policy_principal *who, X509_REQ *csr, X509 *renewing,
+    struct policy_decision *d, struct est_error *e);
 
 /* ---- ratelimit.c: limits on failed authentication ---- */
 
@@ -378,8 +387,8 @@ void h_csrattrs(struct est_req *r);
  * Retry-After), rejected EST_ERR_FORBIDDEN, and approved is claimed for this
  * request (one certificate per approval): EST_OK and *ticket = its id.
  */
-enum est_err approval_admit(struct est_req *r, const struct est_issue_req *req,
-    int64_t *ticket, struct est_error *e);
+enum est_err approval_admit(struct est_req *r, const struct policy_decision *d,
+    X509_REQ *csr, int64_t *ticket, struct est_error *e);
 
 /* An admitted enrolment failed: give its approval back (ticket 0: nothing to do). */
 void approval_release(struct est_req *r, int64_t ticket);
@@ -387,16 +396,17 @@ void approval_release(struct est_req *r, int64_t ticket);
 /* ---- reply_cert.c: the common end of every enrolment ---- */
 
 /*
- * Issue a certificate for req under the request's alias (or the end entity's
- * profile) and record it in the store (retrying once on a serial
- * collision), linked to res->ee_id and, with res->spend, in one transaction
- * with spending a use of the end entity's code (a code spent meanwhile is
- * EST_ERR_AUTH like any other authentication failure). res may be NULL.
- * The certificate is committed before the caller may hand it out. Caller
+ * Issue the certificate the policy decided (d->pubkey must be set) under
+ * the request's alias, and record it in the store (retrying once on a
+ * serial collision) in one transaction with what the decision says goes
+ * with it: spending a use of the end entity's code (a code spent meanwhile
+ * is EST_ERR_AUTH like any other authentication failure), revoking the
+ * replaced certificate, the end entity's limit of valid certificates. The
+ * certificate is committed before the caller may hand it out. Caller
  * X509_free()s *out.
  */
-enum est_err issue_cert(struct est_req *r, const struct est_issue_req *req,
-    const struct authn_result *res, X509 **out, struct est_error *e);
+enum est_err issue_cert(struct est_req *r, const struct policy_decision *d, X509 **out,
+    struct est_error *e);
 
 /* A certs-only response body (base64, wrapped) holding cert. Caller free()s *b64. */
 enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e);
@@ -406,7 +416,6 @@ enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct es
  * issue_cert, then 200 with the certs-only body. Answers the error itself
  * on failure.
  */
-void issue_and_reply(struct est_req *r, const struct est_issue_req *req,
-    const struct authn_result *res);
+void issue_and_reply(struct est_req *r, const struct policy_decision *d, X509_REQ *csr);
 
 #endif
