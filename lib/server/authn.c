@@ -299,11 +299,50 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 	return false;
 }
 
+/*
+ * certificate: one of the alias's CA (a device, or an RA with id-kp-cmcRA),
+ * else an RA certificate under one of its ra-cas (RFC 7030 §3.7).
+ */
+static enum est_err
+authn_certificate(struct est_req *r, struct authn_result *res, struct est_error *e)
+{
+	struct est_error ra_why = { 0 };
+	X509 *cert = NULL;
+	char *serial;
+	enum est_err rc;
+
+	rc = authn_client_cert(r, &cert, e);
+	if (rc == EST_OK) {
+		res->who.kind = policy_is_ra_cert(cert) ? PRINCIPAL_RA : PRINCIPAL_CERT;
+		res->who.cert = cert;
+		res->who.cert_ee_id = r->cert_ee_id;
+		if (res->who.kind == PRINCIPAL_RA) {
+			char copy[sizeof(r->principal) - 3];
+
+			snprintf(copy, sizeof(copy), "%s", r->principal + strlen("cert:"));
+			snprintf(r->principal, sizeof(r->principal), "ra:%s", copy);
+		}
+		return EST_OK;
+	}
+	if (rc != EST_ERR_FORBIDDEN || r->alias->ra_anchors == NULL ||
+	    vendor_verify_ra(r, &cert, &ra_why) != EST_OK)
+		return rc;
+	if (!policy_is_ra_cert(cert))
+		return est_fail(e, EST_ERR_FORBIDDEN, "a certificate under ra-cas must carry the "
+		    "EKU id-kp-cmcRA to act as RA");
+	if ((serial = est_serial_text(X509_get0_serialNumber(cert))) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	snprintf(r->principal, sizeof(r->principal), "ra:%s", serial);
+	free(serial);
+	res->who.kind = PRINCIPAL_RA;
+	res->who.cert = cert;
+	return EST_OK;
+}
+
 static enum est_err
 try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct authn_result *res,
     struct est_error *e)
 {
-	X509 *cert;
 	char *code = NULL;
 	enum est_err rc = EST_ERR_INTERNAL;
 
@@ -312,19 +351,7 @@ try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct auth
 		res->who.kind = PRINCIPAL_USER;
 		return authn_http(r, e);
 	case EST_AUTH_CERTIFICATE:
-		if ((rc = authn_client_cert(r, &cert, e)) != EST_OK)
-			return rc;
-		/* An RA certificate (RFC 7030 §3.7) may ask for others' names; any other only its own. */
-		res->who.kind = policy_is_ra_cert(cert) ? PRINCIPAL_RA : PRINCIPAL_CERT;
-		res->who.cert = cert;
-		res->who.cert_ee_id = r->cert_ee_id;
-		if (res->who.kind == PRINCIPAL_RA) {
-			char serial[sizeof(r->principal) - 3];
-
-			snprintf(serial, sizeof(serial), "%s", r->principal + strlen("cert:"));
-			snprintf(r->principal, sizeof(r->principal), "ra:%s", serial);
-		}
-		return EST_OK;
+		return authn_certificate(r, res, e);
 	case EST_AUTH_CHALLENGE_PASSWORD:
 	case EST_AUTH_DN_PART_PASSWORD:
 		if ((rc = code_of(r, csr, m, &code, e)) == EST_OK)

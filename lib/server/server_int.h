@@ -46,6 +46,10 @@ struct est_alias {
 	STACK_OF(X509) *vendor_listed;    /* the CAs vendor-cas names */
 	STACK_OF(X509) *vendor_anchors;   /* the external roots above them */
 	STACK_OF(X509) *vendor_untrusted; /* external CAs between */
+	/* ra-cas (vendor.c): the same for external CAs of RA certificates, NULL otherwise */
+	STACK_OF(X509) *ra_listed;
+	STACK_OF(X509) *ra_anchors;
+	STACK_OF(X509) *ra_untrusted;
 	struct est_csrattrs *csrattrs;    /* parsed csrattrs list, NULL: none */
 	char *csrattrs_body;              /* precomputed base64 CsrAttrs, NULL: 204 */
 	size_t csrattrs_len;
@@ -355,6 +359,9 @@ void vendor_free(struct est_server *srv);
 /* The request's TLS client certificate, valid now under one of the alias's
  * vendor CAs. *cert is borrowed. EST_ERR_FORBIDDEN with the reason. */
 enum est_err vendor_verify(struct est_req *r, X509 **cert, struct est_error *e);
+
+/* The same under one of the alias's ra-cas (EST_ERR_FORBIDDEN when it has none). */
+enum est_err vendor_verify_ra(struct est_req *r, X509 **cert, struct est_error *e);
 
 /* ---- binding.c ---- */
 

@@ -7,7 +7,26 @@
 
 init_demo
 cd "$T"
+# A partner's CA whose RA certificates alias viara accepts (ra-cas), and one without cmcRA.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout xroot.key \
+    -subj "/CN=Partner RA Root" -days 30 -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign -out xroot.pem 2>/dev/null
+for who in xra xplain; do
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $who.key \
+	    -subj "/CN=partner-$who" -out $who.csr 2>/dev/null
+done
+openssl x509 -req -in xra.csr -CA xroot.pem -CAkey xroot.key -CAcreateserial -days 10 -out xra.pem \
+    -extfile <(printf 'extendedKeyUsage=clientAuth,cmcRA\n') 2>/dev/null
+openssl x509 -req -in xplain.csr -CA xroot.pem -CAkey xroot.key -CAcreateserial -days 10 \
+    -out xplain.pem -extfile <(printf 'extendedKeyUsage=clientAuth\n') 2>/dev/null
+"$ESTADM" -c var/estd.conf ca import --external PartnerRA xroot.pem >/dev/null
 cat >> var/estd.conf <<'EOF'
+
+[alias viara]
+mode = ra
+authentication = certificate
+profile = tls-client
+ra-cas = PartnerRA
 
 [profile nosan]
 validity-days = 365
@@ -162,6 +181,14 @@ refused 403 "CN \"localhost\" is refused" "RA certificate asks for CN=localhost"
     "$MEST/simpleenroll" cnlocal.b64 --cert ra1.pem --key ra1.key
 refused 403 "registered to end entity dev-b" "RA certificate asks for an end entity's DN" \
     "$MEST/simpleenroll" steal.b64 --cert ra1.pem --key ra1.key
+
+csr viaext "/CN=sensor8.acme.org" -addext "subjectAltName=DNS:sensor8.acme.org"
+enrol viaext viaext.b64 "$MEST/viara/simpleenroll" --cert xra.pem --key xra.key
+ok "an RA certificate of a CA in ra-cas enrols another subject"
+refused 403 "must carry the EKU id-kp-cmcRA" "a certificate of a ra-cas CA without cmcRA" \
+    "$MEST/viara/simpleenroll" viaext.b64 --cert xplain.pem --key xplain.key
+refused 401 "authentication failed" "a ra-cas RA certificate on an alias that does not list its CA" \
+    "$MEST/simpleenroll" viaext.b64 --cert xra.pem --key xra.key
 
 # ---- 6. Renewal policy ---------------------------------------------------------------
 csr early "/CN=early.acme.org"
