@@ -229,6 +229,8 @@ struct est_store_ops {
 	enum est_err (*get_ee)(struct est_store *, const char *username, struct est_ee **,
 	    struct est_error *);
 	enum est_err (*list_ee)(struct est_store *, est_ee_visit, void *, struct est_error *);
+	enum est_err (*list_ee_matching)(struct est_store *, const char *needle, est_ee_visit,
+	    void *, struct est_error *);
 	enum est_err (*del_ee)(struct est_store *, const char *username, struct est_error *);
 	enum est_err (*reset_ee)(struct est_store *, const char *username, const char *code_hash,
 	    int64_t uses_left, int64_t valid_until, struct est_error *);
@@ -314,6 +316,14 @@ enum est_err est_store_get_ee(struct est_store *st, const char *username,
 /* Every end entity, by username. */
 enum est_err est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg,
     struct est_error *e);
+
+/*
+ * The end entities whose registered subject or SAN text (est_name_text,
+ * est_san_text) contains needle: a cheap superset that the caller narrows
+ * down (the issuance policy asks it who owns a name).
+ */
+enum est_err est_store_list_ee_matching(struct est_store *st, const char *needle,
+    est_ee_visit visit, void *arg, struct est_error *e);
 
 /* Remove an end entity; its certificates stay on record, unlinked. EST_ERR_NOTFOUND. */
 enum est_err est_store_del_ee(struct est_store *st, const char *username, struct est_error *e);

@@ -200,24 +200,24 @@ decide_vendor(const struct policy_input *in, struct policy_decision *d, struct e
 	return rc;
 }
 
-/* A certificate of this CA asks for its own names again (enrollMatchTLSSubjSAN). */
+/*
+ * A certificate of this CA asks for its own names again (enrollMatchTLSSubjSAN):
+ * the CSR's subject and SAN as written must be the certificate's, and the
+ * certificate's are issued.
+ */
 static enum est_err
 decide_cert(const struct policy_input *in, struct policy_decision *d, struct est_error *e)
 {
-	GENERAL_NAMES *own = est_cert_get_san(in->who.cert);
+	GENERAL_NAMES *own = est_cert_get_san(in->who.cert), *asked = NULL;
 	enum est_err rc;
 
-	if ((rc = csr_names(in, d, e)) != EST_OK) {
-		GENERAL_NAMES_free(own);
-		return rc;
-	}
-	if (!est_name_equal_unordered(d->subject, X509_get_subject_name(in->who.cert)) ||
-	    !est_san_equal(own, d->san))
+	if ((rc = est_csr_get_san(in->csr, &asked, e)) == EST_OK &&
+	    (!est_name_equal_unordered(X509_REQ_get_subject_name(in->csr),
+	    X509_get_subject_name(in->who.cert)) || !est_san_equal(own, asked)))
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "a client certificate may only request its "
 		    "own subject and subjectAltName; other names need an RA certificate (EKU "
 		    "id-kp-cmcRA) or another authentication");
-	X509_NAME_free(d->subject);
-	GENERAL_NAMES_free(d->san);
+	GENERAL_NAMES_free(asked);
 	d->subject = X509_NAME_dup(X509_get_subject_name(in->who.cert));
 	d->san = own != NULL ? own : GENERAL_NAMES_new();
 	if (rc == EST_OK && (d->subject == NULL || d->san == NULL))

@@ -837,6 +837,7 @@ static const struct est_store_ops sqlite_ops = {
 	.put_ee = sq_put_ee,
 	.get_ee = sq_get_ee,
 	.list_ee = sq_list_ee,
+	.list_ee_matching = sq_list_ee_matching,
 	.del_ee = sq_del_ee,
 	.reset_ee = sq_reset_ee,
 	.put_ext_ca = sq_put_ext_ca,

@@ -23,6 +23,7 @@ enum ee_query {
 	E_CA_INSERT,
 	E_CA_LIST,
 	E_ACTIVE,
+	E_MATCH,
 	E__MAX
 };
 
@@ -49,6 +50,8 @@ static const char *const queries[E__MAX] = {
 	[E_CA_LIST] = "SELECT name, subject, der, imported_at FROM external_cas ORDER BY name",
 	[E_ACTIVE] = "SELECT COUNT(*) FROM certs WHERE ee_id = ?1 AND status = 'valid' "
 	    "AND not_after > ?2",
+	[E_MATCH] = "SELECT " EE_COLUMNS " FROM end_entities WHERE instr(subject, ?1) > 0 "
+	    "OR instr(san, ?1) > 0 ORDER BY username",
 };
 
 static struct sq_store *
@@ -300,17 +303,15 @@ sq_get_ee(struct est_store *st, const char *username, struct est_ee **out, struc
 	return rc;
 }
 
-enum est_err
-sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error *e)
+/* Visit the rows of a prepared, bound end entity query. */
+static enum est_err
+visit_ees(struct sq_store *s, sqlite3_stmt *q, est_ee_visit visit, void *arg,
+    struct est_error *e)
 {
-	struct sq_store *s = sq(st);
 	struct est_ee *ee;
-	sqlite3_stmt *q = NULL;
-	enum est_err rc;
+	enum est_err rc = EST_OK;
 	int src, stop = 0;
 
-	if ((rc = prepared(s, E_LIST, &q, e)) != EST_OK)
-		return rc;
 	while (rc == EST_OK && stop == 0) {
 		if ((src = sqlite3_step(q)) == SQLITE_DONE)
 			break;
@@ -323,6 +324,36 @@ sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error
 	}
 	sq_done(q);
 	return rc;
+}
+
+enum est_err
+sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = prepared(s, E_LIST, &q, e)) != EST_OK)
+		return rc;
+	return visit_ees(s, q, visit, arg, e);
+}
+
+enum est_err
+sq_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit, void *arg,
+    struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = prepared(s, E_MATCH, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_text(q, 1, needle, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = sq_fail(s, "binding a name", e);
+		sq_done(q);
+		return rc;
+	}
+	return visit_ees(s, q, visit, arg, e);
 }
 
 /* Run a one-row change keyed by username; NOTFOUND when no row changed. */

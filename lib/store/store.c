@@ -438,6 +438,15 @@ est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct es
 }
 
 enum est_err
+est_store_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit,
+    void *arg, struct est_error *e)
+{
+	if (visit == NULL || needle == NULL || needle[0] == '\0')
+		return est_fail(e, EST_ERR_INTERNAL, "no visitor or name for matching end entities");
+	return st->ops->list_ee_matching(st, needle, visit, arg, e);
+}
+
+enum est_err
 est_store_del_ee(struct est_store *st, const char *username, struct est_error *e)
 {
 	if (username == NULL)
