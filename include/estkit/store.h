@@ -318,9 +318,10 @@ enum est_err est_store_list_ee(struct est_store *st, est_ee_visit visit, void *a
     struct est_error *e);
 
 /*
- * The end entities whose registered subject or SAN text (est_name_text,
- * est_san_text) contains needle: a cheap superset that the caller narrows
- * down (the issuance policy asks it who owns a name).
+ * The end entities whose registered subject text (est_name_text) has needle
+ * as one of its comma-separated attributes ("CN=dev-b"), or whose SAN text
+ * (est_san_text) has it as an entry ("DNS:a.example"): candidates the
+ * caller compares exactly (the issuance policy asks who owns a name).
  */
 enum est_err est_store_list_ee_matching(struct est_store *st, const char *needle,
     est_ee_visit visit, void *arg, struct est_error *e);

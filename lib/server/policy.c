@@ -152,14 +152,6 @@ chosen_names(const struct policy_input *in, const struct policy_decision *d, int
 	return rc == EST_OK ? check_owner(in, d, self, e) : rc;
 }
 
-/* A ChangeSubjectName attribute: absent, or the subject it changes from (400 if malformed). */
-static enum est_err
-change_subject_of(const struct policy_input *in, bool *present, X509_NAME **old,
-    struct est_error *e)
-{
-	return est_csr_change_subject_name(in->csr, present, old, e);
-}
-
 /* ---- by principal ---- */
 
 static enum est_err
@@ -170,7 +162,7 @@ decide_vendor(const struct policy_input *in, struct policy_decision *d, struct e
 	bool csn;
 	enum est_err rc;
 
-	if ((rc = change_subject_of(in, &csn, &old, e)) != EST_OK)
+	if ((rc = est_csr_change_subject_name(in->csr, &csn, &old, e)) != EST_OK)
 		return rc;
 	if (!csn)
 		return registered_names(ee, d, e);
@@ -269,7 +261,7 @@ check_renewal(const struct policy_input *in, X509 *cert, struct est_error *e)
 		b = est_name_text(X509_get_subject_name(cert));
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "CSR subject \"%s\" differs from the "
 		    "certificate's \"%s\"", a != NULL ? a : "?", b != NULL ? b : "?");
-	} else if ((rc = change_subject_of(in, &csn, &old, e)) != EST_OK) {
+	} else if ((rc = est_csr_change_subject_name(in->csr, &csn, &old, e)) != EST_OK) {
 		;
 	} else if (csn) {
 		/* Never on renewal: one device must not take another's identity. */
@@ -326,7 +318,7 @@ decide_names(const struct policy_input *in, struct policy_decision *d, struct es
 	if (in->op == POLICY_REENROLL)
 		return decide_renewal(in, d, e);
 	if (in->who.kind != PRINCIPAL_VENDOR) {
-		if ((rc = change_subject_of(in, &csn, &old, e)) != EST_OK)
+		if ((rc = est_csr_change_subject_name(in->csr, &csn, &old, e)) != EST_OK)
 			return rc;
 		X509_NAME_free(old);
 		if (csn)

@@ -50,8 +50,10 @@ static const char *const queries[E__MAX] = {
 	[E_CA_LIST] = "SELECT name, subject, der, imported_at FROM external_cas ORDER BY name",
 	[E_ACTIVE] = "SELECT COUNT(*) FROM certs WHERE ee_id = ?1 AND status = 'valid' "
 	    "AND not_after > ?2",
-	[E_MATCH] = "SELECT " EE_COLUMNS " FROM end_entities WHERE instr(subject, ?1) > 0 "
-	    "OR instr(san, ?1) > 0 ORDER BY username",
+	/* Whole attributes of the subject text, whole entries of the SAN text. */
+	[E_MATCH] = "SELECT " EE_COLUMNS " FROM end_entities "
+	    "WHERE instr(',' || subject || ',', ',' || ?1 || ',') > 0 "
+	    "OR instr(', ' || san || ', ', ', ' || ?1 || ', ') > 0 ORDER BY username",
 };
 
 static struct sq_store *

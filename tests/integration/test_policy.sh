@@ -138,6 +138,14 @@ csr cnwild "/CN=*.acme.org"
 refused 403 "wildcards are refused" "HTTP user asks for CN=*.acme.org" "$EST/simpleenroll" cnwild.b64 "${AUTH[@]}"
 refused 403 "registered to end entity dev-b" "HTTP user asks for an end entity's DN" \
     "$EST/simpleenroll" steal.b64 "${AUTH[@]}"
+"${ADM[@]}" ee add --username dev-c --dn "CN=dev-c" --san dns:dev-c.acme.org,ip:10.9.9.9 --alias est \
+    --password code-c >/dev/null
+csr takesan "/CN=thief.acme.org" -addext "subjectAltName=DNS:thief.acme.org,IP:10.9.9.9"
+refused 403 "registered to end entity dev-c" "HTTP user asks for an end entity's SAN entry" \
+    "$EST/simpleenroll" takesan.b64 "${AUTH[@]}"
+csr prefix "/CN=dev"
+enrol prefix prefix.b64 "$EST/simpleenroll" "${AUTH[@]}"
+ok "a name that only begins like a registered one (CN=dev, CN=dev-a) is not taken for it"
 csr fine "/CN=box.acme.org" -addext "subjectAltName=DNS:box.acme.org,IP:10.1.2.3,email:ops@acme.org"
 enrol fine fine.b64 "$EST/simpleenroll" "${AUTH[@]}"
 ok "HTTP user gets ordinary names"
