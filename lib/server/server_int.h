@@ -389,7 +389,7 @@ void h_csrattrs(struct est_req *r);
 /*
  * Let an enrolment through, or hold it. On an alias with approval = auto:
  * EST_OK and *ticket = 0. Otherwise the request -- alias, operation, the
- * CSR's public key, the subject and SAN req will certify -- is held in the
+ * CSR's public key, the subject and SAN the policy decided (d) -- is held in the
  * store (EST-S-44): pending gives EST_ERR_PENDING (202; http_fail adds
  * Retry-After), rejected EST_ERR_FORBIDDEN, and approved is claimed for this
  * request (one certificate per approval): EST_OK and *ticket = its id.
