@@ -190,6 +190,20 @@ typedef int (*est_ext_ca_visit)(const struct est_ext_ca *ca, void *arg);
 
 struct est_store;
 
+/*
+ * What else happens in the transaction that records a certificate issued
+ * by policy (est_store_put_issued). Zero-initialise; all borrowed.
+ */
+struct est_issue_record {
+	const char *code_hash;       /* spend one use of rec->ee_id's code (as
+	                              * est_store_put_cert_consume), NULL: none */
+	const char *replaces_issuer; /* the certificate this one renews, revoked as */
+	const char *replaces_serial; /* superseded; NULL: none */
+	unsigned max_active;         /* refuse when rec->ee_id would then hold more
+	                              * valid, unexpired certificates; 0: no limit */
+	int64_t now;
+};
+
 /* Backend operations; a backend fills one static table. */
 struct est_store_ops {
 	const char *name;
@@ -209,10 +223,14 @@ struct est_store_ops {
 	enum est_err (*schema_version)(struct est_store *, int *, struct est_error *);
 	enum est_err (*put_cert_consume)(struct est_store *, struct est_cert_rec *,
 	    const char *code_hash, int64_t now, struct est_error *);
+	enum est_err (*put_issued)(struct est_store *, struct est_cert_rec *,
+	    const struct est_issue_record *, struct est_error *);
 	enum est_err (*put_ee)(struct est_store *, struct est_ee *, struct est_error *);
 	enum est_err (*get_ee)(struct est_store *, const char *username, struct est_ee **,
 	    struct est_error *);
 	enum est_err (*list_ee)(struct est_store *, est_ee_visit, void *, struct est_error *);
+	enum est_err (*list_ee_matching)(struct est_store *, const char *needle, est_ee_visit,
+	    void *, struct est_error *);
 	enum est_err (*del_ee)(struct est_store *, const char *username, struct est_error *);
 	enum est_err (*reset_ee)(struct est_store *, const char *username, const char *code_hash,
 	    int64_t uses_left, int64_t valid_until, struct est_error *);
@@ -274,6 +292,18 @@ enum est_err est_store_put_cert_consume(struct est_store *st, struct est_cert_re
     const char *code_hash, int64_t now, struct est_error *e);
 
 /*
+ * Record an issued certificate and, in ONE transaction, what goes with it
+ * (how): spend a use of the end entity's code, revoke the certificate it
+ * replaces (reason superseded, at how->now; one already revoked is left
+ * alone), and check the end entity's limit of valid certificates counting
+ * this one. Nothing is written when any part fails: EST_ERR_AUTH for a code
+ * spent meanwhile, EST_ERR_FORBIDDEN for the limit (the reason says it),
+ * EST_ERR_EXISTS as for est_store_put_cert. Sets rec->id.
+ */
+enum est_err est_store_put_issued(struct est_store *st, struct est_cert_rec *rec,
+    const struct est_issue_record *how, struct est_error *e);
+
+/*
  * Register an end entity; sets ee->id and created_at. EST_ERR_EXISTS when
  * the username is taken.
  */
@@ -286,6 +316,15 @@ enum est_err est_store_get_ee(struct est_store *st, const char *username,
 /* Every end entity, by username. */
 enum est_err est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg,
     struct est_error *e);
+
+/*
+ * The end entities whose registered subject text (est_name_text) has needle
+ * as one of its comma-separated attributes ("CN=dev-b"), or whose SAN text
+ * (est_san_text) has it as an entry ("DNS:a.example"): candidates the
+ * caller compares exactly (the issuance policy asks who owns a name).
+ */
+enum est_err est_store_list_ee_matching(struct est_store *st, const char *needle,
+    est_ee_visit visit, void *arg, struct est_error *e);
 
 /* Remove an end entity; its certificates stay on record, unlinked. EST_ERR_NOTFOUND. */
 enum est_err est_store_del_ee(struct est_store *st, const char *username, struct est_error *e);

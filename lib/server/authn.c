@@ -13,9 +13,11 @@
  * the address or the name they are for is locked out they are refused
  * unchecked, with the same answer.
  *
- * Client-mode methods map the request to a registered end entity, whose DN
- * and SAN are what gets certified; the use of its code is spent later, in
- * the transaction that records the certificate (reply_cert.c).
+ * The result says only WHO the client is (a principal: HTTP user, end
+ * entity, certificate of this CA, RA certificate, vendor certificate);
+ * what that principal may have certified is policy.c's decision. The use
+ * of an end entity's code is spent later, in the transaction that records
+ * the certificate (reply_cert.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +36,6 @@ void
 authn_result_clear(struct authn_result *res)
 {
 	est_ee_free(res->ee);
-	X509_NAME_free(res->subject);
-	GENERAL_NAMES_free(res->san);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -179,39 +179,16 @@ usable_ee(struct est_req *r, const char *username, enum est_err fail_code, struc
 	return EST_OK;
 }
 
-/* Certify what the end entity was registered with. */
-static enum est_err
-registered_names(const struct est_ee *ee, struct authn_result *res, struct est_error *e)
-{
-	const unsigned char *p = ee->subject_der;
-
-	if ((res->subject = d2i_X509_NAME(NULL, &p, (long)ee->subject_der_len)) == NULL)
-		return est_fail_ssl(e, EST_ERR_STORE, "end entity %s: stored DN cannot be decoded",
-		    ee->username);
-	p = ee->san_der;
-	res->san = ee->san_der != NULL ? d2i_GENERAL_NAMES(NULL, &p, (long)ee->san_der_len) :
-	    GENERAL_NAMES_new();
-	if (res->san == NULL)
-		return est_fail_ssl(e, EST_ERR_STORE, "end entity %s: stored SAN cannot be decoded",
-		    ee->username);
-	return EST_OK;
-}
-
 /* Hand a checked end entity to the result. */
-static enum est_err
-take_ee(struct est_req *r, struct est_ee *ee, const char *how, struct authn_result *res,
-    struct est_error *e)
+static void
+take_ee(struct est_req *r, struct est_ee *ee, enum policy_principal_kind kind,
+    struct authn_result *res)
 {
-	enum est_err rc;
-
-	snprintf(r->principal, sizeof(r->principal), "%s:%s", how, ee->username);
+	snprintf(r->principal, sizeof(r->principal), "%s:%s",
+	    kind == PRINCIPAL_VENDOR ? "vendor" : "ee", ee->username);
 	res->ee = ee;
-	res->ee_id = ee->id;
-	res->spend = true;
-	if (res->change_subject)
-		return EST_OK;
-	rc = registered_names(ee, res, e);
-	return rc;
+	res->who.kind = kind;
+	res->who.ee = ee;
 }
 
 /* The username of a DN by the alias's username component. */
@@ -246,7 +223,8 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 		/* Registered with --no-password: the registration alone admits it. */
 		log_info("end entity %s enrols without an enrolment code (registered so)", user);
 		free(user);
-		return take_ee(r, ee, "ee", res, e);
+		take_ee(r, ee, PRINCIPAL_EE, res);
+		return EST_OK;
 	}
 	if (rc == EST_OK && code == NULL)
 		rc = est_fail(e, EST_ERR_AUTH, "no enrolment code in the CSR for end entity %s", user);
@@ -261,7 +239,7 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	else if (rc == EST_OK && !match)
 		rc = est_fail(e, EST_ERR_AUTH, "wrong enrolment code for end entity %s", user);
 	if (rc == EST_OK)
-		rc = take_ee(r, ee, "ee", res, e);
+		take_ee(r, ee, PRINCIPAL_EE, res);
 	else
 		est_ee_free(ee);
 	free(user);
@@ -282,34 +260,9 @@ code_of(struct est_req *r, X509_REQ *csr, enum est_auth_method m, char **code,
 	return *code != NULL ? EST_OK : EST_ERR_BADREQ;
 }
 
-/* ChangeSubjectName (RFC 7030 §4.2.1): refused, or the CSR's names certified. */
-static enum est_err
-change_subject(struct est_req *r, X509 *vendor, X509_REQ *csr, struct authn_result *res,
-    struct est_error *e)
-{
-	X509_NAME *old = NULL;
-	bool present;
-	enum est_err rc;
-
-	if ((rc = est_csr_change_subject_name(csr, &present, &old, e)) != EST_OK || !present)
-		return rc;
-	if (!r->alias->conf->allow_change_subject)
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "alias %s does not allow ChangeSubjectName; "
-		    "request the registered subject", r->alias->conf->name);
-	else if (old != NULL && !est_name_equal_unordered(old, X509_get_subject_name(vendor)))
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "ChangeSubjectName names another subject than "
-		    "the vendor certificate's");
-	else if ((res->subject = X509_NAME_dup(X509_REQ_get_subject_name(csr))) == NULL)
-		rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
-	else if ((rc = est_csr_get_san(csr, &res->san, e)) == EST_OK)
-		res->change_subject = true;
-	X509_NAME_free(old);
-	return rc;
-}
-
 /* Vendor mode: the vendor certificate names a registered end entity. */
 static enum est_err
-authn_vendor(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct est_error *e)
+authn_vendor(struct est_req *r, struct authn_result *res, struct est_error *e)
 {
 	struct est_ee *ee = NULL;
 	X509 *vendor = NULL;
@@ -319,12 +272,12 @@ authn_vendor(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 	if ((rc = vendor_verify(r, &vendor, e)) != EST_OK ||
 	    (rc = username_of(r, X509_get_subject_name(vendor), EST_ERR_FORBIDDEN, &user, e)) != EST_OK)
 		return rc;
-	if ((rc = usable_ee(r, user, EST_ERR_FORBIDDEN, &ee, e)) == EST_OK && csr != NULL)
-		rc = change_subject(r, vendor, csr, res, e);
-	if (rc == EST_OK)
-		rc = take_ee(r, ee, "vendor", res, e);
-	else
+	if ((rc = usable_ee(r, user, EST_ERR_FORBIDDEN, &ee, e)) == EST_OK) {
+		take_ee(r, ee, PRINCIPAL_VENDOR, res);
+		res->who.cert = vendor;
+	} else {
 		est_ee_free(ee);
+	}
 	free(user);
 	return rc;
 }
@@ -373,21 +326,59 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 	return false;
 }
 
+/*
+ * certificate: one of the alias's CA (a device, or an RA with id-kp-cmcRA),
+ * else an RA certificate under one of its ra-cas (RFC 7030 §3.7).
+ */
+static enum est_err
+authn_certificate(struct est_req *r, struct authn_result *res, struct est_error *e)
+{
+	struct est_error ra_why = { 0 };
+	X509 *cert = NULL;
+	char *serial;
+	enum est_err rc;
+
+	rc = authn_client_cert(r, &cert, e);
+	if (rc == EST_OK) {
+		res->who.kind = policy_is_ra_cert(cert) ? PRINCIPAL_RA : PRINCIPAL_CERT;
+		res->who.cert = cert;
+		res->who.cert_ee_id = r->cert_ee_id;
+		if (res->who.kind == PRINCIPAL_RA) {
+			char copy[sizeof(r->principal) - 3];
+
+			snprintf(copy, sizeof(copy), "%s", r->principal + strlen("cert:"));
+			snprintf(r->principal, sizeof(r->principal), "ra:%s", copy);
+		}
+		return EST_OK;
+	}
+	if (rc != EST_ERR_FORBIDDEN || r->alias->ra_anchors == NULL ||
+	    vendor_verify_ra(r, &cert, &ra_why) != EST_OK)
+		return rc;
+	if (!policy_is_ra_cert(cert))
+		return est_fail(e, EST_ERR_FORBIDDEN, "a certificate under ra-cas must carry the "
+		    "EKU id-kp-cmcRA to act as RA");
+	if ((serial = est_serial_text(X509_get0_serialNumber(cert))) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	snprintf(r->principal, sizeof(r->principal), "ra:%s", serial);
+	free(serial);
+	res->who.kind = PRINCIPAL_RA;
+	res->who.cert = cert;
+	return EST_OK;
+}
+
 static enum est_err
 try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct authn_result *res,
     struct est_error *e)
 {
-	X509 *cert;
 	char *code = NULL;
 	enum est_err rc = EST_ERR_INTERNAL;
 
 	switch (m) {
 	case EST_AUTH_HTTP:
+		res->who.kind = PRINCIPAL_USER;
 		return authn_http(r, e);
 	case EST_AUTH_CERTIFICATE:
-		rc = authn_client_cert(r, &cert, e);
-		res->ee_id = r->cert_ee_id;
-		return rc;
+		return authn_certificate(r, res, e);
 	case EST_AUTH_CHALLENGE_PASSWORD:
 	case EST_AUTH_DN_PART_PASSWORD:
 		if ((rc = code_of(r, csr, m, &code, e)) == EST_OK)
@@ -399,7 +390,7 @@ try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct auth
 		}
 		return rc == EST_ERR_BADREQ ? est_fail(e, EST_ERR_AUTH, "%s", e->msg) : rc;
 	case EST_AUTH_NONE:
-		return authn_vendor(r, csr, res, e);
+		return authn_vendor(r, res, e);
 	case EST_AUTH__MAX:
 		break;
 	}

@@ -33,6 +33,7 @@
 #include "estkit/server.h"
 #include "estkit/store.h"
 #include "server/http_parse.h"
+#include "server/policy.h"
 
 struct est_alias {
 	const struct est_alias_conf *conf;
@@ -45,6 +46,10 @@ struct est_alias {
 	STACK_OF(X509) *vendor_listed;    /* the CAs vendor-cas names */
 	STACK_OF(X509) *vendor_anchors;   /* the external roots above them */
 	STACK_OF(X509) *vendor_untrusted; /* external CAs between */
+	/* ra-cas (vendor.c): the same for external CAs of RA certificates, NULL otherwise */
+	STACK_OF(X509) *ra_listed;
+	STACK_OF(X509) *ra_anchors;
+	STACK_OF(X509) *ra_untrusted;
 	struct est_csrattrs *csrattrs;    /* parsed csrattrs list, NULL: none */
 	char *csrattrs_body;              /* precomputed base64 CsrAttrs, NULL: 204 */
 	size_t csrattrs_len;
@@ -224,18 +229,14 @@ void route_request(struct est_req *r);
 /* ---- authn.c ---- */
 
 /*
- * What authentication established, for the step that issues. Zero-initialise;
- * release with authn_result_clear().
+ * What authentication established: who the client is, nothing about what
+ * it may get (that is policy.c's). Zero-initialise; release with
+ * authn_result_clear().
  */
 struct authn_result {
 	enum est_auth_method method;      /* the method that succeeded */
-	struct est_ee *ee;                /* client mode: the registered end entity (owned) */
-	int64_t ee_id;                    /* end entity the certificate is linked to, 0 none */
-	bool spend;                       /* spend one use of ee's code with the certificate */
-	X509_NAME *subject;               /* subject to certify (owned); NULL: the CSR's */
-	GENERAL_NAMES *san;               /* SAN to certify (owned; empty = none); with
-	                                   * subject NULL: the CSR's, per the profile */
-	bool change_subject;              /* ChangeSubjectName (RFC 6402) was honoured */
+	struct policy_principal who;      /* who.ee is owned here (res->ee) */
+	struct est_ee *ee;                /* the end entity, owned; NULL for none */
 };
 
 void authn_result_clear(struct authn_result *res);
@@ -289,6 +290,18 @@ void lockout_started(struct est_server *srv, const char *kind, const char *key);
 
 /* Whether an administrator lifted KIND KEY (estadm lockout clear). */
 bool lockout_lifted(struct est_server *srv, const char *kind, const char *key);
+
+/* ---- policy_server.c: the policy step for a request ---- */
+
+/*
+ * Run policy_decide for this request: the alias, its profile, the
+ * principal, the CSR (signature checked), the certificate being renewed
+ * (REENROLL) and the store's end entities as owners of names. On refusal
+ * the reason is logged with the principal by http_fail.
+ */
+enum est_err policy_for_request(struct est_req *r, enum policy_op op,
+    const struct policy_principal *who, X509_REQ *csr, X509 *renewing,
+    struct policy_decision *d, struct est_error *e);
 
 /* ---- ratelimit.c: limits on failed authentication ---- */
 
@@ -365,6 +378,9 @@ void vendor_free(struct est_server *srv);
  * vendor CAs. *cert is borrowed. EST_ERR_FORBIDDEN with the reason. */
 enum est_err vendor_verify(struct est_req *r, X509 **cert, struct est_error *e);
 
+/* The same under one of the alias's ra-cas (EST_ERR_FORBIDDEN when it has none). */
+enum est_err vendor_verify_ra(struct est_req *r, X509 **cert, struct est_error *e);
+
 /* ---- binding.c ---- */
 
 /*
@@ -391,13 +407,13 @@ void h_csrattrs(struct est_req *r);
 /*
  * Let an enrolment through, or hold it. On an alias with approval = auto:
  * EST_OK and *ticket = 0. Otherwise the request -- alias, operation, the
- * CSR's public key, the subject and SAN req will certify -- is held in the
+ * CSR's public key, the subject and SAN the policy decided (d) -- is held in the
  * store (EST-S-44): pending gives EST_ERR_PENDING (202; http_fail adds
  * Retry-After), rejected EST_ERR_FORBIDDEN, and approved is claimed for this
  * request (one certificate per approval): EST_OK and *ticket = its id.
  */
-enum est_err approval_admit(struct est_req *r, const struct est_issue_req *req,
-    int64_t *ticket, struct est_error *e);
+enum est_err approval_admit(struct est_req *r, const struct policy_decision *d,
+    X509_REQ *csr, int64_t *ticket, struct est_error *e);
 
 /* An admitted enrolment failed: give its approval back (ticket 0: nothing to do). */
 void approval_release(struct est_req *r, int64_t ticket);
@@ -405,16 +421,17 @@ void approval_release(struct est_req *r, int64_t ticket);
 /* ---- reply_cert.c: the common end of every enrolment ---- */
 
 /*
- * Issue a certificate for req under the request's alias (or the end entity's
- * profile) and record it in the store (retrying once on a serial
- * collision), linked to res->ee_id and, with res->spend, in one transaction
- * with spending a use of the end entity's code (a code spent meanwhile is
- * EST_ERR_AUTH like any other authentication failure). res may be NULL.
- * The certificate is committed before the caller may hand it out. Caller
+ * Issue the certificate the policy decided (d->pubkey must be set) under
+ * the request's alias, and record it in the store (retrying once on a
+ * serial collision) in one transaction with what the decision says goes
+ * with it: spending a use of the end entity's code (a code spent meanwhile
+ * is EST_ERR_AUTH like any other authentication failure), revoking the
+ * replaced certificate, the end entity's limit of valid certificates. The
+ * certificate is committed before the caller may hand it out. Caller
  * X509_free()s *out.
  */
-enum est_err issue_cert(struct est_req *r, const struct est_issue_req *req,
-    const struct authn_result *res, X509 **out, struct est_error *e);
+enum est_err issue_cert(struct est_req *r, const struct policy_decision *d, X509 **out,
+    struct est_error *e);
 
 /* A certs-only response body (base64, wrapped) holding cert. Caller free()s *b64. */
 enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e);
@@ -424,7 +441,6 @@ enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct es
  * issue_cert, then 200 with the certs-only body. Answers the error itself
  * on failure.
  */
-void issue_and_reply(struct est_req *r, const struct est_issue_req *req,
-    const struct authn_result *res);
+void issue_and_reply(struct est_req *r, const struct policy_decision *d, X509_REQ *csr);
 
 #endif

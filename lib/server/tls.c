@@ -67,7 +67,7 @@ add_names(STACK_OF(X509_NAME) *names, STACK_OF(X509) *certs)
 }
 
 /* Ask for client certificates, naming every CA we trust as acceptable
- * (the aliases' own CAs and the vendor CAs of vendor mode). */
+ * (the aliases' own CAs, the vendor CAs of vendor mode and the ra-cas). */
 static enum est_err
 set_client_auth(struct est_server *srv, SSL_CTX *ctx, bool required, struct est_error *e)
 {
@@ -82,7 +82,9 @@ set_client_auth(struct est_server *srv, SSL_CTX *ctx, bool required, struct est_
 		ok = add_names(names, est_ca_chain(srv->cas[i]));
 	for (size_t i = 0; ok && i < srv->n_aliases; i++)
 		ok = add_names(names, srv->aliases[i].vendor_listed) &&
-		    add_names(names, srv->aliases[i].vendor_anchors);
+		    add_names(names, srv->aliases[i].vendor_anchors) &&
+		    add_names(names, srv->aliases[i].ra_listed) &&
+		    add_names(names, srv->aliases[i].ra_anchors);
 	if (!ok) {
 		sk_X509_NAME_pop_free(names, X509_NAME_free);
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");

@@ -508,19 +508,29 @@ mark_revoked(struct sq_store *s, int64_t id, const char *serial, int reason,
 	return rc;
 }
 
+enum est_err
+sq_revoke_in_tx(struct sq_store *s, const char *issuer, const char *serial, int reason,
+    int64_t when, struct est_error *e)
+{
+	int64_t id = 0;
+	enum est_err rc;
+
+	rc = find_valid(s, issuer, serial, &id, e);
+	if (rc == EST_OK)
+		rc = mark_revoked(s, id, serial, reason, when, e);
+	return rc;
+}
+
 static enum est_err
 sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
     int reason, int64_t when, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	int64_t id = 0;
 	enum est_err rc;
 
 	if ((rc = run(s, Q_BEGIN, "starting a transaction", e)) != EST_OK)
 		return rc;
-	rc = find_valid(s, issuer, serial, &id, e);
-	if (rc == EST_OK)
-		rc = mark_revoked(s, id, serial, reason, when, e);
+	rc = sq_revoke_in_tx(s, issuer, serial, reason, when, e);
 	if (rc == EST_OK)
 		rc = run(s, Q_COMMIT, "committing a revocation", e);
 	if (rc != EST_OK)
@@ -823,9 +833,11 @@ static const struct est_store_ops sqlite_ops = {
 	.set_request_state = sq_set_request_state,
 	.schema_version = sq_schema_version,
 	.put_cert_consume = sq_put_cert_consume,
+	.put_issued = sq_put_issued,
 	.put_ee = sq_put_ee,
 	.get_ee = sq_get_ee,
 	.list_ee = sq_list_ee,
+	.list_ee_matching = sq_list_ee_matching,
 	.del_ee = sq_del_ee,
 	.reset_ee = sq_reset_ee,
 	.put_ext_ca = sq_put_ext_ca,

@@ -397,6 +397,20 @@ est_store_put_cert_consume(struct est_store *st, struct est_cert_rec *rec,
 }
 
 enum est_err
+est_store_put_issued(struct est_store *st, struct est_cert_rec *rec,
+    const struct est_issue_record *how, struct est_error *e)
+{
+	if (rec == NULL || rec->issuer == NULL || rec->serial == NULL ||
+	    rec->subject == NULL || rec->der == NULL || rec->der_len == 0)
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete certificate record");
+	if (how->code_hash != NULL && rec->ee_id <= 0)
+		return est_fail(e, EST_ERR_INTERNAL, "no end entity whose code to spend");
+	if ((how->replaces_serial == NULL) != (how->replaces_issuer == NULL))
+		return est_fail(e, EST_ERR_INTERNAL, "a replaced certificate needs issuer and serial");
+	return st->ops->put_issued(st, rec, how, e);
+}
+
+enum est_err
 est_store_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 {
 	if (ee == NULL || ee->username == NULL || ee->username[0] == '\0' ||
@@ -421,6 +435,15 @@ est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct es
 	if (visit == NULL)
 		return est_fail(e, EST_ERR_INTERNAL, "no visitor for listing end entities");
 	return st->ops->list_ee(st, visit, arg, e);
+}
+
+enum est_err
+est_store_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit,
+    void *arg, struct est_error *e)
+{
+	if (visit == NULL || needle == NULL || needle[0] == '\0')
+		return est_fail(e, EST_ERR_INTERNAL, "no visitor or name for matching end entities");
+	return st->ops->list_ee_matching(st, needle, visit, arg, e);
 }
 
 enum est_err

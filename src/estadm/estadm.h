@@ -87,6 +87,10 @@ int adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv);
 
+/* ---- cmd_ra.c ------------------------------------------------------------ */
+
+int adm_cert_ra(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_req.c ----------------------------------------------------------- */
 
 int adm_req_list(const struct adm_ctx *ctx, int argc, char **argv);

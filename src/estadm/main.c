@@ -48,6 +48,12 @@ static const struct adm_cmd commands[] = {
 	    "    keyCompromise, cACompromise, affiliationChanged, superseded,\n"
 	    "    cessationOfOperation, certificateHold, removeFromCRL,\n"
 	    "    privilegeWithdrawn, aACompromise.\n" },
+	{ "cert", "ra", adm_cert_ra,
+	    "cert ra --dn DN --out PREFIX [--alias A] [--days N] [--key-type SPEC]\n"
+	    "    Issue an RA certificate (EKU id-kp-cmcRA and clientAuth, RFC 7030 §3.7)\n"
+	    "    from alias A's CA (default: the default alias): it may request\n"
+	    "    certificates for other subjects, within the alias's name rules. Writes\n"
+	    "    PREFIX.key (0600) and PREFIX.pem; SPEC as server-keygen-key (ec:P-256).\n" },
 	{ "req", "list", adm_req_list,
 	    "req list [--all]\n"
 	    "    List enrolments held for manual approval (approval = manual):\n"
