@@ -78,10 +78,10 @@ authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 	char *serial;
 	enum est_err rc;
 
-	if (r->ssl == NULL || (peer = SSL_get0_peer_certificate(r->ssl)) == NULL)
+	if ((peer = r->tls->peer) == NULL)
 		return est_fail(e, EST_ERR_FORBIDDEN, "no TLS client certificate was presented "
 		    "(use a listener with tls = optional-client or require-client)");
-	rc = est_ca_verify(r->alias->ca, peer, SSL_get_peer_cert_chain(r->ssl), time(NULL), e);
+	rc = est_ca_verify(r->alias->ca, peer, r->tls->chain, time(NULL), e);
 	if (rc != EST_OK)
 		return rc;
 	serial = est_serial_text(X509_get0_serialNumber(peer));
@@ -333,7 +333,7 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 		return http_header(r, "Authorization") != NULL;
 	case EST_AUTH_CERTIFICATE:
 	case EST_AUTH_NONE:
-		return r->ssl != NULL && SSL_get0_peer_certificate(r->ssl) != NULL;
+		return r->tls->peer != NULL;
 	case EST_AUTH_CHALLENGE_PASSWORD:
 		return csr != NULL && (X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, -1) >= 0 ||
 		    names_codeless_ee(r, csr));
@@ -466,7 +466,7 @@ authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 	const struct est_alias_conf *ac = r->alias->conf;
 	struct est_error why = { 0 };
 
-	if (ac->require_client_cert && (r->ssl == NULL || SSL_get0_peer_certificate(r->ssl) == NULL))
+	if (ac->require_client_cert && r->tls->peer == NULL)
 		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate; "
 		    "use the mutual-TLS listener", ac->name);
 	for (size_t i = 0; i < ac->n_auth; i++) {
@@ -496,7 +496,8 @@ authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 enum est_err
 authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
 {
-	char want[64], *got = NULL;
+	const char *want = r->tls->binding;
+	char *got = NULL;
 	enum est_err rc;
 	size_t n;
 
@@ -508,14 +509,15 @@ authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
 		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s links the CSR to the TLS connection: "
 		    "put base64(tls-unique) in its challengePassword (RFC 7030 §3.5)",
 		    r->alias->conf->name);
-	if ((rc = binding_value(r->ssl, want, sizeof(want), e)) == EST_OK) {
-		n = strlen(want);
-		/* Whole value, constant time: a prefix must not pass (EST-S-36). */
-		if (strlen(got) != n || CRYPTO_memcmp(got, want, n) != 0)
-			rc = est_fail(e, EST_ERR_FORBIDDEN, "the CSR's challengePassword is not this TLS "
-			    "connection's channel binding: build the CSR on the connection that "
-			    "sends it (RFC 7030 §3.5)");
-	}
+	n = strlen(want);
+	if (n == 0)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "this connection has no channel-binding value "
+		    "(tls-unique or tls-exporter); channel binding needs TLS");
+	/* Whole value, constant time: a prefix must not pass (EST-S-36). */
+	else if (strlen(got) != n || CRYPTO_memcmp(got, want, n) != 0)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "the CSR's challengePassword is not this TLS "
+		    "connection's channel binding: build the CSR on the connection that "
+		    "sends it (RFC 7030 §3.5)");
 	free(got);
 	return rc;
 }

@@ -271,8 +271,8 @@ ratelimit_refused(struct est_req *r, const char *name, struct est_error *e)
 	struct est_server *srv = r->worker->srv;
 	int64_t now = now_ms();
 
-	if (ratelimit_table_locked(srv->fails_by_source, r->conn->source, now)) {
-		est_fail(e, EST_ERR_AUTH, "locked out: address %s", r->conn->source);
+	if (ratelimit_table_locked(srv->fails_by_source, r->source, now)) {
+		est_fail(e, EST_ERR_AUTH, "locked out: address %s", r->source);
 		return true;
 	}
 	if (name[0] != '\0' && ratelimit_table_locked(srv->fails_by_name, name, now)) {
@@ -294,8 +294,8 @@ ratelimit_note(struct est_req *r, const char *name, bool ok)
 			ratelimit_table_forget(srv->fails_by_name, name);
 		return;
 	}
-	if (ratelimit_table_fail(srv->fails_by_source, r->conn->source, now))
-		log_warn("auth lock-out: address %s for %u s after %u failures", r->conn->source,
+	if (ratelimit_table_fail(srv->fails_by_source, r->source, now))
+		log_warn("auth lock-out: address %s for %u s after %u failures", r->source,
 		    cfg->auth_lockout, cfg->auth_fail_limit);
 	if (name[0] != '\0' && ratelimit_table_fail(srv->fails_by_name, name, now))
 		log_warn("auth lock-out: %.100s for %u s after %u failures", name,

@@ -220,6 +220,8 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
 		goto fail;
+	if ((rc = connlimit_new(cfg->max_connections_per_address, &srv->per_source, e)) != EST_OK)
+		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
 	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
 	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
@@ -334,6 +336,7 @@ est_server_free(struct est_server *srv)
 	X509_STORE_free(srv->client_trust);
 	est_keks_free(srv->keks);
 	ratelimit_fini(srv);
+	connlimit_free(srv->per_source);
 	if (srv->stop_pipe[0] >= 0)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)

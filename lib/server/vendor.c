@@ -207,12 +207,12 @@ vendor_verify(struct est_req *r, X509 **cert, struct est_error *e)
 	X509 *peer;
 	enum est_err rc;
 
-	if (r->ssl == NULL || (peer = SSL_get0_peer_certificate(r->ssl)) == NULL)
+	if ((peer = r->tls->peer) == NULL)
 		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs the device's vendor certificate "
 		    "as TLS client certificate", a->conf->name);
 	if ((untrusted = sk_X509_dup(a->vendor_untrusted)) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	sent = SSL_get_peer_cert_chain(r->ssl);
+	sent = r->tls->chain;
 	for (int i = 0; sent != NULL && i < sk_X509_num(sent); i++)
 		if (sk_X509_push(untrusted, sk_X509_value(sent, i)) <= 0) {
 			sk_X509_free(untrusted);
