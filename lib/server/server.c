@@ -226,6 +226,9 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
 	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
+	/* Damaged pages are found now, not by the enrolment that reads them. */
+	if ((rc = est_store_check(srv->workers[0].store, false, e)) != EST_OK)
+		goto fail;
 	*out = srv;
 	return EST_OK;
 fail:

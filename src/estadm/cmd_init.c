@@ -452,7 +452,7 @@ make_store(struct init_run *r, struct est_error *e)
 	close(fd);
 	r->made[F_DB] = true;
 	snprintf(uri, sizeof(uri), "sqlite:%s", r->path[F_DB]);
-	if ((rc = est_store_open(uri, &st, e)) != EST_OK)
+	if ((rc = est_store_create(uri, &st, e)) != EST_OK)
 		return rc;
 	if ((rc = est_cert_rec_from_x509(r->tls_cert, "estadm:init", "", &rec, e)) == EST_OK)
 		rc = est_store_put_cert(st, rec, e);

@@ -68,6 +68,12 @@ int adm_open_store(const struct est_config *cfg, struct est_store **out);
 /* adm_load_config then adm_open_store, for commands that need only the store. */
 int adm_open_configured_store(const struct adm_ctx *ctx, struct est_store **out);
 
+/* ---- cmd_db.c ------------------------------------------------------------ */
+
+int adm_db_create(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_db_check(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_db_backup(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_init.c ---------------------------------------------------------- */
 
 int adm_init(const struct adm_ctx *ctx, int argc, char **argv);

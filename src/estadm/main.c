@@ -93,6 +93,20 @@ static const struct adm_cmd commands[] = {
 	{ "ca", "list", adm_ca_list,
 	    "ca list\n"
 	    "    List the external CAs: NAME SUBJECT.\n" },
+	{ "db", "create", adm_db_create,
+	    "db create\n"
+	    "    Create an empty store where the configuration's store points. Only\n"
+	    "    this and init make a store: estd and the other commands refuse a\n"
+	    "    missing or empty one. Refused when a store is there.\n" },
+	{ "db", "check", adm_db_check,
+	    "db check\n"
+	    "    Run SQLite's full integrity_check on the store (estd runs the quicker\n"
+	    "    quick_check at start-up and with -n).\n" },
+	{ "db", "backup", adm_db_backup,
+	    "db backup FILE\n"
+	    "    Write a consistent copy of the store to the new FILE, also while estd\n"
+	    "    runs. To restore: stop estd, remove the store and its -wal and -shm\n"
+	    "    files, put FILE in its place.\n" },
 	{ "help", NULL, cmd_help,
 	    "help [COMMAND]\n"
 	    "    Print this text, or the usage of one command.\n" },
