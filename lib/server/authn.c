@@ -110,7 +110,7 @@ authn_http(struct est_req *r, struct est_error *e)
 	if (est_creds_refresh(r->worker->creds, e) != EST_OK)
 		log_warn("credentials file: %s (keeping the users loaded before)", e->msg);
 	rc = est_httpauth_check(r->worker->creds, srv->cfg->realm, http_method(r), http_target(r),
-	    authz, srv->nonce_key, time(NULL), user, &stale, e);
+	    authz, srv->nonces, time(NULL), user, &stale, e);
 	if (rc != EST_OK) {
 		r->auth_stale = stale;
 		return rc;
@@ -529,7 +529,7 @@ authn_add_challenges(struct est_req *r)
 	char values[3][512];
 	size_t n;
 
-	n = est_httpauth_challenges(srv->cfg->realm, srv->nonce_key, time(NULL), r->auth_stale,
+	n = est_httpauth_challenges(srv->cfg->realm, srv->nonces, time(NULL), r->auth_stale,
 	    values, 3);
 	for (size_t i = 0; i < n; i++)
 		http_add_header(r, "WWW-Authenticate", values[i]);

@@ -22,6 +22,9 @@
 #include "estkit/log.h"
 #include "server/server_int.h"
 
+/* Digest nonces remembered (about 40 bytes each): more than a minute of 401s at full speed. */
+#define NONCE_CAPACITY 65536
+
 static struct est_ca *
 find_ca(struct est_server *srv, const char *name)
 {
@@ -197,6 +200,7 @@ make_workers(struct est_server *srv, struct est_error *e)
 enum est_err
 est_server_new(const struct est_config *cfg, struct est_server **out, struct est_error *e)
 {
+	unsigned char key[EST_HTTPAUTH_NONCE_KEY_LEN];
 	struct est_server *srv;
 	enum est_err rc;
 
@@ -213,10 +217,14 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 		rc = est_fail(e, EST_ERR_IO, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
+	if (RAND_bytes(key, sizeof(key)) != 1) {
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
 		goto fail;
 	}
+	rc = est_nonces_new(key, NONCE_CAPACITY, &srv->nonces, e);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (rc != EST_OK)
+		goto fail;
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
 		goto fail;
@@ -340,6 +348,7 @@ est_server_free(struct est_server *srv)
 	est_keks_free(srv->keks);
 	ratelimit_fini(srv);
 	connlimit_free(srv->per_source);
+	est_nonces_free(srv->nonces);
 	if (srv->stop_pipe[0] >= 0)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)

@@ -96,7 +96,7 @@ struct est_server {
 	size_t n_listeners;
 	struct est_worker *workers;
 	size_t n_workers;
-	unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN];
+	struct est_nonces *nonces;        /* Digest nonces issued, all workers */
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
 	struct connlimit *per_source;     /* open connections per source address */
