@@ -240,6 +240,9 @@ struct est_store {
  */
 enum est_err est_store_open(const char *uri, struct est_store **out, struct est_error *e);
 
+/* The database file a URI names (pointing into uri), or NULL when it names none. */
+const char *est_store_uri_file(const char *uri);
+
 /*
  * Create a new store at URI with the current schema, owner-only, and open
  * it. A file already there must be empty, else EST_ERR_EXISTS.

@@ -11,7 +11,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
@@ -179,6 +182,41 @@ open_listeners(struct est_server *srv, struct est_error *e)
 	return EST_OK;
 }
 
+/*
+ * The users file holds Digest HA1 values (as good as the passwords against
+ * this server) and the store holds every end entity's code hash: like the
+ * keys, neither may be open to group or others. A missing one is for the
+ * code that opens it to judge.
+ */
+static enum est_err
+check_private(const char *what, const char *path, struct est_error *e)
+{
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) != 0)
+		return EST_OK;
+	if ((st.st_mode & 077) != 0)
+		return est_fail(e, EST_ERR_CONFIG, "%s %s is accessible by group or others (mode "
+		    "%04o); run: chmod 600 %s", what, path, (unsigned)(st.st_mode & 07777), path);
+	return EST_OK;
+}
+
+static enum est_err
+check_private_files(const struct est_config *cfg, struct est_error *e)
+{
+	const char *db = est_store_uri_file(cfg->store_uri);
+	char side[PATH_MAX];
+	enum est_err rc;
+
+	if ((rc = check_private("credentials file", cfg->credentials_path, e)) != EST_OK ||
+	    (rc = check_private("store", db, e)) != EST_OK)
+		return rc;
+	/* SQLite's -wal holds the latest records until a checkpoint. */
+	if (db != NULL && snprintf(side, sizeof(side), "%s-wal", db) < (int)sizeof(side))
+		rc = check_private("store journal", side, e);
+	return rc;
+}
+
 static enum est_err
 make_workers(struct est_server *srv, struct est_error *e)
 {
@@ -228,7 +266,8 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
 		goto fail;
-	if ((rc = connlimit_new(cfg->max_connections_per_address, &srv->per_source, e)) != EST_OK)
+	if ((rc = check_private_files(cfg, e)) != EST_OK ||
+	    (rc = connlimit_new(cfg->max_connections_per_address, &srv->per_source, e)) != EST_OK)
 		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
 	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||

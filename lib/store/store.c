@@ -259,6 +259,19 @@ open_uri(const char *uri, bool create, struct est_store **out, struct est_error 
 	    "unknown store scheme \"%.*s\" (use sqlite:PATH)", (int)n, uri);
 }
 
+const char *
+est_store_uri_file(const char *uri)
+{
+	size_t n;
+
+	if (uri == NULL || uri[0] == '\0')
+		return NULL;
+	n = scheme_len(uri);
+	if (n == 0)
+		return uri;
+	return scheme_is(uri, n, "sqlite") && uri[n + 1] != '\0' ? uri + n + 1 : NULL;
+}
+
 enum est_err
 est_store_open(const char *uri, struct est_store **out, struct est_error *e)
 {

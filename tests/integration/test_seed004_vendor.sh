@@ -66,9 +66,9 @@ allow-change-subject-name = no
 EOF
 
 # Pre-registration as the seed's `ejbca.sh ra addendentity` does it.
-"${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=1234.primekey.com,O=PrimeKey,C=SE" --alias estvendor --password ZUhgGPuu-doesnt-matter-randomize >/dev/null
+"${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=1234.primekey.com,O=PrimeKey,C=SE" --alias estvendor --password - <<< ZUhgGPuu-doesnt-matter-randomize >/dev/null
 "${ADM[@]}" ee add --username other-device --dn "CN=other-device" --alias othervendor \
-    --password x --unlimited >/dev/null
+    --password - <<< x --unlimited >/dev/null
 start_estd
 cp "$TA" ManagementCA.cacert.pem
 PK=(-H "Content-Type: application/pkcs10" -H "Content-Transfer-Encoding: base64")
@@ -122,7 +122,7 @@ expect_status 403 "ChangeSubjectName on renewal" "$VEST/simplereenroll" \
 grep -q 'ChangeSubjectName is not honoured on renewal' estd.log || fail "log does not say why"
 
 # ChangeSubjectName on a first vendor enrolment: honoured where allowed.
-"${ADM[@]}" ee reset 1234.primekey.com --password again >/dev/null
+"${ADM[@]}" ee reset 1234.primekey.com --password - <<< again >/dev/null
 "$CSN" other.key "CN=renamed.primekey.com,O=PrimeKey,C=SE" "CN=1234.primekey.com,O=PrimeKey,C=SE" csn.der
 openssl base64 -in csn.der -out csn.b64 -e
 status=$(curl -s -o csn.p7 -w '%{http_code}' --cacert "$TA" --cert vendor-cert.pem --key vendor-key.pem \
