@@ -201,6 +201,20 @@ username_of(struct est_req *r, const X509_NAME *dn, enum est_err fail_code, char
 	return EST_OK;
 }
 
+/*
+ * Whether ee (refused) is of this alias and spent its last use within
+ * auth-fail-window: a request bringing its right code then lost a race for
+ * it rather than guessed (issue 10: a 50-request race must not lock out).
+ */
+static bool
+just_spent(struct est_req *r, const struct est_ee *ee)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	return ee != NULL && ee->uses_left == 0 && strcmp(ee->alias, r->alias->conf->name) == 0 &&
+	    ee->last_used != 0 && now - ee->last_used <= (int64_t)r->worker->srv->cfg->auth_fail_window;
+}
+
 /* challenge-password and dn-part-password: the code against the end entity's hash. */
 static enum est_err
 authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_result *res,
@@ -209,7 +223,7 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	struct est_ee *ee = NULL;
 	struct est_pwhash h;
 	char *user = NULL;
-	bool known, match, failed;
+	bool known, match, failed, spent;
 	enum est_err rc;
 
 	if ((rc = username_of(r, X509_REQ_get_subject_name(csr), EST_ERR_AUTH, &user, e)) != EST_OK)
@@ -223,10 +237,17 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	}
 	if (rc == EST_OK && code == NULL)
 		rc = est_fail(e, EST_ERR_AUTH, "no enrolment code in the CSR for end entity %s", user);
-	known = ee != NULL && rc == EST_OK && est_pwhash_parse(ee->code_hash, &h) == NULL;
+	spent = rc == EST_ERR_AUTH && just_spent(r, ee) && code != NULL;
+	known = ee != NULL && (rc == EST_OK || spent) && est_pwhash_parse(ee->code_hash, &h) == NULL;
 	/* An unusable or unknown entity costs the same PBKDF2 as a known one. */
 	match = est_pwhash_matches(known ? &h : NULL, code != NULL ? code : "",
 	    code != NULL ? strlen(code) : 0, &failed);
+	if (spent && known && match && !failed) {
+		/* The right code, spent by a concurrent request: no guess, not counted. */
+		r->auth_no_guess = true;
+		rc = est_fail(e, EST_ERR_AUTH, "end entity %s: its code was spent a moment ago by "
+		    "another request (lost a race)", user);
+	}
 	if (rc == EST_OK && failed)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "PBKDF2 failed");
 	else if (rc == EST_OK && !known)
@@ -417,7 +438,7 @@ claimed_name(struct est_req *r, X509_REQ *csr, enum est_auth_method m, char *nam
  * limited, as only they can be guessed: one from a locked-out address or
  * for a locked-out name is refused unchecked (no PBKDF2 is spent on it),
  * and a wrong one counts. A right Digest response on a stale nonce is no
- * failure.
+ * failure, nor is the right code of a code spent a moment ago (just_spent).
  */
 static enum est_err
 try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct authn_result *res,
@@ -432,7 +453,7 @@ try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct aut
 	if (ratelimit_refused(r, name, e))
 		return EST_ERR_AUTH;
 	rc = try_method(r, csr, m, res, e);
-	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale))
+	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale && !r->auth_no_guess))
 		ratelimit_note(r, name, rc == EST_OK);
 	return rc;
 }

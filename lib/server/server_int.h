@@ -262,6 +262,8 @@ struct est_req {
 	struct timespec start;
 	bool head_only;                   /* HEAD: the answer has no body */
 	bool auth_stale;                  /* a 401 should say stale=true */
+	bool auth_no_guess;               /* the failed secret was right (a code lost a
+	                                   * race): not counted against the limits */
 	bool answered;
 };
 
