@@ -112,13 +112,16 @@ write_summary(struct conn *c)
 	memset(h->summed, 0, sizeof(h->summed));
 }
 
-/* Whether this answer's line is summarised rather than written. */
+/* Whether this answer's line is summarised rather than written (c may be NULL). */
 static bool
 summarised(struct conn *c, int status)
 {
-	struct http_session *h = &c->http;
+	struct http_session *h;
 	time_t now = time(NULL);
 
+	if (c == NULL)
+		return false;
+	h = &c->http;
 	if (h->logged < ACCESS_LOG_LINES) {
 		h->logged++;
 		return false;
@@ -134,29 +137,36 @@ summarised(struct conn *c, int status)
 }
 
 static void
-access_log(struct conn *c, const char *alias, const char *op, const char *principal,
-    int status, double ms, const char *reason)
+access_log(struct conn *c, const char *peer, const struct est_listener *l, const char *alias,
+    const char *op, const char *principal, int status, double ms, const char *reason)
 {
 	enum est_log_level lv = status == 500 ? EST_LOG_ERROR : status >= 500 ? EST_LOG_WARN : EST_LOG_INFO;
+	const char *lname = l != NULL ? l->conf->name : "-";
 
 	if (summarised(c, status))
 		return;
 	if (reason != NULL)
 		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f reason=\"%s\"",
-		    c->peer, c->listener->conf->name, alias, op, principal, status, ms, reason);
+		    peer, lname, alias, op, principal, status, ms, reason);
 	else
 		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f",
-		    c->peer, c->listener->conf->name, alias, op, principal, status, ms);
+		    peer, lname, alias, op, principal, status, ms);
+}
+
+static void
+access_log_req(struct est_req *r, int status, const char *reason)
+{
+	access_log(r->conn, r->peer, r->listener, r->alias != NULL ? r->alias->conf->name : "-",
+	    r->op != NULL ? r->op : "-", r->principal, status, elapsed_ms(&r->start), reason);
 }
 
 /* ---- framing ---- */
 
-/* Status line, headers and body into the connection's output. */
+/* Status line, headers and body into out. */
 static void
-write_answer(struct conn *c, int status, const char *content_type,
+write_answer(struct evbuffer *out, int status, const char *content_type,
     struct evbuffer *extra_headers, const void *body, size_t len, bool head_only, bool last)
 {
-	struct evbuffer *out = conn_output(c);
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -172,6 +182,13 @@ write_answer(struct conn *c, int status, const char *content_type,
 	evbuffer_add_printf(out, "Connection: %s\r\n\r\n", last ? "close" : "keep-alive");
 	if (len > 0 && !head_only)
 		evbuffer_add(out, body, len);
+}
+
+/* Queue bytes for the client; with last, nothing more is read or answered. */
+static void
+deliver(struct conn *c, struct evbuffer *answer, bool last)
+{
+	evbuffer_add_buffer(conn_output(c), answer);
 	if (last) {
 		c->http.state = HTTP_DONE;
 		conn_last_answer(c);
@@ -182,11 +199,14 @@ write_answer(struct conn *c, int status, const char *content_type,
 static void
 refuse(struct conn *c, int status, const char *reason)
 {
+	struct evbuffer *out = conn_output(c);
 	char line[300];
 
 	snprintf(line, sizeof(line), "%s\n", reason);
-	write_answer(c, status, "text/plain; charset=utf-8", NULL, line, strlen(line), false, true);
-	access_log(c, "-", "-", "-", status, 0.0, reason);
+	write_answer(out, status, "text/plain; charset=utf-8", NULL, line, strlen(line), false, true);
+	c->http.state = HTTP_DONE;
+	conn_last_answer(c);
+	access_log(c, c->peer, c->listener, "-", "-", "-", status, 0.0, reason);
 }
 
 /* ---- the request object ---- */
@@ -222,11 +242,14 @@ http_add_header(struct est_req *r, const char *name, const char *value)
 	evbuffer_add_printf(r->resp_headers, "%s: %s\r\n", name, value);
 }
 
+/* The answer into r->answer; the one call that frames a handler's answer. */
 static void
 send_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-	write_answer(r->conn, status, content_type, r->resp_headers, body, len, r->head_only,
-	    !r->head->keep_alive);
+	r->last = !r->head->keep_alive;
+	write_answer(r->answer, status, content_type, r->resp_headers, body, len, r->head_only,
+	    r->last);
+	r->status = status;
 	r->answered = true;
 }
 
@@ -234,8 +257,7 @@ void
 http_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
 	send_reply(r, status, content_type, body, len);
-	access_log(r->conn, r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
-	    r->principal, status, elapsed_ms(&r->start), NULL);
+	access_log_req(r, status, NULL);
 }
 
 /* RFC 7030 §4.2.3: every 202 says when to come back, in delta-seconds (pitfall 9). */
@@ -263,63 +285,83 @@ http_fail(struct est_req *r, const struct est_error *err)
 	} else if (status == 202) {
 		add_retry_after(r);
 		snprintf(line, sizeof(line), "%s\n", err->msg);
+	} else if (status == 500 && err->code == EST_ERR_STORE) {
+		snprintf(line, sizeof(line), "the server cannot use its certificate store now; "
+		    "the server log has the details\n");
 	} else if (status == 500) {
 		snprintf(line, sizeof(line), "internal error; the server log has the details\n");
 	} else {
 		snprintf(line, sizeof(line), "%s\n", err->msg);
 	}
 	send_reply(r, status, "text/plain; charset=utf-8", line, strlen(line));
-	access_log(r->conn, r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
-	    r->principal, status, elapsed_ms(&r->start), err->msg);
+	access_log_req(r, status, err->msg);
 }
 
-static void
-req_free(struct est_req *r)
+void
+http_req_free(struct est_req *r)
 {
 	if (r == NULL)
 		return;
 	if (r->resp_headers != NULL)
 		evbuffer_free(r->resp_headers);
+	if (r->answer != NULL)
+		evbuffer_free(r->answer);
 	free((void *)r->body);
 	free(r);
 }
 
-/* The request whose head is c->http.head, its body taken from in. */
-static struct est_req *
-req_new(struct conn *c, struct evbuffer *in)
+struct est_req *
+http_req_new(const struct http_head *head, const void *body, size_t len)
 {
-	size_t len = c->http.head.content_length;
 	struct est_req *r = calloc(1, sizeof(*r));
-	unsigned char *body;
+	unsigned char *copy;
 
 	if (r == NULL)
 		return NULL;
 	r->resp_headers = evbuffer_new();
-	r->body = body = malloc(len + 1);
-	if (r->resp_headers == NULL || body == NULL) {
-		req_free(r);
+	r->answer = evbuffer_new();
+	r->body = copy = malloc(len + 1);
+	if (r->resp_headers == NULL || r->answer == NULL || copy == NULL) {
+		http_req_free(r);
 		return NULL;
 	}
-	evbuffer_remove(in, body, len);
-	body[len] = '\0';
+	if (len > 0)
+		memcpy(copy, body, len);
+	copy[len] = '\0';
 	r->body_len = len;
+	r->head = head;
+	r->head_only = strcmp(head->method, "HEAD") == 0;
+	snprintf(r->peer, sizeof(r->peer), "-");
+	snprintf(r->principal, sizeof(r->principal), "-");
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	return r;
+}
+
+/* The request whose head is c->http.head, its body taken from in. */
+static struct est_req *
+req_from_conn(struct conn *c, struct evbuffer *in)
+{
+	size_t len = c->http.head.content_length;
+	struct est_req *r;
+
+	r = http_req_new(&c->http.head, evbuffer_pullup(in, (ev_ssize_t)len), len);
+	evbuffer_drain(in, len);
+	if (r == NULL)
+		return NULL;
 	r->conn = c;
-	r->head = &c->http.head;
 	r->worker = c->worker;
 	r->listener = c->listener;
 	r->tls = &c->tls;
 	r->source = c->source;
-	r->head_only = strcmp(c->http.head.method, "HEAD") == 0;
 	snprintf(r->peer, sizeof(r->peer), "%s", c->peer);
-	snprintf(r->principal, sizeof(r->principal), "-");
-	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	return r;
 }
 
 /*
  * Serve the request whose body is complete in in. A handler answers before
  * it returns today; a request that is not answered then is a bug, answered
- * 500 here.
+ * 500 here. (An asynchronous handler would deliver from its completion
+ * instead, with the connection in HTTP_SERVING meanwhile.)
  */
 static void
 serve(struct conn *c, struct evbuffer *in)
@@ -328,9 +370,8 @@ serve(struct conn *c, struct evbuffer *in)
 	struct est_req *r;
 
 	conn_request_read(c);
-	r = req_new(c, in);
+	r = req_from_conn(c, in);
 	if (r == NULL) {
-		evbuffer_drain(in, c->http.head.content_length);
 		refuse(c, 503, "out of memory");
 		return;
 	}
@@ -342,10 +383,10 @@ serve(struct conn *c, struct evbuffer *in)
 		http_fail(r, &err);
 	}
 	c->http.req = NULL;
-	req_free(r);
+	c->http.state = HTTP_HEAD;
+	deliver(c, r->answer, r->last);
+	http_req_free(r);
 	http_head_clear(&c->http.head);
-	if (c->http.state == HTTP_SERVING)
-		c->http.state = HTTP_HEAD;
 }
 
 /* A complete head of headlen bytes is at the front of in: parse it and check limits. */
@@ -424,7 +465,7 @@ void
 http_session_clear(struct conn *c)
 {
 	write_summary(c);
-	req_free(c->http.req);
+	http_req_free(c->http.req);
 	c->http.req = NULL;
 	http_head_clear(&c->http.head);
 }

@@ -241,10 +241,13 @@ void connlimit_give(struct connlimit *t, const char *source);
  * A request, from its complete head and body until its answer is written.
  * http.c allocates it and frees it once answered; the handler owns nothing
  * in it. Everything a handler needs is here (no socket): the head, the
- * body, the TLS facts, the worker's store and credentials.
+ * body, the TLS facts, the source address, the worker's store and
+ * credentials. The answer is framed into r->answer; http.c hands it to the
+ * connection, so a request made with http_req_new (conn NULL) runs through
+ * routing, authentication and handlers in a unit test.
  */
 struct est_req {
-	struct conn *conn;                /* for http.c and ratelimit's source only */
+	struct conn *conn;                /* http.c's; NULL for a request made alone */
 	const struct http_head *head;
 	const unsigned char *body;        /* owned copy, NUL-terminated */
 	size_t body_len;
@@ -261,11 +264,22 @@ struct est_req {
 	                                   * record (authn_client_cert), 0 for none */
 	struct timespec start;
 	bool head_only;                   /* HEAD: the answer has no body */
+	struct evbuffer *answer;          /* the framed answer (owned) */
+	int status;                       /* its status, once answered */
+	bool last;                        /* the connection closes after it */
 	bool auth_stale;                  /* a 401 should say stale=true */
 	bool auth_no_guess;               /* the failed secret was right (a code lost a
 	                                   * race): not counted against the limits */
 	bool answered;
 };
+
+/*
+ * A request on its own: head (borrowed, must outlive it) and a copy of
+ * body. Fill worker, listener, tls, source (and peer) before serving it.
+ * NULL when out of memory. Free with http_req_free().
+ */
+struct est_req *http_req_new(const struct http_head *head, const void *body, size_t len);
+void http_req_free(struct est_req *r);
 
 /*
  * conn.c's entry: take every complete request from in (pipelined ones too)

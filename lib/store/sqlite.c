@@ -12,11 +12,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #include <sqlite3.h>
 
@@ -1043,6 +1047,40 @@ migrate(struct sq_store *s, bool creating, struct est_error *e)
 	return EST_OK;
 }
 
+/*
+ * Refuse a database, -wal or -shm file marked immutable or append-only
+ * (chattr +i / +a). SQLite writes the -shm through a shared memory map, and
+ * the kernel answers a write to a mapped page of an immutable file with
+ * SIGBUS, which kills the process: SQLite never sees an error it could
+ * return. So this is checked when the store is opened; a file made
+ * immutable while a server runs cannot be caught (see estd(8)).
+ */
+static enum est_err
+check_attrs(const char *path, struct est_error *e)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char file[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		int fd, flags = 0;
+
+		if (snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= (int)sizeof(file))
+			return est_fail(e, EST_ERR_STORE, "%s: path too long", path);
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
+			continue;
+		/* File systems without attributes answer ENOTTY: nothing to refuse. */
+		if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0)
+			flags = 0;
+		close(fd);
+		if ((flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0)
+			return est_fail(e, EST_ERR_STORE, "%s is marked %s, so the store cannot be "
+			    "written (and SQLite's memory map of it would crash the program); run: "
+			    "chattr -i -a %s", file, (flags & FS_IMMUTABLE_FL) ? "immutable" :
+			    "append-only", file);
+	}
+	return EST_OK;
+}
+
 static enum est_err
 sqlite_open(const char *path, bool creating, struct est_store **out, struct est_error *e)
 {
@@ -1050,6 +1088,8 @@ sqlite_open(const char *path, bool creating, struct est_store **out, struct est_
 	enum est_err rc;
 
 	rc = creating ? create_private(path, e) : check_present(path, e);
+	if (rc == EST_OK)
+		rc = check_attrs(path, e);
 	if (rc != EST_OK)
 		return rc;
 	if ((s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(path)) == NULL) {
