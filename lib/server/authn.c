@@ -245,8 +245,8 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	if (spent && known && match && !failed) {
 		/* The right code, spent by a concurrent request: no guess, not counted. */
 		r->auth_no_guess = true;
-		rc = est_fail(e, EST_ERR_AUTH, "end entity %s: its code was spent a moment ago by "
-		    "another request (lost a race)", user);
+		rc = est_fail(e, EST_ERR_AUTH, "end entity %s has spent its enrolment code, a moment "
+		    "ago with this very code (lost a race, or a retry; not counted as a guess)", user);
 	}
 	if (rc == EST_OK && failed)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "PBKDF2 failed");

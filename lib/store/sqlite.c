@@ -10,17 +10,15 @@
  * through bound parameters of statements prepared once per handle, and every
  * statement is reset after use so no read transaction stays open.
  */
+#define _GNU_SOURCE /* statx */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <linux/fs.h>
 
 #include <sqlite3.h>
 
@@ -1053,30 +1051,28 @@ migrate(struct sq_store *s, bool creating, struct est_error *e)
  * the kernel answers a write to a mapped page of an immutable file with
  * SIGBUS, which kills the process: SQLite never sees an error it could
  * return. So this is checked when the store is opened; a file made
- * immutable while a server runs cannot be caught (see estd(8)).
+ * immutable while a server runs cannot be caught (see estd(8)). statx reads
+ * the flags by name: opening and closing the file would drop the POSIX
+ * locks SQLite holds on it through other handles of this process.
  */
 static enum est_err
 check_attrs(const char *path, struct est_error *e)
 {
 	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	const uint64_t bad = STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND;
 	char file[PATH_MAX];
+	struct statx stx;
 
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		int fd, flags = 0;
-
 		if (snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= (int)sizeof(file))
 			return est_fail(e, EST_ERR_STORE, "%s: path too long", path);
-		if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
+		if (statx(AT_FDCWD, file, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) != 0)
 			continue;
-		/* File systems without attributes answer ENOTTY: nothing to refuse. */
-		if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0)
-			flags = 0;
-		close(fd);
-		if ((flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0)
+		if ((stx.stx_attributes & stx.stx_attributes_mask & bad) != 0)
 			return est_fail(e, EST_ERR_STORE, "%s is marked %s, so the store cannot be "
 			    "written (and SQLite's memory map of it would crash the program); run: "
-			    "chattr -i -a %s", file, (flags & FS_IMMUTABLE_FL) ? "immutable" :
-			    "append-only", file);
+			    "chattr -i -a %s", file, (stx.stx_attributes & STATX_ATTR_IMMUTABLE) ?
+			    "immutable" : "append-only", file);
 	}
 	return EST_OK;
 }

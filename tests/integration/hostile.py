@@ -6,10 +6,15 @@
       write and never read, for SECONDS. Meanwhile a fresh client fetches
       /cacerts every half second. Prints max_rss_kib, worst_fresh_ms, fresh_ok,
       fresh_failed.
-  hostile.py idle PID PORT HTTP_PORT SOCKETS
-      SOCKETS idle connections from 127.0.0.1 to PORT (to a TLS port: TCP only,
+  hostile.py idle PID PORT HTTP_PORT SOCKETS [SOURCE]
+      SOCKETS idle connections from SOURCE (default 127.0.0.1) to PORT (to a TLS port: TCP only,
       they stay in the handshake), then one client from 127.0.0.2 fetches
       /cacerts from HTTP_PORT. Prints opened, estd_fds, fresh_ms, fresh_status.
+
+  hostile.py slow PORT SECONDS CONNS
+      CONNS slow clients from 127.0.0.4, each trickling a request head one
+      byte a second (slow-loris) and reconnecting when estd closes it, for
+      SECONDS. Prints slow_closed (how often estd cut one off).
 
 Everything talks to 127.0.0.0/8 only, and is bounded in count and time.
 """
@@ -108,12 +113,12 @@ def flood(pid, http_port, tls_port, cafile, seconds, conns):
     os._exit(0)  # flooders blocked in sendall need not be joined
 
 
-def idle(pid, port, http_port, sockets):
+def idle(pid, port, http_port, sockets, source):
     held = []
     for _ in range(sockets):
         try:
             held.append(socket.create_connection(("127.0.0.1", port), timeout=2.0,
-                                                 source_address=("127.0.0.1", 0)))
+                                                 source_address=(source, 0)))
         except OSError:
             break
     time.sleep(0.5)  # let estd accept (or refuse) them all
@@ -130,6 +135,35 @@ def idle(pid, port, http_port, sockets):
         s.close()
 
 
+def slow_client(port, end, counts):
+    head = b"POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n"
+    while time.monotonic() < end:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=2.0,
+                                         source_address=("127.0.0.4", 0))
+            for i in range(len(head)):
+                if time.monotonic() >= end:
+                    break
+                s.sendall(head[i:i + 1])
+                time.sleep(1.0)
+            s.close()
+        except OSError:
+            counts[0] += 1
+            time.sleep(0.2)
+
+
+def slow(port, seconds, conns):
+    end = time.monotonic() + seconds
+    counts = [0]
+    threads = [threading.Thread(target=slow_client, args=(port, end, counts), daemon=True)
+               for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 10)
+    print(f"slow_closed {counts[0]}")
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "flood":
@@ -137,7 +171,11 @@ def main():
         flood(int(pid), int(hp), int(tp), ca, float(secs), int(conns))
     elif cmd == "idle":
         pid, port, hp, n = sys.argv[2:6]
-        idle(int(pid), int(port), int(hp), int(n))
+        idle(int(pid), int(port), int(hp), int(n),
+             sys.argv[6] if len(sys.argv) > 6 else "127.0.0.1")
+    elif cmd == "slow":
+        port, secs, conns = sys.argv[2:5]
+        slow(int(port), float(secs), int(conns))
     else:
         sys.exit(f"unknown command {cmd}")
 
