@@ -21,12 +21,17 @@ start_estd
 cd "$T"
 val() { awk -v k="$1" '$1==k{print $2}' "$2"; }
 
+# AddressSanitizer keeps freed memory in quarantine (256 MiB): there the
+# bound only has to tell bounded from the gigabytes of unbounded growth.
+RSS_BOUND=65536
+if ldd "$ESTD" 2>/dev/null | grep -q libasan; then RSS_BOUND=$((512 * 1024)); fi
 lines_before=$(wc -l < estd.log)
 python3 "$H" flood "$ESTD_PID" "$HTTP_PORT" "$TLS_PORT" "$TA" "$FLOOD_SECONDS" 10 > flood.txt
 cat flood.txt
 rss=$(val max_rss_kib flood.txt)
-[ "$rss" -gt 0 ] && [ "$rss" -lt 65536 ] || fail "RSS under a pipelining flood reached $rss KiB (bound 64 MiB)"
-ok "10 connections pipelining without reading for ${FLOOD_SECONDS} s: RSS at most $rss KiB (< 64 MiB)"
+[ "$rss" -gt 0 ] && [ "$rss" -lt "$RSS_BOUND" ] ||
+	fail "RSS under a pipelining flood reached $rss KiB (bound $RSS_BOUND KiB)"
+ok "10 connections pipelining without reading for ${FLOOD_SECONDS} s: RSS at most $rss KiB (< $RSS_BOUND KiB)"
 [ "$(val fresh_failed flood.txt)" = 0 ] && [ "$(val fresh_ok flood.txt)" -ge 3 ] ||
 	fail "a fresh client was not served during the flood"
 worst=$(val worst_fresh_ms flood.txt)
