@@ -9,9 +9,12 @@
  *   source address (connlimit.c). A connection from an address at its
  *   share is closed at once. When the server is at max-connections, the
  *   accepting worker closes its oldest idle or handshaking connection to
- *   make room (as nginx and HAProxy do), so clients that merely hold
- *   sockets open cannot lock others out; only when it has none is the new
- *   connection closed.
+ *   make room (as nginx and HAProxy do), or asks a worker that had one at
+ *   its last count (every 100 ms) to close its own, so clients that merely
+ *   hold sockets open cannot lock others out; only when none has one is
+ *   the new connection closed. (The count may be up to 100 ms old: a
+ *   worker asked may find none any more, and the server then stays one
+ *   over max-connections until a connection closes.)
  * - Back-pressure: while a connection's unsent output is over
  *   CONN_OUTPUT_BOUND, it is not read (conn_may_take_request), so a client
  *   pipelining requests without reading the answers is served at its own
@@ -274,19 +277,36 @@ make_bev(struct conn *c, evutil_socket_t fd)
 	return bev;
 }
 
-/* Close the worker's oldest connection that is handshaking or idle; false when none is. */
+/* Whether c may be closed to make room: handshaking, or between requests with nothing unsent. */
 static bool
-evict_idle(struct est_worker *w)
+evictable(struct conn *c)
+{
+	if (c->state == CONN_HANDSHAKE)
+		return true;
+	return c->state == CONN_OPEN && !c->paused && http_idle(c) &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
+unsigned
+conn_count_evictable(struct est_worker *w)
+{
+	struct conn *c;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(c, &w->conns, link)
+		n += evictable(c);
+	return n;
+}
+
+bool
+conn_evict_oldest(struct est_worker *w)
 {
 	struct conn *c;
 	unsigned dropped;
 
 	TAILQ_FOREACH(c, &w->conns, link) {
-		bool idle = c->state == CONN_OPEN && !c->paused && http_idle(c) &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
-		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
-
-		if (c->state != CONN_HANDSHAKE && !idle)
+		if (!evictable(c))
 			continue;
 		if (log_limit_pass(&limit_evicted, &dropped))
 			log_info("peer=%s listener=%s closed: max-connections (%u) reached and it was "
@@ -294,6 +314,32 @@ evict_idle(struct est_worker *w)
 			    c->listener->conf->name, w->srv->cfg->max_connections, dropped);
 		conn_free(c);
 		return true;
+	}
+	return false;
+}
+
+/*
+ * Make room at max-connections: close this worker's oldest idle or
+ * handshaking connection, else ask a worker that had one at its last count
+ * (worker.c) to close its own, admitting the new connection meanwhile.
+ */
+static bool
+make_room(struct est_worker *self)
+{
+	struct est_server *srv = self->srv;
+
+	if (conn_evict_oldest(self))
+		return true;
+	for (size_t i = 0; i < srv->n_workers; i++) {
+		struct est_worker *w = &srv->workers[i];
+		unsigned n = atomic_load(&w->evictable);
+
+		while (w != self && n > 0) {
+			if (atomic_compare_exchange_weak(&w->evictable, &n, n - 1)) {
+				worker_evict(w);
+				return true;
+			}
+		}
 	}
 	return false;
 }
@@ -313,7 +359,7 @@ admit(struct worker_listener *wl, const char *source)
 		return false;
 	}
 	if (atomic_fetch_add(&srv->connections, 1) < srv->cfg->max_connections ||
-	    evict_idle(wl->worker))
+	    make_room(wl->worker))
 		return true;
 	atomic_fetch_sub(&srv->connections, 1);
 	connlimit_give(srv->per_source, source);

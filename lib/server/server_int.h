@@ -83,6 +83,11 @@ struct est_worker {
 	struct est_store *store;
 	struct est_creds *creds;          /* NULL without a credentials file */
 	TAILQ_HEAD(conn_list, conn) conns; /* open connections, oldest first */
+	atomic_uint evictable;            /* idle or handshaking ones at the last count,
+	                                   * less those other workers claimed since */
+	atomic_uint evict_asked;          /* closes other workers asked for */
+	struct event *recount;            /* counts evictable, EVICT_RECOUNT_MS */
+	struct event *evict;              /* runs the closes asked for */
 };
 
 struct est_server {
@@ -189,6 +194,12 @@ struct conn {
 /* Close a connection and free it (also used at worker shutdown). */
 void conn_free(struct conn *c);
 
+/* How many of w's connections are idle or handshaking (w's thread only). */
+unsigned conn_count_evictable(struct est_worker *w);
+
+/* Close w's oldest idle or handshaking connection; false when none is (w's thread only). */
+bool conn_evict_oldest(struct est_worker *w);
+
 /* Accept callback for evconnlistener (arg: struct worker_listener). */
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg);
@@ -220,6 +231,9 @@ enum est_err worker_init(struct est_server *srv, struct est_worker *w, unsigned 
 void *worker_main(void *arg);
 void worker_stop(struct est_worker *w);
 void worker_free(struct est_worker *w);
+
+/* From another worker's thread: have w close its oldest idle connection. */
+void worker_evict(struct est_worker *w);
 
 /* ---- connlimit.c: open connections per source address ---- */
 

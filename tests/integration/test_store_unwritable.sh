@@ -14,7 +14,7 @@ start_estd
 cd "$T"
 chattr +i "$DB" 2>/dev/null || { echo "skip: the file system has no immutable flag"; exit 77; }
 chattr -i "$DB"
-trap 'chattr -i -a "$DB" "$DB-wal" "$DB-shm" 2>/dev/null; cleanup' EXIT
+trap 'rc=$?; chattr -i -a "$DB" "$DB-wal" "$DB-shm" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 mkcsr dev
 enrol() { post_csr simpleenroll dev.b64 out.txt -u estuser:estpwd "$EST/simpleenroll"; }
 [ "$(enrol)" = 200 ] || fail "enrolment before"
