@@ -9,8 +9,9 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 60
 
-.PHONY: all deps build run check fuzz clean
+.PHONY: all deps build run check fuzz soak clean
 
 all: build
 
@@ -48,6 +49,12 @@ check: build
 # Fuzz every parser for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600).
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# A mixed load (enrolments, wrong passwords, pipelining floods, slow and idle
+# clients) on one estd for SOAK_SECONDS, then RSS, fds and errors (make soak
+# SOAK_SECONDS=600). Not part of make check.
+soak: build
+	@scripts/soak.sh $(BUILD) $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-sanitize build-fuzz

@@ -7,7 +7,8 @@
  *   [server]             store, credentials, realm, user, workers, log-level,
  *                        max-body, max-headers-size, max-header-fields,
  *                        idle-timeout, read-timeout, handshake-timeout,
- *                        max-connections, decrypt-keys, auth-fail-limit,
+ *                        max-connections, max-connections-per-address,
+ *                        decrypt-keys, auth-fail-limit,
  *                        auth-fail-window, auth-lockout
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key
@@ -228,6 +229,7 @@ struct est_config {
 	size_t max_headers_size;
 	unsigned idle_timeout;      /* seconds */
 	unsigned max_connections;   /* open connections, all listeners */
+	unsigned max_connections_per_address; /* ... from one source address (or IPv6 /64) */
 	unsigned max_header_fields; /* header fields in one request */
 	unsigned read_timeout;      /* seconds to receive a whole request once begun */
 	unsigned handshake_timeout; /* seconds for a TLS handshake */

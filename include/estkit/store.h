@@ -7,7 +7,9 @@
  * handle per thread (each is its own database connection).
  *
  * URIs: "sqlite:/path/to/file.db" (or a bare path) opens the embedded
- * SQLite backend in WAL mode, creating and migrating the schema as needed.
+ * SQLite backend in WAL mode, migrating the schema as needed. A store is
+ * made only by est_store_create; est_store_open refuses a missing or empty
+ * one (re-creating it would silently lose every record).
  * Further backends (PostgreSQL) plug in through struct est_store_ops.
  *
  * Durability: est_store_put_cert returns EST_OK only after the record is
@@ -221,6 +223,8 @@ struct est_store_ops {
 	enum est_err (*set_request_state)(struct est_store *, int64_t, enum est_req_state,
 	    enum est_req_state, int64_t, struct est_error *);
 	enum est_err (*schema_version)(struct est_store *, int *, struct est_error *);
+	enum est_err (*check)(struct est_store *, bool full, struct est_error *);
+	enum est_err (*backup)(struct est_store *, const char *path, struct est_error *);
 	enum est_err (*put_cert_consume)(struct est_store *, struct est_cert_rec *,
 	    const char *code_hash, int64_t now, struct est_error *);
 	enum est_err (*put_issued)(struct est_store *, struct est_cert_rec *,
@@ -246,11 +250,36 @@ struct est_store {
 };
 
 /*
- * Open a store by URI (see above). Caller closes with est_store_close().
- * EST_ERR_CONFIG for an unknown scheme; EST_ERR_STORE when the database
- * cannot be opened or migrated (the reason names the file).
+ * Open an existing store by URI (see above). Caller closes with
+ * est_store_close(). EST_ERR_CONFIG for an unknown scheme; EST_ERR_STORE
+ * when the database is missing, empty, not estkit's, or cannot be opened or
+ * migrated (the reason names the file). It does not check the pages: see
+ * est_store_check.
  */
 enum est_err est_store_open(const char *uri, struct est_store **out, struct est_error *e);
+
+/* The database file a URI names (pointing into uri), or NULL when it names none. */
+const char *est_store_uri_file(const char *uri);
+
+/*
+ * Create a new store at URI with the current schema, owner-only, and open
+ * it. A file already there must be empty, else EST_ERR_EXISTS.
+ */
+enum est_err est_store_create(const char *uri, struct est_store **out, struct est_error *e);
+
+/*
+ * Check the database for damage: full false runs SQLite's quick_check (what
+ * estd runs at start-up), true the slower integrity_check. EST_ERR_STORE
+ * names the file, the check and the first problem found.
+ */
+enum est_err est_store_check(struct est_store *st, bool full, struct est_error *e);
+
+/*
+ * Write a consistent copy of the store, taken online (writers may go on),
+ * to the new file path (which must not exist: EST_ERR_EXISTS). Restoring is
+ * putting the copy in place of the store while no server runs.
+ */
+enum est_err est_store_backup(struct est_store *st, const char *path, struct est_error *e);
 void est_store_close(struct est_store *st);
 
 /*

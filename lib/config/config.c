@@ -74,6 +74,8 @@ static const struct opt opts[] = {
 	{ S_SERVER, "max-headers-size", OPT_SIZE, SRV(max_headers_size), 1024, 1024 * 1024 },
 	{ S_SERVER, "idle-timeout", OPT_UINT, SRV(idle_timeout), 1, 3600 },
 	{ S_SERVER, "max-connections", OPT_UINT, SRV(max_connections), 1, 1000000 },
+	{ S_SERVER, "max-connections-per-address", OPT_UINT, SRV(max_connections_per_address), 1,
+	    1000000 },
 	{ S_SERVER, "max-header-fields", OPT_UINT, SRV(max_header_fields), 1, 256 },
 	{ S_SERVER, "read-timeout", OPT_UINT, SRV(read_timeout), 1, 3600 },
 	{ S_SERVER, "handshake-timeout", OPT_UINT, SRV(handshake_timeout), 1, 3600 },
@@ -1049,6 +1051,7 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->max_headers_size = 8192;
 	c->idle_timeout = 30;
 	c->max_connections = 1024;
+	c->max_connections_per_address = 64;
 	c->max_header_fields = 64;
 	c->read_timeout = 30;
 	c->handshake_timeout = 10;

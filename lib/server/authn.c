@@ -106,9 +106,9 @@ authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 	char *serial;
 	enum est_err rc;
 
-	if (r->ssl == NULL || (peer = SSL_get0_peer_certificate(r->ssl)) == NULL)
+	if ((peer = r->tls->peer) == NULL)
 		return no_client_cert(r, e);
-	rc = est_ca_verify(r->alias->ca, peer, SSL_get_peer_cert_chain(r->ssl), time(NULL), e);
+	rc = est_ca_verify(r->alias->ca, peer, r->tls->chain, time(NULL), e);
 	if (rc != EST_OK)
 		return rc;
 	serial = est_serial_text(X509_get0_serialNumber(peer));
@@ -137,7 +137,7 @@ authn_http(struct est_req *r, struct est_error *e)
 	if (est_creds_refresh(r->worker->creds, e) != EST_OK)
 		log_warn("credentials file: %s (keeping the users loaded before)", e->msg);
 	rc = est_httpauth_check(r->worker->creds, srv->cfg->realm, http_method(r), http_target(r),
-	    authz, srv->nonce_key, time(NULL), user, &stale, e);
+	    authz, srv->nonces, time(NULL), user, &stale, e);
 	if (rc != EST_OK) {
 		r->auth_stale = stale;
 		return rc;
@@ -205,6 +205,20 @@ username_of(struct est_req *r, const X509_NAME *dn, enum est_err fail_code, char
 	return EST_OK;
 }
 
+/*
+ * Whether ee (refused) is of this alias and spent its last use within
+ * auth-fail-window: a request bringing its right code then lost a race for
+ * it rather than guessed (issue 10: a 50-request race must not lock out).
+ */
+static bool
+just_spent(struct est_req *r, const struct est_ee *ee)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	return ee != NULL && ee->uses_left == 0 && strcmp(ee->alias, r->alias->conf->name) == 0 &&
+	    ee->last_used != 0 && now - ee->last_used <= (int64_t)r->worker->srv->cfg->auth_fail_window;
+}
+
 /* challenge-password and dn-part-password: the code against the end entity's hash. */
 static enum est_err
 authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_result *res,
@@ -213,7 +227,7 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	struct est_ee *ee = NULL;
 	struct est_pwhash h;
 	char *user = NULL;
-	bool known, match, failed;
+	bool known, match, failed, spent;
 	enum est_err rc;
 
 	if ((rc = username_of(r, X509_REQ_get_subject_name(csr), EST_ERR_AUTH, &user, e)) != EST_OK)
@@ -228,10 +242,17 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	}
 	if (rc == EST_OK && code == NULL)
 		rc = est_fail(e, EST_ERR_AUTH, "no enrolment code in the CSR for end entity %s", user);
-	known = ee != NULL && rc == EST_OK && est_pwhash_parse(ee->code_hash, &h) == NULL;
+	spent = rc == EST_ERR_AUTH && just_spent(r, ee) && code != NULL;
+	known = ee != NULL && (rc == EST_OK || spent) && est_pwhash_parse(ee->code_hash, &h) == NULL;
 	/* An unusable or unknown entity costs the same PBKDF2 as a known one. */
 	match = est_pwhash_matches(known ? &h : NULL, code != NULL ? code : "",
 	    code != NULL ? strlen(code) : 0, &failed);
+	if (spent && known && match && !failed) {
+		/* The right code, spent by a concurrent request: no guess, not counted. */
+		r->auth_no_guess = true;
+		rc = est_fail(e, EST_ERR_AUTH, "end entity %s has spent its enrolment code, a moment "
+		    "ago with this very code (lost a race, or a retry; not counted as a guess)", user);
+	}
 	if (rc == EST_OK && failed)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "PBKDF2 failed");
 	else if (rc == EST_OK && !known)
@@ -313,7 +334,7 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 		return http_header(r, "Authorization") != NULL;
 	case EST_AUTH_CERTIFICATE:
 	case EST_AUTH_NONE:
-		return r->ssl != NULL && SSL_get0_peer_certificate(r->ssl) != NULL;
+		return r->tls->peer != NULL;
 	case EST_AUTH_CHALLENGE_PASSWORD:
 		return csr != NULL && (X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, -1) >= 0 ||
 		    names_codeless_ee(r, csr));
@@ -435,7 +456,7 @@ claimed_name(struct est_req *r, X509_REQ *csr, enum est_auth_method m, char *nam
  * limited, as only they can be guessed: one from a locked-out address or
  * for a locked-out name is refused unchecked (no PBKDF2 is spent on it),
  * and a wrong one counts. A right Digest response on a stale nonce is no
- * failure.
+ * failure, nor is the right code of a code spent a moment ago (just_spent).
  */
 static enum est_err
 try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct authn_result *res,
@@ -450,7 +471,7 @@ try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct aut
 	if (ratelimit_refused(r, name, e))
 		return EST_ERR_AUTH;
 	rc = try_method(r, csr, m, res, e);
-	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale))
+	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale && !r->auth_no_guess))
 		ratelimit_note(r, name, rc == EST_OK);
 	return rc;
 }
@@ -484,7 +505,7 @@ authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 	const struct est_alias_conf *ac = r->alias->conf;
 	struct est_error why = { 0 };
 
-	if (ac->require_client_cert && (r->ssl == NULL || SSL_get0_peer_certificate(r->ssl) == NULL))
+	if (ac->require_client_cert && r->tls->peer == NULL)
 		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate; "
 		    "use the mutual-TLS listener", ac->name);
 	for (size_t i = 0; i < ac->n_auth; i++) {
@@ -514,7 +535,8 @@ authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 enum est_err
 authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
 {
-	char want[64], *got = NULL;
+	const char *want = r->tls->binding;
+	char *got = NULL;
 	enum est_err rc;
 	size_t n;
 
@@ -526,14 +548,15 @@ authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
 		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s links the CSR to the TLS connection: "
 		    "put base64(tls-unique) in its challengePassword (RFC 7030 §3.5)",
 		    r->alias->conf->name);
-	if ((rc = binding_value(r->ssl, want, sizeof(want), e)) == EST_OK) {
-		n = strlen(want);
-		/* Whole value, constant time: a prefix must not pass (EST-S-36). */
-		if (strlen(got) != n || CRYPTO_memcmp(got, want, n) != 0)
-			rc = est_fail(e, EST_ERR_FORBIDDEN, "the CSR's challengePassword is not this TLS "
-			    "connection's channel binding: build the CSR on the connection that "
-			    "sends it (RFC 7030 §3.5)");
-	}
+	n = strlen(want);
+	if (n == 0)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "this connection has no channel-binding value "
+		    "(tls-unique or tls-exporter); channel binding needs TLS");
+	/* Whole value, constant time: a prefix must not pass (EST-S-36). */
+	else if (strlen(got) != n || CRYPTO_memcmp(got, want, n) != 0)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "the CSR's challengePassword is not this TLS "
+		    "connection's channel binding: build the CSR on the connection that "
+		    "sends it (RFC 7030 §3.5)");
 	free(got);
 	return rc;
 }
@@ -545,7 +568,7 @@ authn_add_challenges(struct est_req *r)
 	char values[3][512];
 	size_t n;
 
-	n = est_httpauth_challenges(srv->cfg->realm, srv->nonce_key, time(NULL), r->auth_stale,
+	n = est_httpauth_challenges(srv->cfg->realm, srv->nonces, time(NULL), r->auth_stale,
 	    values, 3);
 	for (size_t i = 0; i < n; i++)
 		http_add_header(r, "WWW-Authenticate", values[i]);

@@ -114,7 +114,7 @@ shared_key_recipient(struct est_req *r, struct keygen *kg, struct est_error *e)
 static enum est_err
 cert_recipient(struct est_req *r, struct keygen *kg, struct est_error *e)
 {
-	X509 *peer = r->ssl != NULL ? SSL_get0_peer_certificate(r->ssl) : NULL;
+	X509 *peer = r->tls->peer;
 	const ASN1_OCTET_STRING *ski = peer != NULL ? X509_get0_subject_key_id(peer) : NULL;
 	uint32_t ku = peer != NULL ? X509_get_key_usage(peer) : 0;
 	EVP_PKEY *pub = peer != NULL ? X509_get0_pubkey(peer) : NULL;

@@ -11,7 +11,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
@@ -21,6 +24,9 @@
 #include "estkit/codec.h"
 #include "estkit/log.h"
 #include "server/server_int.h"
+
+/* Digest nonces remembered (about 40 bytes each): more than a minute of 401s at full speed. */
+#define NONCE_CAPACITY 65536
 
 static struct est_ca *
 find_ca(struct est_server *srv, const char *name)
@@ -186,6 +192,41 @@ open_listeners(struct est_server *srv, bool bind_it, struct est_error *e)
 	return EST_OK;
 }
 
+/*
+ * The users file holds Digest HA1 values (as good as the passwords against
+ * this server) and the store holds every end entity's code hash: like the
+ * keys, neither may be open to group or others. A missing one is for the
+ * code that opens it to judge.
+ */
+static enum est_err
+check_private(const char *what, const char *path, struct est_error *e)
+{
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) != 0)
+		return EST_OK;
+	if ((st.st_mode & 077) != 0)
+		return est_fail(e, EST_ERR_CONFIG, "%s %s is accessible by group or others (mode "
+		    "%04o); run: chmod 600 %s", what, path, (unsigned)(st.st_mode & 07777), path);
+	return EST_OK;
+}
+
+static enum est_err
+check_private_files(const struct est_config *cfg, struct est_error *e)
+{
+	const char *db = est_store_uri_file(cfg->store_uri);
+	char side[PATH_MAX];
+	enum est_err rc;
+
+	if ((rc = check_private("credentials file", cfg->credentials_path, e)) != EST_OK ||
+	    (rc = check_private("store", db, e)) != EST_OK)
+		return rc;
+	/* SQLite's -wal holds the latest records until a checkpoint. */
+	if (db != NULL && snprintf(side, sizeof(side), "%s-wal", db) < (int)sizeof(side))
+		rc = check_private("store journal", side, e);
+	return rc;
+}
+
 static enum est_err
 make_workers(struct est_server *srv, struct est_error *e)
 {
@@ -209,6 +250,7 @@ static enum est_err
 server_build(const struct est_config *cfg, bool bind_it, struct est_server **out,
     struct est_error *e)
 {
+	unsigned char key[EST_HTTPAUTH_NONCE_KEY_LEN];
 	struct est_server *srv;
 	enum est_err rc;
 
@@ -225,17 +267,27 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 		rc = est_fail(e, EST_ERR_IO, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
+	if (RAND_bytes(key, sizeof(key)) != 1) {
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
 		goto fail;
 	}
+	rc = est_nonces_new(key, NONCE_CAPACITY, &srv->nonces, e);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (rc != EST_OK)
+		goto fail;
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
+		goto fail;
+	if ((rc = check_private_files(cfg, e)) != EST_OK ||
+	    (rc = connlimit_new(cfg->max_connections_per_address, &srv->per_source, e)) != EST_OK)
 		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = lockout_sync_init(srv, e)) != EST_OK ||
 	    (rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
 	    (rc = vendor_load(srv, e)) != EST_OK || (rc = open_listeners(srv, bind_it, e)) != EST_OK ||
 	    (rc = make_workers(srv, e)) != EST_OK)
+		goto fail;
+	/* Damaged pages are found now, not by the enrolment that reads them. */
+	if ((rc = est_store_check(srv->workers[0].store, false, e)) != EST_OK)
 		goto fail;
 	*out = srv;
 	return EST_OK;
@@ -366,6 +418,8 @@ est_server_free(struct est_server *srv)
 	est_keks_free(srv->keks);
 	ratelimit_fini(srv);
 	lockout_sync_fini(srv);
+	connlimit_free(srv->per_source);
+	est_nonces_free(srv->nonces);
 	if (srv->stop_pipe[0] >= 0)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)

@@ -87,7 +87,12 @@ struct est_worker {
 	struct worker_listener *wls;      /* one per listener */
 	struct est_store *store;
 	struct est_creds *creds;          /* NULL without a credentials file */
-	TAILQ_HEAD(conn_list, conn) conns; /* open connections, freed at shutdown */
+	TAILQ_HEAD(conn_list, conn) conns; /* open connections, oldest first */
+	atomic_uint evictable;            /* idle or handshaking ones at the last count,
+	                                   * less those other workers claimed since */
+	atomic_uint evict_asked;          /* closes other workers asked for */
+	struct event *recount;            /* counts evictable, EVICT_RECOUNT_MS */
+	struct event *evict;              /* runs the closes asked for */
 };
 
 struct est_server {
@@ -101,9 +106,10 @@ struct est_server {
 	size_t n_listeners;
 	struct est_worker *workers;
 	size_t n_workers;
-	unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN];
+	struct est_nonces *nonces;        /* Digest nonces issued, all workers */
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
+	struct connlimit *per_source;     /* open connections per source address */
 	struct ext_ca *ext_cas;           /* those the aliases use, from the store */
 	size_t n_ext_cas;
 	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
@@ -121,12 +127,57 @@ struct est_server {
 enum est_err tls_listener_ctx(struct est_server *srv, struct est_listener *l,
     struct est_error *e);
 
-/* ---- conn.c: one client connection ---- */
+/* ---- tls.c: what a request may know of its TLS connection ---- */
+
+/*
+ * The facts about a TLS connection that authentication and handlers use,
+ * captured once when the handshake is done, so nothing above conn.c needs
+ * the SSL object (and tests can fill them by hand).
+ */
+struct tls_facts {
+	bool tls;                         /* the connection is TLS */
+	X509 *peer;                       /* client certificate (owned), NULL: none */
+	STACK_OF(X509) *chain;            /* the client's other certificates (owned), or NULL */
+	char binding[96];                 /* base64 channel binding (binding.c), "" for none */
+};
+
+/* Fill f from a connection whose handshake is done. */
+void tls_facts_capture(struct tls_facts *f, SSL *ssl);
+
+/* Free what f holds and zero it; f may be zeroed already. */
+void tls_facts_clear(struct tls_facts *f);
+
+/* ---- http.c: HTTP framing on one connection ---- */
+
+enum http_state {
+	HTTP_HEAD,                        /* reading a request head (or idle between requests) */
+	HTTP_BODY,                        /* reading its body */
+	HTTP_SERVING,                     /* a request is with its handler */
+	HTTP_DONE                         /* the last answer is queued; read no more */
+};
+
+/* HTTP's state on a connection; zeroed with the connection, http.c's own. */
+struct http_session {
+	enum http_state state;
+	struct http_head head;            /* valid from HTTP_BODY */
+	struct est_req *req;              /* the request being served, or NULL */
+	unsigned logged;                  /* access-log lines written one by one */
+	unsigned summed[6];               /* lines summarised since, by status class */
+	time_t summed_since;              /* when the first of them came */
+};
+
+/* ---- conn.c: one client connection, transport only ---- */
+
+/*
+ * Output a connection may hold unsent before it stops reading requests:
+ * pipelined requests are then served as fast as the client reads answers.
+ */
+#define CONN_OUTPUT_BOUND (256 * 1024)
 
 enum conn_state {
-	CONN_HEAD,                        /* reading a request head */
-	CONN_BODY,                        /* reading its body */
-	CONN_CLOSING,                     /* answer queued; close once written */
+	CONN_HANDSHAKE,                   /* TLS handshake under way */
+	CONN_OPEN,                        /* reading and answering */
+	CONN_CLOSING,                     /* the last answer is queued; close once written */
 	CONN_LINGER                       /* answer sent, our side shut: draining input */
 };
 
@@ -136,30 +187,49 @@ struct conn {
 	struct bufferevent *bev;
 	SSL *ssl;                         /* NULL on a plain listener */
 	char peer[80];                    /* "ADDR:PORT" */
-	char source[64];                  /* the address failures count against
+	char source[64];                  /* the address limits count against
 	                                   * (ratelimit_source) */
 	enum conn_state state;
-	struct http_head head;            /* valid in CONN_BODY */
-	bool head_only;                   /* the request was HEAD: no body in the answer */
+	bool paused;                      /* not reading until output drains */
+	bool counted;                     /* holds a slot in the per-address count */
+	struct tls_facts tls;             /* valid once the handshake is done */
+	struct http_session http;         /* HTTP's state (http.c) */
 	struct event *deadline;           /* handshake-timeout, then read-timeout per request */
-	bool handshaking;                 /* the deadline is the handshake's */
-	TAILQ_ENTRY(conn) link;           /* in worker->conns */
+	TAILQ_ENTRY(conn) link;           /* in worker->conns, oldest first */
 };
 
 /* Close a connection and free it (also used at worker shutdown). */
 void conn_free(struct conn *c);
 
+/* How many of w's connections are idle or handshaking (w's thread only). */
+unsigned conn_count_evictable(struct est_worker *w);
+
+/* Close w's oldest idle or handshaking connection; false when none is (w's thread only). */
+bool conn_evict_oldest(struct est_worker *w);
+
 /* Accept callback for evconnlistener (arg: struct worker_listener). */
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg);
 
+/* What http.c writes answers into (borrowed). */
+struct evbuffer *conn_output(struct conn *c);
+
+/* The answer just queued is the last: close once it is written. */
+void conn_last_answer(struct conn *c);
+
 /*
- * Queue a complete response on the connection. extra_headers holds whole
- * "Name: value\r\n" lines (or is NULL). With close, the connection ends
- * once the response is written.
+ * Whether HTTP may take another request from the input now. False once the
+ * connection is closing, and while the unsent output is over
+ * CONN_OUTPUT_BOUND: then conn.c stops reading and calls http_input again
+ * when the client has read enough.
  */
-void conn_respond(struct conn *c, int status, const char *content_type,
-    struct evbuffer *extra_headers, const void *body, size_t len, bool close);
+bool conn_may_take_request(struct conn *c);
+
+/* A request's first byte came: start its read-timeout (once per request). */
+void conn_request_started(struct conn *c);
+
+/* The request is complete: stop its read-timeout. */
+void conn_request_read(struct conn *c);
 
 /* ---- worker.c ---- */
 
@@ -169,34 +239,89 @@ void *worker_main(void *arg);
 void worker_stop(struct est_worker *w);
 void worker_free(struct est_worker *w);
 
+/* From another worker's thread: have w close its oldest idle connection. */
+void worker_evict(struct est_worker *w);
+
+/* ---- connlimit.c: open connections per source address ---- */
+
+struct connlimit;
+
+/* A table allowing each source at most per_source connections. Free with connlimit_free. */
+enum est_err connlimit_new(unsigned per_source, struct connlimit **out, struct est_error *e);
+void connlimit_free(struct connlimit *t);
+
+/* Take a slot for source; false when it already holds per_source. Thread-safe. */
+bool connlimit_take(struct connlimit *t, const char *source);
+
+/* Give back a slot connlimit_take gave. */
+void connlimit_give(struct connlimit *t, const char *source);
+
 /* ---- http.c: one request ---- */
 
+/*
+ * A request, from its complete head and body until its answer is written.
+ * http.c allocates it and frees it once answered; the handler owns nothing
+ * in it. Everything a handler needs is here (no socket): the head, the
+ * body, the TLS facts, the source address, the worker's store and
+ * credentials. The answer is framed into r->answer; http.c hands it to the
+ * connection, so a request made with http_req_new (conn NULL) runs through
+ * routing, authentication and handlers in a unit test.
+ */
 struct est_req {
-	struct conn *conn;
+	struct conn *conn;                /* http.c's; NULL for a request made alone */
 	const struct http_head *head;
-	const unsigned char *body;        /* borrowed from the connection's buffer */
+	const unsigned char *body;        /* owned copy, NUL-terminated */
 	size_t body_len;
 	struct evbuffer *resp_headers;    /* headers added for the response */
 	struct est_worker *worker;
 	struct est_listener *listener;
+	const struct tls_facts *tls;      /* the connection's (never NULL; tls false on plain) */
+	const char *source;               /* the address failures count against */
 	struct est_alias *alias;          /* NULL until routed */
 	const char *op;                   /* operation name, NULL until routed */
-	SSL *ssl;                         /* NULL on a plain listener */
 	char peer[80];                    /* "ADDR:PORT" */
 	char principal[160];              /* who authenticated, "-" before */
 	int64_t cert_ee_id;               /* end entity of the client certificate on
 	                                   * record (authn_client_cert), 0 for none */
 	struct timespec start;
+	bool head_only;                   /* HEAD: the answer has no body */
+	struct evbuffer *answer;          /* the framed answer (owned) */
+	int status;                       /* its status, once answered */
+	bool last;                        /* the connection closes after it */
 	bool auth_stale;                  /* a 401 should say stale=true */
+	bool auth_no_guess;               /* the failed secret was right (a code lost a
+	                                   * race): not counted against the limits */
 	bool answered;
 };
 
-/* Serve one complete request read by conn.c. */
-void http_serve(struct conn *c, const unsigned char *body, size_t len);
+/*
+ * A request on its own: head (borrowed, must outlive it) and a copy of
+ * body. Fill worker, listener, tls, source (and peer) before serving it.
+ * NULL when out of memory. Free with http_req_free().
+ */
+struct est_req *http_req_new(const struct http_head *head, const void *body, size_t len);
+void http_req_free(struct est_req *r);
 
-/* Answer a request that could not be parsed (status from the HTTP layer),
- * log it, and close the connection. */
-void http_refuse(struct conn *c, int status, const char *reason);
+/*
+ * conn.c's entry: take every complete request from in (pipelined ones too)
+ * while conn_may_take_request allows, answering limits (431, 413) and
+ * sending 100 Continue, and hand each to route_request.
+ */
+void http_input(struct conn *c, struct evbuffer *in);
+
+/*
+ * A timeout fired (why: which one); pending: input is waiting that HTTP has
+ * not taken. Returns true when a request was under way and was answered
+ * 408 (the connection then closes after writing it); false when the
+ * connection was idle and may simply be closed.
+ */
+bool http_timeout(struct conn *c, bool pending, const char *why);
+
+/* Whether HTTP is between requests (nothing parsed of the next one). */
+bool http_idle(const struct conn *c);
+
+/* Release HTTP's state of a closing connection (writes any log summary). */
+void http_session_clear(struct conn *c);
 
 /* The request's method and target ("GET", "/.well-known/est/cacerts?x"). */
 const char *http_method(struct est_req *r);
@@ -216,7 +341,8 @@ void http_add_header(struct est_req *r, const char *name, const char *value);
  * The only two ways a request is answered. http_reply sends status with a
  * body and content type; http_fail maps an error to its HTTP status (the one
  * place this mapping exists), sends the reason as one line of text/plain and
- * logs it. Both write the access log line.
+ * logs it. Both write the access log line. After either, r is no longer the
+ * handler's.
  */
 void http_reply(struct est_req *r, int status, const char *content_type,
     const void *body, size_t len);

@@ -132,3 +132,31 @@ tls_listener_ctx(struct est_server *srv, struct est_listener *l, struct est_erro
 	l->ssl_ctx = ctx;
 	return EST_OK;
 }
+
+void
+tls_facts_capture(struct tls_facts *f, SSL *ssl)
+{
+	struct est_error ignored = { 0 };
+	X509 *peer;
+
+	tls_facts_clear(f);
+	if (ssl == NULL)
+		return;
+	f->tls = true;
+	if ((peer = SSL_get0_peer_certificate(ssl)) != NULL && X509_up_ref(peer))
+		f->peer = peer;
+	if (SSL_get_peer_cert_chain(ssl) != NULL)
+		f->chain = X509_chain_up_ref(SSL_get_peer_cert_chain(ssl));
+	/* None (an error) leaves "": an alias that needs it refuses the request then. */
+	if (binding_value(ssl, f->binding, sizeof(f->binding), &ignored) != EST_OK)
+		f->binding[0] = '\0';
+	ERR_clear_error();
+}
+
+void
+tls_facts_clear(struct tls_facts *f)
+{
+	X509_free(f->peer);
+	sk_X509_pop_free(f->chain, X509_free);
+	memset(f, 0, sizeof(*f));
+}

@@ -245,12 +245,12 @@ verify_under(struct est_req *r, STACK_OF(X509) *listed, STACK_OF(X509) *anchors,
 	X509 *peer;
 	enum est_err rc;
 
-	if (r->ssl == NULL || (peer = SSL_get0_peer_certificate(r->ssl)) == NULL)
+	if ((peer = r->tls->peer) == NULL)
 		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate",
 		    r->alias->conf->name);
 	if ((untrusted = sk_X509_dup(intermediates)) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	sent = SSL_get_peer_cert_chain(r->ssl);
+	sent = r->tls->chain;
 	for (int i = 0; sent != NULL && i < sk_X509_num(sent); i++)
 		if (sk_X509_push(untrusted, sk_X509_value(sent, i)) <= 0) {
 			sk_X509_free(untrusted);
@@ -268,7 +268,7 @@ vendor_verify(struct est_req *r, X509 **cert, struct est_error *e)
 {
 	const struct est_alias *a = r->alias;
 
-	if (r->ssl == NULL || SSL_get0_peer_certificate(r->ssl) == NULL)
+	if (r->tls->peer == NULL)
 		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs the device's vendor certificate "
 		    "as TLS client certificate", a->conf->name);
 	return verify_under(r, a->vendor_listed, a->vendor_anchors, a->vendor_untrusted, cert, e);

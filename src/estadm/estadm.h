@@ -70,6 +70,27 @@ int adm_open_store(const struct est_config *cfg, struct est_store **out);
 /* adm_load_config then adm_open_store, for commands that need only the store. */
 int adm_open_configured_store(const struct adm_ctx *ctx, struct est_store **out);
 
+/* ---- secret.c ------------------------------------------------------------ */
+
+#define ADM_SECRET_MAX 1024
+
+/*
+ * Read a password or enrolment code (what names it in prompts and
+ * messages) into buf: arg "-" reads one line of standard input, file the
+ * first line of that file, neither asks twice on the terminal. Any other
+ * arg is refused: a secret is never taken from the command line. An empty
+ * secret is refused. ADM_EXIT_OK or ADM_EXIT_FAIL (reported). The caller
+ * wipes buf.
+ */
+int adm_read_secret(const char *arg, const char *file, const char *what, char *buf,
+    size_t size);
+
+/* ---- cmd_db.c ------------------------------------------------------------ */
+
+int adm_db_create(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_db_check(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_db_backup(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_init.c ---------------------------------------------------------- */
 
 /*

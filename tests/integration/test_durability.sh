@@ -26,7 +26,7 @@ for i in $(seq $DEVICES); do
 	code="code-$i-$RANDOM"
 	echo "dev$i $code" >> codes.txt
 	"$ESTADM" -c "$T/var/estd.conf" ee add --username "dev$i" --dn "CN=dev$i" --alias est \
-	    --password "$code" > /dev/null
+	    --password - <<< "$code" > /dev/null
 done
 ok "$DEVICES end entities registered with one-time codes"
 

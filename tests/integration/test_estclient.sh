@@ -38,7 +38,7 @@ openssl req -in device.csr -text -noout >/dev/null
 # The seed's pre-registration (EJBCA: ra addendentity), then its line verbatim:
 # the enrolment code 'password' in the CSR's challengePassword authenticates.
 "$ESTADM" -c var/estd.conf ee add --username 123456789 --dn "CN=123456789" --alias est \
-    --password password >/dev/null
+    --password - <<< password >/dev/null
 ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device.csr
 expect_rc 0 "seed 004: ./estclient -e -s 127.0.0.1 -p 8442 -o certs --pem-output -y device.csr"
 openssl x509 -in certs/cert-0-0.pem -text -noout | grep_all 'Subject: CN = 123456789' || fail "enrolled certificate"
@@ -65,7 +65,7 @@ err_says "revoked"
 # The EC variant of the seed.
 openssl ecparam -name prime256v1 -genkey -noout -out prime256v1-key.pem
 openssl req -nodes -new -key prime256v1-key.pem -out device-ec.csr -config openssl.conf
-"$ESTADM" -c var/estd.conf ee reset 123456789 --password password >/dev/null
+"$ESTADM" -c var/estd.conf ee reset 123456789 --password - <<< password >/dev/null
 ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device-ec.csr
 expect_rc 0 "seed 004: ./estclient -e ... -y device-ec.csr"
 openssl x509 -in certs/cert-0-0.pem -text -noout | grep_all 'id-ecPublicKey' || fail "EC certificate"

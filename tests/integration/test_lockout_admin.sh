@@ -9,7 +9,7 @@
 init_demo
 ADM=("$ESTADM" -c "$T/var/estd.conf")
 sed -i 's/^\[server\]$/[server]\nauth-fail-limit = 3\nauth-fail-window = 60\nauth-lockout = 600/' "$T/var/estd.conf"
-"${ADM[@]}" ee add --username dev1 --dn "CN=dev1" --alias est --password dev1code > /dev/null
+"${ADM[@]}" ee add --username dev1 --dn "CN=dev1" --alias est --password - <<< dev1code > /dev/null
 start_estd
 cd "$T"
 mkcsr dev
@@ -79,7 +79,7 @@ ok "after a clear, the failure count starts from zero"
 for i in 1 2 3; do [ "$(enrol --basic -u "estuser:wrong$i")" = 401 ] || fail "wrong password $i before restart"; done
 "${ADM[@]}" lockout list | grep_all "^address " || fail "no lock-out before the restart"
 stop_estd
-"${ADM[@]}" ee add --username 'x 127.0.0.1%' --dn 'CN=x 127.0.0.1%' --alias est --password good > /dev/null
+"${ADM[@]}" ee add --username 'x 127.0.0.1%' --dn 'CN=x 127.0.0.1%' --alias est --password - <<< good > /dev/null
 start_estd
 URL="$EST/simpleenroll"
 [ "$("${ADM[@]}" lockout list | wc -l)" = 1 ] || fail "lock-outs listed after a restart: $("${ADM[@]}" lockout list)"

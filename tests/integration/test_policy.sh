@@ -101,8 +101,8 @@ enrol() {
 }
 
 # ---- 1. Any certificate of this CA could get any name --------------------------------
-"${ADM[@]}" ee add --username dev-a --dn "CN=dev-a" --alias est --password code-a >/dev/null
-"${ADM[@]}" ee add --username dev-b --dn "CN=dev-b,O=Victim" --alias est --password code-b >/dev/null
+"${ADM[@]}" ee add --username dev-a --dn "CN=dev-a" --alias est --password - <<< code-a >/dev/null
+"${ADM[@]}" ee add --username dev-b --dn "CN=dev-b,O=Victim" --alias est --password - <<< code-b >/dev/null
 pwcsr deva dev-a code-a
 enrol deva deva.b64 "$EST/simpleenroll"
 ok "dev-a enrolled with its one-time code"
@@ -139,7 +139,7 @@ refused 403 "wildcards are refused" "HTTP user asks for CN=*.acme.org" "$EST/sim
 refused 403 "registered to end entity dev-b" "HTTP user asks for an end entity's DN" \
     "$EST/simpleenroll" steal.b64 "${AUTH[@]}"
 "${ADM[@]}" ee add --username dev-c --dn "CN=dev-c" --san dns:dev-c.acme.org,ip:10.9.9.9 --alias est \
-    --password code-c >/dev/null
+    --password - <<< code-c >/dev/null
 csr takesan "/CN=thief.acme.org" -addext "subjectAltName=DNS:thief.acme.org,IP:10.9.9.9"
 refused 403 "registered to end entity dev-c" "HTTP user asks for an end entity's SAN entry" \
     "$EST/simpleenroll" takesan.b64 "${AUTH[@]}"
@@ -206,7 +206,7 @@ openssl base64 -in early2.der -out early2.b64
 refused 403 "too early to renew: renewal opens" "renewal before renew-window" \
     "$MEST/early/simplereenroll" early2.b64 --cert early.pem --key early.key
 
-"${ADM[@]}" ee add --username dev-r --dn "CN=dev-r" --alias rr --password code-r --uses 3 >/dev/null
+"${ADM[@]}" ee add --username dev-r --dn "CN=dev-r" --alias rr --password - <<< code-r --uses 3 >/dev/null
 pwcsr r1 dev-r code-r
 enrol r1 r1.b64 "$EST/rr/simpleenroll"
 pwcsr r2 dev-r code-r
@@ -225,7 +225,7 @@ ok "revoke-replaced: the renewed certificate is revoked (superseded) with the re
 refused 403 "is revoked" "the replaced certificate cannot renew again" \
     "$MEST/rr/simplereenroll" r3.b64 --cert r1.pem --key r1.key
 
-"${ADM[@]}" ee add --username dev-k --dn "CN=dev-k" --alias keep --password code-k >/dev/null
+"${ADM[@]}" ee add --username dev-k --dn "CN=dev-k" --alias keep --password - <<< code-k >/dev/null
 pwcsr k1 dev-k code-k
 enrol k1 k1.b64 "$EST/keep/simpleenroll"
 openssl req -new -key k1.key -subj /CN=dev-k -outform DER -out k2.der && openssl base64 -in k2.der -out k2.b64

@@ -66,9 +66,9 @@ allow-change-subject-name = no
 EOF
 
 # Pre-registration as the seed's `ejbca.sh ra addendentity` does it.
-"${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=1234.primekey.com,O=PrimeKey,C=SE" --alias estvendor --password ZUhgGPuu-doesnt-matter-randomize >/dev/null
+"${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=1234.primekey.com,O=PrimeKey,C=SE" --alias estvendor --password - <<< ZUhgGPuu-doesnt-matter-randomize >/dev/null
 "${ADM[@]}" ee add --username other-device --dn "CN=other-device" --alias othervendor \
-    --password x --unlimited >/dev/null
+    --password - <<< x --unlimited >/dev/null
 start_estd
 cp "$TA" ManagementCA.cacert.pem
 PK=(-H "Content-Type: application/pkcs10" -H "Content-Transfer-Encoding: base64")
@@ -125,8 +125,8 @@ grep -q 'ChangeSubjectName is not honoured on renewal' estd.log || fail "log doe
 # registered to the end entity the vendor certificate names (issue 9).
 "${ADM[@]}" ee del 1234.primekey.com >/dev/null
 "${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=renamed.primekey.com,O=PrimeKey,C=SE" \
-    --alias estvendor --password again >/dev/null
-"${ADM[@]}" ee add --username victim --dn "CN=dev-b,O=Victim" --alias estvendor --password victimcode >/dev/null
+    --alias estvendor --password - <<< again >/dev/null
+"${ADM[@]}" ee add --username victim --dn "CN=dev-b,O=Victim" --alias estvendor --password - <<< victimcode >/dev/null
 # The attacker's tries first: an empty ChangeSubjectName (400), a subject registered to another
 # end entity, one registered to nobody, and an old subject that is not the vendor certificate's.
 "$CSN" other.key "CN=renamed.primekey.com,O=PrimeKey,C=SE" - csn-empty.der

@@ -40,10 +40,10 @@ rc=0; "$ESTADM" -c var/estd.conf cert list --serial 'zz;drop' > bad.txt 2>&1 || 
 [ "$(wc -l < none.txt)" = 1 ] || fail "an unknown serial listed something: $(cat none.txt)"
 ok "cert list --serial: a non-hex value is a usage error, an unknown one lists nothing"
 
-"$ESTADM" -c var/estd.conf ee add --username dev9 --dn CN=dev9 --alias est --password x1 > /dev/null
+"$ESTADM" -c var/estd.conf ee add --username dev9 --dn CN=dev9 --alias est --password - <<< x1 > /dev/null
 out=$("$ESTADM" -c var/estd.conf ee reset dev9 --no-password)
 [ "$out" = "reset dev9: enrols again without a code (its name alone admits it)" ] || fail "ee reset --no-password said: $out"
-out=$("$ESTADM" -c var/estd.conf ee reset dev9 --password x2)
+out=$("$ESTADM" -c var/estd.conf ee reset dev9 --password - <<< x2)
 [ "$out" = "reset dev9: new enrolment code" ] || fail "ee reset --password said: $out"
 ok "ee reset says whether the end entity has a new code or none"
 
