@@ -18,7 +18,8 @@
  *                        allow-change-subject-name, renew-same-key,
  *                        require-client-certificate, channel-binding,
  *                        server-keygen, server-keygen-key, csrattrs,
- *                        csrattrs-enforce, approval, retry-after
+ *                        csrattrs-enforce, approval, retry-after,
+ *                        http-challenges
  *
  * docs/configuration.md documents every key. Relative paths are taken from
  * the directory of the configuration file. Parsing reads the whole file and
@@ -33,6 +34,7 @@
 
 #include "estkit/ca.h"
 #include "estkit/err.h"
+#include "estkit/httpauth.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,8 +85,14 @@ enum est_approval {
 	EST_APPROVAL__MAX
 };
 
-/* The key /serverkeygen makes when server-keygen-key is not set. */
+/* server-keygen-key: a key like the CSR's (EJBCA's behaviour). */
 #define EST_KEYGEN_FROM_CSR "from-csr"
+/*
+ * The key /serverkeygen makes when server-keygen-key is not set: one every
+ * client takes. libest's client reads only RSA keys (d2i_PrivateKey with
+ * EVP_PKEY_RSA) and refuses a key part under 256 base64 characters.
+ */
+#define EST_KEYGEN_DEFAULT "rsa:2048"
 /* Seconds a 202 asks the client to wait when retry-after is not set. */
 #define EST_DEFAULT_RETRY_AFTER 60
 
@@ -139,11 +147,13 @@ struct est_alias_conf {
 	bool require_client_cert;   /* /simpleenroll needs a TLS client certificate */
 	enum est_channel_binding channel_binding;
 	bool server_keygen;         /* /serverkeygen is offered */
-	char *server_keygen_key;    /* a key spec or "from-csr"; NULL: from-csr */
+	char *server_keygen_key;    /* a key spec or "from-csr"; NULL: EST_KEYGEN_DEFAULT */
 	char *csrattrs;             /* /csrattrs list (text form), NULL: none */
 	bool csrattrs_enforce;      /* refuse CSRs that lack what /csrattrs lists */
 	enum est_approval approval;
 	unsigned retry_after;       /* Retry-After of a 202; 0: the default */
+	enum est_challenge challenges[EST_CHALLENGE__MAX]; /* 401 challenges, in order */
+	size_t n_challenges;        /* 0: est_challenge_default */
 	int line;
 };
 

@@ -44,7 +44,8 @@ enum opt_type {
 	OPT_CB,       /* enum est_channel_binding */
 	OPT_KEYSPEC,  /* char *, a key spec or "from-csr" */
 	OPT_CSRATTRS, /* char *, checked with est_csrattrs_parse */
-	OPT_APPROVAL  /* enum est_approval */
+	OPT_APPROVAL, /* enum est_approval */
+	OPT_CHALLENGES /* http-challenges: order of WWW-Authenticate challenges */
 };
 
 struct opt {
@@ -108,6 +109,7 @@ static const struct opt opts[] = {
 	{ S_ALIAS, "csrattrs-enforce", OPT_BOOL, ALS(csrattrs_enforce), 0, 0 },
 	{ S_ALIAS, "approval", OPT_APPROVAL, ALS(approval), 0, 0 },
 	{ S_ALIAS, "retry-after", OPT_UINT, ALS(retry_after), 1, 86400 },
+	{ S_ALIAS, "http-challenges", OPT_CHALLENGES, 0, 0, 0 },
 };
 
 static const char *const sect_names[] = {
@@ -396,6 +398,21 @@ add_auth(const char *word, void *arg)
 }
 
 static bool
+add_challenge(const char *word, void *arg)
+{
+	struct est_alias_conf *a = arg;
+	int c = est_challenge_parse(word);
+
+	if (c < 0)
+		return false;
+	for (size_t i = 0; i < a->n_challenges; i++)
+		if (a->challenges[i] == (enum est_challenge)c)
+			return false;
+	a->challenges[a->n_challenges++] = (enum est_challenge)c;
+	return true;
+}
+
+static bool
 add_vendor_ca(const char *word, void *arg)
 {
 	struct est_alias_conf *a = arg;
@@ -606,6 +623,13 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		    set_string(p, (char **)(base + o->off), xstrdup(p, value));
 	case OPT_CSRATTRS:
 		return apply_csrattrs(p, (char **)(base + o->off), value, hint);
+	case OPT_CHALLENGES: {
+		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
+
+		*hint = "a list of: digest-md5, digest-sha256, basic (each once)";
+		a->n_challenges = 0;
+		return each_word(value, add_challenge, a) && a->n_challenges > 0;
+	}
 	case OPT_APPROVAL:
 		*hint = "auto or manual";
 		for (int m = 0; m < EST_APPROVAL__MAX; m++) {

@@ -524,11 +524,13 @@ void
 authn_add_challenges(struct est_req *r)
 {
 	struct est_server *srv = r->worker->srv;
-	char values[3][512];
+	const struct est_alias_conf *ac = r->alias != NULL ? r->alias->conf : NULL;
+	char values[EST_CHALLENGE__MAX][512];
 	size_t n;
 
 	n = est_httpauth_challenges(srv->cfg->realm, srv->nonce_key, time(NULL), r->auth_stale,
-	    values, 3);
+	    ac != NULL ? ac->challenges : NULL, ac != NULL ? ac->n_challenges : 0, values,
+	    EST_CHALLENGE__MAX);
 	for (size_t i = 0; i < n; i++)
 		http_add_header(r, "WWW-Authenticate", values[i]);
 }
