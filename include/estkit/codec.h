@@ -42,13 +42,17 @@ enum est_err est_b64_encode(const unsigned char *in, size_t inlen, bool wrap,
     char **out, size_t *outlen, struct est_error *e);
 
 /*
- * Turn an EST request body into DER. Accepted, in this order of detection:
- * PEM armour (any label), raw DER (first byte 0x30 and a length that fits),
- * base64 with or without line breaks. Content-Transfer-Encoding plays no part
- * (RFC 8951 §3). *der is malloc'd (caller free()s).
+ * Turn an EST body (request or answer) into DER. Accepted, in this order of
+ * detection: PEM armour (any label), raw DER (first byte 0x30 and a length
+ * that fits), base64 with or without line breaks. Content-Transfer-Encoding
+ * plays no part (RFC 8951 §3). NUL bytes at the end are ignored (libest's
+ * server ends its /csrattrs answer in one). *der is malloc'd (caller free()s).
  */
 enum est_err est_body_to_der(const unsigned char *body, size_t len,
     unsigned char **der, size_t *derlen, struct est_error *e);
+
+/* The length of body without the trailing NUL bytes est_body_to_der ignores. */
+size_t est_body_len_without_nuls(const unsigned char *body, size_t len);
 
 /*
  * Read a PKCS#10 CSR from an EST request body (any form est_body_to_der

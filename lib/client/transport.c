@@ -363,6 +363,43 @@ cl_response_clear(struct cl_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * libest's server answers 401 to a client it has authenticated by its
+ * certificate unless the request carries an Authorization header; libest's
+ * client then sends an empty Basic one. So do we, from then on, when we
+ * have a certificate and no credentials of our own. false when that does
+ * not apply (or was done already).
+ */
+static bool
+start_empty_basic(struct est_client *c, const struct cl_response *r)
+{
+	static const char hdr[] = "Authorization: Basic Og=="; /* base64(":") */
+
+	if (r->status != 401 || c->cert == NULL || c->user != NULL || c->token != NULL ||
+	    c->empty_basic)
+		return false;
+	/* Appending keeps each list's head, which libcurl holds. */
+	if (curl_slist_append(c->hdr_post, hdr) == NULL || curl_slist_append(c->hdr_get, hdr) == NULL)
+		return false;
+	c->empty_basic = true;
+	log_debug("HTTP 401 despite the client certificate: asking again with an empty Basic "
+	    "Authorization header, as libest's client does");
+	return true;
+}
+
+void
+cl_settle_auth(struct est_client *c)
+{
+	long avail = 0, pick;
+
+	if (c->user == NULL || curl_easy_getinfo(c->curl, CURLINFO_HTTPAUTH_AVAIL, &avail) != CURLE_OK)
+		return;
+	pick = (avail & CURLAUTH_DIGEST) ? CURLAUTH_DIGEST : (avail & CURLAUTH_BASIC);
+	if (pick != 0 && curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, pick) == CURLE_OK)
+		log_debug("HTTP authentication: %s from now on, without waiting for a challenge",
+		    pick == CURLAUTH_DIGEST ? "Digest" : "Basic");
+}
+
 enum est_err
 cl_request(struct est_client *c, const char *op, const char *post, size_t post_len,
     struct cl_response *r, struct est_error *e)
@@ -396,5 +433,9 @@ cl_request(struct est_client *c, const char *op, const char *post, size_t post_l
 	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &r->new_connections);
 	log_debug("%s: HTTP %ld, %s, %zu bytes, %ld new connection(s)", what, r->status,
 	    r->content_type[0] ? r->content_type : "no Content-Type", r->len, r->new_connections);
+	if (start_empty_basic(c, r)) {
+		cl_response_clear(r);
+		return cl_request(c, op, post, post_len, r, e);
+	}
 	return EST_OK;
 }

@@ -20,7 +20,7 @@
 #define B64_LINE_BYTES 48     /* input bytes per wrapped line */
 #define B64_CHUNK (48 * 1024) /* bytes per OpenSSL call; a multiple of 3 and 4 */
 
-static const char BADB64[] = "request body is not valid base64";
+static const char BADB64[] = "the body is not valid base64";
 
 static bool
 is_b64_space(unsigned char c)

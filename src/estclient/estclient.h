@@ -93,6 +93,13 @@ int cli_run(const struct cli_opts *o);
  *   key-x-x.pem               a key estclient generated, PEM, mode 0600
  * Each returns EST_OK or fills e naming the file.
  */
+/*
+ * The output directory: created when missing (with its parents), mode 0700
+ * when a private key will go there (-q, -e making its own key), else 0755
+ * (less the umask). EST_ERR_IO when it is not a directory or cannot be made.
+ */
+enum est_err out_prepare_dir(const struct cli_opts *o, struct est_error *e);
+
 enum est_err out_cacerts(const struct cli_opts *o, unsigned i, STACK_OF(X509) *certs,
     struct est_error *e);
 enum est_err out_cert(const struct cli_opts *o, unsigned i, const struct est_enroll_result *r,

@@ -265,8 +265,6 @@ check_operations(const struct cli_opts *o)
 static int
 check_server(struct cli_opts *o)
 {
-	struct stat st;
-
 	if (o->url != NULL && (o->host != NULL || o->port != 0 || o->label != NULL))
 		return usage_error("--server names host, port and label: leave out -s, -p and "
 		    "--path-seg");
@@ -286,8 +284,6 @@ check_server(struct cli_opts *o)
 		    "was not authenticated");
 	if (o->user != NULL && o->password == NULL)
 		return usage_error("-u needs the password: -h PASSWORD");
-	if (stat(o->outdir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return usage_error("-o %s: no such directory (create it first)", o->outdir);
 	return CLI_OK;
 }
 

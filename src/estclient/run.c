@@ -327,7 +327,7 @@ cli_run(const struct cli_opts *o)
 	enum est_err rc;
 	int status = CLI_OK;
 
-	if ((rc = read_inputs(o, &in, &e)) != EST_OK ||
+	if ((rc = out_prepare_dir(o, &e)) != EST_OK || (rc = read_inputs(o, &in, &e)) != EST_OK ||
 	    ((o->enroll || o->keygen) && in.csr == NULL && (rc = make_subject(o, &in, &e)) != EST_OK)) {
 		status = cli_fail(CLI_FAIL, "%s", e.msg);
 		goto out;
