@@ -4,13 +4,14 @@
  * An INI file: `[section]` or `[type name]` headers, `key = value` lines,
  * comments starting with '#' or ';'. Sections:
  *
- *   [server]             store, credentials, realm, user, workers, log-level,
+ *   [server]             store, credentials, srp-verifiers, realm, user,
+ *                        workers, log-level,
  *                        max-body, max-headers-size, max-header-fields,
  *                        idle-timeout, read-timeout, handshake-timeout,
  *                        max-connections, decrypt-keys, auth-fail-limit,
  *                        auth-fail-window, auth-lockout
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
- *                        require-client, certificate, key
+ *                        require-client, certificate, key, srp
  *   [ca NAME]            certificate, key, chain
  *   [profile NAME]       validity-days, extended-key-usage, copy-san
  *   [alias NAME]         default, mode, ca, cacerts-ca, profile, authentication,
@@ -55,6 +56,7 @@ enum est_auth_method {
 	EST_AUTH_CHALLENGE_PASSWORD, /* end entity's code in the CSR's challengePassword */
 	EST_AUTH_DN_PART_PASSWORD,  /* end entity's code in a DN field of the CSR */
 	EST_AUTH_NONE,              /* no module: vendor mode authenticates */
+	EST_AUTH_SRP,               /* TLS-SRP (RFC 5054) user of the verifier file */
 	EST_AUTH__MAX
 };
 
@@ -109,6 +111,7 @@ struct est_listener_conf {
 	enum est_tls_mode tls;
 	char *cert_path;            /* TLS certificate chain (PEM) */
 	char *key_path;
+	bool srp;                   /* also TLS-SRP; TLS 1.2 at most on this listener */
 	int line;
 };
 
@@ -163,6 +166,7 @@ struct est_config {
 	/* [server] */
 	char *store_uri;
 	char *credentials_path;
+	char *srp_verifiers_path;   /* TLS-SRP verifiers (estadm srp), or NULL */
 	char *realm;
 	char *user;                 /* drop privileges to this user, or NULL */
 	unsigned workers;           /* 0: one per core */

@@ -35,6 +35,7 @@ struct est_client {
 	EVP_PKEY *key;
 	char *user, *password;          /* HTTP Basic/Digest, or NULL */
 	char *token;                    /* HTTP Bearer, or NULL */
+	char *srp_user, *srp_password;  /* TLS-SRP, or NULL */
 	bool empty_basic;               /* send "Authorization: Basic Og==" (libest quirk) */
 	unsigned connect_timeout, read_timeout, retry_max, retry_wait_max;
 	long failed_status;             /* est_client_failed_status() */

@@ -65,6 +65,7 @@ struct opt {
 static const struct opt opts[] = {
 	{ S_SERVER, "store", OPT_STORE, SRV(store_uri), 0, 0 },
 	{ S_SERVER, "credentials", OPT_PATH, SRV(credentials_path), 0, 0 },
+	{ S_SERVER, "srp-verifiers", OPT_PATH, SRV(srp_verifiers_path), 0, 0 },
 	{ S_SERVER, "realm", OPT_STR, SRV(realm), 0, 0 },
 	{ S_SERVER, "user", OPT_STR, SRV(user), 0, 0 },
 	{ S_SERVER, "workers", OPT_UINT, SRV(workers), 0, 256 },
@@ -84,6 +85,7 @@ static const struct opt opts[] = {
 	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
 	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
 	{ S_LISTENER, "key", OPT_PATH, LST(key_path), 0, 0 },
+	{ S_LISTENER, "srp", OPT_BOOL, LST(srp), 0, 0 },
 	{ S_CA, "certificate", OPT_PATH, CA(cert_path), 0, 0 },
 	{ S_CA, "key", OPT_PATH, CA(key_path), 0, 0 },
 	{ S_CA, "chain", OPT_PATH, CA(chain_path), 0, 0 },
@@ -130,6 +132,7 @@ static const char *const auth_names[EST_AUTH__MAX] = {
 	[EST_AUTH_CHALLENGE_PASSWORD] = "challenge-password",
 	[EST_AUTH_DN_PART_PASSWORD] = "dn-part-password",
 	[EST_AUTH_NONE] = "none",
+	[EST_AUTH_SRP] = "srp",
 };
 
 static const char *const mode_names[EST_MODE__MAX] = {
@@ -604,7 +607,7 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
 
 		*hint = "a list of: http, certificate, challenge-password, dn-part-password:FIELD, "
-		    "none (each once)";
+		    "srp, none (each once)";
 		a->n_auth = 0;
 		return each_word(value, add_auth, a) && a->n_auth > 0;
 	}
@@ -841,6 +844,12 @@ check_listeners(struct parser *p)
 			    l->name, tls_names[l->tls]);
 		if (l->tls == EST_TLS_NONE && (l->cert_path != NULL || l->key_path != NULL))
 			perr(p, l->line, "[listener %s] tls = none takes no certificate or key", l->name);
+		if (l->srp && l->tls == EST_TLS_NONE)
+			perr(p, l->line, "[listener %s] srp = yes needs TLS (tls = server or "
+			    "optional-client)", l->name);
+		if (l->srp && p->cfg->srp_verifiers_path == NULL)
+			perr(p, l->line, "[listener %s] srp = yes needs srp-verifiers in [server] "
+			    "(the file estadm srp add writes)", l->name);
 	}
 }
 
@@ -899,6 +908,9 @@ check_alias_options(struct parser *p, const struct est_alias_conf *a)
 		    a->name);
 	if (a->csrattrs_enforce && a->csrattrs == NULL)
 		perr(p, a->line, "[alias %s] csrattrs-enforce = yes needs a csrattrs list", a->name);
+	if (has_auth(a, EST_AUTH_SRP) && p->cfg->srp_verifiers_path == NULL)
+		perr(p, a->line, "[alias %s] authentication = srp needs srp-verifiers in [server] "
+		    "and a listener with srp = yes", a->name);
 	if (a->retry_after != 0 && a->approval != EST_APPROVAL_MANUAL)
 		perr(p, a->line, "[alias %s] retry-after is set but approval is not manual", a->name);
 }
@@ -1127,6 +1139,7 @@ est_config_free(struct est_config *c)
 	free(c->dir);
 	free(c->store_uri);
 	free(c->credentials_path);
+	free(c->srp_verifiers_path);
 	free(c->decrypt_keys_path);
 	free(c->realm);
 	free(c->user);

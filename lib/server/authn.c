@@ -340,6 +340,8 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 	case EST_AUTH_DN_PART_PASSWORD:
 		return csr != NULL && X509_NAME_get_index_by_NID(X509_REQ_get_subject_name(csr),
 		    r->alias->conf->code_nid, -1) >= 0;
+	case EST_AUTH_SRP:
+		return est_srp_peer_user(r->ssl) != NULL;
 	case EST_AUTH__MAX:
 		break;
 	}
@@ -373,6 +375,10 @@ try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct auth
 		return rc == EST_ERR_BADREQ ? est_fail(e, EST_ERR_AUTH, "%s", e->msg) : rc;
 	case EST_AUTH_NONE:
 		return authn_vendor(r, csr, res, e);
+	case EST_AUTH_SRP:
+		/* The handshake proved the name (lib/auth/srp.c). */
+		snprintf(r->principal, sizeof(r->principal), "srp:%s", est_srp_peer_user(r->ssl));
+		return EST_OK;
 	case EST_AUTH__MAX:
 		break;
 	}
@@ -456,6 +462,10 @@ no_method_applied(struct est_req *r, struct est_error *why)
 		    "certificate as TLS client certificate", ac->name);
 	if (takes_password(ac))
 		return est_fail(why, EST_ERR_AUTH, "no credentials presented");
+	for (size_t i = 0; i < ac->n_auth; i++)
+		if (ac->auth[i] == EST_AUTH_SRP)
+			return est_fail(why, EST_ERR_FORBIDDEN, "alias %s authenticates by TLS-SRP: "
+			    "connect to a listener with srp = yes as an SRP user", ac->name);
 	return est_fail(why, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate from its CA",
 	    ac->name);
 }

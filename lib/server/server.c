@@ -213,7 +213,9 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 		rc = est_fail(e, EST_ERR_IO, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
+	srv->srp.path = cfg->srp_verifiers_path;
+	if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1 ||
+	    RAND_bytes(srv->srp.secret, sizeof(srv->srp.secret)) != 1) {
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
 		goto fail;
 	}

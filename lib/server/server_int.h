@@ -29,6 +29,7 @@
 #include "estkit/config.h"
 #include "estkit/codec.h"
 #include "estkit/httpauth.h"
+#include "estkit/srp.h"
 #include "estkit/kek.h"
 #include "estkit/server.h"
 #include "estkit/store.h"
@@ -97,6 +98,7 @@ struct est_server {
 	struct est_worker *workers;
 	size_t n_workers;
 	unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN];
+	struct est_srp_server srp;        /* TLS-SRP lookups (srp-verifiers), for srp listeners */
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
 	struct ext_ca *ext_cas;           /* those the aliases use, from the store */

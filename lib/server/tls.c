@@ -6,6 +6,8 @@
  * at the handshake against every CA the server knows (so an unknown issuer
  * gets a TLS alert), except that expiry is left to the EST layer, which then
  * answers 403 with a reason a person can act on rather than a bare alert.
+ * A listener with srp = yes also offers TLS-SRP (lib/auth/srp.c), which
+ * holds it to TLS 1.2.
  */
 #include <string.h>
 
@@ -17,6 +19,9 @@
 #include "server/server_int.h"
 
 #define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!eNULL:!SHA1:!MD5"
+/* SRP's suites are CBC with HMAC-SHA1 (RFC 5054): named, as !SHA1 would drop them. */
+#define TLS12_SRP_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:SRP-AES-256-CBC-SHA:" \
+	"SRP-AES-128-CBC-SHA:!aNULL:!eNULL:!MD5"
 
 static const unsigned char session_ctx_id[] = "estd";
 
@@ -117,6 +122,10 @@ tls_listener_ctx(struct est_server *srv, struct est_listener *l, struct est_erro
 	}
 	SSL_CTX_set_session_id_context(ctx, session_ctx_id, sizeof(session_ctx_id) - 1);
 	if ((rc = load_identity(ctx, lc, e)) != EST_OK) {
+		SSL_CTX_free(ctx);
+		return rc;
+	}
+	if (lc->srp && (rc = est_srp_tls_enable(ctx, TLS12_SRP_CIPHERS, &srv->srp, e)) != EST_OK) {
 		SSL_CTX_free(ctx);
 		return rc;
 	}

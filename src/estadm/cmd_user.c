@@ -125,6 +125,12 @@ read_tty_password(const char *user, char *buf, size_t size)
 	return status;
 }
 
+int
+adm_read_password(const char *user, bool from_stdin, char *buf, size_t size)
+{
+	return from_stdin ? read_stdin_password(buf, size) : read_tty_password(user, buf, size);
+}
+
 /* ---- the commands -------------------------------------------------------- */
 
 /* The single NAME argument, checked as the credentials file wants it. */
@@ -179,11 +185,8 @@ adm_user_add(const struct adm_ctx *ctx, int argc, char **argv)
 	if ((status = name_arg(ctx, argc, argv, &name)) != ADM_EXIT_OK ||
 	    (status = load_creds_config(ctx, &cfg)) != ADM_EXIT_OK)
 		return status;
-	if (from_stdin)
-		status = read_stdin_password(password, sizeof(password));
-	else
-		status = read_tty_password(name, password, sizeof(password));
-	if (status == ADM_EXIT_OK)
+	if ((status = adm_read_password(name, from_stdin, password, sizeof(password))) ==
+	    ADM_EXIT_OK)
 		status = set_password(cfg, name, password);
 	OPENSSL_cleanse(password, sizeof(password));
 	est_config_free(cfg);

@@ -90,6 +90,19 @@ int adm_user_add(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_user_del(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_user_list(const struct adm_ctx *ctx, int argc, char **argv);
 
+/*
+ * A password for user: one line of standard input when from_stdin, else
+ * asked twice on the terminal. ADM_EXIT_OK or the failure (reported).
+ * Caller wipes buf.
+ */
+int adm_read_password(const char *user, bool from_stdin, char *buf, size_t size);
+
+/* ---- cmd_srp.c ----------------------------------------------------------- */
+
+int adm_srp_add(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_srp_del(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_srp_list(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_ee.c ------------------------------------------------------------ */
 
 int adm_ee_add(const struct adm_ctx *ctx, int argc, char **argv);

@@ -67,6 +67,17 @@ static const struct adm_cmd commands[] = {
 	{ "user", "list", adm_user_list,
 	    "user list\n"
 	    "    Print one user name per line.\n" },
+	{ "srp", "add", adm_srp_add,
+	    "srp add NAME [--password-stdin]\n"
+	    "    Add a TLS-SRP user (legacy) or change its password, in the file of\n"
+	    "    srp-verifiers: a salted verifier is kept, never the password, which is\n"
+	    "    read as for user add.\n" },
+	{ "srp", "del", adm_srp_del,
+	    "srp del NAME\n"
+	    "    Remove a TLS-SRP user.\n" },
+	{ "srp", "list", adm_srp_list,
+	    "srp list\n"
+	    "    Print one TLS-SRP user name per line.\n" },
 	{ "ee", "add", adm_ee_add,
 	    "ee add --username U --dn DN --alias A --password CODE [--san LIST]\n"
 	    "        [--profile P] [--uses N | --unlimited] [--valid-until T]\n"

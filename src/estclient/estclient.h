@@ -59,6 +59,10 @@ struct cli_opts {
 	const char *user;           /* -u */
 	const char *password;       /* -h */
 	const char *token;          /* --auth-token */
+	bool srp;                   /* --srp */
+	const char *srp_user;       /* --srp-user */
+	const char *srp_password;   /* --srp-password (libest's; visible to ps) */
+	const char *srp_password_file; /* --srp-password-file: its first line */
 	const char *cn;             /* --common-name */
 	const char *ta_file;        /* --trustanchor, else $EST_OPENSSL_CACERT */
 	const char *key_type;       /* --key-type, NULL: ec:P-256 or what /csrattrs asks */

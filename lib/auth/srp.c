@@ -1,0 +1,429 @@
+/*
+ * TLS-SRP (RFC 5054): the verifier file (estadm srp) and the server's
+ * per-handshake lookup (estd). See include/estkit/srp.h for the format.
+ *
+ * OpenSSL 3 deprecates its SRP API without removing it; this is the one
+ * file that calls it, so the deprecation warnings are silenced here only.
+ * The file is read per handshake rather than cached: SRP is a legacy
+ * method with few users, and so `estadm srp add` takes effect at once with
+ * no state shared between worker threads.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/srp.h>
+#include <openssl/ssl.h>
+
+#include "estkit/codec.h"
+#include "estkit/httpauth.h"
+#include "estkit/log.h"
+#include "estkit/srp.h"
+
+#define FILE_MAX (1024 * 1024)
+#define SALT_LEN 16
+#define LINE_MAX_LEN 2048
+
+/* One parsed line: pointers into the (modified) line. */
+struct srp_entry {
+	const char *user, *group, *salt, *verifier;
+};
+
+static bool
+valid_user(const char *user)
+{
+	return est_creds_valid_user(user);
+}
+
+/* "name:GROUP:SALT:VERIFIER"; false when malformed. Modifies line. */
+static bool
+parse_entry(char *line, struct srp_entry *en)
+{
+	char *f[4], *p = line;
+
+	for (int i = 0; i < 4; i++) {
+		f[i] = p;
+		p = strchr(p, ':');
+		if ((p == NULL) != (i == 3))
+			return false;
+		if (p != NULL)
+			*p++ = '\0';
+	}
+	en->user = f[0];
+	en->group = f[1];
+	en->salt = f[2];
+	en->verifier = f[3];
+	return valid_user(en->user) && SRP_get_default_gN(en->group) != NULL &&
+	    en->salt[0] != '\0' && en->verifier[0] != '\0';
+}
+
+/* The whole file, NUL-terminated; a missing file is "" (EST_OK). */
+static enum est_err
+read_all(const char *path, char **out, struct est_error *e)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (f == NULL && errno == ENOENT) {
+		*out = strdup("");
+		return *out != NULL ? EST_OK : est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	if (f == NULL)
+		return est_fail(e, EST_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+	if ((buf = malloc(FILE_MAX + 1)) == NULL) {
+		fclose(f);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	n = fread(buf, 1, FILE_MAX + 1, f);
+	fclose(f);
+	if (n > FILE_MAX) {
+		free(buf);
+		return est_fail(e, EST_ERR_CONFIG, "%s: larger than %d bytes", path, FILE_MAX);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return EST_OK;
+}
+
+/*
+ * Call fn for each entry line (its number, a copy to parse, the raw line).
+ * EST_ERR_CONFIG names the first malformed line. fn returns false to stop.
+ */
+static enum est_err
+each_entry(const char *path, char *text, bool (*fn)(const struct srp_entry *, const char *raw,
+    void *), void *arg, struct est_error *e)
+{
+	char copy[LINE_MAX_LEN];
+	unsigned long lineno = 0;
+	struct srp_entry en;
+
+	for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (strlen(line) >= sizeof(copy) || !parse_entry(strcpy(copy, line), &en))
+			return est_fail(e, EST_ERR_CONFIG, "%s:%lu: not name:GROUP:SALT:VERIFIER "
+			    "(estadm srp add writes it)", path, lineno);
+		if (!fn(&en, line, arg))
+			break;
+	}
+	return EST_OK;
+}
+
+/* ---- estadm: writing the file ---- */
+
+/* "name:GROUP:SALT:VERIFIER" for password, malloc'd. */
+static enum est_err
+make_entry(const char *user, const char *password, char **out, struct est_error *e)
+{
+	const SRP_gN *gn = SRP_get_default_gN(EST_SRP_GROUP);
+	unsigned char salt_bin[SALT_LEN], *vbin = NULL;
+	char *salt = NULL, *ver = NULL;
+	BIGNUM *s = NULL, *v = NULL;
+	size_t slen, vlen;
+	enum est_err rc = EST_ERR_CRYPTO;
+	int n;
+
+	if (gn == NULL || RAND_bytes(salt_bin, sizeof(salt_bin)) != 1 ||
+	    (s = BN_bin2bn(salt_bin, sizeof(salt_bin), NULL)) == NULL ||
+	    !SRP_create_verifier_BN(user, password, &s, &v, gn->N, gn->g) ||
+	    (vbin = malloc((size_t)BN_num_bytes(v))) == NULL) {
+		est_fail_ssl(e, rc, "cannot compute the SRP verifier");
+		goto out;
+	}
+	vlen = (size_t)BN_bn2bin(v, vbin);
+	if ((rc = est_b64_encode(salt_bin, sizeof(salt_bin), false, &salt, &slen, e)) != EST_OK ||
+	    (rc = est_b64_encode(vbin, vlen, false, &ver, &vlen, e)) != EST_OK)
+		goto out;
+	n = snprintf(NULL, 0, "%s:%s:%s:%s", user, EST_SRP_GROUP, salt, ver);
+	if (n < 0 || (*out = malloc((size_t)n + 1)) == NULL) {
+		rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(*out, (size_t)n + 1, "%s:%s:%s:%s", user, EST_SRP_GROUP, salt, ver);
+	rc = EST_OK;
+out:
+	free(salt);
+	free(ver);
+	free(vbin);
+	BN_clear_free(s);
+	BN_clear_free(v);
+	return rc;
+}
+
+struct rewrite {
+	FILE *out;
+	const char *user;
+	const char *repl;       /* the user's new line, NULL to drop it */
+	bool found;
+};
+
+static bool
+copy_entry(const struct srp_entry *en, const char *raw, void *arg)
+{
+	struct rewrite *rw = arg;
+
+	if (strcmp(en->user, rw->user) != 0) {
+		fprintf(rw->out, "%s\n", raw);
+		return true;
+	}
+	if (!rw->found && rw->repl != NULL)
+		fprintf(rw->out, "%s\n", rw->repl);
+	rw->found = true;
+	return true;
+}
+
+/* Rewrite path with user's line replaced by repl (NULL: dropped; appended when new). */
+static enum est_err
+rewrite(const char *path, const char *user, const char *repl, bool *found, struct est_error *e)
+{
+	struct rewrite rw = { NULL, user, repl, false };
+	char tmp[4096], *text = NULL;
+	enum est_err rc;
+	int fd, err = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
+		return est_fail(e, EST_ERR_IO, "%s: path too long", path);
+	if ((rc = read_all(path, &text, e)) != EST_OK)
+		return rc;
+	if ((fd = mkstemp(tmp)) == -1 || fchmod(fd, 0600) != 0 ||
+	    (rw.out = fdopen(fd, "w")) == NULL) {
+		rc = est_fail(e, EST_ERR_IO, "cannot write next to %s: %s", path, strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(tmp);
+		}
+		free(text);
+		return rc;
+	}
+	rc = each_entry(path, text, copy_entry, &rw, e);
+	if (rc == EST_OK && !rw.found && repl != NULL)
+		fprintf(rw.out, "%s\n", repl);
+	if (fflush(rw.out) != 0 || fsync(fileno(rw.out)) != 0)
+		err = errno;
+	if (fclose(rw.out) != 0 && err == 0)
+		err = errno;
+	if (rc == EST_OK && err == 0 && rename(tmp, path) != 0)
+		err = errno;
+	if (rc == EST_OK && err != 0)
+		rc = est_fail(e, EST_ERR_IO, "cannot write %s: %s", path, strerror(err));
+	if (rc != EST_OK)
+		unlink(tmp);
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	*found = rw.found;
+	return rc;
+}
+
+enum est_err
+est_srp_set(const char *path, const char *user, const char *password, bool *replaced,
+    struct est_error *e)
+{
+	char *line = NULL;
+	enum est_err rc;
+
+	if (!valid_user(user))
+		return est_fail(e, EST_ERR_CONFIG, "user name \"%s\": use 1-%d of A-Z a-z 0-9 . _ @ + -",
+		    user, EST_HTTPAUTH_MAX_USER);
+	if (password[0] == '\0')
+		return est_fail(e, EST_ERR_CONFIG, "the password is empty");
+	if ((rc = make_entry(user, password, &line, e)) == EST_OK)
+		rc = rewrite(path, user, line, replaced, e);
+	free(line);
+	return rc;
+}
+
+enum est_err
+est_srp_del(const char *path, const char *user, struct est_error *e)
+{
+	bool found = false;
+	enum est_err rc = rewrite(path, user, NULL, &found, e);
+
+	if (rc == EST_OK && !found)
+		return est_fail(e, EST_ERR_NOTFOUND, "no SRP user \"%s\" in %s", user, path);
+	return rc;
+}
+
+struct names {
+	char *buf;
+	size_t len, n;
+};
+
+static bool
+add_name(const struct srp_entry *en, const char *raw, void *arg)
+{
+	struct names *nm = arg;
+	size_t k = strlen(en->user) + 1;
+
+	(void)raw;
+	memmove(nm->buf + nm->len, en->user, k);
+	nm->len += k;
+	nm->n++;
+	return true;
+}
+
+enum est_err
+est_srp_users(const char *path, char **names, size_t *n, struct est_error *e)
+{
+	struct names nm = { NULL, 0, 0 };
+	char *text = NULL;
+	enum est_err rc;
+
+	if ((rc = read_all(path, &text, e)) != EST_OK)
+		return rc;
+	/* Names are shorter than their lines: the text's size is enough. */
+	if ((nm.buf = malloc(strlen(text) + 1)) == NULL) {
+		free(text);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	rc = each_entry(path, text, add_name, &nm, e);
+	free(text);
+	if (rc != EST_OK) {
+		free(nm.buf);
+		return rc;
+	}
+	*names = nm.buf;
+	*n = nm.n;
+	return EST_OK;
+}
+
+/* ---- estd: the handshake ---- */
+
+struct lookup {
+	const char *user;
+	BIGNUM *salt, *verifier;
+	const SRP_gN *gn;
+	bool bad;
+};
+
+static BIGNUM *
+bn_of_b64(const char *b64)
+{
+	struct est_error ignored = { 0 };
+	unsigned char *bin = NULL;
+	size_t len = 0;
+	BIGNUM *bn;
+
+	if (est_b64_decode(b64, strlen(b64), &bin, &len, &ignored) != EST_OK)
+		return NULL;
+	bn = BN_bin2bn(bin, (int)len, NULL);
+	free(bin);
+	return bn;
+}
+
+static bool
+find_user(const struct srp_entry *en, const char *raw, void *arg)
+{
+	struct lookup *lk = arg;
+
+	(void)raw;
+	if (strcmp(en->user, lk->user) != 0)
+		return true;
+	lk->gn = SRP_get_default_gN(en->group);
+	lk->salt = bn_of_b64(en->salt);
+	lk->verifier = bn_of_b64(en->verifier);
+	lk->bad = lk->salt == NULL || lk->verifier == NULL;
+	return false;
+}
+
+/*
+ * A made-up entry for a name not in the file (RFC 5054 §2.5.1.3): the salt
+ * is HMAC(secret, name), so it is the same at every try, as a real user's
+ * is; the verifier is of a random password, so the handshake fails.
+ */
+static bool
+fake_entry(struct est_srp_server *srv, struct lookup *lk)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE], pw[16];
+	char pwtext[33];
+	unsigned int maclen = 0;
+	bool ok;
+
+	lk->gn = SRP_get_default_gN(EST_SRP_GROUP);
+	if (HMAC(EVP_sha256(), srv->secret, sizeof(srv->secret), (const unsigned char *)lk->user,
+	    strlen(lk->user), mac, &maclen) == NULL || RAND_bytes(pw, sizeof(pw)) != 1)
+		return false;
+	for (size_t i = 0; i < sizeof(pw); i++)
+		snprintf(pwtext + 2 * i, 3, "%02x", pw[i]);
+	ok = (lk->salt = BN_bin2bn(mac, SALT_LEN, NULL)) != NULL &&
+	    SRP_create_verifier_BN(lk->user, pwtext, &lk->salt, &lk->verifier, lk->gn->N, lk->gn->g);
+	OPENSSL_cleanse(pwtext, sizeof(pwtext));
+	return ok;
+}
+
+/* SSL_CTX_set_srp_username_callback: the verifier of the name the client gave. */
+static int
+on_srp_user(SSL *ssl, int *ad, void *arg)
+{
+	struct est_srp_server *srv = arg;
+	struct est_error e = { 0 };
+	struct lookup lk = { 0 };
+	char *text = NULL;
+	int rc = SSL3_AL_FATAL;
+
+	*ad = SSL_AD_INTERNAL_ERROR;
+	if ((lk.user = SSL_get_srp_username(ssl)) == NULL || !valid_user(lk.user)) {
+		*ad = SSL_AD_ILLEGAL_PARAMETER;
+		return rc;
+	}
+	if (read_all(srv->path, &text, &e) != EST_OK ||
+	    each_entry(srv->path, text, find_user, &lk, &e) != EST_OK) {
+		log_warn("SRP: %s", e.msg);
+		goto out;
+	}
+	if (lk.bad) {
+		log_warn("SRP: %s: the entry of %s is not valid base64", srv->path, lk.user);
+		goto out;
+	}
+	if (lk.gn == NULL && !fake_entry(srv, &lk)) {
+		log_warn("SRP: cannot make up a verifier");
+		goto out;
+	}
+	/* OpenSSL copies the numbers (1 on success). */
+	if (SSL_set_srp_server_param(ssl, lk.gn->N, lk.gn->g, lk.salt, lk.verifier, NULL) == 1)
+		rc = SSL_ERROR_NONE;
+out:
+	if (text != NULL)
+		OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	BN_clear_free(lk.salt);
+	BN_clear_free(lk.verifier);
+	return rc;
+}
+
+enum est_err
+est_srp_tls_enable(SSL_CTX *ctx, const char *ciphers, struct est_srp_server *srv,
+    struct est_error *e)
+{
+	if (!SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1 ||
+	    SSL_CTX_set_srp_username_callback(ctx, on_srp_user) != 1 ||
+	    SSL_CTX_set_srp_cb_arg(ctx, srv) != 1)
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot enable TLS-SRP");
+	return EST_OK;
+}
+
+const char *
+est_srp_peer_user(SSL *ssl)
+{
+	const SSL_CIPHER *c;
+
+	/* Only a handshake that used an SRP suite proved the name. */
+	if (ssl == NULL || (c = SSL_get_current_cipher(ssl)) == NULL ||
+	    SSL_CIPHER_get_auth_nid(c) != NID_auth_srp)
+		return NULL;
+	return SSL_get_srp_username(ssl);
+}
