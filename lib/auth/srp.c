@@ -4,18 +4,15 @@
  *
  * OpenSSL 3 deprecates its SRP API without removing it; this is the one
  * file that calls it, so the deprecation warnings are silenced here only.
- * The file is read per handshake rather than cached: SRP is a legacy
+ * The file (auth/linefile.h) is read per handshake rather than cached: SRP is a legacy
  * method with few users, and so `estadm srp add` takes effect at once with
  * no state shared between worker threads.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -25,12 +22,12 @@
 #include <openssl/srp.h>
 #include <openssl/ssl.h>
 
+#include "auth/linefile.h"
 #include "estkit/codec.h"
 #include "estkit/httpauth.h"
 #include "estkit/log.h"
 #include "estkit/srp.h"
 
-#define FILE_MAX (1024 * 1024)
 #define SALT_LEN 16
 #define LINE_MAX_LEN 2048
 
@@ -67,60 +64,15 @@ parse_entry(char *line, struct srp_entry *en)
 	    en->salt[0] != '\0' && en->verifier[0] != '\0';
 }
 
-/* The whole file, NUL-terminated; a missing file is "" (EST_OK). */
-static enum est_err
-read_all(const char *path, char **out, struct est_error *e)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	size_t n;
+#define WHAT "name:GROUP:SALT:VERIFIER (estadm srp add writes it)"
 
-	if (f == NULL && errno == ENOENT) {
-		*out = strdup("");
-		return *out != NULL ? EST_OK : est_fail(e, EST_ERR_NOMEM, "out of memory");
-	}
-	if (f == NULL)
-		return est_fail(e, EST_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-	if ((buf = malloc(FILE_MAX + 1)) == NULL) {
-		fclose(f);
-		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	}
-	n = fread(buf, 1, FILE_MAX + 1, f);
-	fclose(f);
-	if (n > FILE_MAX) {
-		free(buf);
-		return est_fail(e, EST_ERR_CONFIG, "%s: larger than %d bytes", path, FILE_MAX);
-	}
-	buf[n] = '\0';
-	*out = buf;
-	return EST_OK;
-}
-
-/*
- * Call fn for each entry line (its number, a copy to parse, the raw line).
- * EST_ERR_CONFIG names the first malformed line. fn returns false to stop.
- */
-static enum est_err
-each_entry(const char *path, char *text, bool (*fn)(const struct srp_entry *, const char *raw,
-    void *), void *arg, struct est_error *e)
+static bool
+line_ok(const char *line)
 {
 	char copy[LINE_MAX_LEN];
-	unsigned long lineno = 0;
 	struct srp_entry en;
 
-	for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
-		lineno++;
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		if (strlen(line) >= sizeof(copy) || !parse_entry(strcpy(copy, line), &en))
-			return est_fail(e, EST_ERR_CONFIG, "%s:%lu: not name:GROUP:SALT:VERIFIER "
-			    "(estadm srp add writes it)", path, lineno);
-		if (!fn(&en, line, arg))
-			break;
-	}
-	return EST_OK;
+	return strlen(line) < sizeof(copy) && parse_entry(strcpy(copy, line), &en);
 }
 
 /* ---- estadm: writing the file ---- */
@@ -164,70 +116,6 @@ out:
 	return rc;
 }
 
-struct rewrite {
-	FILE *out;
-	const char *user;
-	const char *repl;       /* the user's new line, NULL to drop it */
-	bool found;
-};
-
-static bool
-copy_entry(const struct srp_entry *en, const char *raw, void *arg)
-{
-	struct rewrite *rw = arg;
-
-	if (strcmp(en->user, rw->user) != 0) {
-		fprintf(rw->out, "%s\n", raw);
-		return true;
-	}
-	if (!rw->found && rw->repl != NULL)
-		fprintf(rw->out, "%s\n", rw->repl);
-	rw->found = true;
-	return true;
-}
-
-/* Rewrite path with user's line replaced by repl (NULL: dropped; appended when new). */
-static enum est_err
-rewrite(const char *path, const char *user, const char *repl, bool *found, struct est_error *e)
-{
-	struct rewrite rw = { NULL, user, repl, false };
-	char tmp[4096], *text = NULL;
-	enum est_err rc;
-	int fd, err = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
-		return est_fail(e, EST_ERR_IO, "%s: path too long", path);
-	if ((rc = read_all(path, &text, e)) != EST_OK)
-		return rc;
-	if ((fd = mkstemp(tmp)) == -1 || fchmod(fd, 0600) != 0 ||
-	    (rw.out = fdopen(fd, "w")) == NULL) {
-		rc = est_fail(e, EST_ERR_IO, "cannot write next to %s: %s", path, strerror(errno));
-		if (fd != -1) {
-			close(fd);
-			unlink(tmp);
-		}
-		free(text);
-		return rc;
-	}
-	rc = each_entry(path, text, copy_entry, &rw, e);
-	if (rc == EST_OK && !rw.found && repl != NULL)
-		fprintf(rw.out, "%s\n", repl);
-	if (fflush(rw.out) != 0 || fsync(fileno(rw.out)) != 0)
-		err = errno;
-	if (fclose(rw.out) != 0 && err == 0)
-		err = errno;
-	if (rc == EST_OK && err == 0 && rename(tmp, path) != 0)
-		err = errno;
-	if (rc == EST_OK && err != 0)
-		rc = est_fail(e, EST_ERR_IO, "cannot write %s: %s", path, strerror(err));
-	if (rc != EST_OK)
-		unlink(tmp);
-	OPENSSL_cleanse(text, strlen(text));
-	free(text);
-	*found = rw.found;
-	return rc;
-}
-
 enum est_err
 est_srp_set(const char *path, const char *user, const char *password, bool *replaced,
     struct est_error *e)
@@ -241,7 +129,7 @@ est_srp_set(const char *path, const char *user, const char *password, bool *repl
 	if (password[0] == '\0')
 		return est_fail(e, EST_ERR_CONFIG, "the password is empty");
 	if ((rc = make_entry(user, password, &line, e)) == EST_OK)
-		rc = rewrite(path, user, line, replaced, e);
+		rc = lf_replace(path, line_ok, WHAT, user, line, replaced, e);
 	free(line);
 	return rc;
 }
@@ -250,54 +138,17 @@ enum est_err
 est_srp_del(const char *path, const char *user, struct est_error *e)
 {
 	bool found = false;
-	enum est_err rc = rewrite(path, user, NULL, &found, e);
+	enum est_err rc = lf_replace(path, line_ok, WHAT, user, NULL, &found, e);
 
 	if (rc == EST_OK && !found)
 		return est_fail(e, EST_ERR_NOTFOUND, "no SRP user \"%s\" in %s", user, path);
 	return rc;
 }
 
-struct names {
-	char *buf;
-	size_t len, n;
-};
-
-static bool
-add_name(const struct srp_entry *en, const char *raw, void *arg)
-{
-	struct names *nm = arg;
-	size_t k = strlen(en->user) + 1;
-
-	(void)raw;
-	memmove(nm->buf + nm->len, en->user, k);
-	nm->len += k;
-	nm->n++;
-	return true;
-}
-
 enum est_err
 est_srp_users(const char *path, char **names, size_t *n, struct est_error *e)
 {
-	struct names nm = { NULL, 0, 0 };
-	char *text = NULL;
-	enum est_err rc;
-
-	if ((rc = read_all(path, &text, e)) != EST_OK)
-		return rc;
-	/* Names are shorter than their lines: the text's size is enough. */
-	if ((nm.buf = malloc(strlen(text) + 1)) == NULL) {
-		free(text);
-		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	}
-	rc = each_entry(path, text, add_name, &nm, e);
-	free(text);
-	if (rc != EST_OK) {
-		free(nm.buf);
-		return rc;
-	}
-	*names = nm.buf;
-	*n = nm.n;
-	return EST_OK;
+	return lf_names(path, line_ok, WHAT, names, n, e);
 }
 
 /* ---- estd: the handshake ---- */
@@ -325,17 +176,19 @@ bn_of_b64(const char *b64)
 }
 
 static bool
-find_user(const struct srp_entry *en, const char *raw, void *arg)
+find_user(const char *line, void *arg)
 {
 	struct lookup *lk = arg;
+	char copy[LINE_MAX_LEN];
+	struct srp_entry en;
 
-	(void)raw;
-	if (strcmp(en->user, lk->user) != 0)
+	if (!lf_is(line, lk->user) || !parse_entry(strcpy(copy, line), &en))
 		return true;
-	lk->gn = SRP_get_default_gN(en->group);
-	lk->salt = bn_of_b64(en->salt);
-	lk->verifier = bn_of_b64(en->verifier);
+	lk->gn = SRP_get_default_gN(en.group);
+	lk->salt = bn_of_b64(en.salt);
+	lk->verifier = bn_of_b64(en.verifier);
 	lk->bad = lk->salt == NULL || lk->verifier == NULL;
+	OPENSSL_cleanse(copy, sizeof(copy));
 	return false;
 }
 
@@ -371,7 +224,6 @@ on_srp_user(SSL *ssl, int *ad, void *arg)
 	struct est_srp_server *srv = arg;
 	struct est_error e = { 0 };
 	struct lookup lk = { 0 };
-	char *text = NULL;
 	int rc = SSL3_AL_FATAL;
 
 	*ad = SSL_AD_INTERNAL_ERROR;
@@ -379,8 +231,7 @@ on_srp_user(SSL *ssl, int *ad, void *arg)
 		*ad = SSL_AD_ILLEGAL_PARAMETER;
 		return rc;
 	}
-	if (read_all(srv->path, &text, &e) != EST_OK ||
-	    each_entry(srv->path, text, find_user, &lk, &e) != EST_OK) {
+	if (lf_each(srv->path, line_ok, WHAT, find_user, &lk, &e) != EST_OK) {
 		log_warn("SRP: %s", e.msg);
 		goto out;
 	}
@@ -396,9 +247,6 @@ on_srp_user(SSL *ssl, int *ad, void *arg)
 	if (SSL_set_srp_server_param(ssl, lk.gn->N, lk.gn->g, lk.salt, lk.verifier, NULL) == 1)
 		rc = SSL_ERROR_NONE;
 out:
-	if (text != NULL)
-		OPENSSL_cleanse(text, strlen(text));
-	free(text);
 	BN_clear_free(lk.salt);
 	BN_clear_free(lk.verifier);
 	return rc;
