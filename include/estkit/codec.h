@@ -64,6 +64,24 @@ enum est_err est_csr_from_body(const unsigned char *body, size_t len,
 /* Read a CSR from a PEM or DER file. Caller X509_REQ_free()s *out. */
 enum est_err est_csr_read_file(const char *path, X509_REQ **out, struct est_error *e);
 
+/* ---- PEM files (pemfile.c) --------------------------------------------- */
+
+/*
+ * Read a private key (PEM, PKCS#8 or traditional). With check_mode, refuse a
+ * file readable or writable by group or others: EST_ERR_CONFIG, with a
+ * message naming the file, its mode and the chmod that fixes it.
+ * Caller EVP_PKEY_free()s *out.
+ */
+enum est_err est_key_read(const char *path, bool check_mode, EVP_PKEY **out,
+    struct est_error *e);
+
+/* The first PEM public key in a file. Caller EVP_PKEY_free()s *out. */
+enum est_err est_pubkey_read(const char *path, EVP_PKEY **out, struct est_error *e);
+
+/* Read all PEM certificates in a file (at least one). Caller frees with
+ * sk_X509_pop_free(*out, X509_free). */
+enum est_err est_certs_read(const char *path, STACK_OF(X509) **out, struct est_error *e);
+
 /*
  * Check the CSR's self-signature (proof of possession, RFC 7030 §3.4).
  * EST_OK or EST_ERR_BADREQ "CSR signature does not verify".
