@@ -4,7 +4,9 @@
  * An INI file: `[section]` or `[type name]` headers, `key = value` lines,
  * comments starting with '#' or ';'. Sections:
  *
- *   [server]             store, credentials, srp-verifiers, realm, user,
+ *   [server]             store, credentials, srp-verifiers, bearer-tokens,
+ *                        bearer-jwt-key, bearer-jwt-issuer,
+ *                        bearer-jwt-audience, realm, user,
  *                        workers, log-level,
  *                        max-body, max-headers-size, max-header-fields,
  *                        idle-timeout, read-timeout, handshake-timeout,
@@ -57,6 +59,7 @@ enum est_auth_method {
 	EST_AUTH_DN_PART_PASSWORD,  /* end entity's code in a DN field of the CSR */
 	EST_AUTH_NONE,              /* no module: vendor mode authenticates */
 	EST_AUTH_SRP,               /* TLS-SRP (RFC 5054) user of the verifier file */
+	EST_AUTH_BEARER,            /* HTTP Bearer (RFC 6750): token file or JWT */
 	EST_AUTH__MAX
 };
 
@@ -167,6 +170,10 @@ struct est_config {
 	char *store_uri;
 	char *credentials_path;
 	char *srp_verifiers_path;   /* TLS-SRP verifiers (estadm srp), or NULL */
+	char *bearer_tokens_path;   /* hashed Bearer tokens (estadm token), or NULL */
+	char *bearer_jwt_key_path;  /* PEM public key of JWT issuers, or NULL */
+	char *bearer_jwt_issuer;    /* iss a JWT must carry (with the key) */
+	char *bearer_jwt_audience;  /* aud a JWT must hold (with the key) */
 	char *realm;
 	char *user;                 /* drop privileges to this user, or NULL */
 	unsigned workers;           /* 0: one per core */

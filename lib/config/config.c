@@ -66,6 +66,10 @@ static const struct opt opts[] = {
 	{ S_SERVER, "store", OPT_STORE, SRV(store_uri), 0, 0 },
 	{ S_SERVER, "credentials", OPT_PATH, SRV(credentials_path), 0, 0 },
 	{ S_SERVER, "srp-verifiers", OPT_PATH, SRV(srp_verifiers_path), 0, 0 },
+	{ S_SERVER, "bearer-tokens", OPT_PATH, SRV(bearer_tokens_path), 0, 0 },
+	{ S_SERVER, "bearer-jwt-key", OPT_PATH, SRV(bearer_jwt_key_path), 0, 0 },
+	{ S_SERVER, "bearer-jwt-issuer", OPT_STR, SRV(bearer_jwt_issuer), 0, 0 },
+	{ S_SERVER, "bearer-jwt-audience", OPT_STR, SRV(bearer_jwt_audience), 0, 0 },
 	{ S_SERVER, "realm", OPT_STR, SRV(realm), 0, 0 },
 	{ S_SERVER, "user", OPT_STR, SRV(user), 0, 0 },
 	{ S_SERVER, "workers", OPT_UINT, SRV(workers), 0, 256 },
@@ -133,6 +137,7 @@ static const char *const auth_names[EST_AUTH__MAX] = {
 	[EST_AUTH_DN_PART_PASSWORD] = "dn-part-password",
 	[EST_AUTH_NONE] = "none",
 	[EST_AUTH_SRP] = "srp",
+	[EST_AUTH_BEARER] = "bearer",
 };
 
 static const char *const mode_names[EST_MODE__MAX] = {
@@ -607,7 +612,7 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
 
 		*hint = "a list of: http, certificate, challenge-password, dn-part-password:FIELD, "
-		    "srp, none (each once)";
+		    "srp, bearer, none (each once)";
 		a->n_auth = 0;
 		return each_word(value, add_auth, a) && a->n_auth > 0;
 	}
@@ -908,6 +913,10 @@ check_alias_options(struct parser *p, const struct est_alias_conf *a)
 		    a->name);
 	if (a->csrattrs_enforce && a->csrattrs == NULL)
 		perr(p, a->line, "[alias %s] csrattrs-enforce = yes needs a csrattrs list", a->name);
+	if (has_auth(a, EST_AUTH_BEARER) && p->cfg->bearer_tokens_path == NULL &&
+	    p->cfg->bearer_jwt_key_path == NULL)
+		perr(p, a->line, "[alias %s] authentication = bearer needs bearer-tokens or "
+		    "bearer-jwt-key in [server]", a->name);
 	if (has_auth(a, EST_AUTH_SRP) && p->cfg->srp_verifiers_path == NULL)
 		perr(p, a->line, "[alias %s] authentication = srp needs srp-verifiers in [server] "
 		    "and a listener with srp = yes", a->name);
@@ -997,6 +1006,10 @@ check_config(struct parser *p)
 		add_default_profile(p);
 	for (size_t i = 0; i < c->n_profiles; i++)
 		c->profiles[i].profile.name = c->profiles[i].name;
+	if (c->bearer_jwt_key_path != NULL &&
+	    (c->bearer_jwt_issuer == NULL || c->bearer_jwt_audience == NULL))
+		perr(p, 0, "[server] bearer-jwt-key needs bearer-jwt-issuer and bearer-jwt-audience "
+		    "(the iss and aud a JWT must carry)");
 	check_listeners(p);
 	check_aliases(p);
 }
@@ -1140,6 +1153,10 @@ est_config_free(struct est_config *c)
 	free(c->store_uri);
 	free(c->credentials_path);
 	free(c->srp_verifiers_path);
+	free(c->bearer_tokens_path);
+	free(c->bearer_jwt_key_path);
+	free(c->bearer_jwt_issuer);
+	free(c->bearer_jwt_audience);
 	free(c->decrypt_keys_path);
 	free(c->realm);
 	free(c->user);

@@ -30,6 +30,7 @@
 #include "estkit/codec.h"
 #include "estkit/httpauth.h"
 #include "estkit/srp.h"
+#include "estkit/bearer.h"
 #include "estkit/kek.h"
 #include "estkit/server.h"
 #include "estkit/store.h"
@@ -99,6 +100,7 @@ struct est_server {
 	size_t n_workers;
 	unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN];
 	struct est_srp_server srp;        /* TLS-SRP lookups (srp-verifiers), for srp listeners */
+	struct est_bearer_conf bearer;    /* HTTP Bearer: token file, JWT key (owned) */
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
 	struct ext_ca *ext_cas;           /* those the aliases use, from the store */
@@ -183,6 +185,7 @@ struct est_req {
 	                                   * record (authn_client_cert), 0 for none */
 	struct timespec start;
 	bool auth_stale;                  /* a 401 should say stale=true */
+	const char *bearer_error;         /* RFC 6750 error code for the 401, or NULL */
 	bool answered;
 };
 

@@ -103,6 +103,12 @@ int adm_srp_add(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_srp_del(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_srp_list(const struct adm_ctx *ctx, int argc, char **argv);
 
+/* ---- cmd_token.c --------------------------------------------------------- */
+
+int adm_token_add(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_token_del(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_token_list(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_ee.c ------------------------------------------------------------ */
 
 int adm_ee_add(const struct adm_ctx *ctx, int argc, char **argv);

@@ -75,6 +75,16 @@ static const struct adm_cmd commands[] = {
 	{ "srp", "del", adm_srp_del,
 	    "srp del NAME\n"
 	    "    Remove a TLS-SRP user.\n" },
+	{ "token", "add", adm_token_add,
+	    "token add NAME\n"
+	    "    Make an HTTP Bearer token for NAME (replacing its old one), store its\n"
+	    "    SHA-256 in the file of bearer-tokens and print the token, once.\n" },
+	{ "token", "del", adm_token_del,
+	    "token del NAME\n"
+	    "    Remove NAME's Bearer token.\n" },
+	{ "token", "list", adm_token_list,
+	    "token list\n"
+	    "    Print the names of the Bearer tokens, one per line.\n" },
 	{ "srp", "list", adm_srp_list,
 	    "srp list\n"
 	    "    Print one TLS-SRP user name per line.\n" },
