@@ -290,6 +290,7 @@ struct est_csrattr {
 struct est_csrattrs {
 	struct est_csrattr *item;
 	size_t n;
+	size_t n_unreadable;        /* decoded: SEQUENCE items that are no Attribute, skipped */
 };
 
 /*
@@ -312,8 +313,11 @@ enum est_err est_csrattrs_encode(const struct est_csrattrs *a, unsigned char **d
     size_t *derlen, struct est_error *e);
 
 /*
- * Decode DER CsrAttrs (an empty SEQUENCE gives n = 0). EST_ERR_BADREQ for
- * anything else. Caller frees *out with est_csrattrs_free().
+ * Decode DER CsrAttrs (an empty SEQUENCE gives n = 0). An item that is a
+ * SEQUENCE but not a valid Attribute is skipped and counted in n_unreadable
+ * (a client ignores what it cannot use, EST-C-62); EST_ERR_BADREQ for an
+ * item of another type, trailing bytes, or no SEQUENCE. The client decodes
+ * /csrattrs answers with this. Caller frees *out with est_csrattrs_free().
  */
 enum est_err est_csrattrs_decode(const unsigned char *der, size_t derlen,
     struct est_csrattrs **out, struct est_error *e);
