@@ -404,9 +404,11 @@ enum est_err est_keypkg_envelope(const unsigned char *signed_der, size_t signed_
 /*
  * What a client does with an encrypted key part: decrypt the EnvelopedData
  * (DER) as rcpt, verify the SignedData inside against the CA certificates in
- * trust (any signer certificate that chains to one of them), check that it
- * carries id-ct-KP-aKeyPackage, and return its first key. EST_ERR_BADREQ
- * says which step failed. Caller EVP_PKEY_free()s *key.
+ * trust (any signer certificate that chains to one of them; NULL: the
+ * system's trust store), check that it
+ * carries id-ct-KP-aKeyPackage, and return its first key. EST_ERR_CRYPTO
+ * when rcpt cannot decrypt it; EST_ERR_BADREQ says which other step failed.
+ * Caller EVP_PKEY_free()s *key.
  */
 enum est_err est_keypkg_open(const unsigned char *der, size_t derlen,
     const struct est_key_recipient *rcpt, STACK_OF(X509) *trust, EVP_PKEY **key,

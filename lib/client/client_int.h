@@ -141,15 +141,4 @@ enum est_err cl_enroll_answer(const char *op, const struct cl_response *r, EVP_P
 enum est_err cl_keygen_answer(struct est_client *c, const struct cl_response *r,
     const struct est_enroll_req *req, struct est_enroll_result *res, struct est_error *e);
 
-/* ---- keydecrypt.c: the encrypted server-generated key ---------------------- */
-
-/*
- * Open a server-generated-key part (RFC 7030 §4.4.2): CMS EnvelopedData,
- * decrypted with cert/key, around SignedData, verified against trust (the
- * client's trust anchors plus extra, e.g. the answer's certificates), around
- * an AsymmetricKeyPackage (RFC 5958) whose first key is returned.
- */
-enum est_err cl_key_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key,
-    STACK_OF(X509) *trust, STACK_OF(X509) *extra, EVP_PKEY **out, struct est_error *e);
-
 #endif
