@@ -34,6 +34,16 @@ enum est_err est_b64_decode(const char *in, size_t inlen, unsigned char **out,
     size_t *outlen, struct est_error *e);
 
 /*
+ * Decode base64 in its one canonical form (RFC 4648 §3.5): no whitespace,
+ * whole quads with the padding, unused bits zero -- what HTTP Basic
+ * credentials, Digest nonces and stored hashes must be. Writes at most cap
+ * bytes to out; false for anything else or a result longer than cap. The
+ * buffers used on the way are wiped (a Basic password passes through).
+ */
+bool est_b64_decode_strict(const char *in, size_t inlen, unsigned char *out, size_t cap,
+    size_t *outlen);
+
+/*
  * Encode base64. With wrap, lines are 64 characters, each ended by "\n"
  * (what EST peers accept most widely); without, one line and no newline.
  * *out is NUL-terminated and malloc'd (caller free()s); *outlen excludes the NUL.

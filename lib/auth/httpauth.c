@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "auth/creds.h"
+#include "estkit/codec.h"
 #include "estkit/httpauth.h"
 
 #define MAX_HEADER 4096
@@ -251,7 +252,7 @@ verify_nonce(const unsigned char *key, const char *nonce, int64_t *issued)
 	uint64_t t = 0;
 	size_t len, i;
 
-	if (!est_creds_b64_decode(nonce, strlen(nonce), raw, sizeof(raw), &len) ||
+	if (!est_b64_decode_strict(nonce, strlen(nonce), raw, sizeof(raw), &len) ||
 	    len != NONCE_RAW_LEN || !nonce_mac(key, raw, mac) ||
 	    CRYPTO_memcmp(mac, raw + NONCE_MSG_LEN, NONCE_MAC_LEN) != 0)
 		return false;
@@ -342,7 +343,7 @@ basic_decode(const char *b64, unsigned char *dec, size_t *len, size_t *ulen, str
 	blen = strlen(b64);
 	while (blen > 0 && (b64[blen - 1] == ' ' || b64[blen - 1] == '\t'))
 		blen--;
-	if (!est_creds_b64_decode(b64, blen, dec, MAX_HEADER, len))
+	if (!est_b64_decode_strict(b64, blen, dec, MAX_HEADER, len))
 		return malformed(e, "Basic credentials are not base64");
 	if ((colon = memchr(dec, ':', *len)) == NULL)
 		return malformed(e, "no ':' in the Basic credentials");

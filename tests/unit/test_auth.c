@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "auth/creds.h"
+#include "estkit/codec.h"
 #include "estkit/httpauth.h"
 #include "estkit/pwhash.h"
 
@@ -676,16 +677,16 @@ test_b64_strict(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_true(est_creds_b64_decode("YQ==", 4, out, sizeof(out), &n));
+	assert_true(est_b64_decode_strict("YQ==", 4, out, sizeof(out), &n));
 	assert_int_equal(n, 1);
 	assert_int_equal(out[0], 'a');
-	assert_true(est_creds_b64_decode("YWJj", 4, out, sizeof(out), &n));
+	assert_true(est_b64_decode_strict("YWJj", 4, out, sizeof(out), &n));
 	assert_int_equal(n, 3);
-	assert_false(est_creds_b64_decode("=YQ=", 4, out, sizeof(out), &n));
-	assert_false(est_creds_b64_decode("YR==", 4, out, sizeof(out), &n));
-	assert_false(est_creds_b64_decode("Y Q=", 4, out, sizeof(out), &n));
-	assert_false(est_creds_b64_decode("YQ", 2, out, sizeof(out), &n));
-	assert_false(est_creds_b64_decode("YWJjYWJjYWJj", 12, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("=YQ=", 4, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("YR==", 4, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("Y Q=", 4, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("YQ", 2, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("YWJjYWJjYWJj", 12, out, sizeof(out), &n));
 }
 
 static bool
