@@ -16,7 +16,7 @@
 #include <curl/curl.h>
 
 #include "client/client_int.h"
-#include "estkit/ca.h"
+#include "estkit/codec.h"
 
 #define WELL_KNOWN "/.well-known/est"
 #define LABEL_MAX 64

@@ -21,8 +21,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/ec.h>
+
 #include "client/client_int.h"
-#include "estkit/ca.h"
 #include "estkit/codec.h"
 #include "estkit/log.h"
 
@@ -304,8 +305,8 @@ est_client_serverkeygen(struct est_client *c, const struct est_enroll_req *req,
 		    "certificate and its key");
 	/* The server ignores the CSR's key (RFC 7030 §4.4.1): any key may sign. */
 	if (req->csr == NULL && o.key == NULL) {
-		if ((rc = est_key_generate("ec:P-256", &throwaway, e)) != EST_OK)
-			return rc;
+		if ((throwaway = EVP_EC_gen("P-256")) == NULL)
+			return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot make a throwaway P-256 key");
 		o.key = throwaway;
 	}
 	if ((rc = check_req(&o, e)) == EST_OK)
