@@ -269,9 +269,9 @@ est_srp_peer_user(SSL *ssl)
 {
 	const SSL_CIPHER *c;
 
-	/* Only a handshake that used an SRP suite proved the name. */
+	/* Only a handshake with SRP key exchange proved the name. */
 	if (ssl == NULL || (c = SSL_get_current_cipher(ssl)) == NULL ||
-	    SSL_CIPHER_get_auth_nid(c) != NID_auth_srp)
+	    SSL_CIPHER_get_kx_nid(c) != NID_kx_srp)
 		return NULL;
 	return SSL_get_srp_username(ssl);
 }

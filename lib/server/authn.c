@@ -568,16 +568,24 @@ alias_takes(const struct est_alias_conf *ac, enum est_auth_method m)
 static void
 bearer_challenge(struct est_req *r)
 {
-	char value[256];
+	char value[512], realm[128];
+	size_t n = 0;
 
+	/* The realm as a quoted-string's inside. */
+	for (const char *s = r->worker->srv->cfg->realm; *s != '\0' && n + 3 < sizeof(realm); s++) {
+		if (*s == '"' || *s == '\\')
+			realm[n++] = '\\';
+		realm[n++] = *s;
+	}
+	realm[n] = '\0';
 	if (r->bearer_error != NULL)
 		snprintf(value, sizeof(value), "Bearer realm=\"%s\", error=\"%s\", "
-		    "error_description=\"%s\"", r->worker->srv->cfg->realm, r->bearer_error,
+		    "error_description=\"%s\"", realm, r->bearer_error,
 		    strcmp(r->bearer_error, "invalid_request") == 0 ?
 		    "the Authorization header is not Bearer and a token" :
 		    "the access token is not valid");
 	else
-		snprintf(value, sizeof(value), "Bearer realm=\"%s\"", r->worker->srv->cfg->realm);
+		snprintf(value, sizeof(value), "Bearer realm=\"%s\"", realm);
 	http_add_header(r, "WWW-Authenticate", value);
 }
 
