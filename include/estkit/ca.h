@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "estkit/codec.h" /* est_key_read, est_certs_read */
 #include "estkit/err.h"
 
 #ifdef __cplusplus
@@ -51,15 +52,6 @@ enum est_err est_key_generate_like(EVP_PKEY *like, EVP_PKEY **out, struct est_er
 enum est_err est_key_write(const char *path, EVP_PKEY *key, struct est_error *e);
 
 /*
- * Read a private key (PEM, PKCS#8 or traditional). With check_mode, refuse a
- * file readable or writable by group or others: EST_ERR_CONFIG, with a
- * message naming the file, its mode and the chmod that fixes it.
- * Caller EVP_PKEY_free()s *out.
- */
-enum est_err est_key_read(const char *path, bool check_mode, EVP_PKEY **out,
-    struct est_error *e);
-
-/*
  * Whether a key in a CSR is one we certify: RSA 2048-4096 bits, EC P-256 or
  * P-384, Ed25519. EST_ERR_BADREQ says what was found and what is accepted.
  */
@@ -69,10 +61,6 @@ enum est_err est_key_policy_check(EVP_PKEY *key, struct est_error *e);
 
 /* Write one certificate as PEM (mode 0644, refuses to overwrite). */
 enum est_err est_cert_write(const char *path, X509 *cert, struct est_error *e);
-
-/* Read all PEM certificates in a file (at least one). Caller frees with
- * sk_X509_pop_free(*out, X509_free). */
-enum est_err est_certs_read(const char *path, STACK_OF(X509) **out, struct est_error *e);
 
 /* ---- profiles ------------------------------------------------------------ */
 

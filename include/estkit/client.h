@@ -75,6 +75,10 @@ struct est_client_config {
 	const char *user;         /* HTTP Basic/Digest user name (may be "") */
 	const char *password;     /* with user */
 	const char *bearer_token; /* HTTP "Authorization: Bearer" token, or NULL */
+	/* TLS-SRP (RFC 5054, legacy): TLS 1.2 with SRP suites only; the SRP
+	 * exchange authenticates the server (those suites send no certificate). */
+	const char *srp_user;     /* or NULL */
+	const char *srp_password; /* with srp_user */
 
 	/* Patience. */
 	unsigned connect_timeout; /* seconds to connect and handshake; 0: 10 */

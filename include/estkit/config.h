@@ -4,14 +4,17 @@
  * An INI file: `[section]` or `[type name]` headers, `key = value` lines,
  * comments starting with '#' or ';'. Sections:
  *
- *   [server]             store, credentials, realm, user, workers, log-level,
+ *   [server]             store, credentials, srp-verifiers, bearer-tokens,
+ *                        bearer-jwt-key, bearer-jwt-issuer,
+ *                        bearer-jwt-audience, realm, user,
+ *                        workers, log-level,
  *                        max-body, max-headers-size, max-header-fields,
  *                        idle-timeout, read-timeout, handshake-timeout,
  *                        max-connections, max-connections-per-address,
  *                        decrypt-keys, auth-fail-limit,
  *                        auth-fail-window, auth-lockout
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
- *                        require-client, certificate, key
+ *                        require-client, certificate, key, srp
  *   [ca NAME]            certificate, key, chain
  *   [profile NAME]       validity-days, extended-key-usage, copy-san
  *   [alias NAME]         default, mode, ca, cacerts-ca, profile, authentication,
@@ -23,7 +26,8 @@
  *                        san-types, allow-wildcards, dns-names, deny-dns-names,
  *                        ip-ranges, deny-ip-ranges, subject-required,
  *                        subject-allowed, max-sans, key-types, ra-cas,
- *                        renew-window, revoke-replaced, max-active-certificates
+ *                        renew-window, revoke-replaced, max-active-certificates,
+ *                        http-challenges
  *
  * docs/configuration.md documents every key. Relative paths are taken from
  * the directory of the configuration file. Parsing reads the whole file and
@@ -38,6 +42,7 @@
 
 #include "estkit/ca.h"
 #include "estkit/err.h"
+#include "estkit/httpauth.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,6 +63,8 @@ enum est_auth_method {
 	EST_AUTH_CHALLENGE_PASSWORD, /* end entity's code in the CSR's challengePassword */
 	EST_AUTH_DN_PART_PASSWORD,  /* end entity's code in a DN field of the CSR */
 	EST_AUTH_NONE,              /* no module: vendor mode authenticates */
+	EST_AUTH_SRP,               /* TLS-SRP (RFC 5054) user of the verifier file */
+	EST_AUTH_BEARER,            /* HTTP Bearer (RFC 6750): token file or JWT */
 	EST_AUTH__MAX
 };
 
@@ -88,8 +95,14 @@ enum est_approval {
 	EST_APPROVAL__MAX
 };
 
-/* The key /serverkeygen makes when server-keygen-key is not set. */
+/* server-keygen-key: a key like the CSR's (EJBCA's behaviour). */
 #define EST_KEYGEN_FROM_CSR "from-csr"
+/*
+ * The key /serverkeygen makes when server-keygen-key is not set: one every
+ * client takes. libest's client reads only RSA keys (d2i_PrivateKey with
+ * EVP_PKEY_RSA) and refuses a key part under 256 base64 characters.
+ */
+#define EST_KEYGEN_DEFAULT "rsa:2048"
 /* Seconds a 202 asks the client to wait when retry-after is not set. */
 #define EST_DEFAULT_RETRY_AFTER 60
 
@@ -161,6 +174,7 @@ struct est_listener_conf {
 	enum est_tls_mode tls;
 	char *cert_path;            /* TLS certificate chain (PEM) */
 	char *key_path;
+	bool srp;                   /* also TLS-SRP; TLS 1.2 at most on this listener */
 	int line;
 };
 
@@ -199,7 +213,7 @@ struct est_alias_conf {
 	bool require_client_cert;   /* /simpleenroll needs a TLS client certificate */
 	enum est_channel_binding channel_binding;
 	bool server_keygen;         /* /serverkeygen is offered */
-	char *server_keygen_key;    /* a key spec or "from-csr"; NULL: from-csr */
+	char *server_keygen_key;    /* a key spec or "from-csr"; NULL: EST_KEYGEN_DEFAULT */
 	char *csrattrs;             /* /csrattrs list (text form), NULL: none */
 	bool csrattrs_enforce;      /* refuse CSRs that lack what /csrattrs lists */
 	enum est_approval approval;
@@ -212,6 +226,8 @@ struct est_alias_conf {
 	unsigned renew_window;      /* days before expiry renewal opens; 0: any time */
 	bool revoke_replaced;       /* revoke the renewed certificate (superseded) */
 	unsigned max_active;        /* valid certificates per end entity; 0: no limit */
+	enum est_challenge challenges[EST_CHALLENGE__MAX]; /* 401 challenges, in order */
+	size_t n_challenges;        /* 0: est_challenge_default */
 	int line;
 };
 
@@ -221,6 +237,11 @@ struct est_config {
 	/* [server] */
 	char *store_uri;
 	char *credentials_path;
+	char *srp_verifiers_path;   /* TLS-SRP verifiers (estadm srp), or NULL */
+	char *bearer_tokens_path;   /* hashed Bearer tokens (estadm token), or NULL */
+	char *bearer_jwt_key_path;  /* PEM public key of JWT issuers, or NULL */
+	char *bearer_jwt_issuer;    /* iss a JWT must carry (with the key) */
+	char *bearer_jwt_audience;  /* aud a JWT must hold (with the key) */
 	char *realm;
 	char *user;                 /* drop privileges to this user, or NULL */
 	unsigned workers;           /* 0: one per core */

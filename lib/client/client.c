@@ -16,7 +16,7 @@
 #include <curl/curl.h>
 
 #include "client/client_int.h"
-#include "estkit/ca.h"
+#include "estkit/codec.h"
 
 #define WELL_KNOWN "/.well-known/est"
 #define LABEL_MAX 64
@@ -191,6 +191,8 @@ copy_identity(struct est_client *c, const struct est_client_config *cfg, struct 
 	if ((cfg->user == NULL) != (cfg->password == NULL))
 		return est_fail(e, EST_ERR_CONFIG, "HTTP authentication needs both a user name "
 		    "and a password");
+	if ((cfg->srp_user == NULL) != (cfg->srp_password == NULL))
+		return est_fail(e, EST_ERR_CONFIG, "TLS-SRP needs a user name and a password");
 	if (cfg->bootstrap && (cfg->user != NULL || cfg->bearer_token != NULL))
 		return est_fail(e, EST_ERR_CONFIG, "credentials are never sent to a server that "
 		    "was not authenticated: drop them or give a trust anchor");
@@ -202,7 +204,8 @@ copy_identity(struct est_client *c, const struct est_client_config *cfg, struct 
 	if (cfg->chain != NULL && (c->chain = certs_dup(cfg->chain)) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	if (!dup_str(&c->user, cfg->user) || !dup_str(&c->password, cfg->password) ||
-	    !dup_str(&c->token, cfg->bearer_token))
+	    !dup_str(&c->token, cfg->bearer_token) || !dup_str(&c->srp_user, cfg->srp_user) ||
+	    !dup_str(&c->srp_password, cfg->srp_password))
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	return EST_OK;
 }
@@ -269,6 +272,10 @@ est_client_free(struct est_client *c)
 		OPENSSL_cleanse(c->password, strlen(c->password));
 	if (c->token != NULL)
 		OPENSSL_cleanse(c->token, strlen(c->token));
+	if (c->srp_password != NULL)
+		OPENSSL_cleanse(c->srp_password, strlen(c->srp_password));
+	free(c->srp_user);
+	free(c->srp_password);
 	free(c->password);
 	free(c->token);
 	free(c->user);

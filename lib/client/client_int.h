@@ -35,6 +35,8 @@ struct est_client {
 	EVP_PKEY *key;
 	char *user, *password;          /* HTTP Basic/Digest, or NULL */
 	char *token;                    /* HTTP Bearer, or NULL */
+	char *srp_user, *srp_password;  /* TLS-SRP, or NULL */
+	bool empty_basic;               /* send "Authorization: Basic Og==" (libest quirk) */
 	unsigned connect_timeout, read_timeout, retry_max, retry_wait_max;
 	long failed_status;             /* est_client_failed_status() */
 	unsigned retry_after;           /* est_client_retry_after() */
@@ -73,6 +75,15 @@ enum est_err cl_transport_init(struct est_client *c, struct est_error *e);
 enum est_err cl_request(struct est_client *c, const char *op, const char *post,
     size_t post_len, struct cl_response *r, struct est_error *e);
 void cl_response_clear(struct cl_response *r);
+
+/*
+ * Answer with the scheme the last 401 offered (Digest before Basic) from now
+ * on, without first asking unauthenticated: so a request goes out once, on
+ * the connection it was built for (a channel-bound CSR after a server that
+ * closes the connection on every 401). Nothing when there are no user
+ * credentials or no challenge was seen.
+ */
+void cl_settle_auth(struct est_client *c);
 
 /* ---- chanbind.c: RFC 5929 tls-unique / RFC 9266 tls-exporter --------------- */
 
@@ -129,16 +140,5 @@ enum est_err cl_enroll_answer(const char *op, const struct cl_response *r, EVP_P
  */
 enum est_err cl_keygen_answer(struct est_client *c, const struct cl_response *r,
     const struct est_enroll_req *req, struct est_enroll_result *res, struct est_error *e);
-
-/* ---- keydecrypt.c: the encrypted server-generated key ---------------------- */
-
-/*
- * Open a server-generated-key part (RFC 7030 §4.4.2): CMS EnvelopedData,
- * decrypted with cert/key, around SignedData, verified against trust (the
- * client's trust anchors plus extra, e.g. the answer's certificates), around
- * an AsymmetricKeyPackage (RFC 5958) whose first key is returned.
- */
-enum est_err cl_key_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key,
-    STACK_OF(X509) *trust, STACK_OF(X509) *extra, EVP_PKEY **out, struct est_error *e);
 
 #endif

@@ -8,17 +8,22 @@
  * attempt first does GET /cacerts, which opens (or reuses) the connection
  * and yields its binding value; then the CSR is built and posted on the
  * same easy handle, which reuses the connection. If the POST went out on a
- * new connection anyway (the server closed the old one; CURLINFO_NUM_CONNECTS
- * tells) and was refused, the CSR is rebuilt with the new connection's value
- * and sent once more. Every attempt after a 202 starts over the same way.
+ * new connection anyway and was refused -- libest's server closes the
+ * connection after every 401, so libcurl's answer to the challenge goes out
+ * on a new one -- the credentials are settled on the scheme the server
+ * offered (cl_settle_auth: sent with the first request from then on, so no
+ * 401 comes between), the probe is done again, and the CSR is rebuilt for
+ * that connection and sent once more.
+ * Every attempt after a 202 starts over the same way.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/ec.h>
+
 #include "client/client_int.h"
-#include "estkit/ca.h"
 #include "estkit/codec.h"
 #include "estkit/log.h"
 
@@ -63,6 +68,9 @@ csrattrs_body(const struct cl_response *r, struct est_csr_wants **out, struct es
 	size_t len = 0;
 	enum est_err rc;
 
+	if (r->len > 0 && est_body_len_without_nuls(r->body, r->len) != r->len)
+		log_debug("/csrattrs: the answer ends in NUL bytes (libest's server does that); "
+		    "ignored");
 	if ((rc = est_body_to_der(r->body, r->len, &der, &len, &sub)) == EST_OK)
 		rc = est_csr_wants_decode(der, len, out, &sub);
 	free(der);
@@ -181,11 +189,12 @@ attempt(struct est_client *c, const struct post_op *o, struct est_enroll_result 
 	if (rc == EST_OK)
 		rc = post_csr(c, o, cb, cb_len, &r, e);
 	if (rc == EST_OK && o->bind && r.status != 200 && binding_lost(&r, cb, cb_len)) {
-		log_debug("/%s went out on a new connection: binding the CSR to it", o->op);
-		cb_len = r.cb_len;
-		memcpy(cb, r.cb, cb_len);
+		log_debug("/%s went out on a new connection: binding the CSR to the next one",
+		    o->op);
 		cl_response_clear(&r);
-		rc = post_csr(c, o, cb, cb_len, &r, e);
+		cl_settle_auth(c);
+		if ((rc = probe_binding(c, cb, &cb_len, e)) == EST_OK)
+			rc = post_csr(c, o, cb, cb_len, &r, e);
 	}
 	res->attempts++;
 	if (rc == EST_OK)
@@ -296,8 +305,8 @@ est_client_serverkeygen(struct est_client *c, const struct est_enroll_req *req,
 		    "certificate and its key");
 	/* The server ignores the CSR's key (RFC 7030 §4.4.1): any key may sign. */
 	if (req->csr == NULL && o.key == NULL) {
-		if ((rc = est_key_generate("ec:P-256", &throwaway, e)) != EST_OK)
-			return rc;
+		if ((throwaway = EVP_EC_gen("P-256")) == NULL)
+			return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot make a throwaway P-256 key");
 		o.key = throwaway;
 	}
 	if ((rc = check_req(&o, e)) == EST_OK)

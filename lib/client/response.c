@@ -149,9 +149,9 @@ plain_key(const struct est_mime_slice *p, EVP_PKEY **out, struct est_error *e)
 /* The encrypted key part, opened with the configured decryption key. */
 static enum est_err
 sealed_key(struct est_client *c, const struct est_mime_slice *p,
-    const struct est_enroll_req *req, STACK_OF(X509) *certs, EVP_PKEY **out,
-    struct est_error *e)
+    const struct est_enroll_req *req, EVP_PKEY **out, struct est_error *e)
 {
+	struct est_key_recipient rcpt = { 0 };
 	struct est_error sub = { 0 };
 	unsigned char *der = NULL;
 	size_t derlen = 0;
@@ -163,10 +163,19 @@ sealed_key(struct est_client *c, const struct est_mime_slice *p,
 	if (est_body_to_der(p->body, p->len, &der, &derlen, &sub) != EST_OK)
 		return est_fail(e, EST_ERR_SERVER, "the encrypted key part is not base64: %s",
 		    sub.msg);
-	rc = cl_key_decrypt(der, derlen, req->decrypt_cert, req->decrypt_key, c->tas, certs,
-	    out, e);
+	/* The codec's reader (fuzzed); the signer must chain to our trust anchors. */
+	rcpt.cert = req->decrypt_cert;
+	rcpt.key = req->decrypt_key;
+	rc = est_keypkg_open(der, derlen, &rcpt, c->tas, out, &sub);
 	free(der);
-	return rc;
+	if (rc == EST_ERR_NOMEM)
+		return est_fail(e, rc, "%s", sub.msg);
+	if (rc == EST_ERR_CRYPTO)
+		return est_fail(e, rc, "cannot decrypt the server-generated key with the given key: "
+		    "was it encrypted to another one? (%s)", sub.msg);
+	if (rc != EST_OK)
+		return est_fail(e, EST_ERR_SERVER, "the encrypted key part: %s", sub.msg);
+	return EST_OK;
 }
 
 /* Which part is which, by type (EST-C-60): key, encrypted key, certificate. */
@@ -209,7 +218,7 @@ cl_keygen_answer(struct est_client *c, const struct cl_response *r,
 		    kp == NULL ? "application/pkcs8 key" : "application/pkcs7-mime certificate");
 	if ((rc = certs_from("the certificate part", cp->body, cp->len, &certs, e)) != EST_OK)
 		return rc;
-	rc = sealed ? sealed_key(c, kp, req, certs, &key, e) : plain_key(kp, &key, e);
+	rc = sealed ? sealed_key(c, kp, req, &key, e) : plain_key(kp, &key, e);
 	if (rc != EST_OK) {
 		sk_X509_pop_free(certs, X509_free);
 		return rc;

@@ -248,6 +248,29 @@ set_credentials(struct est_client *c)
 	return ok && (auth == 0 || curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, auth) == CURLE_OK);
 }
 
+/*
+ * TLS-SRP: TLS 1.2 and SRP suites only, so that whatever is negotiated,
+ * the server proved it holds the verifier. Those suites carry no
+ * certificate, so libcurl must not ask for one.
+ */
+static bool
+set_srp(struct est_client *c)
+{
+	CURL *h = c->curl;
+
+	if (c->srp_user == NULL)
+		return true;
+	return curl_easy_setopt(h, CURLOPT_TLSAUTH_TYPE, "SRP") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_TLSAUTH_USERNAME, c->srp_user) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_TLSAUTH_PASSWORD, c->srp_password) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "SRP-AES-256-CBC-SHA:"
+	    "SRP-AES-128-CBC-SHA:SRP-RSA-AES-256-CBC-SHA:SRP-RSA-AES-128-CBC-SHA") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_SSLVERSION,
+	    (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2)) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK;
+}
+
 enum est_err
 cl_transport_init(struct est_client *c, struct est_error *e)
 {
@@ -278,7 +301,7 @@ cl_transport_init(struct est_client *c, struct est_error *e)
 	    curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
 	    (c->resolve != NULL && curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve) != CURLE_OK) ||
-	    !set_credentials(c))
+	    !set_credentials(c) || !set_srp(c))
 		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused an option: is it built "
 		    "with OpenSSL and HTTPS (curl -V)?");
 	return EST_OK;
@@ -342,6 +365,9 @@ transport_fail(struct est_client *c, CURLcode res, const struct cl_response *r,
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return verify_fail(c, what, e);
 	case CURLE_SSL_CONNECT_ERROR:
+		if (c->srp_user != NULL)
+			return est_fail(e, EST_ERR_AUTH, "%s: TLS-SRP handshake failed (%s): a wrong "
+			    "SRP user name or password, or no TLS-SRP on that port", what, why);
 		return est_fail(e, EST_ERR_TLS, "%s: TLS handshake failed (%s): is it a TLS "
 		    "port, and does the server want a client certificate?", what, why);
 	case CURLE_RECV_ERROR:
@@ -361,6 +387,43 @@ cl_response_clear(struct cl_response *r)
 {
 	free(r->body);
 	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * libest's server answers 401 to a client it has authenticated by its
+ * certificate unless the request carries an Authorization header; libest's
+ * client then sends an empty Basic one. So do we, from then on, when we
+ * have a certificate and no credentials of our own. false when that does
+ * not apply (or was done already).
+ */
+static bool
+start_empty_basic(struct est_client *c, const struct cl_response *r)
+{
+	static const char hdr[] = "Authorization: Basic Og=="; /* base64(":") */
+
+	if (r->status != 401 || c->cert == NULL || c->user != NULL || c->token != NULL ||
+	    c->empty_basic)
+		return false;
+	/* Appending keeps each list's head, which libcurl holds. */
+	if (curl_slist_append(c->hdr_post, hdr) == NULL || curl_slist_append(c->hdr_get, hdr) == NULL)
+		return false;
+	c->empty_basic = true;
+	log_debug("HTTP 401 despite the client certificate: asking again with an empty Basic "
+	    "Authorization header, as libest's client does");
+	return true;
+}
+
+void
+cl_settle_auth(struct est_client *c)
+{
+	long avail = 0, pick;
+
+	if (c->user == NULL || curl_easy_getinfo(c->curl, CURLINFO_HTTPAUTH_AVAIL, &avail) != CURLE_OK)
+		return;
+	pick = (avail & CURLAUTH_DIGEST) ? CURLAUTH_DIGEST : (avail & CURLAUTH_BASIC);
+	if (pick != 0 && curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, pick) == CURLE_OK)
+		log_debug("HTTP authentication: %s from now on, without waiting for a challenge",
+		    pick == CURLAUTH_DIGEST ? "Digest" : "Basic");
 }
 
 enum est_err
@@ -396,5 +459,9 @@ cl_request(struct est_client *c, const char *op, const char *post, size_t post_l
 	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &r->new_connections);
 	log_debug("%s: HTTP %ld, %s, %zu bytes, %ld new connection(s)", what, r->status,
 	    r->content_type[0] ? r->content_type : "no Content-Type", r->len, r->new_connections);
+	if (start_empty_basic(c, r)) {
+		cl_response_clear(r);
+		return cl_request(c, op, post, post_len, r, e);
+	}
 	return EST_OK;
 }

@@ -30,8 +30,12 @@ decrypt(const unsigned char *der, size_t derlen, const struct est_key_recipient 
 
 	if (derlen > LONG_MAX || (cms = d2i_CMS_ContentInfo(NULL, &p, (long)derlen)) == NULL)
 		return est_fail_ssl(e, EST_ERR_BADREQ, "the key part is not a CMS structure");
+	/* The inner type should say id-signedData; tools that encrypt any bytes
+	 * (openssl cms -encrypt) say id-data. Either way verify() insists on a
+	 * SignedData inside. */
 	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_enveloped ||
-	    OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_signed) {
+	    (OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_signed &&
+	    OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_data)) {
 		CMS_ContentInfo_free(cms);
 		return est_fail(e, EST_ERR_BADREQ, "the key part is not an EnvelopedData around "
 		    "a SignedData");
@@ -48,17 +52,19 @@ decrypt(const unsigned char *der, size_t derlen, const struct est_key_recipient 
 	else
 		ok = CMS_decrypt(cms, rcpt->key, rcpt->cert, NULL, out, CMS_BINARY);
 	if (!ok)
-		rc = est_fail_ssl(e, EST_ERR_BADREQ, "cannot decrypt the key part");
+		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "cannot decrypt the key part");
 	CMS_ContentInfo_free(cms);
 	return rc;
 }
 
+/* The CA certificates in trust; the system's store when trust is NULL. */
 static X509_STORE *
 trust_store(STACK_OF(X509) *trust)
 {
 	X509_STORE *st = X509_STORE_new();
 
-	if (st == NULL || !X509_STORE_set_purpose(st, X509_PURPOSE_ANY))
+	if (st == NULL || !X509_STORE_set_purpose(st, X509_PURPOSE_ANY) ||
+	    (trust == NULL && !X509_STORE_set_default_paths(st)))
 		goto fail;
 	for (int i = 0; i < sk_X509_num(trust); i++)
 		if (!X509_STORE_add_cert(st, sk_X509_value(trust, i)))
@@ -112,9 +118,17 @@ first_key(BIO *in, EVP_PKEY **key, struct est_error *e)
 		est_fail_ssl(e, rc, "the key package is not a SEQUENCE OF OneAsymmetricKey");
 		goto out;
 	}
+	/* OneAsymmetricKey is PKCS#8; a traditional key (PKCS#1, SEC 1) in its
+	 * place is taken too, as a key under a verified signature. */
 	p = t->value.sequence->data;
-	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, t->value.sequence->length)) == NULL ||
-	    (*key = EVP_PKCS82PKEY(p8)) == NULL) {
+	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, t->value.sequence->length)) != NULL)
+		*key = EVP_PKCS82PKEY(p8);
+	else {
+		ERR_clear_error();
+		p = t->value.sequence->data;
+		*key = d2i_AutoPrivateKey(NULL, &p, t->value.sequence->length);
+	}
+	if (*key == NULL) {
 		est_fail_ssl(e, rc, "the key package holds no key this OpenSSL can read");
 		goto out;
 	}

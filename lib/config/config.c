@@ -46,7 +46,8 @@ enum opt_type {
 	OPT_KEYSPEC,  /* char *, a key spec or "from-csr" */
 	OPT_CSRATTRS, /* char *, checked with est_csrattrs_parse */
 	OPT_APPROVAL, /* enum est_approval */
-	OPT_RULE      /* an issuance-policy key of an alias (rules.c) */
+	OPT_RULE,     /* an issuance-policy key of an alias (rules.c) */
+	OPT_CHALLENGES /* http-challenges: order of WWW-Authenticate challenges */
 };
 
 struct opt {
@@ -66,6 +67,11 @@ struct opt {
 static const struct opt opts[] = {
 	{ S_SERVER, "store", OPT_STORE, SRV(store_uri), 0, 0 },
 	{ S_SERVER, "credentials", OPT_PATH, SRV(credentials_path), 0, 0 },
+	{ S_SERVER, "srp-verifiers", OPT_PATH, SRV(srp_verifiers_path), 0, 0 },
+	{ S_SERVER, "bearer-tokens", OPT_PATH, SRV(bearer_tokens_path), 0, 0 },
+	{ S_SERVER, "bearer-jwt-key", OPT_PATH, SRV(bearer_jwt_key_path), 0, 0 },
+	{ S_SERVER, "bearer-jwt-issuer", OPT_STR, SRV(bearer_jwt_issuer), 0, 0 },
+	{ S_SERVER, "bearer-jwt-audience", OPT_STR, SRV(bearer_jwt_audience), 0, 0 },
 	{ S_SERVER, "realm", OPT_STR, SRV(realm), 0, 0 },
 	{ S_SERVER, "user", OPT_STR, SRV(user), 0, 0 },
 	{ S_SERVER, "workers", OPT_UINT, SRV(workers), 0, 256 },
@@ -87,6 +93,7 @@ static const struct opt opts[] = {
 	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
 	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
 	{ S_LISTENER, "key", OPT_PATH, LST(key_path), 0, 0 },
+	{ S_LISTENER, "srp", OPT_BOOL, LST(srp), 0, 0 },
 	{ S_CA, "certificate", OPT_PATH, CA(cert_path), 0, 0 },
 	{ S_CA, "key", OPT_PATH, CA(key_path), 0, 0 },
 	{ S_CA, "chain", OPT_PATH, CA(chain_path), 0, 0 },
@@ -126,6 +133,7 @@ static const struct opt opts[] = {
 	{ S_ALIAS, "renew-window", OPT_UINT, ALS(renew_window), 0, 3650 },
 	{ S_ALIAS, "revoke-replaced", OPT_BOOL, ALS(revoke_replaced), 0, 0 },
 	{ S_ALIAS, "max-active-certificates", OPT_UINT, ALS(max_active), 0, 100000 },
+	{ S_ALIAS, "http-challenges", OPT_CHALLENGES, 0, 0, 0 },
 };
 
 static const char *const sect_names[] = {
@@ -146,6 +154,8 @@ static const char *const auth_names[EST_AUTH__MAX] = {
 	[EST_AUTH_CHALLENGE_PASSWORD] = "challenge-password",
 	[EST_AUTH_DN_PART_PASSWORD] = "dn-part-password",
 	[EST_AUTH_NONE] = "none",
+	[EST_AUTH_SRP] = "srp",
+	[EST_AUTH_BEARER] = "bearer",
 };
 
 static const char *const mode_names[EST_MODE__MAX] = {
@@ -414,6 +424,21 @@ add_auth(const char *word, void *arg)
 }
 
 static bool
+add_challenge(const char *word, void *arg)
+{
+	struct est_alias_conf *a = arg;
+	int c = est_challenge_parse(word);
+
+	if (c < 0)
+		return false;
+	for (size_t i = 0; i < a->n_challenges; i++)
+		if (a->challenges[i] == (enum est_challenge)c)
+			return false;
+	a->challenges[a->n_challenges++] = (enum est_challenge)c;
+	return true;
+}
+
+static bool
 add_vendor_ca(const char *word, void *arg)
 {
 	struct est_alias_conf *a = arg;
@@ -607,7 +632,7 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
 
 		*hint = "a list of: http, certificate, challenge-password, dn-part-password:FIELD, "
-		    "none (each once)";
+		    "srp, bearer, none (each once)";
 		a->n_auth = 0;
 		return each_word(value, add_auth, a) && a->n_auth > 0;
 	}
@@ -628,6 +653,13 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		return apply_csrattrs(p, (char **)(base + o->off), value, hint);
 	case OPT_RULE:
 		return rules_apply((struct est_alias_conf *)(void *)base, o->key, value, hint) == 1;
+	case OPT_CHALLENGES: {
+		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
+
+		*hint = "a list of: digest-md5, digest-sha256, basic (each once)";
+		a->n_challenges = 0;
+		return each_word(value, add_challenge, a) && a->n_challenges > 0;
+	}
 	case OPT_APPROVAL:
 		*hint = "auto or manual";
 		for (int m = 0; m < EST_APPROVAL__MAX; m++) {
@@ -840,6 +872,12 @@ check_listeners(struct parser *p)
 			    l->name, tls_names[l->tls]);
 		if (l->tls == EST_TLS_NONE && (l->cert_path != NULL || l->key_path != NULL))
 			perr(p, l->line, "[listener %s] tls = none takes no certificate or key", l->name);
+		if (l->srp && l->tls == EST_TLS_NONE)
+			perr(p, l->line, "[listener %s] srp = yes needs TLS (tls = server or "
+			    "optional-client)", l->name);
+		if (l->srp && p->cfg->srp_verifiers_path == NULL)
+			perr(p, l->line, "[listener %s] srp = yes needs srp-verifiers in [server] "
+			    "(the file estadm srp add writes)", l->name);
 	}
 }
 
@@ -898,6 +936,13 @@ check_alias_options(struct parser *p, const struct est_alias_conf *a)
 		    a->name);
 	if (a->csrattrs_enforce && a->csrattrs == NULL)
 		perr(p, a->line, "[alias %s] csrattrs-enforce = yes needs a csrattrs list", a->name);
+	if (has_auth(a, EST_AUTH_BEARER) && p->cfg->bearer_tokens_path == NULL &&
+	    p->cfg->bearer_jwt_key_path == NULL)
+		perr(p, a->line, "[alias %s] authentication = bearer needs bearer-tokens or "
+		    "bearer-jwt-key in [server]", a->name);
+	if (has_auth(a, EST_AUTH_SRP) && p->cfg->srp_verifiers_path == NULL)
+		perr(p, a->line, "[alias %s] authentication = srp needs srp-verifiers in [server] "
+		    "and a listener with srp = yes", a->name);
 	if (a->retry_after != 0 && a->approval != EST_APPROVAL_MANUAL)
 		perr(p, a->line, "[alias %s] retry-after is set but approval is not manual", a->name);
 	if (a->n_ra_cas > 0 && !has_auth(a, EST_AUTH_CERTIFICATE))
@@ -996,6 +1041,10 @@ check_config(struct parser *p)
 		add_default_profile(p);
 	for (size_t i = 0; i < c->n_profiles; i++)
 		c->profiles[i].profile.name = c->profiles[i].name;
+	if (c->bearer_jwt_key_path != NULL &&
+	    (c->bearer_jwt_issuer == NULL || c->bearer_jwt_audience == NULL))
+		perr(p, 0, "[server] bearer-jwt-key needs bearer-jwt-issuer and bearer-jwt-audience "
+		    "(the iss and aud a JWT must carry)");
 	check_listeners(p);
 	check_aliases(p);
 }
@@ -1140,6 +1189,11 @@ est_config_free(struct est_config *c)
 	free(c->dir);
 	free(c->store_uri);
 	free(c->credentials_path);
+	free(c->srp_verifiers_path);
+	free(c->bearer_tokens_path);
+	free(c->bearer_jwt_key_path);
+	free(c->bearer_jwt_issuer);
+	free(c->bearer_jwt_audience);
 	free(c->decrypt_keys_path);
 	free(c->realm);
 	free(c->user);

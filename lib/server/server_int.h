@@ -29,6 +29,8 @@
 #include "estkit/config.h"
 #include "estkit/codec.h"
 #include "estkit/httpauth.h"
+#include "estkit/srp.h"
+#include "estkit/bearer.h"
 #include "estkit/kek.h"
 #include "estkit/server.h"
 #include "estkit/store.h"
@@ -107,6 +109,8 @@ struct est_server {
 	struct est_worker *workers;
 	size_t n_workers;
 	struct est_nonces *nonces;        /* Digest nonces issued, all workers */
+	struct est_srp_server srp;        /* TLS-SRP lookups (srp-verifiers), for srp listeners */
+	struct est_bearer_conf bearer;    /* HTTP Bearer: token file, JWT key (owned) */
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
 	struct connlimit *per_source;     /* open connections per source address */
@@ -139,6 +143,7 @@ struct tls_facts {
 	X509 *peer;                       /* client certificate (owned), NULL: none */
 	STACK_OF(X509) *chain;            /* the client's other certificates (owned), or NULL */
 	char binding[96];                 /* base64 channel binding (binding.c), "" for none */
+	char srp_user[EST_HTTPAUTH_MAX_USER + 1]; /* the TLS-SRP user, "" for none */
 };
 
 /* Fill f from a connection whose handshake is done. */
@@ -291,6 +296,7 @@ struct est_req {
 	bool auth_stale;                  /* a 401 should say stale=true */
 	bool auth_no_guess;               /* the failed secret was right (a code lost a
 	                                   * race): not counted against the limits */
+	const char *bearer_error;         /* RFC 6750 error code for the 401, or NULL */
 	bool answered;
 };
 

@@ -124,6 +124,18 @@ int adm_user_add(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_user_del(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_user_list(const struct adm_ctx *ctx, int argc, char **argv);
 
+/* ---- cmd_srp.c ----------------------------------------------------------- */
+
+int adm_srp_add(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_srp_del(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_srp_list(const struct adm_ctx *ctx, int argc, char **argv);
+
+/* ---- cmd_token.c --------------------------------------------------------- */
+
+int adm_token_add(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_token_del(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_token_list(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_ee.c ------------------------------------------------------------ */
 
 int adm_ee_add(const struct adm_ctx *ctx, int argc, char **argv);

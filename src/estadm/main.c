@@ -77,6 +77,27 @@ static const struct adm_cmd commands[] = {
 	{ "user", "list", adm_user_list,
 	    "user list\n"
 	    "    Print one user name per line.\n" },
+	{ "srp", "add", adm_srp_add,
+	    "srp add NAME [--password-stdin]\n"
+	    "    Add a TLS-SRP user (legacy) or change its password, in the file of\n"
+	    "    srp-verifiers: a salted verifier is kept, never the password, which is\n"
+	    "    read as for user add.\n" },
+	{ "srp", "del", adm_srp_del,
+	    "srp del NAME\n"
+	    "    Remove a TLS-SRP user.\n" },
+	{ "token", "add", adm_token_add,
+	    "token add NAME\n"
+	    "    Make an HTTP Bearer token for NAME (replacing its old one), store its\n"
+	    "    SHA-256 in the file of bearer-tokens and print the token, once.\n" },
+	{ "token", "del", adm_token_del,
+	    "token del NAME\n"
+	    "    Remove NAME's Bearer token.\n" },
+	{ "token", "list", adm_token_list,
+	    "token list\n"
+	    "    Print the names of the Bearer tokens, one per line.\n" },
+	{ "srp", "list", adm_srp_list,
+	    "srp list\n"
+	    "    Print one TLS-SRP user name per line.\n" },
 	{ "ee", "add", adm_ee_add,
 	    "ee add --username U --dn DN --alias A [--password - | --password-file F |\n"
 	    "        --no-password] [--san LIST] [--profile P] [--uses N | --unlimited]\n"

@@ -59,6 +59,10 @@ struct cli_opts {
 	const char *user;           /* -u */
 	const char *password;       /* -h */
 	const char *token;          /* --auth-token */
+	bool srp;                   /* --srp */
+	const char *srp_user;       /* --srp-user */
+	const char *srp_password;   /* --srp-password (libest's; visible to ps) */
+	const char *srp_password_file; /* --srp-password-file: its first line */
 	const char *cn;             /* --common-name */
 	const char *ta_file;        /* --trustanchor, else $EST_OPENSSL_CACERT */
 	const char *key_type;       /* --key-type, NULL: ec:P-256 or what /csrattrs asks */
@@ -93,6 +97,13 @@ int cli_run(const struct cli_opts *o);
  *   key-x-x.pem               a key estclient generated, PEM, mode 0600
  * Each returns EST_OK or fills e naming the file.
  */
+/*
+ * The output directory: created when missing (with its parents), mode 0700
+ * when a private key will go there (-q, -e making its own key), else 0755
+ * (less the umask). EST_ERR_IO when it is not a directory or cannot be made.
+ */
+enum est_err out_prepare_dir(const struct cli_opts *o, struct est_error *e);
+
 enum est_err out_cacerts(const struct cli_opts *o, unsigned i, STACK_OF(X509) *certs,
     struct est_error *e);
 enum est_err out_cert(const struct cli_opts *o, unsigned i, const struct est_enroll_result *r,

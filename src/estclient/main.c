@@ -22,7 +22,7 @@
 enum {
 	OPT_TRUSTANCHOR = 256, OPT_AUTH_TOKEN, OPT_COMMON_NAME, OPT_PEM_OUTPUT, OPT_PATH_SEG,
 	OPT_SERVER, OPT_KEY_TYPE, OPT_RETRY_MAX, OPT_RESOLVE, OPT_DECRYPT_CERT, OPT_DECRYPT_KEY,
-	OPT_HELP, OPT_VERSION
+	OPT_HELP, OPT_VERSION, OPT_SRP, OPT_SRP_USER, OPT_SRP_PASSWORD, OPT_SRP_PASSWORD_FILE
 };
 
 static const char short_opts[] = "gerqazvs:p:o:x:y:c:k:u:h:w:i:?";
@@ -46,6 +46,10 @@ static const struct option long_opts[] = {
 	{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
 	{ "decrypt-cert", required_argument, NULL, OPT_DECRYPT_CERT },
 	{ "decrypt-key", required_argument, NULL, OPT_DECRYPT_KEY },
+	{ "srp", no_argument, NULL, OPT_SRP },
+	{ "srp-user", required_argument, NULL, OPT_SRP_USER },
+	{ "srp-password", required_argument, NULL, OPT_SRP_PASSWORD },
+	{ "srp-password-file", required_argument, NULL, OPT_SRP_PASSWORD_FILE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -84,6 +88,9 @@ usage(FILE *f)
 	    "  -u USER -h PASSWORD  HTTP Basic or Digest, as the server asks\n"
 	    "  --auth-token TOKEN   HTTP Bearer token\n"
 	    "  -c CERT -k KEY       TLS client certificate (PEM, chain after it) and key\n"
+	    "  --srp --srp-user USER --srp-password-file FILE   TLS-SRP (legacy; TLS 1.2):\n"
+	    "                       the password is the file's first line (libest's\n"
+	    "                       --srp-password PASSWORD works too, visible to ps)\n"
 	    "\n"
 	    "The request:\n"
 	    "  -x KEY               private key (PEM) that signs the CSR\n"
@@ -230,6 +237,10 @@ take_option(int c, const char *arg, struct cli_opts *o)
 	case OPT_KEY_TYPE: o->key_type = key_type(arg); break;
 	case OPT_DECRYPT_CERT: o->decrypt_cert = arg; break;
 	case OPT_DECRYPT_KEY: o->decrypt_key = arg; break;
+	case OPT_SRP: o->srp = true; break;
+	case OPT_SRP_USER: o->srp_user = arg; break;
+	case OPT_SRP_PASSWORD: o->srp_password = arg; break;
+	case OPT_SRP_PASSWORD_FILE: o->srp_password_file = arg; break;
 	default: return CLI_USAGE;
 	}
 	return CLI_OK;
@@ -265,8 +276,6 @@ check_operations(const struct cli_opts *o)
 static int
 check_server(struct cli_opts *o)
 {
-	struct stat st;
-
 	if (o->url != NULL && (o->host != NULL || o->port != 0 || o->label != NULL))
 		return usage_error("--server names host, port and label: leave out -s, -p and "
 		    "--path-seg");
@@ -286,8 +295,15 @@ check_server(struct cli_opts *o)
 		    "was not authenticated");
 	if (o->user != NULL && o->password == NULL)
 		return usage_error("-u needs the password: -h PASSWORD");
-	if (stat(o->outdir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return usage_error("-o %s: no such directory (create it first)", o->outdir);
+	if (o->srp != (o->srp_user != NULL) ||
+	    (o->srp && (o->srp_password != NULL) == (o->srp_password_file != NULL)))
+		return usage_error("TLS-SRP needs --srp, --srp-user USER and one of "
+		    "--srp-password-file FILE or --srp-password PASSWORD");
+	if ((o->srp_password != NULL || o->srp_password_file != NULL) && !o->srp)
+		return usage_error("--srp-password goes with --srp --srp-user USER");
+	if (o->srp && o->bootstrap)
+		return usage_error("--srp authenticates the server itself: leave out "
+		    "--trustanchor no");
 	return CLI_OK;
 }
 

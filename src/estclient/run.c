@@ -9,11 +9,14 @@
  * estclient generates is EC P-256 (or what /csrattrs asks for) and written
  * 0600; every failure has its own exit status.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "estclient.h"
 #include "estkit/ca.h"
@@ -34,6 +37,7 @@ struct inputs {
 	EVP_PKEY *decrypt_key;      /* --decrypt-key */
 	X509_NAME *subject;         /* --common-name, or the host name */
 	struct est_csr_wants *attrs; /* -a */
+	char *srp_password;         /* --srp-password-file's first line */
 };
 
 static void
@@ -48,6 +52,33 @@ inputs_free(struct inputs *in)
 	EVP_PKEY_free(in->decrypt_key);
 	X509_NAME_free(in->subject);
 	est_csr_wants_free(in->attrs);
+	if (in->srp_password != NULL)
+		OPENSSL_cleanse(in->srp_password, strlen(in->srp_password));
+	free(in->srp_password);
+}
+
+/* The first line of a file, without its line end (a password file). */
+static enum est_err
+read_first_line(const char *path, char **out, struct est_error *e)
+{
+	char buf[1024];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return est_fail(e, EST_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	if (n == 0) {
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return est_fail(e, EST_ERR_CONFIG, "%s: the first line (the password) is empty", path);
+	}
+	*out = strdup(buf);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return *out != NULL ? EST_OK : est_fail(e, EST_ERR_NOMEM, "out of memory");
 }
 
 /* The first certificate of a PEM file, and the others as its chain. */
@@ -85,6 +116,8 @@ read_inputs(const struct cli_opts *o, struct inputs *in, struct est_error *e)
 		rc = read_cert(o->decrypt_cert, &in->decrypt_cert, NULL, e);
 	if (rc == EST_OK && o->decrypt_key != NULL)
 		rc = est_key_read(o->decrypt_key, false, &in->decrypt_key, e);
+	if (rc == EST_OK && o->srp_password_file != NULL)
+		rc = read_first_line(o->srp_password_file, &in->srp_password, e);
 	return rc;
 }
 
@@ -138,6 +171,7 @@ exit_for(enum est_err rc, long status)
 	switch (rc) {
 	case EST_ERR_CONNECT: return CLI_CONNECT;
 	case EST_ERR_TLS: return CLI_TLS;
+	case EST_ERR_AUTH: return CLI_AUTH; /* a TLS-SRP handshake refused */
 	case EST_ERR_SERVER: return CLI_SERVER;
 	case EST_ERR_PENDING: return CLI_PENDING;
 	default: return CLI_FAIL;
@@ -197,6 +231,8 @@ make_client(const struct cli_opts *o, const struct inputs *in, struct est_client
 		.cert = in->cert, .chain = in->chain, .key = in->cert_key,
 		.user = o->password != NULL && o->user == NULL ? "" : o->user,
 		.password = o->password, .bearer_token = o->token,
+		.srp_user = o->srp_user,
+		.srp_password = o->srp_password != NULL ? o->srp_password : in->srp_password,
 		.read_timeout = o->read_timeout, .retry_max = o->retry_max,
 	};
 
@@ -327,7 +363,7 @@ cli_run(const struct cli_opts *o)
 	enum est_err rc;
 	int status = CLI_OK;
 
-	if ((rc = read_inputs(o, &in, &e)) != EST_OK ||
+	if ((rc = out_prepare_dir(o, &e)) != EST_OK || (rc = read_inputs(o, &in, &e)) != EST_OK ||
 	    ((o->enroll || o->keygen) && in.csr == NULL && (rc = make_subject(o, &in, &e)) != EST_OK)) {
 		status = cli_fail(CLI_FAIL, "%s", e.msg);
 		goto out;

@@ -12,7 +12,10 @@ used in order and the last one repeats. An answer is
    "body_file": "path", "close": false, "require_auth": false}
 require_auth: answer 401 (Basic challenge) until an Authorization header
 comes. close: end the connection after this answer. delay: seconds to wait
-before answering.
+before answering. As libest's example server does: close_on_401 ends the
+connection after a 401 without saying so; pop answers 401 unless the
+posted CSR holds base64(tls-unique) of its connection (its
+challengePassword; a byte search is enough for a stub).
 
 Log: one JSON object per line: method, path, headers, body (text),
 conn (connection number), tls_unique (base64, TLS 1.2 only), peer (the
@@ -77,11 +80,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record(body)
         key = "%s %s" % (self.command, self.path)
         ans = self.answer_for(key)
-        if ans.get("require_auth") and "Authorization" not in self.headers:
+        unauthorized = ans.get("require_auth") and "Authorization" not in self.headers
+        if not unauthorized and ans.get("pop"):
+            cb = self.connection.get_channel_binding("tls-unique")
+            der = base64.b64decode(body) if body else b""
+            unauthorized = cb is None or base64.b64encode(cb) not in der
+        if unauthorized:
             with LOCK:
                 self.server.used[key] -= 1
             ans = {"status": 401, "headers": {"WWW-Authenticate": 'Basic realm="stub"'},
-                   "body": "credentials needed\n"}
+                   "body": "credentials needed\n", "drop": ans.get("close_on_401", False)}
         time.sleep(ans.get("delay", 0))
         if "body_file" in ans:
             with open(ans["body_file"], "rb") as f:
@@ -97,6 +105,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.write(payload)
+        if ans.get("drop"):
+            self.close_connection = True
 
     do_GET = handle_any
     do_POST = handle_any

@@ -262,6 +262,56 @@ ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg auth --auth-token t0
 expect_rc 0 "--auth-token"
 stub_field -1 headers | grep_all '"Authorization": "Bearer t0k3n"' || fail "no Bearer token"
 
+# ---- libest's example server (issue 11): its deviations, tolerated quietly -------
+# /csrattrs ending in a NUL byte; 401 to a client certificate without an
+# Authorization header; the connection closed after every 401 (and the PoP
+# checked against tls-unique whenever the CSR has a challengePassword).
+printf '%s\0' "$RFC_ATTRS" > nul-attrs.b64
+openssl req -new -key dev.key -subj /CN=dev -out devrenew.csr 2>/dev/null
+script libest '{
+ "GET '$W'/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
+ "GET '$W'/csrattrs": [{"status": 200, "headers": {"Content-Type": "application/csrattrs"}, "body_file": "nul-attrs.b64"}],
+ "POST '$W'/simplereenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": true, "close_on_401": true}],
+ "POST '$W'/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": true, "close_on_401": true, "pop": true}]
+}'
+start_stub libest.json srv.pem srv.key --tls12 --client-ca ca.pem
+rm -f csr-0-0.base64
+ec -a -s 127.0.0.1 -p $STUB_PORT -o .
+expect_rc 0 "-a: CSR attributes ending in a NUL byte"
+[ ! -s "$T/ec.err" ] || fail "the NUL byte was more than a debug line: $(cat "$T/ec.err")"
+[ "$(b64d < csr-0-0.base64 | openssl base64 -A)" = "$RFC_ATTRS" ] || fail "csr-0-0.base64 differs"
+ec -a -v -s 127.0.0.1 -p $STUB_PORT -o .
+err_says "ends in NUL bytes"
+ok "a trailing NUL in /csrattrs: accepted, one debug line with -v"
+: > "$T/stub.log"
+ec -r -s 127.0.0.1 -p $STUB_PORT -o . -c dev.pem -k dev.key
+expect_rc 0 "-r -c -k, the server wants an Authorization header anyway"
+[ "$(stub_count)" = 2 ] || fail "expected 2 requests, got $(stub_count)"
+! stub_field 1 headers | grep_all Authorization || fail "an Authorization header before the 401"
+stub_field 2 headers | grep_all '"Authorization": "Basic Og=="' || fail "no empty Basic header after the 401"
+ok "401 despite the client certificate: asked again with an empty Basic header, as libest's client does"
+: > "$T/stub.log"
+ec -r -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key -c dev.pem -k dev.key -u estuser -h wrong
+[ "$RC" = 0 ] || [ "$RC" = 5 ] || fail "-r with credentials: exit $RC"
+! grep -q 'Og==' "$T/stub.log" || fail "an empty Basic header went out although credentials were given"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key
+expect_rc 5 "-e without certificate or credentials: 401 stays 401"
+! grep -q 'Og==' "$T/stub.log" || fail "an empty Basic header went out without a client certificate"
+ok "the empty Basic header only for a client certificate without credentials"
+: > "$T/stub.log"
+ec -e -z -v -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key -u estuser -h estpwd --common-name dev
+expect_rc 0 "-e -z -u -h against a server that closes the connection after its 401"
+python3 - "$T/stub.log" <<'PY' || fail "the CSR that got through was not bound to its connection"
+import json, sys, base64
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+last = reqs[-1]
+assert last["method"] == "POST" and "Authorization" in last["headers"], last
+assert base64.b64encode(base64.b64decode(last["tls_unique"])).decode() in base64.b64decode("".join(last["body"].split())).decode("latin-1")
+prev = reqs[-2]
+assert prev["method"] == "GET" and prev["conn"] == last["conn"], "the CSR was not built on the probed connection"
+PY
+ok "-z after a 401 that closes the connection: credentials settled, CSR rebuilt on the next connection"
+
 # ---- server authentication (EST-C-20, EST-C-23, EST-C-31) -------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout evil.key -out evil.pem \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 2>/dev/null

@@ -86,10 +86,10 @@ basic_decode(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_true(est_creds_b64_decode("ZXN0dXNlcjplc3Rwd2Q=", 20, out, sizeof(out), &len));
+	assert_true(est_b64_decode_strict("ZXN0dXNlcjplc3Rwd2Q=", 20, out, sizeof(out), &len));
 	assert_int_equal(len, 14);
 	assert_memory_equal(out, "estuser:estpwd", 14);
-	assert_false(est_creds_b64_decode("ZXN0dXNlcjplc3Rwd2Q", 19, out, sizeof(out), &len));
+	assert_false(est_b64_decode_strict("ZXN0dXNlcjplc3Rwd2Q", 19, out, sizeof(out), &len));
 }
 
 /* A /serverkeygen answer with a plain PKCS#8 key part, read as the client does. */
