@@ -4,8 +4,9 @@
  * client named in its CSR, around a SignedData from whoever made the key,
  * around an AsymmetricKeyPackage (RFC 5958: SEQUENCE OF OneAsymmetricKey).
  *
- * The signature is checked against the client's trust anchors (the signer
- * may be any certificate under them, so no S/MIME purpose is demanded).
+ * The signature is checked against the signers the caller allows (trust,
+ * each trusted as it stands, so an issuing CA below a root will do), and
+ * cl_key_signer_check decides whether the signer was one of them.
  * A key agreement recipient must use AES key wrap (codec/keywrap.h).
  * Decrypted bytes are wiped before they are freed.
  */
@@ -26,7 +27,8 @@ static X509_STORE *
 signer_store(STACK_OF(X509) *trust)
 {
 	X509_STORE *st = X509_STORE_new();
-	bool ok = st != NULL && X509_STORE_set_purpose(st, X509_PURPOSE_ANY);
+	bool ok = st != NULL && X509_STORE_set_purpose(st, X509_PURPOSE_ANY) &&
+	    X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
 
 	if (ok && trust == NULL)
 		ok = X509_STORE_set_default_paths(st);
@@ -96,6 +98,7 @@ open_signed(const unsigned char *der, size_t len, STACK_OF(X509) *trust,
 	CMS_ContentInfo *sd = cms_of(der, len, NID_pkcs7_signed);
 	X509_STORE *st = signer_store(trust);
 	BIO *content = BIO_new(BIO_s_mem());
+	STACK_OF(X509) *signers = NULL;
 	const unsigned char *bytes;
 	enum est_err rc = EST_ERR_SERVER;
 	size_t n;
@@ -106,8 +109,10 @@ open_signed(const unsigned char *der, size_t len, STACK_OF(X509) *trust,
 		rc = est_fail_ssl(e, EST_ERR_NOMEM, "out of memory checking the key's signature");
 	else if (CMS_verify(sd, extra, st, NULL, content, CMS_BINARY) != 1)
 		est_fail_ssl(e, rc, "the signature on the server-generated key does not verify "
-		    "against the trust anchors");
-	else {
+		    "against the CA that issued the certificate");
+	else if ((signers = CMS_get0_signers(sd)) == NULL)
+		est_fail_ssl(e, rc, "the key package names no signer");
+	else if (cl_key_signer_check(signers, trust, e) == EST_OK) {
 		bytes = bio_bytes(content, &n);
 		if ((*out = key_of_package(bytes, n)) == NULL)
 			est_fail_ssl(e, rc, "the server-generated key package holds no private key");
@@ -119,6 +124,7 @@ open_signed(const unsigned char *der, size_t len, STACK_OF(X509) *trust,
 		OPENSSL_cleanse((void *)bytes, n);
 	}
 	BIO_free(content);
+	sk_X509_free(signers);
 	X509_STORE_free(st);
 	CMS_ContentInfo_free(sd);
 	return rc;

@@ -572,25 +572,37 @@ retry_after_EST_C_71(void **state)
 	char date[64];
 	time_t later = time(NULL) + 120;
 	struct tm tm;
-	unsigned got;
+	long got;
 
 	(void)state;
 	assert_int_equal(cl_retry_after("5"), 5);
-	assert_int_equal(cl_retry_after("0"), 0);
-	assert_int_equal(cl_retry_after(""), 0);
-	assert_int_equal(cl_retry_after(NULL), 0);
-	assert_int_equal(cl_retry_after("5s"), 0);
-	assert_int_equal(cl_retry_after("soon"), 0);
+	assert_int_equal(cl_retry_after("0"), 0);     /* now: not the 60 s of "absent" */
+	assert_int_equal(cl_retry_after(""), -1);
+	assert_int_equal(cl_retry_after(NULL), -1);
+	assert_int_equal(cl_retry_after("5s"), -1);
+	assert_int_equal(cl_retry_after("soon"), -1);
 	gmtime_r(&later, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	got = cl_retry_after(date);
 	assert_true(got >= 118 && got <= 120);
-	assert_int_equal(cl_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 1);
+	/* The two obsolete forms a recipient must accept (RFC 9110 §5.6.7). */
+	strftime(date, sizeof(date), "%A, %d-%b-", &tm);
+	snprintf(date + strlen(date), sizeof(date) - strlen(date), "%02d", tm.tm_year % 100);
+	strftime(date + strlen(date), sizeof(date) - strlen(date), " %H:%M:%S GMT", &tm);
+	got = cl_retry_after(date);
+	assert_true(got >= 118 && got <= 120);
+	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+	got = cl_retry_after(date);
+	assert_true(got >= 118 && got <= 120);
+	assert_int_equal(cl_retry_after("Sunday, 06-Nov-94 08:49:37 GMT"), 0);
+	assert_int_equal(cl_retry_after("Sun Nov  6 08:49:37 1994"), 0);
+	assert_int_equal(cl_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 0);
+	assert_int_equal(cl_retry_after("Wed, 21 Oct 2015 07:28:00 PST"), -1);
 	/* Far dates read as absent, like a delta of a year or more: once they wrapped
 	 * around to a few seconds (2163 is about 2^32 s from now). */
-	assert_int_equal(cl_retry_after("31536000"), 0);
-	assert_int_equal(cl_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"), 0);
-	assert_int_equal(cl_retry_after("Sun, 01 Jan 2163 00:00:00 GMT"), 0);
+	assert_int_equal(cl_retry_after("31536000"), -1);
+	assert_int_equal(cl_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"), -1);
+	assert_int_equal(cl_retry_after("Sun, 01 Jan 2163 00:00:00 GMT"), -1);
 }
 
 /* ---- DER and PEM helpers ---- */
