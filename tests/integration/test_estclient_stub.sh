@@ -422,5 +422,113 @@ ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor no -u estuser --password-fil
 expect_rc 2 "--trustanchor no refuses credentials (EST-C-31)"
 [ "$(stub_count)" = 0 ] || : > "$T/stub.log"
 
+# ---- a misbehaving server: each answer fails closed, nothing is written -------
+# /cacerts (EST-C-10, EST-C-11, EST-C-12) and issued certificates (EST-C-52).
+selfsigned_ca() { # NAME CN: NAME.key, NAME.pem, a self-signed CA
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" \
+	    -out "$1.pem" -subj "/CN=$2" -days 2 -addext "basicConstraints=critical,CA:TRUE" \
+	    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+selfsigned_ca unrelated "Unrelated Root"
+selfsigned_ca fakeint "Stub Intermediate"      # a self-signed CA:TRUE "intermediate"
+selfsigned_ca rogue "Rogue CA"
+# A real intermediate under the stub CA, and a certificate it issued.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout int.key -subj "/CN=Stub Issuing CA" \
+    -out int.csr 2>/dev/null
+issue int.csr int.pem "basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign"
+openssl req -new -key dev.key -subj /CN=dev -out dev.csr
+openssl x509 -req -in dev.csr -CA int.pem -CAkey int.key -CAcreateserial -days 2 -out dev-int.pem 2>/dev/null
+certs_only dev-int.pem dev-int.b64
+cat ca.pem int.pem > good-bag.pem
+cat ca.pem unrelated.pem fakeint.pem rogue.pem > bad-bag.pem
+certs_only good-bag.pem good-bag.b64
+certs_only bad-bag.pem bad-bag.b64
+certs_only unrelated.pem unrelated.b64
+certs_only fakeint.pem fakeint.b64
+cat ca.pem rogue.pem > rogue-bag.pem
+certs_only rogue-bag.pem rogue-bag.b64
+# Issued certificates for dev.key that must be refused.
+openssl x509 -req -in dev.csr -CA rogue.pem -CAkey rogue.key -CAcreateserial -days 2 -out rogue-dev.pem \
+    -subj "/CN=evil-subject/O=Other" 2>/dev/null || \
+    { openssl req -new -key dev.key -subj "/CN=evil-subject/O=Other" -out evil.csr;
+      openssl x509 -req -in evil.csr -CA rogue.pem -CAkey rogue.key -CAcreateserial -days 2 -out rogue-dev.pem 2>/dev/null; }
+openssl x509 -req -in dev.csr -CA rogue.pem -CAkey rogue.key -CAcreateserial -days 2 -out rogue-samename.pem 2>/dev/null
+openssl x509 -req -in dev.csr -signkey dev.key -days 2 -out self-dev.pem 2>/dev/null
+openssl x509 -req -in dev.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days -1 -out backwards-dev.pem 2>/dev/null
+issue dev.csr ca-dev.pem "basicConstraints=critical,CA:TRUE"
+issue dev.csr san-dev.pem "subjectAltName=DNS:evil.example"
+for f in rogue-dev rogue-samename self-dev backwards-dev ca-dev san-dev; do certs_only $f.pem $f.b64; done
+# /serverkeygen from a rogue CA: its key and a certificate for it.
+openssl req -new -key srvkey.pem -subj /CN=registered_client -out srvkey.csr
+openssl x509 -req -in srvkey.csr -CA rogue.pem -CAkey rogue.key -CAcreateserial -days 2 -out rogue-srv.pem 2>/dev/null
+certs_only rogue-srv.pem rogue-srv.b64
+{ printf -- '--b\r\nContent-Type: application/pkcs8\r\n\r\n'; sed "s/\$/$CRLF/" srvkey.b64
+  printf -- '--b\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\n\r\n'; sed "s/\$/$CRLF/" rogue-srv.b64
+  printf -- '--b--\r\n'; } > keygen-rogue.body
+P7T='"Content-Type": "application/pkcs7-mime"'
+route() { # LABEL OP BODYFILE [CONTENT-TYPE-JSON]
+	printf ' "%s %s/%s/%s": [{"status": 200, "headers": {%s}, "body_file": "%s"}],\n' \
+	    "$([ "$2" = cacerts ] && echo GET || echo POST)" "$W" "$1" "$2" "${4:-$P7T}" "$3"
+}
+{ echo '{'
+  route good cacerts good-bag.b64
+  route good simpleenroll dev-int.b64
+  route bad cacerts bad-bag.b64
+  route unrelated cacerts unrelated.b64
+  route fakeint cacerts fakeint.b64
+  route rogue cacerts rogue-bag.b64
+  for f in rogue-dev rogue-samename self-dev backwards-dev ca-dev san-dev; do
+	route $f cacerts cacerts.b64
+	route $f simpleenroll $f.b64
+  done
+  route rogue-dev simplereenroll rogue-dev.b64
+  route keygen serverkeygen keygen-rogue.body '"Content-Type": "multipart/mixed; boundary=b"'
+  route keygen cacerts cacerts.b64
+  printf ' "GET %s/cacerts": [{"status": 200, "headers": {%s}, "body_file": "cacerts.b64"}]\n}\n' "$W" "$P7T"
+} > attacks.json
+start_stub attacks.json srv.pem srv.key --client-ca ca.pem
+mkdir good
+ec -g -s 127.0.0.1 -p $STUB_PORT -o good --path-seg good --pem-output
+expect_rc 0 "/cacerts: root and an intermediate under it"
+cmp -s good/cacert-root-0-0.pem ca.pem || fail "cacert-root-0-0.pem is not the root"
+[ "$(grep -c BEGIN good/cacert-0-0.pem)" = 2 ] || fail "cacert-0-0.pem does not hold the bag"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o good --path-seg good -x dev.key --common-name dev
+expect_rc 0 "a certificate from the intermediate, which only /cacerts carries"
+ok "an issued certificate verifies through the /cacerts intermediate (EST-S-14, EST-C-12)"
+mkdir refused
+for label in bad unrelated fakeint rogue; do
+	ec -g -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg $label
+	expect_rc 7 "/cacerts bag \"$label\" is refused (EST-C-12)"
+	err_says "refused"
+done
+[ -z "$(ls refused)" ] || fail "a refused /cacerts wrote $(ls refused)"
+ok "no refused /cacerts answer leaves a file (EST-C-11)"
+for f in rogue-dev rogue-samename self-dev backwards-dev ca-dev san-dev; do
+	ec -e -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg $f -x dev.key --common-name dev
+	expect_rc 7 "/simpleenroll answer $f is refused (EST-C-52)"
+done
+ec -e -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg rogue-dev --common-name dev
+expect_rc 7 "a refused certificate for a key estclient made"
+ec -r -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg rogue-dev -c dev.pem -k dev.key
+expect_rc 7 "/simplereenroll answer from a rogue CA is refused"
+ec -q -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg keygen --server-names
+expect_rc 7 "/serverkeygen key and certificate from a rogue CA are refused"
+err_says "does not verify"
+[ -z "$(ls refused)" ] || fail "a refused answer wrote $(ls refused)"
+ok "no refused certificate, key or generated key is written"
+
+# ---- TLS: Extended Master Secret for tls-unique, TLS 1.3 only (CB-03, EST-G-07) ----
+start_stub pending.json srv.pem srv.key --no-ems
+ec -e -z -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev
+expect_rc 4 "-z on TLS 1.2 without Extended Master Secret"
+err_says "Extended Master Secret"
+[ "$(grep -c '"POST"' "$T/stub.log")" = 0 ] || fail "a CSR was posted on a connection without EMS"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev
+expect_rc 0 "without -z, EMS is not needed"
+start_stub pending.json srv.pem srv.key --tls12
+ec -g -s 127.0.0.1 -p $STUB_PORT -o . --tls13-only
+expect_rc 4 "--tls13-only against a TLS 1.2 server"
+
 stop_stub
 finish
