@@ -343,7 +343,7 @@ enum est_err
 est_cert_validate(X509 *cert, STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors,
     const struct est_cert_expect *want, STACK_OF(X509) **chain, struct est_error *e)
 {
-	STACK_OF(X509) *got = NULL;
+	STACK_OF(X509) *got = NULL, *helpers;
 	enum est_err rc;
 	int err;
 
@@ -359,8 +359,19 @@ est_cert_validate(X509 *cert, STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors
 		return est_fail(e, EST_ERR_SERVER, "the certificate is for another key than the "
 		    "one that was sent");
 	}
-	if ((err = verify_one(cert, anchors, untrusted, X509_V_FLAG_CHECK_SS_SIGNATURE,
-	    &got)) != X509_V_OK)
+	/* Roots among the helpers would end chains short of the anchors
+	 * (OldWithOld next to OldWithNew): only anchors end a chain. */
+	if ((helpers = sk_X509_new_null()) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < sk_X509_num(untrusted); i++)
+		if (!is_root(sk_X509_value(untrusted, i)) &&
+		    !sk_X509_push(helpers, sk_X509_value(untrusted, i))) {
+			sk_X509_free(helpers);
+			return est_fail(e, EST_ERR_NOMEM, "out of memory");
+		}
+	err = verify_one(cert, anchors, helpers, X509_V_FLAG_CHECK_SS_SIGNATURE, &got);
+	sk_X509_free(helpers);
+	if (err != X509_V_OK)
 		return est_fail(e, EST_ERR_SERVER, "the certificate does not verify against the "
 		    "trust anchor: %s", X509_verify_cert_error_string(err));
 	if ((rc = check_names(cert, want, e)) != EST_OK) {
