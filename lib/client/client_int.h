@@ -76,7 +76,14 @@ struct cl_response {
 
 /* ---- transport.c: libcurl ------------------------------------------------- */
 
-/* Make and configure the easy handle (TLS, credentials, timeouts). */
+/*
+ * What every client TLS context gets: TLS 1.2 (or with tls13_only 1.3) at
+ * least, and no renegotiation (a renegotiated connection has no single
+ * channel binding, EST-G-07, CB-03). false when OpenSSL refuses.
+ */
+bool cl_tls_setup(SSL_CTX *ctx, bool tls13_only);
+
+/* Make and configure the easy handle (TLS, timeouts). */
 enum est_err cl_transport_init(struct est_client *c, struct est_error *e);
 
 /*

@@ -85,6 +85,13 @@ set_identity(struct est_client *c, SSL_CTX *ctx)
 	return true;
 }
 
+bool
+cl_tls_setup(SSL_CTX *ctx, bool tls13_only)
+{
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	return SSL_CTX_set_min_proto_version(ctx, tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+}
+
 /* CURLOPT_SSL_CTX_FUNCTION: called for each new connection's SSL_CTX. */
 static CURLcode
 on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
@@ -93,8 +100,7 @@ on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
 	SSL_CTX *ctx = sslctx;
 
 	(void)curl;
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
-	if (!SSL_CTX_set_min_proto_version(ctx, c->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION) ||
+	if (!cl_tls_setup(ctx, c->tls13_only) ||
 	    (!c->bootstrap && !set_server_auth(c, ctx)) || !set_identity(c, ctx))
 		return CURLE_SSL_CERTPROBLEM;
 	return CURLE_OK;

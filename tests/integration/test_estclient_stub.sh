@@ -68,7 +68,7 @@ stub_csr -1 sent.der
 openssl req -inform DER -in sent.der -verify -noout 2>&1 | grep_all 'verify OK' || fail "CSR does not verify"
 [ "$(openssl req -inform DER -in sent.der -noout -pubkey)" = "$(openssl pkey -in device.key -pubout)" ] || fail "CSR not signed by -x"
 openssl req -inform DER -in sent.der -noout -subject | grep_all 'CN = registered_client' || fail "CSR subject"
-ok "the request CSR is base64 DER, signed by -x, CN from --common-name (EST-C-50)"
+ok "the request CSR is base64 DER, signed by -x (its own key, EST-C-42), CN from --common-name (EST-C-50)"
 
 # Without --pem-output: key-0-0.key is the bare base64 PKCS#8 libest writes; the
 # seed's manual step (add BEGIN/END lines) makes it a key openssl reads.
@@ -143,7 +143,7 @@ expect_rc 0 "-q with --decrypt-cert/--decrypt-key: the encrypted key"
 stub_csr -1 sent.der
 openssl asn1parse -inform DER -in sent.der | grep_all '1.2.840.113549.1.9.16.2.54' || fail "no AsymmetricDecryptKeyIdentifier"
 openssl asn1parse -inform DER -in sent.der | grep_all 'S/MIME Capabilities' || fail "no SMIMECapabilities"
-ok "the CSR asks for encryption (EST-S-67); the key is decrypted and its signature checked (EST-S-66)"
+ok "the CSR asks for encryption (EST-S-67, EST-C-61); the key is decrypted and its signature checked (EST-S-66)"
 # Attacks on the encrypted key (point 4 of issue 16): each fails closed, nothing written.
 rm -f key-0-0.key cert-0-0.pem
 ec -q -s 127.0.0.1 -p $STUB_PORT -o . --pem-output --decrypt-cert recip.pem --decrypt-key recip.key \
@@ -254,7 +254,7 @@ script pending '{
 }'
 start_stub pending.json srv.pem srv.key --tls12
 ec -e -z -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --retry-max 3
-expect_rc 0 "202, 202, then 200"
+expect_rc 0 "202, 202, then 200: each new connection authenticated anew, no state kept (EST-C-72, EST-C-73)"
 python3 - "$T/stub.log" <<'PY' || fail "retries: wrong waits or bindings"
 import json, subprocess, sys, base64
 posts = [json.loads(l) for l in open(sys.argv[1]) if '"POST"' in l]
@@ -296,7 +296,7 @@ err_says "in time"
 # HTTP authentication: only after the challenge, on the same connection (EST-C-30).
 : > "$T/stub.log"
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth -u estuser -h estpwd
-expect_rc 0 "Basic credentials after a 401 challenge"
+expect_rc 0 "Basic credentials after a 401 challenge (EST-C-30, EST-C-33)"
 [ "$(stub_count)" = 2 ] || fail "expected 2 requests, got $(stub_count)"
 ! stub_field 1 headers | grep_all Authorization || fail "credentials sent before the challenge"
 stub_field 2 headers | grep_all '"Authorization": "Basic ZXN0dXNlcjplc3Rwd2Q="' || fail "no Basic credentials"
@@ -381,7 +381,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout evi
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 2>/dev/null
 start_stub pending.json evil.pem evil.key
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth -u estuser -h estpwd
-expect_rc 4 "a server under an unknown CA"
+expect_rc 4 "a server under an unknown CA: only the Explicit TA counts (EST-C-16, EST-C-20)"
 err_says "not trusted"
 [ "$(stub_count)" = 0 ] || fail "a request (and credentials) reached the untrusted server"
 ok "nothing, credentials least of all, reaches an untrusted server (EST-C-31)"
@@ -390,7 +390,7 @@ openssl req -new -key cnonly.key -subj /CN=127.0.0.1 -out cn.csr
 issue cn.csr cn.pem "extendedKeyUsage=serverAuth"
 start_stub pending.json cn.pem cnonly.key
 ec -g -s 127.0.0.1 -p $STUB_PORT -o .
-expect_rc 4 "a name only in the CN is not enough (EST-C-23)"
+expect_rc 4 "a name only in the CN is not enough (EST-C-23; PROFILE: the name is always checked, EST-C-21)"
 err_says "not issued for"
 
 # ---- bootstrap: --trustanchor no, -g only, fingerprints ---------------------------
@@ -512,6 +512,8 @@ ec -e -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg rogue-dev --common-name d
 expect_rc 7 "a refused certificate for a key estclient made"
 ec -r -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg rogue-dev -c dev.pem -k dev.key
 expect_rc 7 "/simplereenroll answer from a rogue CA is refused"
+[ "$(stub_field -1 peer)" = "CN=dev" ] || fail "-r did not authenticate with the certificate being renewed"
+ok "-r authenticates with the certificate being renewed (EST-C-56)"
 ec -q -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg keygen --server-names
 expect_rc 7 "/serverkeygen key and certificate from a rogue CA are refused"
 err_says "does not verify"
