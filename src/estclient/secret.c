@@ -96,11 +96,11 @@ cli_secret_prompt(const char *prompt)
 	if (echo_off) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+		tcsetattr(fileno(tty), TCSANOW, &quiet);
 	}
 	s = first_line(tty, prompt);
 	if (echo_off)
-		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		tcsetattr(fileno(tty), TCSANOW, &old);
 	fputc('\n', tty);
 	fclose(tty);
 	return s;

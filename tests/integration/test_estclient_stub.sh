@@ -414,6 +414,22 @@ cmp -s boot/cacert-root-0-0.pem ca.pem || fail "cacert-root-0-0.pem is not the r
 ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor boot/cacert-root-0-0.pem
 expect_rc 0 "cacert-root-0-0.pem works as --trustanchor"
 ok "bootstrap: the root's fingerprint confirms it; cacert-root-0-0.pem is the Explicit TA (EST-C-13, EST-C-15)"
+# On a terminal (script(1) gives it one) the person confirms, or not.
+if command -v script >/dev/null; then
+	mkdir tty-yes tty-no
+	printf 'y\n' | timeout 20 script -qec "$ESTCLIENT -g -s 127.0.0.1 -p $STUB_PORT -o tty-yes --trustanchor no" \
+	    /dev/null > tty.out 2>&1 || true
+	grep -q "fingerprint sha256:$FP" tty.out || fail "the prompt does not show the root's fingerprint: $(cat tty.out)"
+	cmp -s tty-yes/cacert-root-0-0.pem <(openssl x509 -in ca.pem) || fail "confirmed on the terminal, not written"
+	printf 'n\n' | timeout 20 script -qec "$ESTCLIENT -g -s 127.0.0.1 -p $STUB_PORT -o tty-no --trustanchor no" \
+	    /dev/null > tty.out 2>&1 || true
+	[ -z "$(ls tty-no)" ] || fail "refused on the terminal, yet written"
+	(sleep 2; printf 'estpwd\n') | timeout 20 script -qec "$ESTCLIENT -e -s 127.0.0.1 -p $STUB_PORT -o tty-yes \
+	    -x dev.key --common-name dev --path-seg auth -u estuser" /dev/null > tty.out 2>&1 || true
+	[ -s tty-yes/cert-0-0.pkcs7 ] || fail "the password typed at the prompt did not enrol: $(cat tty.out)"
+	! grep -q estpwd tty.out || fail "the password was echoed"
+	ok "bootstrap confirmed (or refused) on the terminal; -u asks for the password there, unechoed"
+fi
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --trustanchor no
 expect_rc 2 "--trustanchor no refuses anything but -g"
 ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor no -c dev.pem -k dev.key
