@@ -79,6 +79,56 @@ cl_retry_after(const char *value)
 	return when - now < RETRY_MAX ? (long)(when - now) : -1;
 }
 
+/* Which scheme a token names. */
+static unsigned
+scheme_bit(const char *t, size_t n)
+{
+	if (n == 5 && strncasecmp(t, "basic", 5) == 0)
+		return CL_CH_BASIC;
+	if (n == 6 && strncasecmp(t, "digest", 6) == 0)
+		return CL_CH_DIGEST;
+	if (n == 6 && strncasecmp(t, "bearer", 6) == 0)
+		return CL_CH_BEARER;
+	return CL_CH_OTHER;
+}
+
+/* A scheme is a token that starts the value or follows a comma and is not
+ * followed by '=' (then it is an auth-param). Quoted strings are skipped. */
+unsigned
+cl_challenges(const char *line, size_t len)
+{
+	static const char name[] = "www-authenticate:";
+	size_t i = sizeof(name) - 1, start, j;
+	unsigned found = 0;
+	bool first = true;
+
+	if (len < i || strncasecmp(line, name, i) != 0)
+		return 0;
+	while (i < len) {
+		if (line[i] == '"') {
+			for (i++; i < len && line[i] != '"'; i++)
+				if (line[i] == '\\')
+					i++;
+			i++;
+			first = false;
+		} else if (line[i] == ',') {
+			first = true;
+			i++;
+		} else if (strchr(" \t\r\n=", line[i]) != NULL) {
+			i++;
+		} else {
+			for (start = i; i < len && strchr(" \t\r\n,=\"", line[i]) == NULL; i++)
+				;
+			for (j = i; j < len && (line[j] == ' ' || line[j] == '\t'); j++)
+				;
+			if (first && (j >= len || line[j] != '='))
+				found |= scheme_bit(line + start, i - start);
+			first = false;
+		}
+	}
+	return found;
+}
+
 /* 401 and 403: the credentials, or what they allow. */
 static enum est_err
 auth_fail(struct est_client *c, const char *op, const struct cl_response *r,

@@ -143,6 +143,12 @@ enum est_err cl_answer_check(struct est_client *c, const char *op, long ok,
  */
 long cl_retry_after(const char *value);
 
+/*
+ * The CL_CH_* schemes a "WWW-Authenticate: ..." header line (len bytes,
+ * not NUL-terminated) offers; 0 for any other line.
+ */
+unsigned cl_challenges(const char *line, size_t len);
+
 /* ---- accept.c: what the client accepts ------------------------------------ */
 
 /*

@@ -140,59 +140,6 @@ capture_chanbind(struct est_client *c, struct cl_response *r)
 	}
 }
 
-/* Which scheme a token names. */
-static unsigned
-scheme_bit(const char *t, size_t n)
-{
-	if (n == 5 && strncasecmp(t, "basic", 5) == 0)
-		return CL_CH_BASIC;
-	if (n == 6 && strncasecmp(t, "digest", 6) == 0)
-		return CL_CH_DIGEST;
-	if (n == 6 && strncasecmp(t, "bearer", 6) == 0)
-		return CL_CH_BEARER;
-	return CL_CH_OTHER;
-}
-
-/*
- * The schemes of a WWW-Authenticate line (one or more challenges): a
- * scheme is a token that starts the value or follows a comma and is not
- * followed by '=' (then it is an auth-param). Quoted strings are skipped.
- */
-static unsigned
-challenge_schemes(const char *line, size_t len)
-{
-	static const char name[] = "www-authenticate:";
-	size_t i = sizeof(name) - 1, start, j;
-	unsigned found = 0;
-	bool first = true;
-
-	if (len < i || strncasecmp(line, name, i) != 0)
-		return 0;
-	while (i < len) {
-		if (line[i] == '"') {
-			for (i++; i < len && line[i] != '"'; i++)
-				if (line[i] == '\\')
-					i++;
-			i++;
-			first = false;
-		} else if (line[i] == ',') {
-			first = true;
-			i++;
-		} else if (strchr(" \t\r\n=", line[i]) != NULL) {
-			i++;
-		} else {
-			for (start = i; i < len && strchr(" \t\r\n,=\"", line[i]) == NULL; i++)
-				;
-			for (j = i; j < len && (line[j] == ' ' || line[j] == '\t'); j++)
-				;
-			if (first && (j >= len || line[j] != '='))
-				found |= scheme_bit(line + start, i - start);
-			first = false;
-		}
-	}
-	return found;
-}
-
 static size_t
 on_header(char *buf, size_t size, size_t n, void *arg)
 {
@@ -211,7 +158,7 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 	header_value(buf, len, "content-type", r->content_type, sizeof(r->content_type));
 	header_value(buf, len, "retry-after", r->retry_after, sizeof(r->retry_after));
 	header_value(buf, len, "location", r->location, sizeof(r->location));
-	r->challenges |= challenge_schemes(buf, len);
+	r->challenges |= cl_challenges(buf, len);
 	return len;
 }
 
