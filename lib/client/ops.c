@@ -10,7 +10,12 @@
  * same easy handle, which reuses the connection. If the POST went out on a
  * new connection anyway (the server closed the old one; CURLINFO_NUM_CONNECTS
  * tells) and was refused, the CSR is rebuilt with the new connection's value
- * and sent once more. Every attempt after a 202 starts over the same way.
+ * and sent once more. Every attempt after a 202 starts over the same way,
+ * and so does a same-origin redirect (EST-G-15): a new probe, a new CSR.
+ *
+ * What comes back is checked before it is returned (accept.c): the answer's
+ * certificate must be the one the CSR asked for -- its key, subject and
+ * subjectAltName as sent -- and verify up to the explicit trust anchor.
  */
 #include <errno.h>
 #include <stdlib.h>
