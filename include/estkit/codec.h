@@ -413,16 +413,18 @@ enum est_err est_keypkg_envelope(const unsigned char *signed_der, size_t signed_
 
 /*
  * What a client does with an encrypted key part: decrypt the EnvelopedData
- * (DER) as rcpt, verify the SignedData inside against the CA certificates in
- * trust (any signer certificate that chains to one of them; NULL: the
- * system's trust store), check that it
- * carries id-ct-KP-aKeyPackage, and return its first key. EST_ERR_CRYPTO
- * when rcpt cannot decrypt it; EST_ERR_BADREQ says which other step failed.
- * Caller EVP_PKEY_free()s *key.
+ * (DER) as rcpt, verify the SignedData inside against the certificates in
+ * trust (each trusted as it stands, so a signer that chains to any of them
+ * will do; NULL: the system's trust store), check that it carries
+ * id-ct-KP-aKeyPackage, and return its first key. With signers non-NULL,
+ * also the SignedData's signer certificates, so the caller can insist on
+ * one of them exactly (caller sk_X509_pop_free(X509_free)s; NULL on
+ * failure). EST_ERR_CRYPTO when rcpt cannot decrypt it; EST_ERR_BADREQ says
+ * which other step failed. Caller EVP_PKEY_free()s *key.
  */
 enum est_err est_keypkg_open(const unsigned char *der, size_t derlen,
     const struct est_key_recipient *rcpt, STACK_OF(X509) *trust, EVP_PKEY **key,
-    struct est_error *e);
+    STACK_OF(X509) **signers, struct est_error *e);
 
 #ifdef __cplusplus
 }

@@ -193,9 +193,11 @@ copy_identity(struct est_client *c, const struct est_client_config *cfg, struct 
 		    "and a password");
 	if ((cfg->srp_user == NULL) != (cfg->srp_password == NULL))
 		return est_fail(e, EST_ERR_CONFIG, "TLS-SRP needs a user name and a password");
-	if (cfg->bootstrap && (cfg->user != NULL || cfg->bearer_token != NULL))
-		return est_fail(e, EST_ERR_CONFIG, "credentials are never sent to a server that "
-		    "was not authenticated: drop them or give a trust anchor");
+	if (cfg->bootstrap && (cfg->user != NULL || cfg->bearer_token != NULL ||
+	    cfg->cert != NULL))
+		return est_fail(e, EST_ERR_CONFIG, "credentials and client certificates are never "
+		    "sent to a server that was not authenticated (RFC 7030 §4.1.1): drop them or "
+		    "give a trust anchor");
 	if ((cfg->cert != NULL && !X509_up_ref(cfg->cert)) ||
 	    (cfg->key != NULL && !EVP_PKEY_up_ref(cfg->key)))
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
@@ -240,6 +242,7 @@ est_client_new(const struct est_client_config *cfg, struct est_client **out,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	c->bootstrap = cfg->bootstrap;
+	c->tls13_only = cfg->tls13_only;
 	c->connect_timeout = cfg->connect_timeout ? cfg->connect_timeout : 10;
 	c->read_timeout = cfg->read_timeout ? cfg->read_timeout : 10;
 	c->retry_max = cfg->retry_max;
@@ -265,6 +268,8 @@ est_client_free(struct est_client *c)
 	curl_slist_free_all(c->hdr_post);
 	curl_slist_free_all(c->hdr_get);
 	sk_X509_pop_free(c->tas, X509_free);
+	sk_X509_pop_free(c->cabag, X509_free);
+	sk_X509_pop_free(c->caroots, X509_free);
 	sk_X509_pop_free(c->chain, X509_free);
 	X509_free(c->cert);
 	EVP_PKEY_free(c->key);

@@ -2,9 +2,11 @@
  * The client's side of an encrypted server-generated key (RFC 7030
  * §4.4.2): EnvelopedData -> SignedData -> AsymmetricKeyPackage -> key.
  *
- * The SignedData must verify against the caller's CA certificates; the
- * signer is the CA itself, whose certificate usually lacks digitalSignature,
- * so the certificate purpose is not checked, only the chain. A key agreement
+ * The SignedData must verify against the caller's certificates, each
+ * trusted as it stands (an issuing CA below a root will do); the signer is
+ * the CA itself, whose certificate usually lacks digitalSignature, so the
+ * certificate purpose is not checked, only the chain. The signers are
+ * handed back, so a client can insist on one of them exactly. A key agreement
  * recipient must use AES key wrap (keywrap.h). Decrypted bytes live in
  * secure-memory BIOs and are cleansed when freed.
  */
@@ -57,14 +59,14 @@ decrypt(const unsigned char *der, size_t derlen, const struct est_key_recipient 
 	return rc;
 }
 
-/* The CA certificates in trust; the system's store when trust is NULL. */
+/* The certificates in trust; the system's store when trust is NULL. */
 static X509_STORE *
 trust_store(STACK_OF(X509) *trust)
 {
 	X509_STORE *st = X509_STORE_new();
 
 	if (st == NULL || !X509_STORE_set_purpose(st, X509_PURPOSE_ANY) ||
-	    (trust == NULL && !X509_STORE_set_default_paths(st)))
+	    !X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN) || (trust == NULL && !X509_STORE_set_default_paths(st)))
 		goto fail;
 	for (int i = 0; i < sk_X509_num(trust); i++)
 		if (!X509_STORE_add_cert(st, sk_X509_value(trust, i)))
@@ -75,9 +77,23 @@ fail:
 	return NULL;
 }
 
-/* Verify the SignedData in `in` and write its key package to out. */
+/* The signers of cms, each up-referenced: cms is freed before the caller looks. */
 static enum est_err
-verify(BIO *in, STACK_OF(X509) *trust, BIO *out, struct est_error *e)
+own_signers(CMS_ContentInfo *cms, STACK_OF(X509) **out, struct est_error *e)
+{
+	STACK_OF(X509) *borrowed = CMS_get0_signers(cms);
+
+	if (borrowed == NULL)
+		return est_fail_ssl(e, EST_ERR_BADREQ, "the key package names no signer");
+	*out = X509_chain_up_ref(borrowed);
+	sk_X509_free(borrowed);
+	return *out != NULL ? EST_OK : est_fail(e, EST_ERR_NOMEM, "out of memory");
+}
+
+/* Verify the SignedData in `in`, write its key package to out, its signers to *signers. */
+static enum est_err
+verify(BIO *in, STACK_OF(X509) *trust, BIO *out, STACK_OF(X509) **signers,
+    struct est_error *e)
 {
 	CMS_ContentInfo *cms = d2i_CMS_bio(in, NULL);
 	X509_STORE *st = trust_store(trust);
@@ -94,6 +110,8 @@ verify(BIO *in, STACK_OF(X509) *trust, BIO *out, struct est_error *e)
 	else if (!CMS_verify(cms, NULL, st, NULL, out, CMS_BINARY))
 		rc = est_fail_ssl(e, EST_ERR_BADREQ, "the key package's signature does not verify "
 		    "against the CA certificates");
+	else if (signers != NULL)
+		rc = own_signers(cms, signers, e);
 	ASN1_OBJECT_free(want);
 	X509_STORE_free(st);
 	CMS_ContentInfo_free(cms);
@@ -143,16 +161,21 @@ out:
 
 enum est_err
 est_keypkg_open(const unsigned char *der, size_t derlen, const struct est_key_recipient *rcpt,
-    STACK_OF(X509) *trust, EVP_PKEY **key, struct est_error *e)
+    STACK_OF(X509) *trust, EVP_PKEY **key, STACK_OF(X509) **signers, struct est_error *e)
 {
 	BIO *inner = BIO_new(BIO_s_secmem()), *pkg = BIO_new(BIO_s_secmem());
 	enum est_err rc;
 
+	if (signers != NULL)
+		*signers = NULL;
 	if (inner == NULL || pkg == NULL)
 		rc = est_fail_ssl(e, EST_ERR_NOMEM, "out of memory");
 	else if ((rc = decrypt(der, derlen, rcpt, inner, e)) == EST_OK &&
-	    (rc = verify(inner, trust, pkg, e)) == EST_OK)
-		rc = first_key(pkg, key, e);
+	    (rc = verify(inner, trust, pkg, signers, e)) == EST_OK &&
+	    (rc = first_key(pkg, key, e)) != EST_OK && signers != NULL) {
+		sk_X509_pop_free(*signers, X509_free);
+		*signers = NULL;
+	}
 	BIO_free(inner);
 	BIO_free(pkg);
 	return rc;

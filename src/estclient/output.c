@@ -215,3 +215,22 @@ out_generated_key(const struct cli_opts *o, EVP_PKEY *key, char *path, size_t pa
 	rc = est_key_pem(key, &buf, &len, e);
 	return put(path, buf, len, 0600, rc, e);
 }
+
+enum est_err
+out_ca_root(const struct cli_opts *o, unsigned i, X509 *root, char *path, size_t pathlen,
+    struct est_error *e)
+{
+	STACK_OF(X509) *one = sk_X509_new_null();
+	char *buf = NULL;
+	size_t len = 0;
+	enum est_err rc;
+
+	if (one == NULL || !sk_X509_push(one, root)) {
+		sk_X509_free(one);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	snprintf(path, pathlen, "%s/cacert-root-0-%u.pem", o->outdir, i);
+	rc = est_certs_pem(one, &buf, &len, e);
+	sk_X509_free(one);
+	return put(path, buf, len, 0644, rc, e);
+}

@@ -64,7 +64,7 @@ open_as(const uint8_t *data, size_t size, const struct est_key_recipient *rcpt)
 {
 	EVP_PKEY *out = NULL;
 
-	if (est_keypkg_open(data, size, rcpt, trust, &out, NULL) == EST_OK) {
+	if (est_keypkg_open(data, size, rcpt, trust, &out, NULL, NULL) == EST_OK) {
 		if (out == NULL)
 			abort();
 		EVP_PKEY_free(out);

@@ -225,7 +225,7 @@ round_trip(EVP_PKEY *key, const struct est_key_recipient *rcpt,
 	assert_int_equal(est_ca_sign_content(ca, EST_OID_KEY_PACKAGE, pkg, pkglen, &sd, &sdlen, e),
 	    EST_OK);
 	assert_int_equal(est_keypkg_envelope(sd, sdlen, rcpt, &env, &envlen, e), EST_OK);
-	rc = est_keypkg_open(env, envlen, opener, trust, &back, e);
+	rc = est_keypkg_open(env, envlen, opener, trust, &back, NULL, e);
 	if (rc == EST_OK)
 		assert_int_equal(EVP_PKEY_eq(back, key), 1);
 	EVP_PKEY_free(back);
@@ -311,7 +311,7 @@ test_wrap_pad_refused(void **state)
 	assert_int_equal(est_ca_sign_content(ca, EST_OID_KEY_PACKAGE, pkg, pkglen, &sd, &sdlen, &e),
 	    EST_OK);
 	env = wrap_pad_envelope(sd, sdlen, &envlen);
-	assert_int_equal(est_keypkg_open(env, envlen, &ec, trust, &back, &e), EST_ERR_BADREQ);
+	assert_int_equal(est_keypkg_open(env, envlen, &ec, trust, &back, NULL, &e), EST_ERR_BADREQ);
 	assert_non_null(strstr(e.msg, "AES key wrap"));
 	assert_null(back);
 	OPENSSL_free(env);
