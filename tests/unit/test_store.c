@@ -201,7 +201,7 @@ test_fresh_schema_and_mode(void **state)
 	int version = 0;
 
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	assert_int_equal(stat(fx->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	raw_query(fx->path, "PRAGMA journal_mode", buf, sizeof(buf));
@@ -209,7 +209,7 @@ test_fresh_schema_and_mode(void **state)
 	raw_query(fx->path, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
 	    "sqlite_master WHERE tbl_name = 'certs' AND sql IS NOT NULL ORDER BY name)",
 	    buf, sizeof(buf));
-	assert_string_equal(buf, "certs certs_ee certs_serial certs_spki certs_subject");
+	assert_string_equal(buf, "certs certs_ee certs_inserted_revoked certs_revoked certs_revoked_by_issuer certs_serial certs_spki certs_subject");
 
 	/* The write-ahead log holds committed certificates too: same mode. */
 	rec = make_rec(fx->key, "CA", "dev", 1, NOT_BEFORE, NOT_AFTER);
@@ -546,7 +546,7 @@ test_reopen_keeps_data(void **state)
 	fx->st = NULL;
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "B", &got, &e), EST_OK);
 	assert_int_equal(got->id, rec->id);
 	assert_int_equal(got->der_len, rec->der_len);
@@ -576,7 +576,7 @@ test_migration_from_2(void **state)
 	sqlite3_close(db);
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	raw_query(fx->path, "SELECT count(*) FROM requests", buf, sizeof(buf));
 	assert_string_equal(buf, "0");
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "C", &got, &e), EST_OK);
@@ -728,7 +728,7 @@ test_uri_dispatch(void **state)
 	snprintf(uri, sizeof(uri), "SQLite:%s", fx->path);
 	assert_int_equal(est_store_open(uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(other, &version, &e), EST_OK);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	est_store_close(other);
 	est_store_close(NULL);
 }
