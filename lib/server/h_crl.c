@@ -1,7 +1,9 @@
 /*
  * GET <crl-path>/<CA name>.crl: a CA's current CRL, DER, as
  * application/pkix-crl (RFC 5280 §4.2.1.13, RFC 2585 §4.2), on every
- * listener (relying parties fetch CRLs over plain HTTP).
+ * listener (relying parties fetch CRLs over plain HTTP). <CA name>.crt is
+ * the CA certificate, DER, application/pkix-cert: what an issued
+ * certificate's authorityInfoAccess caIssuers may point to (§4.2.2.1).
  *
  * The CRL is checked against the store's revocation revision on every
  * request, so a revocation shows at once. ETag (the CRL number) and
@@ -17,6 +19,7 @@
 #include "server/server_int.h"
 
 #define CRL_SUFFIX ".crl"
+#define CRT_SUFFIX ".crt"
 
 /* The part of the path after "<crl-path>/", or NULL when it is not under it. */
 static const char *
@@ -39,13 +42,13 @@ crl_claims(struct est_req *r)
 	return true;
 }
 
-/* Index of the CA whose CRL tail names, or -1. */
+/* Index of the CA whose file (suffix ".crl" or ".crt") tail names, or -1. */
 static int
-find_ca(struct est_server *srv, const char *tail)
+find_ca(struct est_server *srv, const char *tail, const char *suffix)
 {
-	size_t n = strlen(tail), sn = strlen(CRL_SUFFIX);
+	size_t n = strlen(tail), sn = strlen(suffix);
 
-	if (n <= sn || strcmp(tail + n - sn, CRL_SUFFIX) != 0)
+	if (n <= sn || strcmp(tail + n - sn, suffix) != 0)
 		return -1;
 	for (size_t i = 0; i < srv->n_cas; i++) {
 		const char *name = est_ca_name(srv->cas[i]);
@@ -86,6 +89,22 @@ not_modified(struct est_req *r, const char *etag, int64_t this_update)
 	return this_update <= (int64_t)timegm(&tm);
 }
 
+static void
+reply_ca_cert(struct est_req *r, const struct est_ca *ca)
+{
+	struct est_error e = { 0 };
+	unsigned char *der = NULL;
+	int len;
+
+	if ((len = i2d_X509(est_ca_cert(ca), &der)) <= 0) {
+		est_fail(&e, EST_ERR_CRYPTO, "cannot encode the certificate of CA %s", est_ca_name(ca));
+		http_fail(r, &e);
+		return;
+	}
+	http_reply(r, 200, "application/pkix-cert", der, (size_t)len);
+	OPENSSL_free(der);
+}
+
 void
 h_crl(struct est_req *r)
 {
@@ -101,7 +120,11 @@ h_crl(struct est_req *r)
 		http_fail(r, &e);
 		return;
 	}
-	if ((i = find_ca(r->worker->srv, crl_tail(r))) < 0) {
+	if ((i = find_ca(r->worker->srv, crl_tail(r), CRT_SUFFIX)) >= 0) {
+		reply_ca_cert(r, r->worker->srv->cas[i]);
+		return;
+	}
+	if ((i = find_ca(r->worker->srv, crl_tail(r), CRL_SUFFIX)) < 0) {
 		est_fail(&e, EST_ERR_NOTFOUND, "no CRL at %.80s", r->head->path);
 		http_fail(r, &e);
 		return;

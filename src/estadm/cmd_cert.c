@@ -143,12 +143,13 @@ list_certs(const struct adm_ctx *ctx, const struct est_cert_filter *f)
 	return status;
 }
 
-/* estadm cert list [--valid] [--subject PATTERN] */
+/* estadm cert list [--valid | --revoked] [--subject PATTERN] */
 int
 adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "valid", no_argument, NULL, 'v' },
+		{ "revoked", no_argument, NULL, 'r' },
 		{ "subject", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -160,12 +161,15 @@ adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'v': f.only_valid = true; break;
+		case 'r': f.only_revoked = true; break;
 		case 's': pattern = optarg; break;
 		default: return adm_bad_option(ctx, argv, longopts);
 		}
 	}
 	if (optind != argc)
 		return adm_usage_error(ctx, "unexpected argument \"%s\"", argv[optind]);
+	if (f.only_valid && f.only_revoked)
+		return adm_usage_error(ctx, "--valid and --revoked exclude each other");
 	/* Without a wildcard of its own, a pattern matches anywhere in the subject. */
 	if (pattern != NULL && strchr(pattern, '%') == NULL) {
 		size_t n = strlen(pattern) + 3;
@@ -281,7 +285,9 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct est_error e = { 0 };
+	struct est_config *cfg = NULL;
 	struct est_store *st = NULL;
+	struct est_cert_rec *rec = NULL;
 	const char *issuer = NULL;
 	char serial[SERIAL_MAX];
 	int c, status, reason = EST_REASON_UNSPECIFIED;
@@ -297,12 +303,20 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if ((status = serial_arg(ctx, argc, argv, serial)) != ADM_EXIT_OK ||
-	    (status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+	    (status = adm_load_config(ctx, &cfg)) != ADM_EXIT_OK)
 		return status;
-	if (est_store_revoke_cert(st, issuer, serial, reason, (int64_t)time(NULL), &e) != EST_OK)
+	if ((status = adm_open_store(cfg, &st)) != ADM_EXIT_OK)
+		goto out;
+	if (est_store_revoke_cert(st, issuer, serial, reason, (int64_t)time(NULL), &e) != EST_OK ||
+	    est_store_get_cert(st, issuer, serial, &rec, &e) != EST_OK) {
 		status = adm_fail("%s", e.msg);
-	else
-		printf("revoked %s (%s)\n", serial, est_revoke_reason_name(reason));
+		goto out;
+	}
+	printf("revoked %s (%s)\n", serial, est_revoke_reason_name(reason));
+	status = adm_after_revoke(cfg, st, rec->issuer);
+out:
+	est_cert_rec_free(rec);
 	est_store_close(st);
+	est_config_free(cfg);
 	return status;
 }

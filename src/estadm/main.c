@@ -32,18 +32,18 @@ static const struct adm_cmd commands[] = {
 	    "    ports 8080 (HTTP), 8442 (TLS), 8443 (mutual TLS), user estuser with\n"
 	    "    password estpwd (demo credentials: change them).\n" },
 	{ "cert", "list", adm_cert_list,
-	    "cert list [--valid] [--subject PATTERN]\n"
+	    "cert list [--valid | --revoked] [--subject PATTERN]\n"
 	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT.\n"
-	    "    --valid: only valid, unexpired ones. PATTERN: SQL LIKE pattern on the\n"
+	    "    --valid: only valid, unexpired ones; --revoked: only revoked ones. PATTERN: SQL LIKE pattern on the\n"
 	    "    subject (without a %, it matches anywhere in the subject).\n" },
 	{ "cert", "show", adm_cert_show,
 	    "cert show SERIAL [--issuer DN]\n"
 	    "    Print a certificate's record, its PEM and its decoded text.\n" },
 	{ "cert", "revoke", adm_cert_revoke,
 	    "cert revoke SERIAL [--reason NAME] [--issuer DN]\n"
-	    "    Mark a certificate revoked. NAME (RFC 5280): unspecified (default),\n"
-	    "    keyCompromise, cACompromise, affiliationChanged, superseded,\n"
-	    "    cessationOfOperation, certificateHold, removeFromCRL,\n"
+	    "    Mark a certificate revoked and renew its CA's CRL. NAME (RFC 5280):\n"
+	    "    unspecified (default), keyCompromise, cACompromise, affiliationChanged,\n"
+	    "    superseded, cessationOfOperation, certificateHold, removeFromCRL,\n"
 	    "    privilegeWithdrawn, aACompromise.\n" },
 	{ "req", "list", adm_req_list,
 	    "req list [--all]\n"
@@ -86,6 +86,10 @@ static const struct adm_cmd commands[] = {
 	{ "ee", "reset", adm_ee_reset,
 	    "ee reset USERNAME --password CODE [--uses N | --unlimited] [--valid-until T]\n"
 	    "    Give an end entity a new enrolment code, so that it may enrol again.\n" },
+	{ "ee", "revoke", adm_ee_revoke,
+	    "ee revoke USERNAME [--reason NAME]\n"
+	    "    Revoke every valid certificate issued to an end entity (reasons as\n"
+	    "    for cert revoke), then renew the CRL.\n" },
 	{ "ca", "import", adm_ca_import,
 	    "ca import --external NAME FILE\n"
 	    "    Import another party's CA certificate (PEM) into the store, e.g. a\n"
@@ -93,6 +97,17 @@ static const struct adm_cmd commands[] = {
 	{ "ca", "list", adm_ca_list,
 	    "ca list\n"
 	    "    List the external CAs: NAME SUBJECT.\n" },
+	{ "ca", "ocsp-responder", adm_ca_ocsp_responder,
+	    "ca ocsp-responder CA --cert FILE --key FILE [--days N] [--key-type SPEC]\n"
+	    "    Issue a delegated OCSP responder certificate (id-kp-OCSPSigning,\n"
+	    "    ocsp-nocheck) of configured CA, for its ocsp-certificate and ocsp-key.\n" },
+	{ "crl", "show", adm_crl_show,
+	    "crl show [--ca NAME] [--out FILE]\n"
+	    "    Print the CA's current CRL, as estd serves it (renewed first when a\n"
+	    "    revocation or its age calls for it). --out: also write it (DER).\n" },
+	{ "crl", "generate", adm_crl_generate,
+	    "crl generate [--ca NAME] [--out FILE]\n"
+	    "    Make a new CRL now (the next CRL number) and write its crl-file.\n" },
 	{ "help", NULL, cmd_help,
 	    "help [COMMAND]\n"
 	    "    Print this text, or the usage of one command.\n" },

@@ -571,7 +571,9 @@ test_migration_from_2(void **state)
 	est_store_close(fx->st);
 	fx->st = NULL;
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE requests; PRAGMA user_version = 2", NULL, NULL,
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE requests; DROP TABLE crls; DROP TABLE revocation_counts; "
+	    "DROP TRIGGER certs_revoked; DROP TRIGGER certs_inserted_revoked; "
+	    "DROP INDEX certs_revoked_by_issuer; PRAGMA user_version = 2", NULL, NULL,
 	    NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
@@ -685,7 +687,7 @@ test_newer_schema_refused(void **state)
 	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
 	assert_null(other);
 	assert_non_null(strstr(e.msg, path));
-	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (3)"));
+	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (4)"));
 }
 
 static void
@@ -922,6 +924,72 @@ test_ee_list_and_ext_ca(void **state)
 	est_ee_free(b);
 }
 
+static int
+count_visit(const struct est_cert_rec *rec, void *arg)
+{
+	(void)rec;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * Issue 15: every revocation of an issuer's certificate moves its revision
+ * (by trigger, whichever statement revoked); a CRL replaces the stored one
+ * only under the next number, so the number never repeats or goes back.
+ */
+static void
+test_crl_state(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "a", 0x51, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "b", 0x52, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *other = make_rec(fx->key, "Other", "c", 0x53, NOT_BEFORE, NOT_AFTER);
+	struct est_crl_rec *got = NULL;
+	unsigned char der[3] = { 1, 2, 3 };
+	struct est_crl_rec crl = { .crl_number = 1, .revision = 0, .this_update = 10,
+	    .next_update = 20, .der = der, .der_len = sizeof(der) };
+	struct est_cert_filter f = { .issuer = a->issuer, .only_revoked = true };
+	int64_t rev = -1;
+	int n = 0;
+
+	put(fx->st, a);
+	put(fx->st, b);
+	put(fx->st, other);
+	assert_int_equal(est_store_revocation_revision(fx->st, a->issuer, &rev, &e), EST_OK);
+	assert_int_equal(rev, 0);
+	assert_int_equal(est_store_revoke_cert(fx->st, a->issuer, a->serial, 1, 100, &e), EST_OK);
+	assert_int_equal(est_store_revocation_revision(fx->st, a->issuer, &rev, &e), EST_OK);
+	assert_int_equal(rev, 1);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, b->serial, 4, 101, &e), EST_OK);
+	assert_int_equal(est_store_revocation_revision(fx->st, a->issuer, &rev, &e), EST_OK);
+	assert_int_equal(rev, 2);
+	/* Another issuer's count is its own. */
+	assert_int_equal(est_store_revocation_revision(fx->st, other->issuer, &rev, &e), EST_OK);
+	assert_int_equal(rev, 0);
+	assert_int_equal(est_store_list_certs(fx->st, &f, count_visit, &n, &e), EST_OK);
+	assert_int_equal(n, 2);
+
+	assert_int_equal(est_store_get_crl(fx->st, a->issuer, &got, &e), EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_put_crl(fx->st, a->issuer, &crl, &e), EST_OK);
+	/* The same number again, a lower one or one skipped: refused. */
+	assert_int_equal(est_store_put_crl(fx->st, a->issuer, &crl, &e), EST_ERR_EXISTS);
+	crl.crl_number = 3;
+	assert_int_equal(est_store_put_crl(fx->st, a->issuer, &crl, &e), EST_ERR_EXISTS);
+	crl.crl_number = 2;
+	crl.revision = 2;
+	assert_int_equal(est_store_put_crl(fx->st, a->issuer, &crl, &e), EST_OK);
+	assert_int_equal(est_store_get_crl(fx->st, a->issuer, &got, &e), EST_OK);
+	assert_int_equal(got->crl_number, 2);
+	assert_int_equal(got->revision, 2);
+	assert_int_equal(got->der_len, sizeof(der));
+	assert_memory_equal(got->der, der, sizeof(der));
+	est_crl_rec_free(got);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+	est_cert_rec_free(other);
+}
+
 int
 main(void)
 {
@@ -944,6 +1012,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_register_get_list_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consume_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
 	};
 	int rc;
 
