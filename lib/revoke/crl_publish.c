@@ -101,6 +101,9 @@ make_crl(struct est_store *st, const struct est_ca *ca, const char *issuer, int6
 	return EST_OK;
 }
 
+/* Attempts when other writers keep winning the race for the next number. */
+#define RACE_ATTEMPTS 5
+
 enum est_err
 est_crl_current(struct est_store *st, const struct est_ca *ca, unsigned validity_secs,
     time_t now, bool force, struct est_crl_rec **out, bool *made, struct est_error *e)
@@ -117,21 +120,27 @@ est_crl_current(struct est_store *st, const struct est_ca *ca, unsigned validity
 	*made = false;
 	if ((rc = est_store_revocation_revision(st, issuer, &revision, e)) != EST_OK)
 		goto out;
-	rc = est_store_get_crl(st, issuer, &cur, e);
-	if (rc != EST_OK && rc != EST_ERR_NOTFOUND)
-		goto out;
-	if (cur != NULL && !force && is_current(cur, revision, now)) {
-		rc = EST_OK;
-		goto out;
-	}
-	rc = make_crl(st, ca, issuer, cur != NULL ? cur->crl_number + 1 : 1, revision,
-	    validity_secs, now, &next, e);
-	if (rc == EST_ERR_EXISTS) {
-		/* Another writer made this number first: theirs is as current. */
+	for (int attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
 		est_crl_rec_free(cur);
 		cur = NULL;
 		rc = est_store_get_crl(st, issuer, &cur, e);
-	} else if (rc == EST_OK) {
+		if (rc != EST_OK && rc != EST_ERR_NOTFOUND)
+			goto out;
+		/*
+		 * Another writer's CRL made at our revision or later is as good as
+		 * ours (it may have won the race below); one made earlier is not.
+		 */
+		if (cur != NULL && ((!force && is_current(cur, revision, now)) ||
+		    (attempt > 0 && cur->revision >= revision))) {
+			rc = EST_OK;
+			goto out;
+		}
+		rc = make_crl(st, ca, issuer, cur != NULL ? cur->crl_number + 1 : 1, revision,
+		    validity_secs, now, &next, e);
+		if (rc != EST_ERR_EXISTS)
+			break;
+	}
+	if (rc == EST_OK) {
 		est_crl_rec_free(cur);
 		cur = next;
 		*made = true;
