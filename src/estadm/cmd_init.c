@@ -316,8 +316,9 @@ make_ca(struct init_run *r, struct est_error *e)
 /*
  * Point relying parties at the plain-HTTP listener: CRL, OCSP and the CA
  * certificate (DER), in the CA's certificates from the first one (estd's
- * own TLS certificate) on. With --http-port 0 the port is not known yet, so
- * the URLs are left for the administrator to add.
+ * own TLS certificate) on. With --http-port 0 the port is not known yet,
+ * and a wildcard address is no URL, so then the URLs are left for the
+ * administrator to add.
  */
 static enum est_err
 plan_revocation(struct init_run *r, struct est_error *e)
@@ -326,10 +327,12 @@ plan_revocation(struct init_run *r, struct est_error *e)
 	char crl[400], ocsp[400], crt[400];
 	struct est_ca_revocation rv = { .crl_url = crl, .ocsp_url = ocsp, .ca_issuers_url = crt };
 
-	if (strcmp(r->o.port[P_HTTP], "0") == 0) {
+	/* A wildcard address names no host a relying party could reach. */
+	if (strcmp(r->o.port[P_HTTP], "0") == 0 || strcmp(r->o.addr, "0.0.0.0") == 0 ||
+	    strcmp(r->o.addr, "::") == 0) {
 		snprintf(r->revocation_conf, sizeof(r->revocation_conf),
 		    "# Relying parties: add crl-url, ocsp-url and ca-issuers-url (see\n"
-		    "# docs/revocation.md) once the plain-HTTP port is fixed.\n"
+		    "# docs/revocation.md) with this server's name and plain-HTTP port.\n"
 		    "crl-file = " CA_NAME ".crl\n");
 		return EST_OK;
 	}
