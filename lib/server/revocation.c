@@ -105,19 +105,23 @@ crl_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	check_all(w, false);
+	/* The first check also rewrites crl-file, which a previous run may have left behind. */
+	check_all(w, !w->crl_published);
+	w->crl_published = true;
 	evtimer_add(w->crl_timer, &tv);
 }
 
 enum est_err
 revocation_timer_start(struct est_worker *w, struct est_error *e)
 {
-	struct timeval tv = { .tv_sec = w->srv->cfg->crl_check_interval };
+	struct timeval now = { 0 };
 
 	if ((w->crl_timer = evtimer_new(w->base, crl_timer_cb, w)) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "cannot create the CRL timer");
-	/* At start-up, before serving: a CRL file that is there is current. */
-	check_all(w, true);
-	evtimer_add(w->crl_timer, &tv);
+	/*
+	 * The first check runs as soon as the worker serves: after privileges
+	 * are dropped, and never for `estd -n`, which only checks.
+	 */
+	evtimer_add(w->crl_timer, &now);
 	return EST_OK;
 }

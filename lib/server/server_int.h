@@ -84,6 +84,7 @@ struct est_worker {
 	struct est_creds *creds;          /* NULL without a credentials file */
 	TAILQ_HEAD(conn_list, conn) conns; /* open connections, freed at shutdown */
 	struct event *crl_timer;          /* worker 0: keeps CRLs and their files current */
+	bool crl_published;               /* its first check (which rewrites crl-files) ran */
 };
 
 struct est_server {
@@ -367,9 +368,9 @@ void authn_add_challenges(struct est_req *r);
 enum est_err revocation_load(struct est_server *srv, struct est_error *e);
 
 /*
- * On worker w (the first one): check every crl-check-interval seconds,
- * and once at start, that each CA's CRL is current, making and publishing
- * (crl-file) a new one when it is not.
+ * On worker w (the first one): check once as soon as it serves, then every
+ * crl-check-interval seconds, that each CA's CRL is current, making and
+ * publishing (crl-file) a new one when it is not.
  */
 enum est_err revocation_timer_start(struct est_worker *w, struct est_error *e);
 

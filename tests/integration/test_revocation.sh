@@ -18,7 +18,12 @@ HP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); pri
 "$ESTADM" init "$T/var" --http-port "$HP" --tls-port 0 --mtls-port 0 >/dev/null
 TA="$T/var/ca.pem"
 sed -i 's/^\[server\]$/[server]\ncrl-check-interval = 1/' "$T/var/estd.conf"
+"$ESTD" -c "$T/var/estd.conf" -n >/dev/null 2>&1 || fail "estd -n refuses the configuration"
+[ ! -e "$T/var/ManagementCA.crl" ] || fail "estd -n wrote the CRL file"
 start_estd
+for _ in $(seq 50); do [ -s "$T/var/ManagementCA.crl" ] && break; sleep 0.1; done
+[ -s "$T/var/ManagementCA.crl" ] || fail "estd did not write crl-file when it started serving"
+ok "estd -n only checks; a serving estd writes crl-file at once"
 BASE="http://127.0.0.1:$HP"
 CRL_URL="$BASE/crl/ManagementCA.crl"
 
@@ -33,7 +38,8 @@ enrol() {
 # soft CMD...: CMD's output (stderr too) whatever its exit status, for a grep
 # after it (under pipefail a refusing relying party would fail the pipeline).
 soft() { "$@" 2>&1 || true; }
-serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
+# The serial as estd records it (est_serial_text: no leading zeros).
+serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | sed 's/^0*//'; }
 fetch_crl() { curl -sf -o "$T/$1.der" "$CRL_URL" && openssl crl -inform DER -in "$T/$1.der" -out "$T/$1.pem"; }
 crl_number() { printf '%d' "$(openssl crl -in "$1" -noout -crlnumber | cut -d= -f2)"; }
 # ocsp CERT [args]: openssl ocsp against the URL in the certificate, verifying
