@@ -30,7 +30,9 @@ extern "C" {
  * revocation since it was made and less than half of validity_secs spent),
  * unless force; otherwise a new one (CRL number + 1, thisUpdate now,
  * nextUpdate now + validity_secs) recorded in the store. *made says whether
- * this call made it. Caller frees *out with est_crl_rec_free().
+ * this call made it. A new CRL never has the thisUpdate of the one before: a
+ * second CRL within one second waits for the next (Last-Modified tells
+ * them apart). Caller frees *out with est_crl_rec_free().
  */
 enum est_err est_crl_current(struct est_store *st, const struct est_ca *ca,
     unsigned validity_secs, time_t now, bool force, struct est_crl_rec **out, bool *made,

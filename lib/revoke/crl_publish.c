@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "estkit/codec.h"
@@ -101,6 +102,25 @@ make_crl(struct est_store *st, const struct est_ca *ca, const char *issuer, int6
 	return EST_OK;
 }
 
+/*
+ * Wait for the second after now. Two CRLs never share a thisUpdate, so
+ * Last-Modified (one-second resolution) tells every CRL apart and a client's
+ * If-Modified-Since never hides a newer one. Only a second CRL within one
+ * second waits, at most a second.
+ */
+static time_t
+next_second(time_t now)
+{
+	struct timespec ts;
+
+	while (clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec <= now) {
+		struct timespec rest = { 0, 1000000000L - ts.tv_nsec };
+
+		nanosleep(&rest, NULL);
+	}
+	return now + 1;
+}
+
 /* Attempts when other writers keep winning the race for the next number. */
 #define RACE_ATTEMPTS 5
 
@@ -135,6 +155,8 @@ est_crl_current(struct est_store *st, const struct est_ca *ca, unsigned validity
 			rc = EST_OK;
 			goto out;
 		}
+		if (cur != NULL && cur->this_update == (int64_t)now)
+			now = next_second(now);
 		rc = make_crl(st, ca, issuer, cur != NULL ? cur->crl_number + 1 : 1, revision,
 		    validity_secs, now, &next, e);
 		if (rc != EST_ERR_EXISTS)

@@ -112,6 +112,8 @@ grep_all 'Cert Status: revoked' <<<"$out" || fail "alice not revoked over OCSP: 
 grep_all 'Revocation Time' <<<"$out" || fail "no revocation time: $out"
 grep_all 'Reason: keyCompromise' <<<"$out" || fail "no reason: $out"
 ok "openssl ocsp: revoked (time, keyCompromise) right after estadm cert revoke"
+curl -s -D hdr2 -o /dev/null "$CRL_URL"
+lm2=$(sed -n 's/^Last-Modified: *//Ip' hdr2 | tr -d '\r')
 fetch_crl c2
 n2=$(crl_number c2.pem)
 [ $n2 -gt $n1 ] || fail "CRL number did not grow ($n1 -> $n2)"
@@ -137,6 +139,8 @@ db.execute("UPDATE certs SET status='revoked', revoked_at=?, revocation_reason=4
            (int(time.time()), sys.argv[2]))
 db.commit()
 PY
+# Two CRLs never share a Last-Modified: If-Modified-Since cannot hide this one.
+expect_status 200 "If-Modified-Since of the CRL before a revocation" "$CRL_URL" -H "If-Modified-Since: $lm2"
 fetch_crl c3
 openssl crl -in c3.pem -noout -text | grep_all "$(serial_of bob.pem)" \
 	|| fail "a revocation written to the store is not on the next CRL"

@@ -23,6 +23,8 @@
 
 #include "estkit/ca.h"
 #include "estkit/codec.h"
+#include "estkit/revoke.h"
+#include "estkit/store.h"
 
 static struct {
 	char dir[64];
@@ -425,6 +427,53 @@ test_delegated_responder(void **state)
 	EVP_PKEY_free(key);
 }
 
+/*
+ * Point 1: est_crl_current keeps the stored CRL while current, makes the
+ * next number when forced, and never gives two CRLs one thisUpdate (so
+ * Last-Modified tells them apart), also across a reopened store.
+ */
+static void
+test_crl_current(void **state)
+{
+	char path[128];
+	struct est_store *st = NULL;
+	struct est_error e = { 0 };
+	struct est_crl_rec *a = NULL, *b = NULL, *c = NULL;
+	time_t now = time(NULL);
+	bool made = false;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/store.db", t.dir);
+	assert_int_equal(est_store_open(path, &st, &e), EST_OK);
+	assert_int_equal(est_crl_current(st, t.ca, 3600, now, false, &a, &made, &e), EST_OK);
+	assert_true(made);
+	assert_int_equal(a->crl_number, 1);
+	assert_int_equal(est_crl_current(st, t.ca, 3600, now, true, &b, &made, &e), EST_OK);
+	assert_true(made);
+	assert_int_equal(b->crl_number, 2);
+	assert_true(b->this_update > a->this_update);
+	est_store_close(st);
+	assert_int_equal(est_store_open(path, &st, &e), EST_OK);
+	assert_int_equal(est_crl_current(st, t.ca, 3600, b->this_update, false, &c, &made, &e), EST_OK);
+	assert_false(made);
+	assert_int_equal(c->crl_number, 2);
+	est_crl_rec_free(c);
+	/* Half its validity spent: renewed, under the next number. */
+	assert_int_equal(est_crl_current(st, t.ca, 3600, b->this_update + 1800, false, &c, &made, &e),
+	    EST_OK);
+	assert_true(made);
+	assert_int_equal(c->crl_number, 3);
+	est_crl_rec_free(a);
+	est_crl_rec_free(b);
+	est_crl_rec_free(c);
+	est_store_close(st);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/store.db-wal", t.dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/store.db-shm", t.dir);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -437,6 +486,7 @@ main(void)
 		cmocka_unit_test(test_ocsp_get),
 		cmocka_unit_test(test_ocsp_other_issuer),
 		cmocka_unit_test(test_delegated_responder),
+		cmocka_unit_test(test_crl_current),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
