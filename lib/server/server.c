@@ -221,7 +221,8 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
 		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
-	    (rc = revocation_load(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
+	    (rc = revocation_load(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
+	    (rc = vendor_load(srv, e)) != EST_OK ||
 	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	*out = srv;
