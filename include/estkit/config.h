@@ -12,10 +12,13 @@
  *                        idle-timeout, read-timeout, handshake-timeout,
  *                        max-connections, max-connections-per-address,
  *                        decrypt-keys, auth-fail-limit,
- *                        auth-fail-window, auth-lockout
+ *                        auth-fail-window, auth-lockout, crl-path, ocsp-path,
+ *                        crl-check-interval
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key, srp
- *   [ca NAME]            certificate, key, chain
+ *   [ca NAME]            certificate, key, chain, crl-url, ocsp-url,
+ *                        ca-issuers-url, crl-file, crl-validity-hours,
+ *                        ocsp-certificate, ocsp-key, ocsp-validity-minutes
  *   [profile NAME]       validity-days, extended-key-usage, copy-san
  *   [alias NAME]         default, mode, ca, cacerts-ca, profile, authentication,
  *                        username-component, vendor-mode, vendor-cas,
@@ -183,6 +186,14 @@ struct est_ca_conf {
 	char *cert_path;
 	char *key_path;             /* NULL: CA used for /cacerts or trust only */
 	char *chain_path;           /* NULL when the CA is a root */
+	char *crl_url;              /* cRLDistributionPoints URL of issued certs, or NULL */
+	char *ocsp_url;             /* AIA OCSP URL of issued certs, or NULL */
+	char *ca_issuers_url;       /* AIA caIssuers URL of issued certs, or NULL */
+	char *crl_file;             /* where the current CRL (DER) is also written, or NULL */
+	unsigned crl_validity_hours; /* nextUpdate - thisUpdate of its CRLs */
+	char *ocsp_cert_path;       /* delegated OCSP responder; NULL: the CA key signs */
+	char *ocsp_key_path;
+	unsigned ocsp_validity_minutes; /* nextUpdate of OCSP responses; 0: none */
 	int line;
 };
 
@@ -258,6 +269,9 @@ struct est_config {
 	unsigned auth_fail_limit;   /* failed passwords that lock out; 0: no limit */
 	unsigned auth_fail_window;  /* seconds the failures are counted over */
 	unsigned auth_lockout;      /* seconds a lock-out lasts */
+	char *crl_path;             /* CRLs are served at <crl_path>/<CA name>.crl */
+	char *ocsp_path;            /* the OCSP responder (POST here, GET below) */
+	unsigned crl_check_interval; /* seconds between checks that CRLs are current */
 	struct est_listener_conf *listeners;
 	size_t n_listeners;
 	struct est_ca_conf *cas;

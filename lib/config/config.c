@@ -47,7 +47,8 @@ enum opt_type {
 	OPT_CSRATTRS, /* char *, checked with est_csrattrs_parse */
 	OPT_APPROVAL, /* enum est_approval */
 	OPT_RULE,     /* an issuance-policy key of an alias (rules.c) */
-	OPT_CHALLENGES /* http-challenges: order of WWW-Authenticate challenges */
+	OPT_CHALLENGES, /* http-challenges: order of WWW-Authenticate challenges */
+	OPT_URLPATH   /* char *, an absolute HTTP path outside /.well-known/est/ */
 };
 
 struct opt {
@@ -89,6 +90,9 @@ static const struct opt opts[] = {
 	{ S_SERVER, "auth-fail-limit", OPT_UINT, SRV(auth_fail_limit), 0, 1000 },
 	{ S_SERVER, "auth-fail-window", OPT_UINT, SRV(auth_fail_window), 1, 86400 },
 	{ S_SERVER, "auth-lockout", OPT_UINT, SRV(auth_lockout), 1, 86400 },
+	{ S_SERVER, "crl-path", OPT_URLPATH, SRV(crl_path), 0, 0 },
+	{ S_SERVER, "ocsp-path", OPT_URLPATH, SRV(ocsp_path), 0, 0 },
+	{ S_SERVER, "crl-check-interval", OPT_UINT, SRV(crl_check_interval), 1, 3600 },
 	{ S_LISTENER, "listen", OPT_LISTEN, 0, 0, 0 },
 	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
 	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
@@ -97,6 +101,14 @@ static const struct opt opts[] = {
 	{ S_CA, "certificate", OPT_PATH, CA(cert_path), 0, 0 },
 	{ S_CA, "key", OPT_PATH, CA(key_path), 0, 0 },
 	{ S_CA, "chain", OPT_PATH, CA(chain_path), 0, 0 },
+	{ S_CA, "crl-url", OPT_STR, CA(crl_url), 0, 0 },
+	{ S_CA, "ocsp-url", OPT_STR, CA(ocsp_url), 0, 0 },
+	{ S_CA, "ca-issuers-url", OPT_STR, CA(ca_issuers_url), 0, 0 },
+	{ S_CA, "crl-file", OPT_PATH, CA(crl_file), 0, 0 },
+	{ S_CA, "crl-validity-hours", OPT_UINT, CA(crl_validity_hours), 1, 24 * 366 },
+	{ S_CA, "ocsp-certificate", OPT_PATH, CA(ocsp_cert_path), 0, 0 },
+	{ S_CA, "ocsp-key", OPT_PATH, CA(ocsp_key_path), 0, 0 },
+	{ S_CA, "ocsp-validity-minutes", OPT_UINT, CA(ocsp_validity_minutes), 0, 7 * 24 * 60 },
 	{ S_PROFILE, "validity-days", OPT_UINT, PRF(profile.validity_days), 1, 3650 },
 	{ S_PROFILE, "extended-key-usage", OPT_EKU, PRF(profile.eku), 0, 0 },
 	{ S_PROFILE, "copy-san", OPT_BOOL, PRF(profile.copy_san), 0, 0 },
@@ -575,6 +587,30 @@ apply_csrattrs(struct parser *p, char **field, const char *value, const char **h
 	return set_string(p, field, xstrdup(p, value));
 }
 
+/*
+ * A path the revocation handlers serve under: absolute, of URL-safe
+ * characters, outside /.well-known/est/ (which routing owns), kept without
+ * a trailing slash.
+ */
+static bool
+apply_urlpath(struct parser *p, char **field, const char *value)
+{
+	size_t n = strlen(value);
+	char *copy;
+
+	if (value[0] != '/' || n > 64 || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != n || strstr(value, "//") != NULL ||
+	    strncmp(value, "/.well-known/est", 16) == 0)
+		return false;
+	while (n > 1 && value[n - 1] == '/')
+		n--;
+	if (n <= 1)
+		return false;
+	if ((copy = xstrdup(p, value)) != NULL)
+		copy[n] = '\0';
+	return set_string(p, field, copy);
+}
+
 /* Apply one option; returns false when the value is not acceptable. */
 static bool
 apply(struct parser *p, const struct opt *o, const char *value, const char **hint)
@@ -660,6 +696,10 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		a->n_challenges = 0;
 		return each_word(value, add_challenge, a) && a->n_challenges > 0;
 	}
+	case OPT_URLPATH:
+		*hint = "an absolute path such as /crl, of letters, digits and / . _ -, "
+		    "outside /.well-known/est";
+		return apply_urlpath(p, (char **)(base + o->off), value);
 	case OPT_APPROVAL:
 		*hint = "auto or manual";
 		for (int m = 0; m < EST_APPROVAL__MAX; m++) {
@@ -736,6 +776,8 @@ init_entry(struct parser *p, const char *name, int line)
 	case S_CA:
 		c->cas[p->index].name = xstrdup(p, name);
 		c->cas[p->index].line = line;
+		c->cas[p->index].crl_validity_hours = 24;
+		c->cas[p->index].ocsp_validity_minutes = 60;
 		break;
 	case S_PROFILE:
 		c->profiles[p->index].name = xstrdup(p, name);
@@ -1034,6 +1076,12 @@ check_config(struct parser *p)
 		c->realm = xstrdup(p, "estkit");
 	if (c->log_level == NULL)
 		c->log_level = xstrdup(p, "info");
+	if (c->crl_path == NULL)
+		c->crl_path = xstrdup(p, "/crl");
+	if (c->ocsp_path == NULL)
+		c->ocsp_path = xstrdup(p, "/ocsp");
+	if (strcmp(c->crl_path, c->ocsp_path) == 0)
+		perr(p, 0, "[server] crl-path and ocsp-path must differ (both are %s)", c->crl_path);
 	for (size_t i = 0; i < c->n_cas; i++)
 		if (c->cas[i].cert_path == NULL)
 			perr(p, c->cas[i].line, "[ca %s] needs certificate = FILE", c->cas[i].name);
@@ -1107,6 +1155,7 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->auth_fail_limit = 10;
 	c->auth_fail_window = 60;
 	c->auth_lockout = 300;
+	c->crl_check_interval = 60;
 	*out = c;
 	return EST_OK;
 }
@@ -1166,6 +1215,12 @@ est_config_free(struct est_config *c)
 		free(c->cas[i].cert_path);
 		free(c->cas[i].key_path);
 		free(c->cas[i].chain_path);
+		free(c->cas[i].crl_url);
+		free(c->cas[i].ocsp_url);
+		free(c->cas[i].ca_issuers_url);
+		free(c->cas[i].crl_file);
+		free(c->cas[i].ocsp_cert_path);
+		free(c->cas[i].ocsp_key_path);
 	}
 	for (size_t i = 0; i < c->n_profiles; i++)
 		free(c->profiles[i].name);
@@ -1198,6 +1253,8 @@ est_config_free(struct est_config *c)
 	free(c->realm);
 	free(c->user);
 	free(c->log_level);
+	free(c->crl_path);
+	free(c->ocsp_path);
 	free(c);
 }
 

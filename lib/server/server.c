@@ -290,9 +290,9 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 	    (rc = connlimit_new(cfg->max_connections_per_address, &srv->per_source, e)) != EST_OK)
 		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = lockout_sync_init(srv, e)) != EST_OK ||
-	    (rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
-	    (rc = vendor_load(srv, e)) != EST_OK || (rc = open_listeners(srv, bind_it, e)) != EST_OK ||
-	    (rc = make_workers(srv, e)) != EST_OK)
+	    (rc = load_cas(srv, e)) != EST_OK || (rc = revocation_load(srv, e)) != EST_OK ||
+	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
+	    (rc = open_listeners(srv, bind_it, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	/* Damaged pages are found now, not by the enrolment that reads them. */
 	if ((rc = est_store_check(srv->workers[0].store, false, e)) != EST_OK)

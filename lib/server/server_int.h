@@ -95,6 +95,8 @@ struct est_worker {
 	atomic_uint evict_asked;          /* closes other workers asked for */
 	struct event *recount;            /* counts evictable, EVICT_RECOUNT_MS */
 	struct event *evict;              /* runs the closes asked for */
+	struct event *crl_timer;          /* worker 0: keeps CRLs and their files current */
+	bool crl_published;               /* its first check (which rewrites crl-files) ran */
 };
 
 struct est_server {
@@ -526,6 +528,29 @@ enum est_err binding_value(SSL *ssl, char *out, size_t outlen, struct est_error 
 /* Add the WWW-Authenticate challenges of a 401 to the response. */
 void authn_add_challenges(struct est_req *r);
 
+/* ---- revocation.c: CRLs and OCSP for relying parties ---- */
+
+/* Give each CA its revocation URLs and OCSP responder from the configuration. */
+enum est_err revocation_load(struct est_server *srv, struct est_error *e);
+
+/*
+ * On worker w (the first one): check once as soon as it serves, then every
+ * crl-check-interval seconds, that each CA's CRL is current, making and
+ * publishing (crl-file) a new one when it is not.
+ */
+enum est_err revocation_timer_start(struct est_worker *w, struct est_error *e);
+
+/*
+ * ca's current CRL for serving (est_crl_current), writing crl-file when
+ * this call made a new one. Caller frees *out with est_crl_rec_free().
+ */
+enum est_err revocation_crl(struct est_worker *w, size_t ca_index, struct est_crl_rec **out,
+    struct est_error *e);
+
+/* Whether the request's path is one h_crl / h_ocsp serves (and set r->op). */
+bool crl_claims(struct est_req *r);
+bool ocsp_claims(struct est_req *r);
+
 /* ---- handlers (h_*.c) ---- */
 
 void h_cacerts(struct est_req *r);
@@ -533,6 +558,8 @@ void h_simpleenroll(struct est_req *r);
 void h_simplereenroll(struct est_req *r);
 void h_serverkeygen(struct est_req *r);
 void h_csrattrs(struct est_req *r);
+void h_crl(struct est_req *r);
+void h_ocsp(struct est_req *r);
 
 /* ---- approval.c: the manual-approval gate of every enrolment ---- */
 
