@@ -8,7 +8,7 @@
 #include "estkit/err.h"
 #include "estkit/store.h"
 
-/* sqlite.c */
+/* sqlite/db.c */
 
 /*
  * Open (creating with mode 0600 and migrating as needed) the SQLite

@@ -1,6 +1,6 @@
 /*
  * SQLite backend: revocation revisions and each CA's current CRL (schema
- * step 4 in sqlite.c).
+ * step 4 in db.c).
  *
  * The revision is kept by triggers on the certs table, so it counts every
  * revocation whichever statement made it. A CRL replaces the stored one only
@@ -12,41 +12,14 @@
 
 #include "sqlite_int.h"
 
-enum crl_query {
-	C_REVISION,
-	C_GET,
-	C_PUT,
-	C__MAX
-};
-
-_Static_assert(C__MAX <= SQ_CRL__MAX, "sqlite_int.h: SQ_CRL__MAX too small");
-
-static const char *const queries[C__MAX] = {
-	[C_REVISION] = "SELECT revision FROM revocation_counts WHERE issuer = ?1",
-	[C_GET] = "SELECT crl_number, revision, this_update, next_update, der FROM crls "
-	    "WHERE issuer = ?1",
-	[C_PUT] = "INSERT INTO crls (issuer, crl_number, revision, this_update, next_update, der) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (issuer) DO UPDATE SET "
-	    "crl_number = excluded.crl_number, revision = excluded.revision, "
-	    "this_update = excluded.this_update, next_update = excluded.next_update, "
-	    "der = excluded.der WHERE crls.crl_number = excluded.crl_number - 1",
-};
-
-static struct sq_store *
-sq(struct est_store *st)
-{
-	return (struct sq_store *)st;
-}
-
-static enum est_err
-prepared(struct sq_store *s, enum crl_query q, sqlite3_stmt **out, struct est_error *e)
-{
-	if (s->crl_stmt[q] == NULL && sqlite3_prepare_v3(s->db, queries[q], -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->crl_stmt[q], NULL) != SQLITE_OK)
-		return sq_fail(s, "preparing a statement", e);
-	*out = s->crl_stmt[q];
-	return EST_OK;
-}
+static const char SQL_REVISION[] = "SELECT revision FROM revocation_counts WHERE issuer = ?1";
+static const char SQL_GET[] = "SELECT crl_number, revision, this_update, next_update, der "
+    "FROM crls WHERE issuer = ?1";
+static const char SQL_PUT[] = "INSERT INTO crls (issuer, crl_number, revision, this_update, "
+    "next_update, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (issuer) DO UPDATE SET "
+    "crl_number = excluded.crl_number, revision = excluded.revision, "
+    "this_update = excluded.this_update, next_update = excluded.next_update, "
+    "der = excluded.der WHERE crls.crl_number = excluded.crl_number - 1";
 
 enum est_err
 sq_revocation_revision(struct est_store *st, const char *issuer, int64_t *rev,
@@ -57,7 +30,7 @@ sq_revocation_revision(struct est_store *st, const char *issuer, int64_t *rev,
 	enum est_err rc;
 	int src;
 
-	if ((rc = prepared(s, C_REVISION, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_REVISION, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, issuer, -1, SQLITE_STATIC) != SQLITE_OK)
 		rc = sq_fail(s, "binding an issuer", e);
@@ -81,7 +54,7 @@ sq_get_crl(struct est_store *st, const char *issuer, struct est_crl_rec **out,
 	enum est_err rc;
 	int src;
 
-	if ((rc = prepared(s, C_GET, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_GET, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, issuer, -1, SQLITE_STATIC) != SQLITE_OK)
 		rc = sq_fail(s, "binding an issuer", e);
@@ -114,7 +87,7 @@ sq_put_crl(struct est_store *st, const char *issuer, const struct est_crl_rec *r
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
-	if ((rc = prepared(s, C_PUT, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_PUT, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, issuer, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 2, rec->crl_number) != SQLITE_OK ||
