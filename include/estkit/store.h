@@ -10,7 +10,19 @@
  * SQLite backend in WAL mode, migrating the schema as needed. A store is
  * made only by est_store_create; est_store_open refuses a missing or empty
  * one (re-creating it would silently lose every record).
- * Further backends (PostgreSQL) plug in through struct est_store_ops.
+ *
+ * "postgresql://[user@]host[:port]/database[?param=value...]" (libpq's URI;
+ * "postgres://" too) opens the shared backend that several servers use at
+ * once. The URI must not carry a password (it is logged): libpq reads it
+ * from the file named by passfile= in the URI, by PGPASSFILE, or
+ * ~/.pgpass. est_store_open refuses a schema of another version than this
+ * code's: est_store_migrate (`estadm db migrate`) brings it forward.
+ * Everything that must hold across servers is decided by the database (see
+ * lib/store/postgresql/db.c); a server caches no record. When the database
+ * cannot be reached, calls fail with EST_ERR_UNAVAILABLE and the handle
+ * reconnects on a later call.
+ *
+ * Backends plug in through struct est_store_ops, one folder each in lib/store.
  *
  * Durability: est_store_put_cert returns EST_OK only after the record is
  * committed; a certificate is never handed to a client before that.
@@ -293,16 +305,27 @@ const char *est_store_uri_file(const char *uri);
 enum est_err est_store_create(const char *uri, struct est_store **out, struct est_error *e);
 
 /*
+ * Bring the store at uri to this code's schema version, in one transaction
+ * per step (one for all on PostgreSQL, under a lock that serialises servers).
+ * *from is the version found, *to the version now. EST_ERR_STORE as for
+ * est_store_open (a missing store, a newer schema).
+ */
+enum est_err est_store_migrate(const char *uri, int *from, int *to, struct est_error *e);
+
+/*
  * Check the database for damage: full false runs SQLite's quick_check (what
  * estd runs at start-up), true the slower integrity_check. EST_ERR_STORE
- * names the file, the check and the first problem found.
+ * names the file, the check and the first problem found. On PostgreSQL
+ * (which checks its own pages) it checks the schema version and reads every
+ * table (full: every row).
  */
 enum est_err est_store_check(struct est_store *st, bool full, struct est_error *e);
 
 /*
  * Write a consistent copy of the store, taken online (writers may go on),
  * to the new file path (which must not exist: EST_ERR_EXISTS). Restoring is
- * putting the copy in place of the store while no server runs.
+ * putting the copy in place of the store while no server runs. SQLite only:
+ * a PostgreSQL store is backed up by PostgreSQL (EST_ERR_NOTIMPL says so).
  */
 enum est_err est_store_backup(struct est_store *st, const char *path, struct est_error *e);
 void est_store_close(struct est_store *st);

@@ -1,7 +1,7 @@
 /*
  * The store's generic part (include/estkit/store.h): choosing a backend by
  * URI and the thin wrappers over a backend's ops table. The records are in
- * records.c, the backends in one folder each (sqlite/).
+ * records.c, the backends in one folder each (sqlite/, postgresql/).
  *
  * Invariants: argument checks shared by all backends are made here, so a
  * backend sees a non-NULL serial, a complete record, a known CRL reason and
@@ -37,29 +37,41 @@ scheme_is(const char *uri, size_t len, const char *name)
 	return strlen(name) == len && strncasecmp(uri, name, len) == 0;
 }
 
-/* The backend's open or create for uri; EST_ERR_CONFIG for what is no store URI. */
+enum open_mode { OPEN, CREATE, MIGRATE };
+
+/* The backend's open, create or migrate for uri; EST_ERR_CONFIG for what is no store URI. */
 static enum est_err
-open_uri(const char *uri, bool create, struct est_store **out, struct est_error *e)
+open_uri(const char *uri, enum open_mode mode, int *from, struct est_store **out,
+    struct est_error *e)
 {
-	enum est_err (*sqlite)(const char *, struct est_store **, struct est_error *) =
-	    create ? est_store_sqlite_create : est_store_sqlite_open;
 	size_t n;
 
 	if (uri == NULL || uri[0] == '\0')
-		return est_fail(e, EST_ERR_CONFIG, "no store given (use sqlite:PATH)");
+		return est_fail(e, EST_ERR_CONFIG, "no store given (use sqlite:PATH or "
+		    "postgresql://...)");
 	n = scheme_len(uri);
-	if (n == 0)
-		return sqlite(uri, out, e);
-	if (scheme_is(uri, n, "sqlite")) {
-		if (uri[n + 1] == '\0')
+	if (n == 0 || scheme_is(uri, n, "sqlite")) {
+		const char *path = n == 0 ? uri : uri + n + 1;
+
+		if (path[0] == '\0')
 			return est_fail(e, EST_ERR_CONFIG,
 			    "store \"%s\" names no database file", uri);
-		return sqlite(uri + n + 1, out, e);
+		if (mode == CREATE)
+			return est_store_sqlite_create(path, out, e);
+		if (mode == MIGRATE)
+			return est_store_sqlite_migrate(path, from, out, e);
+		return est_store_sqlite_open(path, out, e);
 	}
-	if (scheme_is(uri, n, "postgres") || scheme_is(uri, n, "postgresql"))
-		return est_fail(e, EST_ERR_CONFIG, "PostgreSQL store not built in yet");
-	return est_fail(e, EST_ERR_CONFIG,
-	    "unknown store scheme \"%.*s\" (use sqlite:PATH)", (int)n, uri);
+	/* libpq takes the whole URI, scheme included. */
+	if (scheme_is(uri, n, "postgres") || scheme_is(uri, n, "postgresql")) {
+		if (mode == CREATE)
+			return est_store_pg_create(uri, out, e);
+		if (mode == MIGRATE)
+			return est_store_pg_migrate(uri, from, out, e);
+		return est_store_pg_open(uri, out, e);
+	}
+	return est_fail(e, EST_ERR_CONFIG, "unknown store scheme \"%.*s\" (use sqlite:PATH or "
+	    "postgresql://...)", (int)n, uri);
 }
 
 const char *
@@ -78,13 +90,26 @@ est_store_uri_file(const char *uri)
 enum est_err
 est_store_open(const char *uri, struct est_store **out, struct est_error *e)
 {
-	return open_uri(uri, false, out, e);
+	return open_uri(uri, OPEN, NULL, out, e);
 }
 
 enum est_err
 est_store_create(const char *uri, struct est_store **out, struct est_error *e)
 {
-	return open_uri(uri, true, out, e);
+	return open_uri(uri, CREATE, NULL, out, e);
+}
+
+enum est_err
+est_store_migrate(const char *uri, int *from, int *to, struct est_error *e)
+{
+	struct est_store *st = NULL;
+	enum est_err rc;
+
+	if ((rc = open_uri(uri, MIGRATE, from, &st, e)) != EST_OK)
+		return rc;
+	rc = st->ops->schema_version(st, to, e);
+	est_store_close(st);
+	return rc;
 }
 
 enum est_err

@@ -721,8 +721,16 @@ test_uri_dispatch(void **state)
 
 	assert_int_equal(est_store_open("mysql://db/est", &other, &e), EST_ERR_CONFIG);
 	assert_non_null(strstr(e.msg, "\"mysql\""));
-	assert_int_equal(est_store_open("postgresql://db/est", &other, &e), EST_ERR_CONFIG);
-	assert_non_null(strstr(e.msg, "PostgreSQL"));
+	/* A password in the URI (which is logged) is refused before connecting, unrepeated. */
+	assert_int_equal(est_store_open("postgresql://est:s3cret@db/est", &other, &e),
+	    EST_ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "password"));
+	assert_null(strstr(e.msg, "s3cret"));
+	assert_int_equal(est_store_open("postgres://db/est?password=s3cret", &other, &e),
+	    EST_ERR_CONFIG);
+	assert_null(strstr(e.msg, "s3cret"));
+	assert_int_equal(est_store_open("postgres://db/est?no_such_parameter=1", &other, &e),
+	    EST_ERR_CONFIG);
 	assert_int_equal(est_store_open("postgres:dbname=est", &other, &e), EST_ERR_CONFIG);
 	assert_int_equal(est_store_open("sqlite:", &other, &e), EST_ERR_CONFIG);
 	assert_int_equal(est_store_open("", &other, &e), EST_ERR_CONFIG);

@@ -117,6 +117,7 @@ static const char *const migrations[] = {
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(SCHEMA_VERSION == EST_STORE_SCHEMA_VERSION, "store_int.h: schema version");
 
 enum est_err
 sq_fail(struct sq_store *s, const char *doing, struct est_error *e)
@@ -493,13 +494,14 @@ migrate_step(struct sq_store *s, int step, struct est_error *e)
 }
 
 static enum est_err
-migrate(struct sq_store *s, bool creating, struct est_error *e)
+migrate(struct sq_store *s, bool creating, int *from, struct est_error *e)
 {
 	enum est_err rc;
 	int version, step;
 
 	if ((rc = read_version(s, &version, e)) != EST_OK)
 		return rc;
+	*from = version;
 	if (version < 0)
 		return est_fail(e, EST_ERR_STORE, "%s: database schema version %d was not "
 		    "written by estkit", s->path, version);
@@ -549,7 +551,8 @@ check_attrs(const char *path, struct est_error *e)
 }
 
 static enum est_err
-sqlite_open(const char *path, bool creating, struct est_store **out, struct est_error *e)
+sqlite_open(const char *path, bool creating, int *from, struct est_store **out,
+    struct est_error *e)
 {
 	struct sq_store *s;
 	enum est_err rc;
@@ -566,7 +569,7 @@ sqlite_open(const char *path, bool creating, struct est_store **out, struct est_
 	s->base.ops = &sqlite_ops;
 	rc = open_db(s, creating, e);
 	if (rc == EST_OK)
-		rc = migrate(s, creating, e);
+		rc = migrate(s, creating, from, e);
 	if (rc != EST_OK) {
 		sq_close(&s->base);
 		return rc;
@@ -578,11 +581,22 @@ sqlite_open(const char *path, bool creating, struct est_store **out, struct est_
 enum est_err
 est_store_sqlite_open(const char *path, struct est_store **out, struct est_error *e)
 {
-	return sqlite_open(path, false, out, e);
+	int from;
+
+	return sqlite_open(path, false, &from, out, e);
 }
 
 enum est_err
 est_store_sqlite_create(const char *path, struct est_store **out, struct est_error *e)
 {
-	return sqlite_open(path, true, out, e);
+	int from;
+
+	return sqlite_open(path, true, &from, out, e);
+}
+
+enum est_err
+est_store_sqlite_migrate(const char *path, int *from, struct est_store **out,
+    struct est_error *e)
+{
+	return sqlite_open(path, false, from, out, e);
 }
