@@ -17,6 +17,7 @@
 #include "pg_int.h"
 
 /* The columns row_to_rec reads, in its order. */
+/* ILIKE: SQLite's LIKE ignores ASCII case, and estadm cert list --subject relies on it. */
 #define CERT_COLUMNS "id, issuer, serial, subject, san, spki_sha256, not_before, " \
 	"not_after, issued_at, status, revoked_at, revocation_reason, principal, alias, der, ee_id"
 
@@ -31,7 +32,7 @@ static const char SQL_FIND[] = "SELECT id, status = 'valid' FROM certs "
 static const char SQL_REVOKE[] = "UPDATE certs SET status = 'revoked', revoked_at = $2, "
     "revocation_reason = $3 WHERE id = $1 AND status = 'valid'";
 static const char SQL_LIST[] = "SELECT " CERT_COLUMNS " FROM certs "
-    "WHERE ($1::text IS NULL OR issuer = $1) AND ($2::text IS NULL OR subject LIKE $2) "
+    "WHERE ($1::text IS NULL OR issuer = $1) AND ($2::text IS NULL OR subject ILIKE $2) "
     "AND ($3::int = 0 OR (status = 'valid' AND not_after > $4)) "
     "AND ($6::int = 0 OR status = 'revoked') AND ($7::bigint = 0 OR ee_id = $7) "
     "ORDER BY id LIMIT $5";
