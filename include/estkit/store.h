@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <openssl/x509.h>
 
@@ -221,6 +222,9 @@ struct est_crl_rec {
 
 void est_crl_rec_free(struct est_crl_rec *rec);
 
+/* Called for each CA's current CRL, by issuer; borrowed for the call. 0 goes on. */
+typedef int (*est_crl_visit)(const char *issuer, const struct est_crl_rec *rec, void *arg);
+
 struct est_store;
 
 /*
@@ -278,6 +282,7 @@ struct est_store_ops {
 	    struct est_error *);
 	enum est_err (*put_crl)(struct est_store *, const char *issuer,
 	    const struct est_crl_rec *, struct est_error *);
+	enum est_err (*list_crls)(struct est_store *, est_crl_visit, void *, struct est_error *);
 	void (*close)(struct est_store *);
 };
 
@@ -381,7 +386,8 @@ enum est_err est_store_put_issued(struct est_store *st, struct est_cert_rec *rec
     const struct est_issue_record *how, struct est_error *e);
 
 /*
- * Register an end entity; sets ee->id and created_at. EST_ERR_EXISTS when
+ * Register an end entity; sets ee->id, and created_at to now unless it is
+ * set (last_used is taken as it is: 0 for a new one). EST_ERR_EXISTS when
  * the username is taken.
  */
 enum est_err est_store_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e);
@@ -413,7 +419,8 @@ enum est_err est_store_del_ee(struct est_store *st, const char *username, struct
 enum est_err est_store_reset_ee(struct est_store *st, const char *username,
     const char *code_hash, int64_t uses_left, int64_t valid_until, struct est_error *e);
 
-/* Import an external CA certificate; sets imported_at. EST_ERR_EXISTS for a taken name. */
+/* Import an external CA certificate; sets imported_at to now unless it is set.
+ * EST_ERR_EXISTS for a taken name. */
 enum est_err est_store_put_ext_ca(struct est_store *st, struct est_ext_ca *ca,
     struct est_error *e);
 
@@ -466,6 +473,29 @@ enum est_err est_store_get_crl(struct est_store *st, const char *issuer,
  */
 enum est_err est_store_put_crl(struct est_store *st, const char *issuer,
     const struct est_crl_rec *rec, struct est_error *e);
+
+/* Every CA's current CRL, by issuer. */
+enum est_err est_store_list_crls(struct est_store *st, est_crl_visit visit, void *arg,
+    struct est_error *e);
+
+/*
+ * Write every record of the store to out, one JSON object a line (format in
+ * docs/deployment.md): external CAs, end entities (codes as their stored
+ * hashes), certificates with their revocations (linked to their end entity
+ * by username), requests held for approval, CRLs. Database row ids are left
+ * out, so exports of the same records from any backend are equal.
+ */
+enum est_err est_store_export(struct est_store *st, FILE *out, struct est_error *e);
+
+/*
+ * Add the records of an export (read from in; `name` for messages) to st,
+ * which must hold no certificate, end entity, request or external CA yet
+ * (EST_ERR_EXISTS). A line that is not a record of the export format is
+ * EST_ERR_BADREQ naming its line. Records are added one at a time: after a
+ * failure, make the store afresh before importing again.
+ */
+enum est_err est_store_import(struct est_store *st, FILE *in, const char *name,
+    struct est_error *e);
 
 /* The schema version the database is at (after migration). */
 enum est_err est_store_schema_version(struct est_store *st, int *version, struct est_error *e);

@@ -208,6 +208,14 @@ est_store_put_crl(struct est_store *st, const char *issuer, const struct est_crl
 }
 
 enum est_err
+est_store_list_crls(struct est_store *st, est_crl_visit visit, void *arg, struct est_error *e)
+{
+	if (visit == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no visitor for listing CRLs");
+	return st->ops->list_crls(st, visit, arg, e);
+}
+
+enum est_err
 est_store_hold_request(struct est_store *st, const struct est_req_rec *rec,
     struct est_req_rec **out, struct est_error *e)
 {

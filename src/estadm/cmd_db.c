@@ -5,6 +5,7 @@
  * check runs SQLite's integrity_check (PostgreSQL: reads every row),
  * backup writes an online, consistent copy (SQLite).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,50 @@ adm_db_migrate(const struct adm_ctx *ctx, int argc, char **argv)
 	else
 		printf("migrated the store's schema from version %d to %d\n", from, to);
 	est_config_free(cfg);
+	return status;
+}
+
+/* estadm db export: every record to standard output. */
+int
+adm_db_export(const struct adm_ctx *ctx, int argc, char **argv)
+{
+	struct est_error e = { 0 };
+	struct est_store *st = NULL;
+	int status;
+
+	(void)argv;
+	if (argc != 1)
+		return adm_usage_error(ctx, "db export takes no arguments (it writes to standard "
+		    "output)");
+	if ((status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+		return status;
+	if (est_store_export(st, stdout, &e) != EST_OK)
+		status = adm_fail("%s", e.msg);
+	est_store_close(st);
+	return status;
+}
+
+/* estadm db import FILE: into a store without records. */
+int
+adm_db_import(const struct adm_ctx *ctx, int argc, char **argv)
+{
+	struct est_error e = { 0 };
+	struct est_store *st = NULL;
+	FILE *in;
+	int status;
+
+	if (argc != 2)
+		return adm_usage_error(ctx, "db import takes the file of an export");
+	if ((in = fopen(argv[1], "r")) == NULL)
+		return adm_fail("%s: %s", argv[1], strerror(errno));
+	if ((status = adm_open_configured_store(ctx, &st)) == ADM_EXIT_OK) {
+		if (est_store_import(st, in, argv[1], &e) != EST_OK)
+			status = adm_fail("%s", e.msg);
+		else
+			printf("imported %s\n", argv[1]);
+		est_store_close(st);
+	}
+	fclose(in);
 	return status;
 }
 

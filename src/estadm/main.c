@@ -153,6 +153,15 @@ static const struct adm_cmd commands[] = {
 	    "    migrated when opened; a PostgreSQL store only by this command (estd\n"
 	    "    refuses another schema version), run once while every estd is stopped\n"
 	    "    or already of the new version.\n" },
+	{ "db", "export", adm_db_export,
+	    "db export > FILE\n"
+	    "    Write every record of the store to standard output, one JSON object\n"
+	    "    a line: external CAs, end entities (codes hashed), certificates and\n"
+	    "    revocations, requests held for approval, CRLs.\n" },
+	{ "db", "import", adm_db_import,
+	    "db import FILE\n"
+	    "    Add the records of an export to the store, which must be new\n"
+	    "    (estadm db create): moves a deployment between SQLite and PostgreSQL.\n" },
 	{ "db", "check", adm_db_check,
 	    "db check\n"
 	    "    Run SQLite's full integrity_check on the store (estd runs the quicker\n"

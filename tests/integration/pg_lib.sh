@@ -79,7 +79,7 @@ pg_start() {
 	psql_su "CREATE ROLE estkit LOGIN PASSWORD 'pg-secret-4711'"
 	psql_su "CREATE DATABASE estkit OWNER estkit"
 	PG_PASSFILE="$T/pgpass"
-	echo "127.0.0.1:$PG_PORT:estkit:estkit:pg-secret-4711" > "$PG_PASSFILE"
+	echo "127.0.0.1:$PG_PORT:*:estkit:pg-secret-4711" > "$PG_PASSFILE"
 	chmod 600 "$PG_PASSFILE"
 	PG_URI="postgresql://estkit@127.0.0.1:$PG_PORT/estkit?passfile=$PG_PASSFILE"
 }

@@ -7,7 +7,8 @@
 # or revoked through one server is refused renewal by the other at once;
 # max-active-certificates holds across servers; approvals are seen by both;
 # PostgreSQL stopped mid-run gives 503 with Retry-After and loses nothing;
-# kill -9 of one estd under load loses no certificate a client received.
+# kill -9 of one estd under load loses no certificate a client received;
+# db export / db import move the populated store to SQLite and back unchanged.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 
@@ -218,4 +219,42 @@ done
 [ "$got" -ge 3 ] || fail "no client got a certificate before the kill"
 ok "kill -9 of one estd under load: all $got certificates clients received are on record"
 grep -qE 'Sanitizer|runtime error:' estd2.log && fail "server 2: $(grep -E -m3 'Sanitizer|runtime error:' estd2.log)"
+
+# ---- moving the deployment: PostgreSQL -> SQLite -> PostgreSQL ----
+
+"${ADM[@]}" db export > pg.jsonl
+for kind in external_ca end_entity certificate request crl; do
+	grep_all "\"type\":\"$kind\"" pg.jsonl || fail "the export has no $kind"
+done
+grep_all '"status":"revoked"' pg.jsonl || fail "the export has no revocation"
+grep_all '"code_hash":"pbkdf2-sha256\$' pg.jsonl || fail "the export has no hashed code"
+! grep -q 'code-dev1\|code-race' pg.jsonl || fail "an enrolment code in clear in the export"
+sed "s|^store = .*|store = sqlite:moved.db|" "$CONF" > var/sqlite.conf
+"$ESTADM" -c var/sqlite.conf db create >/dev/null
+"$ESTADM" -c var/sqlite.conf db import pg.jsonl >/dev/null || fail "import into SQLite"
+"$ESTADM" -c var/sqlite.conf db export > sq.jsonl
+cmp -s pg.jsonl sq.jsonl || fail "PostgreSQL -> SQLite changed records: $(diff pg.jsonl sq.jsonl | head -5)"
+psql_su "CREATE DATABASE estkit2 OWNER estkit"
+sed "s|/estkit?passfile|/estkit2?passfile|" "$CONF" > var/pg2.conf
+"$ESTADM" -c var/pg2.conf db create >/dev/null
+"$ESTADM" -c var/pg2.conf db import sq.jsonl >/dev/null || fail "import into PostgreSQL"
+"$ESTADM" -c var/pg2.conf db export > pg2.jsonl
+cmp -s sq.jsonl pg2.jsonl || fail "SQLite -> PostgreSQL changed records: $(diff sq.jsonl pg2.jsonl | head -5)"
+ok "a populated store round-trips PostgreSQL -> SQLite -> PostgreSQL through db export/import, unchanged ($(wc -l < pg.jsonl) records)"
+
+# The attacker's side: no import into a store with records; a bad line is named.
+"$ESTADM" -c var/pg2.conf db import sq.jsonl > out.txt 2>&1 && fail "import doubled the records"
+grep_all 'holds records already' out.txt || fail "second import: $(cat out.txt)"
+head -n 3 sq.jsonl > bad.jsonl
+echo '{"type":"certificate","serial":"01","der":"not base64"}' >> bad.jsonl
+sed "s|^store = .*|store = sqlite:bad.db|" "$CONF" > var/bad.conf
+"$ESTADM" -c var/bad.conf db create >/dev/null
+"$ESTADM" -c var/bad.conf db import bad.jsonl > out.txt 2>&1 && fail "a malformed export was imported"
+grep_all 'bad.jsonl:4: "issuer" is missing' out.txt || fail "malformed line: $(cat out.txt)"
+echo 'not json' > bad2.jsonl
+sed "s|^store = .*|store = sqlite:bad2.db|" "$CONF" > var/bad2.conf
+"$ESTADM" -c var/bad2.conf db create >/dev/null
+"$ESTADM" -c var/bad2.conf db import bad2.jsonl > out.txt 2>&1 && fail "a file that is no export was imported"
+grep_all 'bad2.jsonl:1: not a JSON object' out.txt || fail "not an export: $(cat out.txt)"
+ok "import refuses a store with records, and names the bad line of a malformed export"
 finish

@@ -18,6 +18,26 @@ static const char SQL_PUT[] = "INSERT INTO crls (issuer, crl_number, revision, t
     "crl_number = excluded.crl_number, revision = excluded.revision, "
     "this_update = excluded.this_update, next_update = excluded.next_update, "
     "der = excluded.der WHERE crls.crl_number = excluded.crl_number - 1";
+static const char SQL_LIST[] = "SELECT crl_number, revision, this_update, next_update, der, "
+    "issuer FROM crls ORDER BY issuer";
+
+/* Row i (columns of SQL_GET) as a new record. */
+static enum est_err
+row_to_crl(PGresult *res, int i, struct est_crl_rec **out, struct est_error *e)
+{
+	struct est_crl_rec *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL || pg_col_blob(res, i, 4, &r->der, &r->der_len) != 0) {
+		est_crl_rec_free(r);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory reading a CRL");
+	}
+	r->crl_number = pg_col_int(res, i, 0);
+	r->revision = pg_col_int(res, i, 1);
+	r->this_update = pg_col_int(res, i, 2);
+	r->next_update = pg_col_int(res, i, 3);
+	*out = r;
+	return EST_OK;
+}
 
 enum est_err
 pg_revocation_revision(struct est_store *st, const char *issuer, int64_t *rev,
@@ -41,7 +61,6 @@ pg_get_crl(struct est_store *st, const char *issuer, struct est_crl_rec **out,
     struct est_error *e)
 {
 	struct pg_params p = { 0 };
-	struct est_crl_rec *r = NULL;
 	PGresult *res;
 	enum est_err rc;
 
@@ -50,22 +69,41 @@ pg_get_crl(struct est_store *st, const char *issuer, struct est_crl_rec **out,
 		return rc;
 	if (PQntuples(res) == 0)
 		rc = est_fail(e, EST_ERR_NOTFOUND, "no CRL of issuer %s yet", issuer);
-	else if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    pg_col_blob(res, 0, 4, &r->der, &r->der_len) != 0)
-		rc = est_fail(e, EST_ERR_NOMEM, "out of memory reading a CRL");
-	else {
-		r->crl_number = pg_col_int(res, 0, 0);
-		r->revision = pg_col_int(res, 0, 1);
-		r->this_update = pg_col_int(res, 0, 2);
-		r->next_update = pg_col_int(res, 0, 3);
-	}
+	else
+		rc = row_to_crl(res, 0, out, e);
 	PQclear(res);
-	if (rc != EST_OK) {
-		est_crl_rec_free(r);
+	return rc;
+}
+
+struct list_ctx {
+	est_crl_visit visit;
+	void *arg;
+};
+
+static enum est_err
+each_crl(PGresult *res, int i, void *arg, int *stop, struct est_error *e)
+{
+	struct list_ctx *c = arg;
+	struct est_crl_rec *r;
+	enum est_err rc;
+
+	if ((rc = row_to_crl(res, i, &r, e)) != EST_OK)
 		return rc;
-	}
-	*out = r;
+	*stop = c->visit(PQgetvalue(res, i, 5), r, c->arg);
+	est_crl_rec_free(r);
 	return EST_OK;
+}
+
+enum est_err
+pg_list_crls(struct est_store *st, est_crl_visit visit, void *arg, struct est_error *e)
+{
+	struct list_ctx c = { visit, arg };
+	PGresult *res;
+	enum est_err rc;
+
+	if ((rc = pg_exec(pg(st), SQL_LIST, NULL, &res, "listing CRLs", e)) != EST_OK)
+		return rc;
+	return pg_rows(res, each_crl, &c, e);
 }
 
 enum est_err

@@ -562,6 +562,7 @@ static const struct est_store_ops pg_ops = {
 	.revocation_revision = pg_revocation_revision,
 	.get_crl = pg_get_crl,
 	.put_crl = pg_put_crl,
+	.list_crls = pg_list_crls,
 	.close = pg_close,
 };
 

@@ -28,8 +28,8 @@ static const char SQL_LOCK[] = "SELECT 1 FROM end_entities WHERE id = $1 FOR UPD
 static const char SQL_ACTIVE[] = "SELECT COUNT(*) FROM certs WHERE ee_id = $1 "
     "AND status = 'valid' AND not_after > $2";
 static const char SQL_INSERT[] = "INSERT INTO end_entities (username, subject, subject_der, "
-    "san, san_der, alias, profile, code_hash, uses_left, valid_until, created_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+    "san, san_der, alias, profile, code_hash, uses_left, valid_until, created_at, last_used) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
 static const char SQL_GET[] = "SELECT " EE_COLUMNS " FROM end_entities WHERE username = $1";
 static const char SQL_LIST[] = "SELECT " EE_COLUMNS " FROM end_entities ORDER BY username";
 static const char SQL_DEL[] = "DELETE FROM end_entities WHERE username = $1";
@@ -161,7 +161,8 @@ pg_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 	PGresult *res;
 	enum est_err rc;
 
-	ee->created_at = (int64_t)time(NULL);
+	if (ee->created_at == 0)
+		ee->created_at = (int64_t)time(NULL);
 	pg_text(&p, ee->username);
 	pg_text(&p, ee->subject);
 	pg_blob(&p, ee->subject_der, ee->subject_der_len);
@@ -173,6 +174,7 @@ pg_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 	pg_int(&p, ee->uses_left);
 	pg_int(&p, ee->valid_until);
 	pg_int(&p, ee->created_at);
+	pg_int(&p, ee->last_used);
 	rc = pg_exec(pg(st), SQL_INSERT, &p, &res, "registering an end entity", e);
 	if (rc == EST_ERR_EXISTS)
 		return est_fail(e, EST_ERR_EXISTS, "end entity %s is already registered",

@@ -18,7 +18,8 @@ pg_put_ext_ca(struct est_store *st, struct est_ext_ca *ca, struct est_error *e)
 	struct pg_params p = { 0 };
 	enum est_err rc;
 
-	ca->imported_at = (int64_t)time(NULL);
+	if (ca->imported_at == 0)
+		ca->imported_at = (int64_t)time(NULL);
 	pg_text(&p, ca->name);
 	pg_text(&p, ca->subject);
 	pg_blob(&p, ca->der, ca->der_len);

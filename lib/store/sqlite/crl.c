@@ -20,6 +20,26 @@ static const char SQL_PUT[] = "INSERT INTO crls (issuer, crl_number, revision, t
     "crl_number = excluded.crl_number, revision = excluded.revision, "
     "this_update = excluded.this_update, next_update = excluded.next_update, "
     "der = excluded.der WHERE crls.crl_number = excluded.crl_number - 1";
+static const char SQL_LIST[] = "SELECT crl_number, revision, this_update, next_update, der, "
+    "issuer FROM crls ORDER BY issuer";
+
+/* The current row (columns of SQL_GET, then the issuer) as a new record. */
+static enum est_err
+row_to_crl(sqlite3_stmt *q, struct est_crl_rec **out, struct est_error *e)
+{
+	struct est_crl_rec *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL || sq_col_blob(q, 4, &r->der, &r->der_len) != 0) {
+		est_crl_rec_free(r);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory reading a CRL");
+	}
+	r->crl_number = sqlite3_column_int64(q, 0);
+	r->revision = sqlite3_column_int64(q, 1);
+	r->this_update = sqlite3_column_int64(q, 2);
+	r->next_update = sqlite3_column_int64(q, 3);
+	*out = r;
+	return EST_OK;
+}
 
 enum est_err
 sq_revocation_revision(struct est_store *st, const char *issuer, int64_t *rev,
@@ -49,7 +69,6 @@ sq_get_crl(struct est_store *st, const char *issuer, struct est_crl_rec **out,
     struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	struct est_crl_rec *r = NULL;
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 	int src;
@@ -62,21 +81,42 @@ sq_get_crl(struct est_store *st, const char *issuer, struct est_crl_rec **out,
 		rc = est_fail(e, EST_ERR_NOTFOUND, "no CRL of issuer %s yet", issuer);
 	else if (src != SQLITE_ROW)
 		rc = sq_fail(s, "reading a CRL", e);
-	else if ((r = calloc(1, sizeof(*r))) == NULL || sq_col_blob(q, 4, &r->der, &r->der_len) != 0)
-		rc = est_fail(e, EST_ERR_NOMEM, "out of memory reading a CRL");
-	else {
-		r->crl_number = sqlite3_column_int64(q, 0);
-		r->revision = sqlite3_column_int64(q, 1);
-		r->this_update = sqlite3_column_int64(q, 2);
-		r->next_update = sqlite3_column_int64(q, 3);
-	}
+	else
+		rc = row_to_crl(q, out, e);
 	sq_done(q);
-	if (rc != EST_OK) {
-		est_crl_rec_free(r);
+	return rc;
+}
+
+struct list_ctx {
+	est_crl_visit visit;
+	void *arg;
+};
+
+static enum est_err
+each_crl(sqlite3_stmt *q, void *arg, int *stop, struct est_error *e)
+{
+	struct list_ctx *c = arg;
+	struct est_crl_rec *r;
+	enum est_err rc;
+
+	if ((rc = row_to_crl(q, &r, e)) != EST_OK)
 		return rc;
-	}
-	*out = r;
+	*stop = c->visit((const char *)sqlite3_column_text(q, 5), r, c->arg);
+	est_crl_rec_free(r);
 	return EST_OK;
+}
+
+enum est_err
+sq_list_crls(struct est_store *st, est_crl_visit visit, void *arg, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	struct list_ctx c = { visit, arg };
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = sq_prepared(s, SQL_LIST, &q, e)) != EST_OK)
+		return rc;
+	return sq_rows(s, q, each_crl, &c, "listing CRLs", e);
 }
 
 enum est_err

@@ -379,6 +379,7 @@ static const struct est_store_ops sqlite_ops = {
 	.revocation_revision = sq_revocation_revision,
 	.get_crl = sq_get_crl,
 	.put_crl = sq_put_crl,
+	.list_crls = sq_list_crls,
 	.close = sq_close,
 };
 

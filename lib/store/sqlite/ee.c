@@ -22,8 +22,8 @@ static const char SQL_SPEND[] = "UPDATE end_entities SET last_used = ?3, "
     "WHERE id = ?1 AND code_hash = ?2 AND uses_left <> 0 "
     "AND (valid_until = 0 OR valid_until >= ?3)";
 static const char SQL_INSERT[] = "INSERT INTO end_entities (username, subject, subject_der, "
-    "san, san_der, alias, profile, code_hash, uses_left, valid_until, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "san, san_der, alias, profile, code_hash, uses_left, valid_until, created_at, last_used) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 static const char SQL_GET[] = "SELECT " EE_COLUMNS " FROM end_entities WHERE username = ?1";
 static const char SQL_LIST[] = "SELECT " EE_COLUMNS " FROM end_entities ORDER BY username";
 static const char SQL_DEL[] = "DELETE FROM end_entities WHERE username = ?1";
@@ -164,7 +164,8 @@ bind_ee(sqlite3_stmt *q, const struct est_ee *ee)
 	    sqlite3_bind_text(q, 8, ee->code_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 9, ee->uses_left) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 10, ee->valid_until) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 11, ee->created_at) != SQLITE_OK)
+	    sqlite3_bind_int64(q, 11, ee->created_at) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 12, ee->last_used) != SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -179,7 +180,8 @@ sq_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 
 	if ((rc = sq_prepared(s, SQL_INSERT, &q, e)) != EST_OK)
 		return rc;
-	ee->created_at = (int64_t)time(NULL);
+	if (ee->created_at == 0)
+		ee->created_at = (int64_t)time(NULL);
 	if (bind_ee(q, ee) != 0)
 		rc = sq_fail(s, "binding an end entity", e);
 	else if ((src = sqlite3_step(q)) == SQLITE_CONSTRAINT_UNIQUE)

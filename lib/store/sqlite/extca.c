@@ -27,7 +27,8 @@ sq_put_ext_ca(struct est_store *st, struct est_ext_ca *ca, struct est_error *e)
 
 	if ((rc = sq_prepared(s, SQL_INSERT, &q, e)) != EST_OK)
 		return rc;
-	ca->imported_at = (int64_t)time(NULL);
+	if (ca->imported_at == 0)
+		ca->imported_at = (int64_t)time(NULL);
 	if (sqlite3_bind_text(q, 1, ca->name, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(q, 2, ca->subject, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_blob64(q, 3, ca->der, ca->der_len, SQLITE_STATIC) != SQLITE_OK ||

@@ -131,5 +131,7 @@ enum est_err sq_get_crl(struct est_store *st, const char *issuer, struct est_crl
     struct est_error *e);
 enum est_err sq_put_crl(struct est_store *st, const char *issuer, const struct est_crl_rec *rec,
     struct est_error *e);
+enum est_err sq_list_crls(struct est_store *st, est_crl_visit visit, void *arg,
+    struct est_error *e);
 
 #endif
