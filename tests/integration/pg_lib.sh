@@ -6,6 +6,8 @@
 # database "estkit" and a password file for them, and sets PG_URI to the
 # store URI (no password in it: passfile= names the file). pg_stop stops it;
 # the exit trap does too. A machine without PostgreSQL skips (exit 77).
+# fsync is off (tests need no durability against power loss) unless
+# PG_FSYNC=on (bench/postgresql.sh).
 
 PG_DIR=
 PG_BIN=
@@ -72,7 +74,7 @@ pg_start() {
 	listen_addresses = '127.0.0.1'
 	port = $PG_PORT
 	unix_socket_directories = '$PG_DIR'
-	fsync = off
+	fsync = ${PG_FSYNC:-off}
 	max_connections = 60
 	CONF
 	pg_restart
