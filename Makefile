@@ -11,7 +11,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 60
 
-.PHONY: all deps build run check fuzz soak clean
+.PHONY: all deps build run check check-postgresql fuzz soak clean
 
 all: build
 
@@ -45,6 +45,12 @@ check: build
 	@cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DESTKIT_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD)-sanitize -j$(JOBS)
 	@cd $(BUILD)-sanitize && ctest --output-on-failure -j$(JOBS)
+
+# The integration suite again with every demo's store moved to a PostgreSQL
+# server of the test's own (docs/deployment.md). Not part of make check (the
+# PostgreSQL-specific tests are): each test starts its own server.
+check-postgresql: build
+	@cd $(BUILD) && ESTKIT_TEST_STORE=postgresql ctest --output-on-failure -j$(JOBS) -R integration/
 
 # Fuzz every parser for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600).
 fuzz: deps
