@@ -194,6 +194,25 @@ done
 [ "$(("$("${ADM[@]}" cert list | wc -l)" - before))" = 1 ] || fail "the outage left records behind"
 ok "after PostgreSQL returns, estd reconnects; nothing was recorded for the 503"
 
+# A database that hangs (stopped, not gone: its kernel still acks) is waited for
+# a bounded time, then 503; when it resumes, estd reconnects.
+pm=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+pg_procs=("$pm" $(pgrep -P "$pm"))
+kill -STOP "${pg_procs[@]}"
+mkcsr hang
+st=$(curl -s -D hang.hdr -o hang.txt -w '%{http_code}' --max-time 40 --cacert "$TA" -u estuser:estpwd \
+    "${PK[@]}" --data-binary @hang.b64 "$EST1/simpleenroll") || true
+kill -CONT "${pg_procs[@]}"
+[ "$st" = 503 ] || fail "a hung database: HTTP $st (curl gave up after 40 s: 000)"
+grep_all -i '^Retry-After: [0-9]' hang.hdr || fail "503 without Retry-After for a hung database"
+for i in 1 2 3; do
+	st=$(curl -s -o hang.p7 -w '%{http_code}' --cacert "$TA" -u estuser:estpwd "${PK[@]}" \
+	    --data-binary @hang.b64 "$EST1/simpleenroll") || true
+	[ "$st" = 200 ] && break
+done
+[ "$st" = 200 ] || fail "after the database resumed: $st"
+ok "a hung database: 503 with Retry-After after a bounded wait, then served again"
+
 # kill -9 of one server under load: every certificate a client got is on record.
 for i in $(seq 16); do mkcsr "k$i"; done
 pids=()

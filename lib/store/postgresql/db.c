@@ -13,9 +13,10 @@
  * lock re-reads the row, so those checks see the winner's change.
  *
  * One handle is one connection, used by one thread. Every statement is
- * bounded by statement_timeout and the connection by connect_timeout; a lost
- * connection is re-established on the next call (prepared statements are
- * prepared again), and a failure while it is lost is EST_ERR_UNAVAILABLE,
+ * bounded by statement_timeout (and tcp_user_timeout when the database's host
+ * vanishes) and the connection by connect_timeout; a lost connection is
+ * re-established without blocking over the next calls (prepared statements
+ * are prepared again), and a failure while it is lost is EST_ERR_UNAVAILABLE,
  * which a server answers with 503. The password is never in the URI (which
  * is logged): libpq reads it from the file that `passfile=` in the URI or
  * PGPASSFILE names, or ~/.pgpass.
@@ -25,9 +26,13 @@
  * on purpose; opening refuses any other version than this code's, so that
  * an older estd never writes to a newer schema during a rolling upgrade.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -37,6 +42,12 @@
 /* Bounds of every statement and of connecting; strings for libpq. */
 #define CONNECT_TIMEOUT_S "5"
 #define STATEMENT_TIMEOUT "-c statement_timeout=10000"
+/* How long one call may wait for a new connection before answering unavailable. */
+#define RECONNECT_WAIT_MS 100
+/* How long a call waits for any answer: statement_timeout and a margin. */
+#define CLIENT_TIMEOUT_S 12
+/* A database host gone from the network fails a statement in 10 s, not TCP's minutes. */
+#define TCP_USER_TIMEOUT_MS "10000"
 
 /* pg_advisory_xact_lock key that serialises schema changes across servers. */
 #define SCHEMA_LOCK "7030"
@@ -198,17 +209,91 @@ failed(struct pg_store *s, PGresult *res, const char *doing, struct est_error *e
 	return rc;
 }
 
-/* Re-establish a lost connection (outside a transaction); its statements go with it. */
+/*
+ * Re-establish a lost connection (outside a transaction); its statements go
+ * with it. The event loop that calls this must not wait for a database that
+ * is down: the new connection is made without blocking (PQresetStart and
+ * PQresetPoll, called only when its socket is ready), for at most
+ * RECONNECT_WAIT_MS per call (a database that answers is back in one), and
+ * every call until it is up fails as unavailable. A reset that has not
+ * finished in CONNECT_TIMEOUT_S starts over.
+ */
 static enum est_err
 reconnect(struct pg_store *s, const char *doing, struct est_error *e)
 {
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	struct pollfd pfd;
+	time_t now = time(NULL);
+
 	if (s->in_tx)
 		return est_fail(e, EST_ERR_UNAVAILABLE, "%s: %s: the connection to the database "
 		    "was lost in a transaction", s->name, doing);
-	PQreset(s->conn);
-	memset(s->sql, 0, sizeof(s->sql));
-	if (PQstatus(s->conn) != CONNECTION_OK)
+	if (s->resetting && now - s->reset_at > atoi(CONNECT_TIMEOUT_S))
+		s->resetting = false;
+	if (!s->resetting) {
+		memset(s->sql, 0, sizeof(s->sql));
+		if (!PQresetStart(s->conn))
+			return failed(s, NULL, doing, e);
+		s->resetting = true;
+		s->reset_at = now;
+		s->reset_poll = PGRES_POLLING_WRITING;
+	}
+	for (int waited = 0; waited < RECONNECT_WAIT_MS; waited += 10) {
+		pfd.fd = PQsocket(s->conn);
+		pfd.events = s->reset_poll == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		pfd.revents = 0;
+		if (pfd.fd < 0 || poll(&pfd, 1, 10) <= 0)
+			continue;
+		st = s->reset_poll = PQresetPoll(s->conn);
+		if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED)
+			break;
+	}
+	if (st == PGRES_POLLING_OK) {
+		s->resetting = false;
+		return EST_OK;
+	}
+	if (st == PGRES_POLLING_FAILED || pfd.fd < 0) {
+		s->resetting = false;
 		return failed(s, NULL, doing, e);
+	}
+	return est_fail(e, EST_ERR_UNAVAILABLE, "%s: %s: reconnecting to the database", s->name,
+	    doing);
+}
+
+/*
+ * The result of the command just sent, waiting at most CLIENT_TIMEOUT_S:
+ * statement_timeout bounds a statement while the database works, this
+ * bounds it when the database (or its host) hangs. Then the connection is
+ * shut down, so that the next call makes a new one, and the result is
+ * EST_ERR_UNAVAILABLE. *out is NULL on failure.
+ */
+static enum est_err
+wait_result(struct pg_store *s, PGresult **out, const char *doing, struct est_error *e)
+{
+	time_t deadline = time(NULL) + CLIENT_TIMEOUT_S;
+	struct pollfd pfd;
+	PGresult *extra;
+	int left;
+
+	*out = NULL;
+	while (PQisBusy(s->conn)) {
+		if ((left = (int)(deadline - time(NULL))) <= 0) {
+			shutdown(PQsocket(s->conn), SHUT_RDWR);
+			PQconsumeInput(s->conn);
+			return est_fail(e, EST_ERR_UNAVAILABLE, "%s: %s: the database did not answer "
+			    "in %d s", s->name, doing, CLIENT_TIMEOUT_S);
+		}
+		pfd.fd = PQsocket(s->conn);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0 || (poll(&pfd, 1, left * 1000) < 0 && errno != EINTR) ||
+		    !PQconsumeInput(s->conn))
+			return failed(s, NULL, doing, e);
+	}
+	*out = PQgetResult(s->conn);
+	/* One command, one result; read to the end so the connection is free again. */
+	while ((extra = PQgetResult(s->conn)) != NULL)
+		PQclear(extra);
 	return EST_OK;
 }
 
@@ -218,6 +303,7 @@ prepared(struct pg_store *s, const char *sql, int nparams, char name[8], const c
     struct est_error *e)
 {
 	PGresult *res;
+	enum est_err rc;
 	int i;
 
 	for (i = 0; i < PG_STMT_MAX && s->sql[i] != NULL && s->sql[i] != sql; i++)
@@ -227,7 +313,10 @@ prepared(struct pg_store *s, const char *sql, int nparams, char name[8], const c
 		    s->name, PG_STMT_MAX);
 	snprintf(name, 8, "e%d", i);
 	if (s->sql[i] == NULL) {
-		res = PQprepare(s->conn, name, sql, nparams, NULL);
+		if (!PQsendPrepare(s->conn, name, sql, nparams, NULL))
+			return failed(s, NULL, doing, e);
+		if ((rc = wait_result(s, &res, doing, e)) != EST_OK)
+			return rc;
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			return failed(s, res, doing, e);
 		PQclear(res);
@@ -248,11 +337,15 @@ exec_once(struct pg_store *s, const char *sql, struct pg_params *p, PGresult **o
 
 	if (p == NULL)
 		p = &none;
-	if (PQstatus(s->conn) == CONNECTION_BAD && (rc = reconnect(s, doing, e)) != EST_OK)
+	if ((PQstatus(s->conn) == CONNECTION_BAD || s->resetting) &&
+	    (rc = reconnect(s, doing, e)) != EST_OK)
 		return rc;
 	if ((rc = prepared(s, sql, p->n, name, doing, e)) != EST_OK)
 		return rc;
-	res = PQexecPrepared(s->conn, name, p->n, p->v, p->len, p->fmt, 0);
+	if (!PQsendQueryPrepared(s->conn, name, p->n, p->v, p->len, p->fmt, 0))
+		return failed(s, NULL, doing, e);
+	if ((rc = wait_result(s, &res, doing, e)) != EST_OK)
+		return rc;
 	st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		return failed(s, res, doing, e);
@@ -314,8 +407,11 @@ pg_commit(struct pg_store *s, struct est_error *e)
 void
 pg_rollback(struct pg_store *s)
 {
-	if (s->in_tx && PQstatus(s->conn) == CONNECTION_OK)
-		PQclear(PQexec(s->conn, "ROLLBACK"));
+	PGresult *res;
+
+	if (s->in_tx && PQstatus(s->conn) == CONNECTION_OK && PQsendQuery(s->conn, "ROLLBACK") &&
+	    wait_result(s, &res, "rolling back", NULL) == EST_OK)
+		PQclear(res);
 	s->in_tx = false;
 }
 
@@ -624,8 +720,10 @@ pg_connect(const char *uri, enum est_pg_mode mode, int *from, struct est_store *
     struct est_error *e)
 {
 	/* Our defaults first: what the URI says overrides them. */
-	const char *keys[] = { "connect_timeout", "application_name", "options", "dbname", NULL };
-	const char *vals[] = { CONNECT_TIMEOUT_S, "estkit", STATEMENT_TIMEOUT, uri, NULL };
+	const char *keys[] = { "connect_timeout", "tcp_user_timeout", "application_name", "options",
+	    "dbname", NULL };
+	const char *vals[] = { CONNECT_TIMEOUT_S, TCP_USER_TIMEOUT_MS, "estkit", STATEMENT_TIMEOUT,
+	    uri, NULL };
 	struct pg_store *s;
 	enum est_err rc;
 	int version = 0;

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -25,6 +26,9 @@ struct pg_store {
 	char *name;                     /* host:port/database, for every error message */
 	const char *sql[PG_STMT_MAX];   /* statement texts prepared on this connection */
 	bool in_tx;                     /* a transaction of ours is open */
+	bool resetting;                 /* a new connection is being made (db.c reconnect) */
+	time_t reset_at;                /* since when */
+	PostgresPollingStatusType reset_poll; /* what its socket waits for */
 };
 
 static inline struct pg_store *
