@@ -194,6 +194,39 @@ done
 [ "$(("$("${ADM[@]}" cert list | wc -l)" - before))" = 1 ] || fail "the outage left records behind"
 ok "after PostgreSQL returns, estd reconnects; nothing was recorded for the 503"
 
+# PostgreSQL stopped and started again under load on both servers: every
+# certificate a client received is on record, and nothing is half-recorded
+# (each use spent of the end entity's code has its certificate).
+"${ADM[@]}" ee add --username bulk --dn CN=bulk --alias est --uses 100 --password - <<< "code-bulk" >/dev/null
+csr bulk code-bulk
+pids=()
+for i in $(seq 30); do
+	if [ $((i % 2)) = 0 ]; then url=$EST1; else url=$EST2; fi
+	( post "$url/simpleenroll" bulk.der "bulk$i.p7" > "bulk$i.st" ) & pids+=($!)
+	[ "$i" = 10 ] && pg_stop
+	[ "$i" = 20 ] && pg_restart
+	sleep 0.1
+done
+wait "${pids[@]}"
+got=0
+for i in $(seq 30); do
+	case $(cat "bulk$i.st") in
+	200)
+		p7_to_pem "bulk$i.p7" "bulk$i.pem"
+		"${ADM[@]}" cert show "$(openssl x509 -in "bulk$i.pem" -noout -serial | cut -d= -f2)" >/dev/null ||
+		    fail "bulk$i was received but is not on record"
+		got=$((got + 1)) ;;
+	503) ;;
+	*) fail "bulk$i: HTTP $(cat "bulk$i.st") during the outage: $(cat "bulk$i.p7")" ;;
+	esac
+done
+left=$("${ADM[@]}" ee show bulk | awk '/^uses left:/{print $3}')
+recorded=$("${ADM[@]}" cert list --subject CN=bulk | grep -c ' valid ' || true)
+[ "$recorded" = $((100 - left)) ] || fail "half-recorded: $((100 - left)) uses spent, $recorded certificates"
+[ "$got" -le "$recorded" ] && [ "$(cat bulk*.st | grep -c '^503$')" -ge 1 ] ||
+    fail "outage under load: $got received, $recorded recorded, $(cat bulk*.st | grep -c '^503$') refused"
+ok "PostgreSQL stopped under load: 503s, all $got received certificates on record, $recorded recorded for $((100 - left)) uses spent"
+
 # A database that hangs (stopped, not gone: its kernel still acks) is waited for
 # a bounded time, then 503; when it resumes, estd reconnects.
 pm=$(head -n 1 "$PG_DIR/data/postmaster.pid")
