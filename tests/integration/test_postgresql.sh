@@ -185,10 +185,11 @@ curl -s -D down.hdr -o down.txt -w '%{http_code}' --cacert "$TA" -u estuser:estp
 grep_all -i '^Retry-After: [0-9]' down.hdr || fail "503 without Retry-After: $(cat down.hdr)"
 ok "with PostgreSQL stopped, enrolment gets 503 with Retry-After"
 pg_restart
-for i in 1 2 3; do
+for i in $(seq 10); do
 	st=$(curl -s -o down.p7 -w '%{http_code}' --cacert "$TA" -u estuser:estpwd "${PK[@]}" \
 	    --data-binary @down.b64 "$EST1/simpleenroll") || true
 	[ "$st" = 200 ] && break
+	sleep 0.2
 done
 [ "$st" = 200 ] || fail "after PostgreSQL returned: $st $(cat down.p7)"
 [ "$(("$("${ADM[@]}" cert list | wc -l)" - before))" = 1 ] || fail "the outage left records behind"
@@ -238,10 +239,11 @@ st=$(curl -s -D hang.hdr -o hang.txt -w '%{http_code}' --max-time 40 --cacert "$
 kill -CONT "${pg_procs[@]}"
 [ "$st" = 503 ] || fail "a hung database: HTTP $st (curl gave up after 40 s: 000)"
 grep_all -i '^Retry-After: [0-9]' hang.hdr || fail "503 without Retry-After for a hung database"
-for i in 1 2 3; do
+for i in $(seq 10); do
 	st=$(curl -s -o hang.p7 -w '%{http_code}' --cacert "$TA" -u estuser:estpwd "${PK[@]}" \
 	    --data-binary @hang.b64 "$EST1/simpleenroll") || true
 	[ "$st" = 200 ] && break
+	sleep 0.2
 done
 [ "$st" = 200 ] || fail "after the database resumed: $st"
 ok "a hung database: 503 with Retry-After after a bounded wait, then served again"
@@ -254,7 +256,7 @@ for i in $(seq 16); do
 	    --data-binary @"k$i.b64" "$EST2/simpleenroll" > "k$i.st" ) & pids+=($!)
 done
 # Kill it once some clients have their certificates and others still wait.
-for _ in $(seq 100); do
+for _ in $(seq 400); do
 	[ "$(cat k*.st 2>/dev/null | grep -c '^200$')" -ge 3 ] && break
 	sleep 0.05
 done
