@@ -203,6 +203,10 @@ failed(struct pg_store *s, PGresult *res, const char *doing, struct est_error *e
 	else if (state != NULL && strcmp(state, "57014") == 0)
 		rc = est_fail(e, EST_ERR_UNAVAILABLE, "%s: %s: the database did not answer in "
 		    "time: %s", s->name, doing, line);
+	else if (state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0))
+		/* Another server's transaction took the same rows in another order: try again. */
+		rc = est_fail(e, EST_ERR_UNAVAILABLE, "%s: %s: conflicted with a concurrent "
+		    "transaction: %s", s->name, doing, line);
 	else
 		rc = est_fail(e, EST_ERR_STORE, "%s: %s: %s", s->name, doing, line);
 	PQclear(res);
