@@ -28,6 +28,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 
 #include "estkit/log.h"
@@ -323,6 +325,9 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	c->worker = wl->worker;
 	c->listener = wl->listener;
 	TAILQ_INSERT_TAIL(&c->worker->conns, c, link);
+	/* A response leaves in more than one TLS record (head, body); with
+	 * Nagle the second waited for the client's delayed ACK, 40 ms. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	describe_peer(c, sa, salen);
 	ratelimit_source(sa, c->source, sizeof(c->source));
 	c->bev = make_bev(c, fd);
