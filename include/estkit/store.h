@@ -189,6 +189,7 @@ void est_ext_ca_free(struct est_ext_ca *ca);
 typedef int (*est_ext_ca_visit)(const struct est_ext_ca *ca, void *arg);
 
 struct est_store;
+struct est_write;
 
 /* Backend operations; a backend fills one static table. */
 struct est_store_ops {
@@ -219,6 +220,15 @@ struct est_store_ops {
 	enum est_err (*put_ext_ca)(struct est_store *, struct est_ext_ca *, struct est_error *);
 	enum est_err (*list_ext_ca)(struct est_store *, est_ext_ca_visit, void *,
 	    struct est_error *);
+	/*
+	 * The grouped writer's (writer.c): one transaction per group, and in it
+	 * one write at a time, each all or nothing (a savepoint in SQL), so one
+	 * write's failure leaves the others of its group alone.
+	 */
+	enum est_err (*group_begin)(struct est_store *, struct est_error *);
+	enum est_err (*group_write)(struct est_store *, struct est_write *, struct est_error *);
+	enum est_err (*group_commit)(struct est_store *, struct est_error *);
+	void (*group_rollback)(struct est_store *);
 	void (*close)(struct est_store *);
 };
 
@@ -331,6 +341,53 @@ enum est_err est_store_set_request_state(struct est_store *st, int64_t id,
 
 /* The schema version the database is at (after migration). */
 enum est_err est_store_schema_version(struct est_store *st, int *version, struct est_error *e);
+
+/*
+ * The grouped store writer: the records of an enrolment -- its certificate,
+ * and the use of the end entity's enrolment code it spends -- are queued to
+ * one writer thread with its own store handle, which commits whatever has
+ * queued up in one transaction (synchronous=FULL on SQLite: one fsync for
+ * the group), then reports every write of the group. A submitting thread
+ * never waits for the disk: it hears back through the write's done
+ * callback. On PostgreSQL the same shape is one transaction per group.
+ */
+struct est_write {
+	/* in: set by the submitter, left alone until done runs */
+	struct est_cert_rec *rec;       /* the certificate; rec->id is set on success */
+	const char *code_hash;          /* non-NULL: spend one use of rec->ee_id's code in
+	                                 * the same write (as est_store_put_cert_consume) */
+	int64_t now;                    /* for the code's validity */
+	void (*done)(struct est_write *w); /* called once, from the writer's thread, after
+	                                 * the group is durable (or has failed) */
+	void *arg;                      /* the submitter's */
+	/* out: valid when done runs */
+	enum est_err rc;                /* EST_OK: the records are durable */
+	struct est_error err;
+	/* the writer's */
+	struct est_write *next;
+};
+
+struct est_store_writer;
+
+/*
+ * Open a store handle by uri for a new writer thread and start it; a group
+ * holds at most max_group writes. Stop and free with est_store_writer_stop().
+ */
+enum est_err est_store_writer_start(const char *uri, size_t max_group,
+    struct est_store_writer **out, struct est_error *e);
+
+/*
+ * Queue w (borrowed until w->done runs). Thread-safe; takes a mutex for a
+ * moment, never waits for the disk. After est_store_writer_stop has begun,
+ * w fails at once with EST_ERR_UNAVAILABLE (done runs in this thread).
+ */
+void est_store_writer_submit(struct est_store_writer *w, struct est_write *job);
+
+/* Write what is queued, stop the thread, close its handle, free w (NULL: nothing). */
+void est_store_writer_stop(struct est_store_writer *w);
+
+/* Groups committed and writes done so far (for tests and metrics). */
+void est_store_writer_stats(struct est_store_writer *w, uint64_t *groups, uint64_t *writes);
 
 #ifdef __cplusplus
 }

@@ -830,6 +830,10 @@ static const struct est_store_ops sqlite_ops = {
 	.reset_ee = sq_reset_ee,
 	.put_ext_ca = sq_put_ext_ca,
 	.list_ext_ca = sq_list_ext_ca,
+	.group_begin = sq_group_begin,
+	.group_write = sq_group_write,
+	.group_commit = sq_group_commit,
+	.group_rollback = sq_group_rollback,
 	.close = sq_close,
 };
 

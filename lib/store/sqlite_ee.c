@@ -95,8 +95,8 @@ est_ext_ca_free(struct est_ext_ca *ca)
 
 /* ---- spending a use with the certificate ---- */
 
-static enum est_err
-spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
+enum est_err
+sq_spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
     struct est_error *e)
 {
 	sqlite3_stmt *q = NULL;
@@ -127,7 +127,7 @@ sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec, const char *
 
 	if ((rc = sq_begin(s, e)) != EST_OK)
 		return rc;
-	rc = spend(s, rec->ee_id, code_hash, now, e);
+	rc = sq_spend(s, rec->ee_id, code_hash, now, e);
 	if (rc == EST_OK)
 		rc = sq_insert_cert(s, rec, &id, e);
 	if (rc == EST_OK)

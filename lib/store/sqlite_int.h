@@ -44,6 +44,20 @@ int sq_col_blob(sqlite3_stmt *q, int i, unsigned char **out, size_t *len);
 enum est_err sq_insert_cert(struct sq_store *s, const struct est_cert_rec *rec, int64_t *id,
     struct est_error *e);
 
+/* ---- sqlite_ee.c ---- */
+
+/* Spend one use of ee_id's code (still code_hash, valid at now) inside the
+ * caller's transaction. EST_ERR_AUTH when it cannot be spent. */
+enum est_err sq_spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
+    struct est_error *e);
+
+/* ---- sqlite_group.c: the grouped writer's est_store_ops entries ---- */
+
+enum est_err sq_group_begin(struct est_store *st, struct est_error *e);
+enum est_err sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e);
+enum est_err sq_group_commit(struct est_store *st, struct est_error *e);
+void sq_group_rollback(struct est_store *st);
+
 /* ---- sqlite_ee.c: the est_store_ops entries it implements ---- */
 
 enum est_err sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec,
