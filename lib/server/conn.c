@@ -68,6 +68,8 @@ conn_free(struct conn *c)
 	struct est_server *srv = c->worker->srv;
 
 	TAILQ_REMOVE(&c->worker->conns, c, link);
+	if (c->deferred != NULL)
+		c->deferred->conn = NULL;
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	http_head_clear(&c->head);
@@ -165,6 +167,8 @@ conn_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
+	if (c->state == CONN_WAIT)
+		return;
 	if (c->handshaking) {
 		/* Data means the handshake is over, whichever event came first. */
 		evtimer_del(c->deadline);
@@ -194,11 +198,27 @@ conn_read(struct bufferevent *bev, void *arg)
 		evtimer_del(c->deadline);
 		http_serve(c, evbuffer_pullup(in, (ev_ssize_t)c->head.content_length),
 		    c->head.content_length);
+		/* Deferred: conn_resume finishes this request. */
+		if (c->state == CONN_WAIT)
+			return;
 		evbuffer_drain(in, c->head.content_length);
 		http_head_clear(&c->head);
 		if (c->state != CONN_CLOSING)
 			c->state = CONN_HEAD;
 	}
+}
+
+void
+conn_resume(struct conn *c)
+{
+	evbuffer_drain(bufferevent_get_input(c->bev), c->head.content_length);
+	http_head_clear(&c->head);
+	if (c->state != CONN_WAIT)
+		return;
+	c->state = CONN_HEAD;
+	bufferevent_enable(c->bev, EV_READ);
+	/* Pipelined requests may be waiting in the buffer already. */
+	conn_read(c->bev, c);
 }
 
 /* The last answer is out: shut our side, then wait for the client's close. */

@@ -8,6 +8,7 @@
  * writes one access-log line.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -107,9 +108,25 @@ send_reply(struct est_req *r, int status, const char *content_type, const void *
 	r->answered = true;
 }
 
+/* A deferred request whose client has gone is answered to no one. */
+static bool
+client_gone(struct est_req *r, int status)
+{
+	if (r->conn != NULL)
+		return false;
+	log_info("peer=%s listener=%s alias=%s op=%s principal=%s status=%d: the client left "
+	    "before its answer", r->peer, r->listener->conf->name,
+	    r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
+	    r->principal, status);
+	r->answered = true;
+	return true;
+}
+
 void
 http_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
+	if (client_gone(r, status))
+		return;
 	send_reply(r, status, content_type, body, len);
 	access_log(r->conn, r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
 	    r->principal, status, elapsed_ms(&r->start), NULL);
@@ -133,6 +150,8 @@ http_fail(struct est_req *r, const struct est_error *err)
 	char line[300];
 	int status = status_of(err->code);
 
+	if (client_gone(r, status))
+		return;
 	if (status == 401) {
 		/* Never tell the client which part of its credentials was wrong. */
 		snprintf(line, sizeof(line), "authentication failed\n");
@@ -183,9 +202,43 @@ http_serve(struct conn *c, const unsigned char *body, size_t len)
 		return;
 	}
 	route_request(&r);
+	if (r.deferred)
+		return;
 	if (!r.answered) {
 		est_fail(&err, EST_ERR_INTERNAL, "handler returned without answering");
 		http_fail(&r, &err);
 	}
 	evbuffer_free(r.resp_headers);
+}
+
+struct est_req *
+http_defer(struct est_req *r)
+{
+	struct est_req *d = malloc(sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	/* The head stays the connection's until conn_resume; the body is not kept. */
+	*d = *r;
+	d->body = NULL;
+	d->body_len = 0;
+	r->deferred = true;
+	r->conn->deferred = d;
+	r->conn->state = CONN_WAIT;
+	/* The next pipelined request waits in the socket, not in memory. */
+	bufferevent_disable(r->conn->bev, EV_READ);
+	return d;
+}
+
+void
+http_deferred_free(struct est_req *d)
+{
+	if (d == NULL)
+		return;
+	if (d->conn != NULL) {
+		d->conn->deferred = NULL;
+		conn_resume(d->conn);
+	}
+	evbuffer_free(d->resp_headers);
+	free(d);
 }

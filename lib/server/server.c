@@ -22,6 +22,10 @@
 #include "estkit/log.h"
 #include "server/server_int.h"
 
+/* Writes per store commit at most: enough for every connection of a busy
+ * server to share one fsync, small enough to keep one transaction short. */
+#define WRITER_MAX_GROUP 256
+
 static struct est_ca *
 find_ca(struct est_server *srv, const char *name)
 {
@@ -222,7 +226,8 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
 	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
-	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
+	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK ||
+	    (rc = est_store_writer_start(cfg->store_uri, WRITER_MAX_GROUP, &srv->writer, e)) != EST_OK)
 		goto fail;
 	*out = srv;
 	return EST_OK;
@@ -277,6 +282,9 @@ est_server_run(struct est_server *srv, struct est_error *e)
 		pthread_join(srv->workers[i].thread, NULL);
 		srv->workers[i].started = false;
 	}
+	/* Commit what is queued: a certificate is on record even if its answer never went. */
+	est_store_writer_stop(srv->writer);
+	srv->writer = NULL;
 	return rc;
 }
 
@@ -312,6 +320,7 @@ est_server_free(struct est_server *srv)
 {
 	if (srv == NULL)
 		return;
+	est_store_writer_stop(srv->writer);
 	for (size_t i = 0; i < srv->n_workers; i++)
 		worker_free(&srv->workers[i]);
 	free(srv->workers);

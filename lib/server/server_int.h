@@ -65,6 +65,7 @@ struct est_listener {
 
 struct est_worker;
 struct ratelimit_table;
+struct pending_issue;
 
 /* One listening socket as seen by one worker. */
 struct worker_listener {
@@ -83,6 +84,8 @@ struct est_worker {
 	struct est_store *store;
 	struct est_creds *creds;          /* NULL without a credentials file */
 	TAILQ_HEAD(conn_list, conn) conns; /* open connections, freed at shutdown */
+	TAILQ_HEAD(pending_list, pending_issue) pending; /* enrolments with the store
+	                                   * writer (reply_cert.c) */
 };
 
 struct est_server {
@@ -104,6 +107,7 @@ struct est_server {
 	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
 	struct ratelimit_table *fails_by_source; /* failed passwords per address */
 	struct ratelimit_table *fails_by_name;   /* ... per user or end entity */
+	struct est_store_writer *writer;  /* records enrolments in groups (reply_cert.c) */
 	int stop_pipe[2];
 };
 
@@ -119,6 +123,7 @@ enum est_err tls_listener_ctx(struct est_server *srv, struct est_listener *l,
 enum conn_state {
 	CONN_HEAD,                        /* reading a request head */
 	CONN_BODY,                        /* reading its body */
+	CONN_WAIT,                        /* answer deferred (http_defer): input waits */
 	CONN_CLOSING,                     /* answer queued; close once written */
 	CONN_LINGER                       /* answer sent, our side shut: draining input */
 };
@@ -136,11 +141,16 @@ struct conn {
 	bool head_only;                   /* the request was HEAD: no body in the answer */
 	struct event *deadline;           /* handshake-timeout, then read-timeout per request */
 	bool handshaking;                 /* the deadline is the handshake's */
+	struct est_req *deferred;         /* in CONN_WAIT: the request answered later */
 	TAILQ_ENTRY(conn) link;           /* in worker->conns */
 };
 
-/* Close a connection and free it (also used at worker shutdown). */
+/* Close a connection and free it (also used at worker shutdown). A deferred
+ * request of it is detached: its answer is then dropped. */
 void conn_free(struct conn *c);
+
+/* The deferred answer of c's request is queued: go on with its input. */
+void conn_resume(struct conn *c);
 
 /* Accept callback for evconnlistener (arg: struct worker_listener). */
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
@@ -182,10 +192,21 @@ struct est_req {
 	struct timespec start;
 	bool auth_stale;                  /* a 401 should say stale=true */
 	bool answered;
+	bool deferred;                    /* moved to the heap by http_defer */
 };
 
 /* Serve one complete request read by conn.c. */
 void http_serve(struct conn *c, const unsigned char *body, size_t len);
+
+/*
+ * Answer r later, from the worker's loop (the grouped store writer's
+ * callback): returns a heap copy of r (NULL when out of memory; then answer
+ * r now) that http_reply/http_fail answer as usual and http_deferred_free
+ * frees. Its connection reads no further request meanwhile; its conn is
+ * NULL once the client has gone (answer nothing then).
+ */
+struct est_req *http_defer(struct est_req *r);
+void http_deferred_free(struct est_req *d);
 
 /* Answer a request that could not be parsed (status from the HTTP layer),
  * log it, and close the connection. */
@@ -403,10 +424,14 @@ enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct es
 
 /*
  * The end of /simpleenroll and /simplereenroll: the approval gate, then
- * issue_cert, then 200 with the certs-only body. Answers the error itself
- * on failure.
+ * sign, then the records go to the server's grouped writer and the request
+ * is deferred; 200 with the certs-only body once they are durable. Answers
+ * the error itself on failure.
  */
 void issue_and_reply(struct est_req *r, const struct est_issue_req *req,
     const struct authn_result *res);
+
+/* Free w's enrolments still with the writer at shutdown (unanswered). */
+void reply_cert_drop_pending(struct est_worker *w);
 
 #endif

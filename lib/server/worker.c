@@ -33,6 +33,7 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	w->srv = srv;
 	w->id = id;
 	TAILQ_INIT(&w->conns);
+	TAILQ_INIT(&w->pending);
 	w->base = event_base_new();
 	w->wls = calloc(srv->n_listeners, sizeof(*w->wls));
 	if (w->base == NULL || w->wls == NULL)
@@ -76,6 +77,8 @@ worker_free(struct est_worker *w)
 		if (w->wls[i].evl != NULL)
 			evconnlistener_free(w->wls[i].evl);
 	free(w->wls);
+	/* The writer has stopped (est_server_free): nothing reports any more. */
+	reply_cert_drop_pending(w);
 	est_store_close(w->store);
 	est_creds_free(w->creds);
 	/* Connections still open at shutdown (idle keep-alive clients). */
