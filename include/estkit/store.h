@@ -66,7 +66,8 @@ struct est_cert_rec {
 	char *serial;            /* est_serial_text form */
 	char *subject;           /* subject DN, est_name_text form */
 	char *san;               /* est_san_text form, "" when none */
-	char spki_sha256[65];    /* est_spki_sha256 of the certified key */
+	char spki_sha256[65];    /* hex SHA-256 of the certificate's SubjectPublicKeyInfo
+	                          * DER (est_spki_sha256 of its key) */
 	int64_t not_before;      /* Unix seconds */
 	int64_t not_after;
 	int64_t issued_at;

@@ -193,12 +193,15 @@ issue_deferred(struct est_req *r, const struct est_issue_req *req,
     const struct authn_result *res, struct pending_issue *p, struct est_error *e)
 {
 	const struct est_profile *profile = profile_for(r, res, e);
+	struct est_issue_req bytes = *req;
 	X509 *cert = NULL;
 	enum est_err rc;
 
 	if (profile == NULL)
 		return EST_ERR_CONFIG;
-	if ((rc = est_ca_issue(r->alias->ca, profile, req, &cert, e)) != EST_OK ||
+	/* The certificate is only encoded and stored: no need to decode its key. */
+	bytes.spki_bytes = true;
+	if ((rc = est_ca_issue(r->alias->ca, profile, &bytes, &cert, e)) != EST_OK ||
 	    (rc = est_cert_rec_from_x509(cert, r->principal, r->alias->conf->name, &p->rec, e)) != EST_OK ||
 	    (rc = encode_certs_only(cert, &p->body, &p->len, e)) != EST_OK) {
 		X509_free(cert);
