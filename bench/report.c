@@ -96,7 +96,8 @@ summarise(struct results *r)
 {
 	struct summary s = { 0 };
 
-	qsort(r->lat_ms, r->n_lat, sizeof(*r->lat_ms), cmp_double);
+	if (r->n_lat > 0)
+		qsort(r->lat_ms, r->n_lat, sizeof(*r->lat_ms), cmp_double);
 	s.ok = r->by_status[200];
 	s.rate = r->seconds > 0 ? (double)s.ok / r->seconds : 0;
 	s.p50 = quantile(r->lat_ms, r->n_lat, 0.50);
