@@ -235,7 +235,8 @@ usage(FILE *f)
 	    "      --cacert FILE         trust anchors for the server's certificate\n"
 	    "  -u, --user USER:PASSWORD  HTTP Basic credentials (--digest: Digest)\n"
 	    "      --digest\n"
-	    "      --cert FILE --key FILE  TLS client certificate and key (PEM)\n"
+	    "      --cert FILE --key FILE  TLS client certificate and key (PEM); the CSRs then\n"
+	    "                            ask for its subject and subjectAltName\n"
 	    "  -c, --concurrency N       clients at once (default 8)\n"
 	    "  -d, --duration SECONDS    run this long (default 10)\n"
 	    "  -n, --count N             or send N requests\n"
@@ -522,7 +523,7 @@ run_init(struct run *run, const struct options *o, char *userpwd)
 	    o->alias != NULL ? "/" : "", o->alias != NULL ? o->alias : "");
 	if (n < 0 || (size_t)n >= sizeof(t->path) || !parse_url(o->base, t) || !set_auth(o, t, userpwd))
 		return false;
-	if (!csr_set_make(o->key_type, o->n_csrs, "estbench", &run->csrs))
+	if (!csr_set_make(o->key_type, o->n_csrs, "estbench", o->cert, &run->csrs))
 		return false;
 	if ((t->base = event_base_new()) == NULL || (t->ssl_ctx = make_ssl_ctx(o)) == NULL ||
 	    (run->clients = calloc(o->concurrency, sizeof(*run->clients))) == NULL ||

@@ -125,10 +125,13 @@ struct csr_set {
 };
 
 /*
- * Make n CSRs with fresh keys of type t, subject CN=<cn_prefix>-<i>.
- * Returns false (after printing why) on failure. Free with csr_set_free.
+ * Make n CSRs with fresh keys of type t, subject CN=<cn_prefix>-<i>, or
+ * with names_of (a PEM certificate file, NULL: none) the subject and
+ * subjectAltName of that certificate. Returns false (after printing why) on
+ * failure. Free with csr_set_free.
  */
-bool csr_set_make(enum key_type t, size_t n, const char *cn_prefix, struct csr_set *out);
+bool csr_set_make(enum key_type t, size_t n, const char *cn_prefix, const char *names_of,
+    struct csr_set *out);
 void csr_set_free(struct csr_set *s);
 
 /* A fresh key of type t, or NULL. Caller EVP_PKEY_free()s it. */

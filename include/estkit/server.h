@@ -31,6 +31,13 @@ enum est_err est_server_new(const struct est_config *cfg, struct est_server **ou
     struct est_error *e);
 
 /*
+ * Check a configuration as est_server_new() would take it (CAs, keys, TLS
+ * credentials, store, listener addresses) without binding any listener, so
+ * that it works while a server runs on the same ports. Nothing to free.
+ */
+enum est_err est_server_check(const struct est_config *cfg, struct est_error *e);
+
+/*
  * Serve until est_server_stop(). Returns EST_OK after a clean stop. Logs one
  * line per request through est_log.
  */

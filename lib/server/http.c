@@ -1,11 +1,26 @@
 /*
- * One HTTP request: its context, body and headers, and the only places an
- * EST answer is written (http_reply, http_fail, http_refuse).
+ * HTTP on one connection: reading requests within the limits, the request
+ * object handlers see, and the only place answers are framed and written
+ * (http_reply, http_fail and, for requests that never reached a handler,
+ * refuse).
+ *
+ * conn.c hands over bytes (http_input) and timeouts (http_timeout); http.c
+ * writes answers into conn_output and says which answer is the last. A
+ * request is served one at a time per connection: the next pipelined one
+ * is read only once the previous one is answered and conn.c allows it
+ * (conn_may_take_request, the back-pressure point). A handler may answer
+ * later (http_defer; an enrolment waits for its record to be durable): the
+ * request then stays the connection's, in HTTP_SERVING, the connection
+ * reads nothing meanwhile, and http_complete delivers the answer and goes
+ * on. A connection closed meanwhile leaves the request detached: it is
+ * answered to the log only, and freed by http_complete.
  *
  * http_fail is where an est_err becomes an HTTP status. Client-facing
  * reasons are the error's message for request errors; internal failures
- * answer a generic line and keep the detail for the log. Every answer
- * writes one access-log line.
+ * answer a generic line and keep the detail for the log. Every answer is
+ * one access-log line, except that a connection logs its first
+ * ACCESS_LOG_LINES lines one by one and then summarises the rest by status
+ * class, so a client pipelining thousands of requests cannot fill the disk.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +29,34 @@
 
 #include "estkit/log.h"
 #include "server/server_int.h"
+
+#define ACCESS_LOG_LINES 100              /* per connection, then summaries */
+#define ACCESS_SUMMARY_SECONDS 10         /* how often a summary is written */
+
+static const char *
+status_phrase(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Internal Server Error";
+	}
+}
 
 static int
 status_of(enum est_err code)
@@ -46,29 +89,132 @@ status_of(enum est_err code)
 	return 500;
 }
 
+/* ---- the access log ---- */
+
 static double
 elapsed_ms(const struct timespec *start)
 {
 	struct timespec now;
 
+	if (start->tv_sec == 0 && start->tv_nsec == 0)
+		return 0.0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
 	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
 static void
-access_log(struct conn *c, const char *alias, const char *op, const char *principal,
-    int status, double ms, const char *reason)
+write_summary(struct conn *c)
+{
+	struct http_session *h = &c->http;
+	unsigned *n = h->summed;
+
+	if (n[1] + n[2] + n[3] + n[4] + n[5] == 0)
+		return;
+	log_info("peer=%s listener=%s %u more requests not logged one by one: "
+	    "1xx-2xx=%u 3xx=%u 4xx=%u 5xx=%u", c->peer, c->listener->conf->name,
+	    n[1] + n[2] + n[3] + n[4] + n[5], n[1] + n[2], n[3], n[4], n[5]);
+	memset(h->summed, 0, sizeof(h->summed));
+}
+
+/* Whether this answer's line is summarised rather than written (c may be NULL). */
+static bool
+summarised(struct conn *c, int status)
+{
+	struct http_session *h;
+	time_t now = time(NULL);
+
+	if (c == NULL)
+		return false;
+	h = &c->http;
+	if (h->logged < ACCESS_LOG_LINES) {
+		h->logged++;
+		return false;
+	}
+	if (h->summed_since == 0)
+		h->summed_since = now;
+	h->summed[status / 100 <= 5 && status >= 100 ? status / 100 : 5]++;
+	if (now - h->summed_since >= ACCESS_SUMMARY_SECONDS) {
+		write_summary(c);
+		h->summed_since = now;
+	}
+	return true;
+}
+
+static void
+access_log(struct conn *c, const char *peer, const struct est_listener *l, const char *alias,
+    const char *op, const char *principal, int status, double ms, const char *reason)
 {
 	enum est_log_level lv = status == 500 ? EST_LOG_ERROR : status >= 500 ? EST_LOG_WARN : EST_LOG_INFO;
+	const char *lname = l != NULL ? l->conf->name : "-";
 
+	if (summarised(c, status))
+		return;
 	if (reason != NULL)
 		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f reason=\"%s\"",
-		    c->peer, c->listener->conf->name, alias, op, principal, status, ms, reason);
+		    peer, lname, alias, op, principal, status, ms, reason);
 	else
 		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f",
-		    c->peer, c->listener->conf->name, alias, op, principal, status, ms);
+		    peer, lname, alias, op, principal, status, ms);
 }
+
+static void
+access_log_req(struct est_req *r, int status, const char *reason)
+{
+	access_log(r->conn, r->peer, r->listener, r->alias != NULL ? r->alias->conf->name : "-",
+	    r->op != NULL ? r->op : "-", r->principal, status, elapsed_ms(&r->start), reason);
+}
+
+/* ---- framing ---- */
+
+/* Status line, headers and body into out. */
+static void
+write_answer(struct evbuffer *out, int status, const char *content_type,
+    struct evbuffer *extra_headers, const void *body, size_t len, bool head_only, bool last)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, status_phrase(status), date);
+	if (content_type != NULL)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+	evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+	if (extra_headers != NULL)
+		evbuffer_add_buffer(out, extra_headers);
+	evbuffer_add_printf(out, "Connection: %s\r\n\r\n", last ? "close" : "keep-alive");
+	if (len > 0 && !head_only)
+		evbuffer_add(out, body, len);
+}
+
+/* Queue bytes for the client; with last, nothing more is read or answered. */
+static void
+deliver(struct conn *c, struct evbuffer *answer, bool last)
+{
+	evbuffer_add_buffer(conn_output(c), answer);
+	if (last) {
+		c->http.state = HTTP_DONE;
+		conn_last_answer(c);
+	}
+}
+
+/* Answer a request that never reached a handler, and close. */
+static void
+refuse(struct conn *c, int status, const char *reason)
+{
+	struct evbuffer *out = conn_output(c);
+	char line[300];
+
+	snprintf(line, sizeof(line), "%s\n", reason);
+	write_answer(out, status, "text/plain; charset=utf-8", NULL, line, strlen(line), false, true);
+	c->http.state = HTTP_DONE;
+	conn_last_answer(c);
+	access_log(c, c->peer, c->listener, "-", "-", "-", status, 0.0, reason);
+}
+
+/* ---- the request object ---- */
 
 const unsigned char *
 http_body(struct est_req *r, size_t *len)
@@ -80,7 +226,7 @@ http_body(struct est_req *r, size_t *len)
 const char *
 http_header(struct est_req *r, const char *name)
 {
-	return http_head_field(r->head, name);
+	return r->head != NULL ? http_head_field(r->head, name) : NULL;
 }
 
 const char *
@@ -101,35 +247,22 @@ http_add_header(struct est_req *r, const char *name, const char *value)
 	evbuffer_add_printf(r->resp_headers, "%s: %s\r\n", name, value);
 }
 
+/* The answer into r->answer; the one call that frames a handler's answer. */
 static void
 send_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-	conn_respond(r->conn, status, content_type, r->resp_headers, body, len, !r->head->keep_alive);
+	r->last = r->head == NULL || !r->head->keep_alive;
+	write_answer(r->answer, status, content_type, r->resp_headers, body, len, r->head_only,
+	    r->last);
+	r->status = status;
 	r->answered = true;
-}
-
-/* A deferred request whose client has gone is answered to no one. */
-static bool
-client_gone(struct est_req *r, int status)
-{
-	if (r->conn != NULL)
-		return false;
-	log_info("peer=%s listener=%s alias=%s op=%s principal=%s status=%d: the client left "
-	    "before its answer", r->peer, r->listener->conf->name,
-	    r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
-	    r->principal, status);
-	r->answered = true;
-	return true;
 }
 
 void
 http_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-	if (client_gone(r, status))
-		return;
 	send_reply(r, status, content_type, body, len);
-	access_log(r->conn, r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
-	    r->principal, status, elapsed_ms(&r->start), NULL);
+	access_log_req(r, status, NULL);
 }
 
 /* RFC 7030 §4.2.3: every 202 says when to come back, in delta-seconds (pitfall 9). */
@@ -150,8 +283,6 @@ http_fail(struct est_req *r, const struct est_error *err)
 	char line[300];
 	int status = status_of(err->code);
 
-	if (client_gone(r, status))
-		return;
 	if (status == 401) {
 		/* Never tell the client which part of its credentials was wrong. */
 		snprintf(line, sizeof(line), "authentication failed\n");
@@ -159,86 +290,249 @@ http_fail(struct est_req *r, const struct est_error *err)
 	} else if (status == 202) {
 		add_retry_after(r);
 		snprintf(line, sizeof(line), "%s\n", err->msg);
+	} else if (status == 500 && err->code == EST_ERR_STORE) {
+		snprintf(line, sizeof(line), "the server cannot use its certificate store now; "
+		    "the server log has the details\n");
 	} else if (status == 500) {
 		snprintf(line, sizeof(line), "internal error; the server log has the details\n");
 	} else {
 		snprintf(line, sizeof(line), "%s\n", err->msg);
 	}
 	send_reply(r, status, "text/plain; charset=utf-8", line, strlen(line));
-	access_log(r->conn, r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
-	    r->principal, status, elapsed_ms(&r->start), err->msg);
+	access_log_req(r, status, err->msg);
 }
 
 void
-http_refuse(struct conn *c, int status, const char *reason)
+http_req_free(struct est_req *r)
 {
-	char line[300];
-
-	snprintf(line, sizeof(line), "%s\n", reason);
-	conn_respond(c, status, "text/plain; charset=utf-8", NULL, line, strlen(line), true);
-	access_log(c, "-", "-", "-", status, 0.0, reason);
-}
-
-void
-http_serve(struct conn *c, const unsigned char *body, size_t len)
-{
-	struct est_req r;
-	struct est_error err = { 0 };
-
-	memset(&r, 0, sizeof(r));
-	r.conn = c;
-	r.head = &c->head;
-	r.body = body;
-	r.body_len = len;
-	r.worker = c->worker;
-	r.listener = c->listener;
-	r.ssl = c->ssl;
-	snprintf(r.peer, sizeof(r.peer), "%s", c->peer);
-	snprintf(r.principal, sizeof(r.principal), "-");
-	clock_gettime(CLOCK_MONOTONIC, &r.start);
-	r.resp_headers = evbuffer_new();
-	if (r.resp_headers == NULL) {
-		http_refuse(c, 503, "out of memory");
+	if (r == NULL)
 		return;
-	}
-	route_request(&r);
-	if (r.deferred)
-		return;
-	if (!r.answered) {
-		est_fail(&err, EST_ERR_INTERNAL, "handler returned without answering");
-		http_fail(&r, &err);
-	}
-	evbuffer_free(r.resp_headers);
+	if (r->resp_headers != NULL)
+		evbuffer_free(r->resp_headers);
+	if (r->answer != NULL)
+		evbuffer_free(r->answer);
+	free((void *)r->body);
+	free(r);
 }
 
 struct est_req *
-http_defer(struct est_req *r)
+http_req_new(const struct http_head *head, const void *body, size_t len)
 {
-	struct est_req *d = malloc(sizeof(*d));
+	struct est_req *r = calloc(1, sizeof(*r));
+	unsigned char *copy;
 
-	if (d == NULL)
+	if (r == NULL)
 		return NULL;
-	/* The head stays the connection's until conn_resume; the body is not kept. */
-	*d = *r;
-	d->body = NULL;
-	d->body_len = 0;
-	r->deferred = true;
-	r->conn->deferred = d;
-	r->conn->state = CONN_WAIT;
-	/* The next pipelined request waits in the socket, not in memory. */
-	bufferevent_disable(r->conn->bev, EV_READ);
-	return d;
+	r->resp_headers = evbuffer_new();
+	r->answer = evbuffer_new();
+	r->body = copy = malloc(len + 1);
+	if (r->resp_headers == NULL || r->answer == NULL || copy == NULL) {
+		http_req_free(r);
+		return NULL;
+	}
+	if (len > 0)
+		memcpy(copy, body, len);
+	copy[len] = '\0';
+	r->body_len = len;
+	r->head = head;
+	r->head_only = strcmp(head->method, "HEAD") == 0;
+	snprintf(r->peer, sizeof(r->peer), "-");
+	snprintf(r->principal, sizeof(r->principal), "-");
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	return r;
+}
+
+/* The request whose head is c->http.head, its body taken from in. */
+static struct est_req *
+req_from_conn(struct conn *c, struct evbuffer *in)
+{
+	size_t len = c->http.head.content_length;
+	struct est_req *r;
+
+	r = http_req_new(&c->http.head, evbuffer_pullup(in, (ev_ssize_t)len), len);
+	evbuffer_drain(in, len);
+	if (r == NULL)
+		return NULL;
+	r->conn = c;
+	r->from_conn = true;
+	r->worker = c->worker;
+	r->listener = c->listener;
+	r->tls = &c->tls;
+	r->source = c->source;
+	snprintf(r->peer, sizeof(r->peer), "%s", c->peer);
+	return r;
+}
+
+/* r's handler is done with it; a request not answered then is a bug, answered 500. */
+static void
+ensure_answered(struct est_req *r)
+{
+	struct est_error err = { 0 };
+
+	if (!r->answered) {
+		est_fail(&err, EST_ERR_INTERNAL, "handler returned without answering");
+		http_fail(r, &err);
+	}
+}
+
+/* Hand c's request r, answered, to the connection; ready for the next. */
+static void
+finish(struct conn *c, struct est_req *r)
+{
+	c->http.req = NULL;
+	c->http.state = HTTP_HEAD;
+	deliver(c, r->answer, r->last);
+	http_req_free(r);
+	http_head_clear(&c->http.head);
+}
+
+/*
+ * Serve the request whose body is complete in in: the handler answers
+ * before it returns, or defers (http_defer) and the connection waits for
+ * http_complete, in HTTP_SERVING.
+ */
+static void
+serve(struct conn *c, struct evbuffer *in)
+{
+	struct est_req *r;
+
+	conn_request_read(c);
+	r = req_from_conn(c, in);
+	if (r == NULL) {
+		refuse(c, 503, "out of memory");
+		return;
+	}
+	c->http.req = r;
+	c->http.state = HTTP_SERVING;
+	route_request(r);
+	if (r->deferred && !r->answered) {
+		conn_hold_input(c);
+		return;
+	}
+	ensure_answered(r);
+	finish(c, r);
 }
 
 void
-http_deferred_free(struct est_req *d)
+http_defer(struct est_req *r)
 {
-	if (d == NULL)
+	r->deferred = true;
+}
+
+void
+http_complete(struct est_req *r)
+{
+	struct conn *c = r->conn;
+
+	ensure_answered(r);
+	if (!r->from_conn)
 		return;
-	if (d->conn != NULL) {
-		d->conn->deferred = NULL;
-		conn_resume(d->conn);
+	if (c == NULL) {
+		log_info("peer=%s listener=%s alias=%s op=%s principal=%s status=%d: the client "
+		    "left before its answer", r->peer, r->listener->conf->name,
+		    r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
+		    r->principal, r->status);
+		http_req_free(r);
+		return;
 	}
-	evbuffer_free(d->resp_headers);
-	free(d);
+	finish(c, r);
+	conn_release_input(c);
+}
+
+/* A complete head of headlen bytes is at the front of in: parse it and check limits. */
+static bool
+start_request(struct conn *c, struct evbuffer *in, size_t headlen)
+{
+	const struct est_config *cfg = c->worker->srv->cfg;
+	const char *reason = NULL;
+	int status;
+
+	status = http_parse_head((const char *)evbuffer_pullup(in, (ev_ssize_t)headlen), headlen,
+	    cfg->max_header_fields, &c->http.head, &reason);
+	evbuffer_drain(in, headlen);
+	if (status != 0) {
+		refuse(c, status, reason);
+		return false;
+	}
+	if (c->http.head.content_length > cfg->max_body) {
+		refuse(c, 413, "request body larger than max-body");
+		return false;
+	}
+	if (c->http.head.expect_continue)
+		evbuffer_add_printf(conn_output(c), "HTTP/1.1 100 Continue\r\n\r\n");
+	c->http.state = HTTP_BODY;
+	return true;
+}
+
+void
+http_input(struct conn *c, struct evbuffer *in)
+{
+	size_t max_head = c->worker->srv->cfg->max_headers_size;
+
+	while (c->http.state != HTTP_DONE && c->http.state != HTTP_SERVING &&
+	    conn_may_take_request(c)) {
+		size_t avail = evbuffer_get_length(in), headlen, look;
+
+		if (c->http.state == HTTP_HEAD) {
+			if (avail == 0)
+				return;
+			conn_request_started(c);
+			look = avail < max_head ? avail : max_head;
+			headlen = http_head_length((const char *)evbuffer_pullup(in, (ev_ssize_t)look), look);
+			if (headlen == 0) {
+				if (avail >= max_head)
+					refuse(c, 431, "request head larger than max-headers-size");
+				return;
+			}
+			if (!start_request(c, in, headlen))
+				return;
+			continue;
+		}
+		if (avail < c->http.head.content_length)
+			return;
+		serve(c, in);
+	}
+}
+
+bool
+http_timeout(struct conn *c, bool pending, const char *why)
+{
+	char reason[120];
+
+	if (c->http.state == HTTP_DONE || c->http.state == HTTP_SERVING ||
+	    (http_idle(c) && !pending))
+		return false;
+	snprintf(reason, sizeof(reason), "request not received within %s", why);
+	refuse(c, 408, reason);
+	return true;
+}
+
+bool
+http_idle(const struct conn *c)
+{
+	return c->http.state == HTTP_HEAD;
+}
+
+/* The connection of r, served later, is closing: r lives on without it. */
+static void
+detach(struct est_req *r)
+{
+	static const struct tls_facts gone;
+
+	r->conn = NULL;
+	r->head = NULL;
+	r->tls = &gone;
+	r->source = "-";
+}
+
+void
+http_session_clear(struct conn *c)
+{
+	write_summary(c);
+	if (c->http.req != NULL && c->http.req->deferred)
+		detach(c->http.req);
+	else
+		http_req_free(c->http.req);
+	c->http.req = NULL;
+	http_head_clear(&c->http.head);
 }

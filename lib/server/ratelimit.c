@@ -271,13 +271,19 @@ ratelimit_refused(struct est_req *r, const char *name, struct est_error *e)
 	struct est_server *srv = r->worker->srv;
 	int64_t now = now_ms();
 
-	if (ratelimit_table_locked(srv->fails_by_source, r->conn->source, now)) {
-		est_fail(e, EST_ERR_AUTH, "locked out: address %s", r->conn->source);
-		return true;
+	if (ratelimit_table_locked(srv->fails_by_source, r->source, now)) {
+		if (!lockout_lifted(srv, "address", r->source)) {
+			est_fail(e, EST_ERR_AUTH, "locked out: address %s", r->source);
+			return true;
+		}
+		ratelimit_table_forget(srv->fails_by_source, r->source);
 	}
 	if (name[0] != '\0' && ratelimit_table_locked(srv->fails_by_name, name, now)) {
-		est_fail(e, EST_ERR_AUTH, "locked out: %.100s", name);
-		return true;
+		if (!lockout_lifted(srv, "name", name)) {
+			est_fail(e, EST_ERR_AUTH, "locked out: %.100s", name);
+			return true;
+		}
+		ratelimit_table_forget(srv->fails_by_name, name);
 	}
 	return false;
 }
@@ -294,10 +300,16 @@ ratelimit_note(struct est_req *r, const char *name, bool ok)
 			ratelimit_table_forget(srv->fails_by_name, name);
 		return;
 	}
-	if (ratelimit_table_fail(srv->fails_by_source, r->conn->source, now))
-		log_warn("auth lock-out: address %s for %u s after %u failures", r->conn->source,
-		    cfg->auth_lockout, cfg->auth_fail_limit);
-	if (name[0] != '\0' && ratelimit_table_fail(srv->fails_by_name, name, now))
-		log_warn("auth lock-out: %.100s for %u s after %u failures", name,
-		    cfg->auth_lockout, cfg->auth_fail_limit);
+	if (ratelimit_table_fail(srv->fails_by_source, r->source, now)) {
+		log_warn("auth lock-out: address %s for %u s after %u failures (estadm lockout "
+		    "list shows it, estadm lockout clear %s lifts it)", r->source,
+		    cfg->auth_lockout, cfg->auth_fail_limit, r->source);
+		lockout_started(srv, "address", r->source);
+	}
+	if (name[0] != '\0' && ratelimit_table_fail(srv->fails_by_name, name, now)) {
+		log_warn("auth lock-out: %.100s for %u s after %u failures (estadm lockout list "
+		    "shows it, estadm lockout clear NAME lifts it)", name, cfg->auth_lockout,
+		    cfg->auth_fail_limit);
+		lockout_started(srv, "name", name);
+	}
 }

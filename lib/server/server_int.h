@@ -33,6 +33,7 @@
 #include "estkit/server.h"
 #include "estkit/store.h"
 #include "server/http_parse.h"
+#include "server/policy.h"
 
 struct est_alias {
 	const struct est_alias_conf *conf;
@@ -45,6 +46,10 @@ struct est_alias {
 	STACK_OF(X509) *vendor_listed;    /* the CAs vendor-cas names */
 	STACK_OF(X509) *vendor_anchors;   /* the external roots above them */
 	STACK_OF(X509) *vendor_untrusted; /* external CAs between */
+	/* ra-cas (vendor.c): the same for external CAs of RA certificates, NULL otherwise */
+	STACK_OF(X509) *ra_listed;
+	STACK_OF(X509) *ra_anchors;
+	STACK_OF(X509) *ra_untrusted;
 	struct est_csrattrs *csrattrs;    /* parsed csrattrs list, NULL: none */
 	char *csrattrs_body;              /* precomputed base64 CsrAttrs, NULL: 204 */
 	size_t csrattrs_len;
@@ -83,9 +88,14 @@ struct est_worker {
 	struct worker_listener *wls;      /* one per listener */
 	struct est_store *store;
 	struct est_creds *creds;          /* NULL without a credentials file */
-	TAILQ_HEAD(conn_list, conn) conns; /* open connections, freed at shutdown */
+	TAILQ_HEAD(conn_list, conn) conns; /* open connections, oldest first */
 	TAILQ_HEAD(pending_list, pending_issue) pending; /* enrolments with the store
 	                                   * writer (reply_cert.c) */
+	atomic_uint evictable;            /* idle or handshaking ones at the last count,
+	                                   * less those other workers claimed since */
+	atomic_uint evict_asked;          /* closes other workers asked for */
+	struct event *recount;            /* counts evictable, EVICT_RECOUNT_MS */
+	struct event *evict;              /* runs the closes asked for */
 };
 
 struct est_server {
@@ -99,15 +109,18 @@ struct est_server {
 	size_t n_listeners;
 	struct est_worker *workers;
 	size_t n_workers;
-	unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN];
+	struct est_nonces *nonces;        /* Digest nonces issued, all workers */
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
+	struct connlimit *per_source;     /* open connections per source address */
 	struct ext_ca *ext_cas;           /* those the aliases use, from the store */
 	size_t n_ext_cas;
 	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
 	struct ratelimit_table *fails_by_source; /* failed passwords per address */
 	struct ratelimit_table *fails_by_name;   /* ... per user or end entity */
 	struct est_store_writer *writer;  /* records enrolments in groups (reply_cert.c) */
+	char *lockout_path;               /* the lock-out file (lockout_sync.c) */
+	atomic_bool lockout_file_broken;  /* a write failed: the file lifts nothing */
 	int stop_pipe[2];
 };
 
@@ -118,13 +131,57 @@ struct est_server {
 enum est_err tls_listener_ctx(struct est_server *srv, struct est_listener *l,
     struct est_error *e);
 
-/* ---- conn.c: one client connection ---- */
+/* ---- tls.c: what a request may know of its TLS connection ---- */
+
+/*
+ * The facts about a TLS connection that authentication and handlers use,
+ * captured once when the handshake is done, so nothing above conn.c needs
+ * the SSL object (and tests can fill them by hand).
+ */
+struct tls_facts {
+	bool tls;                         /* the connection is TLS */
+	X509 *peer;                       /* client certificate (owned), NULL: none */
+	STACK_OF(X509) *chain;            /* the client's other certificates (owned), or NULL */
+	char binding[96];                 /* base64 channel binding (binding.c), "" for none */
+};
+
+/* Fill f from a connection whose handshake is done. */
+void tls_facts_capture(struct tls_facts *f, SSL *ssl);
+
+/* Free what f holds and zero it; f may be zeroed already. */
+void tls_facts_clear(struct tls_facts *f);
+
+/* ---- http.c: HTTP framing on one connection ---- */
+
+enum http_state {
+	HTTP_HEAD,                        /* reading a request head (or idle between requests) */
+	HTTP_BODY,                        /* reading its body */
+	HTTP_SERVING,                     /* a request is with its handler */
+	HTTP_DONE                         /* the last answer is queued; read no more */
+};
+
+/* HTTP's state on a connection; zeroed with the connection, http.c's own. */
+struct http_session {
+	enum http_state state;
+	struct http_head head;            /* valid from HTTP_BODY */
+	struct est_req *req;              /* the request being served, or NULL */
+	unsigned logged;                  /* access-log lines written one by one */
+	unsigned summed[6];               /* lines summarised since, by status class */
+	time_t summed_since;              /* when the first of them came */
+};
+
+/* ---- conn.c: one client connection, transport only ---- */
+
+/*
+ * Output a connection may hold unsent before it stops reading requests:
+ * pipelined requests are then served as fast as the client reads answers.
+ */
+#define CONN_OUTPUT_BOUND (256 * 1024)
 
 enum conn_state {
-	CONN_HEAD,                        /* reading a request head */
-	CONN_BODY,                        /* reading its body */
-	CONN_WAIT,                        /* answer deferred (http_defer): input waits */
-	CONN_CLOSING,                     /* answer queued; close once written */
+	CONN_HANDSHAKE,                   /* TLS handshake under way */
+	CONN_OPEN,                        /* reading and answering */
+	CONN_CLOSING,                     /* the last answer is queued; close once written */
 	CONN_LINGER                       /* answer sent, our side shut: draining input */
 };
 
@@ -134,35 +191,63 @@ struct conn {
 	struct bufferevent *bev;
 	SSL *ssl;                         /* NULL on a plain listener */
 	char peer[80];                    /* "ADDR:PORT" */
-	char source[64];                  /* the address failures count against
+	char source[64];                  /* the address limits count against
 	                                   * (ratelimit_source) */
 	enum conn_state state;
-	struct http_head head;            /* valid in CONN_BODY */
-	bool head_only;                   /* the request was HEAD: no body in the answer */
+	bool paused;                      /* not reading until output drains */
+	bool held;                        /* not reading while a request is served later
+	                                   * (conn_hold_input) */
+	bool counted;                     /* holds a slot in the per-address count */
+	struct tls_facts tls;             /* valid once the handshake is done */
+	struct http_session http;         /* HTTP's state (http.c) */
 	struct event *deadline;           /* handshake-timeout, then read-timeout per request */
-	bool handshaking;                 /* the deadline is the handshake's */
-	struct est_req *deferred;         /* in CONN_WAIT: the request answered later */
-	TAILQ_ENTRY(conn) link;           /* in worker->conns */
+	TAILQ_ENTRY(conn) link;           /* in worker->conns, oldest first */
 };
 
-/* Close a connection and free it (also used at worker shutdown). A deferred
- * request of it is detached: its answer is then dropped. */
+/* Close a connection and free it (also used at worker shutdown). A request
+ * of it being served later (http_defer) is detached: its answer then goes
+ * to no one. */
 void conn_free(struct conn *c);
 
-/* The deferred answer of c's request is queued: go on with its input. */
-void conn_resume(struct conn *c);
+/* How many of w's connections are idle or handshaking (w's thread only). */
+unsigned conn_count_evictable(struct est_worker *w);
+
+/* Close w's oldest idle or handshaking connection; false when none is (w's thread only). */
+bool conn_evict_oldest(struct est_worker *w);
 
 /* Accept callback for evconnlistener (arg: struct worker_listener). */
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg);
 
+/* What http.c writes answers into (borrowed). */
+struct evbuffer *conn_output(struct conn *c);
+
+/* The answer just queued is the last: close once it is written. */
+void conn_last_answer(struct conn *c);
+
 /*
- * Queue a complete response on the connection. extra_headers holds whole
- * "Name: value\r\n" lines (or is NULL). With close, the connection ends
- * once the response is written.
+ * Whether HTTP may take another request from the input now. False once the
+ * connection is closing, and while the unsent output is over
+ * CONN_OUTPUT_BOUND: then conn.c stops reading and calls http_input again
+ * when the client has read enough.
  */
-void conn_respond(struct conn *c, int status, const char *content_type,
-    struct evbuffer *extra_headers, const void *body, size_t len, bool close);
+bool conn_may_take_request(struct conn *c);
+
+/* A request's first byte came: start its read-timeout (once per request). */
+void conn_request_started(struct conn *c);
+
+/* The request is complete: stop its read-timeout. */
+void conn_request_read(struct conn *c);
+
+/*
+ * A request is being served later (http_defer): read nothing from the
+ * client until conn_release_input, so its next requests wait in the socket
+ * and no read timeout runs meanwhile.
+ */
+void conn_hold_input(struct conn *c);
+
+/* Its answer is queued: read again (unless back-pressure says not yet). */
+void conn_release_input(struct conn *c);
 
 /* ---- worker.c ---- */
 
@@ -172,45 +257,111 @@ void *worker_main(void *arg);
 void worker_stop(struct est_worker *w);
 void worker_free(struct est_worker *w);
 
+/* From another worker's thread: have w close its oldest idle connection. */
+void worker_evict(struct est_worker *w);
+
+/* ---- connlimit.c: open connections per source address ---- */
+
+struct connlimit;
+
+/* A table allowing each source at most per_source connections. Free with connlimit_free. */
+enum est_err connlimit_new(unsigned per_source, struct connlimit **out, struct est_error *e);
+void connlimit_free(struct connlimit *t);
+
+/* Take a slot for source; false when it already holds per_source. Thread-safe. */
+bool connlimit_take(struct connlimit *t, const char *source);
+
+/* Give back a slot connlimit_take gave. */
+void connlimit_give(struct connlimit *t, const char *source);
+
 /* ---- http.c: one request ---- */
 
+/*
+ * A request, from its complete head and body until its answer is written.
+ * http.c allocates it and frees it once answered; the handler owns nothing
+ * in it. Everything a handler needs is here (no socket): the head, the
+ * body, the TLS facts, the source address, the worker's store and
+ * credentials. The answer is framed into r->answer; http.c hands it to the
+ * connection, so a request made with http_req_new (conn NULL) runs through
+ * routing, authentication and handlers in a unit test.
+ */
 struct est_req {
-	struct conn *conn;
+	struct conn *conn;                /* http.c's; NULL for a request made alone */
 	const struct http_head *head;
-	const unsigned char *body;        /* borrowed from the connection's buffer */
+	const unsigned char *body;        /* owned copy, NUL-terminated */
 	size_t body_len;
 	struct evbuffer *resp_headers;    /* headers added for the response */
 	struct est_worker *worker;
 	struct est_listener *listener;
+	const struct tls_facts *tls;      /* the connection's (never NULL; tls false on plain) */
+	const char *source;               /* the address failures count against */
 	struct est_alias *alias;          /* NULL until routed */
 	const char *op;                   /* operation name, NULL until routed */
-	SSL *ssl;                         /* NULL on a plain listener */
 	char peer[80];                    /* "ADDR:PORT" */
 	char principal[160];              /* who authenticated, "-" before */
 	int64_t cert_ee_id;               /* end entity of the client certificate on
 	                                   * record (authn_client_cert), 0 for none */
 	struct timespec start;
+	bool head_only;                   /* HEAD: the answer has no body */
+	struct evbuffer *answer;          /* the framed answer (owned) */
+	int status;                       /* its status, once answered */
+	bool last;                        /* the connection closes after it */
 	bool auth_stale;                  /* a 401 should say stale=true */
+	bool auth_no_guess;               /* the failed secret was right (a code lost a
+	                                   * race): not counted against the limits */
 	bool answered;
-	bool deferred;                    /* moved to the heap by http_defer */
+	bool deferred;                    /* answered later (http_defer) */
+	bool from_conn;                   /* made by http.c from a connection, which
+	                                   * frees it */
 };
 
-/* Serve one complete request read by conn.c. */
-void http_serve(struct conn *c, const unsigned char *body, size_t len);
+/*
+ * A request on its own: head (borrowed, must outlive it) and a copy of
+ * body. Fill worker, listener, tls, source (and peer) before serving it.
+ * NULL when out of memory. Free with http_req_free().
+ */
+struct est_req *http_req_new(const struct http_head *head, const void *body, size_t len);
+void http_req_free(struct est_req *r);
 
 /*
- * Answer r later, from the worker's loop (the grouped store writer's
- * callback): returns a heap copy of r (NULL when out of memory; then answer
- * r now) that http_reply/http_fail answer as usual and http_deferred_free
- * frees. Its connection reads no further request meanwhile; its conn is
- * NULL once the client has gone (answer nothing then).
+ * conn.c's entry: take every complete request from in (pipelined ones too)
+ * while conn_may_take_request allows, answering limits (431, 413) and
+ * sending 100 Continue, and hand each to route_request.
  */
-struct est_req *http_defer(struct est_req *r);
-void http_deferred_free(struct est_req *d);
+void http_input(struct conn *c, struct evbuffer *in);
 
-/* Answer a request that could not be parsed (status from the HTTP layer),
- * log it, and close the connection. */
-void http_refuse(struct conn *c, int status, const char *reason);
+/*
+ * A timeout fired (why: which one); pending: input is waiting that HTTP has
+ * not taken. Returns true when a request was under way and was answered
+ * 408 (the connection then closes after writing it); false when the
+ * connection was idle, or its request is being served later, and may
+ * simply be closed.
+ */
+bool http_timeout(struct conn *c, bool pending, const char *why);
+
+/* Whether HTTP is between requests (nothing parsed of the next one). */
+bool http_idle(const struct conn *c);
+
+/* Release HTTP's state of a closing connection (writes any log summary);
+ * a request of it being served later is detached, not freed. */
+void http_session_clear(struct conn *c);
+
+/*
+ * Answer r later (the grouped store writer's path): the handler returns
+ * without answering, and answers r from the worker's loop once it can
+ * (http_reply or http_fail), then calls http_complete(r). Meanwhile the
+ * connection reads nothing more, and r stays http.c's. If the client goes
+ * before that, r->conn becomes NULL and the head, TLS facts and source
+ * are gone: the answer then reaches only the log.
+ */
+void http_defer(struct est_req *r);
+
+/*
+ * The deferred r is answered: hand the answer to its connection (if it is
+ * still there), free r, and go on with the connection's next request. A
+ * request made alone (http_req_new) is left to its maker to free.
+ */
+void http_complete(struct est_req *r);
 
 /* The request's method and target ("GET", "/.well-known/est/cacerts?x"). */
 const char *http_method(struct est_req *r);
@@ -230,7 +381,8 @@ void http_add_header(struct est_req *r, const char *name, const char *value);
  * The only two ways a request is answered. http_reply sends status with a
  * body and content type; http_fail maps an error to its HTTP status (the one
  * place this mapping exists), sends the reason as one line of text/plain and
- * logs it. Both write the access log line.
+ * logs it. Both write the access log line. After either, r is no longer the
+ * handler's.
  */
 void http_reply(struct est_req *r, int status, const char *content_type,
     const void *body, size_t len);
@@ -243,18 +395,14 @@ void route_request(struct est_req *r);
 /* ---- authn.c ---- */
 
 /*
- * What authentication established, for the step that issues. Zero-initialise;
- * release with authn_result_clear().
+ * What authentication established: who the client is, nothing about what
+ * it may get (that is policy.c's). Zero-initialise; release with
+ * authn_result_clear().
  */
 struct authn_result {
 	enum est_auth_method method;      /* the method that succeeded */
-	struct est_ee *ee;                /* client mode: the registered end entity (owned) */
-	int64_t ee_id;                    /* end entity the certificate is linked to, 0 none */
-	bool spend;                       /* spend one use of ee's code with the certificate */
-	X509_NAME *subject;               /* subject to certify (owned); NULL: the CSR's */
-	GENERAL_NAMES *san;               /* SAN to certify (owned; empty = none); with
-	                                   * subject NULL: the CSR's, per the profile */
-	bool change_subject;              /* ChangeSubjectName (RFC 6402) was honoured */
+	struct policy_principal who;      /* who.ee is owned here (res->ee) */
+	struct est_ee *ee;                /* the end entity, owned; NULL for none */
 };
 
 void authn_result_clear(struct authn_result *res);
@@ -292,6 +440,34 @@ enum est_err authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_er
  * record is linked to. *cert is borrowed from the connection.
  */
 enum est_err authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e);
+
+/* ---- lockout_sync.c: lock-outs shared with estadm through a file ---- */
+
+/* The file's path from the configuration; lockout_sync_fini frees it. */
+enum est_err lockout_sync_init(struct est_server *srv, struct est_error *e);
+void lockout_sync_fini(struct est_server *srv);
+
+/* Empty the file when serving starts: a restart forgets every lock-out. */
+void lockout_sync_reset(struct est_server *srv);
+
+/* Record a lock-out of KIND ("address" or "name") KEY that just started
+ * (KEY as ratelimit.c counts it: an address, or "user U" / "end entity E"). */
+void lockout_started(struct est_server *srv, const char *kind, const char *key);
+
+/* Whether an administrator lifted KIND KEY (estadm lockout clear). */
+bool lockout_lifted(struct est_server *srv, const char *kind, const char *key);
+
+/* ---- policy_server.c: the policy step for a request ---- */
+
+/*
+ * Run policy_decide for this request: the alias, its profile, the
+ * principal, the CSR (signature checked), the certificate being renewed
+ * (REENROLL) and the store's end entities as owners of names. On refusal
+ * the reason is logged with the principal by http_fail.
+ */
+enum est_err policy_for_request(struct est_req *r, enum policy_op op,
+    const struct policy_principal *who, X509_REQ *csr, X509 *renewing,
+    struct policy_decision *d, struct est_error *e);
 
 /* ---- ratelimit.c: limits on failed authentication ---- */
 
@@ -368,6 +544,9 @@ void vendor_free(struct est_server *srv);
  * vendor CAs. *cert is borrowed. EST_ERR_FORBIDDEN with the reason. */
 enum est_err vendor_verify(struct est_req *r, X509 **cert, struct est_error *e);
 
+/* The same under one of the alias's ra-cas (EST_ERR_FORBIDDEN when it has none). */
+enum est_err vendor_verify_ra(struct est_req *r, X509 **cert, struct est_error *e);
+
 /* ---- binding.c ---- */
 
 /*
@@ -394,13 +573,13 @@ void h_csrattrs(struct est_req *r);
 /*
  * Let an enrolment through, or hold it. On an alias with approval = auto:
  * EST_OK and *ticket = 0. Otherwise the request -- alias, operation, the
- * CSR's public key, the subject and SAN req will certify -- is held in the
+ * CSR's public key, the subject and SAN the policy decided (d) -- is held in the
  * store (EST-S-44): pending gives EST_ERR_PENDING (202; http_fail adds
  * Retry-After), rejected EST_ERR_FORBIDDEN, and approved is claimed for this
  * request (one certificate per approval): EST_OK and *ticket = its id.
  */
-enum est_err approval_admit(struct est_req *r, const struct est_issue_req *req,
-    int64_t *ticket, struct est_error *e);
+enum est_err approval_admit(struct est_req *r, const struct policy_decision *d,
+    X509_REQ *csr, int64_t *ticket, struct est_error *e);
 
 /* An admitted enrolment failed: give its approval back (ticket 0: nothing to do). */
 void approval_release(struct est_req *r, int64_t ticket);
@@ -408,30 +587,32 @@ void approval_release(struct est_req *r, int64_t ticket);
 /* ---- reply_cert.c: the common end of every enrolment ---- */
 
 /*
- * Issue a certificate for req under the request's alias (or the end entity's
- * profile) and record it in the store (retrying once on a serial
- * collision), linked to res->ee_id and, with res->spend, in one transaction
- * with spending a use of the end entity's code (a code spent meanwhile is
- * EST_ERR_AUTH like any other authentication failure). res may be NULL.
- * The certificate is committed before the caller may hand it out. Caller
+ * Issue the certificate the policy decided (d->pubkey must be set) under
+ * the request's alias, and record it in the store (retrying once on a
+ * serial collision) in one transaction with what the decision says goes
+ * with it: spending a use of the end entity's code (a code spent meanwhile
+ * is EST_ERR_AUTH like any other authentication failure), revoking the
+ * replaced certificate, the end entity's limit of valid certificates. The
+ * certificate is committed before the caller may hand it out. Caller
  * X509_free()s *out.
  */
-enum est_err issue_cert(struct est_req *r, const struct est_issue_req *req,
-    const struct authn_result *res, X509 **out, struct est_error *e);
+enum est_err issue_cert(struct est_req *r, const struct policy_decision *d, X509 **out,
+    struct est_error *e);
 
 /* A certs-only response body (base64, wrapped) holding cert. Caller free()s *b64. */
 enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e);
 
 /*
  * The end of /simpleenroll and /simplereenroll: the approval gate, then
- * sign, then the records go to the server's grouped writer and the request
- * is deferred; 200 with the certs-only body once they are durable. Answers
- * the error itself on failure.
+ * sign, then the records (as issue_cert's) go to the server's grouped
+ * writer and the request is deferred (http_defer); 200 with the certs-only
+ * body once they are durable, or the error, answered from the worker's
+ * loop. Takes over d's contents and *csr (both left empty).
  */
-void issue_and_reply(struct est_req *r, const struct est_issue_req *req,
-    const struct authn_result *res);
+void issue_and_reply(struct est_req *r, struct policy_decision *d, X509_REQ **csr);
 
-/* Free w's enrolments still with the writer at shutdown (unanswered). */
+/* Free w's enrolments still with the writer at shutdown, unanswered (after
+ * its connections are closed, the writer stopped). */
 void reply_cert_drop_pending(struct est_worker *w);
 
 #endif

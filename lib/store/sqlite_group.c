@@ -1,9 +1,10 @@
 /*
  * SQLite side of the grouped writer (lib/store/writer.c): a group is one
  * BEGIN IMMEDIATE ... COMMIT, so with synchronous=FULL its writes share one
- * fsync of the WAL; each write runs inside a SAVEPOINT, so that one that
- * fails (its code spent meanwhile, its serial taken) is undone alone and the
- * rest of the group still commits.
+ * fsync of the WAL; each write (est_store_put_issued's work) runs inside a
+ * SAVEPOINT, so that one that fails (its code spent meanwhile, its serial
+ * taken, its end entity at its limit) is undone alone and the rest of the
+ * group still commits.
  */
 #include <sqlite3.h>
 
@@ -39,11 +40,7 @@ sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 
 	if ((rc = exec(s, "SAVEPOINT est_write", "starting a write", e)) != EST_OK)
 		return rc;
-	if (w->code_hash != NULL)
-		rc = sq_spend(s, w->rec->ee_id, w->code_hash, w->now, e);
-	if (rc == EST_OK)
-		rc = sq_insert_cert(s, w->rec, &id, e);
-	if (rc != EST_OK) {
+	if ((rc = sq_put_issued_in_tx(s, w->rec, w->how, &id, e)) != EST_OK) {
 		/* Undo this write only; the reason is already in e. */
 		exec(s, "ROLLBACK TO est_write", "undoing a write", NULL);
 		exec(s, "RELEASE est_write", "undoing a write", NULL);

@@ -17,5 +17,14 @@
  */
 enum est_err est_store_sqlite_open(const char *path, struct est_store **out,
     struct est_error *e);
+enum est_err est_store_sqlite_create(const char *path, struct est_store **out,
+    struct est_error *e);
+
+/* store.c */
+
+/* Whether rec and how make a complete est_store_put_issued (EST_ERR_INTERNAL
+ * naming what is missing): checked before any backend sees them. */
+enum est_err store_check_issued(const struct est_cert_rec *rec,
+    const struct est_issue_record *how, struct est_error *e);
 
 #endif

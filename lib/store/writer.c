@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "estkit/store.h"
+#include "store_int.h"
 
 struct est_store_writer {
 	struct est_store *st;           /* the writer thread's handle */
@@ -140,6 +141,11 @@ est_store_writer_submit(struct est_store_writer *w, struct est_write *job)
 	bool refused;
 
 	job->next = NULL;
+	memset(&job->err, 0, sizeof(job->err));
+	if ((job->rc = store_check_issued(job->rec, job->how, &job->err)) != EST_OK) {
+		job->done(job);
+		return;
+	}
 	pthread_mutex_lock(&w->lock);
 	if (!(refused = w->stopping)) {
 		if (w->tail != NULL)

@@ -127,13 +127,17 @@ main(int argc, char **argv)
 	if (est_log_level_parse(cfg->log_level, &level) == 0)
 		est_log_set_level(debug ? EST_LOG_DEBUG : level);
 	install_signals();
-	if (est_server_new(cfg, &srv, &e) != EST_OK) {
-		fprintf(stderr, "estd: %s\n", e.msg);
-		goto out;
-	}
 	if (check) {
+		if (est_server_check(cfg, &e) != EST_OK) {
+			fprintf(stderr, "estd: %s\n", e.msg);
+			goto out;
+		}
 		printf("estd: %s is valid\n", config);
 		status = 0;
+		goto out;
+	}
+	if (est_server_new(cfg, &srv, &e) != EST_OK) {
+		fprintf(stderr, "estd: %s\n", e.msg);
 		goto out;
 	}
 	if (ready != NULL && write_ready_file(ready, srv) != 0) {

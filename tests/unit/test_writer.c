@@ -3,8 +3,10 @@
  * writes queued while a group is being committed share the next commit;
  * every write is reported once, only after its group committed, and is
  * then readable through another handle; one write's failure (a taken
- * serial, a spent one-time code) leaves the rest of its group alone; stop
- * writes what is queued first. Nothing is timed:
+ * serial, a spent one-time code) leaves the rest of its group alone; a
+ * renewal's revocation of the certificate it replaces is in the same write;
+ * an incomplete write is refused before it is queued; stop writes what is
+ * queued first. Nothing is timed:
  * the first write's callback holds the writer until the test has queued
  * the rest, so the grouping is deterministic.
  */
@@ -41,6 +43,7 @@ struct fx {
 
 struct job {
 	struct est_write w;
+	struct est_issue_record how;
 	struct fx *fx;
 	bool reported_twice;
 	bool durable_when_reported;     /* readable through another handle in done */
@@ -57,7 +60,7 @@ setup(void **state)
 	strcpy(f->dir, "/tmp/test_writer.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/est.db", f->dir);
-	assert_int_equal(est_store_open(f->path, &f->st, &e), EST_OK);
+	assert_int_equal(est_store_create(f->path, &f->st, &e), EST_OK);
 	f->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	assert_non_null(f->key);
 	pthread_mutex_init(&f->lock, NULL);
@@ -151,7 +154,8 @@ init_job(struct fx *f, struct job *j, long serial)
 	j->w.rec = make_rec(f->key, serial);
 	j->w.done = done;
 	j->w.arg = j;
-	j->w.now = 100;
+	j->how.now = 100;
+	j->w.how = &j->how;
 }
 
 static void
@@ -250,7 +254,7 @@ test_failures_stay_alone(void **state)
 		init_job(f, &jobs[i], 3000 + i);
 	/* 1 and 2 spend the same one-time code; 4 takes 3's serial. */
 	jobs[1].w.rec->ee_id = jobs[2].w.rec->ee_id = ee.id;
-	jobs[1].w.code_hash = jobs[2].w.code_hash = "H1";
+	jobs[1].how.code_hash = jobs[2].how.code_hash = "H1";
 	est_cert_rec_free(jobs[4].w.rec);
 	jobs[4].w.rec = make_rec(f->key, 3003);
 	submit_grouped(f, w, jobs, 5);
@@ -267,6 +271,67 @@ test_failures_stay_alone(void **state)
 	est_ee_free(got);
 	for (int i = 0; i < 5; i++)
 		est_cert_rec_free(jobs[i].w.rec);
+	est_store_writer_stop(w);
+}
+
+/* A renewal's write revokes the certificate it replaces; a failed one revokes nothing. */
+static void
+test_revoke_replaced(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct est_cert_rec *old1 = make_rec(f->key, 5000), *old2 = make_rec(f->key, 5001);
+	struct est_cert_rec *got = NULL;
+	struct job jobs[3];
+
+	assert_int_equal(est_store_put_cert(f->st, old1, &e), EST_OK);
+	assert_int_equal(est_store_put_cert(f->st, old2, &e), EST_OK);
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	for (int i = 0; i < 3; i++)
+		init_job(f, &jobs[i], 5100 + i);
+	jobs[1].how.replaces_issuer = old1->issuer;
+	jobs[1].how.replaces_serial = old1->serial;
+	/* 2 replaces old2 but its serial is taken: old2 stays valid. */
+	jobs[2].how.replaces_issuer = old2->issuer;
+	jobs[2].how.replaces_serial = old2->serial;
+	est_cert_rec_free(jobs[2].w.rec);
+	jobs[2].w.rec = make_rec(f->key, 5100);
+	submit_grouped(f, w, jobs, 3);
+	assert_int_equal(jobs[1].w.rc, EST_OK);
+	assert_int_equal(jobs[2].w.rc, EST_ERR_EXISTS);
+	assert_int_equal(est_store_get_cert(f->st, old1->issuer, old1->serial, &got, &e), EST_OK);
+	assert_int_equal(got->status, EST_CERT_REVOKED);
+	assert_int_equal(got->revocation_reason, EST_REASON_SUPERSEDED);
+	est_cert_rec_free(got);
+	got = NULL;
+	assert_int_equal(est_store_get_cert(f->st, old2->issuer, old2->serial, &got, &e), EST_OK);
+	assert_int_equal(got->status, EST_CERT_VALID);
+	est_cert_rec_free(got);
+	for (int i = 0; i < 3; i++)
+		est_cert_rec_free(jobs[i].w.rec);
+	est_cert_rec_free(old1);
+	est_cert_rec_free(old2);
+	est_store_writer_stop(w);
+}
+
+/* An incomplete write fails at once, in the submitter's thread, and is never written. */
+static void
+test_incomplete_refused(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct job j;
+
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	init_job(f, &j, 6000);
+	j.how.code_hash = "H1"; /* a code to spend, but no end entity */
+	est_store_writer_submit(w, &j.w);
+	assert_int_equal(j.times, 1);
+	assert_int_equal(j.w.rc, EST_ERR_INTERNAL);
+	assert_false(on_record(f->path, j.w.rec->serial));
+	est_cert_rec_free(j.w.rec);
 	est_store_writer_stop(w);
 }
 
@@ -300,6 +365,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_groups_and_durability, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_stay_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incomplete_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
 	};
 
