@@ -13,16 +13,19 @@ mkcsr one
 mkcsr two
 auth=$(printf 'estuser:estpwd' | openssl base64 -A)
 
-# request FILE: one HTTP/1.1 POST of the CSR in FILE, keep-alive.
+# request FILE [close]: one HTTP/1.1 POST of the CSR in FILE, keep-alive
+# unless close is given.
 request() {
 	printf 'POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+	[ "${2:-}" = close ] && printf 'Connection: close\r\n'
 	printf 'Authorization: Basic %s\r\nContent-Type: application/pkcs10\r\n' "$auth"
 	printf 'Content-Length: %s\r\n\r\n' "$(wc -c < "$1")"
 	cat "$1"
 }
 
-# Two requests in one write: the second waits until the first is answered.
-{ request one.b64; request two.b64; sleep 3; } |
+# Two requests in one write: the second waits until the first is answered;
+# estd closes after the second (s_client -quiet waits for that, not for stdin).
+{ request one.b64; request two.b64 close; sleep 3; } |
 	openssl s_client -quiet -connect "127.0.0.1:$TLS_PORT" -CAfile "$TA" >pipelined.out 2>/dev/null || true
 [ "$(grep -c '^HTTP/1.1 200' pipelined.out)" = 2 ] || fail "pipelined: $(grep '^HTTP/' pipelined.out | tr '\r\n' '  ')"
 # The bodies in order: the first names CN=one, the second CN=two.
