@@ -205,6 +205,9 @@ struct est_issue_record {
 	const char *replaces_serial; /* superseded; NULL: none */
 	unsigned max_active;         /* refuse when rec->ee_id would then hold more
 	                              * valid, unexpired certificates; 0: no limit */
+	int64_t approval_id;         /* claim this approved request (approved ->
+	                              * issued: the one certificate it is good for);
+	                              * 0: none */
 	int64_t now;
 };
 
@@ -333,12 +336,15 @@ enum est_err est_store_put_cert_consume(struct est_store *st, struct est_cert_re
 
 /*
  * Record an issued certificate and, in ONE transaction, what goes with it
- * (how): spend a use of the end entity's code, revoke the certificate it
- * replaces (reason superseded, at how->now; one already revoked is left
- * alone), and check the end entity's limit of valid certificates counting
- * this one. Nothing is written when any part fails: EST_ERR_AUTH for a code
- * spent meanwhile, EST_ERR_FORBIDDEN for the limit (the reason says it),
- * EST_ERR_EXISTS as for est_store_put_cert. Sets rec->id.
+ * (how): claim its approval, spend a use of the end entity's code, revoke
+ * the certificate it replaces (reason superseded, at how->now; one already
+ * revoked is left alone), and check the end entity's limit of valid
+ * certificates counting this one. Nothing is written when any part fails:
+ * EST_ERR_PENDING when the approval is no longer there to claim (another
+ * enrolment used it meanwhile, or it was reset: this one must wait for a
+ * new one), EST_ERR_AUTH for a code spent meanwhile, EST_ERR_FORBIDDEN for
+ * the limit (the reason says it), EST_ERR_EXISTS as for
+ * est_store_put_cert. Sets rec->id.
  */
 enum est_err est_store_put_issued(struct est_store *st, struct est_cert_rec *rec,
     const struct est_issue_record *how, struct est_error *e);

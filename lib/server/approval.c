@@ -6,28 +6,17 @@
  * CSR's public key, subject and SAN -- never by the CSR's bytes, because a
  * client that reconnects must rebuild its CSR (new challengePassword) and
  * is still the same request (EST-S-44). An approval is good for one
- * certificate: the gate claims it (approved -> issued) before issuing, and
- * approval_release gives it back if the enrolment then fails.
+ * certificate: the gate only finds it; it is claimed (approved -> issued)
+ * in the transaction that records the certificate (est_issue_record), so
+ * an enrolment that fails leaves it approved, and of two enrolments at
+ * once only one gets it.
  */
 #include <inttypes.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "estkit/codec.h"
 #include "estkit/log.h"
 #include "server/server_int.h"
-
-void
-approval_release(struct est_req *r, int64_t ticket)
-{
-	struct est_error e = { 0 };
-
-	if (ticket == 0)
-		return;
-	if (est_store_set_request_state(r->worker->store, ticket, EST_REQ_ISSUED, EST_REQ_APPROVED,
-	    (int64_t)time(NULL), &e) != EST_OK)
-		log_error("request %" PRId64 ": cannot give the approval back: %s", ticket, e.msg);
-}
 
 /*
  * The request's key as the store knows it: the CSR's public key and the
@@ -53,18 +42,6 @@ request_key(const struct policy_decision *d, X509_REQ *csr, struct est_req_rec *
 	return EST_OK;
 }
 
-/* Take the one certificate an approval is good for. */
-static enum est_err
-claim(struct est_req *r, int64_t id, int64_t *ticket, struct est_error *e)
-{
-	enum est_err rc = est_store_set_request_state(r->worker->store, id, EST_REQ_APPROVED,
-	    EST_REQ_ISSUED, (int64_t)time(NULL), e);
-
-	if (rc == EST_OK)
-		*ticket = id;
-	return rc;
-}
-
 /* What the held request's state means for this attempt. */
 static enum est_err
 decide(struct est_req *r, const struct est_req_rec *held, int64_t *ticket, struct est_error *e)
@@ -78,7 +55,8 @@ decide(struct est_req *r, const struct est_req_rec *held, int64_t *ticket, struc
 		return est_fail(e, EST_ERR_FORBIDDEN, "request %" PRId64 " was rejected by an "
 		    "administrator", held->id);
 	case EST_REQ_APPROVED:
-		return claim(r, held->id, ticket, e);
+		*ticket = held->id;
+		return EST_OK;
 	case EST_REQ_ISSUED:
 	case EST_REQ_STATE__MAX:
 		break;
@@ -87,17 +65,16 @@ decide(struct est_req *r, const struct est_req_rec *held, int64_t *ticket, struc
 	    held->id);
 }
 
-/* Hold the request and act on its state; *was_approved says a claim was tried. */
+/* Hold the request and act on its state. */
 static enum est_err
 hold_and_decide(struct est_req *r, const struct est_req_rec *k, int64_t *ticket,
-    bool *was_approved, struct est_error *e)
+    struct est_error *e)
 {
 	struct est_req_rec *held = NULL;
 	enum est_err rc;
 
 	if ((rc = est_store_hold_request(r->worker->store, k, &held, e)) != EST_OK)
 		return rc;
-	*was_approved = held->state == EST_REQ_APPROVED;
 	rc = decide(r, held, ticket, e);
 	est_req_rec_free(held);
 	return rc;
@@ -109,7 +86,6 @@ approval_admit(struct est_req *r, const struct policy_decision *d, X509_REQ *csr
 {
 	struct est_req_rec k = { .alias = (char *)r->alias->conf->name, .operation = (char *)r->op,
 	    .principal = r->principal };
-	bool was_approved = false;
 	enum est_err rc;
 
 	*ticket = 0;
@@ -117,10 +93,7 @@ approval_admit(struct est_req *r, const struct policy_decision *d, X509_REQ *csr
 		return EST_OK;
 	rc = request_key(d, csr, &k, e);
 	if (rc == EST_OK)
-		rc = hold_and_decide(r, &k, ticket, &was_approved, e);
-	/* Another server claimed that approval a moment ago: this is a new request. */
-	if (rc == EST_ERR_FORBIDDEN && was_approved)
-		rc = hold_and_decide(r, &k, ticket, &was_approved, e);
+		rc = hold_and_decide(r, &k, ticket, e);
 	if (rc == EST_OK && *ticket != 0)
 		log_info("request %" PRId64 " approved: issuing for %s", *ticket, k.subject);
 	free(k.subject);

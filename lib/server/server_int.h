@@ -575,39 +575,52 @@ void h_csrattrs(struct est_req *r);
  * EST_OK and *ticket = 0. Otherwise the request -- alias, operation, the
  * CSR's public key, the subject and SAN the policy decided (d) -- is held in the
  * store (EST-S-44): pending gives EST_ERR_PENDING (202; http_fail adds
- * Retry-After), rejected EST_ERR_FORBIDDEN, and approved is claimed for this
- * request (one certificate per approval): EST_OK and *ticket = its id.
+ * Retry-After), rejected EST_ERR_FORBIDDEN, and approved EST_OK with
+ * *ticket = its id, which the certificate's record then claims (one
+ * certificate per approval; est_issue_record.approval_id).
  */
 enum est_err approval_admit(struct est_req *r, const struct policy_decision *d,
     X509_REQ *csr, int64_t *ticket, struct est_error *e);
 
-/* An admitted enrolment failed: give its approval back (ticket 0: nothing to do). */
-void approval_release(struct est_req *r, int64_t ticket);
-
 /* ---- reply_cert.c: the common end of every enrolment ---- */
-
-/*
- * Issue the certificate the policy decided (d->pubkey must be set) under
- * the request's alias, and record it in the store (retrying once on a
- * serial collision) in one transaction with what the decision says goes
- * with it: spending a use of the end entity's code (a code spent meanwhile
- * is EST_ERR_AUTH like any other authentication failure), revoking the
- * replaced certificate, the end entity's limit of valid certificates. The
- * certificate is committed before the caller may hand it out. Caller
- * X509_free()s *out.
- */
-enum est_err issue_cert(struct est_req *r, const struct policy_decision *d, X509 **out,
-    struct est_error *e);
 
 /* A certs-only response body (base64, wrapped) holding cert. Caller free()s *b64. */
 enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e);
 
 /*
+ * How an enrolment is answered once its certificate is on record: reply
+ * answers r (http_reply) with cert (borrowed) or returns the error, which
+ * is then answered; free_arg (may be NULL) frees arg, also when the
+ * enrolment fails before.
+ */
+struct issue_answer {
+	enum est_err (*reply)(struct est_req *r, X509 *cert, void *arg, struct est_error *e);
+	void (*free_arg)(void *arg);
+	void *arg;
+};
+
+/*
+ * Issue the certificate the policy decided under the request's alias and
+ * record it through the server's grouped writer, in one transaction with
+ * what the decision says goes with it: claiming the approval (ticket, 0 for
+ * none), spending a use of the end entity's code (a code spent meanwhile is
+ * EST_ERR_AUTH like any other authentication failure), revoking the
+ * replaced certificate, the end entity's limit of valid certificates. The
+ * request is deferred (http_defer) and answered from the worker's loop once
+ * the record is durable (a taken serial is drawn again, once), so no event
+ * loop waits for the disk and no client sees a certificate not on record.
+ * With csr (taken over, *csr left NULL) the certificate carries its key's
+ * bytes; without, d->pubkey is certified (and must outlive the answer:
+ * keep it in a->arg). Takes over d's contents (d left empty) and a->arg.
+ * Answers the error itself on failure.
+ */
+void issue_and_answer(struct est_req *r, struct policy_decision *d, X509_REQ **csr,
+    int64_t ticket, const struct issue_answer *a);
+
+/*
  * The end of /simpleenroll and /simplereenroll: the approval gate, then
- * sign, then the records (as issue_cert's) go to the server's grouped
- * writer and the request is deferred (http_defer); 200 with the certs-only
- * body once they are durable, or the error, answered from the worker's
- * loop. Takes over d's contents and *csr (both left empty).
+ * issue_and_answer with 200 and the certs-only body. Takes over d's
+ * contents and *csr (both left empty).
  */
 void issue_and_reply(struct est_req *r, struct policy_decision *d, X509_REQ **csr);
 

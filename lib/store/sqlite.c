@@ -799,7 +799,7 @@ explain_state(struct sq_store *s, int64_t id, enum est_req_state from, struct es
 	return rc;
 }
 
-static enum est_err
+enum est_err
 sq_set_request_state(struct est_store *st, int64_t id, enum est_req_state from,
     enum est_req_state to, int64_t when, struct est_error *e)
 {

@@ -125,6 +125,23 @@ spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
 	return rc;
 }
 
+/* Take the one certificate an approval is good for (approved -> issued). */
+static enum est_err
+claim(struct sq_store *s, int64_t id, int64_t now, struct est_error *e)
+{
+	struct est_error why = { 0 };
+	enum est_err rc;
+
+	rc = sq_set_request_state(&s->base, id, EST_REQ_APPROVED, EST_REQ_ISSUED, now, &why);
+	if (rc == EST_ERR_FORBIDDEN || rc == EST_ERR_NOTFOUND)
+		return est_fail(e, EST_ERR_PENDING, "the approval of request %lld was used by another "
+		    "enrolment a moment ago (%s); ask again to wait for a new one", (long long)id,
+		    why.msg);
+	if (rc != EST_OK && e != NULL)
+		*e = why;
+	return rc;
+}
+
 /* The end entity's valid certificates, this one included, within max. */
 static enum est_err
 check_active(struct sq_store *s, int64_t ee_id, unsigned max, int64_t now,
@@ -157,6 +174,8 @@ sq_put_issued_in_tx(struct sq_store *s, struct est_cert_rec *rec,
 {
 	enum est_err rc;
 
+	if (how->approval_id > 0 && (rc = claim(s, how->approval_id, how->now, e)) != EST_OK)
+		return rc;
 	if (how->code_hash != NULL &&
 	    (rc = spend(s, rec->ee_id, how->code_hash, how->now, e)) != EST_OK)
 		return rc;

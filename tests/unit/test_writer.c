@@ -4,7 +4,8 @@
  * every write is reported once, only after its group committed, and is
  * then readable through another handle; one write's failure (a taken
  * serial, a spent one-time code) leaves the rest of its group alone; a
- * renewal's revocation of the certificate it replaces is in the same write;
+ * renewal's revocation of the certificate it replaces, and the claim of an
+ * approval (one certificate per approval), are in the same write;
  * an incomplete write is refused before it is queued; stop writes what is
  * queued first. Nothing is timed:
  * the first write's callback holds the writer until the test has queued
@@ -315,6 +316,42 @@ test_revoke_replaced(void **state)
 	est_store_writer_stop(w);
 }
 
+/* The attacker's side: two enrolments of one approval in one group get one certificate. */
+static void
+test_approval_claimed_once(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct est_req_rec key = { .alias = "est", .operation = "simpleenroll",
+	    .spki_sha256 = "ab", .subject = "CN=device", .san = "", .principal = "user:test" };
+	struct est_req_rec *held = NULL;
+	struct job jobs[3];
+
+	assert_int_equal(est_store_hold_request(f->st, &key, &held, &e), EST_OK);
+	assert_int_equal(est_store_set_request_state(f->st, held->id, EST_REQ_PENDING,
+	    EST_REQ_APPROVED, 100, &e), EST_OK);
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	for (int i = 0; i < 3; i++)
+		init_job(f, &jobs[i], 7000 + i);
+	jobs[1].how.approval_id = jobs[2].how.approval_id = held->id;
+	submit_grouped(f, w, jobs, 3);
+	assert_int_equal(jobs[1].w.rc, EST_OK);
+	assert_int_equal(jobs[2].w.rc, EST_ERR_PENDING);
+	assert_non_null(strstr(jobs[2].w.err.msg, "used by another enrolment"));
+	assert_true(on_record(f->path, jobs[1].w.rec->serial));
+	assert_false(on_record(f->path, jobs[2].w.rec->serial));
+	est_req_rec_free(held);
+	held = NULL;
+	/* The hold now makes a new request: the approval was spent. */
+	assert_int_equal(est_store_hold_request(f->st, &key, &held, &e), EST_OK);
+	assert_int_equal(held->state, EST_REQ_PENDING);
+	est_req_rec_free(held);
+	for (int i = 0; i < 3; i++)
+		est_cert_rec_free(jobs[i].w.rec);
+	est_store_writer_stop(w);
+}
+
 /* An incomplete write fails at once, in the submitter's thread, and is never written. */
 static void
 test_incomplete_refused(void **state)
@@ -366,6 +403,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_group_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_stay_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_approval_claimed_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incomplete_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
 	};
