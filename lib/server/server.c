@@ -271,7 +271,15 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 		rc = est_fail(e, EST_ERR_IO, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	if (RAND_bytes(key, sizeof(key)) != 1) {
+	srv->srp.path = cfg->srp_verifiers_path;
+	srv->bearer.tokens_path = cfg->bearer_tokens_path;
+	srv->bearer.jwt_issuer = cfg->bearer_jwt_issuer;
+	srv->bearer.jwt_audience = cfg->bearer_jwt_audience;
+	if (cfg->bearer_jwt_key_path != NULL &&
+	    (rc = est_pubkey_read(cfg->bearer_jwt_key_path, &srv->bearer.jwt_key, e)) != EST_OK)
+		goto fail;
+	if (RAND_bytes(key, sizeof(key)) != 1 ||
+	    RAND_bytes(srv->srp.secret, sizeof(srv->srp.secret)) != 1) {
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
 		goto fail;
 	}
@@ -286,9 +294,9 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 	    (rc = connlimit_new(cfg->max_connections_per_address, &srv->per_source, e)) != EST_OK)
 		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = lockout_sync_init(srv, e)) != EST_OK ||
-	    (rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
-	    (rc = vendor_load(srv, e)) != EST_OK || (rc = open_listeners(srv, bind_it, e)) != EST_OK ||
-	    (rc = make_workers(srv, e)) != EST_OK)
+	    (rc = load_cas(srv, e)) != EST_OK || (rc = revocation_load(srv, e)) != EST_OK ||
+	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
+	    (rc = open_listeners(srv, bind_it, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	/* Damaged pages are found now, not by the enrolment that reads them. */
 	if ((rc = est_store_check(srv->workers[0].store, false, e)) != EST_OK ||
@@ -425,6 +433,7 @@ est_server_free(struct est_server *srv)
 	free(srv->cas);
 	X509_STORE_free(srv->client_trust);
 	est_keks_free(srv->keks);
+	EVP_PKEY_free(srv->bearer.jwt_key);
 	ratelimit_fini(srv);
 	lockout_sync_fini(srv);
 	connlimit_free(srv->per_source);

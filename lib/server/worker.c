@@ -99,6 +99,8 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	if (srv->cfg->credentials_path != NULL &&
 	    (rc = est_creds_load(srv->cfg->credentials_path, &w->creds, e)) != EST_OK)
 		return rc;
+	if (id == 0 && (rc = revocation_timer_start(w, e)) != EST_OK)
+		return rc;
 	return EST_OK;
 }
 
@@ -127,6 +129,8 @@ worker_free(struct est_worker *w)
 		if (w->wls[i].evl != NULL)
 			evconnlistener_free(w->wls[i].evl);
 	free(w->wls);
+	if (w->crl_timer != NULL)
+		event_free(w->crl_timer);
 	/* Connections still open at shutdown (idle keep-alive clients). */
 	while (!TAILQ_EMPTY(&w->conns))
 		conn_free(TAILQ_FIRST(&w->conns));
