@@ -242,6 +242,8 @@ struct est_store_ops {
 	    int reason, int64_t when, struct est_error *);
 	enum est_err (*hold_request)(struct est_store *, const struct est_req_rec *,
 	    struct est_req_rec **, struct est_error *);
+	enum est_err (*find_request)(struct est_store *, const struct est_req_rec *,
+	    struct est_req_rec **, struct est_error *);
 	enum est_err (*list_requests)(struct est_store *, bool, est_req_visit, void *,
 	    struct est_error *);
 	enum est_err (*set_request_state)(struct est_store *, int64_t, enum est_req_state,
@@ -425,6 +427,14 @@ enum est_err est_store_list_ext_ca(struct est_store *st, est_ext_ca_visit visit,
 enum est_err est_store_hold_request(struct est_store *st, const struct est_req_rec *rec,
     struct est_req_rec **out, struct est_error *e);
 
+/*
+ * Only find the open request with rec's key, writing nothing (it does not
+ * wait for a writer): *out is NULL when there is none. Caller frees with
+ * est_req_rec_free().
+ */
+enum est_err est_store_find_request(struct est_store *st, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e);
+
 /* List requests, oldest first: all of them, or only the open ones. */
 enum est_err est_store_list_requests(struct est_store *st, bool open_only,
     est_req_visit visit, void *arg, struct est_error *e);
@@ -480,6 +490,8 @@ struct est_write {
 	/* in: set by the submitter, left alone until done runs */
 	struct est_cert_rec *rec;       /* the certificate; rec->id is set on success */
 	const struct est_issue_record *how; /* what goes with it (as est_store_put_issued) */
+	const struct est_req_rec *hold; /* instead of rec and how: hold this request for
+	                                 * approval (as est_store_hold_request) */
 	void (*done)(struct est_write *w); /* called once, from the writer's thread, after
 	                                 * the group is durable (or has failed) */
 	void *arg;                      /* the submitter's */
@@ -487,7 +499,10 @@ struct est_write {
 	enum est_err rc;                /* EST_OK: the records are durable; otherwise as
 	                                 * est_store_put_issued */
 	struct est_error err;
+	struct est_req_rec *held;       /* with hold, when rc is EST_OK: the stored
+	                                 * request (the submitter frees it) */
 	/* the writer's */
+	struct est_req_rec hold_key;    /* hold with its defaults filled in */
 	struct est_write *next;
 };
 

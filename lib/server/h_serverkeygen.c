@@ -290,7 +290,9 @@ h_serverkeygen(struct est_req *r)
 		est_fail(&e, EST_ERR_NOMEM, "out of memory");
 		http_fail(r, &e);
 	} else if (serverkeygen(r, kg, &res, &d, &e) != EST_OK) {
-		http_fail(r, &e);
+		/* A request new to approval is answered once it is on record. */
+		if (!r->deferred)
+			http_fail(r, &e);
 		keygen_free(kg);
 	} else {
 		/* kg (and with it d.pubkey) is the pending enrolment's from here. */

@@ -254,7 +254,9 @@ issue_and_reply(struct est_req *r, struct policy_decision *d, X509_REQ **csr)
 	int64_t ticket = 0;
 
 	if (approval_admit(r, d, *csr, &ticket, &e) != EST_OK) {
-		http_fail(r, &e);
+		/* A new request is answered once it is on record. */
+		if (!r->deferred)
+			http_fail(r, &e);
 		return;
 	}
 	issue_and_answer(r, d, csr, ticket, &certs_only);

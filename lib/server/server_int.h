@@ -73,6 +73,7 @@ struct est_listener {
 struct est_worker;
 struct ratelimit_table;
 struct pending_issue;
+struct pending_hold;
 
 /* One listening socket as seen by one worker. */
 struct worker_listener {
@@ -93,6 +94,8 @@ struct est_worker {
 	TAILQ_HEAD(conn_list, conn) conns; /* open connections, oldest first */
 	TAILQ_HEAD(pending_list, pending_issue) pending; /* enrolments with the store
 	                                   * writer (reply_cert.c) */
+	TAILQ_HEAD(hold_list, pending_hold) holds; /* new requests for approval being
+	                                   * recorded (approval.c) */
 	atomic_uint evictable;            /* idle or handshaking ones at the last count,
 	                                   * less those other workers claimed since */
 	atomic_uint evict_asked;          /* closes other workers asked for */
@@ -610,10 +613,17 @@ void h_ocsp(struct est_req *r);
  * store (EST-S-44): pending gives EST_ERR_PENDING (202; http_fail adds
  * Retry-After), rejected EST_ERR_FORBIDDEN, and approved EST_OK with
  * *ticket = its id, which the certificate's record then claims (one
- * certificate per approval; est_issue_record.approval_id).
+ * certificate per approval; est_issue_record.approval_id). A request not
+ * on record yet is recorded through the grouped writer: EST_ERR_PENDING
+ * with r deferred (http_defer), answered 202 once durable; the caller then
+ * answers nothing.
  */
 enum est_err approval_admit(struct est_req *r, const struct policy_decision *d,
     X509_REQ *csr, int64_t *ticket, struct est_error *e);
+
+/* Free w's requests still being held at shutdown, unanswered (as
+ * reply_cert_drop_pending). */
+void approval_drop_pending(struct est_worker *w);
 
 /* ---- reply_cert.c: the common end of every enrolment ---- */
 

@@ -82,6 +82,7 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	w->id = id;
 	TAILQ_INIT(&w->conns);
 	TAILQ_INIT(&w->pending);
+	TAILQ_INIT(&w->holds);
 	w->base = event_base_new();
 	w->wls = calloc(srv->n_listeners, sizeof(*w->wls));
 	if (w->base == NULL || w->wls == NULL)
@@ -136,6 +137,7 @@ worker_free(struct est_worker *w)
 		conn_free(TAILQ_FIRST(&w->conns));
 	/* The writer has stopped (est_server_free): nothing reports any more. */
 	reply_cert_drop_pending(w);
+	approval_drop_pending(w);
 	est_store_close(w->store);
 	est_creds_free(w->creds);
 	if (w->recount != NULL)

@@ -759,20 +759,43 @@ insert_req(struct sq_store *s, const struct est_req_rec *r, int64_t *id, struct 
 	return rc;
 }
 
+enum est_err
+sq_hold_request_in_tx(struct sq_store *s, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e)
+{
+	struct est_req_rec *found = NULL;
+	int64_t id = 0;
+	enum est_err rc;
+
+	rc = find_open_req(s, rec, &found, e);
+	if (rc == EST_OK && found == NULL && (rc = insert_req(s, rec, &id, e)) == EST_OK)
+		rc = get_req(s, id, &found, e);
+	if (rc != EST_OK) {
+		est_req_rec_free(found);
+		return rc;
+	}
+	*out = found;
+	return EST_OK;
+}
+
+static enum est_err
+sq_find_request(struct est_store *st, const struct est_req_rec *rec, struct est_req_rec **out,
+    struct est_error *e)
+{
+	return find_open_req(sq(st), rec, out, e);
+}
+
 static enum est_err
 sq_hold_request(struct est_store *st, const struct est_req_rec *rec, struct est_req_rec **out,
     struct est_error *e)
 {
 	struct sq_store *s = sq(st);
 	struct est_req_rec *found = NULL;
-	int64_t id = 0;
 	enum est_err rc;
 
 	if ((rc = run(s, Q_BEGIN, "starting a transaction", e)) != EST_OK)
 		return rc;
-	rc = find_open_req(s, rec, &found, e);
-	if (rc == EST_OK && found == NULL && (rc = insert_req(s, rec, &id, e)) == EST_OK)
-		rc = get_req(s, id, &found, e);
+	rc = sq_hold_request_in_tx(s, rec, &found, e);
 	if (rc == EST_OK)
 		rc = run(s, Q_COMMIT, "committing a request", e);
 	if (rc != EST_OK) {
@@ -934,6 +957,7 @@ static const struct est_store_ops sqlite_ops = {
 	.list_certs = sq_list_certs,
 	.revoke_cert = sq_revoke_cert,
 	.hold_request = sq_hold_request,
+	.find_request = sq_find_request,
 	.list_requests = sq_list_requests,
 	.set_request_state = sq_set_request_state,
 	.schema_version = sq_schema_version,

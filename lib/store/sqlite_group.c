@@ -40,13 +40,17 @@ sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 
 	if ((rc = exec(s, "SAVEPOINT est_write", "starting a write", e)) != EST_OK)
 		return rc;
-	if ((rc = sq_put_issued_in_tx(s, w->rec, w->how, &id, e)) != EST_OK) {
+	if (w->hold != NULL)
+		rc = sq_hold_request_in_tx(s, &w->hold_key, &w->held, e);
+	else
+		rc = sq_put_issued_in_tx(s, w->rec, w->how, &id, e);
+	if (rc != EST_OK) {
 		/* Undo this write only; the reason is already in e. */
 		exec(s, "ROLLBACK TO est_write", "undoing a write", NULL);
 		exec(s, "RELEASE est_write", "undoing a write", NULL);
 		return rc;
 	}
-	if ((rc = exec(s, "RELEASE est_write", "ending a write", e)) == EST_OK)
+	if ((rc = exec(s, "RELEASE est_write", "ending a write", e)) == EST_OK && w->rec != NULL)
 		w->rec->id = id;
 	return rc;
 }

@@ -52,6 +52,10 @@ enum est_err sq_insert_cert(struct sq_store *s, const struct est_cert_rec *rec, 
 enum est_err sq_revoke_in_tx(struct sq_store *s, const char *issuer, const char *serial,
     int reason, int64_t when, struct est_error *e);
 
+/* est_store_hold_request inside the caller's transaction. */
+enum est_err sq_hold_request_in_tx(struct sq_store *s, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e);
+
 /* est_store_set_request_state; in the caller's transaction when there is one. */
 enum est_err sq_set_request_state(struct est_store *st, int64_t id, enum est_req_state from,
     enum est_req_state to, int64_t when, struct est_error *e);

@@ -437,22 +437,44 @@ est_req_rec_free(struct est_req_rec *rec)
 }
 
 enum est_err
+store_check_request(const struct est_req_rec *rec, struct est_req_rec *norm,
+    struct est_error *e)
+{
+	if (rec == NULL || rec->alias == NULL || rec->operation == NULL || rec->subject == NULL ||
+	    rec->spki_sha256[0] == '\0')
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete request record");
+	*norm = *rec;
+	if (norm->san == NULL)
+		norm->san = "";
+	if (norm->principal == NULL)
+		norm->principal = "";
+	if (norm->created_at == 0)
+		norm->created_at = (int64_t)time(NULL);
+	return EST_OK;
+}
+
+enum est_err
 est_store_hold_request(struct est_store *st, const struct est_req_rec *rec,
     struct est_req_rec **out, struct est_error *e)
 {
 	struct est_req_rec r;
+	enum est_err rc;
 
-	if (rec == NULL || rec->alias == NULL || rec->operation == NULL || rec->subject == NULL ||
-	    rec->spki_sha256[0] == '\0')
-		return est_fail(e, EST_ERR_INTERNAL, "incomplete request record");
-	r = *rec;
-	if (r.san == NULL)
-		r.san = "";
-	if (r.principal == NULL)
-		r.principal = "";
-	if (r.created_at == 0)
-		r.created_at = (int64_t)time(NULL);
+	if ((rc = store_check_request(rec, &r, e)) != EST_OK)
+		return rc;
 	return st->ops->hold_request(st, &r, out, e);
+}
+
+enum est_err
+est_store_find_request(struct est_store *st, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e)
+{
+	struct est_req_rec r;
+	enum est_err rc;
+
+	if ((rc = store_check_request(rec, &r, e)) != EST_OK)
+		return rc;
+	return st->ops->find_request(st, &r, out, e);
 }
 
 enum est_err

@@ -67,6 +67,8 @@ write_group(struct est_store_writer *w, struct est_write *group)
 			if (j->rc == EST_OK) {
 				j->rc = grc;
 				j->err = gerr;
+				est_req_rec_free(j->held);
+				j->held = NULL;
 			}
 	}
 }
@@ -142,7 +144,10 @@ est_store_writer_submit(struct est_store_writer *w, struct est_write *job)
 
 	job->next = NULL;
 	memset(&job->err, 0, sizeof(job->err));
-	if ((job->rc = store_check_issued(job->rec, job->how, &job->err)) != EST_OK) {
+	job->held = NULL;
+	job->rc = job->hold != NULL ? store_check_request(job->hold, &job->hold_key, &job->err) :
+	    store_check_issued(job->rec, job->how, &job->err);
+	if (job->rc != EST_OK) {
 		job->done(job);
 		return;
 	}

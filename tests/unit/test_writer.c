@@ -5,7 +5,9 @@
  * then readable through another handle; one write's failure (a taken
  * serial, a spent one-time code) leaves the rest of its group alone; a
  * renewal's revocation of the certificate it replaces, and the claim of an
- * approval (one certificate per approval), are in the same write;
+ * approval (one certificate per approval), are in the same write; a new
+ * request is held for approval through the writer too, once however many
+ * attempts hold it in one group;
  * an incomplete write is refused before it is queued; stop writes what is
  * queued first. Nothing is timed:
  * the first write's callback holds the writer until the test has queued
@@ -135,7 +137,8 @@ done(struct est_write *w)
 	struct fx *f = j->fx;
 
 	j->times++;
-	j->durable_when_reported = w->rc != EST_OK || on_record(f->path, w->rec->serial);
+	j->durable_when_reported = w->rc != EST_OK || w->rec == NULL ||
+	    on_record(f->path, w->rec->serial);
 	pthread_mutex_lock(&f->lock);
 	while (f->hold) {
 		f->held = true;
@@ -352,6 +355,46 @@ test_approval_claimed_once(void **state)
 	est_store_writer_stop(w);
 }
 
+/* Two attempts of one new request in one group: one request on record, both see it. */
+static void
+test_hold_once(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct est_req_rec key = { .alias = "est", .operation = "simpleenroll",
+	    .spki_sha256 = "cd", .subject = "CN=held", .principal = "user:test" };
+	struct est_req_rec *found = NULL;
+	struct job jobs[3];
+
+	assert_int_equal(est_store_find_request(f->st, &key, &found, &e), EST_OK);
+	assert_null(found);
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	init_job(f, &jobs[0], 8000);
+	for (int i = 1; i < 3; i++) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		jobs[i].fx = f;
+		jobs[i].w.hold = &key;
+		jobs[i].w.done = done;
+		jobs[i].w.arg = &jobs[i];
+	}
+	submit_grouped(f, w, jobs, 3);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(jobs[i].w.rc, EST_OK);
+		assert_non_null(jobs[i].w.held);
+		assert_int_equal(jobs[i].w.held->state, EST_REQ_PENDING);
+	}
+	assert_int_equal(jobs[1].w.held->id, jobs[2].w.held->id);
+	assert_int_equal(est_store_find_request(f->st, &key, &found, &e), EST_OK);
+	assert_non_null(found);
+	assert_int_equal(found->id, jobs[1].w.held->id);
+	est_req_rec_free(found);
+	for (int i = 1; i < 3; i++)
+		est_req_rec_free(jobs[i].w.held);
+	est_cert_rec_free(jobs[0].w.rec);
+	est_store_writer_stop(w);
+}
+
 /* An incomplete write fails at once, in the submitter's thread, and is never written. */
 static void
 test_incomplete_refused(void **state)
@@ -404,6 +447,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failures_stay_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_approval_claimed_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incomplete_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
 	};
