@@ -18,7 +18,6 @@
  */
 #include <inttypes.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <event2/event.h>
 
