@@ -144,6 +144,8 @@ answer(evutil_socket_t fd, short what, void *arg)
 		    p->how.replaces_serial != NULL ? p->how.replaces_serial : "");
 		rc = p->answer.reply(r, p->cert, p->answer.arg, &e);
 	}
+	if (rc == EST_ERR_AUTH)
+		authn_add_challenges(r);
 	if (rc != EST_OK)
 		http_fail(r, &e);
 	pending_free(p);

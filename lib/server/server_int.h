@@ -431,6 +431,13 @@ enum est_err authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result 
     struct est_error *e);
 
 /*
+ * Add the WWW-Authenticate challenges of a 401 to r's response, for a
+ * refusal found after authn_enroll let the client in: its one-time code
+ * spent by another enrolment before this one's record was written.
+ */
+void authn_add_challenges(struct est_req *r);
+
+/*
  * Whether the alias's CSRs must carry a challengePassword: it is either the
  * enrolment code (authentication = challenge-password) or the channel
  * binding (channel-binding = tls-unique). For /csrattrs (RFC 7030 §4.5,
