@@ -5,14 +5,15 @@
 #
 # Starts a PostgreSQL server of its own (as tests/integration/pg_lib.sh does,
 # but with fsync on: commits as durable as SQLite's synchronous=FULL), then
-#  1. the store alone (bench/store_bench: put_issued, one transaction each,
-#     without TLS or signing) on SQLite and on PostgreSQL, 1, 4 and 16
-#     threads: what each database sustains;
-#  2. enrolment over mutual TLS, a new connection each (bench/enroll_load),
+#  1. the store alone (bench/store/store_bench: put_issued, one transaction
+#     each, without TLS or signing) on SQLite and on PostgreSQL, 1, 4 and 16
+#     threads, then through the grouped writer (one transaction per group) at
+#     16 and 64: what each database sustains;
+#  2. enrolment over mutual TLS, a new connection each (bench/estbench),
 #     against one estd on SQLite, one estd on PostgreSQL, and two estd on
 #     one PostgreSQL database with the load split between them.
 # Prints one line per run. Environment: BENCH_SECONDS (default 8),
-# BENCH_THREADS (enrolment client threads, default 8).
+# BENCH_THREADS (enrolment clients at once, default 8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=$(cd "${1:-build}" && pwd)
@@ -42,8 +43,13 @@ for n in 1 4 16; do
 	"$B/store_bench" "sqlite:$T/sq/estkit.db" "$n" "$seconds"
 	"$B/store_bench" "$PG_URI" "$n" "$seconds"
 done
+echo "== the store alone through the grouped writer (as estd records): one transaction per group =="
+for n in 16 64; do
+	"$B/store_bench" "sqlite:$T/sq/estkit.db" "$n" "$seconds" writer
+	"$B/store_bench" "$PG_URI" "$n" "$seconds" writer
+done
 
-echo "== enrolment over mutual TLS, a new connection each, $threads client threads =="
+echo "== enrolment over mutual TLS, a new connection each, $threads clients =="
 # start DIR READY: an estd; sets PID and MTLS.
 start() {
 	"$B/estd" -c "$1/estd.conf" --ready-file "$2" 2>>"$1/estd.log" &
@@ -62,9 +68,11 @@ identity() {
 		--data-binary @"$T/dev.b64" -o "$T/dev.p7" "https://127.0.0.1:$TLS/.well-known/est/simpleenroll"
 	openssl base64 -d -in "$T/dev.p7" | openssl pkcs7 -inform DER -print_certs -out "$T/dev.pem"
 }
-load() { # LABEL DIR PORT THREADS
-	echo "$1: $("$B/enroll_load" "https://127.0.0.1:$3/.well-known/est/simpleenroll" "$2/ca.pem" \
-		"$T/dev.pem" "$T/dev.key" "$T/dev.b64" "$4" "$seconds")"
+load() { # LABEL DIR PORT CLIENTS: one line, enrolments/s and latency, from estbench's JSON
+	local line
+	line=$("$B/estbench" --cacert "$2/ca.pem" -k ec-p256 -c "$4" -d "$seconds" --cert "$T/dev.pem" \
+		--key "$T/dev.key" --connection new -l "$1" "https://127.0.0.1:$3" 2>/dev/null | tail -n 1) || true
+	echo "$1: $(echo "$line" | grep -oE '"(enrolments_per_s|ok|failed|p50|p99)":[0-9.]+' | tr '\n' ' ')"
 }
 # One estd on SQLite: the demo as estadm init makes it.
 "$B/estadm" init "$T/one" --http-port 0 --tls-port 0 --mtls-port 0 >/dev/null

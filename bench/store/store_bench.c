@@ -5,13 +5,16 @@
  * thread's own end entity's code spent, as an enrolment of an end entity
  * records -- for SECONDS seconds.
  *
- *   store_bench URI THREADS SECONDS
+ *   store_bench URI THREADS SECONDS [writer]
  *
+ * With "writer", the threads submit to one grouped writer instead (as estd's
+ * workers do): one transaction per group of what queued up meanwhile.
  * The store must exist (estadm db create). Prints one line:
- * "store=NAME threads=N records=N seconds=S rate=R/s p50_ms=.. p99_ms=..".
+ * "store=NAME mode=M threads=N records=N seconds=S rate=R/s p50_ms=.. p99_ms=..".
  * Used by bench/postgresql.sh for the sizing note in docs/deployment.md.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@
 
 struct run {
 	const char *uri;
+	struct est_store_writer *writer; /* NULL: put_issued on the thread's own handle */
 	struct est_cert_rec *proto;     /* every record is this one with its own serial */
 	int64_t ee_id;                  /* this thread's end entity */
 	double deadline;
@@ -59,6 +63,45 @@ bench_ee(struct est_store *st, unsigned id, struct est_error *e)
 	return est_store_put_ee(st, &ee, e) == EST_OK ? ee.id : -1;
 }
 
+/* A write handed to the writer, and the wait for its report. */
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void
+reported(struct est_write *w)
+{
+	struct waiter *wt = w->arg;
+
+	pthread_mutex_lock(&wt->lock);
+	wt->done = true;
+	pthread_cond_signal(&wt->cond);
+	pthread_mutex_unlock(&wt->lock);
+}
+
+/* rec through the writer: the result of its write once its group committed. */
+static enum est_err
+through_writer(struct est_store_writer *writer, struct est_cert_rec *rec,
+    const struct est_issue_record *how, struct est_error *e)
+{
+	struct waiter wt = { .done = false };
+	struct est_write w = { .rec = rec, .how = how, .done = reported, .arg = &wt };
+
+	pthread_mutex_init(&wt.lock, NULL);
+	pthread_cond_init(&wt.cond, NULL);
+	est_store_writer_submit(writer, &w);
+	pthread_mutex_lock(&wt.lock);
+	while (!wt.done)
+		pthread_cond_wait(&wt.cond, &wt.lock);
+	pthread_mutex_unlock(&wt.lock);
+	pthread_cond_destroy(&wt.cond);
+	pthread_mutex_destroy(&wt.lock);
+	*e = w.err;
+	return w.rc;
+}
+
 static void *
 worker(void *arg)
 {
@@ -70,8 +113,9 @@ worker(void *arg)
 	char serial[48];
 	double t0;
 
-	if (est_store_open(r->uri, &st, &e) != EST_OK ||
-	    (r->ee_id = bench_ee(st, r->id, &e)) < 0) {
+	/* With the writer, its one connection records; main made the end entities. */
+	if (r->writer == NULL && (est_store_open(r->uri, &st, &e) != EST_OK ||
+	    (r->ee_id = bench_ee(st, r->id, &e)) < 0)) {
 		snprintf(r->err, sizeof(r->err), "%s", e.msg);
 		est_store_close(st);
 		return NULL;
@@ -83,7 +127,8 @@ worker(void *arg)
 		    r->done + r->failed);
 		rec.serial = serial;
 		rec.ee_id = r->ee_id;
-		if (est_store_put_issued(st, &rec, &how, &e) != EST_OK) {
+		if ((r->writer != NULL ? through_writer(r->writer, &rec, &how, &e) :
+		    est_store_put_issued(st, &rec, &how, &e)) != EST_OK) {
 			r->failed++;
 			snprintf(r->err, sizeof(r->err), "%s", e.msg);
 			continue;
@@ -150,9 +195,18 @@ main(int argc, char **argv)
 	size_t nall = 0;
 	int threads, seconds;
 
-	if (argc != 4 || (threads = atoi(argv[2])) < 1 || (seconds = atoi(argv[3])) < 1) {
-		fprintf(stderr, "usage: store_bench URI THREADS SECONDS\n");
+	struct est_store_writer *writer = NULL;
+	struct est_store *st = NULL;
+	struct est_error e = { 0 };
+
+	if (argc < 4 || argc > 5 || (threads = atoi(argv[2])) < 1 || (seconds = atoi(argv[3])) < 1 ||
+	    (argc == 5 && strcmp(argv[4], "writer") != 0)) {
+		fprintf(stderr, "usage: store_bench URI THREADS SECONDS [writer]\n");
 		return 2;
+	}
+	if (argc == 5 && est_store_writer_start(argv[1], 256, &writer, &e) != EST_OK) {
+		fprintf(stderr, "store_bench: %s\n", e.msg);
+		return 1;
 	}
 	if ((proto = proto_rec()) == NULL)
 		return 1;
@@ -160,10 +214,22 @@ main(int argc, char **argv)
 	tids = calloc((size_t)threads, sizeof(*tids));
 	if (runs == NULL || tids == NULL)
 		return 1;
+	if (writer != NULL && est_store_open(argv[1], &st, &e) != EST_OK) {
+		fprintf(stderr, "store_bench: %s\n", e.msg);
+		return 1;
+	}
+	for (int i = 0; i < threads; i++) {
+		runs[i] = (struct run){ .uri = argv[1], .writer = writer, .proto = proto,
+		    .id = (unsigned)i };
+		if (writer != NULL && (runs[i].ee_id = bench_ee(st, (unsigned)i, &e)) < 0) {
+			fprintf(stderr, "store_bench: %s\n", e.msg);
+			return 1;
+		}
+	}
+	est_store_close(st);
 	start = now();
 	for (int i = 0; i < threads; i++) {
-		runs[i] = (struct run){ .uri = argv[1], .proto = proto,
-		    .deadline = start + seconds, .id = (unsigned)i };
+		runs[i].deadline = start + seconds;
 		pthread_create(&tids[i], NULL, worker, &runs[i]);
 	}
 	for (int i = 0; i < threads; i++) {
@@ -175,6 +241,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "store_bench: thread %d: %s\n", i, runs[i].err);
 	}
 	secs = now() - start;
+	est_store_writer_stop(writer);
 	all = malloc((nall ? nall : 1) * sizeof(*all));
 	if (all == NULL)
 		return 1;
@@ -186,10 +253,10 @@ main(int argc, char **argv)
 	}
 	if (nall > 0)
 		qsort(all, nall, sizeof(*all), cmp);
-	printf("store=%s threads=%d records=%lu failed=%lu seconds=%.1f rate=%.0f/s p50_ms=%.2f "
+	printf("store=%s mode=%s threads=%d records=%lu failed=%lu seconds=%.1f rate=%.0f/s p50_ms=%.2f "
 	    "p99_ms=%.2f\n", strncmp(argv[1], "postgres", 8) == 0 ? "postgresql" : "sqlite",
-	    threads, done, failed, secs, done / secs, nall ? all[nall / 2] : 0.0,
-	    nall ? all[nall * 99 / 100] : 0.0);
+	    writer != NULL ? "writer" : "direct", threads, done, failed, secs, done / secs,
+	    nall ? all[nall / 2] : 0.0, nall ? all[nall * 99 / 100] : 0.0);
 	free(all);
 	free(runs);
 	free(tids);

@@ -147,16 +147,33 @@ fill_validity(struct est_cert_rec *rec, X509 *cert, struct est_error *e)
 	return EST_OK;
 }
 
+/*
+ * SHA-256 of the SubjectPublicKeyInfo as the certificate carries it, encoded
+ * from its fields: no key object is needed (one just issued has none, see
+ * est_ca_issue) and OpenSSL 3's encoder is not run.
+ */
 static enum est_err
 fill_spki(struct est_cert_rec *rec, X509 *cert, struct est_error *e)
 {
-	EVP_PKEY *key;
+	static const char hexdig[] = "0123456789abcdef";
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int len;
 
-	key = X509_get0_pubkey(cert);
-	if (key == NULL)
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) <= 0)
 		return est_fail_ssl(e, EST_ERR_CRYPTO,
-		    "the public key of certificate %s cannot be decoded", rec->serial);
-	return est_spki_sha256(key, rec->spki_sha256, e);
+		    "the public key of certificate %s cannot be encoded", rec->serial);
+	if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		OPENSSL_free(der);
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot hash the public key");
+	}
+	OPENSSL_free(der);
+	for (unsigned int i = 0; i < mdlen; i++) {
+		rec->spki_sha256[2 * i] = hexdig[md[i] >> 4];
+		rec->spki_sha256[2 * i + 1] = hexdig[md[i] & 0x0f];
+	}
+	rec->spki_sha256[64] = '\0';
+	return EST_OK;
 }
 
 static enum est_err

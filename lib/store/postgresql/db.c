@@ -644,6 +644,7 @@ static const struct est_store_ops pg_ops = {
 	.list_certs = pg_list_certs,
 	.revoke_cert = pg_revoke_cert,
 	.hold_request = pg_hold_request,
+	.find_request = pg_find_request,
 	.list_requests = pg_list_requests,
 	.set_request_state = pg_set_request_state,
 	.schema_version = pg_schema_version,
@@ -663,6 +664,10 @@ static const struct est_store_ops pg_ops = {
 	.get_crl = pg_get_crl,
 	.put_crl = pg_put_crl,
 	.list_crls = pg_list_crls,
+	.group_begin = pg_group_begin,
+	.group_write = pg_group_write,
+	.group_commit = pg_group_commit,
+	.group_rollback = pg_group_rollback,
 	.close = pg_close,
 };
 

@@ -62,6 +62,27 @@ pg_spend(struct pg_store *s, int64_t ee_id, const char *code_hash, int64_t now,
 	return rc;
 }
 
+/*
+ * Take the one certificate an approval is good for (approved -> issued), in
+ * the transaction that records it: of two servers issuing on one approval,
+ * the second re-reads the row after the first's commit and finds it issued.
+ */
+static enum est_err
+claim(struct pg_store *s, int64_t id, int64_t now, struct est_error *e)
+{
+	struct est_error why = { 0 };
+	enum est_err rc;
+
+	rc = pg_set_request_state(&s->base, id, EST_REQ_APPROVED, EST_REQ_ISSUED, now, &why);
+	if (rc == EST_ERR_FORBIDDEN || rc == EST_ERR_NOTFOUND)
+		return est_fail(e, EST_ERR_PENDING, "the approval of request %lld was used by another "
+		    "enrolment a moment ago (%s); ask again to wait for a new one", (long long)id,
+		    why.msg);
+	if (rc != EST_OK && e != NULL)
+		*e = why;
+	return rc;
+}
+
 /* Lock the end entity's row, so that servers count its certificates one at a time. */
 static enum est_err
 lock_ee(struct pg_store *s, int64_t ee_id, struct est_error *e)
@@ -102,6 +123,8 @@ pg_put_issued_in_tx(struct pg_store *s, struct est_cert_rec *rec,
 	bool limited = how->max_active > 0 && rec->ee_id > 0;
 	enum est_err rc;
 
+	if (how->approval_id > 0 && (rc = claim(s, how->approval_id, how->now, e)) != EST_OK)
+		return rc;
 	/* Spending locks the row too; the lock comes first either way. */
 	if (limited && how->code_hash == NULL && (rc = lock_ee(s, rec->ee_id, e)) != EST_OK)
 		return rc;

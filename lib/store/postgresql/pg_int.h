@@ -1,7 +1,7 @@
 /*
  * PostgreSQL backend, private: the handle, and what db.c (the connection,
  * schema and statements) lends the files of the records: certs.c, ee.c
- * (end entities and their codes), requests.c, extca.c, crl.c. Nothing
+ * (end entities and their codes), requests.c, extca.c, crl.c, group.c. Nothing
  * outside lib/store/postgresql includes this.
  */
 #ifndef ESTKIT_PG_INT_H
@@ -123,6 +123,12 @@ enum est_err pg_reset_ee(struct est_store *st, const char *username, const char 
 
 enum est_err pg_hold_request(struct est_store *st, const struct est_req_rec *rec,
     struct est_req_rec **out, struct est_error *e);
+/* est_store_hold_request inside the caller's transaction (or alone: each of
+ * its statements stands by itself). */
+enum est_err pg_hold_request_in_tx(struct pg_store *s, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e);
+enum est_err pg_find_request(struct est_store *st, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e);
 enum est_err pg_list_requests(struct est_store *st, bool open_only, est_req_visit visit,
     void *arg, struct est_error *e);
 enum est_err pg_set_request_state(struct est_store *st, int64_t id, enum est_req_state from,
@@ -133,6 +139,13 @@ enum est_err pg_set_request_state(struct est_store *st, int64_t id, enum est_req
 enum est_err pg_put_ext_ca(struct est_store *st, struct est_ext_ca *ca, struct est_error *e);
 enum est_err pg_list_ext_ca(struct est_store *st, est_ext_ca_visit visit, void *arg,
     struct est_error *e);
+
+/* ---- group.c: the grouped writer's (lib/store/writer.c) ---- */
+
+enum est_err pg_group_begin(struct est_store *st, struct est_error *e);
+enum est_err pg_group_write(struct est_store *st, struct est_write *w, struct est_error *e);
+enum est_err pg_group_commit(struct est_store *st, struct est_error *e);
+void pg_group_rollback(struct est_store *st);
 
 /* ---- crl.c ---- */
 

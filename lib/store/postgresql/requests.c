@@ -92,10 +92,9 @@ one_req(struct pg_store *s, const char *sql, struct pg_params *p, struct est_req
 }
 
 enum est_err
-pg_hold_request(struct est_store *st, const struct est_req_rec *rec, struct est_req_rec **out,
-    struct est_error *e)
+pg_hold_request_in_tx(struct pg_store *s, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e)
 {
-	struct pg_store *s = pg(st);
 	struct pg_params ins = { 0 }, key = { 0 };
 	struct est_req_rec *found = NULL;
 	enum est_err rc;
@@ -113,6 +112,23 @@ pg_hold_request(struct est_store *st, const struct est_req_rec *rec, struct est_
 		return rc;
 	*out = found;
 	return EST_OK;
+}
+
+enum est_err
+pg_hold_request(struct est_store *st, const struct est_req_rec *rec, struct est_req_rec **out,
+    struct est_error *e)
+{
+	return pg_hold_request_in_tx(pg(st), rec, out, e);
+}
+
+enum est_err
+pg_find_request(struct est_store *st, const struct est_req_rec *rec, struct est_req_rec **out,
+    struct est_error *e)
+{
+	struct pg_params key = { 0 };
+
+	bind_req_key(&key, rec);
+	return one_req(pg(st), SQL_FIND, &key, out, e);
 }
 
 struct list_ctx {

@@ -361,6 +361,7 @@ static const struct est_store_ops sqlite_ops = {
 	.list_certs = sq_list_certs,
 	.revoke_cert = sq_revoke_cert,
 	.hold_request = sq_hold_request,
+	.find_request = sq_find_request,
 	.list_requests = sq_list_requests,
 	.set_request_state = sq_set_request_state,
 	.schema_version = sq_schema_version,
@@ -380,6 +381,10 @@ static const struct est_store_ops sqlite_ops = {
 	.get_crl = sq_get_crl,
 	.put_crl = sq_put_crl,
 	.list_crls = sq_list_crls,
+	.group_begin = sq_group_begin,
+	.group_write = sq_group_write,
+	.group_commit = sq_group_commit,
+	.group_rollback = sq_group_rollback,
 	.close = sq_close,
 };
 

@@ -144,19 +144,42 @@ insert_req(struct sq_store *s, const struct est_req_rec *r, int64_t *id, struct 
 }
 
 enum est_err
+sq_hold_request_in_tx(struct sq_store *s, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e)
+{
+	struct est_req_rec *found = NULL;
+	int64_t id = 0;
+	enum est_err rc;
+
+	rc = find_open_req(s, rec, &found, e);
+	if (rc == EST_OK && found == NULL && (rc = insert_req(s, rec, &id, e)) == EST_OK)
+		rc = get_req(s, id, &found, e);
+	if (rc != EST_OK) {
+		est_req_rec_free(found);
+		return rc;
+	}
+	*out = found;
+	return EST_OK;
+}
+
+enum est_err
+sq_find_request(struct est_store *st, const struct est_req_rec *rec, struct est_req_rec **out,
+    struct est_error *e)
+{
+	return find_open_req(sq(st), rec, out, e);
+}
+
+enum est_err
 sq_hold_request(struct est_store *st, const struct est_req_rec *rec, struct est_req_rec **out,
     struct est_error *e)
 {
 	struct sq_store *s = sq(st);
 	struct est_req_rec *found = NULL;
-	int64_t id = 0;
 	enum est_err rc;
 
 	if ((rc = sq_begin(s, e)) != EST_OK)
 		return rc;
-	rc = find_open_req(s, rec, &found, e);
-	if (rc == EST_OK && found == NULL && (rc = insert_req(s, rec, &id, e)) == EST_OK)
-		rc = get_req(s, id, &found, e);
+	rc = sq_hold_request_in_tx(s, rec, &found, e);
 	if (rc == EST_OK)
 		rc = sq_commit(s, e);
 	if (rc != EST_OK) {

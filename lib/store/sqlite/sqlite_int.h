@@ -1,7 +1,7 @@
 /*
  * SQLite backend, private: the handle, and what db.c (the connection, schema
  * and statements) lends the files of the other records: certs.c, ee.c
- * (end entities and their codes), requests.c, extca.c, crl.c. Nothing
+ * (end entities and their codes), requests.c, extca.c, crl.c, group.c. Nothing
  * outside lib/store/sqlite includes this.
  */
 #ifndef ESTKIT_SQLITE_INT_H
@@ -93,6 +93,11 @@ enum est_err sq_revoke_cert(struct est_store *st, const char *issuer, const char
 enum est_err sq_spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
     struct est_error *e);
 
+/* Everything of est_store_put_issued inside the caller's transaction; *id
+ * is the new certificate's row. */
+enum est_err sq_put_issued_in_tx(struct sq_store *s, struct est_cert_rec *rec,
+    const struct est_issue_record *how, int64_t *id, struct est_error *e);
+
 enum est_err sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec,
     const char *code_hash, int64_t now, struct est_error *e);
 enum est_err sq_put_issued(struct est_store *st, struct est_cert_rec *rec,
@@ -112,6 +117,11 @@ enum est_err sq_reset_ee(struct est_store *st, const char *username, const char 
 
 enum est_err sq_hold_request(struct est_store *st, const struct est_req_rec *rec,
     struct est_req_rec **out, struct est_error *e);
+/* est_store_hold_request inside the caller's transaction. */
+enum est_err sq_hold_request_in_tx(struct sq_store *s, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e);
+enum est_err sq_find_request(struct est_store *st, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e);
 enum est_err sq_list_requests(struct est_store *st, bool open_only, est_req_visit visit,
     void *arg, struct est_error *e);
 enum est_err sq_set_request_state(struct est_store *st, int64_t id, enum est_req_state from,
@@ -122,6 +132,13 @@ enum est_err sq_set_request_state(struct est_store *st, int64_t id, enum est_req
 enum est_err sq_put_ext_ca(struct est_store *st, struct est_ext_ca *ca, struct est_error *e);
 enum est_err sq_list_ext_ca(struct est_store *st, est_ext_ca_visit visit, void *arg,
     struct est_error *e);
+
+/* ---- group.c: the grouped writer's (lib/store/writer.c) ---- */
+
+enum est_err sq_group_begin(struct est_store *st, struct est_error *e);
+enum est_err sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e);
+enum est_err sq_group_commit(struct est_store *st, struct est_error *e);
+void sq_group_rollback(struct est_store *st);
 
 /* ---- crl.c ---- */
 
