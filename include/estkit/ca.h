@@ -85,6 +85,8 @@ int est_eku_parse(const char *name, unsigned *bit);
 struct est_profile {
 	const char *name;
 	unsigned validity_days;  /* 1 .. 3650; capped at the CA's notAfter */
+	unsigned validity_seconds; /* when not 0, instead of validity_days: short-lived
+	                          * certificates and tests of renewal (60 .. 86400) */
 	unsigned eku;            /* enum est_eku bits; 0 = no EKU extension */
 	bool copy_san;           /* take subjectAltName from the CSR's request */
 };
@@ -138,7 +140,7 @@ struct est_issue_req {
 /*
  * Issue a certificate: version 3, random positive 127-bit serial, issuer =
  * CA subject, notBefore = now - 5 min (clock skew), notAfter = now +
- * validity_days (never after the CA's notAfter), subject, public key, and the
+ * validity_seconds or validity_days (never after the CA's notAfter), subject, public key, and the
  * extensions basicConstraints critical CA:FALSE, keyUsage critical (by key
  * type), extendedKeyUsage (profile), subjectKeyIdentifier,
  * authorityKeyIdentifier (keyid), subjectAltName (when any). Signed with

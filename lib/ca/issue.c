@@ -144,7 +144,7 @@ est_ca_issue(const struct est_ca *ca, const struct est_profile *profile,
 	GENERAL_NAMES *csr_san = NULL;
 	const GENERAL_NAMES *san = req->san;
 	const X509_NAME *subject;
-	time_t now = time(NULL);
+	time_t now = time(NULL), life;
 	EVP_PKEY *pubkey;
 	X509 *cert = NULL;
 	enum est_err rc;
@@ -168,8 +168,10 @@ est_ca_issue(const struct est_ca *ca, const struct est_profile *profile,
 		    "subjectAltName: give at least one name");
 		goto out;
 	}
+	life = profile->validity_seconds != 0 ? (time_t)profile->validity_seconds :
+	    (time_t)profile->validity_days * 86400;
 	if ((rc = ca_cert_new(subject, X509_get_subject_name(ca->ca_cert), pubkey,
-	    now - SKEW_SECONDS, now + (time_t)profile->validity_days * 86400, &cert, e)) != EST_OK ||
+	    now - SKEW_SECONDS, now + life, &cert, e)) != EST_OK ||
 	    (rc = add_profile(cert, ca, profile, pubkey, san, empty, e)) != EST_OK ||
 	    (rc = ca_cert_sign(cert, ca->ca_key, e)) != EST_OK)
 		goto out;

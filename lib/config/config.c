@@ -110,6 +110,7 @@ static const struct opt opts[] = {
 	{ S_CA, "ocsp-key", OPT_PATH, CA(ocsp_key_path), 0, 0 },
 	{ S_CA, "ocsp-validity-minutes", OPT_UINT, CA(ocsp_validity_minutes), 0, 7 * 24 * 60 },
 	{ S_PROFILE, "validity-days", OPT_UINT, PRF(profile.validity_days), 1, 3650 },
+	{ S_PROFILE, "validity-seconds", OPT_UINT, PRF(profile.validity_seconds), 60, 86400 },
 	{ S_PROFILE, "extended-key-usage", OPT_EKU, PRF(profile.eku), 0, 0 },
 	{ S_PROFILE, "copy-san", OPT_BOOL, PRF(profile.copy_san), 0, 0 },
 	{ S_ALIAS, "default", OPT_BOOL, ALS(is_default), 0, 0 },
