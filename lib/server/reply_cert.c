@@ -36,7 +36,8 @@ issue_cert(struct est_req *r, const struct policy_decision *d, X509 **out, struc
 		cert = NULL;
 		est_cert_rec_free(rec);
 		rec = NULL;
-		if ((rc = est_ca_issue(r->alias->ca, d->profile, &req, &cert, e)) != EST_OK)
+		if ((rc = est_ca_issue(rollover_issuer(r->alias, time(NULL)), d->profile, &req, &cert,
+		    e)) != EST_OK)
 			break;
 		rc = est_cert_rec_from_x509(cert, r->principal, r->alias->conf->name, &rec, e);
 		if (rc != EST_OK)
