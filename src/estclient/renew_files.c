@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,8 +75,12 @@ rf_stage(struct rf_file *f, const char *path, const char *data, size_t len, mode
 	int fd;
 
 	memset(f, 0, sizeof(*f));
-	if (snprintf(f->path, sizeof(f->path), "%s", path) >= (int)sizeof(f->path) ||
-	    !temp_name(path, f->tmp, sizeof(f->tmp)))
+	/* A symbolic link stays one: its target is what gets replaced. */
+	if (realpath(path, f->path) == NULL &&
+	    snprintf(f->path, sizeof(f->path), "%s", path) >= (int)sizeof(f->path))
+		return est_fail(e, EST_ERR_IO, "%.200s: file name too long", path);
+	path = f->path;
+	if (!temp_name(path, f->tmp, sizeof(f->tmp)))
 		return est_fail(e, EST_ERR_IO, "%.200s: file name too long", path);
 	if ((fd = mkstemp(f->tmp)) < 0)
 		return est_fail(e, EST_ERR_IO, "cannot write beside %s: %s", path, strerror(errno));

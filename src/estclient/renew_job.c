@@ -59,6 +59,19 @@ holds(STACK_OF(X509) *s, X509 *x)
 	return false;
 }
 
+/* Push x onto s with a reference of its own. */
+static enum est_err
+push_ref(STACK_OF(X509) *s, X509 *x, struct est_error *e)
+{
+	if (!X509_up_ref(x))
+		return est_fail(e, EST_ERR_INTERNAL, "X509_up_ref");
+	if (!sk_X509_push(s, x)) {
+		X509_free(x);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	return EST_OK;
+}
+
 static enum est_err
 read_files(const struct renew_job *j, struct look *l, struct est_error *e)
 {
@@ -110,17 +123,16 @@ refresh_anchor(const struct renew_job *j, struct look *l, struct est_error *e)
 		return EST_OK;
 	if ((next = sk_X509_new_null()) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	for (int i = 0; i < sk_X509_num(roots); i++)
-		if (X509_up_ref(sk_X509_value(roots, i)))
-			sk_X509_push(next, sk_X509_value(roots, i));
-	for (int i = 0; i < sk_X509_num(l->anchors); i++) {
+	rc = EST_OK;
+	for (int i = 0; rc == EST_OK && i < sk_X509_num(roots); i++)
+		rc = push_ref(next, sk_X509_value(roots, i), e);
+	for (int i = 0; rc == EST_OK && i < sk_X509_num(l->anchors); i++) {
 		X509 *a = sk_X509_value(l->anchors, i);
 
-		if (!holds(next, a) && X509_cmp_current_time(X509_get0_notAfter(a)) > 0 &&
-		    X509_up_ref(a))
-			sk_X509_push(next, a);
+		if (!holds(next, a) && X509_cmp_current_time(X509_get0_notAfter(a)) > 0)
+			rc = push_ref(next, a, e);
 	}
-	if ((rc = est_certs_pem(next, &pem, &len, e)) == EST_OK &&
+	if (rc == EST_OK && (rc = est_certs_pem(next, &pem, &len, e)) == EST_OK &&
 	    (rc = rf_stage(&f, j->ta_file, pem, len, 0644, e)) == EST_OK &&
 	    (rc = rf_commit(&f, true, e)) != EST_OK)
 		rf_abort(&f);

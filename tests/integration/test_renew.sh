@@ -139,8 +139,10 @@ stop_stub
 cd "$T"
 ok "5xx retried with exponential back-off and jitter, then the certificate written"
 
-# Several certificates in one file, one-shot.
+# Several certificates in one file, one-shot; dev3's certificate is a
+# symbolic link (as certbot-style layouts have), which stays one.
 enrol dev3
+mv dev3/cert.pem dev3/cert-real.pem && ln -s cert-real.pem dev3/cert.pem
 cat > renew.conf <<CONF
 # every certificate
 host = 127.0.0.1
@@ -165,6 +167,8 @@ ec renew --config renew.conf
 expect_rc 0 "renew --config with two certificates"
 [ "$(serial dev2/cert.pem)" != "$s2" ] && [ "$(serial dev3/cert.pem)" != "$s3" ] || fail "not both renewed"
 [ "$(sort conf-hook.log | tr '\n' ' ')" = "three two " ] || fail "hooks: $(cat conf-hook.log)"
+[ -L dev3/cert.pem ] && [ "$(serial dev3/cert-real.pem)" = "$(serial dev3/cert.pem)" ] \
+    || fail "the symbolic link dev3/cert.pem was replaced by a file"
 openssl verify -CAfile dev3/ta.pem dev2/cert.pem dev3/cert.pem >/dev/null || fail "openssl verify"
 printf 'cert = x\n[cert a]\nrenew-share = 2\n' > bad.conf
 ec renew --config bad.conf
