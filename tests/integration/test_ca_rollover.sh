@@ -44,6 +44,7 @@ OLD_DN=$(openssl x509 -in old-root.pem -noout -subject -nameopt compat | sed 's/
 
 enrol dev
 enrol gone
+enrol late
 openssl verify -CAfile old-root.pem dev/cert.pem >/dev/null || fail "openssl verify (old CA)"
 stop_estd
 
@@ -114,6 +115,27 @@ ec renew -s 127.0.0.1 -p "$MTLS_PORT" --path-seg short -c dev/cert.pem -k dev/ke
 expect_rc 0 "renewal of a new-key certificate"
 [ "$(issuer dev/cert.pem)" = "$NEW_DN" ] || fail "issued by $(issuer dev/cert.pem)"
 ok "certificates under the new key renew too"
+
+# estd's TLS certificate reissued under the new CA, NewWithOld after it in the
+# file (estadm(8)): a device that slept through the overlap, with only the old
+# root, still connects, and moves to the new root.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls2.key -subj /CN=localhost \
+    -out tls2.csr 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > tls2.ext
+openssl x509 -req -in tls2.csr -CA var/ManagementCA-2.pem -CAkey var/ManagementCA-2.key -CAcreateserial \
+    -days 30 -extfile tls2.ext -out tls2.pem 2>/dev/null
+stop_estd
+cat tls2.pem nwo.pem > var/tls.pem
+cp tls2.key var/tls.key && chmod 0600 var/tls.key
+start_estd
+rc=0; curl -s -o /dev/null --cacert old-root.pem "$EST/cacerts" || rc=$?
+[ $rc = 0 ] || fail "curl with the old root alone refuses the new TLS chain (curl $rc)"
+ec renew -s 127.0.0.1 -p "$MTLS_PORT" --path-seg short -c late/cert.pem -k late/key.pem \
+    --trustanchor late/ta.pem --force
+expect_rc 0 "renewal of a device that holds only the old root, estd's TLS certificate under the new CA"
+[ "$(issuer late/cert.pem)" = "$NEW_DN" ] || fail "late: issued by $(issuer late/cert.pem)"
+openssl verify -CAfile late/ta.pem late/cert.pem >/dev/null || fail "openssl verify late"
+ok "estd's TLS certificate under the new CA with NewWithOld: old-root devices still connect and move over"
 
 # ---- the old key's certificates are still revoked and published ----
 "$ESTADM" -c var/estd.conf cert revoke "$(serial gone/cert.pem)" > /dev/null
