@@ -112,18 +112,23 @@ on_signal(int sig)
 		stop_asked = 1;
 }
 
-/* Sleep until `until` or a signal; false when asked to stop. */
+/*
+ * Sleep for seconds, or until a signal; false when asked to stop. *hup
+ * (optional) says whether SIGHUP ended it.
+ */
 static bool
-sleep_until(double seconds)
+sleep_for(double seconds, bool *hup)
 {
 	struct timespec ts;
 
-	if (seconds <= 0)
-		return !stop_asked;
-	ts.tv_sec = (time_t)seconds;
-	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-	while (!stop_asked && !wake_asked && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	if (seconds > 0) {
+		ts.tv_sec = (time_t)seconds;
+		ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+		while (!stop_asked && !wake_asked && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+	if (hup != NULL)
+		*hup = wake_asked != 0;
 	wake_asked = 0;
 	return !stop_asked;
 }
@@ -161,7 +166,7 @@ one_shot(struct renew_job *jobs, size_t n, bool force)
 
 			log_info("%s: trying again in %.0f s (%u of %u)", j->name, d, t + 1,
 			    j->retries);
-			if (!sleep_until(d))
+			if (!sleep_for(d, NULL))
 				break;
 		}
 		if (worst == CLI_OK)
@@ -175,7 +180,7 @@ static int
 daemon_loop(struct renew_job *jobs, size_t n)
 {
 	int last = CLI_OK, status;
-	bool transient, renewed;
+	bool transient, renewed, hup;
 
 	log_info("renewing %zu certificate%s; SIGHUP looks at once, SIGTERM stops", n,
 	    n == 1 ? "" : "s");
@@ -194,6 +199,9 @@ daemon_loop(struct renew_job *jobs, size_t n)
 					j->failures = 0;
 					if (j->next < now + (time_t)j->retry_delay)
 						j->next = now + (time_t)j->retry_delay;
+					/* Look again within REFRESH_MAX: the trust anchor. */
+					if (j->next > now + REFRESH_MAX)
+						j->next = now + REFRESH_MAX;
 				} else if (transient) {
 					j->next = now + (time_t)backoff(j, j->failures++) + 1;
 				} else {
@@ -211,8 +219,10 @@ daemon_loop(struct renew_job *jobs, size_t n)
 			return CLI_OK;
 		if (live == 0)
 			return last;
-		if (!sleep_until(difftime(wake, time(NULL))))
+		if (!sleep_for(difftime(wake, time(NULL)), &hup))
 			return CLI_OK;
+		for (size_t i = 0; hup && i < n; i++)
+			jobs[i].next = 0;
 	}
 }
 

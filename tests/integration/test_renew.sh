@@ -205,4 +205,15 @@ touch stop-reader; wait "$reader"
 openssl x509 -in dev4/cert.pem -noout -checkend 60 >/dev/null || fail "the renewed certificate expires within a minute"
 ok "daemon: renewed twice without help, hook once per renewal, no partial file seen, SIGTERM exits 0"
 
+# SIGHUP makes the daemon look at once (here: not due yet).
+"$ESTCLIENT" renew --daemon -v "${R[@]:1}" -c dev4/cert.pem -k dev4/key.pem --trustanchor dev4/ta.pem \
+    --renew-share 99% 2> hup.err &
+daemon=$!
+for _ in $(seq 50); do grep -q 'not due' hup.err && break; sleep 0.1; done
+kill -HUP "$daemon"
+for _ in $(seq 50); do [ "$(grep -c 'not due' hup.err)" -ge 2 ] && break; sleep 0.1; done
+kill -TERM "$daemon"; wait "$daemon" || true
+[ "$(grep -c 'not due' hup.err)" -ge 2 ] || fail "SIGHUP did not make the daemon look: $(cat hup.err)"
+ok "SIGHUP: the daemon looks at once"
+
 finish
