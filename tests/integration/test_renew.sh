@@ -90,6 +90,15 @@ err_says "left as they were"
 [ -z "$(find dev -name '.*.??????')" ] || fail "temporary files left behind: $(find dev -name '.*.??????')"
 ok "revoked: no file touched, no hook, no temporary file"
 
+rc=0
+timeout 30 "$ESTCLIENT" renew --daemon "${R[@]:1}" -c dev/cert.pem -k dev/key.pem --trustanchor dev/ta.pem \
+    --renew-before 10m 2> daemon-revoked.err || rc=$?
+[ "$rc" = 5 ] || fail "the daemon with only a revoked certificate exited $rc: $(cat daemon-revoked.err)"
+grep_all 'stopped renewing' daemon-revoked.err || fail "the daemon did not say it stopped: $(cat daemon-revoked.err)"
+[ "$(sha256sum dev/cert.pem dev/key.pem dev/ta.pem dev/cert.pem.previous dev/key.pem.previous)" = "$before" ] \
+    || fail "the daemon touched the files of a refused certificate"
+ok "the daemon drops a refused certificate and, with none left, exits 5"
+
 # A wrong label (an alias that does not exist) is refused: not retried.
 enrol dev2
 ec renew -s 127.0.0.1 -p "$MTLS_PORT" --path-seg nosuch -c dev2/cert.pem -k dev2/key.pem \
