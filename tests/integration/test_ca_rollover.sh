@@ -77,7 +77,7 @@ curl -s --cacert old-root.pem "$EST/short/cacerts" | b64d | openssl pkcs7 -infor
 for c in old-root.pem var/ManagementCA-2.pem own.pem nwo.pem; do
 	grep_all -F "$(sed -n 2p "$c")" bag.pem || fail "/cacerts lacks $c"
 done
-ok "/cacerts serves NewWithNew, NewWithOld, OldWithNew and OldWithOld"
+ok "/cacerts serves NewWithNew, NewWithOld, OldWithNew and OldWithOld (EST-S-15)"
 
 # Before issue-from, new certificates still come from the old key.
 ec renew -s 127.0.0.1 -p "$MTLS_PORT" --path-seg short -c dev/cert.pem -k dev/key.pem \
@@ -93,7 +93,7 @@ ok "before issue-from the old key issues"
 cmp -s dev/ta.pem.previous old-root.pem || fail "the old trust anchor was not kept as ta.pem.previous"
 grep_all 'rolled over' "$T/ec.err" || fail "renew did not say the CA rolled over: $(cat "$T/ec.err")"
 openssl verify -CAfile dev/ta.pem dev/cert.pem >/dev/null || fail "openssl verify with the new anchor file"
-ok "the device with only the old root now trusts the new one (trust anchor file replaced, old one kept)"
+ok "the device with only the old root now trusts the new one (trust anchor file replaced, old one kept; EST-C-10)"
 
 # ---- from issue-from on, the new key issues ----
 stop_estd
@@ -186,6 +186,6 @@ for bag in "rogue.pem fake-nwo.pem ca.pem" "rogue.pem fake-nwo.pem"; do
 	stop_stub
 done
 cd "$T"
-ok "a rogue root the anchor does not sign leaves the trust anchor alone and renews nothing"
+ok "a rogue root the anchor does not sign leaves the trust anchor alone and renews nothing (EST-C-12)"
 
 finish

@@ -5,7 +5,9 @@
 # stops the agent with exit status 5 and untouched files; network errors
 # and 5xx retried with back-off; several certificates from one file; the
 # --daemon renews again and again without help while a reader never sees a
-# partial file. openssl verify checks each new certificate.
+# partial file. openssl verify checks each new certificate. The renewal
+# itself is estclient -r's: the certificate's names, authenticated by the
+# certificate (EST-C-55, EST-C-56), 202 waited out (EST-C-70).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/estclient_lib.sh"
 
@@ -68,7 +70,7 @@ expect_rc 0 "renew when it expires within --renew-before"
 openssl verify -CAfile dev/ta.pem -untrusted dev/chain.pem dev/cert.pem >/dev/null \
     || fail "openssl verify refuses the renewed certificate"
 openssl x509 -in dev/cert.pem -noout -subject | grep_all 'CN *= *dev' || fail "subject changed"
-ok "renewed: new key, old pair kept as .previous, modes and owner kept, hook once, openssl verify"
+ok "renewed: new key, old pair kept as .previous, modes and owner kept, hook once, openssl verify (EST-C-55)"
 
 same_pub=$(openssl pkey -in dev/key.pem -pubout)
 ec "${R[@]}" -c dev/cert.pem -k dev/key.pem --trustanchor dev/ta.pem --force --same-key
@@ -117,7 +119,8 @@ expect_rc 3 "unreachable server after the retries"
 [ "$(sha256sum dev2/cert.pem dev2/key.pem)" = "$before" ] || fail "files touched"
 ok "network errors retried with back-off (--retries, --retry-delay)"
 
-# 5xx answers are retried with back-off too (a scripted server: 503, 500, 200).
+# 202 is waited out, 5xx answers are retried with back-off (a scripted
+# server: 202 + Retry-After, 503, 500, 200).
 mkdir stubdir && cd stubdir
 make_stub_pki
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out dev.key 2>/dev/null
@@ -128,25 +131,26 @@ certs_only ca.pem cacerts.b64
 certs_only renewed.pem renewed.b64
 printf '%s\n' '{
  "GET /.well-known/est/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
- "POST /.well-known/est/simplereenroll": [{"status": 503, "body": "busy\n"}, {"status": 500, "body": "oops\n"},
+ "POST /.well-known/est/simplereenroll": [{"status": 202, "headers": {"Retry-After": "1"}},
+   {"status": 503, "body": "busy\n"}, {"status": 500, "body": "oops\n"},
    {"status": 200, "headers": {"Content-Type": "application/pkcs7-mime; smime-type=certs-only"}, "body_file": "renewed.b64"}]
 }' > busy.json
 start_stub busy.json srv.pem srv.key
 ec renew --server "https://127.0.0.1:$STUB_PORT" -c dev.pem -k dev.key --trustanchor ca.pem --same-key \
     --force --retries 3 --retry-delay 1
-expect_rc 0 "renew through a 503 and a 500"
+expect_rc 0 "renew through a 202, a 503 and a 500"
 [ "$(serial dev.pem)" = "$(serial renewed.pem)" ] || fail "the certificate of the third answer was not written"
-[ "$(grep -c simplereenroll "$T/stub.log")" = 3 ] || fail "expected 3 POSTs: $(grep -c simplereenroll "$T/stub.log")"
+[ "$(grep -c simplereenroll "$T/stub.log")" = 4 ] || fail "expected 4 POSTs: $(grep -c simplereenroll "$T/stub.log")"
 [ "$(grep -c 'trying again' "$T/ec.err")" = 2 ] || fail "expected 2 retries: $(cat "$T/ec.err")"
 python3 - "$T/stub.log" <<'PY' || fail "retries did not back off"
 import json, sys
 t = [json.loads(l)["time"] for l in open(sys.argv[1]) if "simplereenroll" in l]
-# retry-delay 1 s, doubled, jittered by +-50%: at least 0.5 s, then 1 s.
-assert t[1] - t[0] >= 0.45 and t[2] - t[1] >= 0.95, t
+# Retry-After 1 s; then retry-delay 1 s, doubled, jittered by +-50%: at least 0.5 s, then 1 s.
+assert t[1] - t[0] >= 0.95 and t[2] - t[1] >= 0.45 and t[3] - t[2] >= 0.95, t
 PY
 stop_stub
 cd "$T"
-ok "5xx retried with exponential back-off and jitter, then the certificate written"
+ok "202 waited out (EST-C-70), 5xx retried with exponential back-off and jitter, then the certificate written"
 
 # Several certificates in one file, one-shot; dev3's certificate is a
 # symbolic link (as certbot-style layouts have), which stays one.
