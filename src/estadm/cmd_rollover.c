@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ struct roll {
 	X509 *root, *own, *nwo;
 	char name[80], cn[80], when[32];
 	char key_path[PATH_MAX], cert_path[PATH_MAX], link_path[PATH_MAX], crl_file[PATH_MAX];
+	bool made_key, made_cert, made_links;  /* written by make: unmake removes them */
 };
 
 static void
@@ -78,21 +80,27 @@ static bool
 issue_time(const char *arg, char *out, size_t len)
 {
 	time_t t = time(NULL);
-	struct tm tm;
+	struct tm tm = { 0 };
 	char *end;
 	long long n;
+	int used = 0;
 
 	if (arg != NULL && arg[0] == '+') {
 		n = strtoll(arg + 1, &end, 10);
-		if (end == arg + 1 || n < 0 || n > 3650LL * 86400 || (end[0] != '\0' && end[1] != '\0'))
+		if (end == arg + 1 || n < 0 || n > 3650LL * 86400 || end[0] == '\0' ||
+		    end[1] != '\0' || strchr("dhms", end[0]) == NULL)
 			return false;
-		n *= end[0] == 'd' ? 86400 : end[0] == 'h' ? 3600 : end[0] == 'm' ? 60 : 1;
-		if (strchr("dhms", end[0]) == NULL)
-			return false;
-		t += (time_t)n;
+		t += (time_t)(n * (end[0] == 'd' ? 86400 : end[0] == 'h' ? 3600 :
+		    end[0] == 'm' ? 60 : 1));
 	} else if (arg != NULL && strcmp(arg, "now") != 0) {
-		snprintf(out, len, "%s", arg);
-		return strlen(arg) == 20 && arg[10] == 'T' && arg[19] == 'Z';
+		if (sscanf(arg, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 || arg[used] != '\0' ||
+		    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+		    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+			return false;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		t = timegm(&tm);
 	}
 	gmtime_r(&t, &tm);
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -136,6 +144,8 @@ plan(const struct adm_ctx *ctx, const struct est_config *cfg, const struct roll_
 
 	if ((r->cc = est_config_ca(cfg, o->ca)) == NULL)
 		return adm_usage_error(ctx, "no [ca %s] in %s", o->ca, cfg->path);
+	if (access(cfg->path, W_OK) != 0)
+		return adm_fail("%s: %s: the new CA is added to it", cfg->path, strerror(errno));
 	if (r->cc->key_path == NULL || r->cc->chain_path != NULL)
 		return adm_fail("CA %s: only a root CA with its key (no chain) rolls over here",
 		    o->ca);
@@ -217,6 +227,18 @@ write_links(const char *path, X509 *own, X509 *nwo, struct est_error *e)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* Remove the files make wrote (a failed rollover leaves nothing behind). */
+static void
+unmake(struct roll *r)
+{
+	if (r->made_key)
+		unlink(r->key_path);
+	if (r->made_cert)
+		unlink(r->cert_path);
+	if (r->made_links)
+		unlink(r->link_path);
+}
+
 /* Make key, root and links, and write their files. */
 static int
 make(const struct roll_opts *o, struct roll *r)
@@ -228,14 +250,23 @@ make(const struct roll_opts *o, struct roll *r)
 	    est_key_generate_like(X509_get0_pubkey(est_ca_cert(r->old)), &r->key, &e);
 	if (rc == EST_OK)
 		rc = est_ca_make_successor(r->old, r->key, r->cn, days_for(o, r->old), &r->root, &e);
-	if (rc == EST_OK && (rc = est_key_write(r->key_path, r->key, &e)) == EST_OK &&
-	    (rc = est_cert_write(r->cert_path, r->root, &e)) == EST_OK &&
+	if (rc == EST_OK && (rc = est_key_write(r->key_path, r->key, &e)) == EST_OK)
+		r->made_key = true;
+	if (rc == EST_OK && (rc = est_cert_write(r->cert_path, r->root, &e)) == EST_OK)
+		r->made_cert = true;
+	if (rc == EST_OK &&
 	    (rc = est_ca_load(r->name, r->cert_path, r->key_path, NULL, &r->next, &e)) == EST_OK &&
-	    (rc = est_ca_make_rollover(r->old, r->next, &r->own, &r->nwo, &e)) == EST_OK &&
-	    write_links(r->link_path, r->own, r->nwo, &e) != 0)
-		rc = e.code != EST_OK ? e.code : EST_ERR_IO;
-	if (rc != EST_OK)
-		return adm_fail("%s", e.msg);
+	    (rc = est_ca_make_rollover(r->old, r->next, &r->own, &r->nwo, &e)) == EST_OK) {
+		if (write_links(r->link_path, r->own, r->nwo, &e) != 0)
+			rc = e.code != EST_OK ? e.code : EST_ERR_IO;
+		else
+			r->made_links = true;
+	}
+	if (rc != EST_OK) {
+		adm_fail("%s", e.msg);
+		unmake(r);
+		return ADM_EXIT_FAIL;
+	}
 	return ADM_EXIT_OK;
 }
 
@@ -270,9 +301,10 @@ append_section(const struct est_config *cfg, struct roll *r)
 {
 	const struct est_ca_conf *cc = r->cc;
 	char url[1024];
-	FILE *f = fopen(cfg->path, "a");
+	struct stat st;
+	FILE *f;
 
-	if (f == NULL)
+	if (stat(cfg->path, &st) != 0 || (f = fopen(cfg->path, "a")) == NULL)
 		return adm_fail("cannot append to %s: %s", cfg->path, strerror(errno));
 	fprintf(f, "\n# estadm ca rollover: CA %s rolls over to %s (RFC 7030 section 4.1.3).\n"
 	    "# Remove [ca %s], and predecessor, rollover-certificates and issue-from\n"
@@ -295,8 +327,14 @@ append_section(const struct est_config *cfg, struct roll *r)
 		renamed(cc->ca_issuers_url, cc->name, r->name, url, sizeof(url));
 		fprintf(f, "ca-issuers-url = %s\n", url);
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0)
-		return adm_fail("cannot append to %s: %s", cfg->path, strerror(errno));
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
+		/* No half section: the configuration goes back to what it was. */
+		int err = errno;
+
+		if (truncate(cfg->path, st.st_size) != 0)
+			adm_fail("%s may hold part of [ca %s]: remove it", cfg->path, r->name);
+		return adm_fail("cannot append to %s: %s", cfg->path, strerror(err));
+	}
 	return ADM_EXIT_OK;
 }
 
@@ -359,10 +397,12 @@ adm_ca_rollover(const struct adm_ctx *ctx, int argc, char **argv)
 	o.ca = argv[optind];
 	if ((status = adm_load_config(ctx, &cfg)) == ADM_EXIT_OK &&
 	    (status = plan(ctx, cfg, &o, &r)) == ADM_EXIT_OK &&
-	    (status = make(&o, &r)) == ADM_EXIT_OK &&
-	    (status = append_section(cfg, &r)) == ADM_EXIT_OK &&
-	    (status = adm_load_config(ctx, &check)) == ADM_EXIT_OK)
-		say_done(cfg, &r);
+	    (status = make(&o, &r)) == ADM_EXIT_OK) {
+		if ((status = append_section(cfg, &r)) != ADM_EXIT_OK)
+			unmake(&r);
+		else if ((status = adm_load_config(ctx, &check)) == ADM_EXIT_OK)
+			say_done(cfg, &r);
+	}
 	est_config_free(check);
 	est_config_free(cfg);
 	roll_clear(&r);

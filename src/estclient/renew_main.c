@@ -239,9 +239,9 @@ check_job(struct renew_job *j)
 	if (j->cert_file == NULL || j->key_file == NULL)
 		return cli_fail(CLI_USAGE, "renew%s%s: give the certificate and its key (-c, -k; "
 		    "cert, key)", j->name ? " " : "", j->name ? j->name : "");
-	if (j->ta_file == NULL)
-		return cli_fail(CLI_USAGE, "renew %s: no trust anchor: --trustanchor FILE (the "
-		    "EST CA's root; kept current by renew) or EST_OPENSSL_CACERT", j->name);
+	if (j->ta_file == NULL || strcmp(j->ta_file, "system") == 0 || strcmp(j->ta_file, "no") == 0)
+		return cli_fail(CLI_USAGE, "renew %s: --trustanchor FILE (or EST_OPENSSL_CACERT): "
+		    "the EST CA's root, in a file renew keeps current", j->name);
 	if ((j->url == NULL) == (j->host == NULL) ||
 	    (j->url != NULL && (j->port != 0 || j->label != NULL)))
 		return cli_fail(CLI_USAGE, "renew %s: give the server once: -s HOST [-p PORT] "

@@ -48,6 +48,18 @@ enrol late
 openssl verify -CAfile old-root.pem dev/cert.pem >/dev/null || fail "openssl verify (old CA)"
 stop_estd
 
+# ---- refusals: nothing written ----
+cp var/estd.conf conf.before
+rc=0; "$ESTADM" -c var/estd.conf ca rollover NoSuchCA > bad.out 2>&1 || rc=$?
+[ $rc = 2 ] && grep_all 'no \[ca NoSuchCA\]' bad.out || fail "unknown CA: exit $rc: $(cat bad.out)"
+rc=0; "$ESTADM" -c var/estd.conf ca rollover ManagementCA --issue-from tomorrow > bad.out 2>&1 || rc=$?
+[ $rc = 2 ] && grep_all 'issue-from' bad.out || fail "bad --issue-from: exit $rc: $(cat bad.out)"
+rc=0; "$ESTADM" -c var/estd.conf ca rollover ManagementCA --days 1 > bad.out 2>&1 || rc=$?
+[ $rc = 1 ] && grep_all 'outlive' bad.out || fail "a new root that ends first: exit $rc: $(cat bad.out)"
+cmp -s conf.before var/estd.conf && [ ! -e var/ManagementCA-2.key ] && [ ! -e var/ManagementCA-2.pem ] \
+    || fail "a refused rollover left files or changed estd.conf"
+ok "refused rollovers (unknown CA, bad time, a new root ending first) change nothing"
+
 # ---- the rollover, issuing under the new key only from a later moment ----
 "$ESTADM" -c var/estd.conf ca rollover ManagementCA --issue-from 2099-01-01T00:00:00Z > roll.out \
     || fail "estadm ca rollover: $(cat roll.out)"
@@ -70,6 +82,9 @@ openssl verify -CAfile old-root.pem nwo.pem >/dev/null || fail "openssl verify N
 ok "estadm ca rollover: new root, OldWithNew and NewWithOld (openssl verify), [ca ManagementCA-2] added"
 
 "$ESTD" -n -c var/estd.conf > /dev/null || fail "estd -n refuses the configuration after the rollover"
+rc=0; "$ESTADM" -c var/estd.conf ca rollover ManagementCA > bad.out 2>&1 || rc=$?
+[ $rc = 1 ] && grep_all 'already rolls over to ManagementCA-2' bad.out || fail "a second rollover: exit $rc: $(cat bad.out)"
+ok "a second rollover before the first is finished is refused"
 start_estd
 curl -s --cacert old-root.pem "$EST/short/cacerts" | b64d | openssl pkcs7 -inform DER -print_certs \
     -out bag.pem || fail "/cacerts"
