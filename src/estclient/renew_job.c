@@ -18,7 +18,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "estclient.h"
 #include "estkit/ca.h"
@@ -104,8 +106,37 @@ make_client(const struct renew_job *j, struct look *l, struct est_error *e)
 }
 
 /*
+ * Whether the bag holds a NewWithOld for cur that one of the anchors issued:
+ * cur's key, issued and signed by an anchor. Only then did the CA roll over
+ * from the anchor held; an anchor that is, say, an intermediate below cur
+ * must not turn into trust in all of cur.
+ */
+static bool
+rolled_over_from(STACK_OF(X509) *bag, X509 *cur, STACK_OF(X509) *anchors)
+{
+	bool linked = false;
+
+	for (int i = 0; i < sk_X509_num(bag) && !linked; i++) {
+		X509 *x = sk_X509_value(bag, i);
+
+		if (X509_cmp(x, cur) == 0 ||
+		    EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(cur)) != 1)
+			continue;
+		for (int k = 0; k < sk_X509_num(anchors) && !linked; k++) {
+			X509 *a = sk_X509_value(anchors, k);
+
+			linked = X509_check_issued(a, x) == X509_V_OK &&
+			    X509_verify(x, X509_get0_pubkey(a)) == 1;
+		}
+	}
+	ERR_clear_error();
+	return linked;
+}
+
+/*
  * Write the roots of the validated bag (the current one first) and the
- * anchors still valid that they do not hold, when the current root is new.
+ * anchors still valid that they do not hold, when the CA rolled over from
+ * an anchor held to a root the file does not hold yet.
  */
 static enum est_err
 refresh_anchor(const struct renew_job *j, struct look *l, struct est_error *e)
@@ -119,7 +150,8 @@ refresh_anchor(const struct renew_job *j, struct look *l, struct est_error *e)
 	if ((rc = est_client_cacerts(l->client, &l->bag, e)) != EST_OK)
 		return rc;
 	roots = est_client_ca_roots(l->client);
-	if (holds(l->anchors, sk_X509_value(roots, 0)))
+	if (holds(l->anchors, sk_X509_value(roots, 0)) ||
+	    !rolled_over_from(l->bag, sk_X509_value(roots, 0), l->anchors))
 		return EST_OK;
 	if ((next = sk_X509_new_null()) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
@@ -313,8 +345,10 @@ renew_once(struct renew_job *j, bool force, bool *transient, bool *renewed)
 		http = l.client != NULL ? est_client_failed_status(l.client) : 0;
 		status = l.client != NULL ? cli_exit_for(rc, http) :
 		    rc == EST_ERR_CONFIG ? CLI_USAGE : CLI_FAIL;
+		/* An answer refused on validation (CLI_SERVER without a 5xx) is not
+		 * retried: the same server would send the same. */
 		*transient = status == CLI_CONNECT || status == CLI_TLS || status == CLI_PENDING ||
-		    (status == CLI_SERVER && (http >= 500 || http == 0));
+		    (status == CLI_SERVER && http >= 500);
 		cli_fail(status, "%s: %s%s", j->name, e.msg, status == CLI_AUTH ?
 		    ": the server refuses this certificate (revoked, expired, or not for this "
 		    "label); its files are left as they were" : "");

@@ -5,9 +5,10 @@
  * --daemon it stays and sleeps until the next certificate is due (at most
  * REFRESH_MAX, so the trust anchor is refreshed even when nothing is due).
  * The certificates come from the command line, or from --config FILE with a
- * [cert NAME] section each. A certificate the server refuses (401, 403)
- * stops: one-shot exits with status 5, the daemon drops it and exits 5 when
- * none is left.
+ * [cert NAME] section each. A certificate the server refuses (401, 403,
+ * other 4xx) stops: one-shot exits with status 5 (6), the daemon drops it
+ * and exits with that status when none is left; the daemon tries anything
+ * else again with the back-off.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -202,7 +203,10 @@ daemon_loop(struct renew_job *jobs, size_t n)
 					/* Look again within REFRESH_MAX: the trust anchor. */
 					if (j->next > now + REFRESH_MAX)
 						j->next = now + REFRESH_MAX;
-				} else if (transient) {
+				} else if (transient || (status != CLI_AUTH && status != CLI_REFUSED &&
+				    status != CLI_USAGE)) {
+					/* Only the server's refusal is final; a file or an
+					 * answer may be fixed meanwhile. */
 					j->next = now + (time_t)backoff(j, j->failures++) + 1;
 				} else {
 					j->stopped = true;

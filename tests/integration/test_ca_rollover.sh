@@ -200,7 +200,37 @@ for bag in "rogue.pem fake-nwo.pem ca.pem" "rogue.pem fake-nwo.pem"; do
 	! grep -q simplereenroll "$T/stub.log" || fail "renew went on to /simplereenroll"
 	stop_stub
 done
+# An anchor that is an intermediate below the root does not become the root.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout inter.key -subj "/CN=Stub Issuing CA" \
+    -out inter.csr 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n' > inter.ext
+openssl x509 -req -in inter.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile inter.ext \
+    -out inter.pem 2>/dev/null
+openssl req -new -key dev.key -subj /CN=dev -out idev.csr
+printf 'subjectKeyIdentifier=hash\n' > leaf.ext
+openssl x509 -req -in idev.csr -CA inter.pem -CAkey inter.key -CAcreateserial -days 2 -extfile leaf.ext -out idev.pem 2>/dev/null
+openssl x509 -req -in idev.csr -CA inter.pem -CAkey inter.key -CAcreateserial -days 2 -extfile leaf.ext -out idev2.pem 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv2.key -subj /CN=srv2 \
+    -out srv2.csr 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\n' > srv2.ext
+openssl x509 -req -in srv2.csr -CA inter.pem -CAkey inter.key -CAcreateserial -days 2 -extfile srv2.ext \
+    -out srv2.pem 2>/dev/null
+cat inter.pem >> srv2.pem
+cat ca.pem inter.pem > bag.pem && certs_only bag.pem cacerts.b64
+cat idev2.pem inter.pem > answer.pem && certs_only answer.pem answer.b64
+printf '%s\n' '{"GET /.well-known/est/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
+ "POST /.well-known/est/simplereenroll": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime; smime-type=certs-only"}, "body_file": "answer.b64"}]}' > inter.json
+start_stub inter.json srv2.pem srv2.key
+cp inter.pem ta.pem
+ec renew --server "https://127.0.0.1:$STUB_PORT" -c idev.pem -k dev.key --trustanchor ta.pem --force --same-key \
+    --retries 0
+# (estclient verifies issued certificates up to a self-signed anchor: this
+# renewal is refused, after the /cacerts look that must not touch the file.)
+[ "$RC" = 0 ] || [ "$RC" = 7 ] || fail "renewal with an intermediate anchor: exit $RC: $(cat "$T/ec.err")"
+cmp -s ta.pem inter.pem && [ ! -e ta.pem.previous ] || fail "the intermediate anchor was replaced by the root"
+stop_stub
 cd "$T"
 ok "a rogue root the anchor does not sign leaves the trust anchor alone and renews nothing (EST-C-12)"
+ok "an intermediate trust anchor stays an intermediate: only a NewWithOld from the anchor moves it"
 
 finish
