@@ -15,8 +15,13 @@
  * answer a generic line and keep the detail for the log. Every answer is
  * one access-log line, except that a connection logs its first
  * ACCESS_LOG_LINES lines one by one and then summarises the rest by status
- * class, so a client pipelining thousands of requests cannot fill the disk.
+ * class, so a client pipelining thousands of requests cannot fill the disk;
+ * and refusals (4xx, 5xx) from all connections together are written one by
+ * one up to REFUSAL_LINES_PER_SECOND, the rest counted into one summary
+ * line, so a flood of new connections with one bad request each cannot
+ * either. Answers that issue something are always written.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,7 @@
 
 #define ACCESS_LOG_LINES 100              /* per connection, then summaries */
 #define ACCESS_SUMMARY_SECONDS 10         /* how often a summary is written */
+#define REFUSAL_LINES_PER_SECOND 50       /* all workers together */
 
 static const char *
 status_phrase(int status)
@@ -137,6 +143,37 @@ summarised(struct conn *c, int status)
 	return true;
 }
 
+/* Refusal lines of the current second, shared by the workers' threads. */
+static struct {
+	atomic_llong second;
+	atomic_uint lines;
+	atomic_uint dropped[2];           /* 4xx, 5xx not written since the last summary */
+} refusals;
+
+/*
+ * Whether a refusal's line fits this second's budget. The first refusal of
+ * a new second first writes the summary of those that did not fit before.
+ */
+static bool
+refusal_fits(int status)
+{
+	long long now = (long long)time(NULL), last = atomic_load(&refusals.second);
+	unsigned d4, d5;
+
+	if (now != last && atomic_compare_exchange_strong(&refusals.second, &last, now)) {
+		d4 = atomic_exchange(&refusals.dropped[0], 0);
+		d5 = atomic_exchange(&refusals.dropped[1], 0);
+		atomic_store(&refusals.lines, 0);
+		if (d4 + d5 > 0)
+			log_warn("%u refusals not logged one by one (more than %d a second from all "
+			    "clients): 4xx=%u 5xx=%u", d4 + d5, REFUSAL_LINES_PER_SECOND, d4, d5);
+	}
+	if (atomic_fetch_add(&refusals.lines, 1) < REFUSAL_LINES_PER_SECOND)
+		return true;
+	atomic_fetch_add(&refusals.dropped[status >= 500], 1);
+	return false;
+}
+
 static void
 access_log(struct conn *c, const char *peer, const struct est_listener *l, const char *alias,
     const char *op, const char *principal, int status, double ms, const char *reason)
@@ -144,7 +181,7 @@ access_log(struct conn *c, const char *peer, const struct est_listener *l, const
 	enum est_log_level lv = status == 500 ? EST_LOG_ERROR : status >= 500 ? EST_LOG_WARN : EST_LOG_INFO;
 	const char *lname = l != NULL ? l->conf->name : "-";
 
-	if (summarised(c, status))
+	if (summarised(c, status) || (status >= 400 && !refusal_fits(status)))
 		return;
 	if (reason != NULL)
 		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f reason=\"%s\"",
@@ -282,7 +319,6 @@ http_fail(struct est_req *r, const struct est_error *err)
 	if (status == 401) {
 		/* Never tell the client which part of its credentials was wrong. */
 		snprintf(line, sizeof(line), "authentication failed\n");
-		authn_add_challenges(r);
 	} else if (status == 202) {
 		add_retry_after(r);
 		snprintf(line, sizeof(line), "%s\n", err->msg);

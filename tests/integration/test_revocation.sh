@@ -243,7 +243,7 @@ n7=$(crl_number c7.pem)
 ok "CRL number monotonic across a restart; estadm crl generate and show"
 
 # ---- ee revoke (point 4) -------------------------------------------------------
-"${ADM[@]}" ee add --username dave --dn "CN=dave" --alias est --password davecode1 >/dev/null
+"${ADM[@]}" ee add --username dave --dn "CN=dave" --alias est --password - <<< davecode1 >/dev/null
 cat > dave.cnf <<'CNF'
 [req]
 distinguished_name = dn

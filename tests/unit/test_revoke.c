@@ -444,7 +444,7 @@ test_crl_current(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/store.db", t.dir);
-	assert_int_equal(est_store_open(path, &st, &e), EST_OK);
+	assert_int_equal(est_store_create(path, &st, &e), EST_OK);
 	assert_int_equal(est_crl_current(st, t.ca, 3600, now, false, &a, &made, &e), EST_OK);
 	assert_true(made);
 	assert_int_equal(a->crl_number, 1);
