@@ -11,7 +11,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 60
 
-.PHONY: all deps build run check fuzz soak clean
+.PHONY: all deps build run check bench fuzz soak clean
 
 all: build
 
@@ -45,6 +45,11 @@ check: build
 	@cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DESTKIT_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD)-sanitize -j$(JOBS)
 	@cd $(BUILD)-sanitize && ctest --output-on-failure -j$(JOBS)
+
+# The enrolment benchmark against a fresh local estd (docs/performance.md):
+# writes bench/results/DATE.json. Takes about 4 minutes.
+bench: build
+	@bench/bench.sh $(BUILD)
 
 # Fuzz every parser for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600).
 fuzz: deps

@@ -68,7 +68,8 @@ struct est_cert_rec {
 	char *serial;            /* est_serial_text form */
 	char *subject;           /* subject DN, est_name_text form */
 	char *san;               /* est_san_text form, "" when none */
-	char spki_sha256[65];    /* est_spki_sha256 of the certified key */
+	char spki_sha256[65];    /* hex SHA-256 of the certificate's SubjectPublicKeyInfo
+	                          * DER (est_spki_sha256 of its key) */
 	int64_t not_before;      /* Unix seconds */
 	int64_t not_after;
 	int64_t issued_at;
@@ -210,6 +211,7 @@ struct est_crl_rec {
 void est_crl_rec_free(struct est_crl_rec *rec);
 
 struct est_store;
+struct est_write;
 
 /*
  * What else happens in the transaction that records a certificate issued
@@ -222,6 +224,9 @@ struct est_issue_record {
 	const char *replaces_serial; /* superseded; NULL: none */
 	unsigned max_active;         /* refuse when rec->ee_id would then hold more
 	                              * valid, unexpired certificates; 0: no limit */
+	int64_t approval_id;         /* claim this approved request (approved ->
+	                              * issued: the one certificate it is good for);
+	                              * 0: none */
 	int64_t now;
 };
 
@@ -236,6 +241,8 @@ struct est_store_ops {
 	enum est_err (*revoke_cert)(struct est_store *, const char *issuer, const char *serial,
 	    int reason, int64_t when, struct est_error *);
 	enum est_err (*hold_request)(struct est_store *, const struct est_req_rec *,
+	    struct est_req_rec **, struct est_error *);
+	enum est_err (*find_request)(struct est_store *, const struct est_req_rec *,
 	    struct est_req_rec **, struct est_error *);
 	enum est_err (*list_requests)(struct est_store *, bool, est_req_visit, void *,
 	    struct est_error *);
@@ -266,6 +273,15 @@ struct est_store_ops {
 	    struct est_error *);
 	enum est_err (*put_crl)(struct est_store *, const char *issuer,
 	    const struct est_crl_rec *, struct est_error *);
+	/*
+	 * The grouped writer's (writer.c): one transaction per group, and in it
+	 * one write at a time, each all or nothing (a savepoint in SQL), so one
+	 * write's failure leaves the others of its group alone.
+	 */
+	enum est_err (*group_begin)(struct est_store *, struct est_error *);
+	enum est_err (*group_write)(struct est_store *, struct est_write *, struct est_error *);
+	enum est_err (*group_commit)(struct est_store *, struct est_error *);
+	void (*group_rollback)(struct est_store *);
 	void (*close)(struct est_store *);
 };
 
@@ -347,12 +363,15 @@ enum est_err est_store_put_cert_consume(struct est_store *st, struct est_cert_re
 
 /*
  * Record an issued certificate and, in ONE transaction, what goes with it
- * (how): spend a use of the end entity's code, revoke the certificate it
- * replaces (reason superseded, at how->now; one already revoked is left
- * alone), and check the end entity's limit of valid certificates counting
- * this one. Nothing is written when any part fails: EST_ERR_AUTH for a code
- * spent meanwhile, EST_ERR_FORBIDDEN for the limit (the reason says it),
- * EST_ERR_EXISTS as for est_store_put_cert. Sets rec->id.
+ * (how): claim its approval, spend a use of the end entity's code, revoke
+ * the certificate it replaces (reason superseded, at how->now; one already
+ * revoked is left alone), and check the end entity's limit of valid
+ * certificates counting this one. Nothing is written when any part fails:
+ * EST_ERR_PENDING when the approval is no longer there to claim (another
+ * enrolment used it meanwhile, or it was reset: this one must wait for a
+ * new one), EST_ERR_AUTH for a code spent meanwhile, EST_ERR_FORBIDDEN for
+ * the limit (the reason says it), EST_ERR_EXISTS as for
+ * est_store_put_cert. Sets rec->id.
  */
 enum est_err est_store_put_issued(struct est_store *st, struct est_cert_rec *rec,
     const struct est_issue_record *how, struct est_error *e);
@@ -408,6 +427,14 @@ enum est_err est_store_list_ext_ca(struct est_store *st, est_ext_ca_visit visit,
 enum est_err est_store_hold_request(struct est_store *st, const struct est_req_rec *rec,
     struct est_req_rec **out, struct est_error *e);
 
+/*
+ * Only find the open request with rec's key, writing nothing (it does not
+ * wait for a writer): *out is NULL when there is none. Caller frees with
+ * est_req_rec_free().
+ */
+enum est_err est_store_find_request(struct est_store *st, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e);
+
 /* List requests, oldest first: all of them, or only the open ones. */
 enum est_err est_store_list_requests(struct est_store *st, bool open_only,
     est_req_visit visit, void *arg, struct est_error *e);
@@ -446,6 +473,62 @@ enum est_err est_store_put_crl(struct est_store *st, const char *issuer,
 
 /* The schema version the database is at (after migration). */
 enum est_err est_store_schema_version(struct est_store *st, int *version, struct est_error *e);
+
+/*
+ * The grouped store writer: the records of an enrolment -- its certificate
+ * and what est_store_put_issued does with it (the use of the end entity's
+ * enrolment code it spends, the certificate it replaces revoked, the end
+ * entity's limit) -- are queued to one writer thread with its own store
+ * handle, which commits whatever has queued up in one transaction
+ * (synchronous=FULL on SQLite: one fsync for the group), then reports every
+ * write of the group. Each write is all or nothing within its group, as
+ * est_store_put_issued is alone. A submitting thread never waits for the
+ * disk: it hears back through the write's done callback. On PostgreSQL the
+ * same shape is one transaction per group.
+ */
+struct est_write {
+	/* in: set by the submitter, left alone until done runs */
+	struct est_cert_rec *rec;       /* the certificate; rec->id is set on success */
+	const struct est_issue_record *how; /* what goes with it (as est_store_put_issued) */
+	const struct est_req_rec *hold; /* instead of rec and how: hold this request for
+	                                 * approval (as est_store_hold_request) */
+	void (*done)(struct est_write *w); /* called once, from the writer's thread, after
+	                                 * the group is durable (or has failed) */
+	void *arg;                      /* the submitter's */
+	/* out: valid when done runs */
+	enum est_err rc;                /* EST_OK: the records are durable; otherwise as
+	                                 * est_store_put_issued */
+	struct est_error err;
+	struct est_req_rec *held;       /* with hold, when rc is EST_OK: the stored
+	                                 * request (the submitter frees it) */
+	/* the writer's */
+	struct est_req_rec hold_key;    /* hold with its defaults filled in */
+	struct est_write *next;
+};
+
+struct est_store_writer;
+
+/*
+ * Open a store handle by uri for a new writer thread and start it; a group
+ * holds at most max_group writes. Stop and free with est_store_writer_stop().
+ */
+enum est_err est_store_writer_start(const char *uri, size_t max_group,
+    struct est_store_writer **out, struct est_error *e);
+
+/*
+ * Queue w (borrowed until w->done runs). Thread-safe; takes a mutex for a
+ * moment, never waits for the disk. After est_store_writer_stop has begun,
+ * w fails at once with EST_ERR_UNAVAILABLE, and an incomplete one (as
+ * est_store_put_issued checks) with EST_ERR_INTERNAL (done runs in this
+ * thread then).
+ */
+void est_store_writer_submit(struct est_store_writer *w, struct est_write *job);
+
+/* Write what is queued, stop the thread, close its handle, free w (NULL: nothing). */
+void est_store_writer_stop(struct est_store_writer *w);
+
+/* Groups committed and writes done so far (for tests and metrics). */
+void est_store_writer_stats(struct est_store_writer *w, uint64_t *groups, uint64_t *writes);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,9 @@
  * Invariants: a loaded set is sorted by name, has no duplicates and is never
  * modified; est_creds_refresh swaps whole sets under the write lock, so checks
  * may run in other threads meanwhile. No password is kept, only its PBKDF2
- * hash and the Digest H(A1) values. Writers take PATH.tmp with O_EXCL before
+ * hash and the Digest H(A1) values, and the keyed tags of the passwords
+ * that passed a check (pwcache.c), so that a client's next request does not
+ * pay PBKDF2 again; a swap of the set empties that cache. Writers take PATH.tmp with O_EXCL before
  * they read PATH, so two concurrent updates cannot lose one another's change.
  */
 #include <errno.h>
@@ -17,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "auth/creds.h"
+#include "auth/pwcache.h"
 #include "estkit/httpauth.h"
 #include "estkit/pwhash.h"
 
@@ -30,6 +34,9 @@
 #define SHA256_HEX 64
 #define MAX_PASSWORD 1024
 #define MAX_REALM 128
+/* Verified passwords remembered per credential set: how many, how long. */
+#define PWCACHE_CAPACITY 1024
+#define PWCACHE_TTL_MS (300 * 1000)
 #define LINE_FORMAT "expected NAME:pbkdf2-sha256$ITER$SALT$HASH:REALM:MD5HA1:SHA256HA1"
 
 /* read_line results besides 1 (a line) and 0 (end of file). */
@@ -60,9 +67,11 @@ struct file_stamp {
 
 struct est_creds {
 	char *path;
-	pthread_rwlock_t lock;          /* guards set and stamp */
+	pthread_rwlock_t lock;          /* guards set, stamp and generation */
 	struct user_set set;
 	struct file_stamp stamp;
+	unsigned long generation;       /* sets swapped in so far */
+	struct pw_cache *verified;      /* passwords of this set that passed */
 };
 
 static bool
@@ -340,7 +349,8 @@ est_creds_load(const char *path, struct est_creds **out, struct est_error *e)
 		free(c);
 		return est_fail(e, EST_ERR_NOMEM, "out of memory loading %s", path);
 	}
-	if ((rc = read_set(path, &c->set, &c->stamp, e)) != EST_OK) {
+	if ((rc = pw_cache_new(PWCACHE_CAPACITY, PWCACHE_TTL_MS, &c->verified, e)) != EST_OK ||
+	    (rc = read_set(path, &c->set, &c->stamp, e)) != EST_OK) {
 		est_creds_free(c);
 		return rc;
 	}
@@ -354,6 +364,7 @@ est_creds_free(struct est_creds *c)
 	if (c == NULL)
 		return;
 	set_free(&c->set);
+	pw_cache_free(c->verified);
 	pthread_rwlock_destroy(&c->lock);
 	free(c->path);
 	free(c);
@@ -396,6 +407,9 @@ est_creds_refresh(struct est_creds *c, struct est_error *e)
 	old = c->set;
 	c->set = fresh;
 	c->stamp = now;
+	c->generation++;
+	/* A password that passed may be wrong now, or its user gone. */
+	pw_cache_clear(c->verified);
 	pthread_rwlock_unlock(&c->lock);
 	set_free(&old);
 	return EST_OK;
@@ -424,19 +438,37 @@ no_such_user(struct est_error *e, const char *user)
 	return est_fail(e, EST_ERR_AUTH, "no such user '%s'", user);
 }
 
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 enum est_err
 est_creds_check_password(struct est_creds *c, const char *user, const char *pw, size_t pwlen,
     struct est_error *e)
 {
 	const struct cred_user *found;
 	struct est_pwhash h;
-	bool known, match, failed;
+	unsigned long generation;
+	int64_t now = monotonic_ms();
+	bool known, match, failed, hit;
 
+	/* The cache is probed whether or not the user exists, so that an
+	 * unknown user and a wrong password cost the same: a probe and then a
+	 * full PBKDF2. Only a right password can hit. */
 	pthread_rwlock_rdlock(&c->lock);
 	found = set_find(&c->set, user);
 	if ((known = found != NULL))
 		h = found->pw;
+	generation = c->generation;
+	hit = pw_cache_hit(c->verified, user, pw, pwlen, now);
 	pthread_rwlock_unlock(&c->lock);
+	if (known && hit)
+		return EST_OK;
 	/* An unknown user costs the same PBKDF2 as a known one. */
 	match = est_pwhash_matches(known ? &h : NULL, pw, pwlen, &failed);
 	if (failed)
@@ -445,6 +477,11 @@ est_creds_check_password(struct est_creds *c, const char *user, const char *pw, 
 		return no_such_user(e, user);
 	if (!match)
 		return est_fail(e, EST_ERR_AUTH, "wrong password for '%s'", user);
+	/* Remembered only if the set it was checked against is still the one in use. */
+	pthread_rwlock_rdlock(&c->lock);
+	if (c->generation == generation)
+		pw_cache_put(c->verified, user, pw, pwlen, now);
+	pthread_rwlock_unlock(&c->lock);
 	return EST_OK;
 }
 

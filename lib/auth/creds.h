@@ -25,8 +25,10 @@ bool est_creds_digest_hex(const EVP_MD *md, const char *const *parts, size_t n, 
 
 /*
  * Check a Basic password (pwlen bytes, any byte values) for user. EST_OK, or
- * EST_ERR_AUTH with "no such user 'U'" / "wrong password for 'U'". Costs one
- * PBKDF2 either way, so timing does not tell whether the user exists.
+ * EST_ERR_AUTH with "no such user 'U'" / "wrong password for 'U'". A pair
+ * that passed within the last 5 minutes, with the file unchanged since, is
+ * remembered (pwcache.h) and passes without PBKDF2; anything else costs one
+ * PBKDF2, whether or not the user exists, so timing does not tell which.
  */
 enum est_err est_creds_check_password(struct est_creds *c, const char *user,
     const char *pw, size_t pwlen, struct est_error *e);
@@ -38,5 +40,8 @@ enum est_err est_creds_check_password(struct est_creds *c, const char *user,
  */
 enum est_err est_creds_digest_ha1(struct est_creds *c, const char *user, const char *realm,
     bool sha256, char ha1[EST_CREDS_HEX_LEN], struct est_error *e);
+
+/* How many PBKDF2 derivations this process has run (est_pwhash_*), for tests. */
+unsigned long est_pwhash_derivations(void);
 
 #endif

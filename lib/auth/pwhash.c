@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,19 @@
 #define ITER_MAX 10000000
 #define B64_LEN(n) (4 * (((n) + 2) / 3))
 
+static atomic_ulong derivations;
+
+unsigned long
+est_pwhash_derivations(void)
+{
+	return atomic_load(&derivations);
+}
+
 static bool
 derive(const char *pw, size_t pwlen, const unsigned char *salt, unsigned long iter,
     unsigned char out[EST_PWHASH_HASH_LEN])
 {
+	atomic_fetch_add(&derivations, 1);
 	return pwlen <= INT_MAX && PKCS5_PBKDF2_HMAC(pw, (int)pwlen, salt, EST_PWHASH_SALT_LEN,
 	    (int)iter, EVP_sha256(), EST_PWHASH_HASH_LEN, out) == 1;
 }

@@ -78,7 +78,8 @@ enum est_err ca_add_revocation_urls(X509 *cert, const struct est_ca *ca, struct 
 /* ---- issue.c: certificate skeleton and signing ---- */
 
 /* A new v3 certificate with a random positive serial, subject, issuer, key
- * and validity [not_before, not_after]. Caller X509_free()s *out. */
+ * (NULL: set by the caller) and validity [not_before, not_after]. Caller
+ * X509_free()s *out. */
 enum est_err ca_cert_new(const X509_NAME *subject, const X509_NAME *issuer,
     EVP_PKEY *pubkey, time_t not_before, time_t not_after, X509 **out,
     struct est_error *e);

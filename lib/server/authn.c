@@ -576,8 +576,8 @@ bearer_challenge(struct est_req *r)
  * Basic and Digest unless the alias takes only Bearer among the HTTP schemes,
  * and Bearer when it takes it.
  */
-static void
-add_challenges(struct est_req *r)
+void
+authn_add_challenges(struct est_req *r)
 {
 	struct est_server *srv = r->worker->srv;
 	const struct est_alias_conf *ac = r->alias->conf;
@@ -626,7 +626,7 @@ authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 		no_method_applied(r, &why);
 	if (!takes_password(ac))
 		return est_fail(e, EST_ERR_FORBIDDEN, "%s", why.msg);
-	add_challenges(r);
+	authn_add_challenges(r);
 	return est_fail(e, EST_ERR_AUTH, "%s", why.msg);
 }
 

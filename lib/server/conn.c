@@ -19,7 +19,9 @@
  *   CONN_OUTPUT_BOUND, it is not read (conn_may_take_request), so a client
  *   pipelining requests without reading the answers is served at its own
  *   reading speed and costs at most the bound plus one request. Input is
- *   capped too (read high-water mark: one head and one body).
+ *   capped too (read high-water mark: one head and one body). While a
+ *   request is served later (its record with the store writer), nothing is
+ *   read at all (conn_hold_input).
  * - A TLS handshake not done within handshake-timeout is dropped, a
  *   connection idle past idle-timeout (reading or writing) is closed, and a
  *   request not complete within read-timeout of its first byte is 408
@@ -43,6 +45,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 
 #include "estkit/log.h"
@@ -134,6 +138,23 @@ conn_request_read(struct conn *c)
 	evtimer_del(c->deadline);
 }
 
+void
+conn_hold_input(struct conn *c)
+{
+	c->held = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+conn_release_input(struct conn *c)
+{
+	c->held = false;
+	if (!c->paused)
+		bufferevent_enable(c->bev, EV_READ);
+	/* Requests already read wait for no new data. */
+	http_input(c, bufferevent_get_input(c->bev));
+}
+
 /* The TLS handshake is done (told by an event or by the first data). */
 static void
 handshake_done(struct conn *c)
@@ -204,6 +225,8 @@ conn_write(struct bufferevent *bev, void *arg)
 		start_linger(c);
 	} else if (c->paused && evbuffer_get_length(out) < CONN_OUTPUT_BOUND) {
 		c->paused = false;
+		if (c->held)
+			return;
 		bufferevent_enable(bev, EV_READ);
 		/* Requests already read wait for no new data. */
 		http_input(c, bufferevent_get_input(bev));
@@ -398,6 +421,9 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	c->counted = true;
 	snprintf(c->source, sizeof(c->source), "%s", source);
 	TAILQ_INSERT_TAIL(&c->worker->conns, c, link);
+	/* A response leaves in more than one TLS record (head, body); with
+	 * Nagle the second waited for the client's delayed ACK, 40 ms. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	describe_peer(c, sa, salen);
 	c->bev = make_bev(c, fd);
 	if (c->bev == NULL) {

@@ -60,7 +60,7 @@ h_simpleenroll(struct est_req *r)
 	if (rc != EST_OK || csr == NULL)
 		http_fail(r, &e);
 	else
-		issue_and_reply(r, &d, csr);
+		issue_and_reply(r, &d, &csr);
 	policy_decision_clear(&d);
 	authn_result_clear(&res);
 	X509_REQ_free(csr);
@@ -85,7 +85,7 @@ h_simplereenroll(struct est_req *r)
 	if (policy_for_request(r, POLICY_REENROLL, &who, csr, cert, &d, &e) != EST_OK)
 		http_fail(r, &e);
 	else
-		issue_and_reply(r, &d, csr);
+		issue_and_reply(r, &d, &csr);
 out:
 	policy_decision_clear(&d);
 	X509_REQ_free(csr);

@@ -9,7 +9,9 @@
  * authenticated principal (decrypt-keys), AsymmetricDecryptKeyIdentifier the
  * client's TLS certificate with that subject key identifier. The private
  * key lives only in this request's memory, is cleansed after the reply, and
- * is never stored or logged.
+ * is never stored or logged. The certificate is recorded through the
+ * grouped writer (issue_and_answer); the key part is made before, so no
+ * certificate is recorded for a key that cannot go out.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +37,7 @@ struct keygen {
 	EVP_PKEY *key;                    /* the key made for the client */
 	struct est_mime_part key_part;    /* its part of the answer ... */
 	char *key_b64;                    /* ... whose body this is (cleansed when freed) */
-	X509 *cert;
-	int64_t ticket;                   /* the approval claimed, 0 for none */
+	int64_t ticket;                   /* the approval to claim, 0 for none */
 };
 
 static bool
@@ -204,15 +205,31 @@ cleanse_free(char *s)
 	}
 }
 
-static enum est_err
-reply(struct est_req *r, struct keygen *kg, struct est_error *e)
+static void
+keygen_free(void *arg)
 {
+	struct keygen *kg = arg;
+
+	if (kg == NULL)
+		return;
+	cleanse_free(kg->key_b64);
+	X509_REQ_free(kg->csr);
+	est_keyreq_free(kg->keyreq);
+	EVP_PKEY_free(kg->key);
+	free(kg);
+}
+
+/* The answer once cert is on record (issue_answer.reply). */
+static enum est_err
+reply(struct est_req *r, X509 *cert, void *arg, struct est_error *e)
+{
+	struct keygen *kg = arg;
 	struct est_mime_part parts[2] = { kg->key_part, { CERT_TYPE, NULL, 0 } };
 	char *cert_b64 = NULL, *body = NULL;
 	size_t bodylen = 0;
 	enum est_err rc;
 
-	if ((rc = encode_certs_only(kg->cert, &cert_b64, &parts[1].len, e)) == EST_OK) {
+	if ((rc = encode_certs_only(cert, &cert_b64, &parts[1].len, e)) == EST_OK) {
 		parts[1].body = cert_b64;
 		rc = est_multipart_encode(parts, 2, EST_MULTIPART_BOUNDARY, &body, &bodylen, e);
 	}
@@ -224,7 +241,8 @@ reply(struct est_req *r, struct keygen *kg, struct est_error *e)
 }
 
 /*
- * Every step up to the answer; the caller answers an error. As for
+ * Every step up to recording the certificate; the caller answers an
+ * error. As for
  * /simpleenroll, an unreadable CSR is reported only after authentication
  * (which may need the CSR: an enrolment code in it) succeeded otherwise.
  */
@@ -256,28 +274,30 @@ serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res,
 	if ((rc = make_key_part(r, kg, e)) != EST_OK)
 		return rc;
 	d->pubkey = kg->key;
-	if ((rc = issue_cert(r, d, &kg->cert, e)) != EST_OK)
-		return rc;
-	return reply(r, kg, e);
+	return EST_OK;
 }
 
 void
 h_serverkeygen(struct est_req *r)
 {
-	struct keygen kg = { 0 };
+	struct keygen *kg = calloc(1, sizeof(*kg));
 	struct authn_result res = { 0 };
 	struct policy_decision d = { 0 };
 	struct est_error e = { 0 };
+	struct issue_answer a = { .reply = reply, .free_arg = keygen_free, .arg = kg };
 
-	if (serverkeygen(r, &kg, &res, &d, &e) != EST_OK) {
-		approval_release(r, kg.ticket);
+	if (kg == NULL) {
+		est_fail(&e, EST_ERR_NOMEM, "out of memory");
 		http_fail(r, &e);
+	} else if (serverkeygen(r, kg, &res, &d, &e) != EST_OK) {
+		/* A request new to approval is answered once it is on record. */
+		if (!r->deferred)
+			http_fail(r, &e);
+		keygen_free(kg);
+	} else {
+		/* kg (and with it d.pubkey) is the pending enrolment's from here. */
+		issue_and_answer(r, &d, NULL, kg->ticket, &a);
 	}
-	cleanse_free(kg.key_b64);
-	X509_REQ_free(kg.csr);
-	est_keyreq_free(kg.keyreq);
-	EVP_PKEY_free(kg.key);
-	X509_free(kg.cert);
 	policy_decision_clear(&d);
 	authn_result_clear(&res);
 }

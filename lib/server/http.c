@@ -8,7 +8,12 @@
  * writes answers into conn_output and says which answer is the last. A
  * request is served one at a time per connection: the next pipelined one
  * is read only once the previous one is answered and conn.c allows it
- * (conn_may_take_request, the back-pressure point).
+ * (conn_may_take_request, the back-pressure point). A handler may answer
+ * later (http_defer; an enrolment waits for its record to be durable): the
+ * request then stays the connection's, in HTTP_SERVING, the connection
+ * reads nothing meanwhile, and http_complete delivers the answer and goes
+ * on. A connection closed meanwhile leaves the request detached: it is
+ * answered to the log only, and freed by http_complete.
  *
  * http_fail is where an est_err becomes an HTTP status. Client-facing
  * reasons are the error's message for request errors; internal failures
@@ -259,7 +264,7 @@ http_body(struct est_req *r, size_t *len)
 const char *
 http_header(struct est_req *r, const char *name)
 {
-	return http_head_field(r->head, name);
+	return r->head != NULL ? http_head_field(r->head, name) : NULL;
 }
 
 const char *
@@ -284,7 +289,7 @@ http_add_header(struct est_req *r, const char *name, const char *value)
 static void
 send_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-	r->last = !r->head->keep_alive;
+	r->last = r->head == NULL || !r->head->keep_alive;
 	write_answer(r->answer, status, content_type, r->resp_headers, body, len, r->head_only,
 	    r->last);
 	r->status = status;
@@ -386,6 +391,7 @@ req_from_conn(struct conn *c, struct evbuffer *in)
 	if (r == NULL)
 		return NULL;
 	r->conn = c;
+	r->from_conn = true;
 	r->worker = c->worker;
 	r->listener = c->listener;
 	r->tls = &c->tls;
@@ -394,16 +400,37 @@ req_from_conn(struct conn *c, struct evbuffer *in)
 	return r;
 }
 
+/* r's handler is done with it; a request not answered then is a bug, answered 500. */
+static void
+ensure_answered(struct est_req *r)
+{
+	struct est_error err = { 0 };
+
+	if (!r->answered) {
+		est_fail(&err, EST_ERR_INTERNAL, "handler returned without answering");
+		http_fail(r, &err);
+	}
+}
+
+/* Hand c's request r, answered, to the connection; ready for the next. */
+static void
+finish(struct conn *c, struct est_req *r)
+{
+	c->http.req = NULL;
+	c->http.state = HTTP_HEAD;
+	deliver(c, r->answer, r->last);
+	http_req_free(r);
+	http_head_clear(&c->http.head);
+}
+
 /*
- * Serve the request whose body is complete in in. A handler answers before
- * it returns today; a request that is not answered then is a bug, answered
- * 500 here. (An asynchronous handler would deliver from its completion
- * instead, with the connection in HTTP_SERVING meanwhile.)
+ * Serve the request whose body is complete in in: the handler answers
+ * before it returns, or defers (http_defer) and the connection waits for
+ * http_complete, in HTTP_SERVING.
  */
 static void
 serve(struct conn *c, struct evbuffer *in)
 {
-	struct est_error err = { 0 };
 	struct est_req *r;
 
 	conn_request_read(c);
@@ -415,15 +442,38 @@ serve(struct conn *c, struct evbuffer *in)
 	c->http.req = r;
 	c->http.state = HTTP_SERVING;
 	route_request(r);
-	if (!r->answered) {
-		est_fail(&err, EST_ERR_INTERNAL, "handler returned without answering");
-		http_fail(r, &err);
+	if (r->deferred && !r->answered) {
+		conn_hold_input(c);
+		return;
 	}
-	c->http.req = NULL;
-	c->http.state = HTTP_HEAD;
-	deliver(c, r->answer, r->last);
-	http_req_free(r);
-	http_head_clear(&c->http.head);
+	ensure_answered(r);
+	finish(c, r);
+}
+
+void
+http_defer(struct est_req *r)
+{
+	r->deferred = true;
+}
+
+void
+http_complete(struct est_req *r)
+{
+	struct conn *c = r->conn;
+
+	ensure_answered(r);
+	if (!r->from_conn)
+		return;
+	if (c == NULL) {
+		log_info("peer=%s listener=%s alias=%s op=%s principal=%s status=%d: the client "
+		    "left before its answer", r->peer, r->listener->conf->name,
+		    r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
+		    r->principal, r->status);
+		http_req_free(r);
+		return;
+	}
+	finish(c, r);
+	conn_release_input(c);
 }
 
 /* A complete head of headlen bytes is at the front of in: parse it and check limits. */
@@ -456,7 +506,8 @@ http_input(struct conn *c, struct evbuffer *in)
 {
 	size_t max_head = c->worker->srv->cfg->max_headers_size;
 
-	while (c->http.state != HTTP_DONE && conn_may_take_request(c)) {
+	while (c->http.state != HTTP_DONE && c->http.state != HTTP_SERVING &&
+	    conn_may_take_request(c)) {
 		size_t avail = evbuffer_get_length(in), headlen, look;
 
 		if (c->http.state == HTTP_HEAD) {
@@ -485,7 +536,8 @@ http_timeout(struct conn *c, bool pending, const char *why)
 {
 	char reason[120];
 
-	if (c->http.state == HTTP_DONE || (http_idle(c) && !pending))
+	if (c->http.state == HTTP_DONE || c->http.state == HTTP_SERVING ||
+	    (http_idle(c) && !pending))
 		return false;
 	snprintf(reason, sizeof(reason), "request not received within %s", why);
 	refuse(c, 408, reason);
@@ -498,11 +550,26 @@ http_idle(const struct conn *c)
 	return c->http.state == HTTP_HEAD;
 }
 
+/* The connection of r, served later, is closing: r lives on without it. */
+static void
+detach(struct est_req *r)
+{
+	static const struct tls_facts gone;
+
+	r->conn = NULL;
+	r->head = NULL;
+	r->tls = &gone;
+	r->source = "-";
+}
+
 void
 http_session_clear(struct conn *c)
 {
 	write_summary(c);
-	http_req_free(c->http.req);
+	if (c->http.req != NULL && c->http.req->deferred)
+		detach(c->http.req);
+	else
+		http_req_free(c->http.req);
 	c->http.req = NULL;
 	http_head_clear(&c->http.head);
 }

@@ -25,6 +25,10 @@
 #include "estkit/log.h"
 #include "server/server_int.h"
 
+/* Writes per store commit at most: enough for every connection of a busy
+ * server to share one fsync, small enough to keep one transaction short. */
+#define WRITER_MAX_GROUP 256
+
 /* Digest nonces remembered (about 40 bytes each): more than a minute of 401s at full speed. */
 #define NONCE_CAPACITY 65536
 
@@ -296,7 +300,8 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 	    (rc = open_listeners(srv, bind_it, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	/* Damaged pages are found now, not by the enrolment that reads them. */
-	if ((rc = est_store_check(srv->workers[0].store, false, e)) != EST_OK)
+	if ((rc = est_store_check(srv->workers[0].store, false, e)) != EST_OK ||
+	    (rc = est_store_writer_start(cfg->store_uri, WRITER_MAX_GROUP, &srv->writer, e)) != EST_OK)
 		goto fail;
 	*out = srv;
 	return EST_OK;
@@ -369,6 +374,9 @@ est_server_run(struct est_server *srv, struct est_error *e)
 		pthread_join(srv->workers[i].thread, NULL);
 		srv->workers[i].started = false;
 	}
+	/* Commit what is queued: a certificate is on record even if its answer never went. */
+	est_store_writer_stop(srv->writer);
+	srv->writer = NULL;
 	return rc;
 }
 
@@ -404,6 +412,7 @@ est_server_free(struct est_server *srv)
 {
 	if (srv == NULL)
 		return;
+	est_store_writer_stop(srv->writer);
 	for (size_t i = 0; i < srv->n_workers; i++)
 		worker_free(&srv->workers[i]);
 	free(srv->workers);

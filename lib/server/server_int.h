@@ -78,6 +78,8 @@ struct est_listener {
 
 struct est_worker;
 struct ratelimit_table;
+struct pending_issue;
+struct pending_hold;
 
 /* One listening socket as seen by one worker. */
 struct worker_listener {
@@ -96,6 +98,10 @@ struct est_worker {
 	struct est_store *store;
 	struct est_creds *creds;          /* NULL without a credentials file */
 	TAILQ_HEAD(conn_list, conn) conns; /* open connections, oldest first */
+	TAILQ_HEAD(pending_list, pending_issue) pending; /* enrolments with the store
+	                                   * writer (reply_cert.c) */
+	TAILQ_HEAD(hold_list, pending_hold) holds; /* new requests for approval being
+	                                   * recorded (approval.c) */
 	atomic_uint evictable;            /* idle or handshaking ones at the last count,
 	                                   * less those other workers claimed since */
 	atomic_uint evict_asked;          /* closes other workers asked for */
@@ -127,6 +133,7 @@ struct est_server {
 	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
 	struct ratelimit_table *fails_by_source; /* failed passwords per address */
 	struct ratelimit_table *fails_by_name;   /* ... per user or end entity */
+	struct est_store_writer *writer;  /* records enrolments in groups (reply_cert.c) */
 	char *lockout_path;               /* the lock-out file (lockout_sync.c) */
 	atomic_bool lockout_file_broken;  /* a write failed: the file lifts nothing */
 	int stop_pipe[2];
@@ -204,6 +211,8 @@ struct conn {
 	                                   * (ratelimit_source) */
 	enum conn_state state;
 	bool paused;                      /* not reading until output drains */
+	bool held;                        /* not reading while a request is served later
+	                                   * (conn_hold_input) */
 	bool counted;                     /* holds a slot in the per-address count */
 	struct tls_facts tls;             /* valid once the handshake is done */
 	struct http_session http;         /* HTTP's state (http.c) */
@@ -211,7 +220,9 @@ struct conn {
 	TAILQ_ENTRY(conn) link;           /* in worker->conns, oldest first */
 };
 
-/* Close a connection and free it (also used at worker shutdown). */
+/* Close a connection and free it (also used at worker shutdown). A request
+ * of it being served later (http_defer) is detached: its answer then goes
+ * to no one. */
 void conn_free(struct conn *c);
 
 /* How many of w's connections are idle or handshaking (w's thread only). */
@@ -243,6 +254,16 @@ void conn_request_started(struct conn *c);
 
 /* The request is complete: stop its read-timeout. */
 void conn_request_read(struct conn *c);
+
+/*
+ * A request is being served later (http_defer): read nothing from the
+ * client until conn_release_input, so its next requests wait in the socket
+ * and no read timeout runs meanwhile.
+ */
+void conn_hold_input(struct conn *c);
+
+/* Its answer is queued: read again (unless back-pressure says not yet). */
+void conn_release_input(struct conn *c);
 
 /* ---- worker.c ---- */
 
@@ -306,6 +327,9 @@ struct est_req {
 	                                   * race): not counted against the limits */
 	const char *bearer_error;         /* RFC 6750 error code for the 401, or NULL */
 	bool answered;
+	bool deferred;                    /* answered later (http_defer) */
+	bool from_conn;                   /* made by http.c from a connection, which
+	                                   * frees it */
 };
 
 /*
@@ -327,15 +351,34 @@ void http_input(struct conn *c, struct evbuffer *in);
  * A timeout fired (why: which one); pending: input is waiting that HTTP has
  * not taken. Returns true when a request was under way and was answered
  * 408 (the connection then closes after writing it); false when the
- * connection was idle and may simply be closed.
+ * connection was idle, or its request is being served later, and may
+ * simply be closed.
  */
 bool http_timeout(struct conn *c, bool pending, const char *why);
 
 /* Whether HTTP is between requests (nothing parsed of the next one). */
 bool http_idle(const struct conn *c);
 
-/* Release HTTP's state of a closing connection (writes any log summary). */
+/* Release HTTP's state of a closing connection (writes any log summary);
+ * a request of it being served later is detached, not freed. */
 void http_session_clear(struct conn *c);
+
+/*
+ * Answer r later (the grouped store writer's path): the handler returns
+ * without answering, and answers r from the worker's loop once it can
+ * (http_reply or http_fail), then calls http_complete(r). Meanwhile the
+ * connection reads nothing more, and r stays http.c's. If the client goes
+ * before that, r->conn becomes NULL and the head, TLS facts and source
+ * are gone: the answer then reaches only the log.
+ */
+void http_defer(struct est_req *r);
+
+/*
+ * The deferred r is answered: hand the answer to its connection (if it is
+ * still there), free r, and go on with the connection's next request. A
+ * request made alone (http_req_new) is left to its maker to free.
+ */
+void http_complete(struct est_req *r);
 
 /* The request's method and target ("GET", "/.well-known/est/cacerts?x"). */
 const char *http_method(struct est_req *r);
@@ -392,6 +435,13 @@ void authn_result_clear(struct authn_result *res);
  */
 enum est_err authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res,
     struct est_error *e);
+
+/*
+ * Add the WWW-Authenticate challenges of a 401 to r's response, for a
+ * refusal found after authn_enroll let the client in: its one-time code
+ * spent by another enrolment before this one's record was written.
+ */
+void authn_add_challenges(struct est_req *r);
 
 /*
  * Whether the alias's CSRs must carry a challengePassword: it is either the
@@ -572,39 +622,65 @@ void h_ocsp(struct est_req *r);
  * EST_OK and *ticket = 0. Otherwise the request -- alias, operation, the
  * CSR's public key, the subject and SAN the policy decided (d) -- is held in the
  * store (EST-S-44): pending gives EST_ERR_PENDING (202; http_fail adds
- * Retry-After), rejected EST_ERR_FORBIDDEN, and approved is claimed for this
- * request (one certificate per approval): EST_OK and *ticket = its id.
+ * Retry-After), rejected EST_ERR_FORBIDDEN, and approved EST_OK with
+ * *ticket = its id, which the certificate's record then claims (one
+ * certificate per approval; est_issue_record.approval_id). A request not
+ * on record yet is recorded through the grouped writer: EST_ERR_PENDING
+ * with r deferred (http_defer), answered 202 once durable; the caller then
+ * answers nothing.
  */
 enum est_err approval_admit(struct est_req *r, const struct policy_decision *d,
     X509_REQ *csr, int64_t *ticket, struct est_error *e);
 
-/* An admitted enrolment failed: give its approval back (ticket 0: nothing to do). */
-void approval_release(struct est_req *r, int64_t ticket);
+/* Free w's requests still being held at shutdown, unanswered (as
+ * reply_cert_drop_pending). */
+void approval_drop_pending(struct est_worker *w);
 
 /* ---- reply_cert.c: the common end of every enrolment ---- */
-
-/*
- * Issue the certificate the policy decided (d->pubkey must be set) under
- * the request's alias, and record it in the store (retrying once on a
- * serial collision) in one transaction with what the decision says goes
- * with it: spending a use of the end entity's code (a code spent meanwhile
- * is EST_ERR_AUTH like any other authentication failure), revoking the
- * replaced certificate, the end entity's limit of valid certificates. The
- * certificate is committed before the caller may hand it out. Caller
- * X509_free()s *out.
- */
-enum est_err issue_cert(struct est_req *r, const struct policy_decision *d, X509 **out,
-    struct est_error *e);
 
 /* A certs-only response body (base64, wrapped) holding cert. Caller free()s *b64. */
 enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e);
 
 /*
- * The end of /simpleenroll and /simplereenroll: the approval gate, then
- * issue_cert, then 200 with the certs-only body. Answers the error itself
- * on failure.
+ * How an enrolment is answered once its certificate is on record: reply
+ * answers r (http_reply) with cert (borrowed) or returns the error, which
+ * is then answered; free_arg (may be NULL) frees arg, also when the
+ * enrolment fails before.
  */
-void issue_and_reply(struct est_req *r, const struct policy_decision *d, X509_REQ *csr);
+struct issue_answer {
+	enum est_err (*reply)(struct est_req *r, X509 *cert, void *arg, struct est_error *e);
+	void (*free_arg)(void *arg);
+	void *arg;
+};
+
+/*
+ * Issue the certificate the policy decided under the request's alias and
+ * record it through the server's grouped writer, in one transaction with
+ * what the decision says goes with it: claiming the approval (ticket, 0 for
+ * none), spending a use of the end entity's code (a code spent meanwhile is
+ * EST_ERR_AUTH like any other authentication failure), revoking the
+ * replaced certificate, the end entity's limit of valid certificates. The
+ * request is deferred (http_defer) and answered from the worker's loop once
+ * the record is durable (a taken serial is drawn again, once), so no event
+ * loop waits for the disk and no client sees a certificate not on record.
+ * With csr (taken over, *csr left NULL) the certificate carries its key's
+ * bytes; without, d->pubkey is certified (and must outlive the answer:
+ * keep it in a->arg). Takes over d's contents (d left empty) and a->arg.
+ * Answers the error itself on failure.
+ */
+void issue_and_answer(struct est_req *r, struct policy_decision *d, X509_REQ **csr,
+    int64_t ticket, const struct issue_answer *a);
+
+/*
+ * The end of /simpleenroll and /simplereenroll: the approval gate, then
+ * issue_and_answer with 200 and the certs-only body. Takes over d's
+ * contents and *csr (both left empty).
+ */
+void issue_and_reply(struct est_req *r, struct policy_decision *d, X509_REQ **csr);
+
+/* Free w's enrolments still with the writer at shutdown, unanswered (after
+ * its connections are closed, the writer stopped). */
+void reply_cert_drop_pending(struct est_worker *w);
 
 /* ---- rollover.c: a CA that succeeds another (RFC 7030 §4.1.3) ---- */
 

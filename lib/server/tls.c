@@ -2,7 +2,7 @@
  * TLS for listeners: one SSL_CTX per listener.
  *
  * TLS 1.2 is the floor (RFC 8996), only forward-secret AEAD suites, no
- * renegotiation (EST-G-07), no compression. Client certificates are checked
+ * renegotiation (EST-G-07), no compression; sessions resume by tickets. Client certificates are checked
  * at the handshake against every CA the server knows (so an unknown issuer
  * gets a TLS alert), except that expiry is left to the EST layer, which then
  * answers 403 with a reason a person can act on rather than a bare alert.
@@ -125,6 +125,15 @@ tls_listener_ctx(struct est_server *srv, struct est_listener *l, struct est_erro
 		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot set TLS 1.2 cipher list");
 	}
 	SSL_CTX_set_session_id_context(ctx, session_ctx_id, sizeof(session_ctx_id) - 1);
+	/*
+	 * Resumption by stateless tickets only (TLS 1.2 and 1.3; the ticket key
+	 * is the SSL_CTX's, shared by the workers): a server-side session cache
+	 * would take the SSL_CTX's lock on every handshake, in every worker,
+	 * and grow with the clients. One ticket per handshake is enough for a
+	 * client that makes one connection at a time.
+	 */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 1);
 	if ((rc = load_identity(ctx, lc, e)) != EST_OK) {
 		SSL_CTX_free(ctx);
 		return rc;

@@ -81,6 +81,8 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	w->srv = srv;
 	w->id = id;
 	TAILQ_INIT(&w->conns);
+	TAILQ_INIT(&w->pending);
+	TAILQ_INIT(&w->holds);
 	w->base = event_base_new();
 	w->wls = calloc(srv->n_listeners, sizeof(*w->wls));
 	if (w->base == NULL || w->wls == NULL)
@@ -130,11 +132,14 @@ worker_free(struct est_worker *w)
 	free(w->wls);
 	if (w->crl_timer != NULL)
 		event_free(w->crl_timer);
-	est_store_close(w->store);
-	est_creds_free(w->creds);
 	/* Connections still open at shutdown (idle keep-alive clients). */
 	while (!TAILQ_EMPTY(&w->conns))
 		conn_free(TAILQ_FIRST(&w->conns));
+	/* The writer has stopped (est_server_free): nothing reports any more. */
+	reply_cert_drop_pending(w);
+	approval_drop_pending(w);
+	est_store_close(w->store);
+	est_creds_free(w->creds);
 	if (w->recount != NULL)
 		event_free(w->recount);
 	if (w->evict != NULL)

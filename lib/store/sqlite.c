@@ -759,20 +759,43 @@ insert_req(struct sq_store *s, const struct est_req_rec *r, int64_t *id, struct 
 	return rc;
 }
 
+enum est_err
+sq_hold_request_in_tx(struct sq_store *s, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e)
+{
+	struct est_req_rec *found = NULL;
+	int64_t id = 0;
+	enum est_err rc;
+
+	rc = find_open_req(s, rec, &found, e);
+	if (rc == EST_OK && found == NULL && (rc = insert_req(s, rec, &id, e)) == EST_OK)
+		rc = get_req(s, id, &found, e);
+	if (rc != EST_OK) {
+		est_req_rec_free(found);
+		return rc;
+	}
+	*out = found;
+	return EST_OK;
+}
+
+static enum est_err
+sq_find_request(struct est_store *st, const struct est_req_rec *rec, struct est_req_rec **out,
+    struct est_error *e)
+{
+	return find_open_req(sq(st), rec, out, e);
+}
+
 static enum est_err
 sq_hold_request(struct est_store *st, const struct est_req_rec *rec, struct est_req_rec **out,
     struct est_error *e)
 {
 	struct sq_store *s = sq(st);
 	struct est_req_rec *found = NULL;
-	int64_t id = 0;
 	enum est_err rc;
 
 	if ((rc = run(s, Q_BEGIN, "starting a transaction", e)) != EST_OK)
 		return rc;
-	rc = find_open_req(s, rec, &found, e);
-	if (rc == EST_OK && found == NULL && (rc = insert_req(s, rec, &id, e)) == EST_OK)
-		rc = get_req(s, id, &found, e);
+	rc = sq_hold_request_in_tx(s, rec, &found, e);
 	if (rc == EST_OK)
 		rc = run(s, Q_COMMIT, "committing a request", e);
 	if (rc != EST_OK) {
@@ -829,7 +852,7 @@ explain_state(struct sq_store *s, int64_t id, enum est_req_state from, struct es
 	return rc;
 }
 
-static enum est_err
+enum est_err
 sq_set_request_state(struct est_store *st, int64_t id, enum est_req_state from,
     enum est_req_state to, int64_t when, struct est_error *e)
 {
@@ -934,6 +957,7 @@ static const struct est_store_ops sqlite_ops = {
 	.list_certs = sq_list_certs,
 	.revoke_cert = sq_revoke_cert,
 	.hold_request = sq_hold_request,
+	.find_request = sq_find_request,
 	.list_requests = sq_list_requests,
 	.set_request_state = sq_set_request_state,
 	.schema_version = sq_schema_version,
@@ -952,6 +976,10 @@ static const struct est_store_ops sqlite_ops = {
 	.revocation_revision = sq_revocation_revision,
 	.get_crl = sq_get_crl,
 	.put_crl = sq_put_crl,
+	.group_begin = sq_group_begin,
+	.group_write = sq_group_write,
+	.group_commit = sq_group_commit,
+	.group_rollback = sq_group_rollback,
 	.close = sq_close,
 };
 

@@ -125,6 +125,23 @@ spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
 	return rc;
 }
 
+/* Take the one certificate an approval is good for (approved -> issued). */
+static enum est_err
+claim(struct sq_store *s, int64_t id, int64_t now, struct est_error *e)
+{
+	struct est_error why = { 0 };
+	enum est_err rc;
+
+	rc = sq_set_request_state(&s->base, id, EST_REQ_APPROVED, EST_REQ_ISSUED, now, &why);
+	if (rc == EST_ERR_FORBIDDEN || rc == EST_ERR_NOTFOUND)
+		return est_fail(e, EST_ERR_PENDING, "the approval of request %lld was used by another "
+		    "enrolment a moment ago (%s); ask again to wait for a new one", (long long)id,
+		    why.msg);
+	if (rc != EST_OK && e != NULL)
+		*e = why;
+	return rc;
+}
+
 /* The end entity's valid certificates, this one included, within max. */
 static enum est_err
 check_active(struct sq_store *s, int64_t ee_id, unsigned max, int64_t now,
@@ -151,13 +168,14 @@ check_active(struct sq_store *s, int64_t ee_id, unsigned max, int64_t now,
 	return rc;
 }
 
-/* Everything of est_store_put_issued, inside the caller's transaction. */
-static enum est_err
-put_issued_in_tx(struct sq_store *s, struct est_cert_rec *rec,
+enum est_err
+sq_put_issued_in_tx(struct sq_store *s, struct est_cert_rec *rec,
     const struct est_issue_record *how, int64_t *id, struct est_error *e)
 {
 	enum est_err rc;
 
+	if (how->approval_id > 0 && (rc = claim(s, how->approval_id, how->now, e)) != EST_OK)
+		return rc;
 	if (how->code_hash != NULL &&
 	    (rc = spend(s, rec->ee_id, how->code_hash, how->now, e)) != EST_OK)
 		return rc;
@@ -185,7 +203,7 @@ sq_put_issued(struct est_store *st, struct est_cert_rec *rec,
 
 	if ((rc = sq_begin(s, e)) != EST_OK)
 		return rc;
-	rc = put_issued_in_tx(s, rec, how, &id, e);
+	rc = sq_put_issued_in_tx(s, rec, how, &id, e);
 	if (rc == EST_OK)
 		rc = sq_commit(s, e);
 	if (rc != EST_OK) {

@@ -52,6 +52,28 @@ enum est_err sq_insert_cert(struct sq_store *s, const struct est_cert_rec *rec, 
 enum est_err sq_revoke_in_tx(struct sq_store *s, const char *issuer, const char *serial,
     int reason, int64_t when, struct est_error *e);
 
+/* est_store_hold_request inside the caller's transaction. */
+enum est_err sq_hold_request_in_tx(struct sq_store *s, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e);
+
+/* est_store_set_request_state; in the caller's transaction when there is one. */
+enum est_err sq_set_request_state(struct est_store *st, int64_t id, enum est_req_state from,
+    enum est_req_state to, int64_t when, struct est_error *e);
+
+/* ---- sqlite_ee.c ---- */
+
+/* Everything of est_store_put_issued inside the caller's transaction; *id
+ * is the new certificate's row. */
+enum est_err sq_put_issued_in_tx(struct sq_store *s, struct est_cert_rec *rec,
+    const struct est_issue_record *how, int64_t *id, struct est_error *e);
+
+/* ---- sqlite_group.c: the grouped writer's est_store_ops entries ---- */
+
+enum est_err sq_group_begin(struct est_store *st, struct est_error *e);
+enum est_err sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e);
+enum est_err sq_group_commit(struct est_store *st, struct est_error *e);
+void sq_group_rollback(struct est_store *st);
+
 /* ---- sqlite_ee.c: the est_store_ops entries it implements ---- */
 
 enum est_err sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec,

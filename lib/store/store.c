@@ -150,16 +150,33 @@ fill_validity(struct est_cert_rec *rec, X509 *cert, struct est_error *e)
 	return EST_OK;
 }
 
+/*
+ * SHA-256 of the SubjectPublicKeyInfo as the certificate carries it, encoded
+ * from its fields: no key object is needed (one just issued has none, see
+ * est_ca_issue) and OpenSSL 3's encoder is not run.
+ */
 static enum est_err
 fill_spki(struct est_cert_rec *rec, X509 *cert, struct est_error *e)
 {
-	EVP_PKEY *key;
+	static const char hexdig[] = "0123456789abcdef";
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int len;
 
-	key = X509_get0_pubkey(cert);
-	if (key == NULL)
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) <= 0)
 		return est_fail_ssl(e, EST_ERR_CRYPTO,
-		    "the public key of certificate %s cannot be decoded", rec->serial);
-	return est_spki_sha256(key, rec->spki_sha256, e);
+		    "the public key of certificate %s cannot be encoded", rec->serial);
+	if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		OPENSSL_free(der);
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot hash the public key");
+	}
+	OPENSSL_free(der);
+	for (unsigned int i = 0; i < mdlen; i++) {
+		rec->spki_sha256[2 * i] = hexdig[md[i] >> 4];
+		rec->spki_sha256[2 * i + 1] = hexdig[md[i] & 0x0f];
+	}
+	rec->spki_sha256[64] = '\0';
+	return EST_OK;
 }
 
 static enum est_err
@@ -420,22 +437,44 @@ est_req_rec_free(struct est_req_rec *rec)
 }
 
 enum est_err
+store_check_request(const struct est_req_rec *rec, struct est_req_rec *norm,
+    struct est_error *e)
+{
+	if (rec == NULL || rec->alias == NULL || rec->operation == NULL || rec->subject == NULL ||
+	    rec->spki_sha256[0] == '\0')
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete request record");
+	*norm = *rec;
+	if (norm->san == NULL)
+		norm->san = "";
+	if (norm->principal == NULL)
+		norm->principal = "";
+	if (norm->created_at == 0)
+		norm->created_at = (int64_t)time(NULL);
+	return EST_OK;
+}
+
+enum est_err
 est_store_hold_request(struct est_store *st, const struct est_req_rec *rec,
     struct est_req_rec **out, struct est_error *e)
 {
 	struct est_req_rec r;
+	enum est_err rc;
 
-	if (rec == NULL || rec->alias == NULL || rec->operation == NULL || rec->subject == NULL ||
-	    rec->spki_sha256[0] == '\0')
-		return est_fail(e, EST_ERR_INTERNAL, "incomplete request record");
-	r = *rec;
-	if (r.san == NULL)
-		r.san = "";
-	if (r.principal == NULL)
-		r.principal = "";
-	if (r.created_at == 0)
-		r.created_at = (int64_t)time(NULL);
+	if ((rc = store_check_request(rec, &r, e)) != EST_OK)
+		return rc;
 	return st->ops->hold_request(st, &r, out, e);
+}
+
+enum est_err
+est_store_find_request(struct est_store *st, const struct est_req_rec *rec,
+    struct est_req_rec **out, struct est_error *e)
+{
+	struct est_req_rec r;
+	enum est_err rc;
+
+	if ((rc = store_check_request(rec, &r, e)) != EST_OK)
+		return rc;
+	return st->ops->find_request(st, &r, out, e);
 }
 
 enum est_err
@@ -475,16 +514,29 @@ est_store_put_cert_consume(struct est_store *st, struct est_cert_rec *rec,
 }
 
 enum est_err
-est_store_put_issued(struct est_store *st, struct est_cert_rec *rec,
-    const struct est_issue_record *how, struct est_error *e)
+store_check_issued(const struct est_cert_rec *rec, const struct est_issue_record *how,
+    struct est_error *e)
 {
 	if (rec == NULL || rec->issuer == NULL || rec->serial == NULL ||
 	    rec->subject == NULL || rec->der == NULL || rec->der_len == 0)
 		return est_fail(e, EST_ERR_INTERNAL, "incomplete certificate record");
+	if (how == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no issue record");
 	if (how->code_hash != NULL && rec->ee_id <= 0)
 		return est_fail(e, EST_ERR_INTERNAL, "no end entity whose code to spend");
 	if ((how->replaces_serial == NULL) != (how->replaces_issuer == NULL))
 		return est_fail(e, EST_ERR_INTERNAL, "a replaced certificate needs issuer and serial");
+	return EST_OK;
+}
+
+enum est_err
+est_store_put_issued(struct est_store *st, struct est_cert_rec *rec,
+    const struct est_issue_record *how, struct est_error *e)
+{
+	enum est_err rc;
+
+	if ((rc = store_check_issued(rec, how, e)) != EST_OK)
+		return rc;
 	return st->ops->put_issued(st, rec, how, e);
 }
 

@@ -20,16 +20,24 @@ csr() {
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -config "$1.cnf" \
 	    -outform DER -out "$1.der" 2>/dev/null
 }
-enrol() { curl -s -o /dev/null -w '%{http_code}\n' --cacert "$TA" -H 'Content-Type: application/pkcs10' \
-    --data-binary @"$1.der" "$EST/simpleenroll"; }
+# enrol NAME [HEADERS]: the status; the response head into HEADERS if given.
+enrol() { curl -s -o /dev/null -D "${2:-/dev/null}" -w '%{http_code}\n' --cacert "$TA" \
+    -H 'Content-Type: application/pkcs10' --data-binary @"$1.der" "$EST/simpleenroll"; }
 csr race code-race
 pids=()
-for i in $(seq 30); do enrol race > "r$i.txt" & pids+=($!); done
+for i in $(seq 30); do enrol race "h$i.txt" > "r$i.txt" & pids+=($!); done
 wait "${pids[@]}"
 wins=$(cat r*.txt | grep -c '^200$' || true)
 losses=$(cat r*.txt | grep -c '^401$' || true)
 [ "$wins" = 1 ] && [ "$losses" = 29 ] || fail "30 racers: $wins got 200, $losses got 401"
 ok "30 parallel enrolments with one one-time code: one certificate, 29 refused"
+# A loser refused by authentication or only when its record is written
+# (the code spent in between): a 401 with its challenges either way.
+for i in $(seq 30); do
+	[ "$(cat "r$i.txt")" = 401 ] || continue
+	grep_all -i '^WWW-Authenticate: ' "h$i.txt" || fail "a 401 without WWW-Authenticate: $(cat "h$i.txt")"
+done
+ok "every refused racer's 401 carries WWW-Authenticate"
 grep_all 'lost a race' estd.log || fail "the lost races are not logged as such"
 ! grep -q 'auth lock-out' estd.log || fail "losing the race locked out: $(grep 'lock-out' estd.log)"
 csr next code-next

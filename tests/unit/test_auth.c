@@ -431,6 +431,69 @@ test_basic(void **state)
 	assert_auth_fails(f, big, NOW, "malformed Authorization header");
 }
 
+/*
+ * Issue 12: a right password costs one PBKDF2 and is then remembered; a
+ * wrong password and an unknown user each cost exactly one PBKDF2 every
+ * time (the same work, so timing does not tell them apart), also after the
+ * right one was remembered; a changed credentials file forgets. PBKDF2 runs
+ * are counted, not timed.
+ */
+static void
+test_password_cache(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = {0};
+	unsigned long before;
+	bool replaced;
+
+	before = est_pwhash_derivations();
+	assert_int_equal(est_creds_check_password(f->c, USER, PASSWORD, strlen(PASSWORD), &e), EST_OK);
+	assert_int_equal(est_pwhash_derivations() - before, 1);
+	before = est_pwhash_derivations();
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(est_creds_check_password(f->c, USER, PASSWORD, strlen(PASSWORD), &e),
+		    EST_OK);
+	assert_int_equal(est_pwhash_derivations() - before, 0);
+
+	for (int i = 0; i < 3; i++) {
+		before = est_pwhash_derivations();
+		assert_int_equal(est_creds_check_password(f->c, USER, "s3cret pasS", 11, &e),
+		    EST_ERR_AUTH);
+		assert_string_equal(e.msg, "wrong password for 'estuser'");
+		assert_int_equal(est_pwhash_derivations() - before, 1);
+		before = est_pwhash_derivations();
+		assert_int_equal(est_creds_check_password(f->c, "bob", PASSWORD, strlen(PASSWORD), &e),
+		    EST_ERR_AUTH);
+		assert_string_equal(e.msg, "no such user 'bob'");
+		assert_int_equal(est_pwhash_derivations() - before, 1);
+		/* A prefix of the remembered password is just wrong. */
+		before = est_pwhash_derivations();
+		assert_int_equal(est_creds_check_password(f->c, USER, PASSWORD, strlen(PASSWORD) - 1, &e),
+		    EST_ERR_AUTH);
+		assert_int_equal(est_pwhash_derivations() - before, 1);
+	}
+
+	/* The password is changed in the file: the remembered one no longer passes. */
+	assert_int_equal(est_creds_set(f->path, REALM, USER, "new pass", &replaced, &e), EST_OK);
+	assert_int_equal(est_creds_refresh(f->c, &e), EST_OK);
+	before = est_pwhash_derivations();
+	assert_int_equal(est_creds_check_password(f->c, USER, PASSWORD, strlen(PASSWORD), &e),
+	    EST_ERR_AUTH);
+	assert_int_equal(est_pwhash_derivations() - before, 1);
+	assert_int_equal(est_creds_check_password(f->c, USER, "new pass", 8, &e), EST_OK);
+	before = est_pwhash_derivations();
+	assert_int_equal(est_creds_check_password(f->c, USER, "new pass", 8, &e), EST_OK);
+	assert_int_equal(est_pwhash_derivations() - before, 0);
+
+	/* The user is deleted: gone at once, although remembered a moment ago. */
+	assert_int_equal(est_creds_del(f->path, USER, &e), EST_OK);
+	assert_int_equal(est_creds_refresh(f->c, &e), EST_OK);
+	before = est_pwhash_derivations();
+	assert_int_equal(est_creds_check_password(f->c, USER, "new pass", 8, &e), EST_ERR_AUTH);
+	assert_string_equal(e.msg, "no such user 'estuser'");
+	assert_int_equal(est_pwhash_derivations() - before, 1);
+}
+
 /* The name a header claims, read before any check (for the failure limits). */
 static void
 test_claimed_user(void **state)
@@ -861,6 +924,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ha1_known_answers, setup, teardown),
 		cmocka_unit_test(test_response_known_answers),
 		cmocka_unit_test(test_b64_strict),
+		cmocka_unit_test_setup_teardown(test_password_cache, setup, teardown),
 		cmocka_unit_test(test_challenges),
 	};
 	struct est_error e = { 0 };

@@ -580,6 +580,31 @@ test_load_without_key(void **state)
 /* ---- issuing ------------------------------------------------------------- */
 
 /* The checks every issued certificate passes. */
+/*
+ * Whether cert certifies key: its SubjectPublicKeyInfo is key's, and the
+ * certificate read back from DER has key (est_issue_req.spki_bytes keeps
+ * the CSR's bytes and decodes no key).
+ */
+static int
+same_spki(X509 *cert, EVP_PKEY *key)
+{
+	unsigned char *a = NULL, *b = NULL, *der = NULL;
+	const unsigned char *p;
+	int na = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &a), nb = i2d_PUBKEY(key, &b);
+	int nd = i2d_X509(cert, &der), same;
+	X509 *back;
+
+	p = der;
+	back = nd > 0 ? d2i_X509(NULL, &p, nd) : NULL;
+	same = na > 0 && na == nb && memcmp(a, b, (size_t)na) == 0 && back != NULL &&
+	    EVP_PKEY_eq(X509_get0_pubkey(back), key) == 1;
+	X509_free(back);
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	OPENSSL_free(der);
+	return same;
+}
+
 static void
 check_issued(X509 *cert, X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *key, uint32_t ku)
 {
@@ -613,6 +638,7 @@ check_issued(X509 *cert, X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *key, uint32_
 	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(cert),
 	    X509_get0_subject_key_id(ca_cert)), 0);
 	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), key), 1);
+	assert_int_equal(same_spki(cert, key), 1);
 	assert_int_equal(X509_verify(cert, ca_key), 1);
 }
 
@@ -664,6 +690,39 @@ test_issue_ec_capped(void **state)
 }
 
 /* EST-S-68: an RSA key gets keyEncipherment; SAN only when the profile copies it. */
+/* Issue 12: spki_bytes copies the CSR's SubjectPublicKeyInfo and decodes no key. */
+static void
+test_issue_spki_bytes(void **state)
+{
+	const char *specs[] = { "ec:P-256", "rsa:2048" };
+	struct est_error e = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		EVP_PKEY *k = gen(specs[i]);
+		X509_REQ *csr = make_csr(k, "bytes-device", "DNS:bytes.example");
+		struct est_issue_req req = { .csr = csr, .spki_bytes = true };
+		X509 *cert = NULL, *plain = issue(pki.root_ca, &tls_profile, csr);
+		unsigned char *a = NULL, *b = NULL;
+		int na, nb;
+
+		assert_int_equal(est_ca_issue(pki.root_ca, &tls_profile, &req, &cert, &e), EST_OK);
+		assert_null(X509_get0_pubkey(cert));
+		assert_int_equal(same_spki(cert, k), 1);
+		/* Everything else as without it: the same extensions, subject key id included. */
+		na = i2d_X509_EXTENSIONS((X509_EXTENSIONS *)X509_get0_extensions(cert), &a);
+		nb = i2d_X509_EXTENSIONS((X509_EXTENSIONS *)X509_get0_extensions(plain), &b);
+		assert_true(na > 0 && na == nb && memcmp(a, b, (size_t)na) == 0);
+		assert_int_equal(X509_verify(cert, pki.root_key), 1);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		X509_free(plain);
+		X509_free(cert);
+		X509_REQ_free(csr);
+		EVP_PKEY_free(k);
+	}
+}
+
 static void
 test_issue_rsa_san(void **state)
 {
@@ -920,6 +979,7 @@ main(void)
 		cmocka_unit_test(test_load_without_key),
 		cmocka_unit_test(test_issue_ec_capped),
 		cmocka_unit_test(test_issue_rsa_san),
+		cmocka_unit_test(test_issue_spki_bytes),
 		cmocka_unit_test(test_issue_overrides),
 		cmocka_unit_test(test_issue_empty_subject),
 		cmocka_unit_test(test_issue_bad_profile_and_ed25519_ca),

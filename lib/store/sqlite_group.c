@@ -1,0 +1,68 @@
+/*
+ * SQLite side of the grouped writer (lib/store/writer.c): a group is one
+ * BEGIN IMMEDIATE ... COMMIT, so with synchronous=FULL its writes share one
+ * fsync of the WAL; each write (est_store_put_issued's work) runs inside a
+ * SAVEPOINT, so that one that fails (its code spent meanwhile, its serial
+ * taken, its end entity at its limit) is undone alone and the rest of the
+ * group still commits.
+ */
+#include <sqlite3.h>
+
+#include "estkit/store.h"
+#include "sqlite_int.h"
+
+static struct sq_store *
+sq(struct est_store *st)
+{
+	return (struct sq_store *)st;
+}
+
+static enum est_err
+exec(struct sq_store *s, const char *sql, const char *doing, struct est_error *e)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sq_fail(s, doing, e);
+	return EST_OK;
+}
+
+enum est_err
+sq_group_begin(struct est_store *st, struct est_error *e)
+{
+	return sq_begin(sq(st), e);
+}
+
+enum est_err
+sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	int64_t id = 0;
+	enum est_err rc;
+
+	if ((rc = exec(s, "SAVEPOINT est_write", "starting a write", e)) != EST_OK)
+		return rc;
+	if (w->hold != NULL)
+		rc = sq_hold_request_in_tx(s, &w->hold_key, &w->held, e);
+	else
+		rc = sq_put_issued_in_tx(s, w->rec, w->how, &id, e);
+	if (rc != EST_OK) {
+		/* Undo this write only; the reason is already in e. */
+		exec(s, "ROLLBACK TO est_write", "undoing a write", NULL);
+		exec(s, "RELEASE est_write", "undoing a write", NULL);
+		return rc;
+	}
+	if ((rc = exec(s, "RELEASE est_write", "ending a write", e)) == EST_OK && w->rec != NULL)
+		w->rec->id = id;
+	return rc;
+}
+
+enum est_err
+sq_group_commit(struct est_store *st, struct est_error *e)
+{
+	return sq_commit(sq(st), e);
+}
+
+void
+sq_group_rollback(struct est_store *st)
+{
+	sq_rollback(sq(st));
+}

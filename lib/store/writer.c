@@ -1,0 +1,193 @@
+/*
+ * The grouped store writer (include/estkit/store.h, est_store_writer_*).
+ *
+ * One thread owns one store handle and a queue. It sleeps until writes are
+ * queued, takes up to max_group of them, and runs them in one transaction
+ * of the backend (group_begin, group_write each, group_commit), so that
+ * however many enrolments arrived while the previous group was being made
+ * durable share one commit (one fsync on SQLite). Only after the commit
+ * returns are the writes reported, each through its done callback: a write
+ * that failed alone (a spent code, a taken serial) reports its own error;
+ * when the transaction itself fails, every write of the group does.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estkit/store.h"
+#include "store_int.h"
+
+struct est_store_writer {
+	struct est_store *st;           /* the writer thread's handle */
+	size_t max_group;
+	pthread_t thread;
+	pthread_mutex_t lock;           /* guards the fields below */
+	pthread_cond_t wake;
+	struct est_write *head, *tail;  /* queued writes, oldest first */
+	bool stopping;
+	uint64_t groups, writes;
+};
+
+/* Take up to max_group writes off the queue (under the lock). */
+static struct est_write *
+take_group(struct est_store_writer *w)
+{
+	struct est_write *first = w->head, *last = w->head;
+
+	for (size_t n = 1; n < w->max_group && last->next != NULL; n++)
+		last = last->next;
+	w->head = last->next;
+	if (w->head == NULL)
+		w->tail = NULL;
+	last->next = NULL;
+	return first;
+}
+
+/* Write one group in one transaction; every write gets its outcome. */
+static void
+write_group(struct est_store_writer *w, struct est_write *group)
+{
+	const struct est_store_ops *ops = w->st->ops;
+	struct est_error gerr = { 0 };
+	enum est_err grc;
+
+	grc = ops->group_begin(w->st, &gerr);
+	for (struct est_write *j = group; j != NULL; j = j->next) {
+		memset(&j->err, 0, sizeof(j->err));
+		if (grc != EST_OK) {
+			j->rc = grc;
+			j->err = gerr;
+		} else {
+			j->rc = ops->group_write(w->st, j, &j->err);
+		}
+	}
+	if (grc == EST_OK && (grc = ops->group_commit(w->st, &gerr)) != EST_OK) {
+		ops->group_rollback(w->st);
+		for (struct est_write *j = group; j != NULL; j = j->next)
+			if (j->rc == EST_OK) {
+				j->rc = grc;
+				j->err = gerr;
+				est_req_rec_free(j->held);
+				j->held = NULL;
+			}
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct est_store_writer *w = arg;
+	struct est_write *group, *next;
+	uint64_t n;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->wake, &w->lock);
+		if (w->head == NULL)
+			break;
+		group = take_group(w);
+		pthread_mutex_unlock(&w->lock);
+		write_group(w, group);
+		for (n = 0, next = group; next != NULL; next = next->next)
+			n++;
+		pthread_mutex_lock(&w->lock);
+		w->groups++;
+		w->writes += n;
+		pthread_mutex_unlock(&w->lock);
+		/* Reported only now, durable; a done callback may free its write. */
+		for (; group != NULL; group = next) {
+			next = group->next;
+			group->next = NULL;
+			group->done(group);
+		}
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+enum est_err
+est_store_writer_start(const char *uri, size_t max_group, struct est_store_writer **out,
+    struct est_error *e)
+{
+	struct est_store_writer *w;
+	enum est_err rc;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	w->max_group = max_group > 0 ? max_group : 1;
+	if ((rc = est_store_open(uri, &w->st, e)) != EST_OK) {
+		free(w);
+		return rc;
+	}
+	if (w->st->ops->group_begin == NULL) {
+		rc = est_fail(e, EST_ERR_CONFIG, "the %s store has no grouped writer", w->st->ops->name);
+		est_store_close(w->st);
+		free(w);
+		return rc;
+	}
+	if (pthread_mutex_init(&w->lock, NULL) != 0 || pthread_cond_init(&w->wake, NULL) != 0 ||
+	    pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		est_store_close(w->st);
+		free(w);
+		return est_fail(e, EST_ERR_NOMEM, "cannot start the store writer thread");
+	}
+	*out = w;
+	return EST_OK;
+}
+
+void
+est_store_writer_submit(struct est_store_writer *w, struct est_write *job)
+{
+	bool refused;
+
+	job->next = NULL;
+	memset(&job->err, 0, sizeof(job->err));
+	job->held = NULL;
+	job->rc = job->hold != NULL ? store_check_request(job->hold, &job->hold_key, &job->err) :
+	    store_check_issued(job->rec, job->how, &job->err);
+	if (job->rc != EST_OK) {
+		job->done(job);
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (!(refused = w->stopping)) {
+		if (w->tail != NULL)
+			w->tail->next = job;
+		else
+			w->head = job;
+		w->tail = job;
+		pthread_cond_signal(&w->wake);
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (refused) {
+		job->rc = est_fail(&job->err, EST_ERR_UNAVAILABLE, "the server is stopping");
+		job->done(job);
+	}
+}
+
+void
+est_store_writer_stop(struct est_store_writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	est_store_close(w->st);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+void
+est_store_writer_stats(struct est_store_writer *w, uint64_t *groups, uint64_t *writes)
+{
+	pthread_mutex_lock(&w->lock);
+	*groups = w->groups;
+	*writes = w->writes;
+	pthread_mutex_unlock(&w->lock);
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# bench/estbench against estd, briefly, so that the load generator cannot rot
+# (issue 12): every authentication and connection mode enrols, the counts
+# add up, and failures are counted by status, not hidden. No figure is
+# asserted: speed belongs to `make bench`.
+. "$(dirname "$0")/lib.sh"
+
+BENCH="$ESTKIT_BIN/estbench"
+[ -x "$BENCH" ] || fail "estbench was not built"
+init_demo
+sed -i 's/^log-level = info/log-level = warn/' "$T/var/estd.conf"
+start_estd
+cd "$T"
+
+# A client certificate for the mutual-TLS scenarios.
+mkcsr dev
+[ "$(post_csr simpleenroll dev.b64 dev.p7 -u estuser:estpwd "$EST/simpleenroll")" = 200 ] ||
+	fail "cannot enrol the client certificate"
+p7_to_pem dev.p7 dev.pem
+
+# run NAME WANT_ENROLMENTS estbench-args...: exit 0, and the JSON line agrees.
+run() {
+	local name=$1 want=$2 json; shift 2
+	"$BENCH" --cacert "$TA" -p "$ESTD_PID" -l "$name" "$@" >"$name.out" ||
+		fail "$name: estbench failed: $(cat "$name.out")"
+	json=$(tail -n 1 "$name.out")
+	case $json in
+	"{\"label\":\"$name\""*"\"enrolments\":$want,"*"\"errors\":{}"*"server_cpu_ms_per_enrolment"*) ;;
+	*) fail "$name: unexpected report: $json" ;;
+	esac
+	ok "$name: $want enrolments, no errors"
+}
+
+run basic-keepalive 200 -u estuser:estpwd -c 8 -n 200 "https://127.0.0.1:$TLS_PORT"
+run digest-keepalive 40 -u estuser:estpwd --digest -c 4 -n 40 "https://127.0.0.1:$TLS_PORT"
+run cert-new 60 --cert dev.pem --key dev.key --connection new -c 4 -n 60 \
+	"https://127.0.0.1:$MTLS_PORT"
+run cert-resume 40 --cert dev.pem --key dev.key --connection resume -c 2 -n 40 \
+	-k rsa-2048 --csrs 2 "https://127.0.0.1:$MTLS_PORT"
+grep_all '"resumed":3[0-9]' cert-resume.out || grep_all '"resumed":40' cert-resume.out ||
+	fail "resume mode resumed few sessions: $(tail -n 1 cert-resume.out)"
+ok "resume mode resumes TLS sessions"
+run paced 20 -u estuser:estpwd -c 4 -n 20 -r 40 --floor "https://127.0.0.1:$TLS_PORT"
+grep_all '"floor_ms":0\.[0-9]' paced.out || fail "no crypto floor in: $(tail -n 1 paced.out)"
+ok "the crypto floor is measured"
+
+# The attacker's side: a wrong password is counted as 401s and fails the run.
+if "$BENCH" --cacert "$TA" -u estuser:wrong -c 2 -n 4 "https://127.0.0.1:$TLS_PORT" >bad.out; then
+	fail "estbench succeeded with a wrong password"
+fi
+grep_all '"errors":{"401":4}' bad.out || fail "401s not counted: $(tail -n 1 bad.out)"
+ok "failures are counted by status and fail the run"
+# A server that is not there: transport errors, not a hang.
+if "$BENCH" --cacert "$TA" -u estuser:estpwd -n 2 --timeout 5 "https://127.0.0.1:$HTTP_PORT" >plain.out; then
+	fail "estbench succeeded against a plain-HTTP port"
+fi
+grep_all '"transport":2' plain.out || fail "transport errors not counted: $(tail -n 1 plain.out)"
+ok "transport errors are counted"
+
+finish

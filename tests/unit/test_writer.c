@@ -1,0 +1,456 @@
+/*
+ * Unit tests for the grouped store writer (lib/store/writer.c, issue 12):
+ * writes queued while a group is being committed share the next commit;
+ * every write is reported once, only after its group committed, and is
+ * then readable through another handle; one write's failure (a taken
+ * serial, a spent one-time code) leaves the rest of its group alone; a
+ * renewal's revocation of the certificate it replaces, and the claim of an
+ * approval (one certificate per approval), are in the same write; a new
+ * request is held for approval through the writer too, once however many
+ * attempts hold it in one group;
+ * an incomplete write is refused before it is queued; stop writes what is
+ * queued first. Nothing is timed:
+ * the first write's callback holds the writer until the test has queued
+ * the rest, so the grouping is deterministic.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "estkit/store.h"
+
+#define N 24
+
+struct fx {
+	char dir[64];
+	char path[128];
+	struct est_store *st;           /* the test's own handle */
+	EVP_PKEY *key;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int reported;
+	bool hold;                      /* the first callback waits while set */
+	bool held;                      /* ... and says it is waiting */
+};
+
+struct job {
+	struct est_write w;
+	struct est_issue_record how;
+	struct fx *fx;
+	bool reported_twice;
+	bool durable_when_reported;     /* readable through another handle in done */
+	int times;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct est_error e = { 0 };
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/test_writer.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/est.db", f->dir);
+	assert_int_equal(est_store_create(f->path, &f->st, &e), EST_OK);
+	f->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(f->key);
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+
+	est_store_close(f->st);
+	EVP_PKEY_free(f->key);
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	free(f);
+	return 0;
+}
+
+static struct est_cert_rec *
+make_rec(EVP_PKEY *key, long serial)
+{
+	struct est_cert_rec *rec = NULL;
+	struct est_error e = { 0 };
+	X509 *x = X509_new();
+
+	assert_non_null(x);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_NAME_add_entry_by_txt(X509_get_issuer_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"Writer CA", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"device", -1, -1, 0);
+	ASN1_TIME_set(X509_getm_notBefore(x), 1700000000);
+	ASN1_TIME_set(X509_getm_notAfter(x), 1900000000);
+	X509_set_pubkey(x, key);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	assert_int_equal(est_cert_rec_from_x509(x, "user:test", "est", &rec, &e), EST_OK);
+	X509_free(x);
+	return rec;
+}
+
+/* Whether serial is on record, read through a handle of its own. */
+static bool
+on_record(const char *path, const char *serial)
+{
+	struct est_error e = { 0 };
+	struct est_store *st = NULL;
+	struct est_cert_rec *rec = NULL;
+	bool yes;
+
+	assert_int_equal(est_store_open(path, &st, &e), EST_OK);
+	yes = est_store_get_cert(st, NULL, serial, &rec, &e) == EST_OK;
+	est_cert_rec_free(rec);
+	est_store_close(st);
+	return yes;
+}
+
+static void
+done(struct est_write *w)
+{
+	struct job *j = w->arg;
+	struct fx *f = j->fx;
+
+	j->times++;
+	j->durable_when_reported = w->rc != EST_OK || w->rec == NULL ||
+	    on_record(f->path, w->rec->serial);
+	pthread_mutex_lock(&f->lock);
+	while (f->hold) {
+		f->held = true;
+		pthread_cond_broadcast(&f->cond);
+		pthread_cond_wait(&f->cond, &f->lock);
+	}
+	f->reported++;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void
+init_job(struct fx *f, struct job *j, long serial)
+{
+	memset(j, 0, sizeof(*j));
+	j->fx = f;
+	j->w.rec = make_rec(f->key, serial);
+	j->w.done = done;
+	j->w.arg = j;
+	j->how.now = 100;
+	j->w.how = &j->how;
+}
+
+static void
+wait_reported(struct fx *f, int n)
+{
+	pthread_mutex_lock(&f->lock);
+	while (f->reported < n)
+		pthread_cond_wait(&f->cond, &f->lock);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Submit jobs[0], hold the writer in its callback, queue the rest, release. */
+static void
+submit_grouped(struct fx *f, struct est_store_writer *w, struct job *jobs, int n)
+{
+	f->hold = true;
+	est_store_writer_submit(w, &jobs[0].w);
+	pthread_mutex_lock(&f->lock);
+	while (!f->held)
+		pthread_cond_wait(&f->cond, &f->lock);
+	pthread_mutex_unlock(&f->lock);
+	for (int i = 1; i < n; i++)
+		est_store_writer_submit(w, &jobs[i].w);
+	pthread_mutex_lock(&f->lock);
+	f->hold = false;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	wait_reported(f, n);
+}
+
+static void
+test_groups_and_durability(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct job jobs[N];
+	uint64_t groups, writes;
+
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	for (int i = 0; i < N; i++)
+		init_job(f, &jobs[i], 1000 + i);
+	submit_grouped(f, w, jobs, N);
+	est_store_writer_stats(w, &groups, &writes);
+	/* The first alone, the 23 queued behind it in one commit. */
+	assert_int_equal(writes, N);
+	assert_int_equal(groups, 2);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(jobs[i].w.rc, EST_OK);
+		assert_int_equal(jobs[i].times, 1);
+		assert_true(jobs[i].durable_when_reported);
+		assert_true(jobs[i].w.rec->id > 0);
+		est_cert_rec_free(jobs[i].w.rec);
+	}
+	est_store_writer_stop(w);
+}
+
+/* max_group bounds a group. */
+static void
+test_group_bound(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct job jobs[N];
+	uint64_t groups, writes;
+
+	assert_int_equal(est_store_writer_start(f->path, 5, &w, &e), EST_OK);
+	for (int i = 0; i < N; i++)
+		init_job(f, &jobs[i], 2000 + i);
+	submit_grouped(f, w, jobs, N);
+	est_store_writer_stats(w, &groups, &writes);
+	assert_int_equal(writes, N);
+	assert_int_equal(groups, 1 + (N - 1 + 4) / 5);
+	for (int i = 0; i < N; i++)
+		est_cert_rec_free(jobs[i].w.rec);
+	est_store_writer_stop(w);
+}
+
+/* The attacker's side: two uses of a one-time code in one group get one certificate. */
+static void
+test_failures_stay_alone(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct est_ee ee = { .username = "once", .subject = "CN=x",
+	    .subject_der = (unsigned char *)"\x30\x00", .subject_der_len = 2, .san = "",
+	    .alias = "est", .profile = "", .code_hash = "H1", .uses_left = 1 };
+	struct est_ee *got = NULL;
+	struct job jobs[5];
+
+	assert_int_equal(est_store_put_ee(f->st, &ee, &e), EST_OK);
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	for (int i = 0; i < 5; i++)
+		init_job(f, &jobs[i], 3000 + i);
+	/* 1 and 2 spend the same one-time code; 4 takes 3's serial. */
+	jobs[1].w.rec->ee_id = jobs[2].w.rec->ee_id = ee.id;
+	jobs[1].how.code_hash = jobs[2].how.code_hash = "H1";
+	est_cert_rec_free(jobs[4].w.rec);
+	jobs[4].w.rec = make_rec(f->key, 3003);
+	submit_grouped(f, w, jobs, 5);
+	assert_int_equal(jobs[0].w.rc, EST_OK);
+	assert_int_equal(jobs[1].w.rc, EST_OK);
+	assert_int_equal(jobs[2].w.rc, EST_ERR_AUTH);
+	assert_int_equal(jobs[3].w.rc, EST_OK);
+	assert_int_equal(jobs[4].w.rc, EST_ERR_EXISTS);
+	assert_true(on_record(f->path, jobs[1].w.rec->serial));
+	assert_false(on_record(f->path, jobs[2].w.rec->serial));
+	assert_true(on_record(f->path, jobs[3].w.rec->serial));
+	assert_int_equal(est_store_get_ee(f->st, "once", &got, &e), EST_OK);
+	assert_int_equal(got->uses_left, 0);
+	est_ee_free(got);
+	for (int i = 0; i < 5; i++)
+		est_cert_rec_free(jobs[i].w.rec);
+	est_store_writer_stop(w);
+}
+
+/* A renewal's write revokes the certificate it replaces; a failed one revokes nothing. */
+static void
+test_revoke_replaced(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct est_cert_rec *old1 = make_rec(f->key, 5000), *old2 = make_rec(f->key, 5001);
+	struct est_cert_rec *got = NULL;
+	struct job jobs[3];
+
+	assert_int_equal(est_store_put_cert(f->st, old1, &e), EST_OK);
+	assert_int_equal(est_store_put_cert(f->st, old2, &e), EST_OK);
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	for (int i = 0; i < 3; i++)
+		init_job(f, &jobs[i], 5100 + i);
+	jobs[1].how.replaces_issuer = old1->issuer;
+	jobs[1].how.replaces_serial = old1->serial;
+	/* 2 replaces old2 but its serial is taken: old2 stays valid. */
+	jobs[2].how.replaces_issuer = old2->issuer;
+	jobs[2].how.replaces_serial = old2->serial;
+	est_cert_rec_free(jobs[2].w.rec);
+	jobs[2].w.rec = make_rec(f->key, 5100);
+	submit_grouped(f, w, jobs, 3);
+	assert_int_equal(jobs[1].w.rc, EST_OK);
+	assert_int_equal(jobs[2].w.rc, EST_ERR_EXISTS);
+	assert_int_equal(est_store_get_cert(f->st, old1->issuer, old1->serial, &got, &e), EST_OK);
+	assert_int_equal(got->status, EST_CERT_REVOKED);
+	assert_int_equal(got->revocation_reason, EST_REASON_SUPERSEDED);
+	est_cert_rec_free(got);
+	got = NULL;
+	assert_int_equal(est_store_get_cert(f->st, old2->issuer, old2->serial, &got, &e), EST_OK);
+	assert_int_equal(got->status, EST_CERT_VALID);
+	est_cert_rec_free(got);
+	for (int i = 0; i < 3; i++)
+		est_cert_rec_free(jobs[i].w.rec);
+	est_cert_rec_free(old1);
+	est_cert_rec_free(old2);
+	est_store_writer_stop(w);
+}
+
+/* The attacker's side: two enrolments of one approval in one group get one certificate. */
+static void
+test_approval_claimed_once(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct est_req_rec key = { .alias = "est", .operation = "simpleenroll",
+	    .spki_sha256 = "ab", .subject = "CN=device", .san = "", .principal = "user:test" };
+	struct est_req_rec *held = NULL;
+	struct job jobs[3];
+
+	assert_int_equal(est_store_hold_request(f->st, &key, &held, &e), EST_OK);
+	assert_int_equal(est_store_set_request_state(f->st, held->id, EST_REQ_PENDING,
+	    EST_REQ_APPROVED, 100, &e), EST_OK);
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	for (int i = 0; i < 3; i++)
+		init_job(f, &jobs[i], 7000 + i);
+	jobs[1].how.approval_id = jobs[2].how.approval_id = held->id;
+	submit_grouped(f, w, jobs, 3);
+	assert_int_equal(jobs[1].w.rc, EST_OK);
+	assert_int_equal(jobs[2].w.rc, EST_ERR_PENDING);
+	assert_non_null(strstr(jobs[2].w.err.msg, "used by another enrolment"));
+	assert_true(on_record(f->path, jobs[1].w.rec->serial));
+	assert_false(on_record(f->path, jobs[2].w.rec->serial));
+	est_req_rec_free(held);
+	held = NULL;
+	/* The hold now makes a new request: the approval was spent. */
+	assert_int_equal(est_store_hold_request(f->st, &key, &held, &e), EST_OK);
+	assert_int_equal(held->state, EST_REQ_PENDING);
+	est_req_rec_free(held);
+	for (int i = 0; i < 3; i++)
+		est_cert_rec_free(jobs[i].w.rec);
+	est_store_writer_stop(w);
+}
+
+/* Two attempts of one new request in one group: one request on record, both see it. */
+static void
+test_hold_once(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct est_req_rec key = { .alias = "est", .operation = "simpleenroll",
+	    .spki_sha256 = "cd", .subject = "CN=held", .principal = "user:test" };
+	struct est_req_rec *found = NULL;
+	struct job jobs[3];
+
+	assert_int_equal(est_store_find_request(f->st, &key, &found, &e), EST_OK);
+	assert_null(found);
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	init_job(f, &jobs[0], 8000);
+	for (int i = 1; i < 3; i++) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		jobs[i].fx = f;
+		jobs[i].w.hold = &key;
+		jobs[i].w.done = done;
+		jobs[i].w.arg = &jobs[i];
+	}
+	submit_grouped(f, w, jobs, 3);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(jobs[i].w.rc, EST_OK);
+		assert_non_null(jobs[i].w.held);
+		assert_int_equal(jobs[i].w.held->state, EST_REQ_PENDING);
+	}
+	assert_int_equal(jobs[1].w.held->id, jobs[2].w.held->id);
+	assert_int_equal(est_store_find_request(f->st, &key, &found, &e), EST_OK);
+	assert_non_null(found);
+	assert_int_equal(found->id, jobs[1].w.held->id);
+	est_req_rec_free(found);
+	for (int i = 1; i < 3; i++)
+		est_req_rec_free(jobs[i].w.held);
+	est_cert_rec_free(jobs[0].w.rec);
+	est_store_writer_stop(w);
+}
+
+/* An incomplete write fails at once, in the submitter's thread, and is never written. */
+static void
+test_incomplete_refused(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct job j;
+
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	init_job(f, &j, 6000);
+	j.how.code_hash = "H1"; /* a code to spend, but no end entity */
+	est_store_writer_submit(w, &j.w);
+	assert_int_equal(j.times, 1);
+	assert_int_equal(j.w.rc, EST_ERR_INTERNAL);
+	assert_false(on_record(f->path, j.w.rec->serial));
+	est_cert_rec_free(j.w.rec);
+	est_store_writer_stop(w);
+}
+
+static void
+test_stop_drains(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct job jobs[N];
+
+	assert_int_equal(est_store_writer_start(f->path, 8, &w, &e), EST_OK);
+	for (int i = 0; i < N; i++) {
+		init_job(f, &jobs[i], 4000 + i);
+		est_store_writer_submit(w, &jobs[i].w);
+	}
+	est_store_writer_stop(w);
+	assert_int_equal(f->reported, N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(jobs[i].w.rc, EST_OK);
+		assert_int_equal(jobs[i].times, 1);
+		est_cert_rec_free(jobs[i].w.rec);
+	}
+	est_store_writer_stop(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_groups_and_durability, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failures_stay_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_approval_claimed_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incomplete_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
