@@ -65,9 +65,11 @@ fuzz: deps
 
 # A mixed load (enrolments, wrong passwords, pipelining floods, slow and idle
 # clients) on one estd for SOAK_SECONDS, then RSS, fds and errors (make soak
-# SOAK_SECONDS=600). Not part of make check.
+# SOAK_SECONDS=600); then estclient renew --daemon renewing 2-minute
+# certificates for as long. Not part of make check.
 soak: build
 	@scripts/soak.sh $(BUILD) $(SOAK_SECONDS)
+	@scripts/soak-renew.sh $(BUILD) $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-sanitize build-fuzz

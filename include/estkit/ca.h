@@ -85,6 +85,8 @@ int est_eku_parse(const char *name, unsigned *bit);
 struct est_profile {
 	const char *name;
 	unsigned validity_days;  /* 1 .. 3650; capped at the CA's notAfter */
+	unsigned validity_seconds; /* when not 0, instead of validity_days: short-lived
+	                          * certificates and tests of renewal (60 .. 86400) */
 	unsigned eku;            /* enum est_eku bits; 0 = no EKU extension */
 	bool copy_san;           /* take subjectAltName from the CSR's request */
 };
@@ -122,6 +124,36 @@ bool est_ca_can_issue(const struct est_ca *ca);
 enum est_err est_ca_make_root(EVP_PKEY *key, const char *cn, unsigned days,
     X509 **out, struct est_error *e);
 
+/* ---- CA rollover (RFC 7030 §4.1.3, RFC 4210 §4.4) ------------------------ */
+
+/*
+ * The successor of root CA old, for key: old's subject with its common name
+ * set to cn (it must differ from old's: each key keeps its own CRL and
+ * certificates), the extensions of est_ca_make_root, valid from now - 1 h
+ * for `days` days, which must end after old's notAfter (clients take the
+ * root with the latest notAfter as current). Caller X509_free()s *out.
+ */
+enum est_err est_ca_make_successor(const struct est_ca *old, EVP_PKEY *key, const char *cn,
+    unsigned days, X509 **out, struct est_error *e);
+
+/*
+ * The two rollover certificates between old and next (both loaded with
+ * keys): OldWithNew, old's key and subject issued by next, and NewWithOld,
+ * next's key and subject issued by old; CA certificates with the key
+ * identifiers of the certificates they stand for, valid from now - 1 h to
+ * old's notAfter. Caller X509_free()s both.
+ */
+enum est_err est_ca_make_rollover(const struct est_ca *old, const struct est_ca *next,
+    X509 **old_with_new, X509 **new_with_old, struct est_error *e);
+
+/*
+ * Find OldWithNew and NewWithOld between old and next in certs (keys, names
+ * and signatures checked); EST_ERR_CONFIG naming the one missing. Caller
+ * X509_free()s both.
+ */
+enum est_err est_ca_rollover_check(const struct est_ca *old, const struct est_ca *next,
+    STACK_OF(X509) *certs, X509 **old_with_new, X509 **new_with_old, struct est_error *e);
+
 /*
  * What to certify. subject and san override what the CSR says (NULL: from
  * the CSR; san from the CSR only when the profile has copy_san). pubkey
@@ -140,7 +172,7 @@ struct est_issue_req {
 /*
  * Issue a certificate: version 3, random positive 127-bit serial, issuer =
  * CA subject, notBefore = now - 5 min (clock skew), notAfter = now +
- * validity_days (never after the CA's notAfter), subject, public key, and the
+ * validity_seconds or validity_days (never after the CA's notAfter), subject, public key, and the
  * extensions basicConstraints critical CA:FALSE, keyUsage critical (by key
  * type), extendedKeyUsage (profile), subjectKeyIdentifier,
  * authorityKeyIdentifier (keyid), subjectAltName (when any). Signed with

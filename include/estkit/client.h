@@ -47,6 +47,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -289,6 +290,17 @@ enum est_err est_cert_validate(X509 *cert, STACK_OF(X509) *untrusted, STACK_OF(X
  * not such a fingerprint; *match otherwise.
  */
 enum est_err est_cert_fingerprint_match(X509 *cert, const char *spec, bool *match,
+    struct est_error *e);
+
+/* ---- renewal timing ------------------------------------------------------ */
+
+/*
+ * When cert is due for renewal: notBefore + share * (notAfter - notBefore),
+ * or `before` seconds before notAfter when that is earlier (before 0: the
+ * share alone). share in (0, 1]; EST_ERR_CONFIG otherwise, EST_ERR_BADREQ
+ * when the validity cannot be read. *at is Unix seconds.
+ */
+enum est_err est_cert_renew_time(X509 *cert, double share, long long before, time_t *at,
     struct est_error *e);
 
 /* ---- DER and PEM --------------------------------------------------------- */

@@ -18,7 +18,8 @@
  *                        require-client, certificate, key, srp
  *   [ca NAME]            certificate, key, chain, crl-url, ocsp-url,
  *                        ca-issuers-url, crl-file, crl-validity-hours,
- *                        ocsp-certificate, ocsp-key, ocsp-validity-minutes
+ *                        ocsp-certificate, ocsp-key, ocsp-validity-minutes,
+ *                        predecessor, rollover-certificates, issue-from
  *   [profile NAME]       validity-days, extended-key-usage, copy-san
  *   [alias NAME]         default, mode, ca, cacerts-ca, profile, authentication,
  *                        username-component, vendor-mode, vendor-cas,
@@ -41,6 +42,7 @@
 #define ESTKIT_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "estkit/ca.h"
@@ -194,6 +196,13 @@ struct est_ca_conf {
 	char *ocsp_cert_path;       /* delegated OCSP responder; NULL: the CA key signs */
 	char *ocsp_key_path;
 	unsigned ocsp_validity_minutes; /* nextUpdate of OCSP responses; 0: none */
+	/* CA rollover (RFC 7030 §4.1.3, estadm ca rollover): this CA succeeds
+	 * predecessor; aliases of the predecessor issue under it from issue_from,
+	 * and /cacerts serves both with the rollover certificates. */
+	char *predecessor;          /* the CA this one replaces, or NULL */
+	char *rollover_path;        /* OldWithNew and NewWithOld (PEM) */
+	char *issue_from_text;      /* "YYYY-MM-DDTHH:MM:SSZ" as written, or NULL */
+	int64_t issue_from;         /* Unix seconds; 0: at once */
 	int line;
 };
 

@@ -203,7 +203,7 @@ est_ca_issue(const struct est_ca *ca, const struct est_profile *profile,
 	GENERAL_NAMES *csr_san = NULL;
 	const GENERAL_NAMES *san = req->san;
 	const X509_NAME *subject;
-	time_t now = time(NULL);
+	time_t now = time(NULL), life;
 	EVP_PKEY *pubkey;
 	X509 *cert = NULL;
 	enum est_err rc;
@@ -228,8 +228,10 @@ est_ca_issue(const struct est_ca *ca, const struct est_profile *profile,
 		goto out;
 	}
 	bytes = req->spki_bytes && req->pubkey == NULL;
+	life = profile->validity_seconds != 0 ? (time_t)profile->validity_seconds :
+	    (time_t)profile->validity_days * 86400;
 	if ((rc = ca_cert_new(subject, X509_get_subject_name(ca->ca_cert), bytes ? NULL : pubkey,
-	    now - SKEW_SECONDS, now + (time_t)profile->validity_days * 86400, &cert, e)) != EST_OK)
+	    now - SKEW_SECONDS, now + life, &cert, e)) != EST_OK)
 		goto out;
 	if (bytes && !copy_spki(cert, req->csr) && !X509_set_pubkey(cert, pubkey)) {
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "cannot set the certificate's public key");

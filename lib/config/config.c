@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "config/ini.h"
 #include "config/rules.h"
@@ -109,7 +110,11 @@ static const struct opt opts[] = {
 	{ S_CA, "ocsp-certificate", OPT_PATH, CA(ocsp_cert_path), 0, 0 },
 	{ S_CA, "ocsp-key", OPT_PATH, CA(ocsp_key_path), 0, 0 },
 	{ S_CA, "ocsp-validity-minutes", OPT_UINT, CA(ocsp_validity_minutes), 0, 7 * 24 * 60 },
+	{ S_CA, "predecessor", OPT_STR, CA(predecessor), 0, 0 },
+	{ S_CA, "rollover-certificates", OPT_PATH, CA(rollover_path), 0, 0 },
+	{ S_CA, "issue-from", OPT_STR, CA(issue_from_text), 0, 0 },
 	{ S_PROFILE, "validity-days", OPT_UINT, PRF(profile.validity_days), 1, 3650 },
+	{ S_PROFILE, "validity-seconds", OPT_UINT, PRF(profile.validity_seconds), 60, 86400 },
 	{ S_PROFILE, "extended-key-usage", OPT_EKU, PRF(profile.eku), 0, 0 },
 	{ S_PROFILE, "copy-san", OPT_BOOL, PRF(profile.copy_san), 0, 0 },
 	{ S_ALIAS, "default", OPT_BOOL, ALS(is_default), 0, 0 },
@@ -1049,6 +1054,61 @@ check_aliases(struct parser *p)
 		perr(p, 0, "no alias has default = yes; RFC 7030 §3.2.2 requires serving paths without a label");
 }
 
+/* "YYYY-MM-DDTHH:MM:SSZ" (UTC) as Unix seconds; false when it is not. */
+static bool
+parse_utc(const char *s, int64_t *out)
+{
+	struct tm tm = { 0 };
+	int n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || s[n] != '\0' || tm.tm_mon < 1 ||
+	    tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return false;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*out = (int64_t)timegm(&tm);
+	return true;
+}
+
+/* A CA that succeeds another (estadm ca rollover): what it needs. */
+static void
+check_rollover(struct parser *p, struct est_ca_conf *ca)
+{
+	const struct est_ca_conf *old;
+	struct est_config *c = p->cfg;
+
+	if (ca->predecessor == NULL) {
+		if (ca->rollover_path != NULL || ca->issue_from_text != NULL)
+			perr(p, ca->line, "[ca %s] rollover-certificates and issue-from go with "
+			    "predecessor = NAME", ca->name);
+		return;
+	}
+	if ((old = est_config_ca(c, ca->predecessor)) == NULL || old == ca)
+		perr(p, ca->line, "[ca %s] predecessor = %s: no other [ca %s] section (after the "
+		    "old CA has expired, remove predecessor, rollover-certificates and issue-from "
+		    "together with it)", ca->name, ca->predecessor, ca->predecessor);
+	else if (old->predecessor != NULL)
+		perr(p, ca->line, "[ca %s] predecessor = %s, which has a predecessor itself: "
+		    "finish one rollover (remove the expired CA) before the next", ca->name,
+		    ca->predecessor);
+	else if (old->key_path == NULL || ca->key_path == NULL)
+		perr(p, ca->line, "[ca %s] and its predecessor %s both need their key", ca->name,
+		    old->name);
+	for (size_t i = 0; i < c->n_cas; i++)
+		if (&c->cas[i] != ca && c->cas[i].predecessor != NULL &&
+		    strcmp(c->cas[i].predecessor, ca->predecessor) == 0 && &c->cas[i] < ca)
+			perr(p, ca->line, "[ca %s] and [ca %s] both succeed %s", c->cas[i].name,
+			    ca->name, ca->predecessor);
+	if (ca->rollover_path == NULL)
+		perr(p, ca->line, "[ca %s] needs rollover-certificates = FILE (OldWithNew and "
+		    "NewWithOld, as estadm ca rollover writes them)", ca->name);
+	if (ca->issue_from_text != NULL && !parse_utc(ca->issue_from_text, &ca->issue_from))
+		perr(p, ca->line, "[ca %s] issue-from = %s: write a UTC time as "
+		    "2026-12-31T00:00:00Z", ca->name, ca->issue_from_text);
+}
+
 /* Without any [profile], aliases get the defaults under the name "default". */
 static void
 add_default_profile(struct parser *p)
@@ -1095,6 +1155,8 @@ check_config(struct parser *p)
 		    "(the iss and aud a JWT must carry)");
 	check_listeners(p);
 	check_aliases(p);
+	for (size_t i = 0; i < c->n_cas; i++)
+		check_rollover(p, &c->cas[i]);
 }
 
 static enum est_err
@@ -1221,6 +1283,9 @@ est_config_free(struct est_config *c)
 		free(c->cas[i].crl_file);
 		free(c->cas[i].ocsp_cert_path);
 		free(c->cas[i].ocsp_key_path);
+		free(c->cas[i].predecessor);
+		free(c->cas[i].rollover_path);
+		free(c->cas[i].issue_from_text);
 	}
 	for (size_t i = 0; i < c->n_profiles; i++)
 		free(c->profiles[i].name);

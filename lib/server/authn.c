@@ -109,6 +109,9 @@ authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 	if ((peer = r->tls->peer) == NULL)
 		return no_client_cert(r, e);
 	rc = est_ca_verify(r->alias->ca, peer, r->tls->chain, time(NULL), e);
+	/* During a rollover, certificates of the successor renew too. */
+	if (rc == EST_ERR_FORBIDDEN && r->alias->next_ca != NULL)
+		rc = est_ca_verify(r->alias->next_ca, peer, r->tls->chain, time(NULL), e);
 	if (rc != EST_OK)
 		return rc;
 	serial = est_serial_text(X509_get0_serialNumber(peer));

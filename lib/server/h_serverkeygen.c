@@ -166,8 +166,8 @@ encrypted_key(struct est_req *r, struct keygen *kg, unsigned char **der, size_t 
 	enum est_err rc;
 
 	if ((rc = est_keypkg_encode(kg->key, &pkg, &pkglen, e)) == EST_OK &&
-	    (rc = est_ca_sign_content(r->alias->ca, EST_OID_KEY_PACKAGE, pkg, pkglen, &sd, &sdlen,
-	    e)) == EST_OK)
+	    (rc = est_ca_sign_content(rollover_issuer(r->alias, time(NULL)), EST_OID_KEY_PACKAGE,
+	    pkg, pkglen, &sd, &sdlen, e)) == EST_OK)
 		rc = est_keypkg_envelope(sd, sdlen, &kg->rcpt, der, derlen, e);
 	OPENSSL_clear_free(pkg, pkglen);
 	OPENSSL_clear_free(sd, sdlen);

@@ -106,7 +106,8 @@ sign_and_submit(struct est_req *r, struct pending_issue *p, struct est_error *e)
 	est_cert_rec_free(p->rec);
 	p->rec = NULL;
 	p->attempts++;
-	if ((rc = est_ca_issue(r->alias->ca, p->d.profile, &req, &p->cert, e)) != EST_OK ||
+	if ((rc = est_ca_issue(rollover_issuer(r->alias, time(NULL)), p->d.profile, &req, &p->cert,
+	    e)) != EST_OK ||
 	    (rc = est_cert_rec_from_x509(p->cert, r->principal, r->alias->conf->name, &p->rec,
 	    e)) != EST_OK)
 		return rc;

@@ -295,7 +295,8 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = lockout_sync_init(srv, e)) != EST_OK ||
 	    (rc = load_cas(srv, e)) != EST_OK || (rc = revocation_load(srv, e)) != EST_OK ||
-	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
+	    (rc = load_aliases(srv, e)) != EST_OK || (rc = rollover_load(srv, e)) != EST_OK ||
+	    (rc = vendor_load(srv, e)) != EST_OK ||
 	    (rc = open_listeners(srv, bind_it, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	/* Damaged pages are found now, not by the enrolment that reads them. */
@@ -424,6 +425,7 @@ est_server_free(struct est_server *srv)
 	vendor_free(srv);
 	for (size_t i = 0; i < srv->n_aliases; i++) {
 		free(srv->aliases[i].cacerts_body);
+		free(srv->aliases[i].cacerts_after_body);
 		free(srv->aliases[i].csrattrs_body);
 		est_csrattrs_free(srv->aliases[i].csrattrs);
 	}

@@ -44,6 +44,12 @@ struct est_alias {
 	const struct est_profile *profile;
 	char *cacerts_body;               /* precomputed base64 certs-only */
 	size_t cacerts_len;
+	/* CA rollover (rollover.c): all NULL/0 when ca has no successor */
+	struct est_ca *next_ca;           /* the successor of ca (borrowed) */
+	time_t next_from;                 /* when it starts issuing */
+	char *cacerts_after_body;         /* /cacerts once the old CA has expired */
+	size_t cacerts_after_len;
+	time_t cacerts_switch;            /* the old CA certificate's notAfter */
 	/* vendor mode (vendor.c): all owned, NULL otherwise */
 	STACK_OF(X509) *vendor_listed;    /* the CAs vendor-cas names */
 	STACK_OF(X509) *vendor_anchors;   /* the external roots above them */
@@ -675,5 +681,20 @@ void issue_and_reply(struct est_req *r, struct policy_decision *d, X509_REQ **cs
 /* Free w's enrolments still with the writer at shutdown, unanswered (after
  * its connections are closed, the writer stopped). */
 void reply_cert_drop_pending(struct est_worker *w);
+
+/* ---- rollover.c: a CA that succeeds another (RFC 7030 §4.1.3) ---- */
+
+/*
+ * For each [ca] with a predecessor: check its rollover certificates and
+ * make the predecessor's aliases issue under it from issue-from, accept
+ * certificates of both, and serve both in /cacerts. After load_aliases.
+ */
+enum est_err rollover_load(struct est_server *srv, struct est_error *e);
+
+/* The CA that issues for alias a at `now`: its successor from issue-from. */
+struct est_ca *rollover_issuer(const struct est_alias *a, time_t now);
+
+/* The /cacerts body of alias a at `now` (borrowed). */
+void rollover_cacerts(const struct est_alias *a, time_t now, const char **body, size_t *len);
 
 #endif

@@ -156,6 +156,9 @@ int adm_lockout_clear(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_ca_import(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_ca_list(const struct adm_ctx *ctx, int argc, char **argv);
 
+/* cmd_rollover.c: estadm ca rollover CA (RFC 7030 §4.1.3) */
+int adm_ca_rollover(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_revoke.c -------------------------------------------------------- */
 
 int adm_crl_show(const struct adm_ctx *ctx, int argc, char **argv);

@@ -134,6 +134,14 @@ static const struct adm_cmd commands[] = {
 	{ "ca", "list", adm_ca_list,
 	    "ca list\n"
 	    "    List the external CAs: NAME SUBJECT.\n" },
+	{ "ca", "rollover", adm_ca_rollover,
+	    "ca rollover CA [--name NEW] [--cn CN] [--key-type SPEC] [--days N]\n"
+	    "           [--issue-from now|+DURATION|YYYY-MM-DDTHH:MM:SSZ]\n"
+	    "    Roll root CA over to a new key (RFC 7030 4.1.3): write NEW.key, NEW.pem\n"
+	    "    and NEW-rollover.pem (OldWithNew, NewWithOld) beside it and add [ca NEW]\n"
+	    "    (default CA-2) with predecessor = CA. Restart estd: /cacerts serves both,\n"
+	    "    new certificates come from NEW from --issue-from (default now), and\n"
+	    "    certificates under CA still renew and stay on its CRL.\n" },
 	{ "lockout", "list", adm_lockout_list,
 	    "lockout list\n"
 	    "    List the running authentication lock-outs (too many wrong passwords\n"

@@ -12,9 +12,11 @@
 #ifndef ESTCLIENT_H
 #define ESTCLIENT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -110,6 +112,9 @@ bool cli_confirm(const char *question);
 /* Run the operations the options ask for; returns the exit status. */
 int cli_run(const struct cli_opts *o);
 
+/* The exit status for a failure rc, from the HTTP status when there was one. */
+int cli_exit_for(enum est_err rc, long http);
+
 /* ---- output.c -------------------------------------------------------------- */
 
 /*
@@ -150,5 +155,86 @@ enum est_err out_generated_key(const struct cli_opts *o, EVP_PKEY *key, char *pa
  */
 enum est_err out_ca_root(const struct cli_opts *o, unsigned i, X509 *root, char *path,
     size_t pathlen, struct est_error *e);
+
+/* ---- renew_main.c, renew_conf.c, renew_job.c, renew_files.c: estclient renew -- */
+
+/* One certificate that estclient renew keeps current. Strings are malloc'd. */
+struct renew_job {
+	char *name;                 /* [cert NAME] of the configuration, or the cert file */
+	char *cert_file;            /* -c: the certificate (PEM), replaced when renewed */
+	char *key_file;             /* -k: its key, replaced by the new key */
+	char *chain_file;           /* --chain: the CA certificates above it, or NULL */
+	char *ta_file;              /* --trustanchor: kept current through rollovers */
+	char *url, *host, *label, *resolve;
+	unsigned port;
+	double share;               /* --renew-share: of the lifetime (default 2/3) */
+	long long before;           /* --renew-before: seconds before expiry (0: share only) */
+	bool same_key;              /* --same-key */
+	char *key_type;             /* --key-type; NULL: the old key's type */
+	char *post_hook;            /* --post-hook, run by /bin/sh after each renewal */
+	unsigned read_timeout;      /* -w */
+	unsigned retry_max;         /* --retry-max: 202 answers waited out */
+	unsigned retries;           /* --retries: more tries after a network error or 5xx */
+	double retry_delay;         /* --retry-delay: seconds before the first of them */
+	/* state */
+	time_t next;                /* when to look again */
+	unsigned failures;          /* transient failures in a row (back-off) */
+	bool stopped;               /* refused for good (401, 403, ...) */
+};
+
+/* Copy every setting (not the state) of from into to; false when out of memory. */
+bool renew_job_copy(struct renew_job *to, const struct renew_job *from);
+void renew_job_clear(struct renew_job *j);
+
+/*
+ * Read a configuration file of certificates (estclient(8), RENEW): settings
+ * before the first section apply to every [cert NAME] section, over base
+ * (the command line's). *jobs is malloc'd (renew_jobs_free). CLI_OK, or
+ * CLI_USAGE with the file, line and reason printed.
+ */
+int renew_conf_read(const char *path, const struct renew_job *base, struct renew_job **jobs,
+    size_t *n);
+void renew_jobs_free(struct renew_job *jobs, size_t n);
+
+/*
+ * Set one setting by its long option name ("cert", "renew-share", ...);
+ * NULL, or the reason the value is refused.
+ */
+const char *renew_set(struct renew_job *j, const char *key, const char *value);
+
+/*
+ * One look at a certificate: refresh the trust anchor from /cacerts,
+ * renew when due (or force), replace the files, run the post-hook. Returns
+ * the exit status (CLI_OK when not due, too; CLI_FAIL when only the
+ * post-hook failed); *transient when trying again later may help (network,
+ * TLS, 5xx, still pending); *renewed when the files were replaced. j->next
+ * is set to when the certificate is next due.
+ */
+int renew_once(struct renew_job *j, bool force, bool *transient, bool *renewed);
+
+/* estclient renew ARGS (argv[0] is "renew"): the exit status. */
+int renew_main(int argc, char **argv);
+
+/* A file staged for replacement (renew_files.c). */
+struct rf_file {
+	char path[PATH_MAX];
+	char tmp[PATH_MAX + 16];
+	bool staged;
+};
+
+/*
+ * Write data to a temporary file beside path, flushed, with the mode and
+ * owner of the file at path (mode when there is none). On failure nothing
+ * is left behind.
+ */
+enum est_err rf_stage(struct rf_file *f, const char *path, const char *data, size_t len,
+    mode_t mode, struct est_error *e);
+
+/* Replace path by the staged file in one rename; keep_previous: the old
+ * file stays as path.previous. */
+enum est_err rf_commit(struct rf_file *f, bool keep_previous, struct est_error *e);
+
+/* Remove a staged file that will not be committed. */
+void rf_abort(struct rf_file *f);
 
 #endif

@@ -69,6 +69,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: estclient OPERATION... [OPTIONS]\n"
+	    "       estclient renew ... (keep a certificate renewed: estclient renew --help)\n"
 	    "\n"
 	    "An EST (RFC 7030) client that takes libest estclient's command lines.\n"
 	    "\n"
@@ -426,6 +427,8 @@ main(int argc, char **argv)
 	struct cli_opts o = { .outdir = ".", .iterations = 1, .retry_max = 3 };
 	int c, rc;
 
+	if (argc > 1 && strcmp(argv[1], "renew") == 0)
+		return renew_main(argc - 1, argv + 1);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
 		if (c == OPT_HELP || (c == '?' && strcmp(argv[optind - 1], "-?") == 0)) {

@@ -136,9 +136,8 @@ generate_key(const struct cli_opts *o, struct inputs *in, struct est_error *e)
 	return est_key_generate(spec, &in->key, e);
 }
 
-/* The exit status for a failure, from the HTTP status when there was one. */
-static int
-exit_for(enum est_err rc, long status)
+int
+cli_exit_for(enum est_err rc, long status)
 {
 	if (status == 401 || status == 403)
 		return CLI_AUTH;
@@ -189,7 +188,7 @@ report(const struct cli_opts *o, const struct inputs *in, struct est_client *c,
     enum est_err rc, const struct est_error *e)
 {
 	long http = c != NULL ? est_client_failed_status(c) : 0;
-	int status = exit_for(rc, http);
+	int status = cli_exit_for(rc, http);
 	const char *hint = hint_for(o, in, status, http);
 
 	if (status == CLI_PENDING && in->key_written)

@@ -849,6 +849,64 @@ test_issue_bad_profile_and_ed25519_ca(void **state)
 
 /* ---- verification (EST-S-20, EST-S-52) ----------------------------------- */
 
+/* ---- CA rollover (RFC 7030 §4.1.3) ------------------------------------------ */
+
+static void
+test_rollover(void **state)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	struct est_error e = { 0 };
+	EVP_PKEY *key = gen("ec:P-256");
+	X509 *root2 = NULL, *own = NULL, *nwo = NULL, *got_own = NULL, *got_nwo = NULL, *forged;
+	struct est_ca *next;
+
+	(void)state;
+	/* The successor must outlive the old root (10 days) and have another name. */
+	assert_int_equal(est_ca_make_successor(pki.root_ca, key, "Test Root G2", 5, &root2, &e),
+	    EST_ERR_CONFIG);
+	assert_int_equal(est_ca_make_successor(pki.root_ca, key, "Test Root", 20, &root2, &e),
+	    EST_ERR_CONFIG);
+	assert_int_equal(est_ca_make_successor(pki.root_ca, key, "Test Root G2", 20, &root2, &e),
+	    EST_OK);
+	next = write_and_load("root2", key, root2, NULL);
+	assert_int_equal(est_ca_make_rollover(pki.root_ca, next, &own, &nwo, &e), EST_OK);
+	/* OldWithNew: the old key under the new one; NewWithOld the other way. */
+	assert_int_equal(X509_verify(own, key), 1);
+	assert_int_equal(X509_verify(nwo, pki.root_key), 1);
+	assert_int_equal(X509_cmp_time(X509_get0_notAfter(nwo), NULL), 1);
+	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(nwo), X509_get0_notAfter(pki.root)), 0);
+	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(own),
+	    X509_get0_subject_key_id(pki.root)), 0);
+
+	assert_true(sk_X509_push(certs, nwo) && sk_X509_push(certs, own));
+	assert_int_equal(est_ca_rollover_check(pki.root_ca, next, certs, &got_own, &got_nwo, &e),
+	    EST_OK);
+	assert_ptr_equal(got_own, own);
+	assert_ptr_equal(got_nwo, nwo);
+	X509_free(got_own);
+	X509_free(got_nwo);
+
+	/* The attacker's: a NewWithOld with the right names, signed by another key. */
+	forged = make_sub_ca(key, "Test Root G2", pki.root, pki.other_key, 5,
+	    "critical,keyCertSign,cRLSign");
+	sk_X509_zero(certs);
+	assert_true(sk_X509_push(certs, own) && sk_X509_push(certs, forged));
+	assert_int_equal(est_ca_rollover_check(pki.root_ca, next, certs, &got_own, &got_nwo, &e),
+	    EST_ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "NewWithOld"));
+	/* Swapped roles are not a rollover from root to root2. */
+	assert_int_equal(est_ca_rollover_check(next, pki.root_ca, certs, &got_own, &got_nwo, &e),
+	    EST_ERR_CONFIG);
+
+	X509_free(forged);
+	sk_X509_free(certs);
+	X509_free(own);
+	X509_free(nwo);
+	X509_free(root2);
+	est_ca_free(next);
+	EVP_PKEY_free(key);
+}
+
 static void
 test_verify(void **state)
 {
@@ -926,6 +984,7 @@ main(void)
 		cmocka_unit_test(test_issue_empty_subject),
 		cmocka_unit_test(test_issue_bad_profile_and_ed25519_ca),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_rollover),
 	};
 
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);

@@ -228,6 +228,43 @@ test_keygen_csrattrs_approval(void **state)
 	free(errors);
 }
 
+/* A CA rollover (issue 17): predecessor, rollover-certificates, issue-from. */
+static void
+test_ca_rollover(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL, text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\nca = A\n"
+	    "[ca A-2]\ncertificate = a2.pem\nkey = a2.key\npredecessor = A\n"
+	    "rollover-certificates = a2-rollover.pem\nissue-from = 2027-01-02T03:04:05Z\n", base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_OK);
+	assert_null(errors);
+	assert_string_equal(cfg->cas[1].predecessor, "A");
+	assert_non_null(strstr(cfg->cas[1].rollover_path, "/a2-rollover.pem"));
+	assert_int_equal(cfg->cas[1].issue_from, 1798859045);
+	assert_null(cfg->cas[0].predecessor);
+	assert_int_equal(cfg->cas[0].issue_from, 0);
+	est_config_free(cfg);
+
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\nca = A\n"
+	    "[ca B]\ncertificate = b.pem\nkey = b.key\npredecessor = Nope\n"
+	    "issue-from = tomorrow\n"
+	    "[ca C]\ncertificate = c.pem\nissue-from = 2027-01-01T00:00:00Z\n"
+	    "[ca D]\ncertificate = d.pem\nkey = d.key\npredecessor = D\n"
+	    "rollover-certificates = r.pem\n", base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
+	assert_non_null(strstr(errors, "[ca B] predecessor = Nope: no other [ca Nope] section"));
+	assert_non_null(strstr(errors, "[ca B] needs rollover-certificates = FILE"));
+	assert_non_null(strstr(errors, "[ca B] issue-from = tomorrow: write a UTC time"));
+	assert_non_null(strstr(errors, "[ca C] rollover-certificates and issue-from go with "
+	    "predecessor"));
+	assert_non_null(strstr(errors, "[ca D] predecessor = D: no other [ca D] section"));
+	free(errors);
+}
+
 /* The authentication failure limits of issue 6: defaults, values, ranges. */
 static void
 test_auth_fail_limits(void **state)
@@ -502,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_revocation_keys),
 		cmocka_unit_test(test_client_and_vendor_aliases),
 		cmocka_unit_test(test_client_mode_bad_combinations),
+		cmocka_unit_test(test_ca_rollover),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
