@@ -11,7 +11,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 60
 
-.PHONY: all deps build run check bench fuzz soak clean
+.PHONY: all deps build run check check-postgresql bench fuzz soak clean
 
 all: build
 
@@ -46,10 +46,18 @@ check: build
 	@cmake --build $(BUILD)-sanitize -j$(JOBS)
 	@cd $(BUILD)-sanitize && ctest --output-on-failure -j$(JOBS)
 
+# The integration suite again with every demo's store moved to a PostgreSQL
+# server of the test's own (docs/deployment.md). Not part of make check (the
+# PostgreSQL-specific tests are): each test starts its own server.
+check-postgresql: build
+	@cd $(BUILD) && ESTKIT_TEST_STORE=postgresql ctest --output-on-failure -j$(JOBS) -R integration/
+
 # The enrolment benchmark against a fresh local estd (docs/performance.md):
-# writes bench/results/DATE.json. Takes about 4 minutes.
+# writes bench/results/DATE.json; then the PostgreSQL column (bench/postgresql.sh:
+# the store alone, one estd against two on one database). Takes about 6 minutes.
 bench: build
 	@bench/bench.sh $(BUILD)
+	@bench/postgresql.sh $(BUILD)
 
 # Fuzz every parser for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600).
 fuzz: deps

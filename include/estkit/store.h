@@ -10,7 +10,19 @@
  * SQLite backend in WAL mode, migrating the schema as needed. A store is
  * made only by est_store_create; est_store_open refuses a missing or empty
  * one (re-creating it would silently lose every record).
- * Further backends (PostgreSQL) plug in through struct est_store_ops.
+ *
+ * "postgresql://[user@]host[:port]/database[?param=value...]" (libpq's URI;
+ * "postgres://" too) opens the shared backend that several servers use at
+ * once. The URI must not carry a password (it is logged): libpq reads it
+ * from the file named by passfile= in the URI, by PGPASSFILE, or
+ * ~/.pgpass. est_store_open refuses a schema of another version than this
+ * code's: est_store_migrate (`estadm db migrate`) brings it forward.
+ * Everything that must hold across servers is decided by the database (see
+ * lib/store/postgresql/db.c); a server caches no record. When the database
+ * cannot be reached, calls fail with EST_ERR_UNAVAILABLE and the handle
+ * reconnects on a later call.
+ *
+ * Backends plug in through struct est_store_ops, one folder each in lib/store.
  *
  * Durability: est_store_put_cert returns EST_OK only after the record is
  * committed; a certificate is never handed to a client before that.
@@ -21,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <openssl/x509.h>
 
@@ -210,6 +223,9 @@ struct est_crl_rec {
 
 void est_crl_rec_free(struct est_crl_rec *rec);
 
+/* Called for each CA's current CRL, by issuer; borrowed for the call. 0 goes on. */
+typedef int (*est_crl_visit)(const char *issuer, const struct est_crl_rec *rec, void *arg);
+
 struct est_store;
 struct est_write;
 
@@ -273,6 +289,7 @@ struct est_store_ops {
 	    struct est_error *);
 	enum est_err (*put_crl)(struct est_store *, const char *issuer,
 	    const struct est_crl_rec *, struct est_error *);
+	enum est_err (*list_crls)(struct est_store *, est_crl_visit, void *, struct est_error *);
 	/*
 	 * The grouped writer's (writer.c): one transaction per group, and in it
 	 * one write at a time, each all or nothing (a savepoint in SQL), so one
@@ -309,16 +326,27 @@ const char *est_store_uri_file(const char *uri);
 enum est_err est_store_create(const char *uri, struct est_store **out, struct est_error *e);
 
 /*
+ * Bring the store at uri to this code's schema version, in one transaction
+ * per step (one for all on PostgreSQL, under a lock that serialises servers).
+ * *from is the version found, *to the version now. EST_ERR_STORE as for
+ * est_store_open (a missing store, a newer schema).
+ */
+enum est_err est_store_migrate(const char *uri, int *from, int *to, struct est_error *e);
+
+/*
  * Check the database for damage: full false runs SQLite's quick_check (what
  * estd runs at start-up), true the slower integrity_check. EST_ERR_STORE
- * names the file, the check and the first problem found.
+ * names the file, the check and the first problem found. On PostgreSQL
+ * (which checks its own pages) it checks the schema version and reads every
+ * table (full: every row).
  */
 enum est_err est_store_check(struct est_store *st, bool full, struct est_error *e);
 
 /*
  * Write a consistent copy of the store, taken online (writers may go on),
  * to the new file path (which must not exist: EST_ERR_EXISTS). Restoring is
- * putting the copy in place of the store while no server runs.
+ * putting the copy in place of the store while no server runs. SQLite only:
+ * a PostgreSQL store is backed up by PostgreSQL (EST_ERR_NOTIMPL says so).
  */
 enum est_err est_store_backup(struct est_store *st, const char *path, struct est_error *e);
 void est_store_close(struct est_store *st);
@@ -377,7 +405,8 @@ enum est_err est_store_put_issued(struct est_store *st, struct est_cert_rec *rec
     const struct est_issue_record *how, struct est_error *e);
 
 /*
- * Register an end entity; sets ee->id and created_at. EST_ERR_EXISTS when
+ * Register an end entity; sets ee->id, and created_at to now unless it is
+ * set (last_used is taken as it is: 0 for a new one). EST_ERR_EXISTS when
  * the username is taken.
  */
 enum est_err est_store_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e);
@@ -409,7 +438,8 @@ enum est_err est_store_del_ee(struct est_store *st, const char *username, struct
 enum est_err est_store_reset_ee(struct est_store *st, const char *username,
     const char *code_hash, int64_t uses_left, int64_t valid_until, struct est_error *e);
 
-/* Import an external CA certificate; sets imported_at. EST_ERR_EXISTS for a taken name. */
+/* Import an external CA certificate; sets imported_at to now unless it is set.
+ * EST_ERR_EXISTS for a taken name. */
 enum est_err est_store_put_ext_ca(struct est_store *st, struct est_ext_ca *ca,
     struct est_error *e);
 
@@ -470,6 +500,29 @@ enum est_err est_store_get_crl(struct est_store *st, const char *issuer,
  */
 enum est_err est_store_put_crl(struct est_store *st, const char *issuer,
     const struct est_crl_rec *rec, struct est_error *e);
+
+/* Every CA's current CRL, by issuer. */
+enum est_err est_store_list_crls(struct est_store *st, est_crl_visit visit, void *arg,
+    struct est_error *e);
+
+/*
+ * Write every record of the store to out, one JSON object a line (format in
+ * docs/deployment.md): external CAs, end entities (codes as their stored
+ * hashes), certificates with their revocations (linked to their end entity
+ * by username), requests held for approval, CRLs. Database row ids are left
+ * out, so exports of the same records from any backend are equal.
+ */
+enum est_err est_store_export(struct est_store *st, FILE *out, struct est_error *e);
+
+/*
+ * Add the records of an export (read from in; `name` for messages) to st,
+ * which must hold no certificate, end entity, request or external CA yet
+ * (EST_ERR_EXISTS). A line that is not a record of the export format is
+ * EST_ERR_BADREQ naming its line. Records are added one at a time: after a
+ * failure, make the store afresh before importing again.
+ */
+enum est_err est_store_import(struct est_store *st, FILE *in, const char *name,
+    struct est_error *e);
 
 /* The schema version the database is at (after migration). */
 enum est_err est_store_schema_version(struct est_store *st, int *version, struct est_error *e);

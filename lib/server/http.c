@@ -303,7 +303,11 @@ http_reply(struct est_req *r, int status, const char *content_type, const void *
 	access_log_req(r, status, NULL);
 }
 
-/* RFC 7030 §4.2.3: every 202 says when to come back, in delta-seconds (pitfall 9). */
+/*
+ * RFC 7030 §4.2.3: every 202 says when to come back, in delta-seconds
+ * (pitfall 9); so does every 503 (RFC 9110 §10.2.3), e.g. while the
+ * store's database cannot be reached.
+ */
 static void
 add_retry_after(struct est_req *r)
 {
@@ -327,6 +331,11 @@ http_fail(struct est_req *r, const struct est_error *err)
 	} else if (status == 202) {
 		add_retry_after(r);
 		snprintf(line, sizeof(line), "%s\n", err->msg);
+	} else if (status == 503) {
+		/* The store's reason names the database: it stays in the log. */
+		add_retry_after(r);
+		snprintf(line, sizeof(line), "the server cannot serve this request now; retry "
+		    "after the Retry-After seconds\n");
 	} else if (status == 500 && err->code == EST_ERR_STORE) {
 		snprintf(line, sizeof(line), "the server cannot use its certificate store now; "
 		    "the server log has the details\n");

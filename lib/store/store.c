@@ -1,11 +1,11 @@
 /*
  * The store's generic part (include/estkit/store.h): choosing a backend by
- * URI, the thin wrappers over a backend's ops table, certificate records
- * built from X.509 objects, and the names of statuses and CRL reasons.
+ * URI and the thin wrappers over a backend's ops table. The records are in
+ * records.c, the backends in one folder each (sqlite/, postgresql/).
  *
  * Invariants: argument checks shared by all backends are made here, so a
  * backend sees a non-NULL serial, a complete record, a known CRL reason and
- * a filter whose `now` is set. A record built here has every string non-NULL.
+ * a filter whose `now` is set.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -13,222 +13,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/asn1.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
-#include "estkit/codec.h"
 #include "estkit/store.h"
 #include "store_int.h"
-
-/* RFC 5280 §5.3.1 names, as written in the ASN.1 module. */
-static const struct {
-	int code;
-	const char *name;
-} reasons[] = {
-	{ EST_REASON_UNSPECIFIED, "unspecified" },
-	{ EST_REASON_KEY_COMPROMISE, "keyCompromise" },
-	{ EST_REASON_CA_COMPROMISE, "cACompromise" },
-	{ EST_REASON_AFFILIATION_CHANGED, "affiliationChanged" },
-	{ EST_REASON_SUPERSEDED, "superseded" },
-	{ EST_REASON_CESSATION_OF_OPERATION, "cessationOfOperation" },
-	{ EST_REASON_CERTIFICATE_HOLD, "certificateHold" },
-	{ EST_REASON_REMOVE_FROM_CRL, "removeFromCRL" },
-	{ EST_REASON_PRIVILEGE_WITHDRAWN, "privilegeWithdrawn" },
-	{ EST_REASON_AA_COMPROMISE, "aACompromise" },
-};
-
-#define NREASONS (sizeof(reasons) / sizeof(reasons[0]))
-
-/* Returns NULL for a number that is not an RFC 5280 reason (7, 11, -1...). */
-const char *
-est_revoke_reason_name(int reason)
-{
-	size_t i;
-
-	for (i = 0; i < NREASONS; i++)
-		if (reasons[i].code == reason)
-			return reasons[i].name;
-	return NULL;
-}
-
-/* Accepts the name in any case, or the reason's decimal number. */
-int
-est_revoke_reason_parse(const char *name, int *out)
-{
-	char *end;
-	long n;
-	size_t i;
-
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < NREASONS; i++) {
-		if (strcasecmp(name, reasons[i].name) == 0) {
-			*out = reasons[i].code;
-			return 0;
-		}
-	}
-	if (!isdigit((unsigned char)name[0]))
-		return -1;
-	n = strtol(name, &end, 10);
-	if (*end != '\0' || n > EST_REASON_AA_COMPROMISE ||
-	    est_revoke_reason_name((int)n) == NULL)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
-/* Never NULL: "unknown" for a value outside the enum. */
-const char *
-est_cert_status_name(enum est_cert_status s)
-{
-	switch (s) {
-	case EST_CERT_VALID:
-		return "valid";
-	case EST_CERT_REVOKED:
-		return "revoked";
-	case EST_CERT_STATUS__MAX:
-		break;
-	}
-	return "unknown";
-}
-
-void
-est_cert_rec_free(struct est_cert_rec *rec)
-{
-	if (rec == NULL)
-		return;
-	free(rec->issuer);
-	free(rec->serial);
-	free(rec->subject);
-	free(rec->san);
-	free(rec->principal);
-	free(rec->alias);
-	free(rec->der);
-	free(rec);
-}
-
-static enum est_err
-fill_text(struct est_cert_rec *rec, X509 *cert, const char *principal,
-    const char *alias, struct est_error *e)
-{
-	GENERAL_NAMES *san;
-
-	san = est_cert_get_san(cert);
-	rec->issuer = est_name_text(X509_get_issuer_name(cert));
-	rec->subject = est_name_text(X509_get_subject_name(cert));
-	rec->serial = est_serial_text(X509_get0_serialNumber(cert));
-	rec->san = est_san_text(san);
-	rec->principal = strdup(principal != NULL ? principal : "");
-	rec->alias = strdup(alias != NULL ? alias : "");
-	GENERAL_NAMES_free(san);
-	if (rec->issuer == NULL || rec->subject == NULL || rec->serial == NULL ||
-	    rec->san == NULL || rec->principal == NULL || rec->alias == NULL)
-		return est_fail(e, EST_ERR_NOMEM, "out of memory describing a certificate");
-	return EST_OK;
-}
-
-/* ASN.1 time to Unix seconds; 0 or -1 when t is missing or malformed. */
-static int
-asn1_time_unix(const ASN1_TIME *t, int64_t *out)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
-
-static enum est_err
-fill_validity(struct est_cert_rec *rec, X509 *cert, struct est_error *e)
-{
-	if (asn1_time_unix(X509_get0_notBefore(cert), &rec->not_before) != 0 ||
-	    asn1_time_unix(X509_get0_notAfter(cert), &rec->not_after) != 0)
-		return est_fail_ssl(e, EST_ERR_CRYPTO,
-		    "certificate %s has a malformed validity period", rec->serial);
-	return EST_OK;
-}
-
-/*
- * SHA-256 of the SubjectPublicKeyInfo as the certificate carries it, encoded
- * from its fields: no key object is needed (one just issued has none, see
- * est_ca_issue) and OpenSSL 3's encoder is not run.
- */
-static enum est_err
-fill_spki(struct est_cert_rec *rec, X509 *cert, struct est_error *e)
-{
-	static const char hexdig[] = "0123456789abcdef";
-	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	int len;
-
-	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) <= 0)
-		return est_fail_ssl(e, EST_ERR_CRYPTO,
-		    "the public key of certificate %s cannot be encoded", rec->serial);
-	if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-		OPENSSL_free(der);
-		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot hash the public key");
-	}
-	OPENSSL_free(der);
-	for (unsigned int i = 0; i < mdlen; i++) {
-		rec->spki_sha256[2 * i] = hexdig[md[i] >> 4];
-		rec->spki_sha256[2 * i + 1] = hexdig[md[i] & 0x0f];
-	}
-	rec->spki_sha256[64] = '\0';
-	return EST_OK;
-}
-
-static enum est_err
-fill_der(struct est_cert_rec *rec, X509 *cert, struct est_error *e)
-{
-	unsigned char *p;
-	int len;
-
-	len = i2d_X509(cert, NULL);
-	if (len <= 0)
-		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot DER-encode certificate %s",
-		    rec->serial);
-	rec->der = malloc((size_t)len);
-	if (rec->der == NULL)
-		return est_fail(e, EST_ERR_NOMEM, "out of memory encoding a certificate");
-	p = rec->der;
-	if (i2d_X509(cert, &p) != len)
-		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot DER-encode certificate %s",
-		    rec->serial);
-	rec->der_len = (size_t)len;
-	return EST_OK;
-}
-
-enum est_err
-est_cert_rec_from_x509(X509 *cert, const char *principal, const char *alias,
-    struct est_cert_rec **out, struct est_error *e)
-{
-	struct est_cert_rec *rec;
-	enum est_err rc;
-
-	if (cert == NULL)
-		return est_fail(e, EST_ERR_INTERNAL, "no certificate to record");
-	rec = calloc(1, sizeof(*rec));
-	if (rec == NULL)
-		return est_fail(e, EST_ERR_NOMEM, "out of memory recording a certificate");
-	rec->status = EST_CERT_VALID;
-	rec->revocation_reason = -1;
-	rec->issued_at = (int64_t)time(NULL);
-	rc = fill_text(rec, cert, principal, alias, e);
-	if (rc == EST_OK)
-		rc = fill_validity(rec, cert, e);
-	if (rc == EST_OK)
-		rc = fill_spki(rec, cert, e);
-	if (rc == EST_OK)
-		rc = fill_der(rec, cert, e);
-	if (rc != EST_OK) {
-		est_cert_rec_free(rec);
-		return rc;
-	}
-	*out = rec;
-	return EST_OK;
-}
 
 /* Length of the URI scheme ("sqlite" in "sqlite:x"); 0 for a bare path. */
 static size_t
@@ -251,29 +37,41 @@ scheme_is(const char *uri, size_t len, const char *name)
 	return strlen(name) == len && strncasecmp(uri, name, len) == 0;
 }
 
-/* The backend's open or create for uri; EST_ERR_CONFIG for what is no store URI. */
+enum open_mode { OPEN, CREATE, MIGRATE };
+
+/* The backend's open, create or migrate for uri; EST_ERR_CONFIG for what is no store URI. */
 static enum est_err
-open_uri(const char *uri, bool create, struct est_store **out, struct est_error *e)
+open_uri(const char *uri, enum open_mode mode, int *from, struct est_store **out,
+    struct est_error *e)
 {
-	enum est_err (*sqlite)(const char *, struct est_store **, struct est_error *) =
-	    create ? est_store_sqlite_create : est_store_sqlite_open;
 	size_t n;
 
 	if (uri == NULL || uri[0] == '\0')
-		return est_fail(e, EST_ERR_CONFIG, "no store given (use sqlite:PATH)");
+		return est_fail(e, EST_ERR_CONFIG, "no store given (use sqlite:PATH or "
+		    "postgresql://...)");
 	n = scheme_len(uri);
-	if (n == 0)
-		return sqlite(uri, out, e);
-	if (scheme_is(uri, n, "sqlite")) {
-		if (uri[n + 1] == '\0')
+	if (n == 0 || scheme_is(uri, n, "sqlite")) {
+		const char *path = n == 0 ? uri : uri + n + 1;
+
+		if (path[0] == '\0')
 			return est_fail(e, EST_ERR_CONFIG,
 			    "store \"%s\" names no database file", uri);
-		return sqlite(uri + n + 1, out, e);
+		if (mode == CREATE)
+			return est_store_sqlite_create(path, out, e);
+		if (mode == MIGRATE)
+			return est_store_sqlite_migrate(path, from, out, e);
+		return est_store_sqlite_open(path, out, e);
 	}
-	if (scheme_is(uri, n, "postgres") || scheme_is(uri, n, "postgresql"))
-		return est_fail(e, EST_ERR_CONFIG, "PostgreSQL store not built in yet");
-	return est_fail(e, EST_ERR_CONFIG,
-	    "unknown store scheme \"%.*s\" (use sqlite:PATH)", (int)n, uri);
+	/* libpq takes the whole URI, scheme included. */
+	if (scheme_is(uri, n, "postgres") || scheme_is(uri, n, "postgresql")) {
+		if (mode == CREATE)
+			return est_store_pg_create(uri, out, e);
+		if (mode == MIGRATE)
+			return est_store_pg_migrate(uri, from, out, e);
+		return est_store_pg_open(uri, out, e);
+	}
+	return est_fail(e, EST_ERR_CONFIG, "unknown store scheme \"%.*s\" (use sqlite:PATH or "
+	    "postgresql://...)", (int)n, uri);
 }
 
 const char *
@@ -292,13 +90,26 @@ est_store_uri_file(const char *uri)
 enum est_err
 est_store_open(const char *uri, struct est_store **out, struct est_error *e)
 {
-	return open_uri(uri, false, out, e);
+	return open_uri(uri, OPEN, NULL, out, e);
 }
 
 enum est_err
 est_store_create(const char *uri, struct est_store **out, struct est_error *e)
 {
-	return open_uri(uri, true, out, e);
+	return open_uri(uri, CREATE, NULL, out, e);
+}
+
+enum est_err
+est_store_migrate(const char *uri, int *from, int *to, struct est_error *e)
+{
+	struct est_store *st = NULL;
+	enum est_err rc;
+
+	if ((rc = open_uri(uri, MIGRATE, from, &st, e)) != EST_OK)
+		return rc;
+	rc = st->ops->schema_version(st, to, e);
+	est_store_close(st);
+	return rc;
 }
 
 enum est_err
@@ -369,15 +180,6 @@ est_store_revoke_cert(struct est_store *st, const char *issuer, const char *seri
 	return st->ops->revoke_cert(st, issuer, serial, reason, when, e);
 }
 
-void
-est_crl_rec_free(struct est_crl_rec *rec)
-{
-	if (rec == NULL)
-		return;
-	free(rec->der);
-	free(rec);
-}
-
 enum est_err
 est_store_revocation_revision(struct est_store *st, const char *issuer, int64_t *rev,
     struct est_error *e)
@@ -405,35 +207,12 @@ est_store_put_crl(struct est_store *st, const char *issuer, const struct est_crl
 	return st->ops->put_crl(st, issuer, rec, e);
 }
 
-const char *
-est_req_state_name(enum est_req_state s)
+enum est_err
+est_store_list_crls(struct est_store *st, est_crl_visit visit, void *arg, struct est_error *e)
 {
-	switch (s) {
-	case EST_REQ_PENDING:
-		return "pending";
-	case EST_REQ_APPROVED:
-		return "approved";
-	case EST_REQ_REJECTED:
-		return "rejected";
-	case EST_REQ_ISSUED:
-		return "issued";
-	case EST_REQ_STATE__MAX:
-		break;
-	}
-	return "unknown";
-}
-
-void
-est_req_rec_free(struct est_req_rec *rec)
-{
-	if (rec == NULL)
-		return;
-	free(rec->alias);
-	free(rec->operation);
-	free(rec->subject);
-	free(rec->san);
-	free(rec->principal);
-	free(rec);
+	if (visit == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no visitor for listing CRLs");
+	return st->ops->list_crls(st, visit, arg, e);
 }
 
 enum est_err

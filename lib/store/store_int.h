@@ -8,16 +8,37 @@
 #include "estkit/err.h"
 #include "estkit/store.h"
 
-/* sqlite.c */
+/* The schema version every backend's migrations reach (checked in each). */
+#define EST_STORE_SCHEMA_VERSION 4
+
+/* sqlite/db.c */
 
 /*
- * Open (creating with mode 0600 and migrating as needed) the SQLite
- * database at path. EST_ERR_STORE, naming the file, when it cannot be opened
- * or its schema is newer than this code. Caller closes with est_store_close().
+ * Open (migrating as needed) the SQLite database at path. EST_ERR_STORE,
+ * naming the file, when it is missing, empty, cannot be opened or its schema
+ * is newer than this code. Caller closes with est_store_close().
  */
 enum est_err est_store_sqlite_open(const char *path, struct est_store **out,
     struct est_error *e);
 enum est_err est_store_sqlite_create(const char *path, struct est_store **out,
+    struct est_error *e);
+/* Open as est_store_sqlite_open, saying in *from the version found before. */
+enum est_err est_store_sqlite_migrate(const char *path, int *from, struct est_store **out,
+    struct est_error *e);
+
+/* postgresql/db.c */
+
+/*
+ * Connect to the PostgreSQL database a postgresql:// URI names. open
+ * refuses a schema of another version than this code's; create makes the
+ * schema in a database without one (EST_ERR_EXISTS otherwise); migrate
+ * brings an older one forward, saying in *from the version found.
+ * EST_ERR_CONFIG for a URI libpq does not take or one with a password.
+ */
+enum est_err est_store_pg_open(const char *uri, struct est_store **out, struct est_error *e);
+enum est_err est_store_pg_create(const char *uri, struct est_store **out,
+    struct est_error *e);
+enum est_err est_store_pg_migrate(const char *uri, int *from, struct est_store **out,
     struct est_error *e);
 
 /* store.c */

@@ -89,6 +89,9 @@ int adm_read_secret(const char *arg, const char *file, const char *what, char *b
 
 int adm_db_create(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_db_check(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_db_migrate(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_db_export(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_db_import(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_db_backup(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* ---- cmd_init.c ---------------------------------------------------------- */

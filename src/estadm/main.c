@@ -155,15 +155,32 @@ static const struct adm_cmd commands[] = {
 	    "    Create an empty store where the configuration's store points. Only\n"
 	    "    this and init make a store: estd and the other commands refuse a\n"
 	    "    missing or empty one. Refused when a store is there.\n" },
+	{ "db", "migrate", adm_db_migrate,
+	    "db migrate\n"
+	    "    Bring the store's schema to this estkit's version. SQLite stores are\n"
+	    "    migrated when opened; a PostgreSQL store only by this command (estd\n"
+	    "    refuses another schema version), run once while every estd is stopped\n"
+	    "    or already of the new version.\n" },
+	{ "db", "export", adm_db_export,
+	    "db export > FILE\n"
+	    "    Write every record of the store to standard output, one JSON object\n"
+	    "    a line: external CAs, end entities (codes hashed), certificates and\n"
+	    "    revocations, requests held for approval, CRLs.\n" },
+	{ "db", "import", adm_db_import,
+	    "db import FILE\n"
+	    "    Add the records of an export to the store, which must be new\n"
+	    "    (estadm db create): moves a deployment between SQLite and PostgreSQL.\n" },
 	{ "db", "check", adm_db_check,
 	    "db check\n"
 	    "    Run SQLite's full integrity_check on the store (estd runs the quicker\n"
-	    "    quick_check at start-up and with -n).\n" },
+	    "    quick_check at start-up and with -n); on PostgreSQL, check the schema\n"
+	    "    version and read every row.\n" },
 	{ "db", "backup", adm_db_backup,
 	    "db backup FILE\n"
 	    "    Write a consistent copy of the store to the new FILE, also while estd\n"
 	    "    runs. To restore: stop estd, remove the store and its -wal and -shm\n"
-	    "    files, put FILE in its place.\n" },
+	    "    files, put FILE in its place. SQLite only: a PostgreSQL store is\n"
+	    "    backed up with PostgreSQL's tools (docs/deployment.md).\n" },
 	{ "ca", "ocsp-responder", adm_ca_ocsp_responder,
 	    "ca ocsp-responder CA --cert FILE --key FILE [--days N] [--key-type SPEC]\n"
 	    "    Issue a delegated OCSP responder certificate (id-kp-OCSPSigning,\n"

@@ -88,9 +88,29 @@ finish() {
 }
 
 # init_demo [estadm init options...]: a demo directory in $T/var, ports from the kernel.
+# With ESTKIT_TEST_STORE=postgresql (make check-postgresql) its store is moved to
+# a PostgreSQL server of the test's own (pg_lib.sh), as docs/deployment.md moves one.
 init_demo() {
 	"$ESTADM" init "$T/var" --http-port 0 --tls-port 0 --mtls-port 0 "$@" >/dev/null
 	TA="$T/var/ca.pem"
+	# A test that runs its own PostgreSQL (PG_DIR set) places the store itself.
+	if [ "${ESTKIT_TEST_STORE:-sqlite}" = postgresql ] && [ -z "${PG_DIR:-}" ]; then
+		. "$(dirname "${BASH_SOURCE[0]}")/pg_lib.sh"
+		pg_start
+		"$ESTADM" -c "$T/var/estd.conf" db export > "$T/demo-export.jsonl"
+		sed -i "s|^store = .*|store = $PG_URI|" "$T/var/estd.conf"
+		"$ESTADM" -c "$T/var/estd.conf" db create > /dev/null
+		"$ESTADM" -c "$T/var/estd.conf" db import "$T/demo-export.jsonl" > /dev/null
+		rm -f "$T/var/estkit.db"
+	fi
+}
+
+# sqlite_only WHAT: this test is about the SQLite file itself; skip (77) on PostgreSQL.
+sqlite_only() {
+	if [ "${ESTKIT_TEST_STORE:-sqlite}" != sqlite ]; then
+		echo "skip - $* (the SQLite store's own)"
+		exit 77
+	fi
 }
 
 # start_estd [CONFIG]: start estd and wait until it listens; sets HTTP_PORT, TLS_PORT, MTLS_PORT.

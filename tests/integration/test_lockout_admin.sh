@@ -15,7 +15,9 @@ cd "$T"
 mkcsr dev
 URL="$EST/simpleenroll"
 enrol() { post_csr simpleenroll dev.b64 body.txt "$@" "$EST/simpleenroll"; }
+# Beside an SQLite store; in estd's directory for a PostgreSQL one.
 LF=var/estkit.db-lockouts
+grep -q '^store = postgres' var/estd.conf && LF=var/lockouts
 
 "${ADM[@]}" lockout list > list.txt
 [ "$(cat list.txt)" = "$(printf '%-7s  %-20s  %-9s  %s' KIND 'UNTIL (UTC)' LEFT ADDRESS-OR-NAME)" ] \

@@ -8,7 +8,9 @@
 init_demo
 cd "$T"
 for layout in 3-port 2-port 1-port; do
-	sed -E 's/^(listen = 127\.0\.0\.1):[0-9]+$/\1:0/' "$ESTKIT_SRC/docs/examples/$layout.conf" > var/$layout.conf
+	# The demo's store (the examples' sqlite:estkit.db, or PostgreSQL under make check-postgresql).
+	sed -E -e 's/^(listen = 127\.0\.0\.1):[0-9]+$/\1:0/' -e "s|^store = .*|$(grep '^store = ' var/estd.conf)|" \
+	    "$ESTKIT_SRC/docs/examples/$layout.conf" > var/$layout.conf
 	"$ESTD" -n -c var/$layout.conf >check.txt 2>&1 || fail "$layout.conf does not load: $(cat check.txt)"
 	ok "docs/examples/$layout.conf loads and checks"
 done

@@ -5,6 +5,7 @@
 # `estadm db check` (integrity_check); `estadm db backup` makes a copy that
 # restores every record.
 . "$(dirname "$0")/lib.sh"
+sqlite_only "the store file, its damage, backup and attributes"
 
 init_demo
 ADM=("$ESTADM" -c "$T/var/estd.conf")

@@ -6,6 +6,7 @@
 # -shm made immutable while estd runs kills it with SIGBUS inside SQLite's
 # memory map; that cannot be caught, and estd(8) says so.)
 . "$(dirname "$0")/lib.sh"
+sqlite_only "the store file, its damage, backup and attributes"
 
 [ "$(id -u)" = 0 ] && command -v chattr > /dev/null || { echo "skip: needs root and chattr"; exit 77; }
 init_demo

@@ -6,7 +6,12 @@
  * their one-transaction spend of an enrolment code, external CAs, and the
  * requests held for manual approval.
  *
- * Each test gets a fresh database in its own mkdtemp directory.
+ * Each test gets a fresh database in its own mkdtemp directory. With
+ * ESTKIT_TEST_PG_HOST and ESTKIT_TEST_PG_PORT set (a PostgreSQL server whose
+ * superuser "postgres" may connect over that socket directory without a
+ * password; tests/integration/test_store_postgresql.sh starts one), the
+ * backend-neutral tests run again on the PostgreSQL backend, each on a fresh
+ * database, with a few of that backend's own (reconnection).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +31,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "estkit/store.h"
@@ -36,6 +42,8 @@
 struct fixture {
 	char dir[64];
 	char path[128];
+	char uri[256];           /* what est_store_open takes: path, or a postgresql:// URI */
+	char pgdb[32];           /* the PostgreSQL database of this test, "" for SQLite */
 	struct est_store *st;
 	EVP_PKEY *key;
 };
@@ -58,6 +66,7 @@ setup(void **state)
 	strcpy(fx->dir, "/tmp/test_store.XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	path_in(fx, "est.db", fx->path, sizeof(fx->path));
+	snprintf(fx->uri, sizeof(fx->uri), "%s", fx->path);
 	assert_int_equal(est_store_create(fx->path, &fx->st, &e), EST_OK);
 	fx->key = shared_key;
 	*state = fx;
@@ -88,6 +97,60 @@ teardown(void **state)
 	remove_db(fx, "garbage.db");
 	remove_db(fx, "backup.db");
 	assert_int_equal(rmdir(fx->dir), 0);
+	free(fx);
+	return 0;
+}
+
+/* ---- the PostgreSQL fixture ---- */
+
+/* Run sql as the superuser on database db of the test server. */
+static void
+pg_admin(const char *db, const char *sql)
+{
+	char conninfo[256];
+	PGconn *c;
+	PGresult *res;
+
+	snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=postgres dbname=%s",
+	    getenv("ESTKIT_TEST_PG_HOST"), getenv("ESTKIT_TEST_PG_PORT"), db);
+	c = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(c);
+}
+
+static int
+setup_pg(void **state)
+{
+	static int n;
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct est_error e = { 0 };
+	char sql[64];
+
+	assert_non_null(fx);
+	snprintf(fx->pgdb, sizeof(fx->pgdb), "est_%d_%d", (int)getpid(), n++);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->pgdb);
+	pg_admin("postgres", sql);
+	snprintf(fx->uri, sizeof(fx->uri), "postgresql:///%s?host=%s&port=%s&user=postgres",
+	    fx->pgdb, getenv("ESTKIT_TEST_PG_HOST"), getenv("ESTKIT_TEST_PG_PORT"));
+	assert_int_equal(est_store_create(fx->uri, &fx->st, &e), EST_OK);
+	fx->key = shared_key;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown_pg(void **state)
+{
+	struct fixture *fx = *state;
+	char sql[64];
+
+	est_store_close(fx->st);
+	snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", fx->pgdb);
+	pg_admin("postgres", sql);
 	free(fx);
 	return 0;
 }
@@ -494,7 +557,7 @@ test_write_during_read_on_other_handle(void **state)
 	struct est_cert_rec *got = NULL;
 
 	put(fx->st, a);
-	assert_int_equal(est_store_open(fx->path, &other, &e), EST_OK);
+	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_OK);
 	w.st = other;
 	w.rec = make_rec(fx->key, "CA", "b", 2, NOT_BEFORE, NOT_AFTER);
 	assert_int_equal(est_store_list_certs(fx->st, NULL, write_while_reading, &w, &e), EST_OK);
@@ -721,8 +784,16 @@ test_uri_dispatch(void **state)
 
 	assert_int_equal(est_store_open("mysql://db/est", &other, &e), EST_ERR_CONFIG);
 	assert_non_null(strstr(e.msg, "\"mysql\""));
-	assert_int_equal(est_store_open("postgresql://db/est", &other, &e), EST_ERR_CONFIG);
-	assert_non_null(strstr(e.msg, "PostgreSQL"));
+	/* A password in the URI (which is logged) is refused before connecting, unrepeated. */
+	assert_int_equal(est_store_open("postgresql://est:s3cret@db/est", &other, &e),
+	    EST_ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "password"));
+	assert_null(strstr(e.msg, "s3cret"));
+	assert_int_equal(est_store_open("postgres://db/est?password=s3cret", &other, &e),
+	    EST_ERR_CONFIG);
+	assert_null(strstr(e.msg, "s3cret"));
+	assert_int_equal(est_store_open("postgres://db/est?no_such_parameter=1", &other, &e),
+	    EST_ERR_CONFIG);
 	assert_int_equal(est_store_open("postgres:dbname=est", &other, &e), EST_ERR_CONFIG);
 	assert_int_equal(est_store_open("sqlite:", &other, &e), EST_ERR_CONFIG);
 	assert_int_equal(est_store_open("", &other, &e), EST_ERR_CONFIG);
@@ -1104,6 +1175,110 @@ test_crl_state(void **state)
 	est_cert_rec_free(other);
 }
 
+/*
+ * est_store_put_issued in one transaction: a renewal revokes what it
+ * replaces (superseded), a limit of valid certificates counts the new one,
+ * and nothing of a refused issue is written.
+ */
+static void
+test_put_issued_rules(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_ee *ee = make_ee("dev", -1, 0);
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "dev", 0x61, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "dev", 0x62, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *c = make_rec(fx->key, "CA", "dev", 0x63, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+	struct est_issue_record how = { .code_hash = "H1", .max_active = 1, .now = 100 };
+
+	assert_int_equal(est_store_put_ee(fx->st, ee, &e), EST_OK);
+	a->ee_id = b->ee_id = c->ee_id = ee->id;
+	assert_int_equal(est_store_put_issued(fx->st, a, &how, &e), EST_OK);
+	/* A second valid certificate is over the limit: refused, nothing written. */
+	assert_int_equal(est_store_put_issued(fx->st, b, &how, &e), EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "max-active-certificates"));
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "62", &got, &e), EST_ERR_NOTFOUND);
+	/* Renewing it instead: the old one is revoked (superseded) in the same transaction. */
+	how.replaces_issuer = a->issuer;
+	how.replaces_serial = a->serial;
+	assert_int_equal(est_store_put_issued(fx->st, c, &how, &e), EST_OK);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "61", &got, &e), EST_OK);
+	assert_int_equal(got->status, EST_CERT_REVOKED);
+	assert_int_equal(got->revocation_reason, EST_REASON_SUPERSEDED);
+	assert_int_equal(got->revoked_at, 100);
+	est_cert_rec_free(got);
+	est_ee_free(ee);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+	est_cert_rec_free(c);
+}
+
+/* Cut this test's server connections, as a database restart would. */
+static void
+pg_cut(const struct fixture *fx)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	    "WHERE datname = '%s' AND application_name = 'estkit'", fx->pgdb);
+	pg_admin("postgres", sql);
+}
+
+/*
+ * A lost connection is re-established: a read outside a transaction is
+ * retried at once; a write is not (it may have been done), it fails as
+ * unavailable (HTTP 503) and the next call reconnects.
+ */
+static void
+test_pg_reconnects(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "a", 0x71, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "b", 0x72, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+
+	put(fx->st, a);
+	pg_cut(fx);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "71", &got, &e), EST_OK);
+	est_cert_rec_free(got);
+	pg_cut(fx);
+	assert_int_equal(est_store_put_cert(fx->st, b, &e), EST_ERR_UNAVAILABLE);
+	assert_null(strstr(e.msg, "postgres@"));
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "72", &got, &e), EST_ERR_NOTFOUND);
+	put(fx->st, b);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+}
+
+/* Opening refuses another schema version; est_store_migrate moves an older one on. */
+static void
+test_pg_schema_versions(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_store *other = NULL;
+	int from = -1, to = -1;
+
+	assert_int_equal(est_store_create(fx->uri, &other, &e), EST_ERR_EXISTS);
+	pg_admin(fx->pgdb, "UPDATE estkit_schema SET version = 9");
+	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_ERR_STORE);
+	assert_non_null(strstr(e.msg, "newer"));
+	assert_int_equal(est_store_migrate(fx->uri, &from, &to, &e), EST_ERR_STORE);
+	pg_admin(fx->pgdb, "DROP TABLE crls; DROP TRIGGER certs_revoked ON certs; "
+	    "DROP TABLE revocation_counts; DROP FUNCTION estkit_count_revocation(); "
+	    "DROP INDEX certs_revoked_by_issuer; UPDATE estkit_schema SET version = 3");
+	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_ERR_STORE);
+	assert_non_null(strstr(e.msg, "estadm db migrate"));
+	assert_int_equal(est_store_migrate(fx->uri, &from, &to, &e), EST_OK);
+	assert_int_equal(from, 3);
+	assert_int_equal(to, 4);
+	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_OK);
+	assert_int_equal(est_store_check(other, true, &e), EST_OK);
+	est_store_close(other);
+}
+
 int
 main(void)
 {
@@ -1128,8 +1303,26 @@ main(void)
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test_setup_teardown(test_ee_register_get_list_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consume_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_issued_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
+	};
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_get_every_field, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_duplicate_is_exists, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_revoke, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_ambiguous_serial, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_list, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_write_during_read_on_other_handle, setup_pg,
+		    teardown_pg),
+		cmocka_unit_test_setup_teardown(test_requests, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_ee_register_get_list_del, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_consume_once, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_put_issued_rules, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_crl_state, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_pg_reconnects, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_pg_schema_versions, setup_pg, teardown_pg),
 	};
 	int rc;
 
@@ -1137,6 +1330,8 @@ main(void)
 	if (shared_key == NULL)
 		return 1;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (rc == 0 && getenv("ESTKIT_TEST_PG_HOST") != NULL && getenv("ESTKIT_TEST_PG_PORT") != NULL)
+		rc = cmocka_run_group_tests_name("store on PostgreSQL", pg_tests, NULL, NULL);
 	EVP_PKEY_free(shared_key);
 	return rc;
 }

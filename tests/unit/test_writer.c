@@ -12,6 +12,12 @@
  * queued first. Nothing is timed:
  * the first write's callback holds the writer until the test has queued
  * the rest, so the grouping is deterministic.
+ *
+ * With ESTKIT_TEST_PG_HOST and ESTKIT_TEST_PG_PORT set (a PostgreSQL server
+ * whose superuser "postgres" connects over that socket directory without a
+ * password; tests/integration/test_store_postgresql.sh starts one), every
+ * test runs again with the writer on the PostgreSQL backend (issue 13), each
+ * on a fresh database.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,13 +34,16 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <libpq-fe.h>
+
 #include "estkit/store.h"
 
 #define N 24
 
 struct fx {
 	char dir[64];
-	char path[128];
+	char path[256];                 /* the store's URI: a file, or postgresql:// */
+	char pgdb[32];                  /* the PostgreSQL database of this test, "" for SQLite */
 	struct est_store *st;           /* the test's own handle */
 	EVP_PKEY *key;
 	pthread_mutex_t lock;
@@ -77,7 +86,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
-	char p[160];
+	char p[300];
 
 	est_store_close(f->st);
 	EVP_PKEY_free(f->key);
@@ -86,6 +95,64 @@ teardown(void **state)
 		unlink(p);
 	}
 	rmdir(f->dir);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	free(f);
+	return 0;
+}
+
+/* Run sql as the superuser on database db of the test's PostgreSQL server. */
+static void
+pg_admin(const char *db, const char *sql)
+{
+	char conninfo[256];
+	PGconn *c;
+	PGresult *res;
+
+	snprintf(conninfo, sizeof(conninfo), "host=%s port=%s user=postgres dbname=%s",
+	    getenv("ESTKIT_TEST_PG_HOST"), getenv("ESTKIT_TEST_PG_PORT"), db);
+	c = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(c);
+}
+
+static int
+setup_pg(void **state)
+{
+	static int n;
+	struct fx *f = calloc(1, sizeof(*f));
+	struct est_error e = { 0 };
+	char sql[64];
+
+	assert_non_null(f);
+	snprintf(f->pgdb, sizeof(f->pgdb), "estw_%d_%d", (int)getpid(), n++);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->pgdb);
+	pg_admin("postgres", sql);
+	snprintf(f->path, sizeof(f->path), "postgresql:///%s?host=%s&port=%s&user=postgres",
+	    f->pgdb, getenv("ESTKIT_TEST_PG_HOST"), getenv("ESTKIT_TEST_PG_PORT"));
+	assert_int_equal(est_store_create(f->path, &f->st, &e), EST_OK);
+	f->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(f->key);
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown_pg(void **state)
+{
+	struct fx *f = *state;
+	char sql[64];
+
+	est_store_close(f->st);
+	EVP_PKEY_free(f->key);
+	snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", f->pgdb);
+	pg_admin("postgres", sql);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
 	free(f);
@@ -451,6 +518,20 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_incomplete_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
 	};
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_groups_and_durability, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_group_bound, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_failures_stay_alone, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_revoke_replaced, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_approval_claimed_once, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_hold_once, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_incomplete_refused, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_stop_drains, setup_pg, teardown_pg),
+	};
+	int rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (rc == 0 && getenv("ESTKIT_TEST_PG_HOST") != NULL && getenv("ESTKIT_TEST_PG_PORT") != NULL)
+		rc = cmocka_run_group_tests_name("writer on PostgreSQL", pg_tests, NULL, NULL);
+	return rc;
 }

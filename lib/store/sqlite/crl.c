@@ -1,6 +1,6 @@
 /*
  * SQLite backend: revocation revisions and each CA's current CRL (schema
- * step 4 in sqlite.c).
+ * step 4 in db.c).
  *
  * The revision is kept by triggers on the certs table, so it counts every
  * revocation whichever statement made it. A CRL replaces the stored one only
@@ -12,39 +12,32 @@
 
 #include "sqlite_int.h"
 
-enum crl_query {
-	C_REVISION,
-	C_GET,
-	C_PUT,
-	C__MAX
-};
+static const char SQL_REVISION[] = "SELECT revision FROM revocation_counts WHERE issuer = ?1";
+static const char SQL_GET[] = "SELECT crl_number, revision, this_update, next_update, der "
+    "FROM crls WHERE issuer = ?1";
+static const char SQL_PUT[] = "INSERT INTO crls (issuer, crl_number, revision, this_update, "
+    "next_update, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (issuer) DO UPDATE SET "
+    "crl_number = excluded.crl_number, revision = excluded.revision, "
+    "this_update = excluded.this_update, next_update = excluded.next_update, "
+    "der = excluded.der WHERE crls.crl_number = excluded.crl_number - 1";
+static const char SQL_LIST[] = "SELECT crl_number, revision, this_update, next_update, der, "
+    "issuer FROM crls ORDER BY issuer";
 
-_Static_assert(C__MAX <= SQ_CRL__MAX, "sqlite_int.h: SQ_CRL__MAX too small");
-
-static const char *const queries[C__MAX] = {
-	[C_REVISION] = "SELECT revision FROM revocation_counts WHERE issuer = ?1",
-	[C_GET] = "SELECT crl_number, revision, this_update, next_update, der FROM crls "
-	    "WHERE issuer = ?1",
-	[C_PUT] = "INSERT INTO crls (issuer, crl_number, revision, this_update, next_update, der) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (issuer) DO UPDATE SET "
-	    "crl_number = excluded.crl_number, revision = excluded.revision, "
-	    "this_update = excluded.this_update, next_update = excluded.next_update, "
-	    "der = excluded.der WHERE crls.crl_number = excluded.crl_number - 1",
-};
-
-static struct sq_store *
-sq(struct est_store *st)
-{
-	return (struct sq_store *)st;
-}
-
+/* The current row (columns of SQL_GET, then the issuer) as a new record. */
 static enum est_err
-prepared(struct sq_store *s, enum crl_query q, sqlite3_stmt **out, struct est_error *e)
+row_to_crl(sqlite3_stmt *q, struct est_crl_rec **out, struct est_error *e)
 {
-	if (s->crl_stmt[q] == NULL && sqlite3_prepare_v3(s->db, queries[q], -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->crl_stmt[q], NULL) != SQLITE_OK)
-		return sq_fail(s, "preparing a statement", e);
-	*out = s->crl_stmt[q];
+	struct est_crl_rec *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL || sq_col_blob(q, 4, &r->der, &r->der_len) != 0) {
+		est_crl_rec_free(r);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory reading a CRL");
+	}
+	r->crl_number = sqlite3_column_int64(q, 0);
+	r->revision = sqlite3_column_int64(q, 1);
+	r->this_update = sqlite3_column_int64(q, 2);
+	r->next_update = sqlite3_column_int64(q, 3);
+	*out = r;
 	return EST_OK;
 }
 
@@ -57,7 +50,7 @@ sq_revocation_revision(struct est_store *st, const char *issuer, int64_t *rev,
 	enum est_err rc;
 	int src;
 
-	if ((rc = prepared(s, C_REVISION, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_REVISION, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, issuer, -1, SQLITE_STATIC) != SQLITE_OK)
 		rc = sq_fail(s, "binding an issuer", e);
@@ -76,12 +69,11 @@ sq_get_crl(struct est_store *st, const char *issuer, struct est_crl_rec **out,
     struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	struct est_crl_rec *r = NULL;
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 	int src;
 
-	if ((rc = prepared(s, C_GET, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_GET, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, issuer, -1, SQLITE_STATIC) != SQLITE_OK)
 		rc = sq_fail(s, "binding an issuer", e);
@@ -89,21 +81,42 @@ sq_get_crl(struct est_store *st, const char *issuer, struct est_crl_rec **out,
 		rc = est_fail(e, EST_ERR_NOTFOUND, "no CRL of issuer %s yet", issuer);
 	else if (src != SQLITE_ROW)
 		rc = sq_fail(s, "reading a CRL", e);
-	else if ((r = calloc(1, sizeof(*r))) == NULL || sq_col_blob(q, 4, &r->der, &r->der_len) != 0)
-		rc = est_fail(e, EST_ERR_NOMEM, "out of memory reading a CRL");
-	else {
-		r->crl_number = sqlite3_column_int64(q, 0);
-		r->revision = sqlite3_column_int64(q, 1);
-		r->this_update = sqlite3_column_int64(q, 2);
-		r->next_update = sqlite3_column_int64(q, 3);
-	}
+	else
+		rc = row_to_crl(q, out, e);
 	sq_done(q);
-	if (rc != EST_OK) {
-		est_crl_rec_free(r);
+	return rc;
+}
+
+struct list_ctx {
+	est_crl_visit visit;
+	void *arg;
+};
+
+static enum est_err
+each_crl(sqlite3_stmt *q, void *arg, int *stop, struct est_error *e)
+{
+	struct list_ctx *c = arg;
+	struct est_crl_rec *r;
+	enum est_err rc;
+
+	if ((rc = row_to_crl(q, &r, e)) != EST_OK)
 		return rc;
-	}
-	*out = r;
+	*stop = c->visit((const char *)sqlite3_column_text(q, 5), r, c->arg);
+	est_crl_rec_free(r);
 	return EST_OK;
+}
+
+enum est_err
+sq_list_crls(struct est_store *st, est_crl_visit visit, void *arg, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	struct list_ctx c = { visit, arg };
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = sq_prepared(s, SQL_LIST, &q, e)) != EST_OK)
+		return rc;
+	return sq_rows(s, q, each_crl, &c, "listing CRLs", e);
 }
 
 enum est_err
@@ -114,7 +127,7 @@ sq_put_crl(struct est_store *st, const char *issuer, const struct est_crl_rec *r
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
-	if ((rc = prepared(s, C_PUT, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_PUT, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, issuer, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 2, rec->crl_number) != SQLITE_OK ||

@@ -11,12 +11,6 @@
 #include "estkit/store.h"
 #include "sqlite_int.h"
 
-static struct sq_store *
-sq(struct est_store *st)
-{
-	return (struct sq_store *)st;
-}
-
 static enum est_err
 exec(struct sq_store *s, const char *sql, const char *doing, struct est_error *e)
 {

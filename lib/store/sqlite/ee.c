@@ -1,6 +1,7 @@
 /*
- * SQLite backend: end entities, the one-transaction "spend a use and record
- * the certificate", and external CAs (schema step 2 in sqlite.c).
+ * SQLite backend: end entities and their enrolment codes (table
+ * end_entities, schema step 2 in db.c), and the one transaction that
+ * records an issued certificate with what goes with it.
  *
  * Invariant: a use of an enrolment code is spent in the same transaction
  * that records the certificate, by an UPDATE whose WHERE clause re-checks
@@ -13,104 +14,38 @@
 
 #include "sqlite_int.h"
 
-enum ee_query {
-	E_SPEND,
-	E_INSERT,
-	E_GET,
-	E_LIST,
-	E_DEL,
-	E_RESET,
-	E_CA_INSERT,
-	E_CA_LIST,
-	E_ACTIVE,
-	E_MATCH,
-	E__MAX
-};
-
-_Static_assert(E__MAX <= SQ_EE__MAX, "sqlite_int.h: SQ_EE__MAX too small");
-
 #define EE_COLUMNS "id, username, subject, subject_der, san, san_der, alias, profile, " \
 	"code_hash, uses_left, valid_until, created_at, last_used"
 
-static const char *const queries[E__MAX] = {
-	[E_SPEND] = "UPDATE end_entities SET last_used = ?3, "
-	    "uses_left = CASE WHEN uses_left < 0 THEN uses_left ELSE uses_left - 1 END "
-	    "WHERE id = ?1 AND code_hash = ?2 AND uses_left <> 0 "
-	    "AND (valid_until = 0 OR valid_until >= ?3)",
-	[E_INSERT] = "INSERT INTO end_entities (username, subject, subject_der, san, san_der, "
-	    "alias, profile, code_hash, uses_left, valid_until, created_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[E_GET] = "SELECT " EE_COLUMNS " FROM end_entities WHERE username = ?1",
-	[E_LIST] = "SELECT " EE_COLUMNS " FROM end_entities ORDER BY username",
-	[E_DEL] = "DELETE FROM end_entities WHERE username = ?1",
-	[E_RESET] = "UPDATE end_entities SET code_hash = ?2, uses_left = ?3, valid_until = ?4 "
-	    "WHERE username = ?1",
-	[E_CA_INSERT] = "INSERT INTO external_cas (name, subject, der, imported_at) "
-	    "VALUES (?1, ?2, ?3, ?4)",
-	[E_CA_LIST] = "SELECT name, subject, der, imported_at FROM external_cas ORDER BY name",
-	[E_ACTIVE] = "SELECT COUNT(*) FROM certs WHERE ee_id = ?1 AND status = 'valid' "
-	    "AND not_after > ?2",
-	/* Whole attributes of the subject text, whole entries of the SAN text. */
-	[E_MATCH] = "SELECT " EE_COLUMNS " FROM end_entities "
-	    "WHERE instr(',' || subject || ',', ',' || ?1 || ',') > 0 "
-	    "OR instr(', ' || san || ', ', ', ' || ?1 || ', ') > 0 ORDER BY username",
-};
-
-static struct sq_store *
-sq(struct est_store *st)
-{
-	return (struct sq_store *)st;
-}
-
-static enum est_err
-prepared(struct sq_store *s, enum ee_query q, sqlite3_stmt **out, struct est_error *e)
-{
-	if (s->ee_stmt[q] == NULL && sqlite3_prepare_v3(s->db, queries[q], -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->ee_stmt[q], NULL) != SQLITE_OK)
-		return sq_fail(s, "preparing a statement", e);
-	if (sqlite3_stmt_busy(s->ee_stmt[q]))
-		return est_fail(e, EST_ERR_INTERNAL, "%s: store re-entered while listing", s->path);
-	*out = s->ee_stmt[q];
-	return EST_OK;
-}
-
-void
-est_ee_free(struct est_ee *ee)
-{
-	if (ee == NULL)
-		return;
-	free(ee->username);
-	free(ee->subject);
-	free(ee->subject_der);
-	free(ee->san);
-	free(ee->san_der);
-	free(ee->alias);
-	free(ee->profile);
-	free(ee->code_hash);
-	free(ee);
-}
-
-void
-est_ext_ca_free(struct est_ext_ca *ca)
-{
-	if (ca == NULL)
-		return;
-	free(ca->name);
-	free(ca->subject);
-	free(ca->der);
-	free(ca);
-}
+static const char SQL_SPEND[] = "UPDATE end_entities SET last_used = ?3, "
+    "uses_left = CASE WHEN uses_left < 0 THEN uses_left ELSE uses_left - 1 END "
+    "WHERE id = ?1 AND code_hash = ?2 AND uses_left <> 0 "
+    "AND (valid_until = 0 OR valid_until >= ?3)";
+static const char SQL_INSERT[] = "INSERT INTO end_entities (username, subject, subject_der, "
+    "san, san_der, alias, profile, code_hash, uses_left, valid_until, created_at, last_used) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+static const char SQL_GET[] = "SELECT " EE_COLUMNS " FROM end_entities WHERE username = ?1";
+static const char SQL_LIST[] = "SELECT " EE_COLUMNS " FROM end_entities ORDER BY username";
+static const char SQL_DEL[] = "DELETE FROM end_entities WHERE username = ?1";
+static const char SQL_RESET[] = "UPDATE end_entities SET code_hash = ?2, uses_left = ?3, "
+    "valid_until = ?4 WHERE username = ?1";
+static const char SQL_ACTIVE[] = "SELECT COUNT(*) FROM certs WHERE ee_id = ?1 "
+    "AND status = 'valid' AND not_after > ?2";
+/* Whole attributes of the subject text, whole entries of the SAN text. */
+static const char SQL_MATCH[] = "SELECT " EE_COLUMNS " FROM end_entities "
+    "WHERE instr(',' || subject || ',', ',' || ?1 || ',') > 0 "
+    "OR instr(', ' || san || ', ', ', ' || ?1 || ', ') > 0 ORDER BY username";
 
 /* ---- spending a use with the certificate ---- */
 
-static enum est_err
-spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
+enum est_err
+sq_spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
     struct est_error *e)
 {
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
-	if ((rc = prepared(s, E_SPEND, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_SPEND, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_int64(q, 1, ee_id) != SQLITE_OK ||
 	    sqlite3_bind_text(q, 2, code_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -151,7 +86,7 @@ check_active(struct sq_store *s, int64_t ee_id, unsigned max, int64_t now,
 	int64_t n = 0;
 	enum est_err rc;
 
-	if ((rc = prepared(s, E_ACTIVE, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_ACTIVE, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_int64(q, 1, ee_id) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 2, now) != SQLITE_OK)
@@ -177,7 +112,7 @@ sq_put_issued_in_tx(struct sq_store *s, struct est_cert_rec *rec,
 	if (how->approval_id > 0 && (rc = claim(s, how->approval_id, how->now, e)) != EST_OK)
 		return rc;
 	if (how->code_hash != NULL &&
-	    (rc = spend(s, rec->ee_id, how->code_hash, how->now, e)) != EST_OK)
+	    (rc = sq_spend(s, rec->ee_id, how->code_hash, how->now, e)) != EST_OK)
 		return rc;
 	if (how->replaces_serial != NULL) {
 		rc = sq_revoke_in_tx(s, how->replaces_issuer, how->replaces_serial,
@@ -247,7 +182,8 @@ bind_ee(sqlite3_stmt *q, const struct est_ee *ee)
 	    sqlite3_bind_text(q, 8, ee->code_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 9, ee->uses_left) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 10, ee->valid_until) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 11, ee->created_at) != SQLITE_OK)
+	    sqlite3_bind_int64(q, 11, ee->created_at) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 12, ee->last_used) != SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -260,9 +196,10 @@ sq_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 	enum est_err rc;
 	int src;
 
-	if ((rc = prepared(s, E_INSERT, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_INSERT, &q, e)) != EST_OK)
 		return rc;
-	ee->created_at = (int64_t)time(NULL);
+	if (ee->created_at == 0)
+		ee->created_at = (int64_t)time(NULL);
 	if (bind_ee(q, ee) != 0)
 		rc = sq_fail(s, "binding an end entity", e);
 	else if ((src = sqlite3_step(q)) == SQLITE_CONSTRAINT_UNIQUE)
@@ -309,7 +246,7 @@ sq_get_ee(struct est_store *st, const char *username, struct est_ee **out, struc
 	enum est_err rc;
 	int src;
 
-	if ((rc = prepared(s, E_GET, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_GET, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC) != SQLITE_OK)
 		rc = sq_fail(s, "binding a username", e);
@@ -323,27 +260,33 @@ sq_get_ee(struct est_store *st, const char *username, struct est_ee **out, struc
 	return rc;
 }
 
+struct list_ctx {
+	est_ee_visit visit;
+	void *arg;
+};
+
+static enum est_err
+each_ee(sqlite3_stmt *q, void *arg, int *stop, struct est_error *e)
+{
+	struct list_ctx *c = arg;
+	struct est_ee *ee;
+	enum est_err rc;
+
+	if ((rc = row_to_ee(q, &ee, e)) != EST_OK)
+		return rc;
+	*stop = c->visit(ee, c->arg);
+	est_ee_free(ee);
+	return EST_OK;
+}
+
 /* Visit the rows of a prepared, bound end entity query. */
 static enum est_err
 visit_ees(struct sq_store *s, sqlite3_stmt *q, est_ee_visit visit, void *arg,
     struct est_error *e)
 {
-	struct est_ee *ee;
-	enum est_err rc = EST_OK;
-	int src, stop = 0;
+	struct list_ctx c = { visit, arg };
 
-	while (rc == EST_OK && stop == 0) {
-		if ((src = sqlite3_step(q)) == SQLITE_DONE)
-			break;
-		if (src != SQLITE_ROW)
-			rc = sq_fail(s, "listing end entities", e);
-		else if ((rc = row_to_ee(q, &ee, e)) == EST_OK) {
-			stop = visit(ee, arg);
-			est_ee_free(ee);
-		}
-	}
-	sq_done(q);
-	return rc;
+	return sq_rows(s, q, each_ee, &c, "listing end entities", e);
 }
 
 enum est_err
@@ -353,7 +296,7 @@ sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
-	if ((rc = prepared(s, E_LIST, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_LIST, &q, e)) != EST_OK)
 		return rc;
 	return visit_ees(s, q, visit, arg, e);
 }
@@ -366,7 +309,7 @@ sq_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
-	if ((rc = prepared(s, E_MATCH, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_MATCH, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, needle, -1, SQLITE_STATIC) != SQLITE_OK) {
 		rc = sq_fail(s, "binding a name", e);
@@ -398,7 +341,7 @@ sq_del_ee(struct est_store *st, const char *username, struct est_error *e)
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
-	if ((rc = prepared(s, E_DEL, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_DEL, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC) != SQLITE_OK) {
 		rc = sq_fail(s, "binding a username", e);
@@ -416,7 +359,7 @@ sq_reset_ee(struct est_store *st, const char *username, const char *code_hash,
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
-	if ((rc = prepared(s, E_RESET, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_RESET, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(q, 2, code_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -429,61 +372,3 @@ sq_reset_ee(struct est_store *st, const char *username, const char *code_hash,
 	return change_ee(s, q, username, "resetting an end entity", e);
 }
 
-/* ---- external CAs ---- */
-
-enum est_err
-sq_put_ext_ca(struct est_store *st, struct est_ext_ca *ca, struct est_error *e)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *q = NULL;
-	enum est_err rc;
-	int src;
-
-	if ((rc = prepared(s, E_CA_INSERT, &q, e)) != EST_OK)
-		return rc;
-	ca->imported_at = (int64_t)time(NULL);
-	if (sqlite3_bind_text(q, 1, ca->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(q, 2, ca->subject, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob64(q, 3, ca->der, ca->der_len, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 4, ca->imported_at) != SQLITE_OK)
-		rc = sq_fail(s, "binding an external CA", e);
-	else if ((src = sqlite3_step(q)) == SQLITE_CONSTRAINT_PRIMARYKEY ||
-	    src == SQLITE_CONSTRAINT_UNIQUE)
-		rc = est_fail(e, EST_ERR_EXISTS, "an external CA named %s is already imported",
-		    ca->name);
-	else if (src != SQLITE_DONE)
-		rc = sq_fail(s, "importing an external CA", e);
-	sq_done(q);
-	return rc;
-}
-
-enum est_err
-sq_list_ext_ca(struct est_store *st, est_ext_ca_visit visit, void *arg, struct est_error *e)
-{
-	struct sq_store *s = sq(st);
-	struct est_ext_ca *ca;
-	sqlite3_stmt *q = NULL;
-	enum est_err rc;
-	int src, stop = 0;
-
-	if ((rc = prepared(s, E_CA_LIST, &q, e)) != EST_OK)
-		return rc;
-	while (rc == EST_OK && stop == 0) {
-		if ((src = sqlite3_step(q)) == SQLITE_DONE)
-			break;
-		if (src != SQLITE_ROW) {
-			rc = sq_fail(s, "listing external CAs", e);
-		} else if ((ca = calloc(1, sizeof(*ca))) == NULL || sq_col_text(q, 0, &ca->name) != 0 ||
-		    sq_col_text(q, 1, &ca->subject) != 0 ||
-		    sq_col_blob(q, 2, &ca->der, &ca->der_len) != 0) {
-			est_ext_ca_free(ca);
-			rc = est_fail(e, EST_ERR_NOMEM, "out of memory reading an external CA");
-		} else {
-			ca->imported_at = sqlite3_column_int64(q, 3);
-			stop = visit(ca, arg);
-			est_ext_ca_free(ca);
-		}
-	}
-	sq_done(q);
-	return rc;
-}

@@ -1,0 +1,274 @@
+/*
+ * PostgreSQL backend: certificates (table certs): recording, looking up,
+ * listing and revoking them.
+ *
+ * Invariants: UNIQUE (issuer, serial) makes a serial unique per issuer
+ * whichever server issued it (a collision is EST_ERR_EXISTS, and the server
+ * issues again with a new serial). A certificate is revoked by an UPDATE
+ * that still requires it valid: of two servers revoking it at once, the
+ * second waits for the first's row lock, re-reads the row and changes
+ * nothing. Nothing is cached: every read asks the database, so a revocation
+ * committed by one server is seen by the next read of any other.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+/* The columns row_to_rec reads, in its order. */
+/* ILIKE: SQLite's LIKE ignores ASCII case, and estadm cert list --subject relies on it. */
+#define CERT_COLUMNS "id, issuer, serial, subject, san, spki_sha256, not_before, " \
+	"not_after, issued_at, status, revoked_at, revocation_reason, principal, alias, der, ee_id"
+
+static const char SQL_INSERT[] = "INSERT INTO certs (issuer, serial, subject, san, "
+    "spki_sha256, not_before, not_after, issued_at, status, revoked_at, revocation_reason, "
+    "principal, alias, der, ee_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
+static const char SQL_GET[] = "SELECT " CERT_COLUMNS " FROM certs "
+    "WHERE serial = $1 AND ($2::text IS NULL OR issuer = $2) ORDER BY id LIMIT 2";
+static const char SQL_FIND[] = "SELECT id, status = 'valid' FROM certs "
+    "WHERE serial = $1 AND ($2::text IS NULL OR issuer = $2) LIMIT 2";
+static const char SQL_REVOKE[] = "UPDATE certs SET status = 'revoked', revoked_at = $2, "
+    "revocation_reason = $3 WHERE id = $1 AND status = 'valid'";
+static const char SQL_LIST[] = "SELECT " CERT_COLUMNS " FROM certs "
+    "WHERE ($1::text IS NULL OR issuer = $1) AND ($2::text IS NULL OR subject ILIKE $2) "
+    "AND ($3::int = 0 OR (status = 'valid' AND not_after > $4)) "
+    "AND ($6::int = 0 OR status = 'revoked') AND ($7::bigint = 0 OR ee_id = $7) "
+    "ORDER BY id LIMIT $5";
+
+/* Row i (columns CERT_COLUMNS) as a new record. */
+static enum est_err
+row_to_rec(PGresult *res, int i, struct est_cert_rec **out, struct est_error *e)
+{
+	struct est_cert_rec *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    pg_col_text(res, i, 1, &r->issuer) != 0 || pg_col_text(res, i, 2, &r->serial) != 0 ||
+	    pg_col_text(res, i, 3, &r->subject) != 0 || pg_col_text(res, i, 4, &r->san) != 0 ||
+	    pg_col_text(res, i, 12, &r->principal) != 0 || pg_col_text(res, i, 13, &r->alias) != 0 ||
+	    pg_col_blob(res, i, 14, &r->der, &r->der_len) != 0) {
+		est_cert_rec_free(r);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory reading a certificate record");
+	}
+	r->id = pg_col_int(res, i, 0);
+	snprintf(r->spki_sha256, sizeof(r->spki_sha256), "%s", PQgetvalue(res, i, 5));
+	r->not_before = pg_col_int(res, i, 6);
+	r->not_after = pg_col_int(res, i, 7);
+	r->issued_at = pg_col_int(res, i, 8);
+	r->status = strcmp(PQgetvalue(res, i, 9), "revoked") == 0 ? EST_CERT_REVOKED :
+	    EST_CERT_VALID;
+	r->revoked_at = pg_col_int(res, i, 10);
+	r->revocation_reason = pg_col_null(res, i, 11) ? -1 : (int)pg_col_int(res, i, 11);
+	r->ee_id = pg_col_int(res, i, 15);
+	*out = r;
+	return EST_OK;
+}
+
+enum est_err
+pg_insert_cert(struct pg_store *s, const struct est_cert_rec *r, int64_t *id,
+    struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	enum est_err rc;
+	bool revoked = r->status == EST_CERT_REVOKED;
+
+	pg_text(&p, r->issuer);
+	pg_text(&p, r->serial);
+	pg_text(&p, r->subject);
+	pg_text(&p, r->san != NULL ? r->san : "");
+	pg_text(&p, r->spki_sha256);
+	pg_int(&p, r->not_before);
+	pg_int(&p, r->not_after);
+	pg_int(&p, r->issued_at);
+	pg_text(&p, est_cert_status_name(r->status));
+	if (revoked) {
+		pg_int(&p, r->revoked_at);
+		pg_int(&p, r->revocation_reason);
+	} else {
+		pg_text(&p, NULL);
+		pg_text(&p, NULL);
+	}
+	pg_text(&p, r->principal != NULL ? r->principal : "");
+	pg_text(&p, r->alias != NULL ? r->alias : "");
+	pg_blob(&p, r->der, r->der_len);
+	if (r->ee_id > 0)
+		pg_int(&p, r->ee_id);
+	else
+		pg_text(&p, NULL);
+	rc = pg_exec(s, SQL_INSERT, &p, &res, "recording a certificate", e);
+	if (rc == EST_ERR_EXISTS)
+		return est_fail(e, EST_ERR_EXISTS, "certificate %s of issuer %s is already on record",
+		    r->serial, r->issuer);
+	if (rc != EST_OK)
+		return rc;
+	*id = pg_col_int(res, 0, 0);
+	PQclear(res);
+	return EST_OK;
+}
+
+enum est_err
+pg_put_cert(struct est_store *st, struct est_cert_rec *rec, struct est_error *e)
+{
+	struct pg_store *s = pg(st);
+	int64_t id = 0;
+	enum est_err rc;
+
+	if ((rc = pg_begin(s, e)) != EST_OK)
+		return rc;
+	rc = pg_insert_cert(s, rec, &id, e);
+	if (rc == EST_OK)
+		rc = pg_commit(s, e);
+	if (rc != EST_OK) {
+		pg_rollback(s);
+		return rc;
+	}
+	rec->id = id;
+	return EST_OK;
+}
+
+static enum est_err
+not_found(const char *issuer, const char *serial, struct est_error *e)
+{
+	if (issuer != NULL)
+		return est_fail(e, EST_ERR_NOTFOUND, "no certificate %s of issuer %s on record",
+		    serial, issuer);
+	return est_fail(e, EST_ERR_NOTFOUND, "no certificate %s on record", serial);
+}
+
+static enum est_err
+ambiguous(const char *serial, struct est_error *e)
+{
+	return est_fail(e, EST_ERR_EXISTS,
+	    "several issuers used serial %s; name the issuer", serial);
+}
+
+enum est_err
+pg_get_cert(struct est_store *st, const char *issuer, const char *serial,
+    struct est_cert_rec **out, struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	enum est_err rc;
+
+	pg_text(&p, serial);
+	pg_text(&p, issuer);
+	if ((rc = pg_exec(pg(st), SQL_GET, &p, &res, "looking a certificate up", e)) != EST_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = not_found(issuer, serial, e);
+	else if (PQntuples(res) > 1)
+		rc = ambiguous(serial, e);
+	else
+		rc = row_to_rec(res, 0, out, e);
+	PQclear(res);
+	return rc;
+}
+
+struct list_ctx {
+	est_cert_visit visit;
+	void *arg;
+};
+
+static enum est_err
+each_cert(PGresult *res, int i, void *arg, int *stop, struct est_error *e)
+{
+	struct list_ctx *c = arg;
+	struct est_cert_rec *rec;
+	enum est_err rc;
+
+	if ((rc = row_to_rec(res, i, &rec, e)) != EST_OK)
+		return rc;
+	*stop = c->visit(rec, c->arg);
+	est_cert_rec_free(rec);
+	return EST_OK;
+}
+
+enum est_err
+pg_list_certs(struct est_store *st, const struct est_cert_filter *f,
+    est_cert_visit visit, void *arg, struct est_error *e)
+{
+	struct list_ctx c = { visit, arg };
+	struct pg_params p = { 0 };
+	PGresult *res;
+	enum est_err rc;
+
+	pg_text(&p, f->issuer);
+	pg_text(&p, f->subject_like);
+	pg_int(&p, f->only_valid ? 1 : 0);
+	pg_int(&p, f->now);
+	if (f->limit > 0)
+		pg_int(&p, f->limit);
+	else
+		pg_text(&p, NULL); /* LIMIT NULL: no limit */
+	pg_int(&p, f->only_revoked ? 1 : 0);
+	pg_int(&p, f->ee_id);
+	if ((rc = pg_exec(pg(st), SQL_LIST, &p, &res, "listing certificates", e)) != EST_OK)
+		return rc;
+	return pg_rows(res, each_cert, &c, e);
+}
+
+/* Within a transaction: the id of the one certificate that can be revoked. */
+static enum est_err
+find_valid(struct pg_store *s, const char *issuer, const char *serial, int64_t *id,
+    struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	enum est_err rc;
+
+	pg_text(&p, serial);
+	pg_text(&p, issuer);
+	if ((rc = pg_exec(s, SQL_FIND, &p, &res, "looking a certificate up", e)) != EST_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = not_found(issuer, serial, e);
+	else if (PQntuples(res) > 1)
+		rc = ambiguous(serial, e);
+	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is already revoked", serial);
+	else
+		*id = pg_col_int(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
+enum est_err
+pg_revoke_in_tx(struct pg_store *s, const char *issuer, const char *serial, int reason,
+    int64_t when, struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	int64_t id = 0;
+	enum est_err rc;
+
+	if ((rc = find_valid(s, issuer, serial, &id, e)) != EST_OK)
+		return rc;
+	pg_int(&p, id);
+	pg_int(&p, when);
+	pg_int(&p, reason);
+	if ((rc = pg_exec(s, SQL_REVOKE, &p, &res, "revoking a certificate", e)) != EST_OK)
+		return rc;
+	if (pg_changed(res) != 1)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is already revoked", serial);
+	PQclear(res);
+	return rc;
+}
+
+enum est_err
+pg_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
+    int reason, int64_t when, struct est_error *e)
+{
+	struct pg_store *s = pg(st);
+	enum est_err rc;
+
+	if ((rc = pg_begin(s, e)) != EST_OK)
+		return rc;
+	rc = pg_revoke_in_tx(s, issuer, serial, reason, when, e);
+	if (rc == EST_OK)
+		rc = pg_commit(s, e);
+	if (rc != EST_OK)
+		pg_rollback(s);
+	return rc;
+}
