@@ -35,20 +35,6 @@ load_srp_config(const struct adm_ctx *ctx, struct est_config **cfg)
 	return status;
 }
 
-static int
-name_arg(const struct adm_ctx *ctx, int argc, char **argv, const char **name)
-{
-	if (argc == optind)
-		return adm_usage_error(ctx, "no user name given");
-	if (argc - optind > 1)
-		return adm_usage_error(ctx, "unexpected argument \"%s\"", argv[optind + 1]);
-	if (!est_creds_valid_user(argv[optind]))
-		return adm_usage_error(ctx, "bad user name \"%s\": use 1-%d characters of "
-		    "A-Z a-z 0-9 . _ @ + -", argv[optind], EST_HTTPAUTH_MAX_USER);
-	*name = argv[optind];
-	return ADM_EXIT_OK;
-}
-
 /* estadm srp add NAME [--password-stdin] */
 int
 adm_srp_add(const struct adm_ctx *ctx, int argc, char **argv)
@@ -69,7 +55,7 @@ adm_srp_add(const struct adm_ctx *ctx, int argc, char **argv)
 			return adm_bad_option(ctx, argv, longopts);
 		from_stdin = true;
 	}
-	if ((status = name_arg(ctx, argc, argv, &name)) != ADM_EXIT_OK ||
+	if ((status = adm_name_arg(ctx, argc, argv, "user", &name)) != ADM_EXIT_OK ||
 	    (status = load_srp_config(ctx, &cfg)) != ADM_EXIT_OK)
 		return status;
 	snprintf(what, sizeof(what), "SRP password for %s", name);
@@ -96,7 +82,7 @@ adm_srp_del(const struct adm_ctx *ctx, int argc, char **argv)
 
 	if (getopt_long(argc, argv, "", longopts, NULL) != -1)
 		return adm_bad_option(ctx, argv, longopts);
-	if ((status = name_arg(ctx, argc, argv, &name)) != ADM_EXIT_OK ||
+	if ((status = adm_name_arg(ctx, argc, argv, "user", &name)) != ADM_EXIT_OK ||
 	    (status = load_srp_config(ctx, &cfg)) != ADM_EXIT_OK)
 		return status;
 	if (est_srp_del(cfg->srp_verifiers_path, name, &e) != EST_OK)
@@ -115,7 +101,7 @@ adm_srp_list(const struct adm_ctx *ctx, int argc, char **argv)
 	struct est_error e = { 0 };
 	struct est_config *cfg = NULL;
 	char *names = NULL;
-	size_t n = 0, off = 0;
+	size_t n = 0;
 	int status;
 
 	if (getopt_long(argc, argv, "", longopts, NULL) != -1)
@@ -127,10 +113,7 @@ adm_srp_list(const struct adm_ctx *ctx, int argc, char **argv)
 	if (est_srp_users(cfg->srp_verifiers_path, &names, &n, &e) != EST_OK) {
 		status = adm_fail("%s", e.msg);
 	} else {
-		for (size_t i = 0; i < n; i++) {
-			printf("%s\n", names + off);
-			off += strlen(names + off) + 1;
-		}
+		adm_print_names(names, n);
 	}
 	free(names);
 	est_config_free(cfg);

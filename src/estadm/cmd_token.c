@@ -34,7 +34,7 @@ load_token_config(const struct adm_ctx *ctx, struct est_config **cfg)
 	return status;
 }
 
-/* The single NAME argument. */
+/* The single NAME argument, after (no) options. */
 static int
 name_arg(const struct adm_ctx *ctx, int argc, char **argv, const char **name)
 {
@@ -42,15 +42,7 @@ name_arg(const struct adm_ctx *ctx, int argc, char **argv, const char **name)
 
 	if (getopt_long(argc, argv, "", none, NULL) != -1)
 		return adm_bad_option(ctx, argv, none);
-	if (argc == optind)
-		return adm_usage_error(ctx, "no token name given");
-	if (argc - optind > 1)
-		return adm_usage_error(ctx, "unexpected argument \"%s\"", argv[optind + 1]);
-	if (!est_creds_valid_user(argv[optind]))
-		return adm_usage_error(ctx, "bad token name \"%s\": use 1-%d characters of "
-		    "A-Z a-z 0-9 . _ @ + -", argv[optind], EST_HTTPAUTH_MAX_USER);
-	*name = argv[optind];
-	return ADM_EXIT_OK;
+	return adm_name_arg(ctx, argc, argv, "token", name);
 }
 
 /* estadm token add NAME */
@@ -108,7 +100,7 @@ adm_token_list(const struct adm_ctx *ctx, int argc, char **argv)
 	struct est_error e = { 0 };
 	struct est_config *cfg = NULL;
 	char *names = NULL;
-	size_t n = 0, off = 0;
+	size_t n = 0;
 	int status;
 
 	if (getopt_long(argc, argv, "", none, NULL) != -1)
@@ -120,10 +112,7 @@ adm_token_list(const struct adm_ctx *ctx, int argc, char **argv)
 	if (est_token_names(cfg->bearer_tokens_path, &names, &n, &e) != EST_OK) {
 		status = adm_fail("%s", e.msg);
 	} else {
-		for (size_t i = 0; i < n; i++) {
-			printf("%s\n", names + off);
-			off += strlen(names + off) + 1;
-		}
+		adm_print_names(names, n);
 	}
 	free(names);
 	est_config_free(cfg);

@@ -40,21 +40,6 @@ load_creds_config(const struct adm_ctx *ctx, struct est_config **cfg)
 
 /* ---- the commands -------------------------------------------------------- */
 
-/* The single NAME argument, checked as the credentials file wants it. */
-static int
-name_arg(const struct adm_ctx *ctx, int argc, char **argv, const char **name)
-{
-	if (argc == optind)
-		return adm_usage_error(ctx, "no user name given");
-	if (argc - optind > 1)
-		return adm_usage_error(ctx, "unexpected argument \"%s\"", argv[optind + 1]);
-	if (!est_creds_valid_user(argv[optind]))
-		return adm_usage_error(ctx, "bad user name \"%s\": use 1-%d characters of "
-		    "A-Z a-z 0-9 . _ @ + -", argv[optind], EST_HTTPAUTH_MAX_USER);
-	*name = argv[optind];
-	return ADM_EXIT_OK;
-}
-
 static int
 set_password(const struct est_config *cfg, const char *name, const char *password)
 {
@@ -87,7 +72,7 @@ adm_user_add(const struct adm_ctx *ctx, int argc, char **argv)
 			return adm_bad_option(ctx, argv, longopts);
 		from_stdin = true;
 	}
-	if ((status = name_arg(ctx, argc, argv, &name)) != ADM_EXIT_OK ||
+	if ((status = adm_name_arg(ctx, argc, argv, "user", &name)) != ADM_EXIT_OK ||
 	    (status = load_creds_config(ctx, &cfg)) != ADM_EXIT_OK)
 		return status;
 	snprintf(what, sizeof(what), "password for %s", name);
@@ -111,7 +96,7 @@ adm_user_del(const struct adm_ctx *ctx, int argc, char **argv)
 
 	if (getopt_long(argc, argv, "", longopts, NULL) != -1)
 		return adm_bad_option(ctx, argv, longopts);
-	if ((status = name_arg(ctx, argc, argv, &name)) != ADM_EXIT_OK ||
+	if ((status = adm_name_arg(ctx, argc, argv, "user", &name)) != ADM_EXIT_OK ||
 	    (status = load_creds_config(ctx, &cfg)) != ADM_EXIT_OK)
 		return status;
 	if (est_creds_del(cfg->credentials_path, name, &e) != EST_OK)

@@ -59,6 +59,17 @@ int adm_usage_error(const struct adm_ctx *ctx, const char *fmt, ...)
 /* Report the option getopt_long just refused ('?'); returns ADM_EXIT_USAGE. */
 int adm_bad_option(const struct adm_ctx *ctx, char **argv, const struct option *longopts);
 
+/*
+ * The one NAME argument left after the options, checked as the credentials
+ * file wants a user name (what: "user", "token" in messages). ADM_EXIT_OK
+ * or ADM_EXIT_USAGE (reported). *name points into argv.
+ */
+int adm_name_arg(const struct adm_ctx *ctx, int argc, char **argv, const char *what,
+    const char **name);
+
+/* Print n NUL-separated names, one per line. */
+void adm_print_names(const char *names, size_t n);
+
 /* Load ctx->config_path, printing every problem; ADM_EXIT_OK or ADM_EXIT_FAIL.
  * Caller frees *out with est_config_free(). */
 int adm_load_config(const struct adm_ctx *ctx, struct est_config **out);

@@ -16,6 +16,7 @@
 
 #include "estadm.h"
 #include "estkit/config.h"
+#include "estkit/httpauth.h"
 #include "estkit/store.h"
 
 #define DEFAULT_CONFIG "/etc/estkit/estd.conf"
@@ -270,6 +271,30 @@ adm_bad_option(const struct adm_ctx *ctx, char **argv, const struct option *long
 				return adm_usage_error(ctx, "option --%s needs a value", o->name);
 	}
 	return adm_usage_error(ctx, "unknown option \"%s\"", arg);
+}
+
+int
+adm_name_arg(const struct adm_ctx *ctx, int argc, char **argv, const char *what,
+    const char **name)
+{
+	if (argc == optind)
+		return adm_usage_error(ctx, "no %s name given", what);
+	if (argc - optind > 1)
+		return adm_usage_error(ctx, "unexpected argument \"%s\"", argv[optind + 1]);
+	if (!est_creds_valid_user(argv[optind]))
+		return adm_usage_error(ctx, "bad %s name \"%s\": use 1-%d characters of "
+		    "A-Z a-z 0-9 . _ @ + -", what, argv[optind], EST_HTTPAUTH_MAX_USER);
+	*name = argv[optind];
+	return ADM_EXIT_OK;
+}
+
+void
+adm_print_names(const char *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		printf("%s\n", names);
+		names += strlen(names) + 1;
+	}
 }
 
 int
