@@ -2,14 +2,18 @@
 #   make run    build, create ./var with a demo CA and configuration (once), start estd
 #   make check  build and run every test
 # Both install missing Debian packages first (scripts/install-deps.sh).
+#   make install [PREFIX=/usr/local] [DESTDIR=]   programs, libraries, headers,
+#               estkit.pc, man pages, sample configuration and systemd unit
 
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 FUZZ_SECONDS ?= 60
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build run check fuzz clean
+.PHONY: all deps build install run check fuzz clean
 
 all: build
 
@@ -19,6 +23,12 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
+
+# The prefix is set at configure time: estkit.pc and estd.service name it.
+install: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 run: build
 	@scripts/run-demo.sh $(BUILD) var
