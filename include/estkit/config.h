@@ -164,6 +164,7 @@ struct est_config {
 	unsigned max_header_fields; /* header fields in one request */
 	unsigned read_timeout;      /* seconds to receive a whole request once begun */
 	unsigned handshake_timeout; /* seconds for a TLS handshake */
+	unsigned drain_timeout;     /* seconds requests in flight get at a stop or reload */
 	char *decrypt_keys_path;    /* shared keys for encrypted /serverkeygen, or NULL */
 	unsigned auth_fail_limit;   /* failed passwords that lock out; 0: no limit */
 	unsigned auth_fail_window;  /* seconds the failures are counted over */

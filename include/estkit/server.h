@@ -31,8 +31,24 @@ enum est_err est_server_new(const struct est_config *cfg, struct est_server **ou
     struct est_error *e);
 
 /*
- * Serve until est_server_stop(). Returns EST_OK after a clean stop. Logs one
- * line per request through est_log.
+ * Start serving on the worker threads and return (every listener is bound
+ * and every worker accepts). Logs one line per request through est_log.
+ * Signals a program handles itself (SIGTERM, SIGHUP) are best blocked
+ * before this call, so that the workers inherit the mask.
+ */
+enum est_err est_server_start(struct est_server *srv, struct est_error *e);
+
+/*
+ * Stop a started server gracefully and return once its workers are gone:
+ * it stops accepting, closes idle keep-alive connections, answers requests
+ * in flight with "Connection: close" and waits for them for at most the
+ * configuration's drain-timeout, then closes what is left. Blocks.
+ */
+void est_server_drain(struct est_server *srv);
+
+/*
+ * est_server_start, then wait for est_server_stop(), then
+ * est_server_drain. Returns EST_OK after a clean stop.
  */
 enum est_err est_server_run(struct est_server *srv, struct est_error *e);
 

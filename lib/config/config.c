@@ -75,6 +75,7 @@ static const struct opt opts[] = {
 	{ S_SERVER, "max-header-fields", OPT_UINT, SRV(max_header_fields), 1, 256 },
 	{ S_SERVER, "read-timeout", OPT_UINT, SRV(read_timeout), 1, 3600 },
 	{ S_SERVER, "handshake-timeout", OPT_UINT, SRV(handshake_timeout), 1, 3600 },
+	{ S_SERVER, "drain-timeout", OPT_UINT, SRV(drain_timeout), 0, 3600 },
 	{ S_SERVER, "decrypt-keys", OPT_PATH, SRV(decrypt_keys_path), 0, 0 },
 	{ S_SERVER, "auth-fail-limit", OPT_UINT, SRV(auth_fail_limit), 0, 1000 },
 	{ S_SERVER, "auth-fail-window", OPT_UINT, SRV(auth_fail_window), 1, 86400 },
@@ -1019,6 +1020,7 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->max_header_fields = 64;
 	c->read_timeout = 30;
 	c->handshake_timeout = 10;
+	c->drain_timeout = 10;
 	c->auth_fail_limit = 10;
 	c->auth_fail_window = 60;
 	c->auth_lockout = 300;

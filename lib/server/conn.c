@@ -63,7 +63,8 @@ status_phrase(int status)
 void
 conn_free(struct conn *c)
 {
-	struct est_server *srv = c->worker->srv;
+	struct est_worker *w = c->worker;
+	struct est_server *srv = w->srv;
 
 	TAILQ_REMOVE(&c->worker->conns, c, link);
 	if (c->deadline != NULL)
@@ -73,6 +74,15 @@ conn_free(struct conn *c)
 		bufferevent_free(c->bev);
 	atomic_fetch_sub(&srv->connections, 1);
 	free(c);
+	worker_conn_closed(w);
+}
+
+bool
+conn_idle(const struct conn *c)
+{
+	return c->state == CONN_HEAD && c->served > 0 && !c->handshaking &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
 }
 
 void
@@ -194,6 +204,7 @@ conn_read(struct bufferevent *bev, void *arg)
 		    c->head.content_length);
 		evbuffer_drain(in, c->head.content_length);
 		http_head_clear(&c->head);
+		c->served++;
 		if (c->state != CONN_CLOSING)
 			c->state = CONN_HEAD;
 	}

@@ -103,7 +103,8 @@ http_add_header(struct est_req *r, const char *name, const char *value)
 static void
 send_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-	conn_respond(r->conn, status, content_type, r->resp_headers, body, len, !r->head->keep_alive);
+	conn_respond(r->conn, status, content_type, r->resp_headers, body, len,
+	    !r->head->keep_alive || r->worker->draining);
 	r->answered = true;
 }
 

@@ -245,39 +245,74 @@ wait_for_stop(struct est_server *srv)
 	}
 }
 
-enum est_err
-est_server_run(struct est_server *srv, struct est_error *e)
+/* Stop every started worker: drain it (or just stop it), then join it. */
+static void
+join_workers(struct est_server *srv, bool drain)
 {
-	enum est_err rc = EST_OK;
-	size_t started;
+	struct est_error e = { 0 };
 
+	for (size_t i = 0; i < srv->n_workers; i++) {
+		if (!srv->workers[i].started)
+			continue;
+		if (!drain || worker_drain(&srv->workers[i], &e) != EST_OK)
+			worker_stop(&srv->workers[i]);
+	}
+	for (size_t i = 0; i < srv->n_workers; i++) {
+		if (!srv->workers[i].started)
+			continue;
+		pthread_join(srv->workers[i].thread, NULL);
+		srv->workers[i].started = false;
+	}
+}
+
+enum est_err
+est_server_start(struct est_server *srv, struct est_error *e)
+{
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
 		    srv->listeners[i].ssl_ctx != NULL ? "https" : "http",
 		    srv->listeners[i].conf->host[0] != '\0' ? srv->listeners[i].conf->host : "*",
 		    srv->listeners[i].port, srv->listeners[i].conf->name,
 		    est_tls_mode_name(srv->listeners[i].conf->tls));
-	for (started = 0; started < srv->n_workers; started++) {
-		struct est_worker *w = &srv->workers[started];
+	for (size_t i = 0; i < srv->n_workers; i++) {
+		struct est_worker *w = &srv->workers[i];
 
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			rc = est_fail(e, EST_ERR_INTERNAL, "cannot start worker thread %zu", started);
-			break;
+			join_workers(srv, false);
+			return est_fail(e, EST_ERR_INTERNAL, "cannot start worker thread %zu", i);
 		}
 		w->started = true;
 	}
-	if (rc == EST_OK) {
-		log_info("serving with %zu worker(s)", srv->n_workers);
-		wait_for_stop(srv);
-		log_info("stopping");
-	}
-	for (size_t i = 0; i < started; i++)
-		worker_stop(&srv->workers[i]);
-	for (size_t i = 0; i < started; i++) {
-		pthread_join(srv->workers[i].thread, NULL);
-		srv->workers[i].started = false;
-	}
-	return rc;
+	log_info("serving with %zu worker(s)", srv->n_workers);
+	return EST_OK;
+}
+
+void
+est_server_drain(struct est_server *srv)
+{
+	size_t open = atomic_load(&srv->connections);
+
+	log_info("draining: no new connections; %zu open, at most %u s for those in flight",
+	    open, srv->cfg->drain_timeout);
+	join_workers(srv, true);
+	open = atomic_load(&srv->connections);
+	if (open > 0)
+		log_warn("drain-timeout (%u s) passed; closing %zu connection(s) still open",
+		    srv->cfg->drain_timeout, open);
+	else
+		log_info("drained");
+}
+
+enum est_err
+est_server_run(struct est_server *srv, struct est_error *e)
+{
+	enum est_err rc;
+
+	if ((rc = est_server_start(srv, e)) != EST_OK)
+		return rc;
+	wait_for_stop(srv);
+	est_server_drain(srv);
+	return EST_OK;
 }
 
 void

@@ -83,6 +83,7 @@ struct est_worker {
 	struct est_store *store;
 	struct est_creds *creds;          /* NULL without a credentials file */
 	TAILQ_HEAD(conn_list, conn) conns; /* open connections, freed at shutdown */
+	bool draining;                    /* stopping: no accepts, no keep-alive */
 };
 
 struct est_server {
@@ -136,11 +137,21 @@ struct conn {
 	bool head_only;                   /* the request was HEAD: no body in the answer */
 	struct event *deadline;           /* handshake-timeout, then read-timeout per request */
 	bool handshaking;                 /* the deadline is the handshake's */
+	unsigned served;                  /* requests answered on this connection */
 	TAILQ_ENTRY(conn) link;           /* in worker->conns */
 };
 
 /* Close a connection and free it (also used at worker shutdown). */
 void conn_free(struct conn *c);
+
+/*
+ * Whether a connection is between requests: it has answered at least one
+ * and nothing of the next has arrived or is waiting to be written. A drain
+ * may close it; a client may always see a kept-alive connection close
+ * (RFC 9112 §9.3.1) and retries. A connection that has answered nothing yet
+ * is not idle: its first request is on the way.
+ */
+bool conn_idle(const struct conn *c);
 
 /* Accept callback for evconnlistener (arg: struct worker_listener). */
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
@@ -160,6 +171,17 @@ enum est_err worker_init(struct est_server *srv, struct est_worker *w, unsigned 
     struct est_error *e);
 void *worker_main(void *arg);
 void worker_stop(struct est_worker *w);
+
+/*
+ * Ask a running worker (from any thread) to drain: stop accepting, close
+ * its idle connections, answer the requests in flight with
+ * "Connection: close", and leave its loop once its last connection is
+ * closed, or after the configured drain-timeout at the latest.
+ */
+enum est_err worker_drain(struct est_worker *w, struct est_error *e);
+
+/* A connection of w has been freed (conn.c): a draining worker may be done. */
+void worker_conn_closed(struct est_worker *w);
 void worker_free(struct est_worker *w);
 
 /* ---- http.c: one request ---- */

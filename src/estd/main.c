@@ -1,9 +1,14 @@
 /*
  * estd: the EST server. Reads estd.conf, binds its listeners and serves
- * until SIGINT or SIGTERM. Runs in the foreground (systemd, containers and
- * `make run` all want that); logs go to standard error.
+ * until SIGINT or SIGTERM, then drains. Runs in the foreground (systemd,
+ * containers and `make run` all want that); logs go to standard error.
+ *
+ * Signals are handled on the main thread alone: they are blocked before
+ * the workers start (so the workers inherit the mask) and taken with
+ * sigwait(), so nothing runs in a signal handler.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +18,10 @@
 #include "estkit/config.h"
 #include "estkit/log.h"
 #include "estkit/server.h"
+#include "notify.h"
 #include "privdrop.h"
 
 #define DEFAULT_CONFIG "/etc/estkit/estd.conf"
-
-static struct est_server *running;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	if (running != NULL)
-		est_server_stop(running);
-}
 
 static void
 usage(FILE *f)
@@ -67,18 +63,45 @@ write_ready_file(const char *path, const struct est_server *srv)
 	return 0;
 }
 
+/* Block the signals serve() waits for; ignore SIGPIPE. */
 static void
-install_signals(void)
+block_signals(sigset_t *set)
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
 	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* Serve until SIGINT or SIGTERM, then drain. */
+static int
+serve(struct est_server *srv, const sigset_t *set)
+{
+	struct est_error e = { 0 };
+	int sig = 0;
+
+	if (est_server_start(srv, &e) != EST_OK) {
+		fprintf(stderr, "estd: %s\n", e.msg);
+		return 1;
+	}
+	notify_ready();
+	while (sig != SIGINT && sig != SIGTERM) {
+		if (sigwait(set, &sig) != 0)
+			break;
+		if (sig == SIGHUP)
+			log_warn("SIGHUP: reloading is not supported yet; restart estd instead");
+	}
+	log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	notify_stopping();
+	est_server_drain(srv);
+	return 0;
 }
 
 int
@@ -101,6 +124,7 @@ main(int argc, char **argv)
 	enum est_log_level level;
 	char *errors = NULL;
 	int c, status = 1;
+	sigset_t set;
 
 	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -126,7 +150,7 @@ main(int argc, char **argv)
 	}
 	if (est_log_level_parse(cfg->log_level, &level) == 0)
 		est_log_set_level(debug ? EST_LOG_DEBUG : level);
-	install_signals();
+	block_signals(&set);
 	if (est_server_new(cfg, &srv, &e) != EST_OK) {
 		fprintf(stderr, "estd: %s\n", e.msg);
 		goto out;
@@ -152,12 +176,7 @@ main(int argc, char **argv)
 		}
 		log_info("running as user %s", cfg->user);
 	}
-	running = srv;
-	if (est_server_run(srv, &e) != EST_OK)
-		fprintf(stderr, "estd: %s\n", e.msg);
-	else
-		status = 0;
-	running = NULL;
+	status = serve(srv, &set);
 out:
 	est_server_free(srv);
 	est_config_free(cfg);
