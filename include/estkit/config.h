@@ -165,6 +165,9 @@ struct est_config {
 	unsigned read_timeout;      /* seconds to receive a whole request once begun */
 	unsigned handshake_timeout; /* seconds for a TLS handshake */
 	unsigned drain_timeout;     /* seconds requests in flight get at a stop or reload */
+	char *audit_log_path;       /* the hash-chained audit log, or NULL: none */
+	char *access_log_path;      /* access lines to this file, or NULL: to the log */
+	bool access_log_json;       /* access lines as JSON objects, not key=value */
 	char *decrypt_keys_path;    /* shared keys for encrypted /serverkeygen, or NULL */
 	unsigned auth_fail_limit;   /* failed passwords that lock out; 0: no limit */
 	unsigned auth_fail_window;  /* seconds the failures are counted over */

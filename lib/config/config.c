@@ -76,6 +76,9 @@ static const struct opt opts[] = {
 	{ S_SERVER, "read-timeout", OPT_UINT, SRV(read_timeout), 1, 3600 },
 	{ S_SERVER, "handshake-timeout", OPT_UINT, SRV(handshake_timeout), 1, 3600 },
 	{ S_SERVER, "drain-timeout", OPT_UINT, SRV(drain_timeout), 0, 3600 },
+	{ S_SERVER, "audit-log", OPT_PATH, SRV(audit_log_path), 0, 0 },
+	{ S_SERVER, "access-log", OPT_PATH, SRV(access_log_path), 0, 0 },
+	{ S_SERVER, "access-log-json", OPT_BOOL, SRV(access_log_json), 0, 0 },
 	{ S_SERVER, "decrypt-keys", OPT_PATH, SRV(decrypt_keys_path), 0, 0 },
 	{ S_SERVER, "auth-fail-limit", OPT_UINT, SRV(auth_fail_limit), 0, 1000 },
 	{ S_SERVER, "auth-fail-window", OPT_UINT, SRV(auth_fail_window), 1, 86400 },
@@ -1106,6 +1109,8 @@ est_config_free(struct est_config *c)
 	free(c->store_uri);
 	free(c->credentials_path);
 	free(c->decrypt_keys_path);
+	free(c->audit_log_path);
+	free(c->access_log_path);
 	free(c->realm);
 	free(c->user);
 	free(c->log_level);

@@ -5,7 +5,7 @@
  * http_fail is where an est_err becomes an HTTP status. Client-facing
  * reasons are the error's message for request errors; internal failures
  * answer a generic line and keep the detail for the log. Every answer
- * writes one access-log line.
+ * writes one access-log line (access_log.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,30 +43,6 @@ status_of(enum est_err code)
 		break;
 	}
 	return 500;
-}
-
-static double
-elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
-	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
-}
-
-static void
-access_log(struct conn *c, const char *alias, const char *op, const char *principal,
-    int status, double ms, const char *reason)
-{
-	enum est_log_level lv = status == 500 ? EST_LOG_ERROR : status >= 500 ? EST_LOG_WARN : EST_LOG_INFO;
-
-	if (reason != NULL)
-		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f reason=\"%s\"",
-		    c->peer, c->listener->conf->name, alias, op, principal, status, ms, reason);
-	else
-		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f",
-		    c->peer, c->listener->conf->name, alias, op, principal, status, ms);
 }
 
 const unsigned char *
@@ -112,8 +88,7 @@ void
 http_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
 	send_reply(r, status, content_type, body, len);
-	access_log(r->conn, r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
-	    r->principal, status, elapsed_ms(&r->start), NULL);
+	access_log(r->conn, r, status, NULL);
 }
 
 /* RFC 7030 §4.2.3: every 202 says when to come back, in delta-seconds (pitfall 9). */
@@ -147,8 +122,7 @@ http_fail(struct est_req *r, const struct est_error *err)
 		snprintf(line, sizeof(line), "%s\n", err->msg);
 	}
 	send_reply(r, status, "text/plain; charset=utf-8", line, strlen(line));
-	access_log(r->conn, r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
-	    r->principal, status, elapsed_ms(&r->start), err->msg);
+	access_log(r->conn, r, status, err->msg);
 }
 
 void
@@ -158,7 +132,7 @@ http_refuse(struct conn *c, int status, const char *reason)
 
 	snprintf(line, sizeof(line), "%s\n", reason);
 	conn_respond(c, status, "text/plain; charset=utf-8", NULL, line, strlen(line), true);
-	access_log(c, "-", "-", "-", status, 0.0, reason);
+	access_log(c, NULL, status, reason);
 }
 
 void

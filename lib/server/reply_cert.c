@@ -9,6 +9,7 @@
  * An approval claimed by the gate is given back when the enrolment fails,
  * so the client's retry can still use it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -76,6 +77,10 @@ issue_cert(struct est_req *r, const struct est_issue_req *req, const struct auth
 	if (rc == EST_OK) {
 		log_info("issued serial=%s subject=\"%s\" alias=%s principal=%s", rec->serial,
 		    rec->subject, r->alias->conf->name, r->principal);
+		snprintf(r->serial, sizeof(r->serial), "%s", rec->serial);
+		rc = audit_trail_issued(r, rec, e);
+	}
+	if (rc == EST_OK) {
 		*out = cert;
 		cert = NULL;
 	}

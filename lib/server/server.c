@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "estkit/audit.h"
 #include "estkit/codec.h"
 #include "estkit/log.h"
 #include "server/server_int.h"
@@ -207,6 +208,7 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	srv->cfg = cfg;
 	srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
+	srv->access_fd = -1;
 	if (pipe(srv->stop_pipe) != 0 || fcntl(srv->stop_pipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
 	    fcntl(srv->stop_pipe[1], F_SETFD, FD_CLOEXEC) != 0 ||
 	    fcntl(srv->stop_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
@@ -219,6 +221,8 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 	}
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
+		goto fail;
+	if ((rc = access_log_open(srv, e)) != EST_OK || (rc = audit_trail_open(srv, e)) != EST_OK)
 		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
 	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
@@ -369,6 +373,8 @@ est_server_free(struct est_server *srv)
 	X509_STORE_free(srv->client_trust);
 	est_keks_free(srv->keks);
 	ratelimit_fini(srv);
+	access_log_close(srv);
+	est_audit_close(srv->audit);
 	if (srv->stop_pipe[0] >= 0)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)

@@ -105,6 +105,8 @@ struct est_server {
 	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
 	struct ratelimit_table *fails_by_source; /* failed passwords per address */
 	struct ratelimit_table *fails_by_name;   /* ... per user or end entity */
+	int access_fd;                    /* access-log file, -1: lines go to est_log */
+	struct est_audit *audit;          /* the audit log, NULL: none configured */
 	int stop_pipe[2];
 };
 
@@ -202,6 +204,9 @@ struct est_req {
 	int64_t cert_ee_id;               /* end entity of the client certificate on
 	                                   * record (authn_client_cert), 0 for none */
 	struct timespec start;
+	char serial[72];                  /* serial of the certificate issued, "" none */
+	bool secret_checked;              /* a password or code was checked ... */
+	enum est_auth_method secret_method; /* ... by this method (access log, metrics) */
 	bool auth_stale;                  /* a 401 should say stale=true */
 	bool answered;
 };
@@ -236,6 +241,39 @@ void http_add_header(struct est_req *r, const char *name, const char *value);
 void http_reply(struct est_req *r, int status, const char *content_type,
     const void *body, size_t len);
 void http_fail(struct est_req *r, const struct est_error *err);
+
+/* ---- access_log.c ---- */
+
+/* Open the access-log file if one is configured (srv->access_fd). */
+enum est_err access_log_open(struct est_server *srv, struct est_error *e);
+void access_log_close(struct est_server *srv);
+
+/*
+ * Write the access-log line of an answer: r is the request, or NULL for
+ * one refused before it could be read whole (http_refuse). reason is the
+ * refusal's reason or NULL.
+ */
+void access_log(struct conn *c, struct est_req *r, int status, const char *reason);
+
+/*
+ * The name of the authentication method a request used or tried ("basic",
+ * "digest", "certificate", "enrolment-code", "vendor-certificate", "none");
+ * buf holds the HTTP scheme when that is the answer.
+ */
+const char *access_auth_method(struct est_req *r, char *buf, size_t len);
+
+/* ---- audit_trail.c ---- */
+
+/* Open the configured audit log (srv->audit), if any. */
+enum est_err audit_trail_open(struct est_server *srv, struct est_error *e);
+
+/*
+ * Record in the audit log that rec was issued for request r (what: issue,
+ * renew or serverkeygen by the operation). EST_ERR_UNAVAILABLE when the line
+ * cannot be written: the caller must not hand the certificate out.
+ */
+enum est_err audit_trail_issued(struct est_req *r, const struct est_cert_rec *rec,
+    struct est_error *e);
 
 /* ---- route.c ---- */
 

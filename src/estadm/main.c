@@ -93,6 +93,11 @@ static const struct adm_cmd commands[] = {
 	{ "ca", "list", adm_ca_list,
 	    "ca list\n"
 	    "    List the external CAs: NAME SUBJECT.\n" },
+	{ "audit", "verify", adm_audit_verify,
+	    "audit verify [--file PATH]\n"
+	    "    Check the hash chain of the audit log (audit-log in estd.conf, or\n"
+	    "    PATH): print the number of entries and the last hash, or the first\n"
+	    "    line that was changed, removed or inserted (exit status 1).\n" },
 	{ "help", NULL, cmd_help,
 	    "help [COMMAND]\n"
 	    "    Print this text, or the usage of one command.\n" },
@@ -258,6 +263,22 @@ cmd_help(const struct adm_ctx *ctx, int argc, char **argv)
 	return ADM_EXIT_OK;
 }
 
+/* Run a command; a change it made is recorded in the audit log. */
+static int
+run_command(const struct adm_ctx *ctx, const struct adm_cmd *cmd, int argc, char **argv)
+{
+	char *args = adm_audited(cmd) ? adm_audit_args(argc, argv) : NULL;
+	int status;
+
+	optind = 0;     /* glibc: start afresh on the command's own arguments */
+	opterr = 0;
+	status = cmd->run(ctx, argc, argv);
+	if (status == ADM_EXIT_OK && adm_audited(cmd))
+		status = adm_audit_record(ctx, cmd, args);
+	free(args);
+	return status;
+}
+
 /*
  * Find the row for argv[0] (and argv[1] when the group has verbs) and run
  * it with the arguments from the command word on.
@@ -298,9 +319,7 @@ dispatch(struct adm_ctx *ctx, int argc, char **argv)
 		printf("usage: estadm %s", cmd->usage);
 		return ADM_EXIT_OK;
 	}
-	optind = 0;     /* glibc: start afresh on the command's own arguments */
-	opterr = 0;
-	return cmd->run(ctx, argc, argv);
+	return run_command(ctx, cmd, argc, argv);
 }
 
 int

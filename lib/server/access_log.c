@@ -1,0 +1,150 @@
+/*
+ * The access log: one line per answer, in the stable field list of
+ * docs/logs.md, as key=value pairs (default) or JSON (access-log-json).
+ * Lines go to the log (est_log, which adds time and level) or, with
+ * access-log = FILE, to that file, one write(2) per line on an O_APPEND
+ * descriptor so lines of several workers never mix.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "estkit/log.h"
+#include "server/server_int.h"
+#include "util/kvline.h"
+
+enum est_err
+access_log_open(struct est_server *srv, struct est_error *e)
+{
+	const char *path = srv->cfg->access_log_path;
+
+	srv->access_fd = -1;
+	if (path == NULL)
+		return EST_OK;
+	srv->access_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (srv->access_fd < 0)
+		return est_fail(e, EST_ERR_IO, "access-log %s: %s", path, strerror(errno));
+	return EST_OK;
+}
+
+void
+access_log_close(struct est_server *srv)
+{
+	if (srv->access_fd >= 0)
+		close(srv->access_fd);
+	srv->access_fd = -1;
+}
+
+static double
+elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+/* The HTTP authentication scheme of the request, lower case, into out ("" for none). */
+static void
+http_scheme(struct est_req *r, char *out, size_t len)
+{
+	const char *authz = http_header(r, "Authorization");
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (authz == NULL)
+		return;
+	while (authz[n] != '\0' && authz[n] != ' ' && n + 1 < len) {
+		out[n] = authz[n] >= 'A' && authz[n] <= 'Z' ? (char)(authz[n] - 'A' + 'a') : authz[n];
+		n++;
+	}
+	out[n] = '\0';
+}
+
+/*
+ * The authentication method a request used (it authenticated) or tried
+ * (it did not): see docs/logs.md for the names.
+ */
+const char *
+access_auth_method(struct est_req *r, char *buf, size_t len)
+{
+	if (r->secret_checked && r->secret_method != EST_AUTH_HTTP)
+		return est_auth_method_name(r->secret_method);
+	if (strncmp(r->principal, "cert:", 5) == 0)
+		return "certificate";
+	if (strncmp(r->principal, "vendor:", 7) == 0)
+		return "vendor-certificate";
+	if (http_header(r, "Authorization") != NULL) {
+		http_scheme(r, buf, len);
+		return buf[0] != '\0' ? buf : "http";
+	}
+	if (r->ssl != NULL && SSL_get0_peer_certificate(r->ssl) != NULL)
+		return "certificate";
+	return "none";
+}
+
+static enum est_log_level
+level_of(int status)
+{
+	return status == 500 ? EST_LOG_ERROR : status >= 500 ? EST_LOG_WARN : EST_LOG_INFO;
+}
+
+static void
+add_time(struct kvline *l)
+{
+	struct timespec now;
+	struct tm tm;
+	char ts[40];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	kvline_addf(l, "time", "%s.%03ldZ", ts, now.tv_nsec / 1000000);
+}
+
+static void
+emit(struct est_server *srv, struct kvline *l, int status)
+{
+	const char *line = kvline_str(l);
+	char out[KVLINE_MAX + 2];
+	int n;
+
+	if (srv->access_fd < 0) {
+		est_log(level_of(status), "%s", line);
+		return;
+	}
+	n = snprintf(out, sizeof(out), "%s\n", line);
+	if (write(srv->access_fd, out, (size_t)n) != n)
+		log_warn("access-log %s: cannot write: %s", srv->cfg->access_log_path, strerror(errno));
+}
+
+void
+access_log(struct conn *c, struct est_req *r, int status, const char *reason)
+{
+	struct est_server *srv = c->worker->srv;
+	double ms = r != NULL ? elapsed_ms(&r->start) : 0.0;
+	char scheme[24];
+	const char *auth = r != NULL ? access_auth_method(r, scheme, sizeof(scheme)) : "none";
+	struct kvline l;
+
+	kvline_init(&l, srv->cfg->access_log_json);
+	if (srv->access_fd >= 0 || srv->cfg->access_log_json)
+		add_time(&l);
+	kvline_add(&l, "peer", c->peer);
+	kvline_add(&l, "listener", c->listener->conf->name);
+	kvline_add(&l, "alias", r != NULL && r->alias != NULL ? r->alias->conf->name : "-");
+	kvline_add(&l, "op", r != NULL && r->op != NULL ? r->op : "-");
+	kvline_add(&l, "principal", r != NULL ? r->principal : "-");
+	kvline_addf(&l, "status", "%d", status);
+	kvline_addf(&l, "ms", "%.1f", ms);
+	kvline_add(&l, "auth", auth);
+	kvline_add(&l, "serial", r != NULL && r->serial[0] != '\0' ? r->serial : "-");
+	if (reason != NULL)
+		kvline_add(&l, "reason", reason);
+	emit(srv, &l, status);
+}
