@@ -68,12 +68,14 @@ static const struct adm_cmd commands[] = {
 	    "user list\n"
 	    "    Print one user name per line.\n" },
 	{ "ee", "add", adm_ee_add,
-	    "ee add --username U --dn DN --alias A --password CODE [--san LIST]\n"
-	    "        [--profile P] [--uses N | --unlimited] [--valid-until T]\n"
+	    "ee add --username U --dn DN --alias A --password CODE | --no-password\n"
+	    "        [--san LIST] [--profile P] [--uses N | --unlimited] [--valid-until T]\n"
+    "    (--no-password: it enrols by its name alone)\n"
 	    "    Register an end entity to enrol through client-mode alias A. DN:\n"
 	    "    \"CN=dev,O=Org,C=SE\" (most specific first); LIST: dns:NAME,ip:ADDR,\n"
-	    "    email:ADDR,uri:URI. CODE is the enrolment code (stored hashed). N: how\n"
-	    "    many enrolments (default 1). T: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ.\n" },
+	    "    email:ADDR,uri:URI. CODE is the enrolment code (stored hashed);\n"
+	    "    --no-password: it enrols by its name alone. N: how many enrolments\n"
+	    "    (default 1). T: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ.\n" },
 	{ "ee", "list", adm_ee_list,
 	    "ee list\n"
 	    "    List end entities: USERNAME ALIAS USES-LEFT SUBJECT.\n" },
