@@ -1,8 +1,10 @@
 /*
  * Lines of key=value fields or JSON objects (lib/util/kvline.h).
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/kvline.h"
@@ -206,10 +208,11 @@ kvline_get(const char *line, const char *key, char *out, size_t outlen)
 			out[o++] = *p++;
 	} else {
 		for (p++; *p != '\0' && *p != '"' && o + 1 < outlen; p++) {
-			unsigned int c;
+			if (*p == '\\' && p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
+			    isxdigit((unsigned char)p[3])) {
+				char hex[3] = { p[2], p[3], '\0' };
 
-			if (*p == '\\' && p[1] == 'x' && sscanf(p + 2, "%2x", &c) == 1) {
-				out[o++] = (char)c;
+				out[o++] = (char)strtol(hex, NULL, 16);
 				p += 3;
 			} else if (*p == '\\' && p[1] != '\0') {
 				out[o++] = *++p;

@@ -327,6 +327,11 @@ test_kvline_escapes(void **state)
 	assert_string_equal(out, "127.0.0.1:5555");
 	assert_true(kvline_get(s, "none", out, sizeof(out)));
 	assert_string_equal(out, "-");
+	/* A quoted value cut after an escape (found by fuzz_audit): no read past the end. */
+	assert_true(kvline_get("seq=\"\\xC", "seq", out, sizeof(out)));
+	assert_true(kvline_get("seq=\"\\", "seq", out, sizeof(out)));
+	assert_true(kvline_get("seq=\"", "seq", out, sizeof(out)));
+	assert_string_equal(out, "");
 }
 
 static void
