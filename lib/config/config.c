@@ -79,6 +79,7 @@ static const struct opt opts[] = {
 	{ S_SERVER, "audit-log", OPT_PATH, SRV(audit_log_path), 0, 0 },
 	{ S_SERVER, "access-log", OPT_PATH, SRV(access_log_path), 0, 0 },
 	{ S_SERVER, "access-log-json", OPT_BOOL, SRV(access_log_json), 0, 0 },
+	{ S_SERVER, "metrics-listen", OPT_LISTEN, SRV(metrics_listen), 0, 0 },
 	{ S_SERVER, "decrypt-keys", OPT_PATH, SRV(decrypt_keys_path), 0, 0 },
 	{ S_SERVER, "auth-fail-limit", OPT_UINT, SRV(auth_fail_limit), 0, 1000 },
 	{ S_SERVER, "auth-fail-window", OPT_UINT, SRV(auth_fail_window), 1, 86400 },
@@ -586,7 +587,7 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		return false;
 	case OPT_LISTEN:
 		*hint = "HOST:PORT, [IPV6]:PORT or PORT";
-		return parse_listen(p, value, (struct est_listener_conf *)(void *)base);
+		return parse_listen(p, value, (struct est_listener_conf *)(void *)(base + o->off));
 	case OPT_AUTH: {
 		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
 
@@ -1111,6 +1112,8 @@ est_config_free(struct est_config *c)
 	free(c->decrypt_keys_path);
 	free(c->audit_log_path);
 	free(c->access_log_path);
+	free(c->metrics_listen.host);
+	free(c->metrics_listen.port);
 	free(c->realm);
 	free(c->user);
 	free(c->log_level);

@@ -3,7 +3,8 @@
  * docs/logs.md, as key=value pairs (default) or JSON (access-log-json).
  * Lines go to the log (est_log, which adds time and level) or, with
  * access-log = FILE, to that file, one write(2) per line on an O_APPEND
- * descriptor so lines of several workers never mix.
+ * descriptor so lines of several workers never mix. Each answer is
+ * counted for /metrics here too, so the log and the counters agree.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -147,4 +148,5 @@ access_log(struct conn *c, struct est_req *r, int status, const char *reason)
 	if (reason != NULL)
 		kvline_add(&l, "reason", reason);
 	emit(srv, &l, status);
+	metrics_request(r, status, auth, ms);
 }

@@ -228,6 +228,7 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
 	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
+	metrics_attach(srv);
 	*out = srv;
 	return EST_OK;
 fail:
@@ -351,6 +352,7 @@ est_server_free(struct est_server *srv)
 {
 	if (srv == NULL)
 		return;
+	metrics_detach(srv);
 	for (size_t i = 0; i < srv->n_workers; i++)
 		worker_free(&srv->workers[i]);
 	free(srv->workers);

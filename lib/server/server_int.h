@@ -262,6 +262,18 @@ void access_log(struct conn *c, struct est_req *r, int status, const char *reaso
  */
 const char *access_auth_method(struct est_req *r, char *buf, size_t len);
 
+/* ---- metrics.c: the process's counters (include/estkit/metrics.h) ---- */
+
+/* Count an answer (r NULL: refused before it was read whole). auth: access_auth_method. */
+void metrics_request(const struct est_req *r, int status, const char *auth, double ms);
+
+/* Count one store commit of group certificates that took seconds. */
+void metrics_store_commit(double seconds, unsigned group);
+
+/* A server's open connections count in estd_open_connections while attached. */
+void metrics_attach(struct est_server *srv);
+void metrics_detach(struct est_server *srv);
+
 /* ---- audit_trail.c ---- */
 
 /* Open the configured audit log (srv->audit), if any. */

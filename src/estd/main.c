@@ -17,6 +17,7 @@
 
 #include "estkit/config.h"
 #include "estkit/log.h"
+#include "estkit/metrics.h"
 #include "estkit/server.h"
 #include "notify.h"
 #include "privdrop.h"
@@ -43,7 +44,8 @@ usage(FILE *f)
 
 /* Written atomically, so a reader never sees half a file. */
 static int
-write_ready_file(const char *path, const struct est_server *srv)
+write_ready_file(const char *path, const struct est_server *srv,
+    const struct est_metrics_listener *metrics)
 {
 	char tmp[4096];
 	FILE *f;
@@ -58,6 +60,8 @@ write_ready_file(const char *path, const struct est_server *srv)
 
 		fprintf(f, "%s %d\n", name, port);
 	}
+	if (metrics != NULL)
+		fprintf(f, "metrics %d\n", est_metrics_listener_port(metrics));
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
 		return -1;
 	return 0;
@@ -120,6 +124,7 @@ main(int argc, char **argv)
 	bool check = false, debug = false;
 	struct est_config *cfg = NULL;
 	struct est_server *srv = NULL;
+	struct est_metrics_listener *metrics = NULL;
 	struct est_error e = { 0 };
 	enum est_log_level level;
 	char *errors = NULL;
@@ -160,7 +165,13 @@ main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if (ready != NULL && write_ready_file(ready, srv) != 0) {
+	if (cfg->metrics_listen.port != NULL &&
+	    est_metrics_listen(cfg->metrics_listen.host, cfg->metrics_listen.port, cfg->store_uri,
+	    &metrics, &e) != EST_OK) {
+		fprintf(stderr, "estd: %s\n", e.msg);
+		goto out;
+	}
+	if (ready != NULL && write_ready_file(ready, srv, metrics) != 0) {
 		fprintf(stderr, "estd: cannot write ready file %s\n", ready);
 		goto out;
 	}
@@ -176,8 +187,13 @@ main(int argc, char **argv)
 		}
 		log_info("running as user %s", cfg->user);
 	}
+	if (metrics != NULL && est_metrics_start(metrics, &e) != EST_OK) {
+		fprintf(stderr, "estd: %s\n", e.msg);
+		goto out;
+	}
 	status = serve(srv, &set);
 out:
+	est_metrics_listener_free(metrics);
 	est_server_free(srv);
 	est_config_free(cfg);
 	return status;
