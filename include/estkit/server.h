@@ -31,6 +31,18 @@ enum est_err est_server_new(const struct est_config *cfg, struct est_server **ou
     struct est_error *e);
 
 /*
+ * As est_server_new, to replace old (a reload): each listener old has with
+ * the same name, address and port is shared rather than bound again, so
+ * connections keep being accepted while old drains (est_server_drain) and
+ * the new server starts; Digest nonces old gave out stay valid. Everything
+ * else -- CAs, aliases, TLS certificates, credentials, external CAs,
+ * limits -- is read afresh from cfg. old is borrowed and may keep serving.
+ * Failure tables of authentication (lock-outs) start empty.
+ */
+enum est_err est_server_new_from(const struct est_config *cfg, const struct est_server *old,
+    struct est_server **out, struct est_error *e);
+
+/*
  * Start serving on the worker threads and return (every listener is bound
  * and every worker accepts). Logs one line per request through est_log.
  * Signals a program handles itself (SIGTERM, SIGHUP) are best blocked

@@ -154,8 +154,34 @@ bind_listener(struct est_listener *l, struct est_error *e)
 	return EST_OK;
 }
 
+/* old's listener with the same name, address and port as lc, or NULL. */
+static const struct est_listener *
+same_listener(const struct est_server *old, const struct est_listener_conf *lc)
+{
+	for (size_t i = 0; old != NULL && i < old->n_listeners; i++) {
+		const struct est_listener_conf *oc = old->listeners[i].conf;
+
+		if (strcmp(oc->name, lc->name) == 0 && strcmp(oc->host, lc->host) == 0 &&
+		    strcmp(oc->port, lc->port) == 0 && old->listeners[i].fd >= 0)
+			return &old->listeners[i];
+	}
+	return NULL;
+}
+
+/* Share a listening socket of the server being replaced: no connection is refused between. */
 static enum est_err
-open_listeners(struct est_server *srv, struct est_error *e)
+take_over_listener(struct est_listener *l, const struct est_listener *prev,
+    struct est_error *e)
+{
+	l->fd = fcntl(prev->fd, F_DUPFD_CLOEXEC, 0);
+	if (l->fd < 0)
+		return est_fail(e, EST_ERR_IO, "listener %s: %s", l->conf->name, strerror(errno));
+	l->port = prev->port;
+	return EST_OK;
+}
+
+static enum est_err
+open_listeners(struct est_server *srv, const struct est_server *old, struct est_error *e)
 {
 	const struct est_config *cfg = srv->cfg;
 	enum est_err rc;
@@ -169,9 +195,12 @@ open_listeners(struct est_server *srv, struct est_error *e)
 		l->conf = &cfg->listeners[i];
 		l->fd = -1;
 		srv->n_listeners++;
+		const struct est_listener *prev = same_listener(old, l->conf);
+
 		if (l->conf->tls != EST_TLS_NONE && (rc = tls_listener_ctx(srv, l, e)) != EST_OK)
 			return rc;
-		if ((rc = bind_listener(l, e)) != EST_OK)
+		rc = prev != NULL ? take_over_listener(l, prev, e) : bind_listener(l, e);
+		if (rc != EST_OK)
 			return rc;
 	}
 	return EST_OK;
@@ -198,6 +227,13 @@ make_workers(struct est_server *srv, struct est_error *e)
 enum est_err
 est_server_new(const struct est_config *cfg, struct est_server **out, struct est_error *e)
 {
+	return est_server_new_from(cfg, NULL, out, e);
+}
+
+enum est_err
+est_server_new_from(const struct est_config *cfg, const struct est_server *old,
+    struct est_server **out, struct est_error *e)
+{
 	struct est_server *srv;
 	enum est_err rc;
 
@@ -215,7 +251,10 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 		rc = est_fail(e, EST_ERR_IO, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
+	/* Digest nonces the old server gave out stay good across a reload. */
+	if (old != NULL)
+		memcpy(srv->nonce_key, old->nonce_key, sizeof(srv->nonce_key));
+	else if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
 		goto fail;
 	}
@@ -226,7 +265,7 @@ est_server_new(const struct est_config *cfg, struct est_server **out, struct est
 		goto fail;
 	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
 	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
-	    (rc = open_listeners(srv, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
+	    (rc = open_listeners(srv, old, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	metrics_attach(srv);
 	*out = srv;
