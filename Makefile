@@ -1,5 +1,6 @@
 # The two commands a newcomer needs:
 #   make run    build, create ./var with a demo CA and configuration (once), start estd
+#               (DEMO=DIR for another directory)
 #   make check  build and run every test
 # Both install missing Debian packages first (scripts/install-deps.sh).
 #   make install [PREFIX=/usr/local] [DESTDIR=]   programs, libraries, headers,
@@ -10,10 +11,11 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 60
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build install run check fuzz clean
+.PHONY: all deps build install run check fuzz soak clean
 
 all: build
 
@@ -30,8 +32,18 @@ install: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
-run: build
-	@scripts/run-demo.sh $(BUILD) var
+DEMO ?= var
+
+# Quiet until estd's banner: first whether a demo already runs, then the
+# build with its output kept in $(BUILD)/make-run.log and shown only on failure.
+run:
+	@scripts/run-demo.sh --preflight $(BUILD) $(DEMO)
+	@scripts/install-deps.sh
+	@mkdir -p $(BUILD)
+	@{ cmake -S . -B $(BUILD) $(CMAKE_FLAGS) && cmake --build $(BUILD) -j$(JOBS); } \
+	    > $(BUILD)/make-run.log 2>&1 || { tail -n 60 $(BUILD)/make-run.log; \
+	    echo "make run: the build failed (all of its output: $(BUILD)/make-run.log)" >&2; exit 1; }
+	@scripts/run-demo.sh $(BUILD) $(DEMO)
 
 # Every test runs twice: on the normal build, and on a build with
 # AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer, where any
@@ -47,6 +59,12 @@ check: build
 # Fuzz every parser for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600).
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# A mixed load (enrolments, wrong passwords, pipelining floods, slow and idle
+# clients) on one estd for SOAK_SECONDS, then RSS, fds and errors (make soak
+# SOAK_SECONDS=600). Not part of make check.
+soak: build
+	@scripts/soak.sh $(BUILD) $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-sanitize build-fuzz

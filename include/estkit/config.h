@@ -7,7 +7,8 @@
  *   [server]             store, credentials, realm, user, workers, log-level,
  *                        max-body, max-headers-size, max-header-fields,
  *                        idle-timeout, read-timeout, handshake-timeout,
- *                        max-connections, decrypt-keys, auth-fail-limit,
+ *                        max-connections, max-connections-per-address,
+ *                        decrypt-keys, auth-fail-limit,
  *                        auth-fail-window, auth-lockout
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key
@@ -18,7 +19,11 @@
  *                        allow-change-subject-name, renew-same-key,
  *                        require-client-certificate, channel-binding,
  *                        server-keygen, server-keygen-key, csrattrs,
- *                        csrattrs-enforce, approval, retry-after
+ *                        csrattrs-enforce, approval, retry-after,
+ *                        san-types, allow-wildcards, dns-names, deny-dns-names,
+ *                        ip-ranges, deny-ip-ranges, subject-required,
+ *                        subject-allowed, max-sans, key-types, ra-cas,
+ *                        renew-window, revoke-replaced, max-active-certificates
  *
  * docs/configuration.md documents every key. Relative paths are taken from
  * the directory of the configuration file. Parsing reads the whole file and
@@ -93,6 +98,61 @@ const char *est_auth_method_name(enum est_auth_method m);
 
 #define EST_MAX_AUTH_METHODS 8
 #define EST_MAX_VENDOR_CAS 16
+#define EST_MAX_NAME_PATTERNS 32
+#define EST_MAX_DN_FIELDS 24
+#define EST_MAX_KEY_TYPES 8
+
+/* SubjectAltName types an alias's name rules may allow (san-types). */
+enum est_san_type {
+	EST_SAN_DNS = 1u << 0,          /* dNSName */
+	EST_SAN_IP = 1u << 1,           /* iPAddress */
+	EST_SAN_EMAIL = 1u << 2,        /* rfc822Name */
+	EST_SAN_URI = 1u << 3,          /* uniformResourceIdentifier */
+	EST_SAN_OTHERNAME = 1u << 4,
+	EST_SAN_DIRNAME = 1u << 5,
+	EST_SAN_RID = 1u << 6           /* registeredID */
+};
+#define EST_SAN_DEFAULT (EST_SAN_DNS | EST_SAN_IP | EST_SAN_EMAIL | EST_SAN_URI)
+
+/* An address range of ip-ranges / deny-ip-ranges. */
+struct est_ip_range {
+	unsigned char addr[16];     /* network address, len octets */
+	int len;                    /* 4 or 16 */
+	unsigned prefix;            /* prefix length in bits */
+};
+
+/*
+ * What a client may ask an alias to certify (docs/configuration.md, "Name
+ * rules"); applied by the server's issuance policy to names that come from
+ * a CSR. Patterns are lower-case: "host.example" matches itself,
+ * "*.example" any name below example.
+ */
+struct est_name_rules {
+	unsigned san_types;         /* bit set of enum est_san_type */
+	bool allow_wildcards;       /* '*' in a dNSName or CN */
+	char *dns_allow[EST_MAX_NAME_PATTERNS]; /* none: any name */
+	size_t n_dns_allow;
+	char *dns_deny[EST_MAX_NAME_PATTERNS];
+	size_t n_dns_deny;
+	struct est_ip_range ip_allow[EST_MAX_NAME_PATTERNS]; /* none: any address */
+	size_t n_ip_allow;
+	struct est_ip_range ip_deny[EST_MAX_NAME_PATTERNS];
+	size_t n_ip_deny;
+	int subject_required[EST_MAX_DN_FIELDS]; /* NIDs that must be in the subject */
+	size_t n_subject_required;
+	int subject_allowed[EST_MAX_DN_FIELDS];  /* NIDs it may hold; none: any */
+	size_t n_subject_allowed;
+	unsigned max_sans;          /* most subjectAltName entries; 0: no limit */
+};
+
+enum est_key_kind { EST_KEY_RSA, EST_KEY_EC, EST_KEY_ED25519 };
+
+/* One entry of key-types: a key type and, for RSA, a size range. */
+struct est_key_type {
+	enum est_key_kind kind;
+	int curve_nid;              /* EC: the named curve */
+	unsigned min_bits, max_bits; /* RSA */
+};
 
 struct est_listener_conf {
 	char *name;
@@ -144,6 +204,14 @@ struct est_alias_conf {
 	bool csrattrs_enforce;      /* refuse CSRs that lack what /csrattrs lists */
 	enum est_approval approval;
 	unsigned retry_after;       /* Retry-After of a 202; 0: the default */
+	struct est_name_rules names; /* what clients may ask to have certified */
+	struct est_key_type key_types[EST_MAX_KEY_TYPES]; /* keys certified */
+	size_t n_key_types;
+	char *ra_cas[EST_MAX_VENDOR_CAS]; /* external CAs whose cmcRA certificates act as RAs */
+	size_t n_ra_cas;
+	unsigned renew_window;      /* days before expiry renewal opens; 0: any time */
+	bool revoke_replaced;       /* revoke the renewed certificate (superseded) */
+	unsigned max_active;        /* valid certificates per end entity; 0: no limit */
 	int line;
 };
 
@@ -161,6 +229,7 @@ struct est_config {
 	size_t max_headers_size;
 	unsigned idle_timeout;      /* seconds */
 	unsigned max_connections;   /* open connections, all listeners */
+	unsigned max_connections_per_address; /* ... from one source address (or IPv6 /64) */
 	unsigned max_header_fields; /* header fields in one request */
 	unsigned read_timeout;      /* seconds to receive a whole request once begun */
 	unsigned handshake_timeout; /* seconds for a TLS handshake */

@@ -30,6 +30,17 @@ extern "C" {
 #define EST_HTTPAUTH_MAX_USER 64
 
 struct est_creds;
+struct est_nonces;
+
+/*
+ * The Digest nonces a server has issued: key is its secret (copied), and
+ * capacity how many nonces it remembers (the oldest is forgotten first; a
+ * forgotten nonce is answered stale=true). Memory is fixed: about 40 bytes
+ * per nonce. Thread-safe. Free with est_nonces_free().
+ */
+enum est_err est_nonces_new(const unsigned char key[EST_HTTPAUTH_NONCE_KEY_LEN],
+    size_t capacity, struct est_nonces **out, struct est_error *e);
+void est_nonces_free(struct est_nonces *n);
 
 /*
  * Load a credentials file. A missing file is an empty set (EST_OK), so a
@@ -65,18 +76,19 @@ bool est_creds_valid_user(const char *user);
 /*
  * Check an Authorization header value against the credentials.
  *   method, uri:  the request's method and request-target, as received.
- *   nonce_key:    the server's secret for stateless Digest nonces.
+ *   nonces:       the nonces the server issued (its challenges).
  *   now:          the current time; a Digest nonce older than 300 s is stale.
+ * A Digest (nonce, nc) pair is accepted once: a repeat is refused as a replay.
  * On success returns EST_OK and copies the user name to user (at least
  * EST_HTTPAUTH_MAX_USER + 1 bytes). Otherwise EST_ERR_AUTH, with a reason for
  * the log that says which part was wrong ("no such user", "wrong password",
- * "stale nonce", "malformed header") -- the client must not be told which.
- * *stale is set true when only the nonce was stale (RFC 7616 stale=true).
+ * "stale nonce", "replayed", "malformed header") -- the client must not be
+ * told which. *stale is set true when only the nonce was stale or forgotten
+ * (RFC 7616 stale=true).
  */
 enum est_err est_httpauth_check(struct est_creds *c, const char *realm,
     const char *method, const char *uri, const char *authorization,
-    const unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN], time_t now,
-    char *user, bool *stale, struct est_error *e);
+    struct est_nonces *nonces, time_t now, char *user, bool *stale, struct est_error *e);
 
 /*
  * The user name an Authorization header (Basic or Digest) claims, read
@@ -90,11 +102,11 @@ bool est_httpauth_user(const char *authorization, char *user);
 /*
  * The WWW-Authenticate challenges for a 401, in order of preference:
  * Digest SHA-256, Digest MD5, Basic. Writes up to max values (without the
- * header name) into out[i] (512 bytes each) and returns how many.
+ * header name) into out[i] (512 bytes each) and returns how many. The two
+ * Digest challenges share one new nonce, remembered in nonces.
  */
-size_t est_httpauth_challenges(const char *realm,
-    const unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN], time_t now, bool stale,
-    char out[][512], size_t max);
+size_t est_httpauth_challenges(const char *realm, struct est_nonces *nonces, time_t now,
+    bool stale, char out[][512], size_t max);
 
 #ifdef __cplusplus
 }

@@ -31,13 +31,22 @@ enum est_err est_server_new(const struct est_config *cfg, struct est_server **ou
     struct est_error *e);
 
 /*
+ * Check a configuration as est_server_new() would take it (CAs, keys, TLS
+ * credentials, store, listener addresses) without binding any listener, so
+ * that it works while a server runs on the same ports. Nothing to free.
+ */
+enum est_err est_server_check(const struct est_config *cfg, struct est_error *e);
+
+/*
  * As est_server_new, to replace old (a reload): each listener old has with
  * the same name, address and port is shared rather than bound again, so
  * connections keep being accepted while old drains (est_server_drain) and
- * the new server starts; Digest nonces old gave out stay valid. Everything
- * else -- CAs, aliases, TLS certificates, credentials, external CAs,
+ * the new server starts. Everything else -- CAs, aliases, TLS certificates, credentials, external CAs,
  * limits -- is read afresh from cfg. old is borrowed and may keep serving.
- * Failure tables of authentication (lock-outs) start empty.
+ * Shared with old rather than started afresh: the Digest nonces it gave out
+ * (replays stay refused), the open connections per address (counted against
+ * max-connections-per-address) and the failed-authentication counts and
+ * lock-outs; cfg's limits apply to them once the new server starts.
  */
 enum est_err est_server_new_from(const struct est_config *cfg, const struct est_server *old,
     struct est_server **out, struct est_error *e);

@@ -7,7 +7,9 @@
  * handle per thread (each is its own database connection).
  *
  * URIs: "sqlite:/path/to/file.db" (or a bare path) opens the embedded
- * SQLite backend in WAL mode, creating and migrating the schema as needed.
+ * SQLite backend in WAL mode, migrating the schema as needed. A store is
+ * made only by est_store_create; est_store_open refuses a missing or empty
+ * one (re-creating it would silently lose every record).
  * Further backends (PostgreSQL) plug in through struct est_store_ops.
  *
  * Durability: est_store_put_cert returns EST_OK only after the record is
@@ -190,6 +192,20 @@ typedef int (*est_ext_ca_visit)(const struct est_ext_ca *ca, void *arg);
 
 struct est_store;
 
+/*
+ * What else happens in the transaction that records a certificate issued
+ * by policy (est_store_put_issued). Zero-initialise; all borrowed.
+ */
+struct est_issue_record {
+	const char *code_hash;       /* spend one use of rec->ee_id's code (as
+	                              * est_store_put_cert_consume), NULL: none */
+	const char *replaces_issuer; /* the certificate this one renews, revoked as */
+	const char *replaces_serial; /* superseded; NULL: none */
+	unsigned max_active;         /* refuse when rec->ee_id would then hold more
+	                              * valid, unexpired certificates; 0: no limit */
+	int64_t now;
+};
+
 /* Backend operations; a backend fills one static table. */
 struct est_store_ops {
 	const char *name;
@@ -207,12 +223,18 @@ struct est_store_ops {
 	enum est_err (*set_request_state)(struct est_store *, int64_t, enum est_req_state,
 	    enum est_req_state, int64_t, struct est_error *);
 	enum est_err (*schema_version)(struct est_store *, int *, struct est_error *);
+	enum est_err (*check)(struct est_store *, bool full, struct est_error *);
+	enum est_err (*backup)(struct est_store *, const char *path, struct est_error *);
 	enum est_err (*put_cert_consume)(struct est_store *, struct est_cert_rec *,
 	    const char *code_hash, int64_t now, struct est_error *);
+	enum est_err (*put_issued)(struct est_store *, struct est_cert_rec *,
+	    const struct est_issue_record *, struct est_error *);
 	enum est_err (*put_ee)(struct est_store *, struct est_ee *, struct est_error *);
 	enum est_err (*get_ee)(struct est_store *, const char *username, struct est_ee **,
 	    struct est_error *);
 	enum est_err (*list_ee)(struct est_store *, est_ee_visit, void *, struct est_error *);
+	enum est_err (*list_ee_matching)(struct est_store *, const char *needle, est_ee_visit,
+	    void *, struct est_error *);
 	enum est_err (*del_ee)(struct est_store *, const char *username, struct est_error *);
 	enum est_err (*reset_ee)(struct est_store *, const char *username, const char *code_hash,
 	    int64_t uses_left, int64_t valid_until, struct est_error *);
@@ -228,11 +250,36 @@ struct est_store {
 };
 
 /*
- * Open a store by URI (see above). Caller closes with est_store_close().
- * EST_ERR_CONFIG for an unknown scheme; EST_ERR_STORE when the database
- * cannot be opened or migrated (the reason names the file).
+ * Open an existing store by URI (see above). Caller closes with
+ * est_store_close(). EST_ERR_CONFIG for an unknown scheme; EST_ERR_STORE
+ * when the database is missing, empty, not estkit's, or cannot be opened or
+ * migrated (the reason names the file). It does not check the pages: see
+ * est_store_check.
  */
 enum est_err est_store_open(const char *uri, struct est_store **out, struct est_error *e);
+
+/* The database file a URI names (pointing into uri), or NULL when it names none. */
+const char *est_store_uri_file(const char *uri);
+
+/*
+ * Create a new store at URI with the current schema, owner-only, and open
+ * it. A file already there must be empty, else EST_ERR_EXISTS.
+ */
+enum est_err est_store_create(const char *uri, struct est_store **out, struct est_error *e);
+
+/*
+ * Check the database for damage: full false runs SQLite's quick_check (what
+ * estd runs at start-up), true the slower integrity_check. EST_ERR_STORE
+ * names the file, the check and the first problem found.
+ */
+enum est_err est_store_check(struct est_store *st, bool full, struct est_error *e);
+
+/*
+ * Write a consistent copy of the store, taken online (writers may go on),
+ * to the new file path (which must not exist: EST_ERR_EXISTS). Restoring is
+ * putting the copy in place of the store while no server runs.
+ */
+enum est_err est_store_backup(struct est_store *st, const char *path, struct est_error *e);
 void est_store_close(struct est_store *st);
 
 /*
@@ -274,6 +321,18 @@ enum est_err est_store_put_cert_consume(struct est_store *st, struct est_cert_re
     const char *code_hash, int64_t now, struct est_error *e);
 
 /*
+ * Record an issued certificate and, in ONE transaction, what goes with it
+ * (how): spend a use of the end entity's code, revoke the certificate it
+ * replaces (reason superseded, at how->now; one already revoked is left
+ * alone), and check the end entity's limit of valid certificates counting
+ * this one. Nothing is written when any part fails: EST_ERR_AUTH for a code
+ * spent meanwhile, EST_ERR_FORBIDDEN for the limit (the reason says it),
+ * EST_ERR_EXISTS as for est_store_put_cert. Sets rec->id.
+ */
+enum est_err est_store_put_issued(struct est_store *st, struct est_cert_rec *rec,
+    const struct est_issue_record *how, struct est_error *e);
+
+/*
  * Register an end entity; sets ee->id and created_at. EST_ERR_EXISTS when
  * the username is taken.
  */
@@ -286,6 +345,15 @@ enum est_err est_store_get_ee(struct est_store *st, const char *username,
 /* Every end entity, by username. */
 enum est_err est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg,
     struct est_error *e);
+
+/*
+ * The end entities whose registered subject text (est_name_text) has needle
+ * as one of its comma-separated attributes ("CN=dev-b"), or whose SAN text
+ * (est_san_text) has it as an entry ("DNS:a.example"): candidates the
+ * caller compares exactly (the issuance policy asks who owns a name).
+ */
+enum est_err est_store_list_ee_matching(struct est_store *st, const char *needle,
+    est_ee_visit visit, void *arg, struct est_error *e);
 
 /* Remove an end entity; its certificates stay on record, unlinked. EST_ERR_NOTFOUND. */
 enum est_err est_store_del_ee(struct est_store *st, const char *username, struct est_error *e);

@@ -1,11 +1,14 @@
 /*
  * HTTP Basic (RFC 7617) and Digest (RFC 7616, qop=auth, MD5 and SHA-256)
  * checks against the credentials file, and the WWW-Authenticate challenges.
- * Digest nonces are stateless: base64(time || random || HMAC-SHA256(key,
- * time || random)[0..16)), so any server holding the key can verify them and
- * nothing grows with traffic. The price is that nc is not tracked: a captured
- * request can be replayed while its nonce is fresh (300 s); EST runs this only
- * inside TLS. Every failure is EST_ERR_AUTH; only the logged reason differs.
+ * Digest nonces are base64(time || slot || random || HMAC-SHA256(key,
+ * time || slot || random)[0..16)): the MAC proves the server made it, the
+ * time bounds its life (300 s, then stale=true), and the slot names where
+ * the server remembers it (nonces.c), so that each (nonce, nc) is accepted
+ * once (RFC 7616 §3.3, §5.4): a captured request cannot be replayed. The
+ * memory is a fixed ring; a nonce pushed out of it is answered like an
+ * expired one (stale=true), so the client retries with a new nonce. Every
+ * failure is EST_ERR_AUTH; only the logged reason differs.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -18,14 +21,15 @@
 #include <openssl/rand.h>
 
 #include "auth/creds.h"
+#include "auth/nonces.h"
 #include "estkit/httpauth.h"
 
 #define MAX_HEADER 4096
 #define CHALLENGE_LEN 512
 #define NONCE_TIME_LEN 8
-#define NONCE_RAND_LEN 16
+#define NONCE_SLOT_LEN 4
 #define NONCE_MAC_LEN 16
-#define NONCE_MSG_LEN (NONCE_TIME_LEN + NONCE_RAND_LEN)
+#define NONCE_MSG_LEN (NONCE_TIME_LEN + NONCE_SLOT_LEN + NONCE_RAND_LEN)
 #define NONCE_RAW_LEN (NONCE_MSG_LEN + NONCE_MAC_LEN)
 #define NONCE_B64_LEN (4 * ((NONCE_RAW_LEN + 2) / 3))
 #define NONCE_LIFETIME 300
@@ -50,8 +54,15 @@ struct digest_params {
 /* What the request offers to check a Digest against. */
 struct digest_req {
 	const char *realm, *method, *uri;
-	const unsigned char *key;
+	struct est_nonces *nonces;
 	time_t now;
+};
+
+/* A nonce of ours, taken apart. */
+struct nonce_parts {
+	int64_t issued;
+	uint32_t slot;
+	unsigned char rnd[NONCE_RAND_LEN];
 };
 
 static enum est_err malformed(struct est_error *e, const char *fmt, ...)
@@ -228,37 +239,75 @@ nonce_mac(const unsigned char *key, const unsigned char msg[NONCE_MSG_LEN],
 }
 
 static bool
-make_nonce(const unsigned char *key, time_t now, char out[NONCE_B64_LEN + 1])
+make_nonce(struct est_nonces *nonces, time_t now, char out[NONCE_B64_LEN + 1])
 {
 	unsigned char raw[NONCE_RAW_LEN];
 	uint64_t t = (uint64_t)(int64_t)now;
+	uint32_t slot;
 	int i;
 
+	if (!nonces_issue(nonces, &slot, raw + NONCE_TIME_LEN + NONCE_SLOT_LEN))
+		return false;
 	for (i = NONCE_TIME_LEN - 1; i >= 0; i--, t >>= 8)
 		raw[i] = (unsigned char)(t & 0xff);
-	if (RAND_bytes(raw + NONCE_TIME_LEN, NONCE_RAND_LEN) != 1 ||
-	    !nonce_mac(key, raw, raw + NONCE_MSG_LEN))
+	for (i = NONCE_SLOT_LEN - 1; i >= 0; i--, slot >>= 8)
+		raw[NONCE_TIME_LEN + i] = (unsigned char)(slot & 0xff);
+	if (!nonce_mac(nonces_key(nonces), raw, raw + NONCE_MSG_LEN))
 		return false;
 	EVP_EncodeBlock((unsigned char *)out, raw, NONCE_RAW_LEN);
 	return true;
 }
 
-/* Whether nonce is one of ours; *issued is then its issue time. */
+/* Whether nonce is one of ours; *np then holds its parts. */
 static bool
-verify_nonce(const unsigned char *key, const char *nonce, int64_t *issued)
+verify_nonce(struct est_nonces *nonces, const char *nonce, struct nonce_parts *np)
 {
 	unsigned char raw[NONCE_RAW_LEN], mac[NONCE_MAC_LEN];
 	uint64_t t = 0;
+	uint32_t slot = 0;
 	size_t len, i;
 
 	if (!est_creds_b64_decode(nonce, strlen(nonce), raw, sizeof(raw), &len) ||
-	    len != NONCE_RAW_LEN || !nonce_mac(key, raw, mac) ||
+	    len != NONCE_RAW_LEN || !nonce_mac(nonces_key(nonces), raw, mac) ||
 	    CRYPTO_memcmp(mac, raw + NONCE_MSG_LEN, NONCE_MAC_LEN) != 0)
 		return false;
 	for (i = 0; i < NONCE_TIME_LEN; i++)
 		t = t << 8 | raw[i];
-	*issued = (int64_t)t;
+	for (i = 0; i < NONCE_SLOT_LEN; i++)
+		slot = slot << 8 | raw[NONCE_TIME_LEN + i];
+	np->issued = (int64_t)t;
+	np->slot = slot;
+	memcpy(np->rnd, raw + NONCE_TIME_LEN + NONCE_SLOT_LEN, NONCE_RAND_LEN);
 	return true;
+}
+
+/*
+ * The nonce is fresh and nc not used with it before (then recorded). A
+ * nonce too old or forgotten is stale: the client may retry with a new one.
+ */
+static enum est_err
+use_nonce(const struct digest_req *rq, const struct nonce_parts *np, const char *nc_hex,
+    bool *stale, struct est_error *e)
+{
+	int64_t age = (int64_t)rq->now - np->issued;
+	enum nonce_use u;
+
+	if (age < 0 || age > NONCE_LIFETIME) {
+		if (stale != NULL)
+			*stale = true;
+		return est_fail(e, EST_ERR_AUTH, age < 0 ? "stale nonce (issued in the future)" :
+		    "stale nonce");
+	}
+	u = nonces_use(rq->nonces, np->slot, np->rnd, (uint32_t)strtoul(nc_hex, NULL, 16));
+	if (u == NONCE_FORGOTTEN) {
+		if (stale != NULL)
+			*stale = true;
+		return est_fail(e, EST_ERR_AUTH, "stale nonce (forgotten: many nonces issued since)");
+	}
+	if (u == NONCE_REPLAYED)
+		return est_fail(e, EST_ERR_AUTH, "replayed Digest request (nonce count %s used before)",
+		    nc_hex);
+	return EST_OK;
 }
 
 /* Compare the client's response with H(HA1:nonce:nc:cnonce:qop:H(method:uri)). */
@@ -297,8 +346,8 @@ check_digest(struct est_creds *c, const struct digest_req *rq, const char *param
     bool *stale, struct est_error *e)
 {
 	struct digest_params dp;
+	struct nonce_parts np;
 	enum est_err rc;
-	int64_t issued, age;
 	bool sha256 = false;
 
 	if ((rc = parse_digest(params, &dp, &sha256, e)) != EST_OK)
@@ -308,21 +357,16 @@ check_digest(struct est_creds *c, const struct digest_req *rq, const char *param
 	if (strcmp(dp.v[DP_URI], rq->uri) != 0)
 		return est_fail(e, EST_ERR_AUTH, "uri mismatch: '%.80s' in the header, '%.80s' "
 		    "requested", dp.v[DP_URI], rq->uri);
-	if (!verify_nonce(rq->key, dp.v[DP_NONCE], &issued))
+	if (!verify_nonce(rq->nonces, dp.v[DP_NONCE], &np))
 		return est_fail(e, EST_ERR_AUTH, "nonce not issued by this server");
 	if (!est_creds_valid_user(dp.v[DP_USERNAME]))
 		return est_fail(e, EST_ERR_AUTH, "no such user (invalid user name)");
 	/* stale=true tells the client to retry with the same credentials, so
-	 * only a response that is right for the old nonce earns it. */
-	if ((rc = check_response(c, rq, &dp, sha256, e)) != EST_OK)
+	 * only a response that is right for the old nonce earns it; and only
+	 * a right response spends its nc. */
+	if ((rc = check_response(c, rq, &dp, sha256, e)) != EST_OK ||
+	    (rc = use_nonce(rq, &np, dp.v[DP_NC], stale, e)) != EST_OK)
 		return rc;
-	age = (int64_t)rq->now - issued;
-	if (age < 0 || age > NONCE_LIFETIME) {
-		if (stale != NULL)
-			*stale = true;
-		return est_fail(e, EST_ERR_AUTH, age < 0 ? "stale nonce (issued in the future)" :
-		    "stale nonce");
-	}
 	memcpy(user, dp.v[DP_USERNAME], strlen(dp.v[DP_USERNAME]) + 1);
 	return EST_OK;
 }
@@ -397,10 +441,10 @@ unsupported_scheme(const char *p, struct est_error *e)
 
 enum est_err
 est_httpauth_check(struct est_creds *c, const char *realm, const char *method, const char *uri,
-    const char *authorization, const unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN],
-    time_t now, char *user, bool *stale, struct est_error *e)
+    const char *authorization, struct est_nonces *nonces, time_t now, char *user, bool *stale,
+    struct est_error *e)
 {
-	const struct digest_req rq = { realm, method, uri, nonce_key, now };
+	const struct digest_req rq = { realm, method, uri, nonces, now };
 	const char *p;
 
 	if (stale != NULL)
@@ -472,8 +516,7 @@ quote(const char *s, char *out, size_t cap)
 }
 
 size_t
-est_httpauth_challenges(const char *realm,
-    const unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN], time_t now, bool stale,
+est_httpauth_challenges(const char *realm, struct est_nonces *nonces, time_t now, bool stale,
     char out[][512], size_t max)
 {
 	static const char *const algs[] = { "SHA-256", "MD5" };
@@ -486,7 +529,7 @@ est_httpauth_challenges(const char *realm,
 		return 0;
 	/* Without a nonce (no randomness) Basic is still offered, so a 401
 	 * always carries a challenge. */
-	if (make_nonce(nonce_key, now, nonce) && est_creds_digest_hex(EVP_sha256(), op, 2, opaque)) {
+	if (make_nonce(nonces, now, nonce) && est_creds_digest_hex(EVP_sha256(), op, 2, opaque)) {
 		opaque[OPAQUE_HEX] = '\0';
 		for (i = 0; i < 2 && n < max; i++) {
 			len = snprintf(out[n], CHALLENGE_LEN, "Digest realm=\"%s\", qop=\"auth\", "

@@ -244,13 +244,37 @@ est_csr_change_subject_name(X509_REQ *req, bool *present, X509_NAME **old_subjec
 		ERR_clear_error();
 		return est_fail(e, EST_ERR_BADREQ, "ChangeSubjectName cannot be decoded");
 	}
-	/* Both optional fields are SEQUENCEs: a first one that reads as a Name is the subject. */
+	/*
+	 * Both optional fields are SEQUENCEs: a first one that reads wholly as a
+	 * Name is the subject, else it must read as the GeneralNames. An empty
+	 * SEQUENCE names nothing to change and is refused (RFC 6402 §2.8 needs
+	 * at least one field).
+	 */
 	first = sk_ASN1_TYPE_num(seq) > 0 ? sk_ASN1_TYPE_value(seq, 0) : NULL;
-	if (first != NULL && first->type == V_ASN1_SEQUENCE) {
-		p = first->value.sequence->data;
-		name = d2i_X509_NAME(NULL, &p, first->value.sequence->length);
-		ERR_clear_error();
+	if (first == NULL || sk_ASN1_TYPE_num(seq) > 2 || first->type != V_ASN1_SEQUENCE) {
+		sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+		return est_fail(e, EST_ERR_BADREQ, "ChangeSubjectName must hold a subject, a "
+		    "subjectAltName or both (RFC 6402 §2.8)");
 	}
+	p = first->value.sequence->data;
+	name = d2i_X509_NAME(NULL, &p, first->value.sequence->length);
+	if (name != NULL && p != first->value.sequence->data + first->value.sequence->length) {
+		X509_NAME_free(name);
+		name = NULL;
+	}
+	if (name == NULL) {
+		GENERAL_NAMES *gns;
+
+		p = first->value.sequence->data;
+		gns = d2i_GENERAL_NAMES(NULL, &p, first->value.sequence->length);
+		GENERAL_NAMES_free(gns);
+		if (gns == NULL || sk_ASN1_TYPE_num(seq) > 1) {
+			ERR_clear_error();
+			sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+			return est_fail(e, EST_ERR_BADREQ, "ChangeSubjectName cannot be decoded");
+		}
+	}
+	ERR_clear_error();
 	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
 	*old_subject = name;
 	return EST_OK;

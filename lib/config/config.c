@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "config/ini.h"
+#include "config/rules.h"
 #include "estkit/codec.h"
 #include "estkit/config.h"
 #include "estkit/log.h"
@@ -44,7 +45,8 @@ enum opt_type {
 	OPT_CB,       /* enum est_channel_binding */
 	OPT_KEYSPEC,  /* char *, a key spec or "from-csr" */
 	OPT_CSRATTRS, /* char *, checked with est_csrattrs_parse */
-	OPT_APPROVAL  /* enum est_approval */
+	OPT_APPROVAL, /* enum est_approval */
+	OPT_RULE      /* an issuance-policy key of an alias (rules.c) */
 };
 
 struct opt {
@@ -72,6 +74,8 @@ static const struct opt opts[] = {
 	{ S_SERVER, "max-headers-size", OPT_SIZE, SRV(max_headers_size), 1024, 1024 * 1024 },
 	{ S_SERVER, "idle-timeout", OPT_UINT, SRV(idle_timeout), 1, 3600 },
 	{ S_SERVER, "max-connections", OPT_UINT, SRV(max_connections), 1, 1000000 },
+	{ S_SERVER, "max-connections-per-address", OPT_UINT, SRV(max_connections_per_address), 1,
+	    1000000 },
 	{ S_SERVER, "max-header-fields", OPT_UINT, SRV(max_header_fields), 1, 256 },
 	{ S_SERVER, "read-timeout", OPT_UINT, SRV(read_timeout), 1, 3600 },
 	{ S_SERVER, "handshake-timeout", OPT_UINT, SRV(handshake_timeout), 1, 3600 },
@@ -113,6 +117,20 @@ static const struct opt opts[] = {
 	{ S_ALIAS, "csrattrs-enforce", OPT_BOOL, ALS(csrattrs_enforce), 0, 0 },
 	{ S_ALIAS, "approval", OPT_APPROVAL, ALS(approval), 0, 0 },
 	{ S_ALIAS, "retry-after", OPT_UINT, ALS(retry_after), 1, 86400 },
+	{ S_ALIAS, "san-types", OPT_RULE, 0, 0, 0 },
+	{ S_ALIAS, "allow-wildcards", OPT_BOOL, ALS(names.allow_wildcards), 0, 0 },
+	{ S_ALIAS, "dns-names", OPT_RULE, 0, 0, 0 },
+	{ S_ALIAS, "deny-dns-names", OPT_RULE, 0, 0, 0 },
+	{ S_ALIAS, "ip-ranges", OPT_RULE, 0, 0, 0 },
+	{ S_ALIAS, "deny-ip-ranges", OPT_RULE, 0, 0, 0 },
+	{ S_ALIAS, "subject-required", OPT_RULE, 0, 0, 0 },
+	{ S_ALIAS, "subject-allowed", OPT_RULE, 0, 0, 0 },
+	{ S_ALIAS, "max-sans", OPT_UINT, ALS(names.max_sans), 0, 1024 },
+	{ S_ALIAS, "key-types", OPT_RULE, 0, 0, 0 },
+	{ S_ALIAS, "ra-cas", OPT_RULE, 0, 0, 0 },
+	{ S_ALIAS, "renew-window", OPT_UINT, ALS(renew_window), 0, 3650 },
+	{ S_ALIAS, "revoke-replaced", OPT_BOOL, ALS(revoke_replaced), 0, 0 },
+	{ S_ALIAS, "max-active-certificates", OPT_UINT, ALS(max_active), 0, 100000 },
 };
 
 static const char *const sect_names[] = {
@@ -562,13 +580,15 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		    set_string(p, (char **)(base + o->off), xstrdup(p, value));
 	}
 	case OPT_UINT:
-		*hint = "a whole number in range";
+		snprintf(p->hint, sizeof(p->hint), "a whole number from %lu to %lu", o->min, o->max);
+		*hint = p->hint;
 		if (!parse_ulong(value, o->min, o->max, &n))
 			return false;
 		*(unsigned *)(base + o->off) = (unsigned)n;
 		return true;
 	case OPT_SIZE:
-		*hint = "a number of bytes in range";
+		snprintf(p->hint, sizeof(p->hint), "a number of bytes from %lu to %lu", o->min, o->max);
+		*hint = p->hint;
 		if (!parse_ulong(value, o->min, o->max, &n))
 			return false;
 		*(size_t *)(base + o->off) = n;
@@ -611,6 +631,8 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		    set_string(p, (char **)(base + o->off), xstrdup(p, value));
 	case OPT_CSRATTRS:
 		return apply_csrattrs(p, (char **)(base + o->off), value, hint);
+	case OPT_RULE:
+		return rules_apply((struct est_alias_conf *)(void *)base, o->key, value, hint) == 1;
 	case OPT_APPROVAL:
 		*hint = "auto or manual";
 		for (int m = 0; m < EST_APPROVAL__MAX; m++) {
@@ -700,6 +722,7 @@ init_entry(struct parser *p, const char *name, int line)
 		c->aliases[p->index].renew_same_key = true;
 		c->aliases[p->index].username_nid = NID_commonName;
 		c->aliases[p->index].line = line;
+		rules_defaults(&c->aliases[p->index]);
 		break;
 	case S_SERVER:
 	case S_NONE:
@@ -882,6 +905,18 @@ check_alias_options(struct parser *p, const struct est_alias_conf *a)
 		perr(p, a->line, "[alias %s] csrattrs-enforce = yes needs a csrattrs list", a->name);
 	if (a->retry_after != 0 && a->approval != EST_APPROVAL_MANUAL)
 		perr(p, a->line, "[alias %s] retry-after is set but approval is not manual", a->name);
+	if (a->n_ra_cas > 0 && !has_auth(a, EST_AUTH_CERTIFICATE))
+		perr(p, a->line, "[alias %s] ra-cas needs authentication = certificate (RA "
+		    "certificates authenticate as TLS client certificates)", a->name);
+	for (size_t i = 0; i < a->names.n_subject_required && a->names.n_subject_allowed > 0; i++) {
+		bool allowed = false;
+
+		for (size_t j = 0; j < a->names.n_subject_allowed; j++)
+			allowed |= a->names.subject_allowed[j] == a->names.subject_required[i];
+		if (!allowed)
+			perr(p, a->line, "[alias %s] subject-required names %s, which subject-allowed "
+			    "does not list", a->name, OBJ_nid2sn(a->names.subject_required[i]));
+	}
 }
 
 static void
@@ -1021,6 +1056,7 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->max_headers_size = 8192;
 	c->idle_timeout = 30;
 	c->max_connections = 1024;
+	c->max_connections_per_address = 64;
 	c->max_header_fields = 64;
 	c->read_timeout = 30;
 	c->handshake_timeout = 10;
@@ -1098,6 +1134,7 @@ est_config_free(struct est_config *c)
 		free(c->aliases[i].username_field);
 		free(c->aliases[i].code_field);
 		clear_vendor_cas(&c->aliases[i]);
+		rules_free(&c->aliases[i]);
 		free(c->aliases[i].server_keygen_key);
 		free(c->aliases[i].csrattrs);
 	}

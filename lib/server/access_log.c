@@ -5,6 +5,11 @@
  * access-log = FILE, to that file, one write(2) per line on an O_APPEND
  * descriptor so lines of several workers never mix. Each answer is
  * counted for /metrics here too, so the log and the counters agree.
+ *
+ * A connection writes its first ACCESS_LOG_LINES lines one by one and then
+ * a summary by status class at most every ACCESS_SUMMARY_SECONDS (and when
+ * it closes), so a client pipelining thousands of requests cannot fill the
+ * disk; the counters still count every answer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +22,9 @@
 #include "estkit/log.h"
 #include "server/server_int.h"
 #include "util/kvline.h"
+
+#define ACCESS_LOG_LINES 100              /* per connection, then summaries */
+#define ACCESS_SUMMARY_SECONDS 10         /* how often a summary is written */
 
 enum est_err
 access_log_open(struct est_server *srv, struct est_error *e)
@@ -45,6 +53,8 @@ elapsed_ms(const struct timespec *start)
 {
 	struct timespec now;
 
+	if (start->tv_sec == 0 && start->tv_nsec == 0)
+		return 0.0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
 	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
@@ -84,7 +94,7 @@ access_auth_method(struct est_req *r, char *buf, size_t len)
 		http_scheme(r, buf, len);
 		return buf[0] != '\0' ? buf : "http";
 	}
-	if (r->ssl != NULL && SSL_get0_peer_certificate(r->ssl) != NULL)
+	if (r->tls != NULL && r->tls->peer != NULL)
 		return "certificate";
 	return "none";
 }
@@ -108,6 +118,13 @@ add_time(struct kvline *l)
 	kvline_addf(l, "time", "%s.%03ldZ", ts, now.tv_nsec / 1000000);
 }
 
+/* Whether to write to a file (else to est_log, which adds the time itself). */
+static bool
+to_file(const struct est_server *srv)
+{
+	return srv->cfg->access_log_path != NULL && srv->access_fd >= 0;
+}
+
 static void
 emit(struct est_server *srv, struct kvline *l, int status)
 {
@@ -115,7 +132,7 @@ emit(struct est_server *srv, struct kvline *l, int status)
 	char out[KVLINE_MAX + 2];
 	int n;
 
-	if (srv->access_fd < 0) {
+	if (!to_file(srv)) {
 		est_log(level_of(status), "%s", line);
 		return;
 	}
@@ -125,19 +142,71 @@ emit(struct est_server *srv, struct kvline *l, int status)
 }
 
 void
-access_log(struct conn *c, struct est_req *r, int status, const char *reason)
+access_log_summary(struct conn *c)
 {
 	struct est_server *srv = c->worker->srv;
+	unsigned *n = c->http.summed, all = n[1] + n[2] + n[3] + n[4] + n[5];
+	struct kvline l;
+
+	if (all == 0)
+		return;
+	kvline_init(&l, srv->cfg->access_log_json);
+	if (to_file(srv) || srv->cfg->access_log_json)
+		add_time(&l);
+	kvline_add(&l, "peer", c->peer);
+	kvline_add(&l, "listener", c->listener->conf->name);
+	kvline_addf(&l, "unlogged", "%u", all);
+	kvline_addf(&l, "status_2xx", "%u", n[1] + n[2]);
+	kvline_addf(&l, "status_3xx", "%u", n[3]);
+	kvline_addf(&l, "status_4xx", "%u", n[4]);
+	kvline_addf(&l, "status_5xx", "%u", n[5]);
+	kvline_add(&l, "note", "more requests not logged one by one");
+	emit(srv, &l, 200);
+	memset(c->http.summed, 0, sizeof(c->http.summed));
+}
+
+/* Whether this answer's line is summarised rather than written (c NULL: a request made alone). */
+static bool
+summarised(struct conn *c, int status)
+{
+	struct http_session *h;
+	time_t now = time(NULL);
+
+	if (c == NULL)
+		return false;
+	h = &c->http;
+	if (h->logged < ACCESS_LOG_LINES) {
+		h->logged++;
+		return false;
+	}
+	if (h->summed_since == 0)
+		h->summed_since = now;
+	h->summed[status / 100 <= 5 && status >= 100 ? status / 100 : 5]++;
+	if (now - h->summed_since >= ACCESS_SUMMARY_SECONDS) {
+		access_log_summary(c);
+		h->summed_since = now;
+	}
+	return true;
+}
+
+void
+access_log(struct conn *c, struct est_req *r, int status, const char *reason)
+{
+	struct est_server *srv = r != NULL ? r->worker->srv : c->worker->srv;
+	const struct est_listener *lst = r != NULL ? r->listener : c->listener;
 	double ms = r != NULL ? elapsed_ms(&r->start) : 0.0;
 	char scheme[24];
 	const char *auth = r != NULL ? access_auth_method(r, scheme, sizeof(scheme)) : "none";
 	struct kvline l;
 
+	metrics_request(r, status, auth, ms);
+	if (summarised(c, status))
+		return;
 	kvline_init(&l, srv->cfg->access_log_json);
-	if (srv->access_fd >= 0 || srv->cfg->access_log_json)
+	if (to_file(srv) || srv->cfg->access_log_json)
 		add_time(&l);
-	kvline_add(&l, "peer", c->peer);
-	kvline_add(&l, "listener", c->listener->conf->name);
+	kvline_add(&l, "peer", r != NULL ? r->peer : c->peer);
+	kvline_add(&l, "listener", lst != NULL ? lst->conf->name : "-");
 	kvline_add(&l, "alias", r != NULL && r->alias != NULL ? r->alias->conf->name : "-");
 	kvline_add(&l, "op", r != NULL && r->op != NULL ? r->op : "-");
 	kvline_add(&l, "principal", r != NULL ? r->principal : "-");
@@ -148,5 +217,4 @@ access_log(struct conn *c, struct est_req *r, int status, const char *reason)
 	if (reason != NULL)
 		kvline_add(&l, "reason", reason);
 	emit(srv, &l, status);
-	metrics_request(r, status, auth, ms);
 }

@@ -29,14 +29,16 @@ approval_release(struct est_req *r, int64_t ticket)
 		log_error("request %" PRId64 ": cannot give the approval back: %s", ticket, e.msg);
 }
 
-/* The request's key as the store knows it; strings in k are malloc'd. */
+/*
+ * The request's key as the store knows it: the CSR's public key and the
+ * names the policy decided, which are what is issued once approved.
+ * Strings in k are malloc'd.
+ */
 static enum est_err
-request_key(struct est_req *r, const struct est_issue_req *req, struct est_req_rec *k,
+request_key(const struct policy_decision *d, X509_REQ *csr, struct est_req_rec *k,
     struct est_error *e)
 {
-	const X509_NAME *subject = req->subject ? req->subject : X509_REQ_get_subject_name(req->csr);
-	EVP_PKEY *key = X509_REQ_get0_pubkey(req->csr);
-	GENERAL_NAMES *csr_san = NULL;
+	EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
 	enum est_err rc;
 
 	if (key == NULL)
@@ -44,11 +46,8 @@ request_key(struct est_req *r, const struct est_issue_req *req, struct est_req_r
 		    "identifies the request while it waits for approval");
 	if ((rc = est_spki_sha256(key, k->spki_sha256, e)) != EST_OK)
 		return rc;
-	if (req->san == NULL && (rc = est_csr_get_san(req->csr, &csr_san, e)) != EST_OK)
-		return rc;
-	k->subject = est_name_text(subject);
-	k->san = est_san_text(req->san != NULL ? req->san : csr_san);
-	GENERAL_NAMES_free(csr_san);
+	k->subject = est_name_text(d->subject);
+	k->san = est_san_text(d->san);
 	if (k->subject == NULL || k->san == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	return EST_OK;
@@ -105,8 +104,8 @@ hold_and_decide(struct est_req *r, const struct est_req_rec *k, int64_t *ticket,
 }
 
 enum est_err
-approval_admit(struct est_req *r, const struct est_issue_req *req, int64_t *ticket,
-    struct est_error *e)
+approval_admit(struct est_req *r, const struct policy_decision *d, X509_REQ *csr,
+    int64_t *ticket, struct est_error *e)
 {
 	struct est_req_rec k = { .alias = (char *)r->alias->conf->name, .operation = (char *)r->op,
 	    .principal = r->principal };
@@ -116,7 +115,7 @@ approval_admit(struct est_req *r, const struct est_issue_req *req, int64_t *tick
 	*ticket = 0;
 	if (r->alias->conf->approval != EST_APPROVAL_MANUAL)
 		return EST_OK;
-	rc = request_key(r, req, &k, e);
+	rc = request_key(d, csr, &k, e);
 	if (rc == EST_OK)
 		rc = hold_and_decide(r, &k, ticket, &was_approved, e);
 	/* Another server claimed that approval a moment ago: this is a new request. */

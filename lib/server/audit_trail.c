@@ -5,6 +5,7 @@
  * handed out (fail closed): the client gets 503 and retries, the store
  * keeps the record.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "estkit/audit.h"
@@ -30,23 +31,38 @@ action_of(const char *op)
 }
 
 enum est_err
-audit_trail_issued(struct est_req *r, const struct est_cert_rec *rec, struct est_error *e)
+audit_trail_issued(struct est_req *r, const struct policy_decision *d,
+    const struct est_cert_rec *rec, struct est_error *e)
 {
 	struct est_server *srv = r->worker->srv;
-	char scheme[24];
-	const char *fields[] = {
-		"serial", rec->serial,
-		"subject", rec->subject,
-		"alias", r->alias->conf->name,
-		"auth", access_auth_method(r, scheme, sizeof(scheme)),
-		"peer", r->peer,
-	};
+	char scheme[24], max_active[16];
+	const char *fields[2 * 10];
+	size_t n = 0;
 	struct est_error ae = { 0 };
 
 	if (srv->audit == NULL)
 		return EST_OK;
-	if (est_audit_append(srv->audit, r->principal, action_of(r->op), fields,
-	    sizeof(fields) / sizeof(fields[0]) / 2, &ae) != EST_OK) {
+#define FIELD(k, v) do { fields[n++] = (k); fields[n++] = (v); } while (0)
+	FIELD("serial", rec->serial);
+	FIELD("subject", rec->subject);
+	if (rec->san[0] != '\0')
+		FIELD("san", rec->san);
+	FIELD("alias", r->alias->conf->name);
+	FIELD("profile", d->profile->name);
+	FIELD("auth", access_auth_method(r, scheme, sizeof(scheme)));
+	FIELD("peer", r->peer);
+	/* What the policy decided beyond the names: see docs/logs.md. */
+	if (d->spend_code != NULL)
+		FIELD("code", "spent");
+	if (d->replaces_serial != NULL)
+		FIELD("revoked-replaced", d->replaces_serial);
+	if (d->max_active > 0) {
+		snprintf(max_active, sizeof(max_active), "%u", d->max_active);
+		FIELD("max-active", max_active);
+	}
+#undef FIELD
+	if (est_audit_append(srv->audit, r->principal, action_of(r->op), fields, n / 2,
+	    &ae) != EST_OK) {
 		log_error("serial %s issued and stored but not handed out: %s", rec->serial, ae.msg);
 		return est_fail(e, EST_ERR_UNAVAILABLE, "the server cannot record this enrolment "
 		    "now; try again later");

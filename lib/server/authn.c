@@ -13,9 +13,11 @@
  * the address or the name they are for is locked out they are refused
  * unchecked, with the same answer.
  *
- * Client-mode methods map the request to a registered end entity, whose DN
- * and SAN are what gets certified; the use of its code is spent later, in
- * the transaction that records the certificate (reply_cert.c).
+ * The result says only WHO the client is (a principal: HTTP user, end
+ * entity, certificate of this CA, RA certificate, vendor certificate);
+ * what that principal may have certified is policy.c's decision. The use
+ * of an end entity's code is spent later, in the transaction that records
+ * the certificate (reply_cert.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +36,6 @@ void
 authn_result_clear(struct authn_result *res)
 {
 	est_ee_free(res->ee);
-	X509_NAME_free(res->subject);
-	GENERAL_NAMES_free(res->san);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -71,6 +71,34 @@ check_on_record(struct est_req *r, X509 *cert, const char *serial, struct est_er
 	return rc;
 }
 
+/*
+ * The 403 for a request without a client certificate, with the advice a
+ * client can act on: a listener that does not ask for certificates names
+ * the port of one that does ("renew on port 8443").
+ */
+static enum est_err
+no_client_cert(const struct est_req *r, struct est_error *e)
+{
+	const struct est_server *srv = r->worker->srv;
+
+	if (r->listener->conf->tls == EST_TLS_SERVER || r->listener->conf->tls == EST_TLS_NONE) {
+		for (size_t i = 0; i < srv->n_listeners; i++) {
+			enum est_tls_mode m = srv->listeners[i].conf->tls;
+
+			if (m == EST_TLS_OPTIONAL_CLIENT || m == EST_TLS_REQUIRE_CLIENT)
+				return est_fail(e, EST_ERR_FORBIDDEN, "no TLS client certificate was "
+				    "presented: this port does not ask for one; renew on port %d "
+				    "(listener %s) with the certificate being renewed",
+				    srv->listeners[i].port, srv->listeners[i].conf->name);
+		}
+		return est_fail(e, EST_ERR_FORBIDDEN, "no TLS client certificate was presented: "
+		    "no listener of this server asks for one (tls = optional-client or "
+		    "require-client)");
+	}
+	return est_fail(e, EST_ERR_FORBIDDEN, "no TLS client certificate was presented "
+	    "(send the certificate being renewed and its key)");
+}
+
 enum est_err
 authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 {
@@ -78,10 +106,9 @@ authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 	char *serial;
 	enum est_err rc;
 
-	if (r->ssl == NULL || (peer = SSL_get0_peer_certificate(r->ssl)) == NULL)
-		return est_fail(e, EST_ERR_FORBIDDEN, "no TLS client certificate was presented "
-		    "(use a listener with tls = optional-client or require-client)");
-	rc = est_ca_verify(r->alias->ca, peer, SSL_get_peer_cert_chain(r->ssl), time(NULL), e);
+	if ((peer = r->tls->peer) == NULL)
+		return no_client_cert(r, e);
+	rc = est_ca_verify(r->alias->ca, peer, r->tls->chain, time(NULL), e);
 	if (rc != EST_OK)
 		return rc;
 	serial = est_serial_text(X509_get0_serialNumber(peer));
@@ -110,7 +137,7 @@ authn_http(struct est_req *r, struct est_error *e)
 	if (est_creds_refresh(r->worker->creds, e) != EST_OK)
 		log_warn("credentials file: %s (keeping the users loaded before)", e->msg);
 	rc = est_httpauth_check(r->worker->creds, srv->cfg->realm, http_method(r), http_target(r),
-	    authz, srv->nonce_key, time(NULL), user, &stale, e);
+	    authz, srv->nonces, time(NULL), user, &stale, e);
 	if (rc != EST_OK) {
 		r->auth_stale = stale;
 		return rc;
@@ -152,39 +179,16 @@ usable_ee(struct est_req *r, const char *username, enum est_err fail_code, struc
 	return EST_OK;
 }
 
-/* Certify what the end entity was registered with. */
-static enum est_err
-registered_names(const struct est_ee *ee, struct authn_result *res, struct est_error *e)
-{
-	const unsigned char *p = ee->subject_der;
-
-	if ((res->subject = d2i_X509_NAME(NULL, &p, (long)ee->subject_der_len)) == NULL)
-		return est_fail_ssl(e, EST_ERR_STORE, "end entity %s: stored DN cannot be decoded",
-		    ee->username);
-	p = ee->san_der;
-	res->san = ee->san_der != NULL ? d2i_GENERAL_NAMES(NULL, &p, (long)ee->san_der_len) :
-	    GENERAL_NAMES_new();
-	if (res->san == NULL)
-		return est_fail_ssl(e, EST_ERR_STORE, "end entity %s: stored SAN cannot be decoded",
-		    ee->username);
-	return EST_OK;
-}
-
 /* Hand a checked end entity to the result. */
-static enum est_err
-take_ee(struct est_req *r, struct est_ee *ee, const char *how, struct authn_result *res,
-    struct est_error *e)
+static void
+take_ee(struct est_req *r, struct est_ee *ee, enum policy_principal_kind kind,
+    struct authn_result *res)
 {
-	enum est_err rc;
-
-	snprintf(r->principal, sizeof(r->principal), "%s:%s", how, ee->username);
+	snprintf(r->principal, sizeof(r->principal), "%s:%s",
+	    kind == PRINCIPAL_VENDOR ? "vendor" : "ee", ee->username);
 	res->ee = ee;
-	res->ee_id = ee->id;
-	res->spend = true;
-	if (res->change_subject)
-		return EST_OK;
-	rc = registered_names(ee, res, e);
-	return rc;
+	res->who.kind = kind;
+	res->who.ee = ee;
 }
 
 /* The username of a DN by the alias's username component. */
@@ -201,6 +205,20 @@ username_of(struct est_req *r, const X509_NAME *dn, enum est_err fail_code, char
 	return EST_OK;
 }
 
+/*
+ * Whether ee (refused) is of this alias and spent its last use within
+ * auth-fail-window: a request bringing its right code then lost a race for
+ * it rather than guessed (issue 10: a 50-request race must not lock out).
+ */
+static bool
+just_spent(struct est_req *r, const struct est_ee *ee)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	return ee != NULL && ee->uses_left == 0 && strcmp(ee->alias, r->alias->conf->name) == 0 &&
+	    ee->last_used != 0 && now - ee->last_used <= (int64_t)r->worker->srv->cfg->auth_fail_window;
+}
+
 /* challenge-password and dn-part-password: the code against the end entity's hash. */
 static enum est_err
 authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_result *res,
@@ -209,7 +227,7 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	struct est_ee *ee = NULL;
 	struct est_pwhash h;
 	char *user = NULL;
-	bool known, match, failed;
+	bool known, match, failed, spent;
 	enum est_err rc;
 
 	if ((rc = username_of(r, X509_REQ_get_subject_name(csr), EST_ERR_AUTH, &user, e)) != EST_OK)
@@ -219,14 +237,22 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 		/* Registered with --no-password: the registration alone admits it. */
 		log_info("end entity %s enrols without an enrolment code (registered so)", user);
 		free(user);
-		return take_ee(r, ee, "ee", res, e);
+		take_ee(r, ee, PRINCIPAL_EE, res);
+		return EST_OK;
 	}
 	if (rc == EST_OK && code == NULL)
 		rc = est_fail(e, EST_ERR_AUTH, "no enrolment code in the CSR for end entity %s", user);
-	known = ee != NULL && rc == EST_OK && est_pwhash_parse(ee->code_hash, &h) == NULL;
+	spent = rc == EST_ERR_AUTH && just_spent(r, ee) && code != NULL;
+	known = ee != NULL && (rc == EST_OK || spent) && est_pwhash_parse(ee->code_hash, &h) == NULL;
 	/* An unusable or unknown entity costs the same PBKDF2 as a known one. */
 	match = est_pwhash_matches(known ? &h : NULL, code != NULL ? code : "",
 	    code != NULL ? strlen(code) : 0, &failed);
+	if (spent && known && match && !failed) {
+		/* The right code, spent by a concurrent request: no guess, not counted. */
+		r->auth_no_guess = true;
+		rc = est_fail(e, EST_ERR_AUTH, "end entity %s has spent its enrolment code, a moment "
+		    "ago with this very code (lost a race, or a retry; not counted as a guess)", user);
+	}
 	if (rc == EST_OK && failed)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "PBKDF2 failed");
 	else if (rc == EST_OK && !known)
@@ -234,7 +260,7 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	else if (rc == EST_OK && !match)
 		rc = est_fail(e, EST_ERR_AUTH, "wrong enrolment code for end entity %s", user);
 	if (rc == EST_OK)
-		rc = take_ee(r, ee, "ee", res, e);
+		take_ee(r, ee, PRINCIPAL_EE, res);
 	else
 		est_ee_free(ee);
 	free(user);
@@ -255,34 +281,9 @@ code_of(struct est_req *r, X509_REQ *csr, enum est_auth_method m, char **code,
 	return *code != NULL ? EST_OK : EST_ERR_BADREQ;
 }
 
-/* ChangeSubjectName (RFC 7030 §4.2.1): refused, or the CSR's names certified. */
-static enum est_err
-change_subject(struct est_req *r, X509 *vendor, X509_REQ *csr, struct authn_result *res,
-    struct est_error *e)
-{
-	X509_NAME *old = NULL;
-	bool present;
-	enum est_err rc;
-
-	if ((rc = est_csr_change_subject_name(csr, &present, &old, e)) != EST_OK || !present)
-		return rc;
-	if (!r->alias->conf->allow_change_subject)
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "alias %s does not allow ChangeSubjectName; "
-		    "request the registered subject", r->alias->conf->name);
-	else if (old != NULL && !est_name_equal_unordered(old, X509_get_subject_name(vendor)))
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "ChangeSubjectName names another subject than "
-		    "the vendor certificate's");
-	else if ((res->subject = X509_NAME_dup(X509_REQ_get_subject_name(csr))) == NULL)
-		rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
-	else if ((rc = est_csr_get_san(csr, &res->san, e)) == EST_OK)
-		res->change_subject = true;
-	X509_NAME_free(old);
-	return rc;
-}
-
 /* Vendor mode: the vendor certificate names a registered end entity. */
 static enum est_err
-authn_vendor(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct est_error *e)
+authn_vendor(struct est_req *r, struct authn_result *res, struct est_error *e)
 {
 	struct est_ee *ee = NULL;
 	X509 *vendor = NULL;
@@ -292,12 +293,12 @@ authn_vendor(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 	if ((rc = vendor_verify(r, &vendor, e)) != EST_OK ||
 	    (rc = username_of(r, X509_get_subject_name(vendor), EST_ERR_FORBIDDEN, &user, e)) != EST_OK)
 		return rc;
-	if ((rc = usable_ee(r, user, EST_ERR_FORBIDDEN, &ee, e)) == EST_OK && csr != NULL)
-		rc = change_subject(r, vendor, csr, res, e);
-	if (rc == EST_OK)
-		rc = take_ee(r, ee, "vendor", res, e);
-	else
+	if ((rc = usable_ee(r, user, EST_ERR_FORBIDDEN, &ee, e)) == EST_OK) {
+		take_ee(r, ee, PRINCIPAL_VENDOR, res);
+		res->who.cert = vendor;
+	} else {
 		est_ee_free(ee);
+	}
 	free(user);
 	return rc;
 }
@@ -333,7 +334,7 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 		return http_header(r, "Authorization") != NULL;
 	case EST_AUTH_CERTIFICATE:
 	case EST_AUTH_NONE:
-		return r->ssl != NULL && SSL_get0_peer_certificate(r->ssl) != NULL;
+		return r->tls->peer != NULL;
 	case EST_AUTH_CHALLENGE_PASSWORD:
 		return csr != NULL && (X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, -1) >= 0 ||
 		    names_codeless_ee(r, csr));
@@ -346,21 +347,59 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 	return false;
 }
 
+/*
+ * certificate: one of the alias's CA (a device, or an RA with id-kp-cmcRA),
+ * else an RA certificate under one of its ra-cas (RFC 7030 §3.7).
+ */
+static enum est_err
+authn_certificate(struct est_req *r, struct authn_result *res, struct est_error *e)
+{
+	struct est_error ra_why = { 0 };
+	X509 *cert = NULL;
+	char *serial;
+	enum est_err rc;
+
+	rc = authn_client_cert(r, &cert, e);
+	if (rc == EST_OK) {
+		res->who.kind = policy_is_ra_cert(cert) ? PRINCIPAL_RA : PRINCIPAL_CERT;
+		res->who.cert = cert;
+		res->who.cert_ee_id = r->cert_ee_id;
+		if (res->who.kind == PRINCIPAL_RA) {
+			char copy[sizeof(r->principal) - 3];
+
+			snprintf(copy, sizeof(copy), "%s", r->principal + strlen("cert:"));
+			snprintf(r->principal, sizeof(r->principal), "ra:%s", copy);
+		}
+		return EST_OK;
+	}
+	if (rc != EST_ERR_FORBIDDEN || r->alias->ra_anchors == NULL ||
+	    vendor_verify_ra(r, &cert, &ra_why) != EST_OK)
+		return rc;
+	if (!policy_is_ra_cert(cert))
+		return est_fail(e, EST_ERR_FORBIDDEN, "a certificate under ra-cas must carry the "
+		    "EKU id-kp-cmcRA to act as RA");
+	if ((serial = est_serial_text(X509_get0_serialNumber(cert))) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	snprintf(r->principal, sizeof(r->principal), "ra:%s", serial);
+	free(serial);
+	res->who.kind = PRINCIPAL_RA;
+	res->who.cert = cert;
+	return EST_OK;
+}
+
 static enum est_err
 try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct authn_result *res,
     struct est_error *e)
 {
-	X509 *cert;
 	char *code = NULL;
 	enum est_err rc = EST_ERR_INTERNAL;
 
 	switch (m) {
 	case EST_AUTH_HTTP:
+		res->who.kind = PRINCIPAL_USER;
 		return authn_http(r, e);
 	case EST_AUTH_CERTIFICATE:
-		rc = authn_client_cert(r, &cert, e);
-		res->ee_id = r->cert_ee_id;
-		return rc;
+		return authn_certificate(r, res, e);
 	case EST_AUTH_CHALLENGE_PASSWORD:
 	case EST_AUTH_DN_PART_PASSWORD:
 		if ((rc = code_of(r, csr, m, &code, e)) == EST_OK)
@@ -372,7 +411,7 @@ try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct auth
 		}
 		return rc == EST_ERR_BADREQ ? est_fail(e, EST_ERR_AUTH, "%s", e->msg) : rc;
 	case EST_AUTH_NONE:
-		return authn_vendor(r, csr, res, e);
+		return authn_vendor(r, res, e);
 	case EST_AUTH__MAX:
 		break;
 	}
@@ -417,7 +456,7 @@ claimed_name(struct est_req *r, X509_REQ *csr, enum est_auth_method m, char *nam
  * limited, as only they can be guessed: one from a locked-out address or
  * for a locked-out name is refused unchecked (no PBKDF2 is spent on it),
  * and a wrong one counts. A right Digest response on a stale nonce is no
- * failure.
+ * failure, nor is the right code of a code spent a moment ago (just_spent).
  */
 static enum est_err
 try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct authn_result *res,
@@ -432,7 +471,7 @@ try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct aut
 	if (ratelimit_refused(r, name, e))
 		return EST_ERR_AUTH;
 	rc = try_method(r, csr, m, res, e);
-	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale)) {
+	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale && !r->auth_no_guess)) {
 		ratelimit_note(r, name, rc == EST_OK);
 		r->secret_checked = true;
 		r->secret_method = m;
@@ -469,7 +508,7 @@ authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 	const struct est_alias_conf *ac = r->alias->conf;
 	struct est_error why = { 0 };
 
-	if (ac->require_client_cert && (r->ssl == NULL || SSL_get0_peer_certificate(r->ssl) == NULL))
+	if (ac->require_client_cert && r->tls->peer == NULL)
 		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate; "
 		    "use the mutual-TLS listener", ac->name);
 	for (size_t i = 0; i < ac->n_auth; i++) {
@@ -499,7 +538,8 @@ authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 enum est_err
 authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
 {
-	char want[64], *got = NULL;
+	const char *want = r->tls->binding;
+	char *got = NULL;
 	enum est_err rc;
 	size_t n;
 
@@ -511,14 +551,15 @@ authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
 		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s links the CSR to the TLS connection: "
 		    "put base64(tls-unique) in its challengePassword (RFC 7030 §3.5)",
 		    r->alias->conf->name);
-	if ((rc = binding_value(r->ssl, want, sizeof(want), e)) == EST_OK) {
-		n = strlen(want);
-		/* Whole value, constant time: a prefix must not pass (EST-S-36). */
-		if (strlen(got) != n || CRYPTO_memcmp(got, want, n) != 0)
-			rc = est_fail(e, EST_ERR_FORBIDDEN, "the CSR's challengePassword is not this TLS "
-			    "connection's channel binding: build the CSR on the connection that "
-			    "sends it (RFC 7030 §3.5)");
-	}
+	n = strlen(want);
+	if (n == 0)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "this connection has no channel-binding value "
+		    "(tls-unique or tls-exporter); channel binding needs TLS");
+	/* Whole value, constant time: a prefix must not pass (EST-S-36). */
+	else if (strlen(got) != n || CRYPTO_memcmp(got, want, n) != 0)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "the CSR's challengePassword is not this TLS "
+		    "connection's channel binding: build the CSR on the connection that "
+		    "sends it (RFC 7030 §3.5)");
 	free(got);
 	return rc;
 }
@@ -530,7 +571,7 @@ authn_add_challenges(struct est_req *r)
 	char values[3][512];
 	size_t n;
 
-	n = est_httpauth_challenges(srv->cfg->realm, srv->nonce_key, time(NULL), r->auth_stale,
+	n = est_httpauth_challenges(srv->cfg->realm, srv->nonces, time(NULL), r->auth_stale,
 	    values, 3);
 	for (size_t i = 0; i < n; i++)
 		http_add_header(r, "WWW-Authenticate", values[i]);

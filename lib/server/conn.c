@@ -1,16 +1,31 @@
 /*
- * Client connections: accept, TLS, reading requests within limits, writing
- * responses, keep-alive and timeouts.
+ * Client connections, transport only: accept, connection limits, TLS,
+ * reading, writing with back-pressure, timeouts and closing. What the bytes
+ * mean is http.c's business.
  *
  * Each connection is a bufferevent (an OpenSSL one on TLS listeners) owned
- * by one worker. Limits are enforced while reading, before anything is
- * allocated for a request: a head larger than max-headers-size is 431, a
- * declared body over max-body is 413 without reading it, a request not
- * complete within read-timeout of its first byte is 408 however slowly it
- * trickles in (slow-loris), a TLS handshake not done within
- * handshake-timeout is dropped, a connection idle past idle-timeout is
- * closed, and a connection over max-connections is closed at once.
- * Every refusal is one line of text and one access-log line.
+ * by one worker. Limits:
+ * - max-connections over all workers, max-connections-per-address per
+ *   source address (connlimit.c). A connection from an address at its
+ *   share is closed at once. When the server is at max-connections, the
+ *   accepting worker closes its oldest idle or handshaking connection to
+ *   make room (as nginx and HAProxy do), or asks a worker that had one at
+ *   its last count (every 100 ms) to close its own, so clients that merely
+ *   hold sockets open cannot lock others out; only when none has one is
+ *   the new connection closed. (The count may be up to 100 ms old: a
+ *   worker asked may find none any more, and the server then stays one
+ *   over max-connections until a connection closes.)
+ * - Back-pressure: while a connection's unsent output is over
+ *   CONN_OUTPUT_BOUND, it is not read (conn_may_take_request), so a client
+ *   pipelining requests without reading the answers is served at its own
+ *   reading speed and costs at most the bound plus one request. Input is
+ *   capped too (read high-water mark: one head and one body).
+ * - A TLS handshake not done within handshake-timeout is dropped, a
+ *   connection idle past idle-timeout (reading or writing) is closed, and a
+ *   request not complete within read-timeout of its first byte is 408
+ *   however slowly it trickles in (slow-loris; http_timeout answers).
+ * Refusals of connections are logged at most once a second per kind, with
+ * the count of those not logged.
  *
  * A connection is closed gracefully ("lingering close"): once the last
  * answer is written, our side is shut (close_notify on TLS) and whatever the
@@ -35,29 +50,26 @@
 
 #define LINGER_SECONDS 2
 
-static const char *
-status_phrase(int status)
+/* At most one line a second for a kind of refusal; the next tells how many were not logged. */
+struct log_limit {
+	atomic_llong second;
+	atomic_uint dropped;
+};
+
+static struct log_limit limit_full, limit_per_source, limit_evicted;
+
+/* Whether to log now; *dropped: how many were not logged since the last line. */
+static bool
+log_limit_pass(struct log_limit *l, unsigned *dropped)
 {
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Internal Server Error";
+	long long now = (long long)time(NULL), last = atomic_load(&l->second);
+
+	if (now != last && atomic_compare_exchange_strong(&l->second, &last, now)) {
+		*dropped = atomic_exchange(&l->dropped, 0);
+		return true;
 	}
+	atomic_fetch_add(&l->dropped, 1);
+	return false;
 }
 
 void
@@ -69,145 +81,100 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&c->worker->conns, c, link);
 	if (c->deadline != NULL)
 		event_free(c->deadline);
-	http_head_clear(&c->head);
+	http_session_clear(c);
+	tls_facts_clear(&c->tls);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	if (c->counted)
+		connlimit_give(srv->per_source, c->source);
 	atomic_fetch_sub(&srv->connections, 1);
 	free(c);
 	worker_conn_closed(w);
 }
 
-bool
-conn_idle(const struct conn *c)
+struct evbuffer *
+conn_output(struct conn *c)
 {
-	return c->state == CONN_HEAD && c->served > 0 && !c->handshaking &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+	return bufferevent_get_output(c->bev);
 }
 
 void
-conn_respond(struct conn *c, int status, const char *content_type,
-    struct evbuffer *extra_headers, const void *body, size_t len, bool close)
+conn_last_answer(struct conn *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, status_phrase(status), date);
-	if (content_type != NULL)
-		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
-	evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
-	if (extra_headers != NULL)
-		evbuffer_add_buffer(out, extra_headers);
-	evbuffer_add_printf(out, "Connection: %s\r\n\r\n", close ? "close" : "keep-alive");
-	if (len > 0 && !c->head_only)
-		evbuffer_add(out, body, len);
-	if (close)
-		c->state = CONN_CLOSING;
+	c->state = CONN_CLOSING;
+	/* Told when all of it is written, not when it is below the bound. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_WRITE);
 }
 
-static void
-arm_deadline(struct conn *c, unsigned seconds, bool handshake)
+bool
+conn_may_take_request(struct conn *c)
 {
-	struct timeval tv = { .tv_sec = seconds };
+	if (c->state != CONN_OPEN)
+		return false;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) < CONN_OUTPUT_BOUND)
+		return true;
+	if (!c->paused) {
+		c->paused = true;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+	return false;
+}
 
-	c->handshaking = handshake;
-	evtimer_add(c->deadline, &tv);
+void
+conn_request_started(struct conn *c)
+{
+	struct timeval tv = { .tv_sec = c->worker->srv->cfg->read_timeout };
+
+	if (!evtimer_pending(c->deadline, NULL))
+		evtimer_add(c->deadline, &tv);
+}
+
+void
+conn_request_read(struct conn *c)
+{
+	evtimer_del(c->deadline);
+}
+
+/* The TLS handshake is done (told by an event or by the first data). */
+static void
+handshake_done(struct conn *c)
+{
+	evtimer_del(c->deadline);
+	tls_facts_capture(&c->tls, c->ssl);
+	c->state = CONN_OPEN;
 }
 
 static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	size_t pending = evbuffer_get_length(bufferevent_get_input(c->bev));
 
 	(void)fd;
 	(void)what;
-	if (c->handshaking) {
+	if (c->state == CONN_HANDSHAKE) {
 		log_info("peer=%s listener=%s TLS handshake not done within handshake-timeout; closed",
 		    c->peer, c->listener->conf->name);
 		conn_free(c);
-	} else if (c->state == CONN_HEAD || c->state == CONN_BODY) {
-		http_refuse(c, 408, "request not received within read-timeout");
-		bufferevent_enable(c->bev, EV_WRITE);
+	} else if (c->state == CONN_OPEN && !http_timeout(c, pending > 0, "read-timeout")) {
+		conn_free(c);
 	}
 }
 
-/* A complete head is at the front of input: parse it and check limits. */
-static bool
-start_request(struct conn *c, struct evbuffer *in, size_t headlen)
-{
-	const struct est_config *cfg = c->worker->srv->cfg;
-	const char *reason = NULL;
-	int status;
-
-	status = http_parse_head((const char *)evbuffer_pullup(in, (ev_ssize_t)headlen), headlen,
-	    cfg->max_header_fields, &c->head, &reason);
-	evbuffer_drain(in, headlen);
-	if (status != 0) {
-		http_refuse(c, status, reason);
-		return false;
-	}
-	c->head_only = strcmp(c->head.method, "HEAD") == 0;
-	if (c->head.content_length > cfg->max_body) {
-		http_refuse(c, 413, "request body larger than max-body");
-		return false;
-	}
-	if (c->head.expect_continue)
-		evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
-	c->state = CONN_BODY;
-	return true;
-}
-
-/* Serve every complete request in the input (clients may pipeline). */
 static void
 conn_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t max_head = c->worker->srv->cfg->max_headers_size;
 
 	if (c->state == CONN_CLOSING || c->state == CONN_LINGER) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	if (c->handshaking) {
-		/* Data means the handshake is over, whichever event came first. */
-		evtimer_del(c->deadline);
-		c->handshaking = false;
-	}
-	while (c->state != CONN_CLOSING) {
-		size_t avail = evbuffer_get_length(in), headlen;
-
-		/* A request's first byte starts its read-timeout. */
-		if (avail > 0 && !evtimer_pending(c->deadline, NULL))
-			arm_deadline(c, c->worker->srv->cfg->read_timeout, false);
-		if (c->state == CONN_HEAD) {
-			size_t look = avail < max_head ? avail : max_head;
-
-			headlen = http_head_length((const char *)evbuffer_pullup(in, (ev_ssize_t)look), look);
-			if (headlen == 0) {
-				if (avail >= max_head)
-					http_refuse(c, 431, "request head larger than max-headers-size");
-				return;
-			}
-			if (!start_request(c, in, headlen))
-				return;
-			continue;
-		}
-		if (avail < c->head.content_length)
-			return;
-		evtimer_del(c->deadline);
-		http_serve(c, evbuffer_pullup(in, (ev_ssize_t)c->head.content_length),
-		    c->head.content_length);
-		evbuffer_drain(in, c->head.content_length);
-		http_head_clear(&c->head);
-		c->served++;
-		if (c->state != CONN_CLOSING)
-			c->state = CONN_HEAD;
-	}
+	if (c->state == CONN_HANDSHAKE)
+		handshake_done(c);
+	http_input(c, in);
 }
 
 /* The last answer is out: shut our side, then wait for the client's close. */
@@ -228,14 +195,21 @@ start_linger(struct conn *c)
 	bufferevent_enable(c->bev, EV_READ);
 }
 
+/* Output went below the low-water mark (all of it, once closing). */
 static void
 conn_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	struct evbuffer *out = bufferevent_get_output(bev);
 
-	(void)bev;
-	if (c->state == CONN_CLOSING)
+	if (c->state == CONN_CLOSING && evbuffer_get_length(out) == 0) {
 		start_linger(c);
+	} else if (c->paused && evbuffer_get_length(out) < CONN_OUTPUT_BOUND) {
+		c->paused = false;
+		bufferevent_enable(bev, EV_READ);
+		/* Requests already read wait for no new data. */
+		http_input(c, bufferevent_get_input(bev));
+	}
 }
 
 static void
@@ -257,16 +231,13 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	size_t pending = evbuffer_get_length(bufferevent_get_input(bev));
 
 	if (what & BEV_EVENT_CONNECTED) {
-		evtimer_del(c->deadline); /* the TLS handshake is done */
+		if (c->state == CONN_HANDSHAKE)
+			handshake_done(c);
 		return;
 	}
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
-	    (c->state == CONN_BODY || (c->state == CONN_HEAD && pending > 0))) {
-		/* A request was under way: say why we give up on it. */
-		http_refuse(c, 408, "request not received in time (idle-timeout)");
-		bufferevent_enable(bev, EV_WRITE);
-		return;
-	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && c->state == CONN_OPEN &&
+	    http_timeout(c, pending > 0, "idle-timeout"))
+		return; /* the 408 is on its way */
 	if ((what & BEV_EVENT_ERROR) && c->ssl != NULL && c->state != CONN_LINGER)
 		log_tls_failure(c);
 	conn_free(c);
@@ -308,6 +279,111 @@ make_bev(struct conn *c, evutil_socket_t fd)
 	return bev;
 }
 
+/* Whether c may be closed to make room: handshaking, or between requests with nothing unsent. */
+static bool
+evictable(struct conn *c)
+{
+	if (c->state == CONN_HANDSHAKE)
+		return true;
+	return c->state == CONN_OPEN && !c->paused && http_idle(c) &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
+void
+conn_close_idle(struct est_worker *w)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == CONN_OPEN && evictable(c) && http_between_requests(c))
+			conn_free(c);
+	}
+}
+
+unsigned
+conn_count_evictable(struct est_worker *w)
+{
+	struct conn *c;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(c, &w->conns, link)
+		n += evictable(c);
+	return n;
+}
+
+bool
+conn_evict_oldest(struct est_worker *w)
+{
+	struct conn *c;
+	unsigned dropped;
+
+	TAILQ_FOREACH(c, &w->conns, link) {
+		if (!evictable(c))
+			continue;
+		if (log_limit_pass(&limit_evicted, &dropped))
+			log_info("peer=%s listener=%s closed: max-connections (%u) reached and it was "
+			    "the oldest idle connection (%u more like it not logged)", c->peer,
+			    c->listener->conf->name, w->srv->cfg->max_connections, dropped);
+		conn_free(c);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Make room at max-connections: close this worker's oldest idle or
+ * handshaking connection, else ask a worker that had one at its last count
+ * (worker.c) to close its own, admitting the new connection meanwhile.
+ */
+static bool
+make_room(struct est_worker *self)
+{
+	struct est_server *srv = self->srv;
+
+	if (conn_evict_oldest(self))
+		return true;
+	for (size_t i = 0; i < srv->n_workers; i++) {
+		struct est_worker *w = &srv->workers[i];
+		unsigned n = atomic_load(&w->evictable);
+
+		while (w != self && n > 0) {
+			if (atomic_compare_exchange_weak(&w->evictable, &n, n - 1)) {
+				worker_evict(w);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Whether a connection from source may open; takes its slots. */
+static bool
+admit(struct worker_listener *wl, const char *source)
+{
+	struct est_server *srv = wl->worker->srv;
+	unsigned dropped;
+
+	if (!connlimit_take(srv->per_source, source)) {
+		if (log_limit_pass(&limit_per_source, &dropped))
+			log_warn("listener %s: %s is at max-connections-per-address (%u); closing its "
+			    "new connection (%u more like it not logged)", wl->listener->conf->name,
+			    source, srv->cfg->max_connections_per_address, dropped);
+		return false;
+	}
+	if (atomic_fetch_add(&srv->connections, 1) < srv->cfg->max_connections ||
+	    make_room(wl->worker))
+		return true;
+	atomic_fetch_sub(&srv->connections, 1);
+	connlimit_give(srv->per_source, source);
+	if (log_limit_pass(&limit_full, &dropped))
+		log_warn("listener %s: max-connections (%u) reached and none idle; closing a new "
+		    "connection (%u more like it not logged)", wl->listener->conf->name,
+		    srv->cfg->max_connections, dropped);
+	return false;
+}
+
 void
 conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen,
     void *arg)
@@ -315,27 +391,28 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	struct worker_listener *wl = arg;
 	struct est_server *srv = wl->worker->srv;
 	struct timeval tv = { .tv_sec = srv->cfg->idle_timeout };
+	char source[sizeof(((struct conn *)0)->source)];
 	struct conn *c;
 
 	(void)evl;
-	if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->max_connections) {
-		atomic_fetch_sub(&srv->connections, 1);
-		log_warn("listener %s: max-connections (%u) reached; closing a new connection",
-		    wl->listener->conf->name, srv->cfg->max_connections);
+	ratelimit_source(sa, source, sizeof(source));
+	if (!admit(wl, source)) {
 		evutil_closesocket(fd);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		atomic_fetch_sub(&srv->connections, 1);
+		connlimit_give(srv->per_source, source);
 		evutil_closesocket(fd);
 		return;
 	}
 	c->worker = wl->worker;
 	c->listener = wl->listener;
+	c->counted = true;
+	snprintf(c->source, sizeof(c->source), "%s", source);
 	TAILQ_INSERT_TAIL(&c->worker->conns, c, link);
 	describe_peer(c, sa, salen);
-	ratelimit_source(sa, c->source, sizeof(c->source));
 	c->bev = make_bev(c, fd);
 	if (c->bev == NULL) {
 		log_error("listener %s: cannot set up a connection (out of memory)", wl->listener->conf->name);
@@ -348,9 +425,16 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		conn_free(c);
 		return;
 	}
+	c->state = c->ssl != NULL ? CONN_HANDSHAKE : CONN_OPEN;
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUTPUT_BOUND / 2, 0);
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    srv->cfg->max_headers_size + srv->cfg->max_body);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	if (c->ssl != NULL)
-		arm_deadline(c, srv->cfg->handshake_timeout, true);
+	if (c->ssl != NULL) {
+		struct timeval hs = { .tv_sec = srv->cfg->handshake_timeout };
+
+		evtimer_add(c->deadline, &hs);
+	}
 }

@@ -57,15 +57,15 @@ parse_keygen_csr(struct est_req *r, struct keygen *kg, struct est_error *e)
 	return est_csr_from_body(body, len, &kg->csr, e);
 }
 
-/* The CSR's key and signature are ignored (EST-S-61); what it asks for is not. */
+/*
+ * The CSR's key and signature are ignored (EST-S-61); what it asks for is
+ * not (the kind of key, with from-csr, is checked by the policy).
+ */
 static enum est_err
 check_keygen_csr(struct est_req *r, struct keygen *kg, struct est_error *e)
 {
 	enum est_err rc;
 
-	if (key_from_csr(r->alias->conf) &&
-	    (rc = est_key_policy_check(X509_REQ_get0_pubkey(kg->csr), e)) != EST_OK)
-		return rc;
 	if (r->alias->conf->csrattrs_enforce &&
 	    (rc = est_csrattrs_check(r->alias->csrattrs, kg->csr, false, e)) != EST_OK)
 		return rc;
@@ -114,7 +114,7 @@ shared_key_recipient(struct est_req *r, struct keygen *kg, struct est_error *e)
 static enum est_err
 cert_recipient(struct est_req *r, struct keygen *kg, struct est_error *e)
 {
-	X509 *peer = r->ssl != NULL ? SSL_get0_peer_certificate(r->ssl) : NULL;
+	X509 *peer = r->tls->peer;
 	const ASN1_OCTET_STRING *ski = peer != NULL ? X509_get0_subject_key_id(peer) : NULL;
 	uint32_t ku = peer != NULL ? X509_get_key_usage(peer) : 0;
 	EVP_PKEY *pub = peer != NULL ? X509_get0_pubkey(peer) : NULL;
@@ -227,9 +227,9 @@ reply(struct est_req *r, struct keygen *kg, struct est_error *e)
  * (which may need the CSR: an enrolment code in it) succeeded otherwise.
  */
 static enum est_err
-serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res, struct est_error *e)
+serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res,
+    struct policy_decision *d, struct est_error *e)
 {
-	struct est_issue_req req = { 0 };
 	struct est_error csr_err = { 0 };
 	enum est_err rc;
 
@@ -243,20 +243,18 @@ serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res, str
 		*e = csr_err;
 		return csr_err.code;
 	}
-	if ((rc = check_keygen_csr(r, kg, e)) != EST_OK || (rc = choose_recipient(r, kg, e)) != EST_OK)
+	if ((rc = check_keygen_csr(r, kg, e)) != EST_OK || (rc = choose_recipient(r, kg, e)) != EST_OK ||
+	    (rc = policy_for_request(r, POLICY_SERVERKEYGEN, &res->who, kg->csr, NULL, d, e)) != EST_OK)
 		return rc;
-	req.csr = kg->csr;
-	req.subject = res->subject;
-	req.san = res->san;
 	/* The gate comes before the key is made, so a waiting client costs no key generation. */
-	if ((rc = approval_admit(r, &req, &kg->ticket, e)) != EST_OK ||
+	if ((rc = approval_admit(r, d, kg->csr, &kg->ticket, e)) != EST_OK ||
 	    (rc = make_key(r, kg, e)) != EST_OK)
 		return rc;
 	/* The key part first: no certificate is recorded for a key that cannot go out. */
 	if ((rc = make_key_part(r, kg, e)) != EST_OK)
 		return rc;
-	req.pubkey = kg->key;
-	if ((rc = issue_cert(r, &req, res, &kg->cert, e)) != EST_OK)
+	d->pubkey = kg->key;
+	if ((rc = issue_cert(r, d, &kg->cert, e)) != EST_OK)
 		return rc;
 	return reply(r, kg, e);
 }
@@ -266,9 +264,10 @@ h_serverkeygen(struct est_req *r)
 {
 	struct keygen kg = { 0 };
 	struct authn_result res = { 0 };
+	struct policy_decision d = { 0 };
 	struct est_error e = { 0 };
 
-	if (serverkeygen(r, &kg, &res, &e) != EST_OK) {
+	if (serverkeygen(r, &kg, &res, &d, &e) != EST_OK) {
 		approval_release(r, kg.ticket);
 		http_fail(r, &e);
 	}
@@ -277,5 +276,6 @@ h_serverkeygen(struct est_req *r)
 	est_keyreq_free(kg.keyreq);
 	EVP_PKEY_free(kg.key);
 	X509_free(kg.cert);
+	policy_decision_clear(&d);
 	authn_result_clear(&res);
 }

@@ -1,18 +1,52 @@
 /*
- * One HTTP request: its context, body and headers, and the only places an
- * EST answer is written (http_reply, http_fail, http_refuse).
+ * HTTP on one connection: reading requests within the limits, the request
+ * object handlers see, and the only place answers are framed and written
+ * (http_reply, http_fail and, for requests that never reached a handler,
+ * refuse).
+ *
+ * conn.c hands over bytes (http_input) and timeouts (http_timeout); http.c
+ * writes answers into conn_output and says which answer is the last. A
+ * request is served one at a time per connection: the next pipelined one
+ * is read only once the previous one is answered and conn.c allows it
+ * (conn_may_take_request, the back-pressure point).
  *
  * http_fail is where an est_err becomes an HTTP status. Client-facing
  * reasons are the error's message for request errors; internal failures
- * answer a generic line and keep the detail for the log. Every answer
- * writes one access-log line (access_log.c).
+ * answer a generic line and keep the detail for the log. Every answer is
+ * one access-log line (access_log.c, which also counts it for /metrics).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "estkit/log.h"
 #include "server/server_int.h"
+
+static const char *
+status_phrase(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Internal Server Error";
+	}
+}
 
 static int
 status_of(enum est_err code)
@@ -45,6 +79,57 @@ status_of(enum est_err code)
 	return 500;
 }
 
+/* ---- framing ---- */
+
+/* Status line, headers and body into out. */
+static void
+write_answer(struct evbuffer *out, int status, const char *content_type,
+    struct evbuffer *extra_headers, const void *body, size_t len, bool head_only, bool last)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, status_phrase(status), date);
+	if (content_type != NULL)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+	evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+	if (extra_headers != NULL)
+		evbuffer_add_buffer(out, extra_headers);
+	evbuffer_add_printf(out, "Connection: %s\r\n\r\n", last ? "close" : "keep-alive");
+	if (len > 0 && !head_only)
+		evbuffer_add(out, body, len);
+}
+
+/* Queue bytes for the client; with last, nothing more is read or answered. */
+static void
+deliver(struct conn *c, struct evbuffer *answer, bool last)
+{
+	evbuffer_add_buffer(conn_output(c), answer);
+	if (last) {
+		c->http.state = HTTP_DONE;
+		conn_last_answer(c);
+	}
+}
+
+/* Answer a request that never reached a handler, and close. */
+static void
+refuse(struct conn *c, int status, const char *reason)
+{
+	struct evbuffer *out = conn_output(c);
+	char line[300];
+
+	snprintf(line, sizeof(line), "%s\n", reason);
+	write_answer(out, status, "text/plain; charset=utf-8", NULL, line, strlen(line), false, true);
+	c->http.state = HTTP_DONE;
+	conn_last_answer(c);
+	access_log(c, NULL, status, reason);
+}
+
+/* ---- the request object ---- */
+
 const unsigned char *
 http_body(struct est_req *r, size_t *len)
 {
@@ -76,11 +161,15 @@ http_add_header(struct est_req *r, const char *name, const char *value)
 	evbuffer_add_printf(r->resp_headers, "%s: %s\r\n", name, value);
 }
 
+/* The answer into r->answer; the one call that frames a handler's answer. */
 static void
 send_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-	conn_respond(r->conn, status, content_type, r->resp_headers, body, len,
-	    !r->head->keep_alive || r->worker->draining);
+	/* A draining worker ends each connection after the answer in flight. */
+	r->last = !r->head->keep_alive || (r->worker != NULL && r->worker->draining);
+	write_answer(r->answer, status, content_type, r->resp_headers, body, len, r->head_only,
+	    r->last);
+	r->status = status;
 	r->answered = true;
 }
 
@@ -116,6 +205,9 @@ http_fail(struct est_req *r, const struct est_error *err)
 	} else if (status == 202) {
 		add_retry_after(r);
 		snprintf(line, sizeof(line), "%s\n", err->msg);
+	} else if (status == 500 && err->code == EST_ERR_STORE) {
+		snprintf(line, sizeof(line), "the server cannot use its certificate store now; "
+		    "the server log has the details\n");
 	} else if (status == 500) {
 		snprintf(line, sizeof(line), "internal error; the server log has the details\n");
 	} else {
@@ -126,41 +218,181 @@ http_fail(struct est_req *r, const struct est_error *err)
 }
 
 void
-http_refuse(struct conn *c, int status, const char *reason)
+http_req_free(struct est_req *r)
 {
-	char line[300];
+	if (r == NULL)
+		return;
+	if (r->resp_headers != NULL)
+		evbuffer_free(r->resp_headers);
+	if (r->answer != NULL)
+		evbuffer_free(r->answer);
+	free((void *)r->body);
+	free(r);
+}
 
-	snprintf(line, sizeof(line), "%s\n", reason);
-	conn_respond(c, status, "text/plain; charset=utf-8", NULL, line, strlen(line), true);
-	access_log(c, NULL, status, reason);
+struct est_req *
+http_req_new(const struct http_head *head, const void *body, size_t len)
+{
+	struct est_req *r = calloc(1, sizeof(*r));
+	unsigned char *copy;
+
+	if (r == NULL)
+		return NULL;
+	r->resp_headers = evbuffer_new();
+	r->answer = evbuffer_new();
+	r->body = copy = malloc(len + 1);
+	if (r->resp_headers == NULL || r->answer == NULL || copy == NULL) {
+		http_req_free(r);
+		return NULL;
+	}
+	if (len > 0)
+		memcpy(copy, body, len);
+	copy[len] = '\0';
+	r->body_len = len;
+	r->head = head;
+	r->head_only = strcmp(head->method, "HEAD") == 0;
+	snprintf(r->peer, sizeof(r->peer), "-");
+	snprintf(r->principal, sizeof(r->principal), "-");
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	return r;
+}
+
+/* The request whose head is c->http.head, its body taken from in. */
+static struct est_req *
+req_from_conn(struct conn *c, struct evbuffer *in)
+{
+	size_t len = c->http.head.content_length;
+	struct est_req *r;
+
+	r = http_req_new(&c->http.head, evbuffer_pullup(in, (ev_ssize_t)len), len);
+	evbuffer_drain(in, len);
+	if (r == NULL)
+		return NULL;
+	r->conn = c;
+	r->worker = c->worker;
+	r->listener = c->listener;
+	r->tls = &c->tls;
+	r->source = c->source;
+	snprintf(r->peer, sizeof(r->peer), "%s", c->peer);
+	return r;
+}
+
+/*
+ * Serve the request whose body is complete in in. A handler answers before
+ * it returns today; a request that is not answered then is a bug, answered
+ * 500 here. (An asynchronous handler would deliver from its completion
+ * instead, with the connection in HTTP_SERVING meanwhile.)
+ */
+static void
+serve(struct conn *c, struct evbuffer *in)
+{
+	struct est_error err = { 0 };
+	struct est_req *r;
+
+	conn_request_read(c);
+	r = req_from_conn(c, in);
+	if (r == NULL) {
+		refuse(c, 503, "out of memory");
+		return;
+	}
+	c->http.req = r;
+	c->http.state = HTTP_SERVING;
+	route_request(r);
+	if (!r->answered) {
+		est_fail(&err, EST_ERR_INTERNAL, "handler returned without answering");
+		http_fail(r, &err);
+	}
+	c->http.req = NULL;
+	c->http.state = HTTP_HEAD;
+	deliver(c, r->answer, r->last);
+	http_req_free(r);
+	http_head_clear(&c->http.head);
+	c->http.served++;
+}
+
+/* A complete head of headlen bytes is at the front of in: parse it and check limits. */
+static bool
+start_request(struct conn *c, struct evbuffer *in, size_t headlen)
+{
+	const struct est_config *cfg = c->worker->srv->cfg;
+	const char *reason = NULL;
+	int status;
+
+	status = http_parse_head((const char *)evbuffer_pullup(in, (ev_ssize_t)headlen), headlen,
+	    cfg->max_header_fields, &c->http.head, &reason);
+	evbuffer_drain(in, headlen);
+	if (status != 0) {
+		refuse(c, status, reason);
+		return false;
+	}
+	if (c->http.head.content_length > cfg->max_body) {
+		refuse(c, 413, "request body larger than max-body");
+		return false;
+	}
+	if (c->http.head.expect_continue)
+		evbuffer_add_printf(conn_output(c), "HTTP/1.1 100 Continue\r\n\r\n");
+	c->http.state = HTTP_BODY;
+	return true;
 }
 
 void
-http_serve(struct conn *c, const unsigned char *body, size_t len)
+http_input(struct conn *c, struct evbuffer *in)
 {
-	struct est_req r;
-	struct est_error err = { 0 };
+	size_t max_head = c->worker->srv->cfg->max_headers_size;
 
-	memset(&r, 0, sizeof(r));
-	r.conn = c;
-	r.head = &c->head;
-	r.body = body;
-	r.body_len = len;
-	r.worker = c->worker;
-	r.listener = c->listener;
-	r.ssl = c->ssl;
-	snprintf(r.peer, sizeof(r.peer), "%s", c->peer);
-	snprintf(r.principal, sizeof(r.principal), "-");
-	clock_gettime(CLOCK_MONOTONIC, &r.start);
-	r.resp_headers = evbuffer_new();
-	if (r.resp_headers == NULL) {
-		http_refuse(c, 503, "out of memory");
-		return;
+	while (c->http.state != HTTP_DONE && conn_may_take_request(c)) {
+		size_t avail = evbuffer_get_length(in), headlen, look;
+
+		if (c->http.state == HTTP_HEAD) {
+			if (avail == 0)
+				return;
+			conn_request_started(c);
+			look = avail < max_head ? avail : max_head;
+			headlen = http_head_length((const char *)evbuffer_pullup(in, (ev_ssize_t)look), look);
+			if (headlen == 0) {
+				if (avail >= max_head)
+					refuse(c, 431, "request head larger than max-headers-size");
+				return;
+			}
+			if (!start_request(c, in, headlen))
+				return;
+			continue;
+		}
+		if (avail < c->http.head.content_length)
+			return;
+		serve(c, in);
 	}
-	route_request(&r);
-	if (!r.answered) {
-		est_fail(&err, EST_ERR_INTERNAL, "handler returned without answering");
-		http_fail(&r, &err);
-	}
-	evbuffer_free(r.resp_headers);
+}
+
+bool
+http_timeout(struct conn *c, bool pending, const char *why)
+{
+	char reason[120];
+
+	if (c->http.state == HTTP_DONE || (http_idle(c) && !pending))
+		return false;
+	snprintf(reason, sizeof(reason), "request not received within %s", why);
+	refuse(c, 408, reason);
+	return true;
+}
+
+bool
+http_idle(const struct conn *c)
+{
+	return c->http.state == HTTP_HEAD;
+}
+
+bool
+http_between_requests(const struct conn *c)
+{
+	return c->http.state == HTTP_HEAD && c->http.served > 0;
+}
+
+void
+http_session_clear(struct conn *c)
+{
+	access_log_summary(c);
+	http_req_free(c->http.req);
+	c->http.req = NULL;
+	http_head_clear(&c->http.head);
 }

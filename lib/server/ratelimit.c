@@ -71,6 +71,17 @@ ratelimit_table_new(unsigned limit, unsigned window, unsigned lockout, size_t ca
 }
 
 void
+ratelimit_table_retune(struct ratelimit_table *t, unsigned limit, unsigned window,
+    unsigned lockout)
+{
+	pthread_mutex_lock(&t->mu);
+	t->limit = limit;
+	t->window = (int64_t)window * 1000;
+	t->lockout = (int64_t)lockout * 1000;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void
 ratelimit_table_free(struct ratelimit_table *t)
 {
 	if (t == NULL)
@@ -235,27 +246,6 @@ ratelimit_source(const struct sockaddr *sa, char *out, size_t len)
 	}
 }
 
-enum est_err
-ratelimit_init(struct est_server *srv, struct est_error *e)
-{
-	const struct est_config *cfg = srv->cfg;
-	enum est_err rc;
-
-	rc = ratelimit_table_new(cfg->auth_fail_limit, cfg->auth_fail_window, cfg->auth_lockout,
-	    RATELIMIT_CAPACITY, &srv->fails_by_source, e);
-	if (rc == EST_OK)
-		rc = ratelimit_table_new(cfg->auth_fail_limit, cfg->auth_fail_window,
-		    cfg->auth_lockout, RATELIMIT_CAPACITY, &srv->fails_by_name, e);
-	return rc;
-}
-
-void
-ratelimit_fini(struct est_server *srv)
-{
-	ratelimit_table_free(srv->fails_by_source);
-	ratelimit_table_free(srv->fails_by_name);
-}
-
 static int64_t
 now_ms(void)
 {
@@ -271,13 +261,19 @@ ratelimit_refused(struct est_req *r, const char *name, struct est_error *e)
 	struct est_server *srv = r->worker->srv;
 	int64_t now = now_ms();
 
-	if (ratelimit_table_locked(srv->fails_by_source, r->conn->source, now)) {
-		est_fail(e, EST_ERR_AUTH, "locked out: address %s", r->conn->source);
-		return true;
+	if (ratelimit_table_locked(srv->fails_by_source, r->source, now)) {
+		if (!lockout_lifted(srv, "address", r->source)) {
+			est_fail(e, EST_ERR_AUTH, "locked out: address %s", r->source);
+			return true;
+		}
+		ratelimit_table_forget(srv->fails_by_source, r->source);
 	}
 	if (name[0] != '\0' && ratelimit_table_locked(srv->fails_by_name, name, now)) {
-		est_fail(e, EST_ERR_AUTH, "locked out: %.100s", name);
-		return true;
+		if (!lockout_lifted(srv, "name", name)) {
+			est_fail(e, EST_ERR_AUTH, "locked out: %.100s", name);
+			return true;
+		}
+		ratelimit_table_forget(srv->fails_by_name, name);
 	}
 	return false;
 }
@@ -294,10 +290,16 @@ ratelimit_note(struct est_req *r, const char *name, bool ok)
 			ratelimit_table_forget(srv->fails_by_name, name);
 		return;
 	}
-	if (ratelimit_table_fail(srv->fails_by_source, r->conn->source, now))
-		log_warn("auth lock-out: address %s for %u s after %u failures", r->conn->source,
-		    cfg->auth_lockout, cfg->auth_fail_limit);
-	if (name[0] != '\0' && ratelimit_table_fail(srv->fails_by_name, name, now))
-		log_warn("auth lock-out: %.100s for %u s after %u failures", name,
-		    cfg->auth_lockout, cfg->auth_fail_limit);
+	if (ratelimit_table_fail(srv->fails_by_source, r->source, now)) {
+		log_warn("auth lock-out: address %s for %u s after %u failures (estadm lockout "
+		    "list shows it, estadm lockout clear %s lifts it)", r->source,
+		    cfg->auth_lockout, cfg->auth_fail_limit, r->source);
+		lockout_started(srv, "address", r->source);
+	}
+	if (name[0] != '\0' && ratelimit_table_fail(srv->fails_by_name, name, now)) {
+		log_warn("auth lock-out: %.100s for %u s after %u failures (estadm lockout list "
+		    "shows it, estadm lockout clear NAME lifts it)", name, cfg->auth_lockout,
+		    cfg->auth_fail_limit);
+		lockout_started(srv, "name", name);
+	}
 }

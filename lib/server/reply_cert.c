@@ -3,8 +3,9 @@
  *
  * The certificate is committed to the store before a byte of it goes to
  * the client; if recording fails the client gets 500 and no certificate.
- * For an end entity, spending a use of its enrolment code is part of the
- * same commit: if the code was spent meanwhile (a concurrent request), the
+ * What is issued is the policy's decision, unchanged. For an end entity,
+ * spending a use of its enrolment code, revoking the certificate a renewal
+ * replaces and its limit of valid certificates are part of the same commit: if the code was spent meanwhile (a concurrent request), the
  * client gets the 401 of any failed authentication and no certificate.
  * An approval claimed by the gate is given back when the enrolment fails,
  * so the client's retry can still use it.
@@ -19,45 +20,16 @@
 
 #define ENROLL_TYPE "application/pkcs7-mime; smime-type=certs-only"
 
-/* The end entity's own profile, else the alias's. */
-static const struct est_profile *
-profile_for(struct est_req *r, const struct authn_result *res, struct est_error *e)
-{
-	const struct est_profile_conf *pc;
-
-	if (res == NULL || res->ee == NULL || res->ee->profile[0] == '\0')
-		return r->alias->profile;
-	pc = est_config_profile(r->worker->srv->cfg, res->ee->profile);
-	if (pc == NULL)
-		est_fail(e, EST_ERR_CONFIG, "end entity %s names profile %s, which estd.conf lacks",
-		    res->ee->username, res->ee->profile);
-	return pc != NULL ? &pc->profile : NULL;
-}
-
-/* Record the certificate, spending a use of the end entity's code with it. */
+/* The store commit of an issuance, timed for /metrics (one certificate per commit). */
 static enum est_err
-record(struct est_req *r, struct est_cert_rec *rec, const struct authn_result *res,
-    struct est_error *e)
-{
-	if (res == NULL)
-		return est_store_put_cert(r->worker->store, rec, e);
-	rec->ee_id = res->ee_id;
-	if (res->spend && res->ee != NULL)
-		return est_store_put_cert_consume(r->worker->store, rec, res->ee->code_hash,
-		    (int64_t)time(NULL), e);
-	return est_store_put_cert(r->worker->store, rec, e);
-}
-
-/* record(), timed for /metrics: each commit carries one certificate. */
-static enum est_err
-timed_record(struct est_req *r, struct est_cert_rec *rec, const struct authn_result *res,
+timed_put(struct est_req *r, struct est_cert_rec *rec, const struct est_issue_record *how,
     struct est_error *e)
 {
 	struct timespec t0, t1;
 	enum est_err rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = record(r, rec, res, e);
+	rc = est_store_put_issued(r->worker->store, rec, how, e);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc == EST_OK)
 		metrics_store_commit((double)(t1.tv_sec - t0.tv_sec) +
@@ -67,35 +39,38 @@ timed_record(struct est_req *r, struct est_cert_rec *rec, const struct authn_res
 
 /* Sign and record; retries once when the random serial is already taken. */
 enum est_err
-issue_cert(struct est_req *r, const struct est_issue_req *req, const struct authn_result *res,
-    X509 **out, struct est_error *e)
+issue_cert(struct est_req *r, const struct policy_decision *d, X509 **out, struct est_error *e)
 {
-	const struct est_profile *profile = profile_for(r, res, e);
+	struct est_issue_req req = { .subject = d->subject, .san = d->san, .pubkey = d->pubkey };
+	struct est_issue_record how = { .code_hash = d->spend_code,
+	    .replaces_issuer = d->replaces_issuer, .replaces_serial = d->replaces_serial,
+	    .max_active = d->max_active, .now = (int64_t)time(NULL) };
 	struct est_cert_rec *rec = NULL;
 	X509 *cert = NULL;
 	enum est_err rc = EST_ERR_INTERNAL;
 
-	if (profile == NULL)
-		return EST_ERR_CONFIG;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		X509_free(cert);
 		cert = NULL;
 		est_cert_rec_free(rec);
 		rec = NULL;
-		if ((rc = est_ca_issue(r->alias->ca, profile, req, &cert, e)) != EST_OK)
+		if ((rc = est_ca_issue(r->alias->ca, d->profile, &req, &cert, e)) != EST_OK)
 			break;
 		rc = est_cert_rec_from_x509(cert, r->principal, r->alias->conf->name, &rec, e);
 		if (rc != EST_OK)
 			break;
-		rc = timed_record(r, rec, res, e);
+		rec->ee_id = d->ee_id;
+		rc = timed_put(r, rec, &how, e);
 		if (rc != EST_ERR_EXISTS)
 			break;
 	}
 	if (rc == EST_OK) {
-		log_info("issued serial=%s subject=\"%s\" alias=%s principal=%s", rec->serial,
-		    rec->subject, r->alias->conf->name, r->principal);
+		log_info("issued serial=%s subject=\"%s\" alias=%s principal=%s%s%s", rec->serial,
+		    rec->subject, r->alias->conf->name, r->principal,
+		    d->replaces_serial != NULL ? " revoked-replaced=" : "",
+		    d->replaces_serial != NULL ? d->replaces_serial : "");
 		snprintf(r->serial, sizeof(r->serial), "%s", rec->serial);
-		rc = audit_trail_issued(r, rec, e);
+		rc = audit_trail_issued(r, d, rec, e);
 	}
 	if (rc == EST_OK) {
 		*out = cert;
@@ -129,7 +104,7 @@ encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e)
 }
 
 void
-issue_and_reply(struct est_req *r, const struct est_issue_req *req, const struct authn_result *res)
+issue_and_reply(struct est_req *r, const struct policy_decision *d, X509_REQ *csr)
 {
 	struct est_error e = { 0 };
 	X509 *cert = NULL;
@@ -137,8 +112,8 @@ issue_and_reply(struct est_req *r, const struct est_issue_req *req, const struct
 	int64_t ticket = 0;
 	size_t len;
 
-	if (approval_admit(r, req, &ticket, &e) != EST_OK ||
-	    issue_cert(r, req, res, &cert, &e) != EST_OK ||
+	if (approval_admit(r, d, csr, &ticket, &e) != EST_OK ||
+	    issue_cert(r, d, &cert, &e) != EST_OK ||
 	    encode_certs_only(cert, &body, &len, &e) != EST_OK) {
 		approval_release(r, ticket);
 		http_fail(r, &e);

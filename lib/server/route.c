@@ -119,7 +119,7 @@ check_request(struct est_req *r, const struct route *rt, struct est_error *e)
 		http_add_header(r, "Allow", is_get ? "GET, HEAD" : "POST");
 		return est_fail(e, EST_ERR_METHOD, "/%s takes %s", rt->op, rt->method);
 	}
-	if (!rt->plain_ok && r->listener->ssl_ctx == NULL)
+	if (!rt->plain_ok && !r->tls->tls)
 		return est_fail(e, EST_ERR_FORBIDDEN,
 		    "/%s needs HTTPS; this listener is plain HTTP and serves /cacerts only", rt->op);
 	if (rt->media_type != NULL && !media_type_is(http_header(r, "Content-Type"), rt->media_type))

@@ -11,7 +11,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
@@ -122,8 +125,9 @@ load_aliases(struct est_server *srv, struct est_error *e)
 	return EST_OK;
 }
 
+/* Resolve a listener's address and, with bind_it, bind and listen on it. */
 static enum est_err
-bind_listener(struct est_listener *l, struct est_error *e)
+bind_listener(struct est_listener *l, bool bind_it, struct est_error *e)
 {
 	const struct est_listener_conf *lc = l->conf;
 	struct addrinfo hints = { 0 }, *res = NULL;
@@ -139,15 +143,24 @@ bind_listener(struct est_listener *l, struct est_error *e)
 	if (gai != 0)
 		return est_fail(e, EST_ERR_CONFIG, "listener %s: cannot resolve %s: %s", lc->name,
 		    lc->host, gai_strerror(gai));
+	if (!bind_it) {
+		/* estd -n: the address resolves; the port may well be held by the running estd. */
+		freeaddrinfo(res);
+		return EST_OK;
+	}
 	l->fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0 || setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(l->fd, res->ai_addr, res->ai_addrlen) != 0 || listen(l->fd, 511) != 0 ||
 	    getsockname(l->fd, (struct sockaddr *)&ss, &sslen) != 0 ||
 	    getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, portstr, sizeof(portstr),
 	    NI_NUMERICSERV) != 0) {
+		int err = errno;
+
 		freeaddrinfo(res);
-		return est_fail(e, EST_ERR_IO, "listener %s: cannot listen on %s:%s: %s", lc->name,
-		    lc->host, lc->port, strerror(errno));
+		return est_fail(e, EST_ERR_IO, "listener %s: cannot listen on %s:%s: %s%s", lc->name,
+		    lc->host, lc->port, strerror(err), err != EADDRINUSE ? "" :
+		    " (a server, perhaps estd itself, is already running there: stop it first,"
+		    " or change listen; estd -n checks a configuration without binding)");
 	}
 	freeaddrinfo(res);
 	l->port = atoi(portstr);
@@ -180,8 +193,10 @@ take_over_listener(struct est_listener *l, const struct est_listener *prev,
 	return EST_OK;
 }
 
+/* Bind (bind_it) or take over from old each listener of the configuration. */
 static enum est_err
-open_listeners(struct est_server *srv, const struct est_server *old, struct est_error *e)
+open_listeners(struct est_server *srv, const struct est_server *old, bool bind_it,
+    struct est_error *e)
 {
 	const struct est_config *cfg = srv->cfg;
 	enum est_err rc;
@@ -199,11 +214,47 @@ open_listeners(struct est_server *srv, const struct est_server *old, struct est_
 
 		if (l->conf->tls != EST_TLS_NONE && (rc = tls_listener_ctx(srv, l, e)) != EST_OK)
 			return rc;
-		rc = prev != NULL ? take_over_listener(l, prev, e) : bind_listener(l, e);
+		rc = prev != NULL && bind_it ? take_over_listener(l, prev, e) :
+		    bind_listener(l, bind_it, e);
 		if (rc != EST_OK)
 			return rc;
 	}
 	return EST_OK;
+}
+
+/*
+ * The users file holds Digest HA1 values (as good as the passwords against
+ * this server) and the store holds every end entity's code hash: like the
+ * keys, neither may be open to group or others. A missing one is for the
+ * code that opens it to judge.
+ */
+static enum est_err
+check_private(const char *what, const char *path, struct est_error *e)
+{
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) != 0)
+		return EST_OK;
+	if ((st.st_mode & 077) != 0)
+		return est_fail(e, EST_ERR_CONFIG, "%s %s is accessible by group or others (mode "
+		    "%04o); run: chmod 600 %s", what, path, (unsigned)(st.st_mode & 07777), path);
+	return EST_OK;
+}
+
+static enum est_err
+check_private_files(const struct est_config *cfg, struct est_error *e)
+{
+	const char *db = est_store_uri_file(cfg->store_uri);
+	char side[PATH_MAX];
+	enum est_err rc;
+
+	if ((rc = check_private("credentials file", cfg->credentials_path, e)) != EST_OK ||
+	    (rc = check_private("store", db, e)) != EST_OK)
+		return rc;
+	/* SQLite's -wal holds the latest records until a checkpoint. */
+	if (db != NULL && snprintf(side, sizeof(side), "%s-wal", db) < (int)sizeof(side))
+		rc = check_private("store journal", side, e);
+	return rc;
 }
 
 static enum est_err
@@ -224,14 +275,12 @@ make_workers(struct est_server *srv, struct est_error *e)
 	return EST_OK;
 }
 
-enum est_err
-est_server_new(const struct est_config *cfg, struct est_server **out, struct est_error *e)
-{
-	return est_server_new_from(cfg, NULL, out, e);
-}
-
-enum est_err
-est_server_new_from(const struct est_config *cfg, const struct est_server *old,
+/*
+ * Everything est_server_new does; without bind_it, the listeners stay
+ * unbound; with old, its listeners and carried state are shared (a reload).
+ */
+static enum est_err
+server_build(const struct est_config *cfg, const struct est_server *old, bool bind_it,
     struct est_server **out, struct est_error *e)
 {
 	struct est_server *srv;
@@ -251,27 +300,61 @@ est_server_new_from(const struct est_config *cfg, const struct est_server *old,
 		rc = est_fail(e, EST_ERR_IO, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	/* Digest nonces the old server gave out stay good across a reload. */
-	if (old != NULL)
-		memcpy(srv->nonce_key, old->nonce_key, sizeof(srv->nonce_key));
-	else if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
-		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
+	if ((rc = carry_take(srv, old, e)) != EST_OK)
 		goto fail;
-	}
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
 		goto fail;
-	if ((rc = access_log_open(srv, e)) != EST_OK || (rc = audit_trail_open(srv, e)) != EST_OK)
+	if ((rc = check_private_files(cfg, e)) != EST_OK)
 		goto fail;
-	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = load_cas(srv, e)) != EST_OK ||
-	    (rc = load_aliases(srv, e)) != EST_OK || (rc = vendor_load(srv, e)) != EST_OK ||
-	    (rc = open_listeners(srv, old, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
+	/* estd -n opens no log file: it may run beside the estd writing them. */
+	if (bind_it && ((rc = access_log_open(srv, e)) != EST_OK ||
+	    (rc = audit_trail_open(srv, e)) != EST_OK))
 		goto fail;
-	metrics_attach(srv);
+	if ((rc = lockout_sync_init(srv, e)) != EST_OK)
+		goto fail;
+	/* A file that once failed to take a line still lacks it: it lifts nothing. */
+	if (old != NULL)
+		atomic_store(&srv->lockout_file_broken,
+		    atomic_load((atomic_bool *)&old->lockout_file_broken));
+	if ((rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
+	    (rc = vendor_load(srv, e)) != EST_OK ||
+	    (rc = open_listeners(srv, old, bind_it, e)) != EST_OK ||
+	    (rc = make_workers(srv, e)) != EST_OK)
+		goto fail;
+	/* Damaged pages are found now, not by the enrolment that reads them. */
+	if ((rc = est_store_check(srv->workers[0].store, false, e)) != EST_OK)
+		goto fail;
+	if (bind_it)
+		metrics_attach(srv);
 	*out = srv;
 	return EST_OK;
 fail:
 	est_server_free(srv);
+	return rc;
+}
+
+enum est_err
+est_server_new(const struct est_config *cfg, struct est_server **out, struct est_error *e)
+{
+	return server_build(cfg, NULL, true, out, e);
+}
+
+enum est_err
+est_server_new_from(const struct est_config *cfg, const struct est_server *old,
+    struct est_server **out, struct est_error *e)
+{
+	return server_build(cfg, old, true, out, e);
+}
+
+enum est_err
+est_server_check(const struct est_config *cfg, struct est_error *e)
+{
+	struct est_server *srv = NULL;
+	enum est_err rc;
+
+	if ((rc = server_build(cfg, NULL, false, &srv, e)) == EST_OK)
+		est_server_free(srv);
 	return rc;
 }
 
@@ -312,6 +395,7 @@ join_workers(struct est_server *srv, bool drain)
 enum est_err
 est_server_start(struct est_server *srv, struct est_error *e)
 {
+	carry_start(srv);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
 		    srv->listeners[i].ssl_ctx != NULL ? "https" : "http",
@@ -413,9 +497,10 @@ est_server_free(struct est_server *srv)
 	free(srv->cas);
 	X509_STORE_free(srv->client_trust);
 	est_keks_free(srv->keks);
-	ratelimit_fini(srv);
 	access_log_close(srv);
 	est_audit_close(srv->audit);
+	lockout_sync_fini(srv);
+	carry_drop(srv);
 	if (srv->stop_pipe[0] >= 0)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)

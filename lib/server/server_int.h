@@ -33,6 +33,7 @@
 #include "estkit/server.h"
 #include "estkit/store.h"
 #include "server/http_parse.h"
+#include "server/policy.h"
 
 struct est_alias {
 	const struct est_alias_conf *conf;
@@ -45,6 +46,10 @@ struct est_alias {
 	STACK_OF(X509) *vendor_listed;    /* the CAs vendor-cas names */
 	STACK_OF(X509) *vendor_anchors;   /* the external roots above them */
 	STACK_OF(X509) *vendor_untrusted; /* external CAs between */
+	/* ra-cas (vendor.c): the same for external CAs of RA certificates, NULL otherwise */
+	STACK_OF(X509) *ra_listed;
+	STACK_OF(X509) *ra_anchors;
+	STACK_OF(X509) *ra_untrusted;
 	struct est_csrattrs *csrattrs;    /* parsed csrattrs list, NULL: none */
 	char *csrattrs_body;              /* precomputed base64 CsrAttrs, NULL: 204 */
 	size_t csrattrs_len;
@@ -82,8 +87,13 @@ struct est_worker {
 	struct worker_listener *wls;      /* one per listener */
 	struct est_store *store;
 	struct est_creds *creds;          /* NULL without a credentials file */
-	TAILQ_HEAD(conn_list, conn) conns; /* open connections, freed at shutdown */
-	bool draining;                    /* stopping: no accepts, no keep-alive */
+	TAILQ_HEAD(conn_list, conn) conns; /* open connections, oldest first */
+	atomic_uint evictable;            /* idle or handshaking ones at the last count,
+	                                   * less those other workers claimed since */
+	atomic_uint evict_asked;          /* closes other workers asked for */
+	struct event *recount;            /* counts evictable, EVICT_RECOUNT_MS */
+	struct event *evict;              /* runs the closes asked for */
+	bool draining;                    /* stopping: no accepts, no keep-alive (own thread) */
 };
 
 struct est_server {
@@ -97,15 +107,19 @@ struct est_server {
 	size_t n_listeners;
 	struct est_worker *workers;
 	size_t n_workers;
-	unsigned char nonce_key[EST_HTTPAUTH_NONCE_KEY_LEN];
+	struct server_carry *carry;       /* what a reload hands on (carry.c) */
+	struct est_nonces *nonces;        /* Digest nonces issued, all workers (carry's) */
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
+	struct connlimit *per_source;     /* open connections per source address (carry's) */
 	struct ext_ca *ext_cas;           /* those the aliases use, from the store */
 	size_t n_ext_cas;
 	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
-	struct ratelimit_table *fails_by_source; /* failed passwords per address */
-	struct ratelimit_table *fails_by_name;   /* ... per user or end entity */
-	int access_fd;                    /* access-log file, -1: lines go to est_log */
+	struct ratelimit_table *fails_by_source; /* failed passwords per address (carry's) */
+	struct ratelimit_table *fails_by_name;   /* ... per user or end entity (carry's) */
+	char *lockout_path;               /* the lock-out file (lockout_sync.c) */
+	atomic_bool lockout_file_broken;  /* a write failed: the file lifts nothing */
+	int access_fd;                    /* access-log file when access-log is set */
 	struct est_audit *audit;          /* the audit log, NULL: none configured */
 	int stop_pipe[2];
 };
@@ -117,12 +131,58 @@ struct est_server {
 enum est_err tls_listener_ctx(struct est_server *srv, struct est_listener *l,
     struct est_error *e);
 
-/* ---- conn.c: one client connection ---- */
+/* ---- tls.c: what a request may know of its TLS connection ---- */
+
+/*
+ * The facts about a TLS connection that authentication and handlers use,
+ * captured once when the handshake is done, so nothing above conn.c needs
+ * the SSL object (and tests can fill them by hand).
+ */
+struct tls_facts {
+	bool tls;                         /* the connection is TLS */
+	X509 *peer;                       /* client certificate (owned), NULL: none */
+	STACK_OF(X509) *chain;            /* the client's other certificates (owned), or NULL */
+	char binding[96];                 /* base64 channel binding (binding.c), "" for none */
+};
+
+/* Fill f from a connection whose handshake is done. */
+void tls_facts_capture(struct tls_facts *f, SSL *ssl);
+
+/* Free what f holds and zero it; f may be zeroed already. */
+void tls_facts_clear(struct tls_facts *f);
+
+/* ---- http.c: HTTP framing on one connection ---- */
+
+enum http_state {
+	HTTP_HEAD,                        /* reading a request head (or idle between requests) */
+	HTTP_BODY,                        /* reading its body */
+	HTTP_SERVING,                     /* a request is with its handler */
+	HTTP_DONE                         /* the last answer is queued; read no more */
+};
+
+/* HTTP's state on a connection; zeroed with the connection, http.c's own. */
+struct http_session {
+	enum http_state state;
+	struct http_head head;            /* valid from HTTP_BODY */
+	struct est_req *req;              /* the request being served, or NULL */
+	unsigned served;                  /* requests answered */
+	unsigned logged;                  /* access-log lines written one by one */
+	unsigned summed[6];               /* lines summarised since, by status class */
+	time_t summed_since;              /* when the first of them came */
+};
+
+/* ---- conn.c: one client connection, transport only ---- */
+
+/*
+ * Output a connection may hold unsent before it stops reading requests:
+ * pipelined requests are then served as fast as the client reads answers.
+ */
+#define CONN_OUTPUT_BOUND (256 * 1024)
 
 enum conn_state {
-	CONN_HEAD,                        /* reading a request head */
-	CONN_BODY,                        /* reading its body */
-	CONN_CLOSING,                     /* answer queued; close once written */
+	CONN_HANDSHAKE,                   /* TLS handshake under way */
+	CONN_OPEN,                        /* reading and answering */
+	CONN_CLOSING,                     /* the last answer is queued; close once written */
 	CONN_LINGER                       /* answer sent, our side shut: draining input */
 };
 
@@ -132,40 +192,58 @@ struct conn {
 	struct bufferevent *bev;
 	SSL *ssl;                         /* NULL on a plain listener */
 	char peer[80];                    /* "ADDR:PORT" */
-	char source[64];                  /* the address failures count against
+	char source[64];                  /* the address limits count against
 	                                   * (ratelimit_source) */
 	enum conn_state state;
-	struct http_head head;            /* valid in CONN_BODY */
-	bool head_only;                   /* the request was HEAD: no body in the answer */
+	bool paused;                      /* not reading until output drains */
+	bool counted;                     /* holds a slot in the per-address count */
+	struct tls_facts tls;             /* valid once the handshake is done */
+	struct http_session http;         /* HTTP's state (http.c) */
 	struct event *deadline;           /* handshake-timeout, then read-timeout per request */
-	bool handshaking;                 /* the deadline is the handshake's */
-	unsigned served;                  /* requests answered on this connection */
-	TAILQ_ENTRY(conn) link;           /* in worker->conns */
+	TAILQ_ENTRY(conn) link;           /* in worker->conns, oldest first */
 };
 
 /* Close a connection and free it (also used at worker shutdown). */
 void conn_free(struct conn *c);
 
+/* How many of w's connections are idle or handshaking (w's thread only). */
+unsigned conn_count_evictable(struct est_worker *w);
+
+/* Close w's oldest idle or handshaking connection; false when none is (w's thread only). */
+bool conn_evict_oldest(struct est_worker *w);
+
 /*
- * Whether a connection is between requests: it has answered at least one
- * and nothing of the next has arrived or is waiting to be written. A drain
- * may close it; a client may always see a kept-alive connection close
- * (RFC 9112 §9.3.1) and retries. A connection that has answered nothing yet
- * is not idle: its first request is on the way.
+ * Close w's connections that are between requests: each has answered at
+ * least one and nothing of the next has arrived or is waiting to be
+ * written (w's thread only; a drain). A client may always see a kept-alive
+ * connection close (RFC 9112 §9.3.1) and retries. A connection that has
+ * answered nothing yet is not closed: its first request is on the way.
  */
-bool conn_idle(const struct conn *c);
+void conn_close_idle(struct est_worker *w);
 
 /* Accept callback for evconnlistener (arg: struct worker_listener). */
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg);
 
+/* What http.c writes answers into (borrowed). */
+struct evbuffer *conn_output(struct conn *c);
+
+/* The answer just queued is the last: close once it is written. */
+void conn_last_answer(struct conn *c);
+
 /*
- * Queue a complete response on the connection. extra_headers holds whole
- * "Name: value\r\n" lines (or is NULL). With close, the connection ends
- * once the response is written.
+ * Whether HTTP may take another request from the input now. False once the
+ * connection is closing, and while the unsent output is over
+ * CONN_OUTPUT_BOUND: then conn.c stops reading and calls http_input again
+ * when the client has read enough.
  */
-void conn_respond(struct conn *c, int status, const char *content_type,
-    struct evbuffer *extra_headers, const void *body, size_t len, bool close);
+bool conn_may_take_request(struct conn *c);
+
+/* A request's first byte came: start its read-timeout (once per request). */
+void conn_request_started(struct conn *c);
+
+/* The request is complete: stop its read-timeout. */
+void conn_request_read(struct conn *c);
 
 /* ---- worker.c ---- */
 
@@ -186,19 +264,74 @@ enum est_err worker_drain(struct est_worker *w, struct est_error *e);
 void worker_conn_closed(struct est_worker *w);
 void worker_free(struct est_worker *w);
 
+/* From another worker's thread: have w close its oldest idle connection. */
+void worker_evict(struct est_worker *w);
+
+/* ---- connlimit.c: open connections per source address ---- */
+
+struct connlimit;
+
+/* A table allowing each source at most per_source connections. Free with connlimit_free. */
+enum est_err connlimit_new(unsigned per_source, struct connlimit **out, struct est_error *e);
+void connlimit_free(struct connlimit *t);
+
+/* Take a slot for source; false when it already holds per_source. Thread-safe. */
+bool connlimit_take(struct connlimit *t, const char *source);
+
+/* Give back a slot connlimit_take gave. */
+void connlimit_give(struct connlimit *t, const char *source);
+
+/* Change the limit (a reload); sources above it keep theirs but get no more. */
+void connlimit_set_limit(struct connlimit *t, unsigned per_source);
+
+/* ---- carry.c: what a reload hands from a server to its successor ---- */
+
+/*
+ * The state that must outlive a reload, shared (reference-counted) by a
+ * server and the one replacing it while the old one drains: the Digest
+ * nonces issued (their replay records), the open connections per source
+ * address (connections of the old server keep their slots), and the
+ * failed-authentication tables with their lock-outs.
+ *
+ * carry_take gives srv a fresh carry (old NULL) or a reference to old's;
+ * it sets srv->carry, nonces, per_source, fails_by_source and
+ * fails_by_name. carry_start, when srv starts serving: the first server
+ * empties the lock-out file (lockout_sync_reset); a successor applies its
+ * configuration's limits to the carried state (not before: a refused
+ * reload changes nothing). carry_drop releases srv's reference; the last
+ * one frees the state. Called from the thread that runs the server's life
+ * cycle (estd's main thread).
+ */
+struct server_carry;
+
+enum est_err carry_take(struct est_server *srv, const struct est_server *old,
+    struct est_error *e);
+void carry_start(struct est_server *srv);
+void carry_drop(struct est_server *srv);
+
 /* ---- http.c: one request ---- */
 
+/*
+ * A request, from its complete head and body until its answer is written.
+ * http.c allocates it and frees it once answered; the handler owns nothing
+ * in it. Everything a handler needs is here (no socket): the head, the
+ * body, the TLS facts, the source address, the worker's store and
+ * credentials. The answer is framed into r->answer; http.c hands it to the
+ * connection, so a request made with http_req_new (conn NULL) runs through
+ * routing, authentication and handlers in a unit test.
+ */
 struct est_req {
-	struct conn *conn;
+	struct conn *conn;                /* http.c's; NULL for a request made alone */
 	const struct http_head *head;
-	const unsigned char *body;        /* borrowed from the connection's buffer */
+	const unsigned char *body;        /* owned copy, NUL-terminated */
 	size_t body_len;
 	struct evbuffer *resp_headers;    /* headers added for the response */
 	struct est_worker *worker;
 	struct est_listener *listener;
+	const struct tls_facts *tls;      /* the connection's (never NULL; tls false on plain) */
+	const char *source;               /* the address failures count against */
 	struct est_alias *alias;          /* NULL until routed */
 	const char *op;                   /* operation name, NULL until routed */
-	SSL *ssl;                         /* NULL on a plain listener */
 	char peer[80];                    /* "ADDR:PORT" */
 	char principal[160];              /* who authenticated, "-" before */
 	int64_t cert_ee_id;               /* end entity of the client certificate on
@@ -207,16 +340,47 @@ struct est_req {
 	char serial[72];                  /* serial of the certificate issued, "" none */
 	bool secret_checked;              /* a password or code was checked ... */
 	enum est_auth_method secret_method; /* ... by this method (access log, metrics) */
+	bool head_only;                   /* HEAD: the answer has no body */
+	struct evbuffer *answer;          /* the framed answer (owned) */
+	int status;                       /* its status, once answered */
+	bool last;                        /* the connection closes after it */
 	bool auth_stale;                  /* a 401 should say stale=true */
+	bool auth_no_guess;               /* the failed secret was right (a code lost a
+	                                   * race): not counted against the limits */
 	bool answered;
 };
 
-/* Serve one complete request read by conn.c. */
-void http_serve(struct conn *c, const unsigned char *body, size_t len);
+/*
+ * A request on its own: head (borrowed, must outlive it) and a copy of
+ * body. Fill worker, listener, tls, source (and peer) before serving it.
+ * NULL when out of memory. Free with http_req_free().
+ */
+struct est_req *http_req_new(const struct http_head *head, const void *body, size_t len);
+void http_req_free(struct est_req *r);
 
-/* Answer a request that could not be parsed (status from the HTTP layer),
- * log it, and close the connection. */
-void http_refuse(struct conn *c, int status, const char *reason);
+/*
+ * conn.c's entry: take every complete request from in (pipelined ones too)
+ * while conn_may_take_request allows, answering limits (431, 413) and
+ * sending 100 Continue, and hand each to route_request.
+ */
+void http_input(struct conn *c, struct evbuffer *in);
+
+/*
+ * A timeout fired (why: which one); pending: input is waiting that HTTP has
+ * not taken. Returns true when a request was under way and was answered
+ * 408 (the connection then closes after writing it); false when the
+ * connection was idle and may simply be closed.
+ */
+bool http_timeout(struct conn *c, bool pending, const char *why);
+
+/* Whether HTTP is between requests (nothing parsed of the next one). */
+bool http_idle(const struct conn *c);
+
+/* http_idle, after at least one answered request (a drain may close it). */
+bool http_between_requests(const struct conn *c);
+
+/* Release HTTP's state of a closing connection (writes any log summary). */
+void http_session_clear(struct conn *c);
 
 /* The request's method and target ("GET", "/.well-known/est/cacerts?x"). */
 const char *http_method(struct est_req *r);
@@ -236,7 +400,8 @@ void http_add_header(struct est_req *r, const char *name, const char *value);
  * The only two ways a request is answered. http_reply sends status with a
  * body and content type; http_fail maps an error to its HTTP status (the one
  * place this mapping exists), sends the reason as one line of text/plain and
- * logs it. Both write the access log line.
+ * logs it. Both write the access log line. After either, r is no longer the
+ * handler's.
  */
 void http_reply(struct est_req *r, int status, const char *content_type,
     const void *body, size_t len);
@@ -249,11 +414,16 @@ enum est_err access_log_open(struct est_server *srv, struct est_error *e);
 void access_log_close(struct est_server *srv);
 
 /*
- * Write the access-log line of an answer: r is the request, or NULL for
- * one refused before it could be read whole (http_refuse). reason is the
- * refusal's reason or NULL.
+ * Write the access-log line of an answer and count it for /metrics: r is
+ * the request, or NULL for one refused before it could be read whole; c is
+ * its connection, or NULL for a request made alone (http_req_new). reason
+ * is the refusal's reason or NULL. A connection past its first lines is
+ * summarised instead (access_log.c).
  */
 void access_log(struct conn *c, struct est_req *r, int status, const char *reason);
+
+/* Write c's summary of the lines not written one by one, if any. */
+void access_log_summary(struct conn *c);
 
 /*
  * The name of the authentication method a request used or tried ("basic",
@@ -281,11 +451,13 @@ enum est_err audit_trail_open(struct est_server *srv, struct est_error *e);
 
 /*
  * Record in the audit log that rec was issued for request r (what: issue,
- * renew or serverkeygen by the operation). EST_ERR_UNAVAILABLE when the line
- * cannot be written: the caller must not hand the certificate out.
+ * renew or serverkeygen by the operation) under policy decision d (its
+ * profile, a code spent, a certificate revoked as replaced, max-active).
+ * EST_ERR_UNAVAILABLE when the line cannot be written: the caller must not
+ * hand the certificate out.
  */
-enum est_err audit_trail_issued(struct est_req *r, const struct est_cert_rec *rec,
-    struct est_error *e);
+enum est_err audit_trail_issued(struct est_req *r, const struct policy_decision *d,
+    const struct est_cert_rec *rec, struct est_error *e);
 
 /* ---- route.c ---- */
 
@@ -294,18 +466,14 @@ void route_request(struct est_req *r);
 /* ---- authn.c ---- */
 
 /*
- * What authentication established, for the step that issues. Zero-initialise;
- * release with authn_result_clear().
+ * What authentication established: who the client is, nothing about what
+ * it may get (that is policy.c's). Zero-initialise; release with
+ * authn_result_clear().
  */
 struct authn_result {
 	enum est_auth_method method;      /* the method that succeeded */
-	struct est_ee *ee;                /* client mode: the registered end entity (owned) */
-	int64_t ee_id;                    /* end entity the certificate is linked to, 0 none */
-	bool spend;                       /* spend one use of ee's code with the certificate */
-	X509_NAME *subject;               /* subject to certify (owned); NULL: the CSR's */
-	GENERAL_NAMES *san;               /* SAN to certify (owned; empty = none); with
-	                                   * subject NULL: the CSR's, per the profile */
-	bool change_subject;              /* ChangeSubjectName (RFC 6402) was honoured */
+	struct policy_principal who;      /* who.ee is owned here (res->ee) */
+	struct est_ee *ee;                /* the end entity, owned; NULL for none */
 };
 
 void authn_result_clear(struct authn_result *res);
@@ -343,6 +511,35 @@ enum est_err authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_er
  * record is linked to. *cert is borrowed from the connection.
  */
 enum est_err authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e);
+
+/* ---- lockout_sync.c: lock-outs shared with estadm through a file ---- */
+
+/* The file's path from the configuration; lockout_sync_fini frees it. */
+enum est_err lockout_sync_init(struct est_server *srv, struct est_error *e);
+void lockout_sync_fini(struct est_server *srv);
+
+/* Empty the file when serving starts: a restart forgets every lock-out (a
+ * reload keeps them, and the file). */
+void lockout_sync_reset(struct est_server *srv);
+
+/* Record a lock-out of KIND ("address" or "name") KEY that just started
+ * (KEY as ratelimit.c counts it: an address, or "user U" / "end entity E"). */
+void lockout_started(struct est_server *srv, const char *kind, const char *key);
+
+/* Whether an administrator lifted KIND KEY (estadm lockout clear). */
+bool lockout_lifted(struct est_server *srv, const char *kind, const char *key);
+
+/* ---- policy_server.c: the policy step for a request ---- */
+
+/*
+ * Run policy_decide for this request: the alias, its profile, the
+ * principal, the CSR (signature checked), the certificate being renewed
+ * (REENROLL) and the store's end entities as owners of names. On refusal
+ * the reason is logged with the principal by http_fail.
+ */
+enum est_err policy_for_request(struct est_req *r, enum policy_op op,
+    const struct policy_principal *who, X509_REQ *csr, X509 *renewing,
+    struct policy_decision *d, struct est_error *e);
 
 /* ---- ratelimit.c: limits on failed authentication ---- */
 
@@ -382,9 +579,9 @@ size_t ratelimit_table_count(struct ratelimit_table *t, int64_t now);
  */
 void ratelimit_source(const struct sockaddr *sa, char *out, size_t len);
 
-/* The server's two tables from its configuration; ratelimit_fini frees them. */
-enum est_err ratelimit_init(struct est_server *srv, struct est_error *e);
-void ratelimit_fini(struct est_server *srv);
+/* Change a table's limit, window and lock-out (a reload); counts are kept. */
+void ratelimit_table_retune(struct ratelimit_table *t, unsigned limit, unsigned window,
+    unsigned lockout);
 
 /*
  * Whether a password or code the request presents for name ("user NAME",
@@ -419,6 +616,9 @@ void vendor_free(struct est_server *srv);
  * vendor CAs. *cert is borrowed. EST_ERR_FORBIDDEN with the reason. */
 enum est_err vendor_verify(struct est_req *r, X509 **cert, struct est_error *e);
 
+/* The same under one of the alias's ra-cas (EST_ERR_FORBIDDEN when it has none). */
+enum est_err vendor_verify_ra(struct est_req *r, X509 **cert, struct est_error *e);
+
 /* ---- binding.c ---- */
 
 /*
@@ -445,13 +645,13 @@ void h_csrattrs(struct est_req *r);
 /*
  * Let an enrolment through, or hold it. On an alias with approval = auto:
  * EST_OK and *ticket = 0. Otherwise the request -- alias, operation, the
- * CSR's public key, the subject and SAN req will certify -- is held in the
+ * CSR's public key, the subject and SAN the policy decided (d) -- is held in the
  * store (EST-S-44): pending gives EST_ERR_PENDING (202; http_fail adds
  * Retry-After), rejected EST_ERR_FORBIDDEN, and approved is claimed for this
  * request (one certificate per approval): EST_OK and *ticket = its id.
  */
-enum est_err approval_admit(struct est_req *r, const struct est_issue_req *req,
-    int64_t *ticket, struct est_error *e);
+enum est_err approval_admit(struct est_req *r, const struct policy_decision *d,
+    X509_REQ *csr, int64_t *ticket, struct est_error *e);
 
 /* An admitted enrolment failed: give its approval back (ticket 0: nothing to do). */
 void approval_release(struct est_req *r, int64_t ticket);
@@ -459,16 +659,17 @@ void approval_release(struct est_req *r, int64_t ticket);
 /* ---- reply_cert.c: the common end of every enrolment ---- */
 
 /*
- * Issue a certificate for req under the request's alias (or the end entity's
- * profile) and record it in the store (retrying once on a serial
- * collision), linked to res->ee_id and, with res->spend, in one transaction
- * with spending a use of the end entity's code (a code spent meanwhile is
- * EST_ERR_AUTH like any other authentication failure). res may be NULL.
- * The certificate is committed before the caller may hand it out. Caller
+ * Issue the certificate the policy decided (d->pubkey must be set) under
+ * the request's alias, and record it in the store (retrying once on a
+ * serial collision) in one transaction with what the decision says goes
+ * with it: spending a use of the end entity's code (a code spent meanwhile
+ * is EST_ERR_AUTH like any other authentication failure), revoking the
+ * replaced certificate, the end entity's limit of valid certificates. The
+ * certificate is committed before the caller may hand it out. Caller
  * X509_free()s *out.
  */
-enum est_err issue_cert(struct est_req *r, const struct est_issue_req *req,
-    const struct authn_result *res, X509 **out, struct est_error *e);
+enum est_err issue_cert(struct est_req *r, const struct policy_decision *d, X509 **out,
+    struct est_error *e);
 
 /* A certs-only response body (base64, wrapped) holding cert. Caller free()s *b64. */
 enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct est_error *e);
@@ -478,7 +679,6 @@ enum est_err encode_certs_only(X509 *cert, char **b64, size_t *b64len, struct es
  * issue_cert, then 200 with the certs-only body. Answers the error itself
  * on failure.
  */
-void issue_and_reply(struct est_req *r, const struct est_issue_req *req,
-    const struct authn_result *res);
+void issue_and_reply(struct est_req *r, const struct policy_decision *d, X509_REQ *csr);
 
 #endif

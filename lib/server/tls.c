@@ -67,7 +67,7 @@ add_names(STACK_OF(X509_NAME) *names, STACK_OF(X509) *certs)
 }
 
 /* Ask for client certificates, naming every CA we trust as acceptable
- * (the aliases' own CAs and the vendor CAs of vendor mode). */
+ * (the aliases' own CAs, the vendor CAs of vendor mode and the ra-cas). */
 static enum est_err
 set_client_auth(struct est_server *srv, SSL_CTX *ctx, bool required, struct est_error *e)
 {
@@ -82,7 +82,9 @@ set_client_auth(struct est_server *srv, SSL_CTX *ctx, bool required, struct est_
 		ok = add_names(names, est_ca_chain(srv->cas[i]));
 	for (size_t i = 0; ok && i < srv->n_aliases; i++)
 		ok = add_names(names, srv->aliases[i].vendor_listed) &&
-		    add_names(names, srv->aliases[i].vendor_anchors);
+		    add_names(names, srv->aliases[i].vendor_anchors) &&
+		    add_names(names, srv->aliases[i].ra_listed) &&
+		    add_names(names, srv->aliases[i].ra_anchors);
 	if (!ok) {
 		sk_X509_NAME_pop_free(names, X509_NAME_free);
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
@@ -129,4 +131,32 @@ tls_listener_ctx(struct est_server *srv, struct est_listener *l, struct est_erro
 	}
 	l->ssl_ctx = ctx;
 	return EST_OK;
+}
+
+void
+tls_facts_capture(struct tls_facts *f, SSL *ssl)
+{
+	struct est_error ignored = { 0 };
+	X509 *peer;
+
+	tls_facts_clear(f);
+	if (ssl == NULL)
+		return;
+	f->tls = true;
+	if ((peer = SSL_get0_peer_certificate(ssl)) != NULL && X509_up_ref(peer))
+		f->peer = peer;
+	if (SSL_get_peer_cert_chain(ssl) != NULL)
+		f->chain = X509_chain_up_ref(SSL_get_peer_cert_chain(ssl));
+	/* None (an error) leaves "": an alias that needs it refuses the request then. */
+	if (binding_value(ssl, f->binding, sizeof(f->binding), &ignored) != EST_OK)
+		f->binding[0] = '\0';
+	ERR_clear_error();
+}
+
+void
+tls_facts_clear(struct tls_facts *f)
+{
+	X509_free(f->peer);
+	sk_X509_pop_free(f->chain, X509_free);
+	memset(f, 0, sizeof(*f));
 }

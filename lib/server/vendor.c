@@ -8,7 +8,8 @@
  * CA on its validated path; the external CAs join the TLS client trust (so
  * the handshake completes) but never authenticate anything by themselves,
  * and are never used to verify renewals, which need a certificate of the
- * alias's own CA.
+ * alias's own CA. The external CAs an alias lists in ra-cas are loaded the
+ * same way, into their own sets: they vouch only for RA certificates.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +87,18 @@ push_ref(STACK_OF(X509) *st, X509 *c)
 	return true;
 }
 
+/* The three sets of one list of external CAs (vendor-cas or ra-cas), borrowed. */
+struct trust_sets {
+	const char *key;                  /* the configuration key, for messages */
+	char *const *names;
+	size_t n;
+	STACK_OF(X509) **listed, **anchors, **untrusted;
+};
+
 /* Walk from a listed CA up to an imported self-signed root. */
 static enum est_err
-add_path(struct est_server *srv, struct est_alias *a, const char *name, X509 *c,
-    struct est_error *e)
+add_path(struct est_server *srv, struct est_alias *a, const struct trust_sets *t,
+    const char *name, X509 *c, struct est_error *e)
 {
 	const struct est_alias_conf *ac = a->conf;
 	int depth = 0;
@@ -99,54 +108,82 @@ add_path(struct est_server *srv, struct est_alias *a, const char *name, X509 *c,
 
 		if (up == NULL || ++depth > 8) {
 			char *issuer = est_name_text(X509_get_issuer_name(c));
-			enum est_err rc = est_fail(e, EST_ERR_CONFIG, "%s:%d: [alias %s] vendor CA %s: "
+			enum est_err rc = est_fail(e, EST_ERR_CONFIG, "%s:%d: [alias %s] %s: CA %s: "
 			    "its issuer \"%s\" is not imported; import it with estadm ca import "
-			    "--external", srv->cfg->path, ac->line, ac->name, name,
+			    "--external", srv->cfg->path, ac->line, ac->name, t->key, name,
 			    issuer != NULL ? issuer : "?");
 			free(issuer);
 			return rc;
 		}
-		if (!push_ref(a->vendor_untrusted, c))
+		if (!push_ref(*t->untrusted, c))
 			return est_fail(e, EST_ERR_NOMEM, "out of memory");
 		c = up;
 	}
-	if (!push_ref(a->vendor_anchors, c))
+	if (!push_ref(*t->anchors, c))
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	return EST_OK;
 }
 
 static enum est_err
-alias_trust(struct est_server *srv, struct est_alias *a, struct est_error *e)
+alias_trust(struct est_server *srv, struct est_alias *a, const struct trust_sets *t,
+    struct est_error *e)
 {
 	const struct est_alias_conf *ac = a->conf;
 	enum est_err rc;
 
-	a->vendor_listed = sk_X509_new_null();
-	a->vendor_anchors = sk_X509_new_null();
-	a->vendor_untrusted = sk_X509_new_null();
-	if (a->vendor_listed == NULL || a->vendor_anchors == NULL || a->vendor_untrusted == NULL)
+	*t->listed = sk_X509_new_null();
+	*t->anchors = sk_X509_new_null();
+	*t->untrusted = sk_X509_new_null();
+	if (*t->listed == NULL || *t->anchors == NULL || *t->untrusted == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	for (size_t i = 0; i < ac->n_vendor_cas; i++) {
-		X509 *c = find_ext(srv, ac->vendor_cas[i]);
+	for (size_t i = 0; i < t->n; i++) {
+		X509 *c = find_ext(srv, t->names[i]);
 
 		if (c == NULL)
-			return est_fail(e, EST_ERR_CONFIG, "%s:%d: [alias %s] vendor-cas: no external "
+			return est_fail(e, EST_ERR_CONFIG, "%s:%d: [alias %s] %s: no external "
 			    "CA named %s in the store; import it with estadm ca import --external %s "
-			    "FILE", srv->cfg->path, ac->line, ac->name, ac->vendor_cas[i],
-			    ac->vendor_cas[i]);
-		if (!push_ref(a->vendor_listed, c))
+			    "FILE", srv->cfg->path, ac->line, ac->name, t->key, t->names[i],
+			    t->names[i]);
+		if (!push_ref(*t->listed, c))
 			return est_fail(e, EST_ERR_NOMEM, "out of memory");
-		if ((rc = add_path(srv, a, ac->vendor_cas[i], c, e)) != EST_OK)
+		if ((rc = add_path(srv, a, t, t->names[i], c, e)) != EST_OK)
 			return rc;
 	}
 	return EST_OK;
 }
 
+/* Both lists of an alias, where it has them. */
+static enum est_err
+alias_trusts(struct est_server *srv, struct est_alias *a, struct est_error *e)
+{
+	const struct est_alias_conf *ac = a->conf;
+	struct trust_sets vendor = { "vendor-cas", ac->vendor_cas, ac->n_vendor_cas,
+	    &a->vendor_listed, &a->vendor_anchors, &a->vendor_untrusted };
+	struct trust_sets ra = { "ra-cas", ac->ra_cas, ac->n_ra_cas,
+	    &a->ra_listed, &a->ra_anchors, &a->ra_untrusted };
+	enum est_err rc;
+
+	if (ac->vendor_mode && (rc = alias_trust(srv, a, &vendor, e)) != EST_OK)
+		return rc;
+	if (ac->n_ra_cas > 0 && (rc = alias_trust(srv, a, &ra, e)) != EST_OK)
+		return rc;
+	return EST_OK;
+}
+
+/* Let a set's CAs complete the TLS handshake (the aliases decide what they mean). */
+static void
+trust_for_tls(struct est_server *srv, STACK_OF(X509) *set)
+{
+	for (int j = 0; set != NULL && j < sk_X509_num(set); j++)
+		if (X509_STORE_add_cert(srv->client_trust, sk_X509_value(set, j)) != 1)
+			ERR_clear_error(); /* shared by two aliases */
+}
+
 static bool
-any_vendor_alias(const struct est_server *srv)
+any_external_alias(const struct est_server *srv)
 {
 	for (size_t i = 0; i < srv->n_aliases; i++)
-		if (srv->aliases[i].conf->vendor_mode)
+		if (srv->aliases[i].conf->vendor_mode || srv->aliases[i].conf->n_ra_cas > 0)
 			return true;
 	return false;
 }
@@ -157,7 +194,7 @@ vendor_load(struct est_server *srv, struct est_error *e)
 	struct est_store *st = NULL;
 	enum est_err rc;
 
-	if (!any_vendor_alias(srv))
+	if (!any_external_alias(srv))
 		return EST_OK;
 	if ((rc = est_store_open(srv->cfg->store_uri, &st, e)) != EST_OK)
 		return rc;
@@ -166,19 +203,16 @@ vendor_load(struct est_server *srv, struct est_error *e)
 	if (rc != EST_OK)
 		return rc;
 	for (size_t i = 0; i < srv->n_aliases; i++)
-		if (srv->aliases[i].conf->vendor_mode &&
-		    (rc = alias_trust(srv, &srv->aliases[i], e)) != EST_OK)
+		if ((rc = alias_trusts(srv, &srv->aliases[i], e)) != EST_OK)
 			return rc;
 	/* Only the CAs some alias reached join the handshake's trust. */
 	for (size_t i = 0; i < srv->n_aliases; i++) {
 		const struct est_alias *a = &srv->aliases[i];
 
-		for (int j = 0; a->vendor_anchors != NULL && j < sk_X509_num(a->vendor_anchors); j++)
-			if (X509_STORE_add_cert(srv->client_trust, sk_X509_value(a->vendor_anchors, j)) != 1)
-				ERR_clear_error(); /* shared by two aliases */
-		for (int j = 0; a->vendor_listed != NULL && j < sk_X509_num(a->vendor_listed); j++)
-			if (X509_STORE_add_cert(srv->client_trust, sk_X509_value(a->vendor_listed, j)) != 1)
-				ERR_clear_error();
+		trust_for_tls(srv, a->vendor_anchors);
+		trust_for_tls(srv, a->vendor_listed);
+		trust_for_tls(srv, a->ra_anchors);
+		trust_for_tls(srv, a->ra_listed);
 	}
 	return EST_OK;
 }
@@ -190,6 +224,9 @@ vendor_free(struct est_server *srv)
 		sk_X509_pop_free(srv->aliases[i].vendor_listed, X509_free);
 		sk_X509_pop_free(srv->aliases[i].vendor_anchors, X509_free);
 		sk_X509_pop_free(srv->aliases[i].vendor_untrusted, X509_free);
+		sk_X509_pop_free(srv->aliases[i].ra_listed, X509_free);
+		sk_X509_pop_free(srv->aliases[i].ra_anchors, X509_free);
+		sk_X509_pop_free(srv->aliases[i].ra_untrusted, X509_free);
 	}
 	for (size_t i = 0; i < srv->n_ext_cas; i++) {
 		free(srv->ext_cas[i].name);
@@ -198,29 +235,51 @@ vendor_free(struct est_server *srv)
 	free(srv->ext_cas);
 }
 
-enum est_err
-vendor_verify(struct est_req *r, X509 **cert, struct est_error *e)
+/* The peer's certificate under one set: anchors, intermediates, a listed CA on the path. */
+static enum est_err
+verify_under(struct est_req *r, STACK_OF(X509) *listed, STACK_OF(X509) *anchors,
+    STACK_OF(X509) *intermediates, X509 **cert, struct est_error *e)
 {
-	const struct est_alias *a = r->alias;
 	STACK_OF(X509) *untrusted;
 	STACK_OF(X509) *sent;
 	X509 *peer;
 	enum est_err rc;
 
-	if (r->ssl == NULL || (peer = SSL_get0_peer_certificate(r->ssl)) == NULL)
-		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs the device's vendor certificate "
-		    "as TLS client certificate", a->conf->name);
-	if ((untrusted = sk_X509_dup(a->vendor_untrusted)) == NULL)
+	if ((peer = r->tls->peer) == NULL)
+		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate",
+		    r->alias->conf->name);
+	if ((untrusted = sk_X509_dup(intermediates)) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	sent = SSL_get_peer_cert_chain(r->ssl);
+	sent = r->tls->chain;
 	for (int i = 0; sent != NULL && i < sk_X509_num(sent); i++)
 		if (sk_X509_push(untrusted, sk_X509_value(sent, i)) <= 0) {
 			sk_X509_free(untrusted);
 			return est_fail(e, EST_ERR_NOMEM, "out of memory");
 		}
-	rc = est_chain_verify(a->vendor_anchors, untrusted, peer, time(NULL), a->vendor_listed, e);
+	rc = est_chain_verify(anchors, untrusted, peer, time(NULL), listed, e);
 	sk_X509_free(untrusted);
 	if (rc == EST_OK)
 		*cert = peer;
 	return rc;
+}
+
+enum est_err
+vendor_verify(struct est_req *r, X509 **cert, struct est_error *e)
+{
+	const struct est_alias *a = r->alias;
+
+	if (r->tls->peer == NULL)
+		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs the device's vendor certificate "
+		    "as TLS client certificate", a->conf->name);
+	return verify_under(r, a->vendor_listed, a->vendor_anchors, a->vendor_untrusted, cert, e);
+}
+
+enum est_err
+vendor_verify_ra(struct est_req *r, X509 **cert, struct est_error *e)
+{
+	const struct est_alias *a = r->alias;
+
+	if (a->ra_anchors == NULL)
+		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s lists no ra-cas", a->conf->name);
+	return verify_under(r, a->ra_listed, a->ra_anchors, a->ra_untrusted, cert, e);
 }

@@ -13,6 +13,54 @@
 #include "estkit/log.h"
 #include "server/server_int.h"
 
+/*
+ * How often a worker counts its idle connections for the others: a worker
+ * at max-connections without idle connections of its own asks one that had
+ * some at its last count to close its oldest (conn.c make_room).
+ */
+#define EVICT_RECOUNT_MS 100
+
+static void
+recount_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct est_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	atomic_store(&w->evictable, conn_count_evictable(w));
+}
+
+static void
+evict_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct est_worker *w = arg;
+	unsigned n = atomic_exchange(&w->evict_asked, 0);
+
+	(void)fd;
+	(void)what;
+	while (n-- > 0 && conn_evict_oldest(w))
+		;
+}
+
+static enum est_err
+make_events(struct est_worker *w, struct est_error *e)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = EVICT_RECOUNT_MS * 1000 };
+
+	w->recount = event_new(w->base, -1, EV_PERSIST, recount_cb, w);
+	w->evict = event_new(w->base, -1, 0, evict_cb, w);
+	if (w->recount == NULL || w->evict == NULL || event_add(w->recount, &tv) != 0)
+		return est_fail(e, EST_ERR_NOMEM, "cannot create worker %u's events", w->id);
+	return EST_OK;
+}
+
+void
+worker_evict(struct est_worker *w)
+{
+	atomic_fetch_add(&w->evict_asked, 1);
+	event_active(w->evict, EV_TIMEOUT, 0);
+}
+
 static enum est_err
 attach_listener(struct est_worker *w, struct worker_listener *wl, struct est_error *e)
 {
@@ -43,6 +91,8 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 		if ((rc = attach_listener(w, &w->wls[i], e)) != EST_OK)
 			return rc;
 	}
+	if ((rc = make_events(w, e)) != EST_OK)
+		return rc;
 	if ((rc = est_store_open(srv->cfg->store_uri, &w->store, e)) != EST_OK)
 		return rc;
 	if (srv->cfg->credentials_path != NULL &&
@@ -73,18 +123,13 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct est_worker *w = arg;
 	struct timeval bound = { .tv_sec = w->srv->cfg->drain_timeout };
-	struct conn *c, *next;
 
 	(void)fd;
 	(void)what;
 	w->draining = true;
 	for (size_t i = 0; i < w->srv->n_listeners; i++)
 		evconnlistener_disable(w->wls[i].evl);
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		if (conn_idle(c))
-			conn_free(c);
-	}
+	conn_close_idle(w);
 	if (TAILQ_EMPTY(&w->conns))
 		event_base_loopexit(w->base, NULL);
 	else
@@ -123,6 +168,10 @@ worker_free(struct est_worker *w)
 	/* Connections still open at shutdown (idle keep-alive clients). */
 	while (!TAILQ_EMPTY(&w->conns))
 		conn_free(TAILQ_FIRST(&w->conns));
+	if (w->recount != NULL)
+		event_free(w->recount);
+	if (w->evict != NULL)
+		event_free(w->evict);
 	if (w->base != NULL)
 		event_base_free(w->base);
 }

@@ -10,11 +10,14 @@
  * through bound parameters of statements prepared once per handle, and every
  * statement is reset after use so no read transaction stays open.
  */
+#define _GNU_SOURCE /* statx */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -508,19 +511,29 @@ mark_revoked(struct sq_store *s, int64_t id, const char *serial, int reason,
 	return rc;
 }
 
+enum est_err
+sq_revoke_in_tx(struct sq_store *s, const char *issuer, const char *serial, int reason,
+    int64_t when, struct est_error *e)
+{
+	int64_t id = 0;
+	enum est_err rc;
+
+	rc = find_valid(s, issuer, serial, &id, e);
+	if (rc == EST_OK)
+		rc = mark_revoked(s, id, serial, reason, when, e);
+	return rc;
+}
+
 static enum est_err
 sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
     int reason, int64_t when, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	int64_t id = 0;
 	enum est_err rc;
 
 	if ((rc = run(s, Q_BEGIN, "starting a transaction", e)) != EST_OK)
 		return rc;
-	rc = find_valid(s, issuer, serial, &id, e);
-	if (rc == EST_OK)
-		rc = mark_revoked(s, id, serial, reason, when, e);
+	rc = sq_revoke_in_tx(s, issuer, serial, reason, when, e);
 	if (rc == EST_OK)
 		rc = run(s, Q_COMMIT, "committing a revocation", e);
 	if (rc != EST_OK)
@@ -812,6 +825,78 @@ sq_set_request_state(struct est_store *st, int64_t id, enum est_req_state from,
 	return rc;
 }
 
+/* PRAGMA quick_check or integrity_check: "ok", or the first problem found. */
+static enum est_err
+sq_check(struct est_store *st, bool full, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	const char *check = full ? "integrity_check" : "quick_check";
+	char sql[40];
+	sqlite3_stmt *q = NULL;
+	const unsigned char *first = NULL;
+	enum est_err rc = EST_OK;
+	int step;
+
+	snprintf(sql, sizeof(sql), "PRAGMA %s", check);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return est_fail(e, EST_ERR_STORE, "%s: SQLite %s failed: %s; the store is damaged, "
+		    "restore it from its backup", s->path, check, sqlite3_errmsg(s->db));
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW)
+		first = sqlite3_column_text(q, 0);
+	if (step != SQLITE_ROW)
+		rc = est_fail(e, EST_ERR_STORE, "%s: SQLite %s failed: %s; the store is damaged, "
+		    "restore it from its backup", s->path, check, sqlite3_errmsg(s->db));
+	else if (first == NULL || strcmp((const char *)first, "ok") != 0)
+		rc = est_fail(e, EST_ERR_STORE, "%s: SQLite %s found damage: %.200s; restore the "
+		    "store from its backup", s->path, check, first != NULL ? (const char *)first : "?");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/*
+ * An online, consistent copy through SQLite's backup API: the copy is one
+ * snapshot even while estd writes (the source is read in one transaction,
+ * step -1). The target must not exist; it is made owner-only and removed
+ * again on failure.
+ */
+static enum est_err
+sq_backup(struct est_store *st, const char *path, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	enum est_err rc = EST_OK;
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return est_fail(e, errno == EEXIST ? EST_ERR_EXISTS : EST_ERR_IO,
+		    "%s: cannot create the backup: %s", path, strerror(errno));
+	close(fd);
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		rc = est_fail(e, EST_ERR_IO, "%s: cannot open the backup: %s", path,
+		    dst != NULL ? sqlite3_errmsg(dst) : "out of memory");
+	} else if ((b = sqlite3_backup_init(dst, "main", s->db, "main")) == NULL) {
+		rc = est_fail(e, EST_ERR_STORE, "%s: cannot start the backup: %s", path,
+		    sqlite3_errmsg(dst));
+	} else {
+		int step = sqlite3_backup_step(b, -1);
+
+		if (sqlite3_backup_finish(b) != SQLITE_OK || step != SQLITE_DONE)
+			rc = est_fail(e, EST_ERR_STORE, "%s: backup of %s failed: %s", path, s->path,
+			    sqlite3_errmsg(dst));
+	}
+	/* The copy stands alone: no -wal beside it to carry along. */
+	if (rc == EST_OK && sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL,
+	    NULL) != SQLITE_OK)
+		rc = est_fail(e, EST_ERR_STORE, "%s: finishing the backup: %s", path, sqlite3_errmsg(dst));
+	if (dst != NULL && sqlite3_close(dst) != SQLITE_OK && rc == EST_OK)
+		rc = est_fail(e, EST_ERR_IO, "%s: cannot close the backup", path);
+	if (rc != EST_OK)
+		unlink(path);
+	return rc;
+}
+
 static const struct est_store_ops sqlite_ops = {
 	.name = "sqlite",
 	.put_cert = sq_put_cert,
@@ -822,10 +907,14 @@ static const struct est_store_ops sqlite_ops = {
 	.list_requests = sq_list_requests,
 	.set_request_state = sq_set_request_state,
 	.schema_version = sq_schema_version,
+	.check = sq_check,
+	.backup = sq_backup,
 	.put_cert_consume = sq_put_cert_consume,
+	.put_issued = sq_put_issued,
 	.put_ee = sq_put_ee,
 	.get_ee = sq_get_ee,
 	.list_ee = sq_list_ee,
+	.list_ee_matching = sq_list_ee_matching,
 	.del_ee = sq_del_ee,
 	.reset_ee = sq_reset_ee,
 	.put_ext_ca = sq_put_ext_ca,
@@ -834,13 +923,35 @@ static const struct est_store_ops sqlite_ops = {
 };
 
 /*
- * Create the file owner-only before SQLite would create it with its default
- * 0644; SQLite gives the -wal and -shm files the database file's mode. An
- * existing file is left as its owner set it.
+ * A store is only ever created on purpose (est_store_create): opening one
+ * that is missing or empty is refused, because re-creating it silently
+ * would serve on with every earlier certificate, revocation and end entity
+ * gone.
+ */
+static enum est_err
+check_present(const char *path, struct est_error *e)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) != 0)
+		return est_fail(e, EST_ERR_STORE, "%s: no store there (%s); `estadm init` or "
+		    "`estadm db create` creates one, and a store that went missing is restored "
+		    "from its backup, not re-created", path, strerror(errno));
+	if (sb.st_size == 0)
+		return est_fail(e, EST_ERR_STORE, "%s: the store is empty (0 bytes): its records "
+		    "are gone; restore it from its backup (`estadm db create` starts afresh)", path);
+	return EST_OK;
+}
+
+/*
+ * Make the file for a new store owner-only, before SQLite would create it
+ * with its default 0644; SQLite gives the -wal and -shm files the database
+ * file's mode. A file that exists must be empty.
  */
 static enum est_err
 create_private(const char *path, struct est_error *e)
 {
+	struct stat sb;
 	int fd;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -848,8 +959,11 @@ create_private(const char *path, struct est_error *e)
 		close(fd);
 		return EST_OK;
 	}
-	if (errno == EEXIST)
+	if (errno == EEXIST && stat(path, &sb) == 0 && sb.st_size == 0)
 		return EST_OK;
+	if (errno == EEXIST)
+		return est_fail(e, EST_ERR_EXISTS, "%s: a store (or another file) is there already; "
+		    "a new store is only made where there is none", path);
 	return est_fail(e, EST_ERR_STORE, "%s: cannot create the store: %s", path,
 	    strerror(errno));
 }
@@ -875,9 +989,11 @@ set_wal(struct sq_store *s, struct est_error *e)
 }
 
 static enum est_err
-open_db(struct sq_store *s, struct est_error *e)
+open_db(struct sq_store *s, bool creating, struct est_error *e)
 {
-	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	/* Never SQLITE_OPEN_CREATE on open: a file removed since the check stays missing. */
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	    (creating ? SQLITE_OPEN_CREATE : 0);
 	enum est_err rc;
 
 	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK)
@@ -918,7 +1034,7 @@ migrate_step(struct sq_store *s, int step, struct est_error *e)
 }
 
 static enum est_err
-migrate(struct sq_store *s, struct est_error *e)
+migrate(struct sq_store *s, bool creating, struct est_error *e)
 {
 	enum est_err rc;
 	int version, step;
@@ -928,6 +1044,10 @@ migrate(struct sq_store *s, struct est_error *e)
 	if (version < 0)
 		return est_fail(e, EST_ERR_STORE, "%s: database schema version %d was not "
 		    "written by estkit", s->path, version);
+	if (version == 0 && !creating)
+		return est_fail(e, EST_ERR_STORE, "%s: an SQLite database without estkit's schema; "
+		    "`estadm db create` makes a store (elsewhere), a lost one is restored from "
+		    "its backup", s->path);
 	if (version > SCHEMA_VERSION)
 		return est_fail(e, EST_ERR_STORE, "%s: database schema version %d is newer "
 		    "than this estkit (%d); upgrade estkit", s->path, version, SCHEMA_VERSION);
@@ -937,26 +1057,73 @@ migrate(struct sq_store *s, struct est_error *e)
 	return EST_OK;
 }
 
-enum est_err
-est_store_sqlite_open(const char *path, struct est_store **out, struct est_error *e)
+/*
+ * Refuse a database, -wal or -shm file marked immutable or append-only
+ * (chattr +i / +a). SQLite writes the -shm through a shared memory map, and
+ * the kernel answers a write to a mapped page of an immutable file with
+ * SIGBUS, which kills the process: SQLite never sees an error it could
+ * return. So this is checked when the store is opened; a file made
+ * immutable while a server runs cannot be caught (see estd(8)). statx reads
+ * the flags by name: opening and closing the file would drop the POSIX
+ * locks SQLite holds on it through other handles of this process.
+ */
+static enum est_err
+check_attrs(const char *path, struct est_error *e)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	const uint64_t bad = STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND;
+	char file[PATH_MAX];
+	struct statx stx;
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if (snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= (int)sizeof(file))
+			return est_fail(e, EST_ERR_STORE, "%s: path too long", path);
+		if (statx(AT_FDCWD, file, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) != 0)
+			continue;
+		if ((stx.stx_attributes & stx.stx_attributes_mask & bad) != 0)
+			return est_fail(e, EST_ERR_STORE, "%s is marked %s, so the store cannot be "
+			    "written (and SQLite's memory map of it would crash the program); run: "
+			    "chattr -i -a %s", file, (stx.stx_attributes & STATX_ATTR_IMMUTABLE) ?
+			    "immutable" : "append-only", file);
+	}
+	return EST_OK;
+}
+
+static enum est_err
+sqlite_open(const char *path, bool creating, struct est_store **out, struct est_error *e)
 {
 	struct sq_store *s;
 	enum est_err rc;
 
-	if ((rc = create_private(path, e)) != EST_OK)
+	rc = creating ? create_private(path, e) : check_present(path, e);
+	if (rc == EST_OK)
+		rc = check_attrs(path, e);
+	if (rc != EST_OK)
 		return rc;
 	if ((s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(path)) == NULL) {
 		free(s);
 		return est_fail(e, EST_ERR_NOMEM, "out of memory opening a store");
 	}
 	s->base.ops = &sqlite_ops;
-	rc = open_db(s, e);
+	rc = open_db(s, creating, e);
 	if (rc == EST_OK)
-		rc = migrate(s, e);
+		rc = migrate(s, creating, e);
 	if (rc != EST_OK) {
 		sq_close(&s->base);
 		return rc;
 	}
 	*out = &s->base;
 	return EST_OK;
+}
+
+enum est_err
+est_store_sqlite_open(const char *path, struct est_store **out, struct est_error *e)
+{
+	return sqlite_open(path, false, out, e);
+}
+
+enum est_err
+est_store_sqlite_create(const char *path, struct est_store **out, struct est_error *e)
+{
+	return sqlite_open(path, true, out, e);
 }

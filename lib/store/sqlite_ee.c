@@ -22,6 +22,8 @@ enum ee_query {
 	E_RESET,
 	E_CA_INSERT,
 	E_CA_LIST,
+	E_ACTIVE,
+	E_MATCH,
 	E__MAX
 };
 
@@ -46,6 +48,12 @@ static const char *const queries[E__MAX] = {
 	[E_CA_INSERT] = "INSERT INTO external_cas (name, subject, der, imported_at) "
 	    "VALUES (?1, ?2, ?3, ?4)",
 	[E_CA_LIST] = "SELECT name, subject, der, imported_at FROM external_cas ORDER BY name",
+	[E_ACTIVE] = "SELECT COUNT(*) FROM certs WHERE ee_id = ?1 AND status = 'valid' "
+	    "AND not_after > ?2",
+	/* Whole attributes of the subject text, whole entries of the SAN text. */
+	[E_MATCH] = "SELECT " EE_COLUMNS " FROM end_entities "
+	    "WHERE instr(',' || subject || ',', ',' || ?1 || ',') > 0 "
+	    "OR instr(', ' || san || ', ', ', ' || ?1 || ', ') > 0 ORDER BY username",
 };
 
 static struct sq_store *
@@ -117,9 +125,59 @@ spend(struct sq_store *s, int64_t ee_id, const char *code_hash, int64_t now,
 	return rc;
 }
 
+/* The end entity's valid certificates, this one included, within max. */
+static enum est_err
+check_active(struct sq_store *s, int64_t ee_id, unsigned max, int64_t now,
+    struct est_error *e)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t n = 0;
+	enum est_err rc;
+
+	if ((rc = prepared(s, E_ACTIVE, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_int64(q, 1, ee_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, now) != SQLITE_OK)
+		rc = sq_fail(s, "binding a count", e);
+	else if (sqlite3_step(q) != SQLITE_ROW)
+		rc = sq_fail(s, "counting valid certificates", e);
+	else
+		n = sqlite3_column_int64(q, 0);
+	sq_done(q);
+	if (rc == EST_OK && n > (int64_t)max)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "the end entity would hold %lld valid "
+		    "certificates; the alias allows %u (max-active-certificates): revoke one, or "
+		    "renew instead", (long long)n, max);
+	return rc;
+}
+
+/* Everything of est_store_put_issued, inside the caller's transaction. */
+static enum est_err
+put_issued_in_tx(struct sq_store *s, struct est_cert_rec *rec,
+    const struct est_issue_record *how, int64_t *id, struct est_error *e)
+{
+	enum est_err rc;
+
+	if (how->code_hash != NULL &&
+	    (rc = spend(s, rec->ee_id, how->code_hash, how->now, e)) != EST_OK)
+		return rc;
+	if (how->replaces_serial != NULL) {
+		rc = sq_revoke_in_tx(s, how->replaces_issuer, how->replaces_serial,
+		    EST_REASON_SUPERSEDED, how->now, e);
+		/* Revoked meanwhile (by an administrator): the renewal still stands. */
+		if (rc != EST_OK && rc != EST_ERR_FORBIDDEN)
+			return rc;
+	}
+	if ((rc = sq_insert_cert(s, rec, id, e)) != EST_OK)
+		return rc;
+	if (how->max_active > 0 && rec->ee_id > 0)
+		return check_active(s, rec->ee_id, how->max_active, how->now, e);
+	return EST_OK;
+}
+
 enum est_err
-sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec, const char *code_hash,
-    int64_t now, struct est_error *e)
+sq_put_issued(struct est_store *st, struct est_cert_rec *rec,
+    const struct est_issue_record *how, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
 	int64_t id = 0;
@@ -127,9 +185,7 @@ sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec, const char *
 
 	if ((rc = sq_begin(s, e)) != EST_OK)
 		return rc;
-	rc = spend(s, rec->ee_id, code_hash, now, e);
-	if (rc == EST_OK)
-		rc = sq_insert_cert(s, rec, &id, e);
+	rc = put_issued_in_tx(s, rec, how, &id, e);
 	if (rc == EST_OK)
 		rc = sq_commit(s, e);
 	if (rc != EST_OK) {
@@ -138,6 +194,15 @@ sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec, const char *
 	}
 	rec->id = id;
 	return EST_OK;
+}
+
+enum est_err
+sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec, const char *code_hash,
+    int64_t now, struct est_error *e)
+{
+	struct est_issue_record how = { .code_hash = code_hash, .now = now };
+
+	return sq_put_issued(st, rec, &how, e);
 }
 
 /* ---- end entities ---- */
@@ -240,17 +305,15 @@ sq_get_ee(struct est_store *st, const char *username, struct est_ee **out, struc
 	return rc;
 }
 
-enum est_err
-sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error *e)
+/* Visit the rows of a prepared, bound end entity query. */
+static enum est_err
+visit_ees(struct sq_store *s, sqlite3_stmt *q, est_ee_visit visit, void *arg,
+    struct est_error *e)
 {
-	struct sq_store *s = sq(st);
 	struct est_ee *ee;
-	sqlite3_stmt *q = NULL;
-	enum est_err rc;
+	enum est_err rc = EST_OK;
 	int src, stop = 0;
 
-	if ((rc = prepared(s, E_LIST, &q, e)) != EST_OK)
-		return rc;
 	while (rc == EST_OK && stop == 0) {
 		if ((src = sqlite3_step(q)) == SQLITE_DONE)
 			break;
@@ -263,6 +326,36 @@ sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error
 	}
 	sq_done(q);
 	return rc;
+}
+
+enum est_err
+sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = prepared(s, E_LIST, &q, e)) != EST_OK)
+		return rc;
+	return visit_ees(s, q, visit, arg, e);
+}
+
+enum est_err
+sq_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit, void *arg,
+    struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = prepared(s, E_MATCH, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_text(q, 1, needle, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = sq_fail(s, "binding a name", e);
+		sq_done(q);
+		return rc;
+	}
+	return visit_ees(s, q, visit, arg, e);
 }
 
 /* Run a one-row change keyed by username; NOTFOUND when no row changed. */

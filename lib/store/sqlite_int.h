@@ -44,15 +44,25 @@ int sq_col_blob(sqlite3_stmt *q, int i, unsigned char **out, size_t *len);
 enum est_err sq_insert_cert(struct sq_store *s, const struct est_cert_rec *rec, int64_t *id,
     struct est_error *e);
 
+/* Revoke a valid certificate inside the caller's transaction (the body of
+ * est_store_revoke_cert): EST_ERR_NOTFOUND, EST_ERR_EXISTS, EST_ERR_FORBIDDEN
+ * when already revoked. */
+enum est_err sq_revoke_in_tx(struct sq_store *s, const char *issuer, const char *serial,
+    int reason, int64_t when, struct est_error *e);
+
 /* ---- sqlite_ee.c: the est_store_ops entries it implements ---- */
 
 enum est_err sq_put_cert_consume(struct est_store *st, struct est_cert_rec *rec,
     const char *code_hash, int64_t now, struct est_error *e);
+enum est_err sq_put_issued(struct est_store *st, struct est_cert_rec *rec,
+    const struct est_issue_record *how, struct est_error *e);
 enum est_err sq_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e);
 enum est_err sq_get_ee(struct est_store *st, const char *username, struct est_ee **out,
     struct est_error *e);
 enum est_err sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg,
     struct est_error *e);
+enum est_err sq_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit,
+    void *arg, struct est_error *e);
 enum est_err sq_del_ee(struct est_store *st, const char *username, struct est_error *e);
 enum est_err sq_reset_ee(struct est_store *st, const char *username, const char *code_hash,
     int64_t uses_left, int64_t valid_until, struct est_error *e);

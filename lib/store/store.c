@@ -234,26 +234,68 @@ scheme_is(const char *uri, size_t len, const char *name)
 	return strlen(name) == len && strncasecmp(uri, name, len) == 0;
 }
 
-enum est_err
-est_store_open(const char *uri, struct est_store **out, struct est_error *e)
+/* The backend's open or create for uri; EST_ERR_CONFIG for what is no store URI. */
+static enum est_err
+open_uri(const char *uri, bool create, struct est_store **out, struct est_error *e)
 {
+	enum est_err (*sqlite)(const char *, struct est_store **, struct est_error *) =
+	    create ? est_store_sqlite_create : est_store_sqlite_open;
 	size_t n;
 
 	if (uri == NULL || uri[0] == '\0')
 		return est_fail(e, EST_ERR_CONFIG, "no store given (use sqlite:PATH)");
 	n = scheme_len(uri);
 	if (n == 0)
-		return est_store_sqlite_open(uri, out, e);
+		return sqlite(uri, out, e);
 	if (scheme_is(uri, n, "sqlite")) {
 		if (uri[n + 1] == '\0')
 			return est_fail(e, EST_ERR_CONFIG,
 			    "store \"%s\" names no database file", uri);
-		return est_store_sqlite_open(uri + n + 1, out, e);
+		return sqlite(uri + n + 1, out, e);
 	}
 	if (scheme_is(uri, n, "postgres") || scheme_is(uri, n, "postgresql"))
 		return est_fail(e, EST_ERR_CONFIG, "PostgreSQL store not built in yet");
 	return est_fail(e, EST_ERR_CONFIG,
 	    "unknown store scheme \"%.*s\" (use sqlite:PATH)", (int)n, uri);
+}
+
+const char *
+est_store_uri_file(const char *uri)
+{
+	size_t n;
+
+	if (uri == NULL || uri[0] == '\0')
+		return NULL;
+	n = scheme_len(uri);
+	if (n == 0)
+		return uri;
+	return scheme_is(uri, n, "sqlite") && uri[n + 1] != '\0' ? uri + n + 1 : NULL;
+}
+
+enum est_err
+est_store_open(const char *uri, struct est_store **out, struct est_error *e)
+{
+	return open_uri(uri, false, out, e);
+}
+
+enum est_err
+est_store_create(const char *uri, struct est_store **out, struct est_error *e)
+{
+	return open_uri(uri, true, out, e);
+}
+
+enum est_err
+est_store_check(struct est_store *st, bool full, struct est_error *e)
+{
+	return st->ops->check(st, full, e);
+}
+
+enum est_err
+est_store_backup(struct est_store *st, const char *path, struct est_error *e)
+{
+	if (path == NULL || path[0] == '\0')
+		return est_fail(e, EST_ERR_CONFIG, "no backup file given");
+	return st->ops->backup(st, path, e);
 }
 
 void
@@ -397,6 +439,20 @@ est_store_put_cert_consume(struct est_store *st, struct est_cert_rec *rec,
 }
 
 enum est_err
+est_store_put_issued(struct est_store *st, struct est_cert_rec *rec,
+    const struct est_issue_record *how, struct est_error *e)
+{
+	if (rec == NULL || rec->issuer == NULL || rec->serial == NULL ||
+	    rec->subject == NULL || rec->der == NULL || rec->der_len == 0)
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete certificate record");
+	if (how->code_hash != NULL && rec->ee_id <= 0)
+		return est_fail(e, EST_ERR_INTERNAL, "no end entity whose code to spend");
+	if ((how->replaces_serial == NULL) != (how->replaces_issuer == NULL))
+		return est_fail(e, EST_ERR_INTERNAL, "a replaced certificate needs issuer and serial");
+	return st->ops->put_issued(st, rec, how, e);
+}
+
+enum est_err
 est_store_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 {
 	if (ee == NULL || ee->username == NULL || ee->username[0] == '\0' ||
@@ -421,6 +477,15 @@ est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct es
 	if (visit == NULL)
 		return est_fail(e, EST_ERR_INTERNAL, "no visitor for listing end entities");
 	return st->ops->list_ee(st, visit, arg, e);
+}
+
+enum est_err
+est_store_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit,
+    void *arg, struct est_error *e)
+{
+	if (visit == NULL || needle == NULL || needle[0] == '\0')
+		return est_fail(e, EST_ERR_INTERNAL, "no visitor or name for matching end entities");
+	return st->ops->list_ee_matching(st, needle, visit, arg, e);
 }
 
 enum est_err

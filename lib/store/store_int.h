@@ -17,5 +17,7 @@
  */
 enum est_err est_store_sqlite_open(const char *path, struct est_store **out,
     struct est_error *e);
+enum est_err est_store_sqlite_create(const char *path, struct est_store **out,
+    struct est_error *e);
 
 #endif

@@ -19,7 +19,7 @@
 
 static const char *const read_only[] = {
 	"help", "cert list", "cert show", "req list", "user list", "ee list", "ee show",
-	"ca list", "audit verify",
+	"ca list", "audit verify", "lockout list", "db check",
 };
 
 static char audit_config[PATH_MAX];

@@ -5,7 +5,8 @@
  * whose notAfter has passed is shown as expired.
  *
  * Serials typed by a person go through est_serial_normalise, so "0x2a",
- * "2a" and "00:2A" all name the same certificate.
+ * "2a", "2A" and "00:2A" all name the same certificate; they are shown as
+ * openssl prints them ("2A", "0A3F": adm_serial_shown).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,6 +63,7 @@ struct list_rows {
 	struct list_row *row;
 	size_t n, cap;
 	int64_t now;
+	const char *serial;             /* only this one (est_serial_text), or NULL */
 	bool nomem;
 };
 
@@ -70,6 +72,7 @@ collect(const struct est_cert_rec *rec, void *arg)
 {
 	struct list_rows *l = arg;
 	struct list_row *r;
+	char shown[ADM_SERIAL_SHOWN_MAX];
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap != 0 ? 2 * l->cap : 64;
@@ -82,8 +85,10 @@ collect(const struct est_cert_rec *rec, void *arg)
 		l->row = p;
 		l->cap = cap;
 	}
+	if (l->serial != NULL && strcmp(rec->serial, l->serial) != 0)
+		return 0;
 	r = &l->row[l->n];
-	r->serial = strdup(rec->serial);
+	r->serial = strdup(adm_serial_shown(rec->serial, shown, sizeof(shown)));
 	r->subject = strdup(rec->subject);
 	if (r->serial == NULL || r->subject == NULL) {
 		free(r->serial);
@@ -123,9 +128,9 @@ free_rows(struct list_rows *l)
 }
 
 static int
-list_certs(const struct adm_ctx *ctx, const struct est_cert_filter *f)
+list_certs(const struct adm_ctx *ctx, const struct est_cert_filter *f, const char *serial)
 {
-	struct list_rows rows = { .now = (int64_t)time(NULL) };
+	struct list_rows rows = { .now = (int64_t)time(NULL), .serial = serial };
 	struct est_error e = { 0 };
 	struct est_store *st = NULL;
 	int status;
@@ -143,17 +148,19 @@ list_certs(const struct adm_ctx *ctx, const struct est_cert_filter *f)
 	return status;
 }
 
-/* estadm cert list [--valid] [--subject PATTERN] */
+/* estadm cert list [--valid] [--subject PATTERN] [--serial SERIAL] */
 int
 adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "valid", no_argument, NULL, 'v' },
 		{ "subject", required_argument, NULL, 's' },
+		{ "serial", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct est_cert_filter f = { 0 };
-	const char *pattern = NULL;
+	const char *pattern = NULL, *serial_opt = NULL;
+	char serial[SERIAL_MAX];
 	char *like = NULL;
 	int c, status;
 
@@ -161,11 +168,15 @@ adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv)
 		switch (c) {
 		case 'v': f.only_valid = true; break;
 		case 's': pattern = optarg; break;
+		case 'n': serial_opt = optarg; break;
 		default: return adm_bad_option(ctx, argv, longopts);
 		}
 	}
 	if (optind != argc)
 		return adm_usage_error(ctx, "unexpected argument \"%s\"", argv[optind]);
+	if (serial_opt != NULL && est_serial_normalise(serial_opt, serial, sizeof(serial)) != 0)
+		return adm_usage_error(ctx, "--serial \"%s\" is not a serial number (hexadecimal, "
+		    "as openssl x509 -serial prints it)", serial_opt);
 	/* Without a wildcard of its own, a pattern matches anywhere in the subject. */
 	if (pattern != NULL && strchr(pattern, '%') == NULL) {
 		size_t n = strlen(pattern) + 3;
@@ -175,7 +186,7 @@ adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv)
 		snprintf(like, n, "%%%s%%", pattern);
 	}
 	f.subject_like = like != NULL ? like : pattern;
-	status = list_certs(ctx, &f);
+	status = list_certs(ctx, &f, serial_opt != NULL ? serial : NULL);
 	free(like);
 	return status;
 }
@@ -186,9 +197,9 @@ static void
 print_record(const struct est_cert_rec *rec)
 {
 	const char *reason;
-	char t[40];
+	char t[40], shown[ADM_SERIAL_SHOWN_MAX];
 
-	printf("serial:       %s\n", rec->serial);
+	printf("serial:       %s\n", adm_serial_shown(rec->serial, shown, sizeof(shown)));
 	printf("issuer:       %s\n", rec->issuer);
 	printf("subject:      %s\n", rec->subject);
 	printf("san:          %s\n", rec->san[0] != '\0' ? rec->san : "-");
@@ -212,15 +223,18 @@ show_record(const struct est_cert_rec *rec)
 {
 	const unsigned char *p = rec->der;
 	X509 *cert = d2i_X509(NULL, &p, (long)rec->der_len);
+	char shown[ADM_SERIAL_SHOWN_MAX];
 	int ok;
 
 	if (cert == NULL)
-		return adm_fail("certificate %s on record does not decode", rec->serial);
+		return adm_fail("certificate %s on record does not decode",
+		    adm_serial_shown(rec->serial, shown, sizeof(shown)));
 	print_record(rec);
 	putchar('\n');
 	ok = PEM_write_X509(stdout, cert) == 1 && X509_print_fp(stdout, cert) == 1;
 	X509_free(cert);
-	return ok ? ADM_EXIT_OK : adm_fail("cannot print certificate %s", rec->serial);
+	return ok ? ADM_EXIT_OK : adm_fail("cannot print certificate %s",
+	    adm_serial_shown(rec->serial, shown, sizeof(shown)));
 }
 
 /* The one SERIAL argument of cert show and revoke, normalised into serial. */
@@ -283,7 +297,7 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 	struct est_error e = { 0 };
 	struct est_store *st = NULL;
 	const char *issuer = NULL;
-	char serial[SERIAL_MAX];
+	char serial[SERIAL_MAX], shown[ADM_SERIAL_SHOWN_MAX];
 	int c, status, reason = EST_REASON_UNSPECIFIED;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -302,7 +316,8 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 	if (est_store_revoke_cert(st, issuer, serial, reason, (int64_t)time(NULL), &e) != EST_OK)
 		status = adm_fail("%s", e.msg);
 	else
-		printf("revoked %s (%s)\n", serial, est_revoke_reason_name(reason));
+		printf("revoked %s (%s)\n", adm_serial_shown(serial, shown, sizeof(shown)),
+		    est_revoke_reason_name(reason));
 	est_store_close(st);
 	return status;
 }

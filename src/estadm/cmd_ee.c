@@ -30,7 +30,11 @@
 #define CODE_MAX 255
 
 struct ee_opts {
-	const char *username, *dn, *san, *alias, *profile, *password, *valid_until;
+	const char *username, *dn, *san, *alias, *profile, *valid_until;
+	const char *password_arg;       /* --password: "-" (standard input) only */
+	const char *password_file;      /* --password-file */
+	const char *password;           /* the code read (points to code), NULL for none */
+	char code[ADM_SECRET_MAX];
 	long long uses;                 /* -1 unlimited */
 	bool uses_set, unlimited;
 	bool no_password;               /* enrols by its name alone (EJBCA's "null" password) */
@@ -91,6 +95,7 @@ parse_opts(const struct adm_ctx *ctx, int argc, char **argv, struct ee_opts *o)
 		{ "alias", required_argument, NULL, 'a' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "password", required_argument, NULL, 'w' },
+		{ "password-file", required_argument, NULL, 'F' },
 		{ "uses", required_argument, NULL, 'n' },
 		{ "unlimited", no_argument, NULL, 'U' },
 		{ "no-password", no_argument, NULL, 'N' },
@@ -109,7 +114,8 @@ parse_opts(const struct adm_ctx *ctx, int argc, char **argv, struct ee_opts *o)
 		case 's': o->san = optarg; break;
 		case 'a': o->alias = optarg; break;
 		case 'p': o->profile = optarg; break;
-		case 'w': o->password = optarg; break;
+		case 'w': o->password_arg = optarg; break;
+		case 'F': o->password_file = optarg; break;
 		case 'U': o->unlimited = true; o->uses = -1; break;
 		case 'N': o->no_password = true; break;
 		case 't': o->valid_until = optarg; break;
@@ -125,15 +131,29 @@ parse_opts(const struct adm_ctx *ctx, int argc, char **argv, struct ee_opts *o)
 	}
 	if (o->unlimited && o->uses_set)
 		return adm_usage_error(ctx, "give --uses N or --unlimited, not both");
-	if (o->no_password && o->password != NULL)
-		return adm_usage_error(ctx, "give --password CODE or --no-password, not both");
+	if (o->no_password && (o->password_arg != NULL || o->password_file != NULL))
+		return adm_usage_error(ctx, "give --password or --no-password, not both");
 	if (o->valid_until != NULL && parse_time(o->valid_until) < 0)
 		return adm_usage_error(ctx, "--valid-until \"%s\": use YYYY-MM-DD, "
 		    "YYYY-MM-DDTHH:MM:SSZ or Unix seconds", o->valid_until);
-	if (o->password != NULL && (o->password[0] == '\0' || strlen(o->password) > CODE_MAX))
-		return adm_usage_error(ctx, "--password: the enrolment code is 1-%d characters",
-		    CODE_MAX);
 	return ADM_EXIT_OK;
+}
+
+/* The enrolment code from standard input, a file or the terminal, unless --no-password. */
+static int
+read_code(struct ee_opts *o)
+{
+	int status;
+
+	if (o->no_password)
+		return ADM_EXIT_OK;
+	status = adm_read_secret(o->password_arg, o->password_file, "enrolment code", o->code,
+	    sizeof(o->code));
+	if (status == ADM_EXIT_OK && strlen(o->code) > CODE_MAX)
+		status = adm_fail("the enrolment code is 1-%d characters", CODE_MAX);
+	if (status == ADM_EXIT_OK)
+		o->password = o->code;
+	return status;
 }
 
 /*
@@ -235,13 +255,12 @@ adm_ee_add(const struct adm_ctx *ctx, int argc, char **argv)
 
 	if ((status = parse_opts(ctx, argc, argv, &o)) != ADM_EXIT_OK)
 		return status;
-	if (optind != argc || o.username == NULL || o.dn == NULL || o.alias == NULL ||
-	    (o.password == NULL && !o.no_password))
-		return adm_usage_error(ctx, "ee add needs --username, --dn, --alias and --password "
-		    "(or --no-password)");
+	if (optind != argc || o.username == NULL || o.dn == NULL || o.alias == NULL)
+		return adm_usage_error(ctx, "ee add needs --username, --dn and --alias");
 	if (o.username[0] == '\0' || strlen(o.username) > USERNAME_MAX)
 		return adm_usage_error(ctx, "--username: 1-%d characters", USERNAME_MAX);
-	if ((status = adm_load_config(ctx, &cfg)) != ADM_EXIT_OK ||
+	if ((status = read_code(&o)) != ADM_EXIT_OK ||
+	    (status = adm_load_config(ctx, &cfg)) != ADM_EXIT_OK ||
 	    (status = check_config_names(cfg, &o)) != ADM_EXIT_OK ||
 	    (status = fill_names(&ee, &o)) != ADM_EXIT_OK)
 		goto out;
@@ -263,6 +282,7 @@ out:
 	free(ee.san);
 	OPENSSL_free(ee.san_der);
 	free(ee.code_hash);
+	OPENSSL_cleanse(o.code, sizeof(o.code));
 	est_config_free(cfg);
 	return status;
 }
@@ -307,11 +327,12 @@ static int
 print_linked(const struct est_cert_rec *rec, void *arg)
 {
 	struct linked *l = arg;
-	char t[40];
+	char t[40], shown[ADM_SERIAL_SHOWN_MAX];
 
 	if (rec->ee_id != l->ee_id)
 		return 0;
-	printf("%-14s %s %s until %s\n", l->n++ == 0 ? "certificates:" : "", rec->serial,
+	printf("%-14s %s %s until %s\n", l->n++ == 0 ? "certificates:" : "",
+	    adm_serial_shown(rec->serial, shown, sizeof(shown)),
 	    est_cert_status_name(rec->status), fmt_time(rec->not_after, t, sizeof(t)));
 	return 0;
 }
@@ -392,21 +413,26 @@ adm_ee_reset(const struct adm_ctx *ctx, int argc, char **argv)
 
 	if ((status = parse_opts(ctx, argc, argv, &o)) != ADM_EXIT_OK)
 		return status;
-	if (argc - optind != 1 || (o.password == NULL && !o.no_password))
-		return adm_usage_error(ctx, "ee reset needs one username and --password "
-		    "(or --no-password)");
+	if (argc - optind != 1)
+		return adm_usage_error(ctx, "ee reset needs one username");
 	if (o.dn != NULL || o.san != NULL || o.alias != NULL || o.profile != NULL || o.username != NULL)
 		return adm_usage_error(ctx, "ee reset changes only the code, --uses and "
 		    "--valid-until; to change the names, del and add");
-	if ((status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+	if ((status = read_code(&o)) != ADM_EXIT_OK ||
+	    (status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK) {
+		OPENSSL_cleanse(o.code, sizeof(o.code));
 		return status;
-	if ((hash = hash_code(o.password)) == NULL)
+	}
+	hash = hash_code(o.password);
+	OPENSSL_cleanse(o.code, sizeof(o.code));
+	if (hash == NULL)
 		status = ADM_EXIT_FAIL;
 	else if (est_store_reset_ee(st, argv[optind], hash, o.uses,
 	    o.valid_until != NULL ? parse_time(o.valid_until) : 0, &e) != EST_OK)
 		status = adm_fail("%s", e.msg);
 	else
-		printf("reset %s: new enrolment code\n", argv[optind]);
+		printf("reset %s: %s\n", argv[optind], o.no_password ?
+		    "enrols again without a code (its name alone admits it)" : "new enrolment code");
 	free(hash);
 	est_store_close(st);
 	return status;

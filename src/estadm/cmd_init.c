@@ -88,7 +88,9 @@ struct init_opts {
 	const char *addr;
 	const char *port[P__MAX];
 	const char *user;
-	const char *password;
+	const char *password_arg;       /* --password: "-" only */
+	const char *password_file;      /* --password-file */
+	char password[ADM_SECRET_MAX];  /* the user's; the demo one without either */
 	bool no_user;
 };
 
@@ -148,8 +150,6 @@ check_opts(const struct adm_ctx *ctx, const struct init_opts *o)
 	if (!o->no_user && !est_creds_valid_user(o->user))
 		return adm_usage_error(ctx, "--user \"%s\": use 1-%d characters of "
 		    "A-Z a-z 0-9 . _ @ + -", o->user, EST_HTTPAUTH_MAX_USER);
-	if (!o->no_user && o->password[0] == '\0')
-		return adm_usage_error(ctx, "--password must not be empty");
 	return ADM_EXIT_OK;
 }
 
@@ -165,6 +165,7 @@ parse_args(const struct adm_ctx *ctx, int argc, char **argv, struct init_opts *o
 		{ "mtls-port", required_argument, NULL, 'M' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "password", required_argument, NULL, 'p' },
+		{ "password-file", required_argument, NULL, 'P' },
 		{ "no-user", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -182,7 +183,8 @@ parse_args(const struct adm_ctx *ctx, int argc, char **argv, struct init_opts *o
 		case 'T': o->port[P_TLS] = optarg; break;
 		case 'M': o->port[P_MTLS] = optarg; break;
 		case 'u': o->user = optarg; break;
-		case 'p': o->password = optarg; break;
+		case 'p': o->password_arg = optarg; break;
+		case 'P': o->password_file = optarg; break;
 		case 'N': o->no_user = true; break;
 		default: return adm_bad_option(ctx, argv, longopts);
 		}
@@ -193,7 +195,11 @@ parse_args(const struct adm_ctx *ctx, int argc, char **argv, struct init_opts *o
 	o->dir = argv[optind];
 	if (o->dir[0] == '\0')
 		return adm_usage_error(ctx, "the directory name is empty");
-	return check_opts(ctx, o);
+	if ((c = check_opts(ctx, o)) != ADM_EXIT_OK || o->no_user ||
+	    (o->password_arg == NULL && o->password_file == NULL))
+		return c;
+	return adm_read_secret(o->password_arg, o->password_file, "password", o->password,
+	    sizeof(o->password));
 }
 
 /* ---- the directory ------------------------------------------------------- */
@@ -229,6 +235,12 @@ make_dir(struct init_run *r)
 		r->made_dir = true;
 		return ADM_EXIT_OK;
 	}
+	/* Anyone could swap estd.conf or the keys in a directory others may write. */
+	if (errno == EEXIST && stat(r->o.dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & S_IWOTH) != 0)
+		return adm_fail("%s is writable by others (mode %04o): anyone could replace the "
+		    "keys or estd.conf; run: chmod o-w %s (or choose another directory)", r->o.dir,
+		    (unsigned)(st.st_mode & 07777), r->o.dir);
 	if (errno == EEXIST && stat(r->o.dir, &st) == 0 && S_ISDIR(st.st_mode))
 		return ADM_EXIT_OK;
 	if (errno == EEXIST)
@@ -452,7 +464,7 @@ make_store(struct init_run *r, struct est_error *e)
 	close(fd);
 	r->made[F_DB] = true;
 	snprintf(uri, sizeof(uri), "sqlite:%s", r->path[F_DB]);
-	if ((rc = est_store_open(uri, &st, e)) != EST_OK)
+	if ((rc = est_store_create(uri, &st, e)) != EST_OK)
 		return rc;
 	if ((rc = est_cert_rec_from_x509(r->tls_cert, "estadm:init", "", &rec, e)) == EST_OK)
 		rc = est_store_put_cert(st, rec, e);
@@ -549,6 +561,14 @@ write_conf(FILE *fp, const void *arg)
 	    "server-keygen-key = from-csr\n"
 	    "# What /csrattrs advertises (not enforced: csrattrs-enforce = no).\n"
 	    "csrattrs = ecPublicKey:P-256, ecdsa-with-SHA256, extensionRequest:subjectAltName\n"
+	    "# Who may get which name (docs/configuration.md, \"Name rules\"): the names in\n"
+	    "# the CSR of an HTTP user or RA certificate pass these; a certificate of this\n"
+	    "# CA gets only its own names again, an end entity its registered ones.\n"
+	    "san-types = dns, ip, email, uri\n"
+	    "allow-wildcards = no\n"
+	    "deny-dns-names = localhost, *.localhost\n"
+	    "deny-ip-ranges = 127.0.0.0/8, ::1/128, 0.0.0.0/8, ::/128\n"
+	    "key-types = ec:P-256, ec:P-384, rsa:2048-4096, ed25519\n"
 	    "\n"
 	    "# Vendor mode (the guide's alias estvendor): a device enrols the first time\n"
 	    "# over mutual TLS with its manufacturer's certificate, issued under\n"
@@ -562,7 +582,17 @@ write_conf(FILE *fp, const void *arg)
 	    "vendor-mode = yes\n"
 	    "vendor-cas = " VENDOR_SUB "\n"
 	    "allow-change-subject-name = yes\n"
-	    "renew-same-key = no\n",
+	    "renew-same-key = no\n"
+	    "\n"
+	    "# Manual approval: an enrolment by an HTTP user waits (202, Retry-After)\n"
+	    "# until `estadm req approve ID` or `req reject ID`.\n"
+	    "[alias approval]\n"
+	    "mode = ra\n"
+	    "ca = " CA_NAME "\n"
+	    "profile = tls-client\n"
+	    "authentication = http\n"
+	    "approval = manual\n"
+	    "retry-after = 5\n",
 	    date, lb, r->o.addr, rb, r->o.port[P_HTTP], lb, r->o.addr, rb, r->o.port[P_TLS],
 	    lb, r->o.addr, rb, r->o.port[P_MTLS]) < 0 ? -1 : 0;
 }
@@ -614,6 +644,7 @@ run_free(struct init_run *r)
 	est_ca_free(r->ca);
 	EVP_PKEY_free(r->tls_key);
 	X509_free(r->tls_cert);
+	OPENSSL_cleanse(r->o.password, sizeof(r->o.password));
 	free(r);
 }
 

@@ -5,15 +5,13 @@
  *
  * A password never appears on the command line (where `ps` would show it):
  * it is read as one line from standard input, or asked for twice on the
- * terminal with echo off. Password buffers are wiped after use.
+ * terminal with echo off (secret.c). Password buffers are wiped after use.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -22,7 +20,6 @@
 #include "estkit/config.h"
 #include "estkit/httpauth.h"
 
-#define PASSWORD_MAX 1024
 
 /* The configuration's credentials file; ADM_EXIT_OK or the failure. */
 static int
@@ -38,90 +35,6 @@ load_creds_config(const struct adm_ctx *ctx, struct est_config **cfg)
 		est_config_free(*cfg);
 		*cfg = NULL;
 	}
-	return status;
-}
-
-/* ---- reading a password -------------------------------------------------- */
-
-/* One line from standard input without its line end, into buf. */
-static int
-read_stdin_password(char *buf, size_t size)
-{
-	size_t n;
-
-	if (fgets(buf, (int)size, stdin) == NULL)
-		return adm_fail("no password on standard input");
-	n = strcspn(buf, "\n");
-	if (buf[n] != '\n' && !feof(stdin))
-		return adm_fail("password too long (at most %d bytes)", PASSWORD_MAX - 2);
-	buf[n] = '\0';
-	if (n > 0 && buf[n - 1] == '\r')
-		buf[n - 1] = '\0';
-	return ADM_EXIT_OK;
-}
-
-/* Read one line from fd, byte by byte so nothing after it is consumed. */
-static bool
-read_line_fd(int fd, char *buf, size_t size)
-{
-	size_t n = 0;
-	char ch;
-
-	for (;;) {
-		ssize_t r = read(fd, &ch, 1);
-
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		if (ch == '\n')
-			break;
-		if (n + 1 >= size)
-			return false;
-		buf[n++] = ch;
-	}
-	buf[n] = '\0';
-	return true;
-}
-
-/* Prompt on the terminal with echo off; restores the terminal in any case. */
-static bool
-tty_prompt(int fd, const char *prompt, char *buf, size_t size)
-{
-	struct termios old, quiet;
-	bool ok;
-
-	if (tcgetattr(fd, &old) != 0)
-		return false;
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	quiet.c_lflag |= ECHONL;
-	if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0)
-		return false;
-	ok = write(fd, prompt, strlen(prompt)) == (ssize_t)strlen(prompt) &&
-	    read_line_fd(fd, buf, size);
-	tcsetattr(fd, TCSAFLUSH, &old);
-	return ok;
-}
-
-/* Ask twice on /dev/tty; both answers must match. */
-static int
-read_tty_password(const char *user, char *buf, size_t size)
-{
-	char again[PASSWORD_MAX], prompt[EST_HTTPAUTH_MAX_USER + 32];
-	int fd, status = ADM_EXIT_OK;
-
-	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
-		return adm_fail("no terminal to ask for the password: "
-		    "give it on standard input (--password-stdin)");
-	snprintf(prompt, sizeof(prompt), "Password for %s: ", user);
-	if (!tty_prompt(fd, prompt, buf, size) ||
-	    !tty_prompt(fd, "Same password again: ", again, sizeof(again)))
-		status = adm_fail("cannot read the password from the terminal");
-	else if (strcmp(buf, again) != 0)
-		status = adm_fail("the passwords do not match; nothing changed");
-	OPENSSL_cleanse(again, sizeof(again));
-	close(fd);
 	return status;
 }
 
@@ -148,8 +61,6 @@ set_password(const struct est_config *cfg, const char *name, const char *passwor
 	struct est_error e = { 0 };
 	bool replaced = false;
 
-	if (password[0] == '\0')
-		return adm_fail("empty password; nothing changed");
 	if (est_creds_set(cfg->credentials_path, cfg->realm, name, password, &replaced,
 	    &e) != EST_OK)
 		return adm_fail("%s", e.msg);
@@ -166,7 +77,7 @@ adm_user_add(const struct adm_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct est_config *cfg = NULL;
-	char password[PASSWORD_MAX];
+	char password[ADM_SECRET_MAX], what[EST_HTTPAUTH_MAX_USER + 16];
 	const char *name = NULL;
 	bool from_stdin = !isatty(STDIN_FILENO);
 	int c, status;
@@ -179,10 +90,8 @@ adm_user_add(const struct adm_ctx *ctx, int argc, char **argv)
 	if ((status = name_arg(ctx, argc, argv, &name)) != ADM_EXIT_OK ||
 	    (status = load_creds_config(ctx, &cfg)) != ADM_EXIT_OK)
 		return status;
-	if (from_stdin)
-		status = read_stdin_password(password, sizeof(password));
-	else
-		status = read_tty_password(name, password, sizeof(password));
+	snprintf(what, sizeof(what), "password for %s", name);
+	status = adm_read_secret(from_stdin ? "-" : NULL, NULL, what, password, sizeof(password));
 	if (status == ADM_EXIT_OK)
 		status = set_password(cfg, name, password);
 	OPENSSL_cleanse(password, sizeof(password));

@@ -12,6 +12,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "estkit/config.h"
 #include "estkit/store.h"
@@ -69,7 +70,35 @@ int adm_open_store(const struct est_config *cfg, struct est_store **out);
 /* adm_load_config then adm_open_store, for commands that need only the store. */
 int adm_open_configured_store(const struct adm_ctx *ctx, struct est_store **out);
 
+/* ---- secret.c ------------------------------------------------------------ */
+
+#define ADM_SECRET_MAX 1024
+
+/*
+ * Read a password or enrolment code (what names it in prompts and
+ * messages) into buf: arg "-" reads one line of standard input, file the
+ * first line of that file, neither asks twice on the terminal. Any other
+ * arg is refused: a secret is never taken from the command line. An empty
+ * secret is refused. ADM_EXIT_OK or ADM_EXIT_FAIL (reported). The caller
+ * wipes buf.
+ */
+int adm_read_secret(const char *arg, const char *file, const char *what, char *buf,
+    size_t size);
+
+/* ---- cmd_db.c ------------------------------------------------------------ */
+
+int adm_db_create(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_db_check(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_db_backup(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_init.c ---------------------------------------------------------- */
+
+/*
+ * A stored serial (est_serial_text form) as openssl prints it, with the
+ * leading zero of a whole byte, into buf (borrowed; returned). serial.c.
+ */
+#define ADM_SERIAL_SHOWN_MAX 130
+const char *adm_serial_shown(const char *serial, char *buf, size_t len);
 
 int adm_init(const struct adm_ctx *ctx, int argc, char **argv);
 
@@ -78,6 +107,10 @@ int adm_init(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv);
+
+/* ---- cmd_ra.c ------------------------------------------------------------ */
+
+int adm_cert_ra(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* ---- cmd_req.c ----------------------------------------------------------- */
 
@@ -100,6 +133,10 @@ int adm_ee_del(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_ee_reset(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* ---- cmd_ca.c ------------------------------------------------------------ */
+
+/* cmd_lockout.c */
+int adm_lockout_list(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_lockout_clear(const struct adm_ctx *ctx, int argc, char **argv);
 
 int adm_ca_import(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_ca_list(const struct adm_ctx *ctx, int argc, char **argv);

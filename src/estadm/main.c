@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "estadm.h"
 #include "estkit/config.h"
@@ -25,15 +26,18 @@ static const struct adm_cmd commands[] = {
 	{ "init", NULL, adm_init,
 	    "init DIR [--key-type SPEC] [--ca-name CN] [--listen-address ADDR]\n"
 	    "        [--http-port N] [--tls-port N] [--mtls-port N]\n"
-	    "        [--user NAME] [--password PW] [--no-user]\n"
+	    "        [--user NAME] [--password - | --password-file F] [--no-user]\n"
 	    "    Create a CA, a TLS certificate, a store, a users file and estd.conf\n"
 	    "    in DIR. SPEC: ec:P-256 (default), ec:P-384, rsa:2048, rsa:3072,\n"
 	    "    rsa:4096, ed25519. Defaults: CN \"estkit Demo CA\", ADDR 127.0.0.1,\n"
 	    "    ports 8080 (HTTP), 8442 (TLS), 8443 (mutual TLS), user estuser with\n"
-	    "    password estpwd (demo credentials: change them).\n" },
+	    "    password estpwd (demo credentials: change them), or the password read\n"
+	    "    from standard input (--password -) or the first line of F.\n" },
 	{ "cert", "list", adm_cert_list,
-	    "cert list [--valid] [--subject PATTERN]\n"
-	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT.\n"
+	    "cert list [--valid] [--subject PATTERN] [--serial SERIAL]\n"
+	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT. Serials\n"
+	    "    are shown as openssl x509 -serial prints them; every command takes\n"
+	    "    them with or without leading zeros, colons or 0x.\n"
 	    "    --valid: only valid, unexpired ones. PATTERN: SQL LIKE pattern on the\n"
 	    "    subject (without a %, it matches anywhere in the subject).\n" },
 	{ "cert", "show", adm_cert_show,
@@ -45,6 +49,12 @@ static const struct adm_cmd commands[] = {
 	    "    keyCompromise, cACompromise, affiliationChanged, superseded,\n"
 	    "    cessationOfOperation, certificateHold, removeFromCRL,\n"
 	    "    privilegeWithdrawn, aACompromise.\n" },
+	{ "cert", "ra", adm_cert_ra,
+	    "cert ra --dn DN --out PREFIX [--alias A] [--days N] [--key-type SPEC]\n"
+	    "    Issue an RA certificate (EKU id-kp-cmcRA and clientAuth, RFC 7030 §3.7)\n"
+	    "    from alias A's CA (default: the default alias): it may request\n"
+	    "    certificates for other subjects, within the alias's name rules. Writes\n"
+	    "    PREFIX.key (0600) and PREFIX.pem; SPEC as server-keygen-key (ec:P-256).\n" },
 	{ "req", "list", adm_req_list,
 	    "req list [--all]\n"
 	    "    List enrolments held for manual approval (approval = manual):\n"
@@ -68,13 +78,14 @@ static const struct adm_cmd commands[] = {
 	    "user list\n"
 	    "    Print one user name per line.\n" },
 	{ "ee", "add", adm_ee_add,
-	    "ee add --username U --dn DN --alias A --password CODE | --no-password\n"
-	    "        [--san LIST] [--profile P] [--uses N | --unlimited] [--valid-until T]\n"
-    "    (--no-password: it enrols by its name alone)\n"
+	    "ee add --username U --dn DN --alias A [--password - | --password-file F |\n"
+	    "        --no-password] [--san LIST] [--profile P] [--uses N | --unlimited]\n"
+	    "        [--valid-until T]\n"
 	    "    Register an end entity to enrol through client-mode alias A. DN:\n"
 	    "    \"CN=dev,O=Org,C=SE\" (most specific first); LIST: dns:NAME,ip:ADDR,\n"
-	    "    email:ADDR,uri:URI. CODE is the enrolment code (stored hashed);\n"
-	    "    --no-password: it enrols by its name alone. N: how many enrolments\n"
+	    "    email:ADDR,uri:URI. The enrolment code (stored hashed) is read from\n"
+	    "    standard input (--password -), the first line of F, or asked for on\n"
+	    "    the terminal; never from the command line. N: how many enrolments\n"
 	    "    (default 1). T: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ.\n" },
 	{ "ee", "list", adm_ee_list,
 	    "ee list\n"
@@ -86,8 +97,10 @@ static const struct adm_cmd commands[] = {
 	    "ee del USERNAME\n"
 	    "    Remove an end entity (its certificates stay on record).\n" },
 	{ "ee", "reset", adm_ee_reset,
-	    "ee reset USERNAME --password CODE [--uses N | --unlimited] [--valid-until T]\n"
-	    "    Give an end entity a new enrolment code, so that it may enrol again.\n" },
+	    "ee reset USERNAME [--password - | --password-file F | --no-password]\n"
+	    "        [--uses N | --unlimited] [--valid-until T]\n"
+	    "    Give an end entity a new enrolment code (read as for ee add), so that\n"
+	    "    it may enrol again.\n" },
 	{ "ca", "import", adm_ca_import,
 	    "ca import --external NAME FILE\n"
 	    "    Import another party's CA certificate (PEM) into the store, e.g. a\n"
@@ -100,6 +113,28 @@ static const struct adm_cmd commands[] = {
 	    "    Check the hash chain of the audit log (audit-log in estd.conf, or\n"
 	    "    PATH): print the number of entries and the last hash, or the first\n"
 	    "    line that was changed, removed or inserted (exit status 1).\n" },
+	{ "lockout", "list", adm_lockout_list,
+	    "lockout list\n"
+	    "    List the running authentication lock-outs (too many wrong passwords\n"
+	    "    or enrolment codes): KIND UNTIL LEFT ADDRESS-OR-NAME.\n" },
+	{ "lockout", "clear", adm_lockout_clear,
+	    "lockout clear ADDRESS-OR-NAME... | --all\n"
+	    "    Lift lock-outs; a running estd lets the address or name try again\n"
+	    "    at once, with a fresh count.\n" },
+	{ "db", "create", adm_db_create,
+	    "db create\n"
+	    "    Create an empty store where the configuration's store points. Only\n"
+	    "    this and init make a store: estd and the other commands refuse a\n"
+	    "    missing or empty one. Refused when a store is there.\n" },
+	{ "db", "check", adm_db_check,
+	    "db check\n"
+	    "    Run SQLite's full integrity_check on the store (estd runs the quicker\n"
+	    "    quick_check at start-up and with -n).\n" },
+	{ "db", "backup", adm_db_backup,
+	    "db backup FILE\n"
+	    "    Write a consistent copy of the store to the new FILE, also while estd\n"
+	    "    runs. To restore: stop estd, remove the store and its -wal and -shm\n"
+	    "    files, put FILE in its place.\n" },
 	{ "help", NULL, cmd_help,
 	    "help [COMMAND]\n"
 	    "    Print this text, or the usage of one command.\n" },
@@ -190,6 +225,10 @@ adm_load_config(const struct adm_ctx *ctx, struct est_config **out)
 		return ADM_EXIT_OK;
 	if (errors == NULL || errors[0] == '\0') {
 		free(errors);
+		/* Without -c, a newcomer's first try: say where a configuration comes from. */
+		if (strcmp(ctx->config_path, DEFAULT_CONFIG) == 0 && access(DEFAULT_CONFIG, F_OK) != 0)
+			return adm_fail("%s (name the configuration with -c, e.g. estadm -c "
+			    "var/estd.conf for the demo of make run, or set ESTD_CONF)", e.msg);
 		return adm_fail("%s", e.msg);
 	}
 	for (line = strtok_r(errors, "\n", &save); line != NULL;

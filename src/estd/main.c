@@ -161,13 +161,17 @@ main(int argc, char **argv)
 	}
 	estd_apply_log_level(&d);
 	block_signals(&set);
-	if (est_server_new(d.cfg, &d.srv, &e) != EST_OK) {
-		fprintf(stderr, "estd: %s\n", e.msg);
-		goto out;
-	}
 	if (check) {
+		if (est_server_check(d.cfg, &e) != EST_OK) {
+			fprintf(stderr, "estd: %s\n", e.msg);
+			goto out;
+		}
 		printf("estd: %s is valid\n", d.config_path);
 		status = 0;
+		goto out;
+	}
+	if (est_server_new(d.cfg, &d.srv, &e) != EST_OK) {
+		fprintf(stderr, "estd: %s\n", e.msg);
 		goto out;
 	}
 	if (d.cfg->metrics_listen.port != NULL &&

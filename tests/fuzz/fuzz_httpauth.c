@@ -14,6 +14,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct est_creds *creds;
+static struct est_nonces *nonces;
 static const unsigned char key[EST_HTTPAUTH_NONCE_KEY_LEN] = { 1, 2, 3 };
 
 static void
@@ -24,7 +25,8 @@ load_creds(void)
 	snprintf(path, sizeof(path), "/tmp/estkit-fuzz-users.%ld", (long)getpid());
 	unlink(path);
 	if (est_creds_set(path, "estkit", "estuser", "estpwd", NULL, NULL) != EST_OK ||
-	    est_creds_load(path, &creds, NULL) != EST_OK)
+	    est_creds_load(path, &creds, NULL) != EST_OK ||
+	    est_nonces_new(key, 64, &nonces, NULL) != EST_OK)
 		abort();
 	unlink(path);
 }
@@ -43,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(header, data, size);
 	header[size] = '\0';
 	(void)est_httpauth_check(creds, "estkit", "POST", "/.well-known/est/simpleenroll", header,
-	    key, 1700000000, user, &stale, NULL);
+	    nonces, 1700000000, user, &stale, NULL);
 	/* The name read for the failure limits is a valid user name, or none. */
 	if (est_httpauth_user(header, user) != est_creds_valid_user(user))
 		abort();

@@ -12,6 +12,7 @@ ESTADM="$ESTKIT_BIN/estadm"
 T=$(mktemp -d "${TMPDIR:-/tmp}/estkit-test.XXXXXX")
 ESTD_PID=
 PASSED=0
+SKIPPED=
 
 stop_estd() {
 	if [ -n "$ESTD_PID" ] && kill -0 "$ESTD_PID" 2>/dev/null; then
@@ -59,10 +60,31 @@ check_estd_exit() {
 	ok "estd stopped cleanly"
 }
 
-# Verdict line counted by CI.
+# skip_part REASON: a part of the test could not run (e.g. a document from
+# outside the repository is missing); the rest still runs, and finish then
+# exits 77, which ctest reports as skipped (SKIP_RETURN_CODE), not passed.
+skip_part() {
+	echo "skip - $*"
+	SKIPPED="${SKIPPED:+$SKIPPED; }$*"
+}
+
+# shared_doc PATH: the file PATH under the shared documents beside the
+# repository ($ESTKIT_SHARED, else ../shared next to the source tree, as in
+# CI), printed; status 1 when it is not there (a plain clone has none).
+shared_doc() {
+	local f="${ESTKIT_SHARED:-$ESTKIT_SRC/../shared}/$1"
+	echo "$f"
+	[ -f "$f" ]
+}
+
+# Verdict line counted by CI; exit 77 (skipped) when a part was skipped.
 finish() {
 	check_estd_exit
 	echo "$PASSED passed, 0 failed"
+	if [ -n "$SKIPPED" ]; then
+		echo "skipped: $SKIPPED"
+		exit 77
+	fi
 }
 
 # init_demo [estadm init options...]: a demo directory in $T/var, ports from the kernel.

@@ -64,18 +64,19 @@ ok "renewal: auth=certificate, the renewed certificate as principal, the new ser
 # --- the audit log -------------------------------------------------------------
 "$ESTADM" -c var/estd.conf cert revoke "$serial" --reason superseded > /dev/null
 printf 'pw1\n' | "$ESTADM" -c var/estd.conf user add alice > /dev/null
-"$ESTADM" -c var/estd.conf ee add --username d9 --dn CN=d9 --alias est --password topsecret > /dev/null
+printf 'topsecret\n' > code.txt
+"$ESTADM" -c var/estd.conf ee add --username d9 --dn CN=d9 --alias est --password-file code.txt > /dev/null
 "$ESTADM" -c var/estd.conf cert list > /dev/null
 "$ESTADM" -c var/estd.conf audit verify > verify.out || fail "audit verify: $(cat verify.out)"
 grep -q '6 entries, chain intact' verify.out || fail "unexpected: $(cat verify.out) $(cat var/audit.log)"
 A=var/audit.log
 sed -n 1p $A | grep_all '^seq=1 time=[0-9T:.-]*Z who=admin:[a-z0-9_-]* what=init ' || fail "init not audited: $(sed -n 1p $A)"
-sed -n 2p $A | grep_all "^seq=2 .* who=user:estuser what=issue serial=$serial subject=\"CN=dev\" alias=est auth=digest peer=127.0.0.1:[0-9]* prev=[0-9a-f]\{64\} hash=[0-9a-f]\{64\}$" ||
+sed -n 2p $A | grep_all "^seq=2 .* who=user:estuser what=issue serial=$serial subject=\"CN=dev\" alias=est profile=[a-z0-9_-]* auth=digest peer=127.0.0.1:[0-9]* prev=[0-9a-f]\{64\} hash=[0-9a-f]\{64\}$" ||
 	fail "issuance not audited: $(sed -n 2p $A)"
 sed -n 3p $A | grep_all "who=cert:$serial what=renew serial=$rserial " || fail "renewal not audited: $(sed -n 3p $A)"
 sed -n 4p $A | grep_all "what=\"cert revoke\" args=\"$serial --reason superseded\"" || fail "revocation not audited: $(sed -n 4p $A)"
 sed -n 5p $A | grep_all 'what="user add" args=alice' || fail "user add not audited: $(sed -n 5p $A)"
-sed -n 6p $A | grep_all 'what="ee add" args=".*--password \*\*\*"' || fail "ee add not audited: $(sed -n 6p $A)"
+sed -n 6p $A | grep_all 'what="ee add" args=".*--password-file \*\*\*"' || fail "ee add not audited: $(sed -n 6p $A)"
 ! grep -q topsecret $A || fail "the enrolment code is in the audit log"
 ok "audit log: init, issue, renew, cert revoke, user add, ee add (code masked); cert list not recorded"
 

@@ -26,7 +26,7 @@ for i in $(seq $DEVICES); do
 	code="code-$i-$RANDOM"
 	echo "dev$i $code" >> codes.txt
 	"$ESTADM" -c "$T/var/estd.conf" ee add --username "dev$i" --dn "CN=dev$i" --alias est \
-	    --password "$code" > /dev/null
+	    --password - <<< "$code" > /dev/null
 done
 ok "$DEVICES end entities registered with one-time codes"
 
@@ -95,7 +95,7 @@ missing=0
 checked=0
 for f in received/*.p7; do
 	b64d < "$f" | openssl pkcs7 -inform DER -print_certs -out cert.pem
-	serial=$(openssl x509 -in cert.pem -noout -serial | cut -d= -f2 | sed 's/^0*//')
+	serial=$(openssl x509 -in cert.pem -noout -serial | cut -d= -f2)
 	if ! grep -q "^$serial .*valid" list.txt; then
 		missing=$((missing + 1))
 		echo "missing from the store: $serial ($f)"

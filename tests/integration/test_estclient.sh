@@ -38,7 +38,7 @@ openssl req -in device.csr -text -noout >/dev/null
 # The seed's pre-registration (EJBCA: ra addendentity), then its line verbatim:
 # the enrolment code 'password' in the CSR's challengePassword authenticates.
 "$ESTADM" -c var/estd.conf ee add --username 123456789 --dn "CN=123456789" --alias est \
-    --password password >/dev/null
+    --password - <<< password >/dev/null
 ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device.csr
 expect_rc 0 "seed 004: ./estclient -e -s 127.0.0.1 -p 8442 -o certs --pem-output -y device.csr"
 openssl x509 -in certs/cert-0-0.pem -text -noout | grep_all 'Subject: CN = 123456789' || fail "enrolled certificate"
@@ -65,7 +65,7 @@ err_says "revoked"
 # The EC variant of the seed.
 openssl ecparam -name prime256v1 -genkey -noout -out prime256v1-key.pem
 openssl req -nodes -new -key prime256v1-key.pem -out device-ec.csr -config openssl.conf
-"$ESTADM" -c var/estd.conf ee reset 123456789 --password password >/dev/null
+"$ESTADM" -c var/estd.conf ee reset 123456789 --password - <<< password >/dev/null
 ec -e -s 127.0.0.1 -p $TLS_PORT -o certs --pem-output -y device-ec.csr
 expect_rc 0 "seed 004: ./estclient -e ... -y device-ec.csr"
 openssl x509 -in certs/cert-0-0.pem -text -noout | grep_all 'id-ecPublicKey' || fail "EC certificate"
@@ -211,13 +211,14 @@ ok "estclient -a writes estd's CSR attributes (csr-0-0.base64)"
 
 # Encrypted server-generated key (RFC 7030 §4.4.2): asked for with the TLS
 # client certificate as key-encipherment certificate, decrypted by estclient.
+# The certificate authenticates too, so it asks for its own name (issue 9).
 openssl req -new -newkey rsa:2048 -nodes -keyout kecert.key -subj /CN=kecert -out kecert.csr 2>/dev/null
 curl -s --cacert var/ca.pem --basic -u estuser:estpwd -H 'Content-Type: application/pkcs10' \
     --data-binary @kecert.csr "https://127.0.0.1:$TLS_PORT/.well-known/est/simpleenroll" | b64d \
     | openssl pkcs7 -inform DER -print_certs -out kecert.pem
 mkdir -p sealed
 ec -q -s 127.0.0.1 -p $MTLS_PORT -o sealed -c kecert.pem -k kecert.key --decrypt-cert kecert.pem \
-    --decrypt-key kecert.key --common-name sealed --pem-output
+    --decrypt-key kecert.key --common-name kecert --pem-output
 expect_rc 0 "estclient -q --decrypt-cert/--decrypt-key against estd"
 [ "$(openssl pkey -in sealed/key-0-0.key -pubout)" = "$(openssl x509 -in sealed/cert-0-0.pem -pubkey -noout)" ] \
     || fail "the decrypted key does not match the certificate"
@@ -225,7 +226,7 @@ ok "estd's encrypted key decrypted by estclient matches its certificate"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out otherke.key 2>/dev/null
 mkdir -p sealed2
 ec -q -s 127.0.0.1 -p $MTLS_PORT -o sealed2 -c kecert.pem -k kecert.key --decrypt-cert kecert.pem \
-    --decrypt-key otherke.key --common-name sealed --pem-output
+    --decrypt-key otherke.key --common-name kecert --pem-output
 [ "$RC" != 0 ] || fail "a wrong decryption key opened the key: it was not encrypted"
 ok "with another decryption key the key cannot be opened (it was sent encrypted)"
 

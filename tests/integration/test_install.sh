@@ -41,7 +41,7 @@ outside=$(comm -23 "$T/exported" "$T/declared")
 [ -z "$outside" ] || fail "exported but not in the public headers: $outside"
 missing=$(comm -12 "$T/declared" "$T/static" | comm -23 - "$T/exported")
 [ -z "$missing" ] || fail "public but not exported: $missing"
-for internal in http_serve route_request worker_main conn_accept est_creds_b64_decode; do
+for internal in http_input route_request worker_main conn_accept est_creds_b64_decode; do
 	grep -qx "$internal" "$T/static" || fail "test is stale: $internal is not in libestkit.a"
 	! grep -qx "$internal" "$T/exported" || fail "internal $internal is exported"
 done
@@ -90,14 +90,15 @@ ok "a program built with pkg-config --cflags --libs estkit runs against libestki
 cat > "$T/internal.c" <<'C'
 #include <stddef.h>
 struct conn;
-void http_serve(struct conn *c, const unsigned char *body, size_t len);
-int main(void) { http_serve(NULL, NULL, 0); return 0; }
+struct evbuffer;
+void http_input(struct conn *c, struct evbuffer *in);
+int main(void) { http_input(NULL, NULL); return 0; }
 C
 # shellcheck disable=SC2086
 if cc "${san[@]}" -o "$T/internal" "$T/internal.c" $flags 2> "$T/cc.err"; then
-	fail "a program calling internal http_serve linked against libestkit.so"
+	fail "a program calling internal http_input linked against libestkit.so"
 fi
-grep -q 'http_serve' "$T/cc.err" || fail "unexpected link error: $(cat "$T/cc.err")"
+grep -q 'http_input' "$T/cc.err" || fail "unexpected link error: $(cat "$T/cc.err")"
 ok "a program calling an internal function does not link"
 
 # The installed programs run.

@@ -117,19 +117,35 @@ got=$(code "$EST/simpleenroll" -H 'Content-Type: application/pkcs10' -H 'Expect:
 [ "$got" = 200 ] || fail "Expect: 100-continue gave $got"
 ok "Expect: 100-continue: 200"
 
-# max-connections: with 4 idle connections open, a fifth is closed at once.
-# A fresh estd with long timeouts, so that no idle connection is dropped
-# before the fifth arrives on a loaded machine.
+# max-connections: with 4 connections each in the middle of a request, a
+# fifth is closed at once; with 4 idle ones, the oldest makes room for it.
+# A fresh estd with long timeouts, so that no connection is dropped before
+# the fifth arrives on a loaded machine.
 check_estd_exit
 sed -i -e 's/^idle-timeout = 2$/idle-timeout = 60/' -e 's/^read-timeout = 3$/read-timeout = 60/' "$T/var/estd.conf"
 start_estd
-for fd in 5 6 7 8; do eval "exec $fd<>/dev/tcp/127.0.0.1/$HTTP_PORT"; done
+for fd in 5 6 7 8; do
+	eval "exec $fd<>/dev/tcp/127.0.0.1/$HTTP_PORT"
+	printf 'GET /.well-known/est/cacerts HTTP/1.1\r\n' >&$fd
+done
 sleep 0.3
 answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.0\r\n\r\n')
 [ -z "$answer" ] || fail "a connection over max-connections was served"
 for fd in 5 6 7 8; do eval "exec $fd<&-"; done
-grep -q 'max-connections (4) reached' estd.log || fail "refusal not logged"
-ok "connection over max-connections: closed and logged"
+grep -q 'max-connections (4) reached and none idle' estd.log || fail "refusal not logged"
+ok "connection over max-connections, none idle: closed and logged"
+for _ in $(seq 25); do
+	sleep 0.2
+	answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.0\r\n\r\n')
+	first "$answer" | grep_all ' 200 ' && break
+done
+for fd in 5 6 7 8; do eval "exec $fd<>/dev/tcp/127.0.0.1/$HTTP_PORT"; done
+sleep 0.3
+answer=$(raw 'GET /.well-known/est/cacerts HTTP/1.0\r\n\r\n')
+first "$answer" | grep_all ' 200 ' || fail "at max-connections with idle ones, a new one was not served"
+for fd in 5 6 7 8; do eval "exec $fd<&-"; done
+grep -q 'it was the oldest idle connection' estd.log || fail "eviction not logged"
+ok "at max-connections with idle connections, the oldest makes room (logged)"
 # estd notices the closes asynchronously: allow it a few seconds on a busy machine.
 for _ in $(seq 25); do
 	sleep 0.2

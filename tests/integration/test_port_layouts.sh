@@ -18,9 +18,9 @@ PORT=$(awk '$1=="https"{print $2}' ready)
 URL="https://127.0.0.1:$PORT/.well-known/est"
 PK=(-H 'Content-Type: application/pkcs10')
 ADM=("$ESTADM" -c var/1-port.conf)
-"${ADM[@]}" ee add --username one --dn "CN=one" --alias est --password onecode >/dev/null
+"${ADM[@]}" ee add --username one --dn "CN=one" --alias est --password - <<< onecode >/dev/null
 "${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=1234.primekey.com,O=PrimeKey,C=SE" \
-    --alias estvendor --password x >/dev/null
+    --alias estvendor --password - <<< x >/dev/null
 
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout one.key \
     -config <(printf '[req]\nprompt=no\ndistinguished_name=dn\nattributes=a\n[dn]\nCN=one\n[a]\nchallengePassword=onecode\n') \

@@ -13,7 +13,7 @@ ADM=("$ESTADM" -c "$T/var/estd.conf")
 sed -i "s/^\\[server\\]\$/[server]\\nauth-fail-limit = 3\\nauth-fail-window = 60\\nauth-lockout = $LOCKOUT/" \
     "$T/var/estd.conf"
 printf 'alicepw\n' | "${ADM[@]}" user add alice >/dev/null
-"${ADM[@]}" ee add --username dev1 --dn "CN=dev1" --alias est --password dev1code >/dev/null
+"${ADM[@]}" ee add --username dev1 --dn "CN=dev1" --alias est --password - <<< dev1code >/dev/null
 start_estd
 cd "$T"
 if ! curl -s -o /dev/null --interface 127.0.0.2 --cacert "$TA" "$EST/cacerts"; then

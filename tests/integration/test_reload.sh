@@ -2,13 +2,15 @@
 # SIGHUP reload (issue 14, point 3): a new alias, a lower limit, a new TLS
 # certificate and a newly imported external CA take effect without a
 # restart; a configuration with an error is refused with FILE:LINE and the
-# old one keeps serving; under load (enrolments on fresh TLS connections and
-# a kept-alive client) across several reloads no request is lost.
+# old one keeps serving; what must outlive a reload does (Digest nonces and
+# their replay records, lock-outs, connections per address); under load
+# (enrolments on fresh TLS connections and a kept-alive client) across
+# several reloads no request is lost.
 . "$(dirname "$0")/lib.sh"
 
 init_demo
 cd "$T"
-sed -i 's/^log-level = info/log-level = info\nmetrics-listen = 127.0.0.1:0\ndrain-timeout = 20/' var/estd.conf
+sed -i 's/^log-level = info/log-level = info\nmetrics-listen = 127.0.0.1:0\ndrain-timeout = 20\nauth-fail-limit = 3\nauth-lockout = 600\nmax-connections-per-address = 6/' var/estd.conf
 cp var/estd.conf base.conf
 start_estd
 MPORT=$(awk '$1=="metrics"{print $2}' ready)
@@ -84,6 +86,90 @@ cp good.conf var/estd.conf
 curl -s "http://127.0.0.1:$MPORT/metrics" | grep_all '^estd_reloads_total{result="refused"} 2$' || fail "refused reloads not counted"
 ok "a configuration error (FILE:LINE) or a missing file is refused; the old configuration serves on"
 
+# --- what a reload keeps (issue 10's state) -----------------------------------------
+hup_serving() { hup 'reload: the new configuration serves'; }
+mkcsr keep1
+mkcsr keep2
+curl -s -o /dev/null -D chal.txt --cacert "$TA" -H 'Content-Type: application/pkcs10' \
+    --data-binary @keep1.b64 "$EST/simpleenroll"
+nonce=$(grep -i '^WWW-Authenticate: Digest.*SHA-256' chal.txt | sed 's/.*nonce="\([^"]*\)".*/\1/')
+[ -n "$nonce" ] || fail "no SHA-256 Digest challenge"
+authz=$(python3 - "$nonce" <<'PY'
+import hashlib, sys
+h = lambda s: hashlib.sha256(s.encode()).hexdigest()
+nonce, uri, cnonce = sys.argv[1], "/.well-known/est/simpleenroll", "c0ffee"
+ha1 = h("estuser:estkit:estpwd")
+resp = h(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{h('POST:' + uri)}")
+print(f'Digest username="estuser", realm="estkit", nonce="{nonce}", uri="{uri}", '
+      f'algorithm=SHA-256, response="{resp}", qop=auth, nc=00000001, cnonce="{cnonce}"')
+PY
+)
+digest_post() {
+	curl -s -o /dev/null -w '%{http_code}' --cacert "$TA" -H 'Content-Type: application/pkcs10' \
+	    -H "Authorization: $authz" --data-binary @"$1" "$EST/simpleenroll"
+}
+hup 'reloaded '
+[ "$(digest_post keep1.b64)" = 200 ] || fail "a Digest nonce given out before the reload is refused after it"
+hup 'reloaded '
+[ "$(digest_post keep2.b64)" = 401 ] || fail "a Digest request replayed after a reload is accepted"
+ok "reload: a nonce given out before it stays good, and its replay stays refused"
+
+for i in 1 2 3; do
+	expect_status 401 "wrong password $i" "$EST/simpleenroll" --basic -u "estuser:wrong$i" \
+	    -H 'Content-Type: application/pkcs10' --data-binary @keep2.b64
+done
+hup 'reloaded '
+"$ESTADM" -c var/estd.conf lockout list | grep_all -E '^address .* 127\.0\.0\.1$' ||
+	fail "the lock-out file lost the lock-out at the reload: $("$ESTADM" -c var/estd.conf lockout list)"
+expect_status 401 "the right password from the locked-out address after the reload" \
+    "$EST/simpleenroll" --basic -u estuser:estpwd -H 'Content-Type: application/pkcs10' \
+    --data-binary @keep2.b64
+"$ESTADM" -c var/estd.conf lockout clear --all > /dev/null
+expect_status 200 "the right password once the lock-out is cleared" "$EST/simpleenroll" \
+    --basic -u estuser:estpwd -H 'Content-Type: application/pkcs10' --data-binary @keep2.b64
+ok "reload: a running lock-out goes on (and stays listed) until estadm lockout clear"
+
+# Six connections that have sent nothing yet are in flight for the draining
+# server; a seventh from the same address, to the new server, is over the
+# share; once they are answered (Connection: close) the drain ends.
+python3 - "$HTTP_PORT" > slots.out 2>&1 <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(6)]
+open("slots.held", "w").close()
+while True:
+    try:
+        open("slots.go").close()
+        break
+    except FileNotFoundError:
+        time.sleep(0.05)
+extra = socket.create_connection(("127.0.0.1", port))
+extra.settimeout(5)
+print("extra", "closed" if extra.recv(100) == b"" else "served")
+for s in held:
+    s.settimeout(10)
+    s.sendall(b"GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    print("held", data.split(b"\r\n")[0].decode(), "close" if b"Connection: close" in data else "keep")
+PY
+slots=$!
+for _ in $(seq 100); do [ -e slots.held ] && break; sleep 0.05; done
+[ -e slots.held ] || fail "could not open the connections"
+reloaded_before=$(grep -c 'reloaded ' estd.log)
+hup_serving
+touch slots.go
+wait "$slots" || fail "connection client failed: $(cat slots.out)"
+[ "$(grep -c '^held HTTP/1.1 200 OK close$' slots.out)" = 6 ] || fail "held connections: $(cat slots.out)"
+grep -q '^extra closed$' slots.out || fail "a 7th connection from the address was let in during the drain: $(cat slots.out)"
+for _ in $(seq 100); do [ "$(grep -c 'reloaded ' estd.log)" -gt "$reloaded_before" ] && break; sleep 0.1; done
+[ "$(grep -c 'reloaded ' estd.log)" -gt "$reloaded_before" ] || fail "the drain did not end once the held connections were answered"
+ok "reload: the draining server's connections keep their per-address slots; each in flight is answered"
+
 # --- under load, no request is lost ---------------------------------------------
 mkcsr load
 python3 "$ESTKIT_SRC/tests/integration/reload_load.py" "$TLS_PORT" "$TA" load.csr 12 3 > load.out 2>&1 &
@@ -103,6 +189,6 @@ sent=$(awk 'NR==1{print $2}' load.out)
 lost=$(awk 'NR==1{print $4}' load.out)
 [ -n "$sent" ] && [ "$sent" -ge 20 ] || fail "too little load to mean anything: $(cat load.out)"
 [ "$lost" = 0 ] || fail "requests lost across reloads: $(cat load.out)"
-curl -s "http://127.0.0.1:$MPORT/metrics" | grep_all '^estd_reloads_total{result="ok"} 5$' || fail "reloads not counted"
+curl -s "http://127.0.0.1:$MPORT/metrics" | grep_all '^estd_reloads_total{result="ok"} 9$' || fail "reloads not counted"
 ok "$sent requests across 4 reloads and 1 refused one: none lost"
 finish

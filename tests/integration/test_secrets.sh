@@ -11,7 +11,7 @@ CODE='C0de-Very-Secret'
 init_demo
 sed -i 's/^log-level = info/log-level = debug/' "$T/var/estd.conf"
 echo "$PW" | "$ESTADM" -c "$T/var/estd.conf" user add alice --password-stdin >/dev/null
-"$ESTADM" -c "$T/var/estd.conf" ee add --username dev1 --dn "CN=dev1" --alias est --password "$CODE" >/dev/null
+"$ESTADM" -c "$T/var/estd.conf" ee add --username dev1 --dn "CN=dev1" --alias est --password - <<< "$CODE" >/dev/null
 start_estd
 cd "$T"
 PK=(-H 'Content-Type: application/pkcs10')

@@ -11,7 +11,7 @@ init_demo
 ADM=("$ESTADM" -c "$T/var/estd.conf")
 # The pre-registration the seed does in EJBCA ("Common Name '123456789' and
 # challenge password 'password'").
-"${ADM[@]}" ee add --username 123456789 --dn "CN=123456789" --alias est --password password >/dev/null
+"${ADM[@]}" ee add --username 123456789 --dn "CN=123456789" --alias est --password - <<< password >/dev/null
 "${ADM[@]}" ee show 123456789 | grep_all 'uses left:     1' || fail "ee show does not show one use"
 ! grep -q password "$T/var/estkit.db" || fail "the enrolment code is stored in clear"
 ok "end entity 123456789 registered, code stored hashed"
@@ -84,8 +84,8 @@ ok "the code is spent and the certificate linked to the end entity"
 PK=(-H "Content-Type: application/pkcs10")
 expect_status 401 "reused one-time code" "$EST/est/simpleenroll" "${PK[@]}" --data @device.b64
 CN=123456789 PW=wrongpass mkreq wrong.csr -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout wrong.key
-"${ADM[@]}" ee add --username other --dn "CN=other" --alias est --password otherpass >/dev/null
-"${ADM[@]}" ee reset 123456789 --password password >/dev/null
+"${ADM[@]}" ee add --username other --dn "CN=other" --alias est --password - <<< otherpass >/dev/null
+"${ADM[@]}" ee reset 123456789 --password - <<< password >/dev/null
 expect_status 401 "wrong code" "$EST/simpleenroll" "${PK[@]}" --data @wrong.b64
 CN=123456789 PW=otherpass mkreq another.csr -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout another.key
 expect_status 401 "another user's code" "$EST/simpleenroll" "${PK[@]}" --data @another.b64
@@ -130,7 +130,7 @@ status=$(curl -s -o ec-renew.b64 -w '%{http_code}' --cacert "$TA" --cert ec.pem 
 ok "EC P-256 enrolment and same-key renewal"
 
 # One one-time code, 8 parallel requests: exactly one certificate.
-"${ADM[@]}" ee add --username race --dn "CN=race,O=Race" --alias est --password racecode >/dev/null
+"${ADM[@]}" ee add --username race --dn "CN=race,O=Race" --alias est --password - <<< racecode >/dev/null
 CN=race PW=racecode mkreq race.csr -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout race.key
 pids=()
 for i in 1 2 3 4 5 6 7 8; do
@@ -146,7 +146,7 @@ ok "8 parallel enrolments with one one-time code: exactly one certificate"
 
 # Subject and SAN come from the registration, not from the CSR.
 "${ADM[@]}" ee add --username dev7 --dn "CN=dev7,O=Registered,C=SE" --san dns:dev7.example,ip:10.0.0.7 \
-    --alias est --password code7777 >/dev/null
+    --alias est --password - <<< code7777 >/dev/null
 CN=dev7 PW=code7777 mkreq dev7.csr -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout dev7.key \
     -addext "subjectAltName=DNS:evil.example"
 status=$(curl -s -o dev7.b64r -w '%{http_code}' --cacert "$TA" "${PK[@]}" --data @dev7.b64 "$EST/simpleenroll")
@@ -160,7 +160,7 @@ openssl x509 -in dev7.pem -noout -ext subjectAltName | grep_all 'DNS:dev7.exampl
 ok "subject and SAN from the registration, not from the CSR"
 
 # DnPartPwd: the code in the CSR's serialNumber, which is not certified.
-"${ADM[@]}" ee add --username dev9 --dn "CN=dev9" --alias dnpart --password code-9 >/dev/null
+"${ADM[@]}" ee add --username dev9 --dn "CN=dev9" --alias dnpart --password - <<< code-9 >/dev/null
 mkcsr dev9 -subj "/CN=dev9/serialNumber=code-9"
 status=$(curl -s -o dev9.p7 -w '%{http_code}' --cacert "$TA" "${PK[@]}" --data @dev9.b64 "$EST/dnpart/simpleenroll")
 [ "$status" = 200 ] || fail "DN-part password enrolment gave $status"

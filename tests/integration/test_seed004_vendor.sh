@@ -66,9 +66,9 @@ allow-change-subject-name = no
 EOF
 
 # Pre-registration as the seed's `ejbca.sh ra addendentity` does it.
-"${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=1234.primekey.com,O=PrimeKey,C=SE" --alias estvendor --password ZUhgGPuu-doesnt-matter-randomize >/dev/null
+"${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=1234.primekey.com,O=PrimeKey,C=SE" --alias estvendor --password - <<< ZUhgGPuu-doesnt-matter-randomize >/dev/null
 "${ADM[@]}" ee add --username other-device --dn "CN=other-device" --alias othervendor \
-    --password x --unlimited >/dev/null
+    --password - <<< x --unlimited >/dev/null
 start_estd
 cp "$TA" ManagementCA.cacert.pem
 PK=(-H "Content-Type: application/pkcs10" -H "Content-Transfer-Encoding: base64")
@@ -121,8 +121,33 @@ expect_status 403 "ChangeSubjectName on renewal" "$VEST/simplereenroll" \
     --cert device-new-cert.pem --key device-new.key "${PK[@]}" --data @csn-renew.b64
 grep -q 'ChangeSubjectName is not honoured on renewal' estd.log || fail "log does not say why"
 
-# ChangeSubjectName on a first vendor enrolment: honoured where allowed.
-"${ADM[@]}" ee reset 1234.primekey.com --password again >/dev/null
+# ChangeSubjectName on a first vendor enrolment: honoured where allowed, to the subject
+# registered to the end entity the vendor certificate names (issue 9).
+"${ADM[@]}" ee del 1234.primekey.com >/dev/null
+"${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=renamed.primekey.com,O=PrimeKey,C=SE" \
+    --alias estvendor --password - <<< again >/dev/null
+"${ADM[@]}" ee add --username victim --dn "CN=dev-b,O=Victim" --alias estvendor --password - <<< victimcode >/dev/null
+# The attacker's tries first: an empty ChangeSubjectName (400), a subject registered to another
+# end entity, one registered to nobody, and an old subject that is not the vendor certificate's.
+"$CSN" other.key "CN=renamed.primekey.com,O=PrimeKey,C=SE" - csn-empty.der
+openssl base64 -in csn-empty.der -out csn-empty.b64 -e
+expect_status 400 "an empty ChangeSubjectName" "$VEST/simpleenroll" \
+    --cert vendor-cert.pem --key vendor-key.pem "${PK[@]}" --data @csn-empty.b64
+grep -q 'ChangeSubjectName must hold a subject' estd.log || fail "log does not say why"
+"$CSN" other.key "CN=dev-b,O=Victim" "CN=1234.primekey.com,O=PrimeKey,C=SE" csn-victim.der
+openssl base64 -in csn-victim.der -out csn-victim.b64 -e
+expect_status 403 "ChangeSubjectName to another end entity's subject" "$VEST/simpleenroll" \
+    --cert vendor-cert.pem --key vendor-key.pem "${PK[@]}" --data @csn-victim.b64
+"$CSN" other.key "CN=localhost" "CN=1234.primekey.com,O=PrimeKey,C=SE" csn-nobody.der
+openssl base64 -in csn-nobody.der -out csn-nobody.b64 -e
+expect_status 403 "ChangeSubjectName to a subject registered to nobody" "$VEST/simpleenroll" \
+    --cert vendor-cert.pem --key vendor-key.pem "${PK[@]}" --data @csn-nobody.b64
+grep -q 'the new subject is not the one registered to end entity 1234.primekey.com' estd.log \
+    || fail "log does not say why"
+"$CSN" other.key "CN=renamed.primekey.com,O=PrimeKey,C=SE" "CN=someone-else" csn-old.der
+openssl base64 -in csn-old.der -out csn-old.b64 -e
+expect_status 403 "ChangeSubjectName from another subject than the vendor certificate's" \
+    "$VEST/simpleenroll" --cert vendor-cert.pem --key vendor-key.pem "${PK[@]}" --data @csn-old.b64
 "$CSN" other.key "CN=renamed.primekey.com,O=PrimeKey,C=SE" "CN=1234.primekey.com,O=PrimeKey,C=SE" csn.der
 openssl base64 -in csn.der -out csn.b64 -e
 status=$(curl -s -o csn.p7 -w '%{http_code}' --cacert "$TA" --cert vendor-cert.pem --key vendor-key.pem \

@@ -6,9 +6,7 @@
 # reaching the store or the log.
 . "$(dirname "$0")/lib.sh"
 
-SEED="${ESTKIT_SHARED:-$ESTKIT_SRC/../shared}/seeds/004_35a03f48eaeb8a78.txt"
 MKCSR="$ESTKIT_BIN/tests/mkcsr_keygen"
-[ -f "$SEED" ] || fail "seed 004 not found at $SEED"
 
 init_demo
 cd "$T"
@@ -75,13 +73,23 @@ EOF
 [ "$(grep -vc $'\r$' device-keypair)" = 0 ] || fail "a line does not end in CRLF"
 ok "two parts, application/pkcs8 then certs-only, CRLF, closing delimiter (EST-S-69, EST-S-70)"
 
-# The seed's script, exactly as printed there.
-awk '/^#!\/bin\/bash$/ { on = 1 } on { print } on && /^echo "-----END CERTIFICATE-----" >> device-p7.b64$/ { exit }' \
-    "$SEED" > parse_server_keygen_response
-[ "$(wc -l < parse_server_keygen_response)" -ge 15 ] || fail "could not take the script from the seed"
-chmod +x parse_server_keygen_response
-./parse_server_keygen_response device-keypair
-openssl base64 -in device-p7.b64 -out device-p7.der -d
+# The seed's script, exactly as printed there. The seed lives outside the
+# repository (../shared, as in CI); on a plain clone this part is skipped
+# and the same files are cut out of the response here instead.
+if SEED=$(shared_doc seeds/004_35a03f48eaeb8a78.txt); then
+	awk '/^#!\/bin\/bash$/ { on = 1 } on { print } on && /^echo "-----END CERTIFICATE-----" >> device-p7.b64$/ { exit }' \
+	    "$SEED" > parse_server_keygen_response
+	[ "$(wc -l < parse_server_keygen_response)" -ge 15 ] || fail "could not take the script from the seed"
+	chmod +x parse_server_keygen_response
+	./parse_server_keygen_response device-keypair
+	openssl base64 -in device-p7.b64 -out device-p7.der -d
+	SCRIPT="seed's parse_server_keygen_response"
+else
+	skip_part "seed 004 not found at $SEED (set ESTKIT_SHARED): its parse_server_keygen_response not run"
+	part device-keypair 1 | b64d | openssl pkey -inform DER -out enrolled-key.key
+	part device-keypair 2 | b64d > device-p7.der
+	SCRIPT="the response's parts"
+fi
 openssl pkcs7 -inform DER -in device-p7.der -print_certs -out device-cert.pem
 openssl x509 -in device-cert.pem -noout -text > cert.txt
 grep -q 'Subject: CN = registered_client' cert.txt || fail "subject is not the CSR's"
@@ -93,7 +101,7 @@ openssl rsa -in enrolled-key.key -check -noout > rsa.txt 2>&1 && grep -q 'RSA ke
     || fail "the certificate has the CSR's key (EST-S-61: it must be a new one)"
 grep -q 'Public-Key: (2048 bit)' cert.txt || fail "from-csr did not make an RSA 2048 key"
 openssl verify -CAfile "$TA" device-cert.pem > /dev/null || fail "certificate does not chain to the CA"
-ok "seed's parse_server_keygen_response: openssl rsa accepts the key, base64 -d + pkcs7 give the cert, key matches"
+ok "$SCRIPT: openssl rsa accepts the key, base64 -d + pkcs7 give the cert, key matches"
 
 # Seed: "reenroll or subsequent key generation port 8443 ... with curl".
 status=$(curl -s -w '%{http_code}' --cacert ManagementCA.cacert.pem --cert device-cert.pem --key enrolled-key.key --data @device.b64 -o device-keypair2 -H "Content-Type: application/pkcs10" -H "Content-Transfer-Encoding: base64" https://127.0.0.1:$MTLS_PORT/.well-known/est/est/serverkeygen)

@@ -5,7 +5,8 @@
  *   csr_change_subject KEY.pem NEW-DN OLD-DN OUT.der
  *
  * DNs are written as estadm takes them ("CN=new,O=Org,C=SE"). The CSR asks
- * for NEW-DN; the attribute's subject field names OLD-DN.
+ * for NEW-DN; the attribute's subject field names OLD-DN. OLD-DN "-" writes
+ * an empty ChangeSubjectName SEQUENCE, which a server must refuse.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,20 +18,21 @@
 
 #include "estkit/codec.h"
 
-/* DER of ChangeSubjectName ::= SEQUENCE { subject Name } for old. */
+/* DER of ChangeSubjectName ::= SEQUENCE { subject Name } for old (NULL: empty). */
 static ASN1_STRING *
 change_subject_name(X509_NAME *old)
 {
 	ASN1_STRING *seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
 	unsigned char *name = NULL, *der, *p;
-	int n = i2d_X509_NAME(old, &name), total;
+	int n = old != NULL ? i2d_X509_NAME(old, &name) : 0, total;
 
-	if (seq == NULL || n <= 0)
+	if (seq == NULL || n < 0 || (old != NULL && n == 0))
 		return NULL;
 	total = ASN1_object_size(1, n, V_ASN1_SEQUENCE);
 	p = der = OPENSSL_malloc((size_t)total);
 	ASN1_put_object(&p, 1, n, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-	memcpy(p, name, (size_t)n);
+	if (n > 0)
+		memcpy(p, name, (size_t)n);
 	ASN1_STRING_set0(seq, der, total);
 	OPENSSL_free(name);
 	return seq;
@@ -52,7 +54,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if ((f = fopen(argv[1], "r")) == NULL || (key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL ||
-	    est_name_parse(argv[2], &subject, &e) != EST_OK || est_name_parse(argv[3], &old, &e) != EST_OK ||
+	    est_name_parse(argv[2], &subject, &e) != EST_OK || (strcmp(argv[3], "-") != 0 && est_name_parse(argv[3], &old, &e) != EST_OK) ||
 	    (value = change_subject_name(old)) == NULL) {
 		fprintf(stderr, "csr_change_subject: bad key or DN %s\n", e.msg);
 		return 1;

@@ -33,6 +33,9 @@
 static const unsigned char KEY[EST_HTTPAUTH_NONCE_KEY_LEN] = "0123456789abcdef0123456789abcde";
 static const unsigned char OTHER_KEY[EST_HTTPAUTH_NONCE_KEY_LEN] = "fedcba9876543210fedcba987654321";
 
+/* The nonces issued under KEY and OTHER_KEY (made in main). */
+static struct est_nonces *NONCES, *OTHER_NONCES;
+
 struct fx {
 	char dir[64];
 	char path[128];
@@ -143,7 +146,7 @@ get_nonce(time_t t, char *nonce, size_t cap)
 	char ch[3][512];
 	const char *p, *q;
 
-	assert_int_equal(est_httpauth_challenges(REALM, KEY, t, false, ch, 3), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, t, false, ch, 3), 3);
 	assert_non_null(p = strstr(ch[0], "nonce=\""));
 	p += strlen("nonce=\"");
 	assert_non_null(q = strchr(p, '"'));
@@ -158,6 +161,7 @@ struct dreq {
 	const char *user, *realm, *password, *uri, *nonce;
 	const char *cnonce;     /* as it is hashed */
 	const char *cnonce_q;   /* as it is written inside the quotes */
+	unsigned nc;            /* nonce count, 0 for 1 */
 };
 
 /* An Authorization header value computed as a client would for POST. */
@@ -171,20 +175,21 @@ digest_header(const struct dreq *r, char *out, size_t cap)
 	md_hex(md, buf, ha1);
 	snprintf(buf, sizeof(buf), "POST:%s", r->uri);
 	md_hex(md, buf, ha2);
-	snprintf(buf, sizeof(buf), "%s:%s:00000001:%s:auth:%s", ha1, r->nonce, r->cnonce, ha2);
+	snprintf(buf, sizeof(buf), "%s:%s:%08x:%s:auth:%s", ha1, r->nonce, r->nc ? r->nc : 1,
+	    r->cnonce, ha2);
 	md_hex(md, buf, resp);
 	if (r->alg != NULL)
 		snprintf(alg, sizeof(alg), ", algorithm=%s", r->alg);
 	snprintf(out, cap, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\"%s, "
-	    "response=\"%s\", qop=auth, nc=00000001, cnonce=\"%s\", opaque=\"x\"",
-	    r->user, r->realm, r->nonce, r->uri, alg, resp,
+	    "response=\"%s\", qop=auth, nc=%08x, cnonce=\"%s\", opaque=\"x\"",
+	    r->user, r->realm, r->nonce, r->uri, alg, resp, r->nc ? r->nc : 1,
 	    r->cnonce_q != NULL ? r->cnonce_q : r->cnonce);
 }
 
 static enum est_err
 check(struct fx *f, const char *authz, time_t now, char *user, bool *stale, struct est_error *e)
 {
-	return est_httpauth_check(f->c, REALM, "POST", URI, authz, KEY, now, user, stale, e);
+	return est_httpauth_check(f->c, REALM, "POST", URI, authz, NONCES, now, user, stale, e);
 }
 
 static void
@@ -465,6 +470,7 @@ dreq_default(struct dreq *r, const char *nonce)
 	r->nonce = nonce;
 	r->cnonce = "0a4f113b";
 	r->cnonce_q = NULL;
+	r->nc = 1;
 }
 
 static void
@@ -493,15 +499,19 @@ test_digest_accepts(void **state)
 	dreq_default(&r, nonce);
 	assert_digest_ok(f, &r, NOW);
 	r.alg = "sha-256";
+	r.nc++;
 	assert_digest_ok(f, &r, NOW);
 	r.alg = "MD5";
 	r.sha256 = false;
+	r.nc++;
 	assert_digest_ok(f, &r, NOW);
 	r.alg = NULL;
+	r.nc++;
 	assert_digest_ok(f, &r, NOW + 300);
 	/* A quoted-pair in cnonce is hashed unescaped. */
 	r.cnonce = "a\"b\\c";
 	r.cnonce_q = "a\\\"b\\\\c";
+	r.nc++;
 	assert_digest_ok(f, &r, NOW);
 }
 
@@ -519,7 +529,6 @@ test_digest_rejects(void **state)
 {
 	struct fx *f = *state;
 	char nonce[128], bad_nonce[128], authz[2048];
-	unsigned char other[EST_HTTPAUTH_NONCE_KEY_LEN];
 	struct dreq r;
 	char ch[3][512];
 
@@ -543,8 +552,7 @@ test_digest_rejects(void **state)
 	assert_digest_fails(f, &r, NOW, "nonce not issued by this server");
 	r.nonce = "";
 	assert_digest_fails(f, &r, NOW, "nonce not issued by this server");
-	memcpy(other, OTHER_KEY, sizeof(other));
-	assert_int_equal(est_httpauth_challenges(REALM, other, NOW, false, ch, 3), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, OTHER_NONCES, NOW, false, ch, 3), 3);
 	r.nonce = strstr(ch[0], "nonce=\"") + 7;
 	*strchr(r.nonce, '"') = '\0';
 	assert_digest_fails(f, &r, NOW, "nonce not issued by this server");
@@ -701,7 +709,7 @@ test_challenges(void **state)
 	char ch[4][512], ch2[3][512];
 
 	(void)state;
-	assert_int_equal(est_httpauth_challenges(REALM, KEY, NOW, false, ch, 4), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, ch, 4), 3);
 	assert_true(starts_with(ch[0], "Digest realm=\"" REALM "\", qop=\"auth\", "
 	    "algorithm=SHA-256, nonce=\""));
 	assert_non_null(strstr(ch[0], "\", opaque=\""));
@@ -710,19 +718,19 @@ test_challenges(void **state)
 	    "algorithm=MD5, nonce=\""));
 	assert_string_equal(ch[2], "Basic realm=\"" REALM "\", charset=\"UTF-8\"");
 
-	assert_int_equal(est_httpauth_challenges(REALM, KEY, NOW, false, ch2, 3), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, ch2, 3), 3);
 	assert_string_not_equal(ch[0], ch2[0]);
 
-	assert_int_equal(est_httpauth_challenges(REALM, KEY, NOW, true, ch, 3), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, true, ch, 3), 3);
 	assert_int_equal(strcmp(ch[0] + strlen(ch[0]) - 12, ", stale=true"), 0);
 	assert_int_equal(strcmp(ch[1] + strlen(ch[1]) - 12, ", stale=true"), 0);
 	assert_null(strstr(ch[2], "stale"));
 
-	assert_int_equal(est_httpauth_challenges(REALM, KEY, NOW, false, ch, 1), 1);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, ch, 1), 1);
 	assert_non_null(strstr(ch[0], "algorithm=SHA-256"));
-	assert_int_equal(est_httpauth_challenges(REALM, KEY, NOW, false, ch, 0), 0);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, ch, 0), 0);
 
-	assert_int_equal(est_httpauth_challenges("a \"q\" \\", KEY, NOW, false, ch, 3), 3);
+	assert_int_equal(est_httpauth_challenges("a \"q\" \\", NONCES, NOW, false, ch, 3), 3);
 	assert_string_equal(ch[2], "Basic realm=\"a \\\"q\\\" \\\\\", charset=\"UTF-8\"");
 }
 
@@ -750,6 +758,73 @@ test_pwhash(void **state)
 	assert_non_null(est_pwhash_parse("md5$x", &back));
 }
 
+/* RFC 7616 §3.3, §5.4: each (nonce, nc) is accepted once (issue 10, point 3). */
+static void
+test_digest_replay(void **state)
+{
+	struct fx *f = *state;
+	char nonce[128], authz[2048], user[EST_HTTPAUTH_MAX_USER + 1];
+	struct est_error e = { 0 };
+	bool stale = true;
+	struct dreq r;
+
+	get_nonce(NOW, nonce, sizeof(nonce));
+	dreq_default(&r, nonce);
+	assert_digest_ok(f, &r, NOW);
+	digest_header(&r, authz, sizeof(authz));
+	assert_int_equal(check(f, authz, NOW, user, &stale, &e), EST_ERR_AUTH);
+	assert_non_null(strstr(e.msg, "replayed"));
+	assert_false(stale); /* a replay earns no retry */
+	/* Counts may come out of order (parallel connections), each once. */
+	r.nc = 3;
+	assert_digest_ok(f, &r, NOW);
+	r.nc = 2;
+	assert_digest_ok(f, &r, NOW);
+	assert_digest_fails(f, &r, NOW, "replayed");
+	r.nc = 100;
+	assert_digest_ok(f, &r, NOW);
+	r.nc = 30; /* below the window of 64: cannot be told apart from a replay */
+	assert_digest_fails(f, &r, NOW, "replayed");
+	r.nc = 0;
+	assert_digest_fails(f, &r, NOW, "replayed");
+	/* A wrong response does not spend its nc. */
+	r.nc = 101;
+	r.password = "wrong";
+	assert_digest_fails(f, &r, NOW, "mismatch");
+	r.password = PASSWORD;
+	assert_digest_ok(f, &r, NOW);
+}
+
+/* The memory for nonces is fixed; a nonce pushed out is answered stale=true. */
+static void
+test_digest_nonces_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct est_nonces *saved = NONCES, *small = NULL;
+	char first[128], later[128], authz[2048], user[EST_HTTPAUTH_MAX_USER + 1];
+	struct est_error e = { 0 };
+	bool stale = false;
+	struct dreq r;
+
+	assert_int_equal(est_nonces_new(KEY, 2, &small, &e), EST_OK);
+	NONCES = small;
+	get_nonce(NOW, first, sizeof(first));
+	get_nonce(NOW, later, sizeof(later));
+	dreq_default(&r, first);
+	assert_digest_ok(f, &r, NOW);
+	get_nonce(NOW, later, sizeof(later)); /* takes the first nonce's slot */
+	r.nc = 2;
+	digest_header(&r, authz, sizeof(authz));
+	assert_int_equal(check(f, authz, NOW, user, &stale, &e), EST_ERR_AUTH);
+	assert_true(stale);
+	assert_non_null(strstr(e.msg, "forgotten"));
+	dreq_default(&r, later);
+	assert_digest_ok(f, &r, NOW);
+	NONCES = saved;
+	est_nonces_free(small);
+	assert_int_equal(est_nonces_new(KEY, 0, &small, &e), EST_ERR_INTERNAL);
+}
+
 int
 main(void)
 {
@@ -767,11 +842,21 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_digest_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_digest_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_digest_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_digest_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_digest_nonces_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ha1_known_answers, setup, teardown),
 		cmocka_unit_test(test_response_known_answers),
 		cmocka_unit_test(test_b64_strict),
 		cmocka_unit_test(test_challenges),
 	};
+	struct est_error e = { 0 };
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (est_nonces_new(KEY, 1024, &NONCES, &e) != EST_OK ||
+	    est_nonces_new(OTHER_KEY, 1024, &OTHER_NONCES, &e) != EST_OK)
+		return 1;
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	est_nonces_free(NONCES);
+	est_nonces_free(OTHER_NONCES);
+	return failed;
 }

@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,7 @@ setup(void **state)
 	strcpy(fx->dir, "/tmp/test_store.XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	path_in(fx, "est.db", fx->path, sizeof(fx->path));
-	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
+	assert_int_equal(est_store_create(fx->path, &fx->st, &e), EST_OK);
 	fx->key = shared_key;
 	*state = fx;
 	return 0;
@@ -85,6 +86,7 @@ teardown(void **state)
 	remove_db(fx, "est.db");
 	remove_db(fx, "other.db");
 	remove_db(fx, "garbage.db");
+	remove_db(fx, "backup.db");
 	assert_int_equal(rmdir(fx->dir), 0);
 	free(fx);
 	return 0;
@@ -922,6 +924,118 @@ test_ee_list_and_ext_ca(void **state)
 	est_ee_free(b);
 }
 
+/* A store is never created behind the operator's back (issue 10, point 4). */
+static void
+test_open_refuses_missing_or_empty(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_store *other = NULL;
+	struct stat sb;
+	char path[160];
+	sqlite3 *db;
+	int fd;
+
+	path_in(fx, "other.db", path, sizeof(path));
+	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
+	assert_null(other);
+	assert_non_null(strstr(e.msg, "no store there"));
+	assert_int_equal(stat(path, &sb), -1); /* and none was made */
+
+	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+	close(fd);
+	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
+	assert_non_null(strstr(e.msg, "empty"));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+
+	/* An SQLite file without estkit's schema is no store either. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
+	assert_non_null(strstr(e.msg, "without estkit's schema"));
+
+	/* Creating over an existing store is refused; over nothing, it works. */
+	assert_int_equal(est_store_create(fx->path, &other, &e), EST_ERR_EXISTS);
+	remove_db(fx, "other.db");
+	assert_int_equal(est_store_create(path, &other, &e), EST_OK);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 077, 0);
+	est_store_close(other);
+	assert_int_equal(est_store_open(path, &other, &e), EST_OK);
+	est_store_close(other);
+}
+
+/* quick_check and integrity_check pass a sound store and name damage in a broken one. */
+static void
+test_check_finds_damage(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_store *other = NULL;
+	unsigned char junk[4096];
+	char path[160];
+	sqlite3 *db;
+	int fd;
+
+	assert_int_equal(est_store_check(fx->st, false, &e), EST_OK);
+	assert_int_equal(est_store_check(fx->st, true, &e), EST_OK);
+
+	/* A table with pages beyond the first, whose second page is overwritten. */
+	path_in(fx, "other.db", path, sizeof(path));
+	assert_int_equal(est_store_create(path, &other, &e), EST_OK);
+	est_store_close(other);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = DELETE; CREATE TABLE filler (x); "
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+	    "INSERT INTO filler SELECT randomblob(200) FROM n", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	memset(junk, 0xA5, sizeof(junk));
+	assert_true((fd = open(path, O_WRONLY)) >= 0);
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), 4096 * 3), (ssize_t)sizeof(junk));
+	close(fd);
+	assert_int_equal(est_store_open(path, &other, &e), EST_OK);
+	assert_int_equal(est_store_check(other, false, &e), EST_ERR_STORE);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, "quick_check"));
+	assert_int_equal(est_store_check(other, true, &e), EST_ERR_STORE);
+	assert_non_null(strstr(e.msg, "integrity_check"));
+	est_store_close(other);
+}
+
+/* A backup is a store of its own with the same records; it never overwrites. */
+static void
+test_backup_restores(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *rec = make_rec(fx->key, "CA", "dev", 21, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+	struct stat sb;
+	char path[160];
+
+	put(fx->st, rec);
+	path_in(fx, "backup.db", path, sizeof(path));
+	assert_int_equal(est_store_backup(fx->st, path, &e), EST_OK);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 077, 0);
+	assert_int_equal(est_store_backup(fx->st, path, &e), EST_ERR_EXISTS);
+
+	/* Restore: the copy in place of a lost store. */
+	est_store_close(fx->st);
+	fx->st = NULL;
+	remove_db(fx, "est.db");
+	assert_int_equal(rename(path, fx->path), 0);
+	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
+	assert_int_equal(est_store_check(fx->st, true, &e), EST_OK);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, rec->serial, &got, &e), EST_OK);
+	assert_int_equal(got->der_len, rec->der_len);
+	assert_memory_equal(got->der, rec->der, rec->der_len);
+	est_cert_rec_free(got);
+	est_cert_rec_free(rec);
+}
+
 int
 main(void)
 {
@@ -940,6 +1054,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uri_dispatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_refuses_missing_or_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_finds_damage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_restores, setup, teardown),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test_setup_teardown(test_ee_register_get_list_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consume_once, setup, teardown),

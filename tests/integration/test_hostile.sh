@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Hostile clients (issue 10, points 1 and 2): a client pipelining requests
+# without reading the answers is served at its reading speed and costs
+# bounded memory; idle sockets from one address neither take every
+# connection nor keep a client from another address out. Short versions of
+# the figures `make soak` runs for longer: RSS (from /proc) under 64 MiB with
+# 10 flooding connections, plain and TLS; a fresh client served within 1 s;
+# hundreds of idle sockets from 127.0.0.1 do not stop 127.0.0.2.
+. "$(dirname "$0")/lib.sh"
+
+H="$(dirname "$0")/hostile.py"
+FLOOD_SECONDS=${FLOOD_SECONDS:-6}
+IDLE_SOCKETS=${IDLE_SOCKETS:-300}
+[ "$(ulimit -n)" -ge $((IDLE_SOCKETS * 2 + 200)) ] || ulimit -n $((IDLE_SOCKETS * 2 + 200)) 2>/dev/null ||
+	{ echo "skip: ulimit -n too small for $IDLE_SOCKETS sockets"; exit 77; }
+python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/null ||
+	{ echo "skip: cannot bind 127.0.0.2"; exit 77; }
+
+init_demo
+start_estd
+cd "$T"
+val() { awk -v k="$1" '$1==k{print $2}' "$2"; }
+
+# AddressSanitizer keeps freed memory in quarantine (256 MiB): there the
+# bound only has to tell bounded from the gigabytes of unbounded growth.
+RSS_BOUND=65536
+if ldd "$ESTD" 2>/dev/null | grep -q libasan; then RSS_BOUND=$((512 * 1024)); fi
+lines_before=$(wc -l < estd.log)
+python3 "$H" flood "$ESTD_PID" "$HTTP_PORT" "$TLS_PORT" "$TA" "$FLOOD_SECONDS" 10 > flood.txt
+cat flood.txt
+rss=$(val max_rss_kib flood.txt)
+[ "$rss" -gt 0 ] && [ "$rss" -lt "$RSS_BOUND" ] ||
+	fail "RSS under a pipelining flood reached $rss KiB (bound $RSS_BOUND KiB)"
+ok "10 connections pipelining without reading for ${FLOOD_SECONDS} s: RSS at most $rss KiB (< $RSS_BOUND KiB)"
+[ "$(val fresh_failed flood.txt)" = 0 ] && [ "$(val fresh_ok flood.txt)" -ge 3 ] ||
+	fail "a fresh client was not served during the flood"
+worst=$(val worst_fresh_ms flood.txt)
+[ "$worst" -lt 1000 ] || fail "a fresh client waited $worst ms during the flood"
+ok "a fresh client is served during the flood (slowest $worst ms < 1 s)"
+logged=$(( $(wc -l < estd.log) - lines_before ))
+grep_all 'more requests not logged one by one' estd.log || fail "no access-log summary after a flood"
+[ "$logged" -lt 3000 ] || fail "the flood wrote $logged log lines"
+ok "the flood's access log is summarised ($logged lines)"
+# estd is still whole and serves after the flooders are gone.
+expect_status 200 "served after the flood" "http://127.0.0.1:$HTTP_PORT/.well-known/est/cacerts"
+
+# Idle sockets from one address: max-connections-per-address (64) holds them.
+base_fds=$(ls /proc/"$ESTD_PID"/fd | wc -l)
+python3 "$H" idle "$ESTD_PID" "$HTTP_PORT" "$HTTP_PORT" "$IDLE_SOCKETS" > idle.txt
+cat idle.txt
+fds=$(val estd_fds idle.txt)
+[ "$fds" -le $((base_fds + 64)) ] || fail "estd holds $fds fds with $IDLE_SOCKETS idle sockets from one address"
+ok "$IDLE_SOCKETS idle sockets from 127.0.0.1 hold at most 64 connections ($((fds - base_fds)) fds)"
+[ "$(val fresh_status idle.txt)" = 200 ] && [ "$(val fresh_ms idle.txt)" -lt 1000 ] ||
+	fail "127.0.0.2 was not served within 1 s beside idle sockets from 127.0.0.1"
+ok "127.0.0.2 served in $(val fresh_ms idle.txt) ms beside them"
+grep_all 'max-connections-per-address (64)' estd.log || fail "the per-address refusal is not logged"
+refusals=$(grep -c 'max-connections-per-address' estd.log)
+[ "$refusals" -lt 20 ] || fail "$refusals log lines for per-address refusals"
+ok "per-address refusals logged in summary ($refusals lines)"
+check_estd_exit
+
+# Without the per-address share, at max-connections the oldest idle or
+# handshaking connections make room: TCP-only sockets to the TLS port.
+sed -i 's/^\[server\]$/[server]\nmax-connections = 100\nmax-connections-per-address = 100000/' var/estd.conf
+start_estd
+python3 "$H" idle "$ESTD_PID" "$TLS_PORT" "$HTTP_PORT" "$IDLE_SOCKETS" > idle2.txt
+cat idle2.txt
+[ "$(val fresh_status idle2.txt)" = 200 ] && [ "$(val fresh_ms idle2.txt)" -lt 1000 ] ||
+	fail "at max-connections, 127.0.0.2 was not served within 1 s"
+ok "at max-connections (100) full of handshaking sockets, 127.0.0.2 served in $(val fresh_ms idle2.txt) ms"
+grep_all 'the oldest idle connection' estd.log || fail "eviction not logged"
+ok "evicting the oldest idle connection is logged"
+finish

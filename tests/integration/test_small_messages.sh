@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The small surprises of a newcomer's first hour (issue 18): serials shown
+# the way openssl prints them and taken in either form; ee reset
+# --no-password says what it did; range errors name the range; a renewal on
+# the TLS-only port is told which port to use.
+. "$(dirname "$0")/lib.sh"
+
+init_demo
+start_estd
+cd "$T"
+AUTH=(--anyauth -u estuser:estpwd)
+
+# Serials are random: enrol until one has a leading zero nibble, which the
+# store's form drops and openssl's keeps (1 in 16 per certificate).
+mkcsr dev
+found=
+for i in $(seq 200); do
+	[ "$(post_csr simpleenroll dev.csr c.p7 "${AUTH[@]}" "$EST/simpleenroll")" = 200 ] || fail "enrolment: $(cat c.p7)"
+	p7_to_pem c.p7 c.pem
+	serial=$(openssl x509 -in c.pem -noout -serial | cut -d= -f2)
+	case $serial in 0*) found=yes; break ;; esac
+done
+[ -n "$found" ] || fail "no serial with a leading zero in 200 certificates"
+short=${serial#0}
+"$ESTADM" -c var/estd.conf cert list > list.txt
+grep_all "^$serial " list.txt || fail "cert list does not show $serial as openssl prints it: $(cat list.txt)"
+for form in "$serial" "$short" "$(tr 'A-F' 'a-f' <<< "$short")" "0x$serial"; do
+	"$ESTADM" -c var/estd.conf cert list --serial "$form" > one.txt
+	[ "$(wc -l < one.txt)" = 2 ] && grep_all "^$serial " one.txt || fail "cert list --serial $form: $(cat one.txt)"
+	"$ESTADM" -c var/estd.conf cert show "$form" | grep_all "^serial: *$serial$" || fail "cert show $form"
+done
+ok "serial $serial: cert list shows it as openssl x509 -serial does; --serial and cert show take either form"
+out=$("$ESTADM" -c var/estd.conf cert revoke "$short")
+[ "$out" = "revoked $serial (unspecified)" ] || fail "cert revoke said: $out"
+ok "cert revoke names the serial as openssl prints it"
+
+rc=0; "$ESTADM" -c var/estd.conf cert list --serial 'zz;drop' > bad.txt 2>&1 || rc=$?
+[ $rc = 2 ] && grep_all 'is not a serial number' bad.txt || fail "a bad --serial: exit $rc: $(cat bad.txt)"
+"$ESTADM" -c var/estd.conf cert list --serial 1 > none.txt
+[ "$(wc -l < none.txt)" = 1 ] || fail "an unknown serial listed something: $(cat none.txt)"
+ok "cert list --serial: a non-hex value is a usage error, an unknown one lists nothing"
+
+"$ESTADM" -c var/estd.conf ee add --username dev9 --dn CN=dev9 --alias est --password - <<< x1 > /dev/null
+out=$("$ESTADM" -c var/estd.conf ee reset dev9 --no-password)
+[ "$out" = "reset dev9: enrols again without a code (its name alone admits it)" ] || fail "ee reset --no-password said: $out"
+out=$("$ESTADM" -c var/estd.conf ee reset dev9 --password - <<< x2)
+[ "$out" = "reset dev9: new enrolment code" ] || fail "ee reset --password said: $out"
+ok "ee reset says whether the end entity has a new code or none"
+
+sed 's/^validity-days = 365$/validity-days = 0/' var/estd.conf > bad.conf
+rc=0; out=$("$ESTD" -n -c bad.conf 2>&1) || rc=$?
+[ $rc = 1 ] && grep_all 'validity-days.*a whole number from 1 to 3650' <<< "$out" || fail "validity-days 0: $out"
+sed 's/^validity-days = 365$/validity-days = 99999/' var/estd.conf > bad.conf
+rc=0; out=$("$ESTD" -n -c bad.conf 2>&1) || rc=$?
+[ $rc = 1 ] && grep_all 'a whole number from 1 to 3650' <<< "$out" || fail "validity-days 99999: $out"
+ok "validity-days out of range: the error names the range 1 to 3650"
+
+status=$(post_csr simplereenroll dev.csr re.txt "$EST/simplereenroll")
+[ "$status" = 403 ] || fail "reenroll on the TLS-only port: $status"
+grep_all "renew on port $MTLS_PORT (listener mtls)" re.txt || fail "no port advice: $(cat re.txt)"
+grep_all "renew on port $MTLS_PORT" estd.log || fail "the log lacks the advice"
+ok "/simplereenroll on the TLS-only port: 403 saying to renew on port $MTLS_PORT"
+
+if [ ! -e /etc/estkit/estd.conf ]; then
+	rc=0; out=$(env -u ESTD_CONF "$ESTADM" ee show dev9 2>&1) || rc=$?
+	[ $rc = 1 ] && grep_all 'cannot open /etc/estkit/estd.conf.*(name the configuration with -c, e.g. estadm -c var/estd.conf' <<< "$out" \
+	    || fail "estadm without -c: $out"
+	ok "estadm without -c and no /etc/estkit/estd.conf says to name one with -c"
+fi
+
+finish
