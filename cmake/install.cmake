@@ -16,7 +16,6 @@ if(TARGET estkit_shared)
   install(FILES ${PROJECT_BINARY_DIR}/estkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endif()
 install(DIRECTORY include/estkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY docs/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man8 FILES_MATCHING PATTERN "*.8")
 
 # The sample configuration, the guides and the example layouts.
 install(FILES dist/estd.conf.example DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/estkit)

@@ -19,7 +19,7 @@ pc=$(find "$P" -name estkit.pc -path '*/pkgconfig/*' | head -n 1)
 [ -n "$pc" ] || fail "no estkit.pc installed"
 libdir=$(dirname "$(dirname "$pc")")
 for f in sbin/estd sbin/estadm bin/estclient include/estkit/server.h include/estkit/client.h \
-    share/man/man8/estd.8 share/man/man8/estadm.8 \
+    share/man/man8/estd.8 share/man/man8/estadm.8 share/man/man1/estclient.1 share/man/man5/estd.conf.5 \
     lib/systemd/system/estd.service lib/sysusers.d/estkit.conf share/doc/estkit/configuration.md; do
 	[ -e "$P/$f" ] || fail "$f not installed"
 done
