@@ -13,12 +13,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "estkit/codec.h" /* est_key_read, est_certs_read */
 #include "estkit/err.h"
 
 #ifdef __cplusplus
@@ -51,15 +53,6 @@ enum est_err est_key_generate_like(EVP_PKEY *like, EVP_PKEY **out, struct est_er
 enum est_err est_key_write(const char *path, EVP_PKEY *key, struct est_error *e);
 
 /*
- * Read a private key (PEM, PKCS#8 or traditional). With check_mode, refuse a
- * file readable or writable by group or others: EST_ERR_CONFIG, with a
- * message naming the file, its mode and the chmod that fixes it.
- * Caller EVP_PKEY_free()s *out.
- */
-enum est_err est_key_read(const char *path, bool check_mode, EVP_PKEY **out,
-    struct est_error *e);
-
-/*
  * Whether a key in a CSR is one we certify: RSA 2048-4096 bits, EC P-256 or
  * P-384, Ed25519. EST_ERR_BADREQ says what was found and what is accepted.
  */
@@ -69,10 +62,6 @@ enum est_err est_key_policy_check(EVP_PKEY *key, struct est_error *e);
 
 /* Write one certificate as PEM (mode 0644, refuses to overwrite). */
 enum est_err est_cert_write(const char *path, X509 *cert, struct est_error *e);
-
-/* Read all PEM certificates in a file (at least one). Caller frees with
- * sk_X509_pop_free(*out, X509_free). */
-enum est_err est_certs_read(const char *path, STACK_OF(X509) **out, struct est_error *e);
 
 /* ---- profiles ------------------------------------------------------------ */
 
@@ -190,6 +179,132 @@ enum est_err est_ca_verify(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *
  */
 enum est_err est_chain_verify(STACK_OF(X509) *anchors, STACK_OF(X509) *untrusted, X509 *cert,
     time_t now, STACK_OF(X509) *listed, struct est_error *e);
+
+/* ---- revocation: CRLs and OCSP ------------------------------------------ */
+
+/* Where relying parties learn of revocations. Every field may be NULL. */
+struct est_ca_revocation {
+	const char *crl_url;          /* cRLDistributionPoints of issued certificates */
+	const char *ocsp_url;         /* authorityInfoAccess id-ad-ocsp */
+	const char *ca_issuers_url;   /* authorityInfoAccess id-ad-caIssuers */
+	const char *ocsp_cert_path;   /* delegated OCSP responder certificate (PEM) and */
+	const char *ocsp_key_path;    /* key; NULL: the CA's own key signs responses */
+};
+
+/*
+ * Configure a loaded CA's revocation, once, before the CA is shared between
+ * threads. URLs must be http:// or https:// (EST_ERR_CONFIG otherwise). A
+ * delegated responder certificate must be issued by this CA, carry
+ * extendedKeyUsage id-kp-OCSPSigning and match its key (mode-checked as
+ * est_key_read does): EST_ERR_CONFIG naming the file otherwise.
+ */
+enum est_err est_ca_set_revocation(struct est_ca *ca, const struct est_ca_revocation *rv,
+    struct est_error *e);
+
+/* One revoked certificate for a CRL. */
+struct est_crl_entry {
+	const char *serial;           /* est_serial_text form */
+	int64_t revoked_at;           /* Unix seconds */
+	int reason;                   /* enum est_revoke_reason; 0 (unspecified) is left out */
+};
+
+/*
+ * Build and sign a version 2 CRL (RFC 5280 §5) of the CA: issuer = the CA's
+ * subject, thisUpdate/nextUpdate as given, the entries in serial order,
+ * cRLNumber `number` (>= 1) and authorityKeyIdentifier. *der is malloc'd,
+ * caller free()s.
+ */
+enum est_err est_ca_make_crl(const struct est_ca *ca, int64_t number, time_t this_update,
+    time_t next_update, const struct est_crl_entry *entries, size_t n,
+    unsigned char **der, size_t *derlen, struct est_error *e);
+
+/*
+ * Issue a delegated OCSP responder certificate (RFC 6960 §4.2.2.2) for
+ * pubkey: subject "CN=<cn>", keyUsage digitalSignature, extendedKeyUsage
+ * id-kp-OCSPSigning, id-pkix-ocsp-nocheck (so relying parties need not check
+ * the responder's own status), valid `days` days (at most the CA's).
+ * Caller X509_free()s *out.
+ */
+enum est_err est_ca_issue_ocsp_responder(const struct est_ca *ca, EVP_PKEY *pubkey,
+    const char *cn, unsigned days, X509 **out, struct est_error *e);
+
+/*
+ * OCSP (RFC 6960). A responder parses the request, asks est_ocsp_request_entry
+ * which CA each CertID names and with which serial, looks the status up in
+ * its store, and has est_ocsp_respond sign the answer with the CA's key or
+ * its delegated responder.
+ */
+struct est_ocsp_request;
+
+/* The responses that are not "successful" (RFC 6960 §4.2.1 OCSPResponseStatus). */
+enum est_ocsp_error {
+	EST_OCSP_MALFORMED = 1,       /* malformedRequest */
+	EST_OCSP_INTERNAL = 2,        /* internalError */
+	EST_OCSP_TRY_LATER = 3,       /* tryLater */
+	EST_OCSP_UNAUTHORIZED = 6     /* unauthorized: none of our CAs */
+};
+
+/* The most CertIDs a request may carry (more is malformed). */
+#define EST_OCSP_MAX_ENTRIES 32
+
+/*
+ * Parse a DER OCSPRequest: one, with nothing after it, with 1 ..
+ * EST_OCSP_MAX_ENTRIES CertIDs. EST_ERR_BADREQ (answer malformedRequest)
+ * otherwise. Caller frees with est_ocsp_request_free().
+ */
+enum est_err est_ocsp_request_parse(const unsigned char *der, size_t len,
+    struct est_ocsp_request **out, struct est_error *e);
+
+/*
+ * Parse the request of a GET (RFC 6960 appendix A.1): the path after the
+ * responder's URL, percent-encoded base64 of the DER request.
+ */
+enum est_err est_ocsp_request_from_path(const char *tail, struct est_ocsp_request **out,
+    struct est_error *e);
+
+void est_ocsp_request_free(struct est_ocsp_request *req);
+
+/* How many CertIDs the request has. */
+size_t est_ocsp_request_count(const struct est_ocsp_request *req);
+
+/* Whether the request carries a nonce (it is echoed in the response). */
+bool est_ocsp_request_has_nonce(const struct est_ocsp_request *req);
+
+/*
+ * Whether CertID i (< count) names a certificate issued by ca (issuer name
+ * and key hashes match, under the hash the request chose), and its serial in
+ * est_serial_text form (malloc'd, caller free()s; set whether or not it
+ * matches).
+ */
+enum est_err est_ocsp_request_entry(const struct est_ocsp_request *req, size_t i,
+    const struct est_ca *ca, bool *issued_by_ca, char **serial, struct est_error *e);
+
+enum est_ocsp_cert_status {
+	EST_OCSP_GOOD = 0,
+	EST_OCSP_REVOKED = 1,
+	EST_OCSP_UNKNOWN = 2
+};
+
+struct est_ocsp_status {
+	enum est_ocsp_cert_status status;
+	int64_t revoked_at;           /* Unix seconds, for REVOKED */
+	int reason;                   /* enum est_revoke_reason; 0 (unspecified) left out */
+};
+
+/*
+ * A successful BasicOCSPResponse for req, one SingleResponse per CertID with
+ * status[i], thisUpdate now, nextUpdate now + next_update_secs (none when
+ * 0), the request's nonce echoed, responder ID by key hash, signed by ca's
+ * delegated responder (its certificate included) or else by ca's own key.
+ * *der is malloc'd, caller free()s.
+ */
+enum est_err est_ocsp_respond(const struct est_ca *ca, const struct est_ocsp_request *req,
+    const struct est_ocsp_status *status, time_t now, unsigned next_update_secs,
+    unsigned char **der, size_t *derlen, struct est_error *e);
+
+/* An unsigned OCSPResponse with only a status (malformedRequest, ...). */
+enum est_err est_ocsp_error_response(enum est_ocsp_error status, unsigned char **der,
+    size_t *derlen, struct est_error *e);
 
 #ifdef __cplusplus
 }

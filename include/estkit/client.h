@@ -13,10 +13,20 @@
  *   - TLS 1.2 or 1.3 only; the server's certificate must chain to a trust
  *     anchor and name the host connected to (RFC 6125: subjectAltName DNS
  *     or IP entries, no fallback to the common name);
+ *   - renegotiation is refused; channel binding under TLS 1.2 needs the
+ *     Extended Master Secret (RFC 7627), else tls-unique binds nothing;
  *   - HTTP credentials are sent only after that check, and only in answer
- *     to the server's challenge (Basic or Digest, as the server asks);
+ *     to the server's challenge on that very request (Basic, Digest or
+ *     Bearer, as the server asks); the next request starts without them;
+ *   - a redirect is followed only within the same origin (RFC 7030 §3.2.1);
+ *   - what the server sends is validated before it is returned: /cacerts
+ *     by est_cacerts_validate, issued certificates by est_cert_validate
+ *     against the explicit trust anchors (with the system store: the root
+ *     of the validated /cacerts of the same server);
  *   - in bootstrap mode (no server authentication at all) only /cacerts is
- *     allowed and no credentials are ever sent (RFC 7030 §4.1.1).
+ *     allowed and neither credentials nor a client certificate are ever
+ *     sent (RFC 7030 §4.1.1); the caller must confirm the root out of band
+ *     (est_cert_fingerprint_match) before trusting it.
  *
  * Errors: every function returns enum est_err and fills struct est_error
  * with one line that says what happened and what to try. Besides the
@@ -66,7 +76,9 @@ struct est_client_config {
 	 * system's CA store (an Implicit TA, RFC 7030 §3.1). */
 	const char *trust_anchor_file;    /* PEM certificates */
 	STACK_OF(X509) *trust_anchors;
-	bool bootstrap;           /* authenticate no server: /cacerts only, no credentials */
+	bool bootstrap;           /* authenticate no server: /cacerts only, no credentials,
+	                           * no client certificate (RFC 7030 §4.1.1) */
+	bool tls13_only;          /* refuse TLS 1.2 */
 
 	/* Who we are. */
 	X509 *cert;               /* TLS client certificate, or NULL */
@@ -75,6 +87,10 @@ struct est_client_config {
 	const char *user;         /* HTTP Basic/Digest user name (may be "") */
 	const char *password;     /* with user */
 	const char *bearer_token; /* HTTP "Authorization: Bearer" token, or NULL */
+	/* TLS-SRP (RFC 5054, legacy): TLS 1.2 with SRP suites only; the SRP
+	 * exchange authenticates the server (those suites send no certificate). */
+	const char *srp_user;     /* or NULL */
+	const char *srp_password; /* with srp_user */
 
 	/* Patience. */
 	unsigned connect_timeout; /* seconds to connect and handshake; 0: 10 */
@@ -137,11 +153,20 @@ void est_csr_wants_free(struct est_csr_wants *a);
 /* ---- operations ---------------------------------------------------------- */
 
 /*
- * GET /cacerts: the CA certificates, in the server's order. Caller frees
- * with sk_X509_pop_free(*out, X509_free).
+ * GET /cacerts: the CA certificates, in the server's order, validated by
+ * est_cacerts_validate (against the trust anchors; with the system store or
+ * in bootstrap mode, without). Caller frees with sk_X509_pop_free(*out,
+ * X509_free). EST_ERR_SERVER when the bag is refused.
  */
 enum est_err est_client_cacerts(struct est_client *c, STACK_OF(X509) **out,
     struct est_error *e);
+
+/*
+ * The roots of the last validated /cacerts answer, the current one
+ * (NewWithNew) first; NULL before one. Borrowed: valid until the next
+ * operation or est_client_free.
+ */
+STACK_OF(X509) *est_client_ca_roots(const struct est_client *c);
 
 /*
  * GET /csrattrs. A 204 or 404 answer (and 501, a server without the
@@ -168,6 +193,12 @@ struct est_enroll_req {
 	 * (AsymmetricDecryptKeyIdentifier, RFC 7030 §4.4.1.2), and decrypt it. */
 	X509 *decrypt_cert;
 	EVP_PKEY *decrypt_key;
+	/* ... whose key package may be signed by the CA that issued the
+	 * certificate, or by this certificate (fit to sign), or NULL. */
+	X509 *key_signer;
+	/* The server chooses subject and subjectAltName (e.g. from a
+	 * pre-registered end entity): they are not compared with the CSR's. */
+	bool names_by_server;
 };
 
 /* What an enrolment gives back. Zero-initialise; free with est_enroll_result_clear(). */
@@ -181,8 +212,10 @@ struct est_enroll_result {
 void est_enroll_result_clear(struct est_enroll_result *r);
 
 /*
- * POST /simpleenroll. The returned certificate must certify the CSR's key
- * (EST_ERR_SERVER otherwise). A 202 is waited out and retried up to
+ * POST /simpleenroll. The returned certificate must pass est_cert_validate:
+ * the CSR's key, the CSR's subject and subjectAltName (unless
+ * req->names_by_server), not a CA, valid now, chained to the explicit trust
+ * anchor (EST_ERR_SERVER otherwise). A 202 is waited out and retried up to
  * retry_max times; a CSR with channel binding is rebuilt for each attempt.
  */
 enum est_err est_client_enroll(struct est_client *c, const struct est_enroll_req *req,
@@ -207,6 +240,56 @@ enum est_err est_client_reenroll(struct est_client *c, const struct est_enroll_r
  */
 enum est_err est_client_serverkeygen(struct est_client *c, const struct est_enroll_req *req,
     struct est_enroll_result *res, struct est_error *e);
+
+/* ---- validating what a server sends (RFC 7030 §4.1.3, §4.2.3) ------------ */
+
+/*
+ * Path-validate a /cacerts bag (est-conformance.md EST-C-10, EST-C-12).
+ * The roots are its self-signed CA certificates; the current root
+ * (NewWithNew) is the one with the latest notAfter. Every other certificate
+ * must verify up to the current root; an older root is accepted only when an
+ * OldWithNew certificate (the old key, signed by the current root) links it,
+ * and a certificate with the current root's key only when it verifies under
+ * an older root (NewWithOld). Anything else -- an unrelated root, a stray CA
+ * certificate, an expired one -- refuses the whole bag. With anchors (not
+ * NULL) the current root must also be one of them (or carry an anchor's
+ * key), be linked to one by a NewWithOld that verifies under it, or the bag
+ * must hold an anchor that verified up to it.
+ * certs and anchors are borrowed. *roots (optional): the accepted roots, the
+ * current one first; caller frees with sk_X509_pop_free(*roots, X509_free).
+ * EST_ERR_SERVER with the reason when the bag is refused.
+ */
+enum est_err est_cacerts_validate(STACK_OF(X509) *certs, STACK_OF(X509) *anchors,
+    STACK_OF(X509) **roots, struct est_error *e);
+
+/* What an issued certificate must be (all borrowed). */
+struct est_cert_expect {
+	EVP_PKEY *key;                 /* the key it must certify; NULL: not checked */
+	const X509_NAME *subject;      /* the subject asked for; NULL: not checked */
+	const GENERAL_NAMES *san;      /* the subjectAltName asked for (NULL: none) */
+	bool any_names;                /* the server chooses the names: skip both */
+};
+
+/*
+ * Verify an issued certificate (EST-C-52): not a CA certificate, for
+ * want->key, X509_verify_cert up to one of anchors (explicit trust anchors,
+ * required) with untrusted as helpers only, within its validity and that of
+ * its chain, and with the subject and subjectAltName asked for unless
+ * want->any_names. *chain (optional): the verified chain, cert first; caller
+ * frees with sk_X509_pop_free(*chain, X509_free). EST_ERR_SERVER with the
+ * reason, EST_ERR_CONFIG when anchors is empty.
+ */
+enum est_err est_cert_validate(X509 *cert, STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors,
+    const struct est_cert_expect *want, STACK_OF(X509) **chain, struct est_error *e);
+
+/*
+ * Whether cert's fingerprint (a digest of its whole DER) is spec,
+ * "sha256:HEX" or "sha512:HEX", hex case-insensitive, colons allowed
+ * (RFC 7030 §4.1.1 out-of-band confirmation). EST_ERR_CONFIG when spec is
+ * not such a fingerprint; *match otherwise.
+ */
+enum est_err est_cert_fingerprint_match(X509 *cert, const char *spec, bool *match,
+    struct est_error *e);
 
 /* ---- DER and PEM --------------------------------------------------------- */
 

@@ -34,6 +34,16 @@ enum est_err est_b64_decode(const char *in, size_t inlen, unsigned char **out,
     size_t *outlen, struct est_error *e);
 
 /*
+ * Decode base64 in its one canonical form (RFC 4648 §3.5): no whitespace,
+ * whole quads with the padding, unused bits zero -- what HTTP Basic
+ * credentials, Digest nonces and stored hashes must be. Writes at most cap
+ * bytes to out; false for anything else or a result longer than cap. The
+ * buffers used on the way are wiped (a Basic password passes through).
+ */
+bool est_b64_decode_strict(const char *in, size_t inlen, unsigned char *out, size_t cap,
+    size_t *outlen);
+
+/*
  * Encode base64. With wrap, lines are 64 characters, each ended by "\n"
  * (what EST peers accept most widely); without, one line and no newline.
  * *out is NUL-terminated and malloc'd (caller free()s); *outlen excludes the NUL.
@@ -42,13 +52,17 @@ enum est_err est_b64_encode(const unsigned char *in, size_t inlen, bool wrap,
     char **out, size_t *outlen, struct est_error *e);
 
 /*
- * Turn an EST request body into DER. Accepted, in this order of detection:
- * PEM armour (any label), raw DER (first byte 0x30 and a length that fits),
- * base64 with or without line breaks. Content-Transfer-Encoding plays no part
- * (RFC 8951 §3). *der is malloc'd (caller free()s).
+ * Turn an EST body (request or answer) into DER. Accepted, in this order of
+ * detection: PEM armour (any label), raw DER (first byte 0x30 and a length
+ * that fits), base64 with or without line breaks. Content-Transfer-Encoding
+ * plays no part (RFC 8951 §3). NUL bytes at the end are ignored (libest's
+ * server ends its /csrattrs answer in one). *der is malloc'd (caller free()s).
  */
 enum est_err est_body_to_der(const unsigned char *body, size_t len,
     unsigned char **der, size_t *derlen, struct est_error *e);
+
+/* The length of body without the trailing NUL bytes est_body_to_der ignores. */
+size_t est_body_len_without_nuls(const unsigned char *body, size_t len);
 
 /*
  * Read a PKCS#10 CSR from an EST request body (any form est_body_to_der
@@ -59,6 +73,24 @@ enum est_err est_csr_from_body(const unsigned char *body, size_t len,
 
 /* Read a CSR from a PEM or DER file. Caller X509_REQ_free()s *out. */
 enum est_err est_csr_read_file(const char *path, X509_REQ **out, struct est_error *e);
+
+/* ---- PEM files (pemfile.c) --------------------------------------------- */
+
+/*
+ * Read a private key (PEM, PKCS#8 or traditional). With check_mode, refuse a
+ * file readable or writable by group or others: EST_ERR_CONFIG, with a
+ * message naming the file, its mode and the chmod that fixes it.
+ * Caller EVP_PKEY_free()s *out.
+ */
+enum est_err est_key_read(const char *path, bool check_mode, EVP_PKEY **out,
+    struct est_error *e);
+
+/* The first PEM public key in a file. Caller EVP_PKEY_free()s *out. */
+enum est_err est_pubkey_read(const char *path, EVP_PKEY **out, struct est_error *e);
+
+/* Read all PEM certificates in a file (at least one). Caller frees with
+ * sk_X509_pop_free(*out, X509_free). */
+enum est_err est_certs_read(const char *path, STACK_OF(X509) **out, struct est_error *e);
 
 /*
  * Check the CSR's self-signature (proof of possession, RFC 7030 §3.4).
@@ -268,6 +300,7 @@ struct est_csrattr {
 struct est_csrattrs {
 	struct est_csrattr *item;
 	size_t n;
+	size_t n_unreadable;        /* decoded: SEQUENCE items that are no Attribute, skipped */
 };
 
 /*
@@ -290,8 +323,11 @@ enum est_err est_csrattrs_encode(const struct est_csrattrs *a, unsigned char **d
     size_t *derlen, struct est_error *e);
 
 /*
- * Decode DER CsrAttrs (an empty SEQUENCE gives n = 0). EST_ERR_BADREQ for
- * anything else. Caller frees *out with est_csrattrs_free().
+ * Decode DER CsrAttrs (an empty SEQUENCE gives n = 0). An item that is a
+ * SEQUENCE but not a valid Attribute is skipped and counted in n_unreadable
+ * (a client ignores what it cannot use, EST-C-62); EST_ERR_BADREQ for an
+ * item of another type, trailing bytes, or no SEQUENCE. The client decodes
+ * /csrattrs answers with this. Caller frees *out with est_csrattrs_free().
  */
 enum est_err est_csrattrs_decode(const unsigned char *der, size_t derlen,
     struct est_csrattrs **out, struct est_error *e);
@@ -377,14 +413,18 @@ enum est_err est_keypkg_envelope(const unsigned char *signed_der, size_t signed_
 
 /*
  * What a client does with an encrypted key part: decrypt the EnvelopedData
- * (DER) as rcpt, verify the SignedData inside against the CA certificates in
- * trust (any signer certificate that chains to one of them), check that it
- * carries id-ct-KP-aKeyPackage, and return its first key. EST_ERR_BADREQ
- * says which step failed. Caller EVP_PKEY_free()s *key.
+ * (DER) as rcpt, verify the SignedData inside against the certificates in
+ * trust (each trusted as it stands, so a signer that chains to any of them
+ * will do; NULL: the system's trust store), check that it carries
+ * id-ct-KP-aKeyPackage, and return its first key. With signers non-NULL,
+ * also the SignedData's signer certificates, so the caller can insist on
+ * one of them exactly (caller sk_X509_pop_free(X509_free)s; NULL on
+ * failure). EST_ERR_CRYPTO when rcpt cannot decrypt it; EST_ERR_BADREQ says
+ * which other step failed. Caller EVP_PKEY_free()s *key.
  */
 enum est_err est_keypkg_open(const unsigned char *der, size_t derlen,
     const struct est_key_recipient *rcpt, STACK_OF(X509) *trust, EVP_PKEY **key,
-    struct est_error *e);
+    STACK_OF(X509) **signers, struct est_error *e);
 
 #ifdef __cplusplus
 }

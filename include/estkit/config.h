@@ -4,15 +4,21 @@
  * An INI file: `[section]` or `[type name]` headers, `key = value` lines,
  * comments starting with '#' or ';'. Sections:
  *
- *   [server]             store, credentials, realm, user, workers, log-level,
+ *   [server]             store, credentials, srp-verifiers, bearer-tokens,
+ *                        bearer-jwt-key, bearer-jwt-issuer,
+ *                        bearer-jwt-audience, realm, user,
+ *                        workers, log-level,
  *                        max-body, max-headers-size, max-header-fields,
  *                        idle-timeout, read-timeout, handshake-timeout,
  *                        max-connections, max-connections-per-address,
  *                        decrypt-keys, auth-fail-limit,
- *                        auth-fail-window, auth-lockout
+ *                        auth-fail-window, auth-lockout, crl-path, ocsp-path,
+ *                        crl-check-interval
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
- *                        require-client, certificate, key
- *   [ca NAME]            certificate, key, chain
+ *                        require-client, certificate, key, srp
+ *   [ca NAME]            certificate, key, chain, crl-url, ocsp-url,
+ *                        ca-issuers-url, crl-file, crl-validity-hours,
+ *                        ocsp-certificate, ocsp-key, ocsp-validity-minutes
  *   [profile NAME]       validity-days, extended-key-usage, copy-san
  *   [alias NAME]         default, mode, ca, cacerts-ca, profile, authentication,
  *                        username-component, vendor-mode, vendor-cas,
@@ -23,7 +29,8 @@
  *                        san-types, allow-wildcards, dns-names, deny-dns-names,
  *                        ip-ranges, deny-ip-ranges, subject-required,
  *                        subject-allowed, max-sans, key-types, ra-cas,
- *                        renew-window, revoke-replaced, max-active-certificates
+ *                        renew-window, revoke-replaced, max-active-certificates,
+ *                        http-challenges
  *
  * docs/configuration.md documents every key. Relative paths are taken from
  * the directory of the configuration file. Parsing reads the whole file and
@@ -38,6 +45,7 @@
 
 #include "estkit/ca.h"
 #include "estkit/err.h"
+#include "estkit/httpauth.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,6 +66,8 @@ enum est_auth_method {
 	EST_AUTH_CHALLENGE_PASSWORD, /* end entity's code in the CSR's challengePassword */
 	EST_AUTH_DN_PART_PASSWORD,  /* end entity's code in a DN field of the CSR */
 	EST_AUTH_NONE,              /* no module: vendor mode authenticates */
+	EST_AUTH_SRP,               /* TLS-SRP (RFC 5054) user of the verifier file */
+	EST_AUTH_BEARER,            /* HTTP Bearer (RFC 6750): token file or JWT */
 	EST_AUTH__MAX
 };
 
@@ -88,8 +98,14 @@ enum est_approval {
 	EST_APPROVAL__MAX
 };
 
-/* The key /serverkeygen makes when server-keygen-key is not set. */
+/* server-keygen-key: a key like the CSR's (EJBCA's behaviour). */
 #define EST_KEYGEN_FROM_CSR "from-csr"
+/*
+ * The key /serverkeygen makes when server-keygen-key is not set: one every
+ * client takes. libest's client reads only RSA keys (d2i_PrivateKey with
+ * EVP_PKEY_RSA) and refuses a key part under 256 base64 characters.
+ */
+#define EST_KEYGEN_DEFAULT "rsa:2048"
 /* Seconds a 202 asks the client to wait when retry-after is not set. */
 #define EST_DEFAULT_RETRY_AFTER 60
 
@@ -161,6 +177,7 @@ struct est_listener_conf {
 	enum est_tls_mode tls;
 	char *cert_path;            /* TLS certificate chain (PEM) */
 	char *key_path;
+	bool srp;                   /* also TLS-SRP; TLS 1.2 at most on this listener */
 	int line;
 };
 
@@ -169,6 +186,14 @@ struct est_ca_conf {
 	char *cert_path;
 	char *key_path;             /* NULL: CA used for /cacerts or trust only */
 	char *chain_path;           /* NULL when the CA is a root */
+	char *crl_url;              /* cRLDistributionPoints URL of issued certs, or NULL */
+	char *ocsp_url;             /* AIA OCSP URL of issued certs, or NULL */
+	char *ca_issuers_url;       /* AIA caIssuers URL of issued certs, or NULL */
+	char *crl_file;             /* where the current CRL (DER) is also written, or NULL */
+	unsigned crl_validity_hours; /* nextUpdate - thisUpdate of its CRLs */
+	char *ocsp_cert_path;       /* delegated OCSP responder; NULL: the CA key signs */
+	char *ocsp_key_path;
+	unsigned ocsp_validity_minutes; /* nextUpdate of OCSP responses; 0: none */
 	int line;
 };
 
@@ -199,7 +224,7 @@ struct est_alias_conf {
 	bool require_client_cert;   /* /simpleenroll needs a TLS client certificate */
 	enum est_channel_binding channel_binding;
 	bool server_keygen;         /* /serverkeygen is offered */
-	char *server_keygen_key;    /* a key spec or "from-csr"; NULL: from-csr */
+	char *server_keygen_key;    /* a key spec or "from-csr"; NULL: EST_KEYGEN_DEFAULT */
 	char *csrattrs;             /* /csrattrs list (text form), NULL: none */
 	bool csrattrs_enforce;      /* refuse CSRs that lack what /csrattrs lists */
 	enum est_approval approval;
@@ -212,6 +237,8 @@ struct est_alias_conf {
 	unsigned renew_window;      /* days before expiry renewal opens; 0: any time */
 	bool revoke_replaced;       /* revoke the renewed certificate (superseded) */
 	unsigned max_active;        /* valid certificates per end entity; 0: no limit */
+	enum est_challenge challenges[EST_CHALLENGE__MAX]; /* 401 challenges, in order */
+	size_t n_challenges;        /* 0: est_challenge_default */
 	int line;
 };
 
@@ -221,6 +248,11 @@ struct est_config {
 	/* [server] */
 	char *store_uri;
 	char *credentials_path;
+	char *srp_verifiers_path;   /* TLS-SRP verifiers (estadm srp), or NULL */
+	char *bearer_tokens_path;   /* hashed Bearer tokens (estadm token), or NULL */
+	char *bearer_jwt_key_path;  /* PEM public key of JWT issuers, or NULL */
+	char *bearer_jwt_issuer;    /* iss a JWT must carry (with the key) */
+	char *bearer_jwt_audience;  /* aud a JWT must hold (with the key) */
 	char *realm;
 	char *user;                 /* drop privileges to this user, or NULL */
 	unsigned workers;           /* 0: one per core */
@@ -243,6 +275,9 @@ struct est_config {
 	unsigned auth_fail_limit;   /* failed passwords that lock out; 0: no limit */
 	unsigned auth_fail_window;  /* seconds the failures are counted over */
 	unsigned auth_lockout;      /* seconds a lock-out lasts */
+	char *crl_path;             /* CRLs are served at <crl_path>/<CA name>.crl */
+	char *ocsp_path;            /* the OCSP responder (POST here, GET below) */
+	unsigned crl_check_interval; /* seconds between checks that CRLs are current */
 	struct est_listener_conf *listeners;
 	size_t n_listeners;
 	struct est_ca_conf *cas;

@@ -100,13 +100,36 @@ enum est_err est_httpauth_check(struct est_creds *c, const char *realm,
 bool est_httpauth_user(const char *authorization, char *user);
 
 /*
- * The WWW-Authenticate challenges for a 401, in order of preference:
- * Digest SHA-256, Digest MD5, Basic. Writes up to max values (without the
- * header name) into out[i] (512 bytes each) and returns how many. The two
- * Digest challenges share one new nonce, remembered in nonces.
+ * The HTTP authentication challenges a 401 may carry, in the order an alias
+ * lists them (http-challenges). Clients differ in what they read: libest's
+ * client takes only the first WWW-Authenticate header and knows only Digest
+ * MD5 and Basic; curl --anyauth takes the strongest scheme, and of several
+ * Digest challenges the first. Hence the default order.
+ */
+enum est_challenge {
+	EST_CHALLENGE_DIGEST_MD5 = 0,   /* "digest-md5" */
+	EST_CHALLENGE_DIGEST_SHA256,    /* "digest-sha256" */
+	EST_CHALLENGE_BASIC,            /* "basic" */
+	EST_CHALLENGE__MAX
+};
+
+/* The default order: Digest MD5, Digest SHA-256, Basic. */
+extern const enum est_challenge est_challenge_default[EST_CHALLENGE__MAX];
+
+/* A challenge by its configuration name (case-insensitive); -1 when unknown. */
+int est_challenge_parse(const char *name);
+
+/* The configuration name of a challenge ("?" when out of range). */
+const char *est_challenge_name(enum est_challenge c);
+
+/*
+ * The WWW-Authenticate challenges for a 401, in the given order (NULL or
+ * n_order 0: est_challenge_default). Writes up to max values (without the
+ * header name) into out[i] (512 bytes each) and returns how many. Digest
+ * challenges share one new nonce per call, remembered in nonces.
  */
 size_t est_httpauth_challenges(const char *realm, struct est_nonces *nonces, time_t now,
-    bool stale, char out[][512], size_t max);
+    bool stale, const enum est_challenge *order, size_t n_order, char out[][512], size_t max);
 
 #ifdef __cplusplus
 }

@@ -139,6 +139,8 @@ struct est_cert_filter {
 	const char *issuer;      /* only this issuer, or NULL */
 	const char *subject_like; /* SQL LIKE pattern on subject, or NULL */
 	bool only_valid;         /* status valid and not expired at `now` */
+	bool only_revoked;       /* status revoked (expired ones included) */
+	int64_t ee_id;           /* only those linked to this end entity; 0 = any */
 	int64_t now;             /* for only_valid; 0 means the current time */
 	unsigned limit;          /* 0 = no limit */
 };
@@ -189,6 +191,23 @@ struct est_ext_ca {
 void est_ext_ca_free(struct est_ext_ca *ca);
 
 typedef int (*est_ext_ca_visit)(const struct est_ext_ca *ca, void *arg);
+
+/*
+ * A CA's current CRL as stored: its number (only grows), the revocation
+ * revision it was made at (see est_store_revocation_revision), its
+ * thisUpdate and nextUpdate (Unix seconds) and the CRL itself (DER).
+ * est_crl_rec_free() frees the record and its DER.
+ */
+struct est_crl_rec {
+	int64_t crl_number;
+	int64_t revision;
+	int64_t this_update;
+	int64_t next_update;
+	unsigned char *der;
+	size_t der_len;
+};
+
+void est_crl_rec_free(struct est_crl_rec *rec);
 
 struct est_store;
 
@@ -241,6 +260,12 @@ struct est_store_ops {
 	enum est_err (*put_ext_ca)(struct est_store *, struct est_ext_ca *, struct est_error *);
 	enum est_err (*list_ext_ca)(struct est_store *, est_ext_ca_visit, void *,
 	    struct est_error *);
+	enum est_err (*revocation_revision)(struct est_store *, const char *issuer, int64_t *,
+	    struct est_error *);
+	enum est_err (*get_crl)(struct est_store *, const char *issuer, struct est_crl_rec **,
+	    struct est_error *);
+	enum est_err (*put_crl)(struct est_store *, const char *issuer,
+	    const struct est_crl_rec *, struct est_error *);
 	void (*close)(struct est_store *);
 };
 
@@ -396,6 +421,28 @@ enum est_err est_store_list_requests(struct est_store *st, bool open_only,
  */
 enum est_err est_store_set_request_state(struct est_store *st, int64_t id,
     enum est_req_state from, enum est_req_state to, int64_t when, struct est_error *e);
+
+/*
+ * How many revocations of issuer's certificates the store has recorded (0
+ * for none), by any program and any path (estadm, revoke-replaced, ...).
+ * One indexed read: a server compares it with its CRL's revision before
+ * serving revocation status.
+ */
+enum est_err est_store_revocation_revision(struct est_store *st, const char *issuer,
+    int64_t *rev, struct est_error *e);
+
+/* issuer's current CRL. EST_ERR_NOTFOUND when none was made yet. Caller frees. */
+enum est_err est_store_get_crl(struct est_store *st, const char *issuer,
+    struct est_crl_rec **out, struct est_error *e);
+
+/*
+ * Make rec issuer's current CRL, only if rec->crl_number is one more than
+ * the stored one's (or 1 when there is none), in one statement: of two
+ * writers with the same number one wins, the other gets EST_ERR_EXISTS and
+ * reads the winner's. So the CRL number never repeats or goes back.
+ */
+enum est_err est_store_put_crl(struct est_store *st, const char *issuer,
+    const struct est_crl_rec *rec, struct est_error *e);
 
 /* The schema version the database is at (after migration). */
 enum est_err est_store_schema_version(struct est_store *st, int *version, struct est_error *e);

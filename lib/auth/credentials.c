@@ -113,51 +113,6 @@ est_creds_digest_hex(const EVP_MD *md, const char *const *parts, size_t n, char 
 	return true;
 }
 
-/* Wipe and free() a malloc'd buffer (OPENSSL_clear_free is for OpenSSL's allocator). */
-static void
-clear_free(void *p, size_t n)
-{
-	if (p != NULL)
-		OPENSSL_cleanse(p, n);
-	free(p);
-}
-
-bool
-est_creds_b64_decode(const char *in, size_t inlen, unsigned char *out, size_t cap,
-    size_t *outlen)
-{
-	unsigned char *dec = NULL, *enc = NULL;
-	size_t pad, declen;
-	bool ok = false;
-	int n;
-
-	if (inlen == 0 || inlen % 4 != 0 || inlen > INT_MAX / 2)
-		return false;
-	pad = in[inlen - 1] != '=' ? 0 : in[inlen - 2] != '=' ? 1 : 2;
-	declen = inlen / 4 * 3;
-	if (declen - pad > cap)
-		return false;
-	/* EVP_DecodeBlock counts padding as zero bytes and tolerates
-	 * whitespace and misplaced '='; re-encoding and comparing rejects all
-	 * but the one canonical form. */
-	if ((dec = malloc(declen)) == NULL || (enc = malloc(inlen + 1)) == NULL)
-		goto out;
-	n = EVP_DecodeBlock(dec, (const unsigned char *)in, (int)inlen);
-	if (n != (int)declen)
-		goto out;
-	if (EVP_EncodeBlock(enc, dec, (int)(declen - pad)) != (int)inlen ||
-	    memcmp(enc, in, inlen) != 0)
-		goto out;
-	memcpy(out, dec, declen - pad);
-	*outlen = declen - pad;
-	ok = true;
-out:
-	/* Both buffers may hold a Basic password. */
-	clear_free(dec, declen);
-	clear_free(enc, inlen + 1);
-	return ok;
-}
-
 static bool
 is_lower_hex(const char *s, size_t n)
 {

@@ -24,14 +24,6 @@
 bool est_creds_digest_hex(const EVP_MD *md, const char *const *parts, size_t n, char *hex);
 
 /*
- * Strict base64: only the canonical encoding (padded, no whitespace) of
- * some bytes is accepted. Decodes in[0..inlen) into out (cap bytes) and
- * sets *outlen. Returns false on anything else, or if it does not fit.
- */
-bool est_creds_b64_decode(const char *in, size_t inlen, unsigned char *out, size_t cap,
-    size_t *outlen);
-
-/*
  * Check a Basic password (pwlen bytes, any byte values) for user. EST_OK, or
  * EST_ERR_AUTH with "no such user 'U'" / "wrong password for 'U'". Costs one
  * PBKDF2 either way, so timing does not tell whether the user exists.

@@ -22,6 +22,7 @@
 
 #include "auth/creds.h"
 #include "auth/nonces.h"
+#include "estkit/codec.h"
 #include "estkit/httpauth.h"
 
 #define MAX_HEADER 4096
@@ -267,7 +268,7 @@ verify_nonce(struct est_nonces *nonces, const char *nonce, struct nonce_parts *n
 	uint32_t slot = 0;
 	size_t len, i;
 
-	if (!est_creds_b64_decode(nonce, strlen(nonce), raw, sizeof(raw), &len) ||
+	if (!est_b64_decode_strict(nonce, strlen(nonce), raw, sizeof(raw), &len) ||
 	    len != NONCE_RAW_LEN || !nonce_mac(nonces_key(nonces), raw, mac) ||
 	    CRYPTO_memcmp(mac, raw + NONCE_MSG_LEN, NONCE_MAC_LEN) != 0)
 		return false;
@@ -386,7 +387,7 @@ basic_decode(const char *b64, unsigned char *dec, size_t *len, size_t *ulen, str
 	blen = strlen(b64);
 	while (blen > 0 && (b64[blen - 1] == ' ' || b64[blen - 1] == '\t'))
 		blen--;
-	if (!est_creds_b64_decode(b64, blen, dec, MAX_HEADER, len))
+	if (!est_b64_decode_strict(b64, blen, dec, MAX_HEADER, len))
 		return malformed(e, "Basic credentials are not base64");
 	if ((colon = memchr(dec, ':', *len)) == NULL)
 		return malformed(e, "no ':' in the Basic credentials");
@@ -515,32 +516,64 @@ quote(const char *s, char *out, size_t cap)
 	return true;
 }
 
+const enum est_challenge est_challenge_default[EST_CHALLENGE__MAX] = {
+	EST_CHALLENGE_DIGEST_MD5, EST_CHALLENGE_DIGEST_SHA256, EST_CHALLENGE_BASIC,
+};
+
+static const char *const challenge_names[EST_CHALLENGE__MAX] = {
+	[EST_CHALLENGE_DIGEST_MD5] = "digest-md5",
+	[EST_CHALLENGE_DIGEST_SHA256] = "digest-sha256",
+	[EST_CHALLENGE_BASIC] = "basic",
+};
+
+int
+est_challenge_parse(const char *name)
+{
+	for (int i = 0; i < EST_CHALLENGE__MAX; i++)
+		if (strcasecmp(name, challenge_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+est_challenge_name(enum est_challenge c)
+{
+	return (unsigned)c < EST_CHALLENGE__MAX ? challenge_names[c] : "?";
+}
+
 size_t
 est_httpauth_challenges(const char *realm, struct est_nonces *nonces, time_t now, bool stale,
-    char out[][512], size_t max)
+    const enum est_challenge *order, size_t n_order, char out[][512], size_t max)
 {
-	static const char *const algs[] = { "SHA-256", "MD5" };
 	const char *op[2] = { "estkit-opaque", realm };
 	char qrealm[CHALLENGE_LEN], nonce[NONCE_B64_LEN + 1], opaque[EST_CREDS_HEX_LEN];
-	size_t n = 0, i;
+	bool digest_ok;
+	size_t n = 0;
 	int len;
 
+	if (order == NULL || n_order == 0) {
+		order = est_challenge_default;
+		n_order = EST_CHALLENGE__MAX;
+	}
 	if (!quote(realm, qrealm, sizeof(qrealm)))
 		return 0;
 	/* Without a nonce (no randomness) Basic is still offered, so a 401
 	 * always carries a challenge. */
-	if (make_nonce(nonces, now, nonce) && est_creds_digest_hex(EVP_sha256(), op, 2, opaque)) {
+	digest_ok = make_nonce(nonces, now, nonce) &&
+	    est_creds_digest_hex(EVP_sha256(), op, 2, opaque);
+	if (digest_ok)
 		opaque[OPAQUE_HEX] = '\0';
-		for (i = 0; i < 2 && n < max; i++) {
+	for (size_t i = 0; i < n_order && n < max; i++) {
+		if (order[i] == EST_CHALLENGE_BASIC)
+			len = snprintf(out[n], CHALLENGE_LEN, "Basic realm=\"%s\", charset=\"UTF-8\"",
+			    qrealm);
+		else if (digest_ok)
 			len = snprintf(out[n], CHALLENGE_LEN, "Digest realm=\"%s\", qop=\"auth\", "
-			    "algorithm=%s, nonce=\"%s\", opaque=\"%s\"%s", qrealm, algs[i], nonce,
-			    opaque, stale ? ", stale=true" : "");
-			if (len > 0 && len < CHALLENGE_LEN)
-				n++;
-		}
-	}
-	if (n < max) {
-		len = snprintf(out[n], CHALLENGE_LEN, "Basic realm=\"%s\", charset=\"UTF-8\"", qrealm);
+			    "algorithm=%s, nonce=\"%s\", opaque=\"%s\"%s", qrealm,
+			    order[i] == EST_CHALLENGE_DIGEST_MD5 ? "MD5" : "SHA-256", nonce, opaque,
+			    stale ? ", stale=true" : "");
+		else
+			continue;
 		if (len > 0 && len < CHALLENGE_LEN)
 			n++;
 	}

@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "auth/creds.h"
+#include "estkit/codec.h"
 #include "estkit/pwhash.h"
 
 #define PREFIX "pbkdf2-sha256$"
@@ -73,11 +74,11 @@ est_pwhash_parse(const char *f, struct est_pwhash *out)
 	salt = end + 1;
 	if ((hash = strchr(salt, '$')) == NULL)
 		return "expected $SALT$HASH after the iteration count";
-	if (!est_creds_b64_decode(salt, (size_t)(hash - salt), h.salt, EST_PWHASH_SALT_LEN, &n) ||
+	if (!est_b64_decode_strict(salt, (size_t)(hash - salt), h.salt, EST_PWHASH_SALT_LEN, &n) ||
 	    n != EST_PWHASH_SALT_LEN)
 		return "salt is not base64 of 16 bytes";
 	hash++;
-	if (!est_creds_b64_decode(hash, strlen(hash), h.hash, EST_PWHASH_HASH_LEN, &n) ||
+	if (!est_b64_decode_strict(hash, strlen(hash), h.hash, EST_PWHASH_HASH_LEN, &n) ||
 	    n != EST_PWHASH_HASH_LEN)
 		return "hash is not base64 of 32 bytes";
 	*out = h;

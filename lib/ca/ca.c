@@ -183,6 +183,11 @@ est_ca_free(struct est_ca *ca)
 	EVP_PKEY_free(ca->ca_key);
 	sk_X509_pop_free(ca->ca_chain, X509_free);
 	ASN1_OCTET_STRING_free(ca->ca_keyid);
+	free(ca->ca_crl_url);
+	free(ca->ca_ocsp_url);
+	free(ca->ca_issuers_url);
+	X509_free(ca->ca_ocsp_cert);
+	EVP_PKEY_free(ca->ca_ocsp_key);
 	free(ca);
 }
 

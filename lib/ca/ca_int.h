@@ -24,6 +24,12 @@ struct est_ca {
 	EVP_PKEY *ca_key;              /* NULL: verify and /cacerts only */
 	STACK_OF(X509) *ca_chain;      /* ca_cert first, self-signed root last */
 	ASN1_OCTET_STRING *ca_keyid;   /* ca_cert's key identifier, for AKI */
+	/* revocation (revinfo.c), set once before use; all NULL when not configured */
+	char *ca_crl_url;              /* CRL distribution point of issued certificates */
+	char *ca_ocsp_url;             /* AIA id-ad-ocsp */
+	char *ca_issuers_url;          /* AIA id-ad-caIssuers */
+	X509 *ca_ocsp_cert;            /* delegated OCSP responder; NULL: the CA signs */
+	EVP_PKEY *ca_ocsp_key;
 };
 
 /* ---- certio.c ---- */
@@ -62,6 +68,12 @@ enum est_err ca_add_eku(X509 *cert, unsigned eku, struct est_error *e);
  * NULL: self-signed, the AKI is the certificate's own key identifier. */
 enum est_err ca_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *issuer_keyid,
     struct est_error *e);
+
+/* ---- revinfo.c ---- */
+
+/* Add cRLDistributionPoints and authorityInfoAccess to an issued
+ * certificate, for those of the CA's URLs that are set. */
+enum est_err ca_add_revocation_urls(X509 *cert, const struct est_ca *ca, struct est_error *e);
 
 /* ---- issue.c: certificate skeleton and signing ---- */
 

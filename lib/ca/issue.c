@@ -125,7 +125,8 @@ add_profile(X509 *cert, const struct est_ca *ca, const struct est_profile *profi
 	    (rc = ca_add_basic_constraints(cert, false, e)) != EST_OK ||
 	    (rc = ca_add_key_usage(cert, ku, e)) != EST_OK ||
 	    (rc = ca_add_eku(cert, profile->eku, e)) != EST_OK ||
-	    (rc = ca_add_key_ids(cert, ca->ca_keyid, e)) != EST_OK)
+	    (rc = ca_add_key_ids(cert, ca->ca_keyid, e)) != EST_OK ||
+	    (rc = ca_add_revocation_urls(cert, ca, e)) != EST_OK)
 		return rc;
 	if (san == NULL)
 		return EST_OK;

@@ -111,63 +111,6 @@ est_key_write(const char *path, EVP_PKEY *key, struct est_error *e)
 	return ca_file_write(path, 0600, write_key, key, "private key", e);
 }
 
-/* Refuse to prompt: a key file for a daemon must not be encrypted. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *arg)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)arg;
-	return -1;
-}
-
-/* Refuse a key file that group or others can reach. fstat on the open file,
- * so the mode checked is that of the file read. */
-static enum est_err
-check_key_mode(int fd, const char *path, struct est_error *e)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0)
-		return est_fail(e, EST_ERR_IO, "cannot stat private key %s: %s", path,
-		    strerror(errno));
-	if ((st.st_mode & 077) != 0)
-		return est_fail(e, EST_ERR_CONFIG, "private key %s is accessible by group "
-		    "or others (mode %04o); run: chmod 600 %s", path,
-		    (unsigned)(st.st_mode & 07777), path);
-	return EST_OK;
-}
-
-enum est_err
-est_key_read(const char *path, bool check_mode, EVP_PKEY **out, struct est_error *e)
-{
-	enum est_err rc;
-	EVP_PKEY *key;
-	FILE *fp;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return est_fail(e, EST_ERR_IO, "cannot open private key %s: %s", path,
-		    strerror(errno));
-	if (check_mode && (rc = check_key_mode(fd, path, e)) != EST_OK) {
-		close(fd);
-		return rc;
-	}
-	if ((fp = fdopen(fd, "r")) == NULL) {
-		close(fd);
-		return est_fail(e, EST_ERR_IO, "cannot read private key %s: %s", path,
-		    strerror(errno));
-	}
-	key = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL);
-	fclose(fp);
-	if (key == NULL)
-		return est_fail_ssl(e, EST_ERR_CONFIG, "%s holds no unencrypted PEM private key",
-		    path);
-	*out = key;
-	return EST_OK;
-}
-
 /* Whether an EC key is on P-256 or P-384, judged by its named group. */
 static bool
 ec_curve_allowed(EVP_PKEY *key)

@@ -36,30 +36,97 @@ server_text(const struct cl_response *r, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-unsigned
+/* An HTTP-date in one of its three forms (RFC 9110 §5.6.7), as UTC. */
+static bool
+http_date(const char *value, time_t *when)
+{
+	static const char *const forms[] = {
+		"%a, %d %b %Y %H:%M:%S GMT",    /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+		"%A, %d-%b-%y %H:%M:%S GMT",    /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+		"%a %b %e %H:%M:%S %Y",         /* asctime: Sun Nov  6 08:49:37 1994 */
+	};
+	struct tm tm;
+	char *end;
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(value, forms[i], &tm);
+		if (end != NULL && *end == '\0' && (*when = timegm(&tm)) != (time_t)-1)
+			return true;
+	}
+	return false;
+}
+
+long
 cl_retry_after(const char *value)
 {
-	struct tm tm;
 	char *end;
 	unsigned long n;
 	time_t when, now;
 
 	if (value == NULL || value[0] == '\0')
-		return 0;
+		return -1;
 	if (isdigit((unsigned char)value[0])) {
 		n = strtoul(value, &end, 10);
-		return *end == '\0' && n < RETRY_MAX ? (unsigned)n : 0;
+		return *end == '\0' && n < RETRY_MAX ? (long)n : -1;
 	}
-	/* HTTP-date (RFC 7231 §7.1.1.1), IMF-fixdate form. */
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (end == NULL || *end != '\0' || (when = timegm(&tm)) == (time_t)-1)
-		return 0;
+	if (!http_date(value, &when))
+		return -1;
 	/* A far date must not wrap around to a short wait. */
 	now = time(NULL);
 	if (when <= now)
-		return 1;
-	return when - now < RETRY_MAX ? (unsigned)(when - now) : 0;
+		return 0;
+	return when - now < RETRY_MAX ? (long)(when - now) : -1;
+}
+
+/* Which scheme a token names. */
+static unsigned
+scheme_bit(const char *t, size_t n)
+{
+	if (n == 5 && strncasecmp(t, "basic", 5) == 0)
+		return CL_CH_BASIC;
+	if (n == 6 && strncasecmp(t, "digest", 6) == 0)
+		return CL_CH_DIGEST;
+	if (n == 6 && strncasecmp(t, "bearer", 6) == 0)
+		return CL_CH_BEARER;
+	return CL_CH_OTHER;
+}
+
+/* A scheme is a token that starts the value or follows a comma and is not
+ * followed by '=' (then it is an auth-param). Quoted strings are skipped. */
+unsigned
+cl_challenges(const char *line, size_t len)
+{
+	static const char name[] = "www-authenticate:";
+	size_t i = sizeof(name) - 1, start, j;
+	unsigned found = 0;
+	bool first = true;
+
+	if (len < i || strncasecmp(line, name, i) != 0)
+		return 0;
+	while (i < len) {
+		if (line[i] == '"') {
+			for (i++; i < len && line[i] != '"'; i++)
+				if (line[i] == '\\')
+					i++;
+			i++;
+			first = false;
+		} else if (line[i] == ',') {
+			first = true;
+			i++;
+		} else if (strchr(" \t\r\n=", line[i]) != NULL) {
+			i++;
+		} else {
+			for (start = i; i < len && strchr(" \t\r\n,=\"", line[i]) == NULL; i++)
+				;
+			for (j = i; j < len && (line[j] == ' ' || line[j] == '\t'); j++)
+				;
+			if (first && (j >= len || line[j] != '='))
+				found |= scheme_bit(line + start, i - start);
+			first = false;
+		}
+	}
+	return found;
 }
 
 /* 401 and 403: the credentials, or what they allow. */
@@ -69,6 +136,10 @@ auth_fail(struct est_client *c, const char *op, const struct cl_response *r,
 {
 	bool creds = c->user != NULL || c->token != NULL;
 
+	if (r->status == 401 && r->challenges == 0)
+		return est_fail(e, EST_ERR_AUTH, "/%s: HTTP 401 without a challenge "
+		    "(WWW-Authenticate): the server does not say how to authenticate; it may want "
+		    "a client certificate%s%s", op, text[0] ? ": " : "", text);
 	if (r->status == 401 && creds)
 		return est_fail(e, EST_ERR_AUTH, "/%s: HTTP 401: the server did not accept the "
 		    "credentials%s%s", op, text[0] ? ": " : "", text);
@@ -119,7 +190,7 @@ server_fail(struct est_client *c, const char *op, const struct cl_response *r,
 	if (r->status == 503)
 		return est_fail(e, EST_ERR_UNAVAILABLE, "/%s: HTTP 503: the server is "
 		    "unavailable%s%s: try again in %u s", op, sep, text,
-		    c->retry_after ? c->retry_after : 60);
+		    c->retry_given ? c->retry_after : 60);
 	if (r->status >= 500 && r->status < 600)
 		return est_fail(e, EST_ERR_SERVER, "/%s: HTTP %ld: the server failed%s%s: try "
 		    "again later, or ask its administrator", op, r->status, sep, text);
@@ -132,16 +203,19 @@ cl_answer_check(struct est_client *c, const char *op, long ok,
     const struct cl_response *r, struct est_error *e)
 {
 	char text[TEXT_MAX];
+	long wait;
 
 	if (r->status == ok)
 		return EST_OK;
 	c->failed_status = r->status;
-	c->retry_after = cl_retry_after(r->retry_after);
+	wait = cl_retry_after(r->retry_after);
+	c->retry_given = wait >= 0;
+	c->retry_after = wait >= 0 ? (unsigned)wait : 0;
 	server_text(r, text, sizeof(text));
 	if (r->status == 202)
 		return est_fail(e, EST_ERR_PENDING, "/%s: HTTP 202: the request waits for "
 		    "approval at the server: ask again in %u s or later", op,
-		    c->retry_after ? c->retry_after : 60);
+		    c->retry_given ? c->retry_after : 60);
 	if (r->status == 401 || r->status == 403)
 		return auth_fail(c, op, r, text, e);
 	if (r->status >= 400 && r->status < 500)

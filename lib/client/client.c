@@ -16,7 +16,7 @@
 #include <curl/curl.h>
 
 #include "client/client_int.h"
-#include "estkit/ca.h"
+#include "estkit/codec.h"
 
 #define WELL_KNOWN "/.well-known/est"
 #define LABEL_MAX 64
@@ -191,9 +191,13 @@ copy_identity(struct est_client *c, const struct est_client_config *cfg, struct 
 	if ((cfg->user == NULL) != (cfg->password == NULL))
 		return est_fail(e, EST_ERR_CONFIG, "HTTP authentication needs both a user name "
 		    "and a password");
-	if (cfg->bootstrap && (cfg->user != NULL || cfg->bearer_token != NULL))
-		return est_fail(e, EST_ERR_CONFIG, "credentials are never sent to a server that "
-		    "was not authenticated: drop them or give a trust anchor");
+	if ((cfg->srp_user == NULL) != (cfg->srp_password == NULL))
+		return est_fail(e, EST_ERR_CONFIG, "TLS-SRP needs a user name and a password");
+	if (cfg->bootstrap && (cfg->user != NULL || cfg->bearer_token != NULL ||
+	    cfg->cert != NULL))
+		return est_fail(e, EST_ERR_CONFIG, "credentials and client certificates are never "
+		    "sent to a server that was not authenticated (RFC 7030 §4.1.1): drop them or "
+		    "give a trust anchor");
 	if ((cfg->cert != NULL && !X509_up_ref(cfg->cert)) ||
 	    (cfg->key != NULL && !EVP_PKEY_up_ref(cfg->key)))
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
@@ -202,7 +206,8 @@ copy_identity(struct est_client *c, const struct est_client_config *cfg, struct 
 	if (cfg->chain != NULL && (c->chain = certs_dup(cfg->chain)) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	if (!dup_str(&c->user, cfg->user) || !dup_str(&c->password, cfg->password) ||
-	    !dup_str(&c->token, cfg->bearer_token))
+	    !dup_str(&c->token, cfg->bearer_token) || !dup_str(&c->srp_user, cfg->srp_user) ||
+	    !dup_str(&c->srp_password, cfg->srp_password))
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	return EST_OK;
 }
@@ -237,6 +242,7 @@ est_client_new(const struct est_client_config *cfg, struct est_client **out,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	c->bootstrap = cfg->bootstrap;
+	c->tls13_only = cfg->tls13_only;
 	c->connect_timeout = cfg->connect_timeout ? cfg->connect_timeout : 10;
 	c->read_timeout = cfg->read_timeout ? cfg->read_timeout : 10;
 	c->retry_max = cfg->retry_max;
@@ -262,6 +268,8 @@ est_client_free(struct est_client *c)
 	curl_slist_free_all(c->hdr_post);
 	curl_slist_free_all(c->hdr_get);
 	sk_X509_pop_free(c->tas, X509_free);
+	sk_X509_pop_free(c->cabag, X509_free);
+	sk_X509_pop_free(c->caroots, X509_free);
 	sk_X509_pop_free(c->chain, X509_free);
 	X509_free(c->cert);
 	EVP_PKEY_free(c->key);
@@ -269,6 +277,10 @@ est_client_free(struct est_client *c)
 		OPENSSL_cleanse(c->password, strlen(c->password));
 	if (c->token != NULL)
 		OPENSSL_cleanse(c->token, strlen(c->token));
+	if (c->srp_password != NULL)
+		OPENSSL_cleanse(c->srp_password, strlen(c->srp_password));
+	free(c->srp_user);
+	free(c->srp_password);
 	free(c->password);
 	free(c->token);
 	free(c->user);

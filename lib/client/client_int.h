@@ -30,14 +30,22 @@ struct est_client {
 	struct curl_slist *resolve;     /* CURLOPT_RESOLVE entry, or NULL */
 	STACK_OF(X509) *tas;            /* trust anchors; NULL: the system's store */
 	bool bootstrap;                 /* no server authentication: /cacerts only */
+	bool tls13_only;                /* refuse TLS 1.2 */
+	STACK_OF(X509) *cabag;          /* the last validated /cacerts answer, or NULL */
+	STACK_OF(X509) *caroots;        /* its roots, the current one first */
 	X509 *cert;                     /* TLS client certificate, or NULL */
 	STACK_OF(X509) *chain;
 	EVP_PKEY *key;
 	char *user, *password;          /* HTTP Basic/Digest, or NULL */
 	char *token;                    /* HTTP Bearer, or NULL */
+	char *srp_user, *srp_password;  /* TLS-SRP, or NULL */
+	bool empty_basic;               /* send "Authorization: Basic Og==" (libest quirk) */
+	unsigned offered;               /* CL_CH_* of the last 401 (cl_request_url) */
+	unsigned settled;               /* CL_CH_* sent unasked from now on (cl_settle_auth) */
 	unsigned connect_timeout, read_timeout, retry_max, retry_wait_max;
 	long failed_status;             /* est_client_failed_status() */
 	unsigned retry_after;           /* est_client_retry_after() */
+	bool retry_given;               /* the server sent a readable Retry-After */
 	struct curl_slist *hdr_post;    /* Content-Type: application/pkcs10 ... */
 	struct curl_slist *hdr_get;
 	struct cl_response *cur;        /* the answer being received */
@@ -49,6 +57,9 @@ struct cl_response {
 	long status;
 	char content_type[256];         /* "" when absent */
 	char retry_after[64];           /* "" when absent */
+	char location[512];             /* "" when absent */
+	unsigned challenges;            /* CL_CH_* schemes of WWW-Authenticate */
+	bool ems;                       /* TLS 1.2 with Extended Master Secret (RFC 7627) */
 	unsigned char *body;            /* malloc'd; NUL-terminated for convenience */
 	size_t len, cap;
 	long new_connections;           /* connections opened for this request */
@@ -59,9 +70,24 @@ struct cl_response {
 	bool timed_out;                 /* given up after read_timeout of silence */
 };
 
+/* WWW-Authenticate schemes an answer offers. */
+#define CL_CH_BASIC 1u
+#define CL_CH_DIGEST 2u
+#define CL_CH_BEARER 4u
+#define CL_CH_OTHER 8u
+
+#define CL_REDIRECTS_MAX 5
+
 /* ---- transport.c: libcurl ------------------------------------------------- */
 
-/* Make and configure the easy handle (TLS, credentials, timeouts). */
+/*
+ * What every client TLS context gets: TLS 1.2 (or with tls13_only 1.3) at
+ * least, and no renegotiation (a renegotiated connection has no single
+ * channel binding, EST-G-07, CB-03). false when OpenSSL refuses.
+ */
+bool cl_tls_setup(SSL_CTX *ctx, bool tls13_only);
+
+/* Make and configure the easy handle (TLS, timeouts). */
 enum est_err cl_transport_init(struct est_client *c, struct est_error *e);
 
 /*
@@ -72,7 +98,37 @@ enum est_err cl_transport_init(struct est_client *c, struct est_error *e);
  */
 enum est_err cl_request(struct est_client *c, const char *op, const char *post,
     size_t post_len, struct cl_response *r, struct est_error *e);
+
+/* As cl_request, to url (the base URL's origin, after a redirect). */
+enum est_err cl_request_url(struct est_client *c, const char *url, const char *op,
+    const char *post, size_t post_len, struct cl_response *r, struct est_error *e);
+
+/* ---- redirect.c: 3xx answers (RFC 7030 §3.2.1, EST-G-15) -------------------- */
+
+/* Whether an answer is a redirect this client may follow (301, 302, 303, 307, 308). */
+bool cl_is_redirect(const struct cl_response *r);
+
+/*
+ * The absolute URL a redirect answer to `from` points to, into url. Only the
+ * same origin (scheme, host, port) is followed: another origin, a missing
+ * or malformed Location, is EST_ERR_SERVER with the Location shown.
+ */
+enum est_err cl_redirect_target(struct est_client *c, const char *op, const char *from,
+    const struct cl_response *r, char *url, size_t len, struct est_error *e);
+
+/* GET <base>/<op>, following same-origin redirects. Fills r as cl_request. */
+enum est_err cl_get(struct est_client *c, const char *op, struct cl_response *r,
+    struct est_error *e);
 void cl_response_clear(struct cl_response *r);
+
+/*
+ * Answer with the scheme the last 401 offered (Digest before Basic) from now
+ * on, without first asking unauthenticated: so a request goes out once, on
+ * the connection it was built for (a channel-bound CSR after a server that
+ * closes the connection on every 401). Nothing when there are no user
+ * credentials or no challenge was seen.
+ */
+void cl_settle_auth(struct est_client *c);
 
 /* ---- chanbind.c: RFC 5929 tls-unique / RFC 9266 tls-exporter --------------- */
 
@@ -93,9 +149,47 @@ size_t cl_chanbind(SSL *ssl, unsigned char out[CL_CB_MAX]);
 enum est_err cl_answer_check(struct est_client *c, const char *op, long ok,
     const struct cl_response *r, struct est_error *e);
 
-/* Seconds from a Retry-After value (delta-seconds or HTTP-date); 0 when
- * absent, unreadable, or a year or more away. */
-unsigned cl_retry_after(const char *value);
+/*
+ * Seconds from a Retry-After value: delta-seconds, or an HTTP-date in any of
+ * its three forms (RFC 9110 §5.6.7: IMF-fixdate, RFC 850, asctime); a past
+ * date is 0. -1 when absent, unreadable, or a year or more away.
+ */
+long cl_retry_after(const char *value);
+
+/*
+ * The CL_CH_* schemes a "WWW-Authenticate: ..." header line (len bytes,
+ * not NUL-terminated) offers; 0 for any other line.
+ */
+unsigned cl_challenges(const char *line, size_t len);
+
+/* ---- accept.c: what the client accepts ------------------------------------ */
+
+/*
+ * GET /cacerts, validated (est_cacerts_validate against the trust anchors,
+ * none in bootstrap or with the system store), kept as c->cabag and
+ * c->caroots.
+ */
+enum est_err cl_cacerts_get(struct est_client *c, struct est_error *e);
+
+/*
+ * est_cert_validate of an issued certificate against the explicit trust
+ * anchors (with the system store: the validated /cacerts root), extra and
+ * the /cacerts bag as helpers (fetched when the certificate does not verify
+ * without it). EST_ERR_SERVER "/op: ...: refused".
+ */
+enum est_err cl_issued_check(struct est_client *c, const char *op, X509 *cert,
+    STACK_OF(X509) *extra, const struct est_cert_expect *want, STACK_OF(X509) **chain,
+    struct est_error *e);
+
+/* ---- keysigner.c: who may sign a server-generated key ---------------------- */
+
+/*
+ * Each signer of the key package must be one of allowed (the CA that issued
+ * the certificate, or a signer the user configured) and fit to sign: a CA
+ * certificate, or one whose keyUsage (when present) has digitalSignature.
+ */
+enum est_err cl_key_signer_check(STACK_OF(X509) *signers, STACK_OF(X509) *allowed,
+    struct est_error *e);
 
 /* ---- csr.c: building CSRs ------------------------------------------------- */
 
@@ -115,30 +209,23 @@ enum est_err cl_certs_answer(const char *op, const struct cl_response *r,
     STACK_OF(X509) **out, struct est_error *e);
 
 /*
- * The certificate in an enrolment answer that certifies pubkey, and all of
- * them. EST_ERR_SERVER when none does.
+ * The certificate in an enrolment answer that certifies want->key, checked
+ * by cl_issued_check, and all of them. EST_ERR_SERVER when none does.
  */
-enum est_err cl_enroll_answer(const char *op, const struct cl_response *r, EVP_PKEY *pubkey,
+enum est_err cl_enroll_answer(struct est_client *c, const char *op,
+    const struct cl_response *r, const struct est_cert_expect *want,
     struct est_enroll_result *res, struct est_error *e);
 
 /*
  * A /serverkeygen answer: the key part (application/pkcs8, or the encrypted
  * application/pkcs7-mime; smime-type=server-generated-key, decrypted with
  * req->decrypt_cert/key) and the certificate part, found by their types in
- * any order. The certificate must match the key.
+ * any order. The certificate is checked by cl_issued_check (want->key is
+ * the delivered key); an encrypted key's signer by cl_key_signer_check, and
+ * a plain key when encryption was asked for is refused.
  */
 enum est_err cl_keygen_answer(struct est_client *c, const struct cl_response *r,
-    const struct est_enroll_req *req, struct est_enroll_result *res, struct est_error *e);
-
-/* ---- keydecrypt.c: the encrypted server-generated key ---------------------- */
-
-/*
- * Open a server-generated-key part (RFC 7030 §4.4.2): CMS EnvelopedData,
- * decrypted with cert/key, around SignedData, verified against trust (the
- * client's trust anchors plus extra, e.g. the answer's certificates), around
- * an AsymmetricKeyPackage (RFC 5958) whose first key is returned.
- */
-enum est_err cl_key_decrypt(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key,
-    STACK_OF(X509) *trust, STACK_OF(X509) *extra, EVP_PKEY **out, struct est_error *e);
+    const struct est_enroll_req *req, const struct est_cert_expect *want,
+    struct est_enroll_result *res, struct est_error *e);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * CSR attributes as a client reads them (RFC 7030 §4.5.2 with the RFC 8951
  * correction, est-conformance.md ASN-01): a SEQUENCE of bare OIDs and
- * Attributes, decoded with OpenSSL's generic ASN.1 (SEQUENCE ANY, then
- * X509_ATTRIBUTE per element).
+ * Attributes, decoded by the codec's est_csrattrs_decode (the one parser of
+ * CsrAttrs, which the fuzzers cover; items that are no Attribute are
+ * skipped there), then read here for what the CSR builder can apply.
  *
  * What is understood becomes a requirement the CSR builder applies:
  * challengePassword (channel binding), the key type and curve or size, the
@@ -21,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "client/client_int.h"
+#include "estkit/codec.h"
 
 static void
 set_str(char *dst, size_t len, const char *src)
@@ -123,86 +125,51 @@ take_extensions(struct est_csr_wants *a, X509_ATTRIBUTE *attr)
 }
 
 static bool
-take_attribute(struct est_csr_wants *a, const ASN1_STRING *seq)
+take_attribute(struct est_csr_wants *a, X509_ATTRIBUTE *attr)
 {
-	const unsigned char *p = ASN1_STRING_get0_data(seq);
-	X509_ATTRIBUTE *attr = d2i_X509_ATTRIBUTE(NULL, &p, ASN1_STRING_length(seq));
-	bool ok;
-	int nid;
+	int nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr));
 
-	if (attr == NULL) {
-		ERR_clear_error();
-		return true; /* not an Attribute we can read: ignored (EST-C-62) */
-	}
-	nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr));
 	if (nid == NID_pkcs9_challengePassword) {
 		a->challenge_password = true;
-		ok = true;
-	} else if (nid == NID_X9_62_id_ecPublicKey) {
-		ok = take_ec(a, attr);
-	} else if (nid == NID_rsaEncryption) {
-		ok = take_rsa(a, attr);
-	} else if (nid == NID_ext_req) {
-		ok = take_extensions(a, attr);
-	} else {
-		ok = note_unknown(a, X509_ATTRIBUTE_get0_object(attr));
+		return true;
 	}
-	X509_ATTRIBUTE_free(attr);
-	return ok;
-}
-
-/* Walk the items: an OID or an Attribute each, anything else is malformed. */
-static enum est_err
-take_items(struct est_csr_wants *a, STACK_OF(ASN1_TYPE) *items, struct est_error *e)
-{
-	for (int i = 0; i < sk_ASN1_TYPE_num(items); i++) {
-		ASN1_TYPE *t = sk_ASN1_TYPE_value(items, i);
-		bool ok;
-
-		if (t->type == V_ASN1_OBJECT)
-			ok = take_oid(a, t->value.object);
-		else if (t->type == V_ASN1_SEQUENCE)
-			ok = take_attribute(a, t->value.sequence);
-		else
-			return est_fail(e, EST_ERR_BADREQ, "CSR attributes hold an ASN.1 type %d "
-			    "where an OID or an Attribute belongs", t->type);
-		if (!ok)
-			return est_fail(e, EST_ERR_NOMEM, "out of memory reading CSR attributes");
-	}
-	return EST_OK;
+	if (nid == NID_X9_62_id_ecPublicKey)
+		return take_ec(a, attr);
+	if (nid == NID_rsaEncryption)
+		return take_rsa(a, attr);
+	if (nid == NID_ext_req)
+		return take_extensions(a, attr);
+	return note_unknown(a, X509_ATTRIBUTE_get0_object(attr));
 }
 
 enum est_err
 est_csr_wants_decode(const unsigned char *der, size_t len, struct est_csr_wants **out,
     struct est_error *e)
 {
-	const unsigned char *p = der;
-	STACK_OF(ASN1_TYPE) *items;
+	struct est_csrattrs *items = NULL;
 	struct est_csr_wants *a;
+	bool ok = true;
 	enum est_err rc;
 
-	if (len > 65536 || (items = d2i_ASN1_SEQUENCE_ANY(NULL, &p, (long)len)) == NULL) {
-		ERR_clear_error();
-		return est_fail(e, EST_ERR_BADREQ, "CSR attributes are not a DER SEQUENCE");
-	}
-	if (p != der + len) {
-		sk_ASN1_TYPE_pop_free(items, ASN1_TYPE_free);
-		return est_fail(e, EST_ERR_BADREQ, "CSR attributes are followed by %zu bytes of "
-		    "trailing data", (size_t)(der + len - p));
-	}
+	if (len > 65536)
+		return est_fail(e, EST_ERR_BADREQ, "CSR attributes are larger than 64 KiB");
+	if ((rc = est_csrattrs_decode(der, len, &items, e)) != EST_OK)
+		return rc;
 	if ((a = calloc(1, sizeof(*a))) == NULL || (a->der = malloc(len)) == NULL) {
 		free(a);
-		sk_ASN1_TYPE_pop_free(items, ASN1_TYPE_free);
+		est_csrattrs_free(items);
 		return est_fail(e, EST_ERR_NOMEM, "out of memory reading CSR attributes");
 	}
 	memcpy(a->der, der, len);
 	a->der_len = len;
-	a->none = sk_ASN1_TYPE_num(items) == 0;
-	rc = take_items(a, items, e);
-	sk_ASN1_TYPE_pop_free(items, ASN1_TYPE_free);
-	if (rc != EST_OK) {
+	a->none = items->n == 0 && items->n_unreadable == 0;
+	for (size_t i = 0; ok && i < items->n; i++)
+		ok = items->item[i].attr == NULL ? take_oid(a, items->item[i].oid) :
+		    take_attribute(a, items->item[i].attr);
+	est_csrattrs_free(items);
+	if (!ok) {
 		est_csr_wants_free(a);
-		return rc;
+		return est_fail(e, EST_ERR_NOMEM, "out of memory reading CSR attributes");
 	}
 	*out = a;
 	return EST_OK;

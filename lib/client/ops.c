@@ -8,17 +8,27 @@
  * attempt first does GET /cacerts, which opens (or reuses) the connection
  * and yields its binding value; then the CSR is built and posted on the
  * same easy handle, which reuses the connection. If the POST went out on a
- * new connection anyway (the server closed the old one; CURLINFO_NUM_CONNECTS
- * tells) and was refused, the CSR is rebuilt with the new connection's value
- * and sent once more. Every attempt after a 202 starts over the same way.
+ * new connection anyway and was refused -- libest's server closes the
+ * connection after every 401, so libcurl's answer to the challenge goes out
+ * on a new one -- the credentials are settled on the scheme the server
+ * offered (cl_settle_auth: sent with the first request from then on, so no
+ * 401 comes between), the probe is done again, and the CSR is rebuilt for
+ * that connection and sent once more. Every attempt after a 202 starts over
+ * the same way, and so does a same-origin redirect (EST-G-15): a new probe,
+ * a new CSR.
+ *
+ * What comes back is checked before it is returned (accept.c): the answer's
+ * certificate must be the one the CSR asked for -- its key, subject and
+ * subjectAltName as sent -- and verify up to the explicit trust anchor.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/ec.h>
+
 #include "client/client_int.h"
-#include "estkit/ca.h"
 #include "estkit/codec.h"
 #include "estkit/log.h"
 
@@ -38,20 +48,28 @@ start_op(struct est_client *c)
 {
 	c->failed_status = 0;
 	c->retry_after = 0;
+	c->retry_given = false;
 }
 
 enum est_err
 est_client_cacerts(struct est_client *c, STACK_OF(X509) **out, struct est_error *e)
 {
-	struct cl_response r;
+	STACK_OF(X509) *copy;
 	enum est_err rc;
 
 	start_op(c);
-	if ((rc = cl_request(c, "cacerts", NULL, 0, &r, e)) == EST_OK &&
-	    (rc = cl_answer_check(c, "cacerts", 200, &r, e)) == EST_OK)
-		rc = cl_certs_answer("cacerts", &r, out, e);
-	cl_response_clear(&r);
-	return rc;
+	if ((rc = cl_cacerts_get(c, e)) != EST_OK)
+		return rc;
+	if ((copy = X509_chain_up_ref(c->cabag)) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	*out = copy;
+	return EST_OK;
+}
+
+STACK_OF(X509) *
+est_client_ca_roots(const struct est_client *c)
+{
+	return c->caroots;
 }
 
 /* A 200 /csrattrs body: base64 CsrAttrs (leniently DER). */
@@ -63,6 +81,9 @@ csrattrs_body(const struct cl_response *r, struct est_csr_wants **out, struct es
 	size_t len = 0;
 	enum est_err rc;
 
+	if (r->len > 0 && est_body_len_without_nuls(r->body, r->len) != r->len)
+		log_debug("/csrattrs: the answer ends in NUL bytes (libest's server does that); "
+		    "ignored");
 	if ((rc = est_body_to_der(r->body, r->len, &der, &len, &sub)) == EST_OK)
 		rc = est_csr_wants_decode(der, len, out, &sub);
 	free(der);
@@ -80,7 +101,7 @@ est_client_csrattrs(struct est_client *c, struct est_csr_wants **out, struct est
 	enum est_err rc;
 
 	start_op(c);
-	if ((rc = cl_request(c, "csrattrs", NULL, 0, &r, e)) != EST_OK) {
+	if ((rc = cl_get(c, "csrattrs", &r, e)) != EST_OK) {
 		cl_response_clear(&r);
 		return rc;
 	}
@@ -99,42 +120,69 @@ est_client_csrattrs(struct est_client *c, struct est_csr_wants **out, struct est
 	return rc;
 }
 
-/* The CSR to send (req->csr, or one built now), base64 in 64-column lines. */
+/*
+ * The CSR to send (req->csr, or one built now) as base64 in 64-column
+ * lines; *csr: the CSR itself (a new reference: caller X509_REQ_free()s).
+ */
 static enum est_err
 csr_body(const struct post_op *o, const unsigned char *cb, size_t cb_len, char **body,
-    size_t *len, struct est_error *e)
+    size_t *len, X509_REQ **csr, struct est_error *e)
 {
-	X509_REQ *csr = o->req->csr;
 	unsigned char *der = NULL;
 	int n;
 	enum est_err rc;
 
-	if (csr == NULL && (rc = cl_csr_build(o->req, o->key, o->subject, o->san, cb, cb_len,
-	    &csr, e)) != EST_OK)
+	if (o->req->csr != NULL) {
+		if ((*csr = X509_REQ_dup(o->req->csr)) == NULL)
+			return est_fail_ssl(e, EST_ERR_NOMEM, "out of memory");
+	} else if ((rc = cl_csr_build(o->req, o->key, o->subject, o->san, cb, cb_len, csr,
+	    e)) != EST_OK) {
 		return rc;
-	if ((n = i2d_X509_REQ(csr, &der)) <= 0)
+	}
+	if ((n = i2d_X509_REQ(*csr, &der)) <= 0)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "cannot encode the CSR");
 	else
 		rc = est_b64_encode(der, (size_t)n, true, body, len, e);
 	OPENSSL_free(der);
-	if (csr != o->req->csr)
-		X509_REQ_free(csr);
+	if (rc != EST_OK) {
+		X509_REQ_free(*csr);
+		*csr = NULL;
+	}
 	return rc;
 }
 
-/* POST the CSR built with binding cb (may be empty). */
+/* POST the CSR built with binding cb (may be empty) to url; *csr as csr_body. */
 static enum est_err
-post_csr(struct est_client *c, const struct post_op *o, const unsigned char *cb,
-    size_t cb_len, struct cl_response *r, struct est_error *e)
+post_csr(struct est_client *c, const struct post_op *o, const char *url,
+    const unsigned char *cb, size_t cb_len, struct cl_response *r, X509_REQ **csr,
+    struct est_error *e)
 {
 	char *body = NULL;
 	size_t len = 0;
 	enum est_err rc;
 
-	if ((rc = csr_body(o, cb, cb_len, &body, &len, e)) == EST_OK)
-		rc = cl_request(c, o->op, body, len, r, e);
+	X509_REQ_free(*csr);
+	*csr = NULL;
+	if ((rc = csr_body(o, cb, cb_len, &body, &len, csr, e)) == EST_OK)
+		rc = cl_request_url(c, url, o->op, body, len, r, e);
 	free(body);
 	return rc;
+}
+
+/*
+ * tls-unique binds a CSR to a TLS 1.2 connection only when its master
+ * secret is unique to it: without Extended Master Secret (RFC 7627) a
+ * server can make two connections share it (the triple handshake), and
+ * replay the CSR on the other one (est-conformance.md CB-03).
+ */
+static enum est_err
+binding_safe(const struct cl_response *r, struct est_error *e)
+{
+	if (r->cb_len == 12 && !r->ems)
+		return est_fail(e, EST_ERR_TLS, "the server negotiated TLS 1.2 without Extended "
+		    "Master Secret (RFC 7627): tls-unique would not bind the CSR to this "
+		    "connection, so -z refuses it; use TLS 1.3 or enable EMS on the server");
+	return EST_OK;
 }
 
 /* The binding of the connection the next POST will use (GET /cacerts). */
@@ -148,6 +196,8 @@ probe_binding(struct est_client *c, unsigned char cb[CL_CB_MAX], size_t *cb_len,
 	if ((rc = cl_request(c, "cacerts", NULL, 0, &r, e)) == EST_OK && r.cb_len == 0)
 		rc = est_fail(e, EST_ERR_INTERNAL, "cannot read the TLS channel binding "
 		    "(is libcurl using OpenSSL?)");
+	if (rc == EST_OK)
+		rc = binding_safe(&r, e);
 	if (rc == EST_OK) {
 		memcpy(cb, r.cb, r.cb_len);
 		*cb_len = r.cb_len;
@@ -166,7 +216,44 @@ binding_lost(const struct cl_response *r, const unsigned char *cb, size_t cb_len
 	    (r->cb_len != cb_len || memcmp(r->cb, cb, cb_len) != 0);
 }
 
-/* One attempt: (probe,) build, post, and read a 200 answer. */
+/* What the certificate must be: the CSR's key and names, as sent. */
+static enum est_err
+expect_of(const struct post_op *o, X509_REQ *csr, struct est_cert_expect *want,
+    GENERAL_NAMES **san, struct est_error *e)
+{
+	enum est_err rc;
+
+	memset(want, 0, sizeof(*want));
+	if ((rc = est_csr_get_san(csr, san, e)) != EST_OK)
+		return rc;
+	want->key = X509_REQ_get0_pubkey(csr);
+	want->subject = X509_REQ_get_subject_name(csr);
+	want->san = *san;
+	want->any_names = o->req->names_by_server;
+	return EST_OK;
+}
+
+/* The 200 answer, checked. */
+static enum est_err
+read_answer(struct est_client *c, const struct post_op *o, X509_REQ *csr,
+    const struct cl_response *r, struct est_enroll_result *res, struct est_error *e)
+{
+	struct est_cert_expect want;
+	GENERAL_NAMES *san = NULL;
+	enum est_err rc;
+
+	if ((rc = cl_answer_check(c, o->op, 200, r, e)) == EST_OK &&
+	    (rc = expect_of(o, csr, &want, &san, e)) == EST_OK)
+		rc = o->keygen ? cl_keygen_answer(c, r, o->req, &want, res, e) :
+		    cl_enroll_answer(c, o->op, r, &want, res, e);
+	GENERAL_NAMES_free(san);
+	return rc;
+}
+
+/*
+ * One attempt: (probe,) build, post, and read a 200 answer. A same-origin
+ * redirect is followed with a CSR bound anew (EST-G-15, EST-C-41).
+ */
 static enum est_err
 attempt(struct est_client *c, const struct post_op *o, struct est_enroll_result *res,
     struct est_error *e)
@@ -174,26 +261,36 @@ attempt(struct est_client *c, const struct post_op *o, struct est_enroll_result 
 	unsigned char cb[CL_CB_MAX];
 	size_t cb_len = 0;
 	struct cl_response r = { 0 };
+	X509_REQ *csr = NULL;
+	char url[1024], next[1024];
 	enum est_err rc = EST_OK;
 
-	if (o->bind)
-		rc = probe_binding(c, cb, &cb_len, e);
-	if (rc == EST_OK)
-		rc = post_csr(c, o, cb, cb_len, &r, e);
-	if (rc == EST_OK && o->bind && r.status != 200 && binding_lost(&r, cb, cb_len)) {
-		log_debug("/%s went out on a new connection: binding the CSR to it", o->op);
-		cb_len = r.cb_len;
-		memcpy(cb, r.cb, cb_len);
+	snprintf(url, sizeof(url), "%s/%s", c->base, o->op);
+	for (int hop = 0;; hop++) {
 		cl_response_clear(&r);
-		rc = post_csr(c, o, cb, cb_len, &r, e);
+		if (o->bind)
+			rc = probe_binding(c, cb, &cb_len, e);
+		if (rc == EST_OK)
+			rc = post_csr(c, o, url, cb, cb_len, &r, &csr, e);
+		if (rc == EST_OK && o->bind && r.status != 200 && binding_lost(&r, cb, cb_len)) {
+			log_debug("/%s went out on a new connection: binding the CSR to the next one",
+			    o->op);
+			cl_response_clear(&r);
+			cl_settle_auth(c);
+			if ((rc = probe_binding(c, cb, &cb_len, e)) == EST_OK)
+				rc = post_csr(c, o, url, cb, cb_len, &r, &csr, e);
+		}
+		if (rc != EST_OK || !cl_is_redirect(&r) || hop >= CL_REDIRECTS_MAX)
+			break;
+		if ((rc = cl_redirect_target(c, o->op, url, &r, next, sizeof(next), e)) != EST_OK)
+			break;
+		log_info("/%s: HTTP %ld: following the redirect to %s", o->op, r.status, next);
+		snprintf(url, sizeof(url), "%s", next);
 	}
 	res->attempts++;
 	if (rc == EST_OK)
-		rc = cl_answer_check(c, o->op, 200, &r, e);
-	if (rc == EST_OK)
-		rc = o->keygen ? cl_keygen_answer(c, &r, o->req, res, e) :
-		    cl_enroll_answer(o->op, &r, o->req->csr != NULL ?
-		    X509_REQ_get0_pubkey(o->req->csr) : o->key, res, e);
+		rc = read_answer(c, o, csr, &r, res, e);
+	X509_REQ_free(csr);
 	cl_response_clear(&r);
 	return rc;
 }
@@ -219,7 +316,7 @@ run_post(struct est_client *c, const struct post_op *o, struct est_enroll_result
 	for (unsigned retry = 0;; retry++) {
 		if ((rc = attempt(c, o, res, e)) != EST_ERR_PENDING || retry >= c->retry_max)
 			return rc;
-		wait = c->retry_after != 0 ? c->retry_after : 60;
+		wait = c->retry_given ? c->retry_after : 60;
 		if (wait > c->retry_wait_max)
 			return est_fail(e, EST_ERR_PENDING, "/%s: HTTP 202: the server asks to wait "
 			    "%u s, longer than the %u s this client waits: ask again later",
@@ -296,8 +393,8 @@ est_client_serverkeygen(struct est_client *c, const struct est_enroll_req *req,
 		    "certificate and its key");
 	/* The server ignores the CSR's key (RFC 7030 §4.4.1): any key may sign. */
 	if (req->csr == NULL && o.key == NULL) {
-		if ((rc = est_key_generate("ec:P-256", &throwaway, e)) != EST_OK)
-			return rc;
+		if ((throwaway = EVP_EC_gen("P-256")) == NULL)
+			return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot make a throwaway P-256 key");
 		o.key = throwaway;
 	}
 	if ((rc = check_req(&o, e)) == EST_OK)

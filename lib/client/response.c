@@ -5,8 +5,9 @@
  * Parsing is lenient where peers are known to differ (est-conformance.md
  * pitfalls 1, 3, 4, 18): base64 with or without line breaks, PEM or DER
  * bodies, smime-type present or not, parts in any order. What the answer
- * means is checked strictly: an enrolment answer must certify the key that
- * was sent, a server-generated key must match its certificate.
+ * means is checked strictly: an issued certificate must pass
+ * cl_issued_check (trust anchor, validity, names, key: the one sent, or the
+ * server-generated one), and an encrypted key's signer cl_key_signer_check.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,38 +71,46 @@ cl_certs_answer(const char *op, const struct cl_response *r, STACK_OF(X509) **ou
 	return certs_from(what, r->body, r->len, out, e);
 }
 
-/* Take the certificate of certs that certifies key; all of certs go to res. */
-static enum est_err
-pick_cert(const char *what, STACK_OF(X509) *certs, EVP_PKEY *key,
-    struct est_enroll_result *res, struct est_error *e)
+/* The certificate of certs that certifies key (borrowed), or NULL. */
+static X509 *
+cert_for_key(STACK_OF(X509) *certs, EVP_PKEY *key)
 {
 	for (int i = 0; i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
 
-		if (EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1 && X509_up_ref(x)) {
-			res->cert = x;
-			res->certs = certs;
-			return EST_OK;
+		if (EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1) {
+			ERR_clear_error();
+			return x;
 		}
 	}
 	ERR_clear_error();
-	sk_X509_pop_free(certs, X509_free);
-	return est_fail(e, EST_ERR_SERVER, "%s holds no certificate for the key that was "
-	    "sent (the server certified another key)", what);
+	return NULL;
 }
 
 enum est_err
-cl_enroll_answer(const char *op, const struct cl_response *r, EVP_PKEY *pubkey,
-    struct est_enroll_result *res, struct est_error *e)
+cl_enroll_answer(struct est_client *c, const char *op, const struct cl_response *r,
+    const struct est_cert_expect *want, struct est_enroll_result *res, struct est_error *e)
 {
 	STACK_OF(X509) *certs = NULL;
-	char what[48];
+	X509 *x;
 	enum est_err rc;
 
-	snprintf(what, sizeof(what), "the /%s answer", op);
 	if ((rc = cl_certs_answer(op, r, &certs, e)) != EST_OK)
 		return rc;
-	return pick_cert(what, certs, pubkey, res, e);
+	if ((x = cert_for_key(certs, want->key)) == NULL)
+		rc = est_fail(e, EST_ERR_SERVER, "the /%s answer holds no certificate for the "
+		    "key that was sent (the server certified another key)", op);
+	else
+		rc = cl_issued_check(c, op, x, certs, want, NULL, e);
+	if (rc == EST_OK && !X509_up_ref(x))
+		rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
+	if (rc != EST_OK) {
+		sk_X509_pop_free(certs, X509_free);
+		return rc;
+	}
+	res->cert = x;
+	res->certs = certs;
+	return EST_OK;
 }
 
 /* The parts of the multipart answer, split at the Content-Type's boundary. */
@@ -146,13 +155,18 @@ plain_key(const struct est_mime_slice *p, EVP_PKEY **out, struct est_error *e)
 	return EST_OK;
 }
 
-/* The encrypted key part, opened with the configured decryption key. */
+/*
+ * The encrypted key part, opened with the configured decryption key. Its
+ * signer must be the CA that issued the certificate (chain[1]) or the
+ * signer the request names.
+ */
 static enum est_err
-sealed_key(struct est_client *c, const struct est_mime_slice *p,
-    const struct est_enroll_req *req, STACK_OF(X509) *certs, EVP_PKEY **out,
-    struct est_error *e)
+sealed_key(const struct est_mime_slice *p, const struct est_enroll_req *req,
+    STACK_OF(X509) *chain, EVP_PKEY **out, struct est_error *e)
 {
+	struct est_key_recipient rcpt = { 0 };
 	struct est_error sub = { 0 };
+	STACK_OF(X509) *allowed, *signers = NULL;
 	unsigned char *der = NULL;
 	size_t derlen = 0;
 	enum est_err rc;
@@ -163,10 +177,43 @@ sealed_key(struct est_client *c, const struct est_mime_slice *p,
 	if (est_body_to_der(p->body, p->len, &der, &derlen, &sub) != EST_OK)
 		return est_fail(e, EST_ERR_SERVER, "the encrypted key part is not base64: %s",
 		    sub.msg);
-	rc = cl_key_decrypt(der, derlen, req->decrypt_cert, req->decrypt_key, c->tas, certs,
-	    out, e);
+	if ((allowed = sk_X509_new_null()) == NULL ||
+	    (sk_X509_num(chain) > 1 && !sk_X509_push(allowed, sk_X509_value(chain, 1))) ||
+	    (req->key_signer != NULL && !sk_X509_push(allowed, req->key_signer))) {
+		sk_X509_free(allowed);
+		free(der);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	/* The codec's reader (fuzzed); the signer must then be one of allowed exactly. */
+	rcpt.cert = req->decrypt_cert;
+	rcpt.key = req->decrypt_key;
+	rc = est_keypkg_open(der, derlen, &rcpt, allowed, out, &signers, &sub);
 	free(der);
+	if (rc == EST_ERR_NOMEM)
+		est_fail(e, rc, "%s", sub.msg);
+	else if (rc == EST_ERR_CRYPTO)
+		est_fail(e, rc, "cannot decrypt the server-generated key with the given key: "
+		    "was it encrypted to another one? (%s)", sub.msg);
+	else if (rc != EST_OK)
+		rc = est_fail(e, EST_ERR_SERVER, "the encrypted key part: %s", sub.msg);
+	else if ((rc = cl_key_signer_check(signers, allowed, e)) != EST_OK) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+	}
+	sk_X509_pop_free(signers, X509_free);
+	sk_X509_free(allowed);
 	return rc;
+}
+
+/* The end-entity certificate of the certificate part (the first non-CA one). */
+static X509 *
+leaf_of(STACK_OF(X509) *certs)
+{
+	for (int i = 0; i < sk_X509_num(certs); i++)
+		if (X509_check_ca(sk_X509_value(certs, i)) == 0)
+			return sk_X509_value(certs, i);
+	ERR_clear_error();
+	return NULL;
 }
 
 /* Which part is which, by type (EST-C-60): key, encrypted key, certificate. */
@@ -190,13 +237,33 @@ classify(struct est_mime_slice *parts, size_t n, struct est_mime_slice **key, bo
 	}
 }
 
+/*
+ * The certificate of the certificate part, validated (its key unknown yet
+ * when the key is sealed): *leaf borrowed from certs, *chain the verified
+ * chain (caller frees).
+ */
+static enum est_err
+keygen_cert(struct est_client *c, STACK_OF(X509) *certs, const struct est_cert_expect *want,
+    X509 **leaf, STACK_OF(X509) **chain, struct est_error *e)
+{
+	struct est_cert_expect names = *want;
+
+	if ((*leaf = leaf_of(certs)) == NULL)
+		return est_fail(e, EST_ERR_SERVER, "the /serverkeygen answer holds no end-entity "
+		    "certificate");
+	names.key = NULL;
+	return cl_issued_check(c, "serverkeygen", *leaf, certs, &names, chain, e);
+}
+
 enum est_err
 cl_keygen_answer(struct est_client *c, const struct cl_response *r,
-    const struct est_enroll_req *req, struct est_enroll_result *res, struct est_error *e)
+    const struct est_enroll_req *req, const struct est_cert_expect *want,
+    struct est_enroll_result *res, struct est_error *e)
 {
 	struct est_mime_slice parts[MAX_PARTS], *kp, *cp;
-	STACK_OF(X509) *certs = NULL;
+	STACK_OF(X509) *certs = NULL, *chain = NULL;
 	EVP_PKEY *key = NULL;
+	X509 *leaf = NULL;
 	size_t n = 0;
 	bool sealed;
 	enum est_err rc;
@@ -207,17 +274,28 @@ cl_keygen_answer(struct est_client *c, const struct cl_response *r,
 	if (kp == NULL || cp == NULL)
 		return est_fail(e, EST_ERR_SERVER, "the /serverkeygen answer lacks its %s part",
 		    kp == NULL ? "application/pkcs8 key" : "application/pkcs7-mime certificate");
+	/* Asked for encryption, got a key in the clear: a downgrade (RFC 7030 §4.4.2). */
+	if (!sealed && req->decrypt_key != NULL)
+		return est_fail(e, EST_ERR_SERVER, "/serverkeygen: the key was asked for "
+		    "encrypted but came in the clear (application/pkcs8): refused");
 	if ((rc = certs_from("the certificate part", cp->body, cp->len, &certs, e)) != EST_OK)
 		return rc;
-	rc = sealed ? sealed_key(c, kp, req, certs, &key, e) : plain_key(kp, &key, e);
+	if ((rc = keygen_cert(c, certs, want, &leaf, &chain, e)) == EST_OK)
+		rc = sealed ? sealed_key(kp, req, chain, &key, e) : plain_key(kp, &key, e);
+	if (rc == EST_OK && EVP_PKEY_eq(X509_get0_pubkey(leaf), key) != 1)
+		rc = est_fail(e, EST_ERR_SERVER, "/serverkeygen: the key does not belong to the "
+		    "certificate: refused");
+	if (rc == EST_OK && !X509_up_ref(leaf))
+		rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
+	ERR_clear_error();
+	sk_X509_pop_free(chain, X509_free);
 	if (rc != EST_OK) {
+		EVP_PKEY_free(key);
 		sk_X509_pop_free(certs, X509_free);
 		return rc;
 	}
-	if ((rc = pick_cert("the /serverkeygen answer", certs, key, res, e)) != EST_OK) {
-		EVP_PKEY_free(key);
-		return rc;
-	}
+	res->cert = leaf;
+	res->certs = certs;
 	res->key = key;
 	return EST_OK;
 }

@@ -6,8 +6,15 @@
  * the host name or IP address is checked during the handshake under RFC
  * 6125 (subjectAltName only, no common-name fallback). A failed check stops
  * the handshake, so no request -- and no credential -- ever reaches an
- * unauthenticated server. libcurl then answers HTTP authentication
- * challenges itself, on the same connection.
+ * unauthenticated server. Renegotiation is refused (a renegotiated
+ * connection has no single channel binding, est-conformance.md EST-G-07).
+ *
+ * HTTP credentials are never configured up front: each request goes out
+ * without them, and only a 401 whose WWW-Authenticate offers a scheme we
+ * have credentials for is answered -- by sending that request once more
+ * with them, on the same handle (so the same connection), after which they
+ * are removed again. So no request carries credentials it was not asked
+ * for, and every request asks anew (EST-C-30, EST-C-31).
  *
  * Each answer's headers are watched as they arrive: the TLS connection is
  * live then, so its channel-binding value is read there (libcurl does not
@@ -78,6 +85,13 @@ set_identity(struct est_client *c, SSL_CTX *ctx)
 	return true;
 }
 
+bool
+cl_tls_setup(SSL_CTX *ctx, bool tls13_only)
+{
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	return SSL_CTX_set_min_proto_version(ctx, tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+}
+
 /* CURLOPT_SSL_CTX_FUNCTION: called for each new connection's SSL_CTX. */
 static CURLcode
 on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
@@ -86,7 +100,7 @@ on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
 	SSL_CTX *ctx = sslctx;
 
 	(void)curl;
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	if (!cl_tls_setup(ctx, c->tls13_only) ||
 	    (!c->bootstrap && !set_server_auth(c, ctx)) || !set_identity(c, ctx))
 		return CURLE_SSL_CERTPROBLEM;
 	return CURLE_OK;
@@ -111,16 +125,19 @@ header_value(const char *line, size_t len, const char *name, char *out, size_t o
 	out[len - v] = '\0';
 }
 
-/* The channel binding of the connection this answer arrives on. */
+/* The channel binding of the connection this answer arrives on, and EMS. */
 static void
 capture_chanbind(struct est_client *c, struct cl_response *r)
 {
 	struct curl_tlssessioninfo *ti = NULL;
 
 	r->cb_len = 0;
+	r->ems = false;
 	if (curl_easy_getinfo(c->curl, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti != NULL &&
-	    ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals != NULL)
+	    ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals != NULL) {
 		r->cb_len = cl_chanbind(ti->internals, r->cb);
+		r->ems = SSL_get_extms_support(ti->internals) == 1;
+	}
 }
 
 static size_t
@@ -132,13 +149,16 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 
 	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		/* A new answer (after a 401 or a 100): forget the last one's. */
-		r->content_type[0] = r->retry_after[0] = '\0';
+		r->content_type[0] = r->retry_after[0] = r->location[0] = '\0';
+		r->challenges = 0;
 		r->len = 0;
 		capture_chanbind(c, r);
 		return len;
 	}
 	header_value(buf, len, "content-type", r->content_type, sizeof(r->content_type));
 	header_value(buf, len, "retry-after", r->retry_after, sizeof(r->retry_after));
+	header_value(buf, len, "location", r->location, sizeof(r->location));
+	r->challenges |= cl_challenges(buf, len);
 	return len;
 }
 
@@ -229,23 +249,60 @@ set_headers(struct est_client *c)
 	return c->hdr_get != NULL;
 }
 
-/* Basic and Digest as the server asks (libcurl probes first), Bearer. */
+/*
+ * Credentials for the schemes a 401 offers; false when we have none of
+ * them. Basic and Digest from the user name, Bearer from the token.
+ */
 static bool
-set_credentials(struct est_client *c)
+set_credentials(struct est_client *c, unsigned offered)
 {
 	long auth = 0;
 	bool ok = true;
 
-	if (c->user != NULL) {
-		auth |= CURLAUTH_BASIC | CURLAUTH_DIGEST;
+	if (c->user != NULL && (offered & (CL_CH_BASIC | CL_CH_DIGEST))) {
+		auth |= (offered & CL_CH_BASIC ? CURLAUTH_BASIC : 0) |
+		    (offered & CL_CH_DIGEST ? CURLAUTH_DIGEST : 0);
 		ok = curl_easy_setopt(c->curl, CURLOPT_USERNAME, c->user) == CURLE_OK &&
 		    curl_easy_setopt(c->curl, CURLOPT_PASSWORD, c->password) == CURLE_OK;
 	}
-	if (c->token != NULL) {
+	if (c->token != NULL && (offered & CL_CH_BEARER)) {
 		auth |= CURLAUTH_BEARER;
 		ok = ok && curl_easy_setopt(c->curl, CURLOPT_XOAUTH2_BEARER, c->token) == CURLE_OK;
 	}
-	return ok && (auth == 0 || curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, auth) == CURLE_OK);
+	return ok && auth != 0 && curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, auth) == CURLE_OK;
+}
+
+/* No credentials on the handle: the next request goes out without them. */
+static void
+clear_credentials(struct est_client *c)
+{
+	curl_easy_setopt(c->curl, CURLOPT_USERNAME, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_PASSWORD, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_XOAUTH2_BEARER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+}
+
+/*
+ * TLS-SRP: TLS 1.2 and SRP suites only, so that whatever is negotiated,
+ * the server proved it holds the verifier. Those suites carry no
+ * certificate, so libcurl must not ask for one.
+ */
+static bool
+set_srp(struct est_client *c)
+{
+	CURL *h = c->curl;
+
+	if (c->srp_user == NULL)
+		return true;
+	return curl_easy_setopt(h, CURLOPT_TLSAUTH_TYPE, "SRP") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_TLSAUTH_USERNAME, c->srp_user) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_TLSAUTH_PASSWORD, c->srp_password) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "SRP-AES-256-CBC-SHA:"
+	    "SRP-AES-128-CBC-SHA:SRP-RSA-AES-256-CBC-SHA:SRP-RSA-AES-128-CBC-SHA") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_SSLVERSION,
+	    (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2)) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK;
 }
 
 enum est_err
@@ -259,7 +316,8 @@ cl_transport_init(struct est_client *c, struct est_error *e)
 	if (curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSLVERSION, c->tls13_only ?
+	    (long)CURL_SSLVERSION_TLSv1_3 : (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_CAINFO, NULL) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_CAPATH, NULL) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify) != CURLE_OK ||
@@ -277,8 +335,9 @@ cl_transport_init(struct est_client *c, struct est_error *e)
 	    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    (c->resolve != NULL && curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve) != CURLE_OK) ||
-	    !set_credentials(c))
+	    !set_srp(c))
 		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused an option: is it built "
 		    "with OpenSSL and HTTPS (curl -V)?");
 	return EST_OK;
@@ -342,6 +401,9 @@ transport_fail(struct est_client *c, CURLcode res, const struct cl_response *r,
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return verify_fail(c, what, e);
 	case CURLE_SSL_CONNECT_ERROR:
+		if (c->srp_user != NULL)
+			return est_fail(e, EST_ERR_AUTH, "%s: TLS-SRP handshake failed (%s): a wrong "
+			    "SRP user name or password, or no TLS-SRP on that port", what, why);
 		return est_fail(e, EST_ERR_TLS, "%s: TLS handshake failed (%s): is it a TLS "
 		    "port, and does the server want a client certificate?", what, why);
 	case CURLE_RECV_ERROR:
@@ -363,29 +425,48 @@ cl_response_clear(struct cl_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-enum est_err
-cl_request(struct est_client *c, const char *op, const char *post, size_t post_len,
-    struct cl_response *r, struct est_error *e)
+/*
+ * libest's server answers 401 to a client it has authenticated by its
+ * certificate unless the request carries an Authorization header; libest's
+ * client then sends an empty Basic one. So do we, from then on, when we
+ * have a certificate and no credentials of our own. false when that does
+ * not apply (or was done already).
+ */
+static bool
+start_empty_basic(struct est_client *c, const struct cl_response *r)
 {
-	char url[1024], what[64];
-	CURLcode res;
-	bool ok;
+	static const char hdr[] = "Authorization: Basic Og=="; /* base64(":") */
 
-	memset(r, 0, sizeof(*r));
-	if (c->bootstrap && (post != NULL || strcmp(op, "cacerts") != 0))
-		return est_fail(e, EST_ERR_CONFIG, "without a trust anchor only /cacerts may be "
-		    "fetched (RFC 7030 §4.1.1): give a trust anchor");
-	snprintf(url, sizeof(url), "%s/%s", c->base, op);
-	snprintf(what, sizeof(what), "%s /%s", post != NULL ? "POST" : "GET", op);
-	ok = curl_easy_setopt(c->curl, CURLOPT_URL, url) == CURLE_OK && (post == NULL ?
-	    curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
-	    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdr_get) == CURLE_OK :
-	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, post) == CURLE_OK &&
-	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len) == CURLE_OK &&
-	    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdr_post) == CURLE_OK);
-	if (!ok)
-		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused the request options");
-	log_debug("%s %s", post != NULL ? "POST" : "GET", url);
+	if (r->status != 401 || c->cert == NULL || c->user != NULL || c->token != NULL ||
+	    c->empty_basic)
+		return false;
+	/* Appending keeps each list's head, which libcurl holds. */
+	if (curl_slist_append(c->hdr_post, hdr) == NULL || curl_slist_append(c->hdr_get, hdr) == NULL)
+		return false;
+	c->empty_basic = true;
+	log_debug("HTTP 401 despite the client certificate: asking again with an empty Basic "
+	    "Authorization header, as libest's client does");
+	return true;
+}
+
+void
+cl_settle_auth(struct est_client *c)
+{
+	unsigned pick = (c->offered & CL_CH_DIGEST) ? CL_CH_DIGEST : (c->offered & CL_CH_BASIC);
+
+	if (c->user == NULL || pick == 0 || c->settled == pick)
+		return;
+	c->settled = pick;
+	log_debug("HTTP authentication: %s from now on, without waiting for a challenge",
+	    pick == CL_CH_DIGEST ? "Digest" : "Basic");
+}
+
+/* One curl_easy_perform into r. */
+static enum est_err
+perform(struct est_client *c, const char *what, struct cl_response *r, struct est_error *e)
+{
+	CURLcode res;
+
 	c->cur = r;
 	c->errbuf[0] = '\0';
 	res = curl_easy_perform(c->curl);
@@ -397,4 +478,59 @@ cl_request(struct est_client *c, const char *op, const char *post, size_t post_l
 	log_debug("%s: HTTP %ld, %s, %zu bytes, %ld new connection(s)", what, r->status,
 	    r->content_type[0] ? r->content_type : "no Content-Type", r->len, r->new_connections);
 	return EST_OK;
+}
+
+enum est_err
+cl_request_url(struct est_client *c, const char *url, const char *op, const char *post,
+    size_t post_len, struct cl_response *r, struct est_error *e)
+{
+	char what[64];
+	enum est_err rc;
+	bool ok;
+
+	memset(r, 0, sizeof(*r));
+	if (c->bootstrap && (post != NULL || strcmp(op, "cacerts") != 0))
+		return est_fail(e, EST_ERR_CONFIG, "without a trust anchor only /cacerts may be "
+		    "fetched (RFC 7030 §4.1.1): give a trust anchor");
+	snprintf(what, sizeof(what), "%s /%s", post != NULL ? "POST" : "GET", op);
+	ok = curl_easy_setopt(c->curl, CURLOPT_URL, url) == CURLE_OK && (post == NULL ?
+	    curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
+	    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdr_get) == CURLE_OK :
+	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, post) == CURLE_OK &&
+	    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len) == CURLE_OK &&
+	    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdr_post) == CURLE_OK);
+	if (!ok)
+		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused the request options");
+	log_debug("%s %s", post != NULL ? "POST" : "GET", url);
+	clear_credentials(c);
+	/* This server asked before, and closes the connection after a 401 (ops.c). */
+	if (c->settled != 0 && !set_credentials(c, c->settled))
+		clear_credentials(c);
+	if ((rc = perform(c, what, r, e)) != EST_OK || r->status != 401 || c->bootstrap)
+		return rc;
+	c->offered = r->challenges;
+	if (start_empty_basic(c, r)) {
+		cl_response_clear(r);
+		return perform(c, what, r, e);
+	}
+	/* The server passed the TLS checks (else no answer) and asks: answer once. */
+	if (!set_credentials(c, r->challenges)) {
+		clear_credentials(c);
+		return EST_OK;
+	}
+	log_debug("%s: answering the server's challenge", what);
+	cl_response_clear(r);
+	rc = perform(c, what, r, e);
+	clear_credentials(c);
+	return rc;
+}
+
+enum est_err
+cl_request(struct est_client *c, const char *op, const char *post, size_t post_len,
+    struct cl_response *r, struct est_error *e)
+{
+	char url[1024];
+
+	snprintf(url, sizeof(url), "%s/%s", c->base, op);
+	return cl_request_url(c, url, op, post, post_len, r, e);
 }

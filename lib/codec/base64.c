@@ -8,10 +8,12 @@
  * and CR/LF/space/TAB pass. Lengths go to OpenSSL in chunks, so an int never
  * overflows.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "estkit/codec.h"
@@ -20,7 +22,7 @@
 #define B64_LINE_BYTES 48     /* input bytes per wrapped line */
 #define B64_CHUNK (48 * 1024) /* bytes per OpenSSL call; a multiple of 3 and 4 */
 
-static const char BADB64[] = "request body is not valid base64";
+static const char BADB64[] = "the body is not valid base64";
 
 static bool
 is_b64_space(unsigned char c)
@@ -134,6 +136,40 @@ est_b64_decode(const char *in, size_t inlen, unsigned char **out,
 	*out = buf;
 	*outlen = len;
 	return EST_OK;
+}
+
+bool
+est_b64_decode_strict(const char *in, size_t inlen, unsigned char *out, size_t cap,
+    size_t *outlen)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/=";
+	unsigned char *dec = NULL;
+	char *enc = NULL;
+	size_t declen = 0, enclen = 0;
+	bool ok;
+
+	/* No whitespace and whole quads: then est_b64_decode checks the rest. */
+	if (inlen == 0 || inlen % 4 != 0 || inlen > INT_MAX / 2)
+		return false;
+	for (size_t i = 0; i < inlen; i++)
+		if (in[i] == '\0' || strchr(alphabet, in[i]) == NULL)
+			return false;
+	if (est_b64_decode(in, inlen, &dec, &declen, NULL) != EST_OK)
+		return false;
+	/* Only the canonical form: unused bits of the last quad must be zero. */
+	ok = declen <= cap && est_b64_encode(dec, declen, false, &enc, &enclen, NULL) == EST_OK &&
+	    enclen == inlen && memcmp(enc, in, inlen) == 0;
+	if (ok) {
+		memcpy(out, dec, declen);
+		*outlen = declen;
+	}
+	OPENSSL_cleanse(dec, declen);
+	free(dec);
+	if (enc != NULL)
+		OPENSSL_cleanse(enc, enclen);
+	free(enc);
+	return ok;
 }
 
 enum est_err

@@ -6,6 +6,11 @@
  * and base64 otherwise (RFC 8951 §3: the body is base64 whatever the headers
  * say; PEM and DER are accepted leniently). DER is returned whole, trailing
  * bytes included, so that the parser after us can refuse them.
+ *
+ * NUL bytes at the end of a body that is not DER are dropped: libest's
+ * example server ends its /csrattrs answer in one (a C string's terminator
+ * sent along), and libest's client accepts that. This is the one place that
+ * leniency is decided, for every body either side reads.
  */
 #include <errno.h>
 #include <limits.h>
@@ -127,18 +132,29 @@ csr_from_der(const unsigned char *der, size_t len, const char *what,
 	return EST_OK;
 }
 
+size_t
+est_body_len_without_nuls(const unsigned char *body, size_t len)
+{
+	while (len > 0 && body[len - 1] == '\0')
+		len--;
+	return len;
+}
+
 enum est_err
 est_body_to_der(const unsigned char *body, size_t len,
     unsigned char **der, size_t *derlen, struct est_error *e)
 {
-	size_t off = pem_start(body, len);
+	size_t off;
 
+	/* Raw DER first: its last byte may well be 0x00. */
+	if (looks_der(body, len))
+		return copy_out(body, len, der, derlen, e);
+	len = est_body_len_without_nuls(body, len);
+	off = pem_start(body, len);
 	if (len == 0)
 		return est_fail(e, EST_ERR_BADREQ, "empty body");
 	if (off < len)
-		return pem_to_der(body + off, len - off, "request body", der, derlen, e);
-	if (looks_der(body, len))
-		return copy_out(body, len, der, derlen, e);
+		return pem_to_der(body + off, len - off, "the body", der, derlen, e);
 	return est_b64_decode((const char *)body, len, der, derlen, e);
 }
 

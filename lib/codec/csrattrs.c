@@ -327,6 +327,24 @@ est_csrattrs_encode(const struct est_csrattrs *a, unsigned char **der, size_t *d
 	return EST_OK;
 }
 
+/* Whether an item is an OID, or a SEQUENCE that is a whole Attribute (or not a SEQUENCE). */
+static bool
+readable(const ASN1_TYPE *t)
+{
+	const unsigned char *p;
+	X509_ATTRIBUTE *attr;
+	bool ok;
+
+	if (t->type != V_ASN1_SEQUENCE)
+		return true; /* an OID, or refused by type_to_item */
+	p = t->value.sequence->data;
+	attr = d2i_X509_ATTRIBUTE(NULL, &p, t->value.sequence->length);
+	ok = attr != NULL && p == t->value.sequence->data + t->value.sequence->length;
+	X509_ATTRIBUTE_free(attr);
+	ERR_clear_error();
+	return ok;
+}
+
 /* One decoded AttrOrOID into it. */
 static enum est_err
 type_to_item(const ASN1_TYPE *t, size_t i, struct est_csrattr *it, struct est_error *e)
@@ -369,9 +387,13 @@ est_csrattrs_decode(const unsigned char *der, size_t derlen, struct est_csrattrs
 	if ((a = calloc(1, sizeof(*a))) == NULL && rc == EST_OK)
 		rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
 	for (int i = 0; rc == EST_OK && i < sk_ASN1_TYPE_num(seq); i++) {
-		struct est_csrattr *it = add_item(a);
+		struct est_csrattr *it;
 
-		if (it == NULL)
+		if (!readable(sk_ASN1_TYPE_value(seq, i))) {
+			a->n_unreadable++;
+			continue;
+		}
+		if ((it = add_item(a)) == NULL)
 			rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
 		else
 			rc = type_to_item(sk_ASN1_TYPE_value(seq, i), (size_t)i, it, e);

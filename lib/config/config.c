@@ -46,7 +46,9 @@ enum opt_type {
 	OPT_KEYSPEC,  /* char *, a key spec or "from-csr" */
 	OPT_CSRATTRS, /* char *, checked with est_csrattrs_parse */
 	OPT_APPROVAL, /* enum est_approval */
-	OPT_RULE      /* an issuance-policy key of an alias (rules.c) */
+	OPT_RULE,     /* an issuance-policy key of an alias (rules.c) */
+	OPT_CHALLENGES, /* http-challenges: order of WWW-Authenticate challenges */
+	OPT_URLPATH   /* char *, an absolute HTTP path outside /.well-known/est/ */
 };
 
 struct opt {
@@ -66,6 +68,11 @@ struct opt {
 static const struct opt opts[] = {
 	{ S_SERVER, "store", OPT_STORE, SRV(store_uri), 0, 0 },
 	{ S_SERVER, "credentials", OPT_PATH, SRV(credentials_path), 0, 0 },
+	{ S_SERVER, "srp-verifiers", OPT_PATH, SRV(srp_verifiers_path), 0, 0 },
+	{ S_SERVER, "bearer-tokens", OPT_PATH, SRV(bearer_tokens_path), 0, 0 },
+	{ S_SERVER, "bearer-jwt-key", OPT_PATH, SRV(bearer_jwt_key_path), 0, 0 },
+	{ S_SERVER, "bearer-jwt-issuer", OPT_STR, SRV(bearer_jwt_issuer), 0, 0 },
+	{ S_SERVER, "bearer-jwt-audience", OPT_STR, SRV(bearer_jwt_audience), 0, 0 },
 	{ S_SERVER, "realm", OPT_STR, SRV(realm), 0, 0 },
 	{ S_SERVER, "user", OPT_STR, SRV(user), 0, 0 },
 	{ S_SERVER, "workers", OPT_UINT, SRV(workers), 0, 256 },
@@ -88,13 +95,25 @@ static const struct opt opts[] = {
 	{ S_SERVER, "auth-fail-limit", OPT_UINT, SRV(auth_fail_limit), 0, 1000 },
 	{ S_SERVER, "auth-fail-window", OPT_UINT, SRV(auth_fail_window), 1, 86400 },
 	{ S_SERVER, "auth-lockout", OPT_UINT, SRV(auth_lockout), 1, 86400 },
+	{ S_SERVER, "crl-path", OPT_URLPATH, SRV(crl_path), 0, 0 },
+	{ S_SERVER, "ocsp-path", OPT_URLPATH, SRV(ocsp_path), 0, 0 },
+	{ S_SERVER, "crl-check-interval", OPT_UINT, SRV(crl_check_interval), 1, 3600 },
 	{ S_LISTENER, "listen", OPT_LISTEN, 0, 0, 0 },
 	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
 	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
 	{ S_LISTENER, "key", OPT_PATH, LST(key_path), 0, 0 },
+	{ S_LISTENER, "srp", OPT_BOOL, LST(srp), 0, 0 },
 	{ S_CA, "certificate", OPT_PATH, CA(cert_path), 0, 0 },
 	{ S_CA, "key", OPT_PATH, CA(key_path), 0, 0 },
 	{ S_CA, "chain", OPT_PATH, CA(chain_path), 0, 0 },
+	{ S_CA, "crl-url", OPT_STR, CA(crl_url), 0, 0 },
+	{ S_CA, "ocsp-url", OPT_STR, CA(ocsp_url), 0, 0 },
+	{ S_CA, "ca-issuers-url", OPT_STR, CA(ca_issuers_url), 0, 0 },
+	{ S_CA, "crl-file", OPT_PATH, CA(crl_file), 0, 0 },
+	{ S_CA, "crl-validity-hours", OPT_UINT, CA(crl_validity_hours), 1, 24 * 366 },
+	{ S_CA, "ocsp-certificate", OPT_PATH, CA(ocsp_cert_path), 0, 0 },
+	{ S_CA, "ocsp-key", OPT_PATH, CA(ocsp_key_path), 0, 0 },
+	{ S_CA, "ocsp-validity-minutes", OPT_UINT, CA(ocsp_validity_minutes), 0, 7 * 24 * 60 },
 	{ S_PROFILE, "validity-days", OPT_UINT, PRF(profile.validity_days), 1, 3650 },
 	{ S_PROFILE, "extended-key-usage", OPT_EKU, PRF(profile.eku), 0, 0 },
 	{ S_PROFILE, "copy-san", OPT_BOOL, PRF(profile.copy_san), 0, 0 },
@@ -131,6 +150,7 @@ static const struct opt opts[] = {
 	{ S_ALIAS, "renew-window", OPT_UINT, ALS(renew_window), 0, 3650 },
 	{ S_ALIAS, "revoke-replaced", OPT_BOOL, ALS(revoke_replaced), 0, 0 },
 	{ S_ALIAS, "max-active-certificates", OPT_UINT, ALS(max_active), 0, 100000 },
+	{ S_ALIAS, "http-challenges", OPT_CHALLENGES, 0, 0, 0 },
 };
 
 static const char *const sect_names[] = {
@@ -151,6 +171,8 @@ static const char *const auth_names[EST_AUTH__MAX] = {
 	[EST_AUTH_CHALLENGE_PASSWORD] = "challenge-password",
 	[EST_AUTH_DN_PART_PASSWORD] = "dn-part-password",
 	[EST_AUTH_NONE] = "none",
+	[EST_AUTH_SRP] = "srp",
+	[EST_AUTH_BEARER] = "bearer",
 };
 
 static const char *const mode_names[EST_MODE__MAX] = {
@@ -419,6 +441,21 @@ add_auth(const char *word, void *arg)
 }
 
 static bool
+add_challenge(const char *word, void *arg)
+{
+	struct est_alias_conf *a = arg;
+	int c = est_challenge_parse(word);
+
+	if (c < 0)
+		return false;
+	for (size_t i = 0; i < a->n_challenges; i++)
+		if (a->challenges[i] == (enum est_challenge)c)
+			return false;
+	a->challenges[a->n_challenges++] = (enum est_challenge)c;
+	return true;
+}
+
+static bool
 add_vendor_ca(const char *word, void *arg)
 {
 	struct est_alias_conf *a = arg;
@@ -555,6 +592,30 @@ apply_csrattrs(struct parser *p, char **field, const char *value, const char **h
 	return set_string(p, field, xstrdup(p, value));
 }
 
+/*
+ * A path the revocation handlers serve under: absolute, of URL-safe
+ * characters, outside /.well-known/est/ (which routing owns), kept without
+ * a trailing slash.
+ */
+static bool
+apply_urlpath(struct parser *p, char **field, const char *value)
+{
+	size_t n = strlen(value);
+	char *copy;
+
+	if (value[0] != '/' || n > 64 || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != n || strstr(value, "//") != NULL ||
+	    strncmp(value, "/.well-known/est", 16) == 0)
+		return false;
+	while (n > 1 && value[n - 1] == '/')
+		n--;
+	if (n <= 1)
+		return false;
+	if ((copy = xstrdup(p, value)) != NULL)
+		copy[n] = '\0';
+	return set_string(p, field, copy);
+}
+
 /* Apply one option; returns false when the value is not acceptable. */
 static bool
 apply(struct parser *p, const struct opt *o, const char *value, const char **hint)
@@ -612,7 +673,7 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
 
 		*hint = "a list of: http, certificate, challenge-password, dn-part-password:FIELD, "
-		    "none (each once)";
+		    "srp, bearer, none (each once)";
 		a->n_auth = 0;
 		return each_word(value, add_auth, a) && a->n_auth > 0;
 	}
@@ -633,6 +694,17 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		return apply_csrattrs(p, (char **)(base + o->off), value, hint);
 	case OPT_RULE:
 		return rules_apply((struct est_alias_conf *)(void *)base, o->key, value, hint) == 1;
+	case OPT_CHALLENGES: {
+		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
+
+		*hint = "a list of: digest-md5, digest-sha256, basic (each once)";
+		a->n_challenges = 0;
+		return each_word(value, add_challenge, a) && a->n_challenges > 0;
+	}
+	case OPT_URLPATH:
+		*hint = "an absolute path such as /crl, of letters, digits and / . _ -, "
+		    "outside /.well-known/est";
+		return apply_urlpath(p, (char **)(base + o->off), value);
 	case OPT_APPROVAL:
 		*hint = "auto or manual";
 		for (int m = 0; m < EST_APPROVAL__MAX; m++) {
@@ -709,6 +781,8 @@ init_entry(struct parser *p, const char *name, int line)
 	case S_CA:
 		c->cas[p->index].name = xstrdup(p, name);
 		c->cas[p->index].line = line;
+		c->cas[p->index].crl_validity_hours = 24;
+		c->cas[p->index].ocsp_validity_minutes = 60;
 		break;
 	case S_PROFILE:
 		c->profiles[p->index].name = xstrdup(p, name);
@@ -845,6 +919,12 @@ check_listeners(struct parser *p)
 			    l->name, tls_names[l->tls]);
 		if (l->tls == EST_TLS_NONE && (l->cert_path != NULL || l->key_path != NULL))
 			perr(p, l->line, "[listener %s] tls = none takes no certificate or key", l->name);
+		if (l->srp && l->tls == EST_TLS_NONE)
+			perr(p, l->line, "[listener %s] srp = yes needs TLS (tls = server or "
+			    "optional-client)", l->name);
+		if (l->srp && p->cfg->srp_verifiers_path == NULL)
+			perr(p, l->line, "[listener %s] srp = yes needs srp-verifiers in [server] "
+			    "(the file estadm srp add writes)", l->name);
 	}
 }
 
@@ -903,6 +983,13 @@ check_alias_options(struct parser *p, const struct est_alias_conf *a)
 		    a->name);
 	if (a->csrattrs_enforce && a->csrattrs == NULL)
 		perr(p, a->line, "[alias %s] csrattrs-enforce = yes needs a csrattrs list", a->name);
+	if (has_auth(a, EST_AUTH_BEARER) && p->cfg->bearer_tokens_path == NULL &&
+	    p->cfg->bearer_jwt_key_path == NULL)
+		perr(p, a->line, "[alias %s] authentication = bearer needs bearer-tokens or "
+		    "bearer-jwt-key in [server]", a->name);
+	if (has_auth(a, EST_AUTH_SRP) && p->cfg->srp_verifiers_path == NULL)
+		perr(p, a->line, "[alias %s] authentication = srp needs srp-verifiers in [server] "
+		    "and a listener with srp = yes", a->name);
 	if (a->retry_after != 0 && a->approval != EST_APPROVAL_MANUAL)
 		perr(p, a->line, "[alias %s] retry-after is set but approval is not manual", a->name);
 	if (a->n_ra_cas > 0 && !has_auth(a, EST_AUTH_CERTIFICATE))
@@ -994,6 +1081,12 @@ check_config(struct parser *p)
 		c->realm = xstrdup(p, "estkit");
 	if (c->log_level == NULL)
 		c->log_level = xstrdup(p, "info");
+	if (c->crl_path == NULL)
+		c->crl_path = xstrdup(p, "/crl");
+	if (c->ocsp_path == NULL)
+		c->ocsp_path = xstrdup(p, "/ocsp");
+	if (strcmp(c->crl_path, c->ocsp_path) == 0)
+		perr(p, 0, "[server] crl-path and ocsp-path must differ (both are %s)", c->crl_path);
 	for (size_t i = 0; i < c->n_cas; i++)
 		if (c->cas[i].cert_path == NULL)
 			perr(p, c->cas[i].line, "[ca %s] needs certificate = FILE", c->cas[i].name);
@@ -1001,6 +1094,10 @@ check_config(struct parser *p)
 		add_default_profile(p);
 	for (size_t i = 0; i < c->n_profiles; i++)
 		c->profiles[i].profile.name = c->profiles[i].name;
+	if (c->bearer_jwt_key_path != NULL &&
+	    (c->bearer_jwt_issuer == NULL || c->bearer_jwt_audience == NULL))
+		perr(p, 0, "[server] bearer-jwt-key needs bearer-jwt-issuer and bearer-jwt-audience "
+		    "(the iss and aud a JWT must carry)");
 	check_listeners(p);
 	check_aliases(p);
 }
@@ -1064,6 +1161,7 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->auth_fail_limit = 10;
 	c->auth_fail_window = 60;
 	c->auth_lockout = 300;
+	c->crl_check_interval = 60;
 	*out = c;
 	return EST_OK;
 }
@@ -1123,6 +1221,12 @@ est_config_free(struct est_config *c)
 		free(c->cas[i].cert_path);
 		free(c->cas[i].key_path);
 		free(c->cas[i].chain_path);
+		free(c->cas[i].crl_url);
+		free(c->cas[i].ocsp_url);
+		free(c->cas[i].ca_issuers_url);
+		free(c->cas[i].crl_file);
+		free(c->cas[i].ocsp_cert_path);
+		free(c->cas[i].ocsp_key_path);
 	}
 	for (size_t i = 0; i < c->n_profiles; i++)
 		free(c->profiles[i].name);
@@ -1146,6 +1250,11 @@ est_config_free(struct est_config *c)
 	free(c->dir);
 	free(c->store_uri);
 	free(c->credentials_path);
+	free(c->srp_verifiers_path);
+	free(c->bearer_tokens_path);
+	free(c->bearer_jwt_key_path);
+	free(c->bearer_jwt_issuer);
+	free(c->bearer_jwt_audience);
 	free(c->decrypt_keys_path);
 	free(c->audit_log_path);
 	free(c->access_log_path);
@@ -1154,6 +1263,8 @@ est_config_free(struct est_config *c)
 	free(c->realm);
 	free(c->user);
 	free(c->log_level);
+	free(c->crl_path);
+	free(c->ocsp_path);
 	free(c);
 }
 

@@ -90,6 +90,8 @@ access_auth_method(struct est_req *r, char *buf, size_t len)
 		return "certificate";
 	if (strncmp(r->principal, "vendor:", 7) == 0)
 		return "vendor-certificate";
+	if (strncmp(r->principal, "srp:", 4) == 0)
+		return "srp";
 	if (http_header(r, "Authorization") != NULL) {
 		http_scheme(r, buf, len);
 		return buf[0] != '\0' ? buf : "http";

@@ -146,6 +146,20 @@ authn_http(struct est_req *r, struct est_error *e)
 	return EST_OK;
 }
 
+/* HTTP Bearer (RFC 6750): a token of the tokens file, or a JWT. */
+static enum est_err
+authn_bearer(struct est_req *r, struct est_error *e)
+{
+	char principal[EST_BEARER_PRINCIPAL_MAX];
+	enum est_err rc;
+
+	rc = est_bearer_check(&r->worker->srv->bearer, http_header(r, "Authorization"), time(NULL),
+	    principal, &r->bearer_error, e);
+	if (rc == EST_OK)
+		snprintf(r->principal, sizeof(r->principal), "%s", principal);
+	return rc;
+}
+
 /* ---- client mode: end entities ---- */
 
 /*
@@ -331,7 +345,10 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 {
 	switch (m) {
 	case EST_AUTH_HTTP:
-		return http_header(r, "Authorization") != NULL;
+		return http_header(r, "Authorization") != NULL &&
+		    !est_bearer_is_bearer(http_header(r, "Authorization"));
+	case EST_AUTH_BEARER:
+		return est_bearer_is_bearer(http_header(r, "Authorization"));
 	case EST_AUTH_CERTIFICATE:
 	case EST_AUTH_NONE:
 		return r->tls->peer != NULL;
@@ -341,6 +358,8 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 	case EST_AUTH_DN_PART_PASSWORD:
 		return csr != NULL && X509_NAME_get_index_by_NID(X509_REQ_get_subject_name(csr),
 		    r->alias->conf->code_nid, -1) >= 0;
+	case EST_AUTH_SRP:
+		return r->tls->srp_user[0] != '\0';
 	case EST_AUTH__MAX:
 		break;
 	}
@@ -412,6 +431,12 @@ try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct auth
 		return rc == EST_ERR_BADREQ ? est_fail(e, EST_ERR_AUTH, "%s", e->msg) : rc;
 	case EST_AUTH_NONE:
 		return authn_vendor(r, res, e);
+	case EST_AUTH_BEARER:
+		return authn_bearer(r, e);
+	case EST_AUTH_SRP:
+		/* The handshake proved the name (lib/auth/srp.c). */
+		snprintf(r->principal, sizeof(r->principal), "srp:%s", r->tls->srp_user);
+		return EST_OK;
 	case EST_AUTH__MAX:
 		break;
 	}
@@ -422,7 +447,8 @@ try_method(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct auth
 static bool
 is_password(enum est_auth_method m)
 {
-	return m == EST_AUTH_HTTP || m == EST_AUTH_CHALLENGE_PASSWORD || m == EST_AUTH_DN_PART_PASSWORD;
+	return m == EST_AUTH_HTTP || m == EST_AUTH_CHALLENGE_PASSWORD ||
+	    m == EST_AUTH_DN_PART_PASSWORD || m == EST_AUTH_BEARER;
 }
 
 static bool
@@ -442,6 +468,8 @@ claimed_name(struct est_req *r, X509_REQ *csr, enum est_auth_method m, char *nam
 	char *ee = NULL;
 
 	name[0] = '\0';
+	if (m == EST_AUTH_BEARER)
+		return; /* a token names nobody before it is checked: the address limit only */
 	if (m == EST_AUTH_HTTP) {
 		if (est_httpauth_user(http_header(r, "Authorization"), user))
 			snprintf(name, len, "user %s", user);
@@ -468,8 +496,11 @@ try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct aut
 	if (!is_password(m))
 		return try_method(r, csr, m, res, e);
 	claimed_name(r, csr, m, name, sizeof(name));
-	if (ratelimit_refused(r, name, e))
+	if (ratelimit_refused(r, name, e)) {
+		if (m == EST_AUTH_BEARER)
+			r->bearer_error = "invalid_token"; /* as a wrong token */
 		return EST_ERR_AUTH;
+	}
 	rc = try_method(r, csr, m, res, e);
 	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale && !r->auth_no_guess)) {
 		ratelimit_note(r, name, rc == EST_OK);
@@ -498,6 +529,10 @@ no_method_applied(struct est_req *r, struct est_error *why)
 		    "certificate as TLS client certificate", ac->name);
 	if (takes_password(ac))
 		return est_fail(why, EST_ERR_AUTH, "no credentials presented");
+	for (size_t i = 0; i < ac->n_auth; i++)
+		if (ac->auth[i] == EST_AUTH_SRP)
+			return est_fail(why, EST_ERR_FORBIDDEN, "alias %s authenticates by TLS-SRP: "
+			    "connect to a listener with srp = yes as an SRP user", ac->name);
 	return est_fail(why, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate from its CA",
 	    ac->name);
 }
@@ -564,15 +599,53 @@ authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
 	return rc;
 }
 
+static bool
+alias_takes(const struct est_alias_conf *ac, enum est_auth_method m)
+{
+	for (size_t i = 0; i < ac->n_auth; i++)
+		if (ac->auth[i] == m)
+			return true;
+	return false;
+}
+
+/* RFC 6750 §3: the Bearer challenge, with the error when a token was refused. */
+static void
+bearer_challenge(struct est_req *r)
+{
+	char value[512], realm[128];
+	size_t n = 0;
+
+	/* The realm as a quoted-string's inside. */
+	for (const char *s = r->worker->srv->cfg->realm; *s != '\0' && n + 3 < sizeof(realm); s++) {
+		if (*s == '"' || *s == '\\')
+			realm[n++] = '\\';
+		realm[n++] = *s;
+	}
+	realm[n] = '\0';
+	if (r->bearer_error != NULL)
+		snprintf(value, sizeof(value), "Bearer realm=\"%s\", error=\"%s\", "
+		    "error_description=\"%s\"", realm, r->bearer_error,
+		    strcmp(r->bearer_error, "invalid_request") == 0 ?
+		    "the Authorization header is not Bearer and a token" :
+		    "the access token is not valid");
+	else
+		snprintf(value, sizeof(value), "Bearer realm=\"%s\"", realm);
+	http_add_header(r, "WWW-Authenticate", value);
+}
+
 void
 authn_add_challenges(struct est_req *r)
 {
 	struct est_server *srv = r->worker->srv;
-	char values[3][512];
+	const struct est_alias_conf *ac = r->alias != NULL ? r->alias->conf : NULL;
+	char values[EST_CHALLENGE__MAX][512];
 	size_t n;
 
 	n = est_httpauth_challenges(srv->cfg->realm, srv->nonces, time(NULL), r->auth_stale,
-	    values, 3);
+	    ac != NULL ? ac->challenges : NULL, ac != NULL ? ac->n_challenges : 0, values,
+	    EST_CHALLENGE__MAX);
 	for (size_t i = 0; i < n; i++)
 		http_add_header(r, "WWW-Authenticate", values[i]);
+	if (ac != NULL && alias_takes(ac, EST_AUTH_BEARER))
+		bearer_challenge(r);
 }

@@ -42,7 +42,8 @@ struct keygen {
 static bool
 key_from_csr(const struct est_alias_conf *ac)
 {
-	return ac->server_keygen_key == NULL || strcasecmp(ac->server_keygen_key, EST_KEYGEN_FROM_CSR) == 0;
+	return ac->server_keygen_key != NULL &&
+	    strcasecmp(ac->server_keygen_key, EST_KEYGEN_FROM_CSR) == 0;
 }
 
 /* The CSR (not verified) and what it asks for besides the names. */
@@ -150,7 +151,8 @@ make_key(struct est_req *r, struct keygen *kg, struct est_error *e)
 {
 	if (key_from_csr(r->alias->conf))
 		return est_key_generate_like(X509_REQ_get0_pubkey(kg->csr), &kg->key, e);
-	return est_key_generate(r->alias->conf->server_keygen_key, &kg->key, e);
+	return est_key_generate(r->alias->conf->server_keygen_key != NULL ?
+	    r->alias->conf->server_keygen_key : EST_KEYGEN_DEFAULT, &kg->key, e);
 }
 
 /* The key signed by the CA and enveloped for the recipient (RFC 7030 §4.4.2). */

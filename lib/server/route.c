@@ -5,6 +5,8 @@
  * unknown alias, a second label or an unknown operation is 404 (EST-S-05);
  * a wrong method is 405 with Allow (EST-S-06); a POST with another media
  * type is 415 (EST-S-07). A plain-HTTP listener serves /cacerts only.
+ * CRLs and OCSP (h_crl.c, h_ocsp.c) live outside /.well-known/est/ at the
+ * configured paths, on every listener.
  */
 #include <string.h>
 #include <strings.h>
@@ -22,6 +24,15 @@ struct route {
 };
 
 static void h_not_offered(struct est_req *r);
+
+/* Paths outside /.well-known/est/, for relying parties: each claims its own. */
+static const struct {
+	bool (*claims)(struct est_req *);
+	void (*handler)(struct est_req *);
+} other_routes[] = {
+	{ crl_claims, h_crl },
+	{ ocsp_claims, h_ocsp },
+};
 
 static const struct route routes[] = {
 	{ "cacerts", "GET", NULL, true, h_cacerts },
@@ -133,6 +144,12 @@ route_request(struct est_req *r)
 	const struct route *rt = NULL;
 	struct est_error e = { 0 };
 
+	for (size_t i = 0; i < sizeof(other_routes) / sizeof(other_routes[0]); i++) {
+		if (other_routes[i].claims(r)) {
+			other_routes[i].handler(r);
+			return;
+		}
+	}
 	if (parse_path(r, r->head->path, &rt, &e) != EST_OK ||
 	    check_request(r, rt, &e) != EST_OK) {
 		http_fail(r, &e);

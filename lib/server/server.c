@@ -300,6 +300,23 @@ server_build(const struct est_config *cfg, const struct est_server *old, bool bi
 		rc = est_fail(e, EST_ERR_IO, "pipe: %s", strerror(errno));
 		goto fail;
 	}
+	srv->srp.path = cfg->srp_verifiers_path;
+	srv->bearer.tokens_path = cfg->bearer_tokens_path;
+	srv->bearer.jwt_issuer = cfg->bearer_jwt_issuer;
+	srv->bearer.jwt_audience = cfg->bearer_jwt_audience;
+	if (cfg->bearer_jwt_key_path != NULL &&
+	    (rc = est_pubkey_read(cfg->bearer_jwt_key_path, &srv->bearer.jwt_key, e)) != EST_OK)
+		goto fail;
+	/*
+	 * The fake salts of unknown SRP names must not change at a reload:
+	 * comparing answers from before and after would tell who exists.
+	 */
+	if (old != NULL) {
+		memcpy(srv->srp.secret, old->srp.secret, sizeof(srv->srp.secret));
+	} else if (RAND_bytes(srv->srp.secret, sizeof(srv->srp.secret)) != 1) {
+		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
+		goto fail;
+	}
 	if ((rc = carry_take(srv, old, e)) != EST_OK)
 		goto fail;
 	if (cfg->decrypt_keys_path != NULL &&
@@ -317,7 +334,8 @@ server_build(const struct est_config *cfg, const struct est_server *old, bool bi
 	if (old != NULL)
 		atomic_store(&srv->lockout_file_broken,
 		    atomic_load((atomic_bool *)&old->lockout_file_broken));
-	if ((rc = load_cas(srv, e)) != EST_OK || (rc = load_aliases(srv, e)) != EST_OK ||
+	if ((rc = load_cas(srv, e)) != EST_OK || (rc = revocation_load(srv, e)) != EST_OK ||
+	    (rc = load_aliases(srv, e)) != EST_OK ||
 	    (rc = vendor_load(srv, e)) != EST_OK ||
 	    (rc = open_listeners(srv, old, bind_it, e)) != EST_OK ||
 	    (rc = make_workers(srv, e)) != EST_OK)
@@ -499,6 +517,7 @@ est_server_free(struct est_server *srv)
 	est_keks_free(srv->keks);
 	access_log_close(srv);
 	est_audit_close(srv->audit);
+	EVP_PKEY_free(srv->bearer.jwt_key);
 	lockout_sync_fini(srv);
 	carry_drop(srv);
 	if (srv->stop_pipe[0] >= 0)

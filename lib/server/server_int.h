@@ -29,6 +29,8 @@
 #include "estkit/config.h"
 #include "estkit/codec.h"
 #include "estkit/httpauth.h"
+#include "estkit/srp.h"
+#include "estkit/bearer.h"
 #include "estkit/kek.h"
 #include "estkit/server.h"
 #include "estkit/store.h"
@@ -93,6 +95,8 @@ struct est_worker {
 	atomic_uint evict_asked;          /* closes other workers asked for */
 	struct event *recount;            /* counts evictable, EVICT_RECOUNT_MS */
 	struct event *evict;              /* runs the closes asked for */
+	struct event *crl_timer;          /* worker 0: keeps CRLs and their files current */
+	bool crl_published;               /* its first check (which rewrites crl-files) ran */
 	bool draining;                    /* stopping: no accepts, no keep-alive (own thread) */
 };
 
@@ -109,6 +113,8 @@ struct est_server {
 	size_t n_workers;
 	struct server_carry *carry;       /* what a reload hands on (carry.c) */
 	struct est_nonces *nonces;        /* Digest nonces issued, all workers (carry's) */
+	struct est_srp_server srp;        /* TLS-SRP lookups (srp-verifiers), for srp listeners */
+	struct est_bearer_conf bearer;    /* HTTP Bearer: token file, JWT key (owned) */
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
 	struct connlimit *per_source;     /* open connections per source address (carry's) */
@@ -143,6 +149,7 @@ struct tls_facts {
 	X509 *peer;                       /* client certificate (owned), NULL: none */
 	STACK_OF(X509) *chain;            /* the client's other certificates (owned), or NULL */
 	char binding[96];                 /* base64 channel binding (binding.c), "" for none */
+	char srp_user[EST_HTTPAUTH_MAX_USER + 1]; /* the TLS-SRP user, "" for none */
 };
 
 /* Fill f from a connection whose handshake is done. */
@@ -347,6 +354,7 @@ struct est_req {
 	bool auth_stale;                  /* a 401 should say stale=true */
 	bool auth_no_guess;               /* the failed secret was right (a code lost a
 	                                   * race): not counted against the limits */
+	const char *bearer_error;         /* RFC 6750 error code for the 401, or NULL */
 	bool answered;
 };
 
@@ -427,7 +435,8 @@ void access_log_summary(struct conn *c);
 
 /*
  * The name of the authentication method a request used or tried ("basic",
- * "digest", "certificate", "enrolment-code", "vendor-certificate", "none");
+ * "digest", "bearer", "certificate", "challenge-password", "vendor-certificate",
+ * "srp", "none"; docs/logs.md);
  * buf holds the HTTP scheme when that is the answer.
  */
 const char *access_auth_method(struct est_req *r, char *buf, size_t len);
@@ -632,6 +641,29 @@ enum est_err binding_value(SSL *ssl, char *out, size_t outlen, struct est_error 
 /* Add the WWW-Authenticate challenges of a 401 to the response. */
 void authn_add_challenges(struct est_req *r);
 
+/* ---- revocation.c: CRLs and OCSP for relying parties ---- */
+
+/* Give each CA its revocation URLs and OCSP responder from the configuration. */
+enum est_err revocation_load(struct est_server *srv, struct est_error *e);
+
+/*
+ * On worker w (the first one): check once as soon as it serves, then every
+ * crl-check-interval seconds, that each CA's CRL is current, making and
+ * publishing (crl-file) a new one when it is not.
+ */
+enum est_err revocation_timer_start(struct est_worker *w, struct est_error *e);
+
+/*
+ * ca's current CRL for serving (est_crl_current), writing crl-file when
+ * this call made a new one. Caller frees *out with est_crl_rec_free().
+ */
+enum est_err revocation_crl(struct est_worker *w, size_t ca_index, struct est_crl_rec **out,
+    struct est_error *e);
+
+/* Whether the request's path is one h_crl / h_ocsp serves (and set r->op). */
+bool crl_claims(struct est_req *r);
+bool ocsp_claims(struct est_req *r);
+
 /* ---- handlers (h_*.c) ---- */
 
 void h_cacerts(struct est_req *r);
@@ -639,6 +671,8 @@ void h_simpleenroll(struct est_req *r);
 void h_simplereenroll(struct est_req *r);
 void h_serverkeygen(struct est_req *r);
 void h_csrattrs(struct est_req *r);
+void h_crl(struct est_req *r);
+void h_ocsp(struct est_req *r);
 
 /* ---- approval.c: the manual-approval gate of every enrolment ---- */
 

@@ -6,7 +6,10 @@
  * at the handshake against every CA the server knows (so an unknown issuer
  * gets a TLS alert), except that expiry is left to the EST layer, which then
  * answers 403 with a reason a person can act on rather than a bare alert.
+ * A listener with srp = yes also offers TLS-SRP (lib/auth/srp.c), which
+ * holds it to TLS 1.2.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -14,9 +17,13 @@
 #include <openssl/x509_vfy.h>
 
 #include "estkit/log.h"
+#include "estkit/srp.h"
 #include "server/server_int.h"
 
 #define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!eNULL:!SHA1:!MD5"
+/* SRP's suites are CBC with HMAC-SHA1 (RFC 5054): named, as !SHA1 would drop them. */
+#define TLS12_SRP_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:SRP-AES-256-CBC-SHA:" \
+	"SRP-AES-128-CBC-SHA:!aNULL:!eNULL:!MD5"
 
 static const unsigned char session_ctx_id[] = "estd";
 
@@ -122,6 +129,10 @@ tls_listener_ctx(struct est_server *srv, struct est_listener *l, struct est_erro
 		SSL_CTX_free(ctx);
 		return rc;
 	}
+	if (lc->srp && (rc = est_srp_tls_enable(ctx, TLS12_SRP_CIPHERS, &srv->srp, e)) != EST_OK) {
+		SSL_CTX_free(ctx);
+		return rc;
+	}
 	if (lc->tls == EST_TLS_OPTIONAL_CLIENT || lc->tls == EST_TLS_REQUIRE_CLIENT) {
 		rc = set_client_auth(srv, ctx, lc->tls == EST_TLS_REQUIRE_CLIENT, e);
 		if (rc != EST_OK) {
@@ -150,6 +161,8 @@ tls_facts_capture(struct tls_facts *f, SSL *ssl)
 	/* None (an error) leaves "": an alias that needs it refuses the request then. */
 	if (binding_value(ssl, f->binding, sizeof(f->binding), &ignored) != EST_OK)
 		f->binding[0] = '\0';
+	if (est_srp_peer_user(ssl) != NULL)
+		snprintf(f->srp_user, sizeof(f->srp_user), "%s", est_srp_peer_user(ssl));
 	ERR_clear_error();
 }
 

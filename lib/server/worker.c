@@ -98,6 +98,8 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	if (srv->cfg->credentials_path != NULL &&
 	    (rc = est_creds_load(srv->cfg->credentials_path, &w->creds, e)) != EST_OK)
 		return rc;
+	if (id == 0 && (rc = revocation_timer_start(w, e)) != EST_OK)
+		return rc;
 	return EST_OK;
 }
 
@@ -163,6 +165,8 @@ worker_free(struct est_worker *w)
 		if (w->wls[i].evl != NULL)
 			evconnlistener_free(w->wls[i].evl);
 	free(w->wls);
+	if (w->crl_timer != NULL)
+		event_free(w->crl_timer);
 	est_store_close(w->store);
 	est_creds_free(w->creds);
 	/* Connections still open at shutdown (idle keep-alive clients). */

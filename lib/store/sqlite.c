@@ -86,6 +86,31 @@ static const char *const migrations[] = {
 	" decided_at INTEGER);"
 	"CREATE UNIQUE INDEX requests_open ON requests "
 	" (alias, operation, spki_sha256, subject, san) WHERE state <> 'issued';",
+	/*
+	 * 4: revocation for relying parties (sqlite_crl.c). Triggers count every
+	 * revocation per issuer, whichever statement records it, so a server
+	 * notices one made by another process with one cheap read; each CA's
+	 * current CRL is kept with its number, which only grows.
+	 */
+	"CREATE TABLE revocation_counts ("
+	" issuer TEXT PRIMARY KEY,"
+	" revision INTEGER NOT NULL);"
+	"CREATE TRIGGER certs_revoked AFTER UPDATE OF status ON certs"
+	" WHEN NEW.status = 'revoked' AND OLD.status <> 'revoked' BEGIN"
+	" INSERT INTO revocation_counts (issuer, revision) VALUES (NEW.issuer, 1)"
+	" ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1; END;"
+	"CREATE TRIGGER certs_inserted_revoked AFTER INSERT ON certs"
+	" WHEN NEW.status = 'revoked' BEGIN"
+	" INSERT INTO revocation_counts (issuer, revision) VALUES (NEW.issuer, 1)"
+	" ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1; END;"
+	"CREATE INDEX certs_revoked_by_issuer ON certs (issuer) WHERE status = 'revoked';"
+	"CREATE TABLE crls ("
+	" issuer TEXT PRIMARY KEY,"
+	" crl_number INTEGER NOT NULL CHECK (crl_number > 0),"
+	" revision INTEGER NOT NULL,"
+	" this_update INTEGER NOT NULL,"
+	" next_update INTEGER NOT NULL,"
+	" der BLOB NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -136,6 +161,7 @@ static const char *const queries[Q__MAX] = {
 	[Q_LIST] = "SELECT " CERT_COLUMNS " FROM certs "
 	    "WHERE (?1 IS NULL OR issuer = ?1) AND (?2 IS NULL OR subject LIKE ?2) "
 	    "AND (?3 = 0 OR (status = 'valid' AND not_after > ?4)) "
+	    "AND (?6 = 0 OR status = 'revoked') AND (?7 = 0 OR ee_id = ?7) "
 	    "ORDER BY id LIMIT ?5",
 	[Q_REQ_FIND] = "SELECT " REQ_COLUMNS " FROM requests WHERE alias = ?1 AND operation = ?2 "
 	    "AND spki_sha256 = ?3 AND subject = ?4 AND san = ?5 AND state <> 'issued'",
@@ -425,7 +451,9 @@ bind_filter(sqlite3_stmt *q, const struct est_cert_filter *f)
 	    sqlite3_bind_text(q, 2, f->subject_like, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int(q, 3, f->only_valid ? 1 : 0) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 4, f->now) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 5, f->limit > 0 ? (sqlite3_int64)f->limit : -1) != SQLITE_OK)
+	    sqlite3_bind_int64(q, 5, f->limit > 0 ? (sqlite3_int64)f->limit : -1) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 6, f->only_revoked ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 7, f->ee_id) != SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -557,6 +585,8 @@ sq_close(struct est_store *st)
 		sqlite3_finalize(s->stmt[i]);
 	for (i = 0; i < SQ_EE__MAX; i++)
 		sqlite3_finalize(s->ee_stmt[i]);
+	for (i = 0; i < SQ_CRL__MAX; i++)
+		sqlite3_finalize(s->crl_stmt[i]);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
@@ -919,6 +949,9 @@ static const struct est_store_ops sqlite_ops = {
 	.reset_ee = sq_reset_ee,
 	.put_ext_ca = sq_put_ext_ca,
 	.list_ext_ca = sq_list_ext_ca,
+	.revocation_revision = sq_revocation_revision,
+	.get_crl = sq_get_crl,
+	.put_crl = sq_put_crl,
 	.close = sq_close,
 };
 

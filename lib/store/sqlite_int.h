@@ -13,6 +13,7 @@
 /* Statements of sqlite.c (enum query there) and of sqlite_ee.c. */
 #define SQ_Q_MAX 16
 #define SQ_EE__MAX 16
+#define SQ_CRL__MAX 4
 
 struct sq_store {
 	struct est_store base;          /* first, so the generic handle casts to this */
@@ -20,6 +21,7 @@ struct sq_store {
 	char *path;                     /* the file, for every error message */
 	sqlite3_stmt *stmt[SQ_Q_MAX];   /* sqlite.c's, prepared on first use */
 	sqlite3_stmt *ee_stmt[SQ_EE__MAX]; /* sqlite_ee.c's, prepared on first use */
+	sqlite3_stmt *crl_stmt[SQ_CRL__MAX]; /* sqlite_crl.c's, prepared on first use */
 };
 
 /* ---- sqlite.c ---- */
@@ -68,6 +70,15 @@ enum est_err sq_reset_ee(struct est_store *st, const char *username, const char 
     int64_t uses_left, int64_t valid_until, struct est_error *e);
 enum est_err sq_put_ext_ca(struct est_store *st, struct est_ext_ca *ca, struct est_error *e);
 enum est_err sq_list_ext_ca(struct est_store *st, est_ext_ca_visit visit, void *arg,
+    struct est_error *e);
+
+/* ---- sqlite_crl.c: the est_store_ops entries it implements ---- */
+
+enum est_err sq_revocation_revision(struct est_store *st, const char *issuer, int64_t *rev,
+    struct est_error *e);
+enum est_err sq_get_crl(struct est_store *st, const char *issuer, struct est_crl_rec **out,
+    struct est_error *e);
+enum est_err sq_put_crl(struct est_store *st, const char *issuer, const struct est_crl_rec *rec,
     struct est_error *e);
 
 #endif

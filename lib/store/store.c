@@ -352,6 +352,42 @@ est_store_revoke_cert(struct est_store *st, const char *issuer, const char *seri
 	return st->ops->revoke_cert(st, issuer, serial, reason, when, e);
 }
 
+void
+est_crl_rec_free(struct est_crl_rec *rec)
+{
+	if (rec == NULL)
+		return;
+	free(rec->der);
+	free(rec);
+}
+
+enum est_err
+est_store_revocation_revision(struct est_store *st, const char *issuer, int64_t *rev,
+    struct est_error *e)
+{
+	if (issuer == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no issuer for a revocation revision");
+	return st->ops->revocation_revision(st, issuer, rev, e);
+}
+
+enum est_err
+est_store_get_crl(struct est_store *st, const char *issuer, struct est_crl_rec **out,
+    struct est_error *e)
+{
+	if (issuer == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no issuer for a CRL");
+	return st->ops->get_crl(st, issuer, out, e);
+}
+
+enum est_err
+est_store_put_crl(struct est_store *st, const char *issuer, const struct est_crl_rec *rec,
+    struct est_error *e)
+{
+	if (issuer == NULL || rec == NULL || rec->der == NULL || rec->crl_number < 1)
+		return est_fail(e, EST_ERR_INTERNAL, "incomplete CRL record");
+	return st->ops->put_crl(st, issuer, rec, e);
+}
+
 const char *
 est_req_state_name(enum est_req_state s)
 {

@@ -19,7 +19,8 @@
 
 static const char *const read_only[] = {
 	"help", "cert list", "cert show", "req list", "user list", "ee list", "ee show",
-	"ca list", "audit verify", "lockout list", "db check",
+	"ca list", "audit verify", "lockout list", "db check", "token list", "srp list",
+	"crl show",
 };
 
 static char audit_config[PATH_MAX];

@@ -148,12 +148,13 @@ list_certs(const struct adm_ctx *ctx, const struct est_cert_filter *f, const cha
 	return status;
 }
 
-/* estadm cert list [--valid] [--subject PATTERN] [--serial SERIAL] */
+/* estadm cert list [--valid | --revoked] [--subject PATTERN] [--serial SERIAL] */
 int
 adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "valid", no_argument, NULL, 'v' },
+		{ "revoked", no_argument, NULL, 'r' },
 		{ "subject", required_argument, NULL, 's' },
 		{ "serial", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
@@ -167,6 +168,7 @@ adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'v': f.only_valid = true; break;
+		case 'r': f.only_revoked = true; break;
 		case 's': pattern = optarg; break;
 		case 'n': serial_opt = optarg; break;
 		default: return adm_bad_option(ctx, argv, longopts);
@@ -177,6 +179,8 @@ adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv)
 	if (serial_opt != NULL && est_serial_normalise(serial_opt, serial, sizeof(serial)) != 0)
 		return adm_usage_error(ctx, "--serial \"%s\" is not a serial number (hexadecimal, "
 		    "as openssl x509 -serial prints it)", serial_opt);
+	if (f.only_valid && f.only_revoked)
+		return adm_usage_error(ctx, "--valid and --revoked exclude each other");
 	/* Without a wildcard of its own, a pattern matches anywhere in the subject. */
 	if (pattern != NULL && strchr(pattern, '%') == NULL) {
 		size_t n = strlen(pattern) + 3;
@@ -295,7 +299,9 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct est_error e = { 0 };
+	struct est_config *cfg = NULL;
 	struct est_store *st = NULL;
+	struct est_cert_rec *rec = NULL;
 	const char *issuer = NULL;
 	char serial[SERIAL_MAX], shown[ADM_SERIAL_SHOWN_MAX];
 	int c, status, reason = EST_REASON_UNSPECIFIED;
@@ -311,13 +317,21 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if ((status = serial_arg(ctx, argc, argv, serial)) != ADM_EXIT_OK ||
-	    (status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
+	    (status = adm_load_config(ctx, &cfg)) != ADM_EXIT_OK)
 		return status;
-	if (est_store_revoke_cert(st, issuer, serial, reason, (int64_t)time(NULL), &e) != EST_OK)
+	if ((status = adm_open_store(cfg, &st)) != ADM_EXIT_OK)
+		goto out;
+	if (est_store_revoke_cert(st, issuer, serial, reason, (int64_t)time(NULL), &e) != EST_OK ||
+	    est_store_get_cert(st, issuer, serial, &rec, &e) != EST_OK) {
 		status = adm_fail("%s", e.msg);
-	else
-		printf("revoked %s (%s)\n", adm_serial_shown(serial, shown, sizeof(shown)),
-		    est_revoke_reason_name(reason));
+		goto out;
+	}
+	printf("revoked %s (%s)\n", adm_serial_shown(serial, shown, sizeof(shown)),
+	    est_revoke_reason_name(reason));
+	status = adm_after_revoke(cfg, st, rec->issuer);
+out:
+	est_cert_rec_free(rec);
 	est_store_close(st);
+	est_config_free(cfg);
 	return status;
 }

@@ -105,6 +105,8 @@ struct init_run {
 	struct est_ca *ca;
 	EVP_PKEY *tls_key;
 	X509 *tls_cert;
+	char base_url[300];             /* http://ADDR:PORT of the plain listener; "" for port 0 */
+	char revocation_conf[1600];     /* the [ca] lines that publish revocation */
 };
 
 /* ---- arguments ----------------------------------------------------------- */
@@ -302,6 +304,8 @@ write_new_file(const char *path, mode_t mode, int (*writer)(FILE *, const void *
 
 /* ---- CA and TLS certificate --------------------------------------------- */
 
+static enum est_err plan_revocation(struct init_run *r, struct est_error *e);
+
 static enum est_err
 make_ca(struct init_run *r, struct est_error *e)
 {
@@ -316,7 +320,47 @@ make_ca(struct init_run *r, struct est_error *e)
 	    (rc = est_cert_write(r->path[F_CA_PEM], r->ca_cert, e)) != EST_OK)
 		return rc;
 	r->made[F_CA_PEM] = true;
-	return est_ca_load(CA_NAME, r->path[F_CA_PEM], r->path[F_CA_KEY], NULL, &r->ca, e);
+	if ((rc = est_ca_load(CA_NAME, r->path[F_CA_PEM], r->path[F_CA_KEY], NULL, &r->ca, e)) != EST_OK)
+		return rc;
+	return plan_revocation(r, e);
+}
+
+/*
+ * Point relying parties at the plain-HTTP listener: CRL, OCSP and the CA
+ * certificate (DER), in the CA's certificates from the first one (estd's
+ * own TLS certificate) on. With --http-port 0 the port is not known yet,
+ * and a wildcard address is no URL, so then the URLs are left for the
+ * administrator to add.
+ */
+static enum est_err
+plan_revocation(struct init_run *r, struct est_error *e)
+{
+	bool v6 = strchr(r->o.addr, ':') != NULL;
+	char crl[400], ocsp[400], crt[400];
+	struct est_ca_revocation rv = { .crl_url = crl, .ocsp_url = ocsp, .ca_issuers_url = crt };
+
+	/* A wildcard address names no host a relying party could reach. */
+	if (strcmp(r->o.port[P_HTTP], "0") == 0 || strcmp(r->o.addr, "0.0.0.0") == 0 ||
+	    strcmp(r->o.addr, "::") == 0) {
+		snprintf(r->revocation_conf, sizeof(r->revocation_conf),
+		    "# Relying parties: add crl-url, ocsp-url and ca-issuers-url (see\n"
+		    "# docs/revocation.md) with this server's name and plain-HTTP port.\n"
+		    "crl-file = " CA_NAME ".crl\n");
+		return EST_OK;
+	}
+	snprintf(r->base_url, sizeof(r->base_url), "http://%s%s%s:%s", v6 ? "[" : "", r->o.addr,
+	    v6 ? "]" : "", r->o.port[P_HTTP]);
+	snprintf(crl, sizeof(crl), "%s/crl/" CA_NAME ".crl", r->base_url);
+	snprintf(ocsp, sizeof(ocsp), "%s/ocsp", r->base_url);
+	snprintf(crt, sizeof(crt), "%s/crl/" CA_NAME ".crt", r->base_url);
+	snprintf(r->revocation_conf, sizeof(r->revocation_conf),
+	    "# Relying parties learn of revocations from the plain-HTTP listener;\n"
+	    "# certificates of this CA say where (docs/revocation.md).\n"
+	    "crl-url = %s\n"
+	    "ocsp-url = %s\n"
+	    "ca-issuers-url = %s\n"
+	    "crl-file = " CA_NAME ".crl\n", crl, ocsp, crt);
+	return est_ca_set_revocation(r->ca, &rv, e);
 }
 
 /* Append a DNS name or an IP address (type GEN_DNS or GEN_IPADD). */
@@ -515,7 +559,8 @@ write_conf(FILE *fp, const void *arg)
 	    "# (estadm audit verify).\n"
 	    "audit-log = audit.log\n"
 	    "\n"
-	    "# Plain HTTP: /cacerts only (RFC 7030 requires TLS for everything else).\n"
+	    "# Plain HTTP: /cacerts only (RFC 7030 requires TLS for everything else),\n"
+	    "# and the CRLs (/crl/NAME.crl) and OCSP responder (/ocsp) of every listener.\n"
 	    "[listener http]\n"
 	    "listen = %s%s%s:%s\n"
 	    "tls = none\n"
@@ -537,6 +582,7 @@ write_conf(FILE *fp, const void *arg)
 	    "[ca " CA_NAME "]\n"
 	    "certificate = ca.pem\n"
 	    "key = ca.key\n"
+	    "%s"
 	    "\n"
 	    "[profile tls-client]\n"
 	    "validity-days = 365\n"
@@ -557,8 +603,10 @@ write_conf(FILE *fp, const void *arg)
 	    "authentication = challenge-password, http, certificate\n"
 	    "renew-same-key = yes\n"
 	    "# Server-side key generation (RFC 7030 §4.4), as the EJBCA guide enables it.\n"
+	    "# RSA 2048 whatever the CSR's key: the one kind libest's client reads.\n"
+	    "# from-csr makes a key like the CSR's instead (EJBCA's behaviour).\n"
 	    "server-keygen = yes\n"
-	    "server-keygen-key = from-csr\n"
+	    "server-keygen-key = rsa:2048\n"
 	    "# What /csrattrs advertises (not enforced: csrattrs-enforce = no).\n"
 	    "csrattrs = ecPublicKey:P-256, ecdsa-with-SHA256, extensionRequest:subjectAltName\n"
 	    "# Who may get which name (docs/configuration.md, \"Name rules\"): the names in\n"
@@ -594,7 +642,7 @@ write_conf(FILE *fp, const void *arg)
 	    "approval = manual\n"
 	    "retry-after = 5\n",
 	    date, lb, r->o.addr, rb, r->o.port[P_HTTP], lb, r->o.addr, rb, r->o.port[P_TLS],
-	    lb, r->o.addr, rb, r->o.port[P_MTLS]) < 0 ? -1 : 0;
+	    lb, r->o.addr, rb, r->o.port[P_MTLS], r->revocation_conf) < 0 ? -1 : 0;
 }
 
 static enum est_err

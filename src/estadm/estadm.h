@@ -124,6 +124,18 @@ int adm_user_add(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_user_del(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_user_list(const struct adm_ctx *ctx, int argc, char **argv);
 
+/* ---- cmd_srp.c ----------------------------------------------------------- */
+
+int adm_srp_add(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_srp_del(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_srp_list(const struct adm_ctx *ctx, int argc, char **argv);
+
+/* ---- cmd_token.c --------------------------------------------------------- */
+
+int adm_token_add(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_token_del(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_token_list(const struct adm_ctx *ctx, int argc, char **argv);
+
 /* ---- cmd_ee.c ------------------------------------------------------------ */
 
 int adm_ee_add(const struct adm_ctx *ctx, int argc, char **argv);
@@ -163,5 +175,20 @@ int adm_audit_record(const struct adm_ctx *ctx, const struct adm_cmd *cmd, const
 /* The configuration a command's audit entry goes to when it is not ctx's
  * (init: the one it just wrote); path is copied. */
 void adm_audit_config_is(const char *path);
+
+/* ---- cmd_revoke.c -------------------------------------------------------- */
+
+int adm_crl_show(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_crl_generate(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_ee_revoke(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_ca_ocsp_responder(const struct adm_ctx *ctx, int argc, char **argv);
+
+/*
+ * After revoking a certificate of issuer (est_name_text): renew the CRL of
+ * the configured CA with that subject, now, and report it. A CA key estadm
+ * cannot read is reported on standard error and left to estd. Always
+ * ADM_EXIT_OK: the revocation itself is recorded already.
+ */
+int adm_after_revoke(const struct est_config *cfg, struct est_store *st, const char *issuer);
 
 #endif

@@ -34,20 +34,21 @@ static const struct adm_cmd commands[] = {
 	    "    password estpwd (demo credentials: change them), or the password read\n"
 	    "    from standard input (--password -) or the first line of F.\n" },
 	{ "cert", "list", adm_cert_list,
-	    "cert list [--valid] [--subject PATTERN] [--serial SERIAL]\n"
+	    "cert list [--valid | --revoked] [--subject PATTERN] [--serial SERIAL]\n"
 	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT. Serials\n"
 	    "    are shown as openssl x509 -serial prints them; every command takes\n"
 	    "    them with or without leading zeros, colons or 0x.\n"
-	    "    --valid: only valid, unexpired ones. PATTERN: SQL LIKE pattern on the\n"
+	    "    --valid: only valid, unexpired ones; --revoked: only revoked ones.\n"
+	    "    PATTERN: SQL LIKE pattern on the\n"
 	    "    subject (without a %, it matches anywhere in the subject).\n" },
 	{ "cert", "show", adm_cert_show,
 	    "cert show SERIAL [--issuer DN]\n"
 	    "    Print a certificate's record, its PEM and its decoded text.\n" },
 	{ "cert", "revoke", adm_cert_revoke,
 	    "cert revoke SERIAL [--reason NAME] [--issuer DN]\n"
-	    "    Mark a certificate revoked. NAME (RFC 5280): unspecified (default),\n"
-	    "    keyCompromise, cACompromise, affiliationChanged, superseded,\n"
-	    "    cessationOfOperation, certificateHold, removeFromCRL,\n"
+	    "    Mark a certificate revoked and renew its CA's CRL. NAME (RFC 5280):\n"
+	    "    unspecified (default), keyCompromise, cACompromise, affiliationChanged,\n"
+	    "    superseded, cessationOfOperation, certificateHold, removeFromCRL,\n"
 	    "    privilegeWithdrawn, aACompromise.\n" },
 	{ "cert", "ra", adm_cert_ra,
 	    "cert ra --dn DN --out PREFIX [--alias A] [--days N] [--key-type SPEC]\n"
@@ -77,6 +78,27 @@ static const struct adm_cmd commands[] = {
 	{ "user", "list", adm_user_list,
 	    "user list\n"
 	    "    Print one user name per line.\n" },
+	{ "srp", "add", adm_srp_add,
+	    "srp add NAME [--password-stdin]\n"
+	    "    Add a TLS-SRP user (legacy) or change its password, in the file of\n"
+	    "    srp-verifiers: a salted verifier is kept, never the password, which is\n"
+	    "    read as for user add.\n" },
+	{ "srp", "del", adm_srp_del,
+	    "srp del NAME\n"
+	    "    Remove a TLS-SRP user.\n" },
+	{ "token", "add", adm_token_add,
+	    "token add NAME\n"
+	    "    Make an HTTP Bearer token for NAME (replacing its old one), store its\n"
+	    "    SHA-256 in the file of bearer-tokens and print the token, once.\n" },
+	{ "token", "del", adm_token_del,
+	    "token del NAME\n"
+	    "    Remove NAME's Bearer token.\n" },
+	{ "token", "list", adm_token_list,
+	    "token list\n"
+	    "    Print the names of the Bearer tokens, one per line.\n" },
+	{ "srp", "list", adm_srp_list,
+	    "srp list\n"
+	    "    Print one TLS-SRP user name per line.\n" },
 	{ "ee", "add", adm_ee_add,
 	    "ee add --username U --dn DN --alias A [--password - | --password-file F |\n"
 	    "        --no-password] [--san LIST] [--profile P] [--uses N | --unlimited]\n"
@@ -101,6 +123,10 @@ static const struct adm_cmd commands[] = {
 	    "        [--uses N | --unlimited] [--valid-until T]\n"
 	    "    Give an end entity a new enrolment code (read as for ee add), so that\n"
 	    "    it may enrol again.\n" },
+	{ "ee", "revoke", adm_ee_revoke,
+	    "ee revoke USERNAME [--reason NAME]\n"
+	    "    Revoke every valid certificate issued to an end entity (reasons as\n"
+	    "    for cert revoke), then renew the CRL.\n" },
 	{ "ca", "import", adm_ca_import,
 	    "ca import --external NAME FILE\n"
 	    "    Import another party's CA certificate (PEM) into the store, e.g. a\n"
@@ -135,6 +161,17 @@ static const struct adm_cmd commands[] = {
 	    "    Write a consistent copy of the store to the new FILE, also while estd\n"
 	    "    runs. To restore: stop estd, remove the store and its -wal and -shm\n"
 	    "    files, put FILE in its place.\n" },
+	{ "ca", "ocsp-responder", adm_ca_ocsp_responder,
+	    "ca ocsp-responder CA --cert FILE --key FILE [--days N] [--key-type SPEC]\n"
+	    "    Issue a delegated OCSP responder certificate (id-kp-OCSPSigning,\n"
+	    "    ocsp-nocheck) of configured CA, for its ocsp-certificate and ocsp-key.\n" },
+	{ "crl", "show", adm_crl_show,
+	    "crl show [--ca NAME] [--out FILE]\n"
+	    "    Print the CA's current CRL, as estd serves it (renewed first when a\n"
+	    "    revocation or its age calls for it). --out: also write it (DER).\n" },
+	{ "crl", "generate", adm_crl_generate,
+	    "crl generate [--ca NAME] [--out FILE]\n"
+	    "    Make a new CRL now (the next CRL number) and write its crl-file.\n" },
 	{ "help", NULL, cmd_help,
 	    "help [COMMAND]\n"
 	    "    Print this text, or the usage of one command.\n" },

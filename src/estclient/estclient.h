@@ -59,6 +59,10 @@ struct cli_opts {
 	const char *user;           /* -u */
 	const char *password;       /* -h */
 	const char *token;          /* --auth-token */
+	bool srp;                   /* --srp */
+	const char *srp_user;       /* --srp-user */
+	const char *srp_password;   /* --srp-password (libest's; visible to ps), or the file's */
+	const char *srp_password_file; /* --srp-password-file: its first line */
 	const char *cn;             /* --common-name */
 	const char *ta_file;        /* --trustanchor, else $EST_OPENSSL_CACERT */
 	const char *key_type;       /* --key-type, NULL: ec:P-256 or what /csrattrs asks */
@@ -67,12 +71,39 @@ struct cli_opts {
 	unsigned read_timeout;      /* -w */
 	unsigned iterations;        /* -i */
 	unsigned retry_max;         /* --retry-max */
+	const char *fingerprint;    /* --expect-fingerprint sha256:HEX */
+	const char *key_signer;     /* --key-signer */
+	bool tls13_only;            /* --tls13-only */
+	bool names_by_server;       /* --server-names */
+	const char *password_file;  /* --password-file */
+	const char *password_env;   /* --password-env */
+	const char *token_file;     /* --auth-token-file */
+	const char *token_env;      /* --auth-token-env */
+	char *owned_password;       /* read from file, env or prompt (o->password points here) */
+	char *owned_token;          /* likewise for o->token */
+	char *owned_srp_password;   /* --srp-password-file's first line (o->srp_password) */
 };
 
 /* ---- main.c ---------------------------------------------------------------- */
 
 /* Print "estclient: <message>" on standard error; returns status. */
 int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- secret.c -------------------------------------------------------------- */
+
+/*
+ * A password or token from --password-file/--auth-token-file (first line),
+ * from an environment variable, or typed at a prompt on the terminal (no
+ * echo). malloc'd: caller wipes and frees with cli_secret_free. NULL with a
+ * message printed when it cannot be had.
+ */
+char *cli_secret_file(const char *path);
+char *cli_secret_env(const char *name);
+char *cli_secret_prompt(const char *prompt);
+void cli_secret_free(char *s);
+
+/* Ask "question [y/N]" on the terminal; true only for an answer y or yes. */
+bool cli_confirm(const char *question);
 
 /* ---- run.c ----------------------------------------------------------------- */
 
@@ -89,10 +120,18 @@ int cli_run(const struct cli_opts *o);
  *   cert-0-I.pkcs7 / .pem     the new certificate first, then any others
  *   key-0-I.key               /serverkeygen's key, mode 0600: bare base64
  *                             PKCS#8 as libest writes it, PEM with --pem-output
+ *   cacert-root-0-I.pem       the current root of /cacerts, PEM (the trust anchor)
  *   csr-0-I.base64            /csrattrs, base64 (empty when there are none)
  *   key-x-x.pem               a key estclient generated, PEM, mode 0600
  * Each returns EST_OK or fills e naming the file.
  */
+/*
+ * The output directory: created when missing (with its parents), mode 0700
+ * when a private key will go there (-q, -e making its own key), else 0755
+ * (less the umask). EST_ERR_IO when it is not a directory or cannot be made.
+ */
+enum est_err out_prepare_dir(const struct cli_opts *o, struct est_error *e);
+
 enum est_err out_cacerts(const struct cli_opts *o, unsigned i, STACK_OF(X509) *certs,
     struct est_error *e);
 enum est_err out_cert(const struct cli_opts *o, unsigned i, const struct est_enroll_result *r,
@@ -102,6 +141,14 @@ enum est_err out_server_key(const struct cli_opts *o, unsigned i, EVP_PKEY *key,
 enum est_err out_csrattrs(const struct cli_opts *o, unsigned i, const struct est_csr_wants *a,
     struct est_error *e);
 enum est_err out_generated_key(const struct cli_opts *o, EVP_PKEY *key, char *path,
+    size_t pathlen, struct est_error *e);
+
+/*
+ * cacert-root-0-I.pem: the current root of the validated /cacerts answer,
+ * PEM, the file to give as --trustanchor (the Explicit TA, RFC 7030 §4.1.3).
+ * path gets its name.
+ */
+enum est_err out_ca_root(const struct cli_opts *o, unsigned i, X509 *root, char *path,
     size_t pathlen, struct est_error *e);
 
 #endif

@@ -22,7 +22,9 @@
 enum {
 	OPT_TRUSTANCHOR = 256, OPT_AUTH_TOKEN, OPT_COMMON_NAME, OPT_PEM_OUTPUT, OPT_PATH_SEG,
 	OPT_SERVER, OPT_KEY_TYPE, OPT_RETRY_MAX, OPT_RESOLVE, OPT_DECRYPT_CERT, OPT_DECRYPT_KEY,
-	OPT_HELP, OPT_VERSION
+	OPT_EXPECT_FP, OPT_TLS13_ONLY, OPT_SERVER_NAMES, OPT_KEY_SIGNER, OPT_PASSWORD_FILE,
+	OPT_PASSWORD_ENV, OPT_TOKEN_FILE, OPT_TOKEN_ENV, OPT_HELP, OPT_VERSION, OPT_SRP, OPT_SRP_USER,
+	OPT_SRP_PASSWORD, OPT_SRP_PASSWORD_FILE
 };
 
 static const char short_opts[] = "gerqazvs:p:o:x:y:c:k:u:h:w:i:?";
@@ -46,6 +48,18 @@ static const struct option long_opts[] = {
 	{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
 	{ "decrypt-cert", required_argument, NULL, OPT_DECRYPT_CERT },
 	{ "decrypt-key", required_argument, NULL, OPT_DECRYPT_KEY },
+	{ "srp", no_argument, NULL, OPT_SRP },
+	{ "srp-user", required_argument, NULL, OPT_SRP_USER },
+	{ "srp-password", required_argument, NULL, OPT_SRP_PASSWORD },
+	{ "srp-password-file", required_argument, NULL, OPT_SRP_PASSWORD_FILE },
+	{ "expect-fingerprint", required_argument, NULL, OPT_EXPECT_FP },
+	{ "tls13-only", no_argument, NULL, OPT_TLS13_ONLY },
+	{ "server-names", no_argument, NULL, OPT_SERVER_NAMES },
+	{ "key-signer", required_argument, NULL, OPT_KEY_SIGNER },
+	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+	{ "password-env", required_argument, NULL, OPT_PASSWORD_ENV },
+	{ "auth-token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "auth-token-env", required_argument, NULL, OPT_TOKEN_ENV },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -75,15 +89,26 @@ usage(FILE *f)
 	    "  --server URL         instead of -s/-p/--path-seg:\n"
 	    "                       https://HOST[:PORT][/.well-known/est[/LABEL]]\n"
 	    "  --resolve HOST:PORT:ADDRESS   connect to ADDRESS for HOST:PORT\n"
-	    "  --trustanchor FILE   CA certificates (PEM) that authenticate the server;\n"
-	    "                       default $EST_OPENSSL_CACERT. \"system\": the system's\n"
-	    "                       store. \"no\": none, for -g alone (prints fingerprints)\n"
+	    "  --trustanchor FILE   CA certificates (PEM) that authenticate the server and\n"
+	    "                       the certificates it issues; default $EST_OPENSSL_CACERT.\n"
+	    "                       \"system\": the system's store. \"no\": none, for -g\n"
+	    "                       alone, with --expect-fingerprint or a confirmation\n"
+	    "  --expect-fingerprint sha256:HEX   --trustanchor no: the root /cacerts must\n"
+	    "                       have (compare out of band, RFC 7030 §4.1.1)\n"
+	    "  --tls13-only         refuse TLS 1.2\n"
 	    "  -w SECONDS           give up after SECONDS without data (default 10)\n"
 	    "\n"
-	    "Authentication:\n"
-	    "  -u USER -h PASSWORD  HTTP Basic or Digest, as the server asks\n"
-	    "  --auth-token TOKEN   HTTP Bearer token\n"
+	    "Authentication (sent only when the server asks):\n"
+	    "  -u USER              HTTP Basic or Digest user; the password from\n"
+	    "  --password-file FILE, --password-env VAR, or asked on the terminal\n"
+	    "  -h PASSWORD          libest's way: visible to other users (ps)\n"
+	    "  --auth-token-file FILE, --auth-token-env VAR   HTTP Bearer token\n"
+	    "  --auth-token TOKEN   the same, visible to other users (ps)\n"
 	    "  -c CERT -k KEY       TLS client certificate (PEM, chain after it) and key\n"
+	    "                       (key files must not be readable by group or others)\n"
+	    "  --srp --srp-user USER --srp-password-file FILE   TLS-SRP (legacy; TLS 1.2):\n"
+	    "                       the password is the file's first line (libest's\n"
+	    "                       --srp-password PASSWORD works too, visible to ps)\n"
 	    "\n"
 	    "The request:\n"
 	    "  -x KEY               private key (PEM) that signs the CSR\n"
@@ -95,6 +120,10 @@ usage(FILE *f)
 	    "                       on TLS 1.3) in the CSR's challengePassword\n"
 	    "  --decrypt-cert CERT --decrypt-key KEY   -q: ask for the key encrypted to\n"
 	    "                       CERT's key, and decrypt it\n"
+	    "  --key-signer CERT    -q --decrypt-cert: who besides the issuing CA may sign\n"
+	    "                       the key package\n"
+	    "  --server-names       the server chooses subject and subjectAltName (EJBCA\n"
+	    "                       client mode): do not compare them with the CSR's\n"
 	    "  --retry-max N        wait out a 202 (pending) answer N times (default 3)\n"
 	    "\n"
 	    "Output:\n"
@@ -105,9 +134,10 @@ usage(FILE *f)
 	    "  --help, -?           this text;  --version: the version\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage, 3 server unreachable,\n"
-	    "4 TLS or server authentication, 5 authentication refused (HTTP 401/403),\n"
-	    "6 request refused (other 4xx, 501), 7 server error (5xx), 8 still pending\n"
-	    "(202). See estclient(8).\n", f);
+	    "4 TLS or server authentication (also an unconfirmed bootstrap root),\n"
+	    "5 authentication refused (HTTP 401/403), 6 request refused (other 4xx,\n"
+	    "501), 7 server error (5xx) or an answer refused on validation, 8 still\n"
+	    "pending (202). See estclient(8).\n", f);
 }
 
 int
@@ -230,6 +260,18 @@ take_option(int c, const char *arg, struct cli_opts *o)
 	case OPT_KEY_TYPE: o->key_type = key_type(arg); break;
 	case OPT_DECRYPT_CERT: o->decrypt_cert = arg; break;
 	case OPT_DECRYPT_KEY: o->decrypt_key = arg; break;
+	case OPT_SRP: o->srp = true; break;
+	case OPT_SRP_USER: o->srp_user = arg; break;
+	case OPT_SRP_PASSWORD: o->srp_password = arg; break;
+	case OPT_SRP_PASSWORD_FILE: o->srp_password_file = arg; break;
+	case OPT_EXPECT_FP: o->fingerprint = arg; break;
+	case OPT_TLS13_ONLY: o->tls13_only = true; break;
+	case OPT_SERVER_NAMES: o->names_by_server = true; break;
+	case OPT_KEY_SIGNER: o->key_signer = arg; break;
+	case OPT_PASSWORD_FILE: o->password_file = arg; break;
+	case OPT_PASSWORD_ENV: o->password_env = arg; break;
+	case OPT_TOKEN_FILE: o->token_file = arg; break;
+	case OPT_TOKEN_ENV: o->token_env = arg; break;
 	default: return CLI_USAGE;
 	}
 	return CLI_OK;
@@ -258,6 +300,8 @@ check_operations(const struct cli_opts *o)
 	if ((o->decrypt_cert == NULL) != (o->decrypt_key == NULL) ||
 	    (o->decrypt_cert != NULL && !o->keygen))
 		return usage_error("--decrypt-cert and --decrypt-key go together, with -q");
+	if (o->key_signer != NULL && o->decrypt_cert == NULL)
+		return usage_error("--key-signer goes with -q --decrypt-cert/--decrypt-key");
 	return CLI_OK;
 }
 
@@ -265,8 +309,6 @@ check_operations(const struct cli_opts *o)
 static int
 check_server(struct cli_opts *o)
 {
-	struct stat st;
-
 	if (o->url != NULL && (o->host != NULL || o->port != 0 || o->label != NULL))
 		return usage_error("--server names host, port and label: leave out -s, -p and "
 		    "--path-seg");
@@ -281,13 +323,82 @@ check_server(struct cli_opts *o)
 	if (o->bootstrap && (o->enroll || o->reenroll || o->keygen || o->csrattrs))
 		return usage_error("--trustanchor no allows -g only: nothing else may go to a "
 		    "server that was not authenticated");
-	if (o->bootstrap && (o->user != NULL || o->password != NULL || o->token != NULL))
+	if (o->bootstrap && (o->user != NULL || o->password != NULL || o->token != NULL ||
+	    o->password_file != NULL || o->password_env != NULL || o->token_file != NULL ||
+	    o->token_env != NULL))
 		return usage_error("--trustanchor no: credentials are never sent to a server that "
-		    "was not authenticated");
-	if (o->user != NULL && o->password == NULL)
-		return usage_error("-u needs the password: -h PASSWORD");
-	if (stat(o->outdir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return usage_error("-o %s: no such directory (create it first)", o->outdir);
+		    "was not authenticated (RFC 7030 §4.1.1)");
+	if (o->bootstrap && o->cert_file != NULL)
+		return usage_error("--trustanchor no: the client certificate (-c/-k) is never shown "
+		    "to a server that was not authenticated (RFC 7030 §4.1.1)");
+	if (o->fingerprint != NULL && !o->bootstrap)
+		return usage_error("--expect-fingerprint goes with --trustanchor no");
+	if (o->srp != (o->srp_user != NULL) ||
+	    (o->srp && (o->srp_password != NULL) == (o->srp_password_file != NULL)))
+		return usage_error("TLS-SRP needs --srp, --srp-user USER and one of "
+		    "--srp-password-file FILE or --srp-password PASSWORD");
+	if ((o->srp_password != NULL || o->srp_password_file != NULL) && !o->srp)
+		return usage_error("--srp-password goes with --srp --srp-user USER");
+	if (o->srp && o->bootstrap)
+		return usage_error("--srp authenticates the server itself: leave out "
+		    "--trustanchor no");
+	return CLI_OK;
+}
+
+/* Exactly one of the sources may be given; *n counts them. */
+static void
+count(const void *p, int *n)
+{
+	*n += p != NULL;
+}
+
+/*
+ * The password and the token, from wherever the options say; a password
+ * for -u that is given nowhere is asked on the terminal.
+ */
+static int
+take_secrets(struct cli_opts *o)
+{
+	int pw = 0, tok = 0;
+
+	count(o->password, &pw);
+	count(o->password_file, &pw);
+	count(o->password_env, &pw);
+	count(o->token, &tok);
+	count(o->token_file, &tok);
+	count(o->token_env, &tok);
+	if (pw > 1 || tok > 1)
+		return usage_error("give the %s once: one of %s", pw > 1 ? "password" : "token",
+		    pw > 1 ? "-h, --password-file, --password-env" :
+		    "--auth-token, --auth-token-file, --auth-token-env");
+	if (o->password != NULL)
+		cli_fail(0, "warning: -h puts the password where other users can see it (ps); "
+		    "use --password-file or --password-env");
+	if (o->token != NULL)
+		cli_fail(0, "warning: --auth-token puts the token where other users can see it "
+		    "(ps); use --auth-token-file or --auth-token-env");
+	if (o->password_file != NULL)
+		o->owned_password = cli_secret_file(o->password_file);
+	else if (o->password_env != NULL)
+		o->owned_password = cli_secret_env(o->password_env);
+	else if (o->user != NULL && o->password == NULL)
+		o->owned_password = cli_secret_prompt("password");
+	if (o->user != NULL && o->password == NULL && o->owned_password == NULL)
+		return usage_error("-u needs the password: --password-file FILE, --password-env "
+		    "VAR, a terminal to type it on, or -h PASSWORD");
+	if (o->owned_password != NULL)
+		o->password = o->owned_password;
+	if (o->token_file != NULL)
+		o->owned_token = cli_secret_file(o->token_file);
+	else if (o->token_env != NULL)
+		o->owned_token = cli_secret_env(o->token_env);
+	if ((o->token_file != NULL || o->token_env != NULL) && o->owned_token == NULL)
+		return CLI_USAGE;
+	if (o->owned_token != NULL)
+		o->token = o->owned_token;
+	if (o->srp_password_file != NULL &&
+	    (o->srp_password = o->owned_srp_password = cli_secret_file(o->srp_password_file)) == NULL)
+		return CLI_USAGE;
 	return CLI_OK;
 }
 
@@ -334,8 +445,14 @@ main(int argc, char **argv)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
 	if ((rc = check_operations(&o)) != CLI_OK || (rc = check_server(&o)) != CLI_OK)
 		return rc;
-	warn_ignored(&o);
-	est_log_set_sink(log_sink, NULL);
-	est_log_set_level(o.verbose ? EST_LOG_DEBUG : EST_LOG_INFO);
-	return cli_run(&o);
+	if ((rc = take_secrets(&o)) == CLI_OK) {
+		warn_ignored(&o);
+		est_log_set_sink(log_sink, NULL);
+		est_log_set_level(o.verbose ? EST_LOG_DEBUG : EST_LOG_INFO);
+		rc = cli_run(&o);
+	}
+	cli_secret_free(o.owned_password);
+	cli_secret_free(o.owned_token);
+	cli_secret_free(o.owned_srp_password);
+	return rc;
 }

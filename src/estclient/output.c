@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "estclient.h"
+#include "estkit/log.h"
 
 /* Write all of data to fd. */
 static bool
@@ -61,6 +62,53 @@ replace_file(const char *path, const char *data, size_t len, mode_t mode,
 		unlink(tmp);
 		return est_fail(e, EST_ERR_IO, "cannot write %s: %s", path, strerror(err));
 	}
+	return EST_OK;
+}
+
+/* Whether a private key will be written to the output directory. */
+static bool
+writes_key(const struct cli_opts *o)
+{
+	return o->keygen || (o->enroll && o->key_file == NULL && o->csr_file == NULL);
+}
+
+/* mkdir -p path with mode; false with errno set. */
+static bool
+make_dirs(char *path, mode_t mode)
+{
+	struct stat st;
+
+	for (char *s = path + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (stat(path, &st) != 0 && mkdir(path, mode) != 0 && errno != EEXIST) {
+			*s = '/';
+			return false;
+		}
+		*s = '/';
+	}
+	return mkdir(path, mode) == 0 || errno == EEXIST;
+}
+
+enum est_err
+out_prepare_dir(const struct cli_opts *o, struct est_error *e)
+{
+	char path[PATH_MAX];
+	mode_t mode = writes_key(o) ? 0700 : 0755;
+	struct stat st;
+
+	if (stat(o->outdir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return est_fail(e, EST_ERR_IO, "-o %s: not a directory", o->outdir);
+		return EST_OK;
+	}
+	if (errno != ENOENT || (size_t)snprintf(path, sizeof(path), "%s", o->outdir) >= sizeof(path))
+		return est_fail(e, EST_ERR_IO, "-o %s: %s", o->outdir, strerror(errno));
+	if (!make_dirs(path, mode))
+		return est_fail(e, EST_ERR_IO, "-o %s: cannot create it: %s", o->outdir,
+		    strerror(errno));
+	log_debug("created %s (mode %04o)", o->outdir, (unsigned)mode);
 	return EST_OK;
 }
 
@@ -166,4 +214,23 @@ out_generated_key(const struct cli_opts *o, EVP_PKEY *key, char *path, size_t pa
 	snprintf(path, pathlen, "%s/key-x-x.pem", o->outdir);
 	rc = est_key_pem(key, &buf, &len, e);
 	return put(path, buf, len, 0600, rc, e);
+}
+
+enum est_err
+out_ca_root(const struct cli_opts *o, unsigned i, X509 *root, char *path, size_t pathlen,
+    struct est_error *e)
+{
+	STACK_OF(X509) *one = sk_X509_new_null();
+	char *buf = NULL;
+	size_t len = 0;
+	enum est_err rc;
+
+	if (one == NULL || !sk_X509_push(one, root)) {
+		sk_X509_free(one);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	snprintf(path, pathlen, "%s/cacert-root-0-%u.pem", o->outdir, i);
+	rc = est_certs_pem(one, &buf, &len, e);
+	sk_X509_free(one);
+	return put(path, buf, len, 0644, rc, e);
 }

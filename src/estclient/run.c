@@ -9,11 +9,14 @@
  * estclient generates is EC P-256 (or what /csrattrs asks for) and written
  * 0600; every failure has its own exit status.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "estclient.h"
 #include "estkit/ca.h"
@@ -31,6 +34,7 @@ struct inputs {
 	char key_path[PATH_MAX];    /* where a generated key went */
 	X509_REQ *csr;              /* -y */
 	X509 *decrypt_cert;         /* --decrypt-cert */
+	X509 *key_signer;           /* --key-signer */
 	EVP_PKEY *decrypt_key;      /* --decrypt-key */
 	X509_NAME *subject;         /* --common-name, or the host name */
 	struct est_csr_wants *attrs; /* -a */
@@ -45,6 +49,7 @@ inputs_free(struct inputs *in)
 	EVP_PKEY_free(in->key);
 	X509_REQ_free(in->csr);
 	X509_free(in->decrypt_cert);
+	X509_free(in->key_signer);
 	EVP_PKEY_free(in->decrypt_key);
 	X509_NAME_free(in->subject);
 	est_csr_wants_free(in->attrs);
@@ -67,7 +72,11 @@ read_cert(const char *path, X509 **cert, STACK_OF(X509) **chain, struct est_erro
 	return EST_OK;
 }
 
-/* Read every file the options name; EST_OK or the reason. */
+/*
+ * Read every file the options name; EST_OK or the reason. A private key
+ * file that group or others can read is refused, with the chmod that fixes
+ * it (the rule estd keeps for its CA key).
+ */
 static enum est_err
 read_inputs(const struct cli_opts *o, struct inputs *in, struct est_error *e)
 {
@@ -76,15 +85,17 @@ read_inputs(const struct cli_opts *o, struct inputs *in, struct est_error *e)
 	if (o->cert_file != NULL)
 		rc = read_cert(o->cert_file, &in->cert, &in->chain, e);
 	if (rc == EST_OK && o->cert_key_file != NULL)
-		rc = est_key_read(o->cert_key_file, false, &in->cert_key, e);
+		rc = est_key_read(o->cert_key_file, true, &in->cert_key, e);
 	if (rc == EST_OK && o->key_file != NULL)
-		rc = est_key_read(o->key_file, false, &in->key, e);
+		rc = est_key_read(o->key_file, true, &in->key, e);
 	if (rc == EST_OK && o->csr_file != NULL)
 		rc = est_csr_read_file(o->csr_file, &in->csr, e);
 	if (rc == EST_OK && o->decrypt_cert != NULL)
 		rc = read_cert(o->decrypt_cert, &in->decrypt_cert, NULL, e);
 	if (rc == EST_OK && o->decrypt_key != NULL)
-		rc = est_key_read(o->decrypt_key, false, &in->decrypt_key, e);
+		rc = est_key_read(o->decrypt_key, true, &in->decrypt_key, e);
+	if (rc == EST_OK && o->key_signer != NULL)
+		rc = read_cert(o->key_signer, &in->key_signer, NULL, e);
 	return rc;
 }
 
@@ -138,6 +149,7 @@ exit_for(enum est_err rc, long status)
 	switch (rc) {
 	case EST_ERR_CONNECT: return CLI_CONNECT;
 	case EST_ERR_TLS: return CLI_TLS;
+	case EST_ERR_AUTH: return CLI_AUTH; /* a TLS-SRP handshake refused */
 	case EST_ERR_SERVER: return CLI_SERVER;
 	case EST_ERR_PENDING: return CLI_PENDING;
 	default: return CLI_FAIL;
@@ -151,7 +163,7 @@ hint_for(const struct cli_opts *o, const struct inputs *in, int status, long htt
 	switch (status) {
 	case CLI_AUTH:
 		if (http == 401 && (o->user != NULL || o->password != NULL || o->token != NULL))
-			return "check the user name and password (-u, -h)";
+			return "check the user name and password (or the token)";
 		if (http == 401)
 			return "give -u USER -h PASSWORD, or a client certificate with -c CERT -k KEY";
 		return o->reenroll ? "-r needs the certificate being renewed and its key (-c, -k), "
@@ -192,42 +204,92 @@ make_client(const struct cli_opts *o, const struct inputs *in, struct est_client
 {
 	struct est_client_config cfg = {
 		.url = o->url, .host = o->host, .port = o->port, .label = o->label,
-		.resolve = o->resolve, .bootstrap = o->bootstrap,
+		.resolve = o->resolve, .bootstrap = o->bootstrap, .tls13_only = o->tls13_only,
 		.trust_anchor_file = o->system_trust || o->bootstrap ? NULL : o->ta_file,
 		.cert = in->cert, .chain = in->chain, .key = in->cert_key,
 		.user = o->password != NULL && o->user == NULL ? "" : o->user,
 		.password = o->password, .bearer_token = o->token,
+		.srp_user = o->srp_user,
+		.srp_password = o->srp_password,
 		.read_timeout = o->read_timeout, .retry_max = o->retry_max,
 	};
 
 	return est_client_new(&cfg, c, e);
 }
 
-/* -g */
+/* "sha256:AB:CD:..." of cert, into buf. */
+static const char *
+fingerprint(X509 *cert, char *buf, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	size_t at = (size_t)snprintf(buf, len, "sha256:");
+
+	X509_digest(cert, EVP_sha256(), md, &n);
+	for (unsigned b = 0; b < n && at + 3 < len; b++)
+		at += (size_t)snprintf(buf + at, len - at, "%02X%s", md[b], b + 1 < n ? ":" : "");
+	return buf;
+}
+
+/*
+ * Bootstrap (RFC 7030 §4.1.1, EST-C-15): nothing from an unauthenticated
+ * server is kept before a person has confirmed its root -- by
+ * --expect-fingerprint, or by answering on the terminal. Any root of the
+ * validated bag may be the one confirmed (during a rollover the old one is
+ * what people have). EST_ERR_TLS when it is not confirmed.
+ */
+static enum est_err
+confirm_root(const struct cli_opts *o, STACK_OF(X509) *roots, struct est_error *e)
+{
+	char fp[160], *subj;
+	X509 *cur = sk_X509_value(roots, 0);
+	enum est_err rc;
+	bool match = false, asked;
+
+	for (int k = 0; o->fingerprint != NULL && k < sk_X509_num(roots) && !match; k++)
+		if ((rc = est_cert_fingerprint_match(sk_X509_value(roots, k), o->fingerprint,
+		    &match, e)) != EST_OK)
+			return rc;
+	if (match)
+		return EST_OK;
+	subj = est_name_text(X509_get_subject_name(cur));
+	fingerprint(cur, fp, sizeof(fp));
+	if (o->fingerprint != NULL) {
+		est_fail(e, EST_ERR_TLS, "NOT AUTHENTICATED: the root of /cacerts, \"%s\", has "
+		    "the fingerprint %s, not --expect-fingerprint %s: nothing written", subj ? subj :
+		    "?", fp, o->fingerprint);
+		free(subj);
+		return EST_ERR_TLS;
+	}
+	fprintf(stderr, "estclient: NOT AUTHENTICATED: the root of /cacerts is \"%s\"\n"
+	    "estclient:   fingerprint %s\n", subj ? subj : "?", fp);
+	asked = cli_confirm("estclient: is this the fingerprint you got from your CA out of band?");
+	free(subj);
+	if (asked)
+		return EST_OK;
+	return est_fail(e, EST_ERR_TLS, "bootstrap: root not confirmed, nothing written; if "
+	    "your CA confirms it, run again with --expect-fingerprint %s", fp);
+}
+
+/* -g: the validated bag, and its root in a file of its own. */
 static enum est_err
 do_cacerts(const struct cli_opts *o, struct est_client *c, unsigned i, struct est_error *e)
 {
-	STACK_OF(X509) *certs = NULL;
+	STACK_OF(X509) *certs = NULL, *roots;
+	char path[PATH_MAX];
 	enum est_err rc;
 
 	if ((rc = est_client_cacerts(c, &certs, e)) != EST_OK)
 		return rc;
-	if (o->bootstrap) {
-		for (int k = 0; k < sk_X509_num(certs); k++) {
-			unsigned char md[EVP_MAX_MD_SIZE];
-			unsigned n = 0;
-			char *subj = est_name_text(X509_get_subject_name(sk_X509_value(certs, k)));
-
-			X509_digest(sk_X509_value(certs, k), EVP_sha256(), md, &n);
-			fprintf(stderr, "estclient: NOT AUTHENTICATED: %s SHA-256 ", subj ? subj : "?");
-			for (unsigned b = 0; b < n; b++)
-				fprintf(stderr, "%02X%s", md[b], b + 1 < n ? ":" : "\n");
-			free(subj);
-		}
-		fprintf(stderr, "estclient: compare these fingerprints with ones obtained out of "
-		    "band before trusting the files (RFC 7030 §4.1.1)\n");
-	}
-	rc = out_cacerts(o, i, certs, e);
+	roots = est_client_ca_roots(c);
+	if (o->bootstrap)
+		rc = confirm_root(o, roots, e);
+	if (rc == EST_OK)
+		rc = out_cacerts(o, i, certs, e);
+	if (rc == EST_OK)
+		rc = out_ca_root(o, i, sk_X509_value(roots, 0), path, sizeof(path), e);
+	if (rc == EST_OK)
+		log_debug("the current root is in %s: use it as --trustanchor", path);
 	sk_X509_pop_free(certs, X509_free);
 	return rc;
 }
@@ -266,6 +328,8 @@ fill_req(const struct cli_opts *o, const struct inputs *in, struct est_enroll_re
 	req->attrs = in->attrs;
 	req->decrypt_cert = in->decrypt_cert;
 	req->decrypt_key = in->decrypt_key;
+	req->key_signer = in->key_signer;
+	req->names_by_server = o->names_by_server;
 }
 
 /* -e, -q, -r: one enrolment and its files. */
@@ -327,7 +391,7 @@ cli_run(const struct cli_opts *o)
 	enum est_err rc;
 	int status = CLI_OK;
 
-	if ((rc = read_inputs(o, &in, &e)) != EST_OK ||
+	if ((rc = out_prepare_dir(o, &e)) != EST_OK || (rc = read_inputs(o, &in, &e)) != EST_OK ||
 	    ((o->enroll || o->keygen) && in.csr == NULL && (rc = make_subject(o, &in, &e)) != EST_OK)) {
 		status = cli_fail(CLI_FAIL, "%s", e.msg);
 		goto out;

@@ -3,8 +3,9 @@
  * response.c): an input is a Content-Type line, a Retry-After line and the
  * body, as transport.c hands them over. Each goes through the status check
  * for every status the client treats apart, the certs-only reader
- * (/cacerts, enrolment, against a fixed key) and the /serverkeygen
- * multipart reader.
+ * (/cacerts, enrolment, against a fixed key and a fixed trust anchor) and
+ * the /serverkeygen multipart reader; the Content-Type line also goes
+ * through the WWW-Authenticate reader.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const long statuses[] = { 202, 400, 401, 403, 404, 405, 413, 415, 418, 500, 501, 503, 302 };
 
 static EVP_PKEY *key;
+static STACK_OF(X509) *anchors, *no_bag;   /* no /cacerts is ever fetched here */
 
 /* The next line of [*p, end) into out (at most outlen - 1 bytes, CR dropped). */
 static void
@@ -36,18 +38,38 @@ take_line(const uint8_t **p, const uint8_t *end, char *out, size_t outlen)
 	*p = nl != NULL ? nl + 1 : end;
 }
 
+/* A self-signed CA certificate for key: the fuzz run's trust anchor. */
+static X509 *
+make_anchor(void)
+{
+	X509 *x = X509_new();
+
+	if (x == NULL || !X509_set_version(x, X509_VERSION_3) ||
+	    !X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"fuzz CA", -1, -1, 0) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(x)) ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 86400) == NULL ||
+	    !X509_set_pubkey(x, key) || X509_sign(x, key, EVP_sha256()) <= 0)
+		abort();
+	return x;
+}
+
 static void
 answers(struct est_client *c, struct cl_response *r)
 {
 	struct est_enroll_req req = { 0 };
 	struct est_enroll_result res = { 0 };
+	struct est_cert_expect want = { .key = key, .any_names = true };
 	STACK_OF(X509) *certs = NULL;
 
-	if (cl_certs_answer("cacerts", r, &certs, NULL) == EST_OK)
+	if (cl_certs_answer("cacerts", r, &certs, NULL) == EST_OK) {
+		est_cacerts_validate(certs, anchors, NULL, NULL);
 		sk_X509_pop_free(certs, X509_free);
-	if (cl_enroll_answer("simpleenroll", r, key, &res, NULL) == EST_OK)
+	}
+	if (cl_enroll_answer(c, "simpleenroll", r, &want, &res, NULL) == EST_OK)
 		est_enroll_result_clear(&res);
-	if (cl_keygen_answer(c, r, &req, &res, NULL) == EST_OK)
+	if (cl_keygen_answer(c, r, &req, &want, &res, NULL) == EST_OK)
 		est_enroll_result_clear(&res);
 }
 
@@ -58,9 +80,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cl_response r;
 	const uint8_t *p = data, *end = data + size;
 
-	if (key == NULL && (key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL)
+	if (key == NULL && ((key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+	    (anchors = sk_X509_new_null()) == NULL || (no_bag = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(anchors, make_anchor())))
 		abort();
 	memset(&c, 0, sizeof(c));
+	c.tas = anchors;
+	c.cabag = no_bag;
+	(void)cl_challenges((const char *)data, size);
 	memset(&r, 0, sizeof(r));
 	take_line(&p, end, r.content_type, sizeof(r.content_type));
 	take_line(&p, end, r.retry_after, sizeof(r.retry_after));

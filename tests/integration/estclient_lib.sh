@@ -39,6 +39,9 @@ stop_stub() {
 estclient_cleanup() {
 	local rc=$?
 	stop_stub
+	# Hand cleanup the exit status; under set -e a failing "(exit $rc)" would
+	# end the trap here and leave estd running.
+	set +e
 	(exit $rc)
 	cleanup
 }

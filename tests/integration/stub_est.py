@@ -10,9 +10,14 @@ Script (JSON): {"METHOD /path": [answer, answer, ...], ...}; answers are
 used in order and the last one repeats. An answer is
   {"status": 200, "headers": {"Name": "value"}, "body": "text" or
    "body_file": "path", "close": false, "require_auth": false}
-require_auth: answer 401 (Basic challenge) until an Authorization header
-comes. close: end the connection after this answer. delay: seconds to wait
-before answering.
+require_auth: answer 401 with a challenge until an Authorization header
+comes; true challenges Basic, a string names the challenge ("Bearer",
+'Digest realm="x", nonce="n"', or several separated by " | " for several
+WWW-Authenticate headers). close: end the connection after this answer.
+delay: seconds to wait before answering. As libest's example server does:
+close_on_401 ends the connection after a 401 without saying so; pop
+answers 401 unless the posted CSR holds base64(tls-unique) of its
+connection (its challengePassword; a byte search is enough for a stub).
 
 Log: one JSON object per line: method, path, headers, body (text),
 conn (connection number), tls_unique (base64, TLS 1.2 only), peer (the
@@ -77,11 +82,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record(body)
         key = "%s %s" % (self.command, self.path)
         ans = self.answer_for(key)
-        if ans.get("require_auth") and "Authorization" not in self.headers:
+        unauthorized = ans.get("require_auth") and "Authorization" not in self.headers
+        if not unauthorized and ans.get("pop"):
+            cb = self.connection.get_channel_binding("tls-unique")
+            der = base64.b64decode(body) if body else b""
+            unauthorized = cb is None or base64.b64encode(cb) not in der
+        if unauthorized:
             with LOCK:
                 self.server.used[key] -= 1
-            ans = {"status": 401, "headers": {"WWW-Authenticate": 'Basic realm="stub"'},
-                   "body": "credentials needed\n"}
+            scheme = ans.get("require_auth") or True
+            if scheme is True:
+                scheme = 'Basic realm="stub"'
+            ans = {"status": 401, "challenges": scheme.split(" | "),
+                   "body": "credentials needed\n", "drop": ans.get("close_on_401", False)}
         time.sleep(ans.get("delay", 0))
         if "body_file" in ans:
             with open(ans["body_file"], "rb") as f:
@@ -91,12 +104,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(ans.get("status", 200))
         for name, value in ans.get("headers", {}).items():
             self.send_header(name, value)
+        for value in ans.get("challenges", []):
+            self.send_header("WWW-Authenticate", value)
         self.send_header("Content-Length", str(len(payload)))
         if ans.get("close"):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
         self.wfile.write(payload)
+        if ans.get("drop"):
+            self.close_connection = True
 
     do_GET = handle_any
     do_POST = handle_any
@@ -111,12 +128,16 @@ def main():
     p.add_argument("--ready-file", required=True)
     p.add_argument("--tls12", action="store_true", help="TLS 1.2 only (tls-unique)")
     p.add_argument("--client-ca", help="ask for a client certificate under this CA")
+    p.add_argument("--no-ems", action="store_true",
+                   help="TLS 1.2 without Extended Master Secret (RFC 7627)")
     a = p.parse_args()
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
-    if a.tls12:
+    if a.tls12 or a.no_ems:
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if a.no_ems:
+        ctx.options |= 0x1  # SSL_OP_NO_EXTENDED_MASTER_SECRET (OpenSSL 3)
     if a.client_ca:
         ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.load_verify_locations(a.client_ca)

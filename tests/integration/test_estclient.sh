@@ -106,7 +106,18 @@ openssl pkey -in gen/key-x-x.pem -noout -text | grep_all 'NIST CURVE: P-256' || 
 openssl x509 -in gen/cert-0-0.pem -noout -subject | grep_all 'CN = dev1' || fail "--common-name"
 grep -q 'POST /simpleenroll: HTTP 200.* 0 new connection' "$T/ec.err" || fail "the POST did not reuse the connection: $(cat "$T/ec.err")"
 grep -q 'channel binding: tls-exporter, TLS 1.3' "$T/ec.err" || fail "TLS 1.3 binding not used: $(cat "$T/ec.err")"
-ok "generated key: EC P-256, 0600; -z on TLS 1.3 (tls-exporter), CSR posted on the probed connection"
+ok "generated key: EC P-256, 0600; -z on TLS 1.3 (tls-exporter, EST-C-43), CSR posted on the probed connection"
+# -o DIR is made when missing (the EJBCA guide's outputDirName): 0700 with a key in it.
+ec -e -s 127.0.0.1 -p $TLS_PORT -o new/keys -u estuser -h estpwd --common-name dev2
+expect_rc 0 "-e -o new/keys (missing)"
+[ "$(stat -c %a new)" = 700 ] && [ "$(stat -c %a new/keys)" = 700 ] || fail "-o made without mode 0700"
+[ -s new/keys/key-x-x.pem ] && [ -s new/keys/cert-0-0.pkcs7 ] || fail "nothing written to the new -o"
+umask 022
+ec -g -s 127.0.0.1 -p $TLS_PORT -o new/ca
+expect_rc 0 "-g -o new/ca (missing)"
+[ "$(stat -c %a new/ca)" = 755 ] || fail "-g -o made $(stat -c %a new/ca)"
+[ -s new/ca/cacert-0-0.pkcs7 ] || fail "-g wrote nothing to the new -o"
+ok "-o DIR created when missing: 0700 when a key goes there, else 0755"
 ec -e -s 127.0.0.1 -p $TLS_PORT -o gen -u estuser -h estpwd --key-type rsa:2048 -i 2
 expect_rc 0 "estclient -e --key-type rsa:2048 -i 2"
 openssl x509 -in gen/cert-0-1.pkcs7 -noout 2>/dev/null && fail "pkcs7 file is PEM"
@@ -177,8 +188,10 @@ ec -e -s 127.0.0.1 -o . -u estuser
 expect_rc 2 "-u without -h"
 ec -e -s 127.0.0.1 -o . -x new.key -y csr.p10
 expect_rc 2 "-x with -y"
-ec -g -s 127.0.0.1 -o nosuchdir
-expect_rc 2 "-o of a missing directory"
+touch afile
+ec -g -s 127.0.0.1 -o afile
+expect_rc 1 "-o of a file that is not a directory"
+err_says "afile: not a directory"
 ec --bogus
 expect_rc 2 "unknown option"
 "$ESTCLIENT" --help | grep_all 'Exit status: 0 success' || fail "--help"
@@ -239,7 +252,7 @@ openssl x509 -req -in named.csr -CA var/ca.pem -CAkey var/ca.key -CAcreateserial
 sed 's/^certificate = tls.pem/certificate = named.pem/; s/^key = tls.key/key = named.key/' var/estd.conf > var/named.conf
 start_estd var/named.conf
 ec -g -s 127.0.0.1 -p $TLS_PORT -o .
-expect_rc 4 "the server's certificate does not name 127.0.0.1"
+expect_rc 4 "the server's certificate does not name 127.0.0.1 (EST-C-24)"
 err_says "not issued for"
 ec -e -s localhost -p $TLS_PORT -o . -y csr.p10 -u estuser -h estpwd
 expect_rc 4 "nor localhost; no credentials sent"

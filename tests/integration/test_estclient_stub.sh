@@ -68,7 +68,7 @@ stub_csr -1 sent.der
 openssl req -inform DER -in sent.der -verify -noout 2>&1 | grep_all 'verify OK' || fail "CSR does not verify"
 [ "$(openssl req -inform DER -in sent.der -noout -pubkey)" = "$(openssl pkey -in device.key -pubout)" ] || fail "CSR not signed by -x"
 openssl req -inform DER -in sent.der -noout -subject | grep_all 'CN = registered_client' || fail "CSR subject"
-ok "the request CSR is base64 DER, signed by -x, CN from --common-name (EST-C-50)"
+ok "the request CSR is base64 DER, signed by -x (its own key, EST-C-42), CN from --common-name (EST-C-50)"
 
 # Without --pem-output: key-0-0.key is the bare base64 PKCS#8 libest writes; the
 # seed's manual step (add BEGIN/END lines) makes it a key openssl reads.
@@ -94,14 +94,17 @@ expect_rc 0 "estclient -q -y CSR"
 stub_csr -1 sent.der
 cmp -s sent.der device.csr || fail "-y CSR was not sent unchanged"
 ec -q -s 127.0.0.1 -p $STUB_PORT -o . --common-name throwaway
-expect_rc 0 "estclient -q without -x or -y"
+expect_rc 7 "the server issued CN=registered_client for a CSR that asked for CN=throwaway (EST-C-52)"
+err_says 'names "CN=registered_client", the request asked for "CN=throwaway"'
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --common-name throwaway --server-names
+expect_rc 0 "estclient -q without -x or -y, --server-names: the server chooses the names"
 stub_csr -1 sent.der
 openssl req -inform DER -in sent.der -verify -noout 2>&1 | grep_all 'verify OK' || fail "throwaway CSR"
 [ ! -e key-x-x.pem ] || fail "-q wrote the throwaway key"
 ok "-q -y sends the CSR as is; -q alone signs with a throwaway key it does not keep"
 
 # Parts in any order, preamble, LF, quoted boundary, under a label (EST-C-60).
-ec -q -s 127.0.0.1 -p $STUB_PORT -o . --path-seg est
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --path-seg est --common-name registered_client
 expect_rc 0 "lenient multipart under --path-seg est"
 [ "$(stub_field -1 path)" = "$W/est/serverkeygen" ] || fail "label not in the path"
 openssl pkey -in <({ echo "-----BEGIN PRIVATE KEY-----"; cat key-0-0.key; echo "-----END PRIVATE KEY-----"; }) -noout \
@@ -114,28 +117,57 @@ python3 -c 'import sys
 d=open(sys.argv[1],"rb").read()
 n=len(d); l=bytes([n]) if n<128 else bytes([0x80|((n.bit_length()+7)//8)])+n.to_bytes((n.bit_length()+7)//8,"big")
 open(sys.argv[2],"wb").write(b"\x30"+l+d)' srvkey.der keypkg.der   # AsymmetricKeyPackage
+# sealed SIGNER_CERT SIGNER_KEY OUT: the key package signed by SIGNER, encrypted to recip.pem.
+sealed() {
+	openssl cms -sign -binary -nodetach -in keypkg.der -signer "$1" -inkey "$2" -outform DER \
+	    -econtent_type 2.16.840.1.101.2.1.2.78.5 -out signed.der
+	openssl cms -encrypt -binary -keyid -aes256 -in signed.der -outform DER -out env.der recip.pem
+	openssl base64 -in env.der -out env.b64
+	multipart est-server-boundary "application/pkcs7-mime; smime-type=server-generated-key" env.b64 > "$3"
+}
+sealed ca.pem ca.key keygen-enc.body             # the issuing CA signs, as estd does
 issue_tls signer "keyUsage=digitalSignature"
-openssl cms -sign -binary -nodetach -in keypkg.der -signer signer.pem -inkey signer.key -outform DER \
-    -econtent_type 2.16.840.1.101.2.1.2.78.5 -out signed.der
-openssl cms -encrypt -binary -keyid -aes256 -in signed.der -outform DER -out env.der recip.pem
-openssl base64 -in env.der -out env.b64
-multipart est-server-boundary "application/pkcs7-mime; smime-type=server-generated-key" env.b64 > keygen-enc.body
+sealed signer.pem signer.key keygen-signer.body  # another certificate under the same CA
+issue_tls nosign "keyUsage=keyEncipherment"
+sealed nosign.pem nosign.key keygen-nosign.body
 script enc '{
- "POST '$W'/serverkeygen": [{"status": 200, "headers": {'"$MP"'}, "body_file": "keygen-enc.body"}]
+ "POST '$W'/serverkeygen": [{"status": 200, "headers": {'"$MP"'}, "body_file": "keygen-enc.body"}],
+ "POST '$W'/signer/serverkeygen": [{"status": 200, "headers": {'"$MP"'}, "body_file": "keygen-signer.body"}],
+ "POST '$W'/nosign/serverkeygen": [{"status": 200, "headers": {'"$MP"'}, "body_file": "keygen-nosign.body"}],
+ "POST '$W'/plain/serverkeygen": [{"status": 200, "headers": {'"$MP"'}, "body_file": "keygen.body"}]
 }'
 start_stub enc.json srv.pem srv.key
-ec -q -s 127.0.0.1 -p $STUB_PORT -o . --pem-output --decrypt-cert recip.pem --decrypt-key recip.key
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --pem-output --decrypt-cert recip.pem --decrypt-key recip.key --server-names
 expect_rc 0 "-q with --decrypt-cert/--decrypt-key: the encrypted key"
 [ "$(openssl pkey -in key-0-0.key -pubout)" = "$(openssl pkey -in srvkey.pem -pubout)" ] || fail "decrypted key differs"
 stub_csr -1 sent.der
 openssl asn1parse -inform DER -in sent.der | grep_all '1.2.840.113549.1.9.16.2.54' || fail "no AsymmetricDecryptKeyIdentifier"
 openssl asn1parse -inform DER -in sent.der | grep_all 'S/MIME Capabilities' || fail "no SMIMECapabilities"
-ok "the CSR asks for encryption (EST-S-67); the key is decrypted and its signature checked (EST-S-66)"
-ec -q -s 127.0.0.1 -p $STUB_PORT -o .
+ok "the CSR asks for encryption (EST-S-67, EST-C-61); the key is decrypted and its signature checked (EST-S-66)"
+# Attacks on the encrypted key (point 4 of issue 16): each fails closed, nothing written.
+rm -f key-0-0.key cert-0-0.pem
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --pem-output --decrypt-cert recip.pem --decrypt-key recip.key \
+    --server-names --path-seg plain
+expect_rc 7 "asked for an encrypted key, got it in the clear (a downgrade)"
+err_says "in the clear"
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --pem-output --decrypt-cert recip.pem --decrypt-key recip.key \
+    --server-names --path-seg signer
+expect_rc 7 "a key package signed by a certificate that is not the issuing CA"
+err_says 'signed by "CN=signer"'
+[ ! -e key-0-0.key ] && [ ! -e cert-0-0.pem ] || fail "a refused answer was written"
+ok "a refused server-generated key leaves no file behind"
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --pem-output --decrypt-cert recip.pem --decrypt-key recip.key \
+    --server-names --path-seg signer --key-signer signer.pem
+expect_rc 0 "--key-signer names the signer of the key package"
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --pem-output --decrypt-cert recip.pem --decrypt-key recip.key \
+    --server-names --path-seg nosign --key-signer nosign.pem
+expect_rc 7 "a configured signer whose keyUsage forbids signing"
+err_says "may not sign"
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --server-names
 expect_rc 1 "an encrypted key without a decryption key"
 err_says "encrypted"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -subj "/CN=other" -days 2 2>/dev/null
-ec -q -s 127.0.0.1 -p $STUB_PORT -o . --decrypt-cert other.pem --decrypt-key other.key
+ec -q -s 127.0.0.1 -p $STUB_PORT -o . --decrypt-cert other.pem --decrypt-key other.key --server-names
 expect_rc 1 "an encrypted key for another recipient"
 
 # ---- /csrattrs (RFC 7030 §4.5, RFC 8951 §5) -----------------------------------
@@ -165,7 +197,7 @@ for label in none gone old; do
 	expect_rc 0 "estclient -a, the server has none ($label)"
 	[ ! -s csr-0-0.base64 ] || fail "csr-0-0.base64 not empty for $label"
 done
-ec -a -e -s 127.0.0.1 -p $STUB_PORT -o . -x p384.key --path-seg old
+ec -a -e -s 127.0.0.1 -p $STUB_PORT -o . -x p384.key --path-seg old --common-name dev384
 expect_rc 0 "estclient -a -e, the server does not offer /csrattrs (501): enrolment goes on"
 ec -q -s 127.0.0.1 -p $STUB_PORT -o . --path-seg old
 expect_rc 6 "estclient -q, the server does not offer /serverkeygen (501)"
@@ -206,11 +238,23 @@ script pending '{
  "POST '$W'/busy/simpleenroll": [{"status": 503, "headers": {"Retry-After": "30"}, "body": "busy\n"}],
  "POST '$W'/wrongtype/simpleenroll": [{"status": 200, "headers": {"Content-Type": "text/html"}, "body": "<html>"}],
  "POST '$W'/slow/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "delay": 4}],
- "POST '$W'/auth/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": true}]
+ "POST '$W'/auth/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": true}],
+ "GET '$W'/bearer/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
+ "POST '$W'/bearer/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": "Bearer realm=\"stub\""}],
+ "POST '$W'/nochallenge/simpleenroll": [{"status": 401, "body": "who are you\n"}],
+ "POST '$W'/moved/simpleenroll": [{"status": 302, "headers": {"Location": "/.well-known/est/auth/simpleenroll"}}],
+ "POST '$W'/away/simpleenroll": [{"status": 307, "headers": {"Location": "https://evil.example:8443/.well-known/est/simpleenroll"}}],
+ "GET '$W'/moved/cacerts": [{"status": 301, "headers": {"Location": "/.well-known/est/cacerts"}}],
+ "POST '$W'/rfc850/simpleenroll": [{"status": 202, "headers": {"Retry-After": "Sunday, 06-Nov-94 08:49:37 GMT"}},
+   {"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64"}],
+ "POST '$W'/asctime/simpleenroll": [{"status": 202, "headers": {"Retry-After": "Sun Nov  6 08:49:37 1994"}},
+   {"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64"}],
+ "POST '$W'/zero/simpleenroll": [{"status": 202, "headers": {"Retry-After": "0"}},
+   {"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64"}]
 }'
 start_stub pending.json srv.pem srv.key --tls12
 ec -e -z -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --retry-max 3
-expect_rc 0 "202, 202, then 200"
+expect_rc 0 "202, 202, then 200: each new connection authenticated anew, no state kept (EST-C-72, EST-C-73)"
 python3 - "$T/stub.log" <<'PY' || fail "retries: wrong waits or bindings"
 import json, subprocess, sys, base64
 posts = [json.loads(l) for l in open(sys.argv[1]) if '"POST"' in l]
@@ -251,23 +295,143 @@ err_says "in time"
 
 # HTTP authentication: only after the challenge, on the same connection (EST-C-30).
 : > "$T/stub.log"
-ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg auth -u estuser -h estpwd
-expect_rc 0 "Basic credentials after a 401 challenge"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth -u estuser -h estpwd
+expect_rc 0 "Basic credentials after a 401 challenge (EST-C-30, EST-C-33)"
 [ "$(stub_count)" = 2 ] || fail "expected 2 requests, got $(stub_count)"
 ! stub_field 1 headers | grep_all Authorization || fail "credentials sent before the challenge"
 stub_field 2 headers | grep_all '"Authorization": "Basic ZXN0dXNlcjplc3Rwd2Q="' || fail "no Basic credentials"
 [ "$(stub_field 1 conn)" = "$(stub_field 2 conn)" ] || fail "the challenge was answered on a new connection"
 ok "credentials only in answer to the challenge, on the same connection"
-ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg auth --auth-token t0k3n
-expect_rc 0 "--auth-token"
-stub_field -1 headers | grep_all '"Authorization": "Bearer t0k3n"' || fail "no Bearer token"
+# Credentials go out on every request only in answer to its own challenge (EST-C-30, EST-C-31).
+: > "$T/stub.log"
+printf 'estpwd\n' > pw.txt
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth -u estuser \
+    --password-file pw.txt -i 2
+expect_rc 0 "--password-file, two enrolments (-i 2)"
+! grep -q 'warning' "$T/ec.err" || fail "--password-file warned: $(cat "$T/ec.err")"
+[ "$(stub_count)" = 4 ] || fail "expected 4 requests (2 x challenge + answer), got $(stub_count)"
+for n in 1 3; do
+	! stub_field $n headers | grep_all Authorization || fail "request $n carried credentials unasked"
+	stub_field $((n + 1)) headers | grep_all '"Authorization": "Basic ZXN0dXNlcjplc3Rwd2Q="' \
+	    || fail "request $((n + 1)) did not answer the challenge"
+done
+ok "each request first goes out without credentials; Basic only answers its own 401 (EST-C-31)"
+: > "$T/stub.log"
+ESTPW=estpwd ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth \
+    -u estuser --password-env ESTPW
+expect_rc 0 "--password-env"
+stub_field -1 headers | grep_all '"Authorization": "Basic ZXN0dXNlcjplc3Rwd2Q="' || fail "--password-env"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth -u estuser -h estpwd
+expect_rc 0 "-h still works (libest's command lines)"
+err_says "warning: -h puts the password where other users can see it"
+: > "$T/stub.log"
+printf 't0k3n\n' > token.txt
+ec -e -z -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg bearer --auth-token-file token.txt
+expect_rc 0 "--auth-token-file, with -z (a /cacerts probe first)"
+[ "$(stub_field 1 path)" = "$W/bearer/cacerts" ] || fail "no /cacerts probe"
+! stub_field 1 headers | grep_all Authorization || fail "the token went to the /cacerts probe unasked"
+! stub_field 2 headers | grep_all Authorization || fail "the token went out before the challenge"
+stub_field 3 headers | grep_all '"Authorization": "Bearer t0k3n"' || fail "no Bearer token after the challenge"
+ok "the Bearer token only in answer to a Bearer challenge, never to the probe (EST-C-31)"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg bearer --auth-token t0k3n
+expect_rc 0 "--auth-token (visible, warned)"
+err_says "warning: --auth-token"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth --auth-token t0k3n
+expect_rc 5 "a Basic challenge is not answered with a Bearer token"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg nochallenge -u estuser -h estpwd
+expect_rc 5 "a 401 without a challenge"
+err_says "without a challenge"
+chmod 644 dev.key
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth -u estuser -h estpwd
+expect_rc 1 "a key file readable by others"
+err_says "chmod 600 ./dev.key\|chmod 600 dev.key"
+chmod 600 dev.key
+
+# ---- redirects (RFC 7030 §3.2.1, EST-G-15, EST-C-41) and Retry-After (EST-C-71) ----
+: > "$T/stub.log"
+ec -e -z -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg moved -u estuser -h estpwd
+expect_rc 0 "a same-origin 302 is followed, with credentials on the new target's challenge"
+python3 - "$T/stub.log" "$W" <<'PY' || fail "redirect: CSRs not bound to their connection"
+import json, subprocess, sys, base64
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+posts = [r for r in reqs if r["method"] == "POST"]
+assert posts[0]["path"] == sys.argv[2] + "/moved/simpleenroll", posts[0]["path"]
+assert posts[-1]["path"] == sys.argv[2] + "/auth/simpleenroll", posts[-1]["path"]
+for p in posts:
+    der = base64.b64decode("".join(p["body"].split()))
+    txt = subprocess.run(["openssl", "req", "-inform", "DER", "-noout", "-text"], input=der,
+                         capture_output=True).stdout.decode()
+    pw = [l.split(":", 1)[1].strip() for l in txt.splitlines() if "challengePassword" in l][0]
+    assert pw == p["tls_unique"], (pw, p["tls_unique"])
+PY
+ok "the redirected CSR is bound anew to the connection that carries it (EST-C-41)"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg away
+expect_rc 7 "a redirect to another origin is not followed"
+err_says "https://evil.example:8443/.well-known/est/simpleenroll"
+ec -g -s 127.0.0.1 -p $STUB_PORT -o . --path-seg moved
+expect_rc 0 "a same-origin 301 on /cacerts is followed"
+for form in rfc850 asctime zero; do
+	ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg $form --retry-max 1 -v
+	expect_rc 0 "Retry-After in the $form form"
+	err_says "waiting 0 s"
+done
+
+# ---- libest's example server (issue 11): its deviations, tolerated quietly -------
+# /csrattrs ending in a NUL byte; 401 to a client certificate without an
+# Authorization header; the connection closed after every 401 (and the PoP
+# checked against tls-unique whenever the CSR has a challengePassword).
+printf '%s\0' "$RFC_ATTRS" > nul-attrs.b64
+openssl req -new -key dev.key -subj /CN=dev -out devrenew.csr 2>/dev/null
+script libest '{
+ "GET '$W'/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
+ "GET '$W'/csrattrs": [{"status": 200, "headers": {"Content-Type": "application/csrattrs"}, "body_file": "nul-attrs.b64"}],
+ "POST '$W'/simplereenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": true, "close_on_401": true}],
+ "POST '$W'/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": true, "close_on_401": true, "pop": true}]
+}'
+start_stub libest.json srv.pem srv.key --tls12 --client-ca ca.pem
+rm -f csr-0-0.base64
+ec -a -s 127.0.0.1 -p $STUB_PORT -o .
+expect_rc 0 "-a: CSR attributes ending in a NUL byte"
+[ ! -s "$T/ec.err" ] || fail "the NUL byte was more than a debug line: $(cat "$T/ec.err")"
+[ "$(b64d < csr-0-0.base64 | openssl base64 -A)" = "$RFC_ATTRS" ] || fail "csr-0-0.base64 differs"
+ec -a -v -s 127.0.0.1 -p $STUB_PORT -o .
+err_says "ends in NUL bytes"
+ok "a trailing NUL in /csrattrs: accepted, one debug line with -v"
+: > "$T/stub.log"
+ec -r -s 127.0.0.1 -p $STUB_PORT -o . -c dev.pem -k dev.key
+expect_rc 0 "-r -c -k, the server wants an Authorization header anyway"
+[ "$(stub_count)" = 2 ] || fail "expected 2 requests, got $(stub_count)"
+! stub_field 1 headers | grep_all Authorization || fail "an Authorization header before the 401"
+stub_field 2 headers | grep_all '"Authorization": "Basic Og=="' || fail "no empty Basic header after the 401"
+ok "401 despite the client certificate: asked again with an empty Basic header, as libest's client does"
+: > "$T/stub.log"
+ec -r -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key -c dev.pem -k dev.key -u estuser -h wrong
+[ "$RC" = 0 ] || [ "$RC" = 5 ] || fail "-r with credentials: exit $RC"
+! grep -q 'Og==' "$T/stub.log" || fail "an empty Basic header went out although credentials were given"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key
+expect_rc 5 "-e without certificate or credentials: 401 stays 401"
+! grep -q 'Og==' "$T/stub.log" || fail "an empty Basic header went out without a client certificate"
+ok "the empty Basic header only for a client certificate without credentials"
+: > "$T/stub.log"
+ec -e -z -v -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key -u estuser -h estpwd --common-name dev
+expect_rc 0 "-e -z -u -h against a server that closes the connection after its 401"
+python3 - "$T/stub.log" <<'PY' || fail "the CSR that got through was not bound to its connection"
+import json, sys, base64
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+last = reqs[-1]
+assert last["method"] == "POST" and "Authorization" in last["headers"], last
+assert base64.b64encode(base64.b64decode(last["tls_unique"])).decode() in base64.b64decode("".join(last["body"].split())).decode("latin-1")
+prev = reqs[-2]
+assert prev["method"] == "GET" and prev["conn"] == last["conn"], "the CSR was not built on the probed connection"
+PY
+ok "-z after a 401 that closes the connection: credentials settled, CSR rebuilt on the next connection"
 
 # ---- server authentication (EST-C-20, EST-C-23, EST-C-31) -------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout evil.key -out evil.pem \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 2>/dev/null
 start_stub pending.json evil.pem evil.key
-ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --path-seg auth -u estuser -h estpwd
-expect_rc 4 "a server under an unknown CA"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth -u estuser -h estpwd
+expect_rc 4 "a server under an unknown CA: only the Explicit TA counts (EST-C-16, EST-C-20)"
 err_says "not trusted"
 [ "$(stub_count)" = 0 ] || fail "a request (and credentials) reached the untrusted server"
 ok "nothing, credentials least of all, reaches an untrusted server (EST-C-31)"
@@ -276,16 +440,163 @@ openssl req -new -key cnonly.key -subj /CN=127.0.0.1 -out cn.csr
 issue cn.csr cn.pem "extendedKeyUsage=serverAuth"
 start_stub pending.json cn.pem cnonly.key
 ec -g -s 127.0.0.1 -p $STUB_PORT -o .
-expect_rc 4 "a name only in the CN is not enough (EST-C-23)"
+expect_rc 4 "a name only in the CN is not enough (EST-C-23; PROFILE: the name is always checked, EST-C-21)"
 err_says "not issued for"
 
 # ---- bootstrap: --trustanchor no, -g only, fingerprints ---------------------------
+# RFC 7030 §4.1.1, EST-C-15: nothing is kept before the root is confirmed out of band.
 start_stub pending.json srv.pem srv.key
-ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor no --pem-output
-expect_rc 0 "--trustanchor no -g"
-err_says "$(openssl x509 -in ca.pem -noout -fingerprint -sha256 | cut -d= -f2)"
+FP=$(openssl x509 -in ca.pem -noout -fingerprint -sha256 | cut -d= -f2)
+mkdir boot
+ec -g -s 127.0.0.1 -p $STUB_PORT -o boot --trustanchor no --pem-output
+expect_rc 4 "--trustanchor no -g, not confirmed (no terminal, no --expect-fingerprint)"
+err_says "root of /cacerts is \"CN=Stub CA\""
+err_says "--expect-fingerprint sha256:$FP"
+[ -z "$(ls boot)" ] || fail "an unconfirmed bootstrap wrote $(ls boot)"
+ec -g -s 127.0.0.1 -p $STUB_PORT -o boot --trustanchor no --pem-output \
+    --expect-fingerprint sha256:$(openssl x509 -in srv.pem -noout -fingerprint -sha256 | cut -d= -f2)
+expect_rc 4 "--expect-fingerprint of another certificate"
+[ -z "$(ls boot)" ] || fail "a refused bootstrap wrote $(ls boot)"
+ec -g -s 127.0.0.1 -p $STUB_PORT -o boot --trustanchor no --pem-output \
+    --expect-fingerprint "sha256:$(echo "$FP" | tr -d : | tr A-F a-f)"
+expect_rc 0 "--expect-fingerprint of the root (lower case, no colons)"
+cmp -s boot/cacert-root-0-0.pem ca.pem || fail "cacert-root-0-0.pem is not the root"
+ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor boot/cacert-root-0-0.pem
+expect_rc 0 "cacert-root-0-0.pem works as --trustanchor"
+ok "bootstrap: the root's fingerprint confirms it; cacert-root-0-0.pem is the Explicit TA (EST-C-13, EST-C-15)"
+# On a terminal (script(1) gives it one) the person confirms, or not.
+if command -v script >/dev/null; then
+	mkdir tty-yes tty-no
+	printf 'y\n' | timeout 20 script -qec "$ESTCLIENT -g -s 127.0.0.1 -p $STUB_PORT -o tty-yes --trustanchor no" \
+	    /dev/null > tty.out 2>&1 || true
+	grep -q "fingerprint sha256:$FP" tty.out || fail "the prompt does not show the root's fingerprint: $(cat tty.out)"
+	cmp -s tty-yes/cacert-root-0-0.pem <(openssl x509 -in ca.pem) || fail "confirmed on the terminal, not written"
+	printf 'n\n' | timeout 20 script -qec "$ESTCLIENT -g -s 127.0.0.1 -p $STUB_PORT -o tty-no --trustanchor no" \
+	    /dev/null > tty.out 2>&1 || true
+	[ -z "$(ls tty-no)" ] || fail "refused on the terminal, yet written"
+	(sleep 2; printf 'estpwd\n') | timeout 20 script -qec "$ESTCLIENT -e -s 127.0.0.1 -p $STUB_PORT -o tty-yes \
+	    -x dev.key --common-name dev --path-seg auth -u estuser" /dev/null > tty.out 2>&1 || true
+	[ -s tty-yes/cert-0-0.pkcs7 ] || fail "the password typed at the prompt did not enrol: $(cat tty.out)"
+	! grep -q estpwd tty.out || fail "the password was echoed"
+	ok "bootstrap confirmed (or refused) on the terminal; -u asks for the password there, unechoed"
+fi
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --trustanchor no
 expect_rc 2 "--trustanchor no refuses anything but -g"
+ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor no -c dev.pem -k dev.key
+expect_rc 2 "--trustanchor no refuses a client certificate (it would show the device's identity)"
+ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor no -u estuser --password-file pw.txt
+expect_rc 2 "--trustanchor no refuses credentials (EST-C-31)"
+[ "$(stub_count)" = 0 ] || : > "$T/stub.log"
+
+# ---- a misbehaving server: each answer fails closed, nothing is written -------
+# /cacerts (EST-C-10, EST-C-11, EST-C-12) and issued certificates (EST-C-52).
+selfsigned_ca() { # NAME CN: NAME.key, NAME.pem, a self-signed CA
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" \
+	    -out "$1.pem" -subj "/CN=$2" -days 2 -addext "basicConstraints=critical,CA:TRUE" \
+	    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+selfsigned_ca unrelated "Unrelated Root"
+selfsigned_ca fakeint "Stub Intermediate"      # a self-signed CA:TRUE "intermediate"
+selfsigned_ca rogue "Rogue CA"
+# A real intermediate under the stub CA, and a certificate it issued.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout int.key -subj "/CN=Stub Issuing CA" \
+    -out int.csr 2>/dev/null
+issue int.csr int.pem "basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign"
+openssl req -new -key dev.key -subj /CN=dev -out dev.csr
+openssl x509 -req -in dev.csr -CA int.pem -CAkey int.key -CAcreateserial -days 2 -out dev-int.pem 2>/dev/null
+certs_only dev-int.pem dev-int.b64
+cat ca.pem int.pem > good-bag.pem
+cat ca.pem unrelated.pem fakeint.pem rogue.pem > bad-bag.pem
+certs_only good-bag.pem good-bag.b64
+certs_only bad-bag.pem bad-bag.b64
+certs_only unrelated.pem unrelated.b64
+certs_only fakeint.pem fakeint.b64
+cat ca.pem rogue.pem > rogue-bag.pem
+certs_only rogue-bag.pem rogue-bag.b64
+# Issued certificates for dev.key that must be refused.
+openssl x509 -req -in dev.csr -CA rogue.pem -CAkey rogue.key -CAcreateserial -days 2 -out rogue-dev.pem \
+    -subj "/CN=evil-subject/O=Other" 2>/dev/null || \
+    { openssl req -new -key dev.key -subj "/CN=evil-subject/O=Other" -out evil.csr;
+      openssl x509 -req -in evil.csr -CA rogue.pem -CAkey rogue.key -CAcreateserial -days 2 -out rogue-dev.pem 2>/dev/null; }
+openssl x509 -req -in dev.csr -CA rogue.pem -CAkey rogue.key -CAcreateserial -days 2 -out rogue-samename.pem 2>/dev/null
+openssl x509 -req -in dev.csr -signkey dev.key -days 2 -out self-dev.pem 2>/dev/null
+openssl x509 -req -in dev.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days -1 -out backwards-dev.pem 2>/dev/null
+issue dev.csr ca-dev.pem "basicConstraints=critical,CA:TRUE"
+issue dev.csr san-dev.pem "subjectAltName=DNS:evil.example"
+for f in rogue-dev rogue-samename self-dev backwards-dev ca-dev san-dev; do certs_only $f.pem $f.b64; done
+# /serverkeygen from a rogue CA: its key and a certificate for it.
+openssl req -new -key srvkey.pem -subj /CN=registered_client -out srvkey.csr
+openssl x509 -req -in srvkey.csr -CA rogue.pem -CAkey rogue.key -CAcreateserial -days 2 -out rogue-srv.pem 2>/dev/null
+certs_only rogue-srv.pem rogue-srv.b64
+{ printf -- '--b\r\nContent-Type: application/pkcs8\r\n\r\n'; sed "s/\$/$CRLF/" srvkey.b64
+  printf -- '--b\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\n\r\n'; sed "s/\$/$CRLF/" rogue-srv.b64
+  printf -- '--b--\r\n'; } > keygen-rogue.body
+P7T='"Content-Type": "application/pkcs7-mime"'
+route() { # LABEL OP BODYFILE [CONTENT-TYPE-JSON]
+	printf ' "%s %s/%s/%s": [{"status": 200, "headers": {%s}, "body_file": "%s"}],\n' \
+	    "$([ "$2" = cacerts ] && echo GET || echo POST)" "$W" "$1" "$2" "${4:-$P7T}" "$3"
+}
+{ echo '{'
+  route good cacerts good-bag.b64
+  route good simpleenroll dev-int.b64
+  route bad cacerts bad-bag.b64
+  route unrelated cacerts unrelated.b64
+  route fakeint cacerts fakeint.b64
+  route rogue cacerts rogue-bag.b64
+  for f in rogue-dev rogue-samename self-dev backwards-dev ca-dev san-dev; do
+	route $f cacerts cacerts.b64
+	route $f simpleenroll $f.b64
+  done
+  route rogue-dev simplereenroll rogue-dev.b64
+  route keygen serverkeygen keygen-rogue.body '"Content-Type": "multipart/mixed; boundary=b"'
+  route keygen cacerts cacerts.b64
+  printf ' "GET %s/cacerts": [{"status": 200, "headers": {%s}, "body_file": "cacerts.b64"}]\n}\n' "$W" "$P7T"
+} > attacks.json
+start_stub attacks.json srv.pem srv.key --client-ca ca.pem
+mkdir good
+ec -g -s 127.0.0.1 -p $STUB_PORT -o good --path-seg good --pem-output
+expect_rc 0 "/cacerts: root and an intermediate under it"
+cmp -s good/cacert-root-0-0.pem ca.pem || fail "cacert-root-0-0.pem is not the root"
+[ "$(grep -c BEGIN good/cacert-0-0.pem)" = 2 ] || fail "cacert-0-0.pem does not hold the bag"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o good --path-seg good -x dev.key --common-name dev
+expect_rc 0 "a certificate from the intermediate, which only /cacerts carries"
+ok "an issued certificate verifies through the /cacerts intermediate (EST-S-14, EST-C-12)"
+mkdir refused
+for label in bad unrelated fakeint rogue; do
+	ec -g -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg $label
+	expect_rc 7 "/cacerts bag \"$label\" is refused (EST-C-12)"
+	err_says "refused"
+done
+[ -z "$(ls refused)" ] || fail "a refused /cacerts wrote $(ls refused)"
+ok "no refused /cacerts answer leaves a file (EST-C-11)"
+for f in rogue-dev rogue-samename self-dev backwards-dev ca-dev san-dev; do
+	ec -e -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg $f -x dev.key --common-name dev
+	expect_rc 7 "/simpleenroll answer $f is refused (EST-C-52)"
+done
+ec -e -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg rogue-dev --common-name dev
+expect_rc 7 "a refused certificate for a key estclient made"
+ec -r -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg rogue-dev -c dev.pem -k dev.key
+expect_rc 7 "/simplereenroll answer from a rogue CA is refused"
+[ "$(stub_field -1 peer)" = "CN=dev" ] || fail "-r did not authenticate with the certificate being renewed"
+ok "-r authenticates with the certificate being renewed (EST-C-56)"
+ec -q -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg keygen --server-names
+expect_rc 7 "/serverkeygen key and certificate from a rogue CA are refused"
+err_says "does not verify"
+[ -z "$(ls refused)" ] || fail "a refused answer wrote $(ls refused)"
+ok "no refused certificate, key or generated key is written"
+
+# ---- TLS: Extended Master Secret for tls-unique, TLS 1.3 only (CB-03, EST-G-07) ----
+start_stub pending.json srv.pem srv.key --no-ems
+ec -e -z -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev
+expect_rc 4 "-z on TLS 1.2 without Extended Master Secret"
+err_says "Extended Master Secret"
+[ "$(grep -c '"POST"' "$T/stub.log")" = 0 ] || fail "a CSR was posted on a connection without EMS"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev
+expect_rc 0 "without -z, EMS is not needed"
+start_stub pending.json srv.pem srv.key --tls12
+ec -g -s 127.0.0.1 -p $STUB_PORT -o . --tls13-only
+expect_rc 4 "--tls13-only against a TLS 1.2 server"
 
 stop_stub
 finish

@@ -41,7 +41,7 @@ outside=$(comm -23 "$T/exported" "$T/declared")
 [ -z "$outside" ] || fail "exported but not in the public headers: $outside"
 missing=$(comm -12 "$T/declared" "$T/static" | comm -23 - "$T/exported")
 [ -z "$missing" ] || fail "public but not exported: $missing"
-for internal in http_input route_request worker_main conn_accept est_creds_b64_decode; do
+for internal in http_input route_request worker_main conn_accept connlimit_take; do
 	grep -qx "$internal" "$T/static" || fail "test is stale: $internal is not in libestkit.a"
 	! grep -qx "$internal" "$T/exported" || fail "internal $internal is exported"
 done

@@ -35,10 +35,10 @@ for prog in estd estadm estclient; do
 	longs=$(grep -ohE '\{ *"[a-z0-9-]+", *(no|required|optional)_argument' "${src[@]}" |
 		sed -E 's/\{ *"([^"]+)".*/\1/' | sort -u)
 	[ -n "$longs" ] || fail "no long options found for $prog (test is stale)"
+	# Wide enough that no option is broken across lines.
+	MANWIDTH=1000 man -E UTF-8 -l "$M/$page" > "$T/$page.wide" 2> /dev/null
 	for o in $longs; do
-		# groff may break a long option at a hyphen at the end of a line: join them.
-		tr '\n' ' ' < "$T/$page.txt" | sed 's/‐ *//g' | grep -qE -- "--$o([^a-z0-9-]|$)" ||
-			fail "$page does not document --$o"
+		grep -qE -- "--$o([^a-z0-9-]|$)" "$T/$page.wide" || fail "$page does not document --$o"
 	done
 	ok "$page documents all $(echo "$longs" | wc -w) long options of $prog"
 done
@@ -48,7 +48,9 @@ keys=$(grep -ohE '\{ *S_[A-Z]+, *"[a-z0-9-]+", *OPT_' "$ESTKIT_SRC/lib/config/"*
 	sed -E 's/.*"([^"]+)".*/\1/' | sort -u)
 [ "$(echo "$keys" | wc -w)" -ge 40 ] || fail "too few configuration keys found (test is stale): $keys"
 for k in $keys; do
-	grep -qE "^ {7}$k \(default: " "$T/estd.conf.5.txt" || fail "estd.conf(5) does not document $k"
+	# A row may name several keys: "ocsp-certificate, ocsp-key (default: none)".
+	grep -qE "^ {7}([a-z0-9-]+, )*$k(, [a-z0-9-]+)* \(default: " "$T/estd.conf.5.txt" ||
+		fail "estd.conf(5) does not document $k"
 done
 ok "estd.conf(5) documents all $(echo "$keys" | wc -w) configuration keys, each with its default"
 

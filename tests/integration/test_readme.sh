@@ -52,6 +52,8 @@ grep_all '^HTTP/1.1 202' "$out" && grep_all '^Retry-After: 5' "$out" || fail "th
 grep_all '^subject=CN = held-device$' "$out" || fail "the approved retry got no certificate"
 grep_all '^subject=CN = 123456789$' "$out" || fail "the EC enrolment after ee reset got no certificate"
 grep_all '^subject=C = SE, O = PrimeKey, CN = 1234.primekey.com$' "$out" || fail "the vendor renewal got no certificate: $(grep "^subject=" "$out")"
+grep_all '^cert.pem: revoked$' "$out" && grep_all '^refused: revoked$' "$out" ||
+    fail "OCSP and the CRL did not show the revocation"
 grep_all 'RSA key ok' "$out" || fail "the serverkeygen key did not check"
 grep_all '^estd: var/estd.conf is valid$' "$out" || fail "estd -n failed while the demo runs"
 for f in cert.pem renewed.p7 device-cert.pem device-ec-cert.pem device-new-cert.pem enrolled-key.key \

@@ -20,6 +20,11 @@ cat >> var/estd.conf <<'EOF'
 [alias p384]
 server-keygen = yes
 server-keygen-key = ec:P-384
+[alias fromcsr]
+server-keygen = yes
+server-keygen-key = from-csr
+[alias rsadefault]
+server-keygen = yes
 EOF
 start_estd
 cp "$TA" ManagementCA.cacert.pem
@@ -99,7 +104,7 @@ openssl rsa -in enrolled-key.key -check -noout > rsa.txt 2>&1 && grep -q 'RSA ke
     || fail "the key does not match the certificate"
 [ "$(openssl x509 -in device-cert.pem -noout -pubkey)" != "$(openssl pkey -inform DER -in device.csr -pubin -pubout 2>/dev/null || openssl req -inform DER -in device.csr -noout -pubkey)" ] \
     || fail "the certificate has the CSR's key (EST-S-61: it must be a new one)"
-grep -q 'Public-Key: (2048 bit)' cert.txt || fail "from-csr did not make an RSA 2048 key"
+grep -q 'Public-Key: (2048 bit)' cert.txt || fail "the demo did not make an RSA 2048 key"
 openssl verify -CAfile "$TA" device-cert.pem > /dev/null || fail "certificate does not chain to the CA"
 ok "$SCRIPT: openssl rsa accepts the key, base64 -d + pkcs7 give the cert, key matches"
 
@@ -110,7 +115,16 @@ ok "seed: curl --cert device-cert.pem --key enrolled-key.key to serverkeygen on 
 
 # ---- EC, key policies, refusals -------------------------------------------
 mkcsr ec
-[ "$(keygen ec.b64 ec.out "${AUTH[@]}" "$EST/serverkeygen")" = 200 ] || fail "EC serverkeygen: $(cat ec.out)"
+# The demo (rsa:2048) and an alias without server-keygen-key give an EC CSR an
+# RSA 2048 key: libest's client reads nothing else (issue 11).
+for url in "$EST/serverkeygen" "$EST/rsadefault/serverkeygen"; do
+	[ "$(keygen ec.b64 rsa.out "${AUTH[@]}" "$url")" = 200 ] || fail "$url: $(cat rsa.out)"
+	part rsa.out 1 | b64d | openssl pkey -inform DER -noout -text | grep_all 'Private-Key: (2048 bit, 2 primes)' \
+	    || fail "$url: not an RSA 2048 key for an EC CSR"
+	[ "$(part rsa.out 1 | tr -d '\n' | wc -c)" -ge 256 ] || fail "$url: key part under libest's 256 characters"
+done
+ok "no server-keygen-key (and the demo's rsa:2048): RSA 2048 for an EC CSR, as libest's client needs"
+[ "$(keygen ec.b64 ec.out "${AUTH[@]}" "$EST/fromcsr/serverkeygen")" = 200 ] || fail "EC serverkeygen: $(cat ec.out)"
 part ec.out 1 | b64d > ec-key.der
 part ec.out 2 | b64d | openssl pkcs7 -inform DER -print_certs -out ec-cert.pem
 [ "$(openssl pkey -inform DER -in ec-key.der -pubout)" = "$(openssl x509 -in ec-cert.pem -noout -pubkey)" ] \
@@ -135,7 +149,7 @@ expect_status 501 "alias without server-keygen (EST-S-60)" "$EST/nokeygen/server
     -H 'Content-Type: application/pkcs10' --data-binary @ec.b64 "${AUTH[@]}"
 expect_status 405 "GET /serverkeygen" "$EST/serverkeygen"
 openssl req -new -newkey rsa:1024 -nodes -keyout weak.key -subj /CN=weak -outform DER -out weak.der 2>/dev/null
-expect_status 400 "from-csr with an RSA 1024 CSR" "$EST/serverkeygen" -H 'Content-Type: application/pkcs10' \
+expect_status 400 "from-csr with an RSA 1024 CSR" "$EST/fromcsr/serverkeygen" -H 'Content-Type: application/pkcs10' \
     --data-binary @weak.der "${AUTH[@]}"
 
 # ---- encrypted, shared key (DecryptKeyIdentifier, kekri) -------------------

@@ -86,10 +86,29 @@ basic_decode(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_true(est_creds_b64_decode("ZXN0dXNlcjplc3Rwd2Q=", 20, out, sizeof(out), &len));
+	assert_true(est_b64_decode_strict("ZXN0dXNlcjplc3Rwd2Q=", 20, out, sizeof(out), &len));
 	assert_int_equal(len, 14);
 	assert_memory_equal(out, "estuser:estpwd", 14);
-	assert_false(est_creds_b64_decode("ZXN0dXNlcjplc3Rwd2Q", 19, out, sizeof(out), &len));
+	assert_false(est_b64_decode_strict("ZXN0dXNlcjplc3Rwd2Q", 19, out, sizeof(out), &len));
+}
+
+/* An end-entity certificate for key, issued by ca_cert/ca_key, valid now. */
+static X509 *
+issue_ee(EVP_PKEY *key, X509 *ca_cert, EVP_PKEY *ca_key)
+{
+	X509 *x = X509_new();
+
+	assert_non_null(x);
+	assert_true(X509_set_version(x, X509_VERSION_3));
+	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), 7));
+	assert_true(X509_set_issuer_name(x, X509_get_subject_name(ca_cert)));
+	assert_true(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"device", -1, -1, 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -60));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	assert_true(X509_set_pubkey(x, key));
+	assert_true(X509_sign(x, ca_key, EVP_sha256()) > 0);
+	return x;
 }
 
 /* A /serverkeygen answer with a plain PKCS#8 key part, read as the client does. */
@@ -97,6 +116,9 @@ static void
 keygen_answer_plain_key(void **state)
 {
 	struct est_client c = { 0 };
+	struct est_cert_expect want = { .any_names = true };
+	EVP_PKEY *ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *ca_cert = NULL;
 	struct cl_response r = { 0 };
 	struct est_enroll_req req = { 0 };
 	struct est_enroll_result res = { 0 };
@@ -111,8 +133,11 @@ keygen_answer_plain_key(void **state)
 
 	(void)state;
 	assert_non_null(key);
-	assert_int_equal(est_ca_make_root(key, "keygen", 1, &cert, &e), EST_OK);
+	assert_int_equal(est_ca_make_root(ca_key, "keygen", 1, &ca_cert, &e), EST_OK);
+	cert = issue_ee(key, ca_cert, ca_key);
 	assert_true(sk_X509_push(certs, cert));
+	assert_non_null(c.tas = sk_X509_new_null());
+	assert_true(sk_X509_push(c.tas, ca_cert));
 	assert_int_equal(est_key_pkcs8_b64(key, &key_b64, &parts[0].len, &e), EST_OK);
 	assert_int_equal(est_certs_p7_b64(certs, &cert_b64, &parts[1].len, &e), EST_OK);
 	parts[0].body = key_b64;
@@ -124,13 +149,15 @@ keygen_answer_plain_key(void **state)
 	    EST_MULTIPART_BOUNDARY);
 	r.body = (unsigned char *)body;
 	r.len = bodylen;
-	assert_int_equal(cl_keygen_answer(&c, &r, &req, &res, &e), EST_OK);
+	assert_int_equal(cl_keygen_answer(&c, &r, &req, &want, &res, &e), EST_OK);
 	assert_int_equal(EVP_PKEY_eq(res.key, key), 1);
 	est_enroll_result_clear(&res);
 	OPENSSL_clear_free(body, bodylen);
 	free(key_b64);
 	free(cert_b64);
 	sk_X509_pop_free(certs, X509_free);
+	sk_X509_pop_free(c.tas, X509_free);
+	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);
 }
 

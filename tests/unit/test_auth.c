@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "auth/creds.h"
+#include "estkit/codec.h"
 #include "estkit/httpauth.h"
 #include "estkit/pwhash.h"
 
@@ -146,7 +147,7 @@ get_nonce(time_t t, char *nonce, size_t cap)
 	char ch[3][512];
 	const char *p, *q;
 
-	assert_int_equal(est_httpauth_challenges(REALM, NONCES, t, false, ch, 3), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, t, false, NULL, 0, ch, 3), 3);
 	assert_non_null(p = strstr(ch[0], "nonce=\""));
 	p += strlen("nonce=\"");
 	assert_non_null(q = strchr(p, '"'));
@@ -552,7 +553,7 @@ test_digest_rejects(void **state)
 	assert_digest_fails(f, &r, NOW, "nonce not issued by this server");
 	r.nonce = "";
 	assert_digest_fails(f, &r, NOW, "nonce not issued by this server");
-	assert_int_equal(est_httpauth_challenges(REALM, OTHER_NONCES, NOW, false, ch, 3), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, OTHER_NONCES, NOW, false, NULL, 0, ch, 3), 3);
 	r.nonce = strstr(ch[0], "nonce=\"") + 7;
 	*strchr(r.nonce, '"') = '\0';
 	assert_digest_fails(f, &r, NOW, "nonce not issued by this server");
@@ -684,16 +685,16 @@ test_b64_strict(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_true(est_creds_b64_decode("YQ==", 4, out, sizeof(out), &n));
+	assert_true(est_b64_decode_strict("YQ==", 4, out, sizeof(out), &n));
 	assert_int_equal(n, 1);
 	assert_int_equal(out[0], 'a');
-	assert_true(est_creds_b64_decode("YWJj", 4, out, sizeof(out), &n));
+	assert_true(est_b64_decode_strict("YWJj", 4, out, sizeof(out), &n));
 	assert_int_equal(n, 3);
-	assert_false(est_creds_b64_decode("=YQ=", 4, out, sizeof(out), &n));
-	assert_false(est_creds_b64_decode("YR==", 4, out, sizeof(out), &n));
-	assert_false(est_creds_b64_decode("Y Q=", 4, out, sizeof(out), &n));
-	assert_false(est_creds_b64_decode("YQ", 2, out, sizeof(out), &n));
-	assert_false(est_creds_b64_decode("YWJjYWJjYWJj", 12, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("=YQ=", 4, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("YR==", 4, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("Y Q=", 4, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("YQ", 2, out, sizeof(out), &n));
+	assert_false(est_b64_decode_strict("YWJjYWJjYWJj", 12, out, sizeof(out), &n));
 }
 
 static bool
@@ -702,35 +703,48 @@ starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* EST-S-22, EST-S-23: what a 401 offers. */
+/* EST-S-22, EST-S-23: what a 401 offers; by default MD5 first, for libest's client. */
 static void
 test_challenges(void **state)
 {
+	static const enum est_challenge sha_first[] = {
+		EST_CHALLENGE_DIGEST_SHA256, EST_CHALLENGE_BASIC,
+	};
 	char ch[4][512], ch2[3][512];
 
 	(void)state;
-	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, ch, 4), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, NULL, 0, ch, 4), 3);
 	assert_true(starts_with(ch[0], "Digest realm=\"" REALM "\", qop=\"auth\", "
-	    "algorithm=SHA-256, nonce=\""));
+	    "algorithm=MD5, nonce=\""));
 	assert_non_null(strstr(ch[0], "\", opaque=\""));
 	assert_null(strstr(ch[0], "stale"));
 	assert_true(starts_with(ch[1], "Digest realm=\"" REALM "\", qop=\"auth\", "
-	    "algorithm=MD5, nonce=\""));
+	    "algorithm=SHA-256, nonce=\""));
 	assert_string_equal(ch[2], "Basic realm=\"" REALM "\", charset=\"UTF-8\"");
 
-	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, ch2, 3), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, NULL, 0, ch2, 3), 3);
 	assert_string_not_equal(ch[0], ch2[0]);
 
-	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, true, ch, 3), 3);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, true, NULL, 0, ch, 3), 3);
 	assert_int_equal(strcmp(ch[0] + strlen(ch[0]) - 12, ", stale=true"), 0);
 	assert_int_equal(strcmp(ch[1] + strlen(ch[1]) - 12, ", stale=true"), 0);
 	assert_null(strstr(ch[2], "stale"));
 
-	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, ch, 1), 1);
-	assert_non_null(strstr(ch[0], "algorithm=SHA-256"));
-	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, ch, 0), 0);
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, NULL, 0, ch, 1), 1);
+	assert_non_null(strstr(ch[0], "algorithm=MD5"));
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, NULL, 0, ch, 0), 0);
 
-	assert_int_equal(est_httpauth_challenges("a \"q\" \\", NONCES, NOW, false, ch, 3), 3);
+	/* An alias's own order, and only what it lists. */
+	assert_int_equal(est_httpauth_challenges(REALM, NONCES, NOW, false, sha_first, 2, ch, 4), 2);
+	assert_non_null(strstr(ch[0], "algorithm=SHA-256"));
+	assert_true(starts_with(ch[1], "Basic realm="));
+
+	assert_int_equal(est_challenge_parse("Digest-MD5"), EST_CHALLENGE_DIGEST_MD5);
+	assert_int_equal(est_challenge_parse("basic"), EST_CHALLENGE_BASIC);
+	assert_int_equal(est_challenge_parse("digest"), -1);
+	assert_string_equal(est_challenge_name(EST_CHALLENGE_DIGEST_SHA256), "digest-sha256");
+
+	assert_int_equal(est_httpauth_challenges("a \"q\" \\", NONCES, NOW, false, NULL, 0, ch, 3), 3);
 	assert_string_equal(ch[2], "Basic realm=\"a \\\"q\\\" \\\\\", charset=\"UTF-8\"");
 }
 

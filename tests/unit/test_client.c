@@ -564,6 +564,55 @@ chanbind_tls13_CB_05(void **state)
 	SSL_CTX_free(sctx);
 }
 
+/* Let the server ask for renegotiation; pump both ends. */
+static void
+server_renegotiates(SSL *c, SSL *s)
+{
+	unsigned char buf[16];
+
+	assert_int_equal(SSL_renegotiate(s), 1);
+	for (int i = 0; i < 10; i++) {
+		SSL_do_handshake(s);
+		SSL_read(c, buf, sizeof(buf));
+		SSL_read(s, buf, sizeof(buf));
+	}
+	ERR_clear_error();
+}
+
+/* The client refuses renegotiation (EST-G-07): its binding stays that of
+ * the first handshake, where an unhardened client's changes. */
+static void
+renegotiation_refused_EST_G_07(void **state)
+{
+	SSL_CTX *plain = tls_ctx(false, TLS1_2_VERSION), *hard = tls_ctx(false, TLS1_2_VERSION);
+	SSL_CTX *sctx = tls_ctx(true, TLS1_2_VERSION);
+	unsigned char before[CL_CB_MAX], after[CL_CB_MAX];
+	SSL *s, *c;
+	size_t n;
+
+	(void)state;
+	assert_true(cl_tls_setup(hard, false));
+	c = handshake(plain, sctx, NULL, &s);
+	assert_int_equal(cl_chanbind(c, before), 12);
+	server_renegotiates(c, s);
+	assert_int_equal(cl_chanbind(c, after), 12);
+	assert_memory_not_equal(before, after, 12);   /* the control: it did renegotiate */
+	SSL_free(c);
+	SSL_free(s);
+	c = handshake(hard, sctx, NULL, &s);
+	assert_int_equal(cl_chanbind(c, before), 12);
+	server_renegotiates(c, s);
+	/* No second handshake: the first one's value, or none at all. */
+	n = cl_chanbind(c, after);
+	assert_true(n == 0 || (n == 12 && memcmp(before, after, 12) == 0));
+	assert_int_equal(SSL_is_init_finished(s) && !SSL_renegotiate_pending(s), 0);
+	SSL_free(c);
+	SSL_free(s);
+	SSL_CTX_free(plain);
+	SSL_CTX_free(hard);
+	SSL_CTX_free(sctx);
+}
+
 /* ---- Retry-After (EST-C-71) ---- */
 
 static void
@@ -572,25 +621,37 @@ retry_after_EST_C_71(void **state)
 	char date[64];
 	time_t later = time(NULL) + 120;
 	struct tm tm;
-	unsigned got;
+	long got;
 
 	(void)state;
 	assert_int_equal(cl_retry_after("5"), 5);
-	assert_int_equal(cl_retry_after("0"), 0);
-	assert_int_equal(cl_retry_after(""), 0);
-	assert_int_equal(cl_retry_after(NULL), 0);
-	assert_int_equal(cl_retry_after("5s"), 0);
-	assert_int_equal(cl_retry_after("soon"), 0);
+	assert_int_equal(cl_retry_after("0"), 0);     /* now: not the 60 s of "absent" */
+	assert_int_equal(cl_retry_after(""), -1);
+	assert_int_equal(cl_retry_after(NULL), -1);
+	assert_int_equal(cl_retry_after("5s"), -1);
+	assert_int_equal(cl_retry_after("soon"), -1);
 	gmtime_r(&later, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	got = cl_retry_after(date);
 	assert_true(got >= 118 && got <= 120);
-	assert_int_equal(cl_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 1);
+	/* The two obsolete forms a recipient must accept (RFC 9110 §5.6.7). */
+	strftime(date, sizeof(date), "%A, %d-%b-", &tm);
+	snprintf(date + strlen(date), sizeof(date) - strlen(date), "%02d", tm.tm_year % 100);
+	strftime(date + strlen(date), sizeof(date) - strlen(date), " %H:%M:%S GMT", &tm);
+	got = cl_retry_after(date);
+	assert_true(got >= 118 && got <= 120);
+	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+	got = cl_retry_after(date);
+	assert_true(got >= 118 && got <= 120);
+	assert_int_equal(cl_retry_after("Sunday, 06-Nov-94 08:49:37 GMT"), 0);
+	assert_int_equal(cl_retry_after("Sun Nov  6 08:49:37 1994"), 0);
+	assert_int_equal(cl_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 0);
+	assert_int_equal(cl_retry_after("Wed, 21 Oct 2015 07:28:00 PST"), -1);
 	/* Far dates read as absent, like a delta of a year or more: once they wrapped
 	 * around to a few seconds (2163 is about 2^32 s from now). */
-	assert_int_equal(cl_retry_after("31536000"), 0);
-	assert_int_equal(cl_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"), 0);
-	assert_int_equal(cl_retry_after("Sun, 01 Jan 2163 00:00:00 GMT"), 0);
+	assert_int_equal(cl_retry_after("31536000"), -1);
+	assert_int_equal(cl_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"), -1);
+	assert_int_equal(cl_retry_after("Sun, 01 Jan 2163 00:00:00 GMT"), -1);
 }
 
 /* ---- DER and PEM helpers ---- */
@@ -764,6 +825,7 @@ main(void)
 		cmocka_unit_test(csr_build_decrypt_key_id_EST_S_67),
 		cmocka_unit_test(chanbind_tls12_EST_S_35),
 		cmocka_unit_test(chanbind_tls13_CB_05),
+		cmocka_unit_test(renegotiation_refused_EST_G_07),
 		cmocka_unit_test(retry_after_EST_C_71),
 		cmocka_unit_test(export_round_trip),
 		cmocka_unit_test(server_url_EST_C_01),

@@ -295,7 +295,7 @@ b64_bad(void **state)
 		if (strstr(e.msg, bad[i].why) == NULL)
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, bad[i].why);
 		if (bad[i].len > 4)
-			assert_non_null(strstr(e.msg, "request body is not valid base64"));
+			assert_non_null(strstr(e.msg, "the body is not valid base64"));
 		assert_ptr_equal(out, &sentinel);
 		assert_int_equal(outlen, 99);
 	}
@@ -408,6 +408,48 @@ assert_bad_body(const unsigned char *body, size_t len, const char *why)
 	if (strstr(e.msg, why) == NULL)
 		fail_msg("\"%s\" lacks \"%s\"", e.msg, why);
 	assert_ptr_equal(req, sentinel);
+}
+
+/*
+ * libest's server ends /csrattrs in a NUL byte: base64 and PEM bodies may end
+ * in NULs; a NUL elsewhere is still refused, and raw DER keeps its last byte.
+ */
+static void
+body_trailing_nul(void **state)
+{
+	X509_REQ *req = signed_csr(ec_key, "nul", NULL), *got = NULL;
+	struct est_error e = {0};
+	size_t derlen, n;
+	unsigned char *der = req_der(req, &derlen), *raw;
+	char *s = b64(der, derlen, true), *t;
+
+	(void)state;
+	n = strlen(s);
+	t = malloc(n + 3);
+	assert_non_null(t);
+	memcpy(t, s, n);
+	memcpy(t + n, "\0\0", 2);
+	assert_int_equal(est_csr_from_body((unsigned char *)t, n + 2, &got, &e), EST_OK);
+	X509_REQ_free(got);
+	got = NULL;
+	assert_int_equal(est_body_len_without_nuls((unsigned char *)t, n + 2), n);
+	/* A NUL inside the base64 is no terminator. */
+	memmove(t + 11, t + 10, n - 10);
+	t[10] = '\0';
+	assert_bad_body((unsigned char *)t, n + 1, "unexpected byte 0x00");
+	/* Only NULs is an empty body. */
+	assert_bad_body((const unsigned char *)"\0\0", 2, "empty body");
+	/* Raw DER followed by a NUL: the DER parser refuses the extra byte. */
+	raw = malloc(derlen + 1);
+	assert_non_null(raw);
+	memcpy(raw, der, derlen);
+	raw[derlen] = '\0';
+	assert_bad_body(raw, derlen + 1, "1 bytes of trailing data");
+	free(raw);
+	free(t);
+	free(s);
+	OPENSSL_free(der);
+	X509_REQ_free(req);
 }
 
 static void
@@ -1253,6 +1295,7 @@ main(void)
 		cmocka_unit_test(b64_bad_across_chunks),
 		cmocka_unit_test(body_forms),
 		cmocka_unit_test(body_bad),
+		cmocka_unit_test(body_trailing_nul),
 		cmocka_unit_test(csr_read_file),
 		cmocka_unit_test(csr_verify_EST_S_31),
 		cmocka_unit_test(challenge_password_EST_S_36),

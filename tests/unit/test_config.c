@@ -269,6 +269,64 @@ test_auth_fail_limits(void **state)
 	free(errors);
 }
 
+/* Issue 15: revocation keys, their defaults and the paths refused. */
+static void
+test_revocation_keys(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL, text[2048];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n", base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_OK);
+	assert_string_equal(cfg->crl_path, "/crl");
+	assert_string_equal(cfg->ocsp_path, "/ocsp");
+	assert_int_equal(cfg->crl_check_interval, 60);
+	assert_int_equal(cfg->cas[0].crl_validity_hours, 24);
+	assert_int_equal(cfg->cas[0].ocsp_validity_minutes, 60);
+	assert_null(cfg->cas[0].crl_url);
+	est_config_free(cfg);
+
+	snprintf(text, sizeof(text), "[listener a]\nlisten = 0\ntls = none\n"
+	    "[ca A]\ncertificate = a.pem\nkey = a.key\ncrl-url = http://h/crl/A.crl\n"
+	    "ocsp-url = http://h/ocsp\ncrl-file = A.crl\ncrl-validity-hours = 6\n"
+	    "ocsp-certificate = o.pem\nocsp-key = o.key\nocsp-validity-minutes = 0\n"
+	    "[alias d]\ndefault = yes\n[server]\ncrl-path = /pki/crls/\nocsp-path = /status\n");
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_OK);
+	assert_string_equal(cfg->crl_path, "/pki/crls");
+	assert_string_equal(cfg->ocsp_path, "/status");
+	assert_string_equal(cfg->cas[0].crl_url, "http://h/crl/A.crl");
+	assert_non_null(strstr(cfg->cas[0].crl_file, "/A.crl"));
+	assert_non_null(strstr(cfg->cas[0].ocsp_cert_path, "/o.pem"));
+	assert_int_equal(cfg->cas[0].crl_validity_hours, 6);
+	assert_int_equal(cfg->cas[0].ocsp_validity_minutes, 0);
+	est_config_free(cfg);
+
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n[server]\n"
+	    "crl-path = crl\n"                        /* 10: relative */
+	    "ocsp-path = /.well-known/est/ocsp\n"      /* 11: EST's */
+	    "crl-path = /a b\n"                       /* 12: a space */
+	    "ocsp-path = /\n"                          /* 13: the root */
+	    "crl-check-interval = 0\n", base);         /* 14 */
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
+	for (int line = 10; line <= 14; line++) {
+		char want[160];
+
+		snprintf(want, sizeof(want), "%s/estd.conf:%d: [server] ", dir, line);
+		if (strstr(errors, want) == NULL)
+			fail_msg("no error for line %d in:\n%s", line, errors);
+	}
+	free(errors);
+	errors = NULL;
+
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n[server]\ncrl-path = /x\n"
+	    "ocsp-path = /x/\n", base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
+	assert_non_null(strstr(errors, "crl-path and ocsp-path must differ"));
+	free(errors);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -441,6 +499,7 @@ main(void)
 		cmocka_unit_test(test_auth_fail_limits),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_operation_names),
+		cmocka_unit_test(test_revocation_keys),
 		cmocka_unit_test(test_client_and_vendor_aliases),
 		cmocka_unit_test(test_client_mode_bad_combinations),
 	};

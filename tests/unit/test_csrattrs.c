@@ -194,6 +194,24 @@ test_decode_refusals(void **state)
 	assert_null(a);
 }
 
+/* A SEQUENCE item that is no Attribute is skipped and counted (EST-C-62); the OID stays. */
+static void
+test_decode_skips_unreadable(void **state)
+{
+	/* SEQUENCE { OID 1.2, SEQUENCE { OID 1.2 } (no SET of values) } */
+	static const unsigned char der[] = { 0x30, 0x08, 0x06, 0x01, 0x2a, 0x30, 0x03, 0x06, 0x01,
+	    0x2a };
+	struct est_csrattrs *a = NULL;
+	struct est_error e = { 0 };
+
+	(void)state;
+	assert_int_equal(est_csrattrs_decode(der, sizeof(der), &a, &e), EST_OK);
+	assert_int_equal(a->n, 1);
+	assert_null(a->item[0].attr);
+	assert_int_equal(a->n_unreadable, 1);
+	est_csrattrs_free(a);
+}
+
 /* A signed CSR for key: CN=dev, optionally a challengePassword and a SAN request. */
 static X509_REQ *
 csr(EVP_PKEY *key, bool password, bool san)
@@ -269,6 +287,7 @@ main(void)
 		cmocka_unit_test(test_encode_empty_and_libest_default),
 		cmocka_unit_test(test_rfc_vector_round_trip),
 		cmocka_unit_test(test_decode_refusals),
+		cmocka_unit_test(test_decode_skips_unreadable),
 		cmocka_unit_test(test_check),
 	};
 

@@ -203,7 +203,7 @@ test_fresh_schema_and_mode(void **state)
 	int version = 0;
 
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	assert_int_equal(stat(fx->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	raw_query(fx->path, "PRAGMA journal_mode", buf, sizeof(buf));
@@ -211,7 +211,7 @@ test_fresh_schema_and_mode(void **state)
 	raw_query(fx->path, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
 	    "sqlite_master WHERE tbl_name = 'certs' AND sql IS NOT NULL ORDER BY name)",
 	    buf, sizeof(buf));
-	assert_string_equal(buf, "certs certs_ee certs_serial certs_spki certs_subject");
+	assert_string_equal(buf, "certs certs_ee certs_inserted_revoked certs_revoked certs_revoked_by_issuer certs_serial certs_spki certs_subject");
 
 	/* The write-ahead log holds committed certificates too: same mode. */
 	rec = make_rec(fx->key, "CA", "dev", 1, NOT_BEFORE, NOT_AFTER);
@@ -548,7 +548,7 @@ test_reopen_keeps_data(void **state)
 	fx->st = NULL;
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "B", &got, &e), EST_OK);
 	assert_int_equal(got->id, rec->id);
 	assert_int_equal(got->der_len, rec->der_len);
@@ -573,12 +573,14 @@ test_migration_from_2(void **state)
 	est_store_close(fx->st);
 	fx->st = NULL;
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE requests; PRAGMA user_version = 2", NULL, NULL,
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE requests; DROP TABLE crls; DROP TABLE revocation_counts; "
+	    "DROP TRIGGER certs_revoked; DROP TRIGGER certs_inserted_revoked; "
+	    "DROP INDEX certs_revoked_by_issuer; PRAGMA user_version = 2", NULL, NULL,
 	    NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	raw_query(fx->path, "SELECT count(*) FROM requests", buf, sizeof(buf));
 	assert_string_equal(buf, "0");
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "C", &got, &e), EST_OK);
@@ -687,7 +689,7 @@ test_newer_schema_refused(void **state)
 	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
 	assert_null(other);
 	assert_non_null(strstr(e.msg, path));
-	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (3)"));
+	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (4)"));
 }
 
 static void
@@ -730,7 +732,7 @@ test_uri_dispatch(void **state)
 	snprintf(uri, sizeof(uri), "SQLite:%s", fx->path);
 	assert_int_equal(est_store_open(uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(other, &version, &e), EST_OK);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	est_store_close(other);
 	est_store_close(NULL);
 }
@@ -1036,6 +1038,72 @@ test_backup_restores(void **state)
 	est_cert_rec_free(rec);
 }
 
+static int
+count_visit(const struct est_cert_rec *rec, void *arg)
+{
+	(void)rec;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * Issue 15: every revocation of an issuer's certificate moves its revision
+ * (by trigger, whichever statement revoked); a CRL replaces the stored one
+ * only under the next number, so the number never repeats or goes back.
+ */
+static void
+test_crl_state(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "a", 0x51, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "b", 0x52, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *other = make_rec(fx->key, "Other", "c", 0x53, NOT_BEFORE, NOT_AFTER);
+	struct est_crl_rec *got = NULL;
+	unsigned char der[3] = { 1, 2, 3 };
+	struct est_crl_rec crl = { .crl_number = 1, .revision = 0, .this_update = 10,
+	    .next_update = 20, .der = der, .der_len = sizeof(der) };
+	struct est_cert_filter f = { .issuer = a->issuer, .only_revoked = true };
+	int64_t rev = -1;
+	int n = 0;
+
+	put(fx->st, a);
+	put(fx->st, b);
+	put(fx->st, other);
+	assert_int_equal(est_store_revocation_revision(fx->st, a->issuer, &rev, &e), EST_OK);
+	assert_int_equal(rev, 0);
+	assert_int_equal(est_store_revoke_cert(fx->st, a->issuer, a->serial, 1, 100, &e), EST_OK);
+	assert_int_equal(est_store_revocation_revision(fx->st, a->issuer, &rev, &e), EST_OK);
+	assert_int_equal(rev, 1);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, b->serial, 4, 101, &e), EST_OK);
+	assert_int_equal(est_store_revocation_revision(fx->st, a->issuer, &rev, &e), EST_OK);
+	assert_int_equal(rev, 2);
+	/* Another issuer's count is its own. */
+	assert_int_equal(est_store_revocation_revision(fx->st, other->issuer, &rev, &e), EST_OK);
+	assert_int_equal(rev, 0);
+	assert_int_equal(est_store_list_certs(fx->st, &f, count_visit, &n, &e), EST_OK);
+	assert_int_equal(n, 2);
+
+	assert_int_equal(est_store_get_crl(fx->st, a->issuer, &got, &e), EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_put_crl(fx->st, a->issuer, &crl, &e), EST_OK);
+	/* The same number again, a lower one or one skipped: refused. */
+	assert_int_equal(est_store_put_crl(fx->st, a->issuer, &crl, &e), EST_ERR_EXISTS);
+	crl.crl_number = 3;
+	assert_int_equal(est_store_put_crl(fx->st, a->issuer, &crl, &e), EST_ERR_EXISTS);
+	crl.crl_number = 2;
+	crl.revision = 2;
+	assert_int_equal(est_store_put_crl(fx->st, a->issuer, &crl, &e), EST_OK);
+	assert_int_equal(est_store_get_crl(fx->st, a->issuer, &got, &e), EST_OK);
+	assert_int_equal(got->crl_number, 2);
+	assert_int_equal(got->revision, 2);
+	assert_int_equal(got->der_len, sizeof(der));
+	assert_memory_equal(got->der, der, sizeof(der));
+	est_crl_rec_free(got);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+	est_cert_rec_free(other);
+}
+
 int
 main(void)
 {
@@ -1061,6 +1129,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_register_get_list_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consume_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
 	};
 	int rc;
 

@@ -1,0 +1,186 @@
+/*
+ * The OCSP responder (RFC 6960): POST <ocsp-path> with an
+ * application/ocsp-request body, or GET <ocsp-path>/<base64 request>
+ * (appendix A.1), on every listener.
+ *
+ * Every answer to a request we could read is an OCSP response with HTTP
+ * 200, as OCSP clients expect: malformedRequest for input that is not a
+ * request, unauthorized when it names none of our CAs, internalError when
+ * the store fails. Status comes from the store on each request, so a
+ * revocation shows at once: a certificate on record is good or revoked
+ * (with time and reason), any other serial is unknown.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "estkit/codec.h"
+#include "estkit/log.h"
+#include "server/server_int.h"
+
+#define OCSP_RESPONSE_TYPE "application/ocsp-response"
+
+/* The path after "<ocsp-path>", "" or "/..." when it is the responder's. */
+static const char *
+ocsp_tail(struct est_req *r)
+{
+	const char *prefix = r->worker->srv->cfg->ocsp_path;
+	size_t n = strlen(prefix);
+
+	if (strncmp(r->head->path, prefix, n) != 0 ||
+	    (r->head->path[n] != '\0' && r->head->path[n] != '/'))
+		return NULL;
+	return r->head->path + n;
+}
+
+bool
+ocsp_claims(struct est_req *r)
+{
+	if (ocsp_tail(r) == NULL)
+		return false;
+	r->op = "ocsp";
+	return true;
+}
+
+static void
+reply_der(struct est_req *r, unsigned char *der, size_t len)
+{
+	http_reply(r, 200, OCSP_RESPONSE_TYPE, der, len);
+	free(der);
+}
+
+/* Answer with a bare OCSP status (malformedRequest, ...), logging why. */
+static void
+reply_error(struct est_req *r, enum est_ocsp_error status, const char *why)
+{
+	struct est_error e = { 0 };
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	log_info("peer=%s op=ocsp answered OCSP status %d: %s", r->peer, (int)status, why);
+	if (est_ocsp_error_response(status, &der, &len, &e) != EST_OK) {
+		http_fail(r, &e);
+		return;
+	}
+	reply_der(r, der, len);
+}
+
+/* The request, from the body of a POST or the path of a GET. */
+static enum est_err
+read_request(struct est_req *r, struct est_ocsp_request **req, struct est_error *e)
+{
+	const char *m = http_method(r), *tail = ocsp_tail(r);
+	const unsigned char *body;
+	size_t len;
+
+	if (strcmp(m, "POST") == 0) {
+		if (tail[0] != '\0' && strcmp(tail, "/") != 0)
+			return est_fail(e, EST_ERR_NOTFOUND, "OCSP requests are POSTed to %s",
+			    r->worker->srv->cfg->ocsp_path);
+		body = http_body(r, &len);
+		return est_ocsp_request_parse(body, len, req, e);
+	}
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+		return est_ocsp_request_from_path(tail[0] == '/' ? tail + 1 : tail, req, e);
+	http_add_header(r, "Allow", "GET, HEAD, POST");
+	return est_fail(e, EST_ERR_METHOD, "OCSP takes GET or POST");
+}
+
+/* One CertID's status: from the store when ca issued it, unknown otherwise. */
+static enum est_err
+lookup(struct est_req *r, const char *issuer, const char *serial,
+    struct est_ocsp_status *st, struct est_error *e)
+{
+	struct est_cert_rec *rec = NULL;
+	enum est_err rc;
+
+	st->status = EST_OCSP_UNKNOWN;
+	rc = est_store_get_cert(r->worker->store, issuer, serial, &rec, e);
+	if (rc == EST_ERR_NOTFOUND)
+		return EST_OK;
+	if (rc != EST_OK)
+		return rc;
+	if (rec->status == EST_CERT_REVOKED) {
+		st->status = EST_OCSP_REVOKED;
+		st->revoked_at = rec->revoked_at;
+		st->reason = rec->revocation_reason;
+	} else {
+		st->status = EST_OCSP_GOOD;
+	}
+	est_cert_rec_free(rec);
+	return EST_OK;
+}
+
+/*
+ * Fill status[] for every CertID. *signer becomes the CA of the first
+ * CertID one of our CAs issued (-1: none); CertIDs of other issuers are
+ * unknown, since the response is signed for one CA only.
+ */
+static enum est_err
+statuses(struct est_req *r, const struct est_ocsp_request *req, struct est_ocsp_status *status,
+    int *signer, struct est_error *e)
+{
+	struct est_server *srv = r->worker->srv;
+	size_t n = est_ocsp_request_count(req);
+	char *issuer = NULL;
+	enum est_err rc = EST_OK;
+
+	*signer = -1;
+	for (size_t i = 0; rc == EST_OK && i < n; i++) {
+		char *serial = NULL;
+		bool ours = false;
+
+		status[i].status = EST_OCSP_UNKNOWN;
+		for (size_t c = 0; rc == EST_OK && c < srv->n_cas && !ours; c++) {
+			if (*signer >= 0 && (size_t)*signer != c)
+				continue;
+			free(serial);
+			serial = NULL;
+			if ((rc = est_ocsp_request_entry(req, i, srv->cas[c], &ours, &serial, e)) == EST_OK &&
+			    ours && *signer < 0) {
+				*signer = (int)c;
+				issuer = est_name_text(X509_get_subject_name(est_ca_cert(srv->cas[c])));
+				if (issuer == NULL)
+					rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
+			}
+		}
+		if (rc == EST_OK && ours)
+			rc = lookup(r, issuer, serial, &status[i], e);
+		free(serial);
+	}
+	free(issuer);
+	return rc;
+}
+
+void
+h_ocsp(struct est_req *r)
+{
+	struct est_ocsp_status status[EST_OCSP_MAX_ENTRIES];
+	struct est_ocsp_request *req = NULL;
+	struct est_error e = { 0 };
+	unsigned char *der = NULL;
+	size_t len = 0;
+	enum est_err rc;
+	int signer;
+
+	if ((rc = read_request(r, &req, &e)) == EST_ERR_BADREQ) {
+		reply_error(r, EST_OCSP_MALFORMED, e.msg);
+		return;
+	}
+	if (rc != EST_OK) {
+		http_fail(r, &e);
+		return;
+	}
+	if ((rc = statuses(r, req, status, &signer, &e)) == EST_ERR_BADREQ)
+		reply_error(r, EST_OCSP_MALFORMED, e.msg);
+	else if (rc != EST_OK)
+		reply_error(r, EST_OCSP_INTERNAL, e.msg);
+	else if (signer < 0)
+		reply_error(r, EST_OCSP_UNAUTHORIZED, "no CertID names one of our CAs");
+	else if (est_ocsp_respond(r->worker->srv->cas[signer], req, status, time(NULL),
+	    r->worker->srv->cfg->cas[signer].ocsp_validity_minutes * 60u, &der, &len, &e) != EST_OK)
+		reply_error(r, EST_OCSP_INTERNAL, e.msg);
+	else
+		reply_der(r, der, len);
+	est_ocsp_request_free(req);
+}
