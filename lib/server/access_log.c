@@ -9,9 +9,14 @@
  * A connection writes its first ACCESS_LOG_LINES lines one by one and then
  * a summary by status class at most every ACCESS_SUMMARY_SECONDS (and when
  * it closes), so a client pipelining thousands of requests cannot fill the
- * disk; the counters still count every answer.
+ * disk; and refusals (4xx, 5xx) from all connections together are written
+ * one by one up to REFUSAL_LINES_PER_SECOND, the rest counted into one
+ * summary line, so a flood of new connections with one bad request each
+ * cannot either. Answers that issue something are always written, and the
+ * counters count every answer.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 
 #define ACCESS_LOG_LINES 100              /* per connection, then summaries */
 #define ACCESS_SUMMARY_SECONDS 10         /* how often a summary is written */
+#define REFUSAL_LINES_PER_SECOND 50       /* all workers together */
 
 enum est_err
 access_log_open(struct est_server *srv, struct est_error *e)
@@ -191,6 +197,46 @@ summarised(struct conn *c, int status)
 	return true;
 }
 
+/* Refusal lines of the current second, shared by the workers' threads. */
+static struct {
+	atomic_llong second;
+	atomic_uint lines;
+	atomic_uint dropped[2];           /* 4xx, 5xx not written since the last summary */
+} refusals;
+
+/*
+ * Whether a refusal's line fits this second's budget. The first refusal of
+ * a new second first writes the summary of those that did not fit before.
+ */
+static bool
+refusal_fits(struct est_server *srv, int status)
+{
+	long long now = (long long)time(NULL), last = atomic_load(&refusals.second);
+	unsigned d4, d5;
+	struct kvline l;
+
+	if (now != last && atomic_compare_exchange_strong(&refusals.second, &last, now)) {
+		d4 = atomic_exchange(&refusals.dropped[0], 0);
+		d5 = atomic_exchange(&refusals.dropped[1], 0);
+		atomic_store(&refusals.lines, 0);
+		if (d4 + d5 > 0) {
+			kvline_init(&l, srv->cfg->access_log_json);
+			if (to_file(srv) || srv->cfg->access_log_json)
+				add_time(&l);
+			kvline_addf(&l, "unlogged", "%u", d4 + d5);
+			kvline_addf(&l, "status_4xx", "%u", d4);
+			kvline_addf(&l, "status_5xx", "%u", d5);
+			kvline_addf(&l, "note", "refusals not logged one by one (more than %d a "
+			    "second from all clients)", REFUSAL_LINES_PER_SECOND);
+			emit(srv, &l, 503);
+		}
+	}
+	if (atomic_fetch_add(&refusals.lines, 1) < REFUSAL_LINES_PER_SECOND)
+		return true;
+	atomic_fetch_add(&refusals.dropped[status >= 500], 1);
+	return false;
+}
+
 void
 access_log(struct conn *c, struct est_req *r, int status, const char *reason)
 {
@@ -202,7 +248,7 @@ access_log(struct conn *c, struct est_req *r, int status, const char *reason)
 	struct kvline l;
 
 	metrics_request(r, status, auth, ms);
-	if (summarised(c, status))
+	if (summarised(c, status) || (status >= 400 && !refusal_fits(srv, status)))
 		return;
 	kvline_init(&l, srv->cfg->access_log_json);
 	if (to_file(srv) || srv->cfg->access_log_json)

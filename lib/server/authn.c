@@ -537,68 +537,6 @@ no_method_applied(struct est_req *r, struct est_error *why)
 	    ac->name);
 }
 
-enum est_err
-authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct est_error *e)
-{
-	const struct est_alias_conf *ac = r->alias->conf;
-	struct est_error why = { 0 };
-
-	if (ac->require_client_cert && r->tls->peer == NULL)
-		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate; "
-		    "use the mutual-TLS listener", ac->name);
-	for (size_t i = 0; i < ac->n_auth; i++) {
-		struct est_error tried = { 0 };
-		enum est_err rc;
-
-		if (!presented(r, csr, ac->auth[i]))
-			continue;
-		authn_result_clear(res);
-		rc = try_limited(r, csr, ac->auth[i], res, &tried);
-		if (rc == EST_OK) {
-			res->method = ac->auth[i];
-			return EST_OK;
-		}
-		authn_result_clear(res);
-		snprintf(r->principal, sizeof(r->principal), "-");
-		if (rc != EST_ERR_AUTH && rc != EST_ERR_FORBIDDEN)
-			return est_fail(e, rc, "%s", tried.msg);
-		if (why.code == EST_OK)
-			why = tried;
-	}
-	if (why.code == EST_OK)
-		no_method_applied(r, &why);
-	return est_fail(e, takes_password(ac) ? EST_ERR_AUTH : EST_ERR_FORBIDDEN, "%s", why.msg);
-}
-
-enum est_err
-authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
-{
-	const char *want = r->tls->binding;
-	char *got = NULL;
-	enum est_err rc;
-	size_t n;
-
-	if (r->alias->conf->channel_binding != EST_CB_TLS_UNIQUE)
-		return EST_OK;
-	if ((rc = est_csr_challenge_password(csr, &got, e)) != EST_OK)
-		return rc;
-	if (got == NULL)
-		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s links the CSR to the TLS connection: "
-		    "put base64(tls-unique) in its challengePassword (RFC 7030 §3.5)",
-		    r->alias->conf->name);
-	n = strlen(want);
-	if (n == 0)
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "this connection has no channel-binding value "
-		    "(tls-unique or tls-exporter); channel binding needs TLS");
-	/* Whole value, constant time: a prefix must not pass (EST-S-36). */
-	else if (strlen(got) != n || CRYPTO_memcmp(got, want, n) != 0)
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "the CSR's challengePassword is not this TLS "
-		    "connection's channel binding: build the CSR on the connection that "
-		    "sends it (RFC 7030 §3.5)");
-	free(got);
-	return rc;
-}
-
 static bool
 alias_takes(const struct est_alias_conf *ac, enum est_auth_method m)
 {
@@ -633,19 +571,90 @@ bearer_challenge(struct est_req *r)
 	http_add_header(r, "WWW-Authenticate", value);
 }
 
-void
-authn_add_challenges(struct est_req *r)
+/*
+ * The WWW-Authenticate headers of a 401 (RFC 9110 §11.6.1: at least one):
+ * Basic and Digest unless the alias takes only Bearer among the HTTP schemes,
+ * and Bearer when it takes it.
+ */
+static void
+add_challenges(struct est_req *r)
 {
 	struct est_server *srv = r->worker->srv;
-	const struct est_alias_conf *ac = r->alias != NULL ? r->alias->conf : NULL;
+	const struct est_alias_conf *ac = r->alias->conf;
 	char values[EST_CHALLENGE__MAX][512];
 	size_t n;
 
-	n = est_httpauth_challenges(srv->cfg->realm, srv->nonces, time(NULL), r->auth_stale,
-	    ac != NULL ? ac->challenges : NULL, ac != NULL ? ac->n_challenges : 0, values,
-	    EST_CHALLENGE__MAX);
-	for (size_t i = 0; i < n; i++)
-		http_add_header(r, "WWW-Authenticate", values[i]);
-	if (ac != NULL && alias_takes(ac, EST_AUTH_BEARER))
+	if (alias_takes(ac, EST_AUTH_HTTP) || !alias_takes(ac, EST_AUTH_BEARER)) {
+		n = est_httpauth_challenges(srv->cfg->realm, srv->nonces, time(NULL),
+		    r->auth_stale, ac->challenges, ac->n_challenges, values, EST_CHALLENGE__MAX);
+		for (size_t i = 0; i < n; i++)
+			http_add_header(r, "WWW-Authenticate", values[i]);
+	}
+	if (alias_takes(ac, EST_AUTH_BEARER))
 		bearer_challenge(r);
+}
+
+enum est_err
+authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct est_error *e)
+{
+	const struct est_alias_conf *ac = r->alias->conf;
+	struct est_error why = { 0 };
+
+	if (ac->require_client_cert && r->tls->peer == NULL)
+		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s needs a TLS client certificate; "
+		    "use the mutual-TLS listener", ac->name);
+	for (size_t i = 0; i < ac->n_auth; i++) {
+		struct est_error tried = { 0 };
+		enum est_err rc;
+
+		if (!presented(r, csr, ac->auth[i]))
+			continue;
+		authn_result_clear(res);
+		rc = try_limited(r, csr, ac->auth[i], res, &tried);
+		if (rc == EST_OK) {
+			res->method = ac->auth[i];
+			return EST_OK;
+		}
+		authn_result_clear(res);
+		snprintf(r->principal, sizeof(r->principal), "-");
+		if (rc != EST_ERR_AUTH && rc != EST_ERR_FORBIDDEN)
+			return est_fail(e, rc, "%s", tried.msg);
+		if (why.code == EST_OK)
+			why = tried;
+	}
+	if (why.code == EST_OK)
+		no_method_applied(r, &why);
+	if (!takes_password(ac))
+		return est_fail(e, EST_ERR_FORBIDDEN, "%s", why.msg);
+	add_challenges(r);
+	return est_fail(e, EST_ERR_AUTH, "%s", why.msg);
+}
+
+enum est_err
+authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e)
+{
+	const char *want = r->tls->binding;
+	char *got = NULL;
+	enum est_err rc;
+	size_t n;
+
+	if (r->alias->conf->channel_binding != EST_CB_TLS_UNIQUE)
+		return EST_OK;
+	if ((rc = est_csr_challenge_password(csr, &got, e)) != EST_OK)
+		return rc;
+	if (got == NULL)
+		return est_fail(e, EST_ERR_FORBIDDEN, "alias %s links the CSR to the TLS connection: "
+		    "put base64(tls-unique) in its challengePassword (RFC 7030 §3.5)",
+		    r->alias->conf->name);
+	n = strlen(want);
+	if (n == 0)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "this connection has no channel-binding value "
+		    "(tls-unique or tls-exporter); channel binding needs TLS");
+	/* Whole value, constant time: a prefix must not pass (EST-S-36). */
+	else if (strlen(got) != n || CRYPTO_memcmp(got, want, n) != 0)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "the CSR's challengePassword is not this TLS "
+		    "connection's channel binding: build the CSR on the connection that "
+		    "sends it (RFC 7030 §3.5)");
+	free(got);
+	return rc;
 }

@@ -202,7 +202,6 @@ http_fail(struct est_req *r, const struct est_error *err)
 	if (status == 401) {
 		/* Never tell the client which part of its credentials was wrong. */
 		snprintf(line, sizeof(line), "authentication failed\n");
-		authn_add_challenges(r);
 	} else if (status == 202) {
 		add_retry_after(r);
 		snprintf(line, sizeof(line), "%s\n", err->msg);

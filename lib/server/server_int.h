@@ -492,8 +492,9 @@ void authn_result_clear(struct authn_result *res);
  * for how they combine). csr is the request's CSR as read, its signature
  * NOT checked (so /serverkeygen may call this too), or NULL when it could
  * not be read: methods that need it then do not apply. On success fills
- * r->principal and *res. On failure returns EST_ERR_AUTH (answer 401 with
- * challenges; e->msg is for the log only) or EST_ERR_FORBIDDEN.
+ * r->principal and *res. On failure returns EST_ERR_AUTH, with the 401's
+ * WWW-Authenticate challenges added to r's response (e->msg is for the log
+ * only), or EST_ERR_FORBIDDEN.
  */
 enum est_err authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res,
     struct est_error *e);
@@ -637,9 +638,6 @@ enum est_err vendor_verify_ra(struct est_req *r, X509 **cert, struct est_error *
  * connection without one.
  */
 enum est_err binding_value(SSL *ssl, char *out, size_t outlen, struct est_error *e);
-
-/* Add the WWW-Authenticate challenges of a 401 to the response. */
-void authn_add_challenges(struct est_req *r);
 
 /* ---- revocation.c: CRLs and OCSP for relying parties ---- */
 

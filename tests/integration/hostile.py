@@ -16,6 +16,11 @@
       byte a second (slow-loris) and reconnecting when estd closes it, for
       SECONDS. Prints slow_closed (how often estd cut one off).
 
+  hostile.py churn PORT COUNT
+      COUNT new connections from 127.0.0.5, one after the other, each sending
+      one request for an unknown path (404), reading the answer and closing.
+      Prints answered and seconds.
+
 Everything talks to 127.0.0.0/8 only, and is bounded in count and time.
 """
 import os
@@ -164,6 +169,18 @@ def slow(port, seconds, conns):
     print(f"slow_closed {counts[0]}")
 
 
+def churn(port, count):
+    start, answered = time.monotonic(), 0
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port), timeout=5,
+                                      source_address=("127.0.0.5", 0)) as s:
+            s.sendall(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+            if s.recv(4096).startswith(b"HTTP/1.1 404"):
+                answered += 1
+    print(f"answered {answered}")
+    print(f"seconds {time.monotonic() - start:.2f}")
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "flood":
@@ -173,6 +190,8 @@ def main():
         pid, port, hp, n = sys.argv[2:6]
         idle(int(pid), int(port), int(hp), int(n),
              sys.argv[6] if len(sys.argv) > 6 else "127.0.0.1")
+    elif cmd == "churn":
+        churn(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "slow":
         port, secs, conns = sys.argv[2:5]
         slow(int(port), float(secs), int(conns))

@@ -51,7 +51,8 @@ grep_all -i 'error="invalid_request"' bad2.txt.h || fail "no invalid_request cha
 status=$(curl -s -o none.txt -D none.h -w '%{http_code}' --cacert "$TA" -H 'Content-Type: application/pkcs10' \
     --data-binary @dev.b64 "$EST/bearer/simpleenroll")
 [ "$status" = 401 ] && grep_all -i '^WWW-Authenticate: Bearer realm="estkit"'$'\r''$' none.h || fail "no Bearer challenge without a token: $(cat none.h)"
-ok "wrong token: 401 error=invalid_token; malformed: invalid_request; none: a bare Bearer challenge (RFC 6750 §3)"
+grep_all -i '^WWW-Authenticate: \(Basic\|Digest\)' none.h && fail "a Bearer-only alias offered Basic or Digest: $(cat none.h)"
+ok "wrong token: 401 error=invalid_token; malformed: invalid_request; none: a bare Bearer challenge (RFC 6750 §3), and no other"
 "$ESTADM" -c var/estd.conf token del dev1 >/dev/null
 [ "$(post "$EST/bearer/simpleenroll" "Bearer $TOKEN" gone.txt)" = 401 ] || fail "a deleted token still works"
 ok "a deleted token is refused at once"

@@ -58,6 +58,23 @@ grep_all 'max-connections-per-address (64)' estd.log || fail "the per-address re
 refusals=$(grep -c 'max-connections-per-address' estd.log)
 [ "$refusals" -lt 20 ] || fail "$refusals log lines for per-address refusals"
 ok "per-address refusals logged in summary ($refusals lines)"
+
+# New connections, each with one bad request: one connection's summary does
+# not help, the refusals of all together are summarised past 50 a second.
+CHURN=600
+lines_before=$(grep -c 'status=404' estd.log || true)
+python3 "$H" churn "$HTTP_PORT" $CHURN > churn.txt
+cat churn.txt
+[ "$(val answered churn.txt)" = $CHURN ] || fail "not every churned connection got its 404"
+sleep 1.1
+expect_status 404 "one more refusal, in a new second" "http://127.0.0.1:$HTTP_PORT/nope"
+secs=$(val seconds churn.txt)
+logged=$(( $(grep -c 'status=404' estd.log) - lines_before ))
+bound=$(( (${secs%.*} + 3) * 50 ))
+[ "$logged" -le "$bound" ] || fail "$logged of $CHURN refusals logged one by one in $secs s (bound $bound)"
+summed=$(awk '/refusals not logged one by one/ { sub(/.*4xx=/, ""); n += $1 } END { print n + 0 }' estd.log)
+[ $((logged + summed)) -ge $((CHURN + 1)) ] || fail "logged $logged + summarised $summed < $((CHURN + 1)) refusals"
+ok "$CHURN new connections with one bad request each: $logged lines, $summed summarised"
 check_estd_exit
 
 # Without the per-address share, at max-connections the oldest idle or

@@ -42,6 +42,9 @@ setup(void **state)
 
 	assert_non_null(w);
 	w->cfg.realm = "estkit";
+	/* As est_config_load defaults them: route.c asks these paths first. */
+	w->cfg.crl_path = "/crl";
+	w->cfg.ocsp_path = "/ocsp";
 	w->srv.cfg = &w->cfg;
 	w->worker.srv = &w->srv;
 	w->lconf.name = "test";
