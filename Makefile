@@ -3,6 +3,8 @@
 #               (DEMO=DIR for another directory)
 #   make check  build and run every test
 # Both install missing Debian packages first (scripts/install-deps.sh).
+#   make install [PREFIX=/usr/local] [DESTDIR=]   programs, libraries, headers,
+#               estkit.pc, man pages, sample configuration and systemd unit
 
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -10,8 +12,10 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 60
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build run check check-postgresql bench fuzz soak clean
+.PHONY: all deps build install run check check-postgresql bench fuzz soak clean
 
 all: build
 
@@ -21,6 +25,12 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
+
+# The prefix is set at configure time: estkit.pc and estd.service name it.
+install: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 DEMO ?= var
 

@@ -274,6 +274,12 @@ struct est_config {
 	unsigned max_header_fields; /* header fields in one request */
 	unsigned read_timeout;      /* seconds to receive a whole request once begun */
 	unsigned handshake_timeout; /* seconds for a TLS handshake */
+	unsigned drain_timeout;     /* seconds requests in flight get at a stop or reload */
+	char *audit_log_path;       /* the hash-chained audit log, or NULL: none */
+	char *access_log_path;      /* access lines to this file, or NULL: to the log */
+	bool access_log_json;       /* access lines as JSON objects, not key=value */
+	struct est_listener_conf metrics_listen; /* /metrics listener: host and port
+	                                          * (port NULL: none); other fields unused */
 	char *decrypt_keys_path;    /* shared keys for encrypted /serverkeygen, or NULL */
 	unsigned auth_fail_limit;   /* failed passwords that lock out; 0: no limit */
 	unsigned auth_fail_window;  /* seconds the failures are counted over */

@@ -38,8 +38,38 @@ enum est_err est_server_new(const struct est_config *cfg, struct est_server **ou
 enum est_err est_server_check(const struct est_config *cfg, struct est_error *e);
 
 /*
- * Serve until est_server_stop(). Returns EST_OK after a clean stop. Logs one
- * line per request through est_log.
+ * As est_server_new, to replace old (a reload): each listener old has with
+ * the same name, address and port is shared rather than bound again, so
+ * connections keep being accepted while old drains (est_server_drain) and
+ * the new server starts. Everything else -- CAs, aliases, TLS certificates, credentials, external CAs,
+ * limits -- is read afresh from cfg. old is borrowed and may keep serving.
+ * Shared with old rather than started afresh: the Digest nonces it gave out
+ * (replays stay refused), the open connections per address (counted against
+ * max-connections-per-address) and the failed-authentication counts and
+ * lock-outs; cfg's limits apply to them once the new server starts.
+ */
+enum est_err est_server_new_from(const struct est_config *cfg, const struct est_server *old,
+    struct est_server **out, struct est_error *e);
+
+/*
+ * Start serving on the worker threads and return (every listener is bound
+ * and every worker accepts). Logs one line per request through est_log.
+ * Signals a program handles itself (SIGTERM, SIGHUP) are best blocked
+ * before this call, so that the workers inherit the mask.
+ */
+enum est_err est_server_start(struct est_server *srv, struct est_error *e);
+
+/*
+ * Stop a started server gracefully and return once its workers are gone:
+ * it stops accepting, closes idle keep-alive connections, answers requests
+ * in flight with "Connection: close" and waits for them for at most the
+ * configuration's drain-timeout, then closes what is left. Blocks.
+ */
+void est_server_drain(struct est_server *srv);
+
+/*
+ * est_server_start, then wait for est_server_stop(), then
+ * est_server_drain. Returns EST_OK after a clean stop.
  */
 enum est_err est_server_run(struct est_server *srv, struct est_error *e);
 

@@ -580,6 +580,14 @@ void est_store_writer_submit(struct est_store_writer *w, struct est_write *job);
 /* Write what is queued, stop the thread, close its handle, free w (NULL: nothing). */
 void est_store_writer_stop(struct est_store_writer *w);
 
+/*
+ * Have fn called from the writer's thread after each group, with the time
+ * its transaction took (begin to commit, seconds) and its number of writes.
+ * Set it before the first submit; fn must be thread-safe.
+ */
+void est_store_writer_on_commit(struct est_store_writer *w,
+    void (*fn)(double seconds, unsigned writes));
+
 /* Groups committed and writes done so far (for tests and metrics). */
 void est_store_writer_stats(struct est_store_writer *w, uint64_t *groups, uint64_t *writes);
 

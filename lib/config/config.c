@@ -87,6 +87,11 @@ static const struct opt opts[] = {
 	{ S_SERVER, "max-header-fields", OPT_UINT, SRV(max_header_fields), 1, 256 },
 	{ S_SERVER, "read-timeout", OPT_UINT, SRV(read_timeout), 1, 3600 },
 	{ S_SERVER, "handshake-timeout", OPT_UINT, SRV(handshake_timeout), 1, 3600 },
+	{ S_SERVER, "drain-timeout", OPT_UINT, SRV(drain_timeout), 0, 3600 },
+	{ S_SERVER, "audit-log", OPT_PATH, SRV(audit_log_path), 0, 0 },
+	{ S_SERVER, "access-log", OPT_PATH, SRV(access_log_path), 0, 0 },
+	{ S_SERVER, "access-log-json", OPT_BOOL, SRV(access_log_json), 0, 0 },
+	{ S_SERVER, "metrics-listen", OPT_LISTEN, SRV(metrics_listen), 0, 0 },
 	{ S_SERVER, "decrypt-keys", OPT_PATH, SRV(decrypt_keys_path), 0, 0 },
 	{ S_SERVER, "auth-fail-limit", OPT_UINT, SRV(auth_fail_limit), 0, 1000 },
 	{ S_SERVER, "auth-fail-window", OPT_UINT, SRV(auth_fail_window), 1, 86400 },
@@ -668,7 +673,7 @@ apply(struct parser *p, const struct opt *o, const char *value, const char **hin
 		return false;
 	case OPT_LISTEN:
 		*hint = "HOST:PORT, [IPV6]:PORT or PORT";
-		return parse_listen(p, value, (struct est_listener_conf *)(void *)base);
+		return parse_listen(p, value, (struct est_listener_conf *)(void *)(base + o->off));
 	case OPT_AUTH: {
 		struct est_alias_conf *a = (struct est_alias_conf *)(void *)base;
 
@@ -1214,6 +1219,7 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->max_header_fields = 64;
 	c->read_timeout = 30;
 	c->handshake_timeout = 10;
+	c->drain_timeout = 10;
 	c->auth_fail_limit = 10;
 	c->auth_fail_window = 60;
 	c->auth_lockout = 300;
@@ -1315,6 +1321,10 @@ est_config_free(struct est_config *c)
 	free(c->bearer_jwt_issuer);
 	free(c->bearer_jwt_audience);
 	free(c->decrypt_keys_path);
+	free(c->audit_log_path);
+	free(c->access_log_path);
+	free(c->metrics_listen.host);
+	free(c->metrics_listen.port);
 	free(c->realm);
 	free(c->user);
 	free(c->log_level);

@@ -505,8 +505,11 @@ try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct aut
 		return EST_ERR_AUTH;
 	}
 	rc = try_method(r, csr, m, res, e);
-	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale && !r->auth_no_guess))
+	if (rc == EST_OK || (rc == EST_ERR_AUTH && !r->auth_stale && !r->auth_no_guess)) {
 		ratelimit_note(r, name, rc == EST_OK);
+		r->secret_checked = true;
+		r->secret_method = m;
+	}
 	return rc;
 }
 

@@ -79,7 +79,8 @@ log_limit_pass(struct log_limit *l, unsigned *dropped)
 void
 conn_free(struct conn *c)
 {
-	struct est_server *srv = c->worker->srv;
+	struct est_worker *w = c->worker;
+	struct est_server *srv = w->srv;
 
 	TAILQ_REMOVE(&c->worker->conns, c, link);
 	if (c->deadline != NULL)
@@ -92,6 +93,7 @@ conn_free(struct conn *c)
 		connlimit_give(srv->per_source, c->source);
 	atomic_fetch_sub(&srv->connections, 1);
 	free(c);
+	worker_conn_closed(w);
 }
 
 struct evbuffer *
@@ -309,6 +311,18 @@ evictable(struct conn *c)
 	return c->state == CONN_OPEN && !c->paused && http_idle(c) &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
+void
+conn_close_idle(struct est_worker *w)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == CONN_OPEN && evictable(c) && http_between_requests(c))
+			conn_free(c);
+	}
 }
 
 unsigned

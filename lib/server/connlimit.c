@@ -115,3 +115,11 @@ connlimit_give(struct connlimit *t, const char *source)
 	}
 	pthread_mutex_unlock(&t->lock);
 }
+
+void
+connlimit_set_limit(struct connlimit *t, unsigned per_source)
+{
+	pthread_mutex_lock(&t->lock);
+	t->per_source = per_source;
+	pthread_mutex_unlock(&t->lock);
+}

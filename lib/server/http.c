@@ -18,15 +18,8 @@
  * http_fail is where an est_err becomes an HTTP status. Client-facing
  * reasons are the error's message for request errors; internal failures
  * answer a generic line and keep the detail for the log. Every answer is
- * one access-log line, except that a connection logs its first
- * ACCESS_LOG_LINES lines one by one and then summarises the rest by status
- * class, so a client pipelining thousands of requests cannot fill the disk;
- * and refusals (4xx, 5xx) from all connections together are written one by
- * one up to REFUSAL_LINES_PER_SECOND, the rest counted into one summary
- * line, so a flood of new connections with one bad request each cannot
- * either. Answers that issue something are always written.
+ * one access-log line (access_log.c, which also counts it for /metrics).
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +27,6 @@
 
 #include "estkit/log.h"
 #include "server/server_int.h"
-
-#define ACCESS_LOG_LINES 100              /* per connection, then summaries */
-#define ACCESS_SUMMARY_SECONDS 10         /* how often a summary is written */
-#define REFUSAL_LINES_PER_SECOND 50       /* all workers together */
 
 static const char *
 status_phrase(int status)
@@ -96,113 +85,6 @@ status_of(enum est_err code)
 	return 500;
 }
 
-/* ---- the access log ---- */
-
-static double
-elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-
-	if (start->tv_sec == 0 && start->tv_nsec == 0)
-		return 0.0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
-	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
-}
-
-static void
-write_summary(struct conn *c)
-{
-	struct http_session *h = &c->http;
-	unsigned *n = h->summed;
-
-	if (n[1] + n[2] + n[3] + n[4] + n[5] == 0)
-		return;
-	log_info("peer=%s listener=%s %u more requests not logged one by one: "
-	    "1xx-2xx=%u 3xx=%u 4xx=%u 5xx=%u", c->peer, c->listener->conf->name,
-	    n[1] + n[2] + n[3] + n[4] + n[5], n[1] + n[2], n[3], n[4], n[5]);
-	memset(h->summed, 0, sizeof(h->summed));
-}
-
-/* Whether this answer's line is summarised rather than written (c may be NULL). */
-static bool
-summarised(struct conn *c, int status)
-{
-	struct http_session *h;
-	time_t now = time(NULL);
-
-	if (c == NULL)
-		return false;
-	h = &c->http;
-	if (h->logged < ACCESS_LOG_LINES) {
-		h->logged++;
-		return false;
-	}
-	if (h->summed_since == 0)
-		h->summed_since = now;
-	h->summed[status / 100 <= 5 && status >= 100 ? status / 100 : 5]++;
-	if (now - h->summed_since >= ACCESS_SUMMARY_SECONDS) {
-		write_summary(c);
-		h->summed_since = now;
-	}
-	return true;
-}
-
-/* Refusal lines of the current second, shared by the workers' threads. */
-static struct {
-	atomic_llong second;
-	atomic_uint lines;
-	atomic_uint dropped[2];           /* 4xx, 5xx not written since the last summary */
-} refusals;
-
-/*
- * Whether a refusal's line fits this second's budget. The first refusal of
- * a new second first writes the summary of those that did not fit before.
- */
-static bool
-refusal_fits(int status)
-{
-	long long now = (long long)time(NULL), last = atomic_load(&refusals.second);
-	unsigned d4, d5;
-
-	if (now != last && atomic_compare_exchange_strong(&refusals.second, &last, now)) {
-		d4 = atomic_exchange(&refusals.dropped[0], 0);
-		d5 = atomic_exchange(&refusals.dropped[1], 0);
-		atomic_store(&refusals.lines, 0);
-		if (d4 + d5 > 0)
-			log_warn("%u refusals not logged one by one (more than %d a second from all "
-			    "clients): 4xx=%u 5xx=%u", d4 + d5, REFUSAL_LINES_PER_SECOND, d4, d5);
-	}
-	if (atomic_fetch_add(&refusals.lines, 1) < REFUSAL_LINES_PER_SECOND)
-		return true;
-	atomic_fetch_add(&refusals.dropped[status >= 500], 1);
-	return false;
-}
-
-static void
-access_log(struct conn *c, const char *peer, const struct est_listener *l, const char *alias,
-    const char *op, const char *principal, int status, double ms, const char *reason)
-{
-	enum est_log_level lv = status == 500 ? EST_LOG_ERROR : status >= 500 ? EST_LOG_WARN : EST_LOG_INFO;
-	const char *lname = l != NULL ? l->conf->name : "-";
-
-	if (summarised(c, status) || (status >= 400 && !refusal_fits(status)))
-		return;
-	if (reason != NULL)
-		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f reason=\"%s\"",
-		    peer, lname, alias, op, principal, status, ms, reason);
-	else
-		est_log(lv, "peer=%s listener=%s alias=%s op=%s principal=%s status=%d ms=%.1f",
-		    peer, lname, alias, op, principal, status, ms);
-}
-
-static void
-access_log_req(struct est_req *r, int status, const char *reason)
-{
-	access_log(r->conn, r->peer, r->listener, r->alias != NULL ? r->alias->conf->name : "-",
-	    r->op != NULL ? r->op : "-", r->principal, status, elapsed_ms(&r->start), reason);
-}
-
 /* ---- framing ---- */
 
 /* Status line, headers and body into out. */
@@ -249,7 +131,7 @@ refuse(struct conn *c, int status, const char *reason)
 	write_answer(out, status, "text/plain; charset=utf-8", NULL, line, strlen(line), false, true);
 	c->http.state = HTTP_DONE;
 	conn_last_answer(c);
-	access_log(c, c->peer, c->listener, "-", "-", "-", status, 0.0, reason);
+	access_log(c, NULL, status, reason);
 }
 
 /* ---- the request object ---- */
@@ -289,7 +171,9 @@ http_add_header(struct est_req *r, const char *name, const char *value)
 static void
 send_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-	r->last = r->head == NULL || !r->head->keep_alive;
+	/* A draining worker ends each connection after the answer in flight. */
+	r->last = r->head == NULL || !r->head->keep_alive ||
+	    (r->worker != NULL && r->worker->draining);
 	write_answer(r->answer, status, content_type, r->resp_headers, body, len, r->head_only,
 	    r->last);
 	r->status = status;
@@ -300,7 +184,7 @@ void
 http_reply(struct est_req *r, int status, const char *content_type, const void *body, size_t len)
 {
 	send_reply(r, status, content_type, body, len);
-	access_log_req(r, status, NULL);
+	access_log(r->conn, r, status, NULL);
 }
 
 /*
@@ -345,7 +229,7 @@ http_fail(struct est_req *r, const struct est_error *err)
 		snprintf(line, sizeof(line), "%s\n", err->msg);
 	}
 	send_reply(r, status, "text/plain; charset=utf-8", line, strlen(line));
-	access_log_req(r, status, err->msg);
+	access_log(r->conn, r, status, err->msg);
 }
 
 void
@@ -430,6 +314,7 @@ finish(struct conn *c, struct est_req *r)
 	deliver(c, r->answer, r->last);
 	http_req_free(r);
 	http_head_clear(&c->http.head);
+	c->http.served++;
 }
 
 /*
@@ -559,6 +444,12 @@ http_idle(const struct conn *c)
 	return c->http.state == HTTP_HEAD;
 }
 
+bool
+http_between_requests(const struct conn *c)
+{
+	return c->http.state == HTTP_HEAD && c->http.served > 0;
+}
+
 /* The connection of r, served later, is closing: r lives on without it. */
 static void
 detach(struct est_req *r)
@@ -574,7 +465,7 @@ detach(struct est_req *r)
 void
 http_session_clear(struct conn *c)
 {
-	write_summary(c);
+	access_log_summary(c);
 	if (c->http.req != NULL && c->http.req->deferred)
 		detach(c->http.req);
 	else

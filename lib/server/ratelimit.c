@@ -71,6 +71,17 @@ ratelimit_table_new(unsigned limit, unsigned window, unsigned lockout, size_t ca
 }
 
 void
+ratelimit_table_retune(struct ratelimit_table *t, unsigned limit, unsigned window,
+    unsigned lockout)
+{
+	pthread_mutex_lock(&t->mu);
+	t->limit = limit;
+	t->window = (int64_t)window * 1000;
+	t->lockout = (int64_t)lockout * 1000;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void
 ratelimit_table_free(struct ratelimit_table *t)
 {
 	if (t == NULL)
@@ -233,27 +244,6 @@ ratelimit_source(const struct sockaddr *sa, char *out, size_t len)
 	} else {
 		snprintf(out, len, "?");
 	}
-}
-
-enum est_err
-ratelimit_init(struct est_server *srv, struct est_error *e)
-{
-	const struct est_config *cfg = srv->cfg;
-	enum est_err rc;
-
-	rc = ratelimit_table_new(cfg->auth_fail_limit, cfg->auth_fail_window, cfg->auth_lockout,
-	    RATELIMIT_CAPACITY, &srv->fails_by_source, e);
-	if (rc == EST_OK)
-		rc = ratelimit_table_new(cfg->auth_fail_limit, cfg->auth_fail_window,
-		    cfg->auth_lockout, RATELIMIT_CAPACITY, &srv->fails_by_name, e);
-	return rc;
-}
-
-void
-ratelimit_fini(struct est_server *srv)
-{
-	ratelimit_table_free(srv->fails_by_source);
-	ratelimit_table_free(srv->fails_by_name);
 }
 
 static int64_t

@@ -16,6 +16,7 @@
  * worker's loop once the writer reports the group durable (an event made
  * active from the writer's thread), so no event loop waits for fsync.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -143,8 +144,13 @@ answer(evutil_socket_t fd, short what, void *arg)
 		    p->rec->subject, r->alias->conf->name, r->principal,
 		    p->how.replaces_serial != NULL ? " revoked-replaced=" : "",
 		    p->how.replaces_serial != NULL ? p->how.replaces_serial : "");
-		rc = p->answer.reply(r, p->cert, p->answer.arg, &e);
+		snprintf(r->serial, sizeof(r->serial), "%s", p->rec->serial);
+		/* The audit entry says what was decided: the code spent went with the record. */
+		p->d.spend_code = p->code_hash;
+		rc = audit_trail_issued(r, &p->d, p->rec, &e);
 	}
+	if (rc == EST_OK)
+		rc = p->answer.reply(r, p->cert, p->answer.arg, &e);
 	if (rc == EST_ERR_AUTH)
 		authn_add_challenges(r);
 	if (rc != EST_OK)

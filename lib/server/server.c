@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "estkit/audit.h"
 #include "estkit/codec.h"
 #include "estkit/log.h"
 #include "server/server_int.h"
@@ -28,9 +29,6 @@
 /* Writes per store commit at most: enough for every connection of a busy
  * server to share one fsync, small enough to keep one transaction short. */
 #define WRITER_MAX_GROUP 256
-
-/* Digest nonces remembered (about 40 bytes each): more than a minute of 401s at full speed. */
-#define NONCE_CAPACITY 65536
 
 static struct est_ca *
 find_ca(struct est_server *srv, const char *name)
@@ -173,8 +171,36 @@ bind_listener(struct est_listener *l, bool bind_it, struct est_error *e)
 	return EST_OK;
 }
 
+/* old's listener with the same name, address and port as lc, or NULL. */
+static const struct est_listener *
+same_listener(const struct est_server *old, const struct est_listener_conf *lc)
+{
+	for (size_t i = 0; old != NULL && i < old->n_listeners; i++) {
+		const struct est_listener_conf *oc = old->listeners[i].conf;
+
+		if (strcmp(oc->name, lc->name) == 0 && strcmp(oc->host, lc->host) == 0 &&
+		    strcmp(oc->port, lc->port) == 0 && old->listeners[i].fd >= 0)
+			return &old->listeners[i];
+	}
+	return NULL;
+}
+
+/* Share a listening socket of the server being replaced: no connection is refused between. */
 static enum est_err
-open_listeners(struct est_server *srv, bool bind_it, struct est_error *e)
+take_over_listener(struct est_listener *l, const struct est_listener *prev,
+    struct est_error *e)
+{
+	l->fd = fcntl(prev->fd, F_DUPFD_CLOEXEC, 0);
+	if (l->fd < 0)
+		return est_fail(e, EST_ERR_IO, "listener %s: %s", l->conf->name, strerror(errno));
+	l->port = prev->port;
+	return EST_OK;
+}
+
+/* Bind (bind_it) or take over from old each listener of the configuration. */
+static enum est_err
+open_listeners(struct est_server *srv, const struct est_server *old, bool bind_it,
+    struct est_error *e)
 {
 	const struct est_config *cfg = srv->cfg;
 	enum est_err rc;
@@ -188,9 +214,13 @@ open_listeners(struct est_server *srv, bool bind_it, struct est_error *e)
 		l->conf = &cfg->listeners[i];
 		l->fd = -1;
 		srv->n_listeners++;
+		const struct est_listener *prev = same_listener(old, l->conf);
+
 		if (l->conf->tls != EST_TLS_NONE && (rc = tls_listener_ctx(srv, l, e)) != EST_OK)
 			return rc;
-		if ((rc = bind_listener(l, bind_it, e)) != EST_OK)
+		rc = prev != NULL && bind_it ? take_over_listener(l, prev, e) :
+		    bind_listener(l, bind_it, e);
+		if (rc != EST_OK)
 			return rc;
 	}
 	return EST_OK;
@@ -249,12 +279,14 @@ make_workers(struct est_server *srv, struct est_error *e)
 	return EST_OK;
 }
 
-/* Everything est_server_new does; without bind_it, the listeners stay unbound. */
+/*
+ * Everything est_server_new does; without bind_it, the listeners stay
+ * unbound; with old, its listeners and carried state are shared (a reload).
+ */
 static enum est_err
-server_build(const struct est_config *cfg, bool bind_it, struct est_server **out,
-    struct est_error *e)
+server_build(const struct est_config *cfg, const struct est_server *old, bool bind_it,
+    struct est_server **out, struct est_error *e)
 {
-	unsigned char key[EST_HTTPAUTH_NONCE_KEY_LEN];
 	struct est_server *srv;
 	enum est_err rc;
 
@@ -265,6 +297,7 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	srv->cfg = cfg;
 	srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
+	srv->access_fd = -1;
 	if (pipe(srv->stop_pipe) != 0 || fcntl(srv->stop_pipe[0], F_SETFD, FD_CLOEXEC) != 0 ||
 	    fcntl(srv->stop_pipe[1], F_SETFD, FD_CLOEXEC) != 0 ||
 	    fcntl(srv->stop_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
@@ -278,31 +311,46 @@ server_build(const struct est_config *cfg, bool bind_it, struct est_server **out
 	if (cfg->bearer_jwt_key_path != NULL &&
 	    (rc = est_pubkey_read(cfg->bearer_jwt_key_path, &srv->bearer.jwt_key, e)) != EST_OK)
 		goto fail;
-	if (RAND_bytes(key, sizeof(key)) != 1 ||
-	    RAND_bytes(srv->srp.secret, sizeof(srv->srp.secret)) != 1) {
+	/*
+	 * The fake salts of unknown SRP names must not change at a reload:
+	 * comparing answers from before and after would tell who exists.
+	 */
+	if (old != NULL) {
+		memcpy(srv->srp.secret, old->srp.secret, sizeof(srv->srp.secret));
+	} else if (RAND_bytes(srv->srp.secret, sizeof(srv->srp.secret)) != 1) {
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "RAND_bytes");
 		goto fail;
 	}
-	rc = est_nonces_new(key, NONCE_CAPACITY, &srv->nonces, e);
-	OPENSSL_cleanse(key, sizeof(key));
-	if (rc != EST_OK)
+	if ((rc = carry_take(srv, old, e)) != EST_OK)
 		goto fail;
 	if (cfg->decrypt_keys_path != NULL &&
 	    (rc = est_keks_load(cfg->decrypt_keys_path, &srv->keks, e)) != EST_OK)
 		goto fail;
-	if ((rc = check_private_files(cfg, e)) != EST_OK ||
-	    (rc = connlimit_new(cfg->max_connections_per_address, &srv->per_source, e)) != EST_OK)
+	if ((rc = check_private_files(cfg, e)) != EST_OK)
 		goto fail;
-	if ((rc = ratelimit_init(srv, e)) != EST_OK || (rc = lockout_sync_init(srv, e)) != EST_OK ||
-	    (rc = load_cas(srv, e)) != EST_OK || (rc = revocation_load(srv, e)) != EST_OK ||
+	/* estd -n opens no log file: it may run beside the estd writing them. */
+	if (bind_it && ((rc = access_log_open(srv, e)) != EST_OK ||
+	    (rc = audit_trail_open(srv, e)) != EST_OK))
+		goto fail;
+	if ((rc = lockout_sync_init(srv, e)) != EST_OK)
+		goto fail;
+	/* A file that once failed to take a line still lacks it: it lifts nothing. */
+	if (old != NULL)
+		atomic_store(&srv->lockout_file_broken,
+		    atomic_load((atomic_bool *)&old->lockout_file_broken));
+	if ((rc = load_cas(srv, e)) != EST_OK || (rc = revocation_load(srv, e)) != EST_OK ||
 	    (rc = load_aliases(srv, e)) != EST_OK || (rc = rollover_load(srv, e)) != EST_OK ||
 	    (rc = vendor_load(srv, e)) != EST_OK ||
-	    (rc = open_listeners(srv, bind_it, e)) != EST_OK || (rc = make_workers(srv, e)) != EST_OK)
+	    (rc = open_listeners(srv, old, bind_it, e)) != EST_OK ||
+	    (rc = make_workers(srv, e)) != EST_OK)
 		goto fail;
 	/* Damaged pages are found now, not by the enrolment that reads them. */
 	if ((rc = est_store_check(srv->workers[0].store, false, e)) != EST_OK ||
 	    (rc = est_store_writer_start(cfg->store_uri, WRITER_MAX_GROUP, &srv->writer, e)) != EST_OK)
 		goto fail;
+	est_store_writer_on_commit(srv->writer, metrics_store_commit);
+	if (bind_it)
+		metrics_attach(srv);
 	*out = srv;
 	return EST_OK;
 fail:
@@ -313,7 +361,14 @@ fail:
 enum est_err
 est_server_new(const struct est_config *cfg, struct est_server **out, struct est_error *e)
 {
-	return server_build(cfg, true, out, e);
+	return server_build(cfg, NULL, true, out, e);
+}
+
+enum est_err
+est_server_new_from(const struct est_config *cfg, const struct est_server *old,
+    struct est_server **out, struct est_error *e)
+{
+	return server_build(cfg, old, true, out, e);
 }
 
 enum est_err
@@ -322,7 +377,7 @@ est_server_check(const struct est_config *cfg, struct est_error *e)
 	struct est_server *srv = NULL;
 	enum est_err rc;
 
-	if ((rc = server_build(cfg, false, &srv, e)) == EST_OK)
+	if ((rc = server_build(cfg, NULL, false, &srv, e)) == EST_OK)
 		est_server_free(srv);
 	return rc;
 }
@@ -341,43 +396,78 @@ wait_for_stop(struct est_server *srv)
 	}
 }
 
-enum est_err
-est_server_run(struct est_server *srv, struct est_error *e)
+/* Stop every started worker: drain it (or just stop it), then join it. */
+static void
+join_workers(struct est_server *srv, bool drain)
 {
-	enum est_err rc = EST_OK;
-	size_t started;
+	struct est_error e = { 0 };
 
-	lockout_sync_reset(srv);
+	for (size_t i = 0; i < srv->n_workers; i++) {
+		if (!srv->workers[i].started)
+			continue;
+		if (!drain || worker_drain(&srv->workers[i], &e) != EST_OK)
+			worker_stop(&srv->workers[i]);
+	}
+	for (size_t i = 0; i < srv->n_workers; i++) {
+		if (!srv->workers[i].started)
+			continue;
+		pthread_join(srv->workers[i].thread, NULL);
+		srv->workers[i].started = false;
+	}
+}
+
+enum est_err
+est_server_start(struct est_server *srv, struct est_error *e)
+{
+	carry_start(srv);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
 		    srv->listeners[i].ssl_ctx != NULL ? "https" : "http",
 		    srv->listeners[i].conf->host[0] != '\0' ? srv->listeners[i].conf->host : "*",
 		    srv->listeners[i].port, srv->listeners[i].conf->name,
 		    est_tls_mode_name(srv->listeners[i].conf->tls));
-	for (started = 0; started < srv->n_workers; started++) {
-		struct est_worker *w = &srv->workers[started];
+	for (size_t i = 0; i < srv->n_workers; i++) {
+		struct est_worker *w = &srv->workers[i];
 
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			rc = est_fail(e, EST_ERR_INTERNAL, "cannot start worker thread %zu", started);
-			break;
+			join_workers(srv, false);
+			return est_fail(e, EST_ERR_INTERNAL, "cannot start worker thread %zu", i);
 		}
 		w->started = true;
 	}
-	if (rc == EST_OK) {
-		log_info("serving with %zu worker(s)", srv->n_workers);
-		wait_for_stop(srv);
-		log_info("stopping");
-	}
-	for (size_t i = 0; i < started; i++)
-		worker_stop(&srv->workers[i]);
-	for (size_t i = 0; i < started; i++) {
-		pthread_join(srv->workers[i].thread, NULL);
-		srv->workers[i].started = false;
-	}
+	log_info("serving with %zu worker(s)", srv->n_workers);
+	return EST_OK;
+}
+
+void
+est_server_drain(struct est_server *srv)
+{
+	size_t open = atomic_load(&srv->connections);
+
+	log_info("draining: no new connections; %zu open, at most %u s for those in flight",
+	    open, srv->cfg->drain_timeout);
+	join_workers(srv, true);
 	/* Commit what is queued: a certificate is on record even if its answer never went. */
 	est_store_writer_stop(srv->writer);
 	srv->writer = NULL;
-	return rc;
+	open = atomic_load(&srv->connections);
+	if (open > 0)
+		log_warn("drain-timeout (%u s) passed; closing %zu connection(s) still open",
+		    srv->cfg->drain_timeout, open);
+	else
+		log_info("drained");
+}
+
+enum est_err
+est_server_run(struct est_server *srv, struct est_error *e)
+{
+	enum est_err rc;
+
+	if ((rc = est_server_start(srv, e)) != EST_OK)
+		return rc;
+	wait_for_stop(srv);
+	est_server_drain(srv);
+	return EST_OK;
 }
 
 void
@@ -412,6 +502,7 @@ est_server_free(struct est_server *srv)
 {
 	if (srv == NULL)
 		return;
+	metrics_detach(srv);
 	est_store_writer_stop(srv->writer);
 	for (size_t i = 0; i < srv->n_workers; i++)
 		worker_free(&srv->workers[i]);
@@ -435,11 +526,11 @@ est_server_free(struct est_server *srv)
 	free(srv->cas);
 	X509_STORE_free(srv->client_trust);
 	est_keks_free(srv->keks);
+	access_log_close(srv);
+	est_audit_close(srv->audit);
 	EVP_PKEY_free(srv->bearer.jwt_key);
-	ratelimit_fini(srv);
 	lockout_sync_fini(srv);
-	connlimit_free(srv->per_source);
-	est_nonces_free(srv->nonces);
+	carry_drop(srv);
 	if (srv->stop_pipe[0] >= 0)
 		close(srv->stop_pipe[0]);
 	if (srv->stop_pipe[1] >= 0)

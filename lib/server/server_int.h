@@ -109,6 +109,7 @@ struct est_worker {
 	struct event *evict;              /* runs the closes asked for */
 	struct event *crl_timer;          /* worker 0: keeps CRLs and their files current */
 	bool crl_published;               /* its first check (which rewrites crl-files) ran */
+	bool draining;                    /* stopping: no accepts, no keep-alive (own thread) */
 };
 
 struct est_server {
@@ -122,20 +123,23 @@ struct est_server {
 	size_t n_listeners;
 	struct est_worker *workers;
 	size_t n_workers;
-	struct est_nonces *nonces;        /* Digest nonces issued, all workers */
+	struct server_carry *carry;       /* what a reload hands on (carry.c) */
+	struct est_nonces *nonces;        /* Digest nonces issued, all workers (carry's) */
 	struct est_srp_server srp;        /* TLS-SRP lookups (srp-verifiers), for srp listeners */
 	struct est_bearer_conf bearer;    /* HTTP Bearer: token file, JWT key (owned) */
 	X509_STORE *client_trust;         /* every CA a TLS client cert may chain to */
 	atomic_uint connections;          /* open connections, all workers */
-	struct connlimit *per_source;     /* open connections per source address */
+	struct connlimit *per_source;     /* open connections per source address (carry's) */
 	struct ext_ca *ext_cas;           /* those the aliases use, from the store */
 	size_t n_ext_cas;
 	struct est_keks *keks;            /* decrypt-keys for /serverkeygen, or NULL */
-	struct ratelimit_table *fails_by_source; /* failed passwords per address */
-	struct ratelimit_table *fails_by_name;   /* ... per user or end entity */
+	struct ratelimit_table *fails_by_source; /* failed passwords per address (carry's) */
+	struct ratelimit_table *fails_by_name;   /* ... per user or end entity (carry's) */
 	struct est_store_writer *writer;  /* records enrolments in groups (reply_cert.c) */
 	char *lockout_path;               /* the lock-out file (lockout_sync.c) */
 	atomic_bool lockout_file_broken;  /* a write failed: the file lifts nothing */
+	int access_fd;                    /* access-log file when access-log is set */
+	struct est_audit *audit;          /* the audit log, NULL: none configured */
 	int stop_pipe[2];
 };
 
@@ -181,6 +185,7 @@ struct http_session {
 	enum http_state state;
 	struct http_head head;            /* valid from HTTP_BODY */
 	struct est_req *req;              /* the request being served, or NULL */
+	unsigned served;                  /* requests answered */
 	unsigned logged;                  /* access-log lines written one by one */
 	unsigned summed[6];               /* lines summarised since, by status class */
 	time_t summed_since;              /* when the first of them came */
@@ -231,6 +236,15 @@ unsigned conn_count_evictable(struct est_worker *w);
 /* Close w's oldest idle or handshaking connection; false when none is (w's thread only). */
 bool conn_evict_oldest(struct est_worker *w);
 
+/*
+ * Close w's connections that are between requests: each has answered at
+ * least one and nothing of the next has arrived or is waiting to be
+ * written (w's thread only; a drain). A client may always see a kept-alive
+ * connection close (RFC 9112 §9.3.1) and retries. A connection that has
+ * answered nothing yet is not closed: its first request is on the way.
+ */
+void conn_close_idle(struct est_worker *w);
+
 /* Accept callback for evconnlistener (arg: struct worker_listener). */
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg);
@@ -271,6 +285,17 @@ enum est_err worker_init(struct est_server *srv, struct est_worker *w, unsigned 
     struct est_error *e);
 void *worker_main(void *arg);
 void worker_stop(struct est_worker *w);
+
+/*
+ * Ask a running worker (from any thread) to drain: stop accepting, close
+ * its idle connections, answer the requests in flight with
+ * "Connection: close", and leave its loop once its last connection is
+ * closed, or after the configured drain-timeout at the latest.
+ */
+enum est_err worker_drain(struct est_worker *w, struct est_error *e);
+
+/* A connection of w has been freed (conn.c): a draining worker may be done. */
+void worker_conn_closed(struct est_worker *w);
 void worker_free(struct est_worker *w);
 
 /* From another worker's thread: have w close its oldest idle connection. */
@@ -289,6 +314,34 @@ bool connlimit_take(struct connlimit *t, const char *source);
 
 /* Give back a slot connlimit_take gave. */
 void connlimit_give(struct connlimit *t, const char *source);
+
+/* Change the limit (a reload); sources above it keep theirs but get no more. */
+void connlimit_set_limit(struct connlimit *t, unsigned per_source);
+
+/* ---- carry.c: what a reload hands from a server to its successor ---- */
+
+/*
+ * The state that must outlive a reload, shared (reference-counted) by a
+ * server and the one replacing it while the old one drains: the Digest
+ * nonces issued (their replay records), the open connections per source
+ * address (connections of the old server keep their slots), and the
+ * failed-authentication tables with their lock-outs.
+ *
+ * carry_take gives srv a fresh carry (old NULL) or a reference to old's;
+ * it sets srv->carry, nonces, per_source, fails_by_source and
+ * fails_by_name. carry_start, when srv starts serving: the first server
+ * empties the lock-out file (lockout_sync_reset); a successor applies its
+ * configuration's limits to the carried state (not before: a refused
+ * reload changes nothing). carry_drop releases srv's reference; the last
+ * one frees the state. Called from the thread that runs the server's life
+ * cycle (estd's main thread).
+ */
+struct server_carry;
+
+enum est_err carry_take(struct est_server *srv, const struct est_server *old,
+    struct est_error *e);
+void carry_start(struct est_server *srv);
+void carry_drop(struct est_server *srv);
 
 /* ---- http.c: one request ---- */
 
@@ -318,6 +371,9 @@ struct est_req {
 	int64_t cert_ee_id;               /* end entity of the client certificate on
 	                                   * record (authn_client_cert), 0 for none */
 	struct timespec start;
+	char serial[72];                  /* serial of the certificate issued, "" none */
+	bool secret_checked;              /* a password or code was checked ... */
+	enum est_auth_method secret_method; /* ... by this method (access log, metrics) */
 	bool head_only;                   /* HEAD: the answer has no body */
 	struct evbuffer *answer;          /* the framed answer (owned) */
 	int status;                       /* its status, once answered */
@@ -358,6 +414,9 @@ bool http_timeout(struct conn *c, bool pending, const char *why);
 
 /* Whether HTTP is between requests (nothing parsed of the next one). */
 bool http_idle(const struct conn *c);
+
+/* http_idle, after at least one answered request (a drain may close it). */
+bool http_between_requests(const struct conn *c);
 
 /* Release HTTP's state of a closing connection (writes any log summary);
  * a request of it being served later is detached, not freed. */
@@ -404,6 +463,59 @@ void http_add_header(struct est_req *r, const char *name, const char *value);
 void http_reply(struct est_req *r, int status, const char *content_type,
     const void *body, size_t len);
 void http_fail(struct est_req *r, const struct est_error *err);
+
+/* ---- access_log.c ---- */
+
+/* Open the access-log file if one is configured (srv->access_fd). */
+enum est_err access_log_open(struct est_server *srv, struct est_error *e);
+void access_log_close(struct est_server *srv);
+
+/*
+ * Write the access-log line of an answer and count it for /metrics: r is
+ * the request, or NULL for one refused before it could be read whole; c is
+ * its connection, or NULL for a request made alone (http_req_new). reason
+ * is the refusal's reason or NULL. A connection past its first lines is
+ * summarised instead (access_log.c).
+ */
+void access_log(struct conn *c, struct est_req *r, int status, const char *reason);
+
+/* Write c's summary of the lines not written one by one, if any. */
+void access_log_summary(struct conn *c);
+
+/*
+ * The name of the authentication method a request used or tried ("basic",
+ * "digest", "bearer", "certificate", "challenge-password", "vendor-certificate",
+ * "srp", "none"; docs/logs.md);
+ * buf holds the HTTP scheme when that is the answer.
+ */
+const char *access_auth_method(struct est_req *r, char *buf, size_t len);
+
+/* ---- metrics.c: the process's counters (include/estkit/metrics.h) ---- */
+
+/* Count an answer (r NULL: refused before it was read whole). auth: access_auth_method. */
+void metrics_request(const struct est_req *r, int status, const char *auth, double ms);
+
+/* Count one store commit of group certificates that took seconds. */
+void metrics_store_commit(double seconds, unsigned group);
+
+/* A server's open connections count in estd_open_connections while attached. */
+void metrics_attach(struct est_server *srv);
+void metrics_detach(struct est_server *srv);
+
+/* ---- audit_trail.c ---- */
+
+/* Open the configured audit log (srv->audit), if any. */
+enum est_err audit_trail_open(struct est_server *srv, struct est_error *e);
+
+/*
+ * Record in the audit log that rec was issued for request r (what: issue,
+ * renew or serverkeygen by the operation) under policy decision d (its
+ * profile, a code spent, a certificate revoked as replaced, max-active).
+ * EST_ERR_UNAVAILABLE when the line cannot be written: the caller must not
+ * hand the certificate out.
+ */
+enum est_err audit_trail_issued(struct est_req *r, const struct policy_decision *d,
+    const struct est_cert_rec *rec, struct est_error *e);
 
 /* ---- route.c ---- */
 
@@ -472,7 +584,8 @@ enum est_err authn_client_cert(struct est_req *r, X509 **cert, struct est_error 
 enum est_err lockout_sync_init(struct est_server *srv, struct est_error *e);
 void lockout_sync_fini(struct est_server *srv);
 
-/* Empty the file when serving starts: a restart forgets every lock-out. */
+/* Empty the file when serving starts: a restart forgets every lock-out (a
+ * reload keeps them, and the file). */
 void lockout_sync_reset(struct est_server *srv);
 
 /* Record a lock-out of KIND ("address" or "name") KEY that just started
@@ -532,9 +645,9 @@ size_t ratelimit_table_count(struct ratelimit_table *t, int64_t now);
  */
 void ratelimit_source(const struct sockaddr *sa, char *out, size_t len);
 
-/* The server's two tables from its configuration; ratelimit_fini frees them. */
-enum est_err ratelimit_init(struct est_server *srv, struct est_error *e);
-void ratelimit_fini(struct est_server *srv);
+/* Change a table's limit, window and lock-out (a reload); counts are kept. */
+void ratelimit_table_retune(struct ratelimit_table *t, unsigned limit, unsigned window,
+    unsigned lockout);
 
 /*
  * Whether a password or code the request presents for name ("user NAME",

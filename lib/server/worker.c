@@ -121,6 +121,43 @@ worker_stop(struct est_worker *w)
 		event_base_loopexit(w->base, NULL);
 }
 
+/* Runs on the worker's own thread (scheduled by worker_drain). */
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct est_worker *w = arg;
+	struct timeval bound = { .tv_sec = w->srv->cfg->drain_timeout };
+
+	(void)fd;
+	(void)what;
+	w->draining = true;
+	for (size_t i = 0; i < w->srv->n_listeners; i++)
+		evconnlistener_disable(w->wls[i].evl);
+	conn_close_idle(w);
+	if (TAILQ_EMPTY(&w->conns))
+		event_base_loopexit(w->base, NULL);
+	else
+		event_base_loopexit(w->base, &bound);
+}
+
+enum est_err
+worker_drain(struct est_worker *w, struct est_error *e)
+{
+	struct timeval now = { 0 };
+
+	/* event_base_once is safe from another thread: the base is locked and woken. */
+	if (event_base_once(w->base, -1, EV_TIMEOUT, drain_cb, w, &now) != 0)
+		return est_fail(e, EST_ERR_INTERNAL, "cannot ask worker %u to drain", w->id);
+	return EST_OK;
+}
+
+void
+worker_conn_closed(struct est_worker *w)
+{
+	if (w->draining && TAILQ_EMPTY(&w->conns))
+		event_base_loopexit(w->base, NULL);
+}
+
 void
 worker_free(struct est_worker *w)
 {

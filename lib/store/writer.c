@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "estkit/store.h"
 #include "store_int.h"
@@ -26,6 +27,7 @@ struct est_store_writer {
 	struct est_write *head, *tail;  /* queued writes, oldest first */
 	bool stopping;
 	uint64_t groups, writes;
+	void (*on_commit)(double seconds, unsigned writes); /* set before the first submit */
 };
 
 /* Take up to max_group writes off the queue (under the lock). */
@@ -78,6 +80,7 @@ writer_main(void *arg)
 {
 	struct est_store_writer *w = arg;
 	struct est_write *group, *next;
+	struct timespec t0, t1;
 	uint64_t n;
 
 	pthread_mutex_lock(&w->lock);
@@ -88,9 +91,14 @@ writer_main(void *arg)
 			break;
 		group = take_group(w);
 		pthread_mutex_unlock(&w->lock);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		write_group(w, group);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		for (n = 0, next = group; next != NULL; next = next->next)
 			n++;
+		if (w->on_commit != NULL)
+			w->on_commit((double)(t1.tv_sec - t0.tv_sec) +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, (unsigned)n);
 		pthread_mutex_lock(&w->lock);
 		w->groups++;
 		w->writes += n;
@@ -181,6 +189,12 @@ est_store_writer_stop(struct est_store_writer *w)
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
+}
+
+void
+est_store_writer_on_commit(struct est_store_writer *w, void (*fn)(double seconds, unsigned writes))
+{
+	w->on_commit = fn;
 }
 
 void

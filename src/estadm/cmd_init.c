@@ -555,6 +555,9 @@ write_conf(FILE *fp, const void *arg)
 	    "credentials = users\n"
 	    "realm = " INIT_REALM "\n"
 	    "log-level = info\n"
+	    "# Every certificate issued and every estadm change, hash-chained\n"
+	    "# (estadm audit verify).\n"
+	    "audit-log = audit.log\n"
 	    "\n"
 	    "# Plain HTTP: /cacerts only (RFC 7030 requires TLS for everything else),\n"
 	    "# and the CRLs (/crl/NAME.crl) and OCSP responder (/ocsp) of every listener.\n"
@@ -721,6 +724,7 @@ adm_init(const struct adm_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	report(r);
+	adm_audit_config_is(r->path[F_CONF]);
 out:
 	run_free(r);
 	return status;

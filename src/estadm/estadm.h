@@ -169,6 +169,28 @@ int adm_ca_list(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* cmd_rollover.c: estadm ca rollover CA (RFC 7030 §4.1.3) */
 int adm_ca_rollover(const struct adm_ctx *ctx, int argc, char **argv);
+/* ---- cmd_audit.c --------------------------------------------------------- */
+
+int adm_audit_verify(const struct adm_ctx *ctx, int argc, char **argv);
+
+/* Whether a successful run of cmd is recorded in the audit log (it changes something). */
+bool adm_audited(const struct adm_cmd *cmd);
+
+/* A command's arguments (argv[1..]) as one line with secret values masked;
+ * caller free()s; NULL when out of memory. Call before the handler runs
+ * (getopt reorders argv). */
+char *adm_audit_args(int argc, char **argv);
+
+/*
+ * Record a successful change in the configuration's audit log, if it has
+ * one: who ran estadm, cmd, args. ADM_EXIT_OK, or ADM_EXIT_FAIL (reported:
+ * the change stays made).
+ */
+int adm_audit_record(const struct adm_ctx *ctx, const struct adm_cmd *cmd, const char *args);
+
+/* The configuration a command's audit entry goes to when it is not ctx's
+ * (init: the one it just wrote); path is copied. */
+void adm_audit_config_is(const char *path);
 
 /* ---- cmd_revoke.c -------------------------------------------------------- */
 

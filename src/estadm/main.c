@@ -143,6 +143,11 @@ static const struct adm_cmd commands[] = {
 	    "    (default CA-2) with predecessor = CA. Restart estd: /cacerts serves both,\n"
 	    "    new certificates come from NEW from --issue-from (default now), and\n"
 	    "    certificates under CA still renew and stay on its CRL.\n" },
+	{ "audit", "verify", adm_audit_verify,
+	    "audit verify [--file PATH]\n"
+	    "    Check the hash chain of the audit log (audit-log in estd.conf, or\n"
+	    "    PATH): print the number of entries and the last hash, or the first\n"
+	    "    line that was changed, removed or inserted (exit status 1).\n" },
 	{ "lockout", "list", adm_lockout_list,
 	    "lockout list\n"
 	    "    List the running authentication lock-outs (too many wrong passwords\n"
@@ -386,6 +391,22 @@ cmd_help(const struct adm_ctx *ctx, int argc, char **argv)
 	return ADM_EXIT_OK;
 }
 
+/* Run a command; a change it made is recorded in the audit log. */
+static int
+run_command(const struct adm_ctx *ctx, const struct adm_cmd *cmd, int argc, char **argv)
+{
+	char *args = adm_audited(cmd) ? adm_audit_args(argc, argv) : NULL;
+	int status;
+
+	optind = 0;     /* glibc: start afresh on the command's own arguments */
+	opterr = 0;
+	status = cmd->run(ctx, argc, argv);
+	if (status == ADM_EXIT_OK && adm_audited(cmd))
+		status = adm_audit_record(ctx, cmd, args);
+	free(args);
+	return status;
+}
+
 /*
  * Find the row for argv[0] (and argv[1] when the group has verbs) and run
  * it with the arguments from the command word on.
@@ -426,9 +447,7 @@ dispatch(struct adm_ctx *ctx, int argc, char **argv)
 		printf("usage: estadm %s", cmd->usage);
 		return ADM_EXIT_OK;
 	}
-	optind = 0;     /* glibc: start afresh on the command's own arguments */
-	opterr = 0;
-	return cmd->run(ctx, argc, argv);
+	return run_command(ctx, cmd, argc, argv);
 }
 
 int

@@ -40,7 +40,7 @@ post() { # URL AUTHZ-HEADER OUT: HTTP status
 	    -H "Authorization: $2" --data-binary @dev.b64 "$1"
 }
 [ "$(post "$EST/bearer/simpleenroll" "Bearer $TOKEN" ok.p7)" = 200 ] || fail "token: $(cat ok.p7)"
-grep_all 'principal=token:dev1 status=200' "$T/estd.log" || fail "principal not token:dev1"
+grep_all 'principal=token:dev1 status=200 ms=[0-9.]* auth=bearer ' "$T/estd.log" || fail "principal not token:dev1, or auth not bearer"
 ok "an estadm token enrols (principal token:dev1)"
 
 # The attacker's side: unknown, malformed, or no token.

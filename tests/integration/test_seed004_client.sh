@@ -96,7 +96,8 @@ for f in wrong another nobody; do
 done | sort -u > bodies.txt
 [ "$(cat bodies.txt)" = "authentication failed" ] || fail "failures answer differently: $(cat bodies.txt)"
 grep -q 'wrong enrolment code for end entity 123456789' estd.log || fail "log does not say the code was wrong"
-grep -q 'no end entity "nobody"' estd.log || fail "log does not name the unknown user"
+# The access log quotes the reason, escaping the quotes in it (docs/logs.md).
+grep -q 'no end entity \\"nobody\\"' estd.log || fail "log does not name the unknown user"
 grep -q 'spent its enrolment code' estd.log || fail "log does not say the code was spent"
 ok "wrong, reused, foreign and unknown codes: one answer, the log says which"
 

@@ -56,7 +56,7 @@ status=$(srp_curl --tlsuser dev1 --tlspassword 'srp secret 1' -o dev.p7 -w '%{ht
 [ "$status" = 200 ] || fail "curl SRP enrolment: $status $(cat dev.p7)"
 b64d < dev.p7 | openssl pkcs7 -inform DER -print_certs | openssl x509 -noout -subject | grep_all 'CN = dev' \
     || fail "no certificate for CN=dev"
-grep_all 'principal=srp:dev1 status=200' "$T/estd.log" || fail "principal not srp:dev1"
+grep_all 'principal=srp:dev1 status=200 ms=[0-9.]* auth=srp ' "$T/estd.log" || fail "principal not srp:dev1, or auth not srp"
 ok "curl --tlsauthtype SRP --tlsuser --tlspassword enrols; principal srp:dev1"
 
 # The attacker's side: a wrong password and an unknown user look the same.

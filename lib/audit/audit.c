@@ -1,0 +1,335 @@
+/*
+ * The audit log (include/estkit/audit.h): hash-chained lines appended
+ * under a lock.
+ *
+ * Appending reads the last line of the file for its seq and hash, so the
+ * chain continues whoever wrote last (estd's workers, a second estd during
+ * a reload, estadm). The read and the write happen under an exclusive
+ * flock on the file, and a mutex for the threads of one process (flock
+ * does not exclude two threads sharing one open file). A line is written
+ * with one write(2) on an O_APPEND descriptor. A file whose last line was
+ * cut short (a crash mid-write) is continued on a new line, and
+ * verification reports the cut line. When the file at the path is no longer
+ * the one open (rotated, replaced), the path is opened again, so entries
+ * never go to a file nobody can find.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "estkit/audit.h"
+#include "util/kvline.h"
+
+#define TAIL_MAX (2 * KVLINE_MAX)
+#define HASH_FIELD " hash="
+#define HASH_FIELD_LEN (sizeof(HASH_FIELD) - 1)
+
+static const char zero_hash[EST_AUDIT_HASH_HEX + 1] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+struct est_audit {
+	char *path;
+	int fd;
+	pthread_mutex_t lock;
+};
+
+static int
+open_log(const char *path)
+{
+	return open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
+enum est_err
+est_audit_open(const char *path, struct est_audit **out, struct est_error *e)
+{
+	struct est_audit *a = calloc(1, sizeof(*a));
+
+	if (a == NULL || (a->path = strdup(path)) == NULL) {
+		free(a);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	a->fd = open_log(path);
+	if (a->fd < 0) {
+		est_fail(e, EST_ERR_IO, "audit log %s: %s", path, strerror(errno));
+		free(a->path);
+		free(a);
+		return EST_ERR_IO;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	*out = a;
+	return EST_OK;
+}
+
+/* Open the path again when the file there is not the one open. */
+static enum est_err
+follow_path(struct est_audit *a, struct est_error *e)
+{
+	struct stat open_st, path_st;
+	int fd;
+
+	if (fstat(a->fd, &open_st) == 0 && stat(a->path, &path_st) == 0 &&
+	    open_st.st_dev == path_st.st_dev && open_st.st_ino == path_st.st_ino)
+		return EST_OK;
+	if ((fd = open_log(a->path)) < 0)
+		return est_fail(e, EST_ERR_IO, "audit log %s: %s", a->path, strerror(errno));
+	close(a->fd);
+	a->fd = fd;
+	return EST_OK;
+}
+
+void
+est_audit_close(struct est_audit *a)
+{
+	if (a == NULL)
+		return;
+	close(a->fd);
+	pthread_mutex_destroy(&a->lock);
+	free(a->path);
+	free(a);
+}
+
+/* SHA-256 of data as lowercase hex into hex[65]. */
+static int
+sha256_hex(const char *data, size_t len, char *hex)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof(md))
+		return -1;
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+static bool
+is_hex64(const char *s)
+{
+	if (strlen(s) != EST_AUDIT_HASH_HEX)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
+/*
+ * Split an audit line (without its newline) into the hashed part's length
+ * and the hash it claims. false when it has no well-formed hash field.
+ */
+static bool
+split_line(const char *line, size_t len, size_t *content_len, char *hash)
+{
+	if (len < HASH_FIELD_LEN + EST_AUDIT_HASH_HEX)
+		return false;
+	*content_len = len - HASH_FIELD_LEN - EST_AUDIT_HASH_HEX;
+	if (memcmp(line + *content_len, HASH_FIELD, HASH_FIELD_LEN) != 0)
+		return false;
+	memcpy(hash, line + len - EST_AUDIT_HASH_HEX, EST_AUDIT_HASH_HEX);
+	hash[EST_AUDIT_HASH_HEX] = '\0';
+	return is_hex64(hash);
+}
+
+/*
+ * The seq and hash of the file's last complete line (0 and zeros for an
+ * empty file), and whether the file ends without a newline.
+ */
+static enum est_err
+read_tail(struct est_audit *a, unsigned long long *seq, char *hash, bool *torn,
+    struct est_error *e)
+{
+	char buf[TAIL_MAX + 1], seqtext[32];
+	struct stat st;
+	size_t n, content_len;
+	ssize_t got;
+	off_t from;
+	char *end, *start;
+
+	*seq = 0;
+	memcpy(hash, zero_hash, sizeof(zero_hash));
+	*torn = false;
+	if (fstat(a->fd, &st) != 0)
+		return est_fail(e, EST_ERR_IO, "audit log %s: %s", a->path, strerror(errno));
+	if (st.st_size == 0)
+		return EST_OK;
+	from = st.st_size > TAIL_MAX ? st.st_size - TAIL_MAX : 0;
+	got = pread(a->fd, buf, (size_t)(st.st_size - from), from);
+	if (got <= 0)
+		return est_fail(e, EST_ERR_IO, "audit log %s: cannot read its end: %s", a->path,
+		    got < 0 ? strerror(errno) : "file shrank");
+	n = (size_t)got;
+	buf[n] = '\0';
+	*torn = buf[n - 1] != '\n';
+	/* The last complete line: [start, end). */
+	end = *torn ? strrchr(buf, '\n') : buf + n - 1;
+	if (end == NULL)
+		return est_fail(e, EST_ERR_IO, "audit log %s: its last line is not whole", a->path);
+	*end = '\0';
+	start = strrchr(buf, '\n');
+	start = start != NULL ? start + 1 : buf;
+	if (!split_line(start, (size_t)(end - start), &content_len, hash) ||
+	    !kvline_get(start, "seq", seqtext, sizeof(seqtext)))
+		return est_fail(e, EST_ERR_IO, "audit log %s: its last line is not an audit line "
+		    "(estadm audit verify)", a->path);
+	*seq = strtoull(seqtext, NULL, 10);
+	return EST_OK;
+}
+
+static void
+add_time(struct kvline *l)
+{
+	struct timespec now;
+	struct tm tm;
+	char ts[40];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	kvline_addf(l, "time", "%s.%03ldZ", ts, now.tv_nsec / 1000000);
+}
+
+static enum est_err
+write_all(struct est_audit *a, const char *s, size_t len, struct est_error *e)
+{
+	while (len > 0) {
+		ssize_t w = write(a->fd, s, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return est_fail(e, EST_ERR_IO, "audit log %s: %s", a->path, strerror(errno));
+		s += w;
+		len -= (size_t)w;
+	}
+	return EST_OK;
+}
+
+/* Build and write the entry; the caller holds both locks. */
+static enum est_err
+append_locked(struct est_audit *a, const char *who, const char *what,
+    const char *const *fields, size_t n, struct est_error *e)
+{
+	char prev[EST_AUDIT_HASH_HEX + 1], hash[EST_AUDIT_HASH_HEX + 1];
+	char out[KVLINE_MAX + HASH_FIELD_LEN + EST_AUDIT_HASH_HEX + 4];
+	unsigned long long seq;
+	struct kvline l;
+	const char *content;
+	bool torn;
+	enum est_err rc;
+	int len;
+
+	if ((rc = read_tail(a, &seq, prev, &torn, e)) != EST_OK)
+		return rc;
+	kvline_init(&l, false);
+	kvline_addf(&l, "seq", "%llu", seq + 1);
+	add_time(&l);
+	kvline_add(&l, "who", who);
+	kvline_add(&l, "what", what);
+	for (size_t i = 0; i < n; i++)
+		kvline_add(&l, fields[2 * i], fields[2 * i + 1]);
+	kvline_add(&l, "prev", prev);
+	content = kvline_str(&l);
+	if (sha256_hex(content, l.len, hash) != 0)
+		return est_fail(e, EST_ERR_CRYPTO, "SHA-256 failed");
+	len = snprintf(out, sizeof(out), "%s%s" HASH_FIELD "%s\n", torn ? "\n" : "", content, hash);
+	return write_all(a, out, (size_t)len, e);
+}
+
+enum est_err
+est_audit_append(struct est_audit *a, const char *who, const char *what,
+    const char *const *fields, size_t n, struct est_error *e)
+{
+	enum est_err rc;
+
+	pthread_mutex_lock(&a->lock);
+	if ((rc = follow_path(a, e)) != EST_OK) {
+		pthread_mutex_unlock(&a->lock);
+		return rc;
+	}
+	if (flock(a->fd, LOCK_EX) != 0) {
+		rc = est_fail(e, EST_ERR_IO, "audit log %s: cannot lock: %s", a->path, strerror(errno));
+	} else {
+		rc = append_locked(a, who, what, fields, n, e);
+		flock(a->fd, LOCK_UN);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+/* Check one line against the one before; EST_OK or EST_ERR_BADREQ with the reason. */
+static enum est_err
+verify_line(const char *path, size_t lineno, char *line, size_t len,
+    unsigned long long *seq, char *prev_hash, struct est_error *e)
+{
+	char claimed[EST_AUDIT_HASH_HEX + 1], actual[EST_AUDIT_HASH_HEX + 1];
+	char prev[EST_AUDIT_HASH_HEX + 2], seqtext[32];
+	size_t content_len;
+	unsigned long long s;
+	char *endp;
+
+	if (!split_line(line, len, &content_len, claimed))
+		return est_fail(e, EST_ERR_BADREQ, "%s:%zu: not an audit line (no hash at its end)",
+		    path, lineno);
+	line[content_len] = '\0';
+	if (sha256_hex(line, content_len, actual) != 0)
+		return est_fail(e, EST_ERR_CRYPTO, "SHA-256 failed");
+	if (strcmp(actual, claimed) != 0)
+		return est_fail(e, EST_ERR_BADREQ, "%s:%zu: the line was changed (its hash does "
+		    "not match its text)", path, lineno);
+	if (!kvline_get(line, "prev", prev, sizeof(prev)) || strcmp(prev, prev_hash) != 0)
+		return est_fail(e, EST_ERR_BADREQ, "%s:%zu: the chain is broken (prev is not the "
+		    "hash of the line before: a line was removed, inserted or changed)", path, lineno);
+	if (!kvline_get(line, "seq", seqtext, sizeof(seqtext)) ||
+	    (s = strtoull(seqtext, &endp, 10), *endp != '\0') || s != *seq + 1)
+		return est_fail(e, EST_ERR_BADREQ, "%s:%zu: seq %s does not follow %llu", path, lineno,
+		    seqtext, *seq);
+	*seq = s;
+	memcpy(prev_hash, claimed, sizeof(claimed));
+	return EST_OK;
+}
+
+enum est_err
+est_audit_verify(const char *path, size_t *entries, char last_hash[EST_AUDIT_HASH_HEX + 1],
+    struct est_error *e)
+{
+	char hash[EST_AUDIT_HASH_HEX + 1];
+	unsigned long long seq = 0;
+	size_t lineno = 0, cap = 0;
+	char *line = NULL;
+	enum est_err rc = EST_OK;
+	ssize_t len;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (f == NULL)
+		return est_fail(e, EST_ERR_IO, "audit log %s: %s", path, strerror(errno));
+	memcpy(hash, zero_hash, sizeof(zero_hash));
+	while ((len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if (line[len - 1] != '\n') {
+			rc = est_fail(e, EST_ERR_BADREQ, "%s:%zu: the last line is cut short", path, lineno);
+			break;
+		}
+		line[--len] = '\0';
+		if ((rc = verify_line(path, lineno, line, (size_t)len, &seq, hash, e)) != EST_OK)
+			break;
+	}
+	if (rc == EST_OK && ferror(f))
+		rc = est_fail(e, EST_ERR_IO, "audit log %s: read error", path);
+	free(line);
+	fclose(f);
+	if (rc != EST_OK)
+		return rc;
+	*entries = lineno;
+	memcpy(last_hash, hash, sizeof(hash));
+	return EST_OK;
+}

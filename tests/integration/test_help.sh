@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Every program (issue 14, point 6) answers --version with its name and the
+# version, and --help (exit 0, on standard output) lists every option it
+# accepts: each long option of the getopt tables in src/PROGRAM/*.c and
+# each letter of their option strings. A new option without a line in
+# --help fails here.
+. "$(dirname "$0")/lib.sh"
+
+: "${ESTKIT_SRC:?ESTKIT_SRC must point at the source tree}"
+version=$(sed -n 's/^project(estkit VERSION \([0-9.]*\).*/\1/p' "$ESTKIT_SRC/CMakeLists.txt")
+[ -n "$version" ] || fail "no version in CMakeLists.txt"
+
+for prog in estd estadm estclient; do
+	bin="$ESTKIT_BIN/$prog"
+	[ -x "$bin" ] || fail "$prog is not built"
+	v=$("$bin" --version) || fail "$prog --version exited non-zero"
+	case "$v" in "$prog "*"$version") ;; *) fail "$prog --version: $v" ;; esac
+	"$bin" --help > "$T/$prog.help" 2> "$T/$prog.err" || fail "$prog --help exited non-zero"
+	[ -s "$T/$prog.help" ] && [ ! -s "$T/$prog.err" ] || fail "$prog --help does not print on standard output"
+	src=("$ESTKIT_SRC/src/$prog"/*.c)
+	longs=$(grep -ohE '\{ *"[a-z0-9-]+", *(no|required|optional)_argument' "${src[@]}" |
+		sed -E 's/\{ *"([^"]+)".*/\1/' | sort -u)
+	[ -n "$longs" ] || fail "no long options found for $prog (test is stale)"
+	for o in $longs; do
+		grep -qE -- "--$o([^a-z0-9-]|$)" "$T/$prog.help" || fail "$prog --help does not list --$o"
+	done
+	shorts=$({ grep -ohE 'getopt_long\([^,]+, *[^,]+, *"[^"]*"' "${src[@]}" || true
+		grep -ohE 'short_opts\[\] = "[^"]*"' "${src[@]}" || true; } | sed -E 's/.*"([^"]*)"$/\1/')
+	for s in $(echo "$shorts" | tr -d ':+?\n' | fold -w1 | sort -u); do
+		grep -qE -- "(^|[^a-zA-Z0-9-])-$s([^a-zA-Z0-9-]|$)" "$T/$prog.help" || fail "$prog --help does not list -$s"
+	done
+	ok "$prog: --version ($v) and --help listing all $(echo "$longs" | wc -w) long and $(echo "$shorts" | tr -d ':+?\n' | fold -w1 | sort -u | wc -l) short options"
+done
+
+# The attacker's side of a command line: unknown options are usage errors.
+for prog in estd estadm; do
+	rc=0
+	"$ESTKIT_BIN/$prog" --no-such-option > /dev/null 2> "$T/err" || rc=$?
+	[ "$rc" = 2 ] || fail "$prog with an unknown option exited $rc"
+	grep -q usage "$T/err" || fail "$prog does not show its usage on a bad option"
+done
+ok "an unknown option is a usage error (exit 2, usage on standard error)"
+finish
