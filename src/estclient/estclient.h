@@ -187,7 +187,7 @@ bool renew_job_copy(struct renew_job *to, const struct renew_job *from);
 void renew_job_clear(struct renew_job *j);
 
 /*
- * Read a configuration file of certificates (estclient(8), RENEW): settings
+ * Read a configuration file of certificates (estclient(1), RENEW): settings
  * before the first section apply to every [cert NAME] section, over base
  * (the command line's). *jobs is malloc'd (renew_jobs_free). CLI_OK, or
  * CLI_USAGE with the file, line and reason printed.

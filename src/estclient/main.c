@@ -138,7 +138,7 @@ usage(FILE *f)
 	    "4 TLS or server authentication (also an unconfirmed bootstrap root),\n"
 	    "5 authentication refused (HTTP 401/403), 6 request refused (other 4xx,\n"
 	    "501), 7 server error (5xx) or an answer refused on validation, 8 still\n"
-	    "pending (202). See estclient(8).\n", f);
+	    "pending (202). See estclient(1).\n", f);
 }
 
 int

@@ -95,10 +95,11 @@ usage(FILE *f)
 	    "                        these options (cert = ..., post-hook = ...)\n"
 	    "  --daemon              stay, and renew each certificate when it is due\n"
 	    "  -v, --verbose\n"
+	    "  --help                this text\n"
 	    "\n"
 	    "Exit status as estclient's: 0 renewed or not due, 1 local failure (also a\n"
 	    "failed post-hook), 3 unreachable, 4 TLS, 5 refused (401/403: files left\n"
-	    "untouched), 6 other 4xx, 7 server error, 8 still pending. See estclient(8).\n",
+	    "untouched), 6 other 4xx, 7 server error, 8 still pending. See estclient(1).\n",
 	    f);
 }
 

@@ -10,27 +10,42 @@
 version=$(sed -n 's/^project(estkit VERSION \([0-9.]*\).*/\1/p' "$ESTKIT_SRC/CMakeLists.txt")
 [ -n "$version" ] || fail "no version in CMakeLists.txt"
 
+# check_help NAME "COMMAND..." SOURCES...: COMMAND --help lists every option
+# of the getopt tables in SOURCES.
+check_help() {
+	local name=$1 cmd=$2 longs shorts o s
+	shift 2
+	# shellcheck disable=SC2086
+	$cmd --help > "$T/help" 2> "$T/err" || fail "$name --help exited non-zero"
+	[ -s "$T/help" ] && [ ! -s "$T/err" ] || fail "$name --help does not print on standard output"
+	longs=$(grep -ohE '\{ *"[a-z0-9-]+", *(no|required|optional)_argument' "$@" |
+		sed -E 's/\{ *"([^"]+)".*/\1/' | sort -u)
+	[ -n "$longs" ] || fail "no long options found for $name (test is stale)"
+	for o in $longs; do
+		grep -qE -- "--$o([^a-z0-9-]|$)" "$T/help" || fail "$name --help does not list --$o"
+	done
+	shorts=$({ grep -ohE 'getopt_long\([^,]+, *[^,]+, *"[^"]*"' "$@" || true
+		grep -ohE 'short_opts\[\] = "[^"]*"' "$@" || true; } | sed -E 's/.*"([^"]*)"$/\1/')
+	for s in $(echo "$shorts" | tr -d ':+?\n' | fold -w1 | sort -u); do
+		grep -qE -- "(^|[^a-zA-Z0-9-])-$s([^a-zA-Z0-9-]|$)" "$T/help" || fail "$name --help does not list -$s"
+	done
+	ok "$name: --help lists all $(echo "$longs" | wc -w) long and $(echo "$shorts" | tr -d ':+?\n' | fold -w1 | sort -u | wc -l) short options"
+}
+
 for prog in estd estadm estclient; do
 	bin="$ESTKIT_BIN/$prog"
 	[ -x "$bin" ] || fail "$prog is not built"
 	v=$("$bin" --version) || fail "$prog --version exited non-zero"
 	case "$v" in "$prog "*"$version") ;; *) fail "$prog --version: $v" ;; esac
-	"$bin" --help > "$T/$prog.help" 2> "$T/$prog.err" || fail "$prog --help exited non-zero"
-	[ -s "$T/$prog.help" ] && [ ! -s "$T/$prog.err" ] || fail "$prog --help does not print on standard output"
-	src=("$ESTKIT_SRC/src/$prog"/*.c)
-	longs=$(grep -ohE '\{ *"[a-z0-9-]+", *(no|required|optional)_argument' "${src[@]}" |
-		sed -E 's/\{ *"([^"]+)".*/\1/' | sort -u)
-	[ -n "$longs" ] || fail "no long options found for $prog (test is stale)"
-	for o in $longs; do
-		grep -qE -- "--$o([^a-z0-9-]|$)" "$T/$prog.help" || fail "$prog --help does not list --$o"
+	ok "$prog --version: $v"
+	# estclient renew is a command of its own, with its own options and --help.
+	src=()
+	for f in "$ESTKIT_SRC/src/$prog"/*.c; do
+		case $f in */renew_*.c) ;; *) src+=("$f") ;; esac
 	done
-	shorts=$({ grep -ohE 'getopt_long\([^,]+, *[^,]+, *"[^"]*"' "${src[@]}" || true
-		grep -ohE 'short_opts\[\] = "[^"]*"' "${src[@]}" || true; } | sed -E 's/.*"([^"]*)"$/\1/')
-	for s in $(echo "$shorts" | tr -d ':+?\n' | fold -w1 | sort -u); do
-		grep -qE -- "(^|[^a-zA-Z0-9-])-$s([^a-zA-Z0-9-]|$)" "$T/$prog.help" || fail "$prog --help does not list -$s"
-	done
-	ok "$prog: --version ($v) and --help listing all $(echo "$longs" | wc -w) long and $(echo "$shorts" | tr -d ':+?\n' | fold -w1 | sort -u | wc -l) short options"
+	check_help "$prog" "$bin" "${src[@]}"
 done
+check_help "estclient renew" "$ESTKIT_BIN/estclient renew" "$ESTKIT_SRC"/src/estclient/renew_*.c
 
 # The attacker's side of a command line: unknown options are usage errors.
 for prog in estd estadm; do

@@ -79,6 +79,8 @@ expect 'estd_request_duration_seconds_count{op="simpleenroll"}' 8
 expect 'estd_request_duration_seconds_bucket{op="simpleenroll",le="+Inf"}' 8
 expect 'estd_store_commit_duration_seconds_count' 4
 expect 'estd_store_commit_group_size_count' 4
+# One at a time, so each group held one certificate: the sum counts records.
+expect 'estd_store_commit_group_size_sum' 4
 # Four certificates valid for 5 days; estd's own TLS certificate for years.
 expect 'estd_certificates_expiring{within="7d"}' 4
 expect 'estd_certificates_expiring{within="30d"}' 4
