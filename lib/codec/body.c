@@ -23,6 +23,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "codec/csr_der.h"
 #include "estkit/codec.h"
 
 #define CSR_FILE_MAX (1024 * 1024) /* a CSR is a few KiB; refuse anything silly */
@@ -110,7 +111,11 @@ pem_to_der(const unsigned char *buf, size_t len, const char *what,
 	return rc;
 }
 
-/* Parse exactly one CSR filling all of der; what names the input. */
+/*
+ * Parse exactly one CSR filling all of der; what names the input. The
+ * common case takes the fast path (csr_der.c); what it declines, and every
+ * error message, is d2i_X509_REQ's.
+ */
 static enum est_err
 csr_from_der(const unsigned char *der, size_t len, const char *what,
     X509_REQ **out, struct est_error *e)
@@ -120,6 +125,10 @@ csr_from_der(const unsigned char *der, size_t len, const char *what,
 
 	if (len > LONG_MAX)
 		return est_fail(e, EST_ERR_TOOLARGE, "%s is too large", what);
+	if ((req = codec_csr_from_der_fast(der, len)) != NULL) {
+		*out = req;
+		return EST_OK;
+	}
 	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL)
 		return est_fail_ssl(e, EST_ERR_BADREQ, "%s is not a PKCS#10 CSR", what);
 	if (p != der + len) {
