@@ -210,6 +210,20 @@ enum est_err est_ca_verify(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *
     time_t now, struct est_error *e);
 
 /*
+ * est_ca_verify for a certificate whose path a TLS handshake validated
+ * already: known (may be NULL) is that path, leaf first, as
+ * SSL_get0_verified_chain gives it. When the path to this CA's root is the
+ * same certificates, their signatures are not checked again (they are most
+ * of the cost); everything else is -- the root as the only anchor, the
+ * strict rules, the validity periods at `now`, the CA on the path -- so the
+ * outcome and its reason are est_ca_verify's. The caller vouches for
+ * known's signatures: pass only a path a verification accepted with no
+ * error other than validity periods.
+ */
+enum est_err est_ca_verify_known(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
+    STACK_OF(X509) *known, time_t now, struct est_error *e);
+
+/*
  * Verify cert up to one of anchors (the only trust anchors; self-signed
  * roots) through untrusted (may be NULL) at `now`, and require one of
  * `listed` above the leaf on the validated path (a listed sub CA, or the

@@ -22,18 +22,92 @@
 #define ROOT_BACKDATE_SECONDS 3600
 #define MAX_ROOT_DAYS 36500
 
+/* A path whose signatures are known good, for verify_known. */
+struct known_path {
+	STACK_OF(X509) *path;             /* leaf first (borrowed) */
+	time_t when;                      /* the time of the verification */
+	X509_STORE_CTX_verify_fn full;    /* OpenSSL's own step, for any other path */
+};
+
+/* Whether a and b hold the same certificates (by content) in the same order. */
+static bool
+same_path(STACK_OF(X509) *a, STACK_OF(X509) *b)
+{
+	int n = sk_X509_num(a);
+
+	if (n <= 0 || n != sk_X509_num(b))
+		return false;
+	for (int i = 0; i < n; i++)
+		if (X509_cmp(sk_X509_value(a, i), sk_X509_value(b, i)) != 0)
+			return false;
+	return true;
+}
+
+/* Why x is not valid at when, as OpenSSL's own check says it: X509_V_OK when it is. */
+static int
+time_error(X509 *x, time_t when)
+{
+	int c = X509_cmp_time(X509_get0_notBefore(x), &when);
+
+	if (c == 0)
+		return X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD;
+	if (c > 0)
+		return X509_V_ERR_CERT_NOT_YET_VALID;
+	c = X509_cmp_time(X509_get0_notAfter(x), &when);
+	if (c == 0)
+		return X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD;
+	if (c < 0)
+		return X509_V_ERR_CERT_HAS_EXPIRED;
+	return X509_V_OK;
+}
+
+/*
+ * X509_verify_cert's last step (X509_STORE_CTX_set_verify), which checks
+ * each certificate's signature and then its validity period, from the
+ * anchor down. Signatures are the whole cost of a verification (an ECDSA
+ * verification each); when the path just built is the known one, its
+ * signatures were checked already and only the validity periods are judged
+ * here, in the same order and with the same errors, so the outcome and its
+ * reason do not change. Every other check of X509_verify_cert (the path
+ * itself, the anchors, the strict RFC 5280 rules) still runs, before and
+ * after this step. verify_path sets no verify callback, so the first error
+ * ends the verification, as it would in OpenSSL's step.
+ */
+static int
+verify_known(X509_STORE_CTX *ctx)
+{
+	const struct known_path *k = X509_STORE_CTX_get_app_data(ctx);
+	STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(ctx);
+	int i, err = X509_V_OK;
+
+	if (!same_path(path, k->path))
+		return k->full(ctx);
+	for (i = sk_X509_num(path) - 1; i >= 0; i--)
+		if ((err = time_error(sk_X509_value(path, i), k->when)) != X509_V_OK)
+			break;
+	if (i < 0)
+		return 1;
+	X509_STORE_CTX_set_error(ctx, err);
+	X509_STORE_CTX_set_error_depth(ctx, i);
+	X509_STORE_CTX_set_current_cert(ctx, sk_X509_value(path, i));
+	return 0;
+}
+
 /*
  * Path-validate cert up to one of anchors (the only trust anchors) through
  * untrusted (may be NULL), with RFC 5280 strict checks, for no particular
- * purpose, at *when (NULL: now). Returns X509_V_OK and the validated
+ * purpose, at *when (NULL: now). known (may be NULL; only with a when) is a
+ * path whose signatures were checked already: if it is the path found, they
+ * are not checked again (verify_known). Returns X509_V_OK and the validated
  * chain (leaf first; caller frees), or the X509_V_ERR_* reason.
  */
 static int
 verify_path(STACK_OF(X509) *anchors, X509 *cert, STACK_OF(X509) *untrusted,
-    const time_t *when, STACK_OF(X509) **chain)
+    const time_t *when, STACK_OF(X509) *known, STACK_OF(X509) **chain)
 {
 	X509_STORE_CTX *ctx = NULL;
 	X509_STORE *store;
+	struct known_path k = { known, 0, NULL };
 	int err = X509_V_ERR_OUT_OF_MEM;
 	int i;
 
@@ -48,6 +122,12 @@ verify_path(STACK_OF(X509) *anchors, X509 *cert, STACK_OF(X509) *untrusted,
 	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT);
 	if (when != NULL)
 		X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), *when);
+	if (known != NULL && when != NULL && (k.full = X509_STORE_CTX_get_verify(ctx)) != NULL) {
+		k.when = *when;
+		if (!X509_STORE_CTX_set_app_data(ctx, &k))
+			goto out;
+		X509_STORE_CTX_set_verify(ctx, verify_known);
+	}
 	if (X509_verify_cert(ctx) == 1) {
 		err = X509_V_OK;
 		if ((*chain = X509_STORE_CTX_get1_chain(ctx)) == NULL)
@@ -91,7 +171,7 @@ build_chain(struct est_ca *ca, STACK_OF(X509) *pool, const char *cert_path,
 	else if (sk_X509_num(roots) == 0)
 		rc = est_fail(e, EST_ERR_CONFIG, "no self-signed root certificate in %s or %s",
 		    cert_path, chain_path);
-	else if ((err = verify_path(roots, ca->ca_cert, others, NULL, &ca->ca_chain)) != X509_V_OK)
+	else if ((err = verify_path(roots, ca->ca_cert, others, NULL, NULL, &ca->ca_chain)) != X509_V_OK)
 		rc = est_fail(e, EST_ERR_CONFIG, "CA certificate %s does not verify up to its "
 		    "root: %s", cert_path, X509_verify_cert_error_string(err));
 	/* The stacks borrow their certificates. */
@@ -284,6 +364,13 @@ enum est_err
 est_ca_verify(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
     time_t now, struct est_error *e)
 {
+	return est_ca_verify_known(ca, cert, extra, NULL, now, e);
+}
+
+enum est_err
+est_ca_verify_known(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
+    STACK_OF(X509) *known, time_t now, struct est_error *e)
+{
 	STACK_OF(X509) *anchor, *untrusted, *path = NULL;
 	int err = X509_V_ERR_OUT_OF_MEM;
 	enum est_err rc;
@@ -293,7 +380,7 @@ est_ca_verify(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
 	untrusted = untrusted_for(ca, extra);
 	if (anchor != NULL && untrusted != NULL) {
 		sk_X509_push(anchor, sk_X509_value(ca->ca_chain, sk_X509_num(ca->ca_chain) - 1));
-		err = verify_path(anchor, cert, untrusted, &now, &path);
+		err = verify_path(anchor, cert, untrusted, &now, known, &path);
 	}
 	if (err != X509_V_OK)
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "client certificate not trusted: %s",
@@ -318,7 +405,7 @@ est_chain_verify(STACK_OF(X509) *anchors, STACK_OF(X509) *untrusted, X509 *cert,
 	int err;
 	bool found = false;
 
-	err = verify_path(anchors, cert, untrusted, &now, &path);
+	err = verify_path(anchors, cert, untrusted, &now, NULL, &path);
 	if (err != X509_V_OK)
 		return est_fail(e, EST_ERR_FORBIDDEN, "client certificate not trusted: %s",
 		    X509_verify_cert_error_string(err));

@@ -102,16 +102,25 @@ no_client_cert(const struct est_req *r, struct est_error *e)
 enum est_err
 authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 {
+	time_t now = time(NULL);
 	X509 *peer;
 	char *serial;
 	enum est_err rc;
 
 	if ((peer = r->tls->peer) == NULL)
 		return no_client_cert(r, e);
-	rc = est_ca_verify(r->alias->ca, peer, r->tls->chain, time(NULL), e);
+	/*
+	 * The handshake checked the path against every CA the server knows, and
+	 * let expired certificates through: here it is checked against this
+	 * alias's root alone, at this request's time (a keep-alive connection
+	 * may outlive its certificate). The handshake's path only spares
+	 * checking the same signatures again.
+	 */
+	rc = est_ca_verify_known(r->alias->ca, peer, r->tls->chain, r->tls->verified, now, e);
 	/* During a rollover, certificates of the successor renew too. */
 	if (rc == EST_ERR_FORBIDDEN && r->alias->next_ca != NULL)
-		rc = est_ca_verify(r->alias->next_ca, peer, r->tls->chain, time(NULL), e);
+		rc = est_ca_verify_known(r->alias->next_ca, peer, r->tls->chain, r->tls->verified,
+		    now, e);
 	if (rc != EST_OK)
 		return rc;
 	serial = est_serial_text(X509_get0_serialNumber(peer));

@@ -161,6 +161,8 @@ struct tls_facts {
 	bool tls;                         /* the connection is TLS */
 	X509 *peer;                       /* client certificate (owned), NULL: none */
 	STACK_OF(X509) *chain;            /* the client's other certificates (owned), or NULL */
+	STACK_OF(X509) *verified;         /* the path the handshake validated, leaf first
+	                                   * (owned; its signatures are good), or NULL */
 	char binding[96];                 /* base64 channel binding (binding.c), "" for none */
 	char srp_user[EST_HTTPAUTH_MAX_USER + 1]; /* the TLS-SRP user, "" for none */
 };

@@ -9,6 +9,7 @@
  * A listener with srp = yes also offers TLS-SRP (lib/auth/srp.c), which
  * holds it to TLS 1.2.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,8 +35,20 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 
 	if (ok)
 		return 1;
-	/* Expiry is judged again per alias, with a clear 403. */
+	/*
+	 * Expiry is judged again per alias, with a clear 403. Nothing else may
+	 * pass: the per-request check trusts the signatures of the path
+	 * validated here (tls_facts_capture, est_ca_verify_known).
+	 */
 	return err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID;
+}
+
+/* Whether a handshake's verification result leaves its path's signatures good. */
+static bool
+signatures_checked(long result)
+{
+	return result == X509_V_OK || result == X509_V_ERR_CERT_HAS_EXPIRED ||
+	    result == X509_V_ERR_CERT_NOT_YET_VALID;
 }
 
 static enum est_err
@@ -167,6 +180,14 @@ tls_facts_capture(struct tls_facts *f, SSL *ssl)
 		f->peer = peer;
 	if (SSL_get_peer_cert_chain(ssl) != NULL)
 		f->chain = X509_chain_up_ref(SSL_get_peer_cert_chain(ssl));
+	/*
+	 * Kept so that authenticating by this certificate on every request need
+	 * not check its signatures again. A resumed session has none (nothing
+	 * was verified on this connection): authn.c then verifies in full.
+	 */
+	if (f->peer != NULL && SSL_get0_verified_chain(ssl) != NULL &&
+	    signatures_checked(SSL_get_verify_result(ssl)))
+		f->verified = X509_chain_up_ref(SSL_get0_verified_chain(ssl));
 	/* None (an error) leaves "": an alias that needs it refuses the request then. */
 	if (binding_value(ssl, f->binding, sizeof(f->binding), &ignored) != EST_OK)
 		f->binding[0] = '\0';
@@ -180,5 +201,6 @@ tls_facts_clear(struct tls_facts *f)
 {
 	X509_free(f->peer);
 	sk_X509_pop_free(f->chain, X509_free);
+	sk_X509_pop_free(f->verified, X509_free);
 	memset(f, 0, sizeof(*f));
 }

@@ -92,6 +92,28 @@ curl -s -o expired.txt -w '%{http_code}' --cacert "$TA" --cert old.pem --key dev
 grep -q 'expired' expired.txt || fail "403 does not say the certificate expired: $(cat expired.txt)"
 ok "expired certificate cannot renew: $(cat expired.txt)"
 
+# A keep-alive connection can outlive its certificate: validity is judged per request, not
+# at the handshake. A certificate valid for a few seconds (not on record, so the first answer,
+# given once its path checked out, says so), then expired, on one connection.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout short.key -subj /CN=short \
+    -out short.csr 2>/dev/null
+until_s=$(( $(date +%s) + 6 ))
+openssl ca -batch -config expca/ca.cnf -cert "$T/var/ca.pem" -keyfile "$T/var/ca.key" \
+    -startdate "$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d "@$until_s" +%Y%m%d%H%M%SZ)" \
+    -in short.csr -out short.pem >/dev/null 2>&1 || fail "cannot make a short-lived certificate"
+post() {
+	printf 'POST /.well-known/est/simplereenroll HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/pkcs10\r\nContent-Length: %d\r\n%b\r\n' \
+	    "$(wc -c < dev.b64)" "$1"
+	cat dev.b64
+}
+{ post ''; while [ "$(date +%s)" -le "$until_s" ]; do sleep 0.5; done; post 'Connection: close\r\n'; } |
+    openssl s_client -connect "127.0.0.1:$MTLS_PORT" -cert short.pem -key short.key -CAfile "$TA" -quiet \
+    > keepalive.out 2>/dev/null || true
+[ "$(grep -c '^HTTP/1.1 403' keepalive.out)" = 2 ] && grep -q 'is not on record' keepalive.out &&
+    grep -q 'not trusted: certificate has expired' keepalive.out ||
+    fail "a certificate expiring on a keep-alive connection: $(cat keepalive.out)"
+ok "a certificate that expires on a keep-alive connection is refused from then on"
+
 # A certificate from another CA does not even complete the handshake on mutual TLS.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout self.key -subj /CN=dev \
     -days 1 -out self.pem 2>/dev/null

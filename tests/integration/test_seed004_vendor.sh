@@ -173,6 +173,10 @@ expect_status 200 "the same certificate without ChangeSubjectName on its own ali
 expect_status 403 "vendor certificate from a CA the alias does not list" "$VEST/simpleenroll" \
     --cert other/valid.pem --key other/valid.key "${PK[@]}" --data @o.b64
 grep -q 'alias=estvendor op=simpleenroll .*client certificate not trusted' estd.log || fail "log does not say why"
+# The handshake accepts it (the server trusts its CA), but it renews nothing of our CA's.
+expect_status 403 "a vendor certificate renewing at an alias of our own CA" "$MEST/simplereenroll" \
+    --cert other/valid.pem --key other/valid.key "${PK[@]}" --data @o.b64
+grep -q 'alias=est op=simplereenroll .*client certificate not trusted' estd.log || fail "log does not say why"
 expect_status 403 "expired vendor certificate" "$OEST/simpleenroll" \
     --cert other/expired.pem --key other/expired.key "${PK[@]}" --data @o.b64
 grep -q 'certificate has expired' estd.log || fail "log does not say the vendor certificate expired"

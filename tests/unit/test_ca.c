@@ -961,6 +961,120 @@ test_verify(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* est_ca_verify_known gives est_ca_verify's answer and reason, and returns it. */
+static enum est_err
+verify_both(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra, STACK_OF(X509) *known,
+    time_t now, struct est_error *e)
+{
+	struct est_error full = { 0 };
+	enum est_err rc = est_ca_verify(ca, cert, extra, now, &full);
+
+	assert_int_equal(est_ca_verify_known(ca, cert, extra, known, now, e), rc);
+	if (rc != EST_OK)
+		assert_string_equal(e->msg, full.msg);
+	return rc;
+}
+
+/* A path as a handshake gives it: cert, then the CA's chain (borrowed). */
+static STACK_OF(X509) *
+path_of(X509 *cert, const struct est_ca *ca)
+{
+	STACK_OF(X509) *path = sk_X509_dup(est_ca_chain(ca));
+
+	assert_non_null(path);
+	assert_true(sk_X509_unshift(path, cert) > 0);
+	return path;
+}
+
+/* cert with one bit of its signature flipped: the same path, a bad signature. */
+static X509 *
+bad_signature(X509 *cert)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int len = i2d_X509(cert, &der);
+	X509 *bad;
+
+	assert_true(len > 0);
+	der[len - 1] ^= 1;
+	p = der;
+	bad = d2i_X509(NULL, &p, len);
+	assert_non_null(bad);
+	OPENSSL_free(der);
+	return bad;
+}
+
+/*
+ * The per-request check of a TLS client certificate (issue 12): the path a
+ * handshake validated spares the signatures, nothing else.
+ */
+static void
+test_verify_known(void **state)
+{
+	struct est_error e = { 0 };
+	STACK_OF(X509) *extra = sk_X509_new_null();
+	EVP_PKEY *k = gen("ec:P-256");
+	X509_REQ *csr = make_csr(k, "client", NULL);
+	X509 *mine = issue(pki.inter_ca, &tls_profile, csr);
+	X509 *theirs = issue(pki.other_ca, &tls_profile, csr);
+	X509 *forged = bad_signature(mine);
+	X509 *no_ku = make_sub_ca(k, "client", pki.inter, pki.inter_key, 5, NULL);
+	STACK_OF(X509) *known = path_of(mine, pki.inter_ca);
+	STACK_OF(X509) *known_forged = path_of(forged, pki.inter_ca);
+	STACK_OF(X509) *known_theirs = path_of(theirs, pki.other_ca);
+	STACK_OF(X509) *known_no_ku = path_of(no_ku, pki.inter_ca);
+	time_t now = time(NULL);
+
+	(void)state;
+	assert_int_equal(verify_both(pki.inter_ca, mine, NULL, known, now, &e), EST_OK);
+	/* Validity is judged at the time given, not the handshake's (keep-alive). */
+	assert_int_equal(verify_both(pki.inter_ca, mine, NULL, known, now + 3650L * 86400, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_string_equal(e.msg, "client certificate not trusted: certificate has expired");
+	assert_int_equal(verify_both(pki.inter_ca, mine, NULL, known, now - 30L * 86400, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_string_equal(e.msg, "client certificate not trusted: certificate is not yet valid");
+
+	/* The known path's signatures are not checked again: that is the saving... */
+	assert_int_equal(est_ca_verify_known(pki.inter_ca, forged, NULL, known_forged, now, &e),
+	    EST_OK);
+	/* ...and only for that path: any other is verified in full. */
+	assert_int_equal(verify_both(pki.inter_ca, forged, NULL, known, now, &e), EST_ERR_FORBIDDEN);
+	assert_string_equal(e.msg, "client certificate not trusted: certificate signature failure");
+	assert_int_equal(verify_both(pki.inter_ca, forged, NULL, NULL, now, &e), EST_ERR_FORBIDDEN);
+
+	/* A path the handshake accepted under another CA the server trusts: refused as before. */
+	assert_int_equal(verify_both(pki.inter_ca, theirs, NULL, known_theirs, now, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "not trusted"));
+	assert_true(sk_X509_push(extra, est_ca_cert(pki.other_ca)));
+	assert_int_equal(verify_both(pki.inter_ca, theirs, extra, known_theirs, now, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_string_equal(e.msg, "certificate was not issued by CA inter");
+	assert_int_equal(verify_both(pki.other_ca, theirs, NULL, known_theirs, now, &e), EST_OK);
+	/* The CA's own certificate on a known path is still not one it issued. */
+	assert_int_equal(verify_both(pki.inter_ca, pki.inter, NULL, est_ca_chain(pki.inter_ca), now,
+	    &e), EST_ERR_FORBIDDEN);
+	assert_string_equal(e.msg, "certificate was not issued by CA inter");
+	/* The strict rules still apply (a handshake does not use them). */
+	assert_int_equal(verify_both(pki.inter_ca, no_ku, NULL, known_no_ku, now, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "key usage"));
+	assert_int_equal(ERR_peek_error(), 0);
+
+	sk_X509_free(known_no_ku);
+	sk_X509_free(known_theirs);
+	sk_X509_free(known_forged);
+	sk_X509_free(known);
+	sk_X509_free(extra);
+	X509_free(no_ku);
+	X509_free(forged);
+	X509_free(theirs);
+	X509_free(mine);
+	X509_REQ_free(csr);
+	EVP_PKEY_free(k);
+}
+
 int
 main(void)
 {
@@ -984,6 +1098,7 @@ main(void)
 		cmocka_unit_test(test_issue_empty_subject),
 		cmocka_unit_test(test_issue_bad_profile_and_ed25519_ca),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_verify_known),
 		cmocka_unit_test(test_rollover),
 	};
 
