@@ -227,11 +227,14 @@ enum est_err est_ca_verify_known(const struct est_ca *ca, X509 *cert, STACK_OF(X
  * Verify cert up to one of anchors (the only trust anchors; self-signed
  * roots) through untrusted (may be NULL) at `now`, and require one of
  * `listed` above the leaf on the validated path (a listed sub CA, or the
- * root itself). For vendor certificates from external CAs. EST_ERR_FORBIDDEN
- * with the reason when it does not verify or no listed CA is on the path.
+ * root itself). For vendor certificates from external CAs. known (may be
+ * NULL) is a path a TLS handshake validated, as for est_ca_verify_known:
+ * when it is the path found, its signatures are not checked again.
+ * EST_ERR_FORBIDDEN with the reason when it does not verify or no listed CA
+ * is on the path.
  */
 enum est_err est_chain_verify(STACK_OF(X509) *anchors, STACK_OF(X509) *untrusted, X509 *cert,
-    time_t now, STACK_OF(X509) *listed, struct est_error *e);
+    STACK_OF(X509) *known, time_t now, STACK_OF(X509) *listed, struct est_error *e);
 
 /* ---- revocation: CRLs and OCSP ------------------------------------------ */
 

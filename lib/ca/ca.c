@@ -398,14 +398,14 @@ est_ca_verify_known(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
 
 enum est_err
 est_chain_verify(STACK_OF(X509) *anchors, STACK_OF(X509) *untrusted, X509 *cert,
-    time_t now, STACK_OF(X509) *listed, struct est_error *e)
+    STACK_OF(X509) *known, time_t now, STACK_OF(X509) *listed, struct est_error *e)
 {
 	STACK_OF(X509) *path = NULL;
 	enum est_err rc = EST_OK;
 	int err;
 	bool found = false;
 
-	err = verify_path(anchors, cert, untrusted, &now, NULL, &path);
+	err = verify_path(anchors, cert, untrusted, &now, known, &path);
 	if (err != X509_V_OK)
 		return est_fail(e, EST_ERR_FORBIDDEN, "client certificate not trusted: %s",
 		    X509_verify_cert_error_string(err));
