@@ -39,6 +39,15 @@ enum est_err est_crl_current(struct est_store *st, const struct est_ca *ca,
     struct est_error *e);
 
 /*
+ * ca's stored CRL, read only: *out is NULL when none was made yet, and
+ * *current says whether est_crl_current (without force) would keep it at
+ * `now` rather than make a new one. Caller frees *out with
+ * est_crl_rec_free().
+ */
+enum est_err est_crl_stored(struct est_store *st, const struct est_ca *ca, time_t now,
+    struct est_crl_rec **out, bool *current, struct est_error *e);
+
+/*
  * Write a CRL (DER) to path, mode 0644, by replacing the file in one
  * rename, so a web server publishing it never reads half a CRL.
  */

@@ -6,6 +6,10 @@
  * The revision is read before the revoked certificates are listed, so a
  * CRL always holds at least the revocations its revision counts; one made
  * meanwhile only makes the next check renew it again.
+ *
+ * est_crl_stored only reads (what estd's event loops may do);
+ * est_crl_current also signs and commits a new CRL when the stored one is
+ * stale, so estd calls it only from its CRL keeper (lib/server/crl_keeper.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +123,33 @@ next_second(time_t now)
 		nanosleep(&rest, NULL);
 	}
 	return now + 1;
+}
+
+enum est_err
+est_crl_stored(struct est_store *st, const struct est_ca *ca, time_t now,
+    struct est_crl_rec **out, bool *current, struct est_error *e)
+{
+	struct est_crl_rec *cur = NULL;
+	char *issuer;
+	int64_t revision = 0;
+	enum est_err rc;
+
+	*out = NULL;
+	*current = false;
+	if ((issuer = est_name_text(X509_get_subject_name(est_ca_cert(ca)))) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	/* The revision first, as est_crl_current reads it. */
+	if ((rc = est_store_revocation_revision(st, issuer, &revision, e)) == EST_OK &&
+	    (rc = est_store_get_crl(st, issuer, &cur, e)) == EST_ERR_NOTFOUND)
+		rc = EST_OK;
+	free(issuer);
+	if (rc != EST_OK) {
+		est_crl_rec_free(cur);
+		return rc;
+	}
+	*current = cur != NULL && is_current(cur, revision, now);
+	*out = cur;
+	return EST_OK;
 }
 
 /* Attempts when other writers keep winning the race for the next number. */

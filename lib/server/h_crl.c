@@ -8,6 +8,12 @@
  * The CRL is checked against the store's revocation revision on every
  * request, so a revocation shows at once. ETag (the CRL number) and
  * Last-Modified (thisUpdate) let a relying party revalidate cheaply.
+ *
+ * A request only reads the store (est_crl_stored). A current CRL is
+ * answered at once; when a new one must be made (a revocation since, or
+ * half its validity spent), the request is deferred and the CRL keeper
+ * makes it off the event loop (crl_keeper.c), once for all the requests
+ * waiting, which it answers through crl_reply.
  */
 #define _GNU_SOURCE /* strptime */
 #include <stdio.h>
@@ -106,12 +112,29 @@ reply_ca_cert(struct est_req *r, const struct est_ca *ca)
 }
 
 void
+crl_reply(struct est_req *r, const struct est_crl_rec *crl)
+{
+	char etag[40], date[64];
+
+	snprintf(etag, sizeof(etag), "\"crl-%lld\"", (long long)crl->crl_number);
+	http_date(crl->this_update, date, sizeof(date));
+	http_add_header(r, "ETag", etag);
+	http_add_header(r, "Last-Modified", date);
+	/* A revocation may come before nextUpdate: caches revalidate (cheap, 304). */
+	http_add_header(r, "Cache-Control", "no-cache");
+	if (not_modified(r, etag, crl->this_update))
+		http_reply(r, 304, NULL, NULL, 0);
+	else
+		http_reply(r, 200, "application/pkix-crl", crl->der, crl->der_len);
+}
+
+void
 h_crl(struct est_req *r)
 {
 	struct est_error e = { 0 };
 	struct est_crl_rec *crl = NULL;
 	const char *m = http_method(r);
-	char etag[40], date[64];
+	bool current = false;
 	int i;
 
 	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
@@ -129,19 +152,12 @@ h_crl(struct est_req *r)
 		http_fail(r, &e);
 		return;
 	}
-	if (revocation_crl(r->worker, (size_t)i, &crl, &e) != EST_OK) {
+	if (est_crl_stored(r->worker->store, r->worker->srv->cas[i], time(NULL), &crl, &current,
+	    &e) != EST_OK)
 		http_fail(r, &e);
-		return;
-	}
-	snprintf(etag, sizeof(etag), "\"crl-%lld\"", (long long)crl->crl_number);
-	http_date(crl->this_update, date, sizeof(date));
-	http_add_header(r, "ETag", etag);
-	http_add_header(r, "Last-Modified", date);
-	/* A revocation may come before nextUpdate: caches revalidate (cheap, 304). */
-	http_add_header(r, "Cache-Control", "no-cache");
-	if (not_modified(r, etag, crl->this_update))
-		http_reply(r, 304, NULL, NULL, 0);
+	else if (current)
+		crl_reply(r, crl);
 	else
-		http_reply(r, 200, "application/pkix-crl", crl->der, crl->der_len);
+		crl_keeper_ask(r, (size_t)i);
 	est_crl_rec_free(crl);
 }

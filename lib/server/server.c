@@ -4,6 +4,9 @@
  *
  * Everything that can fail because of the configuration fails here, at
  * start-up, with the file and the reason, before the first connection.
+ * Besides the workers a serving server runs two threads that own a store
+ * handle and do what waits for the disk: the grouped writer (enrolments)
+ * and the CRL keeper (crl_keeper.c); both outlive the workers' drain.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -349,6 +352,9 @@ server_build(const struct est_config *cfg, const struct est_server *old, bool bi
 	    (rc = est_store_writer_start(cfg->store_uri, WRITER_MAX_GROUP, &srv->writer, e)) != EST_OK)
 		goto fail;
 	est_store_writer_on_commit(srv->writer, metrics_store_commit);
+	/* estd -n makes no CRL: it only checks. */
+	if (bind_it && (rc = crl_keeper_new(srv, &srv->crl_keeper, e)) != EST_OK)
+		goto fail;
 	if (bind_it)
 		metrics_attach(srv);
 	*out = srv;
@@ -419,7 +425,12 @@ join_workers(struct est_server *srv, bool drain)
 enum est_err
 est_server_start(struct est_server *srv, struct est_error *e)
 {
+	enum est_err rc;
+
 	carry_start(srv);
+	/* Before the workers, so the first CRL request finds it taking requests. */
+	if ((rc = crl_keeper_start(srv->crl_keeper, e)) != EST_OK)
+		return rc;
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
 		    srv->listeners[i].ssl_ctx != NULL ? "https" : "http",
@@ -447,6 +458,9 @@ est_server_drain(struct est_server *srv)
 	log_info("draining: no new connections; %zu open, at most %u s for those in flight",
 	    open, srv->cfg->drain_timeout);
 	join_workers(srv, true);
+	/* It answered the CRL requests the workers held while they drained. */
+	crl_keeper_stop(srv->crl_keeper);
+	srv->crl_keeper = NULL;
 	/* Commit what is queued: a certificate is on record even if its answer never went. */
 	est_store_writer_stop(srv->writer);
 	srv->writer = NULL;
@@ -503,6 +517,7 @@ est_server_free(struct est_server *srv)
 	if (srv == NULL)
 		return;
 	metrics_detach(srv);
+	crl_keeper_stop(srv->crl_keeper);
 	est_store_writer_stop(srv->writer);
 	for (size_t i = 0; i < srv->n_workers; i++)
 		worker_free(&srv->workers[i]);

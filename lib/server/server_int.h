@@ -80,6 +80,8 @@ struct est_worker;
 struct ratelimit_table;
 struct pending_issue;
 struct pending_hold;
+struct crl_wait;
+struct crl_keeper;
 
 /* One listening socket as seen by one worker. */
 struct worker_listener {
@@ -107,8 +109,8 @@ struct est_worker {
 	atomic_uint evict_asked;          /* closes other workers asked for */
 	struct event *recount;            /* counts evictable, EVICT_RECOUNT_MS */
 	struct event *evict;              /* runs the closes asked for */
-	struct event *crl_timer;          /* worker 0: keeps CRLs and their files current */
-	bool crl_published;               /* its first check (which rewrites crl-files) ran */
+	TAILQ_HEAD(crl_wait_list, crl_wait) crl_waits; /* CRL requests waiting for the
+	                                   * CRL keeper (crl_keeper.c) */
 	bool draining;                    /* stopping: no accepts, no keep-alive (own thread) */
 };
 
@@ -136,6 +138,7 @@ struct est_server {
 	struct ratelimit_table *fails_by_source; /* failed passwords per address (carry's) */
 	struct ratelimit_table *fails_by_name;   /* ... per user or end entity (carry's) */
 	struct est_store_writer *writer;  /* records enrolments in groups (reply_cert.c) */
+	struct crl_keeper *crl_keeper;    /* makes CRLs off the event loops (crl_keeper.c) */
 	char *lockout_path;               /* the lock-out file (lockout_sync.c) */
 	atomic_bool lockout_file_broken;  /* a write failed: the file lifts nothing */
 	int access_fd;                    /* access-log file when access-log is set */
@@ -702,23 +705,41 @@ enum est_err binding_value(SSL *ssl, char *out, size_t outlen, struct est_error 
 /* Give each CA its revocation URLs and OCSP responder from the configuration. */
 enum est_err revocation_load(struct est_server *srv, struct est_error *e);
 
-/*
- * On worker w (the first one): check once as soon as it serves, then every
- * crl-check-interval seconds, that each CA's CRL is current, making and
- * publishing (crl-file) a new one when it is not.
- */
-enum est_err revocation_timer_start(struct est_worker *w, struct est_error *e);
-
-/*
- * ca's current CRL for serving (est_crl_current), writing crl-file when
- * this call made a new one. Caller frees *out with est_crl_rec_free().
- */
-enum est_err revocation_crl(struct est_worker *w, size_t ca_index, struct est_crl_rec **out,
-    struct est_error *e);
-
 /* Whether the request's path is one h_crl / h_ocsp serves (and set r->op). */
 bool crl_claims(struct est_req *r);
 bool ocsp_claims(struct est_req *r);
+
+/* Answer a CRL request with crl (borrowed): 200, or 304 when the client
+ * holds it (ETag, Last-Modified). */
+void crl_reply(struct est_req *r, const struct est_crl_rec *crl);
+
+/* ---- crl_keeper.c: the thread that makes CRLs ---- */
+
+/*
+ * A server's CRL keeper, with its own store handle (opened here, before
+ * privileges are dropped); its thread starts with crl_keeper_start (from
+ * est_server_start: it checks each CA's CRL at once, rewriting crl-file,
+ * then every crl-check-interval seconds). crl_keeper_stop stops the thread
+ * (a request still queued is failed, 503) and frees k; call it after the
+ * workers are joined and before they are freed. Main thread only; k may be
+ * NULL for both.
+ */
+enum est_err crl_keeper_new(struct est_server *srv, struct crl_keeper **out,
+    struct est_error *e);
+enum est_err crl_keeper_start(struct crl_keeper *k, struct est_error *e);
+void crl_keeper_stop(struct crl_keeper *k);
+
+/*
+ * The stored CRL of CA ca_index is stale: defer r (http_defer) and have the
+ * keeper make the CRL; r is answered from its worker's loop (crl_reply, or
+ * the keeper's error) once it is made. Requests waiting together share one
+ * new CRL. Answers the error itself when the keeper cannot take r.
+ */
+void crl_keeper_ask(struct est_req *r, size_t ca_index);
+
+/* Free w's CRL requests still waiting at shutdown, unanswered (as
+ * reply_cert_drop_pending; after crl_keeper_stop). */
+void crl_keeper_drop_pending(struct est_worker *w);
 
 /* ---- handlers (h_*.c) ---- */
 

@@ -83,6 +83,7 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	TAILQ_INIT(&w->conns);
 	TAILQ_INIT(&w->pending);
 	TAILQ_INIT(&w->holds);
+	TAILQ_INIT(&w->crl_waits);
 	w->base = event_base_new();
 	w->wls = calloc(srv->n_listeners, sizeof(*w->wls));
 	if (w->base == NULL || w->wls == NULL)
@@ -99,8 +100,6 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 		return rc;
 	if (srv->cfg->credentials_path != NULL &&
 	    (rc = est_creds_load(srv->cfg->credentials_path, &w->creds, e)) != EST_OK)
-		return rc;
-	if (id == 0 && (rc = revocation_timer_start(w, e)) != EST_OK)
 		return rc;
 	return EST_OK;
 }
@@ -167,14 +166,13 @@ worker_free(struct est_worker *w)
 		if (w->wls[i].evl != NULL)
 			evconnlistener_free(w->wls[i].evl);
 	free(w->wls);
-	if (w->crl_timer != NULL)
-		event_free(w->crl_timer);
 	/* Connections still open at shutdown (idle keep-alive clients). */
 	while (!TAILQ_EMPTY(&w->conns))
 		conn_free(TAILQ_FIRST(&w->conns));
-	/* The writer has stopped (est_server_free): nothing reports any more. */
+	/* The writer and the CRL keeper have stopped (est_server_free): nothing reports any more. */
 	reply_cert_drop_pending(w);
 	approval_drop_pending(w);
+	crl_keeper_drop_pending(w);
 	est_store_close(w->store);
 	est_creds_free(w->creds);
 	if (w->recount != NULL)

@@ -474,6 +474,46 @@ test_crl_current(void **state)
 	unlink(path);
 }
 
+/*
+ * est_crl_stored, what estd's event loops call: it reads the stored CRL and
+ * judges it as est_crl_current would, and never makes one.
+ */
+static void
+test_crl_stored(void **state)
+{
+	char path[128];
+	struct est_store *st = NULL;
+	struct est_error e = { 0 };
+	struct est_crl_rec *a = NULL, *b = NULL;
+	time_t now = time(NULL);
+	bool made = false, current = true;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/stored.db", t.dir);
+	assert_int_equal(est_store_create(path, &st, &e), EST_OK);
+	assert_int_equal(est_crl_stored(st, t.ca, now, &b, &current, &e), EST_OK);
+	assert_null(b);
+	assert_false(current);
+	assert_int_equal(est_crl_current(st, t.ca, 3600, now, false, &a, &made, &e), EST_OK);
+	assert_int_equal(est_crl_stored(st, t.ca, now, &b, &current, &e), EST_OK);
+	assert_true(current);
+	assert_int_equal(b->crl_number, a->crl_number);
+	assert_int_equal(b->der_len, a->der_len);
+	est_crl_rec_free(b);
+	/* Half its validity spent: stale, and still the only one stored. */
+	assert_int_equal(est_crl_stored(st, t.ca, a->this_update + 1800, &b, &current, &e), EST_OK);
+	assert_false(current);
+	assert_int_equal(b->crl_number, a->crl_number);
+	est_crl_rec_free(a);
+	est_crl_rec_free(b);
+	est_store_close(st);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/stored.db-wal", t.dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/stored.db-shm", t.dir);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -487,6 +527,7 @@ main(void)
 		cmocka_unit_test(test_ocsp_other_issuer),
 		cmocka_unit_test(test_delegated_responder),
 		cmocka_unit_test(test_crl_current),
+		cmocka_unit_test(test_crl_stored),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
