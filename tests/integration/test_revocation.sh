@@ -155,7 +155,8 @@ fetch_crl c4
 # s_server_try CERT: openssl s_server -crl_check (-www: it answers a GET with
 # a status page once the client is accepted) for one client with CERT.
 s_server_try() {
-	rm -f srv.out
+	# Made empty here: the background job opens it later, and sed must find it.
+	: > srv.out
 	openssl s_server -www -accept 127.0.0.1:0 -naccept 1 -cert var/tls.pem -key var/tls.key \
 		-CAfile "$TA" -Verify 1 -verify_return_error -crl_check -CRL c4.pem > srv.out 2>&1 &
 	local pid=$! port=
