@@ -166,3 +166,12 @@ post_csr() {
 
 # p7_to_pem IN OUT: certs-only base64 response to PEM certificates.
 p7_to_pem() { b64d < "$1" | openssl pkcs7 -inform DER -print_certs -out "$2"; }
+
+# enrol_demo NAME: $T/NAME.key and $T/NAME.pem, enrolled at $EST with the demo user.
+enrol_demo() {
+	mkcsr "$1"
+	local st
+	st=$(post_csr simpleenroll "$T/$1.b64" "$T/$1.p7" -u estuser:estpwd "$EST/simpleenroll")
+	[ "$st" = 200 ] || fail "enrolment of $1 gave HTTP $st"
+	p7_to_pem "$T/$1.p7" "$T/$1.pem"
+}

@@ -29,13 +29,6 @@ stored_number() {
 	python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT crl_number FROM crls").fetchone()[0])' "$DB"
 }
 made_lines() { grep -c 'made CRL number' "$T/estd.log" || true; }
-enrol() {
-	mkcsr "$1"
-	local st
-	st=$(post_csr simpleenroll "$T/$1.b64" "$T/$1.p7" -u estuser:estpwd "$EST/simpleenroll")
-	[ "$st" = 200 ] || fail "enrolment of $1 gave HTTP $st"
-	p7_to_pem "$T/$1.p7" "$T/$1.pem"
-}
 # revoke NAME [HOLD]: revoke NAME's certificate in the store, behind estd's back
 # (estadm would make the CRL itself); with HOLD, then keep the store's write lock
 # HOLD seconds in the background ($REVOKER; wait for it), $T/locked appearing
@@ -64,10 +57,10 @@ start_estd
 CRL_URL="http://127.0.0.1:$HTTP_PORT/crl/ManagementCA.crl"
 for _ in $(seq 50); do [ -s "$CRL_FILE" ] && break; sleep 0.1; done
 [ -s "$CRL_FILE" ] || fail "the keeper did not write crl-file when estd started serving"
-enrol alice
-enrol bob
-enrol carol
-enrol dave
+enrol_demo alice
+enrol_demo bob
+enrol_demo carol
+enrol_demo dave
 
 # ---- coalescing: N requests after one revocation, one new CRL ----------------
 curl -sf -o before.der "$CRL_URL" || fail "no CRL"

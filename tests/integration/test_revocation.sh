@@ -27,14 +27,6 @@ ok "estd -n only checks; a serving estd writes crl-file at once"
 BASE="http://127.0.0.1:$HP"
 CRL_URL="$BASE/crl/ManagementCA.crl"
 
-# enrol NAME: NAME.key, NAME.pem through /simpleenroll with the demo user.
-enrol() {
-	mkcsr "$1"
-	local st
-	st=$(post_csr simpleenroll "$T/$1.b64" "$T/$1.p7" -u estuser:estpwd "$EST/simpleenroll")
-	[ "$st" = 200 ] || fail "enrolment of $1 gave HTTP $st"
-	p7_to_pem "$T/$1.p7" "$T/$1.pem"
-}
 # soft CMD...: CMD's output (stderr too) whatever its exit status, for a grep
 # after it (under pipefail a refusing relying party would fail the pipeline).
 soft() { "$@" 2>&1 || true; }
@@ -51,9 +43,9 @@ ocsp() {
 }
 
 # ---- certificates say where to look (point 3) --------------------------------
-enrol alice
-enrol bob
-enrol carol
+enrol_demo alice
+enrol_demo bob
+enrol_demo carol
 for c in alice.pem var/tls.pem; do
 	ext=$(openssl x509 -in "$c" -noout -ext crlDistributionPoints,authorityInfoAccess)
 	grep_all "URI:$CRL_URL" <<<"$ext" || fail "$c has no CRL distribution point: $ext"
