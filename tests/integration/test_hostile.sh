@@ -24,7 +24,7 @@ val() { awk -v k="$1" '$1==k{print $2}' "$2"; }
 # AddressSanitizer keeps freed memory in quarantine (256 MiB): there the
 # bound only has to tell bounded from the gigabytes of unbounded growth.
 RSS_BOUND=65536
-if ldd "$ESTD" 2>/dev/null | grep -q libasan; then RSS_BOUND=$((512 * 1024)); fi
+if ldd "$ESTD" 2>/dev/null | grep_all libasan; then RSS_BOUND=$((512 * 1024)); fi
 lines_before=$(wc -l < estd.log)
 python3 "$H" flood "$ESTD_PID" "$HTTP_PORT" "$TLS_PORT" "$TA" "$FLOOD_SECONDS" 10 > flood.txt
 cat flood.txt

@@ -171,7 +171,7 @@ row=$("${ADM[@]}" req list | awk '/CN=held.acme.org/')
 id=$(echo "$row" | awk '{print $1}')
 "${ADM[@]}" req approve "$id" >/dev/null
 enrol held held.b64 "$EST/held/simpleenroll" "${AUTH[@]}"
-! openssl x509 -in held.pem -noout -ext subjectAltName 2>/dev/null | grep -q DNS: \
+! openssl x509 -in held.pem -noout -ext subjectAltName 2>/dev/null | grep_all DNS: \
     || fail "approval issued a SAN the profile (copy-san = no) does not give"
 ok "approved request issued without the SAN, as the policy decided and the approval showed"
 
