@@ -28,27 +28,24 @@
 
 static const unsigned char session_ctx_id[] = "estd";
 
+/*
+ * The only verification errors a handshake lets through: expiry is judged
+ * again per alias, with a clear 403. Nothing else may pass: the
+ * per-request check trusts the signatures of the path validated here
+ * (tls_facts_capture, est_ca_verify_known).
+ */
+static bool
+let_through(long err)
+{
+	return err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID;
+}
+
 static int
 verify_cb(int ok, X509_STORE_CTX *ctx)
 {
 	int err = X509_STORE_CTX_get_error(ctx);
 
-	if (ok)
-		return 1;
-	/*
-	 * Expiry is judged again per alias, with a clear 403. Nothing else may
-	 * pass: the per-request check trusts the signatures of the path
-	 * validated here (tls_facts_capture, est_ca_verify_known).
-	 */
-	return err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID;
-}
-
-/* Whether a handshake's verification result leaves its path's signatures good. */
-static bool
-signatures_checked(long result)
-{
-	return result == X509_V_OK || result == X509_V_ERR_CERT_HAS_EXPIRED ||
-	    result == X509_V_ERR_CERT_NOT_YET_VALID;
+	return ok || let_through(err);
 }
 
 static enum est_err
@@ -171,6 +168,7 @@ tls_facts_capture(struct tls_facts *f, SSL *ssl)
 {
 	struct est_error ignored = { 0 };
 	X509 *peer;
+	long result;
 
 	tls_facts_clear(f);
 	if (ssl == NULL)
@@ -185,8 +183,9 @@ tls_facts_capture(struct tls_facts *f, SSL *ssl)
 	 * not check its signatures again. A resumed session has none (nothing
 	 * was verified on this connection): authn.c then verifies in full.
 	 */
+	result = SSL_get_verify_result(ssl);
 	if (f->peer != NULL && SSL_get0_verified_chain(ssl) != NULL &&
-	    signatures_checked(SSL_get_verify_result(ssl)))
+	    (result == X509_V_OK || let_through(result)))
 		f->verified = X509_chain_up_ref(SSL_get0_verified_chain(ssl));
 	/* None (an error) leaves "": an alias that needs it refuses the request then. */
 	if (binding_value(ssl, f->binding, sizeof(f->binding), &ignored) != EST_OK)
