@@ -427,6 +427,19 @@ test_delegated_responder(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* Remove the SQLite store t.dir/name with its WAL and shared-memory files. */
+static void
+remove_store(const char *name)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s%s", t.dir, name, suffixes[i]);
+		unlink(path);
+	}
+}
+
 /*
  * Point 1: est_crl_current keeps the stored CRL while current, makes the
  * next number when forced, and never gives two CRLs one thisUpdate (so
@@ -467,11 +480,7 @@ test_crl_current(void **state)
 	est_crl_rec_free(b);
 	est_crl_rec_free(c);
 	est_store_close(st);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/store.db-wal", t.dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/store.db-shm", t.dir);
-	unlink(path);
+	remove_store("store.db");
 }
 
 /*
@@ -507,11 +516,7 @@ test_crl_stored(void **state)
 	est_crl_rec_free(a);
 	est_crl_rec_free(b);
 	est_store_close(st);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/stored.db-wal", t.dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/stored.db-shm", t.dir);
-	unlink(path);
+	remove_store("stored.db");
 }
 
 int
