@@ -12,6 +12,7 @@
 
 #include <openssl/err.h>
 
+#include "codec/csr_ecdsa.h"
 #include "estkit/codec.h"
 
 #define CHALLENGE_MAX 255 /* pkcs-9-ub-challengePassword, in characters */
@@ -20,10 +21,13 @@ enum est_err
 est_csr_verify(X509_REQ *req, struct est_error *e)
 {
 	EVP_PKEY *key = X509_REQ_get0_pubkey(req);
+	int verdict;
 
 	if (key == NULL)
 		return est_fail_ssl(e, EST_ERR_BADREQ, "CSR public key is missing or unsupported");
-	if (X509_REQ_verify(req, key) != 1) {
+	if ((verdict = codec_csr_verify_ecdsa(req)) < 0)
+		verdict = X509_REQ_verify(req, key);
+	if (verdict != 1) {
 		/* OpenSSL's reason ("EVP lib") adds nothing a person can use. */
 		ERR_clear_error();
 		return est_fail(e, EST_ERR_BADREQ, "CSR signature does not verify");

@@ -9,16 +9,18 @@
  * (docs/performance.md). Here the request is parsed by OpenSSL's own X509_REQ
  * template in a library context that holds only the null provider, where
  * that search ends at once and leaves the key undecoded; EC and RSA keys
- * (nearly every CSR) are then decoded by their type's own d2i, which needs
- * no decoder, and the fields are copied into an X509_REQ of the default
+ * (nearly every CSR) are then decoded without a decoder (an EC point on a
+ * group made once per curve, other keys by their type's own d2i), and the
+ * fields are copied into an X509_REQ of the default
  * library context. That copy is returned only when it encodes to exactly the
  * bytes received, so what est_csr_verify checks the signature over is what
  * the client signed, and every reader sees the same fields d2i_X509_REQ
  * would give; in any other case d2i_X509_REQ decides, as before.
  *
- * d2i_EC_PUBKEY and d2i_RSA_PUBKEY return OpenSSL's legacy key types, which
- * OpenSSL 3 deprecates without removing: this is the one file that uses them,
- * so the deprecation warnings are silenced here only. The EVP_PKEY they make
+ * EC_KEY, d2i_EC_PUBKEY and d2i_RSA_PUBKEY are OpenSSL's legacy key types,
+ * which OpenSSL 3 deprecates without removing: this file and csr_ecdsa.c,
+ * which checks the signature on such a key, are the ones that use them, so
+ * the deprecation warnings are silenced there only. The EVP_PKEY made here
  * serves wherever an EVP_PKEY does.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
@@ -38,6 +40,15 @@
 
 #include "codec/csr_der.h"
 
+/*
+ * The curves EST clients use, whose groups are made once and copied into
+ * each key: making a group computes its Montgomery constants again
+ * (EC_GROUP_new_by_curve_name, 0.14 M instructions for P-256), copying one
+ * does not. A curve whose group could not be made is decoded by d2i.
+ */
+static const int cached_curves[] = { NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1 };
+static EC_GROUP *curve_groups[sizeof(cached_curves) / sizeof(cached_curves[0])];
+
 /* Process-wide, made once, kept until exit: parsing never fetches from it. */
 static OSSL_LIB_CTX *keyless_ctx;
 static pthread_once_t keyless_once = PTHREAD_ONCE_INIT;
@@ -53,11 +64,37 @@ keyless_init(void)
 		ctx = NULL;
 	}
 	keyless_ctx = ctx;
+	for (size_t i = 0; i < sizeof(cached_curves) / sizeof(cached_curves[0]); i++)
+		curve_groups[i] = EC_GROUP_new_by_curve_name(cached_curves[i]);
 }
 
 /*
- * The SPKI's key, RSA or EC on a named curve, by the type's own d2i; NULL
- * for any other. An EC key with explicit curve parameters is left to
+ * The EC key at the point pt[0..len) on the named curve, its group copied
+ * from the cache; NULL when the curve is not cached or the point is not on
+ * it. What d2i_EC_PUBKEY makes of the same SPKI, without making the group.
+ */
+static EC_KEY *
+cached_curve_key(const ASN1_OBJECT *curve, const unsigned char *pt, int len)
+{
+	const EC_GROUP *group = NULL;
+	int nid = OBJ_obj2nid(curve);
+	EC_KEY *ec;
+
+	for (size_t i = 0; i < sizeof(cached_curves) / sizeof(cached_curves[0]); i++)
+		if (cached_curves[i] == nid)
+			group = curve_groups[i];
+	if (group == NULL || len <= 0 || (ec = EC_KEY_new()) == NULL)
+		return NULL;
+	if (EC_KEY_set_group(ec, group) != 1 || EC_KEY_oct2key(ec, pt, (size_t)len, NULL) != 1) {
+		EC_KEY_free(ec);
+		return NULL;
+	}
+	return ec;
+}
+
+/*
+ * The SPKI's key, RSA or EC on a named curve, as a legacy key; NULL for
+ * any other. An EC key with explicit curve parameters is left to
  * d2i_X509_REQ: a legacy key does not tell the policy how its curve was
  * given, and the policy refuses those (RFC 5480 §2.1.1).
  */
@@ -67,26 +104,36 @@ spki_key(X509_PUBKEY *xpk)
 	ASN1_OBJECT *alg = NULL;
 	X509_ALGOR *algor = NULL;
 	const void *params = NULL;
+	const unsigned char *pt = NULL;
 	unsigned char *spki = NULL;
 	const unsigned char *p;
 	EVP_PKEY *key = NULL;
-	int nid, ptype = V_ASN1_UNDEF, len;
+	EC_KEY *ec = NULL;
+	int nid, ptype = V_ASN1_UNDEF, len, ptlen = 0;
 
-	if (X509_PUBKEY_get0_param(&alg, NULL, NULL, &algor, xpk) != 1)
+	if (X509_PUBKEY_get0_param(&alg, &pt, &ptlen, &algor, xpk) != 1)
 		return NULL;
 	X509_ALGOR_get0(NULL, &ptype, &params, algor);
 	nid = OBJ_obj2nid(alg);
 	if ((nid != NID_X9_62_id_ecPublicKey || ptype != V_ASN1_OBJECT) &&
 	    nid != NID_rsaEncryption)
 		return NULL;
+	if (nid == NID_X9_62_id_ecPublicKey &&
+	    (ec = cached_curve_key(params, pt, ptlen)) != NULL) {
+		if ((key = EVP_PKEY_new()) == NULL || EVP_PKEY_assign_EC_KEY(key, ec) != 1) {
+			EVP_PKEY_free(key);
+			EC_KEY_free(ec);
+			return NULL;
+		}
+		return key;
+	}
 	if ((len = i2d_X509_PUBKEY(xpk, &spki)) <= 0)
 		return NULL;
 	p = spki;
 	if ((key = EVP_PKEY_new()) == NULL)
 		goto out;
 	if (nid == NID_X9_62_id_ecPublicKey) {
-		EC_KEY *ec = d2i_EC_PUBKEY(NULL, &p, len);
-
+		ec = d2i_EC_PUBKEY(NULL, &p, len);
 		if (ec == NULL || EVP_PKEY_assign_EC_KEY(key, ec) != 1) {
 			EC_KEY_free(ec);
 			goto fail;

@@ -1,0 +1,249 @@
+/*
+ * Unit tests for lib/codec/csr_ecdsa.c, the ECDSA check of a CSR on the
+ * legacy key the fast reader made: it must give X509_REQ_verify's verdict
+ * wherever it answers (EST-S-31, the proof of possession), refuse what
+ * OpenSSL refuses (a signature not in DER, stray bits, another request's
+ * signature), and leave to X509_REQ_verify what it does not know.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "codec/csr_der.h"
+#include "codec/csr_ecdsa.h"
+#include "estkit/codec.h"
+
+/* A CSR for CN=device.example signed by key with md, DER. */
+static unsigned char *
+csr_der(EVP_PKEY *key, const EVP_MD *md, size_t *len)
+{
+	X509_REQ *req = X509_REQ_new();
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(req);
+	assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)"device.example", -1, -1, 0));
+	assert_true(X509_REQ_set_pubkey(req, key));
+	assert_true(X509_REQ_sign(req, key, md) > 0);
+	assert_true((n = i2d_X509_REQ(req, &der)) > 0);
+	*len = (size_t)n;
+	X509_REQ_free(req);
+	return der;
+}
+
+/* der as the fast reader reads it, and as d2i_X509_REQ does. */
+static void
+read_both(const unsigned char *der, size_t len, X509_REQ **fast, X509_REQ **slow)
+{
+	const unsigned char *p = der;
+
+	*fast = codec_csr_from_der_fast(der, len);
+	*slow = d2i_X509_REQ(NULL, &p, (long)len);
+	assert_non_null(*fast);
+	assert_non_null(*slow);
+}
+
+/* Where text starts in der; fails the test if it is not there. */
+static size_t
+find(const unsigned char *der, size_t len, const char *text)
+{
+	size_t n = strlen(text);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(der + i, text, n) == 0)
+			return i;
+	fail_msg("%s is not in the CSR", text);
+	return 0;
+}
+
+static int
+slow_verdict(X509_REQ *req)
+{
+	int v = X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) == 1;
+
+	ERR_clear_error();
+	return v;
+}
+
+/* Curves and digests a device uses: same verdict as X509_REQ_verify, good or tampered. */
+static void
+agrees_with_openssl(void **state)
+{
+	static const struct {
+		const char *curve, *digest;
+	} cases[] = {
+		{ "P-256", "SHA256" }, { "P-256", "SHA384" }, { "P-384", "SHA384" },
+		{ "P-521", "SHA512" }, { "P-256", "SHA512" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", cases[i].curve);
+		const EVP_MD *md = EVP_get_digestbyname(cases[i].digest);
+		X509_REQ *fast, *slow;
+		unsigned char *der;
+		size_t len;
+
+		assert_non_null(key);
+		der = csr_der(key, md, &len);
+		read_both(der, len, &fast, &slow);
+		assert_int_equal(codec_csr_verify_ecdsa(fast), 1);
+		assert_int_equal(slow_verdict(slow), 1);
+		assert_int_equal(ERR_peek_error(), 0);
+		X509_REQ_free(fast);
+		X509_REQ_free(slow);
+
+		/* The last byte of the signature, then one of the subject's. */
+		for (int k = 0; k < 2; k++) {
+			size_t at = len - 1;
+
+			if (k == 1)
+				at = find(der, len, "device.example");
+
+			der[at] ^= 1;
+			read_both(der, len, &fast, &slow);
+			assert_int_equal(codec_csr_verify_ecdsa(fast), 0);
+			assert_int_equal(slow_verdict(slow), 0);
+			assert_int_equal(est_csr_verify(fast, NULL), EST_ERR_BADREQ);
+			assert_int_equal(ERR_peek_error(), 0);
+			X509_REQ_free(fast);
+			X509_REQ_free(slow);
+			der[at] ^= 1;
+		}
+		OPENSSL_free(der);
+		EVP_PKEY_free(key);
+	}
+}
+
+/* What it does not know goes to X509_REQ_verify, which still decides right. */
+static void
+leaves_the_rest(void **state)
+{
+	EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	X509_REQ *fast, *slow;
+	unsigned char *der;
+	size_t len;
+
+	(void)state;
+	assert_non_null(ec);
+	assert_non_null(rsa);
+	/* An RSA key; and an EC key made by d2i_X509_REQ, which is a provider's. */
+	der = csr_der(rsa, EVP_sha256(), &len);
+	read_both(der, len, &fast, &slow);
+	assert_int_equal(codec_csr_verify_ecdsa(fast), -1);
+	assert_int_equal(est_csr_verify(fast, NULL), EST_OK);
+	X509_REQ_free(fast);
+	X509_REQ_free(slow);
+	OPENSSL_free(der);
+	der = csr_der(ec, EVP_sha256(), &len);
+	read_both(der, len, &fast, &slow);
+	assert_int_equal(codec_csr_verify_ecdsa(slow), -1);
+	assert_int_equal(est_csr_verify(slow, NULL), EST_OK);
+	X509_REQ_free(fast);
+	X509_REQ_free(slow);
+	OPENSSL_free(der);
+
+	/* ecdsa-with-SHA1 is not one of its algorithms. */
+	der = csr_der(ec, EVP_sha1(), &len);
+	read_both(der, len, &fast, &slow);
+	assert_int_equal(codec_csr_verify_ecdsa(fast), -1);
+	assert_int_equal(est_csr_verify(fast, NULL), EST_OK);
+	assert_int_equal(ERR_peek_error(), 0);
+	X509_REQ_free(fast);
+	X509_REQ_free(slow);
+	OPENSSL_free(der);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(ec);
+}
+
+/* The signature value of req, replaced by bytes[0..n) with unused_bits. */
+static void
+set_signature(X509_REQ *req, const unsigned char *bytes, int n, int unused_bits)
+{
+	ASN1_BIT_STRING *sig = ASN1_BIT_STRING_new();
+
+	assert_non_null(sig);
+	assert_true(ASN1_BIT_STRING_set(sig, (unsigned char *)bytes, n));
+	sig->flags = ASN1_STRING_FLAG_BITS_LEFT | unused_bits;
+	X509_REQ_set0_signature(req, sig);
+}
+
+/*
+ * An attacker's variations on a good signature: the same (r, s) in BER
+ * rather than DER, stray unused bits, or another algorithm named for the
+ * EC key. None verifies here or in OpenSSL.
+ */
+static void
+refuses_what_openssl_refuses(void **state)
+{
+	EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	const ASN1_BIT_STRING *sig;
+	const X509_ALGOR *alg;
+	unsigned char *der, ber[160];
+	X509_REQ *fast, *slow;
+	size_t len;
+	int n;
+
+	(void)state;
+	assert_non_null(ec);
+	der = csr_der(ec, EVP_sha256(), &len);
+	read_both(der, len, &fast, &slow);
+	X509_REQ_get0_signature(fast, &sig, &alg);
+	n = ASN1_STRING_length(sig);
+	assert_true(n < 128 && ASN1_STRING_get0_data(sig)[0] == 0x30);
+
+	/* The SEQUENCE's length in long form: BER, not DER. */
+	ber[0] = 0x30;
+	ber[1] = 0x81;
+	memcpy(ber + 2, ASN1_STRING_get0_data(sig) + 1, (size_t)n - 1);
+	set_signature(fast, ber, n + 1, 0);
+	set_signature(slow, ber, n + 1, 0);
+	assert_int_equal(codec_csr_verify_ecdsa(fast), 0);
+	assert_int_equal(slow_verdict(slow), 0);
+
+	/* The DER signature again, with a bit left over. */
+	ber[0] = 0x30;
+	ber[1] = (unsigned char)(n - 2);
+	memmove(ber + 2, ber + 3, (size_t)n - 2);
+	set_signature(fast, ber, n, 0);
+	assert_int_equal(codec_csr_verify_ecdsa(fast), 1);
+	set_signature(fast, ber, n, 1);
+	set_signature(slow, ber, n, 1);
+	assert_int_equal(codec_csr_verify_ecdsa(fast), 0);
+	assert_int_equal(slow_verdict(slow), 0);
+
+	/* sha256WithRSAEncryption named for an EC key. */
+	set_signature(fast, ber, n, 0);
+	X509_REQ_get0_signature(fast, &sig, &alg);
+	assert_true(X509_ALGOR_set0((X509_ALGOR *)alg, OBJ_nid2obj(NID_sha256WithRSAEncryption),
+	    V_ASN1_NULL, NULL));
+	assert_int_equal(codec_csr_verify_ecdsa(fast), -1);
+	assert_int_equal(est_csr_verify(fast, NULL), EST_ERR_BADREQ);
+	assert_int_equal(ERR_peek_error(), 0);
+	X509_REQ_free(fast);
+	X509_REQ_free(slow);
+	OPENSSL_free(der);
+	EVP_PKEY_free(ec);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(agrees_with_openssl),
+		cmocka_unit_test(leaves_the_rest),
+		cmocka_unit_test(refuses_what_openssl_refuses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
