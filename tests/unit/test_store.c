@@ -266,7 +266,7 @@ test_fresh_schema_and_mode(void **state)
 	int version = 0;
 
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 4);
+	assert_int_equal(version, 5);
 	assert_int_equal(stat(fx->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	raw_query(fx->path, "PRAGMA journal_mode", buf, sizeof(buf));
@@ -274,7 +274,7 @@ test_fresh_schema_and_mode(void **state)
 	raw_query(fx->path, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
 	    "sqlite_master WHERE tbl_name = 'certs' AND sql IS NOT NULL ORDER BY name)",
 	    buf, sizeof(buf));
-	assert_string_equal(buf, "certs certs_ee certs_inserted_revoked certs_revoked certs_revoked_by_issuer certs_serial certs_spki certs_subject");
+	assert_string_equal(buf, "certs certs_ee certs_inserted_revoked certs_revoked certs_revoked_by_issuer certs_serial");
 
 	/* The write-ahead log holds committed certificates too: same mode. */
 	rec = make_rec(fx->key, "CA", "dev", 1, NOT_BEFORE, NOT_AFTER);
@@ -611,7 +611,7 @@ test_reopen_keeps_data(void **state)
 	fx->st = NULL;
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 4);
+	assert_int_equal(version, 5);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "B", &got, &e), EST_OK);
 	assert_int_equal(got->id, rec->id);
 	assert_int_equal(got->der_len, rec->der_len);
@@ -636,16 +636,24 @@ test_migration_from_2(void **state)
 	est_store_close(fx->st);
 	fx->st = NULL;
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE requests; DROP TABLE crls; DROP TABLE revocation_counts; "
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX certs_ee; CREATE INDEX certs_ee ON certs (ee_id); "
+	    "CREATE INDEX certs_subject ON certs (subject); "
+	    "CREATE INDEX certs_spki ON certs (spki_sha256); "
+	    "DROP TABLE requests; DROP TABLE crls; DROP TABLE revocation_counts; "
 	    "DROP TRIGGER certs_revoked; DROP TRIGGER certs_inserted_revoked; "
 	    "DROP INDEX certs_revoked_by_issuer; PRAGMA user_version = 2", NULL, NULL,
 	    NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 4);
+	assert_int_equal(version, 5);
 	raw_query(fx->path, "SELECT count(*) FROM requests", buf, sizeof(buf));
 	assert_string_equal(buf, "0");
+	/* Step 5: certs_ee only for certificates of an end entity, no index nothing reads. */
+	raw_query(fx->path, "SELECT group_concat(name || ':' || partial, ' ') FROM (SELECT name, "
+	    "partial FROM pragma_index_list('certs') WHERE origin = 'c' ORDER BY name)",
+	    buf, sizeof(buf));
+	assert_string_equal(buf, "certs_ee:1 certs_revoked_by_issuer:1 certs_serial:0");
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "C", &got, &e), EST_OK);
 	est_cert_rec_free(got);
 	est_cert_rec_free(rec);
@@ -752,7 +760,7 @@ test_newer_schema_refused(void **state)
 	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
 	assert_null(other);
 	assert_non_null(strstr(e.msg, path));
-	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (4)"));
+	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (5)"));
 }
 
 static void
@@ -803,7 +811,7 @@ test_uri_dispatch(void **state)
 	snprintf(uri, sizeof(uri), "SQLite:%s", fx->path);
 	assert_int_equal(est_store_open(uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(other, &version, &e), EST_OK);
-	assert_int_equal(version, 4);
+	assert_int_equal(version, 5);
 	est_store_close(other);
 	est_store_close(NULL);
 }
@@ -1266,14 +1274,17 @@ test_pg_schema_versions(void **state)
 	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_ERR_STORE);
 	assert_non_null(strstr(e.msg, "newer"));
 	assert_int_equal(est_store_migrate(fx->uri, &from, &to, &e), EST_ERR_STORE);
-	pg_admin(fx->pgdb, "DROP TABLE crls; DROP TRIGGER certs_revoked ON certs; "
+	pg_admin(fx->pgdb, "DROP INDEX certs_ee; CREATE INDEX certs_ee ON certs (ee_id); "
+	    "CREATE INDEX certs_subject ON certs (subject); "
+	    "CREATE INDEX certs_spki ON certs (spki_sha256); "
+	    "DROP TABLE crls; DROP TRIGGER certs_revoked ON certs; "
 	    "DROP TABLE revocation_counts; DROP FUNCTION estkit_count_revocation(); "
 	    "DROP INDEX certs_revoked_by_issuer; UPDATE estkit_schema SET version = 3");
 	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_ERR_STORE);
 	assert_non_null(strstr(e.msg, "estadm db migrate"));
 	assert_int_equal(est_store_migrate(fx->uri, &from, &to, &e), EST_OK);
 	assert_int_equal(from, 3);
-	assert_int_equal(to, 4);
+	assert_int_equal(to, 5);
 	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_check(other, true, &e), EST_OK);
 	est_store_close(other);

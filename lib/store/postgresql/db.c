@@ -132,6 +132,11 @@ static const char *const migrations[] = {
 	" this_update BIGINT NOT NULL,"
 	" next_update BIGINT NOT NULL,"
 	" der BYTEA NOT NULL);",
+	/* 5: no index nothing reads; certs_ee for certificates of an end entity only. */
+	"DROP INDEX IF EXISTS certs_subject;"
+	"DROP INDEX IF EXISTS certs_spki;"
+	"DROP INDEX IF EXISTS certs_ee;"
+	"CREATE INDEX certs_ee ON certs (ee_id) WHERE ee_id IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -114,6 +114,16 @@ static const char *const migrations[] = {
 	" this_update INTEGER NOT NULL,"
 	" next_update INTEGER NOT NULL,"
 	" der BLOB NOT NULL);",
+	/*
+	 * 5: fewer pages written per certificate. No query reads certs by
+	 * subject or key (listing by subject is a LIKE, which these indexes
+	 * cannot serve), and certificates without an end entity need no
+	 * certs_ee entry: every enrolment wrote three index pages for nothing.
+	 */
+	"DROP INDEX IF EXISTS certs_subject;"
+	"DROP INDEX IF EXISTS certs_spki;"
+	"DROP INDEX IF EXISTS certs_ee;"
+	"CREATE INDEX certs_ee ON certs (ee_id) WHERE ee_id IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
