@@ -94,7 +94,8 @@ enum est_err est_certs_read(const char *path, STACK_OF(X509) **out, struct est_e
 
 /*
  * Check the CSR's self-signature (proof of possession, RFC 7030 §3.4).
- * EST_OK or EST_ERR_BADREQ "CSR signature does not verify".
+ * EST_OK or EST_ERR_BADREQ: "CSR signature does not verify", or "CSR public
+ * key is the point at infinity" (a key under which any signature verifies).
  */
 enum est_err est_csr_verify(X509_REQ *req, struct est_error *e);
 

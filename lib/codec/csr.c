@@ -7,15 +7,33 @@
  * a value with an embedded NUL is refused, so a C string compare by the
  * caller can never turn into a prefix compare.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/objects.h>
 
 #include "codec/csr_ecdsa.h"
 #include "estkit/codec.h"
 
 #define CHALLENGE_MAX 255 /* pkcs-9-ub-challengePassword, in characters */
+
+/*
+ * Whether req's key is the EC point at infinity, encoded as the one octet 00
+ * (SEC 1 §2.3.3). OpenSSL decodes it, and every signature verifies under it
+ * (u1*G + u2*O is u1*G, which a signer picks), so it proves no possession.
+ */
+static bool
+key_is_infinity(X509_REQ *req)
+{
+	ASN1_OBJECT *alg = NULL;
+	const unsigned char *pk = NULL;
+	int pklen = 0;
+
+	return X509_PUBKEY_get0_param(&alg, &pk, &pklen, NULL, X509_REQ_get_X509_PUBKEY(req)) == 1 &&
+	    OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey && pklen == 1 && pk[0] == 0x00;
+}
 
 enum est_err
 est_csr_verify(X509_REQ *req, struct est_error *e)
@@ -25,6 +43,8 @@ est_csr_verify(X509_REQ *req, struct est_error *e)
 
 	if (key == NULL)
 		return est_fail_ssl(e, EST_ERR_BADREQ, "CSR public key is missing or unsupported");
+	if (key_is_infinity(req))
+		return est_fail(e, EST_ERR_BADREQ, "CSR public key is the point at infinity");
 	if ((verdict = codec_csr_verify_ecdsa(req)) < 0)
 		verdict = X509_REQ_verify(req, key);
 	if (verdict != 1) {

@@ -3,7 +3,9 @@
  * legacy key the fast reader made: it must give X509_REQ_verify's verdict
  * wherever it answers (EST-S-31, the proof of possession), refuse what
  * OpenSSL refuses (a signature not in DER, stray bits, another request's
- * signature), and leave to X509_REQ_verify what it does not know.
+ * signature), and leave to X509_REQ_verify what it does not know. And
+ * est_csr_verify refuses what OpenSSL takes: the point at infinity, under
+ * which every signature verifies.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -236,6 +240,100 @@ refuses_what_openssl_refuses(void **state)
 	EVP_PKEY_free(ec);
 }
 
+/*
+ * A CSR for the EC point at infinity, "signed" as anyone can: with the key
+ * O, s = e/k makes (x(kG), s) verify. d2i_X509_REQ reads such a request and
+ * OpenSSL verifies the signature; est_csr_verify must refuse it.
+ */
+static unsigned char *
+infinity_csr(size_t *len)
+{
+	static const unsigned char infinity[] = { 0x00 };
+	EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	X509_REQ *req = X509_REQ_new();
+	unsigned char *enc = NULL, *tbs = NULL, *sigder = NULL, *der = NULL, *copy;
+	unsigned char dgst[32];
+	BN_CTX *bn = BN_CTX_new();
+	BIGNUM *k = BN_new(), *kinv = BN_new(), *x = BN_new(), *r = BN_new(), *e = NULL;
+	BIGNUM *s = BN_new();
+	EC_POINT *kg = EC_POINT_new(group);
+	const BIGNUM *n = EC_GROUP_get0_order(group);
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	ASN1_BIT_STRING *bits = ASN1_BIT_STRING_new();
+	const X509_ALGOR *alg;
+	const ASN1_BIT_STRING *unused;
+	int n_tbs, n_sig, n_der;
+
+	assert_true(group && req && bn && k && kinv && x && r && s && kg && sig && bits);
+	assert_non_null(copy = OPENSSL_memdup(infinity, sizeof(infinity)));
+	assert_true(X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req),
+	    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+	    OBJ_nid2obj(NID_X9_62_prime256v1), copy, sizeof(infinity)));
+	assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)"anyone.example", -1, -1, 0));
+	X509_REQ_get0_signature(req, &unused, &alg);
+	assert_true(X509_ALGOR_set0((X509_ALGOR *)alg, OBJ_nid2obj(NID_ecdsa_with_SHA256),
+	    V_ASN1_UNDEF, NULL));
+	assert_true((n_tbs = i2d_re_X509_REQ_tbs(req, &tbs)) > 0);
+	assert_true(EVP_Digest(tbs, (size_t)n_tbs, dgst, NULL, EVP_sha256(), NULL));
+	assert_non_null(e = BN_bin2bn(dgst, sizeof(dgst), NULL));
+	assert_true(BN_rand_range(k, n) && !BN_is_zero(k));
+	assert_true(EC_POINT_mul(group, kg, k, NULL, NULL, bn));
+	assert_true(EC_POINT_get_affine_coordinates(group, kg, x, NULL, bn));
+	assert_true(BN_nnmod(r, x, n, bn) && BN_mod_inverse(kinv, k, n, bn) &&
+	    BN_mod_mul(s, e, kinv, n, bn));
+	assert_true(ECDSA_SIG_set0(sig, r, s));
+	assert_true((n_sig = i2d_ECDSA_SIG(sig, &sigder)) > 0);
+	assert_true(ASN1_BIT_STRING_set(bits, sigder, n_sig));
+	bits->flags = ASN1_STRING_FLAG_BITS_LEFT;
+	X509_REQ_set0_signature(req, bits);
+	assert_true((n_der = i2d_X509_REQ(req, &enc)) > 0);
+	assert_non_null(der = OPENSSL_memdup(enc, (size_t)n_der));
+	*len = (size_t)n_der;
+	OPENSSL_free(enc);
+	OPENSSL_free(sigder);
+	OPENSSL_free(tbs);
+	ECDSA_SIG_free(sig);
+	BN_free(e);
+	BN_free(x);
+	BN_free(kinv);
+	BN_free(k);
+	EC_POINT_free(kg);
+	BN_CTX_free(bn);
+	X509_REQ_free(req);
+	EC_GROUP_free(group);
+	return der;
+}
+
+/*
+ * The point at infinity proves no possession. The fast reader declines it
+ * (the key does not encode back), d2i_X509_REQ reads it and OpenSSL verifies
+ * its signature: est_csr_verify refuses the request as a server reads it.
+ */
+static void
+refuses_the_point_at_infinity(void **state)
+{
+	struct est_error e = { 0 };
+	const unsigned char *p;
+	X509_REQ *slow, *req = NULL;
+	unsigned char *der;
+	size_t len;
+
+	(void)state;
+	der = infinity_csr(&len);
+	p = der;
+	assert_non_null(slow = d2i_X509_REQ(NULL, &p, (long)len));
+	assert_int_equal(slow_verdict(slow), 1);
+	assert_null(codec_csr_from_der_fast(der, len));
+	assert_int_equal(est_csr_from_body(der, len, &req, &e), EST_OK);
+	assert_int_equal(est_csr_verify(req, &e), EST_ERR_BADREQ);
+	assert_string_equal(e.msg, "CSR public key is the point at infinity");
+	assert_int_equal(ERR_peek_error(), 0);
+	X509_REQ_free(req);
+	X509_REQ_free(slow);
+	OPENSSL_free(der);
+}
+
 int
 main(void)
 {
@@ -243,6 +341,7 @@ main(void)
 		cmocka_unit_test(agrees_with_openssl),
 		cmocka_unit_test(leaves_the_rest),
 		cmocka_unit_test(refuses_what_openssl_refuses),
+		cmocka_unit_test(refuses_the_point_at_infinity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
