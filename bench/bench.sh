@@ -28,6 +28,8 @@ shm=/dev/shm/estkit-bench.$$
 out="bench/results/$(date -u +%Y-%m-%d).json"
 runs="$B/bench-runs.jsonl"
 pids=()
+# Before anything is written: the results file itself would make the tree dirty.
+commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
 
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -138,7 +140,7 @@ bench "$first/basic-keepalive/c$top/paced80" disk "$first" basic-keepalive "$top
 
 {
 	printf '{"date":"%s","commit":"%s","host":{"cpus":%s,"cpu":"%s","kernel":"%s","openssl":"%s"},' \
-		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
+		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" \
 		"$(nproc)" "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)" "$(uname -r)" \
 		"$(openssl version)"
 	printf '"seconds_per_run":%s,"runs":[' "$seconds"
