@@ -68,28 +68,36 @@ keyless_init(void)
 		curve_groups[i] = EC_GROUP_new_by_curve_name(cached_curves[i]);
 }
 
-/*
- * The EC key at the point pt[0..len) on the named curve, its group copied
- * from the cache; NULL when the curve is not cached or the point is not on
- * it. What d2i_EC_PUBKEY makes of the same SPKI, without making the group.
- */
-static EC_KEY *
-cached_curve_key(const ASN1_OBJECT *curve, const unsigned char *pt, int len)
+/* The group made once for curve; NULL when the curve has none. */
+static const EC_GROUP *
+cached_group(const ASN1_OBJECT *curve)
 {
-	const EC_GROUP *group = NULL;
 	int nid = OBJ_obj2nid(curve);
-	EC_KEY *ec;
 
 	for (size_t i = 0; i < sizeof(cached_curves) / sizeof(cached_curves[0]); i++)
 		if (cached_curves[i] == nid)
-			group = curve_groups[i];
-	if (group == NULL || len <= 0 || (ec = EC_KEY_new()) == NULL)
-		return NULL;
-	if (EC_KEY_set_group(ec, group) != 1 || EC_KEY_oct2key(ec, pt, (size_t)len, NULL) != 1) {
-		EC_KEY_free(ec);
-		return NULL;
-	}
-	return ec;
+			return curve_groups[i];
+	return NULL;
+}
+
+/*
+ * The key at the point pt[0..len) on group, which is copied; NULL when the
+ * point is not on the curve. What d2i_EC_PUBKEY makes of the same SPKI,
+ * without making the group.
+ */
+static EVP_PKEY *
+key_on_group(const EC_GROUP *group, const unsigned char *pt, int len)
+{
+	EC_KEY *ec = EC_KEY_new();
+	EVP_PKEY *key = NULL;
+
+	if (ec != NULL && len > 0 && EC_KEY_set_group(ec, group) == 1 &&
+	    EC_KEY_oct2key(ec, pt, (size_t)len, NULL) == 1 && (key = EVP_PKEY_new()) != NULL &&
+	    EVP_PKEY_assign_EC_KEY(key, ec) == 1)
+		return key;
+	EVP_PKEY_free(key);
+	EC_KEY_free(ec);
+	return NULL;
 }
 
 /*
@@ -107,8 +115,8 @@ spki_key(X509_PUBKEY *xpk)
 	const unsigned char *pt = NULL;
 	unsigned char *spki = NULL;
 	const unsigned char *p;
+	const EC_GROUP *group;
 	EVP_PKEY *key = NULL;
-	EC_KEY *ec = NULL;
 	int nid, ptype = V_ASN1_UNDEF, len, ptlen = 0;
 
 	if (X509_PUBKEY_get0_param(&alg, &pt, &ptlen, &algor, xpk) != 1)
@@ -118,22 +126,16 @@ spki_key(X509_PUBKEY *xpk)
 	if ((nid != NID_X9_62_id_ecPublicKey || ptype != V_ASN1_OBJECT) &&
 	    nid != NID_rsaEncryption)
 		return NULL;
-	if (nid == NID_X9_62_id_ecPublicKey &&
-	    (ec = cached_curve_key(params, pt, ptlen)) != NULL) {
-		if ((key = EVP_PKEY_new()) == NULL || EVP_PKEY_assign_EC_KEY(key, ec) != 1) {
-			EVP_PKEY_free(key);
-			EC_KEY_free(ec);
-			return NULL;
-		}
-		return key;
-	}
+	if (nid == NID_X9_62_id_ecPublicKey && (group = cached_group(params)) != NULL)
+		return key_on_group(group, pt, ptlen);
 	if ((len = i2d_X509_PUBKEY(xpk, &spki)) <= 0)
 		return NULL;
 	p = spki;
 	if ((key = EVP_PKEY_new()) == NULL)
 		goto out;
 	if (nid == NID_X9_62_id_ecPublicKey) {
-		ec = d2i_EC_PUBKEY(NULL, &p, len);
+		EC_KEY *ec = d2i_EC_PUBKEY(NULL, &p, len);
+
 		if (ec == NULL || EVP_PKEY_assign_EC_KEY(key, ec) != 1) {
 			EC_KEY_free(ec);
 			goto fail;
