@@ -28,6 +28,7 @@
 
 #include "estkit/audit.h"
 #include "util/kvline.h"
+#include "util/sha256hex.h"
 
 #define TAIL_MAX (2 * KVLINE_MAX)
 #define HASH_FIELD " hash="
@@ -95,25 +96,6 @@ est_audit_close(struct est_audit *a)
 	pthread_mutex_destroy(&a->lock);
 	free(a->path);
 	free(a);
-}
-
-/* SHA-256 of data as lowercase hex into hex[65]. */
-static int
-sha256_hex(const char *data, size_t len, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof(md))
-		return -1;
-	/* Not snprintf per byte: that cost more than the hash (about 20,000 instructions). */
-	for (size_t i = 0; i < sizeof(md); i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0x0f];
-	}
-	hex[2 * sizeof(md)] = '\0';
-	return 0;
 }
 
 static bool
@@ -243,7 +225,7 @@ append_locked(struct est_audit *a, const char *who, const char *what,
 		kvline_add(&l, fields[2 * i], fields[2 * i + 1]);
 	kvline_add(&l, "prev", prev);
 	content = kvline_str(&l);
-	if (sha256_hex(content, l.len, hash) != 0)
+	if (!est_sha256_hex(content, l.len, hash))
 		return est_fail(e, EST_ERR_CRYPTO, "SHA-256 failed");
 	len = snprintf(out, sizeof(out), "%s%s" HASH_FIELD "%s\n", torn ? "\n" : "", content, hash);
 	return write_all(a, out, (size_t)len, e);
@@ -285,7 +267,7 @@ verify_line(const char *path, size_t lineno, char *line, size_t len,
 		return est_fail(e, EST_ERR_BADREQ, "%s:%zu: not an audit line (no hash at its end)",
 		    path, lineno);
 	line[content_len] = '\0';
-	if (sha256_hex(line, content_len, actual) != 0)
+	if (!est_sha256_hex(line, content_len, actual))
 		return est_fail(e, EST_ERR_CRYPTO, "SHA-256 failed");
 	if (strcmp(actual, claimed) != 0)
 		return est_fail(e, EST_ERR_BADREQ, "%s:%zu: the line was changed (its hash does "

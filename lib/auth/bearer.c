@@ -23,9 +23,10 @@
 #include "estkit/bearer.h"
 #include "estkit/codec.h"
 #include "estkit/httpauth.h"
+#include "util/sha256hex.h"
 
 #define TOKEN_MAX 8192
-#define HASH_HEX 64
+#define HASH_HEX EST_SHA256_HEX_LEN
 #define WHAT "name:SHA256HEX (estadm token add writes it)"
 
 static const char INVALID_TOKEN[] = "invalid_token";
@@ -55,19 +56,6 @@ line_ok(const char *line)
 	name[n] = '\0';
 	return est_creds_valid_user(name) && strlen(colon + 1) == HASH_HEX &&
 	    is_lower_hex(colon + 1, HASH_HEX);
-}
-
-static bool
-sha256_hex(const char *s, size_t len, char hex[HASH_HEX + 1])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof(md))
-		return false;
-	for (size_t i = 0; i < sizeof(md); i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return true;
 }
 
 /* 32 random bytes, base64url without padding (43 characters). */
@@ -108,7 +96,7 @@ est_token_add(const char *path, const char *name, char **token, bool *replaced,
 		    name, EST_HTTPAUTH_MAX_USER);
 	if ((rc = new_token(&tok, e)) != EST_OK)
 		return rc;
-	if (!sha256_hex(tok, strlen(tok), hex))
+	if (!est_sha256_hex(tok, strlen(tok), hex))
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "SHA-256");
 	else {
 		snprintf(line, sizeof(line), "%s:%s", name, hex);
@@ -170,7 +158,7 @@ check_opaque(const struct est_bearer_conf *c, const char *tok, char *principal,
 
 	if (c->tokens_path == NULL)
 		return est_fail(e, EST_ERR_AUTH, "opaque bearer token, but no bearer-tokens file");
-	if (!sha256_hex(tok, strlen(tok), hex))
+	if (!est_sha256_hex(tok, strlen(tok), hex))
 		return est_fail_ssl(e, EST_ERR_CRYPTO, "SHA-256");
 	f.hex = hex;
 	if ((rc = lf_each(c->tokens_path, line_ok, WHAT, match_hash, &f, e)) != EST_OK)

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "estkit/codec.h"
+#include "util/sha256hex.h"
 
 /*
  * RFC 2253 with the DN reversed ("CN=a,O=b,C=SE"), but without escaping
@@ -217,23 +218,16 @@ est_serial_normalise(const char *in, char *out, size_t outlen)
 enum est_err
 est_spki_sha256(EVP_PKEY *key, char out[65], struct est_error *e)
 {
-	static const char hexdig[] = "0123456789abcdef";
-	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned char *der = NULL;
 	int len;
+	bool ok;
 
 	if ((len = i2d_PUBKEY(key, &der)) <= 0)
 		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot encode the public key");
-	if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-		OPENSSL_free(der);
-		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot hash the public key");
-	}
+	ok = est_sha256_hex(der, (size_t)len, out);
 	OPENSSL_free(der);
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hexdig[md[i] >> 4];
-		out[2 * i + 1] = hexdig[md[i] & 0x0f];
-	}
-	out[64] = '\0';
+	if (!ok)
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot hash the public key");
 	return EST_OK;
 }
 

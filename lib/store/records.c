@@ -17,6 +17,7 @@
 
 #include "estkit/codec.h"
 #include "estkit/store.h"
+#include "util/sha256hex.h"
 
 /* RFC 5280 §5.3.1 names, as written in the ASN.1 module. */
 static const struct {
@@ -155,24 +156,17 @@ fill_validity(struct est_cert_rec *rec, X509 *cert, struct est_error *e)
 static enum est_err
 fill_spki(struct est_cert_rec *rec, X509 *cert, struct est_error *e)
 {
-	static const char hexdig[] = "0123456789abcdef";
-	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char *der = NULL;
 	int len;
+	bool ok;
 
 	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) <= 0)
 		return est_fail_ssl(e, EST_ERR_CRYPTO,
 		    "the public key of certificate %s cannot be encoded", rec->serial);
-	if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-		OPENSSL_free(der);
-		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot hash the public key");
-	}
+	ok = est_sha256_hex(der, (size_t)len, rec->spki_sha256);
 	OPENSSL_free(der);
-	for (unsigned int i = 0; i < mdlen; i++) {
-		rec->spki_sha256[2 * i] = hexdig[md[i] >> 4];
-		rec->spki_sha256[2 * i + 1] = hexdig[md[i] & 0x0f];
-	}
-	rec->spki_sha256[64] = '\0';
+	if (!ok)
+		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot hash the public key");
 	return EST_OK;
 }
 
