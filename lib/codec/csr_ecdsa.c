@@ -74,7 +74,6 @@ codec_csr_verify_ecdsa(X509_REQ *req)
 	const X509_ALGOR *alg;
 	const EVP_MD *md;
 	const EC_KEY *ec;
-	const EC_POINT *pub;
 	unsigned char *tbs = NULL, dgst[EVP_MAX_MD_SIZE];
 	unsigned int dlen;
 	int n, verdict = -1;   /* -1 until the digest is made */
@@ -82,8 +81,7 @@ codec_csr_verify_ecdsa(X509_REQ *req)
 	/* EVP_PKEY_get0 gives a provider's key to nobody: those go to X509_REQ_verify. */
 	if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
 	    (ec = EVP_PKEY_get0(key)) == NULL || EC_KEY_get0_group(ec) == NULL ||
-	    (pub = EC_KEY_get0_public_key(ec)) == NULL ||
-	    EC_POINT_is_at_infinity(EC_KEY_get0_group(ec), pub))
+	    EC_KEY_get0_public_key(ec) == NULL)
 		return -1;
 	X509_REQ_get0_signature(req, &sig, &alg);
 	if ((md = ecdsa_digest(alg)) == NULL)
