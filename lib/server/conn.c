@@ -92,6 +92,7 @@ conn_free(struct conn *c)
 	if (c->counted)
 		connlimit_give(srv->per_source, c->source);
 	atomic_fetch_sub(&srv->connections, 1);
+	atomic_fetch_sub(&w->held, 1);
 	free(c);
 	worker_conn_closed(w);
 }
@@ -408,14 +409,20 @@ admit(struct worker_listener *wl, const char *source)
 }
 
 void
+conn_unadmit(struct est_worker *w, evutil_socket_t fd, const char *source)
+{
+	atomic_fetch_sub(&w->srv->connections, 1);
+	atomic_fetch_sub(&w->held, 1);
+	connlimit_give(w->srv->per_source, source);
+	evutil_closesocket(fd);
+}
+
+void
 conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen,
     void *arg)
 {
 	struct worker_listener *wl = arg;
-	struct est_server *srv = wl->worker->srv;
-	struct timeval tv = { .tv_sec = srv->cfg->idle_timeout };
 	char source[sizeof(((struct conn *)0)->source)];
-	struct conn *c;
 
 	(void)evl;
 	ratelimit_source(sa, source, sizeof(source));
@@ -423,11 +430,21 @@ conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
+	if (!balance_hand_off(wl, fd, sa, salen, source))
+		conn_start(wl, fd, sa, salen, source);
+}
+
+void
+conn_start(struct worker_listener *wl, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    const char *source)
+{
+	struct est_server *srv = wl->worker->srv;
+	struct timeval tv = { .tv_sec = srv->cfg->idle_timeout };
+	struct conn *c;
+
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		atomic_fetch_sub(&srv->connections, 1);
-		connlimit_give(srv->per_source, source);
-		evutil_closesocket(fd);
+		conn_unadmit(wl->worker, fd, source);
 		return;
 	}
 	c->worker = wl->worker;

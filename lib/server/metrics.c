@@ -405,6 +405,21 @@ render_store_and_state(FILE *f, bool with_expiry)
 		open += atomic_load(&M.servers[i]->connections);
 	family(f, "estd_open_connections", "gauge", "Client connections open on the EST listeners.");
 	fprintf(f, "estd_open_connections %llu\n", open);
+	/* During a reload the draining server's worker j counts with the new one's. */
+	family(f, "estd_worker_connections", "gauge", "Client connections each worker serves or has been handed.");
+	for (size_t j = 0, more = 1; more; j++) {
+		unsigned long long held = 0;
+
+		more = 0;
+		for (size_t i = 0; i < M.n_servers; i++) {
+			if (j < M.servers[i]->n_workers) {
+				held += atomic_load(&M.servers[i]->workers[j].held);
+				more = 1;
+			}
+		}
+		if (more)
+			fprintf(f, "estd_worker_connections{worker=\"%zu\"} %llu\n", j, held);
+	}
 	family(f, "estd_reloads_total", "counter", "Configuration reloads, by result.");
 	fprintf(f, "estd_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)M.reloads_ok);
 	fprintf(f, "estd_reloads_total{result=\"refused\"} %llu\n", (unsigned long long)M.reloads_failed);

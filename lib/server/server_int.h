@@ -4,8 +4,9 @@
  * A server owns its CAs, aliases and listeners (immutable once running) and
  * N workers. Each worker is one thread with its own event loop, its own
  * store handle and credentials copy, and accepts on every listener. Workers
- * share only the connection counter (atomic) and the authentication failure
- * tables (ratelimit.c, each behind its mutex).
+ * share only the connection counters (atomic), the queues of sockets they
+ * hand each other (balance.c) and the authentication failure tables
+ * (ratelimit.c), each behind its mutex.
  */
 #ifndef ESTKIT_SERVER_INT_H
 #define ESTKIT_SERVER_INT_H
@@ -111,7 +112,13 @@ struct est_worker {
 	struct event *evict;              /* runs the closes asked for */
 	TAILQ_HEAD(crl_wait_list, crl_wait) crl_waits; /* CRL requests waiting for the
 	                                   * CRL keeper (crl_keeper.c) */
-	bool draining;                    /* stopping: no accepts, no keep-alive (own thread) */
+	atomic_bool draining;             /* stopping: no accepts, no keep-alive (set on its
+	                                   * own thread; balance.c reads it) */
+	atomic_uint held;                 /* connections it serves or was handed (balance.c) */
+	pthread_mutex_t handoff_lock;     /* guards handoffs */
+	bool handoff_lock_made;
+	STAILQ_HEAD(handoff_list, handoff) handoffs; /* sockets other workers handed it */
+	struct event *handoff_ev;         /* made active when one is handed */
 };
 
 struct est_server {
@@ -254,6 +261,14 @@ void conn_close_idle(struct est_worker *w);
 void conn_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg);
 
+/* Serve an admitted socket (fd is taken) on wl's worker, from its thread;
+ * source is the address the connection limits counted it against. */
+void conn_start(struct worker_listener *wl, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    const char *source);
+
+/* Close an admitted socket never served by w: give back its slots. */
+void conn_unadmit(struct est_worker *w, evutil_socket_t fd, const char *source);
+
 /* What http.c writes answers into (borrowed). */
 struct evbuffer *conn_output(struct conn *c);
 
@@ -283,6 +298,21 @@ void conn_hold_input(struct conn *c);
 
 /* Its answer is queued: read again (unless back-pressure says not yet). */
 void conn_release_input(struct conn *c);
+
+/* ---- balance.c: spreading connections over the workers ---- */
+
+/*
+ * Just admitted on wl's worker: when another worker holds fewer
+ * connections, hand it the socket (taken) and return true; else count it
+ * as held by wl's worker and return false (the caller then serves it).
+ */
+bool balance_hand_off(struct worker_listener *wl, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen, const char *source);
+
+/* w's queue of handed sockets; balance_free (after w's loop has stopped)
+ * closes those never taken. */
+enum est_err balance_init(struct est_worker *w, struct est_error *e);
+void balance_free(struct est_worker *w);
 
 /* ---- worker.c ---- */
 

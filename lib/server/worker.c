@@ -2,7 +2,8 @@
  * Workers: one thread, one event loop, one listener per listening socket.
  *
  * Every worker accepts on the same listening sockets, so connections spread
- * over the cores without a dispatcher. A worker has its own store handle and
+ * over the cores without a dispatcher; one that holds more than another
+ * hands its new sockets over (balance.c). A worker has its own store handle and
  * credentials copy; what it touches while serving is shared mutably only
  * through the atomic connection counter and the locked failure tables
  * (ratelimit.c).
@@ -94,7 +95,7 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 		if ((rc = attach_listener(w, &w->wls[i], e)) != EST_OK)
 			return rc;
 	}
-	if ((rc = make_events(w, e)) != EST_OK)
+	if ((rc = make_events(w, e)) != EST_OK || (rc = balance_init(w, e)) != EST_OK)
 		return rc;
 	if ((rc = est_store_open(srv->cfg->store_uri, &w->store, e)) != EST_OK)
 		return rc;
@@ -173,6 +174,7 @@ worker_free(struct est_worker *w)
 	reply_cert_drop_pending(w);
 	approval_drop_pending(w);
 	crl_keeper_drop_pending(w);
+	balance_free(w);
 	est_store_close(w->store);
 	est_creds_free(w->creds);
 	if (w->recount != NULL)
