@@ -5,10 +5,11 @@
  * loop to wake takes every connection waiting: 32 connections opened at
  * once all went to one worker. Clients that keep their connections (a
  * reverse proxy's keep-alive pool) then stay on that worker, whose requests
- * queue while the other idles. So the worker that accepts keeps a connection only when no other worker
- * holds fewer; otherwise it hands the socket to the one that holds fewest,
- * which sets it up in its own loop. Holding is counted from that decision,
- * so a burst spreads even before the handed sockets are set up.
+ * queue while the other idles. So the worker that accepts keeps a
+ * connection only when no other worker holds fewer; otherwise it hands the
+ * socket to the one that holds fewest, which sets it up in its own loop.
+ * Holding is counted from that decision, so a burst spreads even before the
+ * handed sockets are set up.
  *
  * A handed socket has been admitted (its slots in the connection limits are
  * taken): whoever ends up with it gives them back when it closes, or here
@@ -25,7 +26,7 @@ struct handoff {
 	size_t listener;                  /* index in the server's listeners */
 	struct sockaddr_storage sa;
 	int salen;
-	char source[64];                  /* as conn.c counted it (ratelimit_source) */
+	char source[sizeof(((struct conn *)0)->source)]; /* as conn.c counted it */
 	STAILQ_ENTRY(handoff) link;
 };
 
