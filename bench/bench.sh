@@ -158,12 +158,14 @@ function num(line, key,   m) {
 	label = $0; sub(/.*"label":"/, "", label); sub(/".*/, "", label)
 	rate[label] = num($0, "enrolments_per_s"); cpu[label] = num($0, "server_cpu_ms_per_enrolment")
 	fl[label] = num($0, "floor_ms"); p99[label] = num($0, "p99"); hwm[label] = num($0, "server_hwm_kib")
+	st[label] = num($0, "host_steal_pct"); stw[label] = num($0, "host_steal_worst_100ms_pct")
 	order[n++] = label
 }
 END {
-	printf "\n%-40s %10s %9s %9s %7s %9s %9s\n", "run", "enrol/s", "p99 ms", "CPU ms", "floor", "x floor", "RSS MiB"
+	printf "\n%-40s %10s %9s %9s %7s %9s %9s %11s\n", "run", "enrol/s", "p99 ms", "CPU ms", "floor", "x floor", "RSS MiB", "steal %"
 	for (i = 0; i < n; i++) { l = order[i]
-		printf "%-40s %10.1f %9.1f %9.3f %7.3f %9.2f %9.1f\n", l, rate[l], p99[l], cpu[l], fl[l], (fl[l] > 0 ? cpu[l] / fl[l] : 0), hwm[l] / 1024 }
+		printf "%-40s %10.1f %9.1f %9.3f %7.3f %9.2f %9.1f %5.1f/%-5.0f\n", l, rate[l], p99[l], cpu[l], fl[l], (fl[l] > 0 ? cpu[l] / fl[l] : 0), hwm[l] / 1024, st[l], stw[l] }
+	printf "(steal %%: CPU time the host took, over the run / in its worst 100 ms)\n"
 	ka = first "/basic-keepalive/c" top; cn = first "/cert-new/c" top
 	printf "\ntargets (issue 12):\n"
 	printf "  CPU <= 2x floor, keep-alive Basic c%s: %.2fx\n", top, cpu[ka] / fl[ka]
@@ -171,7 +173,7 @@ END {
 	printf "  disk >= 85%% of tmpfs at c%s: keep-alive %.0f%%, new-connection %.0f%%\n", top,
 		100 * rate[ka "/disk"] / rate[ka "/tmpfs"], 100 * rate[cn "/disk"] / rate[cn "/tmpfs"]
 	printf "  keep-alive Basic >= 1500/s: %.1f/s\n", rate[ka]
-	printf "  p99 < 50 ms at 80%% of saturation (%.0f/s): %.1f ms\n", rate[ka "/paced80"], p99[ka "/paced80"]
+	printf "  p99 < 50 ms at 80%% of saturation (%.0f/s): %.1f ms (host steal %.1f%%, worst 100 ms %.0f%%)\n", rate[ka "/paced80"], p99[ka "/paced80"], st[ka "/paced80"], stw[ka "/paced80"]
 	printf "  RSS < 64 MiB with %s connections: %.1f MiB\n", top, hwm[ka] / 1024
 }' "$runs"
 echo "results: $out"

@@ -5,8 +5,8 @@
  * simulated client (HTTP/1.1 over TLS on libevent and OpenSSL, one thread
  * for all), digest.c its HTTP Digest; csrs.c makes the CSRs beforehand so
  * that no key is generated while measuring; floor.c measures the crypto
- * floor on this machine; report.c turns the samples into a table for people
- * and one JSON line for scripts.
+ * floor on this machine; steal.c reads how much CPU the host took; report.c
+ * turns the samples into a table for people and one JSON line for scripts.
  */
 #ifndef ESTBENCH_H
 #define ESTBENCH_H
@@ -164,6 +164,20 @@ bool floor_measure(double ms_each, struct floor_ops *out);
 /* The server's minimal crypto CPU milliseconds per enrolment under spec. */
 double floor_per_enrolment(const struct floor_ops *ops, const struct floor_spec *spec);
 
+/* ---- steal.c ---- */
+
+/* /proc/stat's totals over all CPUs, in USER_HZ ticks. */
+struct steal_sample {
+	unsigned long long total;       /* every state, steal included */
+	unsigned long long steal;       /* taken by the hypervisor */
+};
+
+/* Read the counters now; false where there are none (not Linux, no steal field). */
+bool steal_read(struct steal_sample *s);
+
+/* Percent of the CPUs' time stolen between two samples. */
+double steal_pct(const struct steal_sample *from, const struct steal_sample *to);
+
 /* ---- report.c ---- */
 
 #define STATUS_SLOTS 600                /* HTTP statuses 0..599; 0 = no response */
@@ -176,12 +190,16 @@ struct results {
 	uint64_t transport_errors;      /* no HTTP response (connect, TLS, timeout) */
 	uint64_t handshakes, resumed;   /* TLS handshakes, and how many resumed a session */
 	char first_error[256];          /* the first transport error, for people */
+	unsigned warmup;                /* enrolments made before the clock started */
 	double seconds;                 /* wall clock of the run */
 	double client_cpu_s;            /* estbench's own CPU time */
 	bool have_server;               /* the fields below are valid */
 	double server_cpu_s;            /* the server's CPU time during the run */
 	long server_rss_kib;            /* its resident memory at the end */
 	long server_hwm_kib;            /* its peak resident memory */
+	bool have_steal;                /* the host's steal counters could be read */
+	double steal_pct;               /* of the CPUs' time over the run */
+	double steal_worst_pct;         /* ... in its worst 100 ms */
 	bool have_floor;
 	double floor_ms;                /* the server's crypto floor per enrolment */
 	struct floor_ops ops;

@@ -127,12 +127,18 @@ print_table(const struct run_desc *d, const struct results *r, const struct summ
 	if (r->transport_errors > 0)
 		printf("  errors         transport: %llu (first: %s)\n",
 		    (unsigned long long)r->transport_errors, r->first_error);
+	if (r->warmup > 0)
+		printf("  warm-up        %u connections made, one enrolment each, before the clock\n",
+		    r->warmup);
 	printf("  TLS            %llu handshakes, %llu of them resumed\n",
 	    (unsigned long long)r->handshakes, (unsigned long long)r->resumed);
 	printf("  estbench CPU   %.3f ms per enrolment\n", s->client_ms);
 	if (r->have_server)
 		printf("  server         %.3f ms CPU per enrolment, RSS %ld KiB (peak %ld KiB)\n",
 		    s->server_ms, r->server_rss_kib, r->server_hwm_kib);
+	if (r->have_steal)
+		printf("  host steal     %.1f%% of the CPUs' time (worst 100 ms: %.0f%%)\n", r->steal_pct,
+		    r->steal_worst_pct);
 	if (r->have_floor) {
 		printf("  crypto floor   %.3f ms per enrolment", r->floor_ms);
 		if (r->have_server && r->floor_ms > 0)
@@ -180,13 +186,16 @@ print_json(const struct run_desc *d, const struct results *r, const struct summa
 		}
 	if (r->transport_errors > 0)
 		printf("%s\"transport\":%llu", sep, (unsigned long long)r->transport_errors);
-	printf("},\"handshakes\":%llu,\"resumed\":%llu", (unsigned long long)r->handshakes,
-	    (unsigned long long)r->resumed);
+	printf("},\"warmup\":%u,\"handshakes\":%llu,\"resumed\":%llu", r->warmup,
+	    (unsigned long long)r->handshakes, (unsigned long long)r->resumed);
 	printf(",\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
 	    "\"client_cpu_ms_per_enrolment\":%.4f", s->p50, s->p90, s->p99, s->max, s->client_ms);
 	if (r->have_server)
 		printf(",\"server_cpu_ms_per_enrolment\":%.4f,\"server_rss_kib\":%ld,"
 		    "\"server_hwm_kib\":%ld", s->server_ms, r->server_rss_kib, r->server_hwm_kib);
+	if (r->have_steal)
+		printf(",\"host_steal_pct\":%.2f,\"host_steal_worst_100ms_pct\":%.1f", r->steal_pct,
+		    r->steal_worst_pct);
 	if (r->have_floor) {
 		printf(",\"floor_ms\":%.4f,\"ops_ms\":{", r->floor_ms);
 		for (int t = 0; t < KEY__MAX; t++)

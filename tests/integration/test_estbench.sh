@@ -32,9 +32,19 @@ run() {
 }
 
 run basic-keepalive 200 -u estuser:estpwd -c 8 -n 200 "https://127.0.0.1:$TLS_PORT"
+# Keep-alive: the clients' connections are made (one enrolment each) before
+# the clock starts, so the run itself has no handshake; new connections have
+# no warm-up. The host's steal is reported (Linux: /proc/stat).
+grep_all '"warmup":8,"handshakes":0,' basic-keepalive.out ||
+	fail "keep-alive connections not made before the clock: $(tail -n 1 basic-keepalive.out)"
+grep_all '"host_steal_pct":[0-9.]*,"host_steal_worst_100ms_pct":[0-9.]*' basic-keepalive.out ||
+	fail "no host steal in: $(tail -n 1 basic-keepalive.out)"
+ok "keep-alive runs start with their connections made; the host's steal is reported"
 run digest-keepalive 40 -u estuser:estpwd --digest -c 4 -n 40 "https://127.0.0.1:$TLS_PORT"
 run cert-new 60 --cert dev.pem --key dev.key --connection new -c 4 -n 60 \
 	"https://127.0.0.1:$MTLS_PORT"
+grep_all '"warmup":0,"handshakes":60,' cert-new.out ||
+	fail "new-connection handshakes not all measured: $(tail -n 1 cert-new.out)"
 run cert-resume 40 --cert dev.pem --key dev.key --connection resume -c 2 -n 40 \
 	-k rsa-2048 --csrs 2 "https://127.0.0.1:$MTLS_PORT"
 grep_all '"resumed":3[0-9]' cert-resume.out || grep_all '"resumed":40' cert-resume.out ||
