@@ -239,7 +239,6 @@ warm_up(struct run *run)
 	for (unsigned i = 0; i < run->o->concurrency; i++) {
 		size_t k = run->next_csr++ % run->csrs.n;
 
-		run->clients[i].start = now();
 		run->inflight++;
 		client_request(&run->clients[i], run->csrs.b64[k], run->csrs.len[k]);
 	}
@@ -305,7 +304,9 @@ usage(FILE *f)
 	    "  -d, --duration SECONDS    run this long (default 10)\n"
 	    "  -n, --count N             or send N requests\n"
 	    "      --connection MODE     keep-alive (default), new (full handshake per\n"
-	    "                            enrolment) or resume (new connection, TLS session resumed)\n"
+	    "                            enrolment) or resume (new connection, TLS session resumed);\n"
+	    "                            keep-alive and resume clients first connect, with one\n"
+	    "                            enrolment each, before the clock starts\n"
 	    "  -k, --key-type TYPE       ec-p256 (default) or rsa-2048: the CSRs' keys\n"
 	    "      --csrs N              distinct pre-made CSRs (default 8)\n"
 	    "  -r, --rate N              start N requests per second (default: as fast as possible)\n"
