@@ -28,6 +28,9 @@
 #include "estkit/log.h"
 #include "server/server_int.h"
 
+/* The most plaintext one TLS record carries (RFC 8446, 5.1). */
+#define ANSWER_ONE_RECORD 16384
+
 static const char *
 status_phrase(int status)
 {
@@ -109,10 +112,17 @@ write_answer(struct evbuffer *out, int status, const char *content_type,
 		evbuffer_add(out, body, len);
 }
 
-/* Queue bytes for the client; with last, nothing more is read or answered. */
+/*
+ * Queue bytes for the client; with last, nothing more is read or answered.
+ * An answer that fits one TLS record is made contiguous first: the TLS
+ * bufferevent writes each piece of its buffer as a record of its own, so the
+ * head and the body went out as two records, two write(2)s and two segments.
+ */
 static void
 deliver(struct conn *c, struct evbuffer *answer, bool last)
 {
+	if (evbuffer_get_length(answer) <= ANSWER_ONE_RECORD)
+		evbuffer_pullup(answer, -1);
 	evbuffer_add_buffer(conn_output(c), answer);
 	if (last) {
 		c->http.state = HTTP_DONE;
