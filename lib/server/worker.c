@@ -74,6 +74,27 @@ attach_listener(struct est_worker *w, struct worker_listener *wl, struct est_err
 	return EST_OK;
 }
 
+/*
+ * An event base whose epoll changes wait for the next epoll_wait: a request
+ * turns its connection's reading off and on and its writing on and off, and
+ * changes made in one pass of the loop go to the kernel as one epoll_ctl.
+ * (libevent warns this confuses it about descriptors made by dup(); a worker
+ * has none: every descriptor it watches comes from accept or is its own.)
+ */
+static struct event_base *
+new_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 enum est_err
 worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct est_error *e)
 {
@@ -85,7 +106,7 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	TAILQ_INIT(&w->pending);
 	TAILQ_INIT(&w->holds);
 	TAILQ_INIT(&w->crl_waits);
-	w->base = event_base_new();
+	w->base = new_base();
 	w->wls = calloc(srv->n_listeners, sizeof(*w->wls));
 	if (w->base == NULL || w->wls == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "cannot create worker %u", id);
