@@ -12,6 +12,10 @@
  * verification reports the cut line. When the file at the path is no longer
  * the one open (rotated, replaced), the path is opened again, so entries
  * never go to a file nobody can find.
+ *
+ * The last line this process wrote is remembered with the file's size after
+ * it: while the file still has that size under the lock, nobody else has
+ * appended, and its end need not be read again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,13 +44,38 @@ static const char zero_hash[EST_AUDIT_HASH_HEX + 1] =
 struct est_audit {
 	char *path;
 	int fd;
+	dev_t dev;		/* the open file's, to compare with the path's */
+	ino_t ino;
 	pthread_mutex_t lock;
+	/* The file's end as this process left it; tail_size 0: not known. */
+	off_t tail_size;
+	unsigned long long tail_seq;
+	char tail_hash[EST_AUDIT_HASH_HEX + 1];
 };
 
+/* Open a's path into a->fd; -1 with errno. */
 static int
-open_log(const char *path)
+open_log(struct est_audit *a)
 {
-	return open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
+	int fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = fd;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	a->tail_size = 0;
+	return 0;
 }
 
 enum est_err
@@ -58,8 +87,8 @@ est_audit_open(const char *path, struct est_audit **out, struct est_error *e)
 		free(a);
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	}
-	a->fd = open_log(path);
-	if (a->fd < 0) {
+	a->fd = -1;
+	if (open_log(a) != 0) {
 		est_fail(e, EST_ERR_IO, "audit log %s: %s", path, strerror(errno));
 		free(a->path);
 		free(a);
@@ -74,16 +103,12 @@ est_audit_open(const char *path, struct est_audit **out, struct est_error *e)
 static enum est_err
 follow_path(struct est_audit *a, struct est_error *e)
 {
-	struct stat open_st, path_st;
-	int fd;
+	struct stat st;
 
-	if (fstat(a->fd, &open_st) == 0 && stat(a->path, &path_st) == 0 &&
-	    open_st.st_dev == path_st.st_dev && open_st.st_ino == path_st.st_ino)
+	if (stat(a->path, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
 		return EST_OK;
-	if ((fd = open_log(a->path)) < 0)
+	if (open_log(a) != 0)
 		return est_fail(e, EST_ERR_IO, "audit log %s: %s", a->path, strerror(errno));
-	close(a->fd);
-	a->fd = fd;
 	return EST_OK;
 }
 
@@ -92,7 +117,8 @@ est_audit_close(struct est_audit *a)
 {
 	if (a == NULL)
 		return;
-	close(a->fd);
+	if (a->fd >= 0)
+		close(a->fd);
 	pthread_mutex_destroy(&a->lock);
 	free(a->path);
 	free(a);
@@ -128,11 +154,11 @@ split_line(const char *line, size_t len, size_t *content_len, char *hash)
 
 /*
  * The seq and hash of the file's last complete line (0 and zeros for an
- * empty file), and whether the file ends without a newline.
+ * empty file), whether the file ends without a newline, and its size.
  */
 static enum est_err
 read_tail(struct est_audit *a, unsigned long long *seq, char *hash, bool *torn,
-    struct est_error *e)
+    off_t *size, struct est_error *e)
 {
 	char buf[TAIL_MAX + 1], seqtext[32];
 	struct stat st;
@@ -146,8 +172,14 @@ read_tail(struct est_audit *a, unsigned long long *seq, char *hash, bool *torn,
 	*torn = false;
 	if (fstat(a->fd, &st) != 0)
 		return est_fail(e, EST_ERR_IO, "audit log %s: %s", a->path, strerror(errno));
+	*size = st.st_size;
 	if (st.st_size == 0)
 		return EST_OK;
+	if (st.st_size == a->tail_size) {
+		*seq = a->tail_seq;
+		memcpy(hash, a->tail_hash, sizeof(a->tail_hash));
+		return EST_OK;
+	}
 	from = st.st_size > TAIL_MAX ? st.st_size - TAIL_MAX : 0;
 	got = pread(a->fd, buf, (size_t)(st.st_size - from), from);
 	if (got <= 0)
@@ -212,9 +244,10 @@ append_locked(struct est_audit *a, const char *who, const char *what,
 	const char *content;
 	bool torn;
 	enum est_err rc;
+	off_t size = 0;
 	int len;
 
-	if ((rc = read_tail(a, &seq, prev, &torn, e)) != EST_OK)
+	if ((rc = read_tail(a, &seq, prev, &torn, &size, e)) != EST_OK)
 		return rc;
 	kvline_init(&l, false);
 	kvline_addf(&l, "seq", "%llu", seq + 1);
@@ -228,7 +261,13 @@ append_locked(struct est_audit *a, const char *who, const char *what,
 	if (!est_sha256_hex(content, l.len, hash))
 		return est_fail(e, EST_ERR_CRYPTO, "SHA-256 failed");
 	len = snprintf(out, sizeof(out), "%s%s" HASH_FIELD "%s\n", torn ? "\n" : "", content, hash);
-	return write_all(a, out, (size_t)len, e);
+	a->tail_size = 0;
+	if ((rc = write_all(a, out, (size_t)len, e)) != EST_OK)
+		return rc;
+	a->tail_size = size + len;
+	a->tail_seq = seq + 1;
+	memcpy(a->tail_hash, hash, sizeof(hash));
+	return EST_OK;
 }
 
 enum est_err

@@ -3,7 +3,8 @@
  * verifies; a changed, removed, inserted or reordered line and a cut-short
  * last line are each found and named by line; appends from several threads
  * and from a second handle on the same file (a second process) keep one
- * chain; key=value and JSON lines escape what a client could choose (a
+ * chain, and so does a handle that remembers its own last line when others
+ * wrote after it or the file was rotated or truncated; key=value and JSON lines escape what a client could choose (a
  * subject with quotes, spaces, newlines, "key=" inside) so it cannot forge
  * a field or a line, and parse back.
  */
@@ -243,6 +244,50 @@ test_cut_line_found_and_continued(void **state)
 	expect_broken_at(":3:");
 }
 
+/*
+ * A handle remembers the end it wrote; another writer's line in between, a
+ * rotated file and a truncated one must each make it read the end again.
+ */
+static void
+test_end_read_again_after_others(void **state)
+{
+	struct est_audit *a = NULL, *b = NULL;
+	char hash[EST_AUDIT_HASH_HEX + 1], rotated[160];
+	struct est_error e = { 0 };
+	size_t entries = 0;
+	FILE *f;
+
+	(void)state;
+	write_entries(0);
+	assert_int_equal(est_audit_open(path, &a, &e), EST_OK);
+	assert_int_equal(est_audit_open(path, &b, &e), EST_OK);
+	append(a, "user:a", "issue", "01");
+	append(b, "user:b", "issue", "02");
+	append(a, "user:a", "issue", "03");
+	append(a, "user:a", "issue", "04");
+	append(b, "user:b", "issue", "05");
+	assert_int_equal(est_audit_verify(path, &entries, hash, &e), EST_OK);
+	assert_int_equal(entries, 5);
+
+	snprintf(rotated, sizeof(rotated), "%s.1", path);
+	assert_int_equal(rename(path, rotated), 0);
+	append(a, "user:a", "issue", "06");
+	append(a, "user:a", "issue", "07");
+	assert_int_equal(est_audit_verify(path, &entries, hash, &e), EST_OK);
+	assert_int_equal(entries, 2);
+	assert_int_equal(est_audit_verify(rotated, &entries, hash, &e), EST_OK);
+	assert_int_equal(entries, 5);
+	unlink(rotated);
+
+	f = fopen(path, "w");                         /* truncated in place */
+	fclose(f);
+	append(a, "user:a", "issue", "08");
+	assert_int_equal(est_audit_verify(path, &entries, hash, &e), EST_OK);
+	assert_int_equal(entries, 1);
+	est_audit_close(a);
+	est_audit_close(b);
+}
+
 struct worker_arg {
 	int id;
 	int n;
@@ -374,6 +419,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_edit_with_new_hash_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removed_inserted_reordered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_line_found_and_continued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_read_again_after_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
 		cmocka_unit_test(test_kvline_escapes),
 		cmocka_unit_test(test_kvline_json),
