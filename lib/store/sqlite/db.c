@@ -171,9 +171,8 @@ static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
 static const char SQL_VERSION[] = "PRAGMA user_version";
 
-/* Run a statement without parameters or rows (BEGIN, COMMIT, ...). */
-static enum est_err
-run(struct sq_store *s, const char *sql, const char *doing, struct est_error *e)
+enum est_err
+sq_run(struct sq_store *s, const char *sql, const char *doing, struct est_error *e)
 {
 	sqlite3_stmt *q;
 	enum est_err rc;
@@ -189,13 +188,13 @@ run(struct sq_store *s, const char *sql, const char *doing, struct est_error *e)
 enum est_err
 sq_begin(struct sq_store *s, struct est_error *e)
 {
-	return run(s, SQL_BEGIN, "starting a transaction", e);
+	return sq_run(s, SQL_BEGIN, "starting a transaction", e);
 }
 
 enum est_err
 sq_commit(struct sq_store *s, struct est_error *e)
 {
-	return run(s, SQL_COMMIT, "committing", e);
+	return sq_run(s, SQL_COMMIT, "committing", e);
 }
 
 /* Undo an open transaction after a failure whose reason is already in *e. */
@@ -203,7 +202,7 @@ void
 sq_rollback(struct sq_store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
-		run(s, SQL_ROLLBACK, "rolling back", NULL);
+		sq_run(s, SQL_ROLLBACK, "rolling back", NULL);
 }
 
 /* Column i as a new string; -1 when out of memory (the columns are NOT NULL). */
@@ -492,7 +491,7 @@ migrate_step(struct sq_store *s, int step, struct est_error *e)
 	enum est_err rc;
 	int version = -1;
 
-	if ((rc = run(s, SQL_BEGIN, "starting a schema migration", e)) != EST_OK)
+	if ((rc = sq_run(s, SQL_BEGIN, "starting a schema migration", e)) != EST_OK)
 		return rc;
 	rc = read_version(s, &version, e);
 	if (rc == EST_OK && version == step) {
@@ -503,7 +502,7 @@ migrate_step(struct sq_store *s, int step, struct est_error *e)
 			    s->path, step + 1, sqlite3_errmsg(s->db));
 	}
 	if (rc == EST_OK)
-		rc = run(s, SQL_COMMIT, "committing a schema migration", e);
+		rc = sq_run(s, SQL_COMMIT, "committing a schema migration", e);
 	if (rc != EST_OK)
 		sq_rollback(s);
 	return rc;

@@ -11,13 +11,9 @@
 #include "estkit/store.h"
 #include "sqlite_int.h"
 
-static enum est_err
-exec(struct sq_store *s, const char *sql, const char *doing, struct est_error *e)
-{
-	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return sq_fail(s, doing, e);
-	return EST_OK;
-}
+static const char SQL_SAVEPOINT[] = "SAVEPOINT est_write";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO est_write";
+static const char SQL_RELEASE[] = "RELEASE est_write";
 
 enum est_err
 sq_group_begin(struct est_store *st, struct est_error *e)
@@ -32,7 +28,7 @@ sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 	int64_t id = 0;
 	enum est_err rc;
 
-	if ((rc = exec(s, "SAVEPOINT est_write", "starting a write", e)) != EST_OK)
+	if ((rc = sq_run(s, SQL_SAVEPOINT, "starting a write", e)) != EST_OK)
 		return rc;
 	if (w->hold != NULL)
 		rc = sq_hold_request_in_tx(s, &w->hold_key, &w->held, e);
@@ -40,11 +36,11 @@ sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 		rc = sq_put_issued_in_tx(s, w->rec, w->how, &id, e);
 	if (rc != EST_OK) {
 		/* Undo this write only; the reason is already in e. */
-		exec(s, "ROLLBACK TO est_write", "undoing a write", NULL);
-		exec(s, "RELEASE est_write", "undoing a write", NULL);
+		sq_run(s, SQL_ROLLBACK_TO, "undoing a write", NULL);
+		sq_run(s, SQL_RELEASE, "undoing a write", NULL);
 		return rc;
 	}
-	if ((rc = exec(s, "RELEASE est_write", "ending a write", e)) == EST_OK && w->rec != NULL)
+	if ((rc = sq_run(s, SQL_RELEASE, "ending a write", e)) == EST_OK && w->rec != NULL)
 		w->rec->id = id;
 	return rc;
 }

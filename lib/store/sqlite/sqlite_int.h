@@ -45,6 +45,13 @@ enum est_err sq_prepared(struct sq_store *s, const char *sql, sqlite3_stmt **out
 /* Reset a statement and clear its bindings after use. */
 void sq_done(sqlite3_stmt *q);
 
+/*
+ * Run sql, a statement without parameters or rows (BEGIN, SAVEPOINT, ...),
+ * prepared once as sq_prepared; doing names it in the error.
+ */
+enum est_err sq_run(struct sq_store *s, const char *sql, const char *doing,
+    struct est_error *e);
+
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (if a transaction is open). */
 enum est_err sq_begin(struct sq_store *s, struct est_error *e);
 enum est_err sq_commit(struct sq_store *s, struct est_error *e);
