@@ -581,6 +581,15 @@ void est_store_writer_submit(struct est_store_writer *w, struct est_write *job);
 void est_store_writer_stop(struct est_store_writer *w);
 
 /*
+ * How long a group waits for more writes once writes have queued while the
+ * previous group was being committed (several clients at once): until
+ * max_group are queued or nanoseconds pass. 1 ms unless set; 0 never waits.
+ * A write that finds no commit running is never held. Set it before the
+ * first submit.
+ */
+void est_store_writer_gather(struct est_store_writer *w, long nanoseconds);
+
+/*
  * Have fn called from the writer's thread after each group, with the time
  * its transaction took (begin to commit, seconds) and its number of writes.
  * Set it before the first submit; fn must be thread-safe.

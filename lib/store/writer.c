@@ -9,6 +9,15 @@
  * returns are the writes reported, each through its done callback: a write
  * that failed alone (a spent code, a taken serial) reports its own error;
  * when the transaction itself fails, every write of the group does.
+ *
+ * Writes that arrive while a group is being committed show that several
+ * clients are enrolling at once; the next group then waits up to GATHER_NS
+ * for more before it commits (until max_group are queued). Each commit costs
+ * CPU of its own on a real disk (the kernel's writeback and the device's
+ * flush; on a virtual machine an exit to the hypervisor), and under load
+ * most groups had been of one write: 81% at 2,000 enrolments/s. A write
+ * that finds no commit running, the one client that waits for each answer
+ * before sending the next, is never held back.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,13 +27,20 @@
 #include "estkit/store.h"
 #include "store_int.h"
 
+/* How long a group waits for company, once writes queue behind commits. */
+#define GATHER_NS 1000000L
+#define NS_PER_S 1000000000L
+
 struct est_store_writer {
 	struct est_store *st;           /* the writer thread's handle */
 	size_t max_group;
+	long gather_ns;
 	pthread_t thread;
 	pthread_mutex_t lock;           /* guards the fields below */
 	pthread_cond_t wake;
 	struct est_write *head, *tail;  /* queued writes, oldest first */
+	size_t queued;
+	bool gathering;                 /* waiting for company: submit wakes only a full group */
 	bool stopping;
 	uint64_t groups, writes;
 	void (*on_commit)(double seconds, unsigned writes); /* set before the first submit */
@@ -42,7 +58,29 @@ take_group(struct est_store_writer *w)
 	if (w->head == NULL)
 		w->tail = NULL;
 	last->next = NULL;
+	for (struct est_write *j = first; j != NULL; j = j->next)
+		w->queued--;
 	return first;
+}
+
+/* Wait up to GATHER_NS for a full group (under the lock). */
+static void
+gather(struct est_store_writer *w)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += w->gather_ns / NS_PER_S;
+	until.tv_nsec += w->gather_ns % NS_PER_S;
+	if (until.tv_nsec >= NS_PER_S) {
+		until.tv_sec++;
+		until.tv_nsec -= NS_PER_S;
+	}
+	w->gathering = true;
+	while (!w->stopping && w->queued < w->max_group &&
+	    pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
+		;
+	w->gathering = false;
 }
 
 /* Write one group in one transaction; every write gets its outcome. */
@@ -81,6 +119,7 @@ writer_main(void *arg)
 	struct est_store_writer *w = arg;
 	struct est_write *group, *next;
 	struct timespec t0, t1;
+	bool company = false;           /* writes arrived during the last commit */
 	uint64_t n;
 
 	pthread_mutex_lock(&w->lock);
@@ -89,6 +128,8 @@ writer_main(void *arg)
 			pthread_cond_wait(&w->wake, &w->lock);
 		if (w->head == NULL)
 			break;
+		if (company && w->gather_ns > 0)
+			gather(w);
 		group = take_group(w);
 		pthread_mutex_unlock(&w->lock);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -102,6 +143,8 @@ writer_main(void *arg)
 		pthread_mutex_lock(&w->lock);
 		w->groups++;
 		w->writes += n;
+		/* Before the answers go: a write they cause is no sign of company. */
+		company = w->head != NULL;
 		pthread_mutex_unlock(&w->lock);
 		/* Reported only now, durable; a done callback may free its write. */
 		for (; group != NULL; group = next) {
@@ -115,6 +158,21 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* The lock, and the condition on CLOCK_MONOTONIC (gather's deadline). */
+static bool
+writer_sync_init(struct est_store_writer *w)
+{
+	pthread_condattr_t attr;
+	bool ok;
+
+	if (pthread_condattr_init(&attr) != 0)
+		return false;
+	ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&w->wake, &attr) == 0;
+	pthread_condattr_destroy(&attr);
+	return ok && pthread_mutex_init(&w->lock, NULL) == 0;
+}
+
 enum est_err
 est_store_writer_start(const char *uri, size_t max_group, struct est_store_writer **out,
     struct est_error *e)
@@ -125,6 +183,7 @@ est_store_writer_start(const char *uri, size_t max_group, struct est_store_write
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	w->max_group = max_group > 0 ? max_group : 1;
+	w->gather_ns = GATHER_NS;
 	if ((rc = est_store_open(uri, &w->st, e)) != EST_OK) {
 		free(w);
 		return rc;
@@ -135,8 +194,7 @@ est_store_writer_start(const char *uri, size_t max_group, struct est_store_write
 		free(w);
 		return rc;
 	}
-	if (pthread_mutex_init(&w->lock, NULL) != 0 || pthread_cond_init(&w->wake, NULL) != 0 ||
-	    pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+	if (!writer_sync_init(w) || pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		est_store_close(w->st);
 		free(w);
 		return est_fail(e, EST_ERR_NOMEM, "cannot start the store writer thread");
@@ -166,7 +224,9 @@ est_store_writer_submit(struct est_store_writer *w, struct est_write *job)
 		else
 			w->head = job;
 		w->tail = job;
-		pthread_cond_signal(&w->wake);
+		w->queued++;
+		if (!w->gathering || w->queued >= w->max_group)
+			pthread_cond_signal(&w->wake);
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (refused) {
@@ -189,6 +249,12 @@ est_store_writer_stop(struct est_store_writer *w)
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
+}
+
+void
+est_store_writer_gather(struct est_store_writer *w, long nanoseconds)
+{
+	w->gather_ns = nanoseconds > 0 ? nanoseconds : 0;
 }
 
 void

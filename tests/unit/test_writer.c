@@ -9,9 +9,14 @@
  * request is held for approval through the writer too, once however many
  * attempts hold it in one group;
  * an incomplete write is refused before it is queued; stop writes what is
- * queued first. Nothing is timed:
+ * queued first. Writes that queued during a commit make the next group wait
+ * for a full one; a write that finds no commit running is never held, and
+ * stop ends the wait. Nothing is timed:
  * the first write's callback holds the writer until the test has queued
- * the rest, so the grouping is deterministic.
+ * the rest, so the grouping is deterministic; the gathering tests queue
+ * their writes from the commit callback (before the writer looks at its
+ * queue) and wait for a group of max_group, with the writer allowed to wait
+ * an hour: a write held when it should not be hangs the test.
  *
  * With ESTKIT_TEST_PG_HOST and ESTKIT_TEST_PG_PORT set (a PostgreSQL server
  * whose superuser "postgres" connects over that socket directory without a
@@ -284,6 +289,110 @@ test_groups_and_durability(void **state)
 	est_store_writer_stop(w);
 }
 
+/* The commit callback's test state: it queues writes while a commit runs. */
+static struct {
+	struct est_store_writer *w;
+	struct job *jobs;
+	int queue_during_first;
+	int commits;
+} during;
+
+static void
+queue_during_commit(double seconds, unsigned writes)
+{
+	(void)seconds;
+	(void)writes;
+	if (during.commits++ == 0)
+		for (int i = 1; i <= during.queue_during_first; i++)
+			est_store_writer_submit(during.w, &during.jobs[i].w);
+}
+
+/* A writer that may wait an hour for company, with queue_during_commit. */
+static struct est_store_writer *
+gathering_writer(struct fx *f, struct job *jobs, int n, int queue_during_first, long serial)
+{
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+
+	assert_int_equal(est_store_writer_start(f->path, 4, &w, &e), EST_OK);
+	est_store_writer_gather(w, 3600L * 1000000000L);
+	for (int i = 0; i < n; i++)
+		init_job(f, &jobs[i], serial + i);
+	during.w = w;
+	during.jobs = jobs;
+	during.queue_during_first = queue_during_first;
+	during.commits = 0;
+	est_store_writer_on_commit(w, queue_during_commit);
+	return w;
+}
+
+/* Writes that queued during a commit wait for a full group of max_group (4). */
+static void
+test_gathers_behind_commits(void **state)
+{
+	struct fx *f = *state;
+	struct job jobs[5];
+	struct est_store_writer *w = gathering_writer(f, jobs, 5, 2, 5000);
+	uint64_t groups, writes;
+
+	est_store_writer_submit(w, &jobs[0].w);
+	wait_reported(f, 1);
+	/* Without the wait, jobs 1 and 2 would have gone in a group of their own. */
+	est_store_writer_submit(w, &jobs[3].w);
+	est_store_writer_submit(w, &jobs[4].w);
+	wait_reported(f, 5);
+	est_store_writer_stats(w, &groups, &writes);
+	assert_int_equal(writes, 5);
+	assert_int_equal(groups, 2);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(jobs[i].w.rc, EST_OK);
+		assert_true(jobs[i].durable_when_reported);
+		est_cert_rec_free(jobs[i].w.rec);
+	}
+	est_store_writer_stop(w);
+}
+
+/* One client waiting for each answer before its next write is never held. */
+static void
+test_lone_writes_not_held(void **state)
+{
+	struct fx *f = *state;
+	struct job jobs[5];
+	struct est_store_writer *w = gathering_writer(f, jobs, 5, 0, 5100);
+	uint64_t groups, writes;
+
+	for (int i = 0; i < 5; i++) {
+		est_store_writer_submit(w, &jobs[i].w);
+		wait_reported(f, i + 1);
+	}
+	est_store_writer_stats(w, &groups, &writes);
+	assert_int_equal(groups, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(jobs[i].w.rc, EST_OK);
+		est_cert_rec_free(jobs[i].w.rec);
+	}
+	est_store_writer_stop(w);
+}
+
+/* Stopping ends a wait for company, and what waited is written. */
+static void
+test_stop_ends_gathering(void **state)
+{
+	struct fx *f = *state;
+	struct job jobs[3];
+	struct est_store_writer *w = gathering_writer(f, jobs, 3, 2, 5200);
+
+	est_store_writer_submit(w, &jobs[0].w);
+	wait_reported(f, 1);
+	est_store_writer_stop(w);
+	assert_int_equal(f->reported, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(jobs[i].w.rc, EST_OK);
+		assert_true(on_record(f->path, jobs[i].w.rec->serial));
+		est_cert_rec_free(jobs[i].w.rec);
+	}
+}
+
 /* max_group bounds a group. */
 static void
 test_group_bound(void **state)
@@ -517,6 +626,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hold_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incomplete_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_drains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gathers_behind_commits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lone_writes_not_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_ends_gathering, setup, teardown),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_groups_and_durability, setup_pg, teardown_pg),
@@ -527,6 +639,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hold_once, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_incomplete_refused, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_stop_drains, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_gathers_behind_commits, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_lone_writes_not_held, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_stop_ends_gathering, setup_pg, teardown_pg),
 	};
 	int rc;
 
