@@ -307,6 +307,18 @@ queue_during_commit(double seconds, unsigned writes)
 			est_store_writer_submit(during.w, &during.jobs[i].w);
 }
 
+/* Each of jobs[0..n) was written once, reported durable; frees their records. */
+static void
+all_written(struct job *jobs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(jobs[i].w.rc, EST_OK);
+		assert_int_equal(jobs[i].times, 1);
+		assert_true(jobs[i].durable_when_reported);
+		est_cert_rec_free(jobs[i].w.rec);
+	}
+}
+
 /* A writer that may wait an hour for company, with queue_during_commit. */
 static struct est_store_writer *
 gathering_writer(struct fx *f, struct job *jobs, int n, int queue_during_first, long serial)
@@ -344,11 +356,7 @@ test_gathers_behind_commits(void **state)
 	est_store_writer_stats(w, &groups, &writes);
 	assert_int_equal(writes, 5);
 	assert_int_equal(groups, 2);
-	for (int i = 0; i < 5; i++) {
-		assert_int_equal(jobs[i].w.rc, EST_OK);
-		assert_true(jobs[i].durable_when_reported);
-		est_cert_rec_free(jobs[i].w.rec);
-	}
+	all_written(jobs, 5);
 	est_store_writer_stop(w);
 }
 
@@ -367,10 +375,7 @@ test_lone_writes_not_held(void **state)
 	}
 	est_store_writer_stats(w, &groups, &writes);
 	assert_int_equal(groups, 5);
-	for (int i = 0; i < 5; i++) {
-		assert_int_equal(jobs[i].w.rc, EST_OK);
-		est_cert_rec_free(jobs[i].w.rec);
-	}
+	all_written(jobs, 5);
 	est_store_writer_stop(w);
 }
 
@@ -386,11 +391,7 @@ test_stop_ends_gathering(void **state)
 	wait_reported(f, 1);
 	est_store_writer_stop(w);
 	assert_int_equal(f->reported, 3);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(jobs[i].w.rc, EST_OK);
-		assert_true(on_record(f->path, jobs[i].w.rec->serial));
-		est_cert_rec_free(jobs[i].w.rec);
-	}
+	all_written(jobs, 3);
 }
 
 /* max_group bounds a group. */
