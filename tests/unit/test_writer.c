@@ -11,9 +11,7 @@
  * an incomplete write is refused before it is queued; stop writes what is
  * queued first. Writes that queued during a commit make the next group wait
  * for a full one; a write that finds no commit running is never held, and
- * stop ends the wait. On SQLite the checkpointer keeps the WAL within its
- * bound while the records reach the database file, and a reader holding an
- * old snapshot only delays the WAL's start-over. Nothing is timed:
+ * stop ends the wait. Nothing is timed:
  * the first write's callback holds the writer until the test has queued
  * the rest, so the grouping is deterministic; the gathering tests queue
  * their writes from the commit callback (before the writer looks at its
@@ -36,17 +34,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include <libpq-fe.h>
-#include <sqlite3.h>
 
 #include "estkit/store.h"
-#include "store/sqlite/sqlite_int.h"
 
 #define N 24
 
@@ -399,135 +394,6 @@ test_stop_ends_gathering(void **state)
 	all_written(jobs, 3);
 }
 
-/* Bytes of f's store file with suffix ("" or "-wal"); 0 when it is not there. */
-static long long
-file_size(struct fx *f, const char *suffix)
-{
-	char p[300];
-	struct stat sb;
-
-	snprintf(p, sizeof(p), "%s%s", f->path, suffix);
-	return stat(p, &sb) == 0 ? (long long)sb.st_size : 0;
-}
-
-static void
-counted(struct est_write *w)
-{
-	struct job *j = w->arg;
-
-	pthread_mutex_lock(&j->fx->lock);
-	j->times++;
-	j->fx->reported++;
-	pthread_cond_broadcast(&j->fx->cond);
-	pthread_mutex_unlock(&j->fx->lock);
-}
-
-/* Submit writes [from, to) one at a time, each waited for; the most bytes the WAL had. */
-static long long
-write_one_by_one(struct fx *f, struct est_store_writer *w, struct job *j, int from, int to,
-    long long bound)
-{
-	long long wal, most = 0;
-
-	for (int i = from; i < to; i++) {
-		init_job(f, j, 100000 + i);
-		j->w.done = counted;
-		est_store_writer_submit(w, &j->w);
-		wait_reported(f, i + 1);
-		assert_int_equal(j->w.rc, EST_OK);
-		est_cert_rec_free(j->w.rec);
-		wal = file_size(f, "-wal");
-		most = wal > most ? wal : most;
-		if (bound > 0 && wal > bound)
-			fail_msg("write %d: the WAL is %lld bytes, over its bound of %lld", i, wal, bound);
-	}
-	return most;
-}
-
-/* The WAL's salts (its header's bytes 16-23): they change whenever it starts over. */
-static uint64_t
-wal_salts(struct fx *f)
-{
-	char p[300];
-	unsigned char h[24];
-	uint64_t salts = 0;
-	FILE *in;
-
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	assert_non_null(in = fopen(p, "rb"));
-	assert_int_equal(fread(h, 1, sizeof(h), in), sizeof(h));
-	fclose(in);
-	for (int i = 16; i < 24; i++)
-		salts = salts << 8 | h[i];
-	return salts;
-}
-
-#define FRAME_BYTES (4096LL + 24)
-
-/*
- * SQLite: the writer's checkpoints are made by the store's checkpointer
- * (lib/store/sqlite/checkpoint.c): the database file takes the records, and
- * the WAL file stays within SQ_WAL_BOUND_FRAMES pages (and the pages of a
- * few tries more) however long writes go on. One write at a time, so a
- * group is one write.
- */
-static void
-test_wal_bounded(void **state)
-{
-	struct fx *f = *state;
-	struct est_error e = { 0 };
-	struct est_store_writer *w = NULL;
-	struct job *j = calloc(1, sizeof(*j));
-	long long db0 = file_size(f, "");
-
-	assert_non_null(j);
-	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
-	/* A restart tried while the checkpointer is busy is tried again 1,000 pages on. */
-	write_one_by_one(f, w, j, 0, 6000,
-	    (SQ_WAL_BOUND_FRAMES + 3 * SQ_CKPT_EVERY_FRAMES + 64) * FRAME_BYTES + 32);
-	/* 6,000 certificates are some 3 MB. */
-	assert_true(file_size(f, "") - db0 > 2000000);
-	est_store_writer_stop(w);
-	free(j);
-}
-
-/*
- * A reader that holds an old snapshot (an estadm listing, a backup) keeps
- * the WAL from starting over, so it grows past its bound meanwhile; once the
- * reader is gone the WAL starts over within SQ_CKPT_EVERY_FRAMES pages.
- */
-static void
-test_wal_restarts_after_long_reader(void **state)
-{
-	struct fx *f = *state;
-	struct est_error e = { 0 };
-	struct est_store_writer *w = NULL;
-	struct job *j = calloc(1, sizeof(*j));
-	sqlite3 *reader = NULL;
-	sqlite3_stmt *q = NULL;
-	long long most;
-	uint64_t salts;
-
-	assert_non_null(j);
-	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
-	write_one_by_one(f, w, j, 0, 10, 0);
-	assert_int_equal(sqlite3_open_v2(f->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(reader, "SELECT serial FROM certs", -1, &q, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);   /* holds its snapshot until reset */
-	salts = wal_salts(f);
-	most = write_one_by_one(f, w, j, 10, 5000, 0);
-	assert_true(most > SQ_WAL_BOUND_FRAMES * FRAME_BYTES);
-	assert_true(wal_salts(f) == salts);
-	sqlite3_finalize(q);
-	sqlite3_close(reader);
-	/* The next try (SQ_CKPT_EVERY_FRAMES pages on) restarts it. */
-	write_one_by_one(f, w, j, 5000, 5000 + SQ_CKPT_EVERY_FRAMES, 0);
-	assert_true(wal_salts(f) != salts);
-	est_store_writer_stop(w);
-	free(j);
-}
-
 /* max_group bounds a group. */
 static void
 test_group_bound(void **state)
@@ -764,8 +630,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_gathers_behind_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lone_writes_not_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_ends_gathering, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wal_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wal_restarts_after_long_reader, setup, teardown),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_groups_and_durability, setup_pg, teardown_pg),

@@ -29,6 +29,8 @@
 #include "sqlite_int.h"
 #include "store/store_int.h"
 
+#define BUSY_TIMEOUT_MS 10000
+
 /* migrations[i] brings the schema from version i to i + 1. Append only. */
 static const char *const migrations[] = {
 	"CREATE TABLE certs ("
@@ -282,7 +284,6 @@ sq_close(struct est_store *st)
 {
 	struct sq_store *s = sq(st);
 
-	sq_checkpointer_stop(s);
 	for (int i = 0; i < SQ_STMT_MAX; i++)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
@@ -473,7 +474,7 @@ open_db(struct sq_store *s, bool creating, struct est_error *e)
 	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK)
 		return sq_fail(s, "opening the store", e);
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	if ((rc = set_wal(s, e)) != EST_OK)
 		return rc;
 	if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",

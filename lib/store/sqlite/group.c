@@ -4,8 +4,7 @@
  * fsync of the WAL; each write (est_store_put_issued's work) runs inside a
  * SAVEPOINT, so that one that fails (its code spent meanwhile, its serial
  * taken, its end entity at its limit) is undone alone and the rest of the
- * group still commits. The handle's checkpoints are made by a thread of its
- * own (checkpoint.c), started with the first group.
+ * group still commits.
  */
 #include <sqlite3.h>
 
@@ -19,14 +18,7 @@ static const char SQL_RELEASE[] = "RELEASE est_write";
 enum est_err
 sq_group_begin(struct est_store *st, struct est_error *e)
 {
-	struct sq_store *s = sq(st);
-
-	if (!s->ckpt_tried) {
-		s->ckpt_tried = true;
-		/* Without it SQLite checkpoints in the commits, as before: slower, still right. */
-		(void)sq_checkpointer_start(s);
-	}
-	return sq_begin(s, e);
+	return sq_begin(sq(st), e);
 }
 
 enum est_err

@@ -1,8 +1,7 @@
 /*
  * SQLite backend, private: the handle, and what db.c (the connection, schema
  * and statements) lends the files of the other records: certs.c, ee.c
- * (end entities and their codes), requests.c, extca.c, crl.c, group.c,
- * checkpoint.c. Nothing
+ * (end entities and their codes), requests.c, extca.c, crl.c, group.c. Nothing
  * outside lib/store/sqlite includes this.
  */
 #ifndef ESTKIT_SQLITE_INT_H
@@ -15,24 +14,12 @@
 /* How many distinct statements the backend prepares, at most. */
 #define SQ_STMT_MAX 40
 
-/* How long a connection waits for another's lock before SQLITE_BUSY. */
-#define SQ_BUSY_TIMEOUT_MS 10000
-
-/* The grouped writer's checkpoints (checkpoint.c): every so many WAL pages... */
-#define SQ_CKPT_EVERY_FRAMES 1000
-/* ... and the WAL's bound, past which the writer restarts it, waiting. */
-#define SQ_WAL_BOUND_FRAMES 10000
-
-struct sq_checkpointer;
-
 struct sq_store {
 	struct est_store base;          /* first, so the generic handle casts to this */
 	sqlite3 *db;
 	char *path;                     /* the file, for every error message */
 	const char *sql[SQ_STMT_MAX];   /* statement texts prepared so far, by identity */
 	sqlite3_stmt *stmt[SQ_STMT_MAX]; /* and their statements */
-	struct sq_checkpointer *ckpt;   /* a grouped writer's handle: its checkpointer */
-	bool ckpt_tried;
 };
 
 static inline struct sq_store *
@@ -40,18 +27,6 @@ sq(struct est_store *st)
 {
 	return (struct sq_store *)st;
 }
-
-/* ---- checkpoint.c ---- */
-
-/*
- * Take checkpoints off s's commits (s commits the grouped writer's groups):
- * a thread with its own connection makes them. false when it cannot start;
- * SQLite's own checkpoints then go on as before.
- */
-bool sq_checkpointer_start(struct sq_store *s);
-
-/* Stop and free s's checkpointer, if it has one (before s->db is closed). */
-void sq_checkpointer_stop(struct sq_store *s);
 
 /* ---- db.c ---- */
 
