@@ -51,15 +51,15 @@ static struct est_write *
 take_group(struct est_store_writer *w)
 {
 	struct est_write *first = w->head, *last = w->head;
+	size_t n = 1;
 
-	for (size_t n = 1; n < w->max_group && last->next != NULL; n++)
+	for (; n < w->max_group && last->next != NULL; n++)
 		last = last->next;
 	w->head = last->next;
 	if (w->head == NULL)
 		w->tail = NULL;
 	last->next = NULL;
-	for (struct est_write *j = first; j != NULL; j = j->next)
-		w->queued--;
+	w->queued -= n;
 	return first;
 }
 

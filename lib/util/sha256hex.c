@@ -11,7 +11,7 @@
 /*
  * Fetched once: EVP_sha256() makes every EVP_Digest look the algorithm up
  * in the default library context again (EVP_MD_fetch, about 4,000
- * instructions, three times an enrolment).
+ * instructions; twice an enrolment, for the audit entry and the record).
  */
 static EVP_MD *sha256;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
