@@ -11,7 +11,8 @@
  * an incomplete write is refused before it is queued; stop writes what is
  * queued first. Writes that queued during a commit make the next group wait
  * for a full one; a write that finds no commit running is never held, and
- * stop ends the wait. Nothing is timed:
+ * stop ends the wait. On SQLite the writer checkpoints every
+ * SQ_GROUP_CHECKPOINT_PAGES WAL pages. Nothing is timed:
  * the first write's callback holds the writer until the test has queued
  * the rest, so the grouping is deterministic; the gathering tests queue
  * their writes from the commit callback (before the writer looks at its
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -42,6 +44,7 @@
 #include <libpq-fe.h>
 
 #include "estkit/store.h"
+#include "store/sqlite/sqlite_int.h"
 
 #define N 24
 
@@ -394,6 +397,52 @@ test_stop_ends_gathering(void **state)
 	all_written(jobs, 3);
 }
 
+static void
+counted(struct est_write *w)
+{
+	struct job *j = w->arg;
+
+	pthread_mutex_lock(&j->fx->lock);
+	j->times++;
+	j->fx->reported++;
+	pthread_cond_broadcast(&j->fx->cond);
+	pthread_mutex_unlock(&j->fx->lock);
+}
+
+/*
+ * SQLite: the writer checkpoints every SQ_GROUP_CHECKPOINT_PAGES WAL pages,
+ * not SQLite's default of 1,000, so each checkpoint that answers wait for is
+ * short: over 1,000 writes (about 3,400 pages), one at a time, the WAL file
+ * never holds more than that many pages and one group.
+ */
+static void
+test_checkpoints_often(void **state)
+{
+	const long long frame = 4096 + 24;
+	const long long bound = (SQ_GROUP_CHECKPOINT_PAGES + 64) * frame + 32;
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct job j;
+	struct stat sb;
+	char wal[300];
+
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	for (int i = 0; i < 1000; i++) {
+		init_job(f, &j, 6000 + i);
+		j.w.done = counted;
+		est_store_writer_submit(w, &j.w);
+		wait_reported(f, i + 1);
+		assert_int_equal(j.w.rc, EST_OK);
+		est_cert_rec_free(j.w.rec);
+		if (stat(wal, &sb) == 0 && (long long)sb.st_size > bound)
+			fail_msg("write %d: the WAL is %lld bytes, over %lld", i,
+			    (long long)sb.st_size, bound);
+	}
+	est_store_writer_stop(w);
+}
+
 /* max_group bounds a group. */
 static void
 test_group_bound(void **state)
@@ -630,6 +679,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_gathers_behind_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lone_writes_not_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_ends_gathering, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoints_often, setup, teardown),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_groups_and_durability, setup_pg, teardown_pg),

@@ -5,6 +5,13 @@
  * SAVEPOINT, so that one that fails (its code spent meanwhile, its serial
  * taken, its end entity at its limit) is undone alone and the rest of the
  * group still commits.
+ *
+ * SQLite copies the WAL back into the database file (a checkpoint) in the
+ * commit that takes the WAL past a number of pages, and every answer of the
+ * group waits for it. On a large store (272,000 certificates) its default of
+ * 1,000 pages made 50-60 commits in 8 s take 25-100 ms at concurrency 64;
+ * checkpointing every SQ_GROUP_CHECKPOINT_PAGES makes more, shorter ones
+ * (none over 25 ms, some 200 of 10-25 ms), and the paced p99 lower.
  */
 #include <sqlite3.h>
 
@@ -18,7 +25,13 @@ static const char SQL_RELEASE[] = "RELEASE est_write";
 enum est_err
 sq_group_begin(struct est_store *st, struct est_error *e)
 {
-	return sq_begin(sq(st), e);
+	struct sq_store *s = sq(st);
+
+	if (!s->grouping) {
+		s->grouping = true;
+		sqlite3_wal_autocheckpoint(s->db, SQ_GROUP_CHECKPOINT_PAGES);
+	}
+	return sq_begin(s, e);
 }
 
 enum est_err

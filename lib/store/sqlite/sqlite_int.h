@@ -14,12 +14,16 @@
 /* How many distinct statements the backend prepares, at most. */
 #define SQ_STMT_MAX 40
 
+/* The grouped writer's checkpoint interval, in WAL pages (group.c). */
+#define SQ_GROUP_CHECKPOINT_PAGES 250
+
 struct sq_store {
 	struct est_store base;          /* first, so the generic handle casts to this */
 	sqlite3 *db;
 	char *path;                     /* the file, for every error message */
 	const char *sql[SQ_STMT_MAX];   /* statement texts prepared so far, by identity */
 	sqlite3_stmt *stmt[SQ_STMT_MAX]; /* and their statements */
+	bool grouping;                  /* the grouped writer's handle (group.c) */
 };
 
 static inline struct sq_store *
