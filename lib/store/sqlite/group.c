@@ -27,10 +27,8 @@ sq_group_begin(struct est_store *st, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
 
-	if (!s->grouping) {
-		s->grouping = true;
-		sqlite3_wal_autocheckpoint(s->db, SQ_GROUP_CHECKPOINT_PAGES);
-	}
+	/* Only this handle's own setting: a plain assignment, no need to remember it was made. */
+	sqlite3_wal_autocheckpoint(s->db, SQ_GROUP_CHECKPOINT_PAGES);
 	return sq_begin(s, e);
 }
 

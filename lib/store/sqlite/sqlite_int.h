@@ -23,7 +23,6 @@ struct sq_store {
 	char *path;                     /* the file, for every error message */
 	const char *sql[SQ_STMT_MAX];   /* statement texts prepared so far, by identity */
 	sqlite3_stmt *stmt[SQ_STMT_MAX]; /* and their statements */
-	bool grouping;                  /* the grouped writer's handle (group.c) */
 };
 
 static inline struct sq_store *
