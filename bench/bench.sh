@@ -12,6 +12,8 @@
 # the run on disk, and keep-alive Basic saturated then paced at 80% of that
 # rate, for the latency there.
 # Every run also measures the crypto floor with OpenSSL on this machine.
+# Last, bench/work/work_bench times an enrolment's own work without I/O
+# (docs/performance.md, "An enrolment's work without I/O").
 # Writes bench/results/YYYY-MM-DD.json (one object; "runs" holds estbench's
 # JSON lines) and prints the summary against the targets of issue 12.
 #
@@ -138,12 +140,18 @@ sat=$(field "$first/basic-keepalive/c$top/saturated" enrolments_per_s)
 rate=$(awk -v s="$sat" 'BEGIN { r = s * 0.8; print (r < 1 ? 1 : r) }')
 bench "$first/basic-keepalive/c$top/paced80" disk "$first" basic-keepalive "$top" -r "$rate"
 
+# The enrolment's own work without I/O, estkit's way and OpenSSL's usual one
+# (bench/work/work_bench.c), with only the idle disk server left running.
+"$B/work_bench" -n 3000 >"$B/work-bench.txt"
+head -n -1 "$B/work-bench.txt" >&2
+work=$(tail -n 1 "$B/work-bench.txt")
+
 {
 	printf '{"date":"%s","commit":"%s","host":{"cpus":%s,"cpu":"%s","kernel":"%s","openssl":"%s"},' \
 		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" \
 		"$(nproc)" "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)" "$(uname -r)" \
 		"$(openssl version)"
-	printf '"seconds_per_run":%s,"runs":[' "$seconds"
+	printf '"seconds_per_run":%s,%s,"runs":[' "$seconds" "${work:1:${#work}-2}"
 	paste -sd, "$runs"
 	printf ']}\n'
 } >"$out"
@@ -176,4 +184,5 @@ END {
 	printf "  p99 < 50 ms at 80%% of saturation (%.0f/s): %.1f ms (host steal %.1f%%, worst 100 ms %.0f%%)\n", rate[ka "/paced80"], p99[ka "/paced80"], st[ka "/paced80"], stw[ka "/paced80"]
 	printf "  RSS < 64 MiB with %s connections: %.1f MiB\n", top, hwm[ka] / 1024
 }' "$runs"
+sed -n 's/^  //p' "$B/work-bench.txt" | head -n 3 | sed 's/^/work_bench: /'
 echo "results: $out"

@@ -12,20 +12,6 @@
 #include "estbench.h"
 
 const char *
-key_type_name(enum key_type t)
-{
-	switch (t) {
-	case KEY_EC_P256:
-		return "ec-p256";
-	case KEY_RSA_2048:
-		return "rsa-2048";
-	case KEY__MAX:
-		break;
-	}
-	return "?";
-}
-
-const char *
 conn_mode_name(enum conn_mode m)
 {
 	switch (m) {

@@ -67,4 +67,14 @@ fi
 grep_all '"transport":2' plain.out || fail "transport errors not counted: $(tail -n 1 plain.out)"
 ok "transport errors are counted"
 
+# bench/work/work_bench: both ways issue what was asked (it checks each
+# way's answer before timing it and exits 1 otherwise), for both key types.
+for kt in ec-p256 rsa-2048; do
+	"$ESTKIT_BIN/work_bench" -n 20 -k "$kt" >"work-$kt.out" ||
+		fail "work_bench -k $kt: $(cat "work-$kt.out")"
+	grep_all "^{\"work_bench\":{\"key\":\"$kt\",\"n\":20,\"floor_ms\":[0-9.]*,\"estkit_ms\":[0-9.]*,\"openssl_ms\":[0-9.]*}}\$" \
+		"work-$kt.out" || fail "work_bench -k $kt: unexpected report: $(tail -n 1 "work-$kt.out")"
+done
+ok "work_bench issues the certificate asked for both ways"
+
 finish
