@@ -12,7 +12,9 @@
  * queued first. Writes that queued during a commit make the next group wait
  * for a full one; a write that finds no commit running is never held, and
  * stop ends the wait. On SQLite the writer checkpoints every
- * SQ_GROUP_CHECKPOINT_PAGES WAL pages. Nothing is timed:
+ * SQ_GROUP_CHECKPOINT_PAGES WAL pages, and a write whose failure rolls back
+ * the whole transaction fails its group, none of it on record; on
+ * PostgreSQL a COMMIT that rolled back is no success. Nothing is timed:
  * the first write's callback holds the writer until the test has queued
  * the rest, so the grouping is deterministic; the gathering tests queue
  * their writes from the commit callback (before the writer looks at its
@@ -44,6 +46,7 @@
 #include <libpq-fe.h>
 
 #include "estkit/store.h"
+#include "store/postgresql/pg_int.h"
 #include "store/sqlite/sqlite_int.h"
 
 #define N 24
@@ -330,7 +333,7 @@ gathering_writer(struct fx *f, struct job *jobs, int n, int queue_during_first, 
 	struct est_store_writer *w = NULL;
 
 	assert_int_equal(est_store_writer_start(f->path, 4, &w, &e), EST_OK);
-	est_store_writer_gather(w, 3600L * 1000000000L);
+	est_store_writer_gather(w, (int64_t)3600 * 1000000000);
 	for (int i = 0; i < n; i++)
 		init_job(f, &jobs[i], serial + i);
 	during.w = w;
@@ -363,7 +366,31 @@ test_gathers_behind_commits(void **state)
 	est_store_writer_stop(w);
 }
 
-/* One client waiting for each answer before its next write is never held. */
+/* test_lone_writes_not_held's client: each answer makes its next write. */
+static struct {
+	struct est_store_writer *w;
+	struct job *jobs;
+	int n;
+} lone;
+
+static void
+answered_then_next(struct est_write *w)
+{
+	struct job *j = w->arg;
+	int i = (int)(j - lone.jobs);
+
+	/* Queued by the answer itself: before the writer looks at its queue again. */
+	if (i + 1 < lone.n)
+		est_store_writer_submit(lone.w, &lone.jobs[i + 1].w);
+	done(w);
+}
+
+/*
+ * One client waiting for each answer before its next write is never held:
+ * each write is submitted from the previous one's done callback, so it is
+ * queued before the writer's loop comes round, and a writer that judged
+ * "company" after the answers went would wait its hour here.
+ */
 static void
 test_lone_writes_not_held(void **state)
 {
@@ -372,10 +399,13 @@ test_lone_writes_not_held(void **state)
 	struct est_store_writer *w = gathering_writer(f, jobs, 5, 0, 5100);
 	uint64_t groups, writes;
 
-	for (int i = 0; i < 5; i++) {
-		est_store_writer_submit(w, &jobs[i].w);
-		wait_reported(f, i + 1);
-	}
+	lone.w = w;
+	lone.jobs = jobs;
+	lone.n = 5;
+	for (int i = 0; i < 5; i++)
+		jobs[i].w.done = answered_then_next;
+	est_store_writer_submit(w, &jobs[0].w);
+	wait_reported(f, 5);
 	est_store_writer_stats(w, &groups, &writes);
 	assert_int_equal(groups, 5);
 	all_written(jobs, 5);
@@ -441,6 +471,72 @@ test_checkpoints_often(void **state)
 			    (long long)sb.st_size, bound);
 	}
 	est_store_writer_stop(w);
+}
+
+/*
+ * SQLite: a write whose failure rolls back the whole transaction (a full
+ * disk, an I/O error; here a trigger's RAISE(ROLLBACK)) loses its group.
+ * The writes after it must fail too, not each commit alone outside a
+ * transaction while its client is told it failed, and the one before is
+ * undone with the transaction.
+ */
+static void
+test_lost_transaction_fails_group(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct job jobs[4];
+	char sql[256];
+	sqlite3 *db;
+
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	for (int i = 0; i < 4; i++)
+		init_job(f, &jobs[i], 7000 + i);
+	snprintf(sql, sizeof(sql), "CREATE TRIGGER lose BEFORE INSERT ON certs WHEN "
+	    "NEW.serial = '%s' BEGIN SELECT RAISE(ROLLBACK, 'test: all of it'); END",
+	    jobs[2].w.rec->serial);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	/* jobs[0] alone, then jobs[1..3] in one group. */
+	submit_grouped(f, w, jobs, 4);
+	assert_int_equal(jobs[0].w.rc, EST_OK);
+	assert_true(on_record(f->path, jobs[0].w.rec->serial));
+	for (int i = 1; i < 4; i++) {
+		assert_int_not_equal(jobs[i].w.rc, EST_OK);
+		assert_int_equal(jobs[i].times, 1);
+		if (on_record(f->path, jobs[i].w.rec->serial))
+			fail_msg("write %d is on record but was reported failed: %s", i,
+			    jobs[i].w.err.msg);
+	}
+	assert_non_null(strstr(jobs[3].w.err.msg, "the group's transaction was lost"));
+	assert_non_null(strstr(jobs[3].w.err.msg, "test: all of it"));
+	for (int i = 0; i < 4; i++)
+		est_cert_rec_free(jobs[i].w.rec);
+	est_store_writer_stop(w);
+}
+
+/*
+ * PostgreSQL answers COMMIT of an aborted transaction with success and the
+ * tag ROLLBACK: a group whose transaction was aborted under it (a failed
+ * undo) must not be reported durable.
+ */
+static void
+test_aborted_commit_fails(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct pg_store *s = pg(f->st);
+
+	assert_int_equal(pg_begin(s, &e), EST_OK);
+	assert_int_not_equal(pg_exec(s, "SELECT 1/0", NULL, NULL, "dividing", &e), EST_OK);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(pg_commit(s, &e), EST_ERR_STORE);
+	assert_non_null(strstr(e.msg, "aborted and rolled back"));
+	/* The handle goes on: no transaction is left open. */
+	assert_int_equal(pg_begin(s, &e), EST_OK);
+	assert_int_equal(pg_commit(s, &e), EST_OK);
 }
 
 /* max_group bounds a group. */
@@ -680,6 +776,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lone_writes_not_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_ends_gathering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints_often, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_transaction_fails_group, setup, teardown),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_groups_and_durability, setup_pg, teardown_pg),
@@ -693,6 +790,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_gathers_behind_commits, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_lone_writes_not_held, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_stop_ends_gathering, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_aborted_commit_fails, setup_pg, teardown_pg),
 	};
 	int rc;
 

@@ -402,14 +402,23 @@ pg_begin(struct pg_store *s, struct est_error *e)
 	return rc;
 }
 
+/*
+ * PostgreSQL answers COMMIT of an aborted transaction with success and the
+ * tag "ROLLBACK": only the tag says whether anything was committed.
+ */
 enum est_err
 pg_commit(struct pg_store *s, struct est_error *e)
 {
+	PGresult *res = NULL;
 	enum est_err rc;
 
-	rc = pg_exec(s, SQL_COMMIT, NULL, NULL, "committing", e);
-	if (rc == EST_OK)
-		s->in_tx = false;
+	if ((rc = pg_exec(s, SQL_COMMIT, NULL, &res, "committing", e)) != EST_OK)
+		return rc;
+	s->in_tx = false;
+	if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		rc = est_fail(e, EST_ERR_STORE, "PostgreSQL %s: committing: the transaction was "
+		    "aborted and rolled back (%s)", s->name, PQcmdStatus(res));
+	PQclear(res);
 	return rc;
 }
 

@@ -5,7 +5,10 @@
  * SAVEPOINT, so that one that
  * fails (its code spent meanwhile by another server, its serial taken, its
  * end entity at its limit) is undone alone and the rest of the group still
- * commits. A lost connection fails the whole group as unavailable (503). Two
+ * commits. If a write cannot be undone so (a failed ROLLBACK TO leaves the
+ * transaction aborted), the group is lost: each later write of the group
+ * and its commit fail with the first reason, and the writer fails the writes
+ * made before. A lost connection fails the whole group as unavailable (503). Two
  * servers' groups that take two end entities' rows in opposite orders
  * deadlock; PostgreSQL fails one write, which is undone alone and answered
  * 503 with Retry-After (a retry within the group would wait for the same
@@ -21,38 +24,73 @@ static const char SQL_RELEASE[] = "RELEASE SAVEPOINT est_write";
 enum est_err
 pg_group_begin(struct est_store *st, struct est_error *e)
 {
-	return pg_begin(pg(st), e);
+	struct pg_store *s = pg(st);
+
+	s->group_lost = false;
+	return pg_begin(s, e);
+}
+
+/* The group's transaction is aborted or cannot be trusted: remember why, once. */
+static void
+lose_group(struct pg_store *s, const struct est_error *why)
+{
+	if (s->group_lost)
+		return;
+	s->group_lost = true;
+	est_fail(&s->group_err, why->code == EST_ERR_UNAVAILABLE ? EST_ERR_UNAVAILABLE :
+	    EST_ERR_STORE, "the group's transaction was lost: %s", why->msg);
+}
+
+static enum est_err
+group_lost(struct pg_store *s, struct est_error *e)
+{
+	if (e != NULL)
+		*e = s->group_err;
+	return s->group_err.code;
 }
 
 enum est_err
 pg_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 {
 	struct pg_store *s = pg(st);
+	struct est_error undo = { 0 };
 	int64_t id = 0;
 	enum est_err rc;
 
-	if ((rc = pg_exec(s, SQL_SAVEPOINT, NULL, NULL, "starting a write", e)) != EST_OK)
+	if (s->group_lost)
+		return group_lost(s, e);
+	if ((rc = pg_exec(s, SQL_SAVEPOINT, NULL, NULL, "starting a write", e)) != EST_OK) {
+		lose_group(s, e);
 		return rc;
+	}
 	if (w->hold != NULL)
 		rc = pg_hold_request_in_tx(s, &w->hold_key, &w->held, e);
 	else
 		rc = pg_put_issued_in_tx(s, w->rec, w->how, &id, e);
 	if (rc != EST_OK) {
 		/* Undo this write only; the reason is already in e. */
-		pg_exec(s, SQL_UNDO, NULL, NULL, "undoing a write", NULL);
-		pg_exec(s, SQL_RELEASE, NULL, NULL, "undoing a write", NULL);
+		if (pg_exec(s, SQL_UNDO, NULL, NULL, "undoing a write", &undo) != EST_OK ||
+		    pg_exec(s, SQL_RELEASE, NULL, NULL, "undoing a write", &undo) != EST_OK)
+			lose_group(s, &undo);
 		return rc;
 	}
-	if ((rc = pg_exec(s, SQL_RELEASE, NULL, NULL, "ending a write", e)) == EST_OK &&
-	    w->rec != NULL)
+	if ((rc = pg_exec(s, SQL_RELEASE, NULL, NULL, "ending a write", e)) != EST_OK) {
+		lose_group(s, e);
+		return rc;
+	}
+	if (w->rec != NULL)
 		w->rec->id = id;
-	return rc;
+	return EST_OK;
 }
 
 enum est_err
 pg_group_commit(struct est_store *st, struct est_error *e)
 {
-	return pg_commit(pg(st), e);
+	struct pg_store *s = pg(st);
+
+	if (s->group_lost)
+		return group_lost(s, e);
+	return pg_commit(s, e);
 }
 
 void

@@ -2,7 +2,7 @@
  * PostgreSQL backend, private: the handle, and what db.c (the connection,
  * schema and statements) lends the files of the records: certs.c, ee.c
  * (end entities and their codes), requests.c, extca.c, crl.c, group.c. Nothing
- * outside lib/store/postgresql includes this.
+ * outside lib/store/postgresql includes this but tests/unit/test_writer.c.
  */
 #ifndef ESTKIT_PG_INT_H
 #define ESTKIT_PG_INT_H
@@ -29,6 +29,8 @@ struct pg_store {
 	bool resetting;                 /* a new connection is being made (db.c reconnect) */
 	time_t reset_at;                /* since when */
 	PostgresPollingStatusType reset_poll; /* what its socket waits for */
+	bool group_lost;                /* the writer's group transaction is aborted (group.c) */
+	struct est_error group_err;     /* ... and why */
 };
 
 static inline struct pg_store *

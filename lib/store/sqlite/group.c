@@ -4,7 +4,13 @@
  * fsync of the WAL; each write (est_store_put_issued's work) runs inside a
  * SAVEPOINT, so that one that fails (its code spent meanwhile, its serial
  * taken, its end entity at its limit) is undone alone and the rest of the
- * group still commits.
+ * group still commits. Some failures (a full disk, an I/O error, memory)
+ * make SQLite roll back the whole transaction instead, and an undo can fail
+ * too: then the group is lost. Each later write of the group and its commit
+ * fail with the first reason, and the writer fails the writes made before
+ * (undone with the transaction). Going on would run the later writes
+ * outside a transaction, each committed alone on its RELEASE while its
+ * client is told it failed.
  *
  * SQLite copies the WAL back into the database file (a checkpoint) in the
  * commit that takes the WAL past a number of pages, and every answer of the
@@ -27,39 +33,74 @@ sq_group_begin(struct est_store *st, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
 
+	s->group_lost = false;
 	/* Only this handle's own setting: a plain assignment, no need to remember it was made. */
 	sqlite3_wal_autocheckpoint(s->db, SQ_GROUP_CHECKPOINT_PAGES);
 	return sq_begin(s, e);
+}
+
+/* The group's transaction is gone or cannot be trusted: remember why, once. */
+static void
+lose_group(struct sq_store *s, const struct est_error *why)
+{
+	if (s->group_lost)
+		return;
+	s->group_lost = true;
+	est_fail(&s->group_err, EST_ERR_STORE, "the group's transaction was lost: %s", why->msg);
+}
+
+static enum est_err
+group_lost(struct sq_store *s, struct est_error *e)
+{
+	if (e != NULL)
+		*e = s->group_err;
+	return EST_ERR_STORE;
 }
 
 enum est_err
 sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
+	struct est_error undo = { 0 };
 	int64_t id = 0;
 	enum est_err rc;
 
-	if ((rc = sq_run(s, SQL_SAVEPOINT, "starting a write", e)) != EST_OK)
+	if (s->group_lost)
+		return group_lost(s, e);
+	if ((rc = sq_run(s, SQL_SAVEPOINT, "starting a write", e)) != EST_OK) {
+		lose_group(s, e);
 		return rc;
+	}
 	if (w->hold != NULL)
 		rc = sq_hold_request_in_tx(s, &w->hold_key, &w->held, e);
 	else
 		rc = sq_put_issued_in_tx(s, w->rec, w->how, &id, e);
 	if (rc != EST_OK) {
 		/* Undo this write only; the reason is already in e. */
-		sq_run(s, SQL_ROLLBACK_TO, "undoing a write", NULL);
-		sq_run(s, SQL_RELEASE, "undoing a write", NULL);
+		if (sqlite3_get_autocommit(s->db))
+			lose_group(s, e);
+		else if (sq_run(s, SQL_ROLLBACK_TO, "undoing a write", &undo) != EST_OK ||
+		    sq_run(s, SQL_RELEASE, "undoing a write", &undo) != EST_OK)
+			lose_group(s, &undo);
 		return rc;
 	}
-	if ((rc = sq_run(s, SQL_RELEASE, "ending a write", e)) == EST_OK && w->rec != NULL)
+	if ((rc = sq_run(s, SQL_RELEASE, "ending a write", e)) != EST_OK) {
+		lose_group(s, e);
+		return rc;
+	}
+	if (w->rec != NULL)
 		w->rec->id = id;
-	return rc;
+	return EST_OK;
 }
 
 enum est_err
 sq_group_commit(struct est_store *st, struct est_error *e)
 {
-	return sq_commit(sq(st), e);
+	struct sq_store *s = sq(st);
+
+	if (s->group_lost)
+		return group_lost(s, e);
+	return sq_commit(s, e);
 }
 
 void

@@ -2,7 +2,7 @@
  * SQLite backend, private: the handle, and what db.c (the connection, schema
  * and statements) lends the files of the other records: certs.c, ee.c
  * (end entities and their codes), requests.c, extca.c, crl.c, group.c. Nothing
- * outside lib/store/sqlite includes this.
+ * outside lib/store/sqlite includes this but tests/unit/test_writer.c.
  */
 #ifndef ESTKIT_SQLITE_INT_H
 #define ESTKIT_SQLITE_INT_H
@@ -23,6 +23,8 @@ struct sq_store {
 	char *path;                     /* the file, for every error message */
 	const char *sql[SQ_STMT_MAX];   /* statement texts prepared so far, by identity */
 	sqlite3_stmt *stmt[SQ_STMT_MAX]; /* and their statements */
+	bool group_lost;                /* the writer's group transaction is gone (group.c) */
+	struct est_error group_err;     /* ... and why */
 };
 
 static inline struct sq_store *
