@@ -14,8 +14,11 @@
  * never go to a file nobody can find.
  *
  * The last line this process wrote is remembered with the file's size after
- * it: while the file still has that size under the lock, nobody else has
- * appended, and its end need not be read again.
+ * it. While the file under the lock still has that size and still ends with
+ * that line's hash, the chain goes on from it without reading the end again.
+ * The size alone is not enough: a file truncated in place and written again
+ * by another writer (a copytruncate rotation, then estadm or a second estd)
+ * can grow back to exactly that size, lines of one shape being of one length.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +156,27 @@ split_line(const char *line, size_t len, size_t *content_len, char *hash)
 }
 
 /*
+ * Whether the file, of the size this handle left, still ends with the line it
+ * wrote last. The hash covers the line's seq and prev, so a file ending in it
+ * ends in that line, and what the full read would find is what is remembered.
+ * A short or failed read says no: the end is then read in full, which reports
+ * its own errors.
+ */
+static bool
+ends_as_left(const struct est_audit *a)
+{
+	char end[HASH_FIELD_LEN + EST_AUDIT_HASH_HEX + 1];
+	ssize_t got;
+
+	if (a->tail_size < (off_t)sizeof(end))
+		return false;
+	got = pread(a->fd, end, sizeof(end), a->tail_size - (off_t)sizeof(end));
+	return got == (ssize_t)sizeof(end) && memcmp(end, HASH_FIELD, HASH_FIELD_LEN) == 0 &&
+	    memcmp(end + HASH_FIELD_LEN, a->tail_hash, EST_AUDIT_HASH_HEX) == 0 &&
+	    end[sizeof(end) - 1] == '\n';
+}
+
+/*
  * The seq and hash of the file's last complete line (0 and zeros for an
  * empty file), whether the file ends without a newline, and its size.
  */
@@ -175,7 +199,7 @@ read_tail(struct est_audit *a, unsigned long long *seq, char *hash, bool *torn,
 	*size = st.st_size;
 	if (st.st_size == 0)
 		return EST_OK;
-	if (st.st_size == a->tail_size) {
+	if (st.st_size == a->tail_size && ends_as_left(a)) {
 		*seq = a->tail_seq;
 		memcpy(hash, a->tail_hash, sizeof(a->tail_hash));
 		return EST_OK;

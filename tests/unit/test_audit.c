@@ -4,9 +4,10 @@
  * last line are each found and named by line; appends from several threads
  * and from a second handle on the same file (a second process) keep one
  * chain, and so does a handle that remembers its own last line when others
- * wrote after it or the file was rotated or truncated; key=value and JSON lines escape what a client could choose (a
- * subject with quotes, spaces, newlines, "key=" inside) so it cannot forge
- * a field or a line, and parse back.
+ * wrote after it or the file was rotated or truncated, even when truncated
+ * and written again back to the same size; key=value and JSON lines escape
+ * what a client could choose (a subject with quotes, spaces, newlines,
+ * "key=" inside) so it cannot forge a field or a line, and parse back.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -288,6 +290,40 @@ test_end_read_again_after_others(void **state)
 	est_audit_close(b);
 }
 
+/*
+ * A file truncated in place and written again by another writer can grow
+ * back to exactly the size this handle left (lines of one shape have one
+ * length), so that size must not vouch for the end the handle remembers.
+ */
+static void
+test_end_read_again_after_same_size_regrowth(void **state)
+{
+	struct est_audit *a = NULL, *b = NULL;
+	char hash[EST_AUDIT_HASH_HEX + 1];
+	struct est_error e = { 0 };
+	size_t entries = 0;
+	struct stat st;
+	off_t left;
+
+	(void)state;
+	write_entries(0);
+	assert_int_equal(est_audit_open(path, &a, &e), EST_OK);
+	assert_int_equal(est_audit_open(path, &b, &e), EST_OK);
+	append(a, "user:a", "issue", "01");
+	assert_int_equal(stat(path, &st), 0);
+	left = st.st_size;
+	assert_int_equal(truncate(path, 0), 0);       /* copytruncate-style rotation */
+	append(b, "user:b", "issue", "02");
+	assert_int_equal(stat(path, &st), 0);
+	/* Else the size alone would tell a, and this would test nothing. */
+	assert_int_equal(st.st_size, left);
+	append(a, "user:a", "issue", "03");
+	assert_int_equal(est_audit_verify(path, &entries, hash, &e), EST_OK);
+	assert_int_equal(entries, 2);
+	est_audit_close(a);
+	est_audit_close(b);
+}
+
 struct worker_arg {
 	int id;
 	int n;
@@ -420,6 +456,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_removed_inserted_reordered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_line_found_and_continued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_read_again_after_others, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_read_again_after_same_size_regrowth, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
 		cmocka_unit_test(test_kvline_escapes),
 		cmocka_unit_test(test_kvline_json),
