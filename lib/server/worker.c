@@ -78,8 +78,11 @@ attach_listener(struct est_worker *w, struct worker_listener *wl, struct est_err
  * An event base whose epoll changes wait for the next epoll_wait: a request
  * turns its connection's reading off and on and its writing on and off, and
  * changes made in one pass of the loop go to the kernel as one epoll_ctl.
- * (libevent warns this confuses it about descriptors made by dup(); a worker
- * has none: every descriptor it watches comes from accept or is its own.)
+ * libevent warns that it confuses descriptors made by dup() of one socket
+ * in one epoll set. A reload's new server takes each listener over as such
+ * a dup (server.c), but each base watches only its own server's copy, and
+ * est_server_free frees the bases, their epoll sets with them, before it
+ * closes the listeners: keep that order.
  */
 static struct event_base *
 new_base(void)
