@@ -171,10 +171,8 @@ ratelimit_table_locked(struct ratelimit_table *t, const char *key, int64_t now)
 	struct slot *s;
 	bool locked;
 
-	if (t->limit == 0)
-		return false;
 	pthread_mutex_lock(&t->mu);
-	s = find(t, key, now, false);
+	s = t->limit > 0 ? find(t, key, now, false) : NULL;
 	locked = s != NULL && s->locked_until > now;
 	pthread_mutex_unlock(&t->mu);
 	return locked;
@@ -186,11 +184,9 @@ ratelimit_table_fail(struct ratelimit_table *t, const char *key, int64_t now)
 	struct slot *s;
 	bool locks = false;
 
-	if (t->limit == 0)
-		return false;
 	pthread_mutex_lock(&t->mu);
-	s = find(t, key, now, true);
-	if (s->locked_until <= now) {
+	s = t->limit > 0 ? find(t, key, now, true) : NULL;
+	if (s != NULL && s->locked_until <= now) {
 		if (s->fails == 0 || now - s->window_start >= t->window) {
 			s->fails = 0;
 			s->window_start = now;
@@ -211,10 +207,8 @@ ratelimit_table_forget(struct ratelimit_table *t, const char *key)
 {
 	struct slot *s;
 
-	if (t->limit == 0)
-		return;
 	pthread_mutex_lock(&t->mu);
-	if ((s = find(t, key, 0, false)) != NULL)
+	if (t->limit > 0 && (s = find(t, key, 0, false)) != NULL)
 		memset(s, 0, sizeof(*s));
 	pthread_mutex_unlock(&t->mu);
 }
