@@ -249,7 +249,8 @@ write_all(struct est_audit *a, const char *s, size_t len, struct est_error *e)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return est_fail(e, EST_ERR_IO, "audit log %s: %s", a->path, strerror(errno));
+			return est_fail(e, EST_ERR_IO, "audit log %s: %s", a->path,
+			    w < 0 ? strerror(errno) : "nothing could be written");
 		s += w;
 		len -= (size_t)w;
 	}
