@@ -5,6 +5,8 @@
 #ifndef ESTKIT_STORE_INT_H
 #define ESTKIT_STORE_INT_H
 
+#include <stdbool.h>
+
 #include "estkit/err.h"
 #include "estkit/store.h"
 
@@ -52,5 +54,23 @@ enum est_err store_check_request(const struct est_req_rec *rec, struct est_req_r
  * naming what is missing): checked before any backend sees them. */
 enum est_err store_check_issued(const struct est_cert_rec *rec,
     const struct est_issue_record *how, struct est_error *e);
+
+/* writer.c, for the backends' group operations */
+
+/*
+ * A writer's group whose transaction was lost (a write's failure rolled it
+ * all back, or an undo failed): every later write of the group, and its
+ * commit, fail with the first reason. A backend clears lost in group_begin.
+ */
+struct store_group {
+	bool lost;
+	struct est_error why;
+};
+
+/* Mark g lost, once, for why (503 if why was, else a store error). */
+void store_group_lose(struct store_group *g, const struct est_error *why);
+
+/* EST_OK while g is not lost; else its error, with the reason in *e (may be NULL). */
+enum est_err store_group_check(const struct store_group *g, struct est_error *e);
 
 #endif

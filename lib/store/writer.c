@@ -83,6 +83,26 @@ gather(struct est_store_writer *w)
 	w->gathering = false;
 }
 
+void
+store_group_lose(struct store_group *g, const struct est_error *why)
+{
+	if (g->lost)
+		return;
+	g->lost = true;
+	est_fail(&g->why, why->code == EST_ERR_UNAVAILABLE ? EST_ERR_UNAVAILABLE : EST_ERR_STORE,
+	    "the group's transaction was lost: %s", why->msg);
+}
+
+enum est_err
+store_group_check(const struct store_group *g, struct est_error *e)
+{
+	if (!g->lost)
+		return EST_OK;
+	if (e != NULL)
+		*e = g->why;
+	return g->why.code;
+}
+
 /* Write one group in one transaction; every write gets its outcome. */
 static void
 write_group(struct est_store_writer *w, struct est_write *group)

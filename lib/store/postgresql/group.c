@@ -26,27 +26,8 @@ pg_group_begin(struct est_store *st, struct est_error *e)
 {
 	struct pg_store *s = pg(st);
 
-	s->group_lost = false;
+	s->group.lost = false;
 	return pg_begin(s, e);
-}
-
-/* The group's transaction is aborted or cannot be trusted: remember why, once. */
-static void
-lose_group(struct pg_store *s, const struct est_error *why)
-{
-	if (s->group_lost)
-		return;
-	s->group_lost = true;
-	est_fail(&s->group_err, why->code == EST_ERR_UNAVAILABLE ? EST_ERR_UNAVAILABLE :
-	    EST_ERR_STORE, "the group's transaction was lost: %s", why->msg);
-}
-
-static enum est_err
-group_lost(struct pg_store *s, struct est_error *e)
-{
-	if (e != NULL)
-		*e = s->group_err;
-	return s->group_err.code;
 }
 
 enum est_err
@@ -57,10 +38,10 @@ pg_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 	int64_t id = 0;
 	enum est_err rc;
 
-	if (s->group_lost)
-		return group_lost(s, e);
+	if ((rc = store_group_check(&s->group, e)) != EST_OK)
+		return rc;
 	if ((rc = pg_exec(s, SQL_SAVEPOINT, NULL, NULL, "starting a write", e)) != EST_OK) {
-		lose_group(s, e);
+		store_group_lose(&s->group, e);
 		return rc;
 	}
 	if (w->hold != NULL)
@@ -71,11 +52,11 @@ pg_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 		/* Undo this write only; the reason is already in e. */
 		if (pg_exec(s, SQL_UNDO, NULL, NULL, "undoing a write", &undo) != EST_OK ||
 		    pg_exec(s, SQL_RELEASE, NULL, NULL, "undoing a write", &undo) != EST_OK)
-			lose_group(s, &undo);
+			store_group_lose(&s->group, &undo);
 		return rc;
 	}
 	if ((rc = pg_exec(s, SQL_RELEASE, NULL, NULL, "ending a write", e)) != EST_OK) {
-		lose_group(s, e);
+		store_group_lose(&s->group, e);
 		return rc;
 	}
 	if (w->rec != NULL)
@@ -87,9 +68,10 @@ enum est_err
 pg_group_commit(struct est_store *st, struct est_error *e)
 {
 	struct pg_store *s = pg(st);
+	enum est_err rc;
 
-	if (s->group_lost)
-		return group_lost(s, e);
+	if ((rc = store_group_check(&s->group, e)) != EST_OK)
+		return rc;
 	return pg_commit(s, e);
 }
 

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "estkit/store.h"
+#include "store/store_int.h"
 
 /* How many distinct statements the backend prepares, at most. */
 #define PG_STMT_MAX 48
@@ -29,8 +30,7 @@ struct pg_store {
 	bool resetting;                 /* a new connection is being made (db.c reconnect) */
 	time_t reset_at;                /* since when */
 	PostgresPollingStatusType reset_poll; /* what its socket waits for */
-	bool group_lost;                /* the writer's group transaction is aborted (group.c) */
-	struct est_error group_err;     /* ... and why */
+	struct store_group group;       /* the writer's group in progress (group.c) */
 };
 
 static inline struct pg_store *

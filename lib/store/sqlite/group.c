@@ -33,28 +33,10 @@ sq_group_begin(struct est_store *st, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
 
-	s->group_lost = false;
+	s->group.lost = false;
 	/* Only this handle's own setting: a plain assignment, no need to remember it was made. */
 	sqlite3_wal_autocheckpoint(s->db, SQ_GROUP_CHECKPOINT_PAGES);
 	return sq_begin(s, e);
-}
-
-/* The group's transaction is gone or cannot be trusted: remember why, once. */
-static void
-lose_group(struct sq_store *s, const struct est_error *why)
-{
-	if (s->group_lost)
-		return;
-	s->group_lost = true;
-	est_fail(&s->group_err, EST_ERR_STORE, "the group's transaction was lost: %s", why->msg);
-}
-
-static enum est_err
-group_lost(struct sq_store *s, struct est_error *e)
-{
-	if (e != NULL)
-		*e = s->group_err;
-	return EST_ERR_STORE;
 }
 
 enum est_err
@@ -65,10 +47,10 @@ sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 	int64_t id = 0;
 	enum est_err rc;
 
-	if (s->group_lost)
-		return group_lost(s, e);
+	if ((rc = store_group_check(&s->group, e)) != EST_OK)
+		return rc;
 	if ((rc = sq_run(s, SQL_SAVEPOINT, "starting a write", e)) != EST_OK) {
-		lose_group(s, e);
+		store_group_lose(&s->group, e);
 		return rc;
 	}
 	if (w->hold != NULL)
@@ -78,14 +60,14 @@ sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e)
 	if (rc != EST_OK) {
 		/* Undo this write only; the reason is already in e. */
 		if (sqlite3_get_autocommit(s->db))
-			lose_group(s, e);
+			store_group_lose(&s->group, e);
 		else if (sq_run(s, SQL_ROLLBACK_TO, "undoing a write", &undo) != EST_OK ||
 		    sq_run(s, SQL_RELEASE, "undoing a write", &undo) != EST_OK)
-			lose_group(s, &undo);
+			store_group_lose(&s->group, &undo);
 		return rc;
 	}
 	if ((rc = sq_run(s, SQL_RELEASE, "ending a write", e)) != EST_OK) {
-		lose_group(s, e);
+		store_group_lose(&s->group, e);
 		return rc;
 	}
 	if (w->rec != NULL)
@@ -97,9 +79,10 @@ enum est_err
 sq_group_commit(struct est_store *st, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
+	enum est_err rc;
 
-	if (s->group_lost)
-		return group_lost(s, e);
+	if ((rc = store_group_check(&s->group, e)) != EST_OK)
+		return rc;
 	return sq_commit(s, e);
 }
 

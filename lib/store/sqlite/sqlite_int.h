@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "estkit/store.h"
+#include "store/store_int.h"
 
 /* How many distinct statements the backend prepares, at most. */
 #define SQ_STMT_MAX 40
@@ -23,8 +24,7 @@ struct sq_store {
 	char *path;                     /* the file, for every error message */
 	const char *sql[SQ_STMT_MAX];   /* statement texts prepared so far, by identity */
 	sqlite3_stmt *stmt[SQ_STMT_MAX]; /* and their statements */
-	bool group_lost;                /* the writer's group transaction is gone (group.c) */
-	struct est_error group_err;     /* ... and why */
+	struct store_group group;       /* the writer's group in progress (group.c) */
 };
 
 static inline struct sq_store *
