@@ -37,9 +37,15 @@
 #include "util/kvline.h"
 #include "util/sha256hex.h"
 
-#define TAIL_MAX (2 * KVLINE_MAX)
 #define HASH_FIELD " hash="
 #define HASH_FIELD_LEN (sizeof(HASH_FIELD) - 1)
+/* The most one append writes: a newline ending a cut line, the line, its hash, a newline. */
+#define WRITE_MAX (1 + KVLINE_MAX + HASH_FIELD_LEN + EST_AUDIT_HASH_HEX + 1)
+/*
+ * Enough of the end to hold the last complete line whole, with the newline
+ * before it, even behind what a crash left of another write.
+ */
+#define TAIL_MAX (2 * WRITE_MAX)
 
 static const char zero_hash[EST_AUDIT_HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -189,7 +195,7 @@ read_tail(struct est_audit *a, unsigned long long *seq, char *hash, bool *torn,
 	size_t n, content_len;
 	ssize_t got;
 	off_t from;
-	char *end, *start;
+	char *end, *start, *rest;
 
 	*seq = 0;
 	memcpy(hash, zero_hash, sizeof(zero_hash));
@@ -204,7 +210,7 @@ read_tail(struct est_audit *a, unsigned long long *seq, char *hash, bool *torn,
 		memcpy(hash, a->tail_hash, sizeof(a->tail_hash));
 		return EST_OK;
 	}
-	from = st.st_size > TAIL_MAX ? st.st_size - TAIL_MAX : 0;
+	from = st.st_size > (off_t)TAIL_MAX ? st.st_size - (off_t)TAIL_MAX : 0;
 	got = pread(a->fd, buf, (size_t)(st.st_size - from), from);
 	if (got <= 0)
 		return est_fail(e, EST_ERR_IO, "audit log %s: cannot read its end: %s", a->path,
@@ -219,12 +225,14 @@ read_tail(struct est_audit *a, unsigned long long *seq, char *hash, bool *torn,
 	*end = '\0';
 	start = strrchr(buf, '\n');
 	start = start != NULL ? start + 1 : buf;
-	if (!split_line(start, (size_t)(end - start), &content_len, hash) ||
-	    !kvline_get(start, "seq", seqtext, sizeof(seqtext)))
-		return est_fail(e, EST_ERR_IO, "audit log %s: its last line is not an audit line "
-		    "(estadm audit verify)", a->path);
-	*seq = strtoull(seqtext, NULL, 10);
-	return EST_OK;
+	if (split_line(start, (size_t)(end - start), &content_len, hash) &&
+	    kvline_get(start, "seq", seqtext, sizeof(seqtext))) {
+		*seq = strtoull(seqtext, &rest, 10);
+		if (rest != seqtext && *rest == '\0')
+			return EST_OK;
+	}
+	return est_fail(e, EST_ERR_IO, "audit log %s: its last line is not an audit line "
+	    "(estadm audit verify)", a->path);
 }
 
 static void
@@ -263,7 +271,7 @@ append_locked(struct est_audit *a, const char *who, const char *what,
     const char *const *fields, size_t n, struct est_error *e)
 {
 	char prev[EST_AUDIT_HASH_HEX + 1], hash[EST_AUDIT_HASH_HEX + 1];
-	char out[KVLINE_MAX + HASH_FIELD_LEN + EST_AUDIT_HASH_HEX + 4];
+	char out[WRITE_MAX + 1];
 	unsigned long long seq;
 	struct kvline l;
 	const char *content;
@@ -277,11 +285,16 @@ append_locked(struct est_audit *a, const char *who, const char *what,
 	kvline_init(&l, false);
 	kvline_addf(&l, "seq", "%llu", seq + 1);
 	add_time(&l);
+	/*
+	 * The chain's fields before any a client chooses (a subject, a SAN list,
+	 * a principal of kilobytes): a line is cut at its bound, and one cut
+	 * before its prev would break the chain for every verify after.
+	 */
+	kvline_add(&l, "prev", prev);
 	kvline_add(&l, "who", who);
 	kvline_add(&l, "what", what);
 	for (size_t i = 0; i < n; i++)
 		kvline_add(&l, fields[2 * i], fields[2 * i + 1]);
-	kvline_add(&l, "prev", prev);
 	content = kvline_str(&l);
 	if (!est_sha256_hex(content, l.len, hash))
 		return est_fail(e, EST_ERR_CRYPTO, "SHA-256 failed");

@@ -70,8 +70,8 @@ printf 'topsecret\n' > code.txt
 "$ESTADM" -c var/estd.conf audit verify > verify.out || fail "audit verify: $(cat verify.out)"
 grep -q '6 entries, chain intact' verify.out || fail "unexpected: $(cat verify.out) $(cat var/audit.log)"
 A=var/audit.log
-sed -n 1p $A | grep_all '^seq=1 time=[0-9T:.-]*Z who=admin:[a-z0-9_-]* what=init ' || fail "init not audited: $(sed -n 1p $A)"
-sed -n 2p $A | grep_all "^seq=2 .* who=user:estuser what=issue serial=$serial subject=\"CN=dev\" alias=est profile=[a-z0-9_-]* auth=digest peer=127.0.0.1:[0-9]* prev=[0-9a-f]\{64\} hash=[0-9a-f]\{64\}$" ||
+sed -n 1p $A | grep_all '^seq=1 time=[0-9T:.-]*Z prev=0\{64\} who=admin:[a-z0-9_-]* what=init ' || fail "init not audited: $(sed -n 1p $A)"
+sed -n 2p $A | grep_all "^seq=2 time=[^ ]* prev=[0-9a-f]\{64\} who=user:estuser what=issue serial=$serial subject=\"CN=dev\" alias=est profile=[a-z0-9_-]* auth=digest peer=127.0.0.1:[0-9]* hash=[0-9a-f]\{64\}$" ||
 	fail "issuance not audited: $(sed -n 2p $A)"
 sed -n 3p $A | grep_all "who=cert:$serial what=renew serial=$rserial " || fail "renewal not audited: $(sed -n 3p $A)"
 sed -n 4p $A | grep_all "what=\"cert revoke\" args=\"$serial --reason superseded\"" || fail "revocation not audited: $(sed -n 4p $A)"
@@ -102,6 +102,20 @@ status=$(curl -s -o dev2.out -w '%{http_code}' --cacert "$TA" --digest -u estuse
 grep -q 'issued and stored but not handed out' estd.log || fail "the withheld certificate is not logged"
 cp audit.orig $A
 ok "an issuance that cannot be audited is refused with 503 and logged"
+
+# The attacker's side: a password holder asks for a subject of kilobytes. Its
+# audit line is cut at the line's bound, and the chain must still verify.
+ous=$(python3 -c "print('/'.join('OU=' + 'a' * 60 for _ in range(70)))")
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout long.key \
+    -subj "/CN=long/$ous" -outform DER -out long.der 2>/dev/null
+openssl base64 -in long.der -out long.b64
+status=$(curl -s -o long.p7 -w '%{http_code}' --cacert "$TA" --digest -u estuser:estpwd "${PK[@]}" \
+    --data-binary @long.b64 "$EST/simpleenroll")
+[ "$status" = 200 ] || fail "enrolment with a long subject gave $status"
+[ "$(tail -n 1 $A | wc -c)" -gt 4096 ] || fail "the long subject's line is short: $(tail -n 1 $A)"
+"$ESTADM" -c var/estd.conf audit verify > verify.out 2> verify.err ||
+	fail "a subject of kilobytes broke the chain: $(cat verify.err)"
+ok "a line cut at its bound keeps its chain (a subject of 4 KiB)"
 
 # --- JSON lines in a file --------------------------------------------------------
 check_estd_exit

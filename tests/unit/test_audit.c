@@ -5,7 +5,9 @@
  * and from a second handle on the same file (a second process) keep one
  * chain, and so does a handle that remembers its own last line when others
  * wrote after it or the file was rotated or truncated, even when truncated
- * and written again back to the same size; key=value and JSON lines escape
+ * and written again back to the same size; a line cut at its bound (a
+ * client's subject of kilobytes) keeps its chain, and a cut line of that
+ * length behind it still leaves the end readable; key=value and JSON lines escape
  * what a client could choose (a subject with quotes, spaces, newlines,
  * "key=" inside) so it cannot forge a field or a line, and parse back.
  */
@@ -247,6 +249,46 @@ test_cut_line_found_and_continued(void **state)
 }
 
 /*
+ * The longest line a client can cause (a subject of kilobytes, cut at the
+ * line's bound), then a crash that left nearly all of another such line:
+ * the end read for the chain must still hold the whole last complete line.
+ */
+static void
+test_longest_lines_cut_and_continued(void **state)
+{
+	static char subject[2 * KVLINE_MAX];
+	const char *fields[] = { "serial", "01", "subject", subject };
+	char hash[EST_AUDIT_HASH_HEX + 1];
+	struct est_audit *a = NULL;
+	struct est_error e = { 0 };
+	size_t n = 0;
+	char **lines;
+	FILE *f;
+
+	(void)state;
+	memset(subject, 'x', sizeof(subject) - 1);
+	unlink(path);
+	assert_int_equal(est_audit_open(path, &a, &e), EST_OK);
+	assert_int_equal(est_audit_append(a, "user:estuser", "issue", fields, 2, &e), EST_OK);
+	est_audit_close(a);
+	/* Cut at its bound, the line keeps its chain. */
+	assert_int_equal(est_audit_verify(path, &n, hash, &e), EST_OK);
+	assert_int_equal(n, 1);
+	lines = read_lines(&n);
+	assert_int_equal(n, 1);
+	/* Else this would not be the longest line. */
+	assert_true(strlen(lines[0]) > KVLINE_MAX - 64);
+	f = fopen(path, "a");
+	fwrite(lines[0], 1, strlen(lines[0]) - 2, f);    /* a crash mid-write */
+	fclose(f);
+	free_lines(lines, n);
+	assert_int_equal(est_audit_open(path, &a, &e), EST_OK);
+	append(a, "user:x", "issue", "AA");
+	est_audit_close(a);
+	expect_broken_at(":2:");
+}
+
+/*
  * A handle remembers the end it wrote; another writer's line in between, a
  * rotated file and a truncated one must each make it read the end again.
  */
@@ -455,6 +497,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_edit_with_new_hash_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removed_inserted_reordered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_line_found_and_continued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_longest_lines_cut_and_continued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_read_again_after_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_read_again_after_same_size_regrowth, setup,
 		    teardown),
