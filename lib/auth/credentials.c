@@ -58,12 +58,30 @@ struct user_set {
 	size_t cap;
 };
 
-/* What a set was read from; a missing file has exists=false. */
+/*
+ * What a set was read from; a missing file has exists=false. The time
+ * stamps tick every few milliseconds, so two versions of one size can share
+ * an mtime: estadm replaces the file by a rename (a new inode), and an edit
+ * in place changes ctime, which no tool sets back.
+ */
 struct file_stamp {
 	bool exists;
-	struct timespec mtim;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtim, ctim;
 	off_t size;
 };
+
+static void
+stamp_of(const struct stat *st, struct file_stamp *out)
+{
+	out->exists = true;
+	out->dev = st->st_dev;
+	out->ino = st->st_ino;
+	out->mtim = st->st_mtim;
+	out->ctim = st->st_ctim;
+	out->size = st->st_size;
+}
 
 struct est_creds {
 	char *path;
@@ -329,9 +347,7 @@ read_set(const char *path, struct user_set *out, struct file_stamp *stamp, struc
 		set_free(&s);
 		return rc;
 	}
-	stamp->exists = true;
-	stamp->mtim = st.st_mtim;
-	stamp->size = st.st_size;
+	stamp_of(&st, stamp);
 	*out = s;
 	return EST_OK;
 }
@@ -371,12 +387,18 @@ est_creds_free(struct est_creds *c)
 }
 
 static bool
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static bool
 stamp_equal(const struct file_stamp *a, const struct file_stamp *b)
 {
 	if (a->exists != b->exists)
 		return false;
-	return !a->exists || (a->mtim.tv_sec == b->mtim.tv_sec &&
-	    a->mtim.tv_nsec == b->mtim.tv_nsec && a->size == b->size);
+	return !a->exists || (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    same_time(&a->mtim, &b->mtim) && same_time(&a->ctim, &b->ctim));
 }
 
 enum est_err
@@ -388,11 +410,9 @@ est_creds_refresh(struct est_creds *c, struct est_error *e)
 	enum est_err rc;
 	bool same;
 
-	if (stat(c->path, &st) == 0) {
-		now.exists = true;
-		now.mtim = st.st_mtim;
-		now.size = st.st_size;
-	} else if (errno != ENOENT) {
+	if (stat(c->path, &st) == 0)
+		stamp_of(&st, &now);
+	else if (errno != ENOENT) {
 		return est_fail(e, EST_ERR_IO, "stat %s: %s", c->path, strerror(errno));
 	}
 	pthread_rwlock_rdlock(&c->lock);

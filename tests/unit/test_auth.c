@@ -359,6 +359,7 @@ test_refresh(void **state)
 	char user[EST_HTTPAUTH_MAX_USER + 1];
 	char authz[256];
 	struct timespec times[2];
+	struct stat was, now;
 	bool replaced, stale;
 	FILE *fp;
 
@@ -377,6 +378,23 @@ test_refresh(void **state)
 	assert_int_equal(est_creds_refresh(f->c, &e), EST_OK);
 	/* "estuser:s3cret pas2" */
 	strcpy(authz, "Basic ZXN0dXNlcjpzM2NyZXQgcGFzMg==");
+	assert_int_equal(check(f, authz, NOW, user, &stale, &e), EST_OK);
+
+	/*
+	 * Same size and the very same mtime as the version read: two writes
+	 * within one tick of the file system's clock. The new password holds,
+	 * the old one no longer.
+	 */
+	assert_int_equal(stat(f->path, &was), 0);
+	assert_int_equal(est_creds_set(f->path, REALM, USER, "s3cret pas3", &replaced, &e), EST_OK);
+	times[0] = times[1] = was.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, f->path, times, 0), 0);
+	assert_int_equal(stat(f->path, &now), 0);
+	assert_int_equal(now.st_size, was.st_size);
+	assert_int_equal(est_creds_refresh(f->c, &e), EST_OK);
+	assert_int_equal(check(f, authz, NOW, user, &stale, &e), EST_ERR_AUTH);
+	/* "estuser:s3cret pas3" */
+	strcpy(authz, "Basic ZXN0dXNlcjpzM2NyZXQgcGFzMw==");
 	assert_int_equal(check(f, authz, NOW, user, &stale, &e), EST_OK);
 
 	/* A broken file leaves the old set in force. */
