@@ -201,10 +201,12 @@ enum est_err est_ca_sign_content(const struct est_ca *ca, const char *content_oi
     struct est_error *e);
 
 /*
- * Verify that cert was issued by this CA (path validation to the CA's root,
- * with `extra` as untrusted intermediates, may be NULL) at time `now`.
- * EST_ERR_FORBIDDEN with the verification reason ("certificate has
- * expired", ...) when it does not.
+ * Verify that cert was issued by this CA itself (path validation to the
+ * CA's root, with `extra` as untrusted intermediates, may be NULL, and this
+ * CA the leaf's issuer on that path) at time `now`: a certificate of a CA
+ * below this one is not this CA's. EST_ERR_FORBIDDEN with the verification
+ * reason ("certificate has expired", ..., "certificate was not issued by CA
+ * NAME") when it does not.
  */
 enum est_err est_ca_verify(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
     time_t now, struct est_error *e);

@@ -330,16 +330,16 @@ out:
 	return rc;
 }
 
-/* Whether the CA's own certificate is on a validated path above its leaf. */
+/*
+ * Whether the CA's own certificate issued the leaf of a validated path. Not
+ * merely somewhere above it: a certificate of another CA of this server that
+ * is subordinate to this one would otherwise pass here (it is on record, in
+ * the shared store) and renew at this CA's alias under none of its rules.
+ */
 static bool
-path_has_ca(const struct est_ca *ca, STACK_OF(X509) *path)
+issued_by_ca(const struct est_ca *ca, STACK_OF(X509) *path)
 {
-	int i;
-
-	for (i = 1; i < sk_X509_num(path); i++)
-		if (X509_cmp(sk_X509_value(path, i), ca->ca_cert) == 0)
-			return true;
-	return false;
+	return sk_X509_num(path) > 1 && X509_cmp(sk_X509_value(path, 1), ca->ca_cert) == 0;
 }
 
 /* The untrusted certificates for a path to ca's root: its chain below the
@@ -385,7 +385,7 @@ est_ca_verify_known(const struct est_ca *ca, X509 *cert, STACK_OF(X509) *extra,
 	if (err != X509_V_OK)
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "client certificate not trusted: %s",
 		    X509_verify_cert_error_string(err));
-	else if (!path_has_ca(ca, path))
+	else if (!issued_by_ca(ca, path))
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate was not issued by CA %s",
 		    ca->ca_name);
 	else
