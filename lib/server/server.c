@@ -42,6 +42,29 @@ find_ca(struct est_server *srv, const char *name)
 	return NULL;
 }
 
+/*
+ * The store keeps certificates and revocations by issuer name and serial:
+ * two CAs of one name and different keys would share each other's records
+ * and CRL entries. One name with one key (a CA certificate issued again) is
+ * one issuer.
+ */
+static enum est_err
+check_distinct(struct est_server *srv, size_t i, struct est_error *e)
+{
+	X509 *ci = est_ca_cert(srv->cas[i]), *cj;
+
+	for (size_t j = 0; j < i; j++) {
+		cj = est_ca_cert(srv->cas[j]);
+		if (X509_NAME_cmp(X509_get_subject_name(ci), X509_get_subject_name(cj)) == 0 &&
+		    EVP_PKEY_eq(X509_get0_pubkey(ci), X509_get0_pubkey(cj)) != 1)
+			return est_fail(e, EST_ERR_CONFIG, "CA %s has the subject name of CA %s "
+			    "with another key: the store keeps certificates and revocations by "
+			    "issuer name, so give each CA a name of its own",
+			    est_ca_name(srv->cas[i]), est_ca_name(srv->cas[j]));
+	}
+	return EST_OK;
+}
+
 static enum est_err
 load_cas(struct est_server *srv, struct est_error *e)
 {
@@ -60,6 +83,8 @@ load_cas(struct est_server *srv, struct est_error *e)
 		if (rc != EST_OK)
 			return rc;
 		srv->n_cas++;
+		if ((rc = check_distinct(srv, i, e)) != EST_OK)
+			return rc;
 		chain = est_ca_chain(srv->cas[i]);
 		for (int j = 0; j < sk_X509_num(chain); j++)
 			if (X509_STORE_add_cert(srv->client_trust, sk_X509_value(chain, j)) != 1)

@@ -63,4 +63,19 @@ p7_to_pem renewed.p7 renewed.pem
 openssl x509 -in renewed.pem -noout -issuer | grep -q "Sub CA" || fail "the renewal is not the subordinate's"
 ok "it renews at its own alias"
 
+# A CA of the same name with another key would share the subordinate's records
+# and CRL entries (the store knows an issuer by its name): refused at start-up.
+check_estd_exit
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout var/twin.key \
+	-subj "/CN=Sub CA" -days 30 -addext "basicConstraints=critical,CA:TRUE" \
+	-addext "keyUsage=critical,keyCertSign,cRLSign" -out var/twin.pem 2>/dev/null
+chmod 600 var/twin.key
+printf '\n[ca TwinCA]\ncertificate = twin.pem\nkey = twin.key\n' >> var/estd.conf
+if "$ESTD" -c var/estd.conf --check > twin.out 2>&1; then
+	fail "estd accepted two CAs of one name: $(cat twin.out)"
+fi
+grep -q "CA TwinCA has the subject name of CA SubCA with another key" twin.out ||
+	fail "unexpected: $(cat twin.out)"
+ok "two CAs of one name and different keys are refused"
+
 finish
