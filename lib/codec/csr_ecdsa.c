@@ -19,6 +19,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -47,6 +48,19 @@ digests_init(void)
 {
 	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
 		digests[i] = EVP_MD_fetch(NULL, algs[i].digest, NULL);
+}
+
+/*
+ * The curves taken here. On any other OpenSSL may see another key type: a
+ * key on SM2's curve is an SM2 key to it, under which an ECDSA signature
+ * does not verify, while ECDSA_verify on the legacy key would accept it.
+ */
+static bool
+curve_taken(const EC_GROUP *group)
+{
+	int nid = EC_GROUP_get_curve_name(group);
+
+	return nid == NID_X9_62_prime256v1 || nid == NID_secp384r1 || nid == NID_secp521r1;
 }
 
 /* The digest of the signature algorithm alg; NULL if it is not one of ours. */
@@ -81,7 +95,7 @@ codec_csr_verify_ecdsa(X509_REQ *req)
 	/* EVP_PKEY_get0 gives a provider's key to nobody: those go to X509_REQ_verify. */
 	if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
 	    (ec = EVP_PKEY_get0(key)) == NULL || EC_KEY_get0_group(ec) == NULL ||
-	    EC_KEY_get0_public_key(ec) == NULL)
+	    !curve_taken(EC_KEY_get0_group(ec)) || EC_KEY_get0_public_key(ec) == NULL)
 		return -1;
 	X509_REQ_get0_signature(req, &sig, &alg);
 	if ((md = ecdsa_digest(alg)) == NULL)

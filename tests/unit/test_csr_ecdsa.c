@@ -332,6 +332,45 @@ refuses_the_point_at_infinity(void **state)
 	OPENSSL_free(der);
 }
 
+/*
+ * Curves other than P-256, P-384 and P-521 are X509_REQ_verify's to judge.
+ * The attacker's case is SM2's curve: OpenSSL reads such a key as an SM2
+ * key and refuses an ECDSA signature by it, and so must est_csr_verify
+ * (found in review: ECDSA_verify on the legacy key had accepted it). On
+ * secp256k1 both accept.
+ */
+static void
+other_curves_as_openssl_judges(void **state)
+{
+	static const struct {
+		const char *curve;
+		int verdict;
+	} cases[] = { { "SM2", 0 }, { "secp256k1", 1 } };
+	struct est_error e = { 0 };
+	X509_REQ *fast, *slow, *req = NULL;
+	unsigned char *der;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", cases[i].curve);
+
+		assert_non_null(key);
+		der = csr_der(key, EVP_sha256(), &len);
+		read_both(der, len, &fast, &slow);
+		assert_int_equal(slow_verdict(slow), cases[i].verdict);
+		assert_int_equal(codec_csr_verify_ecdsa(fast), -1);
+		assert_int_equal(est_csr_from_body(der, len, &req, &e), EST_OK);
+		assert_int_equal(est_csr_verify(req, &e), cases[i].verdict ? EST_OK : EST_ERR_BADREQ);
+		ERR_clear_error();
+		X509_REQ_free(req);
+		X509_REQ_free(fast);
+		X509_REQ_free(slow);
+		OPENSSL_free(der);
+		EVP_PKEY_free(key);
+	}
+}
+
 int
 main(void)
 {
@@ -340,6 +379,7 @@ main(void)
 		cmocka_unit_test(leaves_the_rest),
 		cmocka_unit_test(refuses_what_openssl_refuses),
 		cmocka_unit_test(refuses_the_point_at_infinity),
+		cmocka_unit_test(other_curves_as_openssl_judges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
