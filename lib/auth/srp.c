@@ -256,6 +256,13 @@ enum est_err
 est_srp_tls_enable(SSL_CTX *ctx, const char *ciphers, struct est_srp_server *srv,
     struct est_error *e)
 {
+	/*
+	 * No session tickets: a resumed session runs no SRP exchange, yet
+	 * OpenSSL takes its user name from the new ClientHello, so any name
+	 * would pass (found in review; est_srp_peer_user refuses such a session
+	 * too). The listener's session cache is off already.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	if (!SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) ||
 	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1 ||
 	    SSL_CTX_set_srp_username_callback(ctx, on_srp_user) != 1 ||
@@ -269,8 +276,8 @@ est_srp_peer_user(SSL *ssl)
 {
 	const SSL_CIPHER *c;
 
-	/* Only a handshake with SRP key exchange proved the name. */
-	if (ssl == NULL || (c = SSL_get_current_cipher(ssl)) == NULL ||
+	/* Only a full handshake with SRP key exchange proved the name. */
+	if (ssl == NULL || SSL_session_reused(ssl) || (c = SSL_get_current_cipher(ssl)) == NULL ||
 	    SSL_CIPHER_get_kx_nid(c) != NID_kx_srp)
 		return NULL;
 	return SSL_get_srp_username(ssl);

@@ -59,6 +59,16 @@ b64d < dev.p7 | openssl pkcs7 -inform DER -print_certs | openssl x509 -noout -su
 grep_all 'principal=srp:dev1 status=200 ms=[0-9.]* auth=srp ' "$T/estd.log" || fail "principal not srp:dev1, or auth not srp"
 ok "curl --tlsauthtype SRP --tlsuser --tlspassword enrols; principal srp:dev1"
 
+# The attacker's side: dev1's session, offered again under dev2's name with a
+# wrong password. A resumed session runs no SRP exchange, so it must not
+# resume at all (it did, and enrolled as srp:dev2, before tickets were off).
+"$ESTKIT_TOOLS/srp_resume" "$SRP_PORT" dev.b64 dev1 'srp secret 1' dev2 wrong > resume.out ||
+	fail "srp_resume: $(cat resume.out)"
+grep_all '^dev1: resumed=0 HTTP/1.1 200' resume.out || fail "dev1's own enrolment: $(cat resume.out)"
+grep_all '^dev2: handshake failed$' resume.out || fail "dev1's session under dev2's name: $(cat resume.out)"
+! grep -q 'principal=srp:dev2' "$T/estd.log" || fail "srp:dev2 authenticated without its password"
+ok "an SRP session is not resumed: dev1's cannot enrol as dev2"
+
 # The attacker's side: a wrong password and an unknown user look the same.
 srp_curl --tlsuser dev1 --tlspassword wrong "$SEST/srp/cacerts" -o /dev/null -w '%{errormsg}\n' > wrong.txt || true
 srp_curl --tlsuser nobody --tlspassword wrong "$SEST/srp/cacerts" -o /dev/null -w '%{errormsg}\n' > unknown.txt || true
