@@ -56,6 +56,16 @@ enum est_err est_bearer_check(const struct est_bearer_conf *c, const char *autho
     time_t now, char principal[EST_BEARER_PRINCIPAL_MAX], const char **rfc_error,
     struct est_error *e);
 
+/* The least RSA key size a JWT key may have. */
+#define EST_JWT_RSA_MIN_BITS 2048
+
+/*
+ * Whether key can sign the JWTs accepted: RSA of EST_JWT_RSA_MIN_BITS or
+ * more (RS256), EC on P-256 (ES256) or Ed25519 (EdDSA). EST_ERR_CONFIG
+ * naming them otherwise.
+ */
+enum est_err est_bearer_jwt_key_check(EVP_PKEY *key, struct est_error *e);
+
 /* Whether an Authorization header value uses the Bearer scheme. */
 bool est_bearer_is_bearer(const char *authorization);
 

@@ -239,17 +239,39 @@ signature_der(const char *alg, unsigned char *sig, size_t *len)
 	return der;
 }
 
+/* The JWS alg a key signs with (RFC 7518: ES256 is P-256 only), or NULL. */
+static const char *
+key_alg(EVP_PKEY *key)
+{
+	char group[32];
+
+	if (EVP_PKEY_is_a(key, "RSA"))
+		return EVP_PKEY_get_bits(key) >= EST_JWT_RSA_MIN_BITS ? "RS256" : NULL;
+	if (EVP_PKEY_is_a(key, "EC"))
+		return EVP_PKEY_get_group_name(key, group, sizeof(group), NULL) == 1 &&
+		    strcmp(group, "prime256v1") == 0 ? "ES256" : NULL;
+	if (EVP_PKEY_is_a(key, "ED25519"))
+		return "EdDSA";
+	return NULL;
+}
+
 /* Whether alg is the one the key makes. */
 static bool
 alg_fits(const char *alg, EVP_PKEY *key)
 {
-	if (strcmp(alg, "RS256") == 0)
-		return EVP_PKEY_is_a(key, "RSA");
-	if (strcmp(alg, "ES256") == 0)
-		return EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) == 256;
-	if (strcmp(alg, "EdDSA") == 0)
-		return EVP_PKEY_is_a(key, "ED25519");
-	return false;
+	const char *mine = key_alg(key);
+
+	return mine != NULL && strcmp(alg, mine) == 0;
+}
+
+enum est_err
+est_bearer_jwt_key_check(EVP_PKEY *key, struct est_error *e)
+{
+	if (key_alg(key) == NULL)
+		return est_fail(e, EST_ERR_CONFIG, "bearer-jwt-key must be an RSA key of at least "
+		    "%d bits (RS256), an EC P-256 key (ES256) or an Ed25519 key (EdDSA)",
+		    EST_JWT_RSA_MIN_BITS);
+	return EST_OK;
 }
 
 static bool

@@ -337,7 +337,8 @@ server_build(const struct est_config *cfg, const struct est_server *old, bool bi
 	srv->bearer.jwt_issuer = cfg->bearer_jwt_issuer;
 	srv->bearer.jwt_audience = cfg->bearer_jwt_audience;
 	if (cfg->bearer_jwt_key_path != NULL &&
-	    (rc = est_pubkey_read(cfg->bearer_jwt_key_path, &srv->bearer.jwt_key, e)) != EST_OK)
+	    ((rc = est_pubkey_read(cfg->bearer_jwt_key_path, &srv->bearer.jwt_key, e)) != EST_OK ||
+	    (rc = est_bearer_jwt_key_check(srv->bearer.jwt_key, e)) != EST_OK))
 		goto fail;
 	/*
 	 * The fake salts of unknown SRP names must not change at a reload:

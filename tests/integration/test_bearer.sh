@@ -121,4 +121,15 @@ if "$ESTD" -c bad.conf -n > bad.txt 2>&1; then fail "bearer-jwt-key without issu
 grep_all 'bearer-jwt-key needs bearer-jwt-issuer' bad.txt || fail "unclear: $(cat bad.txt)"
 ok "bearer-jwt-key without bearer-jwt-issuer: refused at load"
 
+# A key whose tokens would be weak or not ES256 as RFC 7518 means it: refused at load
+# (a 1024-bit RSA key, an EC key on secp256k1, which ES256 accepted before).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null | openssl pkey -pubout > weak.pub
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 2>/dev/null | openssl pkey -pubout > k1.pub
+for key in weak.pub k1.pub; do
+	sed "s/^bearer-jwt-key = .*/bearer-jwt-key = $key/" var/estd.conf > bad.conf
+	if "$ESTD" -c bad.conf -n > bad.txt 2>&1; then fail "bearer-jwt-key $key accepted"; fi
+	grep_all 'bearer-jwt-key must be an RSA key of at least 2048 bits' bad.txt || fail "unclear: $(cat bad.txt)"
+done
+ok "a 1024-bit RSA or a secp256k1 bearer-jwt-key: refused at load"
+
 finish
