@@ -420,10 +420,13 @@ enum est_err est_store_list_ee(struct est_store *st, est_ee_visit visit, void *a
     struct est_error *e);
 
 /*
- * The end entities whose registered subject text (est_name_text) has needle
- * as one of its comma-separated attributes ("CN=dev-b"), or whose SAN text
- * (est_san_text) has it as an entry ("DNS:a.example"): candidates the
- * caller compares exactly (the issuance policy asks who owns a name).
+ * The end entities whose registered subject text (est_name_text) or SAN
+ * text (est_san_text) holds the runs of ASCII letters and digits of name,
+ * in their order, in any case ("Dev-B.corp" finds "CN=dev-b.corp.example"
+ * and "DNS:DEV-B.CORP.example"); a name with no such run must appear as it
+ * is. Candidates, more than the names equal to name up to case, spacing,
+ * escaping and punctuation, that the caller compares exactly (the issuance
+ * policy asks who owns a name).
  */
 enum est_err est_store_list_ee_matching(struct est_store *st, const char *needle,
     est_ee_visit visit, void *arg, struct est_error *e);

@@ -133,10 +133,10 @@ check_owner(const struct policy_input *in, const struct policy_decision *d, int6
 
 	if (in->owner == NULL)
 		return EST_OK;
-	if ((rc = in->owner(in->owner_arg, d->subject, d->san, &owner, who, sizeof(who), e)) !=
-	    EST_OK)
+	if ((rc = in->owner(in->owner_arg, d->subject, d->san, self, &owner, who, sizeof(who),
+	    e)) != EST_OK)
 		return rc;
-	if (owner != 0 && owner != self)
+	if (owner != 0)
 		return est_fail(e, EST_ERR_FORBIDDEN, "the names asked for are registered to end "
 		    "entity %s; only it may obtain them", who);
 	return EST_OK;

@@ -48,12 +48,14 @@ enum policy_op {
 };
 
 /*
- * Which end entity a subject or any of the SAN entries is registered to:
- * *ee_id (0: none) and its username into who. Used so that names
- * registered to an end entity are obtained only through it.
+ * Which end entity other than self (0: the asker is none) the subject or
+ * any name in it or in the SAN entries is registered to: *ee_id (0: none)
+ * and its username into who. Used so that names registered to an end
+ * entity are obtained only through it.
  */
 typedef enum est_err (*policy_owner_fn)(void *arg, const X509_NAME *subject,
-    const GENERAL_NAMES *san, int64_t *ee_id, char *who, size_t wholen, struct est_error *e);
+    const GENERAL_NAMES *san, int64_t self, int64_t *ee_id, char *who, size_t wholen,
+    struct est_error *e);
 
 struct policy_input {
 	const struct est_config *cfg;      /* for an end entity's own profile */

@@ -346,13 +346,61 @@ est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct es
 	return st->ops->list_ee(st, visit, arg, e);
 }
 
+/*
+ * The LIKE pattern (escape character backslash) of est_store_list_ee_matching:
+ * "%run%run%", each run of ASCII letters and digits lower-cased; with no run,
+ * name itself with its wildcards escaped, between two %. NULL when out of
+ * memory; caller free()s.
+ */
+static char *
+like_pattern(const char *name)
+{
+	size_t n = strlen(name), o = 0;
+	char *p = malloc(2 * n + 3);
+	bool runs = false, in_run = false;
+
+	if (p == NULL)
+		return NULL;
+	p[o++] = '%';
+	for (const char *c = name; *c != '\0'; c++) {
+		bool alnum = (unsigned char)*c < 0x80 && isalnum((unsigned char)*c);
+
+		if (alnum)
+			p[o++] = (char)tolower((unsigned char)*c);
+		else if (in_run)
+			p[o++] = '%';
+		in_run = alnum;
+		runs = runs || alnum;
+	}
+	if (!runs) {
+		o = 1;
+		for (const char *c = name; *c != '\0'; c++) {
+			if (*c == '%' || *c == '_' || *c == '\\')
+				p[o++] = '\\';
+			p[o++] = *c;
+		}
+		p[o++] = '%';
+	} else if (in_run) {
+		p[o++] = '%';
+	}
+	p[o] = '\0';
+	return p;
+}
+
 enum est_err
-est_store_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit,
+est_store_list_ee_matching(struct est_store *st, const char *name, est_ee_visit visit,
     void *arg, struct est_error *e)
 {
-	if (visit == NULL || needle == NULL || needle[0] == '\0')
+	enum est_err rc;
+	char *pattern;
+
+	if (visit == NULL || name == NULL || name[0] == '\0')
 		return est_fail(e, EST_ERR_INTERNAL, "no visitor or name for matching end entities");
-	return st->ops->list_ee_matching(st, needle, visit, arg, e);
+	if ((pattern = like_pattern(name)) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	rc = st->ops->list_ee_matching(st, pattern, visit, arg, e);
+	free(pattern);
+	return rc;
 }
 
 enum est_err

@@ -143,6 +143,28 @@ refused 403 "registered to end entity dev-b" "HTTP user asks for an end entity's
 csr takesan "/CN=thief.acme.org" -addext "subjectAltName=DNS:thief.acme.org,IP:10.9.9.9"
 refused 403 "registered to end entity dev-c" "HTTP user asks for an end entity's SAN entry" \
     "$EST/simpleenroll" takesan.b64 "${AUTH[@]}"
+# The same names written otherwise, as clients and relying parties read them alike (found
+# in review: each of these got dev-v's names before).
+"${ADM[@]}" ee add --username dev-v.corp.example --dn "CN=dev-v.corp.example,O=Victim" \
+    --san dns:dev-v.corp.example,ip:10.0.0.5,email:victim@corp.example --alias est \
+    --password - <<< code-v >/dev/null
+variant() {
+	local what=$1 subj=$2; shift 2
+	csr variant "$subj" "$@"
+	refused 403 "registered to end entity dev-v.corp.example" "HTTP user asks for dev-v's names: $what" \
+	    "$EST/simpleenroll" variant.b64 "${AUTH[@]}"
+}
+variant "its DN in capitals, RDNs swapped" "/O=Victim/CN=DEV-V.corp.example"
+variant "its host name as the CN, a trailing space" "/CN=dev-v.corp.example "
+variant "its host name as the CN alone" "/CN=dev-v.corp.example"
+variant "its DNS name in capitals" "/CN=thief.acme.org" -addext "subjectAltName=DNS:DEV-V.CORP.EXAMPLE"
+variant "its e-mail address in capitals" "/CN=thief.acme.org" -addext "subjectAltName=email:victim@CORP.example"
+variant "its e-mail address as a subject attribute" "/CN=thief.acme.org/emailAddress=Victim@corp.example"
+variant "its IP address as a DNS name" "/CN=thief.acme.org" -addext "subjectAltName=DNS:10.0.0.5"
+variant "its IP address IPv4-mapped" "/CN=thief.acme.org" -addext "subjectAltName=IP:::ffff:10.0.0.5"
+pwcsr devv dev-v.corp.example code-v
+enrol devv devv.b64 "$EST/simpleenroll"
+ok "dev-v itself still gets its names"
 csr prefix "/CN=dev"
 enrol prefix prefix.b64 "$EST/simpleenroll" "${AUTH[@]}"
 ok "a name that only begins like a registered one (CN=dev, CN=dev-a) is not taken for it"

@@ -126,7 +126,8 @@ grep -q 'ChangeSubjectName is not honoured on renewal' estd.log || fail "log doe
 "${ADM[@]}" ee del 1234.primekey.com >/dev/null
 "${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=renamed.primekey.com,O=PrimeKey,C=SE" \
     --alias estvendor --password - <<< again >/dev/null
-"${ADM[@]}" ee add --username victim --dn "CN=dev-b,O=Victim" --alias estvendor --password - <<< victimcode >/dev/null
+"${ADM[@]}" ee add --username victim --dn "CN=dev-b,O=Victim" --san dns:dev-b.victim.example,ip:10.0.0.5 \
+    --alias estvendor --password - <<< victimcode >/dev/null
 # The attacker's tries first: an empty ChangeSubjectName (400), a subject registered to another
 # end entity, one registered to nobody, and an old subject that is not the vendor certificate's.
 "$CSN" other.key "CN=renamed.primekey.com,O=PrimeKey,C=SE" - csn-empty.der
@@ -144,6 +145,14 @@ expect_status 403 "ChangeSubjectName to a subject registered to nobody" "$VEST/s
     --cert vendor-cert.pem --key vendor-key.pem "${PK[@]}" --data @csn-nobody.b64
 grep -q 'the new subject is not the one registered to end entity 1234.primekey.com' estd.log \
     || fail "log does not say why"
+# The right subject, but another end entity's SAN with it (found in review: the SAN went
+# unchecked once the subject was found to be the asker's own).
+"$CSN" other.key "CN=renamed.primekey.com,O=PrimeKey,C=SE" "CN=1234.primekey.com,O=PrimeKey,C=SE" \
+    csn-san.der "dns:DEV-B.victim.example,ip:10.0.0.5"
+openssl base64 -in csn-san.der -out csn-san.b64 -e
+expect_status 403 "ChangeSubjectName with another end entity's SAN" "$VEST/simpleenroll" \
+    --cert vendor-cert.pem --key vendor-key.pem "${PK[@]}" --data @csn-san.b64
+grep -q 'registered to end entity victim' estd.log || fail "log does not say whose names they are"
 "$CSN" other.key "CN=renamed.primekey.com,O=PrimeKey,C=SE" "CN=someone-else" csn-old.der
 openssl base64 -in csn-old.der -out csn-old.b64 -e
 expect_status 403 "ChangeSubjectName from another subject than the vendor certificate's" \

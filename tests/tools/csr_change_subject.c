@@ -2,11 +2,12 @@
  * Test helper: write a CSR (DER) that carries the RFC 6402 ChangeSubjectName
  * attribute, which `openssl req` cannot add (its attributes are strings).
  *
- *   csr_change_subject KEY.pem NEW-DN OLD-DN OUT.der
+ *   csr_change_subject KEY.pem NEW-DN OLD-DN OUT.der [SAN]
  *
  * DNs are written as estadm takes them ("CN=new,O=Org,C=SE"). The CSR asks
- * for NEW-DN; the attribute's subject field names OLD-DN. OLD-DN "-" writes
- * an empty ChangeSubjectName SEQUENCE, which a server must refuse.
+ * for NEW-DN, and for SAN ("dns:a.example,ip:10.0.0.5") when given; the
+ * attribute's subject field names OLD-DN. OLD-DN "-" writes an empty
+ * ChangeSubjectName SEQUENCE, which a server must refuse.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <openssl/asn1.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "estkit/codec.h"
 
@@ -43,15 +45,23 @@ main(int argc, char **argv)
 {
 	struct est_error e = { 0 };
 	X509_NAME *subject = NULL, *old = NULL;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	GENERAL_NAMES *san = NULL;
 	X509_REQ *req = X509_REQ_new();
 	ASN1_STRING *value;
 	ASN1_OBJECT *oid = OBJ_txt2obj(EST_OID_CHANGE_SUBJECT_NAME, 1);
 	EVP_PKEY *key = NULL;
 	FILE *f;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: csr_change_subject KEY.pem NEW-DN OLD-DN OUT.der\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: csr_change_subject KEY.pem NEW-DN OLD-DN OUT.der [SAN]\n");
 		return 2;
+	}
+	if (argc == 6 && (est_san_parse(argv[5], &san, &e) != EST_OK ||
+	    X509V3_add1_i2d(&exts, NID_subject_alt_name, san, 0, 0) != 1 ||
+	    !X509_REQ_add_extensions(req, exts))) {
+		fprintf(stderr, "csr_change_subject: bad SAN %s\n", e.msg);
+		return 1;
 	}
 	if ((f = fopen(argv[1], "r")) == NULL || (key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL ||
 	    est_name_parse(argv[2], &subject, &e) != EST_OK || (strcmp(argv[3], "-") != 0 && est_name_parse(argv[3], &old, &e) != EST_OK) ||
@@ -70,6 +80,8 @@ main(int argc, char **argv)
 	}
 	fclose(f);
 	ASN1_STRING_free(value);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAMES_free(san);
 	ASN1_OBJECT_free(oid);
 	X509_NAME_free(subject);
 	X509_NAME_free(old);

@@ -125,8 +125,8 @@ mkcert(const char *subject, const char *san, bool ra, long days)
 
 /* The owners of names: dev-b holds "CN=dev-b,O=Victim" and DNS:dev-b.example. */
 static enum est_err
-owner(void *arg, const X509_NAME *subject, const GENERAL_NAMES *san, int64_t *ee_id, char *who,
-    size_t wholen, struct est_error *e)
+owner(void *arg, const X509_NAME *subject, const GENERAL_NAMES *san, int64_t self,
+    int64_t *ee_id, char *who, size_t wholen, struct est_error *e)
 {
 	X509_NAME *victim = dn("CN=dev-b,O=Victim");
 	char *text = est_san_text(san);
@@ -134,8 +134,8 @@ owner(void *arg, const X509_NAME *subject, const GENERAL_NAMES *san, int64_t *ee
 	(void)arg;
 	(void)e;
 	*ee_id = 0;
-	if (est_name_equal_unordered(subject, victim) ||
-	    (text != NULL && strstr(text, "DNS:dev-b.example") != NULL)) {
+	if (self != 2 && (est_name_equal_unordered(subject, victim) ||
+	    (text != NULL && strstr(text, "DNS:dev-b.example") != NULL))) {
 		*ee_id = 2;
 		snprintf(who, wholen, "dev-b");
 	}

@@ -980,6 +980,49 @@ count_ca(const struct est_ext_ca *ca, void *arg)
 	return 0;
 }
 
+/* How many end entities est_store_list_ee_matching hands over for name. */
+static int
+matching(struct fixture *fx, const char *name)
+{
+	struct est_error e = { 0 };
+	int n = 0;
+
+	assert_int_equal(est_store_list_ee_matching(fx->st, name, count_ee, &n, &e), EST_OK);
+	return n;
+}
+
+/*
+ * Candidates for a name's owner: the registered text holding the name's
+ * letters and digits in order, in any case (the policy compares exactly
+ * after), so that "DEV-B.corp.example" or a trailing space still finds
+ * dev-b; a name without letters or digits is taken as it is, its LIKE
+ * wildcards literal.
+ */
+static void
+test_ee_matching_ignores_case_and_spacing(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_ee *b = make_ee("dev-b", 1, 0), *odd = make_ee("odd", 1, 0);
+
+	free(b->subject);
+	b->subject = strdup("CN=dev-b.corp.example,O=Victim");
+	free(b->san);
+	b->san = strdup("DNS:dev-b.corp.example, IP:10.0.0.5");
+	free(odd->subject);
+	odd->subject = strdup("CN=%_");
+	assert_int_equal(est_store_put_ee(fx->st, b, &e), EST_OK);
+	assert_int_equal(est_store_put_ee(fx->st, odd, &e), EST_OK);
+	assert_int_equal(matching(fx, "DEV-B.Corp.Example "), 1);
+	assert_int_equal(matching(fx, "victim"), 1);
+	assert_int_equal(matching(fx, "10.0.0.5"), 1);
+	assert_int_equal(matching(fx, "dev-c.corp.example"), 0);
+	assert_int_equal(matching(fx, "%_"), 1);
+	assert_int_equal(matching(fx, "_%"), 0);
+	est_ee_free(b);
+	est_ee_free(odd);
+}
+
 static void
 test_ee_list_and_ext_ca(void **state)
 {
@@ -1316,6 +1359,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_consume_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_issued_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ee_matching_ignores_case_and_spacing, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
 	};
 	const struct CMUnitTest pg_tests[] = {
@@ -1331,6 +1376,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_consume_once, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_put_issued_rules, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_ee_matching_ignores_case_and_spacing, setup_pg,
+		    teardown_pg),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_reconnects, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_schema_versions, setup_pg, teardown_pg),

@@ -37,8 +37,8 @@ static const char SQL_RESET[] = "UPDATE end_entities SET code_hash = $2, uses_le
     "valid_until = $4 WHERE username = $1";
 /* Whole attributes of the subject text, whole entries of the SAN text. */
 static const char SQL_MATCH[] = "SELECT " EE_COLUMNS " FROM end_entities "
-    "WHERE strpos(',' || subject || ',', ',' || $1::text || ',') > 0 "
-    "OR strpos(', ' || san || ', ', ', ' || $1::text || ', ') > 0 ORDER BY username";
+    "WHERE subject ILIKE $1::text ESCAPE '\\' OR san ILIKE $1::text ESCAPE '\\' "
+    "ORDER BY username";
 
 /* ---- spending a use with the certificate ---- */
 

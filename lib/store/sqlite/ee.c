@@ -32,9 +32,9 @@ static const char SQL_RESET[] = "UPDATE end_entities SET code_hash = ?2, uses_le
 static const char SQL_ACTIVE[] = "SELECT COUNT(*) FROM certs WHERE ee_id = ?1 "
     "AND status = 'valid' AND not_after > ?2";
 /* Whole attributes of the subject text, whole entries of the SAN text. */
+/* LIKE ignores ASCII case in SQLite (the store never sets case_sensitive_like). */
 static const char SQL_MATCH[] = "SELECT " EE_COLUMNS " FROM end_entities "
-    "WHERE instr(',' || subject || ',', ',' || ?1 || ',') > 0 "
-    "OR instr(', ' || san || ', ', ', ' || ?1 || ', ') > 0 ORDER BY username";
+    "WHERE subject LIKE ?1 ESCAPE '\\' OR san LIKE ?1 ESCAPE '\\' ORDER BY username";
 
 /* ---- spending a use with the certificate ---- */
 
