@@ -32,7 +32,10 @@
  * A connection is closed gracefully ("lingering close"): once the last
  * answer is written, our side is shut (close_notify on TLS) and whatever the
  * client still sends is read and dropped until it closes or LINGER_SECONDS
- * pass. Closing at once would make the kernel reset the connection while a
+ * pass, counted once from the start (a read timeout would restart with each
+ * byte, and one byte a second held the slot for ever: found in review). A
+ * lingering connection is also the first to go when room is needed.
+ * Closing at once would make the kernel reset the connection while a
  * client is still sending a body we refused, and the client would lose the
  * 413 it was sent.
  */
@@ -179,6 +182,8 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("peer=%s listener=%s TLS handshake not done within handshake-timeout; closed",
 		    c->peer, c->listener->conf->name);
 		conn_free(c);
+	} else if (c->state == CONN_LINGER) {
+		conn_free(c);
 	} else if (c->state == CONN_OPEN && !http_timeout(c, pending > 0, "read-timeout")) {
 		conn_free(c);
 	}
@@ -213,7 +218,12 @@ start_linger(struct conn *c)
 		return;
 	}
 	c->state = CONN_LINGER;
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	evtimer_del(c->deadline);
+	if (evtimer_add(c->deadline, &tv) != 0) {
+		conn_free(c);
+		return;
+	}
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	bufferevent_enable(c->bev, EV_READ);
 }
 
@@ -303,11 +313,14 @@ make_bev(struct conn *c, evutil_socket_t fd)
 	return bev;
 }
 
-/* Whether c may be closed to make room: handshaking, or between requests with nothing unsent. */
+/*
+ * Whether c may be closed to make room: handshaking, lingering after its
+ * last answer, or between requests with nothing unsent.
+ */
 static bool
 evictable(struct conn *c)
 {
-	if (c->state == CONN_HANDSHAKE)
+	if (c->state == CONN_HANDSHAKE || c->state == CONN_LINGER)
 		return true;
 	return c->state == CONN_OPEN && !c->paused && http_idle(c) &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
@@ -343,6 +356,13 @@ conn_evict_oldest(struct est_worker *w)
 	struct conn *c;
 	unsigned dropped;
 
+	/* A connection lingering after its last answer first: it has nothing more to say. */
+	TAILQ_FOREACH(c, &w->conns, link) {
+		if (c->state == CONN_LINGER) {
+			conn_free(c);
+			return true;
+		}
+	}
 	TAILQ_FOREACH(c, &w->conns, link) {
 		if (!evictable(c))
 			continue;

@@ -16,6 +16,12 @@
       byte a second (slow-loris) and reconnecting when estd closes it, for
       SECONDS. Prints slow_closed (how often estd cut one off).
 
+  hostile.py linger PORT SECONDS
+      From 127.0.0.6, a request estd refuses (413: a body over max-body), then
+      one byte every half second after the answer, for at most SECONDS: a
+      closing connection that never closes would hold its slot. Prints
+      linger_closed_after (seconds after the answer, or "never").
+
   hostile.py churn PORT COUNT
       COUNT new connections from 127.0.0.5, one after the other, each sending
       one request for an unknown path (404), reading the answer and closing.
@@ -169,6 +175,29 @@ def slow(port, seconds, conns):
     print(f"slow_closed {counts[0]}")
 
 
+def linger(port, seconds):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5.0,
+                                 source_address=("127.0.0.6", 0))
+    s.sendall(b"POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 999999999\r\n\r\n")
+    answer = s.recv(4096)
+    if not answer.startswith(b"HTTP/1.1 413"):
+        sys.exit(f"expected a 413, got {answer[:40]!r}")
+    # Our side reads EOF at once (estd shut its side); that it closed its
+    # socket shows as a reset on a later send.
+    start = time.monotonic()
+    closed = "never"
+    while time.monotonic() - start < seconds:
+        try:
+            s.sendall(b"x")
+        except OSError:
+            closed = f"{time.monotonic() - start:.1f}"
+            break
+        time.sleep(0.5)
+    s.close()
+    print(f"linger_closed_after {closed}")
+
+
 def churn(port, count):
     start, answered = time.monotonic(), 0
     for _ in range(count):
@@ -190,6 +219,8 @@ def main():
         pid, port, hp, n = sys.argv[2:6]
         idle(int(pid), int(port), int(hp), int(n),
              sys.argv[6] if len(sys.argv) > 6 else "127.0.0.1")
+    elif cmd == "linger":
+        linger(int(sys.argv[2]), float(sys.argv[3]))
     elif cmd == "churn":
         churn(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "slow":

@@ -75,6 +75,15 @@ bound=$(( (${secs%.*} + 3) * 50 ))
 summed=$(awk '/refusals not logged one by one/ { sub(/.*4xx=/, ""); n += $1 } END { print n + 0 }' estd.log)
 [ $((logged + summed)) -ge $((CHURN + 1)) ] || fail "logged $logged + summarised $summed < $((CHURN + 1)) refusals"
 ok "$CHURN new connections with one bad request each: $logged lines, $summed summarised"
+
+# A refused request, then a byte every half second: the closing connection lingers a
+# bounded while, not for as long as the client trickles (found in review: a read
+# timeout restarted with each byte, and such connections held their slots for ever).
+python3 "$H" linger "$HTTP_PORT" 10 > linger.txt
+cat linger.txt
+[ "$(val linger_closed_after linger.txt)" != never ] ||
+	fail "a lingering connection trickled into stayed open 10 s"
+ok "a lingering connection is closed though its client keeps sending ($(val linger_closed_after linger.txt) s)"
 check_estd_exit
 
 # Without the per-address share, at max-connections the oldest idle or
