@@ -53,11 +53,16 @@ reply_der(struct est_req *r, unsigned char *der, size_t len)
 static void
 reply_error(struct est_req *r, enum est_ocsp_error status, const char *why)
 {
+	static struct log_limit limit;
 	struct est_error e = { 0 };
 	unsigned char *der = NULL;
+	unsigned dropped;
 	size_t len = 0;
 
-	log_info("peer=%s op=ocsp answered OCSP status %d: %s", r->peer, (int)status, why);
+	/* Answered 200, so the access log's limits on refusals do not hold these back. */
+	if (log_limit_pass(&limit, &dropped))
+		log_info("peer=%s op=ocsp answered OCSP status %d: %s (%u more like it not logged)",
+		    r->peer, (int)status, why, dropped);
 	if (est_ocsp_error_response(status, &der, &len, &e) != EST_OK) {
 		http_fail(r, &e);
 		return;

@@ -249,6 +249,19 @@ unsigned conn_count_evictable(struct est_worker *w);
 bool conn_evict_oldest(struct est_worker *w);
 
 /*
+ * At most one line a second for a kind of event a client can repeat at will
+ * (a refusal, a failed handshake, a malformed OCSP request); the next line
+ * tells how many were not logged. Zero-initialised, one per kind.
+ */
+struct log_limit {
+	atomic_llong second;
+	atomic_uint dropped;
+};
+
+/* Whether to log now; *dropped: how many were not logged since the last line. */
+bool log_limit_pass(struct log_limit *l, unsigned *dropped);
+
+/*
  * Close w's connections that are between requests: each has answered at
  * least one and nothing of the next has arrived or is waiting to be
  * written (w's thread only; a drain). A client may always see a kept-alive

@@ -22,6 +22,12 @@
       closing connection that never closes would hold its slot. Prints
       linger_closed_after (seconds after the answer, or "never").
 
+  hostile.py ocspjunk PORT COUNT
+      From 127.0.0.7, one connection pipelining COUNT malformed OCSP GET
+      requests (answered 200 with malformedRequest, which the access log's
+      limits on refusals do not cover), reading every answer. Prints
+      answered and seconds.
+
   hostile.py churn PORT COUNT
       COUNT new connections from 127.0.0.5, one after the other, each sending
       one request for an unknown path (404), reading the answer and closing.
@@ -198,6 +204,21 @@ def linger(port, seconds):
     print(f"linger_closed_after {closed}")
 
 
+def ocspjunk(port, count):
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10,
+                                  source_address=("127.0.0.7", 0)) as s:
+        s.sendall(b"GET /ocsp/A HTTP/1.1\r\nHost: x\r\n\r\n" * count)
+        data = b""
+        while data.count(b"HTTP/1.1 200") < count:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    print(f"answered {data.count(b'HTTP/1.1 200')}")
+    print(f"seconds {time.monotonic() - start:.2f}")
+
+
 def churn(port, count):
     start, answered = time.monotonic(), 0
     for _ in range(count):
@@ -221,6 +242,8 @@ def main():
              sys.argv[6] if len(sys.argv) > 6 else "127.0.0.1")
     elif cmd == "linger":
         linger(int(sys.argv[2]), float(sys.argv[3]))
+    elif cmd == "ocspjunk":
+        ocspjunk(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "churn":
         churn(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "slow":

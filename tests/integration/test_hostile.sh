@@ -84,6 +84,16 @@ cat linger.txt
 [ "$(val linger_closed_after linger.txt)" != never ] ||
 	fail "a lingering connection trickled into stayed open 10 s"
 ok "a lingering connection is closed though its client keeps sending ($(val linger_closed_after linger.txt) s)"
+
+# Malformed OCSP requests are answered 200 (malformedRequest): their log line is
+# limited to one a second, or one client writes the log at will (found in review).
+python3 "$H" ocspjunk "$HTTP_PORT" 300 > ocsp.txt
+cat ocsp.txt
+[ "$(val answered ocsp.txt)" = 300 ] || fail "not every malformed OCSP request was answered"
+secs=$(val seconds ocsp.txt)
+logged=$(grep -c 'answered OCSP status' estd.log || true)
+[ "$logged" -le $(( ${secs%.*} + 2 )) ] || fail "$logged lines for 300 malformed OCSP requests in $secs s"
+ok "300 malformed OCSP requests: $logged log lines"
 check_estd_exit
 
 # Without the per-address share, at max-connections the oldest idle or
