@@ -22,6 +22,7 @@
 
 #include "estkit/log.h"
 #include "estkit/metrics.h"
+#include "server/server_int.h"
 
 #define METRICS_TIMEOUT_SECONDS 10
 #define METRICS_MAX_HEADERS 8192
@@ -95,6 +96,7 @@ bind_port(struct est_metrics_listener *m, const char *host, const char *port,
 	if (bs == NULL)
 		return est_fail(e, EST_ERR_IO, "metrics-listen: cannot listen on %s:%s: %s",
 		    host, port, strerror(errno));
+	accept_pause_on_error(evhttp_bound_socket_get_listener(bs));
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sslen) != 0 ||
 	    getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, portstr, sizeof(portstr),
 	    NI_NUMERICSERV) != 0)

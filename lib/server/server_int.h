@@ -261,6 +261,15 @@ struct log_limit {
 /* Whether to log now; *dropped: how many were not logged since the last line. */
 bool log_limit_pass(struct log_limit *l, unsigned *dropped);
 
+/* accept_pause.c */
+
+/*
+ * When evl cannot accept (out of descriptors or memory), stop accepting on
+ * it for a moment rather than retry at once for as long as a connection
+ * waits.
+ */
+void accept_pause_on_error(struct evconnlistener *evl);
+
 /*
  * Close w's connections that are between requests: each has answered at
  * least one and nothing of the next has arrived or is waiting to be

@@ -71,6 +71,7 @@ attach_listener(struct est_worker *w, struct worker_listener *wl, struct est_err
 	if (wl->evl == NULL)
 		return est_fail(e, EST_ERR_IO, "cannot attach listener %s to worker %u",
 		    wl->listener->conf->name, w->id);
+	accept_pause_on_error(wl->evl);
 	return EST_OK;
 }
 

@@ -28,6 +28,12 @@
       limits on refusals do not cover), reading every answer. Prints
       answered and seconds.
 
+  hostile.py exhaust PID PORT SOCKETS SECONDS
+      SOCKETS connections to PORT from 127.0.0.8 up (60 per address), held
+      open without a byte for SECONDS, meant to outnumber estd's descriptors;
+      then all closed and one client from 127.0.0.2 fetches /cacerts. Prints
+      estd's cpu_seconds while they were held, and fresh_status.
+
   hostile.py churn PORT COUNT
       COUNT new connections from 127.0.0.5, one after the other, each sending
       one request for an unknown path (404), reading the answer and closing.
@@ -219,6 +225,36 @@ def ocspjunk(port, count):
     print(f"seconds {time.monotonic() - start:.2f}")
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def exhaust(pid, port, sockets, seconds):
+    held = []
+    for i in range(sockets):
+        try:
+            held.append(socket.create_connection(
+                ("127.0.0.1", port), timeout=2.0, source_address=(f"127.0.0.{8 + i // 60}", 0)))
+        except OSError:
+            pass
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    spent = cpu_seconds(pid) - before
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    status = 0
+    for _ in range(10):
+        status = fetch(port, "127.0.0.2")[0]
+        if status == 200:
+            break
+        time.sleep(0.3)
+    print(f"cpu_seconds {spent:.2f}")
+    print(f"fresh_status {status}")
+
+
 def churn(port, count):
     start, answered = time.monotonic(), 0
     for _ in range(count):
@@ -244,6 +280,8 @@ def main():
         linger(int(sys.argv[2]), float(sys.argv[3]))
     elif cmd == "ocspjunk":
         ocspjunk(int(sys.argv[2]), int(sys.argv[3]))
+    elif cmd == "exhaust":
+        exhaust(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
     elif cmd == "churn":
         churn(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "slow":

@@ -96,6 +96,22 @@ logged=$(grep -c 'answered OCSP status' estd.log || true)
 ok "300 malformed OCSP requests: $logged log lines"
 check_estd_exit
 
+# Out of descriptors: estd with 128 (soft limit) and 240 connections held open
+# against it. Accepting pauses rather than retrying at once for as long as a
+# connection waits (found in review: a worker spun at full CPU, a warning a turn),
+# and once they go, estd serves again.
+ulimit -Sn 128
+start_estd
+ulimit -Sn "$(ulimit -Hn)"
+python3 "$H" exhaust "$ESTD_PID" "$HTTP_PORT" 240 3 > exhaust.txt
+cat exhaust.txt
+cpu=$(val cpu_seconds exhaust.txt)
+awk -v c="$cpu" 'BEGIN { exit !(c < 1.0) }' || fail "estd spent $cpu s of CPU in 3 s out of descriptors"
+[ "$(val fresh_status exhaust.txt)" = 200 ] || fail "not served again once the connections went"
+grep_all 'cannot accept a connection: Too many open files' estd.log || fail "running out of descriptors not logged"
+ok "out of descriptors, estd waits ($cpu s of CPU in 3 s) and serves again after"
+check_estd_exit
+
 # Without the per-address share, at max-connections the oldest idle or
 # handshaking connections make room: TCP-only sockets to the TLS port.
 sed -i 's/^\[server\]$/[server]\nmax-connections = 100\nmax-connections-per-address = 100000/' var/estd.conf
