@@ -136,7 +136,7 @@ struct est_req_rec {
 	char spki_sha256[65];    /* est_spki_sha256 of the CSR's key */
 	char *subject;           /* est_name_text form */
 	char *san;               /* est_san_text form, "" when none */
-	char *principal;         /* who asked first */
+	char *principal;         /* who asked; the only one it is answered for */
 	enum est_req_state state;
 	int64_t created_at;      /* Unix seconds */
 	int64_t decided_at;      /* when approved or rejected; 0 before */

@@ -5,11 +5,14 @@
  * A request is known by what it would certify -- alias, operation, the
  * CSR's public key, subject and SAN -- never by the CSR's bytes, because a
  * client that reconnects must rebuild its CSR (new challengePassword) and
- * is still the same request (EST-S-44). An approval is good for one
- * certificate: the gate only finds it; it is claimed (approved -> issued)
- * in the transaction that records the certificate (est_issue_record), so
- * an enrolment that fails leaves it approved, and of two enrolments at
- * once only one gets it.
+ * is still the same request (EST-S-44). That key holds nothing secret and
+ * /serverkeygen has no proof of possession, so a request is answered only
+ * for the principal who made it: anyone else who sent its key would get
+ * its certificate and the private key the server makes. An approval is
+ * good for one certificate: the gate only finds it; it is claimed
+ * (approved -> issued) in the transaction that records the certificate
+ * (est_issue_record), so an enrolment that fails leaves it approved, and
+ * of two enrolments at once only one gets it.
  *
  * The gate only reads the store. A request seen for the first time is held
  * (recorded as pending) through the grouped writer, like a certificate:
@@ -17,7 +20,9 @@
  * durable, so no event loop waits for the disk.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 
@@ -49,10 +54,25 @@ request_key(const struct policy_decision *d, X509_REQ *csr, struct est_req_rec *
 	return EST_OK;
 }
 
+/*
+ * Whether r's principal made the held request. The store keeps one open
+ * request per key, so a second principal's attempt finds the first one's.
+ */
+static bool
+asked_by(const struct est_req *r, const struct est_req_rec *held)
+{
+	return held->principal != NULL && strcmp(held->principal, r->principal) == 0;
+}
+
 /* What the held request's state means for this attempt. */
 static enum est_err
 decide(struct est_req *r, const struct est_req_rec *held, int64_t *ticket, struct est_error *e)
 {
+	/* Before the state: no 202 tells another principal the request is his to wait for. */
+	if (!asked_by(r, held))
+		return est_fail(e, EST_ERR_FORBIDDEN, "request %" PRId64 " for this key and these "
+		    "names was made by another principal; an approval is good only for whoever "
+		    "asked", held->id);
 	switch (held->state) {
 	case EST_REQ_PENDING:
 		return est_fail(e, EST_ERR_PENDING, "request %" PRId64 " is waiting for an "
@@ -119,7 +139,8 @@ hold_answer(evutil_socket_t fd, short what, void *arg)
 		/* Approved in the moment it took (another attempt found it first): come again. */
 		est_fail(&e, EST_ERR_PENDING, "request %" PRId64 " is approved; ask again for its "
 		    "certificate", ticket);
-	if (h->write.rc == EST_OK && h->write.held->state == EST_REQ_PENDING)
+	if (h->write.rc == EST_OK && h->write.held->state == EST_REQ_PENDING &&
+	    asked_by(r, h->write.held))
 		log_info("request %" PRId64 " held for approval: %s", h->write.held->id,
 		    h->key.subject);
 	http_fail(r, &e);

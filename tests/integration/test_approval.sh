@@ -2,7 +2,8 @@
 # Manual approval (RFC 7030 §4.2.3; EST-S-43, EST-S-44, EST-S-72): 202 with
 # Retry-After until `estadm req approve`, then 200 once; `estadm req reject`
 # gives 403; a retry with a new challengePassword on a new connection is the
-# same request; /serverkeygen waits the same way.
+# same request; /serverkeygen waits the same way; an approval is good only for
+# the principal who asked.
 . "$(dirname "$0")/lib.sh"
 
 init_demo
@@ -13,6 +14,7 @@ approval = manual
 retry-after = 7
 server-keygen = yes
 EOF
+printf 'malpwd\n' | "$ESTADM" -c var/estd.conf user add mallory > /dev/null
 start_estd
 AUTH=(--anyauth -u estuser:estpwd)
 PK=(-H 'Content-Type: application/pkcs10')
@@ -87,6 +89,23 @@ kid=$("${ADM[@]}" req list | awk '$2 == "pending" && $4 == "serverkeygen" { prin
 [ "$(post serverkeygen kg.b64 k2)" = 200 ] || fail "serverkeygen after approval: $(cat k2)"
 grep -q 'Content-Type: application/pkcs8' k2 || fail "no key part after approval"
 ok "serverkeygen: 202, approve, 200 with key and certificate"
+
+# Another user with a copy of an approved request's CSR (its subject and public
+# key, both public) gets neither the certificate nor the key the server makes:
+# /serverkeygen has no proof of possession to stop him.
+mkcsr kgm
+[ "$(post serverkeygen kgm.b64 m1)" = 202 ] || fail "serverkeygen kgm: $(cat m1)"
+mid=$("${ADM[@]}" req list | awk '$2 == "pending" && /CN=kgm/ { print $1 }')
+AUTH=(--anyauth -u mallory:malpwd)
+[ "$(post serverkeygen kgm.b64 m2)" = 403 ] || fail "mallory on estuser's pending request: $(cat m2)"
+"${ADM[@]}" req approve "$mid" > /dev/null
+[ "$(post serverkeygen kgm.b64 m3)" = 403 ] || fail "mallory used estuser's approval: $(cat m3)"
+grep -q 'another principal' m3 && ! grep -q 'application/pkcs8' m3 || fail "403 body: $(cat m3)"
+AUTH=(--anyauth -u estuser:estpwd)
+"${ADM[@]}" req list | grep_all "^$mid *approved .* user:estuser " || fail "approval lost: $("${ADM[@]}" req list)"
+[ "$(post serverkeygen kgm.b64 m4)" = 200 ] || fail "estuser after mallory's try: $(cat m4)"
+grep -q 'Content-Type: application/pkcs8' m4 || fail "no key part for estuser"
+ok "an approval is used only by the principal who asked: another user's copy gets 403, the asker 200"
 
 # estclient waits out the 202 (Retry-After) and gets its certificate once approved.
 mkdir -p ecout
