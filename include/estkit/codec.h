@@ -153,7 +153,10 @@ enum est_err est_certs_only_decode(const unsigned char *der, size_t derlen,
  * Text forms used in the store, the logs and estadm. Each returns a malloc'd
  * NUL-terminated string (caller free()s) or NULL when out of memory.
  *   est_name_text:   RFC 2253 form, "CN=a,O=b,C=SE".
- *   est_san_text:    "DNS:a.example, IP:127.0.0.1, email:x@y" ("" for NULL).
+ *   est_san_text:    "DNS:a.example, IP:127.0.0.1, email:x@y" ("" for NULL);
+ *                    an otherName is "othername:<OID>;<value>" when its value
+ *                    is a UTF8, IA5 or Printable string, else
+ *                    "othername:<OID>#<the value's DER, upper-case hex>".
  *   est_serial_text: upper-case hex without leading zeros ("2A").
  */
 char *est_name_text(const X509_NAME *name);

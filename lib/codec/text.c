@@ -76,20 +76,53 @@ print_ip(BIO *bio, const ASN1_OCTET_STRING *ip)
 	return BIO_printf(bio, "IP:%s", buf);
 }
 
-/* "othername:<OID>", plus ";<value>" when the value is a plain string. */
+/* "#" and the value's DER in upper-case hex (RFC 4514's form for a value
+ * that is no string). */
+static int
+print_der_hex(BIO *bio, const ASN1_TYPE *v)
+{
+	unsigned char *der = NULL;
+	int len = i2d_ASN1_TYPE(v, &der), rc = 0;
+
+	if (len <= 0)
+		return -1;
+	if (BIO_puts(bio, "#") < 0)
+		rc = -1;
+	for (int i = 0; rc == 0 && i < len; i++)
+		if (BIO_printf(bio, "%02X", der[i]) < 0)
+			rc = -1;
+	OPENSSL_free(der);
+	return rc;
+}
+
+/*
+ * "othername:<OID>;<value>" when the value is a plain string (the form
+ * records and estadm have always shown), else "othername:<OID>#<DER hex>".
+ * The text is part of the approval key (approval.c), so every value must
+ * show: two hardwareModuleNames (RFC 4108, a SEQUENCE) printed alike once,
+ * and an approval for one was good for the other. For the same reason the
+ * OID is never cut short. An OID's text has no ";" or "#", so the two
+ * forms never meet.
+ */
 static int
 print_othername(BIO *bio, const OTHERNAME *on)
 {
-	char oid[128];
 	const ASN1_TYPE *v = on->value;
+	int len = OBJ_obj2txt(NULL, 0, on->type_id, 1), rc = -1;
+	char *oid;
 
-	if (OBJ_obj2txt(oid, sizeof(oid), on->type_id, 1) <= 0)
+	if (len <= 0 || (oid = malloc((size_t)len + 1)) == NULL)
 		return -1;
-	if (BIO_printf(bio, "othername:%s", oid) < 0)
+	if (OBJ_obj2txt(oid, len + 1, on->type_id, 1) == len)
+		rc = BIO_printf(bio, "othername:%s", oid) < 0 ? -1 : 0;
+	free(oid);
+	if (rc != 0)
 		return -1;
-	if (v == NULL || (v->type != V_ASN1_UTF8STRING && v->type != V_ASN1_IA5STRING &&
-	    v->type != V_ASN1_PRINTABLESTRING))
+	if (v == NULL)
 		return 0;
+	if (v->type != V_ASN1_UTF8STRING && v->type != V_ASN1_IA5STRING &&
+	    v->type != V_ASN1_PRINTABLESTRING)
+		return print_der_hex(bio, v);
 	return BIO_puts(bio, ";") < 0 ||
 	    ASN1_STRING_print_ex(bio, v->value.asn1_string, UTF8_FLAGS) < 0 ? -1 : 0;
 }

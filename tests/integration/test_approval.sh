@@ -3,7 +3,7 @@
 # Retry-After until `estadm req approve`, then 200 once; `estadm req reject`
 # gives 403; a retry with a new challengePassword on a new connection is the
 # same request; /serverkeygen waits the same way; an approval is good only for
-# the principal who asked.
+# the principal who asked; an otherName that is no string is part of the request.
 . "$(dirname "$0")/lib.sh"
 
 init_demo
@@ -13,6 +13,10 @@ cat >> var/estd.conf <<'EOF'
 approval = manual
 retry-after = 7
 server-keygen = yes
+
+[alias manualhw]
+approval = manual
+san-types = othername
 EOF
 printf 'malpwd\n' | "$ESTADM" -c var/estd.conf user add mallory > /dev/null
 start_estd
@@ -26,10 +30,10 @@ pwcsr() {
 	    '[req]\ndistinguished_name=d\nattributes=a\nprompt=no\nstring_mask=nombstr\n[d]\nCN=%s\n[a]\nchallengePassword=%s\n' \
 	    "$2" "$3") || fail "openssl req"
 }
-# post OP FILE OUT -> status; response headers in OUT.h
+# [ALIAS=alias] post OP FILE OUT -> status; response headers in OUT.h
 post() {
 	curl -s -D "$3.h" -o "$3" -w '%{http_code}' --cacert "$TA" "${AUTH[@]}" "${PK[@]}" \
-	    --data-binary @"$2" "$EST/manual/$1"
+	    --data-binary @"$2" "$EST/${ALIAS:-manual}/$1"
 }
 open_count() { "${ADM[@]}" req list | tail -n +2 | grep -c "$1" || true; }
 
@@ -106,6 +110,24 @@ AUTH=(--anyauth -u estuser:estpwd)
 [ "$(post serverkeygen kgm.b64 m4)" = 200 ] || fail "estuser after mallory's try: $(cat m4)"
 grep -q 'Content-Type: application/pkcs8' m4 || fail "no key part for estuser"
 ok "an approval is used only by the principal who asked: another user's copy gets 403, the asker 200"
+
+# hwcsr KEY NAME SERIAL -> NAME.der: CN=hw with a hardwareModuleName (RFC 4108) SAN.
+hwcsr() {
+	openssl req -new -key "$1" -outform DER -out "$2.der" -config <(printf \
+	    '[req]\ndistinguished_name=d\nreq_extensions=x\nprompt=no\n[d]\nCN=hw\n[x]\n%s\n[hw]\n%s\n%s\n' \
+	    'subjectAltName=otherName:1.3.6.1.5.5.7.8.4;SEQUENCE:hw' 'type=OID:1.2.3.4' \
+	    "serial=FORMAT:ASCII,OCTETSTRING:$3") || fail "openssl req"
+}
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out hw.key 2>/dev/null
+hwcsr hw.key hwa SN-A
+hwcsr hw.key hwb SN-B
+[ "$(ALIAS=manualhw post simpleenroll hwa.der h1)" = 202 ] || fail "hardwareModuleName SN-A: $(cat h1)"
+hid=$("${ADM[@]}" req list | awk '$2 == "pending" && $3 == "manualhw" { print $1 }')
+"${ADM[@]}" req list | grep_all "^$hid .*othername:1.3.6.1.5.5.7.8.4#30" || fail "req list: $("${ADM[@]}" req list)"
+"${ADM[@]}" req approve "$hid" > /dev/null
+[ "$(ALIAS=manualhw post simpleenroll hwb.der h2)" = 202 ] || fail "SN-A's approval issued SN-B: $(cat h2)"
+[ "$(ALIAS=manualhw post simpleenroll hwa.der h3)" = 200 ] || fail "SN-A after approval: $(cat h3)"
+ok "an approval for one hardwareModuleName is not good for another of the same key and subject"
 
 # estclient waits out the 202 (Retry-After) and gets its certificate once approved.
 mkdir -p ecout

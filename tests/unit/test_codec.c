@@ -931,6 +931,80 @@ san_text_forms(void **state)
 	GENERAL_NAMES_free(san);
 }
 
+/* A SAN of one otherName of type oid whose value is the DER in der. */
+static GENERAL_NAMES *
+othername_san(const char *oid, const unsigned char *der, long len)
+{
+	GENERAL_NAMES *san = GENERAL_NAMES_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_TYPE *val = d2i_ASN1_TYPE(NULL, &der, len);
+
+	assert_non_null(san);
+	assert_non_null(gn);
+	assert_non_null(val);
+	assert_true(GENERAL_NAME_set0_othername(gn, OBJ_txt2obj(oid, 1), val));
+	assert_true(sk_GENERAL_NAME_push(san, gn) > 0);
+	return san;
+}
+
+/*
+ * The SAN text is part of the approval key, so two otherNames that differ
+ * only in a value that is not a string must not print alike (they did: the
+ * value was left out), nor two whose OIDs differ past 127 characters of
+ * text (cut short). RFC 4108 hardwareModuleName is such a SEQUENCE.
+ */
+static void
+san_text_othername_values_differ(void **state)
+{
+	static const char hwname[] = "1.3.6.1.5.5.7.8.4";
+	/* hardwareModuleName { hwType 1.2.3.4, hwSerialNum "A" / "B" } */
+	static const unsigned char hw_a[] = { 0x30, 0x08, 0x06, 0x03, 0x2a, 0x03, 0x04,
+	    0x04, 0x01, 'A' };
+	static const unsigned char hw_b[] = { 0x30, 0x08, 0x06, 0x03, 0x2a, 0x03, 0x04,
+	    0x04, 0x01, 'B' };
+	/* The same octets as an OCTET STRING and as a UTF8String. */
+	static const unsigned char octets[] = { 0x04, 0x01, 'A' };
+	static const unsigned char utf8[] = { 0x0c, 0x01, 'A' };
+	GENERAL_NAMES *sa = othername_san(hwname, hw_a, sizeof(hw_a));
+	GENERAL_NAMES *sb = othername_san(hwname, hw_b, sizeof(hw_b));
+	GENERAL_NAMES *so = othername_san(hwname, octets, sizeof(octets));
+	GENERAL_NAMES *su = othername_san(hwname, utf8, sizeof(utf8));
+	/* OIDs of 148 characters of text that differ only in the last. */
+#define LONG_ARC "1.2.1234567890.1234567890.1234567890.1234567890.1234567890.1234567890" \
+	".1234567890.1234567890.1234567890.1234567890.1234567890.1234567890.1234567890."
+	GENERAL_NAMES *l1 = othername_san(LONG_ARC "1", utf8, sizeof(utf8));
+	GENERAL_NAMES *l2 = othername_san(LONG_ARC "2", utf8, sizeof(utf8));
+#undef LONG_ARC
+	char *a = est_san_text(sa), *b = est_san_text(sb), *o = est_san_text(so);
+	char *u = est_san_text(su), *t1 = est_san_text(l1), *t2 = est_san_text(l2);
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(o);
+	assert_non_null(u);
+	assert_string_not_equal(a, b);
+	assert_string_equal(a, "othername:1.3.6.1.5.5.7.8.4#300806032A0304040141");
+	assert_string_equal(o, "othername:1.3.6.1.5.5.7.8.4#040141");
+	/* A string value keeps the form records and estadm already show. */
+	assert_string_equal(u, "othername:1.3.6.1.5.5.7.8.4;A");
+	assert_non_null(t1);
+	assert_non_null(t2);
+	assert_string_not_equal(t1, t2);
+	free(t1);
+	free(t2);
+	GENERAL_NAMES_free(l1);
+	GENERAL_NAMES_free(l2);
+	free(a);
+	free(b);
+	free(o);
+	free(u);
+	GENERAL_NAMES_free(sa);
+	GENERAL_NAMES_free(sb);
+	GENERAL_NAMES_free(so);
+	GENERAL_NAMES_free(su);
+}
+
 /* ---- certs-only PKCS#7 ---- */
 
 /* EST-S-11, ASN-05: the exact shape `openssl crl2pkcs7 -nocrl` produces. */
@@ -1303,6 +1377,7 @@ main(void)
 		cmocka_unit_test(san_extract),
 		cmocka_unit_test(san_equal_as_sets),
 		cmocka_unit_test(san_text_forms),
+		cmocka_unit_test(san_text_othername_values_differ),
 		cmocka_unit_test(certs_only_round_trip_EST_S_11),
 		cmocka_unit_test(certs_only_bad),
 		cmocka_unit_test(name_text),
