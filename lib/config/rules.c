@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -135,6 +136,27 @@ set_dns(struct est_alias_conf *a, char **items, size_t *n, const char *value)
 
 /* ---- IP ranges ---- */
 
+/*
+ * A range inside ::ffff:0:0/96 becomes the IPv4 range it maps: the policy
+ * checks an IPv4-mapped address as its IPv4 address (policy_names.c), so
+ * "::ffff:10.0.0.0/104" keeps meaning 10.0.0.0/8.
+ */
+static void
+unmap_ipv4(struct est_ip_range *r)
+{
+	struct in6_addr a6;
+
+	if (r->len != 16 || r->prefix < 96)
+		return;
+	memcpy(&a6, r->addr, sizeof(a6));
+	if (!IN6_IS_ADDR_V4MAPPED(&a6))
+		return;
+	memmove(r->addr, r->addr + 12, 4);
+	memset(r->addr + 4, 0, sizeof(r->addr) - 4);
+	r->len = 4;
+	r->prefix -= 96;
+}
+
 static bool
 ip_range(const char *w, struct est_ip_range *r)
 {
@@ -165,6 +187,7 @@ ip_range(const char *w, struct est_ip_range *r)
 	for (unsigned bit = r->prefix; bit < (unsigned)r->len * 8; bit++)
 		if (r->addr[bit / 8] & (0x80 >> (bit % 8)))
 			return false;
+	unmap_ipv4(r);
 	return true;
 }
 

@@ -7,8 +7,14 @@
  * when a certificate has no dNSName: wildcards and the deny lists always
  * apply to it, the allow lists when it has a dot (a bare device name such
  * as "dev-a" is not a host name anyone resolves) or reads as an address.
+ *
+ * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is checked as the IPv4
+ * address it maps: stacks that accept it reach a.b.c.d, so
+ * IP:::ffff:127.0.0.1 is loopback. Ranges written so were made IPv4 ranges
+ * at load (rules.c).
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -61,19 +67,40 @@ ip_listed(const struct est_ip_range *list, size_t n, const unsigned char *a, int
 	return false;
 }
 
+/* The IPv4 address in a (len octets) when it is ::ffff:a.b.c.d, else NULL. */
+static const unsigned char *
+mapped_ipv4(const unsigned char *a, int len)
+{
+	struct in6_addr a6;
+
+	if (len != 16)
+		return NULL;
+	memcpy(&a6, a, sizeof(a6));
+	return IN6_IS_ADDR_V4MAPPED(&a6) ? a + 12 : NULL;
+}
+
+/*
+ * A mapped address is allowed only as its IPv4 address. It is refused as
+ * that, or as what it literally is: an IPv6 deny range that holds it
+ * (::/0) refused it before mapped addresses were recognised, and still does.
+ */
 static enum est_err
 check_ip(const struct est_name_rules *r, const unsigned char *a, int len, const char *what,
     struct est_error *e)
 {
 	char text[INET6_ADDRSTRLEN] = "?";
+	const unsigned char *v4 = mapped_ipv4(a, len);
+	const unsigned char *as = v4 != NULL ? v4 : a;
+	int as_len = v4 != NULL ? 4 : len;
 
 	if (len != 4 && len != 16)
 		return est_fail(e, EST_ERR_FORBIDDEN, "%s is not an IPv4 or IPv6 address", what);
 	inet_ntop(len == 4 ? AF_INET : AF_INET6, a, text, sizeof(text));
-	if (ip_listed(r->ip_deny, r->n_ip_deny, a, len))
+	if (ip_listed(r->ip_deny, r->n_ip_deny, as, as_len) ||
+	    (v4 != NULL && ip_listed(r->ip_deny, r->n_ip_deny, a, len)))
 		return est_fail(e, EST_ERR_FORBIDDEN, "%s %s is refused on this alias "
 		    "(deny-ip-ranges: loopback, unspecified and listed addresses)", what, text);
-	if (r->n_ip_allow > 0 && !ip_listed(r->ip_allow, r->n_ip_allow, a, len))
+	if (r->n_ip_allow > 0 && !ip_listed(r->ip_allow, r->n_ip_allow, as, as_len))
 		return est_fail(e, EST_ERR_FORBIDDEN, "%s %s is outside the alias's ip-ranges",
 		    what, text);
 	return EST_OK;

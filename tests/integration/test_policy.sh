@@ -122,7 +122,8 @@ ok "a device certificate gets its own subject and SAN again"
 for spec in "DNS:*.example.com|wildcards are refused" "DNS:*|wildcards are refused" \
     "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:administrator@corp.example|type otherName is not allowed" \
     "RID:1.2.3.4|type registeredID is not allowed" "IP:0.0.0.0|0.0.0.0 is refused" \
-    "IP:127.0.0.1|127.0.0.1 is refused" "IP:::1|::1 is refused" "DNS:localhost|localhost\" is refused" \
+    "IP:127.0.0.1|127.0.0.1 is refused" "IP:::1|::1 is refused" \
+    "IP:::ffff:127.0.0.1|::ffff:127.0.0.1 is refused" "DNS:localhost|localhost\" is refused" \
     "DNS:a.localhost|a.localhost\" is refused"; do
 	san=${spec%%|*}
 	csr san "/CN=box.acme.org" -addext "subjectAltName=$san"
@@ -134,6 +135,9 @@ openssl base64 -in dir.der -out dir.b64
 refused 403 "type directoryName is not allowed" "HTTP user asks for a dirName" "$EST/simpleenroll" dir.b64 "${AUTH[@]}"
 csr cnlocal "/CN=localhost"
 refused 403 "CN \"localhost\" is refused" "HTTP user asks for CN=localhost" "$EST/simpleenroll" cnlocal.b64 "${AUTH[@]}"
+csr cnmapped "/CN=::ffff:127.0.0.1"
+refused 403 "CN ::ffff:127.0.0.1 is refused" "HTTP user asks for CN=::ffff:127.0.0.1" \
+    "$EST/simpleenroll" cnmapped.b64 "${AUTH[@]}"
 csr cnwild "/CN=*.acme.org"
 refused 403 "wildcards are refused" "HTTP user asks for CN=*.acme.org" "$EST/simpleenroll" cnwild.b64 "${AUTH[@]}"
 refused 403 "registered to end entity dev-b" "HTTP user asks for an end entity's DN" \
