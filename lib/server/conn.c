@@ -57,8 +57,7 @@
 
 #define LINGER_SECONDS 2
 
-static struct log_limit limit_full, limit_per_source, limit_evicted, limit_handshake,
-    limit_tls_failed;
+static struct log_limit limit_full, limit_per_source, limit_evicted;
 
 bool
 log_limit_pass(struct log_limit *l, unsigned *dropped)
@@ -169,15 +168,12 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	size_t pending = evbuffer_get_length(bufferevent_get_input(c->bev));
-	unsigned dropped;
 
 	(void)fd;
 	(void)what;
 	if (c->state == CONN_HANDSHAKE) {
-		if (log_limit_pass(&limit_handshake, &dropped))
-			log_info("peer=%s listener=%s TLS handshake not done within "
-			    "handshake-timeout; closed (%u more like it not logged)", c->peer,
-			    c->listener->conf->name, dropped);
+		log_info("peer=%s listener=%s TLS handshake not done within handshake-timeout; closed",
+		    c->peer, c->listener->conf->name);
 		conn_free(c);
 	} else if (c->state == CONN_LINGER) {
 		conn_free(c);
@@ -247,14 +243,12 @@ static void
 log_tls_failure(struct conn *c)
 {
 	unsigned long err = bufferevent_get_openssl_error(c->bev);
-	unsigned dropped;
 	char msg[160];
 
-	if (err == 0 || !log_limit_pass(&limit_tls_failed, &dropped))
+	if (err == 0)
 		return;
 	ERR_error_string_n(err, msg, sizeof(msg));
-	log_info("peer=%s listener=%s TLS failed: %s (%u more like it not logged)", c->peer,
-	    c->listener->conf->name, msg, dropped);
+	log_info("peer=%s listener=%s TLS failed: %s", c->peer, c->listener->conf->name, msg);
 }
 
 static void

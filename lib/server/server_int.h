@@ -250,7 +250,7 @@ bool conn_evict_oldest(struct est_worker *w);
 
 /*
  * At most one line a second for a kind of event a client can repeat at will
- * (a refusal, a failed handshake, a malformed OCSP request); the next line
+ * (a refusal, a malformed OCSP request); the next line
  * tells how many were not logged. Zero-initialised, one per kind.
  */
 struct log_limit {
