@@ -67,9 +67,8 @@ ip_listed(const struct est_ip_range *list, size_t n, const unsigned char *a, int
 	return false;
 }
 
-/* The IPv4 address in a (len octets) when it is ::ffff:a.b.c.d, else NULL. */
-static const unsigned char *
-mapped_ipv4(const unsigned char *a, int len)
+const unsigned char *
+policy_mapped_ipv4(const unsigned char *a, int len)
 {
 	struct in6_addr a6;
 
@@ -89,7 +88,7 @@ check_ip(const struct est_name_rules *r, const unsigned char *a, int len, const 
     struct est_error *e)
 {
 	char text[INET6_ADDRSTRLEN] = "?";
-	const unsigned char *v4 = mapped_ipv4(a, len);
+	const unsigned char *v4 = policy_mapped_ipv4(a, len);
 	const unsigned char *as = v4 != NULL ? v4 : a;
 	int as_len = v4 != NULL ? 4 : len;
 
@@ -126,21 +125,27 @@ check_dns(const struct est_name_rules *r, const char *name, size_t len, const ch
 	return EST_OK;
 }
 
+int
+policy_text_ip(const char *text, unsigned char addr[16])
+{
+	if (inet_pton(AF_INET, text, addr) == 1)
+		return 4;
+	return inet_pton(AF_INET6, text, addr) == 1 ? 16 : 0;
+}
+
 static enum est_err
 check_cn(const struct est_name_rules *r, const ASN1_STRING *value, struct est_error *e)
 {
 	unsigned char *utf8 = NULL, addr[16];
 	enum est_err rc;
-	int len;
+	int len, iplen;
 
 	if ((len = ASN1_STRING_to_UTF8(&utf8, value)) < 0) {
 		ERR_clear_error();
 		return est_fail(e, EST_ERR_FORBIDDEN, "the subject's CN cannot be read as text");
 	}
-	if (inet_pton(AF_INET, (char *)utf8, addr) == 1)
-		rc = check_ip(r, addr, 4, "CN", e);
-	else if (inet_pton(AF_INET6, (char *)utf8, addr) == 1)
-		rc = check_ip(r, addr, 16, "CN", e);
+	if ((iplen = policy_text_ip((char *)utf8, addr)) != 0)
+		rc = check_ip(r, addr, iplen, "CN", e);
 	else
 		rc = check_dns(r, (char *)utf8, (size_t)len, "CN", true, e);
 	OPENSSL_free(utf8);

@@ -85,12 +85,12 @@ add_key(struct name_keys *k, enum name_kind kind, const char *text, size_t len)
 static void
 add_ip(struct name_keys *k, const unsigned char *ip, size_t len)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const unsigned char *v4 = policy_mapped_ipv4(ip, (int)len);
 	char text[INET6_ADDRSTRLEN];
 	const char *t = NULL;
 
-	if (len == 16 && memcmp(ip, mapped, sizeof(mapped)) == 0)
-		t = inet_ntop(AF_INET, ip + 12, text, sizeof(text));
+	if (v4 != NULL)
+		t = inet_ntop(AF_INET, v4, text, sizeof(text));
 	else if (len == 4 || len == 16)
 		t = inet_ntop(len == 4 ? AF_INET : AF_INET6, ip, text, sizeof(text));
 	if (t != NULL)
@@ -103,16 +103,13 @@ add_host(struct name_keys *k, const char *text, size_t len)
 {
 	unsigned char ip[16];
 	char buf[64];
+	int iplen;
 
 	if (len < sizeof(buf)) {
 		memcpy(buf, text, len);
 		buf[len] = '\0';
-		if (inet_pton(AF_INET, buf, ip) == 1) {
-			add_ip(k, ip, 4);
-			return;
-		}
-		if (inet_pton(AF_INET6, buf, ip) == 1) {
-			add_ip(k, ip, 16);
+		if ((iplen = policy_text_ip(buf, ip)) != 0) {
+			add_ip(k, ip, (size_t)iplen);
 			return;
 		}
 	}
