@@ -158,6 +158,9 @@ struct floor_spec {
 	enum key_type client_key;
 };
 
+/* This thread's CPU time in milliseconds: what the floor and work_bench time by. */
+double floor_thread_cpu_ms(void);
+
 /* Measure every operation for about ms_each CPU milliseconds. false on failure. */
 bool floor_measure(double ms_each, struct floor_ops *out);
 

@@ -21,8 +21,8 @@
 
 #include "estbench.h"
 
-static double
-cpu_ms(void)
+double
+floor_thread_cpu_ms(void)
 {
 	struct timespec ts;
 
@@ -85,7 +85,7 @@ time_op(enum op op, EVP_PKEY *key, double ms_each, double *out)
 	unsigned long runs = 0;
 	bool ok = op != OP_VERIFY || sign_once(key, sig, &siglen);
 
-	t0 = cpu_ms();
+	t0 = floor_thread_cpu_ms();
 	do {
 		for (int i = 0; ok && i < 10; i++, runs++) {
 			size_t l = sizeof(sig);
@@ -93,7 +93,7 @@ time_op(enum op op, EVP_PKEY *key, double ms_each, double *out)
 			ok = op == OP_SIGN ? sign_once(key, sig, &l) :
 			    op == OP_VERIFY ? verify_once(key, sig, siglen) : kex_once(key);
 		}
-		spent = cpu_ms() - t0;
+		spent = floor_thread_cpu_ms() - t0;
 	} while (ok && (spent < ms_each || runs < 20));
 	*out = spent / (double)runs;
 	return ok;

@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -52,15 +51,6 @@ struct bench {
 };
 
 typedef bool (*way_fn)(struct bench *b, size_t i, char **answer);
-
-static double
-cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static bool
 fail(const char *what, const struct est_error *e)
@@ -219,7 +209,7 @@ time_way(struct bench *b, const char *name, way_fn way, size_t n, double *ms)
 		return false;
 	}
 	free(answer);
-	t0 = cpu_ms();
+	t0 = floor_thread_cpu_ms();
 	for (size_t i = 0; i < n; i++) {
 		answer = NULL;
 		ok = way(b, i % b->csrs.n, &answer);
@@ -227,7 +217,7 @@ time_way(struct bench *b, const char *name, way_fn way, size_t n, double *ms)
 		if (!ok)
 			return false;
 	}
-	*ms = (cpu_ms() - t0) / (double)n;
+	*ms = (floor_thread_cpu_ms() - t0) / (double)n;
 	return true;
 }
 
