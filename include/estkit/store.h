@@ -275,7 +275,7 @@ struct est_store_ops {
 	enum est_err (*get_ee)(struct est_store *, const char *username, struct est_ee **,
 	    struct est_error *);
 	enum est_err (*list_ee)(struct est_store *, est_ee_visit, void *, struct est_error *);
-	enum est_err (*list_ee_matching)(struct est_store *, const char *needle, est_ee_visit,
+	enum est_err (*list_ee_by_key)(struct est_store *, const char *key, est_ee_visit,
 	    void *, struct est_error *);
 	enum est_err (*del_ee)(struct est_store *, const char *username, struct est_error *);
 	enum est_err (*reset_ee)(struct est_store *, const char *username, const char *code_hash,
@@ -405,9 +405,11 @@ enum est_err est_store_put_issued(struct est_store *st, struct est_cert_rec *rec
     const struct est_issue_record *how, struct est_error *e);
 
 /*
- * Register an end entity; sets ee->id, and created_at to now unless it is
- * set (last_used is taken as it is: 0 for a new one). EST_ERR_EXISTS when
- * the username is taken.
+ * Register an end entity, indexed under the keys of its names (see
+ * est_store_list_ee_by_key); sets ee->id, and created_at to now unless it
+ * is set (last_used is taken as it is: 0 for a new one). EST_ERR_EXISTS
+ * when the username is taken, EST_ERR_BADREQ when subject_der or san_der
+ * does not decode.
  */
 enum est_err est_store_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e);
 
@@ -420,15 +422,14 @@ enum est_err est_store_list_ee(struct est_store *st, est_ee_visit visit, void *a
     struct est_error *e);
 
 /*
- * The end entities whose registered subject text (est_name_text) or SAN
- * text (est_san_text) holds the runs of ASCII letters and digits of name,
- * in their order, in any case ("Dev-B.corp" finds "CN=dev-b.corp.example"
- * and "DNS:DEV-B.CORP.example"); a name with no such run must appear as it
- * is. Candidates, more than the names equal to name up to case, spacing,
- * escaping and punctuation, that the caller compares exactly (the issuance
- * policy asks who owns a name).
+ * The end entities registered under key, a name key ("h:dev-b.corp.example",
+ * "i:10.0.0.5", "d:..." for a whole DN; lib/codec/namekeys.h says how names
+ * become keys): est_store_put_ee indexes each end entity under the keys of
+ * its subject, the subject's names and its SAN, so this is one index
+ * look-up. Candidates that the caller compares exactly (the issuance policy
+ * asks who owns a name); a visitor returning non-zero stops the listing.
  */
-enum est_err est_store_list_ee_matching(struct est_store *st, const char *needle,
+enum est_err est_store_list_ee_by_key(struct est_store *st, const char *key,
     est_ee_visit visit, void *arg, struct est_error *e);
 
 /* Remove an end entity; its certificates stay on record, unlinked. EST_ERR_NOTFOUND. */

@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "codec/namekeys.h"
 #include "estkit/codec.h"
 
 #define DN_MAX 1024
@@ -175,9 +176,9 @@ bool
 est_name_equal_unordered(const X509_NAME *a, const X509_NAME *b)
 {
 	int n = X509_NAME_entry_count(a);
-	bool used[64] = { false };
+	bool used[CODEC_NAME_DN_MAX] = { false };
 
-	if (n != X509_NAME_entry_count(b) || n > 64)
+	if (n != X509_NAME_entry_count(b) || n > CODEC_NAME_DN_MAX)
 		return false;
 	for (int i = 0; i < n; i++) {
 		int j;

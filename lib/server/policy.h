@@ -110,12 +110,6 @@ enum est_err policy_check_names(const struct est_name_rules *rules, const X509_N
 enum est_err policy_check_key(const struct est_alias_conf *alias, EVP_PKEY *key,
     struct est_error *e);
 
-/* The IPv4 address in a (len octets) when it is ::ffff:a.b.c.d, else NULL. */
-const unsigned char *policy_mapped_ipv4(const unsigned char *a, int len);
-
-/* The address text reads as into addr: 4 or 16 (its length), 0 when it reads as none. */
-int policy_text_ip(const char *text, unsigned char addr[16]);
-
 /* Whether cert carries the EKU id-kp-cmcRA. */
 bool policy_is_ra_cert(X509 *cert);
 

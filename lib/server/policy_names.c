@@ -14,7 +14,6 @@
  * at load (rules.c).
  */
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
+#include "codec/namekeys.h"
 #include "estkit/codec.h"
 #include "server/policy.h"
 
@@ -67,17 +67,6 @@ ip_listed(const struct est_ip_range *list, size_t n, const unsigned char *a, int
 	return false;
 }
 
-const unsigned char *
-policy_mapped_ipv4(const unsigned char *a, int len)
-{
-	struct in6_addr a6;
-
-	if (len != 16)
-		return NULL;
-	memcpy(&a6, a, sizeof(a6));
-	return IN6_IS_ADDR_V4MAPPED(&a6) ? a + 12 : NULL;
-}
-
 /*
  * A mapped address is allowed only as its IPv4 address. It is refused as
  * that, or as what it literally is: an IPv6 deny range that holds it
@@ -88,7 +77,7 @@ check_ip(const struct est_name_rules *r, const unsigned char *a, int len, const 
     struct est_error *e)
 {
 	char text[INET6_ADDRSTRLEN] = "?";
-	const unsigned char *v4 = policy_mapped_ipv4(a, len);
+	const unsigned char *v4 = codec_mapped_ipv4(a, len);
 	const unsigned char *as = v4 != NULL ? v4 : a;
 	int as_len = v4 != NULL ? 4 : len;
 
@@ -125,14 +114,6 @@ check_dns(const struct est_name_rules *r, const char *name, size_t len, const ch
 	return EST_OK;
 }
 
-int
-policy_text_ip(const char *text, unsigned char addr[16])
-{
-	if (inet_pton(AF_INET, text, addr) == 1)
-		return 4;
-	return inet_pton(AF_INET6, text, addr) == 1 ? 16 : 0;
-}
-
 static enum est_err
 check_cn(const struct est_name_rules *r, const ASN1_STRING *value, struct est_error *e)
 {
@@ -144,7 +125,7 @@ check_cn(const struct est_name_rules *r, const ASN1_STRING *value, struct est_er
 		ERR_clear_error();
 		return est_fail(e, EST_ERR_FORBIDDEN, "the subject's CN cannot be read as text");
 	}
-	if ((iplen = policy_text_ip((char *)utf8, addr)) != 0)
+	if ((iplen = codec_text_ip((char *)utf8, addr)) != 0)
 		rc = check_ip(r, addr, iplen, "CN", e);
 	else
 		rc = check_dns(r, (char *)utf8, (size_t)len, "CN", true, e);

@@ -346,61 +346,39 @@ est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct es
 	return st->ops->list_ee(st, visit, arg, e);
 }
 
-/*
- * The LIKE pattern (escape character backslash) of est_store_list_ee_matching:
- * "%run%run%", each run of ASCII letters and digits lower-cased; with no run,
- * name itself with its wildcards escaped, between two %. NULL when out of
- * memory; caller free()s.
- */
-static char *
-like_pattern(const char *name)
+enum est_err
+store_ee_keys(const unsigned char *subject_der, size_t subject_len,
+    const unsigned char *san_der, size_t san_len, struct codec_name_keys *k,
+    struct est_error *e)
 {
-	size_t n = strlen(name), o = 0;
-	char *p = malloc(2 * n + 3);
-	bool runs = false, in_run = false;
+	const unsigned char *p = subject_der;
+	X509_NAME *dn = d2i_X509_NAME(NULL, &p, (long)subject_len);
+	GENERAL_NAMES *san = NULL;
+	enum est_err rc = EST_OK;
 
-	if (p == NULL)
-		return NULL;
-	p[o++] = '%';
-	for (const char *c = name; *c != '\0'; c++) {
-		bool alnum = (unsigned char)*c < 0x80 && isalnum((unsigned char)*c);
-
-		if (alnum)
-			p[o++] = (char)tolower((unsigned char)*c);
-		else if (in_run)
-			p[o++] = '%';
-		in_run = alnum;
-		runs = runs || alnum;
+	if (dn == NULL || p != subject_der + subject_len)
+		rc = est_fail_ssl(e, EST_ERR_BADREQ, "an end entity's subject does not decode");
+	else if (san_der != NULL && ((p = san_der), (san = d2i_GENERAL_NAMES(NULL, &p,
+	    (long)san_len)) == NULL || p != san_der + san_len))
+		rc = est_fail_ssl(e, EST_ERR_BADREQ, "an end entity's subjectAltName does not decode");
+	if (rc == EST_OK) {
+		codec_name_keys_add_names(k, dn, san);
+		codec_name_keys_add_dn(k, dn);
+		if (k->oom)
+			rc = est_fail(e, EST_ERR_NOMEM, "out of memory indexing an end entity");
 	}
-	if (!runs) {
-		o = 1;
-		for (const char *c = name; *c != '\0'; c++) {
-			if (*c == '%' || *c == '_' || *c == '\\')
-				p[o++] = '\\';
-			p[o++] = *c;
-		}
-		p[o++] = '%';
-	} else if (in_run) {
-		p[o++] = '%';
-	}
-	p[o] = '\0';
-	return p;
+	X509_NAME_free(dn);
+	GENERAL_NAMES_free(san);
+	return rc;
 }
 
 enum est_err
-est_store_list_ee_matching(struct est_store *st, const char *name, est_ee_visit visit,
+est_store_list_ee_by_key(struct est_store *st, const char *key, est_ee_visit visit,
     void *arg, struct est_error *e)
 {
-	enum est_err rc;
-	char *pattern;
-
-	if (visit == NULL || name == NULL || name[0] == '\0')
-		return est_fail(e, EST_ERR_INTERNAL, "no visitor or name for matching end entities");
-	if ((pattern = like_pattern(name)) == NULL)
-		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	rc = st->ops->list_ee_matching(st, pattern, visit, arg, e);
-	free(pattern);
-	return rc;
+	if (visit == NULL || key == NULL || key[0] == '\0')
+		return est_fail(e, EST_ERR_INTERNAL, "no visitor or key for finding end entities");
+	return st->ops->list_ee_by_key(st, key, visit, arg, e);
 }
 
 enum est_err

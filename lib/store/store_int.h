@@ -7,11 +7,12 @@
 
 #include <stdbool.h>
 
+#include "codec/namekeys.h"
 #include "estkit/err.h"
 #include "estkit/store.h"
 
 /* The schema version every backend's migrations reach (checked in each). */
-#define EST_STORE_SCHEMA_VERSION 5
+#define EST_STORE_SCHEMA_VERSION 6
 
 /* sqlite/db.c */
 
@@ -54,6 +55,15 @@ enum est_err store_check_request(const struct est_req_rec *rec, struct est_req_r
  * naming what is missing): checked before any backend sees them. */
 enum est_err store_check_issued(const struct est_cert_rec *rec,
     const struct est_issue_record *how, struct est_error *e);
+
+/*
+ * The keys an end entity is indexed under (table ee_names): those of its
+ * subject, the subject's names and its SAN (der NULL: none). *k starts zeroed; the caller frees it with codec_name_keys_free,
+ * also on failure. EST_ERR_BADREQ when a DER does not decode.
+ */
+enum est_err store_ee_keys(const unsigned char *subject_der, size_t subject_len,
+    const unsigned char *san_der, size_t san_len, struct codec_name_keys *k,
+    struct est_error *e);
 
 /* writer.c, for the backends' group operations */
 

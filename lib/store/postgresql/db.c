@@ -137,11 +137,22 @@ static const char *const migrations[] = {
 	"DROP INDEX IF EXISTS certs_spki;"
 	"DROP INDEX IF EXISTS certs_ee;"
 	"CREATE INDEX certs_ee ON certs (ee_id) WHERE ee_id IS NOT NULL;",
+	/* 6: end entities found by their names' keys; pg_index_all_ee fills it. */
+	"CREATE TABLE ee_names ("
+	" key TEXT NOT NULL,"
+	" ee_id BIGINT NOT NULL REFERENCES end_entities (id) ON DELETE CASCADE,"
+	" PRIMARY KEY (key, ee_id));"
+	"CREATE INDEX ee_names_ee ON ee_names (ee_id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(SCHEMA_VERSION == EST_STORE_SCHEMA_VERSION,
     "the PostgreSQL schema must have the version of the SQLite one");
+
+/* What a step needs done in C after its SQL, in the migration's transaction. */
+static enum est_err (*const after_step[SCHEMA_VERSION])(struct pg_store *, struct est_error *) = {
+	[5] = pg_index_all_ee,
+};
 
 /* ---- parameters ---- */
 
@@ -568,6 +579,8 @@ migrate(struct pg_store *s, bool creating, int *from, struct est_error *e)
 	for (int step = version; rc == EST_OK && step < SCHEMA_VERSION; step++) {
 		snprintf(sql, sizeof(sql), "migrating the schema to version %d", step + 1);
 		rc = run_sql(s, migrations[step], sql, e);
+		if (rc == EST_OK && after_step[step] != NULL)
+			rc = after_step[step](s, e);
 	}
 	if (rc == EST_OK && version < SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "UPDATE estkit_schema SET version = %d", SCHEMA_VERSION);
@@ -669,7 +682,7 @@ static const struct est_store_ops pg_ops = {
 	.put_ee = pg_put_ee,
 	.get_ee = pg_get_ee,
 	.list_ee = pg_list_ee,
-	.list_ee_matching = pg_list_ee_matching,
+	.list_ee_by_key = pg_list_ee_by_key,
 	.del_ee = pg_del_ee,
 	.reset_ee = pg_reset_ee,
 	.put_ext_ca = pg_put_ext_ca,

@@ -35,10 +35,11 @@ static const char SQL_LIST[] = "SELECT " EE_COLUMNS " FROM end_entities ORDER BY
 static const char SQL_DEL[] = "DELETE FROM end_entities WHERE username = $1";
 static const char SQL_RESET[] = "UPDATE end_entities SET code_hash = $2, uses_left = $3, "
     "valid_until = $4 WHERE username = $1";
-/* Whole attributes of the subject text, whole entries of the SAN text. */
-static const char SQL_MATCH[] = "SELECT " EE_COLUMNS " FROM end_entities "
-    "WHERE subject ILIKE $1::text ESCAPE '\\' OR san ILIKE $1::text ESCAPE '\\' "
-    "ORDER BY username";
+static const char SQL_BY_KEY[] = "SELECT " EE_COLUMNS " FROM end_entities "
+    "WHERE id IN (SELECT ee_id FROM ee_names WHERE key = $1) ORDER BY username";
+static const char SQL_KEY_ADD[] = "INSERT INTO ee_names (key, ee_id) VALUES ($1, $2) "
+    "ON CONFLICT DO NOTHING";
+static const char SQL_DER_ALL[] = "SELECT id, subject_der, san_der FROM end_entities";
 
 /* ---- spending a use with the certificate ---- */
 
@@ -177,9 +178,63 @@ pg_put_cert_consume(struct est_store *st, struct est_cert_rec *rec, const char *
 
 /* ---- end entities ---- */
 
+/* File end entity id under the keys of its names (store_ee_keys). */
+static enum est_err
+index_ee(struct pg_store *s, int64_t id, const unsigned char *subject_der, size_t subject_len,
+    const unsigned char *san_der, size_t san_len, struct est_error *e)
+{
+	struct codec_name_keys k = { 0 };
+	enum est_err rc;
+
+	rc = store_ee_keys(subject_der, subject_len, san_der, san_len, &k, e);
+	for (size_t i = 0; rc == EST_OK && i < k.n; i++) {
+		struct pg_params p = { 0 };
+		PGresult *res;
+
+		pg_text(&p, k.v[i]);
+		pg_int(&p, id);
+		if ((rc = pg_exec(s, SQL_KEY_ADD, &p, &res, "indexing an end entity's names",
+		    e)) == EST_OK)
+			PQclear(res);
+	}
+	codec_name_keys_free(&k);
+	return rc;
+}
+
+static enum est_err
+index_row(PGresult *res, int i, void *arg, int *stop, struct est_error *e)
+{
+	unsigned char *subject = NULL, *san = NULL;
+	size_t subject_len = 0, san_len = 0;
+	enum est_err rc;
+
+	(void)stop;
+	if (pg_col_blob(res, i, 1, &subject, &subject_len) != 0 ||
+	    (!pg_col_null(res, i, 2) && pg_col_blob(res, i, 2, &san, &san_len) != 0))
+		rc = est_fail(e, EST_ERR_NOMEM, "out of memory indexing the end entities");
+	else
+		rc = index_ee(arg, pg_col_int(res, i, 0), subject, subject_len, san, san_len, e);
+	free(subject);
+	free(san);
+	return rc;
+}
+
+enum est_err
+pg_index_all_ee(struct pg_store *s, struct est_error *e)
+{
+	PGresult *res;
+	enum est_err rc;
+
+	if ((rc = pg_exec(s, SQL_DER_ALL, NULL, &res, "indexing the end entities", e)) != EST_OK)
+		return rc;
+	return pg_rows(res, index_row, s, e);
+}
+
+/* The entity and its keys in one transaction: never one without the other. */
 enum est_err
 pg_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 {
+	struct pg_store *s = pg(st);
 	struct pg_params p = { 0 };
 	PGresult *res;
 	enum est_err rc;
@@ -198,15 +253,25 @@ pg_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 	pg_int(&p, ee->valid_until);
 	pg_int(&p, ee->created_at);
 	pg_int(&p, ee->last_used);
-	rc = pg_exec(pg(st), SQL_INSERT, &p, &res, "registering an end entity", e);
-	if (rc == EST_ERR_EXISTS)
-		return est_fail(e, EST_ERR_EXISTS, "end entity %s is already registered",
-		    ee->username);
-	if (rc != EST_OK)
+	if ((rc = pg_begin(s, e)) != EST_OK)
 		return rc;
-	ee->id = pg_col_int(res, 0, 0);
-	PQclear(res);
-	return EST_OK;
+	rc = pg_exec(s, SQL_INSERT, &p, &res, "registering an end entity", e);
+	if (rc == EST_ERR_EXISTS)
+		rc = est_fail(e, EST_ERR_EXISTS, "end entity %s is already registered",
+		    ee->username);
+	if (rc == EST_OK) {
+		ee->id = pg_col_int(res, 0, 0);
+		PQclear(res);
+		rc = index_ee(s, ee->id, ee->subject_der, ee->subject_der_len, ee->san_der,
+		    ee->san_der_len, e);
+	}
+	if (rc == EST_OK)
+		rc = pg_commit(s, e);
+	if (rc != EST_OK) {
+		pg_rollback(s);
+		ee->id = 0;
+	}
+	return rc;
 }
 
 /* Row i (EE_COLUMNS) as a new record. */
@@ -286,7 +351,7 @@ pg_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error
 }
 
 enum est_err
-pg_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit, void *arg,
+pg_list_ee_by_key(struct est_store *st, const char *key, est_ee_visit visit, void *arg,
     struct est_error *e)
 {
 	struct list_ctx c = { visit, arg };
@@ -294,8 +359,9 @@ pg_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit
 	PGresult *res;
 	enum est_err rc;
 
-	pg_text(&p, needle);
-	if ((rc = pg_exec(pg(st), SQL_MATCH, &p, &res, "matching end entities", e)) != EST_OK)
+	pg_text(&p, key);
+	if ((rc = pg_exec(pg(st), SQL_BY_KEY, &p, &res, "finding end entities by name", e)) !=
+	    EST_OK)
 		return rc;
 	return pg_rows(res, each_ee, &c, e);
 }

@@ -31,17 +31,10 @@ static const char SQL_RESET[] = "UPDATE end_entities SET code_hash = ?2, uses_le
     "valid_until = ?4 WHERE username = ?1";
 static const char SQL_ACTIVE[] = "SELECT COUNT(*) FROM certs WHERE ee_id = ?1 "
     "AND status = 'valid' AND not_after > ?2";
-/* Whole attributes of the subject text, whole entries of the SAN text. */
-/*
- * LIKE ignores ASCII case in SQLite (the store never sets case_sensitive_like).
- * The pattern is an expression, not the bare parameter: SQLite prepares a
- * statement again at each new binding of a parameter LIKE takes as its
- * pattern (for its LIKE optimisation, of no use with a leading %), which was
- * 150,000 instructions per enrolment (bench/profile.sh).
- */
-static const char SQL_MATCH[] = "SELECT " EE_COLUMNS " FROM end_entities "
-    "WHERE subject LIKE (?1 || '') ESCAPE '\\' OR san LIKE (?1 || '') ESCAPE '\\' "
-    "ORDER BY username";
+static const char SQL_BY_KEY[] = "SELECT " EE_COLUMNS " FROM end_entities "
+    "WHERE id IN (SELECT ee_id FROM ee_names WHERE key = ?1) ORDER BY username";
+static const char SQL_KEY_ADD[] = "INSERT OR IGNORE INTO ee_names (key, ee_id) VALUES (?1, ?2)";
+static const char SQL_DER_ALL[] = "SELECT id, subject_der, san_der FROM end_entities";
 
 /* ---- spending a use with the certificate ---- */
 
@@ -195,6 +188,51 @@ bind_ee(sqlite3_stmt *q, const struct est_ee *ee)
 	return 0;
 }
 
+/* File end entity id under the keys of its names (store_ee_keys). */
+static enum est_err
+index_ee(struct sq_store *s, int64_t id, const unsigned char *subject_der, size_t subject_len,
+    const unsigned char *san_der, size_t san_len, struct est_error *e)
+{
+	struct codec_name_keys k = { 0 };
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = store_ee_keys(subject_der, subject_len, san_der, san_len, &k, e)) == EST_OK)
+		rc = sq_prepared(s, SQL_KEY_ADD, &q, e);
+	for (size_t i = 0; rc == EST_OK && i < k.n; i++) {
+		if (sqlite3_bind_text(q, 1, k.v[i], -1, SQLITE_STATIC) != SQLITE_OK ||
+		    sqlite3_bind_int64(q, 2, id) != SQLITE_OK || sqlite3_step(q) != SQLITE_DONE)
+			rc = sq_fail(s, "indexing an end entity's names", e);
+		sq_done(q);
+	}
+	codec_name_keys_free(&k);
+	return rc;
+}
+
+static enum est_err
+index_row(sqlite3_stmt *q, void *arg, int *stop, struct est_error *e)
+{
+	const unsigned char *subject = sqlite3_column_blob(q, 1);
+	size_t subject_len = (size_t)sqlite3_column_bytes(q, 1);
+	const unsigned char *san = sqlite3_column_blob(q, 2);
+	size_t san_len = (size_t)sqlite3_column_bytes(q, 2);
+
+	(void)stop;
+	return index_ee(arg, sqlite3_column_int64(q, 0), subject, subject_len, san, san_len, e);
+}
+
+enum est_err
+sq_index_all_ee(struct sq_store *s, struct est_error *e)
+{
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = sq_prepared(s, SQL_DER_ALL, &q, e)) != EST_OK)
+		return rc;
+	return sq_rows(s, q, index_row, s, "indexing the end entities", e);
+}
+
+/* The entity and its keys in one transaction: never one without the other. */
 enum est_err
 sq_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 {
@@ -203,7 +241,8 @@ sq_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 	enum est_err rc;
 	int src;
 
-	if ((rc = sq_prepared(s, SQL_INSERT, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_INSERT, &q, e)) != EST_OK ||
+	    (rc = sq_begin(s, e)) != EST_OK)
 		return rc;
 	if (ee->created_at == 0)
 		ee->created_at = (int64_t)time(NULL);
@@ -216,6 +255,15 @@ sq_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e)
 	else
 		ee->id = sqlite3_last_insert_rowid(s->db);
 	sq_done(q);
+	if (rc == EST_OK)
+		rc = index_ee(s, ee->id, ee->subject_der, ee->subject_der_len, ee->san_der,
+		    ee->san_der_len, e);
+	if (rc == EST_OK)
+		rc = sq_commit(s, e);
+	if (rc != EST_OK) {
+		sq_rollback(s);
+		ee->id = 0;
+	}
 	return rc;
 }
 
@@ -309,17 +357,17 @@ sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error
 }
 
 enum est_err
-sq_list_ee_matching(struct est_store *st, const char *needle, est_ee_visit visit, void *arg,
+sq_list_ee_by_key(struct est_store *st, const char *key, est_ee_visit visit, void *arg,
     struct est_error *e)
 {
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 
-	if ((rc = sq_prepared(s, SQL_MATCH, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_BY_KEY, &q, e)) != EST_OK)
 		return rc;
-	if (sqlite3_bind_text(q, 1, needle, -1, SQLITE_STATIC) != SQLITE_OK) {
-		rc = sq_fail(s, "binding a name", e);
+	if (sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = sq_fail(s, "binding a name key", e);
 		sq_done(q);
 		return rc;
 	}

@@ -1,0 +1,288 @@
+/*
+ * Names as keys (namekeys.h): one text per name, equal for the spellings
+ * clients take for one name. Found in review: "DEV-B.corp.example", a
+ * trailing space or DNS:10.0.0.5 had passed byte-for-byte comparisons of
+ * another end entity's names.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/namekeys.h"
+#include "estkit/codec.h"
+
+const unsigned char *
+codec_mapped_ipv4(const unsigned char *a, int len)
+{
+	struct in6_addr a6;
+
+	if (len != 16)
+		return NULL;
+	memcpy(&a6, a, sizeof(a6));
+	return IN6_IS_ADDR_V4MAPPED(&a6) ? a + 12 : NULL;
+}
+
+int
+codec_text_ip(const char *text, unsigned char addr[16])
+{
+	if (inet_pton(AF_INET, text, addr) == 1)
+		return 4;
+	return inet_pton(AF_INET6, text, addr) == 1 ? 16 : 0;
+}
+
+static bool
+has_key(const struct codec_name_keys *k, const char *key)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (strcmp(k->v[i], key) == 0)
+			return true;
+	return false;
+}
+
+/* kind and text (cut at 255 bytes) as one key, unless k holds it already. */
+static void
+push(struct codec_name_keys *k, char kind, const char *text, size_t len)
+{
+	char key[CODEC_NAME_KEY_MAX];
+
+	if (len > CODEC_NAME_KEY_MAX - 3)
+		len = CODEC_NAME_KEY_MAX - 3;
+	key[0] = kind;
+	key[1] = ':';
+	memcpy(key + 2, text, len);
+	key[len + 2] = '\0';
+	if (has_key(k, key))
+		return;
+	if (k->n == k->cap) {
+		size_t cap = k->cap > 0 ? 2 * k->cap : 8;
+		char (*v)[CODEC_NAME_KEY_MAX] = reallocarray(k->v, cap, sizeof(*v));
+
+		if (v == NULL) {
+			k->oom = true;
+			return;
+		}
+		k->v = v;
+		k->cap = cap;
+	}
+	memcpy(k->v[k->n++], key, len + 3);
+}
+
+/* text lower-cased (but for 'o'), without surrounding spaces and a host name's final dot. */
+static void
+add_key(struct codec_name_keys *k, char kind, const char *text, size_t len)
+{
+	char buf[CODEC_NAME_KEY_MAX];
+	size_t n;
+
+	while (len > 0 && isspace((unsigned char)*text)) {
+		text++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)text[len - 1]))
+		len--;
+	if (kind == 'h' && len > 1 && text[len - 1] == '.')
+		len--;
+	if (len == 0)
+		return;
+	for (n = 0; n < len && n < sizeof(buf); n++)
+		buf[n] = kind == 'o' ? text[n] : (char)tolower((unsigned char)text[n]);
+	push(k, kind, buf, n);
+}
+
+/* An address (4 or 16 octets) as its text; an IPv4-mapped IPv6 one as IPv4. */
+static void
+add_ip(struct codec_name_keys *k, const unsigned char *ip, size_t len)
+{
+	const unsigned char *v4 = codec_mapped_ipv4(ip, (int)len);
+	char text[INET6_ADDRSTRLEN];
+	const char *t = NULL;
+
+	if (v4 != NULL)
+		t = inet_ntop(AF_INET, v4, text, sizeof(text));
+	else if (len == 4 || len == 16)
+		t = inet_ntop(len == 4 ? AF_INET : AF_INET6, ip, text, sizeof(text));
+	if (t != NULL)
+		add_key(k, 'i', text, strlen(text));
+}
+
+/* A host name as written (a DNS entry, a CN): an IP address if it reads as one. */
+static void
+add_host(struct codec_name_keys *k, const char *text, size_t len)
+{
+	unsigned char ip[16];
+	char buf[64];
+	int iplen;
+
+	if (len < sizeof(buf)) {
+		memcpy(buf, text, len);
+		buf[len] = '\0';
+		if ((iplen = codec_text_ip(buf, ip)) != 0) {
+			add_ip(k, ip, (size_t)iplen);
+			return;
+		}
+	}
+	add_key(k, 'h', text, len);
+}
+
+static void
+add_string(struct codec_name_keys *k, char kind, const ASN1_STRING *s)
+{
+	const char *text = (const char *)ASN1_STRING_get0_data(s);
+	size_t len = (size_t)ASN1_STRING_length(s);
+
+	if (kind == 'h')
+		add_host(k, text, len);
+	else
+		add_key(k, kind, text, len);
+}
+
+static void
+add_san(struct codec_name_keys *k, const GENERAL_NAME *gn)
+{
+	GENERAL_NAMES *one;
+	char *text;
+
+	switch (gn->type) {
+	case GEN_DNS:
+		add_string(k, 'h', gn->d.dNSName);
+		return;
+	case GEN_EMAIL:
+		add_string(k, 'e', gn->d.rfc822Name);
+		return;
+	case GEN_URI:
+		add_string(k, 'u', gn->d.uniformResourceIdentifier);
+		return;
+	case GEN_IPADD:
+		add_ip(k, ASN1_STRING_get0_data(gn->d.iPAddress),
+		    (size_t)ASN1_STRING_length(gn->d.iPAddress));
+		return;
+	default:
+		if ((one = sk_GENERAL_NAME_new_null()) != NULL &&
+		    sk_GENERAL_NAME_push(one, (GENERAL_NAME *)gn) > 0 &&
+		    (text = est_san_text(one)) != NULL) {
+			add_key(k, 'o', text, strlen(text));
+			free(text);
+		}
+		sk_GENERAL_NAME_free(one);
+	}
+}
+
+/* A CN that could be a host name (a dot or a colon in it), and e-mail attributes. */
+static void
+add_subject(struct codec_name_keys *k, const X509_NAME *subject)
+{
+	for (int i = 0; subject != NULL && i < X509_NAME_entry_count(subject); i++) {
+		const X509_NAME_ENTRY *ent = X509_NAME_get_entry(subject, i);
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(ent));
+		unsigned char *utf8 = NULL;
+		int len;
+
+		if (nid != NID_commonName && nid != NID_pkcs9_emailAddress)
+			continue;
+		if ((len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ent))) < 0)
+			continue;
+		if (nid == NID_pkcs9_emailAddress)
+			add_key(k, 'e', (char *)utf8, (size_t)len);
+		else if (memchr(utf8, '.', (size_t)len) != NULL || memchr(utf8, ':', (size_t)len) != NULL)
+			add_host(k, (char *)utf8, (size_t)len);
+		OPENSSL_free(utf8);
+	}
+}
+
+void
+codec_name_keys_add_names(struct codec_name_keys *k, const X509_NAME *subject,
+    const GENERAL_NAMES *san)
+{
+	add_subject(k, subject);
+	for (int i = 0; san != NULL && i < sk_GENERAL_NAME_num(san); i++)
+		add_san(k, sk_GENERAL_NAME_value(san, i));
+}
+
+/* Part of a run: an ASCII letter or digit, or a byte of a non-ASCII character. */
+static bool
+in_run(unsigned char c)
+{
+	return c >= 0x80 || isalnum(c);
+}
+
+/* One entry as "OID=runs": its value's runs lower-cased, '.' between them. */
+static void
+entry_text(const X509_NAME_ENTRY *ent, char *buf, size_t size)
+{
+	unsigned char *utf8 = NULL;
+	int len, n;
+	bool sep = false;
+
+	n = OBJ_obj2txt(buf, (int)size - 1, X509_NAME_ENTRY_get_object(ent), 1);
+	if (n < 0 || (size_t)n >= size - 1)
+		n = 0;
+	buf[n++] = '=';
+	if ((len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ent))) < 0)
+		len = 0;
+	for (int i = 0; i < len && (size_t)n < size - 2; i++) {
+		if (!in_run(utf8[i])) {
+			sep = buf[n - 1] != '=';
+			continue;
+		}
+		if (sep)
+			buf[n++] = '.';
+		sep = false;
+		buf[n++] = (char)tolower(utf8[i]);
+	}
+	buf[n] = '\0';
+	OPENSSL_free(utf8);
+}
+
+static int
+by_text(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+void
+codec_name_keys_add_dn(struct codec_name_keys *k, const X509_NAME *subject)
+{
+	int n = subject != NULL ? X509_NAME_entry_count(subject) : 0;
+	char (*ents)[CODEC_NAME_KEY_MAX], key[CODEC_NAME_KEY_MAX];
+	size_t len = 0;
+
+	if (n <= 0 || n > CODEC_NAME_DN_MAX)
+		return;
+	if ((ents = calloc((size_t)n, sizeof(*ents))) == NULL) {
+		k->oom = true;
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		entry_text(X509_NAME_get_entry(subject, i), ents[i], sizeof(ents[i]));
+	qsort(ents, (size_t)n, sizeof(*ents), by_text);
+	for (int i = 0; i < n && len < sizeof(key) - 3; i++) {
+		size_t m = strlen(ents[i]);
+
+		if (i > 0)
+			key[len++] = '/';
+		if (m > sizeof(key) - 3 - len)
+			m = sizeof(key) - 3 - len;
+		memcpy(key + len, ents[i], m);
+		len += m;
+	}
+	free(ents);
+	push(k, 'd', key, len);
+}
+
+bool
+codec_name_keys_meet(const struct codec_name_keys *a, const struct codec_name_keys *b)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (has_key(b, a->v[i]))
+			return true;
+	return false;
+}
+
+void
+codec_name_keys_free(struct codec_name_keys *k)
+{
+	free(k->v);
+	*k = (struct codec_name_keys){ 0 };
+}

@@ -1,0 +1,63 @@
+/*
+ * lib/codec internal: names as keys (namekeys.c). The issuance policy
+ * compares them to decide whether a name an end entity registered is the
+ * one a client asks for; the store indexes every end entity by them
+ * (ee_names), so that finding who owns a name is one index look-up per key
+ * however many end entities there are. Not installed.
+ *
+ * A key is a kind and a text, written "k:text": "h:" a host name (a dNSName,
+ * or a CN with a dot or a colon in it, which TLS clients fall back to),
+ * "i:" an IP address, "e:" an e-mail address, "u:" a URI, "o:" any other
+ * SAN entry (est_san_text), "d:" a whole DN. Two names clients take for one
+ * have one key: host names, e-mail addresses and URIs in lower case,
+ * without surrounding spaces (and a host name without its final dot), IP
+ * addresses by value and an IPv4-mapped one as its IPv4 address, whether
+ * written as an IP entry, a DNS entry or a CN. A "d:" key holds each entry
+ * as "OID=runs", sorted, '/' between them, where runs are the value's runs
+ * of ASCII letters and digits and of non-ASCII bytes, lower-cased, '.'
+ * between them: DNs equal as est_name_equal_unordered compares them (in any
+ * order; values as X509_NAME_cmp, ASCII case and spacing aside) have one
+ * key. A few more may share it, so a "d:" key finds candidates that
+ * est_name_equal_unordered then decides on.
+ */
+#ifndef ESTKIT_CODEC_NAMEKEYS_H
+#define ESTKIT_CODEC_NAMEKEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/x509v3.h>
+
+/* "k:", a text cut at 255 bytes, and its NUL. */
+#define CODEC_NAME_KEY_MAX 258
+
+/* A set of keys; zero-initialise, free with codec_name_keys_free(). */
+struct codec_name_keys {
+	char (*v)[CODEC_NAME_KEY_MAX];  /* owned; each a NUL-terminated key */
+	size_t n, cap;
+	bool oom;                       /* a key could not be kept */
+};
+
+/* Adds the keys of the names subject (NULL: none) and san (NULL: none) claim;
+ * a key k holds already is not added again. */
+void codec_name_keys_add_names(struct codec_name_keys *k, const X509_NAME *subject,
+    const GENERAL_NAMES *san);
+
+/* More entries than est_name_equal_unordered compares: such a DN gets no "d:" key. */
+#define CODEC_NAME_DN_MAX 64
+
+/* Adds the "d:" key of subject (none for an empty DN or one of over CODEC_NAME_DN_MAX entries). */
+void codec_name_keys_add_dn(struct codec_name_keys *k, const X509_NAME *subject);
+
+/* Whether a and b share a key. */
+bool codec_name_keys_meet(const struct codec_name_keys *a, const struct codec_name_keys *b);
+
+void codec_name_keys_free(struct codec_name_keys *k);
+
+/* The IPv4 address in a (len octets) when it is ::ffff:a.b.c.d, else NULL. */
+const unsigned char *codec_mapped_ipv4(const unsigned char *a, int len);
+
+/* The address text reads as into addr: 4 or 16 (its length), 0 when it reads as none. */
+int codec_text_ip(const char *text, unsigned char addr[16]);
+
+#endif
