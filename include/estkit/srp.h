@@ -31,6 +31,8 @@ extern "C" {
 /* The group new verifiers use: 2048 bits, the least OpenSSL's security level 2 takes. */
 #define EST_SRP_GROUP "2048"
 #define EST_SRP_SECRET_LEN 32
+/* A verifier of that group, at most. */
+#define EST_SRP_VERIFIER_MAX 256
 
 /*
  * Add a user or replace its verifier (*replaced says which), rewriting the
@@ -49,10 +51,15 @@ enum est_err est_srp_del(const char *path, const char *user, struct est_error *e
  */
 enum est_err est_srp_users(const char *path, char **names, size_t *n, struct est_error *e);
 
-/* What the server's handshake needs; lives as long as the SSL_CTX using it. */
+/*
+ * What the server's handshake needs; lives as long as the SSL_CTX using it.
+ * The caller sets path and secret; est_srp_tls_enable fills the rest.
+ */
 struct est_srp_server {
 	const char *path;                          /* the verifier file, read per handshake */
 	unsigned char secret[EST_SRP_SECRET_LEN];  /* keys the fake salts of unknown names */
+	unsigned char fake_verifier[EST_SRP_VERIFIER_MAX]; /* what unknown names get */
+	size_t fake_verifier_len;                  /* 0 until est_srp_tls_enable */
 };
 
 /*
