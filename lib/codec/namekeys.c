@@ -5,7 +5,6 @@
  * another end entity's names.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,22 @@ codec_text_ip(const char *text, unsigned char addr[16])
 	if (inet_pton(AF_INET, text, addr) == 1)
 		return 4;
 	return inet_pton(AF_INET6, text, addr) == 1 ? 16 : 0;
+}
+
+/*
+ * ASCII only, whatever the locale: estadm writes the keys and estd looks
+ * them up, and both must make the same ones.
+ */
+static char
+lower(unsigned char c)
+{
+	return (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+}
+
+static bool
+space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
 static bool
@@ -76,18 +91,18 @@ add_key(struct codec_name_keys *k, char kind, const char *text, size_t len)
 	char buf[CODEC_NAME_KEY_MAX];
 	size_t n;
 
-	while (len > 0 && isspace((unsigned char)*text)) {
+	while (len > 0 && space((unsigned char)*text)) {
 		text++;
 		len--;
 	}
-	while (len > 0 && isspace((unsigned char)text[len - 1]))
+	while (len > 0 && space((unsigned char)text[len - 1]))
 		len--;
 	if (kind == 'h' && len > 1 && text[len - 1] == '.')
 		len--;
 	if (len == 0)
 		return;
 	for (n = 0; n < len && n < sizeof(buf); n++)
-		buf[n] = kind == 'o' ? text[n] : (char)tolower((unsigned char)text[n]);
+		buf[n] = kind == 'o' ? text[n] : lower((unsigned char)text[n]);
 	push(k, kind, buf, n);
 }
 
@@ -204,7 +219,8 @@ codec_name_keys_add_names(struct codec_name_keys *k, const X509_NAME *subject,
 static bool
 in_run(unsigned char c)
 {
-	return c >= 0x80 || isalnum(c);
+	return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z');
 }
 
 /* One entry as "OID=runs": its value's runs lower-cased, '.' between them. */
@@ -229,7 +245,7 @@ entry_text(const X509_NAME_ENTRY *ent, char *buf, size_t size)
 		if (sep)
 			buf[n++] = '.';
 		sep = false;
-		buf[n++] = (char)tolower(utf8[i]);
+		buf[n++] = lower(utf8[i]);
 	}
 	buf[n] = '\0';
 	OPENSSL_free(utf8);

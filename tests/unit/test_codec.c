@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "codec/namekeys.h"
 #include "estkit/codec.h"
 
 static EVP_PKEY *rsa_key, *ec_key, *ed_key;
@@ -1358,6 +1359,123 @@ names_typed_by_people(void **state)
 	assert_int_equal(est_san_parse("ftp:x", &san, &e), EST_ERR_BADREQ);
 }
 
+/* ---- names as keys (namekeys.c) ---- */
+
+/* The keys of dn_text's names, SAN san_text's (NULL: none) and, with dn, of the DN. */
+static void
+keys_of(const char *dn_text, const char *san_text, bool dn, struct codec_name_keys *k)
+{
+	struct est_error e = { 0 };
+	X509_NAME *name = NULL;
+	GENERAL_NAMES *san = NULL;
+
+	*k = (struct codec_name_keys){ 0 };
+	assert_int_equal(est_name_parse(dn_text, &name, &e), EST_OK);
+	if (san_text != NULL)
+		assert_int_equal(est_san_parse(san_text, &san, &e), EST_OK);
+	codec_name_keys_add_names(k, name, san);
+	if (dn)
+		codec_name_keys_add_dn(k, name);
+	assert_false(k->oom);
+	X509_NAME_free(name);
+	GENERAL_NAMES_free(san);
+}
+
+static bool
+holds(const char *dn_text, const char *san_text, const char *key)
+{
+	struct codec_name_keys k;
+	bool found = false;
+
+	keys_of(dn_text, san_text, false, &k);
+	for (size_t i = 0; i < k.n; i++)
+		found = found || strcmp(k.v[i], key) == 0;
+	codec_name_keys_free(&k);
+	return found;
+}
+
+/*
+ * The spellings relying parties take for one name have one key, so the
+ * store's index finds the end entity that registered any of them (found
+ * in review: capitals, a trailing dot, DNS:10.0.0.5, an IPv4-mapped address
+ * had obtained another entity's names).
+ */
+static void
+name_keys_spellings(void **state)
+{
+	(void)state;
+	assert_true(holds("CN=Dev-B.corp.example.", NULL, "h:dev-b.corp.example"));
+	assert_true(holds("CN=x", "DNS:DEV-B.CORP.EXAMPLE", "h:dev-b.corp.example"));
+	assert_true(holds("CN=10.0.0.5", NULL, "i:10.0.0.5"));
+	assert_true(holds("CN=x", "DNS:10.0.0.5", "i:10.0.0.5"));
+	assert_true(holds("CN=x", "IP:::ffff:10.0.0.5", "i:10.0.0.5"));
+	assert_true(holds("CN=x,emailAddress=Ops@Corp.Example", NULL, "e:ops@corp.example"));
+	assert_true(holds("CN=x", "URI:HTTPS://Dev.Example/", "u:https://dev.example/"));
+	/* A bare CN is no host name: two devices may both be "router". */
+	assert_false(holds("CN=router", NULL, "h:router"));
+}
+
+/* Whether the DNs' "d:" keys are equal: only DN keys, so compare the last keys. */
+static bool
+dn_keys_equal(const char *a, const char *b)
+{
+	struct codec_name_keys ka, kb;
+	bool eq;
+
+	keys_of(a, NULL, true, &ka);
+	keys_of(b, NULL, true, &kb);
+	eq = ka.n > 0 && kb.n > 0 && strcmp(ka.v[ka.n - 1], kb.v[kb.n - 1]) == 0;
+	codec_name_keys_free(&ka);
+	codec_name_keys_free(&kb);
+	return eq;
+}
+
+static bool
+dns_equal(const char *a, const char *b)
+{
+	struct est_error e = { 0 };
+	X509_NAME *na = NULL, *nb = NULL;
+	bool eq;
+
+	assert_int_equal(est_name_parse(a, &na, &e), EST_OK);
+	assert_int_equal(est_name_parse(b, &nb, &e), EST_OK);
+	eq = est_name_equal_unordered(na, nb);
+	X509_NAME_free(na);
+	X509_NAME_free(nb);
+	return eq;
+}
+
+/*
+ * DNs equal as the policy compares them (any order, ASCII case and spacing)
+ * have one "d:" key, or the index would miss their owner; different ones
+ * mostly differ.
+ */
+static void
+name_keys_dn(void **state)
+{
+	static const char *const same[][2] = {
+		{ "CN=Dev  One,O=ACME Inc", "O=acme inc,CN=dev one" },
+		{ "CN=Ger\xc3\xa4t 7,O=Fabrik", "O=FABRIK,CN=gER\xc3\xa4T 7" },
+		{ "C=US,O=Example,CN=router", "CN=ROUTER,C=us,O=example" },
+	};
+	static const char *const other[][2] = {
+		{ "CN=dev one,O=acme inc", "CN=dev one" },
+		{ "CN=dev one,O=acme inc", "CN=dev one,O=acme inc,C=US" },
+		{ "CN=acme inc,O=dev one", "CN=dev one,O=acme inc" },
+		{ "CN=Ger\xc3\xa4t 7", "CN=Ger\xc3\x84t 7" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		assert_true(dns_equal(same[i][0], same[i][1]));
+		assert_true(dn_keys_equal(same[i][0], same[i][1]));
+	}
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		assert_false(dns_equal(other[i][0], other[i][1]));
+		assert_false(dn_keys_equal(other[i][0], other[i][1]));
+	}
+}
+
 int
 main(void)
 {
@@ -1386,6 +1504,8 @@ main(void)
 		cmocka_unit_test(spki_sha256),
 		cmocka_unit_test(key_describe),
 		cmocka_unit_test(names_typed_by_people),
+		cmocka_unit_test(name_keys_spellings),
+		cmocka_unit_test(name_keys_dn),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, free_keys);
