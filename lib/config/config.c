@@ -986,6 +986,14 @@ check_alias_options(struct parser *p, const struct est_alias_conf *a)
 	if (a->server_keygen_key != NULL && !a->server_keygen)
 		perr(p, a->line, "[alias %s] server-keygen-key is set but server-keygen is not yes",
 		    a->name);
+	/* key-types is what the alias certifies, also when the server made the key. */
+	if (a->server_keygen && (a->server_keygen_key == NULL ||
+	    strcasecmp(a->server_keygen_key, EST_KEYGEN_FROM_CSR) != 0) &&
+	    !rules_key_spec_listed(a, a->server_keygen_key != NULL ? a->server_keygen_key :
+	    EST_KEYGEN_DEFAULT))
+		perr(p, a->line, "[alias %s] server-keygen-key = %s makes keys that key-types "
+		    "does not accept", a->name, a->server_keygen_key != NULL ?
+		    a->server_keygen_key : EST_KEYGEN_DEFAULT " (the default)");
 	if (a->csrattrs_enforce && a->csrattrs == NULL)
 		perr(p, a->line, "[alias %s] csrattrs-enforce = yes needs a csrattrs list", a->name);
 	if (has_auth(a, EST_AUTH_BEARER) && p->cfg->bearer_tokens_path == NULL &&

@@ -278,32 +278,58 @@ rsa_range(const char *s, struct est_key_type *k)
 	return true;
 }
 
+/* One "ed25519", "rsa:BITS[-MAX]" or "ec:CURVE" into k. */
 static bool
-add_key_type(struct est_alias_conf *a, const char *w, void *arg)
+parse_key_type(const char *w, struct est_key_type *k)
 {
-	struct est_key_type k = { 0 };
-
-	(void)arg;
-	if (a->n_key_types == EST_MAX_KEY_TYPES)
-		return false;
+	memset(k, 0, sizeof(*k));
 	if (strcasecmp(w, "ed25519") == 0) {
-		k.kind = EST_KEY_ED25519;
+		k->kind = EST_KEY_ED25519;
 	} else if (strncasecmp(w, "rsa:", 4) == 0) {
-		k.kind = EST_KEY_RSA;
-		if (!rsa_range(w + 4, &k))
+		k->kind = EST_KEY_RSA;
+		if (!rsa_range(w + 4, k))
 			return false;
 	} else if (strncasecmp(w, "ec:", 3) == 0) {
-		k.kind = EST_KEY_EC;
-		if ((k.curve_nid = EC_curve_nist2nid(w + 3)) == NID_undef)
-			k.curve_nid = OBJ_sn2nid(w + 3);
-		if (k.curve_nid != NID_X9_62_prime256v1 && k.curve_nid != NID_secp384r1 &&
-		    k.curve_nid != NID_secp521r1)
+		k->kind = EST_KEY_EC;
+		if ((k->curve_nid = EC_curve_nist2nid(w + 3)) == NID_undef)
+			k->curve_nid = OBJ_sn2nid(w + 3);
+		if (k->curve_nid != NID_X9_62_prime256v1 && k->curve_nid != NID_secp384r1 &&
+		    k->curve_nid != NID_secp521r1)
 			return false;
 	} else {
 		return false;
 	}
+	return true;
+}
+
+static bool
+add_key_type(struct est_alias_conf *a, const char *w, void *arg)
+{
+	struct est_key_type k;
+
+	(void)arg;
+	if (a->n_key_types == EST_MAX_KEY_TYPES || !parse_key_type(w, &k))
+		return false;
 	a->key_types[a->n_key_types++] = k;
 	return true;
+}
+
+bool
+rules_key_spec_listed(const struct est_alias_conf *a, const char *spec)
+{
+	struct est_key_type want;
+
+	if (!parse_key_type(spec, &want))
+		return false;
+	for (size_t i = 0; i < a->n_key_types; i++) {
+		const struct est_key_type *k = &a->key_types[i];
+
+		if (k->kind == want.kind && (k->kind != EST_KEY_EC || k->curve_nid == want.curve_nid) &&
+		    (k->kind != EST_KEY_RSA || (want.min_bits >= k->min_bits &&
+		    want.max_bits <= k->max_bits)))
+			return true;
+	}
+	return false;
 }
 
 /* ---- RA CAs ---- */

@@ -21,6 +21,12 @@ void rules_defaults(struct est_alias_conf *a);
 int rules_apply(struct est_alias_conf *a, const char *key, const char *value,
     const char **hint);
 
+/*
+ * Whether every key of a server-keygen-key spec ("rsa:2048", "ec:P-256",
+ * ...) is one the alias's key-types accepts.
+ */
+bool rules_key_spec_listed(const struct est_alias_conf *a, const char *spec);
+
 /* Free what rules_apply/rules_defaults allocated in a. */
 void rules_free(struct est_alias_conf *a);
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/x509v3.h>
 
@@ -350,7 +351,8 @@ decide_names(const struct policy_input *in, struct policy_decision *d, struct es
 static bool
 key_from_csr(const struct est_alias_conf *a)
 {
-	return a->server_keygen_key == NULL || strcmp(a->server_keygen_key, EST_KEYGEN_FROM_CSR) == 0;
+	return a->server_keygen_key != NULL &&
+	    strcasecmp(a->server_keygen_key, EST_KEYGEN_FROM_CSR) == 0;
 }
 
 enum est_err

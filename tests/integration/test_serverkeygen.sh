@@ -25,6 +25,10 @@ server-keygen = yes
 server-keygen-key = from-csr
 [alias rsadefault]
 server-keygen = yes
+[alias fromcsrec]
+server-keygen = yes
+server-keygen-key = From-CSR
+key-types = ec:P-256
 EOF
 start_estd
 cp "$TA" ManagementCA.cacert.pem
@@ -151,6 +155,15 @@ expect_status 405 "GET /serverkeygen" "$EST/serverkeygen"
 openssl req -new -newkey rsa:1024 -nodes -keyout weak.key -subj /CN=weak -outform DER -out weak.der 2>/dev/null
 expect_status 400 "from-csr with an RSA 1024 CSR" "$EST/fromcsr/serverkeygen" -H 'Content-Type: application/pkcs10' \
     --data-binary @weak.der "${AUTH[@]}"
+# key-types is what the alias certifies: with from-csr (in any case) the CSR's key kind must pass it.
+openssl req -new -newkey rsa:2048 -nodes -keyout rsacsr.key -subj /CN=rsa-csr -outform DER -out rsacsr.der 2>/dev/null
+[ "$(keygen rsacsr.der rsacsr.out "${AUTH[@]}" "$EST/fromcsrec/serverkeygen")" = 400 ] && grep -q 'key-types' rsacsr.out \
+    || fail "From-CSR on an ec:P-256 alias took an RSA CSR: $(head -c 300 rsacsr.out)"
+ok "From-CSR on an ec:P-256 alias with an RSA CSR: 400 naming key-types"
+# With a key spec the CSR's key is ignored, also when key-types would refuse it (EST-S-61).
+[ "$(keygen weak.der weak.out "${AUTH[@]}" "$EST/rsadefault/serverkeygen")" = 200 ] \
+    || fail "default server-keygen-key refused an RSA 1024 CSR whose key it ignores: $(cat weak.out)"
+ok "no server-keygen-key: the CSR's RSA 1024 key is ignored, not judged by key-types (EST-S-61)"
 
 # ---- encrypted, shared key (DecryptKeyIdentifier, kekri) -------------------
 # cms_key ENVELOPE-DER CERTPEM [openssl cms -decrypt args...]: decrypt, verify, unpack; check the key.

@@ -228,6 +228,41 @@ test_keygen_csrattrs_approval(void **state)
 	free(errors);
 }
 
+/*
+ * key-types binds /serverkeygen too: an alias limited to EC keys must not
+ * certify the RSA 2048 key the default server-keygen-key makes.
+ */
+static void
+test_keygen_key_types(void **state)
+{
+	struct est_config *cfg = NULL;
+	struct est_error e = { 0 };
+	char *errors = NULL, text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n"
+	    "[alias ec]\nserver-keygen = yes\nkey-types = ec:P-256\n"
+	    "[alias big]\nserver-keygen = yes\nserver-keygen-key = rsa:2048\nkey-types = rsa:3072-4096\n"
+	    "[alias p384]\nserver-keygen = yes\nserver-keygen-key = ec:secp384r1\nkey-types = ec:P-256\n",
+	    base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
+	assert_non_null(strstr(errors, "[alias ec] server-keygen-key = rsa:2048 (the default) makes "
+	    "keys that key-types does not accept"));
+	assert_non_null(strstr(errors, "[alias big] server-keygen-key = rsa:2048 makes keys"));
+	assert_non_null(strstr(errors, "[alias p384] server-keygen-key = ec:secp384r1 makes keys"));
+	free(errors);
+	errors = NULL;
+
+	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n"
+	    "[alias ec]\nserver-keygen = yes\nserver-keygen-key = ec:prime256v1\nkey-types = ec:P-256\n"
+	    "[alias csr]\nserver-keygen = yes\nserver-keygen-key = From-CSR\nkey-types = ec:P-256\n"
+	    "[alias rsa]\nserver-keygen = yes\nserver-keygen-key = rsa:3072\nkey-types = rsa:2048-4096\n",
+	    base);
+	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_OK);
+	assert_null(errors);
+	est_config_free(cfg);
+}
+
 /* A CA rollover (issue 17): predecessor, rollover-certificates, issue-from. */
 static void
 test_ca_rollover(void **state)
@@ -533,6 +568,7 @@ main(void)
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_cross_references),
 		cmocka_unit_test(test_keygen_csrattrs_approval),
+		cmocka_unit_test(test_keygen_key_types),
 		cmocka_unit_test(test_auth_fail_limits),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_operation_names),
