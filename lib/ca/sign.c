@@ -8,10 +8,10 @@
  */
 #include <limits.h>
 
-#include <openssl/bio.h>
 #include <openssl/cms.h>
 
 #include "ca/ca_int.h"
+#include "codec/cms_fill.h"
 #include "estkit/ca.h"
 
 static enum est_err
@@ -38,7 +38,6 @@ est_ca_sign_content(const struct est_ca *ca, const char *content_oid,
 {
 	CMS_ContentInfo *cms = NULL;
 	ASN1_OBJECT *type = NULL;
-	BIO *in = NULL;
 	unsigned char *buf = NULL;
 	enum est_err rc;
 	int n = 0;
@@ -49,19 +48,19 @@ est_ca_sign_content(const struct est_ca *ca, const char *content_oid,
 	if (len > INT_MAX)
 		return est_fail(e, EST_ERR_INTERNAL, "content too large to sign");
 	if ((cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_BINARY)) == NULL ||
-	    (type = OBJ_txt2obj(content_oid, 1)) == NULL ||
-	    (in = BIO_new_mem_buf(content, (int)len)) == NULL) {
+	    (type = OBJ_txt2obj(content_oid, 1)) == NULL) {
 		rc = est_fail_ssl(e, EST_ERR_NOMEM, "cannot start a SignedData");
 		goto out;
 	}
 	if ((rc = add_signer(cms, ca, e)) != EST_OK)
 		goto out;
-	if (!CMS_set1_eContentType(cms, type) || !CMS_final(cms, in, NULL, CMS_BINARY) ||
+	if (!CMS_set1_eContentType(cms, type) || !codec_cms_fill(cms, content, len) ||
 	    (n = i2d_CMS_ContentInfo(cms, &buf)) <= 0)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "CA %s cannot sign the content", ca->ca_name);
 out:
-	BIO_free(in);
 	ASN1_OBJECT_free(type);
+	if (cms != NULL)
+		codec_cms_content_cleanse(cms);
 	CMS_ContentInfo_free(cms);
 	if (rc != EST_OK)
 		return rc;

@@ -5,18 +5,18 @@
  * key (kekri) or certificate (ktri/kari); and the client's way back.
  *
  * Every buffer that holds a private key is cleansed before it is freed:
- * DER from here is for OPENSSL_clear_free, and CMS output goes through
- * secure-memory BIOs.
+ * DER from here is for OPENSSL_clear_free, and the package goes into the
+ * EnvelopedData without CMS_final's uncleansed copy (cms_fill.h).
  */
 #include <limits.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
-#include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "codec/cms_fill.h"
 #include "estkit/codec.h"
 
 enum est_err
@@ -109,15 +109,13 @@ est_keypkg_envelope(const unsigned char *signed_der, size_t signed_len,
     struct est_error *e)
 {
 	CMS_ContentInfo *cms = NULL;
-	BIO *in = NULL;
 	unsigned char *buf = NULL;
 	enum est_err rc;
 	int len = 0;
 
 	if (signed_len > INT_MAX)
 		return est_fail(e, EST_ERR_INTERNAL, "key package too large");
-	if ((cms = CMS_EnvelopedData_create(EVP_aes_256_cbc())) == NULL ||
-	    (in = BIO_new_mem_buf(signed_der, (int)signed_len)) == NULL) {
+	if ((cms = CMS_EnvelopedData_create(EVP_aes_256_cbc())) == NULL) {
 		rc = est_fail_ssl(e, EST_ERR_NOMEM, "cannot start an EnvelopedData");
 		goto out;
 	}
@@ -125,10 +123,10 @@ est_keypkg_envelope(const unsigned char *signed_der, size_t signed_len,
 		goto out;
 	/* A new EnvelopedData is detached; the content goes inside. */
 	if (!CMS_set_detached(cms, 0) || !CMS_set1_eContentType(cms, OBJ_nid2obj(NID_pkcs7_signed)) ||
-	    !CMS_final(cms, in, NULL, CMS_BINARY) || (len = i2d_CMS_ContentInfo(cms, &buf)) <= 0)
+	    !codec_cms_fill(cms, signed_der, signed_len) ||
+	    (len = i2d_CMS_ContentInfo(cms, &buf)) <= 0)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "cannot build the EnvelopedData");
 out:
-	BIO_free(in);
 	CMS_ContentInfo_free(cms);
 	if (rc != EST_OK)
 		return rc;
