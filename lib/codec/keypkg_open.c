@@ -8,7 +8,8 @@
  * certificate purpose is not checked, only the chain. The signers are
  * handed back, so a client can insist on one of them exactly. A key agreement
  * recipient must use AES key wrap (keywrap.h). Decrypted bytes live in
- * secure-memory BIOs and are cleansed when freed.
+ * secure-memory BIOs and are cleansed when freed, as are the SignedData's
+ * content and the decoded package.
  */
 #include <limits.h>
 
@@ -18,6 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "codec/cms_fill.h"
 #include "codec/keywrap.h"
 #include "estkit/codec.h"
 
@@ -114,6 +116,8 @@ verify(BIO *in, STACK_OF(X509) *trust, BIO *out, STACK_OF(X509) **signers,
 		rc = own_signers(cms, signers, e);
 	ASN1_OBJECT_free(want);
 	X509_STORE_free(st);
+	if (cms != NULL)
+		codec_cms_content_cleanse(cms);
 	CMS_ContentInfo_free(cms);
 	return rc;
 }
@@ -152,8 +156,10 @@ first_key(BIO *in, EVP_PKEY **key, struct est_error *e)
 	}
 	rc = EST_OK;
 out:
-	if (seq != NULL && (t = sk_ASN1_TYPE_value(seq, 0)) != NULL && t->type == V_ASN1_SEQUENCE)
-		OPENSSL_cleanse(t->value.sequence->data, (size_t)t->value.sequence->length);
+	/* Every key of the package, read or not, is cleansed before it goes. */
+	for (int i = 0; i < sk_ASN1_TYPE_num(seq); i++)
+		if ((t = sk_ASN1_TYPE_value(seq, i))->type == V_ASN1_SEQUENCE)
+			OPENSSL_cleanse(t->value.sequence->data, (size_t)t->value.sequence->length);
 	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	return rc;

@@ -94,6 +94,7 @@ sized_realloc(void *p, size_t n, const char *file, int line)
 
 static char dir[64];
 static struct est_ca *ca;
+static STACK_OF(X509) *trust;
 
 static int
 setup(void **state)
@@ -113,8 +114,11 @@ setup(void **state)
 	if (est_key_generate("ec:P-256", &ca_key, &e) == EST_OK &&
 	    est_ca_make_root(ca_key, "Residue CA", 30, &root, &e) == EST_OK &&
 	    est_key_write(kpath, ca_key, &e) == EST_OK && est_cert_write(cpath, root, &e) == EST_OK &&
-	    est_ca_load("Residue", cpath, kpath, NULL, &ca, &e) == EST_OK)
+	    est_ca_load("Residue", cpath, kpath, NULL, &ca, &e) == EST_OK &&
+	    (trust = sk_X509_new_null()) != NULL && sk_X509_push(trust, root)) {
+		root = NULL;
 		rc = 0;
+	}
 	EVP_PKEY_free(ca_key);
 	X509_free(root);
 	return rc;
@@ -127,6 +131,7 @@ teardown(void **state)
 
 	(void)state;
 	est_ca_free(ca);
+	sk_X509_pop_free(trust, X509_free);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -183,12 +188,61 @@ envelope_cleansed(void **state)
 	assert_int_equal(residues, 0);
 }
 
+/*
+ * The client's side (lib/codec/keypkg_open.c): a package whose second
+ * OneAsymmetricKey holds the marker, opened. The first is a real key,
+ * which OpenSSL's own decoder reads (and leaves copies of, out of our hands).
+ */
+static void
+opened_package_cleansed(void **state)
+{
+	static const unsigned char kek[32] = { 9, 8, 7 }, kek_id[2] = { 0x01, 0x02 };
+	struct est_key_recipient rcpt = { .kek = kek, .kek_len = sizeof(kek), .kek_id = kek_id,
+		.kek_id_len = sizeof(kek_id) };
+	struct est_error e = { 0 };
+	unsigned char pkg[512], *p8 = NULL, *sd = NULL, *env = NULL;
+	size_t p8len = 0, sdlen = 0, envlen = 0, n = 0;
+	EVP_PKEY *key = NULL, *opened = NULL;
+
+	(void)state;
+	assert_int_equal(RAND_bytes(marker, sizeof(marker)), 1);
+	assert_int_equal(est_key_generate("ec:P-256", &key, &e), EST_OK);
+	assert_int_equal(est_pkcs8_encode(key, &p8, &p8len, &e), EST_OK);
+	/* SEQUENCE { PKCS#8, SEQUENCE { OCTET STRING marker } }, its length in one octet. */
+	assert_true(p8len + 4 + sizeof(marker) < 256);
+	pkg[n++] = 0x30;
+	pkg[n++] = 0x81;
+	pkg[n++] = (unsigned char)(p8len + 4 + sizeof(marker));
+	memcpy(pkg + n, p8, p8len);
+	n += p8len;
+	pkg[n++] = 0x30;
+	pkg[n++] = 2 + sizeof(marker);
+	pkg[n++] = 0x04;
+	pkg[n++] = sizeof(marker);
+	memcpy(pkg + n, marker, sizeof(marker));
+	n += sizeof(marker);
+	OPENSSL_clear_free(p8, p8len);
+	assert_int_equal(est_ca_sign_content(ca, EST_OID_KEY_PACKAGE, pkg, n, &sd, &sdlen, &e), EST_OK);
+	assert_int_equal(est_keypkg_envelope(sd, sdlen, &rcpt, &env, &envlen, &e), EST_OK);
+	OPENSSL_clear_free(sd, sdlen);
+	residues = 0;
+	watching = true;
+	assert_int_equal(est_keypkg_open(env, envlen, &rcpt, trust, &opened, NULL, &e), EST_OK);
+	watching = false;
+	assert_int_equal(EVP_PKEY_eq(opened, key), 1);
+	OPENSSL_free(env);
+	EVP_PKEY_free(opened);
+	EVP_PKEY_free(key);
+	assert_int_equal(residues, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(signed_package_cleansed),
 		cmocka_unit_test(envelope_cleansed),
+		cmocka_unit_test(opened_package_cleansed),
 	};
 
 	/* Before anything else: OpenSSL refuses a new allocator once it has allocated. */
