@@ -343,7 +343,8 @@ void est_csrattrs_free(struct est_csrattrs *a);
  * signature algorithm and key it asks for (an rsaEncryption INTEGER is a
  * minimum size; id-ecPublicKey values are the allowed curves). Without
  * key_checks the key and signature items are skipped (for /serverkeygen,
- * which ignores the CSR's key). EST_ERR_BADREQ names the first thing missing.
+ * unless its key is made like the CSR's). EST_ERR_BADREQ names the first
+ * thing missing.
  */
 enum est_err est_csrattrs_check(const struct est_csrattrs *a, X509_REQ *csr,
     bool key_checks, struct est_error *e);

@@ -8,7 +8,7 @@
  * for a key (id-ecPublicKey with curves, rsaEncryption with a minimum
  * modulus size), extensions (extensionRequest) or the attribute itself.
  * Key and signature checks can be switched off for /serverkeygen, where the
- * CSR's key is ignored (EST-S-61).
+ * CSR's key is ignored (EST-S-61) unless the key is made like it.
  */
 #include <stdio.h>
 #include <string.h>

@@ -61,15 +61,17 @@ parse_keygen_csr(struct est_req *r, struct keygen *kg, struct est_error *e)
 
 /*
  * The CSR's key and signature are ignored (EST-S-61); what it asks for is
- * not (the kind of key, with from-csr, is checked by the policy).
+ * not. With from-csr its key decides the key made, so the /csrattrs key and
+ * signature items bind it as they bind an enrolment's (the policy checks
+ * key-types).
  */
 static enum est_err
 check_keygen_csr(struct est_req *r, struct keygen *kg, struct est_error *e)
 {
 	enum est_err rc;
 
-	if (r->alias->conf->csrattrs_enforce &&
-	    (rc = est_csrattrs_check(r->alias->csrattrs, kg->csr, false, e)) != EST_OK)
+	if (r->alias->conf->csrattrs_enforce && (rc = est_csrattrs_check(r->alias->csrattrs,
+	    kg->csr, key_from_csr(r->alias->conf), e)) != EST_OK)
 		return rc;
 	if ((rc = authn_check_binding(r, kg->csr, e)) != EST_OK)
 		return rc;

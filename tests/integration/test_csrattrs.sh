@@ -13,6 +13,11 @@ cat >> var/estd.conf <<'EOF'
 server-keygen = yes
 csrattrs = challengePassword, ecPublicKey:P-256, ecdsa-with-SHA256, extensionRequest:subjectAltName
 csrattrs-enforce = yes
+[alias strictcsr]
+server-keygen = yes
+server-keygen-key = from-csr
+csrattrs = challengePassword, ecPublicKey:P-256, ecdsa-with-SHA256, extensionRequest:subjectAltName
+csrattrs-enforce = yes
 EOF
 start_estd
 AUTH=(--anyauth -u estuser:estpwd)
@@ -72,5 +77,13 @@ expect_status 200 "serverkeygen on the strict alias with an RSA CSR (key not che
     "$EST/strict/serverkeygen" "${PK[@]}" --data-binary @rsa.der "${AUTH[@]}"
 expect_status 400 "serverkeygen on the strict alias without challengePassword" \
     "$EST/strict/serverkeygen" "${PK[@]}" --data-binary @nopw.der "${AUTH[@]}"
+# With from-csr the CSR's key decides the key made, so the list's key item binds it (EST-S-47).
+got=$(curl -s -w ' %{http_code}' --cacert "$TA" "${AUTH[@]}" "${PK[@]}" --data-binary @rsa.der "$EST/strictcsr/serverkeygen")
+case "$got" in
+*"RSA 2048"*" 400") ok "serverkeygen, from-csr, strict alias: the RSA CSR refused with 400 naming its key" ;;
+*) fail "from-csr serverkeygen made a key the enforced list excludes: $(printf '%s' "$got" | tail -c 200)" ;;
+esac
+expect_status 200 "serverkeygen, from-csr, strict alias: a CSR with everything the list asks for" \
+    "$EST/strictcsr/serverkeygen" "${PK[@]}" --data-binary @good.der "${AUTH[@]}"
 
 finish
