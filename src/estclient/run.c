@@ -231,24 +231,55 @@ fingerprint(X509 *cert, char *buf, size_t len)
 }
 
 /*
- * Bootstrap (RFC 7030 §4.1.1, EST-C-15): nothing from an unauthenticated
- * server is kept before a person has confirmed its root -- by
- * --expect-fingerprint, or by answering on the terminal. Any root of the
- * validated bag may be the one confirmed (during a rollover the old one is
- * what people have). EST_ERR_TLS when it is not confirmed.
+ * Whether the bag links its current root to old, an older root: a
+ * NewWithOld (the current key, signed by old). est_cacerts_validate with
+ * old as the only anchor checks exactly that.
  */
 static enum est_err
-confirm_root(const struct cli_opts *o, STACK_OF(X509) *roots, struct est_error *e)
+linked_to(STACK_OF(X509) *certs, X509 *old, bool *linked, struct est_error *e)
+{
+	STACK_OF(X509) *one = sk_X509_new_null();
+	struct est_error sub = { 0 };
+	enum est_err rc;
+
+	if (one == NULL || !sk_X509_push(one, old)) {
+		sk_X509_free(one);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	rc = est_cacerts_validate(certs, one, NULL, &sub);
+	sk_X509_free(one);
+	if (rc == EST_ERR_NOMEM)
+		return est_fail(e, rc, "%s", sub.msg);
+	*linked = rc == EST_OK;
+	return EST_OK;
+}
+
+/*
+ * Bootstrap (RFC 7030 §4.1.1, EST-C-15): nothing from an unauthenticated
+ * server is kept before a person has confirmed its root -- by
+ * --expect-fingerprint, or by answering on the terminal. During a rollover
+ * the old root is what people have, so it may be the one confirmed, but
+ * only when the bag links the current root to it: anyone can copy an old
+ * root next to a root of their own, and sign an OldWithNew for it with
+ * that root's key. EST_ERR_TLS when it is not confirmed.
+ */
+static enum est_err
+confirm_root(const struct cli_opts *o, STACK_OF(X509) *certs, STACK_OF(X509) *roots,
+    struct est_error *e)
 {
 	char fp[160], *subj;
 	X509 *cur = sk_X509_value(roots, 0);
 	enum est_err rc;
 	bool match = false, asked;
 
-	for (int k = 0; o->fingerprint != NULL && k < sk_X509_num(roots) && !match; k++)
+	for (int k = 0; o->fingerprint != NULL && k < sk_X509_num(roots) && !match; k++) {
 		if ((rc = est_cert_fingerprint_match(sk_X509_value(roots, k), o->fingerprint,
 		    &match, e)) != EST_OK)
 			return rc;
+		if (match && k > 0 && (rc = linked_to(certs, sk_X509_value(roots, k), &match,
+		    e)) != EST_OK)
+			return rc;
+	}
 	if (match)
 		return EST_OK;
 	subj = est_name_text(X509_get_subject_name(cur));
@@ -282,7 +313,7 @@ do_cacerts(const struct cli_opts *o, struct est_client *c, unsigned i, struct es
 		return rc;
 	roots = est_client_ca_roots(c);
 	if (o->bootstrap)
-		rc = confirm_root(o, roots, e);
+		rc = confirm_root(o, certs, roots, e);
 	if (rc == EST_OK)
 		rc = out_cacerts(o, i, certs, e);
 	if (rc == EST_OK)

@@ -464,6 +464,39 @@ cmp -s boot/cacert-root-0-0.pem ca.pem || fail "cacert-root-0-0.pem is not the r
 ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor boot/cacert-root-0-0.pem
 expect_rc 0 "cacert-root-0-0.pem works as --trustanchor"
 ok "bootstrap: the root's fingerprint confirms it; cacert-root-0-0.pem is the Explicit TA (EST-C-13, EST-C-15)"
+# A man in the middle copies the real root (old, by notAfter) next to a root of
+# his own (current), and links them by an OldWithNew he signs with his own key.
+# The real root's fingerprint must not confirm his root: only a NewWithOld,
+# signed by the real root's key, links them (RFC 7030 §4.1.3, EST-C-15).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout mitm.key \
+    -out mitm.pem -subj "/CN=MITM Root" -days 30 -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > roll.cnf
+openssl x509 -in ca.pem -pubkey -noout > ca.pub
+openssl req -new -key mitm.key -subj "/CN=Stub CA" -out owm.csr
+openssl x509 -req -in owm.csr -force_pubkey ca.pub -CA mitm.pem -CAkey mitm.key -CAcreateserial \
+    -days 2 -extfile roll.cnf -out forged-owm.pem 2>/dev/null
+cat mitm.pem ca.pem forged-owm.pem > mitm-bag.pem
+certs_only mitm-bag.pem mitm-bag.b64
+# What the real CA would add when it rolls over to that key: the NewWithOld.
+openssl req -new -key mitm.key -subj "/CN=MITM Root" -out nwo.csr
+openssl x509 -req -in nwo.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile roll.cnf -out nwo.pem 2>/dev/null
+cat mitm-bag.pem nwo.pem > rolled-bag.pem
+certs_only rolled-bag.pem rolled-bag.b64
+script mitm '{"GET '$W'/cacerts": [{"status": 200, "headers": {'"$P7"'}, "body_file": "mitm-bag.b64"}]}'
+script rolled '{"GET '$W'/cacerts": [{"status": 200, "headers": {'"$P7"'}, "body_file": "rolled-bag.b64"}]}'
+start_stub mitm.json srv.pem srv.key
+mkdir boot-mitm boot-rolled
+ec -g -s 127.0.0.1 -p $STUB_PORT -o boot-mitm --trustanchor no --pem-output --expect-fingerprint "sha256:$FP"
+expect_rc 4 "bootstrap: the real root's fingerprint does not confirm a root merely placed beside it"
+err_says 'the root of /cacerts, "CN=MITM Root"'
+[ -z "$(ls boot-mitm)" ] || fail "an unlinked root was written after the old root's fingerprint: $(ls boot-mitm)"
+start_stub rolled.json srv.pem srv.key
+ec -g -s 127.0.0.1 -p $STUB_PORT -o boot-rolled --trustanchor no --pem-output --expect-fingerprint "sha256:$FP"
+expect_rc 0 "bootstrap during a rollover: the old root's fingerprint confirms the new root its NewWithOld links"
+cmp -s boot-rolled/cacert-root-0-0.pem mitm.pem || fail "cacert-root-0-0.pem is not the new root"
+start_stub pending.json srv.pem srv.key
 # On a terminal (script(1) gives it one) the person confirms, or not.
 if command -v script >/dev/null; then
 	mkdir tty-yes tty-no
