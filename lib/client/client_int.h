@@ -21,6 +21,12 @@
 
 #define CL_BODY_MAX (1024 * 1024)   /* an EST answer is a few KiB */
 #define CL_CB_MAX 64                /* channel-binding value, bytes */
+/*
+ * Certificates in one answer. A CA's bag is a handful (roots, intermediates,
+ * the three rollover certificates); validating it costs time in the square
+ * of its size, so a megabyte of them would hold the client for minutes.
+ */
+#define CL_CERTS_MAX 64
 
 struct est_client {
 	CURL *curl;

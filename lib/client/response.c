@@ -39,6 +39,13 @@ certs_from(const char *what, const unsigned char *body, size_t len, STACK_OF(X50
 		return est_fail(e, rc, "out of memory reading %s", what);
 	if (rc != EST_OK)
 		return est_fail(e, EST_ERR_SERVER, "%s is not a certs-only PKCS#7: %s", what, sub.msg);
+	if (sk_X509_num(*out) > CL_CERTS_MAX) {
+		rc = est_fail(e, EST_ERR_SERVER, "%s holds %d certificates, more than the %d a CA "
+		    "sends: refused", what, sk_X509_num(*out), CL_CERTS_MAX);
+		sk_X509_pop_free(*out, X509_free);
+		*out = NULL;
+		return rc;
+	}
 	return EST_OK;
 }
 

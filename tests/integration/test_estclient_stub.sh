@@ -496,6 +496,24 @@ start_stub rolled.json srv.pem srv.key
 ec -g -s 127.0.0.1 -p $STUB_PORT -o boot-rolled --trustanchor no --pem-output --expect-fingerprint "sha256:$FP"
 expect_rc 0 "bootstrap during a rollover: the old root's fingerprint confirms the new root its NewWithOld links"
 cmp -s boot-rolled/cacert-root-0-0.pem mitm.pem || fail "cacert-root-0-0.pem is not the new root"
+# A /cacerts answer is validated in time that grows with the square of its size:
+# a megabyte of certificates held estclient for minutes. 64 are read, 65 not.
+openssl req -new -key srvkey.pem -subj "/CN=many" -out many.csr
+cp ca.pem many64.pem
+for i in $(seq 63); do
+	openssl x509 -req -in many.csr -CA ca.pem -CAkey ca.key -set_serial "$i" -days 2 2>/dev/null >> many64.pem
+done
+cat many64.pem srv.pem > many65.pem
+certs_only many64.pem many64.b64
+certs_only many65.pem many65.b64
+script many '{"GET '$W'/cacerts": [{"status": 200, "headers": {'"$P7"'}, "body_file": "many64.b64"},
+ {"status": 200, "headers": {'"$P7"'}, "body_file": "many65.b64"}]}'
+start_stub many.json srv.pem srv.key
+ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor ca.pem
+expect_rc 0 "a /cacerts answer of 64 certificates"
+ec -g -s 127.0.0.1 -p $STUB_PORT -o . --trustanchor ca.pem
+expect_rc 7 "a /cacerts answer of 65 certificates is refused before it is validated"
+err_says "holds 65 certificates, more than the 64"
 start_stub pending.json srv.pem srv.key
 # On a terminal (script(1) gives it one) the person confirms, or not.
 if command -v script >/dev/null; then
