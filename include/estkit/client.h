@@ -95,7 +95,8 @@ struct est_client_config {
 
 	/* Patience. */
 	unsigned connect_timeout; /* seconds to connect and handshake; 0: 10 */
-	unsigned read_timeout;    /* seconds without data before giving up; 0: 10 */
+	unsigned read_timeout;    /* seconds without data before giving up; 0: 10; a whole
+	                             answer must be in within 3 times that */
 	unsigned retry_max;       /* 202 answers waited out and retried (0: none) */
 	unsigned retry_wait_max;  /* longest Retry-After waited for, seconds; 0: 3600 */
 };

@@ -72,8 +72,10 @@ struct cl_response {
 	unsigned char cb[CL_CB_MAX];    /* channel binding of the connection used */
 	size_t cb_len;                  /* 0 when it could not be read */
 	long long alive_ms;             /* last sign of life once connected; 0 before */
+	long long sent_ms;              /* when the request went out */
 	curl_off_t moved;               /* bytes sent and received so far */
 	bool timed_out;                 /* given up after read_timeout of silence */
+	bool trickled;                  /* given up after CL_ANSWER_SPAN read timeouts */
 };
 
 /* WWW-Authenticate schemes an answer offers. */
@@ -83,6 +85,7 @@ struct cl_response {
 #define CL_CH_OTHER 8u
 
 #define CL_REDIRECTS_MAX 5
+#define CL_ANSWER_SPAN 3   /* a whole answer within this many read timeouts */
 
 /* ---- transport.c: libcurl ------------------------------------------------- */
 

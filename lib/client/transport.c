@@ -20,9 +20,12 @@
  * live then, so its channel-binding value is read there (libcurl does not
  * promise the SSL pointer after the transfer).
  *
- * The read timeout is silence, not total time: it starts once the connection
- * is up (the pre-request callback, also on a reused connection) and restarts
- * whenever a byte moves; connecting has its own timeout.
+ * The read timeout is silence: it starts once the connection is up (the
+ * pre-request callback, also on a reused connection) and restarts whenever
+ * a byte moves; connecting has its own timeout. Silence alone would let a
+ * server that sends a byte now and then hold the client for good, so the
+ * whole answer must also be in CL_ANSWER_SPAN read timeouts after the
+ * request went out: an honest one is a few KiB, sent at once when ready.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,11 +208,12 @@ on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
 	(void)local_ip;
 	(void)port;
 	(void)local_port;
-	c->cur->alive_ms = now_ms();
+	c->cur->alive_ms = c->cur->sent_ms = now_ms();
 	return CURL_PREREQFUNC_OK;
 }
 
-/* CURLOPT_XFERINFOFUNCTION: give up after read_timeout seconds of silence. */
+/* CURLOPT_XFERINFOFUNCTION: give up after read_timeout seconds of silence,
+ * or CL_ANSWER_SPAN times that after the request. */
 static int
 on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
     curl_off_t ulnow)
@@ -221,6 +225,10 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 	(void)ultotal;
 	if (r->alive_ms == 0)
 		return 0;
+	if (now_ms() - r->sent_ms >= (long long)c->read_timeout * 1000 * CL_ANSWER_SPAN) {
+		r->trickled = true;
+		return 1; /* libcurl stops with CURLE_ABORTED_BY_CALLBACK */
+	}
 	if (dlnow + ulnow != r->moved) {
 		r->moved = dlnow + ulnow;
 		r->alive_ms = now_ms();
@@ -229,7 +237,7 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 	if (now_ms() - r->alive_ms < (long long)c->read_timeout * 1000)
 		return 0;
 	r->timed_out = true;
-	return 1; /* libcurl stops with CURLE_ABORTED_BY_CALLBACK */
+	return 1;
 }
 
 static bool
@@ -389,6 +397,10 @@ transport_fail(struct est_client *c, CURLcode res, const struct cl_response *r,
 	if (r->timed_out)
 		return est_fail(e, EST_ERR_CONNECT, "%s: no answer in time (nothing for %u s)",
 		    what, c->read_timeout);
+	if (r->trickled)
+		return est_fail(e, EST_ERR_CONNECT, "%s: the answer is not complete %u s after "
+		    "the request (the server sends it a little at a time): given up", what,
+		    c->read_timeout * CL_ANSWER_SPAN);
 	switch (res) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return est_fail(e, EST_ERR_CONNECT, "%s: cannot resolve \"%s\": check the server "

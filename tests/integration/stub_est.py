@@ -14,7 +14,8 @@ require_auth: answer 401 with a challenge until an Authorization header
 comes; true challenges Basic, a string names the challenge ("Bearer",
 'Digest realm="x", nonce="n"', or several separated by " | " for several
 WWW-Authenticate headers). close: end the connection after this answer.
-delay: seconds to wait before answering. As libest's example server does:
+delay: seconds to wait before answering. drip: seconds between the
+body's bytes, sent one at a time (a server that never quite finishes). As libest's example server does:
 close_on_401 ends the connection after a 401 without saying so; pop
 answers 401 unless the posted CSR holds base64(tls-unique) of its
 connection (its challengePassword; a byte search is enough for a stub).
@@ -111,7 +112,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        self.wfile.write(payload)
+        if ans.get("drip"):
+            try:
+                for i in range(len(payload)):
+                    self.wfile.write(payload[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(ans["drip"])
+            except OSError:
+                self.close_connection = True
+                return
+        else:
+            self.wfile.write(payload)
         if ans.get("drop"):
             self.close_connection = True
 

@@ -636,6 +636,15 @@ expect_rc 7 "/serverkeygen key and certificate from a rogue CA are refused"
 err_says "does not verify"
 [ -z "$(ls refused)" ] || fail "a refused answer wrote $(ls refused)"
 ok "no refused certificate, key or generated key is written"
+# A server that sends its answer a byte at a time, never silent for -w: the
+# silence timeout alone would wait for all of it (here 60 s; a megabyte, weeks).
+script drip '{"GET '$W'/cacerts": [{"status": 200, "headers": {'"$P7"'}, "body": "'"$(printf 'A%.0s' $(seq 120))"'", "drip": 0.5}]}'
+start_stub drip.json srv.pem srv.key
+t0=$(date +%s)
+ec -g -s 127.0.0.1 -p $STUB_PORT -o refused -w 2
+expect_rc 3 "an answer trickling in is given up 3 times -w after the request"
+err_says "not complete 6 s after the request"
+[ $(($(date +%s) - t0)) -lt 20 ] || fail "estclient waited $(($(date +%s) - t0)) s for a trickling answer"
 
 # ---- TLS: Extended Master Secret for tls-unique, TLS 1.3 only (CB-03, EST-G-07) ----
 start_stub pending.json srv.pem srv.key --no-ems
