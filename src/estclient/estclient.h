@@ -230,9 +230,11 @@ struct rf_file {
 enum est_err rf_stage(struct rf_file *f, const char *path, const char *data, size_t len,
     mode_t mode, struct est_error *e);
 
-/* Replace path by the staged file in one rename; keep_previous: the old
- * file stays as path.previous. */
-enum est_err rf_commit(struct rf_file *f, bool keep_previous, struct est_error *e);
+/* Hard-link the file at path (if any) as path.previous, replacing an older one. */
+enum est_err rf_keep_previous(const struct rf_file *f, struct est_error *e);
+
+/* Replace path by the staged file in one rename. */
+enum est_err rf_commit(struct rf_file *f, struct est_error *e);
 
 /* Remove a staged file that will not be committed. */
 void rf_abort(struct rf_file *f);

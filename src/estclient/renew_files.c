@@ -110,20 +110,26 @@ sync_dir(const char *path)
 }
 
 enum est_err
-rf_commit(struct rf_file *f, bool keep_previous, struct est_error *e)
+rf_keep_previous(const struct rf_file *f, struct est_error *e)
 {
 	char prev[PATH_MAX + 16];
 
-	if (!f->staged)
+	if (!f->staged || access(f->path, F_OK) != 0)
 		return EST_OK;
 	snprintf(prev, sizeof(prev), "%s.previous", f->path);
-	if (keep_previous && access(f->path, F_OK) == 0) {
-		if (unlink(prev) != 0 && errno != ENOENT)
-			return est_fail(e, EST_ERR_IO, "cannot replace %s: %s", prev, strerror(errno));
-		if (link(f->path, prev) != 0)
-			return est_fail(e, EST_ERR_IO, "cannot keep %s as %s: %s", f->path, prev,
-			    strerror(errno));
-	}
+	if (unlink(prev) != 0 && errno != ENOENT)
+		return est_fail(e, EST_ERR_IO, "cannot replace %s: %s", prev, strerror(errno));
+	if (link(f->path, prev) != 0)
+		return est_fail(e, EST_ERR_IO, "cannot keep %s as %s: %s", f->path, prev,
+		    strerror(errno));
+	return EST_OK;
+}
+
+enum est_err
+rf_commit(struct rf_file *f, struct est_error *e)
+{
+	if (!f->staged)
+		return EST_OK;
 	if (rename(f->tmp, f->path) != 0)
 		return est_fail(e, EST_ERR_IO, "cannot replace %s: %s", f->path, strerror(errno));
 	f->staged = false;

@@ -166,7 +166,7 @@ refresh_anchor(const struct renew_job *j, struct look *l, struct est_error *e)
 	}
 	if (rc == EST_OK && (rc = est_certs_pem(next, &pem, &len, e)) == EST_OK &&
 	    (rc = rf_stage(&f, j->ta_file, pem, len, 0644, e)) == EST_OK &&
-	    (rc = rf_commit(&f, true, e)) != EST_OK)
+	    ((rc = rf_keep_previous(&f, e)) != EST_OK || (rc = rf_commit(&f, e)) != EST_OK))
 		rf_abort(&f);
 	free(pem);
 	if (rc != EST_OK) {
@@ -237,9 +237,13 @@ replace_files(const struct renew_job *j, struct look *l, struct est_error *e)
 	    (rc = issuers_of(l, &above, e)) == EST_OK &&
 	    (rc = est_certs_pem(above, &pem[2], &len[2], e)) == EST_OK)
 		rc = rf_stage(&f[2], j->chain_file, pem[2], len[2], 0644, e);
-	/* The key first: a reader that sees the new certificate finds its key. */
+	/* Every old file kept before the first is replaced: a failure there leaves
+	 * the old pair, not a new key beside the old certificate. Then the key
+	 * first: a reader that sees the new certificate finds its key. */
 	for (int i = 0; i < 3 && rc == EST_OK; i++)
-		rc = rf_commit(&f[i], true, e);
+		rc = rf_keep_previous(&f[i], e);
+	for (int i = 0; i < 3 && rc == EST_OK; i++)
+		rc = rf_commit(&f[i], e);
 	for (int i = 0; i < 3; i++) {
 		rf_abort(&f[i]);
 		if (pem[i] != NULL)

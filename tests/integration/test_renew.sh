@@ -79,6 +79,19 @@ expect_rc 0 "renew --force --same-key"
 [ "$(openssl pkey -in dev/key.pem -pubout)" = "$same_pub" ] || fail "--same-key replaced the key file"
 ok "--same-key renews with the same key"
 
+# The old certificate cannot be kept (cert.pem.previous is a directory): the
+# renewal fails before any file is replaced, not with a new key beside the
+# old certificate, which no later run could renew.
+rm -f dev/cert.pem.previous && mkdir -p dev/cert.pem.previous/x
+before=$(sha256sum dev/cert.pem dev/key.pem)
+ec "${R[@]}" -c dev/cert.pem -k dev/key.pem --trustanchor dev/ta.pem --force
+expect_rc 1 "renew fails when the previous certificate cannot be kept"
+err_says "cert.pem.previous"
+[ "$(sha256sum dev/cert.pem dev/key.pem)" = "$before" ] || fail "a failed renewal left a new key beside the old certificate"
+[ -z "$(find dev -name '.*.??????')" ] || fail "temporary files left behind: $(find dev -name '.*.??????')"
+rm -r dev/cert.pem.previous && cp dev/cert.pem dev/cert.pem.previous
+ok "a renewal that cannot keep the old files replaces none of them"
+
 # A revoked certificate: exit 5, every file as it was, no hook.
 "$ESTADM" -c var/estd.conf cert revoke "$(serial dev/cert.pem | cut -d= -f2)" >/dev/null
 before=$(sha256sum dev/cert.pem dev/key.pem dev/ta.pem dev/cert.pem.previous dev/key.pem.previous)
