@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/ini.h"
 #include "estclient.h"
@@ -260,6 +262,29 @@ on_error(void *arg, int line, const char *reason)
 	conf_error(arg, line, "syntax", reason);
 }
 
+/*
+ * The file's post-hooks run as whoever runs renew, often root: a file that
+ * another user may change (writable by group or others, or owned by another
+ * user than this one or root) would run that user's commands.
+ */
+static int
+check_owner(FILE *f, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fileno(f), &st) != 0)
+		return cli_fail(CLI_USAGE, "%s: %s", path, strerror(errno));
+	if ((st.st_mode & 022) != 0)
+		return cli_fail(CLI_USAGE, "%s: writable by group or others (mode %04o), and its "
+		    "post-hooks run as this user: chmod go-w %s", path,
+		    (unsigned)(st.st_mode & 07777), path);
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return cli_fail(CLI_USAGE, "%s: owned by user %u, who could change the post-hooks "
+		    "it runs as this user: make it owned by root or by this user", path,
+		    (unsigned)st.st_uid);
+	return CLI_OK;
+}
+
 int
 renew_conf_read(const char *path, const struct renew_job *base, struct renew_job **jobs,
     size_t *n)
@@ -268,10 +293,15 @@ renew_conf_read(const char *path, const struct renew_job *base, struct renew_job
 	struct ini_handler h = { on_section, on_pair, on_error, &c };
 	char *buf = NULL;
 	size_t len = 0;
+	int status;
 	FILE *f;
 
 	if ((f = fopen(path, "r")) == NULL)
 		return cli_fail(CLI_USAGE, "%s: %s", path, strerror(errno));
+	if ((status = check_owner(f, path)) != CLI_OK) {
+		fclose(f);
+		return status;
+	}
 	buf = malloc(65537);
 	if (buf != NULL)
 		len = fread(buf, 1, 65537, f);

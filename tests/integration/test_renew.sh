@@ -188,6 +188,21 @@ key = dev3/key.pem
 trustanchor = dev3/ta.pem
 same-key = yes
 CONF
+# Its post-hooks run as this user: a file another user can change is refused.
+chmod 0664 renew.conf
+ec renew --config renew.conf
+expect_rc 2 "a renew.conf writable by the group is refused"
+err_says "chmod go-w renew.conf"
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	chmod 0644 renew.conf && chown nobody renew.conf
+	ec renew --config renew.conf
+	expect_rc 2 "a renew.conf owned by another user is refused"
+	err_says "owned by user"
+	chown 0 renew.conf
+fi
+[ ! -e conf-hook.log ] || fail "a refused renew.conf ran its post-hook"
+chmod 0644 renew.conf
+ok "renew.conf: another user cannot set the post-hook"
 s2=$(serial dev2/cert.pem) s3=$(serial dev3/cert.pem)
 ec renew --config renew.conf
 expect_rc 0 "renew --config with two certificates"
