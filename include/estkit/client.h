@@ -218,7 +218,8 @@ void est_enroll_result_clear(struct est_enroll_result *r);
  * the CSR's key, the CSR's subject and subjectAltName (unless
  * req->names_by_server), not a CA, valid now, chained to the explicit trust
  * anchor (EST_ERR_SERVER otherwise). A 202 is waited out and retried up to
- * retry_max times; a CSR with channel binding is rebuilt for each attempt.
+ * retry_max times (a signal the program handles ends the wait: EST_ERR_PENDING);
+ * a CSR with channel binding is rebuilt for each attempt.
  */
 enum est_err est_client_enroll(struct est_client *c, const struct est_enroll_req *req,
     struct est_enroll_result *res, struct est_error *e);

@@ -21,7 +21,6 @@
  * certificate must be the one the CSR asked for -- its key, subject and
  * subjectAltName as sent -- and verify up to the explicit trust anchor.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -295,13 +294,17 @@ attempt(struct est_client *c, const struct post_op *o, struct est_enroll_result 
 	return rc;
 }
 
-static void
+/*
+ * Sleep s seconds; false when a signal cut the wait short. A program that
+ * handles a signal (estclient renew --daemon: SIGTERM) wants to act on it
+ * now, not after the hour a server may ask to wait.
+ */
+static bool
 wait_seconds(unsigned s)
 {
 	struct timespec ts = { (time_t)s, 0 };
 
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	return nanosleep(&ts, NULL) == 0;
 }
 
 /* Attempts until an answer other than 202, or retry_max retries. */
@@ -323,7 +326,9 @@ run_post(struct est_client *c, const struct post_op *o, struct est_enroll_result
 			    o->op, wait, c->retry_wait_max);
 		log_info("/%s: HTTP 202, waiting %u s as the server asked (retry %u of %u)",
 		    o->op, wait, retry + 1, c->retry_max);
-		wait_seconds(wait);
+		if (!wait_seconds(wait))
+			return est_fail(e, EST_ERR_PENDING, "/%s: HTTP 202: the wait for the server "
+			    "was interrupted by a signal: ask again later", o->op);
 	}
 }
 

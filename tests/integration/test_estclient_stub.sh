@@ -376,6 +376,32 @@ for form in rfc850 asctime zero; do
 	err_says "waiting 0 s"
 done
 
+# The renew daemon waiting out a 202 stops at SIGTERM, not after the server's
+# Retry-After (here 300 s, three times over).
+script pend202 '{
+ "GET '$W'/cacerts": [{"status": 200, "headers": {'"$P7"'}, "body_file": "cacerts.b64"}],
+ "POST '$W'/simplereenroll": [{"status": 202, "headers": {"Retry-After": "300"}, "body": "held\n"}]
+}'
+start_stub pend202.json srv.pem srv.key --client-ca ca.pem
+mkdir -p held && cp dev.pem held/cert.pem && cp dev.key held/key.pem && chmod 600 held/key.pem
+printf 'host = 127.0.0.1\nport = %s\ntrustanchor = %s\nrenew-before = 10d\n[cert held]\ncert = held/cert.pem\nkey = held/key.pem\n' \
+    "$STUB_PORT" "$T/ca.pem" > held.conf
+"$ESTCLIENT" renew --config held.conf --daemon 2> held.err &
+held_pid=$!
+for _ in $(seq 100); do grep -q "waiting 300 s" held.err && break; sleep 0.1; done
+grep -q "waiting 300 s" held.err || fail "the daemon does not wait out the 202: $(cat held.err)"
+sleep 0.3
+kill -TERM $held_pid
+for _ in $(seq 50); do kill -0 $held_pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $held_pid 2>/dev/null; then
+	kill -KILL $held_pid
+	fail "the renew daemon ignored SIGTERM while waiting out a 202"
+fi
+held_rc=0; wait $held_pid || held_rc=$?
+[ "$held_rc" = 0 ] || fail "the renew daemon stopped by SIGTERM exited $held_rc: $(cat held.err)"
+cmp -s held/cert.pem dev.pem && cmp -s held/key.pem dev.key || fail "a stopped renewal changed the files"
+ok "renew --daemon stops at SIGTERM during a 202 wait, files untouched"
+
 # ---- libest's example server (issue 11): its deviations, tolerated quietly -------
 # /csrattrs ending in a NUL byte; 401 to a client certificate without an
 # Authorization header; the connection closed after every 401 (and the PoP
