@@ -256,7 +256,8 @@ enum est_err est_client_serverkeygen(struct est_client *c, const struct est_enro
  * an older root (NewWithOld). Anything else -- an unrelated root, a stray CA
  * certificate, an expired one -- refuses the whole bag. With anchors (not
  * NULL) the current root must also be one of them (or carry an anchor's
- * key), be linked to one by a NewWithOld that verifies under it, or the bag
+ * key), be linked to one by a NewWithOld that verifies under it, or -- only
+ * when no anchor is a root (an intermediate alone was pinned) -- the bag
  * must hold an anchor that verified up to it.
  * certs and anchors are borrowed. *roots (optional): the accepted roots, the
  * current one first; caller frees with sk_X509_pop_free(*roots, X509_free).

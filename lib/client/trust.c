@@ -255,20 +255,27 @@ check_others(const struct bag *b, struct est_error *e)
 
 /*
  * With trust anchors, the current root must be one of them (or carry an
- * anchor's key), be linked to one by a NewWithOld certificate that verifies
- * under it, or the bag must hold an anchor (an intermediate) that verified
- * up to it. An old root in the bag proves nothing: anyone can copy it.
+ * anchor's key), or be linked to one by a NewWithOld certificate that
+ * verifies under it. An old root in the bag proves nothing: anyone can copy
+ * it. Nor does an anchored intermediate in the bag that verifies up to the
+ * root: the root's owner can certify the intermediate's issuer key under
+ * his own root. So that counts only when no anchor is a root -- whoever
+ * pinned just an intermediate has no root of his own that could be usurped.
  */
 static enum est_err
 check_anchored(const struct bag *b, STACK_OF(X509) *anchors, struct est_error *e)
 {
 	X509 *cur = sk_X509_value(b->roots, 0);
+	bool root_pinned = false;
 	char s[128];
 
+	for (int i = 0; i < sk_X509_num(anchors) && !root_pinned; i++)
+		root_pinned = is_root(sk_X509_value(anchors, i));
 	for (int i = 0; i < sk_X509_num(anchors); i++) {
 		X509 *a = sk_X509_value(anchors, i);
 
-		if (X509_cmp(a, cur) == 0 || same_key(a, cur) || in_stack(b->others, a))
+		if (X509_cmp(a, cur) == 0 || same_key(a, cur) ||
+		    (!root_pinned && in_stack(b->others, a)))
 			return EST_OK;
 	}
 	for (int k = 0; k < sk_X509_num(b->others); k++) {

@@ -167,6 +167,34 @@ anchored_bag_EST_C_12(void **state)
 	sk_X509_free(other_ta);
 }
 
+/*
+ * A trust-anchor file of root and intermediate: a server that puts the
+ * intermediate under a root of its own (through a certificate for the real
+ * root's key it signs itself) has not linked its root to the anchors. With
+ * only the intermediate pinned, the root above it is taken.
+ */
+static void
+anchored_intermediate_EST_C_12(void **state)
+{
+	X509 *cross = make("Old Root", k_old, unrelated, k_other, true, 20);
+	STACK_OF(X509) *forged = stack(unrelated, cross, int_old, NULL);
+	STACK_OF(X509) *real = stack(owo, int_old, NULL);
+	STACK_OF(X509) *bundle = stack(owo, int_old, NULL), *int_only = stack(int_old, NULL);
+	X509 *root = NULL;
+
+	(void)state;
+	assert_int_equal(validate(forged, bundle, &root), EST_ERR_SERVER);
+	assert_int_equal(validate(real, bundle, &root), EST_OK);
+	assert_int_equal(X509_cmp(root, owo), 0);
+	assert_int_equal(validate(real, int_only, &root), EST_OK);
+	assert_int_equal(X509_cmp(root, owo), 0);
+	sk_X509_free(forged);
+	sk_X509_free(real);
+	sk_X509_free(bundle);
+	sk_X509_free(int_only);
+	X509_free(cross);
+}
+
 /* What an issued certificate must be (EST-C-52). */
 static void
 issued_cert_EST_C_52(void **state)
@@ -288,6 +316,7 @@ main(void)
 		cmocka_unit_test(unrelated_roots_EST_C_12),
 		cmocka_unit_test(forged_new_with_old_EST_C_12),
 		cmocka_unit_test(anchored_bag_EST_C_12),
+		cmocka_unit_test(anchored_intermediate_EST_C_12),
 		cmocka_unit_test(issued_cert_EST_C_52),
 		cmocka_unit_test(fingerprint_EST_C_15),
 	};
