@@ -9,9 +9,10 @@
  * authenticated principal (decrypt-keys), AsymmetricDecryptKeyIdentifier the
  * client's TLS certificate with that subject key identifier. The private
  * key lives only in this request's memory, is cleansed after the reply, and
- * is never stored or logged. The certificate is recorded through the
- * grouped writer (issue_and_answer); the key part is made before, so no
- * certificate is recorded for a key that cannot go out.
+ * is never stored or logged. The key is made off the event loop (the key
+ * maker); then the key part, so no certificate is recorded for a key that
+ * cannot go out; then the certificate is recorded through the grouped
+ * writer (issue_and_answer).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ struct keygen {
 	struct est_mime_part key_part;    /* its part of the answer ... */
 	char *key_b64;                    /* ... whose body this is (cleansed when freed) */
 	int64_t ticket;                   /* the approval to claim, 0 for none */
+	struct policy_decision d;         /* what is issued, while the key is made */
+	char *spend_code;                 /* d's, kept: the authentication's goes first */
 };
 
 static bool
@@ -149,15 +152,6 @@ choose_recipient(struct est_req *r, struct keygen *kg, struct est_error *e)
 	return cert_recipient(r, kg, e);
 }
 
-static enum est_err
-make_key(struct est_req *r, struct keygen *kg, struct est_error *e)
-{
-	if (key_from_csr(r->alias->conf))
-		return est_key_generate_like(X509_REQ_get0_pubkey(kg->csr), &kg->key, e);
-	return est_key_generate(r->alias->conf->server_keygen_key != NULL ?
-	    r->alias->conf->server_keygen_key : EST_KEYGEN_DEFAULT, &kg->key, e);
-}
-
 /* The key signed by the CA and enveloped for the recipient (RFC 7030 §4.4.2). */
 static enum est_err
 encrypted_key(struct est_req *r, struct keygen *kg, unsigned char **der, size_t *derlen,
@@ -215,6 +209,8 @@ keygen_free(void *arg)
 	if (kg == NULL)
 		return;
 	cleanse_free(kg->key_b64);
+	policy_decision_clear(&kg->d);
+	free(kg->spend_code);
 	X509_REQ_free(kg->csr);
 	est_keyreq_free(kg->keyreq);
 	EVP_PKEY_free(kg->key);
@@ -243,14 +239,13 @@ reply(struct est_req *r, X509 *cert, void *arg, struct est_error *e)
 }
 
 /*
- * Every step up to recording the certificate; the caller answers an
- * error. As for
+ * Every step up to making the key; the caller answers an error. As for
  * /simpleenroll, an unreadable CSR is reported only after authentication
  * (which may need the CSR: an enrolment code in it) succeeded otherwise.
  */
 static enum est_err
 serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res,
-    struct policy_decision *d, struct est_error *e)
+    struct est_error *e)
 {
 	struct est_error csr_err = { 0 };
 	enum est_err rc;
@@ -266,17 +261,46 @@ serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res,
 		return csr_err.code;
 	}
 	if ((rc = check_keygen_csr(r, kg, e)) != EST_OK || (rc = choose_recipient(r, kg, e)) != EST_OK ||
-	    (rc = policy_for_request(r, POLICY_SERVERKEYGEN, &res->who, kg->csr, NULL, d, e)) != EST_OK)
+	    (rc = policy_for_request(r, POLICY_SERVERKEYGEN, &res->who, kg->csr, NULL, &kg->d,
+	    e)) != EST_OK)
 		return rc;
 	/* The gate comes before the key is made, so a waiting client costs no key generation. */
-	if ((rc = approval_admit(r, d, kg->csr, &kg->ticket, e)) != EST_OK ||
-	    (rc = make_key(r, kg, e)) != EST_OK)
+	if ((rc = approval_admit(r, &kg->d, kg->csr, &kg->ticket, e)) != EST_OK)
 		return rc;
-	/* The key part first: no certificate is recorded for a key that cannot go out. */
-	if ((rc = make_key_part(r, kg, e)) != EST_OK)
-		return rc;
-	d->pubkey = kg->key;
+	if (kg->d.spend_code != NULL && (kg->spend_code = strdup(kg->d.spend_code)) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	kg->d.spend_code = kg->spend_code;
 	return EST_OK;
+}
+
+/* In the worker's loop, the key made: the key part, then the certificate. */
+static void
+key_made(struct est_req *r, EVP_PKEY *key, const struct est_error *made_err, void *arg)
+{
+	struct keygen *kg = arg;
+	struct issue_answer a = { .reply = reply, .free_arg = keygen_free, .arg = kg };
+	struct policy_decision d;
+	struct est_error e = { 0 };
+
+	kg->key = key;
+	if (key == NULL)
+		e = *made_err;
+	/* The key part first: no certificate is recorded for a key that cannot go out. */
+	if (key == NULL || make_key_part(r, kg, &e) != EST_OK) {
+		keygen_free(kg);
+		http_fail(r, &e);
+		http_complete(r);
+		return;
+	}
+	/* kg (and with it d.pubkey) is the pending enrolment's from here. */
+	d = kg->d;
+	kg->d = (struct policy_decision){ 0 };
+	d.pubkey = kg->key;
+	issue_and_answer(r, &d, NULL, kg->ticket, &a);
+	policy_decision_clear(&d);
+	/* Failed at once (else the writer's report answers it). */
+	if (r->answered)
+		http_complete(r);
 }
 
 void
@@ -284,22 +308,22 @@ h_serverkeygen(struct est_req *r)
 {
 	struct keygen *kg = calloc(1, sizeof(*kg));
 	struct authn_result res = { 0 };
-	struct policy_decision d = { 0 };
 	struct est_error e = { 0 };
-	struct issue_answer a = { .reply = reply, .free_arg = keygen_free, .arg = kg };
 
 	if (kg == NULL) {
 		est_fail(&e, EST_ERR_NOMEM, "out of memory");
 		http_fail(r, &e);
-	} else if (serverkeygen(r, kg, &res, &d, &e) != EST_OK) {
+	} else if (serverkeygen(r, kg, &res, &e) != EST_OK) {
 		/* A request new to approval is answered once it is on record. */
 		if (!r->deferred)
 			http_fail(r, &e);
 		keygen_free(kg);
+	} else if (key_from_csr(r->alias->conf)) {
+		key_maker_ask(r, NULL, X509_REQ_get0_pubkey(kg->csr), key_made, keygen_free, kg);
 	} else {
-		/* kg (and with it d.pubkey) is the pending enrolment's from here. */
-		issue_and_answer(r, &d, NULL, kg->ticket, &a);
+		key_maker_ask(r, r->alias->conf->server_keygen_key != NULL ?
+		    r->alias->conf->server_keygen_key : EST_KEYGEN_DEFAULT, NULL, key_made,
+		    keygen_free, kg);
 	}
-	policy_decision_clear(&d);
 	authn_result_clear(&res);
 }

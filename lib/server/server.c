@@ -6,7 +6,8 @@
  * start-up, with the file and the reason, before the first connection.
  * Besides the workers a serving server runs two threads that own a store
  * handle and do what waits for the disk: the grouped writer (enrolments)
- * and the CRL keeper (crl_keeper.c); both outlive the workers' drain.
+ * and the CRL keeper (crl_keeper.c); and one that makes /serverkeygen's
+ * keys (key_maker.c). All outlive the workers' drain.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -379,7 +380,8 @@ server_build(const struct est_config *cfg, const struct est_server *old, bool bi
 		goto fail;
 	est_store_writer_on_commit(srv->writer, metrics_store_commit);
 	/* estd -n makes no CRL: it only checks. */
-	if (bind_it && (rc = crl_keeper_new(srv, &srv->crl_keeper, e)) != EST_OK)
+	if (bind_it && ((rc = crl_keeper_new(srv, &srv->crl_keeper, e)) != EST_OK ||
+	    (rc = key_maker_new(&srv->key_maker, e)) != EST_OK))
 		goto fail;
 	if (bind_it)
 		metrics_attach(srv);
@@ -455,7 +457,8 @@ est_server_start(struct est_server *srv, struct est_error *e)
 
 	carry_start(srv);
 	/* Before the workers, so the first CRL request finds it taking requests. */
-	if ((rc = crl_keeper_start(srv->crl_keeper, e)) != EST_OK)
+	if ((rc = crl_keeper_start(srv->crl_keeper, e)) != EST_OK ||
+	    (rc = key_maker_start(srv->key_maker, e)) != EST_OK)
 		return rc;
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
@@ -487,6 +490,8 @@ est_server_drain(struct est_server *srv)
 	/* It answered the CRL requests the workers held while they drained. */
 	crl_keeper_stop(srv->crl_keeper);
 	srv->crl_keeper = NULL;
+	key_maker_stop(srv->key_maker);
+	srv->key_maker = NULL;
 	/* Commit what is queued: a certificate is on record even if its answer never went. */
 	est_store_writer_stop(srv->writer);
 	srv->writer = NULL;
@@ -544,6 +549,7 @@ est_server_free(struct est_server *srv)
 		return;
 	metrics_detach(srv);
 	crl_keeper_stop(srv->crl_keeper);
+	key_maker_stop(srv->key_maker);
 	est_store_writer_stop(srv->writer);
 	for (size_t i = 0; i < srv->n_workers; i++)
 		worker_free(&srv->workers[i]);

@@ -83,6 +83,7 @@ struct pending_issue;
 struct pending_hold;
 struct crl_wait;
 struct crl_keeper;
+struct key_maker;
 
 /* One listening socket as seen by one worker. */
 struct worker_listener {
@@ -112,6 +113,8 @@ struct est_worker {
 	struct event *evict;              /* runs the closes asked for */
 	TAILQ_HEAD(crl_wait_list, crl_wait) crl_waits; /* CRL requests waiting for the
 	                                   * CRL keeper (crl_keeper.c) */
+	TAILQ_HEAD(key_wait_list, key_wait) key_waits; /* /serverkeygen requests waiting
+	                                   * for their key (key_maker.c) */
 	atomic_bool draining;             /* stopping: no accepts, no keep-alive (set on its
 	                                   * own thread; balance.c reads it) */
 	atomic_uint held;                 /* connections it serves or was handed (balance.c) */
@@ -146,6 +149,7 @@ struct est_server {
 	struct ratelimit_table *fails_by_name;   /* ... per user or end entity (carry's) */
 	struct est_store_writer *writer;  /* records enrolments in groups (reply_cert.c) */
 	struct crl_keeper *crl_keeper;    /* makes CRLs off the event loops (crl_keeper.c) */
+	struct key_maker *key_maker;      /* makes /serverkeygen's keys off them (key_maker.c) */
 	char *lockout_path;               /* the lock-out file (lockout_sync.c) */
 	atomic_bool lockout_file_broken;  /* a write failed: the file lifts nothing */
 	int access_fd;                    /* access-log file when access-log is set */
@@ -792,6 +796,40 @@ void crl_keeper_ask(struct est_req *r, size_t ca_index);
 /* Free w's CRL requests still waiting at shutdown, unanswered (as
  * reply_cert_drop_pending; after crl_keeper_stop). */
 void crl_keeper_drop_pending(struct est_worker *w);
+
+/* ---- key_maker.c: the thread that makes /serverkeygen's keys ---- */
+
+/*
+ * A server's key maker; key_maker_start starts its thread (from
+ * est_server_start), key_maker_stop stops it (a request still queued is
+ * failed, 503) and frees k: after the workers are joined, before they are
+ * freed. Main thread only; k may be NULL for both.
+ */
+enum est_err key_maker_new(struct key_maker **out, struct est_error *e);
+enum est_err key_maker_start(struct key_maker *k, struct est_error *e);
+void key_maker_stop(struct key_maker *k);
+
+/*
+ * Called in r's worker loop once the key is made: key (the callee's to
+ * free) or NULL and why in e (borrowed for the call). r is deferred; the
+ * callee answers it, and calls http_complete once it is answered.
+ */
+typedef void (*key_made_fn)(struct est_req *r, EVP_PKEY *key, const struct est_error *e,
+    void *arg);
+
+/*
+ * Defer r (http_defer) and have the key maker make a key: of spec
+ * (est_key_generate), or like like (est_key_generate_like; borrowed, must
+ * live as long as arg); then done(r, key, e, arg) in r's worker loop. arg is
+ * done's to free; free_arg frees it when done is never called (r failed
+ * here, answered with the error, or dropped at shutdown).
+ */
+void key_maker_ask(struct est_req *r, const char *spec, EVP_PKEY *like, key_made_fn done,
+    void (*free_arg)(void *), void *arg);
+
+/* Free w's requests still waiting for a key at shutdown, unanswered (after
+ * key_maker_stop). */
+void key_maker_drop_pending(struct est_worker *w);
 
 /* ---- handlers (h_*.c) ---- */
 

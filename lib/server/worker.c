@@ -110,6 +110,7 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	TAILQ_INIT(&w->pending);
 	TAILQ_INIT(&w->holds);
 	TAILQ_INIT(&w->crl_waits);
+	TAILQ_INIT(&w->key_waits);
 	w->base = new_base();
 	w->wls = calloc(srv->n_listeners, sizeof(*w->wls));
 	if (w->base == NULL || w->wls == NULL)
@@ -195,10 +196,12 @@ worker_free(struct est_worker *w)
 	/* Connections still open at shutdown (idle keep-alive clients). */
 	while (!TAILQ_EMPTY(&w->conns))
 		conn_free(TAILQ_FIRST(&w->conns));
-	/* The writer and the CRL keeper have stopped (est_server_free): nothing reports any more. */
+	/* The writer, the CRL keeper and the key maker have stopped (est_server_free):
+	 * nothing reports any more. */
 	reply_cert_drop_pending(w);
 	approval_drop_pending(w);
 	crl_keeper_drop_pending(w);
+	key_maker_drop_pending(w);
 	balance_free(w);
 	est_store_close(w->store);
 	est_creds_free(w->creds);

@@ -248,4 +248,62 @@ for k in keys:
 EOF
 ok "no generated private key (DER or base64) in the store, its WAL or estd's log"
 
+# ---- the key is made off the event loop -----------------------------------
+# One worker, RSA 4096 keys (about 2 s each here): a /cacerts sent while two
+# keys are being made is answered before either (it waited for both when the
+# worker made them). No time limit is asserted, only the order.
+stop_estd
+sed -i 's/^\[server\]$/[server]\nworkers = 1/' var/estd.conf
+cat >> var/estd.conf <<'EOF'
+[alias slowkey]
+server-keygen = yes
+server-keygen-key = rsa:4096
+EOF
+start_estd
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj /CN=slow-key -outform DER -out slow.csr 2>/dev/null
+pids=()
+for i in 1 2; do
+	{ keygen slow.csr slow$i.out "$EST/slowkey/serverkeygen" "${AUTH[@]}" > slow$i.status
+	  date +%s%N > slow$i.done; } &
+	pids+=($!)
+done
+sleep 0.3
+curl -sf --cacert "$TA" -o cacerts.out "$EST/cacerts" || fail "/cacerts failed while keys were made"
+date +%s%N > cacerts.done
+wait "${pids[@]}"
+for i in 1 2; do
+	[ "$(cat slow$i.status)" = 200 ] || fail "slow key $i: $(cat slow$i.status) $(cat slow$i.out)"
+	[ "$(cat cacerts.done)" -lt "$(cat slow$i.done)" ] ||
+	    fail "/cacerts was answered after RSA 4096 key $i: it waited for the key"
+done
+part slow1.out 1 | openssl base64 -d | openssl pkey -inform DER -noout -text | grep_all 'Private-Key: (4096 bit' ||
+    fail "slowkey made no RSA 4096 key"
+ok "an RSA 4096 key is made off the event loop: /cacerts is answered meanwhile, on one worker"
+
+# An end entity's one-time code through /serverkeygen: the key maker keeps
+# the code to spend (the authentication it came from is gone by then), and
+# it is spent once.
+"$ESTADM" -c var/estd.conf ee add --username onetime --dn "CN=onetime" --alias est \
+    --password - <<< 'code-one-time' >/dev/null
+cat > onetime.cnf <<'EOF'
+[req]
+distinguished_name = dn
+attributes = attrs
+prompt = no
+[dn]
+CN = onetime
+[attrs]
+challengePassword = code-one-time
+EOF
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -config onetime.cnf -outform DER -out onetime.csr 2>/dev/null
+[ "$(keygen onetime.csr onetime1.out "$EST/est/serverkeygen")" = 200 ] ||
+    fail "one-time code on /serverkeygen: $(cat onetime1.out)"
+[ "$(keygen onetime.csr onetime2.out "$EST/est/serverkeygen")" = 401 ] ||
+    fail "the one-time code was spent twice: $(cat onetime2.out)"
+[ "$("$ESTADM" -c var/estd.conf cert list | grep -c 'CN=onetime')" = 1 ] ||
+    fail "not one certificate on record for onetime: $("$ESTADM" -c var/estd.conf cert list)"
+ok "an end entity's one-time code on /serverkeygen: 200, then 401; one certificate on record"
+
 finish
