@@ -237,7 +237,9 @@ struct est_issue_record {
 	const char *code_hash;       /* spend one use of rec->ee_id's code (as
 	                              * est_store_put_cert_consume), NULL: none */
 	const char *replaces_issuer; /* the certificate this one renews, revoked as */
-	const char *replaces_serial; /* superseded; NULL: none */
+	const char *replaces_serial; /* superseded; NULL: none. Refused
+	                              * (EST_ERR_FORBIDDEN) when it is revoked
+	                              * already: one certificate renews once */
 	unsigned max_active;         /* refuse when rec->ee_id would then hold more
 	                              * valid, unexpired certificates; 0: no limit */
 	int64_t approval_id;         /* claim this approved request (approved ->

@@ -1286,11 +1286,12 @@ test_put_issued_rules(void **state)
 	struct est_cert_rec *a = make_rec(fx->key, "CA", "dev", 0x61, NOT_BEFORE, NOT_AFTER);
 	struct est_cert_rec *b = make_rec(fx->key, "CA", "dev", 0x62, NOT_BEFORE, NOT_AFTER);
 	struct est_cert_rec *c = make_rec(fx->key, "CA", "dev", 0x63, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *d = make_rec(fx->key, "CA", "dev", 0x64, NOT_BEFORE, NOT_AFTER);
 	struct est_cert_rec *got = NULL;
 	struct est_issue_record how = { .code_hash = "H1", .max_active = 1, .now = 100 };
 
 	assert_int_equal(est_store_put_ee(fx->st, ee, &e), EST_OK);
-	a->ee_id = b->ee_id = c->ee_id = ee->id;
+	a->ee_id = b->ee_id = c->ee_id = d->ee_id = ee->id;
 	assert_int_equal(est_store_put_issued(fx->st, a, &how, &e), EST_OK);
 	/* A second valid certificate is over the limit: refused, nothing written. */
 	assert_int_equal(est_store_put_issued(fx->st, b, &how, &e), EST_ERR_FORBIDDEN);
@@ -1305,10 +1306,22 @@ test_put_issued_rules(void **state)
 	assert_int_equal(got->revocation_reason, EST_REASON_SUPERSEDED);
 	assert_int_equal(got->revoked_at, 100);
 	est_cert_rec_free(got);
+	got = NULL;
+	/*
+	 * The attacker's side: a second renewal of the same certificate (two
+	 * parallel /simplereenroll with it) is refused and writes nothing, so
+	 * one certificate never forks into two valid ones.
+	 */
+	how.code_hash = NULL;
+	how.max_active = 0;
+	assert_int_equal(est_store_put_issued(fx->st, d, &how, &e), EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "revoked while it was being renewed"));
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "64", &got, &e), EST_ERR_NOTFOUND);
 	est_ee_free(ee);
 	est_cert_rec_free(a);
 	est_cert_rec_free(b);
 	est_cert_rec_free(c);
+	est_cert_rec_free(d);
 }
 
 /* Cut this test's server connections, as a database restart would. */

@@ -135,8 +135,16 @@ pg_put_issued_in_tx(struct pg_store *s, struct est_cert_rec *rec,
 	if (how->replaces_serial != NULL) {
 		rc = pg_revoke_in_tx(s, how->replaces_issuer, how->replaces_serial,
 		    EST_REASON_SUPERSEDED, how->now, e);
-		/* Revoked meanwhile (by an administrator): the renewal still stands. */
-		if (rc != EST_OK && rc != EST_ERR_FORBIDDEN)
+		/*
+		 * Revoked meanwhile -- by another renewal of the same certificate or
+		 * by an administrator: this renewal would leave a second valid
+		 * certificate, or one renewed from a revoked one.
+		 */
+		if (rc == EST_ERR_FORBIDDEN)
+			return est_fail(e, rc, "certificate %s was revoked while it was being "
+			    "renewed (renewed by another request, or by an administrator): not "
+			    "renewed", how->replaces_serial);
+		if (rc != EST_OK)
 			return rc;
 	}
 	if ((rc = pg_insert_cert(s, rec, id, e)) != EST_OK)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Revocation as an attacker and a demanding relying party try it: a
+# certificate renewed by many /simplereenroll at once (revoke-replaced),
+# revocation reasons a relying party would misread, and estadm fed odd input.
+source "$(dirname "$0")/lib.sh"
+
+command -v openssl >/dev/null || exit 77
+cd "$T"
+init_demo
+ADM=("$ESTADM" -c "$T/var/estd.conf")
+sed -i '/^renew-same-key = yes$/a revoke-replaced = yes' var/estd.conf
+start_estd
+CRL_URL="http://127.0.0.1:$HTTP_PORT/crl/ManagementCA.crl"
+serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | sed 's/^0*//'; }
+
+# ---- one certificate, many renewals at once (EST-S-50, revoke-replaced) ----
+enrol_demo dev
+# Every connection is set up and its request sent but for the last byte, then
+# all last bytes go at once: every renewal is authenticated before any commits.
+python3 - "$MTLS_PORT" > race.out <<'PY'
+import socket, ssl, sys, threading
+port = int(sys.argv[1])
+body = open("dev.b64", "rb").read()
+req = (b"POST /.well-known/est/simplereenroll HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+       b"Content-Type: application/pkcs10\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+       % len(body)) + body
+ctx = ssl.create_default_context(cafile="var/ca.pem")
+ctx.check_hostname = False
+ctx.load_cert_chain("dev.pem", "dev.key")
+conns = []
+for _ in range(12):
+    c = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)))
+    c.sendall(req[:-1])
+    conns.append(c)
+go = threading.Barrier(len(conns))
+def last(c):
+    go.wait()
+    c.sendall(req[-1:])
+    data = b""
+    while True:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    print(data.split(b" ", 2)[1].decode())
+ts = [threading.Thread(target=last, args=(c,)) for c in conns]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+PY
+wins=$(grep -c '^200$' race.out || true)
+[ "$wins" -le 1 ] || fail "$wins parallel renewals of one certificate succeeded (revoke-replaced)"
+valid=$("${ADM[@]}" cert list | awk '$2=="valid" && $4=="CN=dev"' | wc -l)
+[ "$valid" = 1 ] || fail "one certificate renewed in parallel left $valid valid certificates"
+"${ADM[@]}" cert show "$(serial_of dev.pem)" | grep_all 'status: *revoked' \
+	|| fail "the renewed certificate is not revoked"
+ok "parallel renewals of one certificate: one wins, one valid certificate remains (revoke-replaced)"
+
+finish
