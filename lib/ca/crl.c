@@ -2,7 +2,8 @@
  * CRLs (RFC 5280 §5): a version 2 CRL signed with the CA's key, carrying
  * the CRL number and the authority key identifier, each entry with its
  * revocation date and, unless unspecified, its reason code (§5.3.1: the
- * reason "unspecified" SHOULD be left out).
+ * reason "unspecified" SHOULD be left out; removeFromCRL is for delta CRLs
+ * only, and is left out too).
  *
  * Which certificates are revoked, and the CRL number, come from the caller
  * (the store); this file only builds and signs.
@@ -51,7 +52,12 @@ add_entry(X509_CRL *crl, const struct est_crl_entry *en, struct est_error *e)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "cannot build a CRL entry");
 		goto out;
 	}
-	if (en->reason > 0) {
+	/*
+	 * removeFromCRL (from an old store or an import) would make relying
+	 * parties take the certificate as not revoked: it stays revoked,
+	 * reason unspecified.
+	 */
+	if (en->reason > 0 && en->reason != CRL_REASON_REMOVE_FROM_CRL) {
 		if ((reason = ASN1_ENUMERATED_new()) == NULL ||
 		    !ASN1_ENUMERATED_set(reason, en->reason) ||
 		    X509_REVOKED_add1_ext_i2d(rv, NID_crl_reason, reason, 0, 0) != 1) {

@@ -206,7 +206,8 @@ add_single(OCSP_BASICRESP *bs, OCSP_CERTID *cid, const struct est_ocsp_status *s
 		status = V_OCSP_CERTSTATUS_GOOD;
 	} else if (st->status == EST_OCSP_REVOKED) {
 		status = V_OCSP_CERTSTATUS_REVOKED;
-		if (st->reason > 0)
+		/* As on the CRL (crl.c): removeFromCRL is no reason for a revoked certificate. */
+		if (st->reason > 0 && st->reason != OCSP_REVOKED_STATUS_REMOVEFROMCRL)
 			reason = st->reason;
 		if ((revtime = ASN1_TIME_set(NULL, (time_t)st->revoked_at)) == NULL)
 			return est_fail(e, EST_ERR_NOMEM, "out of memory");

@@ -177,6 +177,10 @@ est_store_revoke_cert(struct est_store *st, const char *issuer, const char *seri
 	if (est_revoke_reason_name(reason) == NULL)
 		return est_fail(e, EST_ERR_BADREQ, "%d is not an RFC 5280 revocation reason",
 		    reason);
+	/* It would sit on a full CRL, where relying parties read it as "not revoked". */
+	if (reason == EST_REASON_REMOVE_FROM_CRL)
+		return est_fail(e, EST_ERR_BADREQ, "removeFromCRL is no reason to revoke (RFC 5280 "
+		    "section 5.3.1: delta CRLs only)");
 	return st->ops->revoke_cert(st, issuer, serial, reason, when, e);
 }
 

@@ -310,8 +310,8 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 		switch (c) {
 		case 'i': issuer = optarg; break;
 		case 'r':
-			if (est_revoke_reason_parse(optarg, &reason) != 0)
-				return adm_usage_error(ctx, "unknown revocation reason \"%s\"", optarg);
+			if ((status = adm_reason_arg(ctx, optarg, &reason)) != ADM_EXIT_OK)
+				return status;
 			break;
 		default: return adm_bad_option(ctx, argv, longopts);
 		}

@@ -118,6 +118,18 @@ adm_after_revoke(const struct est_config *cfg, struct est_store *st, const char 
 	return ADM_EXIT_OK;
 }
 
+int
+adm_reason_arg(const struct adm_ctx *ctx, const char *name, int *reason)
+{
+	if (est_revoke_reason_parse(name, reason) != 0)
+		return adm_usage_error(ctx, "unknown revocation reason \"%s\"", name);
+	if (*reason == EST_REASON_REMOVE_FROM_CRL)
+		return adm_usage_error(ctx, "removeFromCRL is no reason to revoke: it belongs in "
+		    "delta CRLs only (RFC 5280 section 5.3.1), and a relying party reading it on "
+		    "a CRL takes the certificate as not revoked");
+	return ADM_EXIT_OK;
+}
+
 /* ---- crl show, crl generate --------------------------------------------- */
 
 static int
@@ -259,8 +271,8 @@ adm_ee_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c != 'r')
 			return adm_bad_option(ctx, argv, longopts);
-		if (est_revoke_reason_parse(optarg, &reason) != 0)
-			return adm_usage_error(ctx, "unknown revocation reason \"%s\"", optarg);
+		if ((status = adm_reason_arg(ctx, optarg, &reason)) != ADM_EXIT_OK)
+			return status;
 	}
 	if (argc - optind != 1)
 		return adm_usage_error(ctx, "ee revoke takes one username");

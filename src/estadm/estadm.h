@@ -207,4 +207,8 @@ int adm_ca_ocsp_responder(const struct adm_ctx *ctx, int argc, char **argv);
  */
 int adm_after_revoke(const struct est_config *cfg, struct est_store *st, const char *issuer);
 
+/* --reason NAME of cert revoke and ee revoke into *reason; a usage error for
+ * a name that is not a reason a full CRL may carry. */
+int adm_reason_arg(const struct adm_ctx *ctx, const char *name, int *reason);
+
 #endif

@@ -49,8 +49,8 @@ static const struct adm_cmd commands[] = {
 	    "cert revoke SERIAL [--reason NAME] [--issuer DN]\n"
 	    "    Mark a certificate revoked and renew its CA's CRL. NAME (RFC 5280):\n"
 	    "    unspecified (default), keyCompromise, cACompromise, affiliationChanged,\n"
-	    "    superseded, cessationOfOperation, certificateHold, removeFromCRL,\n"
-	    "    privilegeWithdrawn, aACompromise.\n" },
+	    "    superseded, cessationOfOperation, certificateHold, privilegeWithdrawn,\n"
+	    "    aACompromise.\n" },
 	{ "cert", "ra", adm_cert_ra,
 	    "cert ra --dn DN --out PREFIX [--alias A] [--days N] [--key-type SPEC]\n"
 	    "    Issue an RA certificate (EKU id-kp-cmcRA and clientAuth, RFC 7030 §3.7)\n"

@@ -57,4 +57,23 @@ valid=$("${ADM[@]}" cert list | awk '$2=="valid" && $4=="CN=dev"' | wc -l)
 	|| fail "the renewed certificate is not revoked"
 ok "parallel renewals of one certificate: one wins, one valid certificate remains (revoke-replaced)"
 
+# ---- reasons a relying party would misread (RFC 5280 §5.3.1) ----
+enrol_demo held
+enrol_demo gone
+rc=0; "${ADM[@]}" cert revoke "$(serial_of gone.pem)" --reason removeFromCRL > rfc.out 2>&1 || rc=$?
+[ $rc = 2 ] && grep_all 'delta CRLs only' rfc.out || fail "revoke --reason removeFromCRL: exit $rc: $(cat rfc.out)"
+rc=0; "${ADM[@]}" ee revoke nobody --reason removeFromCRL > rfc.out 2>&1 || rc=$?
+[ $rc = 2 ] && grep_all 'delta CRLs only' rfc.out || fail "ee revoke --reason removeFromCRL: exit $rc"
+"${ADM[@]}" cert show "$(serial_of gone.pem)" | grep_all 'status: *valid' \
+	|| fail "a refused revocation changed the certificate"
+ok "estadm refuses removeFromCRL as a reason (a CRL entry with it reads as not revoked)"
+"${ADM[@]}" cert revoke "$(serial_of gone.pem)" --reason 1 > /dev/null
+"${ADM[@]}" cert revoke "$(serial_of held.pem)" --reason certificateHold > /dev/null
+curl -sf "$CRL_URL" | openssl crl -inform DER -out crl.pem
+for c in gone held; do
+	rc=0; openssl verify -crl_check -CAfile "$TA" -CRLfile crl.pem "$c.pem" > v.out 2>&1 || rc=$?
+	[ $rc != 0 ] && grep_all 'certificate revoked' v.out || fail "openssl verify -crl_check accepts $c: $(cat v.out)"
+done
+ok "keyCompromise (given as a number) and certificateHold: openssl verify -crl_check refuses both"
+
 finish

@@ -166,6 +166,7 @@ test_crl(void **state)
 	ASN1_INTEGER *num;
 	ASN1_ENUMERATED *reason;
 	STACK_OF(X509_REVOKED) *rv;
+	X509_REVOKED *rev = NULL;
 	int crit;
 
 	(void)state;
@@ -192,6 +193,22 @@ test_crl(void **state)
 	assert_non_null(reason);
 	assert_int_equal(ASN1_ENUMERATED_get(reason), 1);
 	ASN1_ENUMERATED_free(reason);
+	X509_CRL_free(crl);
+	free(der);
+
+	/*
+	 * removeFromCRL on record (an old store, an import) is left out: OpenSSL
+	 * takes an entry with it as "not revoked" (X509_CRL_get0_by_serial 2).
+	 */
+	entries[0].reason = 8;
+	assert_int_equal(est_ca_make_crl(t.ca, 43, 1700000000, 1700086400, entries, 2, &der, &len,
+	    &e), EST_OK);
+	p = der;
+	assert_non_null(crl = d2i_X509_CRL(NULL, &p, (long)len));
+	num = s2i_ASN1_INTEGER(NULL, "0x7F01");
+	assert_int_equal(X509_CRL_get0_by_serial(crl, &rev, num), 1);
+	assert_null(X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL));
+	ASN1_INTEGER_free(num);
 	X509_CRL_free(crl);
 	free(der);
 
@@ -294,6 +311,12 @@ test_ocsp_good_revoked(void **state)
 	bs = respond(der, len, &revoked);
 	assert_int_equal(status_of(bs, keep, EVP_sha256(), &reason), V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+	OCSP_BASICRESP_free(bs);
+	/* removeFromCRL on record: revoked, no reason, as on the CRL. */
+	revoked.reason = 8;
+	bs = respond(der, len, &revoked);
+	assert_int_equal(status_of(bs, keep, EVP_sha256(), &reason), V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_NOSTATUS);
 	OCSP_BASICRESP_free(bs);
 	OCSP_REQUEST_free(keep);
 	OPENSSL_free(der);

@@ -400,6 +400,9 @@ test_revoke(void **state)
 	    EST_ERR_NOTFOUND);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "98", &got, &e), EST_ERR_NOTFOUND);
 	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "99", 7, 1, &e), EST_ERR_BADREQ);
+	/* removeFromCRL would read as "not revoked" on a CRL: no reason to revoke. */
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "98", EST_REASON_REMOVE_FROM_CRL, 1,
+	    &e), EST_ERR_BADREQ);
 
 	/* The first revocation's time and reason were kept. */
 	got = NULL;
