@@ -178,6 +178,10 @@ est_ca_set_revocation(struct est_ca *ca, const struct est_ca_revocation *rv,
 {
 	enum est_err rc;
 
+	/* RFC 5280 §4.2.1.3; OpenSSL: "key usage does not include CRL signing". */
+	if (rv->crl_url != NULL && (X509_get_key_usage(ca->ca_cert) & KU_CRL_SIGN) == 0)
+		return est_fail(e, EST_ERR_CONFIG, "CA %s: crl-url is set but the certificate's "
+		    "keyUsage lacks cRLSign: relying parties would refuse its CRLs", ca->ca_name);
 	if ((rc = set_url(ca, &ca->ca_crl_url, rv->crl_url, "crl-url", e)) != EST_OK ||
 	    (rc = set_url(ca, &ca->ca_ocsp_url, rv->ocsp_url, "ocsp-url", e)) != EST_OK ||
 	    (rc = set_url(ca, &ca->ca_issuers_url, rv->ca_issuers_url, "ca-issuers-url", e)) != EST_OK)

@@ -76,4 +76,19 @@ for c in gone held; do
 done
 ok "keyCompromise (given as a number) and certificateHold: openssl verify -crl_check refuses both"
 
+# ---- a CA certificate without cRLSign (RFC 5280 §4.2.1.3) ----
+# Its CRLs fail every relying party ("key usage does not include CRL signing"),
+# so certificates pointing at them fail too: refused at start-up, said why.
+mkdir nocrl
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout nocrl/ca.key \
+	-out nocrl/ca.pem -subj "/CN=No cRLSign CA" -days 30 -addext "basicConstraints=critical,CA:TRUE" \
+	-addext "keyUsage=critical,keyCertSign" -addext "subjectKeyIdentifier=hash" 2>/dev/null
+sed -e "s|^certificate = ca.pem$|certificate = $T/nocrl/ca.pem|" -e "s|^key = ca.key$|key = $T/nocrl/ca.key|" \
+	-e "s|^\[ca ManagementCA\]$|[ca ManagementCA]\ncrl-url = http://127.0.0.1:$HTTP_PORT/crl/ManagementCA.crl|" \
+	var/estd.conf > var/nocrl.conf
+grep_all "nocrl/ca.pem" var/nocrl.conf || fail "the test's configuration does not name the CA"
+rc=0; "$ESTD" -n -c var/nocrl.conf > nocrl.out 2>&1 || rc=$?
+[ $rc != 0 ] && grep_all 'lacks cRLSign' nocrl.out || fail "estd takes crl-url for a CA without cRLSign: $(cat nocrl.out)"
+ok "crl-url for a CA certificate without cRLSign is refused at start-up"
+
 finish
