@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "estadm.h"
 #include "estkit/ca.h"
@@ -102,11 +103,25 @@ issue_ra(const struct est_config *cfg, const struct est_alias_conf *a, struct es
 		adm_fail("%s", e.msg);
 		goto out;
 	}
-	if (adm_open_store(cfg, &st) != ADM_EXIT_OK)
-		goto out;
-	if (est_store_put_cert(st, rec, &e) != EST_OK ||
-	    est_key_write(keypath, key, &e) != EST_OK || est_cert_write(pempath, cert, &e) != EST_OK) {
+	/*
+	 * Files first, the record last, undoing what was written on failure: a
+	 * valid RA certificate on record whose key nobody holds, or a key left
+	 * without its certificate, would only block or confuse the next try.
+	 */
+	if (est_key_write(keypath, key, &e) != EST_OK) {
 		adm_fail("%s", e.msg);
+		goto out;
+	}
+	if (est_cert_write(pempath, cert, &e) != EST_OK) {
+		unlink(keypath);
+		adm_fail("%s", e.msg);
+		goto out;
+	}
+	if (adm_open_store(cfg, &st) != ADM_EXIT_OK || est_store_put_cert(st, rec, &e) != EST_OK) {
+		unlink(keypath);
+		unlink(pempath);
+		if (st != NULL)
+			adm_fail("%s", e.msg);
 		goto out;
 	}
 	printf("issued RA certificate %s for %s (alias %s): %s, %s\n", rec->serial, rec->subject,

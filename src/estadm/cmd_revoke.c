@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -358,8 +359,13 @@ adm_ca_ocsp_responder(const struct adm_ctx *ctx, int argc, char **argv)
 		goto out;
 	if (est_key_generate(spec, &key, &e) != EST_OK ||
 	    est_ca_issue_ocsp_responder(ca, key, cn, (unsigned)days, &cert, &e) != EST_OK ||
-	    est_key_write(key_path, key, &e) != EST_OK ||
-	    est_cert_write(cert_path, cert, &e) != EST_OK) {
+	    est_key_write(key_path, key, &e) != EST_OK) {
+		status = adm_fail("%s", e.msg);
+		goto out;
+	}
+	if (est_cert_write(cert_path, cert, &e) != EST_OK) {
+		/* A key without its certificate would only block the next try. */
+		unlink(key_path);
 		status = adm_fail("%s", e.msg);
 		goto out;
 	}

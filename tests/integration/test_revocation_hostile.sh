@@ -91,4 +91,22 @@ rc=0; "$ESTD" -n -c var/nocrl.conf > nocrl.out 2>&1 || rc=$?
 [ $rc != 0 ] && grep_all 'lacks cRLSign' nocrl.out || fail "estd takes crl-url for a CA without cRLSign: $(cat nocrl.out)"
 ok "crl-url for a CA certificate without cRLSign is refused at start-up"
 
+# ---- estadm making keys: a refused run leaves nothing that blocks the next ----
+touch taken.pem
+rc=0; "${ADM[@]}" ca ocsp-responder ManagementCA --cert taken.pem --key resp.key > resp.out 2>&1 || rc=$?
+[ $rc = 1 ] && grep_all 'already exists' resp.out || fail "ocsp-responder onto an existing file: exit $rc"
+[ ! -e resp.key ] || fail "a refused ca ocsp-responder left its private key behind"
+"${ADM[@]}" ca ocsp-responder ManagementCA --cert resp.pem --key resp.key > /dev/null \
+	|| fail "ca ocsp-responder after a refused run"
+ok "a refused ca ocsp-responder leaves no key behind; the next run works"
+touch ra1.pem
+before=$("${ADM[@]}" cert list | wc -l)
+rc=0; "${ADM[@]}" cert ra --dn "CN=ra1,O=ACME" --out ra1 > ra.out 2>&1 || rc=$?
+[ $rc = 1 ] && grep_all 'already exists' ra.out || fail "cert ra onto an existing file: exit $rc"
+[ ! -e ra1.key ] || fail "a refused cert ra left its private key behind"
+[ "$("${ADM[@]}" cert list | wc -l)" = "$before" ] || fail "a refused cert ra recorded an RA certificate nobody holds"
+rm ra1.pem
+"${ADM[@]}" cert ra --dn "CN=ra1,O=ACME" --out ra1 > /dev/null || fail "cert ra after a refused run"
+ok "a refused cert ra records no RA certificate and leaves no key; the next run works"
+
 finish
