@@ -159,6 +159,11 @@ load_responder(struct est_ca *ca, const char *cert_path, const char *key_path,
 		rc = est_fail(e, EST_ERR_CONFIG, "OCSP responder certificate %s lacks "
 		    "extendedKeyUsage OCSPSigning (make one with `estadm ca ocsp-responder`)",
 		    cert_path);
+	/* Relying parties refuse every response signed under a responder out of its validity. */
+	else if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0 ||
+	    X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0)
+		rc = est_fail(e, EST_ERR_CONFIG, "OCSP responder certificate %s is expired or not "
+		    "yet valid (make a new one with `estadm ca ocsp-responder`)", cert_path);
 	else if ((rc = est_key_read(key_path, true, &ca->ca_ocsp_key, e)) == EST_OK &&
 	    X509_check_private_key(cert, ca->ca_ocsp_key) != 1)
 		rc = est_fail_ssl(e, EST_ERR_CONFIG, "OCSP responder key %s does not match "

@@ -414,6 +414,38 @@ test_ocsp_other_issuer(void **state)
 	OPENSSL_free(der);
 }
 
+/*
+ * A responder certificate out of its validity is refused when loaded: every
+ * response it signed would fail at every relying party (openssl ocsp:
+ * "certificate has expired"), silently.
+ */
+static void
+test_expired_responder(void **state)
+{
+	struct est_ca_revocation rv = { .ocsp_cert_path = t.rcert_path, .ocsp_key_path = t.rkey_path };
+	struct est_error e = { 0 };
+	struct est_ca *ca = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+
+	(void)state;
+	assert_int_equal(est_ca_load("x", t.cert_path, t.key_path, NULL, &ca, &e), EST_OK);
+	assert_int_equal(est_key_generate("ec:P-256", &key, &e), EST_OK);
+	assert_int_equal(est_ca_issue_ocsp_responder(ca, key, "x OCSP", 30, &cert, &e), EST_OK);
+	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(cert), -3, 0, NULL));
+	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(cert), -1, 0, NULL));
+	assert_true(X509_sign(cert, t.key, EVP_sha256()) > 0);
+	assert_int_equal(est_key_write(t.rkey_path, key, &e), EST_OK);
+	assert_int_equal(est_cert_write(t.rcert_path, cert, &e), EST_OK);
+	assert_int_equal(est_ca_set_revocation(ca, &rv, &e), EST_ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "expired"));
+	unlink(t.rkey_path);
+	unlink(t.rcert_path);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	est_ca_free(ca);
+}
+
 /* Point 2: a delegated responder from est_ca_issue_ocsp_responder signs. */
 static void
 test_delegated_responder(void **state)
@@ -553,6 +585,7 @@ main(void)
 		cmocka_unit_test(test_ocsp_malformed),
 		cmocka_unit_test(test_ocsp_get),
 		cmocka_unit_test(test_ocsp_other_issuer),
+		cmocka_unit_test(test_expired_responder),
 		cmocka_unit_test(test_delegated_responder),
 		cmocka_unit_test(test_crl_current),
 		cmocka_unit_test(test_crl_stored),
