@@ -152,6 +152,33 @@ est_crl_stored(struct est_store *st, const struct est_ca *ca, time_t now,
 	return EST_OK;
 }
 
+/*
+ * How far a stored CRL's thisUpdate may lie ahead of this clock and still be
+ * followed (another server's clock, or this one set back): beyond it the
+ * stored time is taken as wrong.
+ */
+#define MAX_CLOCK_SKEW 300
+
+/*
+ * The thisUpdate of the CRL after cur: later than cur's, so a newer CRL
+ * never looks older -- OpenSSL picks the CRL with the latest thisUpdate when
+ * it holds several, and Last-Modified/If-Modified-Since compare it -- even
+ * when cur was made by a server whose clock is ahead of ours.
+ */
+static time_t
+after_previous(const struct est_crl_rec *cur, time_t now)
+{
+	if (cur->this_update == (int64_t)now)
+		return next_second(now);
+	if (cur->this_update > (int64_t)now && cur->this_update - (int64_t)now <= MAX_CLOCK_SKEW)
+		return (time_t)cur->this_update + 1;
+	if (cur->this_update > (int64_t)now)
+		log_warn("CRL number %lld has a thisUpdate %lld seconds ahead of this clock; the "
+		    "next one takes this clock's time", (long long)cur->crl_number,
+		    (long long)(cur->this_update - (int64_t)now));
+	return now;
+}
+
 /* Attempts when other writers keep winning the race for the next number. */
 #define RACE_ATTEMPTS 5
 
@@ -186,8 +213,8 @@ est_crl_current(struct est_store *st, const struct est_ca *ca, unsigned validity
 			rc = EST_OK;
 			goto out;
 		}
-		if (cur != NULL && cur->this_update == (int64_t)now)
-			now = next_second(now);
+		if (cur != NULL)
+			now = after_previous(cur, now);
 		rc = make_crl(st, ca, issuer, cur != NULL ? cur->crl_number + 1 : 1, revision,
 		    validity_secs, now, &next, e);
 		if (rc != EST_ERR_EXISTS)

@@ -531,6 +531,22 @@ test_crl_current(void **state)
 	    EST_OK);
 	assert_true(made);
 	assert_int_equal(c->crl_number, 3);
+	/*
+	 * Made by a server whose clock is behind the one that made CRL 3 (two
+	 * estd on one store): its thisUpdate still comes after CRL 3's, or
+	 * relying parties holding both would keep the older one.
+	 */
+	est_crl_rec_free(a);
+	assert_int_equal(est_crl_current(st, t.ca, 3600, c->this_update - 100, true, &a, &made, &e),
+	    EST_OK);
+	assert_int_equal(a->crl_number, 4);
+	assert_true(a->this_update > c->this_update);
+	assert_true(a->next_update > c->next_update);
+	est_crl_rec_free(a);
+	/* A thisUpdate far ahead (a clock that was wrong) is not followed. */
+	assert_int_equal(est_crl_current(st, t.ca, 3600, c->this_update - 100000, true, &a, &made,
+	    &e), EST_OK);
+	assert_int_equal(a->this_update, c->this_update - 100000);
 	est_crl_rec_free(a);
 	est_crl_rec_free(b);
 	est_crl_rec_free(c);
