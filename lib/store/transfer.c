@@ -19,6 +19,8 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "estkit/codec.h"
 #include "estkit/store.h"
@@ -340,6 +342,31 @@ import_ee(struct importer *im, json_t *o)
 	return rc;
 }
 
+/*
+ * Whether the record's issuer and serial are those of its certificate, in
+ * the text forms every look-up uses: OCSP, CRLs and renewals find a
+ * certificate by them, so one spelt otherwise would be answered unknown, or
+ * stop its CA's CRL from being made.
+ */
+static bool
+matches_der(const struct est_cert_rec *r)
+{
+	const unsigned char *p = r->der;
+	X509 *x = d2i_X509(NULL, &p, (long)r->der_len);
+	char *issuer = NULL, *serial = NULL;
+	bool ok;
+
+	ok = x != NULL && p == r->der + r->der_len &&
+	    (issuer = est_name_text(X509_get_issuer_name(x))) != NULL &&
+	    (serial = est_serial_text(X509_get0_serialNumber(x))) != NULL &&
+	    strcmp(issuer, r->issuer) == 0 && strcmp(serial, r->serial) == 0;
+	ERR_clear_error();
+	free(issuer);
+	free(serial);
+	X509_free(x);
+	return ok;
+}
+
 static enum est_err
 import_cert(struct importer *im, json_t *o)
 {
@@ -372,6 +399,9 @@ import_cert(struct importer *im, json_t *o)
 		if (r.status == EST_CERT_REVOKED && est_revoke_reason_name(r.revocation_reason) == NULL)
 			rc = bad_line(im, "a revoked certificate without an RFC 5280 reason");
 	}
+	if (rc == EST_OK && !matches_der(&r))
+		rc = bad_line(im, "a certificate whose issuer or serial is not that of its DER (as "
+		    "est_name_text and est_serial_text write them)");
 	if (rc == EST_OK && owner != NULL && (rc = est_store_get_ee(im->st, owner, &ee, im->e)) ==
 	    EST_ERR_NOTFOUND)
 		rc = bad_line(im, "a certificate of an end entity not imported before it");
