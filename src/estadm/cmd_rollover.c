@@ -270,15 +270,21 @@ make(const struct roll_opts *o, struct roll *r)
 	return ADM_EXIT_OK;
 }
 
-/* value with "/OLD." replaced by "/NEW." (the CA's CRL and certificate URLs). */
+/*
+ * value with its last "/OLD." replaced by "/NEW." (the CA's CRL and
+ * certificate URLs): the file name is last, and the host may hold the CA's
+ * name too ("http://pki.example/crl/pki.crl").
+ */
 static void
 renamed(const char *value, const char *old, const char *next, char *out, size_t len)
 {
 	char pat[96];
-	const char *at;
+	const char *at = NULL, *p;
 
 	snprintf(pat, sizeof(pat), "/%s.", old);
-	if ((at = strstr(value, pat)) == NULL)
+	for (p = value; (p = strstr(p, pat)) != NULL; p++)
+		at = p;
+	if (at == NULL)
 		snprintf(out, len, "%s", value);
 	else
 		snprintf(out, len, "%.*s/%s.%s", (int)(at - value), value, next, at + strlen(pat));

@@ -134,4 +134,14 @@ rm -f "$T"/imported.db*
 "$ESTADM" -c var/import.conf db import export.jsonl > /dev/null || fail "db import of an unedited export"
 ok "db import refuses a certificate record whose serial is not its DER's; an unedited export imports"
 
+# ---- ca rollover with the CA's name also in the URLs' host ----
+"$ESTADM" init "$T/roll" --http-port 0 --tls-port 0 --mtls-port 0 > /dev/null
+sed -i 's|^key = ca.key$|key = ca.key\ncrl-url = http://ManagementCA.example/crl/ManagementCA.crl\nca-issuers-url = http://ManagementCA.example/crl/ManagementCA.crt|' \
+	roll/estd.conf
+"$ESTADM" -c roll/estd.conf ca rollover ManagementCA > /dev/null || fail "ca rollover"
+grep_all -x 'crl-url = http://ManagementCA.example/crl/ManagementCA-2.crl' roll/estd.conf \
+	&& grep_all -x 'ca-issuers-url = http://ManagementCA.example/crl/ManagementCA-2.crt' roll/estd.conf \
+	|| fail "ca rollover renamed the wrong part of the URLs: $(grep -E '^(crl-url|ca-issuers-url)' roll/estd.conf)"
+ok "ca rollover renames the URLs' file name, not a host that holds the CA's name"
+
 finish
