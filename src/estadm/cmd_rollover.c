@@ -83,7 +83,7 @@ issue_time(const char *arg, char *out, size_t len)
 	struct tm tm = { 0 };
 	char *end;
 	long long n;
-	int used = 0;
+	int used = 0, mday;
 
 	if (arg != NULL && arg[0] == '+') {
 		n = strtoll(arg + 1, &end, 10);
@@ -100,7 +100,11 @@ issue_time(const char *arg, char *out, size_t len)
 			return false;
 		tm.tm_year -= 1900;
 		tm.tm_mon -= 1;
+		mday = tm.tm_mday;
 		t = timegm(&tm);
+		/* timegm makes 02-30 a day of March: a date that does not exist is refused. */
+		if (tm.tm_mday != mday)
+			return false;
 	}
 	gmtime_r(&t, &tm);
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);

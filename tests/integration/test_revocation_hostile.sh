@@ -138,6 +138,9 @@ ok "db import refuses a certificate record whose serial is not its DER's; an une
 "$ESTADM" init "$T/roll" --http-port 0 --tls-port 0 --mtls-port 0 > /dev/null
 sed -i 's|^key = ca.key$|key = ca.key\ncrl-url = http://ManagementCA.example/crl/ManagementCA.crl\nca-issuers-url = http://ManagementCA.example/crl/ManagementCA.crt|' \
 	roll/estd.conf
+rc=0; "$ESTADM" -c roll/estd.conf ca rollover ManagementCA --issue-from 2027-02-30T00:00:00Z > bad.out 2>&1 || rc=$?
+[ $rc = 2 ] && [ ! -e roll/ManagementCA-2.key ] || fail "ca rollover took February 30: exit $rc: $(cat bad.out)"
+ok "ca rollover refuses an issue-from date that does not exist"
 "$ESTADM" -c roll/estd.conf ca rollover ManagementCA > /dev/null || fail "ca rollover"
 grep_all -x 'crl-url = http://ManagementCA.example/crl/ManagementCA-2.crl' roll/estd.conf \
 	&& grep_all -x 'ca-issuers-url = http://ManagementCA.example/crl/ManagementCA-2.crt' roll/estd.conf \
