@@ -255,6 +255,28 @@ serial_arg(const struct adm_ctx *ctx, int argc, char **argv, char serial[SERIAL_
 	return ADM_EXIT_OK;
 }
 
+/*
+ * The failure of a look-up by --issuer and serial. When the serial is on
+ * record under an issuer written otherwise (openssl's "CN = x" for the
+ * store's "CN=x"), say how to write it instead of only "no certificate".
+ */
+static int
+lookup_failed(struct est_store *st, const char *issuer, const char *serial,
+    const struct est_error *e)
+{
+	struct est_cert_rec *rec = NULL;
+	struct est_error ignored = { 0 };
+	int status;
+
+	if (e->code != EST_ERR_NOTFOUND || issuer == NULL ||
+	    est_store_get_cert(st, NULL, serial, &rec, &ignored) != EST_OK)
+		return adm_fail("%s", e->msg);
+	status = adm_fail("%s; it is on record with --issuer \"%s\" (as cert show prints it)",
+	    e->msg, rec->issuer);
+	est_cert_rec_free(rec);
+	return status;
+}
+
 /* estadm cert show SERIAL [--issuer DN] */
 int
 adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv)
@@ -279,7 +301,7 @@ adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv)
 	    (status = adm_open_configured_store(ctx, &st)) != ADM_EXIT_OK)
 		return status;
 	if (est_store_get_cert(st, issuer, serial, &rec, &e) != EST_OK)
-		status = adm_fail("%s", e.msg);
+		status = lookup_failed(st, issuer, serial, &e);
 	else
 		status = show_record(rec);
 	est_cert_rec_free(rec);
@@ -323,7 +345,7 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 		goto out;
 	if (est_store_revoke_cert(st, issuer, serial, reason, (int64_t)time(NULL), &e) != EST_OK ||
 	    est_store_get_cert(st, issuer, serial, &rec, &e) != EST_OK) {
-		status = adm_fail("%s", e.msg);
+		status = lookup_failed(st, issuer, serial, &e);
 		goto out;
 	}
 	printf("revoked %s (%s)\n", adm_serial_shown(serial, shown, sizeof(shown)),

@@ -67,14 +67,22 @@ rc=0; "${ADM[@]}" ee revoke nobody --reason removeFromCRL > rfc.out 2>&1 || rc=$
 "${ADM[@]}" cert show "$(serial_of gone.pem)" | grep_all 'status: *valid' \
 	|| fail "a refused revocation changed the certificate"
 ok "estadm refuses removeFromCRL as a reason (a CRL entry with it reads as not revoked)"
-"${ADM[@]}" cert revoke "$(serial_of gone.pem)" --reason 1 > /dev/null
+# --issuer as openssl prints it ("CN = x") is not the store's form: say which is.
+ossl_issuer=$(openssl x509 -in gone.pem -noout -issuer | sed 's/^issuer=//')
+rc=0; "${ADM[@]}" cert revoke "$(serial_of gone.pem)" --issuer "$ossl_issuer" > iss.out 2>&1 || rc=$?
+store_issuer=$("${ADM[@]}" cert show "$(serial_of gone.pem)" | sed -n 's/^issuer: *//p')
+[ $rc = 1 ] && grep_all -F -- "--issuer \"$store_issuer\"" iss.out \
+	|| fail "cert revoke --issuer in openssl's form: exit $rc: $(cat iss.out)"
+"${ADM[@]}" cert revoke "$(serial_of gone.pem)" --issuer "$store_issuer" --reason keyCompromise > /dev/null \
+	|| fail "cert revoke with --issuer as cert show prints it"
+ok "cert revoke --issuer in another form says how the issuer is written; in that form it revokes"
 "${ADM[@]}" cert revoke "$(serial_of held.pem)" --reason certificateHold > /dev/null
 curl -sf "$CRL_URL" | openssl crl -inform DER -out crl.pem
 for c in gone held; do
 	rc=0; openssl verify -crl_check -CAfile "$TA" -CRLfile crl.pem "$c.pem" > v.out 2>&1 || rc=$?
 	[ $rc != 0 ] && grep_all 'certificate revoked' v.out || fail "openssl verify -crl_check accepts $c: $(cat v.out)"
 done
-ok "keyCompromise (given as a number) and certificateHold: openssl verify -crl_check refuses both"
+ok "keyCompromise and certificateHold: openssl verify -crl_check refuses both"
 
 # ---- a CA certificate without cRLSign (RFC 5280 §4.2.1.3) ----
 # Its CRLs fail every relying party ("key usage does not include CRL signing"),
