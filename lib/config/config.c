@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "config/ini.h"
@@ -1122,6 +1123,49 @@ check_rollover(struct parser *p, struct est_ca_conf *ca)
 		    "2026-12-31T00:00:00Z", ca->name, ca->issue_from_text);
 }
 
+/* Whether two configured paths name one file: same text, or the same inode. */
+static bool
+same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (a == NULL || b == NULL)
+		return false;
+	return strcmp(a, b) == 0 || (stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+}
+
+/*
+ * estd replaces crl-file with each new CRL: naming a certificate or key
+ * there (crl-file = ca.pem) would overwrite it at start-up, and two CAs
+ * sharing one crl-file would publish each other's CRLs in turn.
+ */
+static void
+check_crl_file(struct parser *p, const struct est_ca_conf *ca)
+{
+	const struct est_config *c = p->cfg;
+	const char *clash = NULL;
+
+	if (ca->crl_file == NULL)
+		return;
+	for (size_t i = 0; i < c->n_cas && clash == NULL; i++) {
+		const struct est_ca_conf *o = &c->cas[i];
+		const char *paths[] = { o->cert_path, o->key_path, o->chain_path, o->ocsp_cert_path,
+		    o->ocsp_key_path, o->rollover_path, o != ca ? o->crl_file : NULL };
+
+		for (size_t j = 0; j < sizeof(paths) / sizeof(paths[0]) && clash == NULL; j++)
+			if (same_file(ca->crl_file, paths[j]))
+				clash = paths[j];
+	}
+	for (size_t i = 0; i < c->n_listeners && clash == NULL; i++)
+		if (same_file(ca->crl_file, c->listeners[i].cert_path) ||
+		    same_file(ca->crl_file, c->listeners[i].key_path))
+			clash = ca->crl_file;
+	if (clash != NULL)
+		perr(p, ca->line, "[ca %s] crl-file = %s is a file estd reads, or another CA's "
+		    "crl-file: estd replaces it with every new CRL", ca->name, ca->crl_file);
+}
+
 /* Without any [profile], aliases get the defaults under the name "default". */
 static void
 add_default_profile(struct parser *p)
@@ -1168,8 +1212,10 @@ check_config(struct parser *p)
 		    "(the iss and aud a JWT must carry)");
 	check_listeners(p);
 	check_aliases(p);
-	for (size_t i = 0; i < c->n_cas; i++)
+	for (size_t i = 0; i < c->n_cas; i++) {
 		check_rollover(p, &c->cas[i]);
+		check_crl_file(p, &c->cas[i]);
+	}
 }
 
 static enum est_err

@@ -155,4 +155,15 @@ grep_all -x 'crl-url = http://ManagementCA.example/crl/ManagementCA-2.crl' roll/
 	|| fail "ca rollover renamed the wrong part of the URLs: $(grep -E '^(crl-url|ca-issuers-url)' roll/estd.conf)"
 ok "ca rollover renames the URLs' file name, not a host that holds the CA's name"
 
+# ---- crl-file naming a file estd reads: it would be replaced by a CRL ----
+cp var/ca.pem ca-before.pem
+sed 's|^crl-file = .*$|crl-file = ca.pem|; s|^\[ca ManagementCA\]$|[ca ManagementCA]\ncrl-file = ca.pem|' \
+	var/estd.conf | awk '!/^crl-file/ || !seen++' > var/crlfile.conf
+grep_all -x 'crl-file = ca.pem' var/crlfile.conf || fail "the test's configuration has no crl-file = ca.pem"
+rc=0; "$ESTD" -n -c var/crlfile.conf > crlfile.out 2>&1 || rc=$?
+[ $rc != 0 ] && grep_all 'crl-file = .*ca.pem is a file estd reads' crlfile.out \
+	|| fail "estd takes crl-file = ca.pem: $(cat crlfile.out)"
+cmp -s var/ca.pem ca-before.pem || fail "the CA certificate was overwritten"
+ok "crl-file naming the CA certificate is refused, the certificate left alone"
+
 finish
