@@ -1073,7 +1073,7 @@ static bool
 parse_utc(const char *s, int64_t *out)
 {
 	struct tm tm = { 0 };
-	int n = 0;
+	int n = 0, mday;
 
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
 	    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || s[n] != '\0' || tm.tm_mon < 1 ||
@@ -1082,8 +1082,10 @@ parse_utc(const char *s, int64_t *out)
 		return false;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
+	mday = tm.tm_mday;
 	*out = (int64_t)timegm(&tm);
-	return true;
+	/* timegm makes 02-30 a day of March: a date that does not exist is refused. */
+	return tm.tm_mday == mday;
 }
 
 /* A CA that succeeds another (estadm ca rollover): what it needs. */

@@ -289,7 +289,7 @@ test_ca_rollover(void **state)
 	    "issue-from = tomorrow\n"
 	    "[ca C]\ncertificate = c.pem\nissue-from = 2027-01-01T00:00:00Z\n"
 	    "[ca D]\ncertificate = d.pem\nkey = d.key\npredecessor = D\n"
-	    "rollover-certificates = r.pem\n", base);
+	    "rollover-certificates = r.pem\nissue-from = 2027-02-30T00:00:00Z\n", base);
 	assert_int_equal(est_config_load(write_conf(text), &cfg, &errors, &e), EST_ERR_CONFIG);
 	assert_non_null(strstr(errors, "[ca B] predecessor = Nope: no other [ca Nope] section"));
 	assert_non_null(strstr(errors, "[ca B] needs rollover-certificates = FILE"));
@@ -297,6 +297,8 @@ test_ca_rollover(void **state)
 	assert_non_null(strstr(errors, "[ca C] rollover-certificates and issue-from go with "
 	    "predecessor"));
 	assert_non_null(strstr(errors, "[ca D] predecessor = D: no other [ca D] section"));
+	/* No February 30 (it would silently be March 2). */
+	assert_non_null(strstr(errors, "[ca D] issue-from = 2027-02-30T00:00:00Z: write a UTC time"));
 	free(errors);
 }
 
