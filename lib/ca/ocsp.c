@@ -219,11 +219,26 @@ add_single(OCSP_BASICRESP *bs, OCSP_CERTID *cid, const struct est_ocsp_status *s
 	return rc;
 }
 
-static enum est_err
-sign_basic(OCSP_BASICRESP *bs, const struct est_ca *ca, struct est_error *e)
+/* Whether cert is within its validity at now. */
+static bool
+valid_at(X509 *cert, time_t now)
 {
-	X509 *signer = ca->ca_ocsp_cert != NULL ? ca->ca_ocsp_cert : ca->ca_cert;
-	EVP_PKEY *key = ca->ca_ocsp_cert != NULL ? ca->ca_ocsp_key : ca->ca_key;
+	return X509_cmp_time(X509_get0_notBefore(cert), &now) <= 0 &&
+	    X509_cmp_time(X509_get0_notAfter(cert), &now) >= 0;
+}
+
+/*
+ * Signed by the delegated responder while its certificate is valid, else by
+ * the CA: relying parties refuse every response under an expired responder
+ * (estd holds the CA key anyway, to issue).
+ */
+static enum est_err
+sign_basic(OCSP_BASICRESP *bs, const struct est_ca *ca, time_t now, struct est_error *e)
+{
+	bool delegated = ca->ca_ocsp_cert != NULL && (valid_at(ca->ca_ocsp_cert, now) ||
+	    ca->ca_key == NULL);
+	X509 *signer = delegated ? ca->ca_ocsp_cert : ca->ca_cert;
+	EVP_PKEY *key = delegated ? ca->ca_ocsp_key : ca->ca_key;
 
 	if (key == NULL)
 		return est_fail(e, EST_ERR_CONFIG, "CA %s has no key to sign OCSP responses with",
@@ -255,7 +270,7 @@ est_ocsp_respond(const struct est_ca *ca, const struct est_ocsp_request *req,
 	if (rc == EST_OK && OCSP_copy_nonce(bs, req->req) <= 0)
 		rc = est_fail_ssl(e, EST_ERR_CRYPTO, "cannot echo the OCSP nonce");
 	if (rc == EST_OK)
-		rc = sign_basic(bs, ca, e);
+		rc = sign_basic(bs, ca, now, e);
 	if (rc == EST_OK &&
 	    (resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs)) == NULL)
 		rc = est_fail_ssl(e, EST_ERR_NOMEM, "cannot build the OCSP response");

@@ -482,6 +482,61 @@ test_delegated_responder(void **state)
 	EVP_PKEY_free(key);
 }
 
+/*
+ * A delegated responder that expires while estd runs: from then on the CA
+ * signs, since every relying party refuses a response under an expired
+ * responder ("certificate has expired").
+ */
+static void
+test_responder_expires(void **state)
+{
+	struct est_ca_revocation rv = { .ocsp_cert_path = t.rcert_path, .ocsp_key_path = t.rkey_path };
+	struct est_ocsp_status good = { .status = EST_OCSP_GOOD };
+	struct est_ocsp_request *req = NULL;
+	struct est_error e = { 0 };
+	struct est_ca *ca = NULL;
+	OCSP_REQUEST *keep = NULL;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *signer = NULL;
+	unsigned char *der, *rder = NULL;
+	const unsigned char *p;
+	size_t len = 0, rlen = 0;
+	time_t at[] = { time(NULL), time(NULL) + 3 * 86400 };
+
+	(void)state;
+	assert_int_equal(est_ca_load("x", t.cert_path, t.key_path, NULL, &ca, &e), EST_OK);
+	assert_int_equal(est_key_generate("ec:P-256", &key, &e), EST_OK);
+	assert_int_equal(est_ca_issue_ocsp_responder(ca, key, "x OCSP", 1, &cert, &e), EST_OK);
+	assert_int_equal(est_key_write(t.rkey_path, key, &e), EST_OK);
+	assert_int_equal(est_cert_write(t.rcert_path, cert, &e), EST_OK);
+	assert_int_equal(est_ca_set_revocation(ca, &rv, &e), EST_OK);
+	der = ocsp_request(t.leaf, t.cert, EVP_sha1(), &len, &keep);
+	assert_int_equal(est_ocsp_request_parse(der, len, &req, &e), EST_OK);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(est_ocsp_respond(ca, req, &good, at[i], 3600, &rder, &rlen, &e),
+		    EST_OK);
+		p = rder;
+		assert_non_null(resp = d2i_OCSP_RESPONSE(NULL, &p, (long)rlen));
+		assert_non_null(bs = OCSP_response_get1_basic(resp));
+		assert_int_equal(OCSP_resp_get0_signer(bs, &signer, NULL), 1);
+		/* Now the responder; after its day, the CA. */
+		assert_int_equal(X509_cmp(signer, i == 0 ? cert : t.cert), 0);
+		OCSP_BASICRESP_free(bs);
+		OCSP_RESPONSE_free(resp);
+		free(rder);
+	}
+	est_ocsp_request_free(req);
+	OCSP_REQUEST_free(keep);
+	OPENSSL_free(der);
+	unlink(t.rkey_path);
+	unlink(t.rcert_path);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	est_ca_free(ca);
+}
+
 /* Remove the SQLite store t.dir/name with its WAL and shared-memory files. */
 static void
 remove_store(const char *name)
@@ -602,6 +657,7 @@ main(void)
 		cmocka_unit_test(test_ocsp_get),
 		cmocka_unit_test(test_ocsp_other_issuer),
 		cmocka_unit_test(test_expired_responder),
+		cmocka_unit_test(test_responder_expires),
 		cmocka_unit_test(test_delegated_responder),
 		cmocka_unit_test(test_crl_current),
 		cmocka_unit_test(test_crl_stored),
