@@ -1338,10 +1338,23 @@ pg_cut(const struct fixture *fx)
 	pg_admin("postgres", sql);
 }
 
+/* Let this test's database take connections again, or not, as a database down would not. */
+static void
+pg_allow(const struct fixture *fx, bool allow)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS %s", fx->pgdb,
+	    allow ? "true" : "false");
+	pg_admin("postgres", sql);
+}
+
 /*
- * A lost connection is re-established: a read outside a transaction is
- * retried at once; a write is not (it may have been done), it fails as
- * unavailable (HTTP 503) and the next call reconnects.
+ * A lost connection is re-established: a read outside a transaction, and
+ * the BEGIN of a write, are retried at once (neither changed anything), so
+ * a write after a restart is recorded, once. While the database cannot be
+ * reached a write fails as unavailable (HTTP 503), records nothing, and the
+ * next call reconnects.
  */
 static void
 test_pg_reconnects(void **state)
@@ -1350,19 +1363,26 @@ test_pg_reconnects(void **state)
 	struct est_error e = { 0 };
 	struct est_cert_rec *a = make_rec(fx->key, "CA", "a", 0x71, NOT_BEFORE, NOT_AFTER);
 	struct est_cert_rec *b = make_rec(fx->key, "CA", "b", 0x72, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *c = make_rec(fx->key, "CA", "c", 0x73, NOT_BEFORE, NOT_AFTER);
 	struct est_cert_rec *got = NULL;
 
 	put(fx->st, a);
 	pg_cut(fx);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "71", &got, &e), EST_OK);
 	est_cert_rec_free(got);
+	pg_allow(fx, false);
 	pg_cut(fx);
 	assert_int_equal(est_store_put_cert(fx->st, b, &e), EST_ERR_UNAVAILABLE);
 	assert_null(strstr(e.msg, "postgres@"));
+	pg_allow(fx, true);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "72", &got, &e), EST_ERR_NOTFOUND);
 	put(fx->st, b);
+	pg_cut(fx);
+	put(fx->st, c);
+	assert_int_equal(est_store_put_cert(fx->st, c, &e), EST_ERR_EXISTS);
 	est_cert_rec_free(a);
 	est_cert_rec_free(b);
+	est_cert_rec_free(c);
 }
 
 /* Opening refuses another schema version; est_store_migrate moves an older one on. */

@@ -376,10 +376,16 @@ exec_once(struct pg_store *s, const char *sql, struct pg_params *p, PGresult **o
 	return EST_OK;
 }
 
+static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+
 /*
- * A read outside a transaction is tried once more on a fresh connection
- * when the old one turned out lost (the database restarted meanwhile); a
- * write is not, since it may have been done before the answer was lost.
+ * A read outside a transaction, or the BEGIN of one, is tried once more on
+ * a fresh connection when the old one turned out lost (the database
+ * restarted meanwhile: the first statement after it finds the connection
+ * closed). Either changed nothing, so after a restart the first enrolment
+ * is served, not answered 503. A write is not tried again, since it may
+ * have been done before the answer was lost.
  */
 enum est_err
 pg_exec(struct pg_store *s, const char *sql, struct pg_params *p, PGresult **res,
@@ -388,8 +394,8 @@ pg_exec(struct pg_store *s, const char *sql, struct pg_params *p, PGresult **res
 	enum est_err rc;
 
 	rc = exec_once(s, sql, p, res, doing, e);
-	if (rc == EST_ERR_UNAVAILABLE && !s->in_tx && strncmp(sql, "SELECT", 6) == 0 &&
-	    PQstatus(s->conn) == CONNECTION_BAD)
+	if (rc == EST_ERR_UNAVAILABLE && !s->in_tx && (strncmp(sql, "SELECT", 6) == 0 ||
+	    sql == SQL_BEGIN) && PQstatus(s->conn) == CONNECTION_BAD)
 		rc = exec_once(s, sql, p, res, doing, e);
 	return rc;
 }
@@ -399,9 +405,6 @@ pg_changed(PGresult *res)
 {
 	return strtoll(PQcmdTuples(res), NULL, 10);
 }
-
-static const char SQL_BEGIN[] = "BEGIN";
-static const char SQL_COMMIT[] = "COMMIT";
 
 enum est_err
 pg_begin(struct pg_store *s, struct est_error *e)
