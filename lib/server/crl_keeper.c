@@ -38,7 +38,8 @@
 struct crl_keeper {
 	struct est_server *srv;         /* borrowed: its CAs and configuration */
 	struct est_store *st;           /* the keeper's own handle */
-	bool *unpublished;              /* per CA: a crl-file write failed; retried at the next check */
+	int64_t *published;             /* per CA: the CRL number in crl-file; 0: none, or the
+	                                 * write failed (tried again at the next check) */
 	pthread_t thread;
 	bool started;                   /* the thread runs (main thread's) */
 	pthread_mutex_t lock;           /* guards the fields below */
@@ -70,13 +71,13 @@ crl_keeper_new(struct est_server *srv, struct crl_keeper **out, struct est_error
 	enum est_err rc;
 	bool ok;
 
-	if (k == NULL || (k->unpublished = calloc(srv->n_cas + 1, sizeof(bool))) == NULL) {
+	if (k == NULL || (k->published = calloc(srv->n_cas + 1, sizeof(int64_t))) == NULL) {
 		free(k);
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	}
 	k->srv = srv;
 	if ((rc = est_store_open(srv->cfg->store_uri, &k->st, e)) != EST_OK) {
-		free(k->unpublished);
+		free(k->published);
 		free(k);
 		return rc;
 	}
@@ -88,7 +89,7 @@ crl_keeper_new(struct est_server *srv, struct crl_keeper **out, struct est_error
 	}
 	if (!ok || pthread_mutex_init(&k->lock, NULL) != 0) {
 		est_store_close(k->st);
-		free(k->unpublished);
+		free(k->published);
 		free(k);
 		return est_fail(e, EST_ERR_NOMEM, "cannot create the CRL keeper");
 	}
@@ -96,8 +97,13 @@ crl_keeper_new(struct est_server *srv, struct crl_keeper **out, struct est_error
 	return EST_OK;
 }
 
-/* CA i's current CRL, made now when stale; crl-file is written when it was
- * made, with publish, or when the last write failed. */
+/*
+ * CA i's current CRL, made now when stale. crl-file is written whenever the
+ * current CRL is not the one in it, whoever made it: on a shared store
+ * another estd or estadm often makes it, and every node's file must follow
+ * (docs/deployment.md). With publish (the file is missing) it is written
+ * anyway.
+ */
 static enum est_err
 keep(struct crl_keeper *k, size_t i, bool publish, struct est_crl_rec **out,
     struct est_error *e)
@@ -114,11 +120,13 @@ keep(struct crl_keeper *k, size_t i, bool publish, struct est_crl_rec **out,
 		return rc;
 	if (made)
 		log_info("CA %s: made CRL number %lld", cc->name, (long long)crl->crl_number);
-	if ((made || publish || k->unpublished[i]) && cc->crl_file != NULL) {
+	if ((publish || crl->crl_number != k->published[i]) && cc->crl_file != NULL) {
 		/* The CRL is on record and served; only the file lags, and is retried. */
-		k->unpublished[i] = est_crl_write_file(cc->crl_file, crl, &fe) != EST_OK;
-		if (k->unpublished[i])
+		k->published[i] = crl->crl_number;
+		if (est_crl_write_file(cc->crl_file, crl, &fe) != EST_OK) {
+			k->published[i] = 0;
 			log_warn("CA %s: %s", cc->name, fe.msg);
+		}
 	}
 	*out = crl;
 	return EST_OK;
@@ -134,7 +142,7 @@ file_missing(const char *path)
 }
 
 static void
-check_all(struct crl_keeper *k, bool first)
+check_all(struct crl_keeper *k)
 {
 	for (size_t i = 0; i < k->srv->n_cas; i++) {
 		struct est_crl_rec *crl = NULL;
@@ -142,7 +150,7 @@ check_all(struct crl_keeper *k, bool first)
 
 		if (!est_ca_can_issue(k->srv->cas[i]))
 			continue;
-		if (keep(k, i, first || file_missing(k->srv->cfg->cas[i].crl_file), &crl,
+		if (keep(k, i, file_missing(k->srv->cfg->cas[i].crl_file), &crl,
 		    &e) != EST_OK)
 			log_warn("CA %s: cannot keep the CRL current: %s", k->srv->cfg->cas[i].name,
 			    e.msg);
@@ -231,7 +239,6 @@ keeper_main(void *arg)
 	struct crl_keeper *k = arg;
 	struct timespec next, now;
 	struct crl_wait *batch;
-	bool first = true;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&k->lock);
@@ -249,8 +256,7 @@ keeper_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&k->lock);
-		check_all(k, first);
-		first = false;
+		check_all(k);
 		clock_gettime(CLOCK_MONOTONIC, &next);
 		next.tv_sec += k->srv->cfg->crl_check_interval;
 		pthread_mutex_lock(&k->lock);
@@ -292,7 +298,7 @@ crl_keeper_stop(struct crl_keeper *k)
 	est_store_close(k->st);
 	pthread_cond_destroy(&k->wake);
 	pthread_mutex_destroy(&k->lock);
-	free(k->unpublished);
+	free(k->published);
 	free(k);
 }
 

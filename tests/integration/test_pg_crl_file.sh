@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Several estd on one PostgreSQL database each write their own crl-file
+# (docs/deployment.md: "all nodes publish the same CRL"). A CRL is made once,
+# by whichever node or estadm gets there first; every node's keeper must then
+# write that CRL to its own file at its next check. Before, a node wrote its
+# file only for a CRL it made itself: after `estadm cert revoke` on one node,
+# or a CRL another node made, the other node's crl-file kept listing a revoked
+# certificate as good, for as long as that node made no CRL of its own -- a
+# relying party reading it accepted the revoked certificate.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
+
+pg_start
+init_demo
+CONF="$T/var/estd.conf"
+ADM=("$ESTADM" -c "$CONF")
+sed -i "s|^store = .*|store = $PG_URI|" "$CONF"
+sed -i 's/^\[server\]$/[server]\nworkers = 1\ncrl-check-interval = 1/' "$CONF"
+grep_all '^crl-file = ManagementCA.crl' "$CONF" || fail "estadm init wrote no crl-file"
+"${ADM[@]}" db create >/dev/null
+"${ADM[@]}" ca import --external VendorSubCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorSubCAEC384.cacert.pem" >/dev/null
+"${ADM[@]}" ca import --external VendorRootCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorRootCAEC384.cacert.pem" >/dev/null
+cp -a "$T/var" "$T/var2"
+FILE1="$T/var/ManagementCA.crl"
+FILE2="$T/var2/ManagementCA.crl"
+cd "$T"
+
+start_estd
+rm -f ready2
+"$ESTD" -c "$T/var2/estd.conf" --ready-file "$T/ready2" >> estd2.log 2>&1 &
+ESTD2_PID=$!
+for _ in $(seq 100); do [ -f ready2 ] && [ -s "$FILE1" ] && [ -s "$FILE2" ] && break; sleep 0.1; done
+[ -s "$FILE1" ] && [ -s "$FILE2" ] || fail "the nodes did not write their crl-files at start"
+
+serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
+number_of() { openssl crl -inform DER -in "$1" -noout -crlnumber | cut -d= -f2; }
+lists() { openssl crl -inform DER -in "$1" -noout -text | tr -d ' ' | grep -qix "SerialNumber:$2"; }
+# both_list SERIAL: wait up to 6 s (crl-check-interval 1) until both files list it.
+both_list() {
+	for _ in $(seq 60); do
+		lists "$FILE1" "$1" && lists "$FILE2" "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The operator's side: revoke through estadm on node 1, which makes the CRL itself.
+enrol_demo alice
+s1=$(serial_of alice.pem)
+"${ADM[@]}" cert revoke "$s1" --reason keyCompromise >/dev/null
+lists "$FILE1" "$s1" || fail "estadm did not write node 1's crl-file"
+both_list "$s1" || fail "node 2's crl-file does not list $s1, revoked with estadm on node 1 (CRL $(number_of "$FILE1") there, $(number_of "$FILE2") on node 2)"
+[ "$(number_of "$FILE1")" = "$(number_of "$FILE2")" ] || fail "the nodes publish different CRL numbers"
+ok "a revocation made with estadm on one node reaches the other node's crl-file at its next check"
+
+# The attacker's wish: a revocation the nodes race to publish. Revoked behind both
+# keepers' backs, one of them makes the CRL; the other's file must follow it.
+enrol_demo bob
+s2=$(serial_of bob.pem)
+psql_su "UPDATE certs SET status = 'revoked', revoked_at = extract(epoch from now())::bigint,
+    revocation_reason = 1 WHERE serial = '$s2'" estkit
+both_list "$s2" || fail "after a revocation one keeper published: node 1 $(number_of "$FILE1"), node 2 $(number_of "$FILE2")"
+[ "$(number_of "$FILE1")" = "$(number_of "$FILE2")" ] || fail "the nodes publish different CRL numbers"
+cmp -s "$FILE1" "$FILE2" || fail "the nodes publish different CRLs of one number"
+ok "whichever node makes the CRL, both crl-files hold it (one number, the same bytes)"
+
+kill -TERM "$ESTD2_PID"
+wait "$ESTD2_PID" || fail "node 2 did not stop cleanly"
+grep -qE 'Sanitizer|runtime error:' estd2.log && fail "node 2: $(grep -E -m3 'Sanitizer|runtime error:' estd2.log)"
+finish
