@@ -257,6 +257,7 @@ struct est_config {
 	/* [server] */
 	char *store_uri;
 	char *credentials_path;
+	char *lockout_path;         /* the lock-out file (lockout-file), or NULL: est_lockout_path */
 	char *srp_verifiers_path;   /* TLS-SRP verifiers (estadm srp), or NULL */
 	char *bearer_tokens_path;   /* hashed Bearer tokens (estadm token), or NULL */
 	char *bearer_jwt_key_path;  /* PEM public key of JWT issuers, or NULL */

@@ -39,11 +39,18 @@ struct est_lockout {
 };
 
 /*
- * The lock-out file of a configuration: "<store file>-lockouts" for a
- * sqlite: store (estkit.db-lockouts), else "lockouts" in the configuration's
- * directory. malloc'd (caller frees), NULL when out of memory.
+ * The lock-out file of a configuration: lockout-file when set, else
+ * "<store file>-lockouts" for a sqlite: store (estkit.db-lockouts), else
+ * "lockouts" in the configuration's directory. malloc'd (caller frees),
+ * NULL when out of memory.
  */
 char *est_lockout_path(const struct est_config *cfg);
+
+/*
+ * Empty the file, creating it (mode 0600) when missing: estd's start, which
+ * forgets every lock-out, and proves the file can be written.
+ */
+enum est_err est_lockout_reset(const char *path, struct est_error *e);
 
 /*
  * Record that KIND KEY is locked out until `until` (replacing an older line

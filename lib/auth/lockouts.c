@@ -31,7 +31,9 @@ est_lockout_path(const struct est_config *cfg)
 	char *out;
 	size_t n;
 
-	if (strncmp(store, "sqlite:", 7) == 0 && store[7] != '\0') {
+	if (cfg->lockout_path != NULL) {
+		out = strdup(cfg->lockout_path);
+	} else if (strncmp(store, "sqlite:", 7) == 0 && store[7] != '\0') {
 		n = strlen(store + 7) + sizeof("-lockouts");
 		if ((out = malloc(n)) != NULL)
 			snprintf(out, n, "%s-lockouts", store + 7);
@@ -302,6 +304,19 @@ est_lockout_clear(const char *path, const char *key, int64_t now, size_t *remove
 	if ((rc = open_locked(path, true, false, &fd, e)) != EST_OK || fd < 0)
 		return rc;
 	rc = filter(fd, path, now, matches, &m, NULL, removed, e);
+	close(fd);
+	return rc;
+}
+
+enum est_err
+est_lockout_reset(const char *path, struct est_error *e)
+{
+	enum est_err rc;
+	int fd;
+
+	if ((rc = open_locked(path, true, true, &fd, e)) != EST_OK)
+		return rc;
+	rc = rewrite(fd, path, "", 0, e);
 	close(fd);
 	return rc;
 }

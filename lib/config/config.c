@@ -97,6 +97,7 @@ static const struct opt opts[] = {
 	{ S_SERVER, "auth-fail-limit", OPT_UINT, SRV(auth_fail_limit), 0, 1000 },
 	{ S_SERVER, "auth-fail-window", OPT_UINT, SRV(auth_fail_window), 1, 86400 },
 	{ S_SERVER, "auth-lockout", OPT_UINT, SRV(auth_lockout), 1, 86400 },
+	{ S_SERVER, "lockout-file", OPT_PATH, SRV(lockout_path), 0, 0 },
 	{ S_SERVER, "crl-path", OPT_URLPATH, SRV(crl_path), 0, 0 },
 	{ S_SERVER, "ocsp-path", OPT_URLPATH, SRV(ocsp_path), 0, 0 },
 	{ S_SERVER, "crl-check-interval", OPT_UINT, SRV(crl_check_interval), 1, 3600 },
@@ -1371,6 +1372,7 @@ est_config_free(struct est_config *c)
 	free(c->dir);
 	free(c->store_uri);
 	free(c->credentials_path);
+	free(c->lockout_path);
 	free(c->srp_verifiers_path);
 	free(c->bearer_tokens_path);
 	free(c->bearer_jwt_key_path);

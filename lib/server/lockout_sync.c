@@ -25,14 +25,21 @@ lockout_sync_init(struct est_server *srv, struct est_error *e)
 	return EST_OK;
 }
 
+/*
+ * At start, after the privilege drop: a file estd cannot write would only
+ * show when the first guesser is locked out, so it is found out now.
+ */
 void
 lockout_sync_reset(struct est_server *srv)
 {
 	struct est_error e = { 0 };
-	size_t removed;
 
-	if (est_lockout_clear(srv->lockout_path, NULL, (int64_t)time(NULL), &removed, &e) != EST_OK)
-		log_warn("lock-out file: %s", e.msg);
+	if (est_lockout_reset(srv->lockout_path, &e) == EST_OK)
+		return;
+	atomic_store(&srv->lockout_file_broken, true);
+	log_warn("lock-out file: %s; lock-outs are enforced, but estadm lockout cannot see or "
+	    "lift them until estd restarts: set lockout-file in [server] to a file estd's user "
+	    "can write", e.msg);
 }
 
 void
