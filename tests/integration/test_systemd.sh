@@ -151,6 +151,16 @@ sleep 0.3
 ok "a failing start exits 1 without READY=1"
 
 # --- The unit ------------------------------------------------------------------
+# The operator tunes estd.conf from what the unit's comments name: each key there exists.
+src_unit="$ESTKIT_SRC/dist/estd.service.in"
+for key in $(grep '^#' "$src_unit" | grep -oE '\b[a-z]+-timeout\b' | sort -u); do
+	grep -q "^| \`$key\` |" "$ESTKIT_SRC/docs/configuration.md" ||
+	    fail "estd.service names $key, which is no estd.conf key"
+done
+stop_s=$(sed -n 's/^TimeoutStopSec=//p' "$src_unit")
+drain_s=$(sed -n 's/^| `drain-timeout` | `\([0-9]*\)` .*/\1/p' "$ESTKIT_SRC/docs/configuration.md")
+[ "$stop_s" -gt "$drain_s" ] || fail "TimeoutStopSec=$stop_s does not leave drain-timeout ($drain_s s) to finish"
+ok "the unit's comments name real estd.conf keys, and TimeoutStopSec outlasts drain-timeout"
 if ! command -v systemd-analyze >/dev/null; then
 	echo "systemd-analyze not available: unit verification skipped"
 	finish
