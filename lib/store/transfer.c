@@ -558,22 +558,37 @@ any_ca(const struct est_ext_ca *ca, void *arg)
 	return stop_at_first(ca, arg);
 }
 
-/* An import goes into a store without records, so that nothing is mixed or doubled. */
+static int
+any_crl(const char *issuer, const struct est_crl_rec *crl, void *arg)
+{
+	(void)issuer;
+	return stop_at_first(crl, arg);
+}
+
+/*
+ * An import goes into a store without records, so that nothing is mixed or
+ * doubled. A CRL counts: one made meanwhile (an estd started on the new
+ * store makes one at once) would refuse the exported CRL's number only at
+ * the end, with every other record in, and CRL numbers would start again
+ * below the ones relying parties have seen.
+ */
 static enum est_err
 check_empty(struct est_store *st, struct est_error *e)
 {
 	struct est_cert_filter one = { .limit = 1 };
-	bool found = false;
+	bool found = false, crl = false;
 	enum est_err rc;
 
 	if ((rc = est_store_list_certs(st, &one, any_cert, &found, e)) != EST_OK ||
 	    (rc = est_store_list_ee(st, any_ee, &found, e)) != EST_OK ||
 	    (rc = est_store_list_requests(st, false, any_req, &found, e)) != EST_OK ||
-	    (rc = est_store_list_ext_ca(st, any_ca, &found, e)) != EST_OK)
+	    (rc = est_store_list_ext_ca(st, any_ca, &found, e)) != EST_OK ||
+	    (rc = est_store_list_crls(st, any_crl, &crl, e)) != EST_OK)
 		return rc;
-	if (found)
-		return est_fail(e, EST_ERR_EXISTS, "the store holds records already; import into "
-		    "a new one (estadm db create)");
+	if (found || crl)
+		return est_fail(e, EST_ERR_EXISTS, "the store holds records already%s; import into "
+		    "a new one (estadm db create), and start no estd on it before the import",
+		    !found ? " (a CRL, made since the store was created)" : "");
 	return EST_OK;
 }
 
