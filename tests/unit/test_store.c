@@ -1327,6 +1327,34 @@ test_put_issued_rules(void **state)
 	est_cert_rec_free(d);
 }
 
+/*
+ * The attacker's side: one certificate renewed twice at once (two servers,
+ * or two requests of one) with revoke-replaced. Both passed the check that
+ * it is valid; the second to be recorded finds it revoked and is refused, so
+ * one certificate yields one successor.
+ */
+static void
+test_renewal_replaces_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "dev", 0x81, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "dev", 0x82, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *c = make_rec(fx->key, "CA", "dev", 0x83, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+	struct est_issue_record how = { .replaces_issuer = a->issuer, .replaces_serial = a->serial,
+	    .now = 100 };
+
+	assert_int_equal(est_store_put_cert(fx->st, a, &e), EST_OK);
+	assert_int_equal(est_store_put_issued(fx->st, b, &how, &e), EST_OK);
+	assert_int_equal(est_store_put_issued(fx->st, c, &how, &e), EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "was revoked a moment ago"));
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "83", &got, &e), EST_ERR_NOTFOUND);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+	est_cert_rec_free(c);
+}
+
 /* Cut this test's server connections, as a database restart would. */
 static void
 pg_cut(const struct fixture *fx)
@@ -1446,6 +1474,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_register_get_list_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consume_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_issued_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renewal_replaces_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
@@ -1462,6 +1491,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_register_get_list_del, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_consume_once, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_put_issued_rules, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_renewal_replaces_once, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup_pg, teardown_pg),
