@@ -48,6 +48,8 @@
 #define CLIENT_TIMEOUT_S 12
 /* A database host gone from the network fails a statement in 10 s, not TCP's minutes. */
 #define TCP_USER_TIMEOUT_MS "10000"
+/* How often a lost commit's outcome is asked for, RECONNECT_WAIT_MS or two apart: 5 s at most. */
+#define SETTLE_TRIES 25
 
 /* pg_advisory_xact_lock key that serialises schema changes across servers. */
 #define SCHEMA_LOCK "7030"
@@ -378,6 +380,8 @@ exec_once(struct pg_store *s, const char *sql, struct pg_params *p, PGresult **o
 
 static const char SQL_BEGIN[] = "BEGIN";
 static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_XID[] = "SELECT txid_current()";
+static const char SQL_XID_STATUS[] = "SELECT txid_status($1)";
 
 /*
  * A read outside a transaction, or the BEGIN of one, is tried once more on
@@ -417,17 +421,78 @@ pg_begin(struct pg_store *s, struct est_error *e)
 }
 
 /*
+ * The answer to COMMIT was lost with the connection: ask on a new one
+ * whether transaction xid committed. EST_OK when it did; else the error of
+ * the lost COMMIT (lost), or, when no answer comes, an error that says the
+ * outcome is unknown. Waits up to SETTLE_TRIES reconnections: the writer's
+ * thread, not an event loop, commits; a database that restarts is back in
+ * a few seconds, and until then nothing else could be recorded anyway.
+ */
+static enum est_err
+settle(struct pg_store *s, const char *xid, const struct est_error *lost, struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	struct est_error why = { 0 };
+	PGresult *res;
+	const char *status;
+
+	pg_text(&p, xid);
+	s->in_tx = false;
+	for (int i = 0; i < SETTLE_TRIES; i++) {
+		if (pg_exec(s, SQL_XID_STATUS, &p, &res, "asking whether a commit was made", &why) !=
+		    EST_OK) {
+			poll(NULL, 0, RECONNECT_WAIT_MS);
+			continue;
+		}
+		status = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
+		if (strcmp(status, "in progress") == 0) {
+			/* The old connection's server process has not finished it yet. */
+			PQclear(res);
+			poll(NULL, 0, RECONNECT_WAIT_MS);
+			continue;
+		}
+		if (strcmp(status, "committed") == 0) {
+			PQclear(res);
+			return EST_OK;
+		}
+		PQclear(res);
+		if (e != NULL)
+			*e = *lost;
+		return lost->code;
+	}
+	return est_fail(e, EST_ERR_UNAVAILABLE, "%s: committing: the connection was lost before "
+	    "the answer, and whether the transaction %s was committed cannot be learned: %s",
+	    s->name, xid, why.msg);
+}
+
+/*
  * PostgreSQL answers COMMIT of an aborted transaction with success and the
- * tag "ROLLBACK": only the tag says whether anything was committed.
+ * tag "ROLLBACK": only the tag says whether anything was committed. A
+ * COMMIT whose answer is lost with the connection may have been made: what
+ * the caller then does (hand out a certificate, answer 503) depends on it,
+ * so it is asked (settle) by the transaction's id, read before COMMIT. A
+ * transaction already aborted has no id to read; its COMMIT says so.
  */
 enum est_err
 pg_commit(struct pg_store *s, struct est_error *e)
 {
+	struct est_error lost = { 0 };
 	PGresult *res = NULL;
+	char xid[24] = "";
 	enum est_err rc;
 
-	if ((rc = pg_exec(s, SQL_COMMIT, NULL, &res, "committing", e)) != EST_OK)
+	if (pg_exec(s, SQL_XID, NULL, &res, "reading the transaction's id", NULL) == EST_OK) {
+		snprintf(xid, sizeof(xid), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		res = NULL;
+	}
+	if ((rc = pg_exec(s, SQL_COMMIT, NULL, &res, "committing", &lost)) != EST_OK) {
+		if (rc == EST_ERR_UNAVAILABLE && PQstatus(s->conn) == CONNECTION_BAD && xid[0] != '\0')
+			return settle(s, xid, &lost, e);
+		if (e != NULL)
+			*e = lost;
 		return rc;
+	}
 	s->in_tx = false;
 	if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
 		rc = est_fail(e, EST_ERR_STORE, "PostgreSQL %s: committing: the transaction was "
