@@ -29,6 +29,7 @@ start_estd
 rm -f ready2
 "$ESTD" -c "$T/var2/estd.conf" --ready-file "$T/ready2" >> estd2.log 2>&1 &
 ESTD2_PID=$!
+trap 'rc=$?; kill "$ESTD2_PID" 2>/dev/null; pg_cleanup; (exit $rc); cleanup' EXIT
 for _ in $(seq 100); do [ -f ready2 ] && [ -s "$FILE1" ] && [ -s "$FILE2" ] && break; sleep 0.1; done
 [ -s "$FILE1" ] && [ -s "$FILE2" ] || fail "the nodes did not write their crl-files at start"
 
