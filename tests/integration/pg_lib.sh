@@ -63,7 +63,7 @@ pg_start() {
 		id "$PG_USER" >/dev/null 2>&1 || fail "no unprivileged user to run PostgreSQL as"
 	fi
 	PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/estkit-pg.XXXXXX")
-	trap 'rc=$?; pg_cleanup; (exit $rc); cleanup' EXIT
+	trap 'rc=$?; pg_cleanup; set +e; (exit $rc); cleanup' EXIT
 	[ -z "$PG_USER" ] || chown "$PG_USER" "$PG_DIR"
 	chmod 755 "$PG_DIR"
 	PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -23,7 +23,7 @@ sed -i "s|^store = .*|store = $PG_URI|" "$CONF"
 PROXY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 "$ESTKIT_SRC/tests/integration/pg_cut_proxy.py" "$PROXY_PORT" "$PG_PORT" "$T/cut" &
 PROXY_PID=$!
-trap 'rc=$?; kill "$PROXY_PID" 2>/dev/null; pg_cleanup; (exit $rc); cleanup' EXIT
+trap 'rc=$?; kill "$PROXY_PID" 2>/dev/null || true; pg_cleanup; set +e; (exit $rc); cleanup' EXIT
 for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $PROXY_PORT))" 2>/dev/null && break; sleep 0.1; done
 sed -i "s|^store = .*|store = postgresql://estkit@127.0.0.1:$PROXY_PORT/estkit?passfile=$PG_PASSFILE\&sslmode=disable\&gssencmode=disable|" "$CONF"
 echo "127.0.0.1:$PROXY_PORT:*:estkit:pg-secret-4711" >> "$PG_PASSFILE"

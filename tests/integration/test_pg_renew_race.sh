@@ -27,7 +27,7 @@ start_estd
 MEST1=$MEST
 "$ESTD" -c "$T/var2/estd.conf" --ready-file "$T/ready2" >> estd2.log 2>&1 &
 ESTD2_PID=$!
-trap 'rc=$?; kill "$ESTD2_PID" 2>/dev/null; pg_cleanup; (exit $rc); cleanup' EXIT
+trap 'rc=$?; kill "$ESTD2_PID" 2>/dev/null || true; pg_cleanup; set +e; (exit $rc); cleanup' EXIT
 for _ in $(seq 100); do [ -f ready2 ] && break; sleep 0.1; done
 [ -f ready2 ] || fail "the second estd did not start: $(tail -n 5 estd2.log)"
 MEST2="https://127.0.0.1:$(awk '$1=="mtls"{print $2}' ready2)/.well-known/est"
