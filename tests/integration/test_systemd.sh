@@ -160,7 +160,9 @@ done
 stop_s=$(sed -n 's/^TimeoutStopSec=//p' "$src_unit")
 drain_s=$(sed -n 's/^| `drain-timeout` | `\([0-9]*\)` .*/\1/p' "$ESTKIT_SRC/docs/configuration.md")
 [ "$stop_s" -gt "$drain_s" ] || fail "TimeoutStopSec=$stop_s does not leave drain-timeout ($drain_s s) to finish"
-ok "the unit's comments name real estd.conf keys, and TimeoutStopSec outlasts drain-timeout"
+# ProtectSystem=strict leaves crl-file (for a web server) unwritable outside the state directory.
+grep -q '^# .*ReadWritePaths=' "$src_unit" || fail "estd.service does not say how to let estd write crl-file elsewhere"
+ok "the unit's comments name real estd.conf keys and ReadWritePaths, and TimeoutStopSec outlasts drain-timeout"
 if ! command -v systemd-analyze >/dev/null; then
 	echo "systemd-analyze not available: unit verification skipped"
 	finish
