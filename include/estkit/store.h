@@ -256,6 +256,8 @@ struct est_store_ops {
 	    struct est_cert_rec **, struct est_error *);
 	enum est_err (*list_certs)(struct est_store *, const struct est_cert_filter *,
 	    est_cert_visit, void *, struct est_error *);
+	enum est_err (*count_expiring)(struct est_store *, int64_t now, int64_t until, int64_t *,
+	    struct est_error *);
 	enum est_err (*revoke_cert)(struct est_store *, const char *issuer, const char *serial,
 	    int reason, int64_t when, struct est_error *);
 	enum est_err (*hold_request)(struct est_store *, const struct est_req_rec *,
@@ -367,6 +369,14 @@ enum est_err est_store_put_cert(struct est_store *st, struct est_cert_rec *rec,
  */
 enum est_err est_store_get_cert(struct est_store *st, const char *issuer,
     const char *serial, struct est_cert_rec **out, struct est_error *e);
+
+/*
+ * How many certificates are valid at now and expire by until (now <
+ * not_after <= until, not revoked), counted by the database: no record is
+ * read out (the /metrics expiry gauges, on stores of millions).
+ */
+enum est_err est_store_count_expiring(struct est_store *st, int64_t now, int64_t until,
+    int64_t *n, struct est_error *e);
 
 enum est_err est_store_list_certs(struct est_store *st, const struct est_cert_filter *f,
     est_cert_visit visit, void *arg, struct est_error *e);

@@ -152,6 +152,15 @@ est_store_get_cert(struct est_store *st, const char *issuer, const char *serial,
 	return st->ops->get_cert(st, issuer, serial, out, e);
 }
 
+enum est_err
+est_store_count_expiring(struct est_store *st, int64_t now, int64_t until, int64_t *n,
+    struct est_error *e)
+{
+	if (n == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "nowhere to count expiring certificates");
+	return st->ops->count_expiring(st, now, until, n, e);
+}
+
 /* A NULL filter lists everything; `now` 0 is filled in here for every backend. */
 enum est_err
 est_store_list_certs(struct est_store *st, const struct est_cert_filter *f,

@@ -511,6 +511,21 @@ test_list(void **state)
 	assert_int_equal(s.n, 3);
 	assert_int_equal(s.ids[1], r[1]->id);
 
+	/* The /metrics expiry gauges: counted, valid ones only, within (now, until]. */
+	{
+		int64_t n = -1;
+
+		assert_int_equal(est_store_count_expiring(fx->st, NOT_BEFORE + 1800,
+		    NOT_BEFORE + 7200, &n, &e), EST_OK);
+		assert_int_equal(n, 1);
+		assert_int_equal(est_store_count_expiring(fx->st, NOT_BEFORE + 1800, NOT_AFTER,
+		    &n, &e), EST_OK);
+		assert_int_equal(n, 3);
+		assert_int_equal(est_store_count_expiring(fx->st, NOT_BEFORE + 3600, NOT_AFTER - 1,
+		    &n, &e), EST_OK);
+		assert_int_equal(n, 0);
+	}
+
 	memset(&f, 0, sizeof(f));
 	f.issuer = "CN=CA2,O=Example";
 	s = list(fx->st, &f, 0);

@@ -272,3 +272,24 @@ pg_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
 		pg_rollback(s);
 	return rc;
 }
+
+static const char SQL_EXPIRING[] = "SELECT count(*) FROM certs "
+    "WHERE status = 'valid' AND not_after > $1 AND not_after <= $2";
+
+enum est_err
+pg_count_expiring(struct est_store *st, int64_t now, int64_t until, int64_t *n,
+    struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	enum est_err rc;
+
+	pg_int(&p, now);
+	pg_int(&p, until);
+	if ((rc = pg_exec(pg(st), SQL_EXPIRING, &p, &res, "counting expiring certificates",
+	    e)) != EST_OK)
+		return rc;
+	*n = pg_col_int(res, 0, 0);
+	PQclear(res);
+	return EST_OK;
+}

@@ -737,6 +737,7 @@ static const struct est_store_ops pg_ops = {
 	.put_cert = pg_put_cert,
 	.get_cert = pg_get_cert,
 	.list_certs = pg_list_certs,
+	.count_expiring = pg_count_expiring,
 	.revoke_cert = pg_revoke_cert,
 	.hold_request = pg_hold_request,
 	.find_request = pg_find_request,

@@ -32,6 +32,9 @@ static const char SQL_LIST[] = "SELECT " CERT_COLUMNS " FROM certs "
     "AND (?6 = 0 OR status = 'revoked') AND (?7 = 0 OR ee_id = ?7) "
     "ORDER BY id LIMIT ?5";
 
+static const char SQL_EXPIRING[] = "SELECT count(*) FROM certs "
+    "WHERE status = 'valid' AND not_after > ?1 AND not_after <= ?2";
+
 /* The current row (columns CERT_COLUMNS) as a new record. */
 static enum est_err
 row_to_rec(sqlite3_stmt *q, struct est_cert_rec **out, struct est_error *e)
@@ -329,5 +332,24 @@ sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
 		rc = sq_commit(s, e);
 	if (rc != EST_OK)
 		sq_rollback(s);
+	return rc;
+}
+
+enum est_err
+sq_count_expiring(struct est_store *st, int64_t now, int64_t until, int64_t *n,
+    struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = sq_prepared(s, SQL_EXPIRING, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_int64(q, 1, now) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, until) != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW)
+		rc = sq_fail(s, "counting expiring certificates", e);
+	else
+		*n = sqlite3_column_int64(q, 0);
+	sq_done(q);
 	return rc;
 }

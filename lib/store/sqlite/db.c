@@ -383,6 +383,7 @@ static const struct est_store_ops sqlite_ops = {
 	.put_cert = sq_put_cert,
 	.get_cert = sq_get_cert,
 	.list_certs = sq_list_certs,
+	.count_expiring = sq_count_expiring,
 	.revoke_cert = sq_revoke_cert,
 	.hold_request = sq_hold_request,
 	.find_request = sq_find_request,

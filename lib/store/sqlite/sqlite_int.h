@@ -93,6 +93,8 @@ enum est_err sq_revoke_in_tx(struct sq_store *s, const char *issuer, const char 
 enum est_err sq_put_cert(struct est_store *st, struct est_cert_rec *rec, struct est_error *e);
 enum est_err sq_get_cert(struct est_store *st, const char *issuer, const char *serial,
     struct est_cert_rec **out, struct est_error *e);
+enum est_err sq_count_expiring(struct est_store *st, int64_t now, int64_t until, int64_t *n,
+    struct est_error *e);
 enum est_err sq_list_certs(struct est_store *st, const struct est_cert_filter *f,
     est_cert_visit visit, void *arg, struct est_error *e);
 enum est_err sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
