@@ -85,3 +85,20 @@ pg_start() {
 	chmod 600 "$PG_PASSFILE"
 	PG_URI="postgresql://estkit@127.0.0.1:$PG_PORT/estkit?passfile=$PG_PASSFILE"
 }
+
+# pg_demo: a PostgreSQL server of the test's own (pg_start) and the demo
+# (init_demo) with its store there: made, and the demo's vendor CAs
+# imported. Sets CONF (the demo's estd.conf) and ADM (estadm on it); edit
+# CONF after it, then start_estd.
+pg_demo() {
+	pg_start
+	init_demo
+	CONF="$T/var/estd.conf"
+	ADM=("$ESTADM" -c "$CONF")
+	sed -i "s|^store = .*|store = $PG_URI|" "$CONF"
+	"${ADM[@]}" db create >/dev/null
+	"${ADM[@]}" ca import --external VendorSubCA \
+	    "$ESTKIT_SRC/tests/fixtures/vendor/VendorSubCAEC384.cacert.pem" >/dev/null
+	"${ADM[@]}" ca import --external VendorRootCA \
+	    "$ESTKIT_SRC/tests/fixtures/vendor/VendorRootCAEC384.cacert.pem" >/dev/null
+}

@@ -10,16 +10,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 
-pg_start
-init_demo
-CONF="$T/var/estd.conf"
-ADM=("$ESTADM" -c "$CONF")
-sed -i "s|^store = .*|store = $PG_URI|" "$CONF"
+pg_demo
 sed -i 's/^\[server\]$/[server]\nworkers = 1\ncrl-check-interval = 1/' "$CONF"
 grep_all '^crl-file = ManagementCA.crl' "$CONF" || fail "estadm init wrote no crl-file"
-"${ADM[@]}" db create >/dev/null
-"${ADM[@]}" ca import --external VendorSubCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorSubCAEC384.cacert.pem" >/dev/null
-"${ADM[@]}" ca import --external VendorRootCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorRootCAEC384.cacert.pem" >/dev/null
 cp -a "$T/var" "$T/var2"
 FILE1="$T/var/ManagementCA.crl"
 FILE2="$T/var2/ManagementCA.crl"

@@ -15,15 +15,8 @@
 [ "$(id -u)" = 0 ] || { echo "skip - needs root"; exit 77; }
 id nobody >/dev/null 2>&1 || { echo "skip - no user nobody"; exit 77; }
 
-pg_start
-init_demo
-CONF="$T/var/estd.conf"
-ADM=("$ESTADM" -c "$CONF")
-sed -i "s|^store = .*|store = $PG_URI|" "$CONF"
+pg_demo
 sed -i 's/^\[server\]$/[server]\nuser = nobody\nworkers = 1\nauth-fail-limit = 3/' "$CONF"
-"${ADM[@]}" db create >/dev/null
-"${ADM[@]}" ca import --external VendorSubCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorSubCAEC384.cacert.pem" >/dev/null
-"${ADM[@]}" ca import --external VendorRootCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorRootCAEC384.cacert.pem" >/dev/null
 # The password file and the keys estd reads after the drop are nobody's, the directory root's.
 chmod 755 "$T" "$T/var"
 chown nobody "$PG_PASSFILE" "$T/var"/*

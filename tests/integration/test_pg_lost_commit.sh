@@ -11,14 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 
-pg_start
-init_demo
-CONF="$T/var/estd.conf"
-ADM=("$ESTADM" -c "$CONF")
-sed -i "s|^store = .*|store = $PG_URI|" "$CONF"
-"${ADM[@]}" db create >/dev/null
-"${ADM[@]}" ca import --external VendorSubCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorSubCAEC384.cacert.pem" >/dev/null
-"${ADM[@]}" ca import --external VendorRootCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorRootCAEC384.cacert.pem" >/dev/null
+pg_demo
 "${ADM[@]}" ee add --username dev1 --dn CN=dev1 --alias est --password - <<< "code-dev1" >/dev/null
 PROXY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 "$ESTKIT_SRC/tests/integration/pg_cut_proxy.py" "$PROXY_PORT" "$PG_PORT" "$T/cut" &
