@@ -360,6 +360,22 @@ enum est_err est_ocsp_respond(const struct est_ca *ca, const struct est_ocsp_req
     const struct est_ocsp_status *status, time_t now, unsigned next_update_secs,
     unsigned char **der, size_t *derlen, struct est_error *e);
 
+/*
+ * The DER of req's CertIDs, one after the other, in the request's order: what
+ * a response answers, whatever else the request carries (its nonce, its
+ * signature). *der is malloc'd, caller free()s.
+ */
+enum est_err est_ocsp_request_certids(const struct est_ocsp_request *req, unsigned char **der,
+    size_t *len, struct est_error *e);
+
+/*
+ * The last second, up to limit, at which est_ocsp_respond would still sign
+ * with the signer it chooses at now (the delegated responder expires, or
+ * becomes valid): a response kept for reuse must not outlive it, since
+ * relying parties refuse one from an expired responder.
+ */
+time_t est_ocsp_signer_until(const struct est_ca *ca, time_t now, time_t limit);
+
 /* An unsigned OCSPResponse with only a status (malformedRequest, ...). */
 enum est_err est_ocsp_error_response(enum est_ocsp_error status, unsigned char **der,
     size_t *derlen, struct est_error *e);

@@ -13,7 +13,7 @@
  *                        max-connections, max-connections-per-address,
  *                        decrypt-keys, auth-fail-limit,
  *                        auth-fail-window, auth-lockout, crl-path, ocsp-path,
- *                        crl-check-interval
+ *                        crl-check-interval, ocsp-signatures-per-second
  *   [listener NAME]      listen = HOST:PORT, tls = none|server|optional-client|
  *                        require-client, certificate, key, srp
  *   [ca NAME]            certificate, key, chain, crl-url, ocsp-url,
@@ -288,6 +288,8 @@ struct est_config {
 	char *crl_path;             /* CRLs are served at <crl_path>/<CA name>.crl */
 	char *ocsp_path;            /* the OCSP responder (POST here, GET below) */
 	unsigned crl_check_interval; /* seconds between checks that CRLs are current */
+	unsigned ocsp_signatures_per_second; /* new OCSP signatures a second, all
+	                            * workers; 0: no limit */
 	struct est_listener_conf *listeners;
 	size_t n_listeners;
 	struct est_ca_conf *cas;

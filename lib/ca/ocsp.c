@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <limits.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,48 @@ est_ocsp_request_entry(const struct est_ocsp_request *req, size_t i, const struc
 	return EST_OK;
 }
 
+enum est_err
+est_ocsp_request_certids(const struct est_ocsp_request *req, unsigned char **der, size_t *len,
+    struct est_error *e)
+{
+	size_t n = est_ocsp_request_count(req), total = 0;
+	unsigned char *buf, *p;
+
+	for (size_t i = 0; i < n; i++) {
+		int l = i2d_OCSP_CERTID(entry_id(req, i), NULL);
+
+		if (l <= 0)
+			return est_fail_ssl(e, EST_ERR_BADREQ, "OCSP request entry %zu cannot be "
+			    "encoded", i);
+		total += (size_t)l;
+	}
+	if ((buf = malloc(total)) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	p = buf;
+	for (size_t i = 0; i < n; i++)
+		if (i2d_OCSP_CERTID(entry_id(req, i), &p) <= 0) {
+			free(buf);
+			return est_fail_ssl(e, EST_ERR_BADREQ, "OCSP request entry %zu cannot be "
+			    "encoded", i);
+		}
+	*der = buf;
+	*len = (size_t)(p - buf);
+	return EST_OK;
+}
+
+/* Unix seconds of a certificate time; 0 when unreadable. */
+static time_t
+unix_of(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1) {
+		ERR_clear_error();
+		return 0;
+	}
+	return timegm(&tm);
+}
+
 /* DER of resp, malloc'd. */
 static enum est_err
 response_der(OCSP_RESPONSE *resp, unsigned char **der, size_t *derlen, struct est_error *e)
@@ -225,6 +268,22 @@ valid_at(X509 *cert, time_t now)
 {
 	return X509_cmp_time(X509_get0_notBefore(cert), &now) <= 0 &&
 	    X509_cmp_time(X509_get0_notAfter(cert), &now) >= 0;
+}
+
+time_t
+est_ocsp_signer_until(const struct est_ca *ca, time_t now, time_t limit)
+{
+	X509 *r = ca->ca_ocsp_cert;
+	time_t edge = limit;
+
+	/* Mirrors sign_basic's choice: where it would choose otherwise. */
+	if (r == NULL || ca->ca_key == NULL)
+		return limit;
+	if (valid_at(r, now))
+		edge = unix_of(X509_get0_notAfter(r));
+	else if (X509_cmp_time(X509_get0_notBefore(r), &now) > 0)
+		edge = unix_of(X509_get0_notBefore(r)) - 1;
+	return edge < limit ? (edge < now ? now : edge) : limit;
 }
 
 /*

@@ -101,6 +101,8 @@ static const struct opt opts[] = {
 	{ S_SERVER, "crl-path", OPT_URLPATH, SRV(crl_path), 0, 0 },
 	{ S_SERVER, "ocsp-path", OPT_URLPATH, SRV(ocsp_path), 0, 0 },
 	{ S_SERVER, "crl-check-interval", OPT_UINT, SRV(crl_check_interval), 1, 3600 },
+	{ S_SERVER, "ocsp-signatures-per-second", OPT_UINT, SRV(ocsp_signatures_per_second), 0,
+	    1000000 },
 	{ S_LISTENER, "listen", OPT_LISTEN, 0, 0, 0 },
 	{ S_LISTENER, "tls", OPT_TLS, LST(tls), 0, 0 },
 	{ S_LISTENER, "certificate", OPT_PATH, LST(cert_path), 0, 0 },
@@ -1281,6 +1283,7 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->auth_fail_window = 60;
 	c->auth_lockout = 300;
 	c->crl_check_interval = 60;
+	c->ocsp_signatures_per_second = 100;
 	*out = c;
 	return EST_OK;
 }

@@ -8,7 +8,10 @@
  * request, unauthorized when it names none of our CAs, internalError when
  * the store fails. Status comes from the store on each request, so a
  * revocation shows at once: a certificate on record is good or revoked
- * (with time and reason), any other serial is unknown.
+ * (with time and reason), any other serial is unknown. The signed answer
+ * is kept for reuse and new signatures are budgeted (ocsp_cache.c); the
+ * key it is kept under holds the statuses just read, so the store still
+ * decides every answer.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,9 @@
 #include "server/server_int.h"
 
 #define OCSP_RESPONSE_TYPE "application/ocsp-response"
+
+/* How long a signed answer is sent again, at most: its thisUpdate ages. */
+#define OCSP_REUSE_SECS 60
 
 /* The path after "<ocsp-path>", "" or "/..." when it is the responder's. */
 static const char *
@@ -157,14 +163,100 @@ statuses(struct est_req *r, const struct est_ocsp_request *req, struct est_ocsp_
 	return rc;
 }
 
+/*
+ * What a response answers: the signing CA, the CertIDs asked about, and
+ * their statuses. malloc'd, caller free()s.
+ */
+static enum est_err
+cache_key(const struct est_ocsp_request *req, int signer, const struct est_ocsp_status *status,
+    unsigned char **key, size_t *keylen, struct est_error *e)
+{
+	size_t n = est_ocsp_request_count(req), idlen = 0, len;
+	unsigned char *ids = NULL, *k, *p;
+	enum est_err rc;
+
+	if ((rc = est_ocsp_request_certids(req, &ids, &idlen, e)) != EST_OK)
+		return rc;
+	len = sizeof(signer) + idlen + n * (sizeof(status->status) + sizeof(status->revoked_at) +
+	    sizeof(status->reason));
+	if ((k = malloc(len)) == NULL) {
+		free(ids);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	}
+	p = k;
+	memcpy(p, &signer, sizeof(signer));
+	p += sizeof(signer);
+	memcpy(p, ids, idlen);
+	p += idlen;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, &status[i].status, sizeof(status[i].status));
+		p += sizeof(status[i].status);
+		memcpy(p, &status[i].revoked_at, sizeof(status[i].revoked_at));
+		p += sizeof(status[i].revoked_at);
+		memcpy(p, &status[i].reason, sizeof(status[i].reason));
+		p += sizeof(status[i].reason);
+	}
+	free(ids);
+	*key = k;
+	*keylen = len;
+	return EST_OK;
+}
+
+/*
+ * Answer with the response kept for the same question when there is one and
+ * no nonce asks for a new one; else sign one, within the budget. With the
+ * budget spent, a nonce goes unechoed (RFC 8954 §2.1 lets a responder leave
+ * it out) rather than a request waiting, and a new question gets tryLater.
+ */
+static void
+answer(struct est_req *r, const struct est_ocsp_request *req,
+    const struct est_ocsp_status *status, int signer)
+{
+	struct est_worker *w = r->worker;
+	const struct est_ca *ca = w->srv->cas[signer];
+	unsigned validity = w->srv->cfg->cas[signer].ocsp_validity_minutes * 60u;
+	bool nonce = est_ocsp_request_has_nonce(req), kept;
+	int64_t now_ms = (int64_t)r->start.tv_sec * 1000 + r->start.tv_nsec / 1000000;
+	time_t now = time(NULL), reuse;
+	const unsigned char *old = NULL;
+	unsigned char *key = NULL, *der = NULL;
+	size_t keylen = 0, oldlen = 0, len = 0;
+	struct est_error e = { 0 };
+
+	if (cache_key(req, signer, status, &key, &keylen, &e) != EST_OK) {
+		reply_error(r, EST_OCSP_INTERNAL, e.msg);
+		return;
+	}
+	kept = ocsp_cache_get(w->ocsp, key, keylen, now, &old, &oldlen);
+	if (kept && !nonce) {
+		http_reply(r, 200, OCSP_RESPONSE_TYPE, old, oldlen);
+	} else if (!ocsp_cache_spend(w->ocsp, now_ms)) {
+		if (kept)
+			http_reply(r, 200, OCSP_RESPONSE_TYPE, old, oldlen);
+		else
+			reply_error(r, EST_OCSP_TRY_LATER, "new OCSP signatures are over "
+			    "ocsp-signatures-per-second");
+	} else if (est_ocsp_respond(ca, req, status, now, validity, &der, &len, &e) != EST_OK) {
+		reply_error(r, EST_OCSP_INTERNAL, e.msg);
+	} else {
+		if (!nonce) {
+			reuse = validity > 0 && validity / 2 < OCSP_REUSE_SECS ? validity / 2 :
+			    OCSP_REUSE_SECS;
+			ocsp_cache_put(w->ocsp, key, keylen, der, len,
+			    est_ocsp_signer_until(ca, now, now + reuse));
+		}
+		reply_der(r, der, len);
+	}
+	free(key);
+}
+
 void
 h_ocsp(struct est_req *r)
 {
-	struct est_ocsp_status status[EST_OCSP_MAX_ENTRIES];
+	/* Zeroed: the cache key holds every field, revoked_at and reason of a good one too. */
+	struct est_ocsp_status status[EST_OCSP_MAX_ENTRIES] = { 0 };
 	struct est_ocsp_request *req = NULL;
 	struct est_error e = { 0 };
-	unsigned char *der = NULL;
-	size_t len = 0;
 	enum est_err rc;
 	int signer;
 
@@ -182,10 +274,7 @@ h_ocsp(struct est_req *r)
 		reply_error(r, EST_OCSP_INTERNAL, e.msg);
 	else if (signer < 0)
 		reply_error(r, EST_OCSP_UNAUTHORIZED, "no CertID names one of our CAs");
-	else if (est_ocsp_respond(r->worker->srv->cas[signer], req, status, time(NULL),
-	    r->worker->srv->cfg->cas[signer].ocsp_validity_minutes * 60u, &der, &len, &e) != EST_OK)
-		reply_error(r, EST_OCSP_INTERNAL, e.msg);
 	else
-		reply_der(r, der, len);
+		answer(r, req, status, signer);
 	est_ocsp_request_free(req);
 }

@@ -304,6 +304,10 @@ make_workers(struct est_server *srv, struct est_error *e)
 		srv->n_workers++;
 		if ((rc = worker_init(srv, &srv->workers[i], (unsigned)i, e)) != EST_OK)
 			return rc;
+		/* The server's budget is shared out: each worker signs on its own loop. */
+		if ((rc = ocsp_cache_new((double)srv->cfg->ocsp_signatures_per_second / (double)n,
+		    &srv->workers[i].ocsp, e)) != EST_OK)
+			return rc;
 	}
 	return EST_OK;
 }

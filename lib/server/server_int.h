@@ -84,6 +84,7 @@ struct pending_hold;
 struct crl_wait;
 struct crl_keeper;
 struct key_maker;
+struct ocsp_cache;
 
 /* One listening socket as seen by one worker. */
 struct worker_listener {
@@ -101,6 +102,7 @@ struct est_worker {
 	struct worker_listener *wls;      /* one per listener */
 	struct est_store *store;
 	struct est_creds *creds;          /* NULL without a credentials file */
+	struct ocsp_cache *ocsp;          /* OCSP responses kept, signing budget */
 	TAILQ_HEAD(conn_list, conn) conns; /* open connections, oldest first */
 	TAILQ_HEAD(pending_list, pending_issue) pending; /* enrolments with the store
 	                                   * writer (reply_cert.c) */
@@ -724,6 +726,33 @@ bool ratelimit_refused(struct est_req *r, const char *name, struct est_error *e)
  * starts; a success clears the name's failures (not the address's).
  */
 void ratelimit_note(struct est_req *r, const char *name, bool ok);
+
+/* ---- ocsp_cache.c: signed OCSP responses kept, and the signing budget ---- */
+
+/*
+ * A worker's OCSP cache, with a budget of rate new signatures a second (0:
+ * none). Used on that worker's thread only. Free with ocsp_cache_free().
+ */
+enum est_err ocsp_cache_new(double rate, struct ocsp_cache **out, struct est_error *e);
+void ocsp_cache_free(struct ocsp_cache *c);
+
+/*
+ * The response kept under key, if it may still be sent at now: *der is
+ * borrowed, valid until the next ocsp_cache_put.
+ */
+bool ocsp_cache_get(struct ocsp_cache *c, const unsigned char *key, size_t keylen, time_t now,
+    const unsigned char **der, size_t *derlen);
+
+/*
+ * Keep a copy of der under key until the second until, in place of the
+ * entry of its set whose time ends first. Out of memory, nothing is kept:
+ * the response is made again when next asked.
+ */
+void ocsp_cache_put(struct ocsp_cache *c, const unsigned char *key, size_t keylen,
+    const unsigned char *der, size_t derlen, time_t until);
+
+/* Whether a new signature may be made at now_ms (CLOCK_MONOTONIC ms); counts it. */
+bool ocsp_cache_spend(struct ocsp_cache *c, int64_t now_ms);
 
 /* ---- vendor.c: vendor mode's external CAs ---- */
 

@@ -205,6 +205,7 @@ worker_free(struct est_worker *w)
 	balance_free(w);
 	est_store_close(w->store);
 	est_creds_free(w->creds);
+	ocsp_cache_free(w->ocsp);
 	if (w->recount != NULL)
 		event_free(w->recount);
 	if (w->evict != NULL)
