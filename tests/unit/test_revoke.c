@@ -512,6 +512,12 @@ test_responder_expires(void **state)
 	assert_int_equal(est_key_write(t.rkey_path, key, &e), EST_OK);
 	assert_int_equal(est_cert_write(t.rcert_path, cert, &e), EST_OK);
 	assert_int_equal(est_ca_set_revocation(ca, &rv, &e), EST_OK);
+	/* A response kept for reuse stops at the responder's last second, where
+	 * the signer changes; after it, the CA signs whatever the reuse. */
+	assert_int_equal(est_ocsp_signer_until(ca, at[0], at[0] + 60), at[0] + 60);
+	assert_true(est_ocsp_signer_until(ca, at[0], at[0] + 3 * 86400) <= at[0] + 86400);
+	assert_true(est_ocsp_signer_until(ca, at[0], at[0] + 3 * 86400) >= at[0] + 86400 - 60);
+	assert_int_equal(est_ocsp_signer_until(ca, at[1], at[1] + 60), at[1] + 60);
 	der = ocsp_request(t.leaf, t.cert, EVP_sha1(), &len, &keep);
 	assert_int_equal(est_ocsp_request_parse(der, len, &req, &e), EST_OK);
 	for (size_t i = 0; i < 2; i++) {
