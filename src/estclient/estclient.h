@@ -179,7 +179,8 @@ struct renew_job {
 	/* state */
 	time_t next;                /* when to look again */
 	unsigned failures;          /* transient failures in a row (back-off) */
-	bool stopped;               /* refused for good (401, 403, ...) */
+	time_t not_after;           /* of the certificate last read; 0: not read yet */
+	bool stopped;               /* given up: refused and expiring, or unusable */
 };
 
 /* Copy every setting (not the state) of from into to; false when out of memory. */

@@ -311,7 +311,8 @@ look_and_renew(struct renew_job *j, struct look *l, bool force, bool *due, struc
 
 	if ((rc = read_files(j, l, e)) != EST_OK || (rc = make_client(j, l, e)) != EST_OK ||
 	    (rc = refresh_anchor(j, l, e)) != EST_OK ||
-	    (rc = est_cert_renew_time(l->cert, j->share, j->before, &at, e)) != EST_OK)
+	    (rc = est_cert_renew_time(l->cert, j->share, j->before, &at, e)) != EST_OK ||
+	    (rc = est_cert_renew_time(l->cert, 1.0, 0, &j->not_after, e)) != EST_OK)
 		return rc;
 	j->next = at;
 	if (!(*due = force || time(NULL) >= at)) {

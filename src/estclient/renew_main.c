@@ -6,9 +6,11 @@
  * REFRESH_MAX, so the trust anchor is refreshed even when nothing is due).
  * The certificates come from the command line, or from --config FILE with a
  * [cert NAME] section each. A certificate the server refuses (401, 403,
- * other 4xx) stops: one-shot exits with status 5 (6), the daemon drops it
- * and exits with that status when none is left; the daemon tries anything
- * else again with the back-off.
+ * other 4xx) stops one-shot with status 5 (6). The daemon keeps looking at
+ * it while it is valid, ever more often as it nears expiry (a refusal may
+ * be lifted: a renew-window opens, an administrator fixes the server), and
+ * drops it only when it expires before the next look; it exits with that
+ * status when none is left. Anything else it tries again with the back-off.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -177,6 +179,29 @@ one_shot(struct renew_job *jobs, size_t n, bool force)
 	return worst;
 }
 
+/*
+ * When the server refused a certificate that is still valid, the daemon
+ * looks again at half the time left (between --retry-delay and
+ * REFRESH_MAX): a renew-window that opens later, or a server set right,
+ * renews it before it expires; otherwise a fleet whose server refused once
+ * would let every certificate run out. false when it expires first.
+ */
+static bool
+refused_again(struct renew_job *j, time_t now)
+{
+	double d;
+
+	if (j->not_after == 0 || difftime(j->not_after, now) <= j->retry_delay)
+		return false;
+	d = difftime(j->not_after, now) / 2;
+	if (d > REFRESH_MAX)
+		d = REFRESH_MAX;
+	if (d < j->retry_delay)
+		d = j->retry_delay;
+	j->next = now + (time_t)d;
+	return true;
+}
+
 /* Stay: look at each certificate when it is due; the status when all stopped. */
 static int
 daemon_loop(struct renew_job *jobs, size_t n)
@@ -206,13 +231,18 @@ daemon_loop(struct renew_job *jobs, size_t n)
 						j->next = now + REFRESH_MAX;
 				} else if (transient || (status != CLI_AUTH && status != CLI_REFUSED &&
 				    status != CLI_USAGE)) {
-					/* Only the server's refusal is final; a file or an
-					 * answer may be fixed meanwhile. */
+					/* A file or an answer may be fixed meanwhile. */
 					j->next = now + (time_t)backoff(j, j->failures++) + 1;
+				} else if (status != CLI_USAGE && refused_again(j, now)) {
+					log_error("%s: refused; looking again in %lld s (it expires in "
+					    "%lld s)", j->name, (long long)(j->next - now),
+					    (long long)(j->not_after - now));
 				} else {
 					j->stopped = true;
 					last = status;
-					log_error("%s: stopped renewing it", j->name);
+					log_error("%s: stopped renewing it%s", j->name, status == CLI_USAGE ?
+					    "" : ": refused, and it expires before it could be tried "
+					    "again (enrol it anew)");
 					continue;
 				}
 			}

@@ -2,7 +2,9 @@
 # estclient renew (issue 17): a certificate of a 2-minute profile renewed
 # over /simplereenroll when due, files replaced atomically with the old pair
 # kept, modes kept, the post-hook run once per renewal; a revoked certificate
-# stops the agent with exit status 5 and untouched files; network errors
+# stops the one-shot agent with exit status 5 and untouched files, while the
+# daemon looks at a refused certificate again until it expires (a revoked
+# one; one refused by renew-window, which opens later); network errors
 # and 5xx retried with back-off; several certificates from one file; the
 # --daemon renews again and again without help while a reader never sees a
 # partial file. openssl verify checks each new certificate. The renewal
@@ -24,6 +26,25 @@ ca = ManagementCA
 profile = short
 authentication = http, certificate
 renew-same-key = yes
+
+[profile minute]
+validity-seconds = 60
+
+[alias minute]
+mode = ra
+ca = ManagementCA
+profile = minute
+authentication = http, certificate
+
+[profile days]
+validity-days = 3
+
+[alias windowed]
+mode = ra
+ca = ManagementCA
+profile = days
+authentication = http, certificate
+renew-window = 1
 CONF
 start_estd
 cd "$T"
@@ -40,6 +61,22 @@ enrol() {
 }
 serial() { openssl x509 -in "$1" -noout -serial; }
 R=(renew -s 127.0.0.1 -p "$MTLS_PORT" --path-seg short)
+
+# The daemon keeps looking at a refused certificate while it is valid (a
+# refusal may be lifted), ever more often, and drops it only when it expires
+# before the next look; with none left it exits 5. A revoked certificate of
+# a 1-minute alias: its daemon runs in the background while the rest of the
+# test does, and is waited for at the end.
+ec -e -s 127.0.0.1 -p "$TLS_PORT" --path-seg minute --trustanchor "$TA" -u estuser \
+    --password-env PW --common-name rv -o rv --pem-output
+expect_rc 0 "enrolled rv on the 1-minute alias"
+"$ESTADM" -c var/estd.conf cert revoke "$(serial rv/cert-0-0.pem | cut -d= -f2)" >/dev/null
+revoked_end=$(date -d "$(openssl x509 -in rv/cert-0-0.pem -noout -enddate | cut -d= -f2)" +%s)
+revoked_before=$(sha256sum rv/cert-0-0.pem rv/key-x-x.pem)
+timeout 200 "$ESTCLIENT" renew --daemon -s 127.0.0.1 -p "$MTLS_PORT" --path-seg minute \
+    -c rv/cert-0-0.pem -k rv/key-x-x.pem --trustanchor "$TA" --renew-before 10m --retry-delay 1 \
+    2> daemon-revoked.err &
+REVOKED_DAEMON=$!
 
 enrol dev
 chmod 0640 dev/cert.pem
@@ -105,14 +142,6 @@ err_says "left as they were"
 [ -z "$(find dev -name '.*.??????')" ] || fail "temporary files left behind: $(find dev -name '.*.??????')"
 ok "revoked: no file touched, no hook, no temporary file"
 
-rc=0
-timeout 30 "$ESTCLIENT" renew --daemon "${R[@]:1}" -c dev/cert.pem -k dev/key.pem --trustanchor dev/ta.pem \
-    --renew-before 10m 2> daemon-revoked.err || rc=$?
-[ "$rc" = 5 ] || fail "the daemon with only a revoked certificate exited $rc: $(cat daemon-revoked.err)"
-grep_all 'stopped renewing' daemon-revoked.err || fail "the daemon did not say it stopped: $(cat daemon-revoked.err)"
-[ "$(sha256sum dev/cert.pem dev/key.pem dev/ta.pem dev/cert.pem.previous dev/key.pem.previous)" = "$before" ] \
-    || fail "the daemon touched the files of a refused certificate"
-ok "the daemon drops a refused certificate and, with none left, exits 5"
 
 # A wrong label (an alias that does not exist) is refused: not retried.
 enrol dev2
@@ -256,5 +285,37 @@ for _ in $(seq 50); do [ "$(grep -c 'not due' hup.err)" -ge 2 ] && break; sleep 
 kill -TERM "$daemon"; wait "$daemon" || true
 [ "$(grep -c 'not due' hup.err)" -ge 2 ] || fail "SIGHUP did not make the daemon look: $(cat hup.err)"
 ok "SIGHUP: the daemon looks at once"
+
+# renew-window: estd refuses a renewal until a day before expiry (403). A
+# client due earlier (here: at once) must not give up: it looks again later
+# (at most 6 hours apart) and renews once the window opens.
+ec -e -s 127.0.0.1 -p "$TLS_PORT" --path-seg windowed --trustanchor "$TA" -u estuser \
+    --password-env PW --common-name win -o win --pem-output
+expect_rc 0 "enrolled win on the alias with renew-window = 1"
+"$ESTCLIENT" renew --daemon -s 127.0.0.1 -p "$MTLS_PORT" --path-seg windowed -c win/cert-0-0.pem \
+    -k win/key-x-x.pem --trustanchor "$TA" --renew-before 4d 2> win.err &
+daemon=$!
+for _ in $(seq 100); do grep -q 'looking again' win.err && break; sleep 0.1; done
+kill -TERM "$daemon"
+rc=0; wait "$daemon" || rc=$?
+grep_all 'too early to renew' win.err || fail "no renew-window refusal: $(cat win.err)"
+grep_all 'refused; looking again in 21600 s' win.err || fail "the daemon did not keep the certificate: $(cat win.err)"
+[ "$rc" = 0 ] || fail "the daemon exited $rc: $(cat win.err)"
+ok "a renewal refused as too early (renew-window) is looked at again in 6 hours, not dropped"
+
+# The revoked certificate's daemon (started above): it kept looking, ever
+# more often, and stopped only in the last --retry-delay of its validity.
+rc=0; wait "$REVOKED_DAEMON" || rc=$?
+ended=$(date +%s)
+[ "$rc" = 5 ] || fail "the daemon with only a revoked certificate exited $rc: $(cat daemon-revoked.err)"
+grep_all 'expires before it could be tried again' daemon-revoked.err \
+    || fail "the daemon did not say why it stopped: $(cat daemon-revoked.err)"
+[ "$(grep -c 'refused; looking again' daemon-revoked.err)" -ge 3 ] \
+    || fail "the daemon did not keep looking: $(cat daemon-revoked.err)"
+[ "$ended" -ge $((revoked_end - 5)) ] || fail "the daemon gave up $((revoked_end - ended)) s before expiry"
+[ "$(sha256sum rv/cert-0-0.pem rv/key-x-x.pem)" = "$revoked_before" ] \
+    || fail "the daemon touched the files of a refused certificate"
+[ -z "$(find rv -name '*.previous' -o -name '.*.??????')" ] || fail "the daemon wrote beside rv's files"
+ok "the daemon keeps looking at a refused certificate until it expires, then drops it and exits 5"
 
 finish
