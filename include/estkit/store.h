@@ -303,6 +303,15 @@ struct est_store_ops {
 	enum est_err (*group_write)(struct est_store *, struct est_write *, struct est_error *);
 	enum est_err (*group_commit)(struct est_store *, struct est_error *);
 	void (*group_rollback)(struct est_store *);
+	/*
+	 * One transaction around many calls (est_store_import): nothing is
+	 * committed before bulk_commit, and bulk_rollback undoes every call
+	 * since bulk_begin. A call that fails may spoil the transaction (on
+	 * PostgreSQL every later call fails): roll back at the first failure.
+	 */
+	enum est_err (*bulk_begin)(struct est_store *, struct est_error *);
+	enum est_err (*bulk_commit)(struct est_store *, struct est_error *);
+	void (*bulk_rollback)(struct est_store *);
 	void (*close)(struct est_store *);
 };
 
@@ -534,8 +543,8 @@ enum est_err est_store_export(struct est_store *st, FILE *out, struct est_error 
  * Add the records of an export (read from in; `name` for messages) to st,
  * which must hold no certificate, end entity, request or external CA yet
  * (EST_ERR_EXISTS). A line that is not a record of the export format is
- * EST_ERR_BADREQ naming its line. Records are added one at a time: after a
- * failure, make the store afresh before importing again.
+ * EST_ERR_BADREQ naming its line. In one transaction: after a failure the
+ * store holds nothing of the export, and the import may be run again.
  */
 enum est_err est_store_import(struct est_store *st, FILE *in, const char *name,
     struct est_error *e);

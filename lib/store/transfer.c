@@ -12,7 +12,9 @@
  *
  * Import trusts nothing in the file: every field is checked for its type
  * and presence, and a line that is not a record stops the import, naming
- * the line.
+ * the line. It is one transaction (the store's bulk one): a failure leaves
+ * the store as empty as it was, and no record waits for its own fsync (one
+ * each made 20,000 certificates take 22 s into SQLite).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -601,8 +603,10 @@ est_store_import(struct est_store *st, FILE *in, const char *name, struct est_er
 	ssize_t n;
 	enum est_err rc;
 
-	if ((rc = check_empty(st, e)) != EST_OK)
+	/* All or nothing: a failed import leaves the store empty, to be run again. */
+	if ((rc = st->ops->bulk_begin(st, e)) != EST_OK)
 		return rc;
+	rc = check_empty(st, e);
 	while (rc == EST_OK && (n = getline(&line, &cap, in)) > 0) {
 		im.line++;
 		if (n > 0 && line[n - 1] == '\n')
@@ -613,6 +617,10 @@ est_store_import(struct est_store *st, FILE *in, const char *name, struct est_er
 		rc = est_fail(e, EST_ERR_IO, "%s: cannot read the export", im.name);
 	if (rc == EST_OK && im.line == 0)
 		rc = est_fail(e, EST_ERR_BADREQ, "%s: empty, not an estkit store export", im.name);
+	if (rc == EST_OK)
+		rc = st->ops->bulk_commit(st, e);
+	else
+		st->ops->bulk_rollback(st);
 	free(line);
 	return rc;
 }

@@ -303,6 +303,16 @@ ok "a populated store round-trips PostgreSQL -> SQLite -> PostgreSQL through db 
 # The attacker's side: no import into a store with records; a bad line is named.
 "$ESTADM" -c var/pg2.conf db import sq.jsonl > out.txt 2>&1 && fail "import doubled the records"
 grep_all 'holds records already' out.txt || fail "second import: $(cat out.txt)"
+# An export spoilt near its end: nothing of it stays (one transaction), and
+# the same database then takes the good one.
+psql_su "CREATE DATABASE estkit3 OWNER estkit"
+sed "s|/estkit?passfile|/estkit3?passfile|" "$CONF" > var/pg3.conf
+"$ESTADM" -c var/pg3.conf db create >/dev/null
+{ head -n -1 sq.jsonl; echo '{"type":"certificate","serial":"01"}'; } > spoilt.jsonl
+"$ESTADM" -c var/pg3.conf db import spoilt.jsonl > out.txt 2>&1 && fail "a spoilt export was imported"
+[ "$("$ESTADM" -c var/pg3.conf db export | wc -l)" = 1 ] || fail "the failed import left records in PostgreSQL"
+"$ESTADM" -c var/pg3.conf db import sq.jsonl >/dev/null || fail "import after a failed one"
+"$ESTADM" -c var/pg3.conf db export | cmp -s - sq.jsonl || fail "the store after a failed import differs"
 head -n 3 sq.jsonl > bad.jsonl
 echo '{"type":"certificate","serial":"01","der":"not base64"}' >> bad.jsonl
 sed "s|^store = .*|store = sqlite:bad.db|" "$CONF" > var/bad.conf
@@ -314,5 +324,5 @@ sed "s|^store = .*|store = sqlite:bad2.db|" "$CONF" > var/bad2.conf
 "$ESTADM" -c var/bad2.conf db create >/dev/null
 "$ESTADM" -c var/bad2.conf db import bad2.jsonl > out.txt 2>&1 && fail "a file that is no export was imported"
 grep_all 'bad2.jsonl:1: not a JSON object' out.txt || fail "not an export: $(cat out.txt)"
-ok "import refuses a store with records, and names the bad line of a malformed export"
+ok "import refuses a store with records, names the bad line of a malformed export, and leaves nothing of a failed one"
 finish

@@ -137,10 +137,13 @@ sed "s|^store = .*|store = sqlite:$T/imported.db|" var/estd.conf > var/import.co
 "$ESTADM" -c var/import.conf db create > /dev/null
 rc=0; "$ESTADM" -c var/import.conf db import edited.jsonl > imp.out 2>&1 || rc=$?
 [ $rc != 0 ] && grep_all 'not that of its DER' imp.out || fail "db import took a certificate whose serial is not its DER's: exit $rc: $(cat imp.out)"
-rm -f "$T"/imported.db*
-"$ESTADM" -c var/import.conf db create > /dev/null
+# One transaction: the records before the bad one are not left behind, and
+# the import can be run again on the same store.
+[ "$("$ESTADM" -c var/import.conf db export | wc -l)" = 1 ] \
+    || fail "the refused import left records behind: $("$ESTADM" -c var/import.conf db export | head -3)"
 "$ESTADM" -c var/import.conf db import export.jsonl > /dev/null || fail "db import of an unedited export"
-ok "db import refuses a certificate record whose serial is not its DER's; an unedited export imports"
+"$ESTADM" -c var/import.conf db export | cmp -s - export.jsonl || fail "the imported store differs from the export"
+ok "db import refuses a certificate record whose serial is not its DER's, leaves nothing behind; an unedited export imports"
 
 # ---- ca rollover with the CA's name also in the URLs' host ----
 "$ESTADM" init "$T/roll" --http-port 0 --tls-port 0 --mtls-port 0 > /dev/null

@@ -410,11 +410,21 @@ pg_changed(PGresult *res)
 	return strtoll(PQcmdTuples(res), NULL, 10);
 }
 
+/*
+ * Within a bulk transaction a call's BEGIN and COMMIT are left out, and no
+ * savepoint stands for them: PostgreSQL gives every savepoint that writes a
+ * subtransaction, and with thousands of them in one transaction (an import
+ * of 20,000 certificates) the import ran slower than with a commit each.
+ * A call that fails leaves the transaction aborted, so every later
+ * statement fails and its COMMIT rolls back: nothing is committed in part.
+ */
 enum est_err
 pg_begin(struct pg_store *s, struct est_error *e)
 {
 	enum est_err rc;
 
+	if (s->bulk)
+		return EST_OK;
 	if ((rc = pg_exec(s, SQL_BEGIN, NULL, NULL, "starting a transaction", e)) == EST_OK)
 		s->in_tx = true;
 	return rc;
@@ -481,6 +491,8 @@ pg_commit(struct pg_store *s, struct est_error *e)
 	char xid[24] = "";
 	enum est_err rc;
 
+	if (s->bulk)
+		return EST_OK;
 	if (pg_exec(s, SQL_XID, NULL, &res, "reading the transaction's id", NULL) == EST_OK) {
 		snprintf(xid, sizeof(xid), "%s", PQgetvalue(res, 0, 0));
 		PQclear(res);
@@ -506,10 +518,41 @@ pg_rollback(struct pg_store *s)
 {
 	PGresult *res;
 
+	if (s->bulk)
+		return;
 	if (s->in_tx && PQstatus(s->conn) == CONNECTION_OK && PQsendQuery(s->conn, "ROLLBACK") &&
 	    wait_result(s, &res, "rolling back", NULL) == EST_OK)
 		PQclear(res);
 	s->in_tx = false;
+}
+
+enum est_err
+pg_bulk_begin(struct est_store *st, struct est_error *e)
+{
+	struct pg_store *s = pg(st);
+	enum est_err rc;
+
+	if ((rc = pg_begin(s, e)) == EST_OK)
+		s->bulk = true;
+	return rc;
+}
+
+enum est_err
+pg_bulk_commit(struct est_store *st, struct est_error *e)
+{
+	struct pg_store *s = pg(st);
+
+	s->bulk = false;
+	return pg_commit(s, e);
+}
+
+void
+pg_bulk_rollback(struct est_store *st)
+{
+	struct pg_store *s = pg(st);
+
+	s->bulk = false;
+	pg_rollback(s);
 }
 
 /* ---- results ---- */
@@ -764,6 +807,9 @@ static const struct est_store_ops pg_ops = {
 	.group_write = pg_group_write,
 	.group_commit = pg_group_commit,
 	.group_rollback = pg_group_rollback,
+	.bulk_begin = pg_bulk_begin,
+	.bulk_commit = pg_bulk_commit,
+	.bulk_rollback = pg_bulk_rollback,
 	.close = pg_close,
 };
 

@@ -27,6 +27,7 @@ struct pg_store {
 	char *name;                     /* host:port/database, for every error message */
 	const char *sql[PG_STMT_MAX];   /* statement texts prepared on this connection */
 	bool in_tx;                     /* a transaction of ours is open */
+	bool bulk;                      /* ... and it is a bulk one (pg_bulk_begin) */
 	bool resetting;                 /* a new connection is being made (db.c reconnect) */
 	time_t reset_at;                /* since when */
 	PostgresPollingStatusType reset_poll; /* what its socket waits for */
@@ -69,10 +70,19 @@ enum est_err pg_exec(struct pg_store *s, const char *sql, struct pg_params *p, P
 /* The number of rows a command changed. */
 int64_t pg_changed(PGresult *res);
 
-/* BEGIN / COMMIT / ROLLBACK (if a transaction is open; errors are dropped). */
+/*
+ * BEGIN / COMMIT / ROLLBACK (if a transaction is open; errors are dropped);
+ * nothing within a bulk transaction (pg_bulk_begin), whose first failed
+ * statement aborts it whole.
+ */
 enum est_err pg_begin(struct pg_store *s, struct est_error *e);
 enum est_err pg_commit(struct pg_store *s, struct est_error *e);
 void pg_rollback(struct pg_store *s);
+
+/* The store's bulk transaction (est_store_ops.bulk_begin ...). */
+enum est_err pg_bulk_begin(struct est_store *st, struct est_error *e);
+enum est_err pg_bulk_commit(struct est_store *st, struct est_error *e);
+void pg_bulk_rollback(struct est_store *st);
 
 /* Field (row, col) as a new string / bytea; -1 when out of memory or bad. */
 int pg_col_text(PGresult *res, int row, int col, char **out);

@@ -200,24 +200,68 @@ sq_run(struct sq_store *s, const char *sql, const char *doing, struct est_error 
 	return rc;
 }
 
+static const char SQL_OP_SAVEPOINT[] = "SAVEPOINT est_op";
+static const char SQL_OP_RELEASE[] = "RELEASE est_op";
+static const char SQL_OP_UNDO[] = "ROLLBACK TO est_op";
+
 enum est_err
 sq_begin(struct sq_store *s, struct est_error *e)
 {
-	return sq_run(s, SQL_BEGIN, "starting a transaction", e);
+	if (!s->bulk)
+		return sq_run(s, SQL_BEGIN, "starting a transaction", e);
+	/* SQLite rolls a whole transaction back on some errors (a full disk): a
+	 * savepoint then would begin a transaction of its own, committed alone. */
+	if (sqlite3_get_autocommit(s->db))
+		return est_fail(e, EST_ERR_STORE, "%s: the bulk transaction was rolled back by an "
+		    "earlier error", s->path);
+	return sq_run(s, SQL_OP_SAVEPOINT, "starting a transaction", e);
 }
 
 enum est_err
 sq_commit(struct sq_store *s, struct est_error *e)
 {
-	return sq_run(s, SQL_COMMIT, "committing", e);
+	return sq_run(s, s->bulk ? SQL_OP_RELEASE : SQL_COMMIT, "committing", e);
 }
 
 /* Undo an open transaction after a failure whose reason is already in *e. */
 void
 sq_rollback(struct sq_store *s)
 {
-	if (!sqlite3_get_autocommit(s->db))
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (!s->bulk)
 		sq_run(s, SQL_ROLLBACK, "rolling back", NULL);
+	else if (sq_run(s, SQL_OP_UNDO, "rolling back", NULL) == EST_OK)
+		sq_run(s, SQL_OP_RELEASE, "rolling back", NULL);
+}
+
+enum est_err
+sq_bulk_begin(struct est_store *st, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	enum est_err rc;
+
+	if ((rc = sq_run(s, SQL_BEGIN, "starting a bulk transaction", e)) == EST_OK)
+		s->bulk = true;
+	return rc;
+}
+
+enum est_err
+sq_bulk_commit(struct est_store *st, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+
+	s->bulk = false;
+	return sq_run(s, SQL_COMMIT, "committing the bulk transaction", e);
+}
+
+void
+sq_bulk_rollback(struct est_store *st)
+{
+	struct sq_store *s = sq(st);
+
+	s->bulk = false;
+	sq_rollback(s);
 }
 
 /* Column i as a new string; -1 when out of memory (the columns are NOT NULL). */
@@ -410,6 +454,9 @@ static const struct est_store_ops sqlite_ops = {
 	.group_write = sq_group_write,
 	.group_commit = sq_group_commit,
 	.group_rollback = sq_group_rollback,
+	.bulk_begin = sq_bulk_begin,
+	.bulk_commit = sq_bulk_commit,
+	.bulk_rollback = sq_bulk_rollback,
 	.close = sq_close,
 };
 

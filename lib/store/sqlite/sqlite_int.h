@@ -25,6 +25,7 @@ struct sq_store {
 	const char *sql[SQ_STMT_MAX];   /* statement texts prepared so far, by identity */
 	sqlite3_stmt *stmt[SQ_STMT_MAX]; /* and their statements */
 	struct store_group group;       /* the writer's group in progress (group.c) */
+	bool bulk;                      /* in a bulk transaction (sq_bulk_begin) */
 };
 
 static inline struct sq_store *
@@ -57,10 +58,19 @@ void sq_done(sqlite3_stmt *q);
 enum est_err sq_run(struct sq_store *s, const char *sql, const char *doing,
     struct est_error *e);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (if a transaction is open). */
+/*
+ * BEGIN IMMEDIATE / COMMIT / ROLLBACK (if a transaction is open); within a
+ * bulk transaction (sq_bulk_begin) a savepoint, its release, and the undo to
+ * it, so that each call keeps its own all-or-nothing inside the bulk one.
+ */
 enum est_err sq_begin(struct sq_store *s, struct est_error *e);
 enum est_err sq_commit(struct sq_store *s, struct est_error *e);
 void sq_rollback(struct sq_store *s);
+
+/* The store's bulk transaction (est_store_ops.bulk_begin ...). */
+enum est_err sq_bulk_begin(struct est_store *st, struct est_error *e);
+enum est_err sq_bulk_commit(struct est_store *st, struct est_error *e);
+void sq_bulk_rollback(struct est_store *st);
 
 /* Column i as a new string / blob; -1 when out of memory. */
 int sq_col_text(sqlite3_stmt *q, int i, char **out);
