@@ -58,14 +58,24 @@
 #define LINGER_SECONDS 2
 
 static struct log_limit limit_full, limit_per_source, limit_evicted;
+/* A scanner or a flood of failing handshakes would write a line each; a few
+ * a second still show an administrator every client they try. */
+static struct log_limit limit_tls_failed = { .per_second = 10 };
+static struct log_limit limit_handshake_slow = { .per_second = 10 };
 
 bool
 log_limit_pass(struct log_limit *l, unsigned *dropped)
 {
 	long long now = (long long)time(NULL), last = atomic_load(&l->second);
+	unsigned allowed = l->per_second > 0 ? l->per_second : 1;
 
 	if (now != last && atomic_compare_exchange_strong(&l->second, &last, now)) {
+		atomic_store(&l->lines, 1);
 		*dropped = atomic_exchange(&l->dropped, 0);
+		return true;
+	}
+	if (atomic_fetch_add(&l->lines, 1) < allowed) {
+		*dropped = 0;
 		return true;
 	}
 	atomic_fetch_add(&l->dropped, 1);
@@ -172,8 +182,12 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->state == CONN_HANDSHAKE) {
-		log_info("peer=%s listener=%s TLS handshake not done within handshake-timeout; closed",
-		    c->peer, c->listener->conf->name);
+		unsigned dropped;
+
+		if (log_limit_pass(&limit_handshake_slow, &dropped))
+			log_info("peer=%s listener=%s TLS handshake not done within handshake-timeout; "
+			    "closed (%u more like it not logged)", c->peer, c->listener->conf->name,
+			    dropped);
 		conn_free(c);
 	} else if (c->state == CONN_LINGER) {
 		conn_free(c);
@@ -243,12 +257,14 @@ static void
 log_tls_failure(struct conn *c)
 {
 	unsigned long err = bufferevent_get_openssl_error(c->bev);
+	unsigned dropped;
 	char msg[160];
 
-	if (err == 0)
+	if (err == 0 || !log_limit_pass(&limit_tls_failed, &dropped))
 		return;
 	ERR_error_string_n(err, msg, sizeof(msg));
-	log_info("peer=%s listener=%s TLS failed: %s", c->peer, c->listener->conf->name, msg);
+	log_info("peer=%s listener=%s TLS failed: %s (%u more like it not logged)", c->peer,
+	    c->listener->conf->name, msg, dropped);
 }
 
 static void

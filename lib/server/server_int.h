@@ -261,10 +261,15 @@ bool conn_evict_oldest(struct est_worker *w);
  */
 struct log_limit {
 	atomic_llong second;
+	atomic_uint lines;                /* written this second */
 	atomic_uint dropped;
+	unsigned per_second;              /* lines a second; 0: one */
 };
 
-/* Whether to log now; *dropped: how many were not logged since the last line. */
+/*
+ * Whether to log now; *dropped: how many were not logged since the last
+ * line (counted into the first line of a later second).
+ */
 bool log_limit_pass(struct log_limit *l, unsigned *dropped);
 
 /* accept_pause.c */

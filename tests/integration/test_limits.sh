@@ -106,6 +106,34 @@ exec 4<&-
 grep -q 'TLS handshake not done within handshake-timeout' estd.log || fail "handshake timeout not logged"
 ok "TLS handshake not done: closed at handshake-timeout"
 
+# A flood of failing handshakes (plain HTTP to the TLS port) writes at most 10
+# lines a second, and a line of a later second counts the ones left out.
+flood_tls() {
+	python3 - "$TLS_PORT" "$1" <<'PY'
+import socket, sys
+for _ in range(int(sys.argv[2])):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    try:
+        s.recv(100)
+    except OSError:
+        pass
+    s.close()
+PY
+}
+before=$(grep -c 'TLS failed' estd.log || true)
+t0=$(date +%s)
+flood_tls 200
+secs=$(( $(date +%s) - t0 + 1 ))
+sleep 1.1
+flood_tls 1
+sleep 0.2
+lines=$(( $(grep -c 'TLS failed' estd.log) - before ))
+[ "$lines" -le $((secs * 10 + 2)) ] || fail "201 failing handshakes in about $secs s wrote $lines lines"
+grep 'TLS failed' estd.log | tail -n 1 | grep -qE '\(([1-9][0-9]*) more like it not logged\)' \
+    || fail "the line after a flood does not count the ones left out: $(grep 'TLS failed' estd.log | tail -n 3)"
+ok "failing handshakes: at most 10 lines a second ($lines for 201), the rest counted"
+
 # Keep-alive: two requests on one connection (EST-G-08).
 n=$(curl -s -v --cacert "$TA" "$EST/cacerts" "$EST/cacerts" -o /dev/null -o /dev/null 2>&1 | grep -ci 're-using existing connection') || true
 [ "$n" -ge 1 ] || fail "second request did not reuse the connection"
