@@ -23,14 +23,6 @@ codec_mapped_ipv4(const unsigned char *a, int len)
 	return IN6_IS_ADDR_V4MAPPED(&a6) ? a + 12 : NULL;
 }
 
-int
-codec_text_ip(const char *text, unsigned char addr[16])
-{
-	if (inet_pton(AF_INET, text, addr) == 1)
-		return 4;
-	return inet_pton(AF_INET6, text, addr) == 1 ? 16 : 0;
-}
-
 /*
  * ASCII only, whatever the locale: estadm writes the keys and estd looks
  * them up, and both must make the same ones.
@@ -45,6 +37,38 @@ static bool
 space(unsigned char c)
 {
 	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+const char *
+codec_host_trim(const char *text, size_t *len)
+{
+	size_t n = *len;
+
+	while (n > 0 && space((unsigned char)*text)) {
+		text++;
+		n--;
+	}
+	while (n > 0 && space((unsigned char)text[n - 1]))
+		n--;
+	if (n > 1 && text[n - 1] == '.')
+		n--;
+	*len = n;
+	return text;
+}
+
+int
+codec_host_ip(const char *text, size_t len, unsigned char addr[16])
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+
+	text = codec_host_trim(text, &len);
+	if (len >= sizeof(buf))
+		return 0;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		return 4;
+	return inet_pton(AF_INET6, buf, addr) == 1 ? 16 : 0;
 }
 
 static bool
@@ -84,7 +108,7 @@ push(struct codec_name_keys *k, char kind, const char *text, size_t len)
 	memcpy(k->v[k->n++], key, len + 3);
 }
 
-/* text lower-cased (but for 'o'), without surrounding spaces and a host name's final dot. */
+/* text lower-cased (but for 'o'), without surrounding spaces. */
 static void
 add_key(struct codec_name_keys *k, char kind, const char *text, size_t len)
 {
@@ -96,8 +120,6 @@ add_key(struct codec_name_keys *k, char kind, const char *text, size_t len)
 		len--;
 	}
 	while (len > 0 && space((unsigned char)text[len - 1]))
-		len--;
-	if (kind == 'h' && len > 1 && text[len - 1] == '.')
 		len--;
 	if (len == 0)
 		return;
@@ -122,52 +144,58 @@ add_ip(struct codec_name_keys *k, const unsigned char *ip, size_t len)
 		add_key(k, 'i', text, strlen(text));
 }
 
-/* A host name as written (a DNS entry, a CN): an IP address if it reads as one. */
+/*
+ * A host name as written (a DNS entry, a CN): an IP address if it reads as
+ * one once trimmed ("10.0.0.5." and "10.0.0.5 " are 10.0.0.5), else "h:".
+ * A wildcard in its first label covers a name of any first label below the
+ * rest (partial ones, "dev-*", as OpenSSL matches them, alike), so every
+ * host name is indexed under "w:rest" too, and a wildcard asks for it.
+ */
 static void
-add_host(struct codec_name_keys *k, const char *text, size_t len)
+add_host(struct codec_name_keys *k, const char *text, size_t len, bool asking)
 {
 	unsigned char ip[16];
-	char buf[64];
+	const char *dot;
 	int iplen;
 
-	if (len < sizeof(buf)) {
-		memcpy(buf, text, len);
-		buf[len] = '\0';
-		if ((iplen = codec_text_ip(buf, ip)) != 0) {
-			add_ip(k, ip, (size_t)iplen);
-			return;
-		}
+	if ((iplen = codec_host_ip(text, len, ip)) != 0) {
+		add_ip(k, ip, (size_t)iplen);
+		return;
 	}
+	text = codec_host_trim(text, &len);
 	add_key(k, 'h', text, len);
+	if ((dot = memchr(text, '.', len)) != NULL &&
+	    (!asking || memchr(text, '*', (size_t)(dot - text)) != NULL))
+		add_key(k, 'w', dot + 1, len - (size_t)(dot + 1 - text));
 }
 
 static void
-add_string(struct codec_name_keys *k, char kind, const ASN1_STRING *s)
+add_string(struct codec_name_keys *k, char kind, const ASN1_STRING *s, bool asking)
 {
 	const char *text = (const char *)ASN1_STRING_get0_data(s);
 	size_t len = (size_t)ASN1_STRING_length(s);
 
 	if (kind == 'h')
-		add_host(k, text, len);
+		add_host(k, text, len, asking);
 	else
 		add_key(k, kind, text, len);
 }
 
 static void
-add_san(struct codec_name_keys *k, const GENERAL_NAME *gn)
+add_san(struct codec_name_keys *k, const GENERAL_NAME *gn, bool asking)
 {
 	GENERAL_NAMES *one;
 	char *text;
 
 	switch (gn->type) {
 	case GEN_DNS:
-		add_string(k, 'h', gn->d.dNSName);
+		add_string(k, 'h', gn->d.dNSName, asking);
 		return;
 	case GEN_EMAIL:
-		add_string(k, 'e', gn->d.rfc822Name);
+		add_string(k, 'e', gn->d.rfc822Name, asking);
 		return;
 	case GEN_URI:
-		add_string(k, 'u', gn->d.uniformResourceIdentifier);
+		add_string(k, 'u', gn->d.uniformResourceIdentifier, asking);
 		return;
 	case GEN_IPADD:
 		add_ip(k, ASN1_STRING_get0_data(gn->d.iPAddress),
@@ -184,9 +212,14 @@ add_san(struct codec_name_keys *k, const GENERAL_NAME *gn)
 	}
 }
 
-/* A CN that could be a host name (a dot or a colon in it), and e-mail attributes. */
+/*
+ * E-mail attributes, and a CN as a host name: a registered one when it has
+ * a dot or a colon (two devices may both be "router"), an asked one always,
+ * because a TLS client falls back to it for the host "router" that an end
+ * entity registered as its dNSName.
+ */
 static void
-add_subject(struct codec_name_keys *k, const X509_NAME *subject)
+add_subject(struct codec_name_keys *k, const X509_NAME *subject, bool asking)
 {
 	for (int i = 0; subject != NULL && i < X509_NAME_entry_count(subject); i++) {
 		const X509_NAME_ENTRY *ent = X509_NAME_get_entry(subject, i);
@@ -200,19 +233,34 @@ add_subject(struct codec_name_keys *k, const X509_NAME *subject)
 			continue;
 		if (nid == NID_pkcs9_emailAddress)
 			add_key(k, 'e', (char *)utf8, (size_t)len);
-		else if (memchr(utf8, '.', (size_t)len) != NULL || memchr(utf8, ':', (size_t)len) != NULL)
-			add_host(k, (char *)utf8, (size_t)len);
+		else if (asking || memchr(utf8, '.', (size_t)len) != NULL ||
+		    memchr(utf8, ':', (size_t)len) != NULL)
+			add_host(k, (char *)utf8, (size_t)len, asking);
 		OPENSSL_free(utf8);
 	}
+}
+
+static void
+add_all(struct codec_name_keys *k, const X509_NAME *subject, const GENERAL_NAMES *san,
+    bool asking)
+{
+	add_subject(k, subject, asking);
+	for (int i = 0; san != NULL && i < sk_GENERAL_NAME_num(san); i++)
+		add_san(k, sk_GENERAL_NAME_value(san, i), asking);
 }
 
 void
 codec_name_keys_add_names(struct codec_name_keys *k, const X509_NAME *subject,
     const GENERAL_NAMES *san)
 {
-	add_subject(k, subject);
-	for (int i = 0; san != NULL && i < sk_GENERAL_NAME_num(san); i++)
-		add_san(k, sk_GENERAL_NAME_value(san, i));
+	add_all(k, subject, san, false);
+}
+
+void
+codec_name_keys_add_asked(struct codec_name_keys *k, const X509_NAME *subject,
+    const GENERAL_NAMES *san)
+{
+	add_all(k, subject, san, true);
 }
 
 /* Part of a run: an ASCII letter or digit, or a byte of a non-ASCII character. */

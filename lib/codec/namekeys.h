@@ -7,18 +7,27 @@
  *
  * A key is a kind and a text, written "k:text": "h:" a host name (a dNSName,
  * or a CN with a dot or a colon in it, which TLS clients fall back to),
- * "i:" an IP address, "e:" an e-mail address, "u:" a URI, "o:" any other
- * SAN entry (est_san_text), "d:" a whole DN. Two names clients take for one
- * have one key: host names, e-mail addresses and URIs in lower case,
- * without surrounding spaces (and a host name without its final dot), IP
- * addresses by value and an IPv4-mapped one as its IPv4 address, whether
- * written as an IP entry, a DNS entry or a CN. A "d:" key holds each entry
- * as "OID=runs", sorted, '/' between them, where runs are the value's runs
- * of ASCII letters and digits and of non-ASCII bytes, lower-cased, '.'
- * between them: DNs equal as est_name_equal_unordered compares them (in any
- * order; values as X509_NAME_cmp, ASCII case and spacing aside) have one
- * key. A few more may share it, so a "d:" key finds candidates that
- * est_name_equal_unordered then decides on.
+ * "w:" the domain a wildcard in a host name's first label covers, "i:" an
+ * IP address, "e:" an e-mail address, "u:" a URI, "o:" any other SAN entry
+ * (est_san_text), "d:" a whole DN. Two names clients take for one have one
+ * key: host names, e-mail addresses and URIs in lower case, without
+ * surrounding spaces (and a host name without its final dot), IP addresses
+ * by value and an IPv4-mapped one as its IPv4 address, whether written as
+ * an IP entry, a DNS entry or a CN (trimmed as a host name). A "d:" key
+ * holds each entry as "OID=runs", sorted, '/' between them, where runs are
+ * the value's runs of ASCII letters and digits and of non-ASCII bytes,
+ * lower-cased, '.' between them: DNs equal as est_name_equal_unordered
+ * compares them (in any order; values as X509_NAME_cmp, ASCII case and
+ * spacing aside) have one key. A few more may share it, so a "d:" key finds
+ * candidates that est_name_equal_unordered then decides on.
+ *
+ * Names a client asks for are taken for registered ones they are not equal
+ * to: a wildcard for every name it covers, a CN without a dot for the
+ * single-label host name a TLS client falls back to it for. So the keys a
+ * request looks up (codec_name_keys_add_asked) are not those an end entity
+ * is indexed under (codec_name_keys_add_names): a request's names belong to
+ * another end entity when its asked keys meet that entity's indexed ones.
+ * Whenever these keys change, the store rebuilds its index (a schema step).
  */
 #ifndef ESTKIT_CODEC_NAMEKEYS_H
 #define ESTKIT_CODEC_NAMEKEYS_H
@@ -38,9 +47,16 @@ struct codec_name_keys {
 	bool oom;                       /* a key could not be kept */
 };
 
-/* Adds the keys of the names subject (NULL: none) and san (NULL: none) claim;
- * a key k holds already is not added again. */
+/* Adds the keys that an end entity registered with the names of subject (NULL:
+ * none) and san (NULL: none) is indexed under; a key k holds already is not
+ * added again. */
 void codec_name_keys_add_names(struct codec_name_keys *k, const X509_NAME *subject,
+    const GENERAL_NAMES *san);
+
+/* Adds the keys to look up for a request that asks for the names of subject
+ * and san (NULL: none): they meet those of every registration they would be
+ * taken for. */
+void codec_name_keys_add_asked(struct codec_name_keys *k, const X509_NAME *subject,
     const GENERAL_NAMES *san);
 
 /* More entries than est_name_equal_unordered compares: such a DN gets no "d:" key. */
@@ -57,7 +73,12 @@ void codec_name_keys_free(struct codec_name_keys *k);
 /* The IPv4 address in a (len octets) when it is ::ffff:a.b.c.d, else NULL. */
 const unsigned char *codec_mapped_ipv4(const unsigned char *a, int len);
 
-/* The address text reads as into addr: 4 or 16 (its length), 0 when it reads as none. */
-int codec_text_ip(const char *text, unsigned char addr[16]);
+/* A host name as written (len bytes) without surrounding spaces and one final
+ * dot: its start, and *len shortened. */
+const char *codec_host_trim(const char *text, size_t *len);
+
+/* The address a host name as written (len bytes, trimmed as codec_host_trim)
+ * reads as into addr: 4 or 16 (its length), 0 when it reads as none. */
+int codec_host_ip(const char *text, size_t len, unsigned char addr[16]);
 
 #endif

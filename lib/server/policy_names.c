@@ -8,6 +8,9 @@
  * apply to it, the allow lists when it has a dot (a bare device name such
  * as "dev-a" is not a host name anyone resolves) or reads as an address.
  *
+ * A CN that spells an address with a final dot or spaces around it is
+ * that address, as for the owner check.
+ *
  * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is checked as the IPv4
  * address it maps: stacks that accept it reach a.b.c.d, so
  * IP:::ffff:127.0.0.1 is loopback. Ranges written so were made IPv4 ranges
@@ -125,7 +128,7 @@ check_cn(const struct est_name_rules *r, const ASN1_STRING *value, struct est_er
 		ERR_clear_error();
 		return est_fail(e, EST_ERR_FORBIDDEN, "the subject's CN cannot be read as text");
 	}
-	if ((iplen = codec_text_ip((char *)utf8, addr)) != 0)
+	if ((iplen = codec_host_ip((char *)utf8, (size_t)len, addr)) != 0)
 		rc = check_ip(r, addr, iplen, "CN", e);
 	else
 		rc = check_dns(r, (char *)utf8, (size_t)len, "CN", true, e);

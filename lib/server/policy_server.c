@@ -9,9 +9,11 @@
  * like one, which TLS clients fall back to) and e-mail addresses ignoring
  * ASCII case, surrounding spaces and a host name's final dot; IP addresses
  * by value, an IPv4-mapped IPv6 one as its IPv4 address, whether written as
- * an IP entry, a DNS entry or a CN; URIs ignoring case. Found in review:
- * "DEV-B.corp.example", a trailing space or DNS:10.0.0.5 had passed the
- * byte-for-byte checks. Names become keys (lib/codec/namekeys.h) under
+ * an IP entry, a DNS entry or a CN; URIs ignoring case. A wildcard is taken
+ * for every name it covers, and a CN without a dot for a registered
+ * single-label host name. Found in review: "DEV-B.corp.example", a trailing
+ * space or DNS:10.0.0.5 had passed the byte-for-byte checks; "10.0.0.5.",
+ * *.corp.example and CN=printer had passed the index. Names become keys (lib/codec/namekeys.h) under
  * which the store indexes every end entity, so a request costs one index
  * look-up per name it asks for, however many end entities are registered
  * (a scan of them all took 73 ms per enrolment at 100,000).
@@ -62,9 +64,9 @@ visit(const struct est_ee *ee, void *arg)
 }
 
 /*
- * The asker's names, and its DN, as keys: each is one index look-up in the
- * store, whose candidates visit decides on. The "d:" key in asked meets
- * nothing in visit, which keys names only.
+ * The asker's names, and its DN, as the keys they ask for: each is one index
+ * look-up in the store, whose candidates visit decides on. The "d:" key in
+ * asked meets nothing in visit, which keys names only.
  */
 static enum est_err
 store_owner(void *arg, const X509_NAME *subject, const GENERAL_NAMES *san, int64_t self,
@@ -73,7 +75,7 @@ store_owner(void *arg, const X509_NAME *subject, const GENERAL_NAMES *san, int64
 	struct owner_walk w = { .subject = subject, .self = self };
 	enum est_err rc = EST_OK;
 
-	codec_name_keys_add_names(&w.asked, subject, san);
+	codec_name_keys_add_asked(&w.asked, subject, san);
 	codec_name_keys_add_dn(&w.asked, subject);
 	if (w.asked.oom)
 		rc = est_fail(e, EST_ERR_NOMEM, "out of memory");

@@ -12,7 +12,7 @@
 #include "estkit/store.h"
 
 /* The schema version every backend's migrations reach (checked in each). */
-#define EST_STORE_SCHEMA_VERSION 6
+#define EST_STORE_SCHEMA_VERSION 7
 
 /* sqlite/db.c */
 

@@ -1413,6 +1413,55 @@ name_keys_spellings(void **state)
 	assert_true(holds("CN=x", "URI:HTTPS://Dev.Example/", "u:https://dev.example/"));
 	/* A bare CN is no host name: two devices may both be "router". */
 	assert_false(holds("CN=router", NULL, "h:router"));
+	/* An address with a final dot is still the address (found in review: "h:10.0.0.5"). */
+	assert_true(holds("CN=10.0.0.5.", NULL, "i:10.0.0.5"));
+	assert_true(holds("CN=x", "DNS:10.0.0.5.", "i:10.0.0.5"));
+	assert_true(holds("CN=x", "DNS:2001:DB8:0::5.", "i:2001:db8::5"));
+}
+
+/* Whether the keys a request for dn_text's and san_text's names looks up hold key. */
+static bool
+asks(const char *dn_text, const char *san_text, const char *key)
+{
+	struct est_error e = { 0 };
+	struct codec_name_keys k = { 0 };
+	X509_NAME *name = NULL;
+	GENERAL_NAMES *san = NULL;
+	bool found = false;
+
+	assert_int_equal(est_name_parse(dn_text, &name, &e), EST_OK);
+	if (san_text != NULL)
+		assert_int_equal(est_san_parse(san_text, &san, &e), EST_OK);
+	codec_name_keys_add_asked(&k, name, san);
+	assert_false(k.oom);
+	for (size_t i = 0; i < k.n; i++)
+		found = found || strcmp(k.v[i], key) == 0;
+	codec_name_keys_free(&k);
+	X509_NAME_free(name);
+	GENERAL_NAMES_free(san);
+	return found;
+}
+
+/*
+ * A request's names are taken for registered ones they cover: a wildcard
+ * (EST-C-23: relying parties take *.corp.example for dev.corp.example),
+ * and a bare CN for a single-label dNSName a client falls back to it for.
+ * Names beside each other, and two bare CNs, are not taken for each other.
+ */
+static void
+name_keys_asked(void **state)
+{
+	(void)state;
+	assert_true(holds("CN=x", "DNS:Dev.Corp.Example", "w:corp.example"));
+	assert_true(holds("CN=dev.corp.example", NULL, "w:corp.example"));
+	assert_true(asks("CN=x", "DNS:*.CORP.example.", "w:corp.example"));
+	assert_true(asks("CN=x", "DNS:dev-*.corp.example", "w:corp.example"));
+	assert_true(asks("CN=*.corp.example", NULL, "w:corp.example"));
+	assert_false(asks("CN=x", "DNS:other.corp.example", "w:corp.example"));
+	assert_false(asks("CN=x", "DNS:a.*.example", "w:*.example"));
+	assert_true(asks("CN=Printer", NULL, "h:printer"));
+	assert_false(holds("CN=printer", NULL, "h:printer"));
+	assert_true(holds("CN=x", "DNS:printer", "h:printer"));
 }
 
 /* Whether the DNs' "d:" keys are equal: only DN keys, so compare the last keys. */
@@ -1506,6 +1555,7 @@ main(void)
 		cmocka_unit_test(names_typed_by_people),
 		cmocka_unit_test(name_keys_spellings),
 		cmocka_unit_test(name_keys_dn),
+		cmocka_unit_test(name_keys_asked),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, free_keys);

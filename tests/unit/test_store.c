@@ -267,7 +267,7 @@ test_fresh_schema_and_mode(void **state)
 	int version = 0;
 
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 6);
+	assert_int_equal(version, 7);
 	assert_int_equal(stat(fx->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	raw_query(fx->path, "PRAGMA journal_mode", buf, sizeof(buf));
@@ -706,7 +706,7 @@ test_reopen_keeps_data(void **state)
 	fx->st = NULL;
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 6);
+	assert_int_equal(version, 7);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "B", &got, &e), EST_OK);
 	assert_int_equal(got->id, rec->id);
 	assert_int_equal(got->der_len, rec->der_len);
@@ -743,7 +743,7 @@ test_migration_from_2(void **state)
 	sqlite3_close(db);
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 6);
+	assert_int_equal(version, 7);
 	/* Step 6: end entities registered before are indexed by their names' keys. */
 	assert_int_equal(by_key(fx->st, "h:old.corp.example"), 1);
 	assert_int_equal(by_key(fx->st, "i:10.0.0.9"), 1);
@@ -759,6 +759,40 @@ test_migration_from_2(void **state)
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "C", &got, &e), EST_OK);
 	est_cert_rec_free(got);
 	est_cert_rec_free(rec);
+}
+
+/*
+ * Step 7 files the end entities again under the keys of today: one indexed
+ * at step 6 under "h:10.0.0.5" for its "10.0.0.5." would be missed by the
+ * look-up of 10.0.0.5 as an address, and its host name under no wildcard.
+ */
+static void
+test_migration_from_6(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_ee *ee = make_named_ee("old", "CN=old", "DNS:10.0.0.5., DNS:old.corp.example");
+	int version = 0;
+	sqlite3 *db;
+
+	assert_int_equal(est_store_put_ee(fx->st, ee, &e), EST_OK);
+	est_store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM ee_names; INSERT INTO ee_names (key, ee_id) "
+	    "SELECT k, id FROM end_entities, (SELECT 'h:10.0.0.5' AS k UNION "
+	    "SELECT 'h:old.corp.example' UNION SELECT 'd:2.5.4.3=old'); PRAGMA user_version = 6",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
+	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
+	assert_int_equal(version, 7);
+	assert_int_equal(by_key(fx->st, "i:10.0.0.5"), 1);
+	assert_int_equal(by_key(fx->st, "h:10.0.0.5"), 0);
+	assert_int_equal(by_key(fx->st, "w:corp.example"), 1);
+	assert_int_equal(by_key(fx->st, "h:old.corp.example"), 1);
+	assert_int_equal(by_key(fx->st, "d:2.5.4.3=old"), 1);
+	est_ee_free(ee);
 }
 
 static struct est_req_rec *
@@ -862,7 +896,7 @@ test_newer_schema_refused(void **state)
 	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
 	assert_null(other);
 	assert_non_null(strstr(e.msg, path));
-	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (6)"));
+	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (7)"));
 }
 
 static void
@@ -913,7 +947,7 @@ test_uri_dispatch(void **state)
 	snprintf(uri, sizeof(uri), "SQLite:%s", fx->path);
 	assert_int_equal(est_store_open(uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(other, &version, &e), EST_OK);
-	assert_int_equal(version, 6);
+	assert_int_equal(version, 7);
 	est_store_close(other);
 	est_store_close(NULL);
 }
@@ -1455,11 +1489,12 @@ test_pg_schema_versions(void **state)
 	assert_non_null(strstr(e.msg, "estadm db migrate"));
 	assert_int_equal(est_store_migrate(fx->uri, &from, &to, &e), EST_OK);
 	assert_int_equal(from, 3);
-	assert_int_equal(to, 6);
+	assert_int_equal(to, 7);
 	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_check(other, true, &e), EST_OK);
 	assert_int_equal(by_key(other, "h:old.corp.example"), 1);
 	assert_int_equal(by_key(other, "i:10.0.0.9"), 1);
+	assert_int_equal(by_key(other, "w:corp.example"), 1);
 	est_store_close(other);
 	est_ee_free(ee);
 }
@@ -1478,6 +1513,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nested_list_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),

@@ -145,6 +145,8 @@ static const char *const migrations[] = {
 	" ee_id BIGINT NOT NULL REFERENCES end_entities (id) ON DELETE CASCADE,"
 	" PRIMARY KEY (key, ee_id));"
 	"CREATE INDEX ee_names_ee ON ee_names (ee_id);",
+	/* 7: the keys of names changed (as in SQLite's step 7); pg_index_all_ee files them again. */
+	"DELETE FROM ee_names;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -154,6 +156,7 @@ _Static_assert(SCHEMA_VERSION == EST_STORE_SCHEMA_VERSION,
 /* What a step needs done in C after its SQL, in the migration's transaction. */
 static enum est_err (*const after_step[SCHEMA_VERSION])(struct pg_store *, struct est_error *) = {
 	[5] = pg_index_all_ee,
+	[6] = pg_index_all_ee,
 };
 
 /* ---- parameters ---- */

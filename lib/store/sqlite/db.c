@@ -134,6 +134,13 @@ static const char *const migrations[] = {
 	" ee_id INTEGER NOT NULL REFERENCES end_entities (id) ON DELETE CASCADE,"
 	" PRIMARY KEY (key, ee_id)) WITHOUT ROWID;"
 	"CREATE INDEX ee_names_ee ON ee_names (ee_id);",
+	/*
+	 * 7: the keys of names changed (codec/namekeys.h: an address with a
+	 * final dot is an address, host names under the domains wildcards
+	 * cover); entities indexed under the old ones would be missed.
+	 * sq_index_all_ee files them again.
+	 */
+	"DELETE FROM ee_names;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -141,6 +148,7 @@ static const char *const migrations[] = {
 /* What a step needs done in C after its SQL, in its transaction. */
 static enum est_err (*const after_step[SCHEMA_VERSION])(struct sq_store *, struct est_error *) = {
 	[5] = sq_index_all_ee,
+	[6] = sq_index_all_ee,
 };
 _Static_assert(SCHEMA_VERSION == EST_STORE_SCHEMA_VERSION, "store_int.h: schema version");
 
