@@ -80,14 +80,28 @@ has_key(const struct codec_name_keys *k, const char *key)
 	return false;
 }
 
+/*
+ * Where to cut len bytes of text to at most max: not inside a UTF-8
+ * character, because PostgreSQL refuses a text that ends in half of one
+ * (estadm could not register such a name, and estd could not look it up).
+ */
+static size_t
+utf8_cut(const char *text, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)text[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
 /* kind and text (cut at 255 bytes) as one key, unless k holds it already. */
 static void
 push(struct codec_name_keys *k, char kind, const char *text, size_t len)
 {
 	char key[CODEC_NAME_KEY_MAX];
 
-	if (len > CODEC_NAME_KEY_MAX - 3)
-		len = CODEC_NAME_KEY_MAX - 3;
+	len = utf8_cut(text, len, CODEC_NAME_KEY_MAX - 3);
 	key[0] = kind;
 	key[1] = ':';
 	memcpy(key + 2, text, len);
@@ -285,15 +299,21 @@ entry_text(const X509_NAME_ENTRY *ent, char *buf, size_t size)
 	buf[n++] = '=';
 	if ((len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ent))) < 0)
 		len = 0;
-	for (int i = 0; i < len && (size_t)n < size - 2; i++) {
-		if (!in_run(utf8[i])) {
+	for (int i = 0; i < len; i++) {
+		unsigned char c = utf8[i];
+		/* A character whole or not at all (utf8_cut); its later bytes then fit. */
+		size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+
+		if (!in_run(c)) {
 			sep = buf[n - 1] != '=';
 			continue;
 		}
+		if ((size_t)n + sep + need > size - 1)
+			break;
 		if (sep)
 			buf[n++] = '.';
 		sep = false;
-		buf[n++] = lower(utf8[i]);
+		buf[n++] = lower(c);
 	}
 	buf[n] = '\0';
 	OPENSSL_free(utf8);
@@ -326,8 +346,7 @@ codec_name_keys_add_dn(struct codec_name_keys *k, const X509_NAME *subject)
 
 		if (i > 0)
 			key[len++] = '/';
-		if (m > sizeof(key) - 3 - len)
-			m = sizeof(key) - 3 - len;
+		m = utf8_cut(ents[i], m, sizeof(key) - 3 - len);
 		memcpy(key + len, ents[i], m);
 		len += m;
 	}

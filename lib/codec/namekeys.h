@@ -19,7 +19,8 @@
  * lower-cased, '.' between them: DNs equal as est_name_equal_unordered
  * compares them (in any order; values as X509_NAME_cmp, ASCII case and
  * spacing aside) have one key. A few more may share it, so a "d:" key finds
- * candidates that est_name_equal_unordered then decides on.
+ * candidates that est_name_equal_unordered then decides on. Keys are cut at
+ * a character, never inside one (PostgreSQL stores only whole UTF-8).
  *
  * Names a client asks for are taken for registered ones they are not equal
  * to: a wildcard for every name it covers, a CN without a dot for the

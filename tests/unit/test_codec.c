@@ -1464,6 +1464,57 @@ name_keys_asked(void **state)
 	assert_true(holds("CN=x", "DNS:printer", "h:printer"));
 }
 
+/* Whether text is whole UTF-8 characters (as PostgreSQL stores text). */
+static bool
+whole_utf8(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p != '\0') {
+		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 0;
+
+		if (n == 0)
+			return false;
+		for (size_t i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		p += n;
+	}
+	return true;
+}
+
+/*
+ * Keys are cut at 255 bytes, never inside a character: PostgreSQL refused a
+ * key that ended in half of one, so such an end entity could not be
+ * registered there, nor a request for its names be looked up.
+ */
+static void
+name_keys_whole_characters(void **state)
+{
+	char dn[1024], san[1024], *p;
+	struct codec_name_keys k;
+
+	(void)state;
+	for (int shift = 0; shift < 4; shift++) {
+		p = dn + sprintf(dn, "O=%.*s", shift, "abc");
+		for (int f = 0; f < 3; f++) {
+			p += sprintf(p, "%s", f == 0 ? "" : f == 1 ? ",OU=" : ",L=");
+			for (int i = 0; i < 60; i++)
+				p += sprintf(p, "\xc3\xa4");
+		}
+		p = san + sprintf(san, "DNS:%.*s", shift, "abc");
+		for (int i = 0; i < 150; i++)
+			p += sprintf(p, "\xc3\xa4");
+		keys_of(dn, san, true, &k);
+		assert_true(k.n >= 2);
+		for (size_t i = 0; i < k.n; i++) {
+			assert_true(strlen(k.v[i]) > 200);
+			assert_true(whole_utf8(k.v[i]));
+		}
+		codec_name_keys_free(&k);
+	}
+}
+
 /* Whether the DNs' "d:" keys are equal: only DN keys, so compare the last keys. */
 static bool
 dn_keys_equal(const char *a, const char *b)
@@ -1556,6 +1607,7 @@ main(void)
 		cmocka_unit_test(name_keys_spellings),
 		cmocka_unit_test(name_keys_dn),
 		cmocka_unit_test(name_keys_asked),
+		cmocka_unit_test(name_keys_whole_characters),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, free_keys);

@@ -34,6 +34,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "codec/namekeys.h"
 #include "estkit/codec.h"
 #include "estkit/store.h"
 
@@ -1121,6 +1122,54 @@ test_ee_found_by_name_keys(void **state)
 	est_ee_free(bad);
 }
 
+/*
+ * Names whose keys are cut at 255 bytes are registered and found on both
+ * backends: a key once ended in half a UTF-8 character, which PostgreSQL
+ * refuses, so such an end entity could not be registered (nor an older one
+ * indexed by the migration).
+ */
+static void
+test_ee_long_names_indexed(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+
+	for (int shift = 0; shift < 4; shift++) {
+		char dn[1024], san[1024], user[16], *p;
+		struct codec_name_keys k = { 0 };
+		const unsigned char *der;
+		X509_NAME *name;
+		GENERAL_NAMES *names;
+		struct est_ee *ee;
+
+		p = dn + sprintf(dn, "O=%.*s", shift, "abc");
+		for (int f = 0; f < 3; f++) {
+			p += sprintf(p, "%s", f == 0 ? "" : f == 1 ? ",OU=" : ",L=");
+			for (int i = 0; i < 60; i++)
+				p += sprintf(p, "\xc3\xa4");
+		}
+		p = san + sprintf(san, "DNS:%.*s", shift, "abc");
+		for (int i = 0; i < 150; i++)
+			p += sprintf(p, "\xc3\xa4");
+		snprintf(user, sizeof(user), "long-%d", shift);
+		ee = make_named_ee(user, dn, san);
+		assert_int_equal(est_store_put_ee(fx->st, ee, &e), EST_OK);
+		der = ee->subject_der;
+		name = d2i_X509_NAME(NULL, &der, (long)ee->subject_der_len);
+		der = ee->san_der;
+		names = d2i_GENERAL_NAMES(NULL, &der, (long)ee->san_der_len);
+		codec_name_keys_add_names(&k, name, names);
+		codec_name_keys_add_dn(&k, name);
+		assert_true(k.n >= 2);
+		for (size_t i = 0; i < k.n; i++)
+			assert_int_equal(by_key(fx->st, k.v[i]), 1);
+		codec_name_keys_free(&k);
+		X509_NAME_free(name);
+		GENERAL_NAMES_free(names);
+		est_ee_free(ee);
+	}
+}
+
 static void
 test_ee_list_and_ext_ca(void **state)
 {
@@ -1528,6 +1577,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_renewal_replaces_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ee_long_names_indexed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
 	};
 	const struct CMUnitTest pg_tests[] = {
@@ -1545,6 +1595,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_renewal_replaces_once, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_ee_long_names_indexed, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_reconnects, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_schema_versions, setup_pg, teardown_pg),

@@ -137,8 +137,8 @@ static const char *const migrations[] = {
 	/*
 	 * 7: the keys of names changed (codec/namekeys.h: an address with a
 	 * final dot is an address, host names under the domains wildcards
-	 * cover); entities indexed under the old ones would be missed.
-	 * sq_index_all_ee files them again.
+	 * cover, keys cut at a whole character); entities indexed under the old
+	 * ones would be missed. sq_index_all_ee files them again.
 	 */
 	"DELETE FROM ee_names;",
 };
