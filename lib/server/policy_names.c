@@ -8,8 +8,9 @@
  * apply to it, the allow lists when it has a dot (a bare device name such
  * as "dev-a" is not a host name anyone resolves) or reads as an address.
  *
- * A CN that spells an address with a final dot or spaces around it is
- * that address, as for the owner check.
+ * A host name is read as relying parties read it: without surrounding
+ * spaces and a final dot, and as the address it spells when it spells one
+ * (a dNSName then passes the address rules too).
  *
  * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is checked as the IPv4
  * address it maps: stacks that accept it reach a.b.c.d, so
@@ -18,6 +19,7 @@
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -97,24 +99,36 @@ check_ip(const struct est_name_rules *r, const unsigned char *a, int len, const 
 	return EST_OK;
 }
 
-/* A host name (dNSName, or a CN with dot_needed_for_allow) against the rules. */
+/*
+ * A host name (dNSName, or a CN: is_cn) against the rules, as relying
+ * parties and the owner check read it: without surrounding spaces and a
+ * final dot ("localhost." is localhost).
+ */
 static enum est_err
-check_dns(const struct est_name_rules *r, const char *name, size_t len, const char *what,
+check_dns(const struct est_name_rules *r, const char *text, size_t len, const char *what,
     bool is_cn, struct est_error *e)
 {
-	if (strlen(name) != len)
+	const char *start;
+	char *name;
+	enum est_err rc = EST_OK;
+
+	if (memchr(text, '\0', len) != NULL)
 		return est_fail(e, EST_ERR_FORBIDDEN, "%s holds a NUL character", what);
+	start = codec_host_trim(text, &len);
+	if ((name = strndup(start, len)) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	if (!r->allow_wildcards && strchr(name, '*') != NULL)
-		return est_fail(e, EST_ERR_FORBIDDEN, "%s \"%.80s\": wildcards are refused on this "
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "%s \"%.80s\": wildcards are refused on this "
 		    "alias (allow-wildcards = no)", what, name);
-	if (dns_listed(r->dns_deny, r->n_dns_deny, name))
-		return est_fail(e, EST_ERR_FORBIDDEN, "%s \"%.80s\" is refused on this alias "
+	else if (dns_listed(r->dns_deny, r->n_dns_deny, name))
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "%s \"%.80s\" is refused on this alias "
 		    "(deny-dns-names)", what, name);
-	if (r->n_dns_allow > 0 && (!is_cn || strchr(name, '.') != NULL) &&
+	else if (r->n_dns_allow > 0 && (!is_cn || strchr(name, '.') != NULL) &&
 	    !dns_listed(r->dns_allow, r->n_dns_allow, name))
-		return est_fail(e, EST_ERR_FORBIDDEN, "%s \"%.80s\" is outside the alias's "
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "%s \"%.80s\" is outside the alias's "
 		    "dns-names", what, name);
-	return EST_OK;
+	free(name);
+	return rc;
 }
 
 static enum est_err
@@ -187,17 +201,26 @@ san_bit(int type, const char **name)
 static enum est_err
 check_san_entry(const struct est_name_rules *r, const GENERAL_NAME *gn, struct est_error *e)
 {
-	const char *tname;
+	const char *tname, *text;
 	unsigned bit = san_bit(gn->type, &tname);
 	const ASN1_STRING *s;
+	unsigned char addr[16];
+	enum est_err rc;
+	size_t len;
+	int iplen;
 
 	if (bit == 0 || (r->san_types & bit) == 0)
 		return est_fail(e, EST_ERR_FORBIDDEN, "subjectAltName type %s is not allowed on "
 		    "this alias (san-types)", tname);
 	if (gn->type == GEN_DNS) {
+		/* One that reads as an address is that address to some clients (and the owner check). */
 		s = gn->d.dNSName;
-		return check_dns(r, (const char *)ASN1_STRING_get0_data(s),
-		    (size_t)ASN1_STRING_length(s), "dNSName", false, e);
+		text = (const char *)ASN1_STRING_get0_data(s);
+		len = (size_t)ASN1_STRING_length(s);
+		if ((rc = check_dns(r, text, len, "dNSName", false, e)) != EST_OK)
+			return rc;
+		iplen = codec_host_ip(text, len, addr);
+		return iplen != 0 ? check_ip(r, addr, iplen, "dNSName", e) : EST_OK;
 	}
 	if (gn->type == GEN_IPADD)
 		return check_ip(r, ASN1_STRING_get0_data(gn->d.iPAddress),

@@ -82,9 +82,15 @@ free "a name beside a registered one" "$EST" "/CN=other.corp.example" \
 taken "its single-label DNS name as the CN" "$EST" "/CN=PRINTER"
 free "a bare CN that another end entity has as its own bare CN" "$EST" "/CN=router/O=Elsewhere"
 
-# ---- a CN that spells an address is checked as that address -------------------------
+# ---- the deny lists see the spellings the keys see -------------------------------------
+csr dl "/CN=box.acme.org" -addext "subjectAltName=DNS:localhost."
+answer 403 "is refused on this alias" "HTTP user asks for DNS:localhost." "$EST/simpleenroll" dl.b64 "${AUTH[@]}"
+csr dl "/CN=localhost "
+answer 403 "is refused on this alias" "HTTP user asks for CN=\"localhost \"" "$EST/simpleenroll" dl.b64 "${AUTH[@]}"
 csr dl "/CN=127.0.0.1."
 answer 403 "is refused on this alias" "HTTP user asks for CN=127.0.0.1." "$EST/simpleenroll" dl.b64 "${AUTH[@]}"
+csr dl "/CN=box.acme.org" -addext "subjectAltName=DNS:127.0.0.1"
+answer 403 "is refused on this alias" "HTTP user asks for DNS:127.0.0.1" "$EST/simpleenroll" dl.b64 "${AUTH[@]}"
 
 # ---- the owner is not refused its own names --------------------------------------------
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout devv.key -outform DER \
