@@ -60,7 +60,8 @@ void codec_name_keys_add_names(struct codec_name_keys *k, const X509_NAME *subje
 void codec_name_keys_add_asked(struct codec_name_keys *k, const X509_NAME *subject,
     const GENERAL_NAMES *san);
 
-/* More entries than est_name_equal_unordered compares: such a DN gets no "d:" key. */
+/* More entries than est_name_equal_unordered compares: such a DN gets no "d:" key,
+ * est_name_parse refuses one, and the policy refuses to issue one. */
 #define CODEC_NAME_DN_MAX 64
 
 /* Adds the "d:" key of subject (none for an empty DN or one of over CODEC_NAME_DN_MAX entries). */

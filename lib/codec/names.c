@@ -126,6 +126,12 @@ est_name_parse(const char *text, X509_NAME **out, struct est_error *e)
 		if (*end == '\0')
 			break;
 	}
+	/* est_name_equal_unordered takes no more: the policy could not tell it was this one. */
+	if (X509_NAME_entry_count(name) > CODEC_NAME_DN_MAX) {
+		X509_NAME_free(name);
+		return est_fail(e, EST_ERR_BADREQ, "DN \"%.200s\": at most %d attributes", text,
+		    CODEC_NAME_DN_MAX);
+	}
 	*out = name;
 	return EST_OK;
 }

@@ -164,6 +164,13 @@ check_subject(const struct est_name_rules *r, const X509_NAME *subject, struct e
 {
 	enum est_err rc;
 
+	/*
+	 * est_name_equal_unordered calls longer DNs different from every other:
+	 * one registered (before estadm refused them) would be anyone's.
+	 */
+	if (X509_NAME_entry_count(subject) > CODEC_NAME_DN_MAX)
+		return est_fail(e, EST_ERR_FORBIDDEN, "the subject has %d attributes; at most %d",
+		    X509_NAME_entry_count(subject), CODEC_NAME_DN_MAX);
 	for (int i = 0; i < X509_NAME_entry_count(subject); i++) {
 		const X509_NAME_ENTRY *ent = X509_NAME_get_entry(subject, i);
 		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(ent));

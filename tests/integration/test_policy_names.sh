@@ -82,6 +82,19 @@ free "a name beside a registered one" "$EST" "/CN=other.corp.example" \
 taken "its single-label DNS name as the CN" "$EST" "/CN=PRINTER"
 free "a bare CN that another end entity has as its own bare CN" "$EST" "/CN=router/O=Elsewhere"
 
+# ---- a DN of more attributes than the comparison takes ----------------------------------
+# est_name_equal_unordered calls two DNs of over 64 attributes different, so one registered
+# so long was anyone's: estadm refuses to register one, and estd to issue one.
+long=CN=dev-m
+longsubj=/CN=dev-m
+for i in $(seq 64); do long="$long,OU=u$i"; longsubj="$longsubj/OU=u$i"; done
+"${ADM[@]}" ee add --username dev-m --dn "$long" --alias est --password - <<< code-m > out.txt 2>&1 &&
+    fail "estadm registered a DN of 65 attributes"
+grep -q "at most 64" out.txt || fail "estadm ee add with 65 attributes: $(cat out.txt)"
+ok "estadm refuses a DN of 65 attributes"
+csr dl "$longsubj"
+answer 403 "at most 64" "HTTP user asks for a subject of 65 attributes" "$EST/simpleenroll" dl.b64 "${AUTH[@]}"
+
 # ---- the deny lists see the spellings the keys see -------------------------------------
 csr dl "/CN=box.acme.org" -addext "subjectAltName=DNS:localhost."
 answer 403 "is refused on this alias" "HTTP user asks for DNS:localhost." "$EST/simpleenroll" dl.b64 "${AUTH[@]}"

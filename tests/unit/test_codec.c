@@ -1515,6 +1515,31 @@ name_keys_whole_characters(void **state)
 	}
 }
 
+/*
+ * est_name_equal_unordered calls DNs of over 64 attributes different from
+ * every DN, itself included: one registered so would be anyone's, so none
+ * is registered (and the policy issues none, test_policy_names).
+ */
+static void
+name_over_dn_max_refused(void **state)
+{
+	struct est_error e = { 0 };
+	X509_NAME *name = NULL;
+	char dn[1024] = "CN=dev-m";
+
+	(void)state;
+	for (int i = 1; i < CODEC_NAME_DN_MAX; i++)
+		snprintf(dn + strlen(dn), sizeof(dn) - strlen(dn), ",OU=u%d", i);
+	assert_int_equal(est_name_parse(dn, &name, &e), EST_OK);
+	assert_true(est_name_equal_unordered(name, name));
+	X509_NAME_free(name);
+	name = NULL;
+	strcat(dn, ",OU=one-more");
+	assert_int_equal(est_name_parse(dn, &name, &e), EST_ERR_BADREQ);
+	assert_non_null(strstr(e.msg, "at most 64 attributes"));
+	assert_null(name);
+}
+
 /* Whether the DNs' "d:" keys are equal: only DN keys, so compare the last keys. */
 static bool
 dn_keys_equal(const char *a, const char *b)
@@ -1607,6 +1632,7 @@ main(void)
 		cmocka_unit_test(name_keys_spellings),
 		cmocka_unit_test(name_keys_dn),
 		cmocka_unit_test(name_keys_asked),
+		cmocka_unit_test(name_over_dn_max_refused),
 		cmocka_unit_test(name_keys_whole_characters),
 	};
 
