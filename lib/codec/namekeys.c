@@ -50,8 +50,10 @@ codec_host_trim(const char *text, size_t *len)
 	}
 	while (n > 0 && space((unsigned char)text[n - 1]))
 		n--;
+	/* Spaces before the dot too: add_key would drop them, and the rules must see that name. */
 	if (n > 1 && text[n - 1] == '.')
-		n--;
+		for (n--; n > 0 && space((unsigned char)text[n - 1]); n--)
+			;
 	*len = n;
 	return text;
 }

@@ -76,7 +76,7 @@ void codec_name_keys_free(struct codec_name_keys *k);
 const unsigned char *codec_mapped_ipv4(const unsigned char *a, int len);
 
 /* A host name as written (len bytes) without surrounding spaces and one final
- * dot: its start, and *len shortened. */
+ * dot (and spaces before it): its start, and *len shortened. */
 const char *codec_host_trim(const char *text, size_t *len);
 
 /* The address a host name as written (len bytes, trimmed as codec_host_trim)

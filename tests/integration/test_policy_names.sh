@@ -64,6 +64,7 @@ taken "its IPv4 address as a DNS name with a final dot" "$EST" "/CN=thief.acme.o
 taken "its IPv4 address as the CN with a final dot" "$EST" "/CN=10.0.0.5."
 taken "its IPv4 address as the CN with a trailing space" "$EST" "/CN=10.0.0.5 "
 taken "its IPv6 address as the CN with a trailing space" "$EST" "/CN=2001:DB8:0::5 "
+taken "its IPv4 address as the CN, a space before a final dot" "$EST" "/CN=10.0.0.5 ."
 
 # ---- a wildcard over a registered host name -------------------------------------------
 taken "a wildcard over its DNS name" "$EST/wild" "/CN=thief.acme.org" \
@@ -100,6 +101,8 @@ csr dl "/CN=box.acme.org" -addext "subjectAltName=DNS:localhost."
 answer 403 "is refused on this alias" "HTTP user asks for DNS:localhost." "$EST/simpleenroll" dl.b64 "${AUTH[@]}"
 csr dl "/CN=localhost "
 answer 403 "is refused on this alias" "HTTP user asks for CN=\"localhost \"" "$EST/simpleenroll" dl.b64 "${AUTH[@]}"
+csr dl "/CN=localhost ."
+answer 403 "is refused on this alias" "HTTP user asks for CN=\"localhost .\"" "$EST/simpleenroll" dl.b64 "${AUTH[@]}"
 csr dl "/CN=127.0.0.1."
 answer 403 "is refused on this alias" "HTTP user asks for CN=127.0.0.1." "$EST/simpleenroll" dl.b64 "${AUTH[@]}"
 csr dl "/CN=box.acme.org" -addext "subjectAltName=DNS:127.0.0.1"

@@ -1417,6 +1417,7 @@ name_keys_spellings(void **state)
 	assert_true(holds("CN=10.0.0.5.", NULL, "i:10.0.0.5"));
 	assert_true(holds("CN=x", "DNS:10.0.0.5.", "i:10.0.0.5"));
 	assert_true(holds("CN=x", "DNS:2001:DB8:0::5.", "i:2001:db8::5"));
+	assert_true(holds("CN=10.0.0.5 .", NULL, "i:10.0.0.5"));
 }
 
 /* Whether the keys a request for dn_text's and san_text's names looks up hold key. */
