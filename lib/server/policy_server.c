@@ -13,10 +13,11 @@
  * for every name it covers, and a CN without a dot for a registered
  * single-label host name. Found in review: "DEV-B.corp.example", a trailing
  * space or DNS:10.0.0.5 had passed the byte-for-byte checks; "10.0.0.5.",
- * *.corp.example and CN=printer had passed the index. Names become keys (lib/codec/namekeys.h) under
- * which the store indexes every end entity, so a request costs one index
- * look-up per name it asks for, however many end entities are registered
- * (a scan of them all took 73 ms per enrolment at 100,000).
+ * *.corp.example and CN=printer had passed the index. Names become keys
+ * (lib/codec/namekeys.h) under which the store indexes every end entity,
+ * so a request costs one index look-up per name it asks for, however many
+ * end entities are registered (a scan of them all took 73 ms per enrolment
+ * at 100,000).
  */
 #include <stdio.h>
 
