@@ -88,6 +88,9 @@ enum est_err ca_cert_new(const X509_NAME *subject, const X509_NAME *issuer,
  * SHA-384 for EC keys of 384 bits and more, else SHA-256. */
 const EVP_MD *ca_sign_md(EVP_PKEY *key);
 
+/* Unix seconds of a certificate time; 0 when unreadable (rollover.c). */
+time_t ca_unix_time(const ASN1_TIME *t);
+
 /* Sign cert with key, using the digest that suits the key. */
 enum est_err ca_cert_sign(X509 *cert, EVP_PKEY *key, struct est_error *e);
 

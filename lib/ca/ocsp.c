@@ -9,7 +9,6 @@
  */
 #include <ctype.h>
 #include <limits.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,19 +190,6 @@ est_ocsp_request_certids(const struct est_ocsp_request *req, unsigned char **der
 	return EST_OK;
 }
 
-/* Unix seconds of a certificate time; 0 when unreadable. */
-static time_t
-unix_of(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (ASN1_TIME_to_tm(t, &tm) != 1) {
-		ERR_clear_error();
-		return 0;
-	}
-	return timegm(&tm);
-}
-
 /* DER of resp, malloc'd. */
 static enum est_err
 response_der(OCSP_RESPONSE *resp, unsigned char **der, size_t *derlen, struct est_error *e)
@@ -280,9 +266,9 @@ est_ocsp_signer_until(const struct est_ca *ca, time_t now, time_t limit)
 	if (r == NULL || ca->ca_key == NULL)
 		return limit;
 	if (valid_at(r, now))
-		edge = unix_of(X509_get0_notAfter(r));
+		edge = ca_unix_time(X509_get0_notAfter(r));
 	else if (X509_cmp_time(X509_get0_notBefore(r), &now) > 0)
-		edge = unix_of(X509_get0_notBefore(r)) - 1;
+		edge = ca_unix_time(X509_get0_notBefore(r)) - 1;
 	return edge < limit ? (edge < now ? now : edge) : limit;
 }
 

@@ -82,9 +82,8 @@ make_ca_cert(const X509_NAME *subject, EVP_PKEY *pub, const ASN1_OCTET_STRING *s
 	return rc;
 }
 
-/* Unix seconds of a certificate time; 0 when unreadable. */
-static time_t
-unix_of(const ASN1_TIME *t)
+time_t
+ca_unix_time(const ASN1_TIME *t)
 {
 	struct tm tm;
 
@@ -107,7 +106,7 @@ est_ca_make_successor(const struct est_ca *old, EVP_PKEY *key, const char *cn, u
 	if (days < 1 || days > MAX_ROOT_DAYS)
 		return est_fail(e, EST_ERR_CONFIG, "root CA validity must be 1-%d days, not %u",
 		    MAX_ROOT_DAYS, days);
-	if (end <= unix_of(X509_get0_notAfter(old->ca_cert)))
+	if (end <= ca_unix_time(X509_get0_notAfter(old->ca_cert)))
 		return est_fail(e, EST_ERR_CONFIG, "the new CA certificate must outlive the old one "
 		    "(clients take the root with the latest notAfter as the current one): give more "
 		    "days");
@@ -137,7 +136,7 @@ enum est_err
 est_ca_make_rollover(const struct est_ca *old, const struct est_ca *next, X509 **old_with_new,
     X509 **new_with_old, struct est_error *e)
 {
-	time_t end = unix_of(X509_get0_notAfter(old->ca_cert));
+	time_t end = ca_unix_time(X509_get0_notAfter(old->ca_cert));
 	enum est_err rc;
 
 	if (old->ca_key == NULL || next->ca_key == NULL)
