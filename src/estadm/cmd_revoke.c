@@ -7,6 +7,7 @@
  * and estd renews the CRL itself on its next request or check, which is
  * said on standard error.
  */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -311,6 +312,28 @@ out:
 
 /* ---- ca ocsp-responder --------------------------------------------------- */
 
+/*
+ * How the configuration must name FILE, which was just written: estd reads
+ * relative paths from the configuration's directory, not from where estadm
+ * ran, so "var/ocsp.pem" given with -c var/estd.conf is "ocsp.pem" there.
+ * A file elsewhere is named by its absolute path.
+ */
+static void
+conf_name(const struct est_config *cfg, const char *file, char *out, size_t size)
+{
+	char *dir = realpath(cfg->dir, NULL), *abs = realpath(file, NULL);
+	size_t n = dir != NULL ? strlen(dir) : 0;
+
+	if (abs == NULL)
+		snprintf(out, size, "%s", file);
+	else if (dir != NULL && strncmp(abs, dir, n) == 0 && abs[n] == '/')
+		snprintf(out, size, "%s", abs + n + 1);
+	else
+		snprintf(out, size, "%s", abs);
+	free(dir);
+	free(abs);
+}
+
 /* estadm ca ocsp-responder NAME --cert FILE --key FILE [--days N] [--key-type SPEC] */
 int
 adm_ca_ocsp_responder(const struct adm_ctx *ctx, int argc, char **argv)
@@ -330,7 +353,7 @@ adm_ca_ocsp_responder(const struct adm_ctx *ctx, int argc, char **argv)
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	unsigned long days = 365;
-	char cn[128], *end;
+	char cn[128], *end, conf_cert[PATH_MAX], conf_key[PATH_MAX];
 	int c, status;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -371,8 +394,10 @@ adm_ca_ocsp_responder(const struct adm_ctx *ctx, int argc, char **argv)
 	}
 	printf("created %s and %s (\"%s\", id-kp-OCSPSigning, ocsp-nocheck)\n", key_path,
 	    cert_path, cn);
-	printf("add to [ca %s] and restart estd:\n  ocsp-certificate = %s\n  ocsp-key = %s\n",
-	    cc->name, cert_path, key_path);
+	conf_name(cfg, cert_path, conf_cert, sizeof(conf_cert));
+	conf_name(cfg, key_path, conf_key, sizeof(conf_key));
+	printf("add to [ca %s] of %s and restart estd:\n  ocsp-certificate = %s\n  ocsp-key = %s\n",
+	    cc->name, cfg->path, conf_cert, conf_key);
 out:
 	X509_free(cert);
 	EVP_PKEY_free(key);

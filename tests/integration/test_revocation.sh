@@ -201,10 +201,16 @@ expect_status 405 "PUT to the OCSP responder" "$BASE/ocsp" -X PUT
 ok "malformed OCSP requests (POST and GET) answered malformedRequest; 405 for other methods"
 
 # ---- delegated responder (point 2) --------------------------------------------
-"${ADM[@]}" ca ocsp-responder ManagementCA --cert "$T/var/ocsp.pem" --key "$T/var/ocsp.key" >/dev/null
+# As docs/revocation.md runs it, from the configuration's parent directory;
+# the lines estadm prints are pasted into the configuration as they are
+# (they once named var/ocsp.pem, which estd reads as var/var/ocsp.pem).
+(cd "$T" && "$ESTADM" -c var/estd.conf ca ocsp-responder ManagementCA --cert var/ocsp.pem --key var/ocsp.key) > resp.out
 openssl x509 -in var/ocsp.pem -noout -text | grep_all 'OCSP Signing' || fail "responder lacks the EKU"
 openssl x509 -in var/ocsp.pem -noout -text | grep_all 'OCSP No Check' || fail "responder lacks ocsp-nocheck"
-sed -i 's/^key = ca.key$/key = ca.key\nocsp-certificate = ocsp.pem\nocsp-key = ocsp.key/' var/estd.conf
+sed -n 's/^  \(ocsp-certificate\|ocsp-key\) = /\1 = /p' resp.out > resp.lines
+[ "$(cat resp.lines)" = "$(printf 'ocsp-certificate = ocsp.pem\nocsp-key = ocsp.key')" ] ||
+	fail "ca ocsp-responder prints lines that estd would not read as the files it wrote: $(cat resp.out)"
+sed -i '/^key = ca.key$/r resp.lines' var/estd.conf
 check_estd_exit
 start_estd
 out=$(ocsp carol.pem)
