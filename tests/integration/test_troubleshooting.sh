@@ -75,6 +75,10 @@ said "$ESTCLIENT" -r -s 127.0.0.1 -p "$MTLS_PORT" -o o --trustanchor "$TA" -c ol
 printf 'estpwd\n' > pw
 "$ESTCLIENT" -e -s 127.0.0.1 -p "$TLS_PORT" -o o --trustanchor "$TA" -u estuser \
     --password-file pw --pem-output || fail "enrolment"
+# The skew the clock section promises: notBefore 5 minutes before issuance.
+back=$(( $(date +%s) - $(date -d "$(openssl x509 -in o/cert-0-0.pem -noout -startdate | cut -d= -f2)" +%s) ))
+[ "$back" -ge 295 ] && [ "$back" -le 330 ] ||
+	fail "an issued certificate's notBefore is $back s back, not the 5 minutes troubleshooting.md says"
 said "$ESTCLIENT" -r -s 127.0.0.1 -p "$TLS_PORT" -o o --trustanchor "$TA" -c o/cert-0-0.pem \
     -k o/key-x-x.pem
 said "$ESTCLIENT" -e -s 127.0.0.1 -p "$MTLS_PORT" -o o --trustanchor "$TA" -u estuser \
