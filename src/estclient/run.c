@@ -157,7 +157,8 @@ cli_exit_for(enum est_err rc, long status)
 
 /* What to try, in estclient's own terms; "" when the reason says it all. */
 static const char *
-hint_for(const struct cli_opts *o, const struct inputs *in, int status, long http)
+hint_for(const struct cli_opts *o, const struct inputs *in, int status, long http,
+    bool reason_given)
 {
 	switch (status) {
 	case CLI_AUTH:
@@ -165,8 +166,14 @@ hint_for(const struct cli_opts *o, const struct inputs *in, int status, long htt
 			return "check the user name and password (or the token)";
 		if (http == 401)
 			return "give -u USER -h PASSWORD, or a client certificate with -c CERT -k KEY";
-		return o->reenroll ? "-r needs the certificate being renewed and its key (-c, -k), "
-		    "sent to a port that asks for client certificates" : "";
+		/*
+		 * A 403 with the server's reason (revoked, another subject, or the
+		 * wrong port with the right one named) already says what to do: the
+		 * advice about ports would send the owner of a revoked certificate
+		 * looking for the wrong mistake.
+		 */
+		return o->reenroll && !reason_given ? "-r needs the certificate being renewed and "
+		    "its key (-c, -k), sent to a port that asks for client certificates" : "";
 	case CLI_REFUSED:
 		return http == 404 ? "check the label (--path-seg) and that the server offers "
 		    "this operation" : "";
@@ -189,7 +196,9 @@ report(const struct cli_opts *o, const struct inputs *in, struct est_client *c,
 {
 	long http = c != NULL ? est_client_failed_status(c) : 0;
 	int status = cli_exit_for(rc, http);
-	const char *hint = hint_for(o, in, status, http);
+	/* answer.c puts the server's one-line reason after "not allowed: ". */
+	bool reason_given = http == 403 && strstr(e->msg, "HTTP 403: not allowed: ") != NULL;
+	const char *hint = hint_for(o, in, status, http, reason_given);
 
 	if (status == CLI_PENDING && in->key_written)
 		return cli_fail(status, "%s: %s (%s)", e->msg, hint, in->key_path);

@@ -61,6 +61,8 @@ ok "seed 004: the renewed certificate, same subject and key (EST-S-53 renew)"
 ec -r -s 127.0.0.1 -p $MTLS_PORT -o certs -c certs/cert-0-0.pem -k device.key --pem-output
 expect_rc 5 "seed 004: re-enrolment with a revoked certificate"
 err_says "revoked"
+# The server's reason is the advice; the generic one about ports would mislead here.
+! grep -q "sent to a port" "$T/ec.err" || fail "a revoked certificate is told to try another port: $(cat "$T/ec.err")"
 
 # The EC variant of the seed.
 openssl ecparam -name prime256v1 -genkey -noout -out prime256v1-key.pem
