@@ -123,4 +123,8 @@ sed -e "s|/var/lib/estkit|$T/var|g" -e 's|0\.0\.0\.0:[0-9]*|127.0.0.1:0|' \
 	"$sample" > "$T/sample.conf"
 "$ESTD" -n -c "$T/sample.conf" > "$T/check.out" 2>&1 || fail "sample configuration: $(cat "$T/check.out")"
 ok "the sample configuration passes estd -n"
+# It keeps the audit log the README promises, the one estadm init began.
+"$P/sbin/estadm" -c "$T/sample.conf" audit verify > "$T/audit.out" 2>&1 ||
+	fail "estadm audit verify on the sample configuration: $(cat "$T/audit.out")"
+ok "the sample configuration's audit log verifies"
 finish
