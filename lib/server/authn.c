@@ -268,6 +268,14 @@ authn_code(struct est_req *r, X509_REQ *csr, const char *code, struct authn_resu
 	}
 	if (rc == EST_OK && code == NULL)
 		rc = est_fail(e, EST_ERR_AUTH, "no enrolment code in the CSR for end entity %s", user);
+	/*
+	 * Without a code nothing was guessed: the CSR only named an end entity
+	 * registered without one (presented()), whose use is spent. Counting it
+	 * locked out the address and name of a device re-keying over mutual TLS
+	 * with that name in its CSR, as the EJBCA guide's /serverkeygen does.
+	 */
+	if (rc != EST_OK && code == NULL)
+		r->auth_no_guess = true;
 	spent = rc == EST_ERR_AUTH && just_spent(r, ee) && code != NULL;
 	known = ee != NULL && (rc == EST_OK || spent) && est_pwhash_parse(ee->code_hash, &h) == NULL;
 	/* An unusable or unknown entity costs the same PBKDF2 as a known one. */
@@ -508,6 +516,7 @@ try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct aut
 	if (!is_password(m))
 		return try_method(r, csr, m, res, e);
 	claimed_name(r, csr, m, name, sizeof(name));
+	r->auth_no_guess = false; /* a verdict on this method's secret only */
 	if (ratelimit_refused(r, name, e)) {
 		if (m == EST_AUTH_BEARER)
 			r->bearer_error = "invalid_token"; /* as a wrong token */
@@ -625,6 +634,9 @@ authn_enroll(struct est_req *r, X509_REQ *csr, struct authn_result *res, struct 
 		rc = try_limited(r, csr, ac->auth[i], res, &tried);
 		if (rc == EST_OK) {
 			res->method = ac->auth[i];
+			/* The logs name the method that admitted it, not a code tried before. */
+			if (!is_password(ac->auth[i]))
+				r->secret_checked = false;
 			return EST_OK;
 		}
 		authn_result_clear(res);
