@@ -19,7 +19,7 @@
 #include "estkit/httpauth.h"
 #include "estkit/store.h"
 
-#define DEFAULT_CONFIG "/etc/estkit/estd.conf"
+#define DEFAULT_CONFIG ESTKIT_DEFAULT_CONFIG /* CMakeLists.txt: SYSCONFDIR/estkit/estd.conf */
 
 static int cmd_help(const struct adm_ctx *ctx, int argc, char **argv);
 

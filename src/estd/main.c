@@ -24,7 +24,7 @@
 #include "notify.h"
 #include "privdrop.h"
 
-#define DEFAULT_CONFIG "/etc/estkit/estd.conf"
+#define DEFAULT_CONFIG ESTKIT_DEFAULT_CONFIG /* CMakeLists.txt: SYSCONFDIR/estkit/estd.conf */
 
 static void
 usage(FILE *f)

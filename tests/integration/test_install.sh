@@ -26,6 +26,13 @@ done
 sysconfdir=$(sed -n 's|^ExecStart=.* -c \(.*\)/estkit/estd.conf$|\1|p' "$P/lib/systemd/system/estd.service")
 sample="$D$sysconfdir/estkit/estd.conf.example"
 [ -f "$sample" ] || fail "no sample configuration at $sysconfdir/estkit"
+# Without -c, estd and estadm read the configuration the unit starts estd with
+# (once /etc/estkit/estd.conf whatever the prefix, so that an installed estadm
+# did not find the service's configuration under /usr/local/etc).
+for prog in estd estadm; do
+	"$ESTKIT_BIN/$prog" --help | tr -s ' \n' ' ' | grep_all "$sysconfdir/estkit/estd.conf)" ||
+		fail "$prog's default configuration is not $sysconfdir/estkit/estd.conf, which estd.service uses: $("$ESTKIT_BIN/$prog" --help | grep -A1 -- --config)"
+done
 for f in libestkit.a libestkit.so libestkit.so.0; do
 	[ -e "$libdir/$f" ] || fail "$f not installed in $libdir"
 done

@@ -64,11 +64,14 @@ grep_all "renew on port $MTLS_PORT (listener mtls)" re.txt || fail "no port advi
 grep_all "renew on port $MTLS_PORT" estd.log || fail "the log lacks the advice"
 ok "/simplereenroll on the TLS-only port: 403 saying to renew on port $MTLS_PORT"
 
-if [ ! -e /etc/estkit/estd.conf ]; then
+# The default is the build's SYSCONFDIR/estkit/estd.conf, as --help prints it.
+default_conf=$("$ESTADM" --help | sed -n 's|^ *\(/.*/estkit/estd\.conf\))$|\1|p')
+[ -n "$default_conf" ] || fail "estadm --help names no default configuration"
+if [ ! -e "$default_conf" ]; then
 	rc=0; out=$(env -u ESTD_CONF "$ESTADM" ee show dev9 2>&1) || rc=$?
-	[ $rc = 1 ] && grep_all 'cannot open /etc/estkit/estd.conf.*(name the configuration with -c, e.g. estadm -c var/estd.conf' <<< "$out" \
+	[ $rc = 1 ] && grep_all "cannot open $default_conf.*(name the configuration with -c, e.g. estadm -c var/estd.conf" <<< "$out" \
 	    || fail "estadm without -c: $out"
-	ok "estadm without -c and no /etc/estkit/estd.conf says to name one with -c"
+	ok "estadm without -c and no $default_conf says to name one with -c"
 fi
 
 finish
