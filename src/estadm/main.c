@@ -131,7 +131,7 @@ static const struct adm_cmd commands[] = {
 	{ "ca", "import", adm_ca_import,
 	    "ca import --external NAME FILE\n"
 	    "    Import another party's CA certificate (PEM) into the store, e.g. a\n"
-	    "    vendor CA for vendor-cas. Restart estd to use it.\n" },
+	    "    vendor CA for vendor-cas. Reload (SIGHUP) or restart estd to use it.\n" },
 	{ "ca", "list", adm_ca_list,
 	    "ca list\n"
 	    "    List the external CAs: NAME SUBJECT.\n" },
