@@ -58,9 +58,9 @@ tls=$(listen_of tls) mtls=$(listen_of mtls) http=$(listen_of http)
 cat <<MSG
 
 estd is starting with $dir/estd.conf (Ctrl-C stops it). Listeners:
-  http://$http   /cacerts only
+  http://$http   /cacerts only among EST operations; CRLs (/crl/...) and OCSP (/ocsp)
   https://$tls  TLS: /cacerts, /csrattrs, /simpleenroll and /serverkeygen (user estuser, password estpwd)
-  https://$mtls  mutual TLS: /simplereenroll with the certificate being renewed
+  https://$mtls  mutual TLS: /simplereenroll and /serverkeygen with the certificate being renewed; /simpleenroll with a vendor or RA certificate
 Aliases: est (also the paths without one), estvendor (vendor mode), approval (manual approval).
 
 Try, in another terminal:
