@@ -51,6 +51,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "estkit/log.h"
 #include "server/server_int.h"
@@ -182,12 +184,15 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->state == CONN_HANDSHAKE) {
+		char more[48] = "";
 		unsigned dropped;
 
-		if (log_limit_pass(&limit_handshake_slow, &dropped))
+		if (log_limit_pass(&limit_handshake_slow, &dropped)) {
+			if (dropped > 0)
+				snprintf(more, sizeof(more), " (%u more like it not logged)", dropped);
 			log_info("peer=%s listener=%s TLS handshake not done within handshake-timeout; "
-			    "closed (%u more like it not logged)", c->peer, c->listener->conf->name,
-			    dropped);
+			    "closed%s", c->peer, c->listener->conf->name, more);
+		}
 		conn_free(c);
 	} else if (c->state == CONN_LINGER) {
 		conn_free(c);
@@ -257,14 +262,26 @@ static void
 log_tls_failure(struct conn *c)
 {
 	unsigned long err = bufferevent_get_openssl_error(c->bev);
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	long verify = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+	char msg[160], why[96] = "", more[48] = "";
 	unsigned dropped;
-	char msg[160];
 
 	if (err == 0 || !log_limit_pass(&limit_tls_failed, &dropped))
 		return;
 	ERR_error_string_n(err, msg, sizeof(msg));
-	log_info("peer=%s listener=%s TLS failed: %s (%u more like it not logged)", c->peer,
-	    c->listener->conf->name, msg, dropped);
+	/*
+	 * "certificate verify failed" alone does not say which check a client
+	 * certificate failed; the verification's own reason does (a certificate
+	 * without clientAuth: "unsupported certificate purpose").
+	 */
+	if (verify != X509_V_OK && ERR_GET_REASON(err) == SSL_R_CERTIFICATE_VERIFY_FAILED)
+		snprintf(why, sizeof(why), " (client certificate: %s)",
+		    X509_verify_cert_error_string(verify));
+	if (dropped > 0)
+		snprintf(more, sizeof(more), " (%u more like it not logged)", dropped);
+	log_info("peer=%s listener=%s TLS failed: %s%s%s", c->peer, c->listener->conf->name, msg,
+	    why, more);
 }
 
 static void

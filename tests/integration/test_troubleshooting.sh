@@ -115,6 +115,14 @@ for line in doc.splitlines():
         pool = printed
     if not any(re.fullmatch(pattern, l) for l in pool):
         missing.append(line)
+# A heading quotes the message a reader searches for ("## \"...\": cause"):
+# each quoted phrase must be in something printed or logged (a heading once
+# named an "alert unsupported certificate" that nothing here prints).
+for line in doc.splitlines():
+    if line.startswith("## "):
+        for phrase in re.findall(r'"([^"]+)"', line.split(":")[0] if '":' in line else line):
+            if not any(phrase in l for l in printed + logged):
+                missing.append("heading: " + phrase)
 if quoted < 12:
     print(f"only {quoted} quoted lines found in {sys.argv[1]} (test is stale)")
     sys.exit(1)
