@@ -649,6 +649,21 @@ sync_dir(const char *path)
 	free(copy);
 }
 
+/*
+ * The new file takes the old one's owner and group: estd runs as its own
+ * user (estd.service's User=), and "sudo estadm user add" must not leave it a
+ * root-owned 0600 file it cannot read. Only root can give a file away; for
+ * anyone else this changes nothing.
+ */
+static void
+keep_owner(int fd, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_uid != geteuid() || st.st_gid != getegid()))
+		(void)!fchown(fd, st.st_uid, st.st_gid);
+}
+
 /* Flush, fsync and close *out (always; *out is NULL after), then rename. */
 static enum est_err
 commit(FILE **out, const char *tmp, const char *path, struct est_error *e)
@@ -657,6 +672,7 @@ commit(FILE **out, const char *tmp, const char *path, struct est_error *e)
 	bool ok;
 
 	*out = NULL;
+	keep_owner(fileno(f), path);
 	ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
 	ok = fclose(f) == 0 && ok;
 	if (!ok)

@@ -128,6 +128,7 @@ lf_replace(const char *path, lf_line_ok ok, const char *what, const char *name,
     const char *repl, bool *found, struct est_error *e)
 {
 	struct copy cp = { NULL, name, repl, false };
+	struct stat st;
 	char tmp[4096], *text = NULL;
 	enum est_err rc;
 	int fd = -1, err = 0;
@@ -146,6 +147,9 @@ lf_replace(const char *path, lf_line_ok ok, const char *what, const char *name,
 		return rc;
 	}
 	rc = walk(path, text, ok, what, copy_line, &cp, e);
+	/* Keep the owner and group, as credentials.c's keep_owner() says why. */
+	if (stat(path, &st) == 0 && (st.st_uid != geteuid() || st.st_gid != getegid()))
+		(void)!fchown(fd, st.st_uid, st.st_gid);
 	if (rc == EST_OK && !cp.found && repl != NULL)
 		fprintf(cp.out, "%s\n", repl);
 	if (fflush(cp.out) != 0 || fsync(fileno(cp.out)) != 0)
