@@ -659,9 +659,26 @@ make_conf(struct init_run *r, struct est_error *e)
 
 /* ---- the command --------------------------------------------------------- */
 
+/*
+ * How to call estd beside this estadm: "build/estd" when estadm was called
+ * as build/estadm (a build not installed, where a bare "estd" is not found),
+ * else "estd".
+ */
 static void
-report(const struct init_run *r)
+estd_beside(const char *argv0, char *out, size_t size)
 {
+	const char *slash = argv0 != NULL ? strrchr(argv0, '/') : NULL;
+
+	if (slash != NULL && (size_t)snprintf(out, size, "%.*sestd", (int)(slash - argv0 + 1),
+	    argv0) < size && access(out, X_OK) == 0)
+		return;
+	snprintf(out, size, "estd");
+}
+
+static void
+report(const struct init_run *r, const char *argv0)
+{
+	char estd[PATH_MAX];
 	char key[64], until[16];
 	const ASN1_TIME *na = X509_get0_notAfter(r->ca_cert);
 	struct tm tm;
@@ -681,7 +698,8 @@ report(const struct init_run *r)
 	if (!r->o.no_user)
 		printf("created %s (user %s, realm " INIT_REALM ")\n", r->path[F_USERS], r->o.user);
 	printf("created %s\n", r->path[F_CONF]);
-	printf("start the server: estd -c %s\n", r->path[F_CONF]);
+	estd_beside(argv0, estd, sizeof(estd));
+	printf("start the server: %s -c %s\n", estd, r->path[F_CONF]);
 }
 
 static void
@@ -723,7 +741,7 @@ adm_init(const struct adm_ctx *ctx, int argc, char **argv)
 		undo(r);
 		goto out;
 	}
-	report(r);
+	report(r, ctx->argv0);
 	adm_audit_config_is(r->path[F_CONF]);
 out:
 	run_free(r);

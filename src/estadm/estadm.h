@@ -29,6 +29,7 @@ struct adm_cmd;
 struct adm_ctx {
 	const char *config_path;        /* -c, $ESTD_CONF or the default */
 	const struct adm_cmd *cmd;      /* the row being run, for its usage */
+	const char *argv0;              /* how estadm was called (build/estadm, estadm) */
 };
 
 /*

@@ -464,6 +464,7 @@ main(int argc, char **argv)
 	int c;
 
 	ctx.config_path = env != NULL && env[0] != '\0' ? env : DEFAULT_CONFIG;
+	ctx.argv0 = argv[0];
 	opterr = 0;
 	/* '+': stop at the command, whose options are its own. */
 	while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {

@@ -64,6 +64,13 @@ grep_all "renew on port $MTLS_PORT (listener mtls)" re.txt || fail "no port advi
 grep_all "renew on port $MTLS_PORT" estd.log || fail "the log lacks the advice"
 ok "/simplereenroll on the TLS-only port: 403 saying to renew on port $MTLS_PORT"
 
+# init's last line is a command that runs as printed: estd beside the estadm
+# that was called (build/estd from a build; a bare estd is not on PATH then).
+"$ESTADM" init "$T/hint" --http-port 0 --tls-port 0 --mtls-port 0 > hint.out
+grep_all "^start the server: $(dirname "$ESTADM")/estd -c $T/hint/estd.conf\$" hint.out ||
+	fail "init's hint does not name the estd beside estadm: $(tail -n 1 hint.out)"
+ok "estadm init says how to start the estd beside it"
+
 # The default is the build's SYSCONFDIR/estkit/estd.conf, as --help prints it.
 default_conf=$("$ESTADM" --help | sed -n 's|^ *\(/.*/estkit/estd\.conf\))$|\1|p')
 [ -n "$default_conf" ] || fail "estadm --help names no default configuration"
