@@ -260,6 +260,8 @@ struct est_store_ops {
 	    struct est_error *);
 	enum est_err (*revoke_cert)(struct est_store *, const char *issuer, const char *serial,
 	    int reason, int64_t when, struct est_error *);
+	enum est_err (*release_cert)(struct est_store *, const char *issuer, const char *serial,
+	    unsigned max_active, int64_t now, struct est_error *);
 	enum est_err (*hold_request)(struct est_store *, const struct est_req_rec *,
 	    struct est_req_rec **, struct est_error *);
 	enum est_err (*find_request)(struct est_store *, const struct est_req_rec *,
@@ -399,6 +401,22 @@ enum est_err est_store_revoke_cert(struct est_store *st, const char *issuer,
     const char *serial, int reason, int64_t when, struct est_error *e);
 
 /*
+ * Release a certificate from hold (RFC 5280 section 5.3.1: a certificate
+ * revoked with reason certificateHold "may be released from hold"): in ONE
+ * transaction it becomes valid again, its revocation time and reason are
+ * cleared, and issuer's revocation revision grows, so every CRL made after
+ * it leaves the certificate out. issuer may be NULL as for
+ * est_store_get_cert. Refused, with nothing written: EST_ERR_NOTFOUND,
+ * EST_ERR_EXISTS (ambiguous serial), and EST_ERR_FORBIDDEN (the reason says
+ * which) when it is valid, revoked for any other reason (a revocation is
+ * final), expired at `now`, or when its end entity would then hold more than
+ * max_active valid, unexpired certificates (0: no limit), as an enrolment
+ * would be refused.
+ */
+enum est_err est_store_release_cert(struct est_store *st, const char *issuer,
+    const char *serial, unsigned max_active, int64_t now, struct est_error *e);
+
+/*
  * Record a certificate issued to end entity rec->ee_id and spend one use of
  * its enrolment code, in ONE transaction: the use is taken only if the entity
  * still has the code whose hash is code_hash (not reset meanwhile), has uses
@@ -505,10 +523,11 @@ enum est_err est_store_set_request_state(struct est_store *st, int64_t id,
     enum est_req_state from, enum est_req_state to, int64_t when, struct est_error *e);
 
 /*
- * How many revocations of issuer's certificates the store has recorded (0
- * for none), by any program and any path (estadm, revoke-replaced, ...).
- * One indexed read: a server compares it with its CRL's revision before
- * serving revocation status.
+ * How many changes of revocation status of issuer's certificates the store
+ * has recorded (0 for none): every revocation, by any program and any path
+ * (estadm, revoke-replaced, ...), and every release from hold. One indexed
+ * read: a server compares it with its CRL's revision before serving
+ * revocation status.
  */
 enum est_err est_store_revocation_revision(struct est_store *st, const char *issuer,
     int64_t *rev, struct est_error *e);

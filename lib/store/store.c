@@ -194,6 +194,38 @@ est_store_revoke_cert(struct est_store *st, const char *issuer, const char *seri
 }
 
 enum est_err
+est_store_release_cert(struct est_store *st, const char *issuer, const char *serial,
+    unsigned max_active, int64_t now, struct est_error *e)
+{
+	if (serial == NULL)
+		return est_fail(e, EST_ERR_INTERNAL, "no serial number to release");
+	return st->ops->release_cert(st, issuer, serial, max_active, now, e);
+}
+
+enum est_err
+store_check_release(const char *serial, bool revoked, int reason, int64_t not_after,
+    int64_t now, struct est_error *e)
+{
+	const char *name = est_revoke_reason_name(reason);
+
+	if (!revoked)
+		return est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is not revoked: there is no "
+		    "hold to release", serial);
+	if (reason != EST_REASON_CERTIFICATE_HOLD)
+		return est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is revoked (%s), not on hold: "
+		    "only certificateHold is released, any other revocation is final", serial,
+		    name != NULL ? name : "no reason on record");
+	/*
+	 * Past notAfter nobody accepts it anyway; releasing it would only erase
+	 * the record that it was held, which a check of an old signature needs.
+	 */
+	if (not_after <= now)
+		return est_fail(e, EST_ERR_FORBIDDEN, "certificate %s has expired: its hold stays "
+		    "on record", serial);
+	return EST_OK;
+}
+
+enum est_err
 est_store_revocation_revision(struct est_store *st, const char *issuer, int64_t *rev,
     struct est_error *e)
 {

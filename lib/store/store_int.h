@@ -57,6 +57,15 @@ enum est_err store_check_issued(const struct est_cert_rec *rec,
     const struct est_issue_record *how, struct est_error *e);
 
 /*
+ * Whether a certificate looked up in a release's transaction (revoked or
+ * not, its reason, its notAfter) may be released from hold at now: EST_OK,
+ * or EST_ERR_FORBIDDEN saying why not (est_store_release_cert). One wording
+ * for every backend.
+ */
+enum est_err store_check_release(const char *serial, bool revoked, int reason,
+    int64_t not_after, int64_t now, struct est_error *e);
+
+/*
  * The keys an end entity is indexed under (table ee_names): those of its
  * subject, the subject's names and its SAN (der NULL: none). *k starts zeroed; the caller frees it with codec_name_keys_free,
  * also on failure. EST_ERR_BADREQ when a DER does not decode.

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The store's unit tests (tests/unit/test_store.c) on the PostgreSQL backend
 # (issue 13): every record read back field by field, unique keys,
-# revocation, listing filters, end entities and the one-transaction spend,
-# put_issued's limit and renewal, requests, external CAs, CRL state,
-# reconnection and schema versions; and the grouped writer's (test_writer.c),
-# against a server of the test's own.
+# revocation and release from hold, listing filters, end entities and the
+# one-transaction spend, put_issued's limit and renewal, requests, external
+# CAs, CRL state, reconnection and schema versions; and the grouped
+# writer's (test_writer.c), against a server of the test's own.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 

@@ -1,10 +1,10 @@
 /*
  * Unit tests for the certificate store (include/estkit/store.h) on its SQLite
  * backend: schema creation and migration, file mode, records built from real
- * X.509 certificates and read back field by field, unique keys, revocation,
- * listing filters, URI dispatch, the CRL reason names, end entities with
- * their one-transaction spend of an enrolment code, external CAs, and the
- * requests held for manual approval.
+ * X.509 certificates and read back field by field, unique keys, revocation
+ * and release from hold, listing filters, URI dispatch, the CRL reason
+ * names, end entities with their one-transaction spend of an enrolment
+ * code, external CAs, and the requests held for manual approval.
  *
  * Each test gets a fresh database in its own mkdtemp directory. With
  * ESTKIT_TEST_PG_HOST and ESTKIT_TEST_PG_PORT set (a PostgreSQL server whose
@@ -1453,6 +1453,187 @@ test_renewal_replaces_once(void **state)
 	est_cert_rec_free(c);
 }
 
+/* issuer's revocation revision. */
+static int64_t
+revision_of(struct est_store *st, const char *issuer)
+{
+	struct est_error e = { 0 };
+	int64_t rev = -1;
+
+	assert_int_equal(est_store_revocation_revision(st, issuer, &rev, &e), EST_OK);
+	return rev;
+}
+
+/* Serial's status, revocation time and reason, as est_store_get_cert reads them. */
+static void
+assert_state(struct est_store *st, const char *issuer, const char *serial,
+    enum est_cert_status status, int64_t revoked_at, int reason)
+{
+	struct est_error e = { 0 };
+	struct est_cert_rec *got = NULL;
+
+	assert_int_equal(est_store_get_cert(st, issuer, serial, &got, &e), EST_OK);
+	assert_int_equal(got->status, status);
+	assert_int_equal(got->revoked_at, revoked_at);
+	assert_int_equal(got->revocation_reason, reason);
+	est_cert_rec_free(got);
+}
+
+/*
+ * A release from hold (RFC 5280 section 5.3.1) makes the certificate valid
+ * with no revocation left on it, and moves the revision so the next CRL is
+ * made without it; it can be held or revoked again after. The attacker's
+ * and the mistaken administrator's side: a keyCompromise (or any reason
+ * but certificateHold), a valid, an expired or an unknown certificate is
+ * refused, and a refusal writes nothing -- not even the revision.
+ */
+static void
+test_release_hold(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "a", 0xA1, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "b", 0xA2, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *c = make_rec(fx->key, "CA", "c", 0xA3, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *d = make_rec(fx->key, "CA", "d", 0xA4, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_filter f = { .issuer = a->issuer, .only_revoked = true };
+	const int64_t now = 1800000100;
+	int n = 0;
+
+	put(fx->st, a);
+	put(fx->st, b);
+	put(fx->st, c);
+	put(fx->st, d);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "A1", EST_REASON_CERTIFICATE_HOLD,
+	    1800000000, &e), EST_OK);
+	assert_int_equal(revision_of(fx->st, a->issuer), 1);
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "A1", 0, now, &e), EST_OK);
+	assert_state(fx->st, NULL, "A1", EST_CERT_VALID, 0, -1);
+	assert_int_equal(revision_of(fx->st, a->issuer), 2);
+	assert_int_equal(est_store_list_certs(fx->st, &f, count_visit, &n, &e), EST_OK);
+	assert_int_equal(n, 0);
+	/* Released, it is an ordinary valid certificate: released again is refused... */
+	assert_int_equal(est_store_release_cert(fx->st, a->issuer, "A1", 0, now, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "A1 is not revoked"));
+	assert_int_equal(revision_of(fx->st, a->issuer), 2);
+	/* ...and it can be revoked for good. */
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "A1", EST_REASON_KEY_COMPROMISE,
+	    now + 1, &e), EST_OK);
+	assert_state(fx->st, NULL, "A1", EST_CERT_REVOKED, now + 1, EST_REASON_KEY_COMPROMISE);
+	assert_int_equal(revision_of(fx->st, a->issuer), 3);
+
+	/* A key compromise is never undone; neither is any other reason. */
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "A1", 0, now, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "A1 is revoked (keyCompromise), not on hold"));
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "A2", EST_REASON_UNSPECIFIED,
+	    1800000000, &e), EST_OK);
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "A2", 0, now, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "(unspecified), not on hold"));
+	assert_state(fx->st, NULL, "A1", EST_CERT_REVOKED, now + 1, EST_REASON_KEY_COMPROMISE);
+	assert_state(fx->st, NULL, "A2", EST_CERT_REVOKED, 1800000000, EST_REASON_UNSPECIFIED);
+	/* A valid and an unknown certificate. */
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "A3", 0, now, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "A3 is not revoked"));
+	assert_state(fx->st, NULL, "A3", EST_CERT_VALID, 0, -1);
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "AF", 0, now, &e),
+	    EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_release_cert(fx->st, "CN=Other,O=Example", "A4", 0, now, &e),
+	    EST_ERR_NOTFOUND);
+	/* Past notAfter the hold stays on record. */
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "A4", EST_REASON_CERTIFICATE_HOLD,
+	    1800000000, &e), EST_OK);
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "A4", 0, NOT_AFTER, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "A4 has expired"));
+	assert_state(fx->st, NULL, "A4", EST_CERT_REVOKED, 1800000000, EST_REASON_CERTIFICATE_HOLD);
+	assert_int_equal(revision_of(fx->st, a->issuer), 5);
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "A4", 0, NOT_AFTER - 1, &e), EST_OK);
+	assert_int_equal(revision_of(fx->st, a->issuer), 6);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+	est_cert_rec_free(c);
+	est_cert_rec_free(d);
+}
+
+/*
+ * A serial two CAs used (a root rollover): a release without the issuer is
+ * refused as ambiguous, with it only that CA's certificate is released and
+ * only that CA's revision moves, so only its CRL is made again.
+ */
+static void
+test_release_names_the_issuer(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA1", "dev", 7, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA2", "dev", 7, NOT_BEFORE, NOT_AFTER);
+
+	put(fx->st, a);
+	put(fx->st, b);
+	assert_int_equal(est_store_revoke_cert(fx->st, a->issuer, "7", EST_REASON_CERTIFICATE_HOLD,
+	    1800000000, &e), EST_OK);
+	assert_int_equal(est_store_revoke_cert(fx->st, b->issuer, "7", EST_REASON_CERTIFICATE_HOLD,
+	    1800000000, &e), EST_OK);
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "7", 0, 1800000100, &e),
+	    EST_ERR_EXISTS);
+	assert_int_equal(est_store_release_cert(fx->st, b->issuer, "7", 0, 1800000100, &e), EST_OK);
+	assert_state(fx->st, a->issuer, "7", EST_CERT_REVOKED, 1800000000,
+	    EST_REASON_CERTIFICATE_HOLD);
+	assert_state(fx->st, b->issuer, "7", EST_CERT_VALID, 0, -1);
+	assert_int_equal(revision_of(fx->st, a->issuer), 1);
+	assert_int_equal(revision_of(fx->st, b->issuer), 2);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+}
+
+/*
+ * A held certificate cannot be renewed (the renewal that would replace it
+ * is refused in its transaction); released, it renews once, as any other.
+ * While it was held its end entity may have enrolled anew: a release that
+ * would take the end entity past its limit of valid certificates is
+ * refused, with nothing written, as that enrolment would have been.
+ */
+static void
+test_release_and_renewal(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_ee *ee = make_ee("dev", -1, 0);
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "dev", 0xB1, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "dev", 0xB2, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *c = make_rec(fx->key, "CA", "dev", 0xB3, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+	struct est_issue_record how = { .replaces_issuer = a->issuer, .replaces_serial = a->serial,
+	    .max_active = 1, .now = 1800000100 };
+
+	assert_int_equal(est_store_put_ee(fx->st, ee, &e), EST_OK);
+	a->ee_id = b->ee_id = c->ee_id = ee->id;
+	put(fx->st, a);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "B1", EST_REASON_CERTIFICATE_HOLD,
+	    1800000000, &e), EST_OK);
+	assert_int_equal(est_store_put_issued(fx->st, b, &how, &e), EST_ERR_FORBIDDEN);
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "B2", &got, &e), EST_ERR_NOTFOUND);
+	/* Enrolled anew while held: one valid certificate, the alias's limit. */
+	put(fx->st, c);
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "B1", 1, 1800000100, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "max-active-certificates"));
+	assert_state(fx->st, NULL, "B1", EST_CERT_REVOKED, 1800000000, EST_REASON_CERTIFICATE_HOLD);
+	assert_int_equal(revision_of(fx->st, a->issuer), 1);
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "B1", 2, 1800000100, &e), EST_OK);
+	how.max_active = 2;
+	assert_int_equal(est_store_put_issued(fx->st, b, &how, &e), EST_OK);
+	assert_state(fx->st, NULL, "B1", EST_CERT_REVOKED, 1800000100, EST_REASON_SUPERSEDED);
+	est_ee_free(ee);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+	est_cert_rec_free(c);
+}
+
 /* Cut this test's server connections, as a database restart would. */
 static void
 pg_cut(const struct fixture *fx)
@@ -1579,6 +1760,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_long_names_indexed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_names_the_issuer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_and_renewal, setup, teardown),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_get_every_field, setup_pg, teardown_pg),
@@ -1597,6 +1781,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_long_names_indexed, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_release_hold, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_release_names_the_issuer, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_release_and_renewal, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_reconnects, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_schema_versions, setup_pg, teardown_pg),
 	};

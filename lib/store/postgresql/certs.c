@@ -7,9 +7,11 @@
  * issues again with a new serial). A certificate is revoked by an UPDATE
  * that still requires it valid: of two servers revoking it at once, the
  * second waits for the first's row lock, re-reads the row and changes
- * nothing. Nothing is cached: every read asks the database, so a revocation
+ * nothing. A release from hold is the same in reverse: its UPDATE still
+ * requires the certificate held and unexpired. Nothing is cached: every read asks the database, so a revocation
  * committed by one server is seen by the next read of any other.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,16 @@ static const char SQL_FIND[] = "SELECT id, status = 'valid' FROM certs "
     "WHERE serial = $1 AND ($2::text IS NULL OR issuer = $2) LIMIT 2";
 static const char SQL_REVOKE[] = "UPDATE certs SET status = 'revoked', revoked_at = $2, "
     "revocation_reason = $3 WHERE id = $1 AND status = 'valid'";
+static const char SQL_FIND_HELD[] = "SELECT id, status = 'revoked', revocation_reason, "
+    "not_after, ee_id FROM certs WHERE serial = $1 AND ($2::text IS NULL OR issuer = $2) "
+    "LIMIT 2";
+static const char SQL_RELEASE[] = "UPDATE certs SET status = 'valid', revoked_at = NULL, "
+    "revocation_reason = NULL WHERE id = $1 AND status = 'revoked' "
+    "AND revocation_reason = 6 AND not_after > $2";
+/* The revocation trigger (db.c, step 4) counts revocations only: a release is counted here. */
+static const char SQL_COUNT_RELEASE[] = "INSERT INTO revocation_counts (issuer, revision) "
+    "SELECT issuer, 1 FROM certs WHERE id = $1 "
+    "ON CONFLICT (issuer) DO UPDATE SET revision = revocation_counts.revision + 1";
 static const char SQL_LIST[] = "SELECT " CERT_COLUMNS " FROM certs "
     "WHERE ($1::text IS NULL OR issuer = $1) AND ($2::text IS NULL OR subject ILIKE $2) "
     "AND ($3::int = 0 OR (status = 'valid' AND not_after > $4)) "
@@ -266,6 +278,110 @@ pg_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
 	if ((rc = pg_begin(s, e)) != EST_OK)
 		return rc;
 	rc = pg_revoke_in_tx(s, issuer, serial, reason, when, e);
+	if (rc == EST_OK)
+		rc = pg_commit(s, e);
+	if (rc != EST_OK)
+		pg_rollback(s);
+	return rc;
+}
+
+/* What a release needs to know of the certificate, read in its transaction. */
+struct held {
+	int64_t id;
+	bool revoked;
+	int reason;              /* -1: none */
+	int64_t not_after;
+	int64_t ee_id;           /* 0: none */
+};
+
+static enum est_err
+find_held(struct pg_store *s, const char *issuer, const char *serial, struct held *h,
+    struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	enum est_err rc;
+
+	pg_text(&p, serial);
+	pg_text(&p, issuer);
+	if ((rc = pg_exec(s, SQL_FIND_HELD, &p, &res, "looking a certificate up", e)) != EST_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = not_found(issuer, serial, e);
+	else if (PQntuples(res) > 1)
+		rc = ambiguous(serial, e);
+	else {
+		h->id = pg_col_int(res, 0, 0);
+		h->revoked = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		h->reason = pg_col_null(res, 0, 2) ? -1 : (int)pg_col_int(res, 0, 2);
+		h->not_after = pg_col_int(res, 0, 3);
+		h->ee_id = pg_col_int(res, 0, 4);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Make certificate id valid again, if it still is held and unexpired at now. */
+static enum est_err
+mark_released(struct pg_store *s, int64_t id, const char *serial, int64_t now,
+    struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	enum est_err rc;
+
+	pg_int(&p, id);
+	pg_int(&p, now);
+	if ((rc = pg_exec(s, SQL_RELEASE, &p, &res, "releasing a certificate", e)) != EST_OK)
+		return rc;
+	/* Another server changed it since find_held read it (READ COMMITTED). */
+	if (pg_changed(res) != 1)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s changed while it was being "
+		    "released: look at it again (estadm cert show)", serial);
+	PQclear(res);
+	return rc;
+}
+
+static enum est_err
+release_in_tx(struct pg_store *s, const char *issuer, const char *serial, unsigned max_active,
+    int64_t now, struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	bool limited = max_active > 0;
+	struct held h = { 0 };
+	int64_t active = 0;
+	enum est_err rc;
+
+	if ((rc = find_held(s, issuer, serial, &h, e)) != EST_OK ||
+	    (rc = store_check_release(serial, h.revoked, h.reason, h.not_after, now, e)) != EST_OK)
+		return rc;
+	limited = limited && h.ee_id > 0;
+	if ((limited && (rc = pg_lock_ee(s, h.ee_id, e)) != EST_OK) ||
+	    (rc = mark_released(s, h.id, serial, now, e)) != EST_OK)
+		return rc;
+	if (limited) {
+		if ((rc = pg_count_active(s, h.ee_id, now, &active, e)) != EST_OK)
+			return rc;
+		if (active > (int64_t)max_active)
+			return est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is not released: its "
+			    "end entity would hold %lld valid certificates; the alias allows %u "
+			    "(max-active-certificates): revoke one of the others first", serial,
+			    (long long)active, max_active);
+	}
+	pg_int(&p, h.id);
+	return pg_exec(s, SQL_COUNT_RELEASE, &p, NULL, "counting a release", e);
+}
+
+enum est_err
+pg_release_cert(struct est_store *st, const char *issuer, const char *serial,
+    unsigned max_active, int64_t now, struct est_error *e)
+{
+	struct pg_store *s = pg(st);
+	enum est_err rc;
+
+	if ((rc = pg_begin(s, e)) != EST_OK)
+		return rc;
+	rc = release_in_tx(s, issuer, serial, max_active, now, e);
 	if (rc == EST_OK)
 		rc = pg_commit(s, e);
 	if (rc != EST_OK)

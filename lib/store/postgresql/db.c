@@ -785,6 +785,7 @@ static const struct est_store_ops pg_ops = {
 	.list_certs = pg_list_certs,
 	.count_expiring = pg_count_expiring,
 	.revoke_cert = pg_revoke_cert,
+	.release_cert = pg_release_cert,
 	.hold_request = pg_hold_request,
 	.find_request = pg_find_request,
 	.list_requests = pg_list_requests,

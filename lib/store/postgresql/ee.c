@@ -84,9 +84,8 @@ claim(struct pg_store *s, int64_t id, int64_t now, struct est_error *e)
 	return rc;
 }
 
-/* Lock the end entity's row, so that servers count its certificates one at a time. */
-static enum est_err
-lock_ee(struct pg_store *s, int64_t ee_id, struct est_error *e)
+enum est_err
+pg_lock_ee(struct pg_store *s, int64_t ee_id, struct est_error *e)
 {
 	struct pg_params p = { 0 };
 
@@ -94,27 +93,36 @@ lock_ee(struct pg_store *s, int64_t ee_id, struct est_error *e)
 	return pg_exec(s, SQL_LOCK, &p, NULL, "locking an end entity", e);
 }
 
-/* The end entity's valid certificates, this one included, within max. */
-static enum est_err
-check_active(struct pg_store *s, int64_t ee_id, unsigned max, int64_t now,
+enum est_err
+pg_count_active(struct pg_store *s, int64_t ee_id, int64_t now, int64_t *n,
     struct est_error *e)
 {
 	struct pg_params p = { 0 };
 	PGresult *res;
-	int64_t n;
 	enum est_err rc;
 
 	pg_int(&p, ee_id);
 	pg_int(&p, now);
 	if ((rc = pg_exec(s, SQL_ACTIVE, &p, &res, "counting valid certificates", e)) != EST_OK)
 		return rc;
-	n = pg_col_int(res, 0, 0);
+	*n = pg_col_int(res, 0, 0);
 	PQclear(res);
-	if (n > (int64_t)max)
-		return est_fail(e, EST_ERR_FORBIDDEN, "the end entity would hold %lld valid "
+	return EST_OK;
+}
+
+/* The end entity's valid certificates, this one included, within max. */
+static enum est_err
+check_active(struct pg_store *s, int64_t ee_id, unsigned max, int64_t now,
+    struct est_error *e)
+{
+	int64_t n = 0;
+	enum est_err rc;
+
+	if ((rc = pg_count_active(s, ee_id, now, &n, e)) == EST_OK && n > (int64_t)max)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "the end entity would hold %lld valid "
 		    "certificates; the alias allows %u (max-active-certificates): revoke one, or "
 		    "renew instead", (long long)n, max);
-	return EST_OK;
+	return rc;
 }
 
 enum est_err
@@ -127,7 +135,7 @@ pg_put_issued_in_tx(struct pg_store *s, struct est_cert_rec *rec,
 	if (how->approval_id > 0 && (rc = claim(s, how->approval_id, how->now, e)) != EST_OK)
 		return rc;
 	/* Spending locks the row too; the lock comes first either way. */
-	if (limited && how->code_hash == NULL && (rc = lock_ee(s, rec->ee_id, e)) != EST_OK)
+	if (limited && how->code_hash == NULL && (rc = pg_lock_ee(s, rec->ee_id, e)) != EST_OK)
 		return rc;
 	if (how->code_hash != NULL &&
 	    (rc = pg_spend(s, rec->ee_id, how->code_hash, how->now, e)) != EST_OK)

@@ -111,8 +111,18 @@ enum est_err pg_list_certs(struct est_store *st, const struct est_cert_filter *f
     est_cert_visit visit, void *arg, struct est_error *e);
 enum est_err pg_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
     int reason, int64_t when, struct est_error *e);
+enum est_err pg_release_cert(struct est_store *st, const char *issuer, const char *serial,
+    unsigned max_active, int64_t now, struct est_error *e);
 
 /* ---- ee.c ---- */
+
+/* Lock end entity ee_id's row, so that servers count its certificates one at
+ * a time; in the caller's transaction, before any certificate row is locked
+ * (the order enrolments take too). */
+enum est_err pg_lock_ee(struct pg_store *s, int64_t ee_id, struct est_error *e);
+/* How many valid certificates end entity ee_id holds at now. */
+enum est_err pg_count_active(struct pg_store *s, int64_t ee_id, int64_t now, int64_t *n,
+    struct est_error *e);
 
 enum est_err pg_spend(struct pg_store *s, int64_t ee_id, const char *code_hash, int64_t now,
     struct est_error *e);

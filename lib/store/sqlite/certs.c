@@ -5,7 +5,10 @@
  * Invariant: a certificate is revoked by an UPDATE whose WHERE clause still
  * requires it valid, inside a writer's transaction (BEGIN IMMEDIATE), so
  * of two revocations one wins and the other hears it is already revoked.
+ * A release from hold is the same in reverse: its UPDATE still requires the
+ * certificate revoked with certificateHold and unexpired.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,15 @@ static const char SQL_FIND[] = "SELECT id, status = 'valid' FROM certs "
     "WHERE serial = ?1 AND (?2 IS NULL OR issuer = ?2) LIMIT 2";
 static const char SQL_REVOKE[] = "UPDATE certs SET status = 'revoked', revoked_at = ?2, "
     "revocation_reason = ?3 WHERE id = ?1 AND status = 'valid'";
+static const char SQL_FIND_HELD[] = "SELECT id, status = 'revoked', revocation_reason, "
+    "not_after, ee_id FROM certs WHERE serial = ?1 AND (?2 IS NULL OR issuer = ?2) LIMIT 2";
+static const char SQL_RELEASE[] = "UPDATE certs SET status = 'valid', revoked_at = NULL, "
+    "revocation_reason = NULL WHERE id = ?1 AND status = 'revoked' "
+    "AND revocation_reason = 6 AND not_after > ?2";
+/* The revocation triggers (db.c, step 4) count revocations only: a release is counted here. */
+static const char SQL_COUNT_RELEASE[] = "INSERT INTO revocation_counts (issuer, revision) "
+    "SELECT issuer, 1 FROM certs WHERE id = ?1 "
+    "ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1";
 static const char SQL_LIST[] = "SELECT " CERT_COLUMNS " FROM certs "
     "WHERE (?1 IS NULL OR issuer = ?1) AND (?2 IS NULL OR subject LIKE ?2) "
     "AND (?3 = 0 OR (status = 'valid' AND not_after > ?4)) "
@@ -328,6 +340,125 @@ sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
 	if ((rc = sq_begin(s, e)) != EST_OK)
 		return rc;
 	rc = sq_revoke_in_tx(s, issuer, serial, reason, when, e);
+	if (rc == EST_OK)
+		rc = sq_commit(s, e);
+	if (rc != EST_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+/* What a release needs to know of the certificate, read in its transaction. */
+struct held {
+	int64_t id;
+	bool revoked;
+	int reason;              /* -1: none */
+	int64_t not_after;
+	int64_t ee_id;           /* 0: none */
+};
+
+static enum est_err
+find_held(struct sq_store *s, const char *issuer, const char *serial, struct held *h,
+    struct est_error *e)
+{
+	sqlite3_stmt *q;
+	enum est_err rc;
+	int src;
+
+	if ((rc = sq_prepared(s, SQL_FIND_HELD, &q, e)) != EST_OK)
+		return rc;
+	if (bind_key(q, issuer, serial) != 0)
+		rc = sq_fail(s, "binding a serial number", e);
+	else if ((src = sqlite3_step(q)) == SQLITE_DONE)
+		rc = not_found(issuer, serial, e);
+	else if (src != SQLITE_ROW)
+		rc = sq_fail(s, "looking a certificate up", e);
+	else {
+		h->id = sqlite3_column_int64(q, 0);
+		h->revoked = sqlite3_column_int(q, 1) != 0;
+		h->reason = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(q, 2);
+		h->not_after = sqlite3_column_int64(q, 3);
+		h->ee_id = sq_col_int(q, 4);
+		if ((src = sqlite3_step(q)) == SQLITE_ROW)
+			rc = ambiguous(serial, e);
+		else if (src != SQLITE_DONE)
+			rc = sq_fail(s, "looking a certificate up", e);
+	}
+	sq_done(q);
+	return rc;
+}
+
+/* Make certificate id valid again, if it still is held and unexpired at now. */
+static enum est_err
+mark_released(struct sq_store *s, int64_t id, const char *serial, int64_t now,
+    struct est_error *e)
+{
+	sqlite3_stmt *q;
+	enum est_err rc;
+
+	if ((rc = sq_prepared(s, SQL_RELEASE, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK || sqlite3_bind_int64(q, 2, now) != SQLITE_OK)
+		rc = sq_fail(s, "binding a release", e);
+	else if (sqlite3_step(q) != SQLITE_DONE)
+		rc = sq_fail(s, "releasing a certificate", e);
+	else if (sqlite3_changes(s->db) != 1)
+		rc = est_fail(e, EST_ERR_INTERNAL, "certificate %s changed during its release",
+		    serial);
+	sq_done(q);
+	return rc;
+}
+
+static enum est_err
+count_release(struct sq_store *s, int64_t id, struct est_error *e)
+{
+	sqlite3_stmt *q;
+	enum est_err rc;
+
+	if ((rc = sq_prepared(s, SQL_COUNT_RELEASE, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK)
+		rc = sq_fail(s, "binding a release", e);
+	else if (sqlite3_step(q) != SQLITE_DONE)
+		rc = sq_fail(s, "counting a release", e);
+	sq_done(q);
+	return rc;
+}
+
+static enum est_err
+release_in_tx(struct sq_store *s, const char *issuer, const char *serial, unsigned max_active,
+    int64_t now, struct est_error *e)
+{
+	struct held h = { 0 };
+	int64_t active = 0;
+	enum est_err rc;
+
+	if ((rc = find_held(s, issuer, serial, &h, e)) != EST_OK ||
+	    (rc = store_check_release(serial, h.revoked, h.reason, h.not_after, now, e)) != EST_OK ||
+	    (rc = mark_released(s, h.id, serial, now, e)) != EST_OK)
+		return rc;
+	if (max_active > 0 && h.ee_id > 0) {
+		if ((rc = sq_count_active(s, h.ee_id, now, &active, e)) != EST_OK)
+			return rc;
+		if (active > (int64_t)max_active)
+			return est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is not released: its "
+			    "end entity would hold %lld valid certificates; the alias allows %u "
+			    "(max-active-certificates): revoke one of the others first", serial,
+			    (long long)active, max_active);
+	}
+	return count_release(s, h.id, e);
+}
+
+enum est_err
+sq_release_cert(struct est_store *st, const char *issuer, const char *serial,
+    unsigned max_active, int64_t now, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	enum est_err rc;
+
+	if ((rc = sq_begin(s, e)) != EST_OK)
+		return rc;
+	rc = release_in_tx(s, issuer, serial, max_active, now, e);
 	if (rc == EST_OK)
 		rc = sq_commit(s, e);
 	if (rc != EST_OK)

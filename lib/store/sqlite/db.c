@@ -437,6 +437,7 @@ static const struct est_store_ops sqlite_ops = {
 	.list_certs = sq_list_certs,
 	.count_expiring = sq_count_expiring,
 	.revoke_cert = sq_revoke_cert,
+	.release_cert = sq_release_cert,
 	.hold_request = sq_hold_request,
 	.find_request = sq_find_request,
 	.list_requests = sq_list_requests,

@@ -77,13 +77,11 @@ claim(struct sq_store *s, int64_t id, int64_t now, struct est_error *e)
 	return rc;
 }
 
-/* The end entity's valid certificates, this one included, within max. */
-static enum est_err
-check_active(struct sq_store *s, int64_t ee_id, unsigned max, int64_t now,
+enum est_err
+sq_count_active(struct sq_store *s, int64_t ee_id, int64_t now, int64_t *n,
     struct est_error *e)
 {
 	sqlite3_stmt *q = NULL;
-	int64_t n = 0;
 	enum est_err rc;
 
 	if ((rc = sq_prepared(s, SQL_ACTIVE, &q, e)) != EST_OK)
@@ -94,9 +92,20 @@ check_active(struct sq_store *s, int64_t ee_id, unsigned max, int64_t now,
 	else if (sqlite3_step(q) != SQLITE_ROW)
 		rc = sq_fail(s, "counting valid certificates", e);
 	else
-		n = sqlite3_column_int64(q, 0);
+		*n = sqlite3_column_int64(q, 0);
 	sq_done(q);
-	if (rc == EST_OK && n > (int64_t)max)
+	return rc;
+}
+
+/* The end entity's valid certificates, this one included, within max. */
+static enum est_err
+check_active(struct sq_store *s, int64_t ee_id, unsigned max, int64_t now,
+    struct est_error *e)
+{
+	int64_t n = 0;
+	enum est_err rc;
+
+	if ((rc = sq_count_active(s, ee_id, now, &n, e)) == EST_OK && n > (int64_t)max)
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "the end entity would hold %lld valid "
 		    "certificates; the alias allows %u (max-active-certificates): revoke one, or "
 		    "renew instead", (long long)n, max);

@@ -109,8 +109,15 @@ enum est_err sq_list_certs(struct est_store *st, const struct est_cert_filter *f
     est_cert_visit visit, void *arg, struct est_error *e);
 enum est_err sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
     int reason, int64_t when, struct est_error *e);
+enum est_err sq_release_cert(struct est_store *st, const char *issuer, const char *serial,
+    unsigned max_active, int64_t now, struct est_error *e);
 
 /* ---- ee.c ---- */
+
+/* How many valid certificates end entity ee_id holds at now, inside the
+ * caller's transaction (max-active-certificates). */
+enum est_err sq_count_active(struct sq_store *s, int64_t ee_id, int64_t now, int64_t *n,
+    struct est_error *e);
 
 /* Spend one use of ee_id's code (still code_hash, valid at now) inside the
  * caller's transaction. EST_ERR_AUTH when it cannot be spent. */
