@@ -1,8 +1,9 @@
 /*
- * estadm cert list|show|revoke: the certificate store seen by an
+ * estadm cert list|show|revoke|unrevoke: the certificate store seen by an
  * administrator. Reads go through est_store_list_certs/get_cert; the only
- * write is est_store_revoke_cert. "expired" is not stored: a valid record
- * whose notAfter has passed is shown as expired.
+ * writes are est_store_revoke_cert and est_store_release_cert (a hold, and
+ * only a hold, is undone). "expired" is not stored: a valid record whose
+ * notAfter has passed is shown as expired.
  *
  * Serials typed by a person go through est_serial_normalise, so "0x2a",
  * "2a", "2A" and "00:2A" all name the same certificate; they are shown as
@@ -350,7 +351,67 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 	}
 	printf("revoked %s (%s)\n", adm_serial_shown(serial, shown, sizeof(shown)),
 	    est_revoke_reason_name(reason));
-	status = adm_after_revoke(cfg, st, rec->issuer);
+	status = adm_after_revoke(cfg, st, rec->issuer, "lists it");
+out:
+	est_cert_rec_free(rec);
+	est_store_close(st);
+	est_config_free(cfg);
+	return status;
+}
+
+/* ---- cert unrevoke ------------------------------------------------------- */
+
+/*
+ * The limit of valid certificates rec's end entity is held to when it
+ * enrols (max-active-certificates of the alias it was issued through), so
+ * a release cannot take it past what an enrolment may: 0 for none.
+ */
+static unsigned
+active_limit(const struct est_config *cfg, const struct est_cert_rec *rec)
+{
+	const struct est_alias_conf *a;
+
+	if (rec->ee_id == 0 || (a = est_config_alias(cfg, rec->alias)) == NULL)
+		return 0;
+	return a->max_active;
+}
+
+/* estadm cert unrevoke SERIAL [--issuer DN] */
+int
+adm_cert_unrevoke(const struct adm_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "issuer", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct est_error e = { 0 };
+	struct est_config *cfg = NULL;
+	struct est_store *st = NULL;
+	struct est_cert_rec *rec = NULL;
+	const char *issuer = NULL;
+	char serial[SERIAL_MAX], shown[ADM_SERIAL_SHOWN_MAX];
+	int c, status;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'i')
+			return adm_bad_option(ctx, argv, longopts);
+		issuer = optarg;
+	}
+	if ((status = serial_arg(ctx, argc, argv, serial)) != ADM_EXIT_OK ||
+	    (status = adm_load_config(ctx, &cfg)) != ADM_EXIT_OK)
+		return status;
+	if ((status = adm_open_store(cfg, &st)) != ADM_EXIT_OK)
+		goto out;
+	/* The store checks again, in the release's transaction, all it was read for. */
+	if (est_store_get_cert(st, issuer, serial, &rec, &e) != EST_OK ||
+	    est_store_release_cert(st, rec->issuer, serial, active_limit(cfg, rec),
+	    (int64_t)time(NULL), &e) != EST_OK) {
+		status = lookup_failed(st, issuer, serial, &e);
+		goto out;
+	}
+	printf("released %s from hold: valid again\n",
+	    adm_serial_shown(serial, shown, sizeof(shown)));
+	status = adm_after_revoke(cfg, st, rec->issuer, "no longer lists it");
 out:
 	est_cert_rec_free(rec);
 	est_store_close(st);

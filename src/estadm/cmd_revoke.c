@@ -1,9 +1,10 @@
 /*
  * estadm crl show|generate, ee revoke, ca ocsp-responder, and the CRL
- * renewal that follows every revocation estadm records.
+ * renewal that follows every revocation (and release from hold) estadm
+ * records.
  *
- * After a revocation the CA's CRL is renewed at once (store and crl-file)
- * when estadm can read the CA key; when it cannot, the revocation stands
+ * After a revocation or release the CA's CRL is renewed at once (store and crl-file)
+ * when estadm can read the CA key; when it cannot, the change stands
  * and estd renews the CRL itself on its next request or check, which is
  * said on standard error.
  */
@@ -89,7 +90,8 @@ current_crl(const struct est_ca_conf *cc, struct est_store *st, bool force,
 }
 
 int
-adm_after_revoke(const struct est_config *cfg, struct est_store *st, const char *issuer)
+adm_after_revoke(const struct est_config *cfg, struct est_store *st, const char *issuer,
+    const char *lists)
 {
 	for (size_t i = 0; i < cfg->n_cas; i++) {
 		const struct est_ca_conf *cc = &cfg->cas[i];
@@ -112,8 +114,8 @@ adm_after_revoke(const struct est_config *cfg, struct est_store *st, const char 
 			    "it on its next request or check\n", cc->name);
 			return ADM_EXIT_OK;
 		}
-		printf("CRL number %lld of CA %s lists it%s%s\n", (long long)crl->crl_number,
-		    cc->name, cc->crl_file != NULL ? "; written to " : "",
+		printf("CRL number %lld of CA %s %s%s%s\n", (long long)crl->crl_number,
+		    cc->name, lists, cc->crl_file != NULL ? "; written to " : "",
 		    cc->crl_file != NULL ? cc->crl_file : "");
 		est_crl_rec_free(crl);
 	}
@@ -296,7 +298,7 @@ adm_ee_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < s.n; i++)
 		if (s.issuer[i] != NULL && (i == 0 || s.issuer[i - 1] == NULL ||
 		    strcmp(s.issuer[i], s.issuer[i - 1]) != 0))
-			adm_after_revoke(cfg, st, s.issuer[i]);
+			adm_after_revoke(cfg, st, s.issuer[i], "lists it");
 	if (s.more)
 		status = adm_fail("%s has more certificates: run ee revoke again", ee->username);
 out:

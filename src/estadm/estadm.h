@@ -122,6 +122,7 @@ int adm_init(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_list(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_cert_unrevoke(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* ---- cmd_ra.c ------------------------------------------------------------ */
 
@@ -201,12 +202,15 @@ int adm_ee_revoke(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_ca_ocsp_responder(const struct adm_ctx *ctx, int argc, char **argv);
 
 /*
- * After revoking a certificate of issuer (est_name_text): renew the CRL of
- * the configured CA with that subject, now, and report it. A CA key estadm
- * cannot read is reported on standard error and left to estd. Always
- * ADM_EXIT_OK: the revocation itself is recorded already.
+ * After revoking (or releasing from hold) a certificate of issuer
+ * (est_name_text): renew the CRL of the configured CA with that subject,
+ * now, and report it as "CRL number N of CA NAME <lists>" ("lists it", "no
+ * longer lists it"). A CA key estadm cannot read is reported on standard
+ * error and left to estd. Always ADM_EXIT_OK: the change itself is recorded
+ * already.
  */
-int adm_after_revoke(const struct est_config *cfg, struct est_store *st, const char *issuer);
+int adm_after_revoke(const struct est_config *cfg, struct est_store *st, const char *issuer,
+    const char *lists);
 
 /* --reason NAME of cert revoke and ee revoke into *reason; a usage error for
  * a name that is not a reason a full CRL may carry. */

@@ -50,7 +50,12 @@ static const struct adm_cmd commands[] = {
 	    "    Mark a certificate revoked and renew its CA's CRL. NAME (RFC 5280):\n"
 	    "    unspecified (default), keyCompromise, cACompromise, affiliationChanged,\n"
 	    "    superseded, cessationOfOperation, certificateHold, privilegeWithdrawn,\n"
-	    "    aACompromise.\n" },
+	    "    aACompromise. Only a certificateHold can be undone (cert unrevoke).\n" },
+	{ "cert", "unrevoke", adm_cert_unrevoke,
+	    "cert unrevoke SERIAL [--issuer DN]\n"
+	    "    Release a certificate from hold (revoked with reason certificateHold):\n"
+	    "    it is valid again, may renew, and its CA's CRL is renewed without it.\n"
+	    "    Any other revocation is final: refused, as for an expired certificate.\n" },
 	{ "cert", "ra", adm_cert_ra,
 	    "cert ra --dn DN --out PREFIX [--alias A] [--days N] [--key-type SPEC]\n"
 	    "    Issue an RA certificate (EKU id-kp-cmcRA and clientAuth, RFC 7030 §3.7)\n"
