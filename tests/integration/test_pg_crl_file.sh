@@ -6,7 +6,8 @@
 # file only for a CRL it made itself: after `estadm cert revoke` on one node,
 # or a CRL another node made, the other node's crl-file kept listing a revoked
 # certificate as good, for as long as that node made no CRL of its own -- a
-# relying party reading it accepted the revoked certificate.
+# relying party reading it accepted the revoked certificate. A release from
+# hold must reach every node's file the same way.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 
@@ -59,6 +60,29 @@ both_list "$s2" || fail "after a revocation one keeper published: node 1 $(numbe
 [ "$(number_of "$FILE1")" = "$(number_of "$FILE2")" ] || fail "the nodes publish different CRL numbers"
 cmp -s "$FILE1" "$FILE2" || fail "the nodes publish different CRLs of one number"
 ok "whichever node makes the CRL, both crl-files hold it (one number, the same bytes)"
+
+# A release from hold (estadm cert unrevoke) travels the same way: held with estadm on
+# node 1, released with an estadm on node 2 that cannot read the CA key, so one of the
+# keepers makes the CRL, and both files must stop listing it.
+enrol_demo carol
+s3=$(serial_of carol.pem)
+"${ADM[@]}" cert revoke "$s3" --reason certificateHold >/dev/null
+both_list "$s3" || fail "the nodes' crl-files do not list carol, on hold"
+held=$(number_of "$FILE1")
+sed 's/^key = ca.key$/key = nowhere.key/' "$T/var2/estd.conf" > "$T/var2/nokey.conf"
+"$ESTADM" -c "$T/var2/nokey.conf" cert unrevoke "$s3" > /dev/null 2> unrevoke.err ||
+    fail "cert unrevoke on node 2: $(cat unrevoke.err)"
+for _ in $(seq 60); do
+	! lists "$FILE1" "$s3" && ! lists "$FILE2" "$s3" && break
+	sleep 0.1
+done
+lists "$FILE1" "$s3" && fail "node 1's crl-file still lists carol after her release on node 2"
+lists "$FILE2" "$s3" && fail "node 2's crl-file still lists carol after her release"
+[ "$(printf %d "$(number_of "$FILE1")")" -gt "$(printf %d "$held")" ] || fail "no new CRL after the release"
+cmp -s "$FILE1" "$FILE2" || fail "the nodes publish different CRLs after the release"
+openssl ocsp -issuer "$TA" -cert carol.pem -url "http://127.0.0.1:$HTTP_PORT/ocsp" -CAfile "$TA" 2>&1 |
+    grep_all 'carol.pem: good' || fail "node 1's OCSP does not say carol is good again"
+ok "a release from hold made on one node leaves both nodes' crl-files (a keeper makes the CRL)"
 
 kill -TERM "$ESTD2_PID"
 wait "$ESTD2_PID" || fail "node 2 did not stop cleanly"
