@@ -8,8 +8,9 @@
  * that still requires it valid: of two servers revoking it at once, the
  * second waits for the first's row lock, re-reads the row and changes
  * nothing. A release from hold is the same in reverse: its UPDATE still
- * requires the certificate held and unexpired. Nothing is cached: every read asks the database, so a revocation
- * committed by one server is seen by the next read of any other.
+ * requires the certificate held and unexpired. Nothing is cached: every
+ * read asks the database, so a revocation committed by one server is seen
+ * by the next read of any other.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -347,15 +348,16 @@ release_in_tx(struct pg_store *s, const char *issuer, const char *serial, unsign
     int64_t now, struct est_error *e)
 {
 	struct pg_params p = { 0 };
-	bool limited = max_active > 0;
 	struct held h = { 0 };
 	int64_t active = 0;
 	enum est_err rc;
+	bool limited;
 
 	if ((rc = find_held(s, issuer, serial, &h, e)) != EST_OK ||
 	    (rc = store_check_release(serial, h.revoked, h.reason, h.not_after, now, e)) != EST_OK)
 		return rc;
-	limited = limited && h.ee_id > 0;
+	/* The end entity's row before the certificate's: the order an enrolment locks them. */
+	limited = max_active > 0 && h.ee_id > 0;
 	if ((limited && (rc = pg_lock_ee(s, h.ee_id, e)) != EST_OK) ||
 	    (rc = mark_released(s, h.id, serial, now, e)) != EST_OK)
 		return rc;
