@@ -394,8 +394,13 @@ enum est_err est_store_list_certs(struct est_store *st, const struct est_cert_fi
 
 /*
  * Mark a certificate revoked at `when` (Unix seconds) with an RFC 5280
- * reason. issuer may be NULL as for est_store_get_cert. EST_ERR_NOTFOUND,
- * EST_ERR_EXISTS (ambiguous serial), EST_ERR_FORBIDDEN when already revoked.
+ * reason. issuer may be NULL as for est_store_get_cert. A certificate on
+ * hold (certificateHold) is revoked for good by any other reason, in one
+ * transaction: the reason replaces certificateHold, the revocation time
+ * stays the hold's (relying parties have refused it since), and issuer's
+ * revocation revision grows. Renewals never do that (est_store_put_issued
+ * refuses a held certificate). EST_ERR_NOTFOUND, EST_ERR_EXISTS (ambiguous
+ * serial), EST_ERR_FORBIDDEN when already revoked otherwise.
  */
 enum est_err est_store_revoke_cert(struct est_store *st, const char *issuer,
     const char *serial, int reason, int64_t when, struct est_error *e);
@@ -525,9 +530,9 @@ enum est_err est_store_set_request_state(struct est_store *st, int64_t id,
 /*
  * How many changes of revocation status of issuer's certificates the store
  * has recorded (0 for none): every revocation, by any program and any path
- * (estadm, revoke-replaced, ...), and every release from hold. One indexed
- * read: a server compares it with its CRL's revision before serving
- * revocation status.
+ * (estadm, revoke-replaced, ...), every release from hold and every hold
+ * made final. One indexed read: a server compares it with its CRL's
+ * revision before serving revocation status.
  */
 enum est_err est_store_revocation_revision(struct est_store *st, const char *issuer,
     int64_t *rev, struct est_error *e);

@@ -219,14 +219,22 @@ struct serials {
 	char *serial[256];
 	size_t n;
 	bool more;
+	bool held_too;           /* a final reason: certificates on hold are revoked for good */
 };
+
+static bool
+on_hold(const struct est_cert_rec *rec)
+{
+	return rec->status == EST_CERT_REVOKED &&
+	    rec->revocation_reason == EST_REASON_CERTIFICATE_HOLD;
+}
 
 static int
 collect_valid(const struct est_cert_rec *rec, void *arg)
 {
 	struct serials *s = arg;
 
-	if (rec->status != EST_CERT_VALID)
+	if (rec->status != EST_CERT_VALID && !(s->held_too && on_hold(rec)))
 		return 0;
 	if (s->n == sizeof(s->serial) / sizeof(s->serial[0])) {
 		s->more = true;
@@ -256,7 +264,11 @@ revoke_all(struct est_store *st, struct serials *s, int reason)
 	return status;
 }
 
-/* estadm ee revoke USERNAME [--reason NAME] */
+/*
+ * estadm ee revoke USERNAME [--reason NAME]: every valid certificate, and
+ * with a reason other than certificateHold every held one too, so that no
+ * certificate of the end entity can be released later.
+ */
 int
 adm_ee_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 {
@@ -288,12 +300,14 @@ adm_ee_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	f.ee_id = ee->id;
+	s.held_too = reason != EST_REASON_CERTIFICATE_HOLD;
 	if (est_store_list_certs(st, &f, collect_valid, &s, &e) != EST_OK) {
 		status = adm_fail("%s", e.msg);
 		goto out;
 	}
 	if (s.n == 0)
-		printf("%s has no valid certificate on record\n", ee->username);
+		printf("%s has no valid certificate on record%s\n", ee->username,
+		    s.held_too ? ", nor one on hold" : "");
 	status = revoke_all(st, &s, reason);
 	for (size_t i = 0; i < s.n; i++)
 		if (s.issuer[i] != NULL && (i == 0 || s.issuer[i - 1] == NULL ||

@@ -50,7 +50,8 @@ static const struct adm_cmd commands[] = {
 	    "    Mark a certificate revoked and renew its CA's CRL. NAME (RFC 5280):\n"
 	    "    unspecified (default), keyCompromise, cACompromise, affiliationChanged,\n"
 	    "    superseded, cessationOfOperation, certificateHold, privilegeWithdrawn,\n"
-	    "    aACompromise. Only a certificateHold can be undone (cert unrevoke).\n" },
+	    "    aACompromise. Only a certificateHold can be undone (cert unrevoke);\n"
+	    "    another reason revokes a certificate on hold for good.\n" },
 	{ "cert", "unrevoke", adm_cert_unrevoke,
 	    "cert unrevoke SERIAL [--issuer DN]\n"
 	    "    Release a certificate from hold (revoked with reason certificateHold):\n"
@@ -132,7 +133,8 @@ static const struct adm_cmd commands[] = {
 	{ "ee", "revoke", adm_ee_revoke,
 	    "ee revoke USERNAME [--reason NAME]\n"
 	    "    Revoke every valid certificate issued to an end entity (reasons as\n"
-	    "    for cert revoke), then renew the CRL.\n" },
+	    "    for cert revoke; any but certificateHold also revokes its certificates\n"
+	    "    on hold for good), then renew the CRL.\n" },
 	{ "ca", "import", adm_ca_import,
 	    "ca import --external NAME FILE\n"
 	    "    Import another party's CA certificate (PEM) into the store, e.g. a\n"

@@ -10,7 +10,9 @@
 # mistaken administrator's side: a keyCompromise revocation, an unknown
 # serial and a valid certificate are refused with one line, exit 1 and
 # nothing written (the store's export, the CRL and the audit log stay as
-# they were), and a released certificate can be revoked again.
+# they were), and a released certificate can be revoked again. A hold is
+# made final by revoking again with another reason (cert revoke, ee revoke),
+# and is then never released.
 . "$(dirname "$0")/lib.sh"
 
 command -v openssl >/dev/null || exit 77
@@ -119,6 +121,39 @@ fetch_crl drevoked
 lists drevoked.der "$sd" || fail "the CRL does not list dave, revoked again"
 ocsp dave.pem -resp_text | grep_all 'Reason: keyCompromise' || fail "OCSP: dave not revoked again"
 ok "a released certificate can be revoked again"
+
+# ---- a hold made final: never released ----------------------------------------
+# The key of a held certificate turns out compromised: revoking it again with the
+# final reason must not need a release first (that would publish a CRL without it).
+enrol_demo eve
+se=$(serial_of eve.pem)
+"${ADM[@]}" cert revoke "$se" --reason certificateHold >/dev/null
+fetch_crl ehold
+"${ADM[@]}" cert revoke "$se" --reason keyCompromise | grep_all "^revoked $se (keyCompromise)" \
+	|| fail "a certificate on hold cannot be revoked for good"
+fetch_crl efinal
+[ "$(number_of efinal.der)" -gt "$(number_of ehold.der)" ] || fail "no new CRL for the final reason"
+openssl crl -in efinal.pem -noout -text | grep -A5 -i "Serial Number: *$se" | grep_all 'Key Compromise' \
+	|| fail "the CRL entry of eve does not say keyCompromise"
+ocsp eve.pem -resp_text | grep_all 'Reason: keyCompromise' || fail "OCSP: eve not keyCompromise"
+rc=0; "${ADM[@]}" cert unrevoke "$se" 2>err.txt || rc=$?
+[ $rc = 1 ] && grep_all 'is revoked (keyCompromise), not on hold' err.txt || fail "a hold made final was released: $rc $(cat err.txt)"
+# ee revoke with a final reason takes the end entity's held certificates too.
+"${ADM[@]}" ee add --username frank --dn "CN=frank" --alias est --password - <<< frankcode1 >/dev/null
+printf '[req]\ndistinguished_name = dn\nattributes = attrs\nprompt = no\n[dn]\nCN = frank\n[attrs]\nchallengePassword = frankcode1\n' > frank.cnf
+openssl req -new -config frank.cnf -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout frank.key -out frank.csr 2>/dev/null
+openssl req -in frank.csr -outform DER | openssl base64 > frank.b64
+[ "$(post_csr simpleenroll frank.b64 frank.p7 "$EST/simpleenroll")" = 200 ] || fail "frank's enrolment: $(cat frank.p7)"
+p7_to_pem frank.p7 frank.pem
+sf=$(serial_of frank.pem)
+"${ADM[@]}" cert revoke "$sf" --reason certificateHold >/dev/null
+"${ADM[@]}" ee revoke frank --reason keyCompromise | grep_all "^revoked $sf (keyCompromise)" \
+	|| fail "ee revoke left frank's held certificate releasable"
+"${ADM[@]}" cert show "$sf" | grep_all '^reason: *keyCompromise' || fail "frank's certificate is not keyCompromise"
+"${ADM[@]}" ee revoke frank | grep_all 'has no valid certificate on record, nor one on hold' \
+	|| fail "ee revoke found something left to revoke of frank"
+ok "a hold is made final by revoking again (cert revoke, ee revoke): new CRL entry keyCompromise, no release"
 
 # ---- refused, nothing written --------------------------------------------------
 "${ADM[@]}" cert revoke "$sb" --reason keyCompromise >/dev/null

@@ -1560,6 +1560,40 @@ test_release_hold(void **state)
 }
 
 /*
+ * A hold is made final by revoking the certificate again with another
+ * reason (RFC 5280 section 5.3.1: held, it "may be released from hold" or
+ * revoked for good): the reason changes, the hold's time stays, the
+ * revision moves (the CRL entry changes), and it can no longer be
+ * released. Held again, or revoked again once final, is refused.
+ */
+static void
+test_hold_made_final(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "a", 0xC1, NOT_BEFORE, NOT_AFTER);
+
+	put(fx->st, a);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "C1", EST_REASON_CERTIFICATE_HOLD,
+	    1800000000, &e), EST_OK);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "C1", EST_REASON_CERTIFICATE_HOLD,
+	    1800000001, &e), EST_ERR_FORBIDDEN);
+	assert_non_null(strstr(e.msg, "C1 is already revoked"));
+	assert_int_equal(revision_of(fx->st, a->issuer), 1);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "C1", EST_REASON_KEY_COMPROMISE,
+	    1800000002, &e), EST_OK);
+	assert_state(fx->st, NULL, "C1", EST_CERT_REVOKED, 1800000000, EST_REASON_KEY_COMPROMISE);
+	assert_int_equal(revision_of(fx->st, a->issuer), 2);
+	assert_int_equal(est_store_release_cert(fx->st, NULL, "C1", 0, 1800000100, &e),
+	    EST_ERR_FORBIDDEN);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "C1", EST_REASON_SUPERSEDED,
+	    1800000003, &e), EST_ERR_FORBIDDEN);
+	assert_state(fx->st, NULL, "C1", EST_CERT_REVOKED, 1800000000, EST_REASON_KEY_COMPROMISE);
+	assert_int_equal(revision_of(fx->st, a->issuer), 2);
+	est_cert_rec_free(a);
+}
+
+/*
  * A serial two CAs used (a root rollover): a release without the issuer is
  * refused as ambiguous, with it only that CA's certificate is released and
  * only that CA's revision moves, so only its CRL is made again.
@@ -1762,6 +1796,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_names_the_issuer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_made_final, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_and_renewal, setup, teardown),
 	};
 	const struct CMUnitTest pg_tests[] = {
@@ -1783,6 +1818,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crl_state, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_release_hold, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_release_names_the_issuer, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_hold_made_final, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_release_and_renewal, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_reconnects, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_pg_schema_versions, setup_pg, teardown_pg),

@@ -8,7 +8,8 @@
  * that still requires it valid: of two servers revoking it at once, the
  * second waits for the first's row lock, re-reads the row and changes
  * nothing. A release from hold is the same in reverse: its UPDATE still
- * requires the certificate held and unexpired. Nothing is cached: every
+ * requires the certificate held and unexpired; so does the one that makes
+ * a hold final (another reason). Nothing is cached: every
  * read asks the database, so a revocation committed by one server is seen
  * by the next read of any other.
  */
@@ -40,8 +41,13 @@ static const char SQL_FIND_HELD[] = "SELECT id, status = 'revoked', revocation_r
 static const char SQL_RELEASE[] = "UPDATE certs SET status = 'valid', revoked_at = NULL, "
     "revocation_reason = NULL WHERE id = $1 AND status = 'revoked' "
     "AND revocation_reason = 6 AND not_after > $2";
-/* The revocation trigger (db.c, step 4) counts revocations only: a release is counted here. */
-static const char SQL_COUNT_RELEASE[] = "INSERT INTO revocation_counts (issuer, revision) "
+static const char SQL_MAKE_FINAL[] = "UPDATE certs SET revocation_reason = $2 "
+    "WHERE id = $1 AND status = 'revoked' AND revocation_reason = 6";
+/*
+ * The revocation trigger (db.c, step 4) counts changes of status only: a
+ * release, and a hold made final (a new reason on the CRL), are counted here.
+ */
+static const char SQL_COUNT_CHANGE[] = "INSERT INTO revocation_counts (issuer, revision) "
     "SELECT issuer, 1 FROM certs WHERE id = $1 "
     "ON CONFLICT (issuer) DO UPDATE SET revision = revocation_counts.revision + 1";
 static const char SQL_LIST[] = "SELECT " CERT_COLUMNS " FROM certs "
@@ -269,23 +275,6 @@ pg_revoke_in_tx(struct pg_store *s, const char *issuer, const char *serial, int 
 	return rc;
 }
 
-enum est_err
-pg_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
-    int reason, int64_t when, struct est_error *e)
-{
-	struct pg_store *s = pg(st);
-	enum est_err rc;
-
-	if ((rc = pg_begin(s, e)) != EST_OK)
-		return rc;
-	rc = pg_revoke_in_tx(s, issuer, serial, reason, when, e);
-	if (rc == EST_OK)
-		rc = pg_commit(s, e);
-	if (rc != EST_OK)
-		pg_rollback(s);
-	return rc;
-}
-
 /* What a release needs to know of the certificate, read in its transaction. */
 struct held {
 	int64_t id;
@@ -344,10 +333,18 @@ mark_released(struct pg_store *s, int64_t id, const char *serial, int64_t now,
 }
 
 static enum est_err
+count_change(struct pg_store *s, int64_t id, struct est_error *e)
+{
+	struct pg_params p = { 0 };
+
+	pg_int(&p, id);
+	return pg_exec(s, SQL_COUNT_CHANGE, &p, NULL, "counting a change of revocation", e);
+}
+
+static enum est_err
 release_in_tx(struct pg_store *s, const char *issuer, const char *serial, unsigned max_active,
     int64_t now, struct est_error *e)
 {
-	struct pg_params p = { 0 };
 	struct held h = { 0 };
 	int64_t active = 0;
 	enum est_err rc;
@@ -370,8 +367,55 @@ release_in_tx(struct pg_store *s, const char *issuer, const char *serial, unsign
 			    "(max-active-certificates): revoke one of the others first", serial,
 			    (long long)active, max_active);
 	}
-	pg_int(&p, h.id);
-	return pg_exec(s, SQL_COUNT_RELEASE, &p, NULL, "counting a release", e);
+	return count_change(s, h.id, e);
+}
+
+/* A hold made final: reason replaces certificateHold, the hold's time stays. */
+static enum est_err
+make_final(struct pg_store *s, int64_t id, const char *serial, int reason,
+    struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	enum est_err rc;
+
+	pg_int(&p, id);
+	pg_int(&p, reason);
+	if ((rc = pg_exec(s, SQL_MAKE_FINAL, &p, &res, "revoking a certificate", e)) != EST_OK)
+		return rc;
+	/* Released or made final by another server since find_held read it. */
+	if (pg_changed(res) != 1)
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s changed while it was being "
+		    "revoked: look at it again (estadm cert show)", serial);
+	PQclear(res);
+	return rc == EST_OK ? count_change(s, id, e) : rc;
+}
+
+/*
+ * est_store_revoke_cert: a valid certificate is revoked; one on hold is
+ * revoked for good when the reason is another. Renewals (put_issued) go
+ * through pg_revoke_in_tx alone: a held certificate is never superseded.
+ */
+enum est_err
+pg_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
+    int reason, int64_t when, struct est_error *e)
+{
+	struct pg_store *s = pg(st);
+	struct held h = { 0 };
+	enum est_err rc;
+
+	if ((rc = pg_begin(s, e)) != EST_OK)
+		return rc;
+	if ((rc = find_held(s, issuer, serial, &h, e)) == EST_OK && h.revoked &&
+	    h.reason == EST_REASON_CERTIFICATE_HOLD && reason != EST_REASON_CERTIFICATE_HOLD)
+		rc = make_final(s, h.id, serial, reason, e);
+	else if (rc == EST_OK)
+		rc = pg_revoke_in_tx(s, issuer, serial, reason, when, e);
+	if (rc == EST_OK)
+		rc = pg_commit(s, e);
+	if (rc != EST_OK)
+		pg_rollback(s);
+	return rc;
 }
 
 enum est_err

@@ -6,7 +6,8 @@
  * requires it valid, inside a writer's transaction (BEGIN IMMEDIATE), so
  * of two revocations one wins and the other hears it is already revoked.
  * A release from hold is the same in reverse: its UPDATE still requires the
- * certificate revoked with certificateHold and unexpired.
+ * certificate revoked with certificateHold and unexpired; so does the one
+ * that makes a hold final (another reason).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,8 +35,13 @@ static const char SQL_FIND_HELD[] = "SELECT id, status = 'revoked', revocation_r
 static const char SQL_RELEASE[] = "UPDATE certs SET status = 'valid', revoked_at = NULL, "
     "revocation_reason = NULL WHERE id = ?1 AND status = 'revoked' "
     "AND revocation_reason = 6 AND not_after > ?2";
-/* The revocation triggers (db.c, step 4) count revocations only: a release is counted here. */
-static const char SQL_COUNT_RELEASE[] = "INSERT INTO revocation_counts (issuer, revision) "
+static const char SQL_MAKE_FINAL[] = "UPDATE certs SET revocation_reason = ?2 "
+    "WHERE id = ?1 AND status = 'revoked' AND revocation_reason = 6";
+/*
+ * The revocation triggers (db.c, step 4) count changes of status only: a
+ * release, and a hold made final (a new reason on the CRL), are counted here.
+ */
+static const char SQL_COUNT_CHANGE[] = "INSERT INTO revocation_counts (issuer, revision) "
     "SELECT issuer, 1 FROM certs WHERE id = ?1 "
     "ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1";
 static const char SQL_LIST[] = "SELECT " CERT_COLUMNS " FROM certs "
@@ -330,23 +336,6 @@ sq_revoke_in_tx(struct sq_store *s, const char *issuer, const char *serial, int 
 	return rc;
 }
 
-enum est_err
-sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
-    int reason, int64_t when, struct est_error *e)
-{
-	struct sq_store *s = sq(st);
-	enum est_err rc;
-
-	if ((rc = sq_begin(s, e)) != EST_OK)
-		return rc;
-	rc = sq_revoke_in_tx(s, issuer, serial, reason, when, e);
-	if (rc == EST_OK)
-		rc = sq_commit(s, e);
-	if (rc != EST_OK)
-		sq_rollback(s);
-	return rc;
-}
-
 /* What a release needs to know of the certificate, read in its transaction. */
 struct held {
 	int64_t id;
@@ -410,17 +399,17 @@ mark_released(struct sq_store *s, int64_t id, const char *serial, int64_t now,
 }
 
 static enum est_err
-count_release(struct sq_store *s, int64_t id, struct est_error *e)
+count_change(struct sq_store *s, int64_t id, struct est_error *e)
 {
 	sqlite3_stmt *q;
 	enum est_err rc;
 
-	if ((rc = sq_prepared(s, SQL_COUNT_RELEASE, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, SQL_COUNT_CHANGE, &q, e)) != EST_OK)
 		return rc;
 	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK)
-		rc = sq_fail(s, "binding a release", e);
+		rc = sq_fail(s, "binding a change of revocation", e);
 	else if (sqlite3_step(q) != SQLITE_DONE)
-		rc = sq_fail(s, "counting a release", e);
+		rc = sq_fail(s, "counting a change of revocation", e);
 	sq_done(q);
 	return rc;
 }
@@ -446,7 +435,55 @@ release_in_tx(struct sq_store *s, const char *issuer, const char *serial, unsign
 			    "(max-active-certificates): revoke one of the others first", serial,
 			    (long long)active, max_active);
 	}
-	return count_release(s, h.id, e);
+	return count_change(s, h.id, e);
+}
+
+/* A hold made final: reason replaces certificateHold, the hold's time stays. */
+static enum est_err
+make_final(struct sq_store *s, int64_t id, const char *serial, int reason,
+    struct est_error *e)
+{
+	sqlite3_stmt *q;
+	enum est_err rc;
+
+	if ((rc = sq_prepared(s, SQL_MAKE_FINAL, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK || sqlite3_bind_int(q, 2, reason) != SQLITE_OK)
+		rc = sq_fail(s, "binding a revocation", e);
+	else if (sqlite3_step(q) != SQLITE_DONE)
+		rc = sq_fail(s, "revoking a certificate", e);
+	else if (sqlite3_changes(s->db) != 1)
+		rc = est_fail(e, EST_ERR_INTERNAL, "certificate %s changed during its revocation",
+		    serial);
+	sq_done(q);
+	return rc == EST_OK ? count_change(s, id, e) : rc;
+}
+
+/*
+ * est_store_revoke_cert: a valid certificate is revoked; one on hold is
+ * revoked for good when the reason is another. Renewals (put_issued) go
+ * through sq_revoke_in_tx alone: a held certificate is never superseded.
+ */
+enum est_err
+sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
+    int reason, int64_t when, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	struct held h = { 0 };
+	enum est_err rc;
+
+	if ((rc = sq_begin(s, e)) != EST_OK)
+		return rc;
+	if ((rc = find_held(s, issuer, serial, &h, e)) == EST_OK && h.revoked &&
+	    h.reason == EST_REASON_CERTIFICATE_HOLD && reason != EST_REASON_CERTIFICATE_HOLD)
+		rc = make_final(s, h.id, serial, reason, e);
+	else if (rc == EST_OK)
+		rc = sq_revoke_in_tx(s, issuer, serial, reason, when, e);
+	if (rc == EST_OK)
+		rc = sq_commit(s, e);
+	if (rc != EST_OK)
+		sq_rollback(s);
+	return rc;
 }
 
 enum est_err
