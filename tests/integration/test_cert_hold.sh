@@ -8,7 +8,7 @@
 # (EST-S-50). Also when estadm cannot read the CA key and estd makes that
 # CRL itself, as it does after a revocation. The attacker's and the
 # mistaken administrator's side: a keyCompromise revocation, an unknown
-# serial and a valid certificate are refused with one line, exit 1 and
+# serial, a valid and an expired certificate are refused with one line, exit 1 and
 # nothing written (the store's export, the CRL and the audit log stay as
 # they were), and a released certificate can be revoked again. A hold is
 # made final by revoking again with another reason (cert revoke, ee revoke),
@@ -16,6 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v openssl >/dev/null || exit 77
+command -v sqlite3 >/dev/null || [ "${ESTKIT_TEST_STORE:-sqlite}" = postgresql ] || exit 77
 init_demo
 sed -i 's/^\[server\]$/[server]\ncrl-check-interval = 1/' "$T/var/estd.conf"
 start_estd
@@ -157,6 +158,16 @@ ok "a hold is made final by revoking again (cert revoke, ee revoke): new CRL ent
 
 # ---- refused, nothing written --------------------------------------------------
 "${ADM[@]}" cert revoke "$sb" --reason keyCompromise >/dev/null
+# An expired certificate keeps its hold: grace's notAfter is moved into the past in the store.
+enrol_demo grace
+sg=$(serial_of grace.pem)
+"${ADM[@]}" cert revoke "$sg" --reason certificateHold >/dev/null
+expire="UPDATE certs SET not_after = 1000000000 WHERE serial = '$(sed 's/^0*//' <<<"$sg")'"
+if [ "${ESTKIT_TEST_STORE:-sqlite}" = postgresql ]; then
+	psql_su "$expire" estkit >/dev/null
+else
+	sqlite3 var/estkit.db "$expire"
+fi
 fetch_crl before
 "${ADM[@]}" db export > before.jsonl
 audit_lines=$(wc -l < var/audit.log)
@@ -171,14 +182,16 @@ refused() {
 refused "a keyCompromise revocation" "$sb" "^estadm: certificate .* is revoked (keyCompromise), not on hold"
 refused "an unknown serial" 7FFFFFFFFFFFFFFF "^estadm: no certificate 7FFFFFFFFFFFFFFF"
 refused "a valid certificate" "$sc" "^estadm: certificate .* is not revoked"
+refused "an expired certificate" "$sg" "^estadm: certificate .* has expired: its hold stays on record"
 [ "$(wc -l < var/audit.log)" = "$audit_lines" ] || fail "a refused release was audited: $(tail -n 2 var/audit.log)"
 "${ADM[@]}" db export > after.jsonl
 cmp -s before.jsonl after.jsonl || fail "a refused release changed the store: $(diff before.jsonl after.jsonl | head -5)"
 fetch_crl after
 cmp -s before.der after.der || fail "a refused release made a new CRL"
 lists after.der "$sb" || fail "the CRL no longer lists bob (keyCompromise)"
+lists after.der "$sg" || fail "the CRL no longer lists grace (expired, on hold)"
 verify after.pem bob.pem | grep_all 'certificate revoked' || fail "openssl verify accepts bob"
 ocsp bob.pem | grep_all "bob.pem: revoked" || fail "OCSP does not say bob is revoked"
-ok "releasing keyCompromise, an unknown serial or a valid certificate: one line, exit 1, nothing written, bob stays on the CRL"
+ok "releasing keyCompromise, an unknown serial, a valid or an expired certificate: one line, exit 1, nothing written, bob stays on the CRL"
 
 finish
