@@ -42,9 +42,9 @@ renew() {
 	curl -s -o "$1-renew.p7" -w '%{http_code}' --cacert "$TA" --cert "$1.pem" --key "$1.key" \
 		"${PK[@]}" --data-binary @"$1.b64" "$MEST/simplereenroll"
 }
-# file_follows SERIAL yes|no: wait (crl-check-interval 1) until crl-file lists SERIAL or not.
+# file_follows SERIAL yes|no: wait up to 10 s (crl-check-interval 1) until crl-file lists SERIAL or not.
 file_follows() {
-	for _ in $(seq 60); do
+	for _ in $(seq 100); do
 		if lists "$FILE" "$1"; then [ "$2" = yes ] && return 0; else [ "$2" = no ] && return 0; fi
 		sleep 0.1
 	done
