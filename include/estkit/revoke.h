@@ -2,11 +2,12 @@
  * estkit revocation publishing: keeping each CA's CRL current in the store
  * (and in a file for web servers), shared by estd and estadm.
  *
- * The store is the one source of truth: it counts revocations per issuer
- * (est_store_revocation_revision) and holds each CA's current CRL and its
- * number. Whoever finds the stored CRL stale -- a revocation since it was
- * made, or half its validity spent -- makes the next one; of several
- * servers racing, one wins and the others take its CRL.
+ * The store is the one source of truth: it counts revocations (and
+ * releases from hold) per issuer (est_store_revocation_revision) and holds
+ * each CA's current CRL and its number. Whoever finds the stored CRL stale
+ * -- a revocation or release since it was made, or half its validity
+ * spent -- makes the next one; of several servers racing, one wins and the
+ * others take its CRL.
  */
 #ifndef ESTKIT_REVOKE_H
 #define ESTKIT_REVOKE_H

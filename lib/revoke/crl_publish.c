@@ -4,8 +4,9 @@
  * having lib/ca sign the next CRL and recording it under the next number.
  *
  * The revision is read before the revoked certificates are listed, so a
- * CRL always holds at least the revocations its revision counts; one made
- * meanwhile only makes the next check renew it again.
+ * CRL always holds at least the revocations its revision counts, and none
+ * of the certificates released from hold by then; a change made meanwhile
+ * only makes the next check renew it again.
  *
  * est_crl_stored only reads (what estd's event loops may do);
  * est_crl_current also signs and commits a new CRL when the stored one is

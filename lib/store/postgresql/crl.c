@@ -2,9 +2,11 @@
  * PostgreSQL backend: revocation revisions and each CA's current CRL.
  *
  * The revision is kept by a trigger on certs (schema step 4 in db.c), so it
- * counts every revocation by every server. A CRL replaces the stored one
- * only when its number is the next one, in a single upsert, so two servers
- * racing to renew a CRL cannot both win and the number never repeats.
+ * counts every revocation by every server; a release from hold and a hold
+ * made final are counted by the statements that make them (certs.c). A CRL
+ * replaces the stored one only when its number is the next one, in a single
+ * upsert, so two servers racing to renew a CRL cannot both win and the
+ * number never repeats.
  */
 #include <stdlib.h>
 

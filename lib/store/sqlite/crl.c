@@ -3,9 +3,12 @@
  * step 4 in db.c).
  *
  * The revision is kept by triggers on the certs table, so it counts every
- * revocation whichever statement made it. A CRL replaces the stored one only
- * when its number is the next one, in a single upsert, so two servers racing
- * to renew a CRL cannot both win and the number never repeats.
+ * revocation whichever statement made it; a release from hold (the triggers
+ * count changes to revoked only) and a hold made final (its status stays)
+ * are counted by the statements that make them (certs.c). A CRL replaces
+ * the stored one only when its number is the next one, in a single upsert,
+ * so two servers racing to renew a CRL cannot both win and the number never
+ * repeats.
  */
 #include <stdlib.h>
 #include <string.h>
