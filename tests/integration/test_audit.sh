@@ -105,7 +105,8 @@ ok "an issuance that cannot be audited is refused with 503 and logged"
 
 # The attacker's side: a password holder asks for a subject of kilobytes. Its
 # audit line is cut at the line's bound, and the chain must still verify.
-ous=$(python3 -c "print('/'.join('OU=' + 'a' * 60 for _ in range(70)))")
+# 63 attributes and the CN: a DN of more than 64 is refused before it is audited.
+ous=$(python3 -c "print('/'.join('OU=' + 'a' * 60 for _ in range(63)))")
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout long.key \
     -subj "/CN=long/$ous" -outform DER -out long.der 2>/dev/null
 openssl base64 -in long.der -out long.b64
