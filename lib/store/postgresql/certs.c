@@ -31,13 +31,11 @@ static const char SQL_INSERT[] = "INSERT INTO certs (issuer, serial, subject, sa
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
 static const char SQL_GET[] = "SELECT " CERT_COLUMNS " FROM certs "
     "WHERE serial = $1 AND ($2::text IS NULL OR issuer = $2) ORDER BY id LIMIT 2";
-static const char SQL_FIND[] = "SELECT id, status = 'valid' FROM certs "
-    "WHERE serial = $1 AND ($2::text IS NULL OR issuer = $2) LIMIT 2";
-static const char SQL_REVOKE[] = "UPDATE certs SET status = 'revoked', revoked_at = $2, "
-    "revocation_reason = $3 WHERE id = $1 AND status = 'valid'";
-static const char SQL_FIND_HELD[] = "SELECT id, status = 'revoked', revocation_reason, "
+static const char SQL_FIND[] = "SELECT id, status = 'revoked', revocation_reason, "
     "not_after, ee_id FROM certs WHERE serial = $1 AND ($2::text IS NULL OR issuer = $2) "
     "LIMIT 2";
+static const char SQL_REVOKE[] = "UPDATE certs SET status = 'revoked', revoked_at = $2, "
+    "revocation_reason = $3 WHERE id = $1 AND status = 'valid'";
 static const char SQL_RELEASE[] = "UPDATE certs SET status = 'valid', revoked_at = NULL, "
     "revocation_reason = NULL WHERE id = $1 AND status = 'revoked' "
     "AND revocation_reason = 6 AND not_after > $2";
@@ -228,9 +226,17 @@ pg_list_certs(struct est_store *st, const struct est_cert_filter *f,
 	return pg_rows(res, each_cert, &c, e);
 }
 
-/* Within a transaction: the id of the one certificate that can be revoked. */
+/* What a revocation or a release needs to know of a certificate, read in its transaction. */
+struct found {
+	int64_t id;
+	bool revoked;
+	int reason;              /* -1: none */
+	int64_t not_after;
+	int64_t ee_id;           /* 0: none */
+};
+
 static enum est_err
-find_valid(struct pg_store *s, const char *issuer, const char *serial, int64_t *id,
+find_cert(struct pg_store *s, const char *issuer, const char *serial, struct found *f,
     struct est_error *e)
 {
 	struct pg_params p = { 0 };
@@ -245,26 +251,32 @@ find_valid(struct pg_store *s, const char *issuer, const char *serial, int64_t *
 		rc = not_found(issuer, serial, e);
 	else if (PQntuples(res) > 1)
 		rc = ambiguous(serial, e);
-	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is already revoked", serial);
-	else
-		*id = pg_col_int(res, 0, 0);
+	else {
+		f->id = pg_col_int(res, 0, 0);
+		f->revoked = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		f->reason = pg_col_null(res, 0, 2) ? -1 : (int)pg_col_int(res, 0, 2);
+		f->not_after = pg_col_int(res, 0, 3);
+		f->ee_id = pg_col_int(res, 0, 4);
+	}
 	PQclear(res);
 	return rc;
 }
 
-enum est_err
-pg_revoke_in_tx(struct pg_store *s, const char *issuer, const char *serial, int reason,
+/*
+ * The UPDATE still requires the certificate valid: another server may have
+ * revoked it since find_cert read it (READ COMMITTED).
+ */
+static enum est_err
+revoke_found(struct pg_store *s, const struct found *f, const char *serial, int reason,
     int64_t when, struct est_error *e)
 {
 	struct pg_params p = { 0 };
 	PGresult *res;
-	int64_t id = 0;
 	enum est_err rc;
 
-	if ((rc = find_valid(s, issuer, serial, &id, e)) != EST_OK)
-		return rc;
-	pg_int(&p, id);
+	if (f->revoked)
+		return est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is already revoked", serial);
+	pg_int(&p, f->id);
 	pg_int(&p, when);
 	pg_int(&p, reason);
 	if ((rc = pg_exec(s, SQL_REVOKE, &p, &res, "revoking a certificate", e)) != EST_OK)
@@ -275,59 +287,38 @@ pg_revoke_in_tx(struct pg_store *s, const char *issuer, const char *serial, int 
 	return rc;
 }
 
-/* What a release needs to know of the certificate, read in its transaction. */
-struct held {
-	int64_t id;
-	bool revoked;
-	int reason;              /* -1: none */
-	int64_t not_after;
-	int64_t ee_id;           /* 0: none */
-};
-
-static enum est_err
-find_held(struct pg_store *s, const char *issuer, const char *serial, struct held *h,
-    struct est_error *e)
+enum est_err
+pg_revoke_in_tx(struct pg_store *s, const char *issuer, const char *serial, int reason,
+    int64_t when, struct est_error *e)
 {
-	struct pg_params p = { 0 };
-	PGresult *res;
+	struct found f = { 0 };
 	enum est_err rc;
 
-	pg_text(&p, serial);
-	pg_text(&p, issuer);
-	if ((rc = pg_exec(s, SQL_FIND_HELD, &p, &res, "looking a certificate up", e)) != EST_OK)
+	if ((rc = find_cert(s, issuer, serial, &f, e)) != EST_OK)
 		return rc;
-	if (PQntuples(res) == 0)
-		rc = not_found(issuer, serial, e);
-	else if (PQntuples(res) > 1)
-		rc = ambiguous(serial, e);
-	else {
-		h->id = pg_col_int(res, 0, 0);
-		h->revoked = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-		h->reason = pg_col_null(res, 0, 2) ? -1 : (int)pg_col_int(res, 0, 2);
-		h->not_after = pg_col_int(res, 0, 3);
-		h->ee_id = pg_col_int(res, 0, 4);
-	}
-	PQclear(res);
-	return rc;
+	return revoke_found(s, &f, serial, reason, when, e);
 }
 
-/* Make certificate id valid again, if it still is held and unexpired at now. */
+/*
+ * Run update ($1 the certificate's id, $2 value), which still requires the
+ * state find_cert saw: one row changes, or another server changed the
+ * certificate since find_cert read it (READ COMMITTED).
+ */
 static enum est_err
-mark_released(struct pg_store *s, int64_t id, const char *serial, int64_t now,
-    struct est_error *e)
+update_found(struct pg_store *s, const char *update, int64_t id, int64_t value,
+    const char *serial, const char *done, struct est_error *e)
 {
 	struct pg_params p = { 0 };
 	PGresult *res;
 	enum est_err rc;
 
 	pg_int(&p, id);
-	pg_int(&p, now);
-	if ((rc = pg_exec(s, SQL_RELEASE, &p, &res, "releasing a certificate", e)) != EST_OK)
+	pg_int(&p, value);
+	if ((rc = pg_exec(s, update, &p, &res, "changing a certificate's revocation", e)) != EST_OK)
 		return rc;
-	/* Another server changed it since find_held read it (READ COMMITTED). */
 	if (pg_changed(res) != 1)
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s changed while it was being "
-		    "released: look at it again (estadm cert show)", serial);
+		    "%s: look at it again (estadm cert show)", serial, done);
 	PQclear(res);
 	return rc;
 }
@@ -345,21 +336,21 @@ static enum est_err
 release_in_tx(struct pg_store *s, const char *issuer, const char *serial, unsigned max_active,
     int64_t now, struct est_error *e)
 {
-	struct held h = { 0 };
+	struct found f = { 0 };
 	int64_t active = 0;
 	enum est_err rc;
 	bool limited;
 
-	if ((rc = find_held(s, issuer, serial, &h, e)) != EST_OK ||
-	    (rc = store_check_release(serial, h.revoked, h.reason, h.not_after, now, e)) != EST_OK)
+	if ((rc = find_cert(s, issuer, serial, &f, e)) != EST_OK ||
+	    (rc = store_check_release(serial, f.revoked, f.reason, f.not_after, now, e)) != EST_OK)
 		return rc;
 	/* The end entity's row before the certificate's: the order an enrolment locks them. */
-	limited = max_active > 0 && h.ee_id > 0;
-	if ((limited && (rc = pg_lock_ee(s, h.ee_id, e)) != EST_OK) ||
-	    (rc = mark_released(s, h.id, serial, now, e)) != EST_OK)
+	limited = max_active > 0 && f.ee_id > 0;
+	if ((limited && (rc = pg_lock_ee(s, f.ee_id, e)) != EST_OK) ||
+	    (rc = update_found(s, SQL_RELEASE, f.id, now, serial, "released", e)) != EST_OK)
 		return rc;
 	if (limited) {
-		if ((rc = pg_count_active(s, h.ee_id, now, &active, e)) != EST_OK)
+		if ((rc = pg_count_active(s, f.ee_id, now, &active, e)) != EST_OK)
 			return rc;
 		if (active > (int64_t)max_active)
 			return est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is not released: its "
@@ -367,50 +358,32 @@ release_in_tx(struct pg_store *s, const char *issuer, const char *serial, unsign
 			    "(max-active-certificates): revoke one of the others first", serial,
 			    (long long)active, max_active);
 	}
-	return count_change(s, h.id, e);
-}
-
-/* A hold made final: reason replaces certificateHold, the hold's time stays. */
-static enum est_err
-make_final(struct pg_store *s, int64_t id, const char *serial, int reason,
-    struct est_error *e)
-{
-	struct pg_params p = { 0 };
-	PGresult *res;
-	enum est_err rc;
-
-	pg_int(&p, id);
-	pg_int(&p, reason);
-	if ((rc = pg_exec(s, SQL_MAKE_FINAL, &p, &res, "revoking a certificate", e)) != EST_OK)
-		return rc;
-	/* Released or made final by another server since find_held read it. */
-	if (pg_changed(res) != 1)
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s changed while it was being "
-		    "revoked: look at it again (estadm cert show)", serial);
-	PQclear(res);
-	return rc == EST_OK ? count_change(s, id, e) : rc;
+	return count_change(s, f.id, e);
 }
 
 /*
  * est_store_revoke_cert: a valid certificate is revoked; one on hold is
- * revoked for good when the reason is another. Renewals (put_issued) go
- * through pg_revoke_in_tx alone: a held certificate is never superseded.
+ * revoked for good when the reason is another (the reason replaces
+ * certificateHold, the hold's time stays). Renewals (put_issued) go through
+ * pg_revoke_in_tx alone: a held certificate is never superseded.
  */
 enum est_err
 pg_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
     int reason, int64_t when, struct est_error *e)
 {
 	struct pg_store *s = pg(st);
-	struct held h = { 0 };
+	struct found f = { 0 };
 	enum est_err rc;
 
 	if ((rc = pg_begin(s, e)) != EST_OK)
 		return rc;
-	if ((rc = find_held(s, issuer, serial, &h, e)) == EST_OK && h.revoked &&
-	    h.reason == EST_REASON_CERTIFICATE_HOLD && reason != EST_REASON_CERTIFICATE_HOLD)
-		rc = make_final(s, h.id, serial, reason, e);
-	else if (rc == EST_OK)
-		rc = pg_revoke_in_tx(s, issuer, serial, reason, when, e);
+	if ((rc = find_cert(s, issuer, serial, &f, e)) == EST_OK && f.revoked &&
+	    f.reason == EST_REASON_CERTIFICATE_HOLD && reason != EST_REASON_CERTIFICATE_HOLD) {
+		if ((rc = update_found(s, SQL_MAKE_FINAL, f.id, reason, serial, "revoked",
+		    e)) == EST_OK)
+			rc = count_change(s, f.id, e);
+	} else if (rc == EST_OK)
+		rc = revoke_found(s, &f, serial, reason, when, e);
 	if (rc == EST_OK)
 		rc = pg_commit(s, e);
 	if (rc != EST_OK)

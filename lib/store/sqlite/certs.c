@@ -26,12 +26,10 @@ static const char SQL_INSERT[] = "INSERT INTO certs (issuer, serial, subject, sa
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 static const char SQL_GET[] = "SELECT " CERT_COLUMNS " FROM certs "
     "WHERE serial = ?1 AND (?2 IS NULL OR issuer = ?2) ORDER BY id LIMIT 2";
-static const char SQL_FIND[] = "SELECT id, status = 'valid' FROM certs "
-    "WHERE serial = ?1 AND (?2 IS NULL OR issuer = ?2) LIMIT 2";
+static const char SQL_FIND[] = "SELECT id, status = 'revoked', revocation_reason, "
+    "not_after, ee_id FROM certs WHERE serial = ?1 AND (?2 IS NULL OR issuer = ?2) LIMIT 2";
 static const char SQL_REVOKE[] = "UPDATE certs SET status = 'revoked', revoked_at = ?2, "
     "revocation_reason = ?3 WHERE id = ?1 AND status = 'valid'";
-static const char SQL_FIND_HELD[] = "SELECT id, status = 'revoked', revocation_reason, "
-    "not_after, ee_id FROM certs WHERE serial = ?1 AND (?2 IS NULL OR issuer = ?2) LIMIT 2";
 static const char SQL_RELEASE[] = "UPDATE certs SET status = 'valid', revoked_at = NULL, "
     "revocation_reason = NULL WHERE id = ?1 AND status = 'revoked' "
     "AND revocation_reason = 6 AND not_after > ?2";
@@ -270,14 +268,22 @@ sq_list_certs(struct est_store *st, const struct est_cert_filter *f,
 	return sq_rows(s, q, each_cert, &c, "listing certificates", e);
 }
 
-/* Within a transaction: the id of the one certificate that can be revoked. */
+/* What a revocation or a release needs to know of a certificate, read in its transaction. */
+struct found {
+	int64_t id;
+	bool revoked;
+	int reason;              /* -1: none */
+	int64_t not_after;
+	int64_t ee_id;           /* 0: none */
+};
+
 static enum est_err
-find_valid(struct sq_store *s, const char *issuer, const char *serial, int64_t *id,
+find_cert(struct sq_store *s, const char *issuer, const char *serial, struct found *f,
     struct est_error *e)
 {
 	sqlite3_stmt *q;
 	enum est_err rc;
-	int src, valid = 0;
+	int src;
 
 	if ((rc = sq_prepared(s, SQL_FIND, &q, e)) != EST_OK)
 		return rc;
@@ -288,30 +294,33 @@ find_valid(struct sq_store *s, const char *issuer, const char *serial, int64_t *
 	else if (src != SQLITE_ROW)
 		rc = sq_fail(s, "looking a certificate up", e);
 	else {
-		*id = sqlite3_column_int64(q, 0);
-		valid = sqlite3_column_int(q, 1);
+		f->id = sqlite3_column_int64(q, 0);
+		f->revoked = sqlite3_column_int(q, 1) != 0;
+		f->reason = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(q, 2);
+		f->not_after = sqlite3_column_int64(q, 3);
+		f->ee_id = sq_col_int(q, 4);
 		if ((src = sqlite3_step(q)) == SQLITE_ROW)
 			rc = ambiguous(serial, e);
 		else if (src != SQLITE_DONE)
 			rc = sq_fail(s, "looking a certificate up", e);
-		else if (!valid)
-			rc = est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is already revoked",
-			    serial);
 	}
 	sq_done(q);
 	return rc;
 }
 
 static enum est_err
-mark_revoked(struct sq_store *s, int64_t id, const char *serial, int reason,
+revoke_found(struct sq_store *s, const struct found *f, const char *serial, int reason,
     int64_t when, struct est_error *e)
 {
 	sqlite3_stmt *q;
 	enum est_err rc;
 
+	if (f->revoked)
+		return est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is already revoked", serial);
 	if ((rc = sq_prepared(s, SQL_REVOKE, &q, e)) != EST_OK)
 		return rc;
-	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK ||
+	if (sqlite3_bind_int64(q, 1, f->id) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 2, when) != SQLITE_OK ||
 	    sqlite3_bind_int(q, 3, reason) != SQLITE_OK)
 		rc = sq_fail(s, "binding a revocation", e);
@@ -327,73 +336,34 @@ enum est_err
 sq_revoke_in_tx(struct sq_store *s, const char *issuer, const char *serial, int reason,
     int64_t when, struct est_error *e)
 {
-	int64_t id = 0;
+	struct found f = { 0 };
 	enum est_err rc;
 
-	rc = find_valid(s, issuer, serial, &id, e);
-	if (rc == EST_OK)
-		rc = mark_revoked(s, id, serial, reason, when, e);
-	return rc;
-}
-
-/* What a release needs to know of the certificate, read in its transaction. */
-struct held {
-	int64_t id;
-	bool revoked;
-	int reason;              /* -1: none */
-	int64_t not_after;
-	int64_t ee_id;           /* 0: none */
-};
-
-static enum est_err
-find_held(struct sq_store *s, const char *issuer, const char *serial, struct held *h,
-    struct est_error *e)
-{
-	sqlite3_stmt *q;
-	enum est_err rc;
-	int src;
-
-	if ((rc = sq_prepared(s, SQL_FIND_HELD, &q, e)) != EST_OK)
+	if ((rc = find_cert(s, issuer, serial, &f, e)) != EST_OK)
 		return rc;
-	if (bind_key(q, issuer, serial) != 0)
-		rc = sq_fail(s, "binding a serial number", e);
-	else if ((src = sqlite3_step(q)) == SQLITE_DONE)
-		rc = not_found(issuer, serial, e);
-	else if (src != SQLITE_ROW)
-		rc = sq_fail(s, "looking a certificate up", e);
-	else {
-		h->id = sqlite3_column_int64(q, 0);
-		h->revoked = sqlite3_column_int(q, 1) != 0;
-		h->reason = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int(q, 2);
-		h->not_after = sqlite3_column_int64(q, 3);
-		h->ee_id = sq_col_int(q, 4);
-		if ((src = sqlite3_step(q)) == SQLITE_ROW)
-			rc = ambiguous(serial, e);
-		else if (src != SQLITE_DONE)
-			rc = sq_fail(s, "looking a certificate up", e);
-	}
-	sq_done(q);
-	return rc;
+	return revoke_found(s, &f, serial, reason, when, e);
 }
 
-/* Make certificate id valid again, if it still is held and unexpired at now. */
+/*
+ * Run update (?1 the certificate's id, ?2 value), which still requires the
+ * state find_cert saw: one row changes, or the certificate changed since.
+ */
 static enum est_err
-mark_released(struct sq_store *s, int64_t id, const char *serial, int64_t now,
-    struct est_error *e)
+update_found(struct sq_store *s, const char *update, int64_t id, int64_t value,
+    const char *serial, const char *done, struct est_error *e)
 {
 	sqlite3_stmt *q;
 	enum est_err rc;
 
-	if ((rc = sq_prepared(s, SQL_RELEASE, &q, e)) != EST_OK)
+	if ((rc = sq_prepared(s, update, &q, e)) != EST_OK)
 		return rc;
-	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK || sqlite3_bind_int64(q, 2, now) != SQLITE_OK)
-		rc = sq_fail(s, "binding a release", e);
+	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK || sqlite3_bind_int64(q, 2, value) != SQLITE_OK)
+		rc = sq_fail(s, "binding a change of revocation", e);
 	else if (sqlite3_step(q) != SQLITE_DONE)
-		rc = sq_fail(s, "releasing a certificate", e);
+		rc = sq_fail(s, "changing a certificate's revocation", e);
 	else if (sqlite3_changes(s->db) != 1)
-		rc = est_fail(e, EST_ERR_INTERNAL, "certificate %s changed during its release",
-		    serial);
+		rc = est_fail(e, EST_ERR_INTERNAL, "certificate %s changed while it was being %s",
+		    serial, done);
 	sq_done(q);
 	return rc;
 }
@@ -418,16 +388,16 @@ static enum est_err
 release_in_tx(struct sq_store *s, const char *issuer, const char *serial, unsigned max_active,
     int64_t now, struct est_error *e)
 {
-	struct held h = { 0 };
+	struct found f = { 0 };
 	int64_t active = 0;
 	enum est_err rc;
 
-	if ((rc = find_held(s, issuer, serial, &h, e)) != EST_OK ||
-	    (rc = store_check_release(serial, h.revoked, h.reason, h.not_after, now, e)) != EST_OK ||
-	    (rc = mark_released(s, h.id, serial, now, e)) != EST_OK)
+	if ((rc = find_cert(s, issuer, serial, &f, e)) != EST_OK ||
+	    (rc = store_check_release(serial, f.revoked, f.reason, f.not_after, now, e)) != EST_OK ||
+	    (rc = update_found(s, SQL_RELEASE, f.id, now, serial, "released", e)) != EST_OK)
 		return rc;
-	if (max_active > 0 && h.ee_id > 0) {
-		if ((rc = sq_count_active(s, h.ee_id, now, &active, e)) != EST_OK)
+	if (max_active > 0 && f.ee_id > 0) {
+		if ((rc = sq_count_active(s, f.ee_id, now, &active, e)) != EST_OK)
 			return rc;
 		if (active > (int64_t)max_active)
 			return est_fail(e, EST_ERR_FORBIDDEN, "certificate %s is not released: its "
@@ -435,50 +405,32 @@ release_in_tx(struct sq_store *s, const char *issuer, const char *serial, unsign
 			    "(max-active-certificates): revoke one of the others first", serial,
 			    (long long)active, max_active);
 	}
-	return count_change(s, h.id, e);
-}
-
-/* A hold made final: reason replaces certificateHold, the hold's time stays. */
-static enum est_err
-make_final(struct sq_store *s, int64_t id, const char *serial, int reason,
-    struct est_error *e)
-{
-	sqlite3_stmt *q;
-	enum est_err rc;
-
-	if ((rc = sq_prepared(s, SQL_MAKE_FINAL, &q, e)) != EST_OK)
-		return rc;
-	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK || sqlite3_bind_int(q, 2, reason) != SQLITE_OK)
-		rc = sq_fail(s, "binding a revocation", e);
-	else if (sqlite3_step(q) != SQLITE_DONE)
-		rc = sq_fail(s, "revoking a certificate", e);
-	else if (sqlite3_changes(s->db) != 1)
-		rc = est_fail(e, EST_ERR_INTERNAL, "certificate %s changed during its revocation",
-		    serial);
-	sq_done(q);
-	return rc == EST_OK ? count_change(s, id, e) : rc;
+	return count_change(s, f.id, e);
 }
 
 /*
  * est_store_revoke_cert: a valid certificate is revoked; one on hold is
- * revoked for good when the reason is another. Renewals (put_issued) go
- * through sq_revoke_in_tx alone: a held certificate is never superseded.
+ * revoked for good when the reason is another (the reason replaces
+ * certificateHold, the hold's time stays). Renewals (put_issued) go through
+ * sq_revoke_in_tx alone: a held certificate is never superseded.
  */
 enum est_err
 sq_revoke_cert(struct est_store *st, const char *issuer, const char *serial,
     int reason, int64_t when, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
-	struct held h = { 0 };
+	struct found f = { 0 };
 	enum est_err rc;
 
 	if ((rc = sq_begin(s, e)) != EST_OK)
 		return rc;
-	if ((rc = find_held(s, issuer, serial, &h, e)) == EST_OK && h.revoked &&
-	    h.reason == EST_REASON_CERTIFICATE_HOLD && reason != EST_REASON_CERTIFICATE_HOLD)
-		rc = make_final(s, h.id, serial, reason, e);
-	else if (rc == EST_OK)
-		rc = sq_revoke_in_tx(s, issuer, serial, reason, when, e);
+	if ((rc = find_cert(s, issuer, serial, &f, e)) == EST_OK && f.revoked &&
+	    f.reason == EST_REASON_CERTIFICATE_HOLD && reason != EST_REASON_CERTIFICATE_HOLD) {
+		if ((rc = update_found(s, SQL_MAKE_FINAL, f.id, reason, serial, "revoked",
+		    e)) == EST_OK)
+			rc = count_change(s, f.id, e);
+	} else if (rc == EST_OK)
+		rc = revoke_found(s, &f, serial, reason, when, e);
 	if (rc == EST_OK)
 		rc = sq_commit(s, e);
 	if (rc != EST_OK)
