@@ -281,8 +281,8 @@ struct est_store_ops {
 	enum est_err (*get_ee)(struct est_store *, const char *username, struct est_ee **,
 	    struct est_error *);
 	enum est_err (*list_ee)(struct est_store *, est_ee_visit, void *, struct est_error *);
-	enum est_err (*list_ee_by_key)(struct est_store *, const char *key, est_ee_visit,
-	    void *, struct est_error *);
+	enum est_err (*list_ee_by_key)(struct est_store *, const char *key, unsigned max,
+	    est_ee_visit, void *, struct est_error *);
 	enum est_err (*del_ee)(struct est_store *, const char *username, struct est_error *);
 	enum est_err (*reset_ee)(struct est_store *, const char *username, const char *code_hash,
 	    int64_t uses_left, int64_t valid_until, struct est_error *);
@@ -472,8 +472,11 @@ enum est_err est_store_list_ee(struct est_store *st, est_ee_visit visit, void *a
  * its subject, the subject's names and its SAN, so this is one index
  * look-up. Candidates that the caller compares exactly (the issuance policy
  * asks who owns a name); a visitor returning non-zero stops the listing.
+ * At most max of them (0: all), by username; which ones when more are
+ * registered is not said: a caller for whom any would do asks for few, and
+ * the store reads no more than that however many share the key.
  */
-enum est_err est_store_list_ee_by_key(struct est_store *st, const char *key,
+enum est_err est_store_list_ee_by_key(struct est_store *st, const char *key, unsigned max,
     est_ee_visit visit, void *arg, struct est_error *e);
 
 /* Remove an end entity; its certificates stay on record, unlinked. EST_ERR_NOTFOUND. */

@@ -357,6 +357,12 @@ codec_name_keys_add_dn(struct codec_name_keys *k, const X509_NAME *subject)
 }
 
 bool
+codec_name_key_decides(const char *key)
+{
+	return strncmp(key, "d:", 2) != 0;
+}
+
+bool
 codec_name_keys_meet(const struct codec_name_keys *a, const struct codec_name_keys *b)
 {
 	for (size_t i = 0; i < a->n; i++)

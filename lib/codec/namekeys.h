@@ -67,6 +67,13 @@ void codec_name_keys_add_asked(struct codec_name_keys *k, const X509_NAME *subje
 /* Adds the "d:" key of subject (none for an empty DN or one of over CODEC_NAME_DN_MAX entries). */
 void codec_name_keys_add_dn(struct codec_name_keys *k, const X509_NAME *subject);
 
+/*
+ * Whether any end entity indexed under key owns the names a request looked
+ * it up for, with no closer look: every key but a DN's, whose candidates
+ * est_name_equal_unordered decides on.
+ */
+bool codec_name_key_decides(const char *key);
+
 /* Whether a and b share a key. */
 bool codec_name_keys_meet(const struct codec_name_keys *a, const struct codec_name_keys *b);
 

@@ -80,8 +80,13 @@ store_owner(void *arg, const X509_NAME *subject, const GENERAL_NAMES *san, int64
 	codec_name_keys_add_dn(&w.asked, subject);
 	if (w.asked.oom)
 		rc = est_fail(e, EST_ERR_NOMEM, "out of memory");
+	/*
+	 * Where the key decides, two candidates do (one may be the asker): a
+	 * wildcard's key is shared by every host of its domain.
+	 */
 	for (size_t i = 0; rc == EST_OK && w.ee_id == 0 && i < w.asked.n; i++)
-		rc = est_store_list_ee_by_key(arg, w.asked.v[i], visit, &w, e);
+		rc = est_store_list_ee_by_key(arg, w.asked.v[i],
+		    codec_name_key_decides(w.asked.v[i]) ? 2 : 0, visit, &w, e);
 	codec_name_keys_free(&w.asked);
 	if (rc != EST_OK)
 		return rc;

@@ -418,12 +418,12 @@ store_ee_keys(const unsigned char *subject_der, size_t subject_len,
 }
 
 enum est_err
-est_store_list_ee_by_key(struct est_store *st, const char *key, est_ee_visit visit,
-    void *arg, struct est_error *e)
+est_store_list_ee_by_key(struct est_store *st, const char *key, unsigned max,
+    est_ee_visit visit, void *arg, struct est_error *e)
 {
 	if (visit == NULL || key == NULL || key[0] == '\0')
 		return est_fail(e, EST_ERR_INTERNAL, "no visitor or key for finding end entities");
-	return st->ops->list_ee_by_key(st, key, visit, arg, e);
+	return st->ops->list_ee_by_key(st, key, max, visit, arg, e);
 }
 
 enum est_err

@@ -682,15 +682,21 @@ make_named_ee(const char *username, const char *dn_text, const char *san_text)
 	return ee;
 }
 
-/* How many end entities est_store_list_ee_by_key hands over for key. */
+/* How many end entities est_store_list_ee_by_key hands over for key, at most max (0: all). */
 static int
-by_key(struct est_store *st, const char *key)
+by_key_max(struct est_store *st, const char *key, unsigned max)
 {
 	struct est_error e = { 0 };
 	int n = 0;
 
-	assert_int_equal(est_store_list_ee_by_key(st, key, count_ee, &n, &e), EST_OK);
+	assert_int_equal(est_store_list_ee_by_key(st, key, max, count_ee, &n, &e), EST_OK);
 	return n;
+}
+
+static int
+by_key(struct est_store *st, const char *key)
+{
+	return by_key_max(st, key, 0);
 }
 
 static void
@@ -1120,6 +1126,34 @@ test_ee_found_by_name_keys(void **state)
 	assert_int_equal(by_key(fx->st, "d:2.5.4.10=victim.inc/2.5.4.3=dev.b.corp.example"), 0);
 	est_ee_free(b);
 	est_ee_free(bad);
+}
+
+/*
+ * Every host of a domain shares its wildcard key: the policy, for which any
+ * of them would refuse a wildcard, asks for two, and no more are read
+ * however many are registered (both backends).
+ */
+static void
+test_ee_by_key_at_most(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	char user[32], dn[64], san[64];
+
+	for (int i = 0; i < 5; i++) {
+		struct est_ee *ee;
+
+		snprintf(user, sizeof(user), "dev-%d", i);
+		snprintf(dn, sizeof(dn), "CN=dev-%d.corp.example", i);
+		snprintf(san, sizeof(san), "DNS:dev-%d.corp.example", i);
+		ee = make_named_ee(user, dn, san);
+		assert_int_equal(est_store_put_ee(fx->st, ee, &e), EST_OK);
+		est_ee_free(ee);
+	}
+	assert_int_equal(by_key(fx->st, "w:corp.example"), 5);
+	assert_int_equal(by_key_max(fx->st, "w:corp.example", 2), 2);
+	assert_int_equal(by_key_max(fx->st, "w:corp.example", 9), 5);
+	assert_int_equal(by_key_max(fx->st, "h:dev-3.corp.example", 2), 1);
 }
 
 /*
@@ -1793,6 +1827,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_long_names_indexed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ee_by_key_at_most, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_names_the_issuer, setup, teardown),
@@ -1815,6 +1850,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_list_and_ext_ca, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_long_names_indexed, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_ee_by_key_at_most, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_release_hold, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_release_names_the_issuer, setup_pg, teardown_pg),

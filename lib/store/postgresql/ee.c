@@ -36,7 +36,7 @@ static const char SQL_DEL[] = "DELETE FROM end_entities WHERE username = $1";
 static const char SQL_RESET[] = "UPDATE end_entities SET code_hash = $2, uses_left = $3, "
     "valid_until = $4 WHERE username = $1";
 static const char SQL_BY_KEY[] = "SELECT " EE_COLUMNS " FROM end_entities "
-    "WHERE id IN (SELECT ee_id FROM ee_names WHERE key = $1) ORDER BY username";
+    "WHERE id IN (SELECT ee_id FROM ee_names WHERE key = $1 LIMIT $2) ORDER BY username";
 static const char SQL_KEY_ADD[] = "INSERT INTO ee_names (key, ee_id) VALUES ($1, $2) "
     "ON CONFLICT DO NOTHING";
 static const char SQL_DER_ALL[] = "SELECT id, subject_der, san_der FROM end_entities";
@@ -367,8 +367,8 @@ pg_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error
 }
 
 enum est_err
-pg_list_ee_by_key(struct est_store *st, const char *key, est_ee_visit visit, void *arg,
-    struct est_error *e)
+pg_list_ee_by_key(struct est_store *st, const char *key, unsigned max, est_ee_visit visit,
+    void *arg, struct est_error *e)
 {
 	struct list_ctx c = { visit, arg };
 	struct pg_params p = { 0 };
@@ -376,6 +376,10 @@ pg_list_ee_by_key(struct est_store *st, const char *key, est_ee_visit visit, voi
 	enum est_err rc;
 
 	pg_text(&p, key);
+	if (max > 0)
+		pg_int(&p, max);
+	else
+		pg_text(&p, NULL); /* LIMIT NULL: no limit */
 	if ((rc = pg_exec(pg(st), SQL_BY_KEY, &p, &res, "finding end entities by name", e)) !=
 	    EST_OK)
 		return rc;

@@ -137,7 +137,8 @@ enum est_err pg_get_ee(struct est_store *st, const char *username, struct est_ee
     struct est_error *e);
 enum est_err pg_list_ee(struct est_store *st, est_ee_visit visit, void *arg,
     struct est_error *e);
-enum est_err pg_list_ee_by_key(struct est_store *st, const char *key, est_ee_visit visit,
+enum est_err pg_list_ee_by_key(struct est_store *st, const char *key, unsigned max,
+    est_ee_visit visit,
     void *arg, struct est_error *e);
 /* Index every end entity under its keys (schema step 6, in its transaction). */
 enum est_err pg_index_all_ee(struct pg_store *s, struct est_error *e);

@@ -32,7 +32,7 @@ static const char SQL_RESET[] = "UPDATE end_entities SET code_hash = ?2, uses_le
 static const char SQL_ACTIVE[] = "SELECT COUNT(*) FROM certs WHERE ee_id = ?1 "
     "AND status = 'valid' AND not_after > ?2";
 static const char SQL_BY_KEY[] = "SELECT " EE_COLUMNS " FROM end_entities "
-    "WHERE id IN (SELECT ee_id FROM ee_names WHERE key = ?1) ORDER BY username";
+    "WHERE id IN (SELECT ee_id FROM ee_names WHERE key = ?1 LIMIT ?2) ORDER BY username";
 static const char SQL_KEY_ADD[] = "INSERT OR IGNORE INTO ee_names (key, ee_id) VALUES (?1, ?2)";
 static const char SQL_DER_ALL[] = "SELECT id, subject_der, san_der FROM end_entities";
 
@@ -374,8 +374,8 @@ sq_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error
 }
 
 enum est_err
-sq_list_ee_by_key(struct est_store *st, const char *key, est_ee_visit visit, void *arg,
-    struct est_error *e)
+sq_list_ee_by_key(struct est_store *st, const char *key, unsigned max, est_ee_visit visit,
+    void *arg, struct est_error *e)
 {
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *q = NULL;
@@ -383,7 +383,9 @@ sq_list_ee_by_key(struct est_store *st, const char *key, est_ee_visit visit, voi
 
 	if ((rc = sq_prepared(s, SQL_BY_KEY, &q, e)) != EST_OK)
 		return rc;
-	if (sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
+	/* LIMIT -1: no limit. */
+	if (sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, max > 0 ? (sqlite3_int64)max : -1) != SQLITE_OK) {
 		rc = sq_fail(s, "binding a name key", e);
 		sq_done(q);
 		return rc;
