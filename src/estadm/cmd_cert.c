@@ -2,8 +2,9 @@
  * estadm cert list|show|revoke|unrevoke: the certificate store seen by an
  * administrator. Reads go through est_store_list_certs/get_cert; the only
  * writes are est_store_revoke_cert and est_store_release_cert (a hold, and
- * only a hold, is undone). "expired" is not stored: a valid record whose
- * notAfter has passed is shown as expired.
+ * only a hold, is undone). "expired" and "held" are not stored: a valid
+ * record whose notAfter has passed is shown as expired, one revoked with
+ * reason certificateHold as held.
  *
  * Serials typed by a person go through est_serial_normalise, so "0x2a",
  * "2a", "2A" and "00:2A" all name the same certificate; they are shown as
@@ -26,12 +27,18 @@
 
 #define SERIAL_MAX 128
 
-/* "valid", "revoked" or "expired" at `now`. */
+/*
+ * "valid", "revoked", "held" (revoked with certificateHold: cert unrevoke
+ * can release it, which no other revocation allows) or "expired" at `now`.
+ */
 static const char *
 status_text(const struct est_cert_rec *rec, int64_t now)
 {
 	if (rec->status == EST_CERT_VALID && rec->not_after < now)
 		return "expired";
+	if (rec->status == EST_CERT_REVOKED &&
+	    rec->revocation_reason == EST_REASON_CERTIFICATE_HOLD)
+		return "held";
 	return est_cert_status_name(rec->status);
 }
 

@@ -39,7 +39,9 @@ static const struct adm_cmd commands[] = {
 	    "    List certificates on record: SERIAL STATUS NOT-AFTER SUBJECT. Serials\n"
 	    "    are shown as openssl x509 -serial prints them; every command takes\n"
 	    "    them with or without leading zeros, colons or 0x.\n"
-	    "    --valid: only valid, unexpired ones; --revoked: only revoked ones.\n"
+	    "    STATUS: valid, revoked, held (certificateHold: cert unrevoke releases\n"
+	    "    it) or expired. --valid: only valid, unexpired ones; --revoked: only\n"
+	    "    revoked ones, held ones too.\n"
 	    "    PATTERN: SQL LIKE pattern on the\n"
 	    "    subject (without a %, it matches anywhere in the subject).\n" },
 	{ "cert", "show", adm_cert_show,

@@ -70,6 +70,9 @@ ocsp alice.pem | grep_all "alice.pem: revoked" || fail "OCSP does not say alice 
 ocsp alice.pem -resp_text | grep_all 'Reason: certificateHold' || fail "OCSP gives no reason certificateHold"
 file_follows "$sa" yes || fail "crl-file does not list alice on hold"
 [ "$(renew alice)" = 403 ] || fail "alice renewed while on hold: $(cat alice-renew.p7)"
+"${ADM[@]}" cert list --serial "$sa" | grep_all "^$sa  held  " || fail "cert list: $("${ADM[@]}" cert list --serial "$sa")"
+"${ADM[@]}" cert list --revoked | grep_all "^$sa  held  " || fail "cert list --revoked leaves alice on hold out"
+"${ADM[@]}" cert show "$sa" | grep_all '^status: *held$' || fail "cert show: alice is not shown held"
 ok "on hold: the CRL lists it (certificateHold), verify -crl_check and OCSP say revoked, no renewal (EST-S-52)"
 
 # ---- released: estadm renews the CRL -----------------------------------------
@@ -151,6 +154,7 @@ sf=$(serial_of frank.pem)
 "${ADM[@]}" ee revoke frank --reason keyCompromise | grep_all "^revoked $sf (keyCompromise)" \
 	|| fail "ee revoke left frank's held certificate releasable"
 "${ADM[@]}" cert show "$sf" | grep_all '^reason: *keyCompromise' || fail "frank's certificate is not keyCompromise"
+"${ADM[@]}" cert list --serial "$sf" | grep_all "^$sf  revoked  " || fail "cert list: frank's certificate is not shown revoked"
 "${ADM[@]}" ee revoke frank | grep_all 'has no valid certificate on record, nor one on hold' \
 	|| fail "ee revoke found something left to revoke of frank"
 ok "a hold is made final by revoking again (cert revoke, ee revoke): new CRL entry keyCompromise, no release"
