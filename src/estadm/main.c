@@ -208,8 +208,9 @@ static const struct adm_cmd commands[] = {
 	    "crl generate [--ca NAME] [--out FILE]\n"
 	    "    Make a new CRL now (the next CRL number) and write its crl-file.\n" },
 	{ "help", NULL, cmd_help,
-	    "help [COMMAND]\n"
-	    "    Print this text, or the usage of one command.\n" },
+	    "help [COMMAND [SUBCOMMAND]]\n"
+	    "    Print this text, or the usage of one command (of a group, e.g.\n"
+	    "    help ca, or of one of its commands, e.g. help ca import).\n" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -388,12 +389,20 @@ group_exists(const char *group)
 	return 0;
 }
 
+/* help, help GROUP, help GROUP VERB: as estadm --help, GROUP --help, GROUP VERB --help. */
 static int
 cmd_help(const struct adm_ctx *ctx, int argc, char **argv)
 {
+	const struct adm_cmd *cmd;
+
 	if (argc > 1 && !group_exists(argv[1]))
 		return adm_usage_error(ctx, "unknown command \"%s\"", argv[1]);
-	if (argc > 1)
+	if (argc > 2) {
+		cmd = find_command(argv[1], argv[2]);
+		if (cmd == NULL || cmd->verb == NULL)
+			return adm_usage_error(ctx, "unknown %s command \"%s\"", argv[1], argv[2]);
+		printf("usage: estadm %s", cmd->usage);
+	} else if (argc > 1)
 		group_usage(stdout, argv[1]);
 	else
 		usage(stdout);

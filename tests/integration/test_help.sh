@@ -47,6 +47,15 @@ for prog in estd estadm estclient; do
 done
 check_help "estclient renew" "$ESTKIT_BIN/estclient renew" "$ESTKIT_SRC"/src/estclient/renew_*.c
 
+# estadm help GROUP VERB prints that command's usage alone, as GROUP VERB --help does.
+"$ESTKIT_BIN/estadm" help ca import > "$T/help" || fail "estadm help ca import exited non-zero"
+"$ESTKIT_BIN/estadm" ca import --help | cmp -s - "$T/help" \
+	|| fail "estadm help ca import: $(cat "$T/help")"
+rc=0
+"$ESTKIT_BIN/estadm" help ca bogus > /dev/null 2> "$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q 'unknown ca command "bogus"' "$T/err" || fail "estadm help ca bogus: $rc $(cat "$T/err")"
+ok "estadm help ca import prints that command alone; help ca bogus is a usage error"
+
 # The attacker's side of a command line: unknown options are usage errors.
 for prog in estd estadm; do
 	rc=0
