@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "estkit/ca.h"
 #include "estkit/config.h"
 #include "estkit/store.h"
 
@@ -127,6 +128,34 @@ int adm_cert_unrevoke(const struct adm_ctx *ctx, int argc, char **argv);
 /* ---- cmd_ra.c ------------------------------------------------------------ */
 
 int adm_cert_ra(const struct adm_ctx *ctx, int argc, char **argv);
+
+/* ---- issue.c: certificates estadm issues itself ------------------------- */
+
+/* A certificate estadm issues itself, with a key it makes. */
+struct adm_issue {
+	const char *alias;              /* --alias; NULL: the default alias */
+	const char *out;                /* --out PREFIX: PREFIX.key and PREFIX.pem */
+	const char *key_type;           /* --key-type, est_key_spec_known */
+	unsigned days;                  /* --days, 1 .. 3650 */
+	const char *what;               /* "RA certificate", in the report */
+	struct est_profile profile;     /* name and EKU; validity from days */
+	const X509_NAME *subject;       /* borrowed */
+	const GENERAL_NAMES *san;       /* borrowed; NULL for none */
+	bool replace;                   /* replace existing files (else refuse them) */
+	bool chain;                     /* PREFIX.pem: the CAs after the certificate */
+};
+
+/* --days ARG into *days: ADM_EXIT_OK, or ADM_EXIT_USAGE (reported). */
+int adm_days_arg(const struct adm_ctx *ctx, const char *arg, unsigned *days);
+
+/*
+ * Issue is from the CA its alias issues from now (a rollover's successor
+ * once its issue-from has come), record it in the store (principal
+ * "estadm"), write PREFIX.key (0600) and PREFIX.pem, and print one line
+ * naming serial, subject, alias, CA and files. On failure nothing is
+ * written or recorded (reported; ADM_EXIT_FAIL).
+ */
+int adm_issue(const struct adm_ctx *ctx, const struct adm_issue *is);
 
 /* ---- cmd_req.c ----------------------------------------------------------- */
 
