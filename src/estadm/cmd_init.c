@@ -363,33 +363,6 @@ plan_revocation(struct init_run *r, struct est_error *e)
 	return est_ca_set_revocation(r->ca, &rv, e);
 }
 
-/* Append a DNS name or an IP address (type GEN_DNS or GEN_IPADD). */
-static bool
-san_add(GENERAL_NAMES *san, int type, const char *value)
-{
-	GENERAL_NAME *gen = GENERAL_NAME_new();
-	ASN1_STRING *s = NULL;
-
-	if (gen == NULL)
-		return false;
-	if (type == GEN_IPADD) {
-		s = a2i_IPADDRESS(value);
-	} else if ((s = ASN1_IA5STRING_new()) != NULL && !ASN1_STRING_set(s, value, -1)) {
-		ASN1_STRING_free(s);
-		s = NULL;
-	}
-	if (s == NULL) {
-		GENERAL_NAME_free(gen);
-		return false;
-	}
-	GENERAL_NAME_set0_value(gen, type, s);
-	if (sk_GENERAL_NAME_push(san, gen) <= 0) {
-		GENERAL_NAME_free(gen);
-		return false;
-	}
-	return true;
-}
-
 /*
  * localhost, 127.0.0.1 and ::1, plus the listen address when it names one
  * particular host, so clients can check the name they connect to.
@@ -406,9 +379,9 @@ tls_san(const char *addr)
 	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
 		if (strcmp(addr, loopback[i]) == 0)
 			extra = false;
-	ok = san != NULL && san_add(san, GEN_DNS, "localhost") &&
-	    san_add(san, GEN_IPADD, "127.0.0.1") && san_add(san, GEN_IPADD, "::1") &&
-	    (!extra || san_add(san, is_ip ? GEN_IPADD : GEN_DNS, addr));
+	ok = san != NULL && adm_san_add(san, GEN_DNS, "localhost") &&
+	    adm_san_add(san, GEN_IPADD, "127.0.0.1") && adm_san_add(san, GEN_IPADD, "::1") &&
+	    (!extra || adm_san_add(san, is_ip ? GEN_IPADD : GEN_DNS, addr));
 	if (!ok) {
 		GENERAL_NAMES_free(san);
 		return NULL;

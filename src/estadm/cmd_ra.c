@@ -3,7 +3,7 @@
  * CA. Its EKU is id-kp-cmcRA with clientAuth (so it works as a TLS client
  * certificate); on an alias with `certificate` authentication it may then
  * request certificates for other subjects, within the alias's name rules.
- * Key, certificate and record are made by adm_issue (issue.c); an
+ * Key, certificate and record are made as for cert tls (issue.c); an
  * existing PREFIX.key or PREFIX.pem is refused, not replaced.
  */
 #include <stdio.h>

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/x509v3.h>
+
 #include "estkit/ca.h"
 #include "estkit/config.h"
 #include "estkit/store.h"
@@ -125,11 +127,12 @@ int adm_cert_show(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv);
 int adm_cert_unrevoke(const struct adm_ctx *ctx, int argc, char **argv);
 
-/* ---- cmd_ra.c ------------------------------------------------------------ */
+/* ---- cmd_ra.c, cmd_tls.c ------------------------------------------------- */
 
 int adm_cert_ra(const struct adm_ctx *ctx, int argc, char **argv);
+int adm_cert_tls(const struct adm_ctx *ctx, int argc, char **argv);
 
-/* ---- issue.c: certificates estadm issues itself ------------------------- */
+/* ---- issue.c: what cert ra and cert tls share ---------------------------- */
 
 /* A certificate estadm issues itself, with a key it makes. */
 struct adm_issue {
@@ -156,6 +159,25 @@ int adm_days_arg(const struct adm_ctx *ctx, const char *arg, unsigned *days);
  * written or recorded (reported; ADM_EXIT_FAIL).
  */
 int adm_issue(const struct adm_ctx *ctx, const struct adm_issue *is);
+
+/* ---- tlsnames.c ---------------------------------------------------------- */
+
+/*
+ * Append the names of a comma-separated list to *san (made when NULL):
+ * host names (dNSName) when type is GEN_DNS, addresses (iPAddress) when
+ * GEN_IPADD, ADM_NAME_ANY for either, told apart by their form. A host
+ * name is LDH labels of 1-63 characters, at most 253 in all, the leftmost
+ * label optionally "*"; names already in *san are skipped. opt names the
+ * option in messages. ADM_EXIT_OK, or ADM_EXIT_USAGE (reported). Caller
+ * frees *san with GENERAL_NAMES_free().
+ */
+#define ADM_NAME_ANY (-1)
+int adm_tls_names(const struct adm_ctx *ctx, const char *opt, const char *list, int type,
+    GENERAL_NAMES **san);
+
+/* Append one host name or address (GEN_DNS, GEN_IPADD) unchecked; false when out of memory
+ * or an address does not parse. */
+bool adm_san_add(GENERAL_NAMES *san, int type, const char *value);
 
 /* ---- cmd_req.c ----------------------------------------------------------- */
 

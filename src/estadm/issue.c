@@ -1,6 +1,6 @@
 /*
  * Issuing a certificate from an alias's CA into PREFIX.key and PREFIX.pem,
- * for estadm cert ra (and commands like it). The CA is the one estd issues from for
+ * for estadm cert ra and cert tls. The CA is the one estd issues from for
  * that alias now (after a rollover's issue-from, the successor), with its
  * revocation URLs, so the certificate looks like one estd issues; it is
  * recorded in the store like every certificate the CA signs, so it is

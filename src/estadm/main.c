@@ -65,6 +65,15 @@ static const struct adm_cmd commands[] = {
 	    "    from alias A's CA (default: the default alias): it may request\n"
 	    "    certificates for other subjects, within the alias's name rules. Writes\n"
 	    "    PREFIX.key (0600) and PREFIX.pem; SPEC as server-keygen-key (ec:P-256).\n" },
+	{ "cert", "tls", adm_cert_tls,
+	    "cert tls [--dns NAME[,NAME...]] [--ip ADDR[,ADDR...]] --out PREFIX\n"
+	    "        [--alias A] [--days N] [--key-type SPEC] [--cn CN]\n"
+	    "    Issue estd's own TLS server certificate (EKU serverAuth) for the names\n"
+	    "    clients connect to (one --dns or --ip at least), from alias A's CA\n"
+	    "    (after a rollover's issue-from, the new CA). Replaces PREFIX.key (0600)\n"
+	    "    and PREFIX.pem (the certificate, then the CA chain) atomically, keeping\n"
+	    "    their owner. CN: the first name; N: 825 days. Reload estd (SIGHUP) to\n"
+	    "    serve it.\n" },
 	{ "req", "list", adm_req_list,
 	    "req list [--all]\n"
 	    "    List enrolments held for manual approval (approval = manual):\n"
