@@ -92,6 +92,9 @@ struct init_opts {
 	const char *password_file;      /* --password-file */
 	char password[ADM_SECRET_MAX];  /* the user's; the demo one without either */
 	bool no_user;
+	GENERAL_NAMES *tls_names;       /* --tls-name; NULL: none */
+	char tls_cn[65];                /* the TLS certificate's CN: the first
+	                                 * --tls-name host name, else localhost */
 };
 
 struct init_run {
@@ -155,6 +158,23 @@ check_opts(const struct adm_ctx *ctx, const struct init_opts *o)
 	return ADM_EXIT_OK;
 }
 
+/* The first host name of --tls-name that fits a CN (64 characters), else localhost. */
+static void
+tls_cn(struct init_opts *o)
+{
+	snprintf(o->tls_cn, sizeof(o->tls_cn), "localhost");
+	for (int i = 0; i < sk_GENERAL_NAME_num(o->tls_names); i++) {
+		const GENERAL_NAME *gen = sk_GENERAL_NAME_value(o->tls_names, i);
+		int n = ASN1_STRING_length(gen->d.ia5);
+
+		if (gen->type == GEN_DNS && n < (int)sizeof(o->tls_cn)) {
+			snprintf(o->tls_cn, sizeof(o->tls_cn), "%.*s", n,
+			    (const char *)ASN1_STRING_get0_data(gen->d.ia5));
+			return;
+		}
+	}
+}
+
 static int
 parse_args(const struct adm_ctx *ctx, int argc, char **argv, struct init_opts *o)
 {
@@ -169,6 +189,7 @@ parse_args(const struct adm_ctx *ctx, int argc, char **argv, struct init_opts *o
 		{ "password", required_argument, NULL, 'p' },
 		{ "password-file", required_argument, NULL, 'P' },
 		{ "no-user", no_argument, NULL, 'N' },
+		{ "tls-name", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -188,9 +209,15 @@ parse_args(const struct adm_ctx *ctx, int argc, char **argv, struct init_opts *o
 		case 'p': o->password_arg = optarg; break;
 		case 'P': o->password_file = optarg; break;
 		case 'N': o->no_user = true; break;
+		case 'S':
+			if ((c = adm_tls_names(ctx, "--tls-name", optarg, ADM_NAME_ANY,
+			    &o->tls_names)) != ADM_EXIT_OK)
+				return c;
+			break;
 		default: return adm_bad_option(ctx, argv, longopts);
 		}
 	}
+	tls_cn(o);
 	if (argc - optind != 1)
 		return adm_usage_error(ctx, argc == optind ? "init needs a directory"
 		    : "init takes one directory");
@@ -365,10 +392,11 @@ plan_revocation(struct init_run *r, struct est_error *e)
 
 /*
  * localhost, 127.0.0.1 and ::1, plus the listen address when it names one
- * particular host, so clients can check the name they connect to.
+ * particular host, and the --tls-name names (more: may be NULL), so clients
+ * can check the name they connect to.
  */
 static GENERAL_NAMES *
-tls_san(const char *addr)
+tls_san(const char *addr, const GENERAL_NAMES *more)
 {
 	static const char *const loopback[] = { "localhost", "127.0.0.1", "::1", "0.0.0.0", "::" };
 	GENERAL_NAMES *san = sk_GENERAL_NAME_new_null();
@@ -381,7 +409,8 @@ tls_san(const char *addr)
 			extra = false;
 	ok = san != NULL && adm_san_add(san, GEN_DNS, "localhost") &&
 	    adm_san_add(san, GEN_IPADD, "127.0.0.1") && adm_san_add(san, GEN_IPADD, "::1") &&
-	    (!extra || adm_san_add(san, is_ip ? GEN_IPADD : GEN_DNS, addr));
+	    (!extra || adm_san_add(san, is_ip ? GEN_IPADD : GEN_DNS, addr)) &&
+	    (more == NULL || adm_san_append(san, more));
 	if (!ok) {
 		GENERAL_NAMES_free(san);
 		return NULL;
@@ -416,9 +445,9 @@ make_tls(struct init_run *r, struct est_error *e)
 	r->made[F_TLS_KEY] = true;
 	r->doing = F_TLS_PEM;
 	subject = X509_NAME_new();
-	san = tls_san(r->o.addr);
+	san = tls_san(r->o.addr, r->o.tls_names);
 	if (subject == NULL || san == NULL || !X509_NAME_add_entry_by_txt(subject, "CN",
-	    MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0)) {
+	    MBSTRING_ASC, (const unsigned char *)r->o.tls_cn, -1, -1, 0)) {
 		rc = est_fail_ssl(e, EST_ERR_NOMEM, "cannot build the TLS certificate's names");
 		goto out;
 	}
@@ -664,8 +693,8 @@ report(const struct init_run *r, const char *argv0)
 	printf("created %s (%s CA key)\n", r->path[F_CA_KEY], key);
 	printf("created %s (CA \"%s\", valid until %s)\n", r->path[F_CA_PEM], r->o.ca_name, until);
 	printf("created %s (EC P-256 TLS key)\n", r->path[F_TLS_KEY]);
-	printf("created %s (TLS certificate for localhost, followed by the CA)\n",
-	    r->path[F_TLS_PEM]);
+	printf("created %s (TLS certificate for %s, followed by the CA)\n",
+	    r->path[F_TLS_PEM], r->o.tls_cn);
 	printf("created %s (certificate store, with external CAs " VENDOR_ROOT " and "
 	    VENDOR_SUB ")\n", r->path[F_DB]);
 	if (!r->o.no_user)
@@ -683,6 +712,7 @@ run_free(struct init_run *r)
 	est_ca_free(r->ca);
 	EVP_PKEY_free(r->tls_key);
 	X509_free(r->tls_cert);
+	GENERAL_NAMES_free(r->o.tls_names);
 	OPENSSL_cleanse(r->o.password, sizeof(r->o.password));
 	free(r);
 }

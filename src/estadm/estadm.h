@@ -175,6 +175,9 @@ int adm_issue(const struct adm_ctx *ctx, const struct adm_issue *is);
 int adm_tls_names(const struct adm_ctx *ctx, const char *opt, const char *list, int type,
     GENERAL_NAMES **san);
 
+/* Append copies of the names of more that san lacks; false when out of memory. */
+bool adm_san_append(GENERAL_NAMES *san, const GENERAL_NAMES *more);
+
 /* Append one host name or address (GEN_DNS, GEN_IPADD) unchecked; false when out of memory
  * or an address does not parse. */
 bool adm_san_add(GENERAL_NAMES *san, int type, const char *value);

@@ -1,5 +1,6 @@
 /*
- * The names of estd's own TLS certificate (cert tls --dns and --ip): host names and addresses checked as a TLS client will match
+ * The names of estd's own TLS certificate (init --tls-name, cert tls --dns
+ * and --ip): host names and addresses checked as a TLS client will match
  * them, so a typing mistake is refused here rather than found by a client
  * that cannot connect. The alias's name rules are not applied: they say
  * what clients may obtain, and the default ones refuse localhost and the
@@ -123,6 +124,25 @@ add_one(const struct adm_ctx *ctx, const char *opt, const char *name, int type,
 	}
 	GENERAL_NAMES_free(one);
 	return ADM_EXIT_OK;
+}
+
+bool
+adm_san_append(GENERAL_NAMES *san, const GENERAL_NAMES *more)
+{
+	for (int i = 0; i < sk_GENERAL_NAME_num(more); i++) {
+		const GENERAL_NAME *gen = sk_GENERAL_NAME_value(more, i);
+		GENERAL_NAME *copy;
+
+		if (has_name(san, gen))
+			continue;
+		if ((copy = GENERAL_NAME_dup(gen)) == NULL)
+			return false;
+		if (sk_GENERAL_NAME_push(san, copy) <= 0) {
+			GENERAL_NAME_free(copy);
+			return false;
+		}
+	}
+	return true;
 }
 
 int

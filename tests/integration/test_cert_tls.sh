@@ -6,9 +6,10 @@
 # the certificate lacks; it is on record (cert list, revocable, in the CRL).
 # After a CA rollover it is reissued under the new CA: a client trusting only
 # the new root connects, and one still holding only the old root does too
-# (NewWithOld in the file). The attacker's side of a command line: no
-# names, a malformed address or name, an unknown alias, an unwritable --out
-# are refused with one line, and leave no file and no record behind.
+# (NewWithOld in the file). estadm init --tls-name names the host from the
+# start. The attacker's side of a command line: no names, a malformed
+# address or name, an unknown alias, an unwritable --out are refused with
+# one line, and leave no file and no record behind.
 . "$(dirname "$0")/lib.sh"
 
 init_demo
@@ -133,4 +134,16 @@ hup
 [ "$(as other.test.example var/ManagementCA-2.pem)" != 0 ] || fail "a name the certificate lacks, new root"
 ok "after a rollover: reissued under the new CA; clients with the new root, or the old root only, connect"
 
+# ---- init --tls-name: the first certificate names the host ----
+"$ESTADM" init named --tls-name est.test.example,192.0.2.7 --tls-name lb.test.example > init.out \
+    || fail "init --tls-name"
+grep_all 'created named/tls.pem (TLS certificate for est.test.example' init.out || fail "init said $(cat init.out)"
+openssl x509 -in named/tls.pem -noout -subject -ext subjectAltName > ext.txt
+grep_all 'CN = est.test.example' ext.txt &&
+    grep_all 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:est.test.example, IP Address:192.0.2.7, DNS:lb.test.example' ext.txt \
+    || fail "init --tls-name: $(cat ext.txt)"
+rc=0; "$ESTADM" init bad --tls-name 'no such' > /dev/null 2> err || rc=$?
+[ $rc = 2 ] && [ ! -e bad ] && head -n 1 err | grep_all -F 'estadm: --tls-name "no such" is not a host name' \
+    || fail "init --tls-name 'no such': exit $rc, $(head -n 1 err)"
+ok "init --tls-name names the host in the first TLS certificate; a malformed name is refused before anything is made"
 finish
