@@ -133,6 +133,11 @@ hup
 [ "$(as est.test.example old-root.pem)" = 0 ] || fail "a client trusting only the old root (through NewWithOld)"
 [ "$(as other.test.example var/ManagementCA-2.pem)" != 0 ] || fail "a name the certificate lacks, new root"
 ok "after a rollover: reissued under the new CA; clients with the new root, or the old root only, connect"
+# cert ra shares the path: its certificate comes from the new CA too, as estd's would.
+"${ADM[@]}" cert ra --dn CN=ra2 --out ra2 > ra.out || fail "cert ra after the rollover: $(cat ra.out)"
+[ "$(openssl x509 -in ra2.pem -noout -issuer -nameopt compat | sed 's/^issuer=//')" = "$NEW_DN" ] \
+    || fail "cert ra after the rollover: not issued by the new CA"
+ok "cert ra after the rollover issues from the new CA"
 
 # ---- init --tls-name: the first certificate names the host ----
 "$ESTADM" init named --tls-name est.test.example,192.0.2.7 --tls-name lb.test.example > init.out \
