@@ -66,21 +66,22 @@ elapsed_ms(const struct timespec *start)
 	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-/* The HTTP authentication scheme of the request, lower case, into out ("" for none). */
-static void
-http_scheme(struct est_req *r, char *out, size_t len)
+/*
+ * The HTTP authentication scheme of the request by its name, "http" for any
+ * other. Never a copy of the header: a client that leaves out the scheme, or
+ * ends it with a tab, sends its token or password where the scheme belongs,
+ * and a copy put it in the log and in a metrics label.
+ */
+static const char *
+http_scheme(const char *authz)
 {
-	const char *authz = http_header(r, "Authorization");
-	size_t n = 0;
+	static const char *const known[] = { "basic", "digest", "bearer" };
+	size_t n = strcspn(authz, " \t");
 
-	out[0] = '\0';
-	if (authz == NULL)
-		return;
-	while (authz[n] != '\0' && authz[n] != ' ' && n + 1 < len) {
-		out[n] = authz[n] >= 'A' && authz[n] <= 'Z' ? (char)(authz[n] - 'A' + 'a') : authz[n];
-		n++;
-	}
-	out[n] = '\0';
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (n == strlen(known[i]) && strncasecmp(authz, known[i], n) == 0)
+			return known[i];
+	return "http";
 }
 
 /*
@@ -88,7 +89,7 @@ http_scheme(struct est_req *r, char *out, size_t len)
  * (it did not): see docs/logs.md for the names.
  */
 const char *
-access_auth_method(struct est_req *r, char *buf, size_t len)
+access_auth_method(struct est_req *r)
 {
 	if (r->secret_checked && r->secret_method != EST_AUTH_HTTP)
 		return est_auth_method_name(r->secret_method);
@@ -98,10 +99,8 @@ access_auth_method(struct est_req *r, char *buf, size_t len)
 		return "vendor-certificate";
 	if (strncmp(r->principal, "srp:", 4) == 0)
 		return "srp";
-	if (http_header(r, "Authorization") != NULL) {
-		http_scheme(r, buf, len);
-		return buf[0] != '\0' ? buf : "http";
-	}
+	if (http_header(r, "Authorization") != NULL)
+		return http_scheme(http_header(r, "Authorization"));
 	if (r->tls != NULL && r->tls->peer != NULL)
 		return "certificate";
 	return "none";
@@ -243,8 +242,7 @@ access_log(struct conn *c, struct est_req *r, int status, const char *reason)
 	struct est_server *srv = r != NULL ? r->worker->srv : c->worker->srv;
 	const struct est_listener *lst = r != NULL ? r->listener : c->listener;
 	double ms = r != NULL ? elapsed_ms(&r->start) : 0.0;
-	char scheme[24];
-	const char *auth = r != NULL ? access_auth_method(r, scheme, sizeof(scheme)) : "none";
+	const char *auth = r != NULL ? access_auth_method(r) : "none";
 	struct kvline l;
 
 	metrics_request(r, status, auth, ms);

@@ -35,7 +35,7 @@ audit_trail_issued(struct est_req *r, const struct policy_decision *d,
     const struct est_cert_rec *rec, struct est_error *e)
 {
 	struct est_server *srv = r->worker->srv;
-	char scheme[24], max_active[16];
+	char max_active[16];
 	const char *fields[2 * 10];
 	size_t n = 0;
 	struct est_error ae = { 0 };
@@ -49,7 +49,7 @@ audit_trail_issued(struct est_req *r, const struct policy_decision *d,
 		FIELD("san", rec->san);
 	FIELD("alias", r->alias->conf->name);
 	FIELD("profile", d->profile->name);
-	FIELD("auth", access_auth_method(r, scheme, sizeof(scheme)));
+	FIELD("auth", access_auth_method(r));
 	FIELD("peer", r->peer);
 	/* What the policy decided beyond the names: see docs/logs.md. */
 	if (d->spend_code != NULL)

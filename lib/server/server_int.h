@@ -552,11 +552,11 @@ void access_log_summary(struct conn *c);
 
 /*
  * The name of the authentication method a request used or tried ("basic",
- * "digest", "bearer", "certificate", "challenge-password", "vendor-certificate",
- * "srp", "none"; docs/logs.md);
- * buf holds the HTTP scheme when that is the answer.
+ * "digest", "bearer", "http" for another HTTP scheme, "certificate",
+ * "challenge-password", "vendor-certificate", "srp", "none"; docs/logs.md):
+ * a static string, never taken from the request.
  */
-const char *access_auth_method(struct est_req *r, char *buf, size_t len);
+const char *access_auth_method(struct est_req *r);
 
 /* ---- metrics.c: the process's counters (include/estkit/metrics.h) ---- */
 
