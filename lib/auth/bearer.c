@@ -372,11 +372,16 @@ check_jwt(const struct est_bearer_conf *c, const char *tok, time_t now, char *pr
 
 /* ---- the header ---- */
 
+/*
+ * The scheme ends at a space (RFC 9110 §11.4), or at a tab or the end: a
+ * header so spelt is a malformed Bearer one (invalid_request), not "no
+ * credentials", nor a Basic or Digest one.
+ */
 bool
 est_bearer_is_bearer(const char *authorization)
 {
 	return authorization != NULL && strncasecmp(authorization, "Bearer", 6) == 0 &&
-	    (authorization[6] == ' ' || authorization[6] == '\0');
+	    (authorization[6] == ' ' || authorization[6] == '\t' || authorization[6] == '\0');
 }
 
 /* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */

@@ -56,12 +56,16 @@ ok "wrong token: 401 error=invalid_token; malformed: invalid_request; none: a ba
 
 # A token sent without its scheme, or after a tab, stands where the log's auth
 # field took the scheme from: it must not reach the log (it did, lower-cased).
+# After a tab it is a malformed Bearer header (it was "no credentials").
 [ "$(post "$EST/bearer/simpleenroll" "$TOKEN" noscheme.txt)" = 401 ] || fail "a bare token was not 401"
 [ "$(post "$EST/bearer/simpleenroll" "Bearer"$'\t'"$TOKEN" tab.txt)" = 401 ] || fail "Bearer<TAB>token was not 401"
+grep_all -i 'error="invalid_request"' tab.txt.h || fail "Bearer<TAB>token: no invalid_request: $(cat tab.txt.h)"
 grep -i -F -- "${TOKEN:0:10}" "$T/estd.log" && fail "a part of the token is in the log"
 grep_all 'principal=- status=401 ms=[0-9.]* auth=http serial=- reason="no credentials presented"' "$T/estd.log" ||
     fail "a bare token is not logged as auth=http"
-ok "a token without its scheme (auth=http) or after a tab: 401, no part of it in the log"
+grep_all 'principal=- status=401 ms=[0-9.]* auth=bearer serial=- reason="malformed bearer token"' "$T/estd.log" ||
+    fail "Bearer<TAB>token is not logged as a malformed bearer token"
+ok "a token without its scheme (auth=http) or after a tab (invalid_request): 401, no part of it in the log"
 "$ESTADM" -c var/estd.conf token del dev1 >/dev/null
 [ "$(post "$EST/bearer/simpleenroll" "Bearer $TOKEN" gone.txt)" = 401 ] || fail "a deleted token still works"
 ok "a deleted token is refused at once"
