@@ -64,8 +64,10 @@ check_on_record(struct est_req *r, X509 *cert, const char *serial, struct est_er
 	else if (rec->status == EST_CERT_REVOKED)
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "client certificate %s is revoked (%s)", serial,
 		    est_revoke_reason_name(rec->revocation_reason));
-	else
+	else {
 		r->cert_ee_id = rec->ee_id;
+		r->cert_of_alias = strcmp(rec->alias, r->alias->conf->name) == 0;
+	}
 	OPENSSL_free(der);
 	est_cert_rec_free(rec);
 	return rc;
@@ -388,7 +390,11 @@ presented(struct est_req *r, X509_REQ *csr, enum est_auth_method m)
 
 /*
  * certificate: one of the alias's CA (a device, or an RA with id-kp-cmcRA),
- * else an RA certificate under one of its ra-cas (RFC 7030 §3.7).
+ * else an RA certificate under one of its ra-cas (RFC 7030 §3.7). An RA
+ * certificate of the alias's CA is an RA only on the alias it was issued
+ * for (estadm cert ra --alias): aliases share a CA, and one with other name
+ * rules, profile or approval must not take it as its own RA. Elsewhere it is
+ * an ordinary certificate of the CA, which gets only its own names.
  */
 static enum est_err
 authn_certificate(struct est_req *r, struct authn_result *res, struct est_error *e)
@@ -400,7 +406,8 @@ authn_certificate(struct est_req *r, struct authn_result *res, struct est_error 
 
 	rc = authn_client_cert(r, &cert, e);
 	if (rc == EST_OK) {
-		res->who.kind = policy_is_ra_cert(cert) ? PRINCIPAL_RA : PRINCIPAL_CERT;
+		res->who.kind = policy_is_ra_cert(cert) && r->cert_of_alias ? PRINCIPAL_RA :
+		    PRINCIPAL_CERT;
 		res->who.cert = cert;
 		res->who.cert_ee_id = r->cert_ee_id;
 		if (res->who.kind == PRINCIPAL_RA) {

@@ -12,7 +12,8 @@
  *                   to that end entity, and SAN, under the name rules
  *   certificate     only its own subject and SAN (Dogtag's
  *                   enrollMatchTLSSubjSAN): a device cannot take names
- *   RA certificate  the CSR's names, under the name rules (RFC 7030 §3.7)
+ *   RA certificate  the CSR's names, under the name rules (RFC 7030 §3.7),
+ *                   on the alias it was issued for (elsewhere: certificate)
  *   HTTP user       the CSR's names, under the name rules
  *   renewal         the renewed certificate's names, in its renew window
  *
@@ -207,7 +208,11 @@ decide_cert(const struct policy_input *in, struct policy_decision *d, struct est
 	if ((rc = est_csr_get_san(in->csr, &asked, e)) == EST_OK &&
 	    (!est_name_equal_unordered(X509_REQ_get_subject_name(in->csr),
 	    X509_get_subject_name(in->who.cert)) || !est_san_equal(own, asked)))
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "a client certificate may only request its "
+		rc = policy_is_ra_cert(in->who.cert) ?
+		    est_fail(e, EST_ERR_FORBIDDEN, "this RA certificate was issued for another "
+		    "alias and acts as RA only there; here it may only request its own subject "
+		    "and subjectAltName") :
+		    est_fail(e, EST_ERR_FORBIDDEN, "a client certificate may only request its "
 		    "own subject and subjectAltName; other names need an RA certificate (EKU "
 		    "id-kp-cmcRA) or another authentication");
 	GENERAL_NAMES_free(asked);

@@ -438,6 +438,7 @@ struct est_req {
 	char principal[160];              /* who authenticated, "-" before */
 	int64_t cert_ee_id;               /* end entity of the client certificate on
 	                                   * record (authn_client_cert), 0 for none */
+	bool cert_of_alias;               /* ... which was issued through this alias */
 	struct timespec start;
 	char serial[72];                  /* serial of the certificate issued, "" none */
 	bool secret_checked;              /* a password or code was checked ... */
@@ -642,7 +643,9 @@ enum est_err authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_er
 /*
  * The TLS client certificate of this request, verified against the alias's
  * CA, not revoked and on record; sets r->cert_ee_id to the end entity the
- * record is linked to. *cert is borrowed from the connection.
+ * record is linked to, and r->cert_of_alias to whether the record names this
+ * alias as the one it was issued through. *cert is borrowed from the
+ * connection.
  */
 enum est_err authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e);
 

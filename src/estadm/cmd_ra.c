@@ -1,8 +1,9 @@
 /*
  * estadm cert ra: issue an RA certificate (RFC 7030 §3.7) from an alias's
  * CA. Its EKU is id-kp-cmcRA with clientAuth (so it works as a TLS client
- * certificate); on an alias with `certificate` authentication it may then
- * request certificates for other subjects, within the alias's name rules.
+ * certificate); on its alias, which must take `certificate` authentication,
+ * it may then request certificates for other subjects, within the alias's
+ * name rules (estd takes it as RA on that alias only).
  * Key, certificate and record are made as for cert tls (issue.c); an
  * existing PREFIX.key or PREFIX.pem is refused, not replaced.
  */
@@ -25,7 +26,7 @@ adm_cert_ra(const struct adm_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct adm_issue is = { .key_type = "ec:P-256", .days = 365, .what = "RA certificate",
-	    .profile = { .name = "ra", .eku = EST_EKU_CMC_RA | EST_EKU_CLIENT_AUTH } };
+	    .certificate_auth = true, .profile = { .name = "ra", .eku = EST_EKU_CMC_RA | EST_EKU_CLIENT_AUTH } };
 	struct est_error e = { 0 };
 	X509_NAME *subject = NULL;
 	const char *dn = NULL;

@@ -146,6 +146,7 @@ struct adm_issue {
 	const GENERAL_NAMES *san;       /* borrowed; NULL for none */
 	bool replace;                   /* replace existing files (else refuse them) */
 	bool chain;                     /* PREFIX.pem: the CAs after the certificate */
+	bool certificate_auth;          /* the alias must take certificate authentication */
 };
 
 /* --days ARG into *days: ADM_EXIT_OK, or ADM_EXIT_USAGE (reported). */

@@ -347,6 +347,16 @@ out:
 	return status;
 }
 
+/* Whether a's clients may authenticate by certificate, as an RA does. */
+static bool
+takes_certificates(const struct est_alias_conf *a)
+{
+	for (size_t i = 0; i < a->n_auth; i++)
+		if (a->auth[i] == EST_AUTH_CERTIFICATE)
+			return true;
+	return false;
+}
+
 int
 adm_issue(const struct adm_ctx *ctx, const struct adm_issue *is)
 {
@@ -362,6 +372,10 @@ adm_issue(const struct adm_ctx *ctx, const struct adm_issue *is)
 	if (a == NULL)
 		status = adm_fail("no alias %s in %s", is->alias != NULL ? is->alias : "(default)",
 		    cfg->path);
+	else if (is->certificate_auth && !takes_certificates(a))
+		/* estd takes an RA certificate as RA only on the alias it was issued for. */
+		status = adm_fail("alias %s has no certificate authentication, so an RA "
+		    "certificate could not act there; name one that has (--alias)", a->name);
 	else if ((cc = issuing_ca(cfg, a, now)) == NULL)
 		status = adm_fail("alias %s names CA %s, which %s lacks", a->name, a->ca, cfg->path);
 	else

@@ -33,6 +33,14 @@ validity-days = 365
 extended-key-usage = clientAuth
 copy-san = no
 
+# An RA's own alias, with narrower name rules than est's: RA certificates act
+# as RAs only on the alias they were issued for (estadm cert ra --alias).
+[alias narrowra]
+mode = ra
+authentication = certificate
+profile = tls-client
+dns-names = *.narrow.example
+
 # Approval shows and issues the policy's names: this profile drops the CSR's SAN.
 [alias held]
 authentication = http
@@ -215,6 +223,27 @@ refused 403 "CN \"localhost\" is refused" "RA certificate asks for CN=localhost"
     "$MEST/simpleenroll" cnlocal.b64 --cert ra1.pem --key ra1.key
 refused 403 "registered to end entity dev-b" "RA certificate asks for an end entity's DN" \
     "$MEST/simpleenroll" steal.b64 --cert ra1.pem --key ra1.key
+
+# An RA certificate issued for one alias is no RA on another alias of the same CA
+# (it was: one for narrowra took est's wider names, and one for est narrowra's).
+"${ADM[@]}" cert ra --dn "CN=ra-narrow,O=ACME" --out ranarrow --alias narrowra >/dev/null ||
+    fail "estadm cert ra --alias narrowra"
+csr nsensor "/CN=s1.narrow.example" -addext "subjectAltName=DNS:s1.narrow.example"
+enrol nsensor nsensor.b64 "$MEST/narrowra/simpleenroll" --cert ranarrow.pem --key ranarrow.key
+ok "an RA certificate for alias narrowra enrols another subject there"
+csr wide "/CN=sensor9.acme.org"
+refused 403 "issued for another alias" "an RA certificate for narrowra asks est for another subject" \
+    "$MEST/simpleenroll" wide.b64 --cert ranarrow.pem --key ranarrow.key
+refused 403 "issued for another alias" "an RA certificate for est asks narrowra for another subject" \
+    "$MEST/narrowra/simpleenroll" nsensor.b64 --cert ra1.pem --key ra1.key
+openssl req -new -key ranarrow.key -subj "/CN=ra-narrow/O=ACME" -outform DER -out raown.der &&
+    openssl base64 -in raown.der -out raown.b64
+enrol raown raown.b64 "$MEST/simpleenroll" --cert ranarrow.pem --key ranarrow.key
+ok "on another alias it is an ordinary certificate of the CA: its own names only"
+rc=0; "${ADM[@]}" cert ra --dn "CN=ra-held" --out raheld --alias held > raheld.out 2>&1 || rc=$?
+[ $rc = 1 ] && grep_all 'alias held has no certificate authentication' raheld.out && [ ! -e raheld.key ] ||
+    fail "cert ra for an alias without certificate authentication: exit $rc, $(cat raheld.out)"
+ok "estadm cert ra refuses an alias where an RA certificate could not act"
 
 csr viaext "/CN=sensor8.acme.org" -addext "subjectAltName=DNS:sensor8.acme.org"
 enrol viaext viaext.b64 "$MEST/viara/simpleenroll" --cert xra.pem --key xra.key
