@@ -15,8 +15,10 @@
  *
  * JWT: compact JWS, alg RS256, ES256 or EdDSA matching the key (never
  * "none"); exp required and in the future, nbf if present in the past (60 s
- * leeway each), iss equal to the configured issuer, aud (a string or an
- * array) holding the configured audience, sub a user name as above.
+ * leeway each), with a maximum lifetime no more than that after iat (if
+ * present) and after now (60 s leeway), iss equal to the configured issuer,
+ * aud (a string or an array) holding the configured audience, sub a user
+ * name as above.
  */
 #ifndef ESTKIT_BEARER_H
 #define ESTKIT_BEARER_H
@@ -42,6 +44,7 @@ struct est_bearer_conf {
 	EVP_PKEY *jwt_key;          /* public key JWTs are signed with (borrowed) */
 	const char *jwt_issuer;     /* required with jwt_key */
 	const char *jwt_audience;   /* required with jwt_key */
+	unsigned jwt_max_lifetime;  /* seconds from iat, and from now, to exp at most; 0: any */
 };
 
 /*

@@ -6,7 +6,8 @@
  *
  *   [server]             store, credentials, srp-verifiers, bearer-tokens,
  *                        bearer-jwt-key, bearer-jwt-issuer,
- *                        bearer-jwt-audience, realm, user,
+ *                        bearer-jwt-audience, bearer-jwt-max-lifetime,
+ *                        realm, user,
  *                        workers, log-level,
  *                        max-body, max-headers-size, max-header-fields,
  *                        idle-timeout, read-timeout, handshake-timeout,
@@ -263,6 +264,7 @@ struct est_config {
 	char *bearer_jwt_key_path;  /* PEM public key of JWT issuers, or NULL */
 	char *bearer_jwt_issuer;    /* iss a JWT must carry (with the key) */
 	char *bearer_jwt_audience;  /* aud a JWT must hold (with the key) */
+	unsigned bearer_jwt_max_lifetime; /* seconds a JWT may be valid for; 0: no limit */
 	char *realm;
 	char *user;                 /* drop privileges to this user, or NULL */
 	unsigned workers;           /* 0: one per core */

@@ -314,6 +314,23 @@ aud_holds(json_t *aud, const char *want)
 	return false;
 }
 
+/*
+ * Whether a token expires within max seconds of its issue (iat, when it
+ * says) and of now: a JWT cannot be revoked here, so one that an issuer
+ * made to last a year, or that leaked, would be a password for a year. Now
+ * counts too, as an issuer need not write iat, and one dated ahead would
+ * otherwise last longer; it has the leeway of the other checks.
+ */
+static bool
+lifetime_ok(unsigned max, json_t *exp, json_t *iat, time_t now)
+{
+	double end = json_number_value(exp);
+
+	if (end - (double)now > (double)max + EST_BEARER_LEEWAY)
+		return false;
+	return iat == NULL || (json_is_number(iat) && end - json_number_value(iat) <= (double)max);
+}
+
 /* The claims of a verified token (RFC 7519 §4.1). */
 static enum est_err
 check_claims(const struct est_bearer_conf *c, json_t *cl, time_t now, char *principal,
@@ -329,6 +346,10 @@ check_claims(const struct est_bearer_conf *c, json_t *cl, time_t now, char *prin
 	if (nbf != NULL && (!json_is_number(nbf) ||
 	    json_number_value(nbf) - EST_BEARER_LEEWAY > (double)now))
 		return est_fail(e, EST_ERR_AUTH, "JWT not valid yet (nbf)");
+	if (c->jwt_max_lifetime != 0 && !lifetime_ok(c->jwt_max_lifetime, exp,
+	    json_object_get(cl, "iat"), now))
+		return est_fail(e, EST_ERR_AUTH, "JWT valid for longer than bearer-jwt-max-lifetime "
+		    "(%u s)", c->jwt_max_lifetime);
 	if (!json_is_string(iss) || strcmp(json_string_value(iss), c->jwt_issuer) != 0)
 		return est_fail(e, EST_ERR_AUTH, "JWT from another issuer");
 	if (!aud_holds(json_object_get(cl, "aud"), c->jwt_audience))

@@ -75,6 +75,8 @@ static const struct opt opts[] = {
 	{ S_SERVER, "bearer-jwt-key", OPT_PATH, SRV(bearer_jwt_key_path), 0, 0 },
 	{ S_SERVER, "bearer-jwt-issuer", OPT_STR, SRV(bearer_jwt_issuer), 0, 0 },
 	{ S_SERVER, "bearer-jwt-audience", OPT_STR, SRV(bearer_jwt_audience), 0, 0 },
+	{ S_SERVER, "bearer-jwt-max-lifetime", OPT_UINT, SRV(bearer_jwt_max_lifetime), 0,
+	    366 * 86400 },
 	{ S_SERVER, "realm", OPT_STR, SRV(realm), 0, 0 },
 	{ S_SERVER, "user", OPT_STR, SRV(user), 0, 0 },
 	{ S_SERVER, "workers", OPT_UINT, SRV(workers), 0, 256 },
@@ -1282,6 +1284,7 @@ init_config(const char *path, struct est_config **out, struct est_error *e)
 	c->auth_fail_limit = 10;
 	c->auth_fail_window = 60;
 	c->auth_lockout = 300;
+	c->bearer_jwt_max_lifetime = 86400;
 	c->crl_check_interval = 60;
 	c->ocsp_signatures_per_second = 100;
 	*out = c;

@@ -341,6 +341,7 @@ server_build(const struct est_config *cfg, const struct est_server *old, bool bi
 	srv->bearer.tokens_path = cfg->bearer_tokens_path;
 	srv->bearer.jwt_issuer = cfg->bearer_jwt_issuer;
 	srv->bearer.jwt_audience = cfg->bearer_jwt_audience;
+	srv->bearer.jwt_max_lifetime = cfg->bearer_jwt_max_lifetime;
 	if (cfg->bearer_jwt_key_path != NULL &&
 	    ((rc = est_pubkey_read(cfg->bearer_jwt_key_path, &srv->bearer.jwt_key, e)) != EST_OK ||
 	    (rc = est_bearer_jwt_key_check(srv->bearer.jwt_key, e)) != EST_OK))

@@ -114,13 +114,28 @@ tampered=$(echo "$J" | awk -F. '{print $1"."$2"x."$3}')
 refused "a tampered payload" "$tampered"
 ok "JWTs refused: expired, no exp, nbf ahead, other iss, other aud, other key, wrong alg, alg none, tampered"
 
+# bearer-jwt-max-lifetime (86400 s by default): a JWT cannot be revoked, so one made
+# to last longer is refused (a year, or an exp of 1e300, enrolled before).
+claims() { echo '{"iss":"https://idp.example","aud":"est","sub":"d",'"$1"'}'; }
+refused "exp a year ahead, no iat" "$(jwt jwt-rsa.key RS256 "$(claims '"exp":'$((NOW + 366 * 86400)))")"
+refused "exp 1e300" "$(jwt jwt-rsa.key RS256 "$(claims '"exp":1e300')")"
+refused "exp - iat over a day" "$(jwt jwt-rsa.key RS256 "$(claims '"iat":'$((NOW - 86400))',"exp":'$((NOW + 600)))")"
+refused "iat not a number" "$(jwt jwt-rsa.key RS256 "$(claims '"iat":"now","exp":'$((NOW + 600)))")"
+grep_all 'reason="JWT valid for longer than bearer-jwt-max-lifetime (86400 s)"' "$T/estd.log" || fail "no lifetime reason in the log"
+[ "$(post "$EST/bearer/simpleenroll" "Bearer $(jwt jwt-rsa.key RS256 "$(claims '"iat":'"$NOW"',"exp":'$((NOW + 86400)))")" day.p7)" = 200 ] ||
+    fail "a JWT valid for exactly a day: $(cat day.p7)"
+ok "bearer-jwt-max-lifetime: exp more than a day after iat or now refused; a day exactly enrols"
+
 # ES256 keys: the JWS r||s signature is checked too.
 stop_estd
-sed -i 's/^bearer-jwt-key = jwt-rsa.pub$/bearer-jwt-key = jwt-ec.pub/' var/estd.conf
+sed -i 's/^bearer-jwt-key = jwt-rsa.pub$/bearer-jwt-key = jwt-ec.pub\nbearer-jwt-max-lifetime = 0/' var/estd.conf
 start_estd
 [ "$(post "$EST/bearer/simpleenroll" "Bearer $(jwt jwt-ec.key ES256 "$good")" es.p7)" = 200 ] || fail "ES256 JWT: $(cat es.p7)"
 refused "RS256 under an EC key" "$J"
 ok "ES256 JWT verified against an EC P-256 key"
+[ "$(post "$EST/bearer/simpleenroll" "Bearer $(jwt jwt-ec.key ES256 "$(claims '"exp":'$((NOW + 366 * 86400)))")" year.p7)" = 200 ] ||
+    fail "bearer-jwt-max-lifetime = 0 refused a JWT valid for a year: $(cat year.p7)"
+ok "bearer-jwt-max-lifetime = 0: no limit"
 
 # estclient --auth-token sends it (in answer to the challenge).
 export EST_OPENSSL_CACERT=$TA
