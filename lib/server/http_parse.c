@@ -3,8 +3,8 @@
  *
  * Strict where looseness enables request smuggling or confusion: a
  * Content-Length must be a plain number and may not be repeated with another
- * value, Transfer-Encoding is refused, header names are tokens, no
- * obsolete line folding, no NUL or bare CR anywhere.
+ * value, Transfer-Encoding is refused, Authorization comes once, header
+ * names are tokens, no obsolete line folding, no NUL or bare CR anywhere.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -126,10 +126,28 @@ has_token(const char *list, const char *token)
 	return false;
 }
 
+/*
+ * Whether f, the last field of h, is an Authorization field and not the
+ * first: the field holds one credential (RFC 9110 §11.6.2), and of two a
+ * proxy in front may have checked the one estd would not use.
+ */
+static bool
+repeated_authorization(const struct http_head *h, const struct http_field *f)
+{
+	if (strcasecmp(f->name, "Authorization") != 0)
+		return false;
+	for (const struct http_field *g = h->fields; g < f; g++)
+		if (strcasecmp(g->name, "Authorization") == 0)
+			return true;
+	return false;
+}
+
 /* Connection semantics of the fields EST cares about. */
 static int
 apply_field(struct http_head *h, const struct http_field *f, bool *cl_seen, const char **reason)
 {
+	if (repeated_authorization(h, f))
+		return *reason = "more than one Authorization field", 400;
 	if (strcasecmp(f->name, "Content-Length") == 0)
 		return parse_content_length(f->value, h, cl_seen, reason);
 	if (strcasecmp(f->name, "Transfer-Encoding") == 0)

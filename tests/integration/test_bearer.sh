@@ -66,6 +66,17 @@ grep_all 'principal=- status=401 ms=[0-9.]* auth=http serial=- reason="no creden
 grep_all 'principal=- status=401 ms=[0-9.]* auth=bearer serial=- reason="malformed bearer token"' "$T/estd.log" ||
     fail "Bearer<TAB>token is not logged as a malformed bearer token"
 ok "a token without its scheme (auth=http) or after a tab (invalid_request): 401, no part of it in the log"
+
+# Two Authorization fields: estd used the first, a proxy in front may check the
+# last. Either order enrolled or not by which came first; now both are 400.
+for pair in "Bearer $TOKEN|Bearer x${TOKEN#?}" "Bearer x${TOKEN#?}|Bearer $TOKEN"; do
+	status=$(curl -s -o two.txt -w '%{http_code}' --cacert "$TA" -H 'Content-Type: application/pkcs10' \
+	    -H "Authorization: ${pair%%|*}" -H "Authorization: ${pair#*|}" --data-binary @dev.b64 \
+	    "$EST/bearer/simpleenroll")
+	[ "$status" = 400 ] && grep_all 'more than one Authorization field' two.txt ||
+	    fail "two Authorization fields: HTTP $status, $(cat two.txt)"
+done
+ok "two Authorization fields: 400, whichever holds the good token"
 "$ESTADM" -c var/estd.conf token del dev1 >/dev/null
 [ "$(post "$EST/bearer/simpleenroll" "Bearer $TOKEN" gone.txt)" = 401 ] || fail "a deleted token still works"
 ok "a deleted token is refused at once"

@@ -83,6 +83,7 @@ test_refusals(void **state)
 		{ "GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400 },
 		{ "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400 },
 		{ "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nAuthorization: Bearer a\r\nauthorization: Basic b\r\n\r\n", 400 },
 		{ "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501 },
 		{ "GET / HTTP/1.1\r\nExpect: something\r\n\r\n", 417 },
 		{ "GET / HTTP/1.1\r\nA: b\r\n", 400 },
