@@ -65,9 +65,11 @@ static const struct adm_cmd commands[] = {
 	{ "cert", "ra", adm_cert_ra,
 	    "cert ra --dn DN --out PREFIX [--alias A] [--days N] [--key-type SPEC]\n"
 	    "    Issue an RA certificate (EKU id-kp-cmcRA and clientAuth, RFC 7030 §3.7)\n"
-	    "    from alias A's CA (default: the default alias): it may request\n"
-	    "    certificates for other subjects, within the alias's name rules. Writes\n"
-	    "    PREFIX.key (0600) and PREFIX.pem; SPEC as server-keygen-key (ec:P-256).\n" },
+	    "    for alias A (default: the default alias), from its CA: on A, which must\n"
+	    "    take certificate authentication, it may request certificates for other\n"
+	    "    subjects, within A's name rules; elsewhere it gets only its own names.\n"
+	    "    Writes PREFIX.key (0600) and PREFIX.pem; SPEC as server-keygen-key\n"
+	    "    (ec:P-256).\n" },
 	{ "cert", "tls", adm_cert_tls,
 	    "cert tls [--dns NAME[,NAME...]] [--ip ADDR[,ADDR...]] --out PREFIX\n"
 	    "        [--alias A] [--days N] [--key-type SPEC] [--cn CN]\n"
