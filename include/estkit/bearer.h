@@ -48,8 +48,9 @@ struct est_bearer_conf {
 };
 
 /*
- * Check an Authorization header value. EST_OK and principal set to
- * "token:NAME" or "jwt:SUB". Otherwise EST_ERR_AUTH with a reason for the
+ * Check an Authorization header value. A token that is not known is
+ * tried once more as the canonical base64 of a token, the form libest's
+ * client sends. EST_OK and principal set to "token:NAME" or "jwt:SUB". Otherwise EST_ERR_AUTH with a reason for the
  * log (which part was wrong; the client must not be told) and *rfc_error
  * the RFC 6750 §3.1 error code for the challenge: "invalid_request" for a
  * header that is not "Bearer TOKEN", "invalid_token" for any token not

@@ -414,6 +414,42 @@ is_b64token(const char *s)
 	return n > 0 && strspn(s + n, "=") == strlen(s + n);
 }
 
+static enum est_err
+check_token(const struct est_bearer_conf *c, const char *tok, time_t now, char *principal,
+    struct est_error *e)
+{
+	return strchr(tok, '.') != NULL ? check_jwt(c, tok, now, principal, e) :
+	    check_opaque(c, tok, principal, e);
+}
+
+/*
+ * libest's client sends "Bearer " and the base64 of the token, and its
+ * server decodes it again, against RFC 6750; devices running libest are
+ * served by checking the token inside when the one sent is not known. Only
+ * canonical base64 of a well-formed token qualifies; knowing it is knowing
+ * the token, so this accepts no one the token itself would not admit.
+ */
+static enum est_err
+check_libest_form(const struct est_bearer_conf *c, const char *sent, time_t now,
+    char *principal, struct est_error *e)
+{
+	unsigned char *inner;
+	size_t n = 0;
+	enum est_err rc = EST_ERR_AUTH;
+
+	if ((inner = malloc(TOKEN_MAX + 1)) == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "bearer token");
+	if (est_b64_decode_strict(sent, strlen(sent), inner, TOKEN_MAX, &n) &&
+	    memchr(inner, '\0', n) == NULL) {
+		inner[n] = '\0';
+		if (is_b64token((const char *)inner))
+			rc = check_token(c, (const char *)inner, now, principal, e);
+	}
+	OPENSSL_cleanse(inner, TOKEN_MAX + 1);
+	free(inner);
+	return rc;
+}
+
 enum est_err
 est_bearer_check(const struct est_bearer_conf *c, const char *authorization, time_t now,
     char principal[EST_BEARER_PRINCIPAL_MAX], const char **rfc_error, struct est_error *e)
@@ -429,8 +465,9 @@ est_bearer_check(const struct est_bearer_conf *c, const char *authorization, tim
 	if (strlen(tok) > TOKEN_MAX || !is_b64token(tok))
 		return est_fail(e, EST_ERR_AUTH, "malformed bearer token");
 	*rfc_error = INVALID_TOKEN;
-	rc = strchr(tok, '.') != NULL ? check_jwt(c, tok, now, principal, e) :
-	    check_opaque(c, tok, principal, e);
+	rc = check_token(c, tok, now, principal, e);
+	if (rc == EST_ERR_AUTH && strchr(tok, '.') == NULL)
+		rc = check_libest_form(c, tok, now, principal, e);
 	if (rc == EST_OK)
 		*rfc_error = NULL;
 	return rc;

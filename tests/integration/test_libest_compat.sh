@@ -2,15 +2,21 @@
 # What libest's estclient needs from estd, checked with curl and openssl
 # (libest itself is not a Debian package; issue 11 records the runs with it):
 # the first WWW-Authenticate is Digest MD5, the only one libest reads; curl
-# --anyauth still picks Digest; an alias can put SHA-256 first.
+# --anyauth still picks Digest; an alias can put SHA-256 first. libest's
+# --auth-token sends "Bearer " and the base64 of the token (its server
+# decodes it): estd takes that form too, and nothing but that form.
 . "$(dirname "$0")/lib.sh"
 
 init_demo
 cd "$T"
+sed -i 's/^\[server\]$/[server]\nbearer-tokens = tokens/' var/estd.conf
 cat >> var/estd.conf <<'CONF'
 [alias sha]
 http-challenges = digest-sha256, basic
+[alias bearer]
+authentication = bearer
 CONF
+TOKEN=$("$ESTADM" -c var/estd.conf token add dev1 2>/dev/null)
 start_estd
 mkcsr dev
 
@@ -49,6 +55,24 @@ ok "alias with SHA-256 first: curl --anyauth answers with Digest SHA-256"
 [ "$(code "$EST/simpleenroll" --digest -u estuser:wrong -H 'Content-Type: application/pkcs10' --data-binary @dev.b64)" = 401 ] \
     || fail "wrong Digest MD5 password was not 401"
 ok "wrong password with Digest MD5: 401"
+
+# libest's Bearer header, as est_client.c builds it: base64 of the token.
+bearer() { # HEADER-VALUE: HTTP status of a simpleenroll on the bearer alias
+	code "$EST/bearer/simpleenroll" -H "Authorization: Bearer $1" \
+	    -H 'Content-Type: application/pkcs10' --data-binary @dev.b64
+}
+[ "$(bearer "$(printf %s "$TOKEN" | openssl base64 -A)")" = 200 ] || fail "libest's base64 Bearer form was refused"
+grep_all 'principal=token:dev1 status=200 .*auth=bearer' "$T/estd.log" || fail "libest form: principal not token:dev1"
+[ "$(bearer "$TOKEN")" = 200 ] || fail "the token as RFC 6750 sends it was refused"
+ok "Bearer: libest's base64 of the token and the token itself both enrol as token:dev1"
+
+# The attacker's side: the libest form of a wrong token, that form encoded
+# twice, and base64 of something that is not a token are all refused.
+[ "$(bearer "$(printf %s "${TOKEN%?}x" | openssl base64 -A)")" = 401 ] || fail "libest form of a wrong token was not 401"
+[ "$(bearer "$(printf %s "$TOKEN" | openssl base64 -A | openssl base64 -A)")" = 401 ] \
+    || fail "the token base64-encoded twice was accepted"
+[ "$(bearer "$(printf '%s\n' "$TOKEN" | openssl base64 -A)")" = 401 ] || fail "base64 of token + newline was accepted"
+ok "Bearer: wrong, doubly encoded or not-a-token base64 forms: 401"
 
 # A bad http-challenges value names the file, line and key.
 cp var/estd.conf bad.conf
