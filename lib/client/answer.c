@@ -136,10 +136,12 @@ auth_fail(struct est_client *c, const char *op, const struct cl_response *r,
 {
 	bool creds = c->user != NULL || c->token != NULL;
 
+	/* libest's estserver answers so to wrong credentials and to an unbound CSR (-t) too. */
 	if (r->status == 401 && r->challenges == 0)
 		return est_fail(e, EST_ERR_AUTH, "/%s: HTTP 401 without a challenge "
-		    "(WWW-Authenticate): the server does not say how to authenticate; it may want "
-		    "a client certificate%s%s", op, text[0] ? ": " : "", text);
+		    "(WWW-Authenticate): the server does not say how to authenticate; %sit may "
+		    "want a client certificate, or the CSR bound to the TLS connection (-z)%s%s",
+		    op, creds ? "the credentials may be wrong, or " : "", text[0] ? ": " : "", text);
 	if (r->status == 401 && creds)
 		return est_fail(e, EST_ERR_AUTH, "/%s: HTTP 401: the server did not accept the "
 		    "credentials%s%s", op, text[0] ? ": " : "", text);

@@ -341,6 +341,8 @@ expect_rc 5 "a Basic challenge is not answered with a Bearer token"
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg nochallenge -u estuser -h estpwd
 expect_rc 5 "a 401 without a challenge"
 err_says "without a challenge"
+# libest's estserver -t answers an unbound CSR so, and wrong credentials too.
+err_says "the credentials may be wrong, or it may want a client certificate, or the CSR bound to the TLS connection (-z)"
 chmod 644 dev.key
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth -u estuser -h estpwd
 expect_rc 1 "a key file readable by others"
