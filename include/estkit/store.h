@@ -280,6 +280,8 @@ struct est_store_ops {
 	enum est_err (*put_ee)(struct est_store *, struct est_ee *, struct est_error *);
 	enum est_err (*get_ee)(struct est_store *, const char *username, struct est_ee **,
 	    struct est_error *);
+	enum est_err (*get_ee_by_id)(struct est_store *, int64_t id, struct est_ee **,
+	    struct est_error *);
 	enum est_err (*list_ee)(struct est_store *, est_ee_visit, void *, struct est_error *);
 	enum est_err (*list_ee_by_key)(struct est_store *, const char *key, unsigned max,
 	    est_ee_visit, void *, struct est_error *);
@@ -460,6 +462,13 @@ enum est_err est_store_put_ee(struct est_store *st, struct est_ee *ee, struct es
 /* Look an end entity up by username. EST_ERR_NOTFOUND. Caller frees *out. */
 enum est_err est_store_get_ee(struct est_store *st, const char *username,
     struct est_ee **out, struct est_error *e);
+
+/*
+ * Look an end entity up by id (est_cert_rec.ee_id: whose a certificate is).
+ * EST_ERR_NOTFOUND. Caller frees *out.
+ */
+enum est_err est_store_get_ee_by_id(struct est_store *st, int64_t id, struct est_ee **out,
+    struct est_error *e);
 
 /* Every end entity, by username. */
 enum est_err est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg,

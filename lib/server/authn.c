@@ -67,6 +67,7 @@ check_on_record(struct est_req *r, X509 *cert, const char *serial, struct est_er
 	else {
 		r->cert_ee_id = rec->ee_id;
 		r->cert_of_alias = strcmp(rec->alias, r->alias->conf->name) == 0;
+		snprintf(r->cert_alias, sizeof(r->cert_alias), "%s", rec->alias);
 	}
 	OPENSSL_free(der);
 	est_cert_rec_free(rec);
@@ -410,6 +411,8 @@ authn_certificate(struct est_req *r, struct authn_result *res, struct est_error 
 		    PRINCIPAL_CERT;
 		res->who.cert = cert;
 		res->who.cert_ee_id = r->cert_ee_id;
+		res->who.cert_of_alias = r->cert_of_alias;
+		res->who.cert_alias = r->cert_alias;
 		if (res->who.kind == PRINCIPAL_RA) {
 			char copy[sizeof(r->principal) - 3];
 

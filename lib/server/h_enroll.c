@@ -82,6 +82,8 @@ h_simplereenroll(struct est_req *r)
 	}
 	who.cert = cert;
 	who.cert_ee_id = r->cert_ee_id;
+	who.cert_of_alias = r->cert_of_alias;
+	who.cert_alias = r->cert_alias;
 	if (policy_for_request(r, POLICY_REENROLL, &who, csr, cert, &d, &e) != EST_OK)
 		http_fail(r, &e);
 	else

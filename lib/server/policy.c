@@ -300,6 +300,13 @@ decide_renewal(const struct policy_input *in, struct policy_decision *d, struct 
 	X509 *cert = in->renewing;
 	enum est_err rc;
 
+	/*
+	 * Where it was issued: aliases of one CA differ in profile, approval
+	 * and renewal rules, and a renewal elsewhere would take that alias's.
+	 */
+	if (!in->who.cert_of_alias)
+		return est_fail(e, EST_ERR_FORBIDDEN, "this certificate was issued through alias "
+		    "%s: renew it there", in->who.cert_alias != NULL ? in->who.cert_alias : "?");
 	if ((rc = check_renewal(in, cert, e)) != EST_OK)
 		return rc;
 	/* The renewed certificate keeps the subject as issued, and its end entity. */
@@ -371,7 +378,10 @@ policy_decide(const struct policy_input *in, struct policy_decision *d, struct e
 	if ((in->op != POLICY_SERVERKEYGEN || key_from_csr(in->alias)) &&
 	    (rc = policy_check_key(in->alias, key, e)) != EST_OK)
 		return rc;
-	if ((in->who.kind == PRINCIPAL_EE || in->who.kind == PRINCIPAL_VENDOR) &&
+	/* A certificate of an end entity, on its alias, renews under the entity's profile too. */
+	if ((in->who.kind == PRINCIPAL_EE || in->who.kind == PRINCIPAL_VENDOR ||
+	    (in->who.kind == PRINCIPAL_CERT && in->who.ee != NULL &&
+	    strcmp(in->who.ee->alias, in->alias->name) == 0)) &&
 	    (rc = ee_profile(in, in->who.ee, d, e)) != EST_OK)
 		goto fail;
 	if ((rc = decide_names(in, d, e)) != EST_OK)

@@ -35,10 +35,13 @@ const char *policy_principal_name(enum policy_principal_kind k);
 
 struct policy_principal {
 	enum policy_principal_kind kind;
-	const struct est_ee *ee;  /* EE, VENDOR: the end entity (borrowed) */
+	const struct est_ee *ee;  /* EE, VENDOR: the end entity; CERT: the one cert is
+	                           * linked to, NULL for none (borrowed) */
 	X509 *cert;               /* CERT, RA: the client certificate; VENDOR: the
 	                           * vendor certificate (borrowed) */
 	int64_t cert_ee_id;       /* CERT: the end entity cert is linked to, 0 none */
+	bool cert_of_alias;       /* CERT: cert was issued through this alias ... */
+	const char *cert_alias;   /* ... or through this one (borrowed) */
 };
 
 enum policy_op {

@@ -99,6 +99,8 @@ enum est_err
 policy_for_request(struct est_req *r, enum policy_op op, const struct policy_principal *who,
     X509_REQ *csr, X509 *renewing, struct policy_decision *d, struct est_error *e)
 {
+	struct est_ee *ee = NULL;
+	enum est_err rc;
 	struct policy_input in = {
 		.cfg = r->worker->srv->cfg,
 		.alias = r->alias->conf,
@@ -112,5 +114,14 @@ policy_for_request(struct est_req *r, enum policy_op op, const struct policy_pri
 		.owner_arg = r->worker->store,
 	};
 
-	return policy_decide(&in, d, e);
+	/* A deleted end entity leaves its certificates unlinked: none found is none. */
+	if (who->kind == PRINCIPAL_CERT && who->cert_ee_id != 0 && who->ee == NULL) {
+		rc = est_store_get_ee_by_id(r->worker->store, who->cert_ee_id, &ee, e);
+		if (rc != EST_OK && rc != EST_ERR_NOTFOUND)
+			return rc;
+		in.who.ee = ee;
+	}
+	rc = policy_decide(&in, d, e);
+	est_ee_free(ee);
+	return rc;
 }

@@ -439,6 +439,7 @@ struct est_req {
 	int64_t cert_ee_id;               /* end entity of the client certificate on
 	                                   * record (authn_client_cert), 0 for none */
 	bool cert_of_alias;               /* ... which was issued through this alias */
+	char cert_alias[64];              /* ... the alias it was issued through (messages) */
 	struct timespec start;
 	char serial[72];                  /* serial of the certificate issued, "" none */
 	bool secret_checked;              /* a password or code was checked ... */

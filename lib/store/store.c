@@ -384,6 +384,15 @@ est_store_get_ee(struct est_store *st, const char *username, struct est_ee **out
 }
 
 enum est_err
+est_store_get_ee_by_id(struct est_store *st, int64_t id, struct est_ee **out,
+    struct est_error *e)
+{
+	if (id <= 0)
+		return est_fail(e, EST_ERR_INTERNAL, "no end entity id to look up");
+	return st->ops->get_ee_by_id(st, id, out, e);
+}
+
+enum est_err
 est_store_list_ee(struct est_store *st, est_ee_visit visit, void *arg, struct est_error *e)
 {
 	if (visit == NULL)

@@ -333,7 +333,7 @@ run_case(const struct policy_case *c)
 	{
 		struct policy_input in = { .alias = &alias, .profile = &profile, .op = c->op,
 		    .who = { .kind = c->who, .ee = c->who == PRINCIPAL_EE ? &ee_a : NULL,
-		    .cert = cert, .cert_ee_id = cert != NULL ? 7 : 0 },
+		    .cert = cert, .cert_ee_id = cert != NULL ? 7 : 0, .cert_of_alias = true },
 		    .csr = csr, .renewing = c->op == POLICY_REENROLL ? cert : NULL,
 		    .now = time(NULL), .owner = owner };
 
@@ -378,6 +378,56 @@ test_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
+}
+
+/*
+ * A certificate renews through the alias that issued it, and a certificate
+ * of an end entity under the entity's own profile: renewed elsewhere, or
+ * under the alias's profile, a 15-minute certificate of a short-lived
+ * profile came back for a year.
+ */
+static void
+test_renewal_where_issued(void **state)
+{
+	struct est_profile alias_profile = { .name = "p", .validity_days = 365,
+	    .eku = EST_EKU_CLIENT_AUTH, .copy_san = true };
+	struct est_profile_conf short_pc = { .profile = { .name = "short",
+	    .validity_seconds = 900, .eku = EST_EKU_CLIENT_AUTH, .copy_san = true },
+	    .name = "short" };
+	struct est_config cfg = { .profiles = &short_pc, .n_profiles = 1 };
+	struct est_alias_conf alias = { .name = "est", .renew_same_key = true };
+	struct est_ee ee = { .id = 7, .username = "dev-a", .alias = "est", .profile = "short" };
+	X509 *cert = mkcert("CN=dev-a", NULL, false, 10);
+	X509_REQ *csr = mkcsr("CN=dev-a", NULL, p256);
+	struct policy_input in = { .cfg = &cfg, .alias = &alias, .profile = &alias_profile,
+	    .op = POLICY_REENROLL, .who = { .kind = PRINCIPAL_CERT, .cert = cert,
+	    .cert_ee_id = 7, .cert_of_alias = false, .cert_alias = "short-lived" },
+	    .csr = csr, .renewing = cert, .now = time(NULL), .owner = owner };
+	struct policy_decision d = { 0 };
+	struct est_error e = { 0 };
+
+	(void)state;
+	rules_defaults(&alias);
+	assert_int_equal(policy_decide(&in, &d, &e), EST_ERR_FORBIDDEN);
+	assert_string_equal(e.msg, "this certificate was issued through alias short-lived: "
+	    "renew it there");
+	in.who.cert_of_alias = true;
+	assert_int_equal(policy_decide(&in, &d, &e), EST_OK);
+	assert_ptr_equal(d.profile, &alias_profile);
+	policy_decision_clear(&d);
+	in.who.ee = &ee;
+	assert_int_equal(policy_decide(&in, &d, &e), EST_OK);
+	assert_ptr_equal(d.profile, &short_pc.profile);
+	assert_int_equal(d.ee_id, 7);
+	policy_decision_clear(&d);
+	/* An entity of another alias does not lend its profile here. */
+	ee.alias = "other";
+	assert_int_equal(policy_decide(&in, &d, &e), EST_OK);
+	assert_ptr_equal(d.profile, &alias_profile);
+	policy_decision_clear(&d);
+	rules_free(&alias);
+	X509_REQ_free(csr);
+	X509_free(cert);
 }
 
 /* Only id-kp-cmcRA makes an RA certificate. */
@@ -427,6 +477,7 @@ main(void)
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_ra_cert),
+		cmocka_unit_test(test_renewal_where_issued),
 		cmocka_unit_test(test_rules_parse),
 	};
 	struct est_error e = { 0 };

@@ -1128,6 +1128,25 @@ test_ee_found_by_name_keys(void **state)
 	est_ee_free(bad);
 }
 
+/* An end entity is found by the id its certificates carry (a renewal's profile). */
+static void
+test_ee_by_id(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_ee *ee = make_named_ee("dev-id", "CN=dev-id", NULL), *got = NULL;
+
+	assert_int_equal(est_store_put_ee(fx->st, ee, &e), EST_OK);
+	assert_int_equal(est_store_get_ee_by_id(fx->st, ee->id, &got, &e), EST_OK);
+	assert_string_equal(got->username, "dev-id");
+	assert_int_equal(got->id, ee->id);
+	est_ee_free(got);
+	assert_int_equal(est_store_get_ee_by_id(fx->st, ee->id + 1, &got, &e), EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_del_ee(fx->st, "dev-id", &e), EST_OK);
+	assert_int_equal(est_store_get_ee_by_id(fx->st, ee->id, &got, &e), EST_ERR_NOTFOUND);
+	est_ee_free(ee);
+}
+
 /*
  * Every host of a domain shares its wildcard key: the policy, for which any
  * of them would refuse a wildcard, asks for two, and no more are read
@@ -1828,6 +1847,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_long_names_indexed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ee_by_key_at_most, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ee_by_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_names_the_issuer, setup, teardown),
@@ -1851,6 +1871,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ee_found_by_name_keys, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_long_names_indexed, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_ee_by_key_at_most, setup_pg, teardown_pg),
+		cmocka_unit_test_setup_teardown(test_ee_by_id, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_crl_state, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_release_hold, setup_pg, teardown_pg),
 		cmocka_unit_test_setup_teardown(test_release_names_the_issuer, setup_pg, teardown_pg),

@@ -797,6 +797,7 @@ static const struct est_store_ops pg_ops = {
 	.put_issued = pg_put_issued,
 	.put_ee = pg_put_ee,
 	.get_ee = pg_get_ee,
+	.get_ee_by_id = pg_get_ee_by_id,
 	.list_ee = pg_list_ee,
 	.list_ee_by_key = pg_list_ee_by_key,
 	.del_ee = pg_del_ee,

@@ -11,6 +11,7 @@
  * the end entity's row is locked first, so that two servers issuing to it
  * at once count one after the other.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,7 @@ static const char SQL_INSERT[] = "INSERT INTO end_entities (username, subject, s
     "san, san_der, alias, profile, code_hash, uses_left, valid_until, created_at, last_used) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
 static const char SQL_GET[] = "SELECT " EE_COLUMNS " FROM end_entities WHERE username = $1";
+static const char SQL_GET_ID[] = "SELECT " EE_COLUMNS " FROM end_entities WHERE id = $1";
 static const char SQL_LIST[] = "SELECT " EE_COLUMNS " FROM end_entities ORDER BY username";
 static const char SQL_DEL[] = "DELETE FROM end_entities WHERE username = $1";
 static const char SQL_RESET[] = "UPDATE end_entities SET code_hash = $2, uses_left = $3, "
@@ -317,6 +319,20 @@ row_to_ee(PGresult *res, int i, struct est_ee **out, struct est_error *e)
 	return EST_OK;
 }
 
+/* res, the answer to looking one end entity up; who names it when none is registered. */
+static enum est_err
+one_ee(PGresult *res, const char *who, struct est_ee **out, struct est_error *e)
+{
+	enum est_err rc;
+
+	if (PQntuples(res) == 0)
+		rc = est_fail(e, EST_ERR_NOTFOUND, "no end entity %s is registered", who);
+	else
+		rc = row_to_ee(res, 0, out, e);
+	PQclear(res);
+	return rc;
+}
+
 enum est_err
 pg_get_ee(struct est_store *st, const char *username, struct est_ee **out, struct est_error *e)
 {
@@ -327,12 +343,22 @@ pg_get_ee(struct est_store *st, const char *username, struct est_ee **out, struc
 	pg_text(&p, username);
 	if ((rc = pg_exec(pg(st), SQL_GET, &p, &res, "looking an end entity up", e)) != EST_OK)
 		return rc;
-	if (PQntuples(res) == 0)
-		rc = est_fail(e, EST_ERR_NOTFOUND, "no end entity %s is registered", username);
-	else
-		rc = row_to_ee(res, 0, out, e);
-	PQclear(res);
-	return rc;
+	return one_ee(res, username, out, e);
+}
+
+enum est_err
+pg_get_ee_by_id(struct est_store *st, int64_t id, struct est_ee **out, struct est_error *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	char who[32];
+	enum est_err rc;
+
+	pg_int(&p, id);
+	if ((rc = pg_exec(pg(st), SQL_GET_ID, &p, &res, "looking an end entity up", e)) != EST_OK)
+		return rc;
+	snprintf(who, sizeof(who), "#%lld", (long long)id);
+	return one_ee(res, who, out, e);
 }
 
 struct list_ctx {

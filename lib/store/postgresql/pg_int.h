@@ -135,6 +135,8 @@ enum est_err pg_put_issued(struct est_store *st, struct est_cert_rec *rec,
 enum est_err pg_put_ee(struct est_store *st, struct est_ee *ee, struct est_error *e);
 enum est_err pg_get_ee(struct est_store *st, const char *username, struct est_ee **out,
     struct est_error *e);
+enum est_err pg_get_ee_by_id(struct est_store *st, int64_t id, struct est_ee **out,
+    struct est_error *e);
 enum est_err pg_list_ee(struct est_store *st, est_ee_visit visit, void *arg,
     struct est_error *e);
 enum est_err pg_list_ee_by_key(struct est_store *st, const char *key, unsigned max,

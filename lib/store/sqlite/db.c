@@ -449,6 +449,7 @@ static const struct est_store_ops sqlite_ops = {
 	.put_issued = sq_put_issued,
 	.put_ee = sq_put_ee,
 	.get_ee = sq_get_ee,
+	.get_ee_by_id = sq_get_ee_by_id,
 	.list_ee = sq_list_ee,
 	.list_ee_by_key = sq_list_ee_by_key,
 	.del_ee = sq_del_ee,

@@ -8,6 +8,7 @@
  * the code hash, the uses left and the expiry; BEGIN IMMEDIATE serialises
  * writers, so two requests racing with a one-time code cannot both pass.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +26,7 @@ static const char SQL_INSERT[] = "INSERT INTO end_entities (username, subject, s
     "san, san_der, alias, profile, code_hash, uses_left, valid_until, created_at, last_used) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 static const char SQL_GET[] = "SELECT " EE_COLUMNS " FROM end_entities WHERE username = ?1";
+static const char SQL_GET_ID[] = "SELECT " EE_COLUMNS " FROM end_entities WHERE id = ?1";
 static const char SQL_LIST[] = "SELECT " EE_COLUMNS " FROM end_entities ORDER BY username";
 static const char SQL_DEL[] = "DELETE FROM end_entities WHERE username = ?1";
 static const char SQL_RESET[] = "UPDATE end_entities SET code_hash = ?2, uses_left = ?3, "
@@ -310,26 +312,58 @@ row_to_ee(sqlite3_stmt *q, struct est_ee **out, struct est_error *e)
 	return EST_OK;
 }
 
-enum est_err
-sq_get_ee(struct est_store *st, const char *username, struct est_ee **out, struct est_error *e)
+/* Step q, bound to look one end entity up; who names it when none is registered. */
+static enum est_err
+one_ee(struct sq_store *s, sqlite3_stmt *q, const char *who, struct est_ee **out,
+    struct est_error *e)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *q = NULL;
 	enum est_err rc;
 	int src;
 
-	if ((rc = sq_prepared(s, SQL_GET, &q, e)) != EST_OK)
-		return rc;
-	if (sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC) != SQLITE_OK)
-		rc = sq_fail(s, "binding a username", e);
-	else if ((src = sqlite3_step(q)) == SQLITE_DONE)
-		rc = est_fail(e, EST_ERR_NOTFOUND, "no end entity %s is registered", username);
+	if ((src = sqlite3_step(q)) == SQLITE_DONE)
+		rc = est_fail(e, EST_ERR_NOTFOUND, "no end entity %s is registered", who);
 	else if (src != SQLITE_ROW)
 		rc = sq_fail(s, "looking an end entity up", e);
 	else
 		rc = row_to_ee(q, out, e);
 	sq_done(q);
 	return rc;
+}
+
+enum est_err
+sq_get_ee(struct est_store *st, const char *username, struct est_ee **out, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	enum est_err rc;
+
+	if ((rc = sq_prepared(s, SQL_GET, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = sq_fail(s, "binding a username", e);
+		sq_done(q);
+		return rc;
+	}
+	return one_ee(s, q, username, out, e);
+}
+
+enum est_err
+sq_get_ee_by_id(struct est_store *st, int64_t id, struct est_ee **out, struct est_error *e)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *q = NULL;
+	char who[32];
+	enum est_err rc;
+
+	if ((rc = sq_prepared(s, SQL_GET_ID, &q, e)) != EST_OK)
+		return rc;
+	if (sqlite3_bind_int64(q, 1, id) != SQLITE_OK) {
+		rc = sq_fail(s, "binding an end entity id", e);
+		sq_done(q);
+		return rc;
+	}
+	snprintf(who, sizeof(who), "#%lld", (long long)id);
+	return one_ee(s, q, who, out, e);
 }
 
 struct list_ctx {
