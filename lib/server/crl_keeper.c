@@ -19,17 +19,16 @@
  * wait for the next round, which finds that CRL current: many requests
  * after one revocation make one CRL. A failure is each request's answer.
  *
- * The keeper runs from est_server_start until the server's workers have
- * drained (est_server_drain), so the CRL requests they hold are answered;
- * a request still queued when it stops is failed (503), and is dropped
- * with its connection (crl_keeper_drop_pending) like an enrolment.
+ * The keeper is a side thread (side_thread.c): it runs from
+ * est_server_start until the server's workers have drained
+ * (est_server_drain), so the CRL requests they hold are answered; a
+ * request still queued when it stops is failed (503), and is dropped with
+ * its connection like an enrolment.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#include <event2/event.h>
 
 #include "estkit/log.h"
 #include "estkit/revoke.h"
@@ -37,65 +36,18 @@
 
 struct crl_keeper {
 	struct est_server *srv;         /* borrowed: its CAs and configuration */
-	struct est_store *st;           /* the keeper's own handle */
+	struct est_store *st;           /* the keeper's own handle (its thread's) */
 	int64_t *published;             /* per CA: the CRL number in crl-file; 0: none, or the
 	                                 * write failed (tried again at the next check) */
-	pthread_t thread;
-	bool started;                   /* the thread runs (main thread's) */
-	pthread_mutex_t lock;           /* guards the fields below */
-	pthread_cond_t wake;
-	struct crl_wait *asked;         /* requests waiting for a new CRL, newest first */
-	bool running;                   /* takes requests */
-	bool stopping;
+	struct side_thread *thread;
 };
 
-/* A CRL request waiting for the keeper. The worker owns it; the keeper
- * only fills the outcome and wakes the worker's loop. */
+/* A CRL request waiting for the keeper. */
 struct crl_wait {
-	struct est_worker *worker;
-	struct est_req *req;            /* deferred (http_defer) */
+	struct side_job job;            /* first: a side_job is a crl_wait */
 	size_t ca;                      /* index of the CA in srv->cas */
-	struct event *ev;               /* run in the worker's loop with the outcome */
-	enum est_err rc;                /* the outcome: EST_OK and crl, or err */
-	struct est_error err;
-	struct est_crl_rec *crl;        /* owned */
-	struct crl_wait *next;          /* in keeper->asked (under its lock) */
-	TAILQ_ENTRY(crl_wait) link;     /* in worker->crl_waits (its thread) */
+	struct est_crl_rec *crl;        /* the outcome when job.rc is EST_OK (owned) */
 };
-
-enum est_err
-crl_keeper_new(struct est_server *srv, struct crl_keeper **out, struct est_error *e)
-{
-	struct crl_keeper *k = calloc(1, sizeof(*k));
-	pthread_condattr_t attr;
-	enum est_err rc;
-	bool ok;
-
-	if (k == NULL || (k->published = calloc(srv->n_cas + 1, sizeof(int64_t))) == NULL) {
-		free(k);
-		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	}
-	k->srv = srv;
-	if ((rc = est_store_open(srv->cfg->store_uri, &k->st, e)) != EST_OK) {
-		free(k->published);
-		free(k);
-		return rc;
-	}
-	/* Checks are spaced on the monotonic clock: setting the date moves none. */
-	if ((ok = pthread_condattr_init(&attr) == 0)) {
-		ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-		    pthread_cond_init(&k->wake, &attr) == 0;
-		pthread_condattr_destroy(&attr);
-	}
-	if (!ok || pthread_mutex_init(&k->lock, NULL) != 0) {
-		est_store_close(k->st);
-		free(k->published);
-		free(k);
-		return est_fail(e, EST_ERR_NOMEM, "cannot create the CRL keeper");
-	}
-	*out = k;
-	return EST_OK;
-}
 
 /*
  * CA i's current CRL, made now when stale. crl-file is written whenever the
@@ -141,9 +93,12 @@ file_missing(const char *path)
 	return path != NULL && stat(path, &st) != 0;
 }
 
-static void
-check_all(struct crl_keeper *k)
+/* The thread, every crl-check-interval seconds. */
+static unsigned
+check_all(void *owner)
 {
+	struct crl_keeper *k = owner;
+
 	for (size_t i = 0; i < k->srv->n_cas; i++) {
 		struct est_crl_rec *crl = NULL;
 		struct est_error e = { 0 };
@@ -156,6 +111,7 @@ check_all(struct crl_keeper *k)
 			    e.msg);
 		est_crl_rec_free(crl);
 	}
+	return k->srv->cfg->crl_check_interval;
 }
 
 static struct est_crl_rec *
@@ -179,108 +135,106 @@ static void
 report(struct crl_wait *w, enum est_err rc, const struct est_error *e,
     const struct est_crl_rec *crl)
 {
-	w->rc = rc;
+	w->job.rc = rc;
 	if (rc == EST_OK && (w->crl = crl_copy(crl)) == NULL)
-		w->rc = est_fail(&w->err, EST_ERR_NOMEM, "out of memory");
+		w->job.rc = est_fail(&w->job.err, EST_ERR_NOMEM, "out of memory");
 	else if (rc != EST_OK)
-		w->err = *e;
-	event_active(w->ev, EV_TIMEOUT, 1);
+		w->job.err = *e;
+	side_job_done(&w->job);
 }
 
-/* Make each CA's CRL once for all the requests of the batch that ask for it. */
+/* The thread: make each CA's CRL once for all the requests queued that ask for it. */
 static void
-serve_batch(struct crl_keeper *k, struct crl_wait *batch)
+serve_batch(void *owner, struct side_job *batch)
 {
+	struct crl_keeper *k = owner;
+
 	for (size_t i = 0; i < k->srv->n_cas && batch != NULL; i++) {
-		struct crl_wait **pp = &batch, *w;
+		struct side_job **pp = &batch, *j;
 		struct est_crl_rec *crl = NULL;
 		struct est_error e = { 0 };
 		enum est_err rc = EST_OK;
 		bool done = false;
 
-		while ((w = *pp) != NULL) {
-			if (w->ca != i) {
-				pp = &w->next;
+		while ((j = *pp) != NULL) {
+			if (((struct crl_wait *)j)->ca != i) {
+				pp = &j->next;
 				continue;
 			}
 			if (!done) {
 				rc = keep(k, i, false, &crl, &e);
 				done = true;
 			}
-			*pp = w->next;
-			report(w, rc, &e, crl);
+			*pp = j->next;
+			report((struct crl_wait *)j, rc, &e, crl);
 		}
 		est_crl_rec_free(crl);
 	}
 }
 
+/* The worker's loop: the keeper has made the CRL (or failed); answer. */
 static void
-fail_batch(struct crl_wait *batch, const char *why)
+answer(struct side_job *j)
 {
-	struct est_error e = { 0 };
-	struct crl_wait *next;
+	struct crl_wait *w = (struct crl_wait *)j;
+	struct est_req *r = j->req;
 
-	est_fail(&e, EST_ERR_UNAVAILABLE, "%s", why);
-	for (; batch != NULL; batch = next) {
-		next = batch->next;
-		report(batch, EST_ERR_UNAVAILABLE, &e, NULL);
-	}
+	if (j->rc == EST_OK)
+		crl_reply(r, w->crl);
+	else
+		http_fail(r, &j->err);
+	est_crl_rec_free(w->crl);
+	free(w);
+	http_complete(r);
 }
 
-static bool
-reached(const struct timespec *now, const struct timespec *t)
+static void
+discard(struct side_job *j)
 {
-	return now->tv_sec > t->tv_sec || (now->tv_sec == t->tv_sec && now->tv_nsec >= t->tv_nsec);
+	struct crl_wait *w = (struct crl_wait *)j;
+
+	est_crl_rec_free(w->crl);
+	free(w);
 }
 
-static void *
-keeper_main(void *arg)
-{
-	struct crl_keeper *k = arg;
-	struct timespec next, now;
-	struct crl_wait *batch;
+static const struct side_ops crl_ops = {
+	.name = "the CRL keeper",
+	.run = serve_batch,
+	.tick = check_all,
+	.answer = answer,
+	.discard = discard,
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &next);
-	pthread_mutex_lock(&k->lock);
-	while (!k->stopping) {
-		if ((batch = k->asked) != NULL) {
-			k->asked = NULL;
-			pthread_mutex_unlock(&k->lock);
-			serve_batch(k, batch);
-			pthread_mutex_lock(&k->lock);
-			continue;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!reached(&now, &next)) {
-			pthread_cond_timedwait(&k->wake, &k->lock, &next);
-			continue;
-		}
-		pthread_mutex_unlock(&k->lock);
-		check_all(k);
-		clock_gettime(CLOCK_MONOTONIC, &next);
-		next.tv_sec += k->srv->cfg->crl_check_interval;
-		pthread_mutex_lock(&k->lock);
+enum est_err
+crl_keeper_new(struct est_server *srv, struct crl_keeper **out, struct est_error *e)
+{
+	struct crl_keeper *k = calloc(1, sizeof(*k));
+	enum est_err rc;
+
+	if (k == NULL || (k->published = calloc(srv->n_cas + 1, sizeof(int64_t))) == NULL) {
+		free(k);
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	}
-	k->running = false;
-	batch = k->asked;
-	k->asked = NULL;
-	pthread_mutex_unlock(&k->lock);
-	fail_batch(batch, "the server is stopping");
-	return NULL;
+	k->srv = srv;
+	if ((rc = est_store_open(srv->cfg->store_uri, &k->st, e)) != EST_OK) {
+		free(k->published);
+		free(k);
+		return rc;
+	}
+	if ((rc = side_thread_new(&crl_ops, k, &k->thread, e)) != EST_OK) {
+		est_store_close(k->st);
+		free(k->published);
+		free(k);
+		return rc;
+	}
+	*out = k;
+	return EST_OK;
 }
 
 enum est_err
 crl_keeper_start(struct crl_keeper *k, struct est_error *e)
 {
-	if (k == NULL)
-		return EST_OK;
-	k->running = true;
-	if (pthread_create(&k->thread, NULL, keeper_main, k) != 0) {
-		k->running = false;
-		return est_fail(e, EST_ERR_INTERNAL, "cannot start the CRL keeper thread");
-	}
-	k->started = true;
-	return EST_OK;
+	return k != NULL ? side_thread_start(k->thread, e) : EST_OK;
 }
 
 void
@@ -288,45 +242,10 @@ crl_keeper_stop(struct crl_keeper *k)
 {
 	if (k == NULL)
 		return;
-	if (k->started) {
-		pthread_mutex_lock(&k->lock);
-		k->stopping = true;
-		pthread_cond_signal(&k->wake);
-		pthread_mutex_unlock(&k->lock);
-		pthread_join(k->thread, NULL);
-	}
+	side_thread_stop(k->thread);
 	est_store_close(k->st);
-	pthread_cond_destroy(&k->wake);
-	pthread_mutex_destroy(&k->lock);
 	free(k->published);
 	free(k);
-}
-
-static void
-wait_free(struct crl_wait *w)
-{
-	TAILQ_REMOVE(&w->worker->crl_waits, w, link);
-	if (w->ev != NULL)
-		event_free(w->ev);
-	est_crl_rec_free(w->crl);
-	free(w);
-}
-
-/* The worker's loop: the keeper has made the CRL (or failed); answer. */
-static void
-answer(evutil_socket_t fd, short what, void *arg)
-{
-	struct crl_wait *w = arg;
-	struct est_req *r = w->req;
-
-	(void)fd;
-	(void)what;
-	if (w->rc == EST_OK)
-		crl_reply(r, w->crl);
-	else
-		http_fail(r, &w->err);
-	wait_free(w);
-	http_complete(r);
 }
 
 void
@@ -335,54 +254,21 @@ crl_keeper_ask(struct est_req *r, size_t ca_index)
 	struct crl_keeper *k = r->worker->srv->crl_keeper;
 	struct est_error e = { 0 };
 	struct crl_wait *w;
-	bool taken = false;
+	enum est_err rc;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		est_fail(&e, EST_ERR_NOMEM, "out of memory");
 		http_fail(r, &e);
 		return;
 	}
-	w->worker = r->worker;
-	w->req = r;
 	w->ca = ca_index;
-	TAILQ_INSERT_TAIL(&r->worker->crl_waits, w, link);
-	if ((w->ev = event_new(r->worker->base, -1, 0, answer, w)) == NULL) {
-		wait_free(w);
-		est_fail(&e, EST_ERR_NOMEM, "out of memory");
-		http_fail(r, &e);
-		return;
-	}
-	/* Deferred before it is queued: the answer comes in a later turn of this loop. */
-	http_defer(r);
-	if (k != NULL) {
-		pthread_mutex_lock(&k->lock);
-		if ((taken = k->running && !k->stopping)) {
-			w->next = k->asked;
-			k->asked = w;
-			pthread_cond_signal(&k->wake);
-		}
-		pthread_mutex_unlock(&k->lock);
-	}
-	if (!taken) {
+	if ((rc = side_thread_queue(k != NULL ? k->thread : NULL, &crl_ops, &w->job, r,
+	    &e)) != EST_OK) {
 		/* Answered now: serve() sees it and goes on at once. */
-		est_fail(&e, EST_ERR_UNAVAILABLE, "the CRL keeper is not running: no new CRL "
-		    "can be made for CA %s", est_ca_name(r->worker->srv->cas[ca_index]));
+		if (rc == EST_ERR_UNAVAILABLE)
+			est_fail(&e, EST_ERR_UNAVAILABLE, "the CRL keeper is not running: no new "
+			    "CRL can be made for CA %s", est_ca_name(r->worker->srv->cas[ca_index]));
+		free(w);
 		http_fail(r, &e);
-		wait_free(w);
-	}
-}
-
-void
-crl_keeper_drop_pending(struct est_worker *w)
-{
-	struct crl_wait *cw;
-
-	while ((cw = TAILQ_FIRST(&w->crl_waits)) != NULL) {
-		struct est_req *r = cw->req;
-
-		/* Shutting down: its connection is closed (r detached), no answer goes out. */
-		wait_free(cw);
-		if (r->from_conn)
-			http_req_free(r);
 	}
 }

@@ -81,7 +81,7 @@ struct est_worker;
 struct ratelimit_table;
 struct pending_issue;
 struct pending_hold;
-struct crl_wait;
+struct side_job;
 struct crl_keeper;
 struct key_maker;
 struct ocsp_cache;
@@ -113,10 +113,8 @@ struct est_worker {
 	atomic_uint evict_asked;          /* closes other workers asked for */
 	struct event *recount;            /* counts evictable, EVICT_RECOUNT_MS */
 	struct event *evict;              /* runs the closes asked for */
-	TAILQ_HEAD(crl_wait_list, crl_wait) crl_waits; /* CRL requests waiting for the
-	                                   * CRL keeper (crl_keeper.c) */
-	TAILQ_HEAD(key_wait_list, key_wait) key_waits; /* /serverkeygen requests waiting
-	                                   * for their key (key_maker.c) */
+	TAILQ_HEAD(side_job_list, side_job) side_jobs; /* requests waiting for a side
+	                                   * thread (side_thread.c) */
 	atomic_bool draining;             /* stopping: no accepts, no keep-alive (set on its
 	                                   * own thread; balance.c reads it) */
 	atomic_uint held;                 /* connections it serves or was handed (balance.c) */
@@ -807,7 +805,71 @@ bool ocsp_claims(struct est_req *r);
  * holds it (ETag, Last-Modified). */
 void crl_reply(struct est_req *r, const struct est_crl_rec *crl);
 
-/* ---- crl_keeper.c: the thread that makes CRLs ---- */
+/* ---- side_thread.c: a thread that takes work off the workers' loops ---- */
+
+struct side_thread;
+
+/* What a side thread's jobs are; the module that runs one fills it in. */
+struct side_ops {
+	const char *name;                 /* for messages: "the key maker" */
+	bool one_at_a_time;               /* takes the oldest job per turn (those left
+	                                   * when it stops fail), not every job queued */
+	/* The thread: do the jobs of list (oldest first, linked by next): set each
+	 * one's rc and err (and its outcome), then side_job_done(j). */
+	void (*run)(void *owner, struct side_job *list);
+	/* The thread, or NULL: periodic work, first as the thread starts; returns
+	 * the seconds until the next time. */
+	unsigned (*tick)(void *owner);
+	/* j's worker loop: j is done (j->rc, j->err); answer j->req, free j. */
+	void (*answer)(struct side_job *j);
+	/* j's worker at shutdown, j never answered: free j, not j->req. */
+	void (*discard)(struct side_job *j);
+};
+
+/* A request waiting for a side thread: the first member of a module's job,
+ * which the module allocates. The worker owns it; the thread only does it,
+ * fills in rc and err, and wakes the worker's loop. */
+struct side_job {
+	const struct side_ops *ops;
+	struct est_worker *worker;
+	struct est_req *req;              /* deferred (http_defer) */
+	struct event *ev;                 /* run in the worker's loop with the outcome */
+	enum est_err rc;                  /* the outcome: EST_OK, or err */
+	struct est_error err;
+	struct side_job *next;            /* in the thread's queue (under its lock), then
+	                                   * in the list run is given */
+	TAILQ_ENTRY(side_job) link;       /* in worker->side_jobs (its thread) */
+};
+
+/*
+ * A side thread doing ops' jobs, ops and owner borrowed for its life;
+ * side_thread_start starts it (from est_server_start), side_thread_stop
+ * stops it (a job still queued is failed, 503, with "the server is
+ * stopping") and frees t: after the workers are joined, before they are
+ * freed. Main thread only; t may be NULL for both.
+ */
+enum est_err side_thread_new(const struct side_ops *ops, void *owner,
+    struct side_thread **out, struct est_error *e);
+enum est_err side_thread_start(struct side_thread *t, struct est_error *e);
+void side_thread_stop(struct side_thread *t);
+
+/*
+ * In r's worker loop: defer r (http_defer) and queue j for t (NULL: not
+ * running); ops->answer(j) then runs in that loop. On an error (out of
+ * memory; EST_ERR_UNAVAILABLE when t takes no jobs) j is not queued, and the
+ * caller frees j and answers r with e.
+ */
+enum est_err side_thread_queue(struct side_thread *t, const struct side_ops *ops,
+    struct side_job *j, struct est_req *r, struct est_error *e);
+
+/* The thread: j's outcome is filled in; have its worker answer it. */
+void side_job_done(struct side_job *j);
+
+/* Free w's jobs still waiting at shutdown, unanswered (after their side
+ * threads have stopped). */
+void side_thread_drop_pending(struct est_worker *w);
+
+/* ---- crl_keeper.c: the side thread that makes CRLs ---- */
 
 /*
  * A server's CRL keeper, with its own store handle (opened here, before
@@ -831,11 +893,7 @@ void crl_keeper_stop(struct crl_keeper *k);
  */
 void crl_keeper_ask(struct est_req *r, size_t ca_index);
 
-/* Free w's CRL requests still waiting at shutdown, unanswered (as
- * reply_cert_drop_pending; after crl_keeper_stop). */
-void crl_keeper_drop_pending(struct est_worker *w);
-
-/* ---- key_maker.c: the thread that makes /serverkeygen's keys ---- */
+/* ---- key_maker.c: the side thread that makes /serverkeygen's keys ---- */
 
 /*
  * A server's key maker; key_maker_start starts its thread (from
@@ -864,10 +922,6 @@ typedef void (*key_made_fn)(struct est_req *r, EVP_PKEY *key, const struct est_e
  */
 void key_maker_ask(struct est_req *r, const char *spec, EVP_PKEY *like, key_made_fn done,
     void (*free_arg)(void *), void *arg);
-
-/* Free w's requests still waiting for a key at shutdown, unanswered (after
- * key_maker_stop). */
-void key_maker_drop_pending(struct est_worker *w);
 
 /* ---- handlers (h_*.c) ---- */
 

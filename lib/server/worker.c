@@ -109,8 +109,7 @@ worker_init(struct est_server *srv, struct est_worker *w, unsigned id, struct es
 	TAILQ_INIT(&w->conns);
 	TAILQ_INIT(&w->pending);
 	TAILQ_INIT(&w->holds);
-	TAILQ_INIT(&w->crl_waits);
-	TAILQ_INIT(&w->key_waits);
+	TAILQ_INIT(&w->side_jobs);
 	w->base = new_base();
 	w->wls = calloc(srv->n_listeners, sizeof(*w->wls));
 	if (w->base == NULL || w->wls == NULL)
@@ -200,8 +199,7 @@ worker_free(struct est_worker *w)
 	 * nothing reports any more. */
 	reply_cert_drop_pending(w);
 	approval_drop_pending(w);
-	crl_keeper_drop_pending(w);
-	key_maker_drop_pending(w);
+	side_thread_drop_pending(w);
 	balance_free(w);
 	est_store_close(w->store);
 	est_creds_free(w->creds);
