@@ -460,11 +460,14 @@ est_server_start(struct est_server *srv, struct est_error *e)
 {
 	enum est_err rc;
 
-	carry_start(srv);
 	/* Before the workers, so the first CRL request finds it taking requests. */
 	if ((rc = crl_keeper_start(srv->crl_keeper, e)) != EST_OK ||
 	    (rc = key_maker_start(srv->key_maker, e)) != EST_OK)
 		return rc;
+	/* After them: a reload whose thread cannot start is refused and must leave the
+	 * carried limits as the old configuration set them. Before the workers: the
+	 * first server empties the lock-out file before any lock-out is written. */
+	carry_start(srv);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
 		    srv->listeners[i].ssl_ctx != NULL ? "https" : "http",

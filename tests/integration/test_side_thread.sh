@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# The side threads (lib/server/side_thread.c: the key maker, the CRL keeper)
+# when clients leave and when estd stops or reloads: a client gone while
+# its key waits; SIGHUP and SIGTERM with keys queued; drain-timeout reached
+# with 24 keys queued and with a CRL request waiting; a reload whose side
+# thread cannot start (a shim, tests/shims/thread_fail.c, fails one
+# pthread_create on demand). Each time estd goes on serving or exits 0,
+# with no sanitizer report (in a -DESTKIT_SANITIZE=ON build). No duration
+# is asserted; every wait is bounded generously for a loaded machine.
+. "$(dirname "$0")/lib.sh"
+
+command -v python3 >/dev/null || exit 77
+SHIM="$ESTKIT_TOOLS/thread_fail.so"
+[ -f "$SHIM" ] || fail "the thread_fail shim was not built"
+# Under AddressSanitizer the shim comes first all the same: it must see
+# estd's pthread_create before the sanitizer's own wrapper does.
+if ldd "$ESTD" | grep_all libasan; then
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+fi
+
+init_demo
+cd "$T"
+# One worker: every key below queues behind the one being made.
+sed -i 's/^\[server\]$/[server]\nworkers = 1\ncrl-check-interval = 3600\nmax-connections-per-address = 64/' var/estd.conf
+cat >> var/estd.conf <<'EOF2'
+[alias slowkey]
+server-keygen = yes
+server-keygen-key = rsa:4096
+[alias quickkey]
+server-keygen = yes
+server-keygen-key = ec:P-256
+EOF2
+# Basic: one request each (Digest would add a 401 first).
+AUTH=(--basic -u estuser:estpwd)
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj /CN=side -outform DER -out side.csr 2>/dev/null
+
+# set_drain SECONDS: drain-timeout in var/estd.conf (read at the next start or reload).
+set_drain() {
+	sed -i '/^drain-timeout = /d' var/estd.conf
+	sed -i "s/^\[server\]\$/[server]\ndrain-timeout = $1/" var/estd.conf
+}
+# keygen ALIAS OUT [curl args...]: POST side.csr to ALIAS's /serverkeygen; prints the status.
+keygen() {
+	local alias=$1 out=$2; shift 2
+	curl -s -o "$out" -w '%{http_code}' --cacert "$TA" -H "Content-Type: application/pkcs10" \
+	    --data-binary @side.csr "${AUTH[@]}" "$@" "$EST/$alias/serverkeygen" || true
+}
+# slow_keys N PREFIX [curl args...]: N RSA 4096 requests at once in the background;
+# each writes PREFIX$i.st (its status; 000: no answer); their pids in $SLOW.
+slow_keys() {
+	local n=$1 prefix=$2 i; shift 2
+	SLOW=()
+	for i in $(seq "$n"); do
+		keygen slowkey "$prefix$i.out" -m 600 "$@" > "$prefix$i.st" &
+		SLOW+=($!)
+	done
+}
+# log_count PATTERN: lines of estd.log with PATTERN.
+log_count() { grep -c -- "$1" estd.log || true; }
+# wait_log PATTERN N WHAT: wait (up to 5 minutes) for N lines with PATTERN in estd.log.
+wait_log() {
+	for _ in $(seq 3000); do
+		[ "$(log_count "$1")" -ge "$2" ] && return 0
+		kill -0 "$ESTD_PID" 2>/dev/null || fail "estd died waiting for $3"
+		sleep 0.1
+	done
+	fail "$3: \"$1\" not logged $2 times"
+}
+# served: estd answers a plain request and makes a key now.
+served() {
+	expect_status 200 "$1: /cacerts is answered" "$EST/cacerts"
+	[ "$(keygen quickkey quick.out)" = 200 ] || fail "$1: no key made: $(cat quick.out)"
+	ok "$1: a key is made"
+}
+# stop_and_wait: SIGTERM estd, wait for it (bounded), check status 0 and no sanitizer report.
+stop_and_wait() {
+	local rc=0
+	kill -TERM "$ESTD_PID"
+	for _ in $(seq 3000); do kill -0 "$ESTD_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$ESTD_PID" 2>/dev/null && fail "$1: estd did not exit in 5 minutes"
+	wait "$ESTD_PID" || rc=$?
+	ESTD_PID=
+	[ $rc = 0 ] || fail "$1: estd exited with status $rc"
+	grep_all -E 'Sanitizer|runtime error:' estd.log && fail "$1: sanitizer report: $(grep -E -m3 'Sanitizer|runtime error:' estd.log)"
+	ok "$1: estd exited 0, no sanitizer report"
+}
+
+# ---- 1. clients that leave while their keys wait or are made ----------------
+set_drain 120
+LD_PRELOAD="$SHIM" THREAD_FAIL_ARM="$T/arm" start_estd
+# leave N: N RSA 4096 requests (Basic auth), each on its own connection, then
+# a /cacerts on another: once it is answered the one worker has read the N
+# (sent before it) and queued their keys, the first perhaps being made. Then
+# the N connections close unanswered.
+leave() {
+	python3 - "$TLS_PORT" "$TA" side.csr "$1" <<'PY' || fail "the leaving clients failed"
+import base64, socket, ssl, sys
+port, ca, csr, n = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], 'rb').read(), int(sys.argv[4])
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+def connect():
+    return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=300))
+auth = base64.b64encode(b'estuser:estpwd').decode()
+socks = []
+for _ in range(n):
+    s = connect()
+    s.sendall(('POST /.well-known/est/slowkey/serverkeygen HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+               'Authorization: Basic %s\r\nContent-Type: application/pkcs10\r\n'
+               'Content-Length: %d\r\n\r\n' % (auth, len(csr))).encode() + csr)
+    socks.append(s)
+s = connect()
+s.sendall(b'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
+assert s.recv(12).startswith(b'HTTP/1.1 200'), 'no /cacerts'
+s.close()
+for s in socks:
+    s.close()
+PY
+}
+keys0=$(log_count 'op=serverkeygen principal=user:estuser status=')
+leave 3
+# Their connections hold no input meanwhile: estd finds them gone only when
+# it answers (logged as answered, or as "the client left before its answer").
+wait_log 'op=serverkeygen principal=user:estuser status=' $((keys0 + 3)) "the keys of the clients that left"
+served "three clients left while their RSA 4096 keys waited"
+# And left again, then SIGTERM while those keys are still queued: the requests
+# whose clients left are dropped with the worker, nothing answered, nothing leaked.
+leave 3
+stop_and_wait "SIGTERM with the keys of clients that left still queued"
+
+# ---- 2. SIGHUP, then SIGTERM, with keys queued ------------------------------
+LD_PRELOAD="$SHIM" THREAD_FAIL_ARM="$T/arm" start_estd
+reloads0=$(log_count '^.*reloaded ')
+slow_keys 4 hup
+sleep 1
+kill -HUP "$ESTD_PID"
+wait_log 'reloaded ' $((reloads0 + 1)) "the reload with keys queued"
+wait "${SLOW[@]}"
+for i in 1 2 3 4; do
+	[ "$(cat hup$i.st)" = 200 ] || fail "key $i queued at a reload: $(cat hup$i.st) $(head -c 200 hup$i.out)"
+done
+ok "SIGHUP with 4 RSA 4096 keys queued on one worker: the old server drains, each gets its key"
+served "after the reload"
+slow_keys 4 term
+sleep 1
+stop_and_wait "SIGTERM with 4 RSA 4096 keys queued (drain-timeout 120)"
+wait "${SLOW[@]}"
+for i in 1 2 3 4; do
+	[ "$(cat term$i.st)" = 200 ] || fail "key $i queued at SIGTERM: $(cat term$i.st) $(head -c 200 term$i.out)"
+done
+ok "SIGTERM with keys queued: the drain answers each with its key"
+
+# ---- 3. drain-timeout reached with 24 keys queued ---------------------------
+set_drain 1
+LD_PRELOAD="$SHIM" THREAD_FAIL_ARM="$T/arm" start_estd
+slow_keys 24 many
+sleep 2
+stop_and_wait "SIGTERM with 24 RSA 4096 keys queued, drain-timeout 1"
+wait "${SLOW[@]}"
+got=0
+for i in $(seq 24); do
+	case $(cat many$i.st) in
+	200) got=$((got + 1)) ;;
+	000) ;;
+	*) fail "key $i at drain-timeout: $(cat many$i.st) $(head -c 200 many$i.out)" ;;
+	esac
+done
+[ $got -lt 24 ] || fail "all 24 keys were made: the stop waited for the queue"
+grep_all 'drain-timeout (1 s) passed' estd.log || fail "no drain-timeout line in the log"
+ok "drain-timeout with 24 keys queued: $got made, the others closed unanswered; estd did not wait for the queue"
+
+# ---- 4. a CRL request waiting when drain-timeout is reached -----------------
+if [ "${ESTKIT_TEST_STORE:-sqlite}" = sqlite ]; then
+	LD_PRELOAD="$SHIM" THREAD_FAIL_ARM="$T/arm" start_estd
+	enrol_demo crlvictim
+	CRL_URL="http://127.0.0.1:$HTTP_PORT/crl/ManagementCA.crl"
+	curl -sf -o /dev/null "$CRL_URL" || fail "no CRL"
+	# Revoked behind estd's back (the stored CRL is then stale), and the
+	# store's write lock held: the keeper waits on it past drain-timeout.
+	rm -f locked
+	python3 - var/estkit.db "$(openssl x509 -in crlvictim.pem -noout -serial | cut -d= -f2 | sed 's/^0*//')" locked <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("UPDATE certs SET status='revoked', revoked_at=?, revocation_reason=1 WHERE serial=?",
+           (int(time.time()), sys.argv[2]))
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[3], "w").close()
+time.sleep(6)
+db.execute("ROLLBACK")
+PY
+	locker=$!
+	for _ in $(seq 100); do [ -e locked ] && break; sleep 0.1; done
+	[ -e locked ] || fail "the store could not be locked"
+	curl -s -m 600 -o crlwait.der -w '%{http_code}' "$CRL_URL" > crlwait.st &
+	client=$!
+	sleep 1
+	stop_and_wait "SIGTERM with a CRL request waiting for the keeper, drain-timeout 1"
+	wait "$client" "$locker" || true
+	case $(cat crlwait.st) in
+	000|500|503) ;;
+	*) fail "the CRL request waiting at drain-timeout got $(cat crlwait.st)" ;;
+	esac
+	ok "a CRL request waiting at drain-timeout: closed or failed ($(cat crlwait.st)), estd exited 0"
+else
+	skip_part "a CRL request held by a locked SQLite store (SQLite only)"
+fi
+
+# ---- 5. a reload whose side thread cannot start -----------------------------
+set_drain 10
+LD_PRELOAD="$SHIM" THREAD_FAIL_ARM="$T/arm" start_estd
+HOST_URL="http://127.0.0.1:$HTTP_PORT/crl/ManagementCA.crt"
+# two_connections WHAT WANT: with one connection held open, a second one gets HTTP WANT.
+two_connections() {
+	local got
+	exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT"
+	sleep 0.5
+	got=$(curl -s -o /dev/null -w '%{http_code}' "$HOST_URL" || true)
+	exec 3<&-
+	[ "$got" = "$2" ] || fail "$1: a second connection got $got, not $2"
+	ok "$1: a second connection from the address gets $2"
+}
+two_connections "max-connections-per-address = 64" 200
+# The new configuration would allow one connection per address.
+sed -i 's/^max-connections-per-address = .*/max-connections-per-address = 1/' var/estd.conf
+# The reload creates the store writer's thread (0), the CRL keeper's (1), the key maker's (2).
+for n in 2 1; do
+	refused0=$(log_count 'the previous configuration goes on serving')
+	echo $n > arm
+	kill -HUP "$ESTD_PID"
+	wait_log 'the previous configuration goes on serving' $((refused0 + 1)) "the reload refused"
+	[ ! -e arm ] || fail "the shim failed no thread creation"
+	case $n in
+	2) what="the key maker" ;;
+	1) what="the CRL keeper" ;;
+	esac
+	grep_all "reload refused: cannot start $what thread" estd.log ||
+	    fail "no log line says why: $(grep 'reload refused' estd.log | tail -2)"
+	ok "$what's thread cannot start: the reload is refused, with the reason logged"
+	served "after the refused reload ($what)"
+	two_connections "the refused reload ($what) left the old limits" 200
+done
+reloads0=$(log_count 'reloaded ')
+kill -HUP "$ESTD_PID"
+wait_log 'reloaded ' $((reloads0 + 1)) "the reload without a failure"
+served "after a reload that succeeded"
+two_connections "the reload that succeeded applies max-connections-per-address = 1" 000
+stop_and_wait "SIGTERM after refused reloads"
+
+echo "$PASSED passed, 0 failed"
+[ -z "$SKIPPED" ] || { echo "skipped: $SKIPPED"; exit 77; }
