@@ -97,14 +97,20 @@ carry_take(struct est_server *srv, const struct est_server *old, struct est_erro
 void
 carry_start(struct est_server *srv)
 {
-	const struct est_config *cfg = srv->cfg;
 	struct server_carry *k = srv->carry;
 
 	if (!k->serving) {
 		k->serving = true;
 		lockout_sync_reset(srv);
-		return;
 	}
+}
+
+void
+carry_retune(struct est_server *srv)
+{
+	const struct est_config *cfg = srv->cfg;
+	struct server_carry *k = srv->carry;
+
 	connlimit_set_limit(k->per_source, cfg->max_connections_per_address);
 	ratelimit_table_retune(k->fails_by_source, cfg->auth_fail_limit, cfg->auth_fail_window,
 	    cfg->auth_lockout);

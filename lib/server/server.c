@@ -464,9 +464,8 @@ est_server_start(struct est_server *srv, struct est_error *e)
 	if ((rc = crl_keeper_start(srv->crl_keeper, e)) != EST_OK ||
 	    (rc = key_maker_start(srv->key_maker, e)) != EST_OK)
 		return rc;
-	/* After them: a reload whose thread cannot start is refused and must leave the
-	 * carried limits as the old configuration set them. Before the workers: the
-	 * first server empties the lock-out file before any lock-out is written. */
+	/* Before the workers: the first server empties the lock-out file before any
+	 * lock-out is written. */
 	carry_start(srv);
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		log_info("listening on %s://%s:%d (listener %s, tls = %s)",
@@ -483,6 +482,9 @@ est_server_start(struct est_server *srv, struct est_error *e)
 		}
 		w->started = true;
 	}
+	/* Only now: a reload whose thread cannot start is refused, and leaves the
+	 * carried limits as the old configuration set them. */
+	carry_retune(srv);
 	log_info("serving with %zu worker(s)", srv->n_workers);
 	return EST_OK;
 }

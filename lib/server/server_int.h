@@ -395,18 +395,20 @@ void connlimit_set_limit(struct connlimit *t, unsigned per_source);
  *
  * carry_take gives srv a fresh carry (old NULL) or a reference to old's;
  * it sets srv->carry, nonces, per_source, fails_by_source and
- * fails_by_name. carry_start, when srv starts serving: the first server
- * empties the lock-out file (lockout_sync_reset); a successor applies its
- * configuration's limits to the carried state (not before: a refused
- * reload changes nothing). carry_drop releases srv's reference; the last
- * one frees the state. Called from the thread that runs the server's life
- * cycle (estd's main thread).
+ * fails_by_name. carry_start, before srv's workers start: the first
+ * server empties the lock-out file (lockout_sync_reset). carry_retune,
+ * once every thread of srv runs: a successor applies its configuration's
+ * limits to the carried state (not before: a refused reload changes
+ * nothing; for the first server they are its own already). carry_drop
+ * releases srv's reference; the last one frees the state. Called from the
+ * thread that runs the server's life cycle (estd's main thread).
  */
 struct server_carry;
 
 enum est_err carry_take(struct est_server *srv, const struct est_server *old,
     struct est_error *e);
 void carry_start(struct est_server *srv);
+void carry_retune(struct est_server *srv);
 void carry_drop(struct est_server *srv);
 
 /* ---- http.c: one request ---- */
