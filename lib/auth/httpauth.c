@@ -318,7 +318,7 @@ check_response(struct est_creds *c, const struct digest_req *rq, struct digest_p
 {
 	char ha1[EST_CREDS_HEX_LEN], ha2[EST_CREDS_HEX_LEN], want[EST_CREDS_HEX_LEN];
 	const EVP_MD *md = sha256 ? EVP_sha256() : EVP_md5();
-	const char *a2[2] = { rq->method, rq->uri };
+	const char *a2[2] = { rq->method, dp->v[DP_URI] };
 	const char *kd[6] = { ha1, dp->v[DP_NONCE], dp->v[DP_NC], dp->v[DP_CNONCE],
 		dp->v[DP_QOP], ha2 };
 	const char *user = dp->v[DP_USERNAME];
@@ -342,6 +342,31 @@ check_response(struct est_creds *c, const struct digest_req *rq, struct digest_p
 	return EST_OK;
 }
 
+/*
+ * Whether the Digest uri names the requested resource. Exactly, or as
+ * libest's client names it when it posts to an alias (its --path-seg): the
+ * operation's path without the segment, "/.well-known/est/simpleenroll"
+ * for "/.well-known/est/ALIAS/simpleenroll". The response is still checked
+ * over the uri as sent, and the nonce still counts once; what is given up
+ * is only telling an answer meant for the default alias's operation from
+ * the same operation's on another alias.
+ */
+static bool
+uri_matches(const char *said, const char *requested)
+{
+	static const char base[] = "/.well-known/est/";
+	const size_t n = sizeof(base) - 1;
+	const char *slash;
+
+	if (strcmp(said, requested) == 0)
+		return true;
+	if (strncmp(said, base, n) != 0 || strncmp(requested, base, n) != 0 ||
+	    strchr(said + n, '/') != NULL || said[n] == '\0')
+		return false;
+	slash = strchr(requested + n, '/');
+	return slash != NULL && slash != requested + n && strcmp(slash + 1, said + n) == 0;
+}
+
 static enum est_err
 check_digest(struct est_creds *c, const struct digest_req *rq, const char *params, char *user,
     bool *stale, struct est_error *e)
@@ -355,7 +380,7 @@ check_digest(struct est_creds *c, const struct digest_req *rq, const char *param
 		return rc;
 	if (strcmp(dp.v[DP_REALM], rq->realm) != 0)
 		return est_fail(e, EST_ERR_AUTH, "realm mismatch");
-	if (strcmp(dp.v[DP_URI], rq->uri) != 0)
+	if (!uri_matches(dp.v[DP_URI], rq->uri))
 		return est_fail(e, EST_ERR_AUTH, "uri mismatch: '%.80s' in the header, '%.80s' "
 		    "requested", dp.v[DP_URI], rq->uri);
 	if (!verify_nonce(rq->nonces, dp.v[DP_NONCE], &np))

@@ -56,6 +56,32 @@ ok "alias with SHA-256 first: curl --anyauth answers with Digest SHA-256"
     || fail "wrong Digest MD5 password was not 401"
 ok "wrong password with Digest MD5: 401"
 
+# libest's client with --path-seg names the operation without the alias in
+# its Digest uri: enrols on the alias; the attacker's side: a uri naming
+# another operation is still refused.
+digest_libest() { # URI REQUEST-PATH: HTTP status of a Digest MD5 simpleenroll
+	local nonce authz
+	nonce=$(curl -s -o /dev/null -D - --cacert "$TA" -H 'Content-Type: application/pkcs10' \
+	    --data-binary @dev.b64 "https://127.0.0.1:$TLS_PORT$2" | tr -d '\r' |
+	    sed -n 's/^WWW-Authenticate: Digest .*algorithm=MD5.*nonce="\([^"]*\)".*/\1/p' | head -n 1)
+	authz=$(python3 - "$nonce" "$1" <<'PY'
+import hashlib, sys
+h = lambda s: hashlib.md5(s.encode()).hexdigest()
+nonce, uri, cnonce = sys.argv[1], sys.argv[2], "c0ffee"
+resp = h(f"{h('estuser:estkit:estpwd')}:{nonce}:00000001:{cnonce}:auth:{h('POST:' + uri)}")
+print(f'Digest username="estuser", realm="estkit", nonce="{nonce}", uri="{uri}", '
+      f'algorithm=MD5, response="{resp}", qop=auth, nc=00000001, cnonce="{cnonce}"')
+PY
+)
+	code "https://127.0.0.1:$TLS_PORT$2" -H "Authorization: $authz" \
+	    -H 'Content-Type: application/pkcs10' --data-binary @dev.b64
+}
+[ "$(digest_libest /.well-known/est/simpleenroll /.well-known/est/est/simpleenroll)" = 200 ] \
+    || fail "libest's Digest uri without the path segment was refused: $(tail -n 1 "$T/estd.log")"
+[ "$(digest_libest /.well-known/est/simplereenroll /.well-known/est/est/simpleenroll)" = 401 ] \
+    || fail "a Digest uri naming another operation was accepted"
+ok "Digest: libest's uri without the path segment enrols on the alias; another operation's uri: 401"
+
 # libest's Bearer header, as est_client.c builds it: base64 of the token.
 bearer() { # HEADER-VALUE: HTTP status of a simpleenroll on the bearer alias
 	code "$EST/bearer/simpleenroll" -H "Authorization: Bearer $1" \

@@ -651,6 +651,45 @@ test_digest_rejects(void **state)
 	assert_auth_fails(f, authz, NOW, "malformed Authorization header");
 }
 
+/*
+ * libest's client, posting to an alias's path, names the operation without
+ * the alias in its Digest uri: accepted for that operation, and only for it.
+ */
+static void
+test_digest_libest_path_segment(void **state)
+{
+	static const char *const cases[][3] = {
+		/* uri in the header, request line, accepted */
+		{ "/.well-known/est/simpleenroll", "/.well-known/est/est/simpleenroll", "y" },
+		{ "/.well-known/est/serverkeygen", "/.well-known/est/a-b/serverkeygen", "y" },
+		{ "/.well-known/est/simpleenroll", "/.well-known/est/est/simplereenroll", "" },
+		{ "/.well-known/est/simpleenroll", "/.well-known/est//simpleenroll", "" },
+		{ "/.well-known/est/other/simpleenroll", "/.well-known/est/est/simpleenroll", "" },
+		{ "/.well-known/est/est/simpleenroll", "/.well-known/est/simpleenroll", "" },
+		{ "/.well-known/est/", "/.well-known/est/est/", "" },
+		{ "/x/simpleenroll", "/x/est/simpleenroll", "" },
+	};
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char nonce[128], authz[2048], user[EST_HTTPAUTH_MAX_USER + 1] = "";
+		struct est_error e = { 0 };
+		struct dreq r;
+		bool stale = false;
+		enum est_err rc;
+
+		get_nonce(NOW, nonce, sizeof(nonce));
+		dreq_default(&r, nonce);
+		r.uri = cases[i][0];
+		digest_header(&r, authz, sizeof(authz));
+		rc = est_httpauth_check(f->c, REALM, "POST", cases[i][1], authz, NONCES, NOW,
+		    user, &stale, &e);
+		if (cases[i][2][0] != '\0' ? rc != EST_OK :
+		    rc != EST_ERR_AUTH || strstr(e.msg, "uri mismatch") == NULL)
+			fail_msg("uri %s for %s: %d %s", cases[i][0], cases[i][1], rc, e.msg);
+	}
+}
+
 /* Changes to a correct header that make it malformed. */
 static void
 test_digest_malformed(void **state)
@@ -934,6 +973,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
 		cmocka_unit_test(test_claimed_user),
 		cmocka_unit_test_setup_teardown(test_digest_accepts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_digest_libest_path_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_digest_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_digest_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_digest_stale, setup, teardown),
