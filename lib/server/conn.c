@@ -20,8 +20,10 @@
  *   pipelining requests without reading the answers is served at its own
  *   reading speed and costs at most the bound plus one request. Input is
  *   capped too (read high-water mark: one head and one body). While a
- *   request is served later (its record with the store writer), nothing is
- *   read at all (conn_hold_input).
+ *   request is served later (its record with the store writer, its key
+ *   with the key maker), what comes is read but not parsed, within the same
+ *   cap, so a client that closes meanwhile is noticed and its request
+ *   detached (conn_hold_input).
  * - A TLS handshake not done within handshake-timeout is dropped, a
  *   connection idle past idle-timeout (reading or writing) is closed, and a
  *   request not complete within read-timeout of its first byte is 408
@@ -149,17 +151,29 @@ conn_request_read(struct conn *c)
 	evtimer_del(c->deadline);
 }
 
+/*
+ * Reading goes on while a request is served later: HTTP_SERVING keeps what
+ * comes (pipelined requests) in the input unparsed, and the end of the
+ * input or an error tells that the client has gone (conn_event), so a key
+ * is not made for nobody. The idle-timeout does not run meanwhile: the
+ * client waits for us.
+ */
 void
 conn_hold_input(struct conn *c)
 {
+	struct timeval tv = { .tv_sec = c->worker->srv->cfg->idle_timeout };
+
 	c->held = true;
-	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
 }
 
 void
 conn_release_input(struct conn *c)
 {
+	struct timeval tv = { .tv_sec = c->worker->srv->cfg->idle_timeout };
+
 	c->held = false;
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	if (!c->paused)
 		bufferevent_enable(c->bev, EV_READ);
 	/* Requests already read wait for no new data. */
@@ -250,8 +264,6 @@ conn_write(struct bufferevent *bev, void *arg)
 		start_linger(c);
 	} else if (c->paused && evbuffer_get_length(out) < CONN_OUTPUT_BOUND) {
 		c->paused = false;
-		if (c->held)
-			return;
 		bufferevent_enable(bev, EV_READ);
 		/* Requests already read wait for no new data. */
 		http_input(c, bufferevent_get_input(bev));

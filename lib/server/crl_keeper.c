@@ -199,6 +199,7 @@ discard(struct side_job *j)
 
 static const struct side_ops crl_ops = {
 	.name = "the CRL keeper",
+	.made = "its CRL was made",
 	.run = serve_batch,
 	.tick = check_all,
 	.answer = answer,

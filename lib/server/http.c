@@ -470,6 +470,9 @@ detach(struct est_req *r)
 	r->head = NULL;
 	r->tls = &gone;
 	r->source = "-";
+	/* Nobody to answer: what a side thread would make for it is not made. */
+	if (r->side_job != NULL)
+		side_job_abandon(r->side_job);
 }
 
 void

@@ -75,6 +75,7 @@ discard(struct side_job *j)
 
 static const struct side_ops key_ops = {
 	.name = "the key maker",
+	.made = "its key was made",
 	.one_at_a_time = true,
 	.run = make,
 	.answer = answer,

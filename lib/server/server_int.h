@@ -232,8 +232,8 @@ struct conn {
 	                                   * (ratelimit_source) */
 	enum conn_state state;
 	bool paused;                      /* not reading until output drains */
-	bool held;                        /* not reading while a request is served later
-	                                   * (conn_hold_input) */
+	bool held;                        /* a request is served later: input kept
+	                                   * unparsed, no idle-timeout (conn_hold_input) */
 	bool counted;                     /* holds a slot in the per-address count */
 	struct tls_facts tls;             /* valid once the handshake is done */
 	struct http_session http;         /* HTTP's state (http.c) */
@@ -321,9 +321,11 @@ void conn_request_started(struct conn *c);
 void conn_request_read(struct conn *c);
 
 /*
- * A request is being served later (http_defer): read nothing from the
- * client until conn_release_input, so its next requests wait in the socket
- * and no read timeout runs meanwhile.
+ * A request is being served later (http_defer): what the client sends
+ * meanwhile is read and kept for HTTP (its next requests), and no
+ * idle-timeout runs until conn_release_input; the end of the input (a
+ * close, or a half-close: the client is taken to have gone) or an error
+ * frees the connection, detaching the request (conn_free).
  */
 void conn_hold_input(struct conn *c);
 
@@ -456,6 +458,8 @@ struct est_req {
 	bool deferred;                    /* answered later (http_defer) */
 	bool from_conn;                   /* made by http.c from a connection, which
 	                                   * frees it */
+	struct side_job *side_job;        /* the side thread's job it waits for, or NULL
+	                                   * (side_thread.c) */
 };
 
 /*
@@ -814,10 +818,12 @@ struct side_thread;
 /* What a side thread's jobs are; the module that runs one fills it in. */
 struct side_ops {
 	const char *name;                 /* for messages: "the key maker" */
+	const char *made;                 /* for messages: "its key was made" */
 	bool one_at_a_time;               /* takes the oldest job per turn (those left
 	                                   * when it stops fail), not every job queued */
-	/* The thread: do the jobs of list (oldest first, linked by next): set each
-	 * one's rc and err (and its outcome), then side_job_done(j). */
+	/* The thread: do the jobs of list (oldest first, linked by next; none
+	 * abandoned when taken): set each one's rc and err (and its outcome),
+	 * then side_job_done(j). */
 	void (*run)(void *owner, struct side_job *list);
 	/* The thread, or NULL: periodic work, first as the thread starts; returns
 	 * the seconds until the next time. */
@@ -838,6 +844,7 @@ struct side_job {
 	struct event *ev;                 /* run in the worker's loop with the outcome */
 	enum est_err rc;                  /* the outcome: EST_OK, or err */
 	struct est_error err;
+	atomic_bool abandoned;            /* its client left (side_job_abandon) */
 	struct side_job *next;            /* in the thread's queue (under its lock), then
 	                                   * in the list run is given */
 	TAILQ_ENTRY(side_job) link;       /* in worker->side_jobs (its thread) */
@@ -866,6 +873,14 @@ enum est_err side_thread_queue(struct side_thread *t, const struct side_ops *ops
 
 /* The thread: j's outcome is filled in; have its worker answer it. */
 void side_job_done(struct side_job *j);
+
+/*
+ * j's worker loop: j's client has gone (its connection freed, j->req
+ * detached). The thread skips j if it has not started it; else what it
+ * makes is dropped when j comes back: nothing is answered, issued or
+ * recorded for j, and one line is logged.
+ */
+void side_job_abandon(struct side_job *j);
 
 /* Free w's jobs still waiting at shutdown, unanswered (after their side
  * threads have stopped). */

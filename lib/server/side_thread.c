@@ -13,12 +13,21 @@
  * have drained, so the jobs they hold are answered; a job still queued when
  * it stops is failed (503), and one whose worker is freed first, at
  * shutdown, is dropped unanswered (side_thread_drop_pending).
+ *
+ * A client that leaves while its job waits (its connection freed: conn.c
+ * reads on while a request is held, to see the end of the input) abandons
+ * the job (side_job_abandon, from detaching the request): the thread skips
+ * it if not started yet, and when it comes back its worker drops it,
+ * request and all, without answering it. Made anyway, a key would have
+ * cost seconds and a certificate for nobody, and a client closing a slow
+ * /serverkeygen again and again would delay every honest one behind.
  */
 #include <stdlib.h>
 #include <time.h>
 
 #include <event2/event.h>
 
+#include "estkit/log.h"
 #include "server/server_int.h"
 
 struct side_thread {
@@ -70,6 +79,35 @@ side_job_done(struct side_job *j)
 	event_active(j->ev, EV_TIMEOUT, 1);
 }
 
+void
+side_job_abandon(struct side_job *j)
+{
+	atomic_store(&j->abandoned, true);
+}
+
+/* Take the abandoned jobs out of list and send them back undone; the rest. */
+static struct side_job *
+skip_abandoned(struct side_job *list)
+{
+	struct side_job *keep = NULL, **tail = &keep;
+	struct est_error e = { 0 };
+
+	est_fail(&e, EST_ERR_UNAVAILABLE, "the client left");
+	for (struct side_job *j; (j = list) != NULL;) {
+		list = j->next;
+		j->next = NULL;
+		if (atomic_load(&j->abandoned)) {
+			j->rc = EST_ERR_UNAVAILABLE;
+			j->err = e;
+			side_job_done(j);
+		} else {
+			*tail = j;
+			tail = &j->next;
+		}
+	}
+	return keep;
+}
+
 /* The queue's oldest job, or all of it (ops->one_at_a_time); under t->lock. */
 static struct side_job *
 take(struct side_thread *t, bool all)
@@ -108,7 +146,8 @@ side_main(void *arg)
 	while (!t->stopping) {
 		if ((list = take(t, !t->ops->one_at_a_time)) != NULL) {
 			pthread_mutex_unlock(&t->lock);
-			t->ops->run(t->owner, list);
+			if ((list = skip_abandoned(list)) != NULL)
+				t->ops->run(t->owner, list);
 			pthread_mutex_lock(&t->lock);
 			continue;
 		}
@@ -176,6 +215,7 @@ static void
 unlink_job(struct side_job *j)
 {
 	TAILQ_REMOVE(&j->worker->side_jobs, j, link);
+	j->req->side_job = NULL;
 	if (j->ev != NULL)
 		event_free(j->ev);
 	j->ev = NULL;
@@ -186,11 +226,22 @@ static void
 job_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct side_job *j = arg;
+	struct est_req *r = j->req;
 
 	(void)fd;
 	(void)what;
 	unlink_job(j);
-	j->ops->answer(j);
+	if (!atomic_load(&j->abandoned)) {
+		j->ops->answer(j);
+		return;
+	}
+	/* Detached from its connection (http.c): this is the request's last owner. */
+	log_info("peer=%s listener=%s alias=%s op=%s principal=%s: client left before %s: "
+	    "dropped", r->peer, r->listener->conf->name,
+	    r->alias != NULL ? r->alias->conf->name : "-", r->op != NULL ? r->op : "-",
+	    r->principal, j->ops->made);
+	j->ops->discard(j);
+	http_req_free(r);
 }
 
 enum est_err
@@ -203,7 +254,9 @@ side_thread_queue(struct side_thread *t, const struct side_ops *ops, struct side
 	j->worker = r->worker;
 	j->req = r;
 	j->next = NULL;
+	atomic_init(&j->abandoned, false);
 	TAILQ_INSERT_TAIL(&r->worker->side_jobs, j, link);
+	r->side_job = j;
 	if ((j->ev = event_new(r->worker->base, -1, 0, job_done, j)) == NULL) {
 		unlink_job(j);
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");

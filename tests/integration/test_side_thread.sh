@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The side threads (lib/server/side_thread.c: the key maker, the CRL keeper)
-# when clients leave and when estd stops or reloads: a client gone while
-# its key waits; SIGHUP and SIGTERM with keys queued; drain-timeout reached
+# when clients leave and when estd stops or reloads: clients gone (closed,
+# reset, half-closed) while their keys wait are dropped, no key made and no
+# certificate recorded for them, while a client that stays, pipelining its
+# next request, is answered; SIGHUP and SIGTERM with keys queued; drain-timeout reached
 # with 24 keys queued and with a CRL request waiting; a reload whose side
 # thread (or worker) cannot start (a shim, tests/shims/thread_fail.c,
 # fails one pthread_create on demand). Each time estd goes on serving or exits 0,
@@ -117,12 +119,96 @@ for s in socks:
     s.close()
 PY
 }
-keys0=$(log_count 'op=serverkeygen principal=user:estuser status=')
-leave 3
-# Their connections hold no input meanwhile: estd finds them gone only when
-# it answers (logged as answered, or as "the client left before its answer").
-wait_log 'op=serverkeygen principal=user:estuser status=' $((keys0 + 3)) "the keys of the clients that left"
-served "three clients left while their RSA 4096 keys waited"
+# Clients that leave are dropped, those that stay are answered. One worker,
+# one key maker: a client that stays and 6 that go ask for RSA 4096 keys
+# together (the worker takes them in any order; the first key is being made
+# as they go); of the 6, 2 close, 2 reset (SO_LINGER 0), 2 half-close
+# (shutdown(SHUT_WR): taken as gone, see docs/serverkeygen.md). Then a client
+# that stays asks, pipelines a /cacerts behind its request, and reads both
+# answers. Leavers send CN=leaver, the clients that stay CN=stayer.
+for cn in leaver stayer; do
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+	    -subj /CN=$cn -outform DER -out $cn.csr 2>/dev/null
+done
+dropped0=$(log_count 'client left before its key was made: dropped')
+python3 - "$TLS_PORT" "$TA" leaver.csr stayer.csr > stay.result <<'PY' || fail "the clients failed: $(cat stay.result)"
+import base64, socket, ssl, struct, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+leaver, stayer = open(sys.argv[3], 'rb').read(), open(sys.argv[4], 'rb').read()
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+auth = base64.b64encode(b'estuser:estpwd').decode()
+def connect():
+    return ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=600))
+def keygen(csr):
+    return ('POST /.well-known/est/slowkey/serverkeygen HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+            'Authorization: Basic %s\r\nContent-Type: application/pkcs10\r\n'
+            'Content-Length: %d\r\n\r\n' % (auth, len(csr))).encode() + csr
+def answer(f):
+    status = f.readline().split(b' ')[1].decode()
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b'\r\n', b''):
+            break
+        if line.lower().startswith(b'content-length:'):
+            length = int(line.split(b':')[1])
+    body = f.read(length)
+    return status, body
+# Connected (handshakes done) first, so the leavers' requests and closes come
+# while the first key is being made.
+first, leavers = connect(), [connect() for _ in range(6)]
+first.sendall(keygen(stayer))
+for s in leavers:
+    s.sendall(keygen(leaver))
+# Once this is answered the one worker has read the requests sent before it.
+s = connect()
+s.sendall(b'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
+assert s.recv(12).startswith(b'HTTP/1.1 200'), 'no /cacerts'
+s.close()
+for i, s in enumerate(leavers):
+    if i % 3 == 1:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    if i % 3 == 2:
+        # The TCP socket's: SSLSocket.shutdown would drop the TLS session too.
+        socket.socket.shutdown(s, socket.SHUT_WR)
+    else:
+        s.close()
+last = connect()
+last.sendall(keygen(stayer) + b'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+             b'Connection: close\r\n\r\n')
+f = last.makefile('rb')
+k_status, k_body = answer(f)
+c_status, _ = answer(f)
+assert b'CONTENTBOUNDARY' in k_body or k_status != '200', 'no multipart key'
+print('last', k_status, c_status)
+print('first', answer(first.makefile('rb'))[0])
+# The half-closed ones get no answer: their connections are closed.
+def closed(s):
+    try:
+        return s.recv(100) == b''
+    except OSError:
+        return True
+for i, s in enumerate(leavers):
+    if i % 3 == 2:
+        print('half-closed', 'closed' if closed(s) else 'answered')
+PY
+grep_all '^last 200 200$' stay.result || fail "the client queued behind the leavers: $(cat stay.result)"
+ok "a client queued behind 6 that left gets its RSA 4096 key, and its pipelined /cacerts"
+grep_all '^first 200$' stay.result || fail "the client that stayed while its key was made: $(cat stay.result)"
+ok "a client that stayed, asking along with those that left, gets its key (no false drop)"
+[ "$(grep -c '^half-closed closed$' stay.result)" = 2 ] ||
+    fail "half-closed clients: $(grep half-closed stay.result)"
+ok "half-closed clients are closed unanswered"
+# Each leaver's job came back before the last client's key was made (one at a time, in
+# order); the wait is bounded all the same.
+wait_log 'client left before its key was made: dropped' $((dropped0 + 6)) "the leavers' keys dropped"
+leaver_certs=$("$ESTADM" -c var/estd.conf cert list --subject CN=leaver | grep -c "CN=leaver" || true)
+stayer_certs=$("$ESTADM" -c var/estd.conf cert list --subject CN=stayer | grep -c "CN=stayer" || true)
+[ "$leaver_certs" = 0 ] || fail "$leaver_certs certificates recorded for clients that left"
+[ "$stayer_certs" = 2 ] || fail "$stayer_certs certificates recorded for the 2 clients that stayed"
+ok "6 clients that left: dropped (logged), no certificate recorded; 2 that stayed: 2 certificates"
+served "after the leavers were dropped"
 # And left again, then SIGTERM while those keys are still queued: the requests
 # whose clients left are dropped with the worker, nothing answered, nothing leaked.
 leave 3
