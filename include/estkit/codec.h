@@ -171,6 +171,17 @@ char *est_serial_text(const ASN1_INTEGER *serial);
 int est_serial_normalise(const char *in, char *out, size_t outlen);
 
 /*
+ * A serial in the est_serial_text form as `openssl x509 -serial` prints it,
+ * in whole bytes ("0A3F" for "A3F"), for logs and people: then the output
+ * of one can be grepped for the other, and either form pasted back
+ * (est_serial_normalise). Writes into buf (the caller's) and returns it;
+ * EST_SERIAL_SHOWN_MAX holds a serial of up to 64 bytes, longer ones are
+ * cut short.
+ */
+#define EST_SERIAL_SHOWN_MAX 132
+const char *est_serial_shown(const char *serial, char *buf, size_t len);
+
+/*
  * The NID of a DN attribute name people type: CN, serialNumber, UID, E (or
  * emailAddress), O, OU, C, L, ST, DC, SN, GN, title, street, postalCode,
  * pseudonym, name, initials (case-insensitive). NID_undef for anything else.

@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "estkit/codec.h"
 #include "estkit/kek.h"
 
 #define LINE_MAX_LEN 1024
@@ -59,6 +60,40 @@ find(const struct est_keks *k, const char *principal, const unsigned char *id, s
 	return NULL;
 }
 
+/*
+ * A certificate principal as estd names it: the serial as openssl prints it
+ * ("cert:0A3F"), whether the file has that form, the store's ("cert:A3F")
+ * or another est_serial_normalise takes. Other principals are kept as
+ * written. NULL and a reason in *why for a serial that is not one.
+ */
+static char *
+principal_form(const char *who, const char **why)
+{
+	static const char *const kinds[] = { "cert:", "ra:" };
+	char serial[EST_SERIAL_SHOWN_MAX], shown[EST_SERIAL_SHOWN_MAX], *out;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		len = strlen(kinds[i]);
+		if (strncmp(who, kinds[i], len) != 0)
+			continue;
+		if (est_serial_normalise(who + len, serial, sizeof(serial)) != 0) {
+			*why = "the serial of a cert: or ra: principal is not a hex number";
+			return NULL;
+		}
+		est_serial_shown(serial, shown, sizeof(shown));
+		if ((out = malloc(len + strlen(shown) + 1)) == NULL) {
+			*why = "out of memory";
+			return NULL;
+		}
+		snprintf(out, len + strlen(shown) + 1, "%s%s", kinds[i], shown);
+		return out;
+	}
+	if ((out = strdup(who)) == NULL)
+		*why = "out of memory";
+	return out;
+}
+
 /* One "PRINCIPAL KEY-ID KEY" line into k; a reason for the log otherwise. */
 static const char *
 parse_line(struct est_keks *k, char *line)
@@ -79,10 +114,10 @@ parse_line(struct est_keks *k, char *line)
 		OPENSSL_clear_free(x.key, x.key != NULL ? (size_t)x.keylen : 0);
 		return "KEY-ID must be 1-64 bytes and KEY 16, 24 or 32 bytes, both in hex";
 	}
-	if (find(k, who, x.id, (size_t)x.idlen) != NULL)
+	x.principal = principal_form(who, &why);
+	if (x.principal != NULL && find(k, x.principal, x.id, (size_t)x.idlen) != NULL)
 		why = "this principal has this KEY-ID already";
-	else if ((x.principal = strdup(who)) == NULL ||
-	    (grown = realloc(k->v, (k->n + 1) * sizeof(*grown))) == NULL)
+	else if (x.principal != NULL && (grown = realloc(k->v, (k->n + 1) * sizeof(*grown))) == NULL)
 		why = "out of memory";
 	if (why != NULL) {
 		free(x.principal);

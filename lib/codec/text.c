@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,15 @@ est_serial_normalise(const char *in, char *out, size_t outlen)
 	}
 	*out = '\0';
 	return 0;
+}
+
+const char *
+est_serial_shown(const char *serial, char *buf, size_t len)
+{
+	bool odd = serial[0] != '-' && strlen(serial) % 2 == 1;
+
+	snprintf(buf, len, "%s%s", odd ? "0" : "", serial);
+	return buf;
 }
 
 enum est_err

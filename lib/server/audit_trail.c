@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "estkit/audit.h"
+#include "estkit/codec.h"
 #include "estkit/log.h"
 #include "server/server_int.h"
 
@@ -35,7 +36,7 @@ audit_trail_issued(struct est_req *r, const struct policy_decision *d,
     const struct est_cert_rec *rec, struct est_error *e)
 {
 	struct est_server *srv = r->worker->srv;
-	char max_active[16];
+	char max_active[16], serial[EST_SERIAL_SHOWN_MAX], replaced[EST_SERIAL_SHOWN_MAX];
 	const char *fields[2 * 10];
 	size_t n = 0;
 	struct est_error ae = { 0 };
@@ -43,7 +44,7 @@ audit_trail_issued(struct est_req *r, const struct policy_decision *d,
 	if (srv->audit == NULL)
 		return EST_OK;
 #define FIELD(k, v) do { fields[n++] = (k); fields[n++] = (v); } while (0)
-	FIELD("serial", rec->serial);
+	FIELD("serial", est_serial_shown(rec->serial, serial, sizeof(serial)));
 	FIELD("subject", rec->subject);
 	if (rec->san[0] != '\0')
 		FIELD("san", rec->san);
@@ -55,7 +56,8 @@ audit_trail_issued(struct est_req *r, const struct policy_decision *d,
 	if (d->spend_code != NULL)
 		FIELD("code", "spent");
 	if (d->replaces_serial != NULL)
-		FIELD("revoked-replaced", d->replaces_serial);
+		FIELD("revoked-replaced",
+		    est_serial_shown(d->replaces_serial, replaced, sizeof(replaced)));
 	if (d->max_active > 0) {
 		snprintf(max_active, sizeof(max_active), "%u", d->max_active);
 		FIELD("max-active", max_active);
@@ -63,7 +65,7 @@ audit_trail_issued(struct est_req *r, const struct policy_decision *d,
 #undef FIELD
 	if (est_audit_append(srv->audit, r->principal, action_of(r->op), fields, n / 2,
 	    &ae) != EST_OK) {
-		log_error("serial %s issued and stored but not handed out: %s", rec->serial, ae.msg);
+		log_error("serial %s issued and stored but not handed out: %s", serial, ae.msg);
 		return est_fail(e, EST_ERR_UNAVAILABLE, "the server cannot record this enrolment "
 		    "now; try again later");
 	}

@@ -47,22 +47,24 @@ check_on_record(struct est_req *r, X509 *cert, const char *serial, struct est_er
 	unsigned char *der = NULL;
 	char *issuer;
 	int len;
+	char shown[EST_SERIAL_SHOWN_MAX];
 	enum est_err rc;
 
+	est_serial_shown(serial, shown, sizeof(shown));
 	issuer = est_name_text(X509_get_issuer_name(cert));
 	if (issuer == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	rc = est_store_get_cert(r->worker->store, issuer, serial, &rec, e);
 	free(issuer);
 	if (rc == EST_ERR_NOTFOUND)
-		return est_fail(e, EST_ERR_FORBIDDEN, "client certificate %s is not on record at this CA", serial);
+		return est_fail(e, EST_ERR_FORBIDDEN, "client certificate %s is not on record at this CA", shown);
 	if (rc != EST_OK)
 		return rc;
 	len = i2d_X509(cert, &der);
 	if (len <= 0 || (size_t)len != rec->der_len || memcmp(der, rec->der, rec->der_len) != 0)
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "client certificate %s differs from the one on record", serial);
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "client certificate %s differs from the one on record", shown);
 	else if (rec->status == EST_CERT_REVOKED)
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "client certificate %s is revoked (%s)", serial,
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "client certificate %s is revoked (%s)", shown,
 		    est_revoke_reason_name(rec->revocation_reason));
 	else {
 		r->cert_ee_id = rec->ee_id;
@@ -131,7 +133,10 @@ authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	rc = check_on_record(r, peer, serial, e);
 	if (rc == EST_OK) {
-		snprintf(r->principal, sizeof(r->principal), "cert:%s", serial);
+		char shown[EST_SERIAL_SHOWN_MAX];
+
+		snprintf(r->principal, sizeof(r->principal), "cert:%s",
+		    est_serial_shown(serial, shown, sizeof(shown)));
 		*cert = peer;
 	}
 	free(serial);
@@ -402,7 +407,7 @@ authn_certificate(struct est_req *r, struct authn_result *res, struct est_error 
 {
 	struct est_error ra_why = { 0 };
 	X509 *cert = NULL;
-	char *serial;
+	char *serial, shown[EST_SERIAL_SHOWN_MAX];
 	enum est_err rc;
 
 	rc = authn_client_cert(r, &cert, e);
@@ -429,7 +434,8 @@ authn_certificate(struct est_req *r, struct authn_result *res, struct est_error 
 		    "EKU id-kp-cmcRA to act as RA");
 	if ((serial = est_serial_text(X509_get0_serialNumber(cert))) == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	snprintf(r->principal, sizeof(r->principal), "ra:%s", serial);
+	snprintf(r->principal, sizeof(r->principal), "ra:%s",
+	    est_serial_shown(serial, shown, sizeof(shown)));
 	free(serial);
 	res->who.kind = PRINCIPAL_RA;
 	res->who.cert = cert;

@@ -127,24 +127,26 @@ answer(evutil_socket_t fd, short what, void *arg)
 	struct est_req *r = p->req;
 	struct est_error e = { 0 };
 	enum est_err rc = p->write.rc;
+	char old[EST_SERIAL_SHOWN_MAX];
 
 	(void)fd;
 	(void)what;
 	/* A serial taken meanwhile: draw another, once. */
 	if (rc == EST_ERR_EXISTS && p->attempts < 2) {
-		log_info("serial %s of alias %s is taken; drawing another", p->rec->serial,
-		    r->alias->conf->name);
+		log_info("serial %s of alias %s is taken; drawing another",
+		    est_serial_shown(p->rec->serial, old, sizeof(old)), r->alias->conf->name);
 		if ((rc = sign_and_submit(r, p, &e)) == EST_OK)
 			return;
 	} else if (rc != EST_OK) {
 		e = p->write.err;
 	}
 	if (rc == EST_OK) {
-		log_info("issued serial=%s subject=\"%s\" alias=%s principal=%s%s%s", p->rec->serial,
+		est_serial_shown(p->rec->serial, r->serial, sizeof(r->serial));
+		log_info("issued serial=%s subject=\"%s\" alias=%s principal=%s%s%s", r->serial,
 		    p->rec->subject, r->alias->conf->name, r->principal,
 		    p->how.replaces_serial != NULL ? " revoked-replaced=" : "",
-		    p->how.replaces_serial != NULL ? p->how.replaces_serial : "");
-		snprintf(r->serial, sizeof(r->serial), "%s", p->rec->serial);
+		    p->how.replaces_serial != NULL ?
+		    est_serial_shown(p->how.replaces_serial, old, sizeof(old)) : "");
 		/* The audit entry says what was decided: the code spent went with the record. */
 		p->d.spend_code = p->code_hash;
 		rc = audit_trail_issued(r, &p->d, p->rec, &e);

@@ -8,7 +8,7 @@
  *
  * Serials typed by a person go through est_serial_normalise, so "0x2a",
  * "2a", "2A" and "00:2A" all name the same certificate; they are shown as
- * openssl prints them ("2A", "0A3F": adm_serial_shown).
+ * openssl prints them ("2A", "0A3F": est_serial_shown).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -80,7 +80,7 @@ collect(const struct est_cert_rec *rec, void *arg)
 {
 	struct list_rows *l = arg;
 	struct list_row *r;
-	char shown[ADM_SERIAL_SHOWN_MAX];
+	char shown[EST_SERIAL_SHOWN_MAX];
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap != 0 ? 2 * l->cap : 64;
@@ -96,7 +96,7 @@ collect(const struct est_cert_rec *rec, void *arg)
 	if (l->serial != NULL && strcmp(rec->serial, l->serial) != 0)
 		return 0;
 	r = &l->row[l->n];
-	r->serial = strdup(adm_serial_shown(rec->serial, shown, sizeof(shown)));
+	r->serial = strdup(est_serial_shown(rec->serial, shown, sizeof(shown)));
 	r->subject = strdup(rec->subject);
 	if (r->serial == NULL || r->subject == NULL) {
 		free(r->serial);
@@ -209,9 +209,9 @@ static void
 print_record(const struct est_cert_rec *rec)
 {
 	const char *reason;
-	char t[40], shown[ADM_SERIAL_SHOWN_MAX];
+	char t[40], shown[EST_SERIAL_SHOWN_MAX];
 
-	printf("serial:       %s\n", adm_serial_shown(rec->serial, shown, sizeof(shown)));
+	printf("serial:       %s\n", est_serial_shown(rec->serial, shown, sizeof(shown)));
 	printf("issuer:       %s\n", rec->issuer);
 	printf("subject:      %s\n", rec->subject);
 	printf("san:          %s\n", rec->san[0] != '\0' ? rec->san : "-");
@@ -235,18 +235,18 @@ show_record(const struct est_cert_rec *rec)
 {
 	const unsigned char *p = rec->der;
 	X509 *cert = d2i_X509(NULL, &p, (long)rec->der_len);
-	char shown[ADM_SERIAL_SHOWN_MAX];
+	char shown[EST_SERIAL_SHOWN_MAX];
 	int ok;
 
 	if (cert == NULL)
 		return adm_fail("certificate %s on record does not decode",
-		    adm_serial_shown(rec->serial, shown, sizeof(shown)));
+		    est_serial_shown(rec->serial, shown, sizeof(shown)));
 	print_record(rec);
 	putchar('\n');
 	ok = PEM_write_X509(stdout, cert) == 1 && X509_print_fp(stdout, cert) == 1;
 	X509_free(cert);
 	return ok ? ADM_EXIT_OK : adm_fail("cannot print certificate %s",
-	    adm_serial_shown(rec->serial, shown, sizeof(shown)));
+	    est_serial_shown(rec->serial, shown, sizeof(shown)));
 }
 
 /* The one SERIAL argument of cert show and revoke, normalised into serial. */
@@ -333,7 +333,7 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 	struct est_store *st = NULL;
 	struct est_cert_rec *rec = NULL;
 	const char *issuer = NULL;
-	char serial[SERIAL_MAX], shown[ADM_SERIAL_SHOWN_MAX];
+	char serial[SERIAL_MAX], shown[EST_SERIAL_SHOWN_MAX];
 	int c, status, reason = EST_REASON_UNSPECIFIED;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -356,7 +356,7 @@ adm_cert_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 		status = lookup_failed(st, issuer, serial, &e);
 		goto out;
 	}
-	printf("revoked %s (%s)\n", adm_serial_shown(serial, shown, sizeof(shown)),
+	printf("revoked %s (%s)\n", est_serial_shown(serial, shown, sizeof(shown)),
 	    est_revoke_reason_name(reason));
 	status = adm_after_revoke(cfg, st, rec->issuer, "lists it");
 out:
@@ -396,7 +396,7 @@ adm_cert_unrevoke(const struct adm_ctx *ctx, int argc, char **argv)
 	struct est_store *st = NULL;
 	struct est_cert_rec *rec = NULL;
 	const char *issuer = NULL;
-	char serial[SERIAL_MAX], shown[ADM_SERIAL_SHOWN_MAX];
+	char serial[SERIAL_MAX], shown[EST_SERIAL_SHOWN_MAX];
 	int c, status;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -417,7 +417,7 @@ adm_cert_unrevoke(const struct adm_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	printf("released %s from hold: valid again\n",
-	    adm_serial_shown(serial, shown, sizeof(shown)));
+	    est_serial_shown(serial, shown, sizeof(shown)));
 	status = adm_after_revoke(cfg, st, rec->issuer, "no longer lists it");
 out:
 	est_cert_rec_free(rec);

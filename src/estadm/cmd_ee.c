@@ -327,12 +327,12 @@ static int
 print_linked(const struct est_cert_rec *rec, void *arg)
 {
 	struct linked *l = arg;
-	char t[40], shown[ADM_SERIAL_SHOWN_MAX];
+	char t[40], shown[EST_SERIAL_SHOWN_MAX];
 
 	if (rec->ee_id != l->ee_id)
 		return 0;
 	printf("%-14s %s %s until %s\n", l->n++ == 0 ? "certificates:" : "",
-	    adm_serial_shown(rec->serial, shown, sizeof(shown)),
+	    est_serial_shown(rec->serial, shown, sizeof(shown)),
 	    est_cert_status_name(rec->status), fmt_time(rec->not_after, t, sizeof(t)));
 	return 0;
 }

@@ -250,7 +250,7 @@ static int
 revoke_all(struct est_store *st, struct serials *s, int reason)
 {
 	struct est_error e = { 0 };
-	char shown[ADM_SERIAL_SHOWN_MAX];
+	char shown[EST_SERIAL_SHOWN_MAX];
 	int status = ADM_EXIT_OK;
 
 	for (size_t i = 0; i < s->n; i++) {
@@ -260,7 +260,7 @@ revoke_all(struct est_store *st, struct serials *s, int reason)
 		    (int64_t)time(NULL), &e) != EST_OK)
 			status = adm_fail("%s", e.msg);
 		else
-			printf("revoked %s (%s)\n", adm_serial_shown(s->serial[i], shown, sizeof(shown)),
+			printf("revoked %s (%s)\n", est_serial_shown(s->serial[i], shown, sizeof(shown)),
 			    est_revoke_reason_name(reason));
 	}
 	return status;

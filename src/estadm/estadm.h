@@ -111,13 +111,6 @@ int adm_db_backup(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* ---- cmd_init.c ---------------------------------------------------------- */
 
-/*
- * A stored serial (est_serial_text form) as openssl prints it, with the
- * leading zero of a whole byte, into buf (borrowed; returned). serial.c.
- */
-#define ADM_SERIAL_SHOWN_MAX 130
-const char *adm_serial_shown(const char *serial, char *buf, size_t len);
-
 int adm_init(const struct adm_ctx *ctx, int argc, char **argv);
 
 /* ---- cmd_cert.c ---------------------------------------------------------- */

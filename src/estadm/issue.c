@@ -295,7 +295,7 @@ issue_from(const struct est_config *cfg, const struct est_alias_conf *a,
 	struct est_ca *ca = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	char keypath[PATH_MAX], pempath[PATH_MAX], shown[ADM_SERIAL_SHOWN_MAX];
+	char keypath[PATH_MAX], pempath[PATH_MAX], shown[EST_SERIAL_SHOWN_MAX];
 	int status;
 
 	profile.validity_days = is->days;
@@ -332,7 +332,7 @@ issue_from(const struct est_config *cfg, const struct est_alias_conf *a,
 		goto out;
 	}
 	printf("issued %s %s for %s (alias %s, CA %s): %s, %s\n", is->what,
-	    adm_serial_shown(rec->serial, shown, sizeof(shown)), rec->subject, a->name, cc->name,
+	    est_serial_shown(rec->serial, shown, sizeof(shown)), rec->subject, a->name, cc->name,
 	    pempath, keypath);
 	status = ADM_EXIT_OK;
 out:

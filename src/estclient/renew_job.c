@@ -291,13 +291,13 @@ static void
 say_renewed(const struct renew_job *j, X509 *cert, time_t next)
 {
 	char *serial = est_serial_text(X509_get0_serialNumber(cert));
-	char when[32];
+	char when[32], shown[EST_SERIAL_SHOWN_MAX];
 	struct tm tm;
 
 	gmtime_r(&next, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	log_info("%s: renewed %s: serial %s, %s; next renewal from %s", j->name, j->cert_file,
-	    serial != NULL ? serial : "?", j->same_key ? "same key" : "new key", when);
+	    serial != NULL ? est_serial_shown(serial, shown, sizeof(shown)) : "?", j->same_key ? "same key" : "new key", when);
 	free(serial);
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The small surprises of a newcomer's first hour (issue 18): serials shown
-# the way openssl prints them and taken in either form; ee reset
+# the way openssl prints them (by estadm and in estd's log) and taken in
+# either form; ee reset
 # --no-password says what it did; range errors name the range; a renewal on
 # the TLS-only port is told which port to use.
 . "$(dirname "$0")/lib.sh"
@@ -30,6 +31,14 @@ for form in "$serial" "$short" "$(tr 'A-F' 'a-f' <<< "$short")" "0x$serial"; do
 	"$ESTADM" -c var/estd.conf cert show "$form" | grep_all "^serial: *$serial$" || fail "cert show $form"
 done
 ok "serial $serial: cert list shows it as openssl x509 -serial does; --serial and cert show take either form"
+# estd's own lines name it the same way, and so does a principal of that certificate.
+[ "$(post_csr simplereenroll dev.csr r.p7 --cert c.pem --key dev.key "$MEST/simplereenroll")" = 200 ] ||
+    fail "renewal: $(cat r.p7)"
+grep_all "issued serial=$serial " estd.log || fail "the issued line does not name $serial: $(grep 'issued serial' estd.log | tail -n 1)"
+grep_all "op=simpleenroll .*status=200 .*serial=$serial$" estd.log || fail "the access line does not name $serial"
+grep_all "op=simplereenroll principal=cert:$serial status=200 " estd.log ||
+    fail "the renewal's principal is not cert:$serial: $(grep 'op=simplereenroll' estd.log)"
+ok "estd's log names serial $serial and principal cert:$serial as openssl prints them"
 out=$("$ESTADM" -c var/estd.conf cert revoke "$short")
 [ "$(head -n 1 <<< "$out")" = "revoked $serial (unspecified)" ] || fail "cert revoke said: $out"
 # Then one line on the CRL that now lists it (issue 15), nothing more.

@@ -1228,6 +1228,29 @@ serial_normalise(void **state)
 	assert_string_equal(out, "2A");
 }
 
+/* Whole bytes as openssl prints them; est_serial_normalise takes them back. */
+static void
+serial_shown(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"A3F", "0A3F"}, {"2A", "2A"}, {"0", "00"}, {"-A3F", "-A3F"},
+		{"7CE7C16D3B9DD6A8C851EFD655B3D63", "07CE7C16D3B9DD6A8C851EFD655B3D63"},
+	};
+	char out[EST_SERIAL_SHOWN_MAX], back[EST_SERIAL_SHOWN_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_ptr_equal(est_serial_shown(cases[i].in, out, sizeof(out)), out);
+		assert_string_equal(out, cases[i].want);
+		if (cases[i].in[0] != '-') {
+			assert_int_equal(est_serial_normalise(out, back, sizeof(back)), 0);
+			assert_string_equal(back, cases[i].in);
+		}
+	}
+}
+
 static void
 spki_sha256(void **state)
 {
@@ -1627,6 +1650,7 @@ main(void)
 		cmocka_unit_test(name_text),
 		cmocka_unit_test(serial_text),
 		cmocka_unit_test(serial_normalise),
+		cmocka_unit_test(serial_shown),
 		cmocka_unit_test(spki_sha256),
 		cmocka_unit_test(key_describe),
 		cmocka_unit_test(names_typed_by_people),

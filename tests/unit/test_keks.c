@@ -45,13 +45,21 @@ test_find(void **state)
 	(void)state;
 	assert_int_equal(est_keks_load(write_keks("# comment\n\n"
 	    "user:estuser deadbeef 000102030405060708090a0b0c0d0e0f\n"
-	    "  cert:1A\tdeadbeef 00112233445566778899aabbccddeeff0011223344556677\n", 0600),
+	    "  cert:1A\tdeadbeef 00112233445566778899aabbccddeeff0011223344556677\n"
+	    "ra:a3f deadbeef aa0102030405060708090a0b0c0d0e0f\n"
+	    "cert:00:0b:3f deadbeef bb0102030405060708090a0b0c0d0e0f\n", 0600),
 	    &k, &e), EST_OK);
 	assert_int_equal(est_keks_find(k, "user:estuser", id, 4, &key, &len, &e), EST_OK);
 	assert_int_equal(len, 16);
 	assert_int_equal(key[15], 0x0f);
 	assert_int_equal(est_keks_find(k, "cert:1A", id, 4, &key, &len, &e), EST_OK);
 	assert_int_equal(len, 24);
+	/* A serial as openssl prints it or as the store keeps it: estd's one form. */
+	assert_int_equal(est_keks_find(k, "ra:0A3F", id, 4, &key, &len, &e), EST_OK);
+	assert_int_equal(key[0], 0xaa);
+	assert_int_equal(est_keks_find(k, "cert:0B3F", id, 4, &key, &len, &e), EST_OK);
+	assert_int_equal(key[0], 0xbb);
+	assert_int_equal(est_keks_find(k, "cert:B3F", id, 4, &key, &len, &e), EST_ERR_NOTFOUND);
 	/* Bound to the principal: another user cannot name that key. */
 	assert_int_equal(est_keks_find(k, "user:other", id, 4, &key, &len, &e), EST_ERR_NOTFOUND);
 	assert_int_equal(est_keks_find(k, "user:estuser", id, 3, &key, &len, &e), EST_ERR_NOTFOUND);
@@ -68,6 +76,7 @@ test_refusals(void **state)
 		"user:a zz 000102030405060708090a0b0c0d0e0f\n",
 		"user:a deadbeef 000102030405060708090a0b0c0d0e0f extra\n",
 		"user:a 01 000102030405060708090a0b0c0d0e0f\nuser:a 01 000102030405060708090a0b0c0d0e0f\n",
+		"cert:zz deadbeef 000102030405060708090a0b0c0d0e0f\n",
 	};
 	struct est_keks *k = NULL;
 	struct est_error e = { 0 };
