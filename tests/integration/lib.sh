@@ -143,6 +143,16 @@ mkcsr() {
 	openssl req -in "$T/$name.csr" -outform DER | openssl base64 > "$T/$name.b64"
 }
 
+# code_csr NAME CN CODE: NAME.key, NAME.der and NAME.b64 in $T, a CSR for CN with an end
+# entity's enrolment CODE as its challengePassword.
+code_csr() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/$1.key" \
+	    -outform DER -out "$T/$1.der" -config <(printf \
+	    '[req]\ndistinguished_name=d\nattributes=a\nprompt=no\n[d]\nCN=%s\n[a]\nchallengePassword=%s\n' \
+	    "$2" "$3") 2>/dev/null || fail "openssl req for $1"
+	openssl base64 -in "$T/$1.der" -out "$T/$1.b64"
+}
+
 # code URL [curl args...]: HTTP status only.
 code() {
 	local url=$1; shift

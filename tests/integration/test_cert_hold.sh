@@ -143,10 +143,7 @@ rc=0; "${ADM[@]}" cert unrevoke "$se" 2>err.txt || rc=$?
 [ $rc = 1 ] && grep_all 'is revoked (keyCompromise), not on hold' err.txt || fail "a hold made final was released: $rc $(cat err.txt)"
 # ee revoke with a final reason takes the end entity's held certificates too.
 "${ADM[@]}" ee add --username frank --dn "CN=frank" --alias est --password - <<< frankcode1 >/dev/null
-printf '[req]\ndistinguished_name = dn\nattributes = attrs\nprompt = no\n[dn]\nCN = frank\n[attrs]\nchallengePassword = frankcode1\n' > frank.cnf
-openssl req -new -config frank.cnf -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout frank.key -out frank.csr 2>/dev/null
-openssl req -in frank.csr -outform DER | openssl base64 > frank.b64
+code_csr frank frank frankcode1
 [ "$(post_csr simpleenroll frank.b64 frank.p7 "$EST/simpleenroll")" = 200 ] || fail "frank's enrolment: $(cat frank.p7)"
 p7_to_pem frank.p7 frank.pem
 sf=$(serial_of frank.pem)

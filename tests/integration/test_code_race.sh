@@ -14,16 +14,10 @@ for n in race next guess; do
 done
 start_estd
 cd "$T"
-# csr NAME CODE: NAME.der with CODE as challengePassword.
-csr() {
-	printf '[req]\ndistinguished_name=d\nattributes=r\nprompt=no\n[d]\nCN=%s\n[r]\nchallengePassword=%s\n' "$1" "$2" > "$1.cnf"
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -config "$1.cnf" \
-	    -outform DER -out "$1.der" 2>/dev/null
-}
 # enrol NAME [HEADERS]: the status; the response head into HEADERS if given.
 enrol() { curl -s -o /dev/null -D "${2:-/dev/null}" -w '%{http_code}\n' --cacert "$TA" \
     -H 'Content-Type: application/pkcs10' --data-binary @"$1.der" "$EST/simpleenroll"; }
-csr race code-race
+code_csr race race code-race
 pids=()
 for i in $(seq 30); do enrol race "h$i.txt" > "r$i.txt" & pids+=($!); done
 wait "${pids[@]}"
@@ -40,14 +34,14 @@ done
 ok "every refused racer's 401 carries WWW-Authenticate"
 grep_all 'lost a race' estd.log || fail "the lost races are not logged as such"
 ! grep -q 'auth lock-out' estd.log || fail "losing the race locked out: $(grep 'lock-out' estd.log)"
-csr next code-next
+code_csr next next code-next
 [ "$(enrol next)" = 200 ] || fail "the racing address was locked out"
 ok "the address is not locked out for losing the race"
 
 # The attacker's side: wrong codes count as before.
-csr guess wrong-code
+code_csr guess guess wrong-code
 for _ in 1 2 3; do [ "$(enrol guess)" = 401 ] || fail "a wrong code was not refused"; done
-csr guess code-guess
+code_csr guess guess code-guess
 [ "$(enrol guess)" = 401 ] || fail "the right code was accepted during a lock-out"
 grep_all 'auth lock-out' estd.log || fail "three wrong codes did not lock out"
 ok "three wrong codes still lock out"

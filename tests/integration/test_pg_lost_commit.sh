@@ -23,9 +23,7 @@ echo "127.0.0.1:$PROXY_PORT:*:estkit:pg-secret-4711" >> "$PG_PASSFILE"
 start_estd
 cd "$T"
 
-printf '[req]\ndistinguished_name=d\nattributes=r\nprompt=no\n[d]\nCN=dev1\n[r]\nchallengePassword=code-dev1\n' > dev1.cnf
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout dev1.key -config dev1.cnf \
-    -outform DER -out dev1.der 2>/dev/null
+code_csr dev1 dev1 code-dev1
 touch cut
 st=$(curl -s -o dev1.p7 -w '%{http_code}' --cacert "$TA" -H 'Content-Type: application/pkcs10' \
     --data-binary @dev1.der "$EST/simpleenroll")

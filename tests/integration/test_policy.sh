@@ -82,14 +82,6 @@ csr() {
 	    -subj "$subj" -outform DER -out "$name.der" "$@" 2>/dev/null || fail "openssl req $name"
 	openssl base64 -in "$name.der" -out "$name.b64"
 }
-# pwcsr NAME CN CODE -> NAME.key, NAME.b64: a CSR with the enrolment code as challengePassword.
-pwcsr() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" \
-	    -outform DER -out "$1.der" -config <(printf \
-	    '[req]\ndistinguished_name=d\nattributes=a\nprompt=no\n[d]\nCN=%s\n[a]\nchallengePassword=%s\n' \
-	    "$2" "$3") 2>/dev/null || fail "openssl req $1"
-	openssl base64 -in "$1.der" -out "$1.b64"
-}
 # refused STATUS REASON WHAT URL B64 [curl args...]: the status, and the reason in the body.
 refused() {
 	local want=$1 reason=$2 what=$3 url=$4 b64=$5 got; shift 5
@@ -111,7 +103,7 @@ enrol() {
 # ---- 1. Any certificate of this CA could get any name --------------------------------
 "${ADM[@]}" ee add --username dev-a --dn "CN=dev-a" --alias est --password - <<< code-a >/dev/null
 "${ADM[@]}" ee add --username dev-b --dn "CN=dev-b,O=Victim" --alias est --password - <<< code-b >/dev/null
-pwcsr deva dev-a code-a
+code_csr deva dev-a code-a
 enrol deva deva.b64 "$EST/simpleenroll"
 ok "dev-a enrolled with its one-time code"
 csr evil "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1"
@@ -174,7 +166,7 @@ variant "its e-mail address in capitals" "/CN=thief.acme.org" -addext "subjectAl
 variant "its e-mail address as a subject attribute" "/CN=thief.acme.org/emailAddress=Victim@corp.example"
 variant "its IP address as a DNS name" "/CN=thief.acme.org" -addext "subjectAltName=DNS:10.0.0.5"
 variant "its IP address IPv4-mapped" "/CN=thief.acme.org" -addext "subjectAltName=IP:::ffff:10.0.0.5"
-pwcsr devv dev-v.corp.example code-v
+code_csr devv dev-v.corp.example code-v
 enrol devv devv.b64 "$EST/simpleenroll"
 ok "dev-v itself still gets its names"
 csr prefix "/CN=dev"
@@ -262,9 +254,9 @@ refused 403 "too early to renew: renewal opens" "renewal before renew-window" \
     "$MEST/early/simplereenroll" early2.b64 --cert early.pem --key early.key
 
 "${ADM[@]}" ee add --username dev-r --dn "CN=dev-r" --alias rr --password - <<< code-r --uses 3 >/dev/null
-pwcsr r1 dev-r code-r
+code_csr r1 dev-r code-r
 enrol r1 r1.b64 "$EST/rr/simpleenroll"
-pwcsr r2 dev-r code-r
+code_csr r2 dev-r code-r
 refused 403 "max-active-certificates" "a second valid certificate for the end entity" \
     "$EST/rr/simpleenroll" r2.b64
 "${ADM[@]}" ee show dev-r | grep -c ' valid until' | grep_all '^1$' || fail "the refused certificate was recorded"
@@ -281,7 +273,7 @@ refused 403 "is revoked" "the replaced certificate cannot renew again" \
     "$MEST/rr/simplereenroll" r3.b64 --cert r1.pem --key r1.key
 
 "${ADM[@]}" ee add --username dev-k --dn "CN=dev-k" --alias keep --password - <<< code-k >/dev/null
-pwcsr k1 dev-k code-k
+code_csr k1 dev-k code-k
 enrol k1 k1.b64 "$EST/keep/simpleenroll"
 openssl req -new -key k1.key -subj /CN=dev-k -outform DER -out k2.der && openssl base64 -in k2.der -out k2.b64
 refused 403 "max-active-certificates" "renewal without revoke-replaced past the limit" \

@@ -84,12 +84,6 @@ EST2="https://127.0.0.1:$(awk '$1=="tls"{print $2}' ready2)/.well-known/est"
 MEST2="https://127.0.0.1:$(awk '$1=="mtls"{print $2}' ready2)/.well-known/est"
 PK=(-H 'Content-Type: application/pkcs10')
 
-# csr NAME CODE: NAME.der (and NAME.key) with CODE as challengePassword.
-csr() {
-	printf '[req]\ndistinguished_name=d\nattributes=r\nprompt=no\n[d]\nCN=%s\n[r]\nchallengePassword=%s\n' "$1" "$2" > "$1.cnf"
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -config "$1.cnf" \
-	    -outform DER -out "$1.der" 2>/dev/null
-}
 # post URL DER OUT [curl args]: the HTTP status; the body in OUT.
 post() {
 	local url=$1 der=$2 out=$3; shift 3
@@ -98,13 +92,13 @@ post() {
 
 # The user's side: an end entity registered on one server enrols on the other.
 "${ADM[@]}" ee add --username dev1 --dn CN=dev1 --alias est --password - <<< "code-dev1" >/dev/null
-csr dev1 code-dev1
+code_csr dev1 dev1 code-dev1
 [ "$(post "$EST2/simpleenroll" dev1.der dev1.p7)" = 200 ] || fail "dev1 on server 2: $(cat dev1.p7)"
 ok "an end entity registered through the database enrols on the second server"
 
 # The attacker's side: one one-time code, 50 requests, two servers, one moment.
 "${ADM[@]}" ee add --username race --dn CN=race --alias est --password - <<< "code-race" >/dev/null
-csr race code-race
+code_csr race race code-race
 pids=()
 for i in $(seq 50); do
 	if [ $((i % 2)) = 0 ]; then url=$EST1; else url=$EST2; fi
@@ -156,7 +150,7 @@ ok "a revoked certificate is refused renewal by both servers at once"
 
 # max-active-certificates = 1 across servers: unlimited uses, two servers, one moment.
 "${ADM[@]}" ee add --username lim --dn CN=lim --alias limited --unlimited --password - <<< "code-lim" >/dev/null
-csr lim code-lim
+code_csr lim lim code-lim
 pids=()
 for i in $(seq 10); do
 	if [ $((i % 2)) = 0 ]; then url=$EST1/limited; else url=$EST2/limited; fi
@@ -201,7 +195,7 @@ ok "after PostgreSQL returns, estd reconnects; nothing was recorded for the 503"
 # certificate a client received is on record, and nothing is half-recorded
 # (each use spent of the end entity's code has its certificate).
 "${ADM[@]}" ee add --username bulk --dn CN=bulk --alias est --uses 100 --password - <<< "code-bulk" >/dev/null
-csr bulk code-bulk
+code_csr bulk bulk code-bulk
 pids=()
 for i in $(seq 30); do
 	if [ $((i % 2)) = 0 ]; then url=$EST1; else url=$EST2; fi

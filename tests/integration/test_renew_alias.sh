@@ -28,10 +28,7 @@ expires_soon() { ! openssl x509 -in "$1" -noout -checkend 700 >/dev/null; }
 
 "${ADM[@]}" ee add --username shorty --dn "CN=shorty" --alias est --profile short \
 	--password - <<< shortcode1 >/dev/null
-printf '[req]\ndistinguished_name = dn\nattributes = attrs\nprompt = no\n[dn]\nCN = shorty\n[attrs]\nchallengePassword = shortcode1\n' > shorty.cnf
-openssl req -new -config shorty.cnf -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout shorty.key -out shorty.csr 2>/dev/null
-openssl req -in shorty.csr -outform DER | openssl base64 > shorty.b64
+code_csr shorty shorty shortcode1
 st=$(post_csr simpleenroll shorty.b64 shorty.p7 "$EST/simpleenroll")
 [ "$st" = 200 ] || fail "shorty's enrolment: $st $(cat shorty.p7)"
 p7_to_pem shorty.p7 shorty.pem

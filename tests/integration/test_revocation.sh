@@ -244,19 +244,7 @@ ok "CRL number monotonic across a restart; estadm crl generate and show"
 
 # ---- ee revoke (point 4) -------------------------------------------------------
 "${ADM[@]}" ee add --username dave --dn "CN=dave" --alias est --password - <<< davecode1 >/dev/null
-cat > dave.cnf <<'CNF'
-[req]
-distinguished_name = dn
-attributes = attrs
-prompt = no
-[dn]
-CN = dave
-[attrs]
-challengePassword = davecode1
-CNF
-openssl req -new -config dave.cnf -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout dave.key -out dave.csr 2>/dev/null
-openssl req -in dave.csr -outform DER | openssl base64 > dave.b64
+code_csr dave dave davecode1
 st=$(post_csr simpleenroll dave.b64 dave.p7 "$EST/simpleenroll")
 [ "$st" = 200 ] || fail "dave's enrolment gave $st"
 p7_to_pem dave.p7 dave.pem
