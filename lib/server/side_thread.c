@@ -85,18 +85,21 @@ side_job_abandon(struct side_job *j)
 	atomic_store(&j->abandoned, true);
 }
 
-/* Take the abandoned jobs out of list and send them back undone; the rest. */
+/*
+ * Send the jobs of list back undone (503, why): the abandoned ones, or all
+ * of them. Returns the rest, in order.
+ */
 static struct side_job *
-skip_abandoned(struct side_job *list)
+send_back(struct side_job *list, bool all, const char *why)
 {
 	struct side_job *keep = NULL, **tail = &keep;
 	struct est_error e = { 0 };
 
-	est_fail(&e, EST_ERR_UNAVAILABLE, "the client left");
+	est_fail(&e, EST_ERR_UNAVAILABLE, "%s", why);
 	for (struct side_job *j; (j = list) != NULL;) {
 		list = j->next;
 		j->next = NULL;
-		if (atomic_load(&j->abandoned)) {
+		if (all || atomic_load(&j->abandoned)) {
 			j->rc = EST_ERR_UNAVAILABLE;
 			j->err = e;
 			side_job_done(j);
@@ -138,7 +141,6 @@ side_main(void *arg)
 	struct side_thread *t = arg;
 	struct timespec next, now;
 	struct side_job *list;
-	struct est_error e = { 0 };
 	unsigned secs;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
@@ -146,7 +148,7 @@ side_main(void *arg)
 	while (!t->stopping) {
 		if ((list = take(t, !t->ops->one_at_a_time)) != NULL) {
 			pthread_mutex_unlock(&t->lock);
-			if ((list = skip_abandoned(list)) != NULL)
+			if ((list = send_back(list, false, "the client left")) != NULL)
 				t->ops->run(t->owner, list);
 			pthread_mutex_lock(&t->lock);
 			continue;
@@ -169,13 +171,7 @@ side_main(void *arg)
 	t->running = false;
 	list = take(t, true);
 	pthread_mutex_unlock(&t->lock);
-	est_fail(&e, EST_ERR_UNAVAILABLE, "the server is stopping");
-	for (struct side_job *j; (j = list) != NULL;) {
-		list = j->next;
-		j->rc = EST_ERR_UNAVAILABLE;
-		j->err = e;
-		side_job_done(j);
-	}
+	send_back(list, true, "the server is stopping");
 	return NULL;
 }
 
