@@ -61,7 +61,7 @@ request_key(const struct policy_decision *d, X509_REQ *csr, struct est_req_rec *
 static bool
 asked_by(const struct est_req *r, const struct est_req_rec *held)
 {
-	return held->principal != NULL && strcmp(held->principal, r->principal) == 0;
+	return held->principal != NULL && policy_same_principal(held->principal, r->principal);
 }
 
 /* What the held request's state means for this attempt. */

@@ -43,6 +43,25 @@ policy_principal_name(enum policy_principal_kind k)
 	return (unsigned)k < PRINCIPAL__MAX ? principal_names[k] : "?";
 }
 
+bool
+policy_same_principal(const char *a, const char *b)
+{
+	static const char *const numbered[] = { "cert:", "ra:" };
+	char sa[EST_SERIAL_SHOWN_MAX], sb[EST_SERIAL_SHOWN_MAX];
+	size_t len;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(numbered) / sizeof(numbered[0]); i++) {
+		len = strlen(numbered[i]);
+		if (strncmp(a, numbered[i], len) == 0 && strncmp(b, numbered[i], len) == 0)
+			return est_serial_normalise(a + len, sa, sizeof(sa)) == 0 &&
+			    est_serial_normalise(b + len, sb, sizeof(sb)) == 0 &&
+			    strcmp(sa, sb) == 0;
+	}
+	return false;
+}
+
 void
 policy_decision_clear(struct policy_decision *d)
 {

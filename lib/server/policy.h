@@ -33,6 +33,15 @@ enum policy_principal_kind {
 /* "user", "end entity", ... for messages. */
 const char *policy_principal_name(enum policy_principal_kind k);
 
+/*
+ * Whether two principals as estd writes them ("user:NAME", "cert:SERIAL",
+ * ...) name the same client: the same text, or a cert: or ra: serial that
+ * is the same number in another spelling. Requests held for approval keep
+ * the principal that asked, and earlier versions of estd wrote "cert:A3F"
+ * where it now writes "cert:0A3F".
+ */
+bool policy_same_principal(const char *a, const char *b);
+
 struct policy_principal {
 	enum policy_principal_kind kind;
 	const struct est_ee *ee;  /* EE, VENDOR: the end entity; CERT: the one cert is

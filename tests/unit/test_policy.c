@@ -444,6 +444,21 @@ test_ra_cert(void **state)
 	X509_free(ra);
 }
 
+/* A held request's principal, written by this estd or an older one. */
+static void
+test_same_principal(void **state)
+{
+	(void)state;
+	assert_true(policy_same_principal("user:estuser", "user:estuser"));
+	assert_false(policy_same_principal("user:estuser", "user:Estuser"));
+	assert_true(policy_same_principal("cert:A3F", "cert:0A3F"));
+	assert_true(policy_same_principal("ra:0A3F", "ra:a3f"));
+	assert_false(policy_same_principal("cert:A3F", "ra:0A3F"));
+	assert_false(policy_same_principal("cert:A3F", "cert:A3E"));
+	assert_false(policy_same_principal("user:0A3F", "user:A3F"));
+	assert_false(policy_same_principal("cert:zz", "cert:0zz"));
+}
+
 /* Load-time parsing of the rules: what is refused. */
 static void
 test_rules_parse(void **state)
@@ -479,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_ra_cert),
 		cmocka_unit_test(test_renewal_where_issued),
 		cmocka_unit_test(test_rules_parse),
+		cmocka_unit_test(test_same_principal),
 	};
 	struct est_error e = { 0 };
 	X509_NAME *n = NULL;
