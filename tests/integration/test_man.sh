@@ -43,6 +43,16 @@ for prog in estd estadm estclient; do
 	ok "$page documents all $(echo "$longs" | wc -w) long options of $prog"
 done
 
+# Every command estadm --help lists is in estadm(8)'s SYNOPSIS (db import
+# once was not).
+awk '/^SYNOPSIS$/ { on = 1; next } /^[A-Z]/ { on = 0 } on' "$T/estadm.8.wide" | tr -s ' \n' ' ' > "$T/estadm.synopsis"
+cmds=$("$ESTADM" --help | sed -nE 's/^  estadm ([a-z]+( [a-z][a-z-]+)?).*/\1/p' | sort -u)
+[ "$(echo "$cmds" | wc -l)" -ge 30 ] || fail "too few commands in estadm --help (test is stale): $cmds"
+while read -r cmd; do
+	grep_all -F -- "$cmd" "$T/estadm.synopsis" || fail "estadm(8)'s SYNOPSIS lacks $cmd"
+done <<< "$cmds"
+ok "estadm(8)'s SYNOPSIS names all $(echo "$cmds" | wc -l) commands of estadm --help"
+
 # Every key of the configuration parser is a tagged paragraph of estd.conf(5).
 keys=$(grep -ohE '\{ *S_[A-Z]+, *"[a-z0-9-]+", *OPT_' "$ESTKIT_SRC/lib/config/"*.c |
 	sed -E 's/.*"([^"]+)".*/\1/' | sort -u)
