@@ -314,7 +314,7 @@ adm_ee_revoke(const struct adm_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < s.n; i++)
 		if (s.issuer[i] != NULL && (i == 0 || s.issuer[i - 1] == NULL ||
 		    strcmp(s.issuer[i], s.issuer[i - 1]) != 0))
-			adm_after_revoke(cfg, st, s.issuer[i], "lists it");
+			adm_after_revoke(cfg, st, s.issuer[i], s.n > 1 ? "lists them" : "lists it");
 	if (s.more)
 		status = adm_fail("%s has more certificates: run ee revoke again", ee->username);
 out:

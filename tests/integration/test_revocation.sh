@@ -248,8 +248,18 @@ code_csr dave dave davecode1
 st=$(post_csr simpleenroll dave.b64 dave.p7 "$EST/simpleenroll")
 [ "$st" = 200 ] || fail "dave's enrolment gave $st"
 p7_to_pem dave.p7 dave.pem
-"${ADM[@]}" ee revoke dave --reason cessationOfOperation | grep_all "revoked $(serial_of dave.pem)" \
-	|| fail "ee revoke did not revoke dave's certificate"
+# A second certificate, by a new code: ee revoke takes both.
+"${ADM[@]}" ee reset dave --password - <<< davecode2 >/dev/null
+code_csr dave2 dave davecode2
+st=$(post_csr simpleenroll dave2.b64 dave2.p7 "$EST/simpleenroll")
+[ "$st" = 200 ] || fail "dave's second enrolment gave $st"
+p7_to_pem dave2.p7 dave2.pem
+"${ADM[@]}" ee revoke dave --reason cessationOfOperation > dave.out
+grep_all "^revoked $(serial_of dave.pem) (cessationOfOperation)$" dave.out &&
+    grep_all "^revoked $(serial_of dave2.pem) (cessationOfOperation)$" dave.out ||
+    fail "ee revoke did not revoke both of dave's certificates: $(cat dave.out)"
+grep_all "^CRL number [0-9]* of CA ManagementCA lists them; written to " dave.out ||
+    fail "ee revoke's CRL line: $(cat dave.out)"
 ocsp dave.pem | grep_all 'Reason: cessationOfOperation' || fail "dave not revoked over OCSP"
 "${ADM[@]}" ee revoke dave | grep_all 'no valid certificate' || fail "ee revoke twice"
 expect_status 200 "estd still serves" "$CRL_URL"
