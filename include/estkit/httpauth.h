@@ -84,11 +84,23 @@ bool est_creds_valid_user(const char *user);
  * the log that says which part was wrong ("no such user", "wrong password",
  * "stale nonce", "replayed", "malformed header") -- the client must not be
  * told which. *stale is set true when only the nonce was stale or forgotten
- * (RFC 7616 stale=true).
+ * (RFC 7616 stale=true). A Digest whose uri names another resource than uri
+ * is EST_ERR_BADREQ instead (RFC 7616 §3.4.6), checked before anything about
+ * the credentials, so its reason (both uris) may be shown to the client.
  */
 enum est_err est_httpauth_check(struct est_creds *c, const char *realm,
     const char *method, const char *uri, const char *authorization,
     struct est_nonces *nonces, time_t now, char *user, bool *stale, struct est_error *e);
+
+/*
+ * The uri check of est_httpauth_check alone: EST_ERR_BADREQ when the header
+ * is a Digest whose uri names another resource than uri (the request-target),
+ * else EST_OK, also for a header est_httpauth_check would refuse otherwise.
+ * For a server that answers a malformed request the same whether or not its
+ * failure limits would refuse the credentials unchecked.
+ */
+enum est_err est_httpauth_check_uri(const char *authorization, const char *uri,
+    struct est_error *e);
 
 /*
  * The user name an Authorization header (Basic or Digest) claims, read

@@ -8,7 +8,10 @@
  * once (RFC 7616 §3.3, §5.4): a captured request cannot be replayed. The
  * memory is a fixed ring; a nonce pushed out of it is answered like an
  * expired one (stale=true), so the client retries with a new nonce. Every
- * failure is EST_ERR_AUTH; only the logged reason differs.
+ * failure is EST_ERR_AUTH, only the logged reason differs; except a Digest
+ * uri that names another resource than the request's, which makes the
+ * request malformed (EST_ERR_BADREQ, RFC 7616 §3.4.6), whatever the
+ * credentials.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -367,6 +370,14 @@ uri_matches(const char *said, const char *requested)
 	return slash != NULL && slash != requested + n && strcmp(slash + 1, said + n) == 0;
 }
 
+/* The refusal of a Digest uri that does not name the requested resource. */
+static enum est_err
+uri_mismatch(const char *said, const char *requested, struct est_error *e)
+{
+	return est_fail(e, EST_ERR_BADREQ, "Digest uri mismatch: '%.80s' in the Authorization "
+	    "header, '%.80s' requested", said, requested);
+}
+
 static enum est_err
 check_digest(struct est_creds *c, const struct digest_req *rq, const char *params, char *user,
     bool *stale, struct est_error *e)
@@ -381,8 +392,7 @@ check_digest(struct est_creds *c, const struct digest_req *rq, const char *param
 	if (strcmp(dp.v[DP_REALM], rq->realm) != 0)
 		return est_fail(e, EST_ERR_AUTH, "realm mismatch");
 	if (!uri_matches(dp.v[DP_URI], rq->uri))
-		return est_fail(e, EST_ERR_AUTH, "uri mismatch: '%.80s' in the header, '%.80s' "
-		    "requested", dp.v[DP_URI], rq->uri);
+		return uri_mismatch(dp.v[DP_URI], rq->uri, e);
 	if (!verify_nonce(rq->nonces, dp.v[DP_NONCE], &np))
 		return est_fail(e, EST_ERR_AUTH, "nonce not issued by this server");
 	if (!est_creds_valid_user(dp.v[DP_USERNAME]))
@@ -485,6 +495,22 @@ est_httpauth_check(struct est_creds *c, const char *realm, const char *method, c
 	if (scheme_is(&p, "Digest"))
 		return check_digest(c, &rq, p, user, stale, e);
 	return unsupported_scheme(p, e);
+}
+
+enum est_err
+est_httpauth_check_uri(const char *authorization, const char *uri, struct est_error *e)
+{
+	struct digest_params dp;
+	const char *p;
+
+	if (authorization == NULL || strnlen(authorization, MAX_HEADER + 1) > MAX_HEADER)
+		return EST_OK;
+	p = skip_ows(authorization);
+	memset(dp.v, 0, sizeof(dp.v));
+	if (!scheme_is(&p, "Digest") || parse_params(p, &dp) != NULL || dp.v[DP_URI] == NULL ||
+	    uri_matches(dp.v[DP_URI], uri))
+		return EST_OK;
+	return uri_mismatch(dp.v[DP_URI], uri, e);
 }
 
 /* The user name of Basic credentials into user; false without a valid one. */

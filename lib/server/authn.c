@@ -8,7 +8,9 @@
  * and if none succeeds the first failure is the reason logged. The answer
  * is then 401 (with challenges) when the alias takes a password of any
  * kind, else 403. The client only hears that authentication failed: a wrong
- * code, an unknown end entity and a spent code look the same. Passwords and
+ * code, an unknown end entity and a spent code look the same. A Digest uri
+ * naming another resource is no failure to authenticate but a malformed
+ * request (RFC 7616 §3.4.6): 400 at once, before the failure limits. Passwords and
  * codes go through the failure limits (ratelimit.c) in try_limited: while
  * the address or the name they are for is locked out they are refused
  * unchecked, with the same answer.
@@ -531,6 +533,11 @@ try_limited(struct est_req *r, X509_REQ *csr, enum est_auth_method m, struct aut
 
 	if (!is_password(m))
 		return try_method(r, csr, m, res, e);
+	/* A malformed request is 400 whether or not the limits lock it out:
+	 * a 401 instead would tell the client it is locked out. */
+	if (m == EST_AUTH_HTTP &&
+	    (rc = est_httpauth_check_uri(http_header(r, "Authorization"), http_target(r), e)) != EST_OK)
+		return rc;
 	claimed_name(r, csr, m, name, sizeof(name));
 	r->auth_no_guess = false; /* a verdict on this method's secret only */
 	if (ratelimit_refused(r, name, e)) {

@@ -611,6 +611,9 @@ test_digest_rejects(void **state)
 {
 	struct fx *f = *state;
 	char nonce[128], bad_nonce[128], authz[2048];
+	char user[EST_HTTPAUTH_MAX_USER + 1] = "untouched";
+	struct est_error e = { 0 };
+	bool stale = false;
 	struct dreq r;
 	char ch[3][512];
 
@@ -623,8 +626,21 @@ test_digest_rejects(void **state)
 	assert_digest_fails(f, &r, NOW, "no such user 'bob'");
 	r.user = USER;
 	r.uri = "/.well-known/est/simplereenroll";
-	assert_digest_fails(f, &r, NOW, "uri mismatch");
+	digest_header(&r, authz, sizeof(authz));
+	assert_int_equal(check(f, authz, NOW, user, &stale, &e), EST_ERR_BADREQ);
+	assert_non_null(strstr(e.msg, "uri mismatch"));
+	assert_false(stale);
+	assert_int_equal(est_httpauth_check_uri(authz, URI, &e), EST_ERR_BADREQ);
+	r.password = "wrong"; /* whatever the credentials */
+	digest_header(&r, authz, sizeof(authz));
+	assert_int_equal(check(f, authz, NOW, user, &stale, &e), EST_ERR_BADREQ);
+	assert_string_equal(user, "untouched");
+	r.password = PASSWORD;
 	r.uri = URI;
+	digest_header(&r, authz, sizeof(authz));
+	assert_int_equal(est_httpauth_check_uri(authz, URI, &e), EST_OK);
+	assert_int_equal(est_httpauth_check_uri("Basic Zm9vOmJhcg==", URI, &e), EST_OK);
+	assert_int_equal(est_httpauth_check_uri(NULL, URI, &e), EST_OK);
 	r.realm = "other realm";
 	assert_digest_fails(f, &r, NOW, "realm mismatch");
 	r.realm = REALM;
@@ -685,7 +701,7 @@ test_digest_libest_path_segment(void **state)
 		rc = est_httpauth_check(f->c, REALM, "POST", cases[i][1], authz, NONCES, NOW,
 		    user, &stale, &e);
 		if (cases[i][2][0] != '\0' ? rc != EST_OK :
-		    rc != EST_ERR_AUTH || strstr(e.msg, "uri mismatch") == NULL)
+		    rc != EST_ERR_BADREQ || strstr(e.msg, "uri mismatch") == NULL)
 			fail_msg("uri %s for %s: %d %s", cases[i][0], cases[i][1], rc, e.msg);
 	}
 }
