@@ -128,8 +128,15 @@ tls_listener_ctx(struct est_server *srv, struct est_listener *l, struct est_erro
 	if (ctx == NULL)
 		return est_fail_ssl(e, EST_ERR_CRYPTO, "SSL_CTX_new");
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/*
+	 * A TCP close without close_notify is an end of input like any other:
+	 * many clients end so after their last answer, and OpenSSL 3 would call
+	 * it an error ("unexpected eof"). Truncation is still caught, by HTTP's
+	 * framing: a request body ends by Content-Length only (no read-to-close,
+	 * no chunked), so a request cut short is dropped unanswered.
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_NO_COMPRESSION);
+	    SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
 		SSL_CTX_free(ctx);
 		return est_fail_ssl(e, EST_ERR_CRYPTO, "cannot set TLS 1.2 cipher list");
