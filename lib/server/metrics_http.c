@@ -1,22 +1,34 @@
 /*
  * The /metrics listener (include/estkit/metrics.h): plain HTTP on a socket
- * of its own, served by libevent's small HTTP server on a thread of its
- * own, so a scrape never waits behind an enrolment and the EST listeners'
- * code (conn.c, http.c) knows nothing of it. GET (and HEAD) /metrics only;
- * headers, body and time are bounded like the EST listeners'.
+ * of its own, served on a thread of its own, so a scrape never waits behind
+ * an enrolment and the EST listeners' code (conn.c, http.c) knows nothing
+ * of it. GET (and HEAD) /metrics only, one request per connection.
+ *
+ * Every connection is bounded like an EST listener's: a request head of
+ * METRICS_MAX_HEAD bytes, no body, and METRICS_TIMEOUT_SECONDS from accept
+ * to the end of the answer, whatever the client does. At most
+ * METRICS_MAX_CONNECTIONS are open: a connection beyond them is closed at
+ * once (scrapers need one or two), so idle clients cannot hold descriptors
+ * and memory of the process that the EST listeners need. libevent's evhttp
+ * (2.1) offers no such cap nor a way to see its connections close, hence
+ * the small server here.
  */
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <event2/util.h>
 
@@ -25,79 +37,283 @@
 #include "server/server_int.h"
 
 #define METRICS_TIMEOUT_SECONDS 10
-#define METRICS_MAX_HEADERS 8192
+#define METRICS_MAX_HEAD 8192
+#define METRICS_MAX_CONNECTIONS 8
+
+/* One client connection; owned by its listener's list. */
+struct mconn {
+	struct est_metrics_listener *m;
+	struct bufferevent *bev;
+	struct event *deadline;         /* METRICS_TIMEOUT_SECONDS after accept */
+	size_t head_len;                /* bytes of the request head read so far */
+	bool request_line_seen;
+	bool head_only;                 /* HEAD */
+	int status;                     /* set by the head: the answer to give (0: /metrics) */
+	TAILQ_ENTRY(mconn) link;
+};
 
 struct est_metrics_listener {
 	struct event_base *base;
-	struct evhttp *http;
+	struct evconnlistener *evl;
+	TAILQ_HEAD(, mconn) conns;
+	unsigned n_conns;
 	char *store_uri;
 	int port;
 	pthread_t thread;
 	bool started;
 };
 
-static void
-reply_text(struct evhttp_request *req, int status, const char *reason, const char *text)
-{
-	struct evbuffer *out = evbuffer_new();
+static struct log_limit limit_full;
 
-	if (out == NULL) {
-		evhttp_send_error(req, 503, "out of memory");
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "text/plain; charset=utf-8");
-	evbuffer_add(out, text, strlen(text));
-	evhttp_send_reply(req, status, reason, out);
-	evbuffer_free(out);
+static void
+mconn_free(struct mconn *c)
+{
+	TAILQ_REMOVE(&c->m->conns, c, link);
+	c->m->n_conns--;
+	event_free(c->deadline);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* All output is out after the answer: the connection is done. */
+static void
+mconn_written(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	mconn_free(arg);
+}
+
+/* The client closed or the connection failed. */
+static void
+mconn_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	mconn_free(arg);
+}
+
+/* Queue the answer and close once it is out; nothing more is read. */
+static void
+answer(struct mconn *c, int status, const char *phrase, const char *content_type,
+    const char *body, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	bufferevent_disable(c->bev, EV_READ);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "%sConnection: close\r\n\r\n", status, phrase, content_type, len,
+	    status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	if (!c->head_only)
+		evbuffer_add(out, body, len);
+	bufferevent_setcb(c->bev, NULL, mconn_written, mconn_event, c);
+	bufferevent_enable(c->bev, EV_WRITE);
 }
 
 static void
-serve_metrics(struct evhttp_request *req, void *arg)
+answer_text(struct mconn *c, int status, const char *phrase, const char *text)
 {
-	struct est_metrics_listener *m = arg;
+	answer(c, status, phrase, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static void
+serve_metrics(struct mconn *c)
+{
 	struct est_error e = { 0 };
-	struct evbuffer *out;
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	char *text = NULL;
 	size_t len = 0;
 
-	if (path == NULL || strcmp(path, "/metrics") != 0) {
-		reply_text(req, 404, "Not Found", "metrics are at /metrics\n");
+	if (est_metrics_render(c->m->store_uri, &text, &len, &e) != EST_OK) {
+		log_error("metrics: %s", e.msg);
+		answer_text(c, 500, "Internal Server Error", "internal error\n");
 		return;
 	}
-	if (est_metrics_render(m->store_uri, &text, &len, &e) != EST_OK ||
-	    (out = evbuffer_new()) == NULL) {
-		free(text);
-		log_error("metrics: %s", e.msg[0] != '\0' ? e.msg : "out of memory");
-		reply_text(req, 500, "Internal Server Error", "internal error\n");
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "text/plain; version=0.0.4; charset=utf-8");
-	evbuffer_add(out, text, len);
-	evhttp_send_reply(req, 200, "OK", out);
-	evbuffer_free(out);
+	answer(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
 	free(text);
 }
 
+/* The request line: what to answer is decided here, given once the head is in. */
+static void
+request_line(struct mconn *c, const char *line)
+{
+	const char *sp1 = strchr(line, ' '), *sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
+	size_t mlen, plen;
+
+	c->request_line_seen = true;
+	if (sp1 == NULL || sp2 == NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+		c->status = 400;
+		return;
+	}
+	mlen = (size_t)(sp1 - line);
+	c->head_only = mlen == 4 && strncmp(line, "HEAD", 4) == 0;
+	if (!c->head_only && !(mlen == 3 && strncmp(line, "GET", 3) == 0)) {
+		c->status = 405;
+		return;
+	}
+	plen = strcspn(sp1 + 1, "? ");
+	if (plen != strlen("/metrics") || strncmp(sp1 + 1, "/metrics", plen) != 0)
+		c->status = 404;
+}
+
+/* A header line: a request with a body is refused (GET and HEAD carry none). */
+static void
+header_line(struct mconn *c, const char *line)
+{
+	const char *v = strchr(line, ':');
+	size_t n = v != NULL ? (size_t)(v - line) : 0;
+
+	if (c->status != 0 || v == NULL)
+		return;
+	for (v++; *v == ' ' || *v == '\t'; v++)
+		;
+	if ((n == strlen("Transfer-Encoding") && strncasecmp(line, "Transfer-Encoding", n) == 0) ||
+	    (n == strlen("Content-Length") && strncasecmp(line, "Content-Length", n) == 0 &&
+	    strcmp(v, "0") != 0))
+		c->status = 413;
+}
+
+static void
+head_done(struct mconn *c)
+{
+	switch (c->status) {
+	case 0:
+		serve_metrics(c);
+		break;
+	case 404:
+		answer_text(c, 404, "Not Found", "metrics are at /metrics\n");
+		break;
+	case 405:
+		answer_text(c, 405, "Method Not Allowed", "GET or HEAD /metrics\n");
+		break;
+	case 413:
+		answer_text(c, 413, "Payload Too Large", "a request for /metrics has no body\n");
+		break;
+	default:
+		answer_text(c, 400, "Bad Request", "malformed request\n");
+		break;
+	}
+}
+
+static void
+mconn_read(struct bufferevent *bev, void *arg)
+{
+	struct mconn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t before, n;
+	char *line;
+
+	for (;;) {
+		before = evbuffer_get_length(in);
+		if ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) == NULL)
+			break;
+		c->head_len += before - evbuffer_get_length(in);
+		if (c->head_len > METRICS_MAX_HEAD) {
+			free(line);
+			break;
+		}
+		if (!c->request_line_seen) {
+			request_line(c, line);
+		} else if (n == 0) {
+			free(line);
+			head_done(c);
+			return;
+		} else {
+			header_line(c, line);
+		}
+		free(line);
+	}
+	if (c->head_len + evbuffer_get_length(in) > METRICS_MAX_HEAD)
+		answer_text(c, 431, "Request Header Fields Too Large", "request head too large\n");
+}
+
+static void
+mconn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	mconn_free(arg);
+}
+
+static void
+metrics_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    void *arg)
+{
+	const struct timeval tv = { .tv_sec = METRICS_TIMEOUT_SECONDS };
+	struct est_metrics_listener *m = arg;
+	struct mconn *c;
+	unsigned dropped;
+
+	(void)evl;
+	if (m->n_conns >= METRICS_MAX_CONNECTIONS) {
+		if (log_limit_pass(&limit_full, &dropped)) {
+			char host[NI_MAXHOST] = "?";
+
+			(void)getnameinfo(sa, (socklen_t)salen, host, sizeof(host), NULL, 0,
+			    NI_NUMERICHOST);
+			log_info("metrics: closed a new connection from %s: %d open, the most the "
+			    "metrics listener takes (%u more like it not logged)", host,
+			    METRICS_MAX_CONNECTIONS, dropped);
+		}
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->bev = bufferevent_socket_new(m->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL ||
+	    (c->deadline = evtimer_new(m->base, mconn_deadline, c)) == NULL ||
+	    evtimer_add(c->deadline, &tv) != 0 || bufferevent_enable(c->bev, EV_READ) != 0) {
+		if (c != NULL && c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c != NULL && c->deadline != NULL)
+			event_free(c->deadline);
+		free(c);
+		log_warn("metrics: cannot take a connection: out of memory");
+		return;
+	}
+	c->m = m;
+	TAILQ_INSERT_TAIL(&m->conns, c, link);
+	m->n_conns++;
+	bufferevent_setcb(c->bev, mconn_read, NULL, mconn_event, c);
+}
+
+/* Listen on host:port; on failure errno says why. */
+static bool
+listen_on(struct est_metrics_listener *m, const char *host, const char *port, int *gai)
+{
+	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE;
+	struct addrinfo hints = { 0 }, *res = NULL;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((*gai = getaddrinfo(host, port, &hints, &res)) != 0)
+		return false;
+	m->evl = evconnlistener_new_bind(m->base, metrics_accept, m, flags, -1, res->ai_addr,
+	    (int)res->ai_addrlen);
+	freeaddrinfo(res);
+	return m->evl != NULL;
+}
+
+/* Listen on host:port; host "": every address, IPv6 and IPv4, or IPv4 alone. */
 static enum est_err
 bind_port(struct est_metrics_listener *m, const char *host, const char *port,
     struct est_error *e)
 {
-	struct evhttp_bound_socket *bs;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	char portstr[NI_MAXSERV];
+	int gai = 0;
 
-	bs = evhttp_bind_socket_with_handle(m->http, host[0] != '\0' ? host : "::", (ev_uint16_t)atoi(port));
-	if (bs == NULL && host[0] == '\0')
-		bs = evhttp_bind_socket_with_handle(m->http, "0.0.0.0", (ev_uint16_t)atoi(port));
-	if (bs == NULL)
+	if (host[0] != '\0' ? !listen_on(m, host, port, &gai) :
+	    !listen_on(m, "::", port, &gai) && !listen_on(m, "0.0.0.0", port, &gai)) {
+		if (gai != 0)
+			return est_fail(e, EST_ERR_CONFIG, "metrics-listen: cannot resolve %s: %s",
+			    host, gai_strerror(gai));
 		return est_fail(e, EST_ERR_IO, "metrics-listen: cannot listen on %s:%s: %s",
 		    host, port, strerror(errno));
-	accept_pause_on_error(evhttp_bound_socket_get_listener(bs));
-	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sslen) != 0 ||
+	}
+	accept_pause_on_error(m->evl);
+	if (getsockname(evconnlistener_get_fd(m->evl), (struct sockaddr *)&ss, &sslen) != 0 ||
 	    getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, portstr, sizeof(portstr),
 	    NI_NUMERICSERV) != 0)
 		return est_fail(e, EST_ERR_IO, "metrics-listen: %s", strerror(errno));
@@ -114,23 +330,18 @@ est_metrics_listen(const char *host, const char *port, const char *store_uri,
 
 	if (m == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	TAILQ_INIT(&m->conns);
 	/* Another thread stops the loop (est_metrics_listener_free). */
 	if (evthread_use_pthreads() != 0) {
 		free(m);
 		return est_fail(e, EST_ERR_INTERNAL, "libevent has no pthreads support");
 	}
 	m->base = event_base_new();
-	m->http = m->base != NULL ? evhttp_new(m->base) : NULL;
 	m->store_uri = store_uri != NULL ? strdup(store_uri) : NULL;
-	if (m->http == NULL || (store_uri != NULL && m->store_uri == NULL)) {
+	if (m->base == NULL || (store_uri != NULL && m->store_uri == NULL)) {
 		est_metrics_listener_free(m);
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	}
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_max_headers_size(m->http, METRICS_MAX_HEADERS);
-	evhttp_set_max_body_size(m->http, 0);
-	evhttp_set_timeout(m->http, METRICS_TIMEOUT_SECONDS);
-	evhttp_set_gencb(m->http, serve_metrics, m);
 	if ((rc = bind_port(m, host, port, e)) != EST_OK) {
 		est_metrics_listener_free(m);
 		return rc;
@@ -173,8 +384,10 @@ est_metrics_listener_free(struct est_metrics_listener *m)
 		event_base_loopbreak(m->base);
 		pthread_join(m->thread, NULL);
 	}
-	if (m->http != NULL)
-		evhttp_free(m->http);
+	while (!TAILQ_EMPTY(&m->conns))
+		mconn_free(TAILQ_FIRST(&m->conns));
+	if (m->evl != NULL)
+		evconnlistener_free(m->evl);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	free(m->store_uri);

@@ -93,6 +93,8 @@ expect_status 404 "EST on the metrics listener" "http://127.0.0.1:$MPORT/.well-k
 got=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data x "$M")
 [ "$got" != 200 ] || fail "POST /metrics answered 200"
 ok "the metrics listener serves GET /metrics only (POST: $got)"
+expect_status 200 "HEAD /metrics" "$M" -I
+expect_status 200 "/metrics with a query" "$M?name%5B%5D=estd_open_connections"
 
 # The validation can fail: a duplicate family is refused by promtool.
 { cat metrics.txt; grep -A1 '^# HELP estd_open_connections' metrics.txt; } > broken.txt
