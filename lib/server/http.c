@@ -31,8 +31,8 @@
 /* The most plaintext one TLS record carries (RFC 8446, 5.1). */
 #define ANSWER_ONE_RECORD 16384
 
-static const char *
-status_phrase(int status)
+const char *
+http_status_phrase(int status)
 {
 	switch (status) {
 	case 100: return "Continue";
@@ -101,7 +101,7 @@ write_answer(struct evbuffer *out, int status, const char *content_type,
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, status_phrase(status), date);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_phrase(status), date);
 	if (content_type != NULL)
 		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
 	evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);

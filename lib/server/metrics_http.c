@@ -34,21 +34,20 @@
 
 #include "estkit/log.h"
 #include "estkit/metrics.h"
+#include "server/http_parse.h"
 #include "server/server_int.h"
 
 #define METRICS_TIMEOUT_SECONDS 10
 #define METRICS_MAX_HEAD 8192
 #define METRICS_MAX_CONNECTIONS 8
+#define METRICS_MAX_FIELDS 64
 
 /* One client connection; owned by its listener's list. */
 struct mconn {
 	struct est_metrics_listener *m;
 	struct bufferevent *bev;
 	struct event *deadline;         /* METRICS_TIMEOUT_SECONDS after accept */
-	size_t head_len;                /* bytes of the request head read so far */
-	bool request_line_seen;
 	bool head_only;                 /* HEAD */
-	int status;                     /* set by the head: the answer to give (0: /metrics) */
 	TAILQ_ENTRY(mconn) link;
 };
 
@@ -94,14 +93,13 @@ mconn_event(struct bufferevent *bev, short what, void *arg)
 
 /* Queue the answer and close once it is out; nothing more is read. */
 static void
-answer(struct mconn *c, int status, const char *phrase, const char *content_type,
-    const char *body, size_t len)
+answer(struct mconn *c, int status, const char *content_type, const char *body, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	bufferevent_disable(c->bev, EV_READ);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "%sConnection: close\r\n\r\n", status, phrase, content_type, len,
+	    "%sConnection: close\r\n\r\n", status, http_status_phrase(status), content_type, len,
 	    status == 405 ? "Allow: GET, HEAD\r\n" : "");
 	if (!c->head_only)
 		evbuffer_add(out, body, len);
@@ -109,10 +107,15 @@ answer(struct mconn *c, int status, const char *phrase, const char *content_type
 	bufferevent_enable(c->bev, EV_WRITE);
 }
 
+/* A refusal: the reason as one line of text. */
 static void
-answer_text(struct mconn *c, int status, const char *phrase, const char *text)
+answer_text(struct mconn *c, int status, const char *reason)
 {
-	answer(c, status, phrase, "text/plain; charset=utf-8", text, strlen(text));
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%s\n", reason);
+
+	answer(c, status, "text/plain; charset=utf-8", line,
+	    n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 static void
@@ -124,105 +127,53 @@ serve_metrics(struct mconn *c)
 
 	if (est_metrics_render(c->m->store_uri, &text, &len, &e) != EST_OK) {
 		log_error("metrics: %s", e.msg);
-		answer_text(c, 500, "Internal Server Error", "internal error\n");
+		answer_text(c, 500, "internal error");
 		return;
 	}
-	answer(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
+	answer(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 	free(text);
 }
 
-/* The request line: what to answer is decided here, given once the head is in. */
+/* What a complete request head asks for, answered; reading stops. */
 static void
-request_line(struct mconn *c, const char *line)
+head_done(struct mconn *c, const struct http_head *h)
 {
-	const char *sp1 = strchr(line, ' '), *sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
-	size_t mlen, plen;
-
-	c->request_line_seen = true;
-	if (sp1 == NULL || sp2 == NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-		c->status = 400;
-		return;
-	}
-	mlen = (size_t)(sp1 - line);
-	c->head_only = mlen == 4 && strncmp(line, "HEAD", 4) == 0;
-	if (!c->head_only && !(mlen == 3 && strncmp(line, "GET", 3) == 0)) {
-		c->status = 405;
-		return;
-	}
-	plen = strcspn(sp1 + 1, "? ");
-	if (plen != strlen("/metrics") || strncmp(sp1 + 1, "/metrics", plen) != 0)
-		c->status = 404;
-}
-
-/* A header line: a request with a body is refused (GET and HEAD carry none). */
-static void
-header_line(struct mconn *c, const char *line)
-{
-	const char *v = strchr(line, ':');
-	size_t n = v != NULL ? (size_t)(v - line) : 0;
-
-	if (c->status != 0 || v == NULL)
-		return;
-	for (v++; *v == ' ' || *v == '\t'; v++)
-		;
-	if ((n == strlen("Transfer-Encoding") && strncasecmp(line, "Transfer-Encoding", n) == 0) ||
-	    (n == strlen("Content-Length") && strncasecmp(line, "Content-Length", n) == 0 &&
-	    strcmp(v, "0") != 0))
-		c->status = 413;
-}
-
-static void
-head_done(struct mconn *c)
-{
-	switch (c->status) {
-	case 0:
+	c->head_only = strcmp(h->method, "HEAD") == 0;
+	if (!c->head_only && strcmp(h->method, "GET") != 0)
+		answer_text(c, 405, "GET or HEAD /metrics");
+	else if (strcmp(h->path, "/metrics") != 0)
+		answer_text(c, 404, "metrics are at /metrics");
+	else if (h->content_length > 0)
+		answer_text(c, 413, "a request for /metrics has no body");
+	else
 		serve_metrics(c);
-		break;
-	case 404:
-		answer_text(c, 404, "Not Found", "metrics are at /metrics\n");
-		break;
-	case 405:
-		answer_text(c, 405, "Method Not Allowed", "GET or HEAD /metrics\n");
-		break;
-	case 413:
-		answer_text(c, 413, "Payload Too Large", "a request for /metrics has no body\n");
-		break;
-	default:
-		answer_text(c, 400, "Bad Request", "malformed request\n");
-		break;
-	}
 }
 
+/* The request head, parsed as the EST listeners parse theirs (http_parse.c). */
 static void
 mconn_read(struct bufferevent *bev, void *arg)
 {
 	struct mconn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t before, n;
-	char *line;
+	size_t have = evbuffer_get_length(in), len;
+	struct http_head h = { 0 };
+	const char *data, *reason = NULL;
+	int status;
 
-	for (;;) {
-		before = evbuffer_get_length(in);
-		if ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) == NULL)
-			break;
-		c->head_len += before - evbuffer_get_length(in);
-		if (c->head_len > METRICS_MAX_HEAD) {
-			free(line);
-			break;
-		}
-		if (!c->request_line_seen) {
-			request_line(c, line);
-		} else if (n == 0) {
-			free(line);
-			head_done(c);
-			return;
-		} else {
-			header_line(c, line);
-		}
-		free(line);
+	if (have > METRICS_MAX_HEAD)
+		have = METRICS_MAX_HEAD;
+	if ((data = (const char *)evbuffer_pullup(in, (ssize_t)have)) == NULL)
+		return;
+	if ((len = http_head_length(data, have)) == 0) {
+		if (have == METRICS_MAX_HEAD)
+			answer_text(c, 431, "request head too large");
+		return;
 	}
-	if (c->head_len + evbuffer_get_length(in) > METRICS_MAX_HEAD)
-		answer_text(c, 431, "Request Header Fields Too Large", "request head too large\n");
+	if ((status = http_parse_head(data, len, METRICS_MAX_FIELDS, &h, &reason)) != 0)
+		answer_text(c, status, reason != NULL ? reason : "malformed request");
+	else
+		head_done(c, &h);
+	http_head_clear(&h);
 }
 
 static void

@@ -513,6 +513,9 @@ void http_defer(struct est_req *r);
  */
 void http_complete(struct est_req *r);
 
+/* The reason phrase of an HTTP status estd answers with. */
+const char *http_status_phrase(int status);
+
 /* The request's method and target ("GET", "/.well-known/est/cacerts?x"). */
 const char *http_method(struct est_req *r);
 const char *http_target(struct est_req *r);

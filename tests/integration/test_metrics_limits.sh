@@ -99,6 +99,42 @@ for v in "${idle#idle=}" "${slow#slow=}"; do
 done
 ok "idle and slow metrics connections are closed 10 s after they opened ($(cat idle.out))"
 
+# The request head is parsed as on the EST listeners (http_parse.c).
+python3 - "$MPORT" > heads.out 2>&1 <<'PY'
+import socket, sys
+heads = [
+    ("200", b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("400", b"NOT A REQUEST\r\n\r\n"),
+    ("400", b"GET http://x/metrics HTTP/1.1\r\n\r\n"),
+    ("505", b"GET /metrics HTTP/2.0\r\n\r\n"),
+    ("501", b"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    ("413", b"GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"),
+    ("431", b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n"),
+]
+for want, head in heads:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+    s.settimeout(5)
+    try:
+        s.sendall(head)
+    except OSError:
+        pass
+    got = b""
+    try:
+        while b"\r\n" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    except OSError:
+        pass
+    status = got.split(b" ")[1].decode() if got.startswith(b"HTTP/1.1 ") else "none"
+    print(f"{want}:{status}")
+    s.close()
+PY
+bad=$(awk -F: '$1 != $2' heads.out)
+[ -z "$bad" ] || fail "metrics listener, want:got $(tr '\n' ' ' < heads.out)"
+ok "the metrics listener's heads: 200, 400 twice, 505, 501, 413, 431 as on the EST listeners"
+
 # estd stops cleanly with a metrics connection open.
 python3 - "$MPORT" > last.out 2>&1 <<'PY' &
 import socket, sys, time
