@@ -11,16 +11,12 @@
  * they read PATH, so two concurrent updates cannot lose one another's change.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -29,6 +25,7 @@
 #include "auth/pwcache.h"
 #include "estkit/httpauth.h"
 #include "estkit/pwhash.h"
+#include "util/atomic_file.h"
 
 #define MD5_HEX 32
 #define SHA256_HEX 64
@@ -631,112 +628,29 @@ copy_lines(FILE *in, FILE *out, const char *path, const char *user, const char *
 }
 
 /*
- * Make the rename durable. Best effort: the new file is already in place and
- * some file systems cannot fsync a directory.
- */
-static void
-sync_dir(const char *path)
-{
-	char *copy;
-	int fd;
-
-	if ((copy = strdup(path)) == NULL)
-		return;
-	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
-
-/*
- * The new file takes the old one's owner and group: estd runs as its own
- * user (estd.service's User=), and "sudo estadm user add" must not leave it a
- * root-owned 0600 file it cannot read. Only root can give a file away; for
- * anyone else this changes nothing.
- */
-static void
-keep_owner(int fd, const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) == 0 && (st.st_uid != geteuid() || st.st_gid != getegid()))
-		(void)!fchown(fd, st.st_uid, st.st_gid);
-}
-
-/* Flush, fsync and close *out (always; *out is NULL after), then rename. */
-static enum est_err
-commit(FILE **out, const char *tmp, const char *path, struct est_error *e)
-{
-	FILE *f = *out;
-	bool ok;
-
-	*out = NULL;
-	keep_owner(fileno(f), path);
-	ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok)
-		return est_fail(e, EST_ERR_IO, "writing %s: %s", tmp, strerror(errno));
-	if (rename(tmp, path) != 0)
-		return est_fail(e, EST_ERR_IO, "renaming %s to %s: %s", tmp, path, strerror(errno));
-	sync_dir(path);
-	return EST_OK;
-}
-
-static enum est_err
-open_tmp(const char *tmp, FILE **out, struct est_error *e)
-{
-	int fd;
-
-	fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EEXIST)
-		return est_fail(e, EST_ERR_IO, "%s exists: another update is running, or one "
-		    "was interrupted (then remove the file)", tmp);
-	if (fd < 0)
-		return est_fail(e, EST_ERR_IO, "creating %s: %s", tmp, strerror(errno));
-	if ((*out = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		unlink(tmp);
-		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	}
-	return EST_OK;
-}
-
-/*
  * Rewrite path through path.tmp with user's line replaced by repl, dropped
  * (repl NULL) or appended (user absent). *found: whether user was there.
  */
 static enum est_err
 rewrite(const char *path, const char *user, const char *repl, bool *found, struct est_error *e)
 {
-	FILE *in = NULL, *out = NULL;
+	struct atomic_file af;
+	FILE *in = NULL;
 	enum est_err rc;
-	size_t len;
-	char *tmp;
 
-	len = strlen(path) + sizeof(".tmp");
-	if ((tmp = malloc(len)) == NULL)
-		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	snprintf(tmp, len, "%s.tmp", path);
-	if ((rc = open_tmp(tmp, &out, e)) != EST_OK) {
-		free(tmp);
+	if ((rc = af_open(&af, path, 0600, AF_LOCK, e)) != EST_OK)
 		return rc;
-	}
 	if ((in = fopen(path, "re")) == NULL && errno != ENOENT)
 		rc = est_fail(e, EST_ERR_IO, "opening %s: %s", path, strerror(errno));
 	else if ((rc = check_old(in, path, user, found, e)) == EST_OK && !*found && repl == NULL)
 		rc = est_fail(e, EST_ERR_NOTFOUND, "no user '%s' in %s", user, path);
 	if (rc == EST_OK)
-		rc = copy_lines(in, out, path, user, repl, e);
+		rc = copy_lines(in, af.fp, path, user, repl, e);
 	if (rc == EST_OK)
-		rc = commit(&out, tmp, path, e);
+		rc = af_commit(&af, AF_REPLACE, e);
 	if (in != NULL)
 		fclose(in);
-	if (out != NULL)
-		fclose(out);
-	if (rc != EST_OK)
-		unlink(tmp);
-	free(tmp);
+	af_abort(&af);
 	return rc;
 }
 
