@@ -1,20 +1,19 @@
 /*
  * The "name:fields" files of TLS-SRP and Bearer tokens (auth/linefile.h):
  * read whole (they are small, at most 1 MiB), walked line by line, and
- * rewritten through a temporary file renamed over the old one, so a reader
- * sees the old file or the new one. Their contents are secrets of a kind
- * (verifiers, token hashes), so copies are wiped before they are freed.
+ * rewritten through util/atomic_file.h, so a reader sees the old file or the
+ * new one. Their contents are secrets of a kind (verifiers, token hashes),
+ * so copies are wiped before they are freed.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "auth/linefile.h"
+#include "util/atomic_file.h"
 
 #define FILE_MAX (1024 * 1024)
 
@@ -128,40 +127,23 @@ lf_replace(const char *path, lf_line_ok ok, const char *what, const char *name,
     const char *repl, bool *found, struct est_error *e)
 {
 	struct copy cp = { NULL, name, repl, false };
-	struct stat st;
-	char tmp[4096], *text = NULL;
+	struct atomic_file af;
+	char *text = NULL;
 	enum est_err rc;
-	int fd = -1, err = 0;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
-		return est_fail(e, EST_ERR_IO, "%s: path too long", path);
 	if ((rc = read_all(path, &text, e)) != EST_OK)
 		return rc;
-	if ((fd = mkstemp(tmp)) == -1 || fchmod(fd, 0600) != 0 || (cp.out = fdopen(fd, "w")) == NULL) {
-		rc = est_fail(e, EST_ERR_IO, "cannot write next to %s: %s", path, strerror(errno));
-		if (fd != -1) {
-			close(fd);
-			unlink(tmp);
-		}
+	if ((rc = af_open(&af, path, 0600, 0, e)) != EST_OK) {
 		wipe_free(text);
 		return rc;
 	}
+	cp.out = af.fp;
 	rc = walk(path, text, ok, what, copy_line, &cp, e);
-	/* Keep the owner and group, as credentials.c's keep_owner() says why. */
-	if (stat(path, &st) == 0 && (st.st_uid != geteuid() || st.st_gid != getegid()))
-		(void)!fchown(fd, st.st_uid, st.st_gid);
 	if (rc == EST_OK && !cp.found && repl != NULL)
 		fprintf(cp.out, "%s\n", repl);
-	if (fflush(cp.out) != 0 || fsync(fileno(cp.out)) != 0)
-		err = errno;
-	if (fclose(cp.out) != 0 && err == 0)
-		err = errno;
-	if (rc == EST_OK && err == 0 && rename(tmp, path) != 0)
-		err = errno;
-	if (rc == EST_OK && err != 0)
-		rc = est_fail(e, EST_ERR_IO, "cannot write %s: %s", path, strerror(err));
-	if (rc != EST_OK)
-		unlink(tmp);
+	if (rc == EST_OK)
+		rc = af_commit(&af, AF_REPLACE, e);
+	af_abort(&af);
 	wipe_free(text);
 	*found = cp.found;
 	return rc;
