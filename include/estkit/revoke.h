@@ -49,8 +49,9 @@ enum est_err est_crl_stored(struct est_store *st, const struct est_ca *ca, time_
     struct est_crl_rec **out, bool *current, struct est_error *e);
 
 /*
- * Write a CRL (DER) to path, mode 0644, by replacing the file in one
- * rename, so a web server publishing it never reads half a CRL.
+ * Write a CRL (DER) to path, mode 0644 (an existing file keeps its owner),
+ * by replacing the file in one rename, so a web server publishing it never
+ * reads half a CRL.
  */
 enum est_err est_crl_write_file(const char *path, const struct est_crl_rec *crl,
     struct est_error *e);

@@ -12,18 +12,14 @@
  * est_crl_current also signs and commits a new CRL when the stored one is
  * stale, so estd calls it only from its CRL keeper (lib/server/crl_keeper.c).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "estkit/codec.h"
 #include "estkit/log.h"
 #include "estkit/revoke.h"
+#include "util/atomic_file.h"
 
 struct entries {
 	struct est_crl_entry *v;
@@ -239,33 +235,13 @@ out:
 enum est_err
 est_crl_write_file(const char *path, const struct est_crl_rec *crl, struct est_error *e)
 {
-	char tmp[4096];
-	size_t off = 0;
-	ssize_t n;
-	int fd, err = 0;
+	struct atomic_file af;
+	enum est_err rc;
 
-	/* A unique temporary name: several threads may publish at once. */
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-		return est_fail(e, EST_ERR_CONFIG, "CRL file name too long: %.200s", path);
-	if ((fd = mkstemp(tmp)) == -1)
-		return est_fail(e, EST_ERR_IO, "cannot write CRL file %s: %s", path, strerror(errno));
-	if (fchmod(fd, 0644) != 0)
-		err = errno;
-	while (off < crl->der_len && err == 0) {
-		if ((n = write(fd, crl->der + off, crl->der_len - off)) < 0 && errno != EINTR)
-			err = errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
-	if (err == 0 && fsync(fd) != 0)
-		err = errno;
-	if (close(fd) != 0 && err == 0)
-		err = errno;
-	if (err == 0 && rename(tmp, path) != 0)
-		err = errno;
-	if (err != 0) {
-		unlink(tmp);
-		return est_fail(e, EST_ERR_IO, "cannot write CRL file %s: %s", path, strerror(err));
-	}
-	return EST_OK;
+	/* The temporary's name is unique: several threads may publish at once. */
+	if ((rc = af_open(&af, path, 0644, 0, e)) == EST_OK &&
+	    (rc = af_write(&af, crl->der, crl->der_len, e)) == EST_OK)
+		rc = af_commit(&af, AF_REPLACE, e);
+	af_abort(&af);
+	return rc;
 }
