@@ -3,66 +3,37 @@
  * that the openssl commands people run after it keep working (see
  * estclient.h for the list).
  *
- * Every file is written to a temporary file in the same directory, synced
- * and renamed over the old one, with its mode set before any byte is
- * written: a private key is never readable by others, not even for a moment,
- * and a crash leaves the old file or the new one. Base64 files are in
- * 64-column lines, so `openssl base64 -d` reads them.
+ * Every file replaces the old one through util/atomic_file.h, with its mode
+ * set before any byte is written: a private key is never readable by others,
+ * not even for a moment, and a crash leaves the old file or the new one.
+ * Base64 files are in 64-column lines, so `openssl base64 -d` reads them.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "estclient.h"
 #include "estkit/log.h"
-
-/* Write all of data to fd. */
-static bool
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		data += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
+#include "util/atomic_file.h"
 
 /* Replace path with data, mode mode, atomically. */
 static enum est_err
 replace_file(const char *path, const char *data, size_t len, mode_t mode,
     struct est_error *e)
 {
-	char tmp[PATH_MAX];
-	int fd, err = 0;
+	struct atomic_file af;
+	enum est_err rc;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
-		return est_fail(e, EST_ERR_IO, "%s: path too long", path);
-	if ((fd = mkstemp(tmp)) == -1)
-		return est_fail(e, EST_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) != 0 || !write_all(fd, data, len) || fsync(fd) != 0)
-		err = errno;
-	if (close(fd) != 0 && err == 0)
-		err = errno;
-	if (err == 0 && rename(tmp, path) != 0)
-		err = errno;
-	if (err != 0) {
-		unlink(tmp);
-		return est_fail(e, EST_ERR_IO, "cannot write %s: %s", path, strerror(err));
-	}
-	return EST_OK;
+	if ((rc = af_open(&af, path, mode, 0, e)) == EST_OK &&
+	    (rc = af_write(&af, data, len, e)) == EST_OK)
+		rc = af_commit(&af, AF_REPLACE, e);
+	af_abort(&af);
+	return rc;
 }
 
 /* Whether a private key will be written to the output directory. */
