@@ -23,6 +23,7 @@
 
 #include "estkit/client.h"
 #include "estkit/err.h"
+#include "util/atomic_file.h"
 
 enum cli_exit {
 	CLI_OK = 0,
@@ -216,11 +217,9 @@ int renew_once(struct renew_job *j, bool force, bool *transient, bool *renewed);
 /* estclient renew ARGS (argv[0] is "renew"): the exit status. */
 int renew_main(int argc, char **argv);
 
-/* A file staged for replacement (renew_files.c). */
+/* A file staged for replacement (renew_files.c). Zero-initialise it. */
 struct rf_file {
-	char path[PATH_MAX];
-	char tmp[PATH_MAX + 16];
-	bool staged;
+	struct atomic_file af;
 };
 
 /*
