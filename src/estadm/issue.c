@@ -9,11 +9,10 @@
  * Record and files stand or fall together: both files are written to
  * temporary names beside their targets first, the record is made, and
  * only then are the files put in place, by link() (no overwriting) or by
- * rename() (replacing, atomically). A failure before that leaves nothing.
+ * rename() (replacing, atomically), through util/atomic_file.h. A failure
+ * before that leaves nothing.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +27,7 @@
 #include "estkit/ca.h"
 #include "estkit/codec.h"
 #include "estkit/store.h"
-
-/* A file written beside its target, not yet in place. */
-struct staged {
-	char path[PATH_MAX];            /* the target (a symbolic link's target) */
-	char tmp[PATH_MAX + 8];         /* "" when nothing is staged */
-};
+#include "util/atomic_file.h"
 
 /* What PREFIX.pem holds: the certificate, then (chain mode) the CAs. */
 struct pem_body {
@@ -57,80 +51,39 @@ adm_days_arg(const struct adm_ctx *ctx, const char *arg, unsigned *days)
 
 /* ---- staged files -------------------------------------------------------- */
 
-/* Make the renames and links durable; best effort, the files are in place. */
-static void
-sync_dir(const char *path)
-{
-	char buf[PATH_MAX];
-	int fd;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	if ((fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
-
-static void
-unstage(struct staged *s)
-{
-	if (s->tmp[0] != '\0')
-		unlink(s->tmp);
-	s->tmp[0] = '\0';
-}
-
 /*
- * Write path's new content to a temporary file beside it, mode `mode`. A
- * file being replaced keeps its owner and group (as `user add` keeps the
- * credentials file's, credentials.c): estd runs as its own user and must
- * still read a key that root reissued. A symbolic link stays one.
+ * Write path's new content to a temporary file beside it, mode `mode`, and
+ * to disk. A file being replaced keeps its owner and group (estd runs as
+ * its own user and must still read a key that root reissued); a symbolic
+ * link stays one.
  */
 static int
-stage(struct staged *s, const char *path, mode_t mode, int (*writer)(FILE *, const void *),
-    const void *arg)
+stage(struct atomic_file *af, const char *path, mode_t mode,
+    int (*writer)(FILE *, const void *), const void *arg)
 {
-	struct stat st;
-	FILE *fp = NULL;
-	int fd, ok;
+	struct est_error e = { 0 };
+	int err;
 
-	s->tmp[0] = '\0';
-	if (realpath(path, s->path) == NULL &&
-	    (size_t)snprintf(s->path, sizeof(s->path), "%s", path) >= sizeof(s->path))
-		return adm_fail("%.200s: file name too long", path);
-	snprintf(s->tmp, sizeof(s->tmp), "%s.XXXXXX", s->path);
-	if ((fd = mkstemp(s->tmp)) == -1) {
-		s->tmp[0] = '\0';
-		return adm_fail("cannot write %s: %s", path, strerror(errno));
+	if (af_open(af, path, mode, AF_FOLLOW, &e) != EST_OK)
+		return adm_fail("%s", e.msg);
+	if (writer(af->fp, arg) != 0) {
+		err = errno;
+		af_abort(af);
+		return adm_fail("cannot write %s: %s", path, strerror(err));
 	}
-	if (stat(s->path, &st) == 0 && (st.st_uid != geteuid() || st.st_gid != getegid()))
-		(void)!fchown(fd, st.st_uid, st.st_gid);
-	ok = fchmod(fd, mode) == 0 && (fp = fdopen(fd, "w")) != NULL;
-	ok = ok && writer(fp, arg) == 0 && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-	if (fp != NULL ? fclose(fp) != 0 : close(fd) != 0)
-		ok = 0;
-	if (!ok) {
-		adm_fail("cannot write %s: %s", path, strerror(errno));
-		unstage(s);
-		return ADM_EXIT_FAIL;
-	}
+	if (af_finish(af, &e) != EST_OK)
+		return adm_fail("%s", e.msg);
 	return ADM_EXIT_OK;
 }
 
 /* Put a staged file in place: replacing what is there, or only where nothing is. */
 static int
-commit(struct staged *s, bool replace)
+commit(struct atomic_file *af, bool replace)
 {
-	int rc = replace ? rename(s->tmp, s->path) : link(s->tmp, s->path);
+	struct est_error e = { 0 };
 
-	if (rc != 0) {
-		adm_fail("cannot write %s: %s", s->path, strerror(errno));
-		unstage(s);
-		return ADM_EXIT_FAIL;
-	}
-	if (!replace)
-		unlink(s->tmp);
-	s->tmp[0] = '\0';
-	sync_dir(s->path);
+	if (af_commit(af, replace ? AF_REPLACE : AF_NO_OVERWRITE, &e) != EST_OK)
+		return adm_fail("%s", e.msg);
 	return ADM_EXIT_OK;
 }
 
@@ -287,7 +240,7 @@ issue_from(const struct est_config *cfg, const struct est_alias_conf *a,
 {
 	struct est_profile profile = is->profile;
 	struct est_issue_req req = { .subject = is->subject, .san = is->san };
-	struct staged skey = { .tmp = "" }, spem = { .tmp = "" };
+	struct atomic_file skey = { 0 }, spem = { 0 };
 	struct pem_body body = { 0 };
 	struct est_cert_rec *rec = NULL;
 	struct est_store *st = NULL;
@@ -336,8 +289,8 @@ issue_from(const struct est_config *cfg, const struct est_alias_conf *a,
 	    pempath, keypath);
 	status = ADM_EXIT_OK;
 out:
-	unstage(&skey);
-	unstage(&spem);
+	af_abort(&skey);
+	af_abort(&spem);
 	est_store_close(st);
 	est_cert_rec_free(rec);
 	X509_free(cert);
