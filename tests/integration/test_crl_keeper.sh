@@ -144,5 +144,12 @@ rm -f "$CRL_FILE"
 for _ in $(seq 50); do [ -s "$CRL_FILE" ] && break; sleep 0.1; done
 [ -s "$CRL_FILE" ] || fail "a deleted crl-file was not written again"
 ok "a deleted crl-file is written again at the next check"
+# Rewritten by root (sudo estadm), crl-file stays estd's user's.
+if [ "$(id -u)" = 0 ]; then
+	chown nobody: "$CRL_FILE"
+	"$ESTKIT_BIN/estadm" -c var/estd.conf crl generate > /dev/null || fail "estadm crl generate"
+	[ "$(stat -c %U "$CRL_FILE")" = nobody ] || fail "crl-file did not keep its owner: $(stat -c %U "$CRL_FILE")"
+	ok "crl-file rewritten by root keeps its owner"
+fi
 
 finish
