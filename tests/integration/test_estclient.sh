@@ -120,6 +120,15 @@ expect_rc 0 "-g -o new/ca (missing)"
 [ "$(stat -c %a new/ca)" = 755 ] || fail "-g -o made $(stat -c %a new/ca)"
 [ -s new/ca/cacert-0-0.pkcs7 ] || fail "-g wrote nothing to the new -o"
 ok "-o DIR created when missing: 0700 when a key goes there, else 0755"
+# A file estclient replaces as root keeps its owner (a service's directory).
+if [ "$(id -u)" = 0 ]; then
+	chown nobody: new/ca/cacert-0-0.pkcs7
+	ec -g -s 127.0.0.1 -p $TLS_PORT -o new/ca
+	expect_rc 0 "-g -o new/ca again"
+	[ "$(stat -c %U new/ca/cacert-0-0.pkcs7)" = nobody ] \
+	    || fail "cacert-0-0.pkcs7 did not keep its owner: $(stat -c %U new/ca/cacert-0-0.pkcs7)"
+	ok "a file estclient replaces keeps its owner"
+fi
 ec -e -s 127.0.0.1 -p $TLS_PORT -o gen -u estuser -h estpwd --key-type rsa:2048 -i 2
 expect_rc 0 "estclient -e --key-type rsa:2048 -i 2"
 openssl x509 -in gen/cert-0-1.pkcs7 -noout 2>/dev/null && fail "pkcs7 file is PEM"
