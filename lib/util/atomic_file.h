@@ -55,12 +55,13 @@ struct atomic_file {
 
 /*
  * Create the temporary beside path, mode `mode` (see AF_LIKE_OLD), and open
- * af->fp on it. flags: enum af_flag values or'ed. EST_ERR_IO on failure.
+ * af->fp on it. flags: enum af_flag values or'ed. EST_ERR_IO on failure
+ * (EST_ERR_NOMEM if no FILE can be had); af is ready for af_abort either way.
  */
 enum est_err af_open(struct atomic_file *af, const char *path, mode_t mode, unsigned flags,
     struct est_error *e);
 
-/* Write data[0..len) to af->fp. */
+/* Write data[0..len) to af->fp (after a successful af_open). */
 enum est_err af_write(struct atomic_file *af, const void *data, size_t len, struct est_error *e);
 
 /* Flush, fsync and close af->fp: the content is on disk, not yet in place. */
