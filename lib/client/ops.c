@@ -9,8 +9,8 @@
  * and yields its binding value; then the CSR is built and posted on the
  * same easy handle, which reuses the connection. If the POST went out on a
  * new connection anyway and was refused -- libest's server closes the
- * connection after every 401, so libcurl's answer to the challenge goes out
- * on a new one -- the credentials are settled on the scheme the server
+ * connection after every 401, so the answer to the challenge goes out on a
+ * new one -- the credentials are settled on the scheme the server
  * offered (cl_settle_auth: sent with the first request from then on, so no
  * 401 comes between), the probe is done again, and the CSR is rebuilt for
  * that connection and sent once more. Every attempt after a 202 starts over

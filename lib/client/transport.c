@@ -14,7 +14,10 @@
  * have credentials for is answered -- by sending that request once more
  * with them, on the same handle (so the same connection), after which they
  * are removed again. So no request carries credentials it was not asked
- * for, and every request asks anew (EST-C-30, EST-C-31).
+ * for, and every request asks anew (EST-C-30, EST-C-31). The answer uses
+ * one scheme, picked here from those offered (Digest before Basic): libcurl
+ * given several would first ask the server again, without credentials, to
+ * choose -- a third request where libest's client makes two.
  *
  * Each answer's headers are watched as they arrive: the TLS connection is
  * live then, so its channel-binding value is read there (libcurl does not
@@ -258,36 +261,70 @@ set_headers(struct est_client *c)
 }
 
 /*
- * Credentials for the schemes a 401 offers; false when we have none of
- * them. Basic and Digest from the user name, Bearer from the token.
+ * The one scheme to answer a 401 with, of those it offers (CL_CH_*): in
+ * libcurl's order, Bearer before Digest before Basic; 0 when we hold
+ * credentials for none of them.
  */
-static bool
-set_credentials(struct est_client *c, unsigned offered)
+static unsigned
+pick_scheme(const struct est_client *c, unsigned offered)
 {
-	long auth = 0;
-	bool ok = true;
-
-	if (c->user != NULL && (offered & (CL_CH_BASIC | CL_CH_DIGEST))) {
-		auth |= (offered & CL_CH_BASIC ? CURLAUTH_BASIC : 0) |
-		    (offered & CL_CH_DIGEST ? CURLAUTH_DIGEST : 0);
-		ok = curl_easy_setopt(c->curl, CURLOPT_USERNAME, c->user) == CURLE_OK &&
-		    curl_easy_setopt(c->curl, CURLOPT_PASSWORD, c->password) == CURLE_OK;
-	}
-	if (c->token != NULL && (offered & CL_CH_BEARER)) {
-		auth |= CURLAUTH_BEARER;
-		ok = ok && curl_easy_setopt(c->curl, CURLOPT_XOAUTH2_BEARER, c->token) == CURLE_OK;
-	}
-	return ok && auth != 0 && curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, auth) == CURLE_OK;
+	if (c->token != NULL && (offered & CL_CH_BEARER))
+		return CL_CH_BEARER;
+	if (c->user == NULL)
+		return 0;
+	return (offered & CL_CH_DIGEST) ? CL_CH_DIGEST : (offered & CL_CH_BASIC);
 }
 
-/* No credentials on the handle: the next request goes out without them. */
-static void
+static const char *
+scheme_name(unsigned scheme)
+{
+	return scheme == CL_CH_BEARER ? "Bearer" : scheme == CL_CH_DIGEST ? "Digest" : "Basic";
+}
+
+/*
+ * Credentials for one scheme (a CL_CH_* from pick_scheme), sent with the
+ * next request. Given one type alone, libcurl sends it at once -- Digest
+ * from the challenge it read during the request before -- where given
+ * several it would ask the server again first.
+ */
+static bool
+set_credentials(struct est_client *c, unsigned scheme)
+{
+	CURL *h = c->curl;
+
+	switch (scheme) {
+	case CL_CH_BEARER:
+		return curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, c->token) == CURLE_OK &&
+		    curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER) == CURLE_OK;
+	case CL_CH_DIGEST:
+	case CL_CH_BASIC:
+		return curl_easy_setopt(h, CURLOPT_USERNAME, c->user) == CURLE_OK &&
+		    curl_easy_setopt(h, CURLOPT_PASSWORD, c->password) == CURLE_OK &&
+		    curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)(scheme == CL_CH_DIGEST ?
+		    CURLAUTH_DIGEST : CURLAUTH_BASIC)) == CURLE_OK;
+	default:
+		return false;
+	}
+}
+
+/*
+ * No credentials on the handle: the next request goes out without them.
+ * The empty user name is none either: no scheme is allowed (CURLAUTH_NONE),
+ * so libcurl sends nothing. It is there because libcurl weighs a 401's
+ * offer only when it has some user name, and then, allowed nothing, drops
+ * it. An offer left standing would outlive the request: libcurl would
+ * repeat a refused Digest answer by itself (a wrong password sent twice,
+ * counted twice) and pass over the next Digest challenge as a duplicate.
+ */
+static bool
 clear_credentials(struct est_client *c)
 {
-	curl_easy_setopt(c->curl, CURLOPT_USERNAME, NULL);
-	curl_easy_setopt(c->curl, CURLOPT_PASSWORD, NULL);
-	curl_easy_setopt(c->curl, CURLOPT_XOAUTH2_BEARER, NULL);
-	curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	CURL *h = c->curl;
+
+	return curl_easy_setopt(h, CURLOPT_USERNAME, "") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_PASSWORD, NULL) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_NONE) == CURLE_OK;
 }
 
 /*
@@ -464,13 +501,13 @@ start_empty_basic(struct est_client *c, const struct cl_response *r)
 void
 cl_settle_auth(struct est_client *c)
 {
-	unsigned pick = (c->offered & CL_CH_DIGEST) ? CL_CH_DIGEST : (c->offered & CL_CH_BASIC);
+	unsigned pick = pick_scheme(c, c->offered & (CL_CH_DIGEST | CL_CH_BASIC));
 
-	if (c->user == NULL || pick == 0 || c->settled == pick)
+	if (pick == 0 || c->settled == pick)
 		return;
 	c->settled = pick;
 	log_debug("HTTP authentication: %s from now on, without waiting for a challenge",
-	    pick == CL_CH_DIGEST ? "Digest" : "Basic");
+	    scheme_name(pick));
 }
 
 /* One curl_easy_perform into r. */
@@ -498,6 +535,7 @@ cl_request_url(struct est_client *c, const char *url, const char *op, const char
 {
 	char what[64];
 	enum est_err rc;
+	unsigned scheme;
 	bool ok;
 
 	memset(r, 0, sizeof(*r));
@@ -514,10 +552,9 @@ cl_request_url(struct est_client *c, const char *url, const char *op, const char
 	if (!ok)
 		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused the request options");
 	log_debug("%s %s", post != NULL ? "POST" : "GET", url);
-	clear_credentials(c);
-	/* This server asked before, and closes the connection after a 401 (ops.c). */
-	if (c->settled != 0 && !set_credentials(c, c->settled))
-		clear_credentials(c);
+	/* A settled server asked before, and closes the connection after a 401 (ops.c). */
+	if (!clear_credentials(c) || (c->settled != 0 && !set_credentials(c, c->settled)))
+		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused the authentication options");
 	if ((rc = perform(c, what, r, e)) != EST_OK || r->status != 401 || c->bootstrap)
 		return rc;
 	c->offered = r->challenges;
@@ -526,14 +563,15 @@ cl_request_url(struct est_client *c, const char *url, const char *op, const char
 		return perform(c, what, r, e);
 	}
 	/* The server passed the TLS checks (else no answer) and asks: answer once. */
-	if (!set_credentials(c, r->challenges)) {
-		clear_credentials(c);
+	if ((scheme = pick_scheme(c, r->challenges)) == 0)
 		return EST_OK;
-	}
-	log_debug("%s: answering the server's challenge", what);
+	if (!set_credentials(c, scheme))
+		return est_fail(e, EST_ERR_INTERNAL, "libcurl refused the authentication options");
+	log_debug("%s: answering the server's challenge with %s", what, scheme_name(scheme));
 	cl_response_clear(r);
 	rc = perform(c, what, r, e);
-	clear_credentials(c);
+	if (!clear_credentials(c) && rc == EST_OK)
+		rc = est_fail(e, EST_ERR_INTERNAL, "libcurl refused the authentication options");
 	return rc;
 }
 

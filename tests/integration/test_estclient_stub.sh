@@ -336,6 +336,55 @@ ok "the Bearer token only in answer to a Bearer challenge, never to the probe (E
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg bearer --auth-token t0k3n
 expect_rc 0 "--auth-token (visible, warned)"
 err_says "warning: --auth-token"
+# One 401, one answer: of the schemes a 401 offers, estclient picks one (Bearer, else
+# Digest, else Basic) and answers with it alone, so libcurl does not ask the server again:
+# two POSTs per enrolment, as libest's client makes, whatever the offer.
+DIG='Digest realm=\"stub\", nonce=\"bm9uY2U\", qop=\"auth\", algorithm=MD5'
+BAS='Basic realm=\"stub\"'
+script offers '{
+ "GET '$W'/both/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
+ "POST '$W'/both/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": "'"$BAS | $DIG"'"}],
+ "POST '$W'/digestfirst/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": "'"$DIG | $BAS"'"}],
+ "POST '$W'/oneline/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": "'"$DIG, $BAS"'"}],
+ "POST '$W'/digest/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": "'"$DIG"'"}],
+ "POST '$W'/basic/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": "'"$BAS"'"}],
+ "POST '$W'/bearer/simpleenroll": [{"status": 200, "headers": {'"$P7"'}, "body_file": "dev.b64", "require_auth": "Bearer realm=\"stub\" | '"$DIG"'"}]
+}'
+# two_posts SCHEME: the log holds a 401'd POST without credentials, then one answer with
+# SCHEME on the same connection, and before them only GETs without credentials.
+two_posts() {
+	python3 - "$T/stub.log" "$1" <<'PY'
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+posts = [r for r in reqs if r["method"] == "POST"]
+assert len(posts) == 2, "%d POSTs, not 2" % len(posts)
+assert all("Authorization" not in r["headers"] for r in reqs[:-1]), "credentials before the answer"
+auth = posts[1]["headers"].get("Authorization", "")
+assert auth.startswith(sys.argv[2] + " "), "answered with %r, not %s" % (auth, sys.argv[2])
+assert posts[0]["conn"] == posts[1]["conn"], "the answer went out on another connection"
+PY
+}
+start_stub offers.json srv.pem srv.key
+for offer in both:Digest digestfirst:Digest oneline:Digest digest:Digest basic:Basic; do
+	: > "$T/stub.log"
+	ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg "${offer%%:*}" \
+	    -u estuser -h estpwd
+	expect_rc 0 "a 401 offering ${offer%%:*}"
+	two_posts "${offer#*:}" || fail "${offer%%:*}: not one 401 and one ${offer#*:} answer"
+	ok "${offer%%:*}: one 401 without credentials, then one ${offer#*:} answer: two POSTs"
+done
+: > "$T/stub.log"
+ec -e -z -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg both -u estuser -h estpwd
+expect_rc 0 "-z, Basic and Digest offered"
+[ "$(stub_field 1 method)" = GET ] || fail "no /cacerts probe"
+two_posts Digest || fail "-z: not one 401 and one Digest answer after the probe"
+ok "-z: the probe and the 401 without credentials, then one Digest answer"
+: > "$T/stub.log"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg bearer --auth-token-file token.txt
+expect_rc 0 "a 401 offering Bearer and Digest, to a token"
+two_posts Bearer || fail "Bearer: not one 401 and one Bearer answer"
+ok "Bearer: one 401 without the token, then one answer with it: two POSTs"
+start_stub pending.json srv.pem srv.key --tls12
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth --auth-token t0k3n
 expect_rc 5 "a Basic challenge is not answered with a Bearer token"
 ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg nochallenge -u estuser -h estpwd
@@ -463,6 +512,15 @@ expect_rc 4 "a server under an unknown CA: only the Explicit TA counts (EST-C-16
 err_says "not trusted"
 [ "$(stub_count)" = 0 ] || fail "a request (and credentials) reached the untrusted server"
 ok "nothing, credentials least of all, reaches an untrusted server (EST-C-31)"
+start_stub offers.json evil.pem evil.key
+: > "$T/stub.log"
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg both -u estuser -h estpwd
+expect_rc 4 "an untrusted server that would offer Basic and Digest"
+[ "$(stub_count)" = 0 ] || fail "a request reached the untrusted server that offers Basic and Digest"
+ec -g -s 127.0.0.1 -p $STUB_PORT -o . --path-seg both --trustanchor no -u estuser -h estpwd
+expect_rc 2 "--trustanchor no with credentials"
+[ "$(stub_count)" = 0 ] || fail "--trustanchor no with credentials reached the server"
+ok "credentials go neither to an untrusted server nor over --trustanchor no"
 issue_tls cnonly ""    # CN=cnonly, no SAN
 openssl req -new -key cnonly.key -subj /CN=127.0.0.1 -out cn.csr
 issue cn.csr cn.pem "extendedKeyUsage=serverAuth"
