@@ -2,7 +2,8 @@
  * The "name:fields" files of TLS-SRP and Bearer tokens (auth/linefile.h):
  * read whole (they are small, at most 1 MiB), walked line by line, and
  * rewritten through util/atomic_file.h, so a reader sees the old file or the
- * new one. Their contents are secrets of a kind (verifiers, token hashes),
+ * new one, under its lock (PATH.tmp), so two estadm runs cannot lose one
+ * another's change. Their contents are secrets of a kind (verifiers, token hashes),
  * so copies are wiped before they are freed.
  */
 #include <errno.h>
@@ -131,10 +132,11 @@ lf_replace(const char *path, lf_line_ok ok, const char *what, const char *name,
 	char *text = NULL;
 	enum est_err rc;
 
-	if ((rc = read_all(path, &text, e)) != EST_OK)
+	/* The lock first: a change made between reading and replacing would be lost. */
+	if ((rc = af_open(&af, path, 0600, AF_LOCK, e)) != EST_OK)
 		return rc;
-	if ((rc = af_open(&af, path, 0600, 0, e)) != EST_OK) {
-		wipe_free(text);
+	if ((rc = read_all(path, &text, e)) != EST_OK) {
+		af_abort(&af);
 		return rc;
 	}
 	cp.out = af.fp;

@@ -33,6 +33,31 @@ TOKEN=$("$ESTADM" -c var/estd.conf token add dev1 2>/dev/null)
 grep_all "^dev1:$(printf %s "$TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)\$" var/tokens || fail "not name:sha256"
 ok "estadm token add|del|list: the token shown once, its SHA-256 kept (mode 0600)"
 
+# Concurrent changes: each is in the file or was refused, none lost.
+for i in $(seq 16); do
+	("$ESTADM" -c var/estd.conf token add "race$i" > "race$i.out" 2>&1; echo $? > "race$i.rc") &
+done
+wait
+made=0
+for i in $(seq 16); do
+	if [ "$(cat "race$i.rc")" = 0 ]; then
+		made=$((made + 1))
+		grep_all "^race$i:" var/tokens || fail "token add race$i said yes but its line is gone (a lost update)"
+	else
+		grep_all 'another update is running' "race$i.out" || fail "token add race$i: $(cat "race$i.out")"
+	fi
+done
+[ "$made" -ge 1 ] || fail "no concurrent token add succeeded"
+touch var/tokens.tmp
+rc=0; "$ESTADM" -c var/estd.conf token add late > late.out 2>&1 || rc=$?
+[ $rc != 0 ] && grep_all 'tokens.tmp exists: another update is running' late.out || fail "a stale lock: $rc $(cat late.out)"
+rm var/tokens.tmp
+"$ESTADM" -c var/estd.conf token add late > /dev/null 2>&1 || fail "token add after the lock was removed"
+for i in $(seq 16); do "$ESTADM" -c var/estd.conf token del "race$i" > /dev/null 2>&1 || true; done
+"$ESTADM" -c var/estd.conf token del late > /dev/null
+[ "$("$ESTADM" -c var/estd.conf token list | tr '\n' ' ')" = "dev1 dev2 " ] || fail "token list after the race"
+ok "16 concurrent token adds: $made made and kept, the others refused (another update is running); none lost"
+
 start_estd
 mkcsr dev
 post() { # URL AUTHZ-HEADER OUT: HTTP status
