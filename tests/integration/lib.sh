@@ -135,6 +135,13 @@ start_estd() {
 # b64d: whitespace-tolerant base64 to DER (the conformance list's helper).
 b64d() { tr -d '\r\n \t' | openssl base64 -d -A; }
 
+# metrics_port: MPORT and M (its /metrics URL) of an estd started with metrics-listen.
+metrics_port() {
+	MPORT=$(awk '$1=="metrics"{print $2}' "$T/ready")
+	[ -n "$MPORT" ] || fail "no metrics port in the ready file"
+	M="http://127.0.0.1:$MPORT/metrics"
+}
+
 # mkcsr NAME [openssl req args...]: NAME.key and NAME.csr (PEM) and NAME.b64 (base64 DER).
 mkcsr() {
 	local name=$1; shift

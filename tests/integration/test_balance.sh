@@ -13,8 +13,7 @@ init_demo
 sed -i 's/^\[server\]$/[server]\nworkers = 2\nmetrics-listen = 127.0.0.1:0/' "$T/var/estd.conf"
 start_estd
 cd "$T"
-MPORT=$(awk '$1=="metrics"{print $2}' ready)
-[ -n "$MPORT" ] || fail "no metrics port in the ready file"
+metrics_port
 
 python3 - "$TLS_PORT" "$HTTP_PORT" "$MPORT" "$TA" > balance.out 2>&1 <<'PY' || fail "$(tail -n 3 balance.out)"
 import re, socket, ssl, sys, time, urllib.request

@@ -14,9 +14,7 @@ sed -i -e 's/^log-level = info/log-level = info\nmetrics-listen = 127.0.0.1:0/' 
 	-e 's/^validity-days = 365/validity-days = 5/' "$T/var/estd.conf"
 start_estd
 cd "$T"
-MPORT=$(awk '$1=="metrics"{print $2}' ready)
-[ -n "$MPORT" ] || fail "no metrics port in the ready file"
-M="http://127.0.0.1:$MPORT/metrics"
+metrics_port
 PK=(-H 'Content-Type: application/pkcs10')
 
 # value NAME{LABELS}: the sample's value in metrics.txt, or "absent".

@@ -9,9 +9,7 @@ init_demo
 sed -i -e 's/^log-level = info/log-level = info\nmetrics-listen = 127.0.0.1:0/' "$T/var/estd.conf"
 start_estd
 cd "$T"
-MPORT=$(awk '$1=="metrics"{print $2}' ready)
-[ -n "$MPORT" ] || fail "no metrics port in the ready file"
-M="http://127.0.0.1:$MPORT/metrics"
+metrics_port
 PK=(-H 'Content-Type: application/pkcs10')
 expect_status 200 "GET /metrics" "$M"
 

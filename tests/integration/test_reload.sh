@@ -13,7 +13,7 @@ cd "$T"
 sed -i 's/^log-level = info/log-level = info\nmetrics-listen = 127.0.0.1:0\ndrain-timeout = 20\nauth-fail-limit = 3\nauth-lockout = 600\nmax-connections-per-address = 6/' var/estd.conf
 cp var/estd.conf base.conf
 start_estd
-MPORT=$(awk '$1=="metrics"{print $2}' ready)
+metrics_port
 hup() {
 	local want=$1 before
 	before=$(grep -c "$want" estd.log || true)
