@@ -182,6 +182,16 @@ int est_serial_normalise(const char *in, char *out, size_t outlen);
 const char *est_serial_shown(const char *serial, char *buf, size_t len);
 
 /*
+ * A principal as estd names it ("user:NAME", "cert:SERIAL", ...), with the
+ * serial of a cert: or ra: principal in est_serial_shown's spelling
+ * whatever spelling it came in ("cert:A3F", "ra:0x0a3f" -> "cert:0A3F",
+ * "ra:0A3F"); other principals are copied as they are. Returns 0 and writes
+ * at most outlen bytes, or -1 when such a serial is not a hex number or the
+ * result does not fit.
+ */
+int est_principal_normalise(const char *in, char *out, size_t outlen);
+
+/*
  * The NID of a DN attribute name people type: CN, serialNumber, UID, E (or
  * emailAddress), O, OU, C, L, ST, DC, SN, GN, title, street, postalCode,
  * pseudonym, name, initials (case-insensitive). NID_undef for anything else.

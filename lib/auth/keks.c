@@ -61,35 +61,22 @@ find(const struct est_keks *k, const char *principal, const unsigned char *id, s
 }
 
 /*
- * A certificate principal as estd names it: the serial as openssl prints it
- * ("cert:0A3F"), whether the file has that form, the store's ("cert:A3F")
- * or another est_serial_normalise takes. Other principals are kept as
- * written. NULL and a reason in *why for a serial that is not one.
+ * A principal as estd names it (est_principal_normalise), so that the file
+ * may give a certificate's serial as openssl prints it ("cert:0A3F"), as
+ * the store keeps it ("cert:A3F") or in another spelling. NULL and a reason
+ * in *why otherwise.
  */
 static char *
 principal_form(const char *who, const char **why)
 {
-	static const char *const kinds[] = { "cert:", "ra:" };
-	char serial[EST_SERIAL_SHOWN_MAX], shown[EST_SERIAL_SHOWN_MAX], *out;
-	size_t len;
+	char buf[LINE_MAX_LEN];
+	char *out;
 
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		len = strlen(kinds[i]);
-		if (strncmp(who, kinds[i], len) != 0)
-			continue;
-		if (est_serial_normalise(who + len, serial, sizeof(serial)) != 0) {
-			*why = "the serial of a cert: or ra: principal is not a hex number";
-			return NULL;
-		}
-		est_serial_shown(serial, shown, sizeof(shown));
-		if ((out = malloc(len + strlen(shown) + 1)) == NULL) {
-			*why = "out of memory";
-			return NULL;
-		}
-		snprintf(out, len + strlen(shown) + 1, "%s%s", kinds[i], shown);
-		return out;
+	if (est_principal_normalise(who, buf, sizeof(buf)) != 0) {
+		*why = "the serial of a cert: or ra: principal is not a hex number";
+		return NULL;
 	}
-	if ((out = strdup(who)) == NULL)
+	if ((out = strdup(buf)) == NULL)
 		*why = "out of memory";
 	return out;
 }

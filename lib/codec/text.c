@@ -258,6 +258,27 @@ est_serial_shown(const char *serial, char *buf, size_t len)
 	return buf;
 }
 
+int
+est_principal_normalise(const char *in, char *out, size_t outlen)
+{
+	static const char *const numbered[] = { "cert:", "ra:" };
+	char serial[EST_SERIAL_SHOWN_MAX], shown[EST_SERIAL_SHOWN_MAX];
+	const char *kind = "";
+	int n;
+
+	for (size_t i = 0; i < sizeof(numbered) / sizeof(numbered[0]); i++) {
+		if (strncmp(in, numbered[i], strlen(numbered[i])) != 0)
+			continue;
+		if (est_serial_normalise(in + strlen(numbered[i]), serial, sizeof(serial)) != 0)
+			return -1;
+		kind = numbered[i];
+		in = est_serial_shown(serial, shown, sizeof(shown));
+		break;
+	}
+	n = snprintf(out, outlen, "%s%s", kind, in);
+	return n >= 0 && (size_t)n < outlen ? 0 : -1;
+}
+
 enum est_err
 est_spki_sha256(EVP_PKEY *key, char out[65], struct est_error *e)
 {

@@ -46,20 +46,10 @@ policy_principal_name(enum policy_principal_kind k)
 bool
 policy_same_principal(const char *a, const char *b)
 {
-	static const char *const numbered[] = { "cert:", "ra:" };
-	char sa[EST_SERIAL_SHOWN_MAX], sb[EST_SERIAL_SHOWN_MAX];
-	size_t len;
+	char na[256], nb[256];
 
-	if (strcmp(a, b) == 0)
-		return true;
-	for (size_t i = 0; i < sizeof(numbered) / sizeof(numbered[0]); i++) {
-		len = strlen(numbered[i]);
-		if (strncmp(a, numbered[i], len) == 0 && strncmp(b, numbered[i], len) == 0)
-			return est_serial_normalise(a + len, sa, sizeof(sa)) == 0 &&
-			    est_serial_normalise(b + len, sb, sizeof(sb)) == 0 &&
-			    strcmp(sa, sb) == 0;
-	}
-	return false;
+	return strcmp(a, b) == 0 || (est_principal_normalise(a, na, sizeof(na)) == 0 &&
+	    est_principal_normalise(b, nb, sizeof(nb)) == 0 && strcmp(na, nb) == 0);
 }
 
 void

@@ -1228,6 +1228,29 @@ serial_normalise(void **state)
 	assert_string_equal(out, "2A");
 }
 
+/* One spelling of a principal's serial; other principals as they are. */
+static void
+principal_normalise(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} good[] = {
+		{"cert:A3F", "cert:0A3F"}, {"cert:0a3f", "cert:0A3F"}, {"ra:0x00:0a:3f", "ra:0A3F"},
+		{"user:a3f", "user:a3f"}, {"ee:dev1", "ee:dev1"}, {"certificate", "certificate"},
+	};
+	char out[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(est_principal_normalise(good[i].in, out, sizeof(out)), 0);
+		assert_string_equal(out, good[i].want);
+	}
+	assert_int_equal(est_principal_normalise("cert:zz", out, sizeof(out)), -1);
+	assert_int_equal(est_principal_normalise("ra:", out, sizeof(out)), -1);
+	assert_int_equal(est_principal_normalise("cert:A3F", out, 9), -1);
+	assert_int_equal(est_principal_normalise("cert:A3F", out, 10), 0);
+}
+
 /* Whole bytes as openssl prints them; est_serial_normalise takes them back. */
 static void
 serial_shown(void **state)
@@ -1651,6 +1674,7 @@ main(void)
 		cmocka_unit_test(serial_text),
 		cmocka_unit_test(serial_normalise),
 		cmocka_unit_test(serial_shown),
+		cmocka_unit_test(principal_normalise),
 		cmocka_unit_test(spki_sha256),
 		cmocka_unit_test(key_describe),
 		cmocka_unit_test(names_typed_by_people),
