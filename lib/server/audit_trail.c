@@ -36,7 +36,7 @@ audit_trail_issued(struct est_req *r, const struct policy_decision *d,
     const struct est_cert_rec *rec, struct est_error *e)
 {
 	struct est_server *srv = r->worker->srv;
-	char max_active[16], serial[EST_SERIAL_SHOWN_MAX], replaced[EST_SERIAL_SHOWN_MAX];
+	char max_active[16], replaced[EST_SERIAL_SHOWN_MAX];
 	const char *fields[2 * 10];
 	size_t n = 0;
 	struct est_error ae = { 0 };
@@ -44,7 +44,7 @@ audit_trail_issued(struct est_req *r, const struct policy_decision *d,
 	if (srv->audit == NULL)
 		return EST_OK;
 #define FIELD(k, v) do { fields[n++] = (k); fields[n++] = (v); } while (0)
-	FIELD("serial", est_serial_shown(rec->serial, serial, sizeof(serial)));
+	FIELD("serial", r->serial);
 	FIELD("subject", rec->subject);
 	if (rec->san[0] != '\0')
 		FIELD("san", rec->san);
@@ -65,7 +65,7 @@ audit_trail_issued(struct est_req *r, const struct policy_decision *d,
 #undef FIELD
 	if (est_audit_append(srv->audit, r->principal, action_of(r->op), fields, n / 2,
 	    &ae) != EST_OK) {
-		log_error("serial %s issued and stored but not handed out: %s", serial, ae.msg);
+		log_error("serial %s issued and stored but not handed out: %s", r->serial, ae.msg);
 		return est_fail(e, EST_ERR_UNAVAILABLE, "the server cannot record this enrolment "
 		    "now; try again later");
 	}

@@ -41,18 +41,20 @@ authn_result_clear(struct authn_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
-/* Checks a presented certificate against the store: on record, same bytes, not revoked. */
+/*
+ * Checks a presented certificate against the store: on record, same bytes,
+ * not revoked. serial in the store's spelling, shown as people read it.
+ */
 static enum est_err
-check_on_record(struct est_req *r, X509 *cert, const char *serial, struct est_error *e)
+check_on_record(struct est_req *r, X509 *cert, const char *serial, const char *shown,
+    struct est_error *e)
 {
 	struct est_cert_rec *rec = NULL;
 	unsigned char *der = NULL;
 	char *issuer;
 	int len;
-	char shown[EST_SERIAL_SHOWN_MAX];
 	enum est_err rc;
 
-	est_serial_shown(serial, shown, sizeof(shown));
 	issuer = est_name_text(X509_get_issuer_name(cert));
 	if (issuer == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
@@ -111,7 +113,7 @@ authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 {
 	time_t now = time(NULL);
 	X509 *peer;
-	char *serial;
+	char *serial, shown[EST_SERIAL_SHOWN_MAX];
 	enum est_err rc;
 
 	if ((peer = r->tls->peer) == NULL)
@@ -133,12 +135,10 @@ authn_client_cert(struct est_req *r, X509 **cert, struct est_error *e)
 	serial = est_serial_text(X509_get0_serialNumber(peer));
 	if (serial == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
-	rc = check_on_record(r, peer, serial, e);
+	est_serial_shown(serial, shown, sizeof(shown));
+	rc = check_on_record(r, peer, serial, shown, e);
 	if (rc == EST_OK) {
-		char shown[EST_SERIAL_SHOWN_MAX];
-
-		snprintf(r->principal, sizeof(r->principal), "cert:%s",
-		    est_serial_shown(serial, shown, sizeof(shown)));
+		snprintf(r->principal, sizeof(r->principal), "cert:%s", shown);
 		*cert = peer;
 	}
 	free(serial);

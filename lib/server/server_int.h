@@ -587,7 +587,8 @@ enum est_err audit_trail_open(struct est_server *srv, struct est_error *e);
 /*
  * Record in the audit log that rec was issued for request r (what: issue,
  * renew or serverkeygen by the operation) under policy decision d (its
- * profile, a code spent, a certificate revoked as replaced, max-active).
+ * profile, a code spent, a certificate revoked as replaced, max-active);
+ * r->serial names rec as people read it (est_serial_shown), set before.
  * EST_ERR_UNAVAILABLE when the line cannot be written: the caller must not
  * hand the certificate out.
  */
