@@ -235,13 +235,6 @@ out:
 enum est_err
 est_crl_write_file(const char *path, const struct est_crl_rec *crl, struct est_error *e)
 {
-	struct atomic_file af;
-	enum est_err rc;
-
 	/* The temporary's name is unique: several threads may publish at once. */
-	if ((rc = af_open(&af, path, 0644, 0, e)) == EST_OK &&
-	    (rc = af_write(&af, crl->der, crl->der_len, e)) == EST_OK)
-		rc = af_commit(&af, AF_REPLACE, e);
-	af_abort(&af);
-	return rc;
+	return af_replace(path, crl->der, crl->der_len, 0644, e);
 }

@@ -170,6 +170,19 @@ af_commit(struct atomic_file *af, enum af_put how, struct est_error *e)
 	return EST_OK;
 }
 
+enum est_err
+af_replace(const char *path, const void *data, size_t len, mode_t mode, struct est_error *e)
+{
+	struct atomic_file af;
+	enum est_err rc;
+
+	if ((rc = af_open(&af, path, mode, 0, e)) == EST_OK &&
+	    (rc = af_write(&af, data, len, e)) == EST_OK)
+		rc = af_commit(&af, AF_REPLACE, e);
+	af_abort(&af);
+	return rc;
+}
+
 void
 af_abort(struct atomic_file *af)
 {

@@ -76,4 +76,11 @@ enum est_err af_commit(struct atomic_file *af, enum af_put how, struct est_error
 /* Close and remove the temporary if it was not committed; idempotent. */
 void af_abort(struct atomic_file *af);
 
+/*
+ * All of the above for one buffer: replace path with data[0..len), mode
+ * `mode`, through a temporary of a unique name (no flags).
+ */
+enum est_err af_replace(const char *path, const void *data, size_t len, mode_t mode,
+    struct est_error *e);
+
 #endif

@@ -21,21 +21,6 @@
 #include "estkit/log.h"
 #include "util/atomic_file.h"
 
-/* Replace path with data, mode mode, atomically. */
-static enum est_err
-replace_file(const char *path, const char *data, size_t len, mode_t mode,
-    struct est_error *e)
-{
-	struct atomic_file af;
-	enum est_err rc;
-
-	if ((rc = af_open(&af, path, mode, 0, e)) == EST_OK &&
-	    (rc = af_write(&af, data, len, e)) == EST_OK)
-		rc = af_commit(&af, AF_REPLACE, e);
-	af_abort(&af);
-	return rc;
-}
-
 /* Whether a private key will be written to the output directory. */
 static bool
 writes_key(const struct cli_opts *o)
@@ -97,7 +82,7 @@ put(const char *path, char *buf, size_t len, mode_t mode, enum est_err rc,
     struct est_error *e)
 {
 	if (rc == EST_OK)
-		rc = replace_file(path, buf, len, mode, e);
+		rc = af_replace(path, buf, len, mode, e);
 	if (buf != NULL)
 		OPENSSL_cleanse(buf, len);
 	free(buf);
