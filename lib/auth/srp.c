@@ -289,9 +289,10 @@ est_srp_tls_enable(SSL_CTX *ctx, const char *ciphers, struct est_srp_server *srv
 	 * No session tickets: a resumed session runs no SRP exchange, yet
 	 * OpenSSL takes its user name from the new ClientHello, so any name
 	 * would pass (found in review; est_srp_peer_user refuses such a session
-	 * too). The listener's session cache is off already.
+	 * too). Nor a session cache, for the same reason.
 	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (srv->fake_verifier_len == 0 && (rc = make_fake_verifier(srv, e)) != EST_OK)
 		return rc;
 	if (!SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) ||

@@ -97,6 +97,15 @@ conn_free(struct conn *c)
 		event_free(c->deadline);
 	http_session_clear(c);
 	tls_facts_clear(&c->tls);
+	/*
+	 * OpenSSL drops from the cache the session of a connection freed
+	 * without our close_notify, as SSL 3.0 asked; since TLS 1.1 an
+	 * unclosed connection need not forbid resumption (RFC 4346 §7.2.1),
+	 * and most clients close first. Only handshakes that finished have a
+	 * session to keep.
+	 */
+	if (c->ssl != NULL && c->state != CONN_HANDSHAKE)
+		SSL_set_shutdown(c->ssl, SSL_get_shutdown(c->ssl) | SSL_SENT_SHUTDOWN);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	if (c->counted)

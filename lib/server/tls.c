@@ -2,10 +2,11 @@
  * TLS for listeners: one SSL_CTX per listener.
  *
  * TLS 1.2 is the floor (RFC 8996), only forward-secret AEAD suites, no
- * renegotiation (EST-G-07), no compression; sessions resume by tickets. Client certificates are checked
- * at the handshake against every CA the server knows (so an unknown issuer
- * gets a TLS alert), except that expiry is left to the EST layer, which then
- * answers 403 with a reason a person can act on rather than a bare alert.
+ * renegotiation (EST-G-07), no compression; sessions resume from a bounded
+ * cache (EST-G-06). Client certificates are checked at the handshake
+ * against every CA the server knows (so an unknown issuer gets a TLS
+ * alert), except that expiry is left to the EST layer, which then answers
+ * 403 with a reason a person can act on rather than a bare alert.
  * A listener with srp = yes also offers TLS-SRP (lib/auth/srp.c), which
  * holds it to TLS 1.2.
  */
@@ -27,6 +28,9 @@
 	"SRP-AES-128-CBC-SHA:!aNULL:!eNULL:!MD5"
 
 static const unsigned char session_ctx_id[] = "estd";
+/* Sessions a listener keeps for resumption (about 10 KiB each with a client certificate). */
+#define TLS_SESSION_CACHE_SIZE 1024
+#define TLS_SESSION_SECONDS 300
 
 /*
  * The only verification errors a handshake lets through: expiry is judged
@@ -143,13 +147,23 @@ tls_listener_ctx(struct est_server *srv, struct est_listener *l, struct est_erro
 	}
 	SSL_CTX_set_session_id_context(ctx, session_ctx_id, sizeof(session_ctx_id) - 1);
 	/*
-	 * Resumption by stateless tickets only (TLS 1.2 and 1.3; the ticket key
-	 * is the SSL_CTX's, shared by the workers): a server-side session cache
-	 * would take the SSL_CTX's lock on every handshake, in every worker,
-	 * and grow with the clients. One ticket per handshake is enough for a
-	 * client that makes one connection at a time.
+	 * Sessions resume from a cache in this process, shared by the workers
+	 * (TLS 1.3: the ticket names a cached session; TLS 1.2: the session
+	 * id). A stateless ticket would carry the session itself, and OpenSSL
+	 * 3.0 makes one by encoding the session, decoding it again and encoding
+	 * the copy: the client certificate's key goes through the decoder
+	 * framework once more, 1.7 M instructions of a full mutual-TLS
+	 * handshake's 11.5 M (docs/performance.md), for a ticket most EST
+	 * clients never use. The cache is bounded (the least recently used
+	 * session goes) and its sessions short-lived: resumption serves a
+	 * client's operations in a row, not its renewal months later. One ticket
+	 * per handshake is enough for a client that makes one connection at a
+	 * time.
 	 */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ctx, TLS_SESSION_CACHE_SIZE);
+	SSL_CTX_set_timeout(ctx, TLS_SESSION_SECONDS);
 	SSL_CTX_set_num_tickets(ctx, 1);
 	if ((rc = load_identity(ctx, lc, e)) != EST_OK) {
 		SSL_CTX_free(ctx);
