@@ -109,18 +109,50 @@ cacerts_body(struct est_alias *a, struct est_error *e)
 	return rc;
 }
 
-/* The alias's csrattrs list, parsed for enforcement and encoded for /csrattrs. */
+static bool
+asks_challenge_password(const struct est_csrattrs *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (OBJ_obj2nid(a->item[i].oid) == NID_pkcs9_challengePassword)
+			return true;
+	return false;
+}
+
+/*
+ * The alias's csrattrs list, parsed for enforcement and encoded for
+ * /csrattrs. An alias that links the CSR to its connection asks for the
+ * challengePassword that carries the binding, listed or not (RFC 7030 §3.5,
+ * EST-S-34), first.
+ */
 static enum est_err
 csrattrs_body(struct est_alias *a, struct est_error *e)
 {
+	const char *list = a->conf->csrattrs;
+	bool linking = a->conf->channel_binding == EST_CB_TLS_UNIQUE;
 	unsigned char *der = NULL;
+	char *with_pw = NULL;
 	size_t derlen;
 	enum est_err rc;
 
-	if (a->conf->csrattrs == NULL)
+	if (list == NULL && !linking)
 		return EST_OK;
-	if ((rc = est_csrattrs_parse(a->conf->csrattrs, &a->csrattrs, e)) != EST_OK ||
-	    (rc = est_csrattrs_encode(a->csrattrs, &der, &derlen, e)) != EST_OK)
+	if ((rc = est_csrattrs_parse(list != NULL ? list : "challengePassword", &a->csrattrs,
+	    e)) != EST_OK)
+		return rc;
+	if (linking && !asks_challenge_password(a->csrattrs)) {
+		est_csrattrs_free(a->csrattrs);
+		a->csrattrs = NULL;
+		size_t n = sizeof("challengePassword, ") + strlen(list);
+
+		if ((with_pw = malloc(n)) == NULL)
+			return est_fail(e, EST_ERR_NOMEM, "out of memory");
+		snprintf(with_pw, n, "challengePassword, %s", list);
+		rc = est_csrattrs_parse(with_pw, &a->csrattrs, e);
+		free(with_pw);
+		if (rc != EST_OK)
+			return rc;
+	}
+	if ((rc = est_csrattrs_encode(a->csrattrs, &der, &derlen, e)) != EST_OK)
 		return rc;
 	rc = est_b64_encode(der, derlen, true, &a->csrattrs_body, &a->csrattrs_len, e);
 	OPENSSL_free(der);

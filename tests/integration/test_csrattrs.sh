@@ -18,6 +18,14 @@ server-keygen = yes
 server-keygen-key = from-csr
 csrattrs = challengePassword, ecPublicKey:P-256, ecdsa-with-SHA256, extensionRequest:subjectAltName
 csrattrs-enforce = yes
+[alias linked]
+channel-binding = tls-unique
+[alias linkedlist]
+channel-binding = tls-unique
+csrattrs = ecPublicKey:P-256, ecdsa-with-SHA256
+[alias linkedpw]
+channel-binding = tls-unique
+csrattrs = ecdsa-with-SHA256, challengePassword
 EOF
 start_estd
 AUTH=(--anyauth -u estuser:estpwd)
@@ -41,6 +49,21 @@ expect_status 405 "POST /csrattrs (EST-S-06)" "$EST/csrattrs" -X POST --data x
 expect_status 200 "the strict alias's /csrattrs" "$EST/strict/csrattrs"
 curl -s --cacert "$TA" "$EST/strict/csrattrs" | b64d | openssl asn1parse -inform DER | grep_all ':challengePassword' \
     || fail "strict list lacks challengePassword (EST-S-34)"
+
+# An alias that links the CSR to its TLS connection asks for the challengePassword
+# that carries the binding, listed or not (EST-S-34, EST-S-94); once.
+attrs() { curl -s --cacert "$TA" "$EST/$1/csrattrs" | b64d | openssl asn1parse -inform DER; }
+attrs linked > linked.txt
+[ "$(grep -c ':challengePassword' linked.txt)" = 1 ] ||
+	fail "a linking alias without csrattrs does not ask for challengePassword: $(cat linked.txt)"
+attrs linkedlist > linkedlist.txt
+for want in ':challengePassword' ':id-ecPublicKey' ':prime256v1' ':ecdsa-with-SHA256'; do
+	grep_all "$want" linkedlist.txt || fail "linking alias with a list lacks $want: $(cat linkedlist.txt)"
+done
+attrs linkedpw > linkedpw.txt
+[ "$(grep -c ':challengePassword' linkedpw.txt)" = 1 ] ||
+	fail "challengePassword listed and linked: not once: $(cat linkedpw.txt)"
+ok "a linking alias's /csrattrs asks for challengePassword, with or without its own list, once (EST-S-34, EST-S-94)"
 
 # Enforcement (EST-S-47): each CSR lacks one thing; the 400 says which.
 cfg() { printf '[req]\ndistinguished_name=d\nattributes=a\nprompt=no\n[d]\nCN=dev\n[a]\n%s\n' "$1"; }
