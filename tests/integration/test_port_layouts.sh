@@ -24,11 +24,22 @@ ADM=("$ESTADM" -c var/1-port.conf)
 "${ADM[@]}" ee add --username 1234.primekey.com --dn "CN=1234.primekey.com,O=PrimeKey,C=SE" \
     --alias estvendor --password - <<< x >/dev/null
 
+# Client certificates (EST-G-05): the handshake asks for one (CertificateRequest, naming the
+# CAs it accepts), and a client that has none declines and still enrols below.
+echo | openssl s_client -connect 127.0.0.1:$PORT -tls1_2 -CAfile "$TA" 2>/dev/null > sclient.txt || true
+grep_all -A3 '^Acceptable client certificate CA names' sclient.txt || fail "no CertificateRequest (EST-G-05)"
+ca_cn=$(openssl x509 -in "$TA" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= //p')
+sed -n '/^Acceptable client certificate CA names/,/^Client Certificate Types/p' sclient.txt \
+    | grep_all -F "CN = $ca_cn" || fail "the CertificateRequest does not name the CA \"$ca_cn\""
+echo | openssl s_client -connect 127.0.0.1:$PORT -tls1_3 -CAfile "$TA" 2>/dev/null \
+    | grep_all '^Acceptable client certificate CA names' || fail "no CertificateRequest on TLS 1.3 (EST-G-05)"
+ok "the single port asks for a client certificate, naming its CAs (EST-G-05)"
+
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout one.key \
     -config <(printf '[req]\nprompt=no\ndistinguished_name=dn\nattributes=a\n[dn]\nCN=one\n[a]\nchallengePassword=onecode\n') \
     -outform DER -out one.der 2>/dev/null
 status=$(curl -s -o one.p7 -w '%{http_code}' --cacert "$TA" "${PK[@]}" --data-binary @one.der "$URL/simpleenroll")
-[ "$status" = 200 ] || fail "enrolment without a client certificate on the single port gave $status"
+[ "$status" = 200 ] || fail "enrolment without a client certificate on the single port gave $status (EST-G-05)"
 p7_to_pem one.p7 one.pem
 status=$(curl -s -o renew.p7 -w '%{http_code}' --cacert "$TA" --cert one.pem --key one.key "${PK[@]}" \
     --data-binary @one.der "$URL/simplereenroll")
