@@ -162,8 +162,25 @@ corrupt ec.b64 > bad.b64
 [ "$(keygen bad.b64 bad.out "${AUTH[@]}" "$EST/serverkeygen")" = 200 ] || fail "broken CSR signature refused: $(cat bad.out)"
 ok "a CSR whose signature does not verify is accepted (EST-S-61)"
 
-expect_status 401 "serverkeygen without credentials (EST-S-21)" "$EST/serverkeygen" \
+expect_status 401 "serverkeygen without credentials (EST-S-21, EST-S-62)" "$EST/serverkeygen" \
     -H 'Content-Type: application/pkcs10' --data-binary @ec.b64
+# A key travels only to an authenticated client over TLS (EST-S-62): not over plain HTTP, with
+# or without credentials (the suites TLS may use are test_errors' EST-G-03).
+expect_status 403 "serverkeygen over plain HTTP (EST-S-62)" "http://127.0.0.1:$HTTP_PORT/.well-known/est/serverkeygen" \
+    -H 'Content-Type: application/pkcs10' --data-binary @ec.b64 "${AUTH[@]}"
+# Errors are 4xx with a one-line text/plain reason, never a body that looks like a key (EST-S-71).
+for st in 401 501; do
+	case $st in
+	401) args=("$EST/serverkeygen") ;;
+	501) args=("${AUTH[@]}" "$EST/nokeygen/serverkeygen") ;;
+	esac
+	curl -s -D err.h -o err.txt --cacert "$TA" -H 'Content-Type: application/pkcs10' --data-binary @ec.b64 "${args[@]}"
+	tr -d '\r' < err.h | grep_all "^HTTP/[0-9.]* $st" || fail "serverkeygen error: $(head -1 err.h)"
+	tr -d '\r' < err.h | grep_all -i '^Content-Type: text/plain' || fail "the $st is not text/plain (EST-S-71)"
+	[ "$(wc -l < err.txt)" = 1 ] || fail "the $st's reason is not one line: $(cat err.txt)"
+	if grep -qi 'multipart\|BEGIN' err.txt err.h; then fail "the $st carries a key or certificate"; fi
+done
+ok "serverkeygen's 401 and 501 carry a one-line text/plain reason (EST-S-71)"
 expect_status 501 "alias without server-keygen (EST-S-60)" "$EST/nokeygen/serverkeygen" \
     -H 'Content-Type: application/pkcs10' --data-binary @ec.b64 "${AUTH[@]}"
 expect_status 405 "GET /serverkeygen" "$EST/serverkeygen"
