@@ -22,20 +22,29 @@ PY=(python3 "$ESTKIT_SRC/tests/integration/tls_unique_enroll.py" "$TA" "$TLS_POR
 
 got=$("${PY[@]}" same)
 [ "$got" = 200 ] || fail "CSR linked to its own connection gave $got (EST-S-32)"
-ok "tls-unique of the same connection in challengePassword: enrolled (EST-S-32, EST-S-35)"
+ok "tls-unique of the same connection in challengePassword: enrolled (EST-S-30, EST-S-32, EST-S-35)"
 
 got=$("${PY[@]}" resumed)
 [ "$got" = 200 ] || fail "CSR linked to its resumed connection gave $got (EST-S-35)"
-ok "tls-unique of a resumed connection (the server's Finished): enrolled (EST-S-35)"
+ok "tls-unique of a resumed connection (the server's Finished): enrolled (EST-S-35, EST-G-06)"
 
 got=$("${PY[@]}" other)
 [ "$got" = 403 ] || fail "CSR linked to another connection gave $got"
 grep -q "not this TLS connection's channel binding" estd.log || fail "the log does not say why"
-ok "tls-unique of another connection: refused (EST-S-32)"
+ok "tls-unique of another connection: refused (EST-S-30, EST-S-32)"
 
 got=$("${PY[@]}" suffixed)
 [ "$got" = 403 ] || fail "the right tls-unique with one more character gave $got"
 ok "the right tls-unique with a character appended: refused, no prefix match (EST-S-36)"
+
+# TLS 1.3 has no tls-unique (CB-02): the Finished-based value of the very connection that
+# carries the CSR (44 characters there, as long as the exporter's) does not link it.
+refusals=$(grep -c "not this TLS connection's channel binding" estd.log)
+got=$("${PY[@]}" finished13)
+[ "$got" = 403 ] || fail "TLS 1.3 with the connection's own Finished value gave $got (CB-02)"
+[ "$(grep -c "not this TLS connection's channel binding" estd.log)" = $((refusals + 1)) ] \
+    || fail "the log does not say why"
+ok "TLS 1.3: the Finished-based tls-unique of the same connection is refused (CB-02)"
 
 # TLS 1.3 (CB-05): base64 of the RFC 9266 tls-exporter value, from openssl
 # s_client's -keymatexport, on the connection that then carries the POST.
@@ -58,7 +67,8 @@ exec 3>&-
 wait $S13 || true
 grep -q '^HTTP/1.1 200' out13 || fail "TLS 1.3 enrolment with the tls-exporter value: $(grep '^HTTP' out13)"
 [ ${#cb} = 44 ] || fail "the exporter value is not 44 characters of base64"
-ok "TLS 1.3: the 44-character tls-exporter value links the CSR (CB-01, CB-05)"
+# It rides in challengePassword like tls-unique: no CSR attribute OID is invented (CB-04).
+ok "TLS 1.3: the 44-character tls-exporter value in challengePassword links the CSR (CB-01, CB-04, CB-05)"
 
 # TLS 1.3 with the exporter value of another connection: refused.
 printf '[req]\nprompt = no\ndistinguished_name = dn\nattributes = a\n[dn]\nCN = bound13b\n[a]\nchallengePassword = %s\n' \

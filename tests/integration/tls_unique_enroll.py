@@ -3,13 +3,18 @@
 # resumed from an earlier session ("resumed": the server's Finished counts),
 # or a connection made before ("other"); "suffixed" is this connection's
 # value with one character more (a prefix match must not pass, EST-S-36).
+# "finished13" connects with TLS 1.3 and sends the Finished-based value that
+# tls-unique would be there, which TLS 1.3 does not define (CB-02).
 # Prints the HTTP status.
-# Usage: tls_unique_enroll.py CAFILE PORT PATH USER:PASS DIR same|resumed|other|suffixed
+# Usage: tls_unique_enroll.py CAFILE PORT PATH USER:PASS DIR same|resumed|other|suffixed|finished13
 import base64, http.client, os, socket, ssl, subprocess, sys
 
 cafile, port, path, cred, work, which = sys.argv[1:7]
 ctx = ssl.create_default_context(cafile=cafile)
-ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+if which == "finished13":
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+else:
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
 
 def connect(session=None):
     return ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))),
@@ -24,7 +29,10 @@ if which == "resumed":
     if not sock.session_reused:
         sys.exit("the TLS session was not resumed")
 source = connect() if which == "other" else sock
-cb = base64.b64encode(source.get_channel_binding("tls-unique")).decode()
+finished = source.get_channel_binding("tls-unique")
+if which == "finished13" and (sock.version() != "TLSv1.3" or not finished):
+    sys.exit("no TLS 1.3 Finished value: %s" % sock.version())
+cb = base64.b64encode(finished).decode()
 if which == "suffixed":
     cb += "X"
 conf = os.path.join(work, "cb.conf")
