@@ -29,9 +29,12 @@ parse_csr(struct est_req *r, X509_REQ **out, struct est_error *e)
 	return est_csr_from_body(body, len, out, e);
 }
 
-/* Proof of possession, what /csrattrs asks for, channel binding (the key is policy's). */
+/*
+ * Proof of possession, what /csrattrs asks for, channel binding (the key is
+ * policy's); by_ra: the client is an RA, which checked the binding itself.
+ */
 static enum est_err
-check_csr(struct est_req *r, X509_REQ *csr, struct est_error *e)
+check_csr(struct est_req *r, X509_REQ *csr, bool by_ra, struct est_error *e)
 {
 	enum est_err rc;
 
@@ -39,7 +42,7 @@ check_csr(struct est_req *r, X509_REQ *csr, struct est_error *e)
 	    (r->alias->conf->csrattrs_enforce &&
 	    (rc = est_csrattrs_check(r->alias->csrattrs, csr, true, e)) != EST_OK))
 		return rc;
-	return authn_check_binding(r, csr, e);
+	return authn_check_binding(r, csr, by_ra, e);
 }
 
 void
@@ -55,7 +58,7 @@ h_simpleenroll(struct est_req *r)
 	rc = authn_enroll(r, csr, &res, &e);
 	if (csr == NULL && rc == EST_OK)
 		e = csr_err;
-	else if (rc == EST_OK && (rc = check_csr(r, csr, &e)) == EST_OK)
+	else if (rc == EST_OK && (rc = check_csr(r, csr, res.who.kind == PRINCIPAL_RA, &e)) == EST_OK)
 		rc = policy_for_request(r, POLICY_ENROLL, &res.who, csr, NULL, &d, &e);
 	if (rc != EST_OK || csr == NULL)
 		http_fail(r, &e);
@@ -76,7 +79,7 @@ h_simplereenroll(struct est_req *r)
 	X509_REQ *csr = NULL;
 
 	if (authn_client_cert(r, &cert, &e) != EST_OK || parse_csr(r, &csr, &e) != EST_OK ||
-	    check_csr(r, csr, &e) != EST_OK) {
+	    check_csr(r, csr, false, &e) != EST_OK) {
 		http_fail(r, &e);
 		goto out;
 	}

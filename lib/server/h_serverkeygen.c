@@ -69,14 +69,14 @@ parse_keygen_csr(struct est_req *r, struct keygen *kg, struct est_error *e)
  * key-types).
  */
 static enum est_err
-check_keygen_csr(struct est_req *r, struct keygen *kg, struct est_error *e)
+check_keygen_csr(struct est_req *r, struct keygen *kg, bool by_ra, struct est_error *e)
 {
 	enum est_err rc;
 
 	if (r->alias->conf->csrattrs_enforce && (rc = est_csrattrs_check(r->alias->csrattrs,
 	    kg->csr, key_from_csr(r->alias->conf), e)) != EST_OK)
 		return rc;
-	if ((rc = authn_check_binding(r, kg->csr, e)) != EST_OK)
+	if ((rc = authn_check_binding(r, kg->csr, by_ra, e)) != EST_OK)
 		return rc;
 	return est_csr_keyreq(kg->csr, &kg->keyreq, e);
 }
@@ -260,7 +260,7 @@ serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res,
 		*e = csr_err;
 		return csr_err.code;
 	}
-	if ((rc = check_keygen_csr(r, kg, e)) != EST_OK || (rc = choose_recipient(r, kg, e)) != EST_OK ||
+	if ((rc = check_keygen_csr(r, kg, res->who.kind == PRINCIPAL_RA, e)) != EST_OK || (rc = choose_recipient(r, kg, e)) != EST_OK ||
 	    (rc = policy_for_request(r, POLICY_SERVERKEYGEN, &res->who, kg->csr, NULL, &kg->d,
 	    e)) != EST_OK)
 		return rc;

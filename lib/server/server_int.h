@@ -646,8 +646,13 @@ bool alias_requires_challenge_password(const struct est_alias *a);
  * channel-binding = tls-unique (EST_OK otherwise): the CSR's
  * challengePassword must be exactly base64(tls-unique) of this connection
  * on TLS 1.2, base64(tls-exporter) on TLS 1.3 (CB-05). EST_ERR_FORBIDDEN.
+ * With by_ra (the client is an RA certificate, RFC 7030 §3.7, EST-S-38)
+ * the CSR comes from the RA's client, linked to that client's connection
+ * with the RA, which checked it: the value must be there, and is not
+ * compared with this connection's.
  */
-enum est_err authn_check_binding(struct est_req *r, X509_REQ *csr, struct est_error *e);
+enum est_err authn_check_binding(struct est_req *r, X509_REQ *csr, bool by_ra,
+    struct est_error *e);
 
 /*
  * The TLS client certificate of this request, verified against the alias's

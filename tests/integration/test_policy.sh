@@ -41,6 +41,14 @@ authentication = certificate
 profile = tls-client
 dns-names = *.narrow.example
 
+# An RA alias that links CSRs to the connection (RFC 7030 §3.5): the RA's clients linked
+# theirs to their connections with the RA, not to the RA's with estd (§3.7, EST-S-38).
+[alias linkedra]
+mode = ra
+authentication = certificate
+profile = tls-client
+channel-binding = tls-unique
+
 # Approval shows and issues the policy's names: this profile drops the CSR's SAN.
 [alias held]
 authentication = http
@@ -236,6 +244,30 @@ rc=0; "${ADM[@]}" cert ra --dn "CN=ra-held" --out raheld --alias held > raheld.o
 [ $rc = 1 ] && grep_all 'alias held has no certificate authentication' raheld.out && [ ! -e raheld.key ] ||
     fail "cert ra for an alias without certificate authentication: exit $rc, $(cat raheld.out)"
 ok "estadm cert ra refuses an alias where an RA certificate could not act"
+
+# RA policy for linking (EST-S-38): an RA forwards CSRs its clients linked to their own
+# connections with it, so their challengePassword is not this connection's; it must be there.
+"${ADM[@]}" cert ra --dn "CN=ra-linked,O=ACME" --out ralinked --alias linkedra >/dev/null ||
+    fail "estadm cert ra --alias linkedra"
+# pwcsr NAME PASSWORD DN-LINE...: NAME.key, NAME.b64 with that challengePassword
+pwcsr() {
+	local name=$1 pw=$2; shift 2
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$name.key" -outform DER \
+	    -out "$name.der" -config <(printf '[req]\nprompt=no\ndistinguished_name=d\nattributes=a\n[a]\n'
+	    printf 'challengePassword=%s\n[d]\n' "$pw"; printf '%s\n' "$@") 2>/dev/null || fail "openssl req $name"
+	openssl base64 -in "$name.der" -out "$name.b64"
+}
+pwcsr linked "+rrCir/7+EYu50T4" CN=linked.acme.org
+enrol linked linked.b64 "$MEST/linkedra/simpleenroll" --cert ralinked.pem --key ralinked.key
+ok "an RA certificate forwards a CSR linked to its client's connection (EST-S-38)"
+csr unlinked "/CN=unlinked.acme.org"
+refused 403 "links the CSR to the TLS connection" "an RA forwards a CSR without linking (EST-S-38)" \
+    "$MEST/linkedra/simpleenroll" unlinked.b64 --cert ralinked.pem --key ralinked.key
+# Not an RA here: an RA certificate of another alias is an ordinary certificate, which links its
+# own CSR to its own connection; another connection's value is refused.
+pwcsr notra "+rrCir/7+EYu50T4" CN=ra-narrow O=ACME
+refused 403 "not this TLS connection's channel binding" "a non-RA certificate with another session's linking (EST-S-38)" \
+    "$MEST/linkedra/simpleenroll" notra.b64 --cert ranarrow.pem --key ranarrow.key
 
 csr viaext "/CN=sensor8.acme.org" -addext "subjectAltName=DNS:sensor8.acme.org"
 enrol viaext viaext.b64 "$MEST/viara/simpleenroll" --cert xra.pem --key xra.key

@@ -186,19 +186,24 @@ test_binding_from_facts(void **state)
 	struct est_error e = { 0 };
 	struct est_req r = { 0 };
 	X509_REQ *right = csr_with("c2VjcmV0LWJpbmRpbmc="), *prefix = csr_with("c2VjcmV0LWJpbmRpbmc");
+	X509_REQ *none = csr_with(NULL);
 
 	w->aconf.channel_binding = EST_CB_TLS_UNIQUE;
 	r.alias = &w->alias;
 	r.tls = &w->tls;
 	w->tls.tls = true;
 	snprintf(w->tls.binding, sizeof(w->tls.binding), "c2VjcmV0LWJpbmRpbmc=");
-	assert_int_equal(authn_check_binding(&r, right, &e), EST_OK);
-	assert_int_equal(authn_check_binding(&r, prefix, &e), EST_ERR_FORBIDDEN);
+	assert_int_equal(authn_check_binding(&r, right, false, &e), EST_OK);
+	assert_int_equal(authn_check_binding(&r, prefix, false, &e), EST_ERR_FORBIDDEN);
+	/* An RA forwards its client's value, linked to another connection; it must be there (EST-S-38). */
+	assert_int_equal(authn_check_binding(&r, prefix, true, &e), EST_OK);
+	assert_int_equal(authn_check_binding(&r, none, true, &e), EST_ERR_FORBIDDEN);
 	w->tls.binding[0] = '\0'; /* a connection without a value */
-	assert_int_equal(authn_check_binding(&r, right, &e), EST_ERR_FORBIDDEN);
+	assert_int_equal(authn_check_binding(&r, right, false, &e), EST_ERR_FORBIDDEN);
 	assert_non_null(strstr(e.msg, "no channel-binding value"));
 	X509_REQ_free(right);
 	X509_REQ_free(prefix);
+	X509_REQ_free(none);
 }
 
 int
