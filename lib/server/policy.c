@@ -270,17 +270,22 @@ check_renewal(const struct policy_input *in, X509 *cert, struct est_error *e)
 	bool csn;
 	enum est_err rc;
 
-	/* The same names in another RDN order are the same subject (as EJBCA sees it). */
-	if (!est_name_equal_unordered(X509_get_subject_name(cert), X509_REQ_get_subject_name(in->csr))) {
+	/*
+	 * ChangeSubjectName first: with it the names may differ (EST-S-54), and
+	 * what refuses them is this policy. Never on renewal: one device must not
+	 * take another's identity. The same names in another RDN order are the
+	 * same subject (as EJBCA sees it).
+	 */
+	if ((rc = est_csr_change_subject_name(in->csr, &csn, &old, e)) != EST_OK) {
+		;
+	} else if (csn) {
+		rc = est_fail(e, EST_ERR_FORBIDDEN, "ChangeSubjectName is not honoured on renewal");
+	} else if (!est_name_equal_unordered(X509_get_subject_name(cert),
+	    X509_REQ_get_subject_name(in->csr))) {
 		a = est_name_text(X509_REQ_get_subject_name(in->csr));
 		b = est_name_text(X509_get_subject_name(cert));
 		rc = est_fail(e, EST_ERR_FORBIDDEN, "CSR subject \"%s\" differs from the "
 		    "certificate's \"%s\"", a != NULL ? a : "?", b != NULL ? b : "?");
-	} else if ((rc = est_csr_change_subject_name(in->csr, &csn, &old, e)) != EST_OK) {
-		;
-	} else if (csn) {
-		/* Never on renewal: one device must not take another's identity. */
-		rc = est_fail(e, EST_ERR_FORBIDDEN, "ChangeSubjectName is not honoured on renewal");
 	} else if ((rc = est_csr_get_san(in->csr, &got, e)) != EST_OK) {
 		;
 	} else if (!est_san_equal(want, got)) {

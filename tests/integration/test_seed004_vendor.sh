@@ -117,9 +117,18 @@ expect_status 403 "renewal with another subject" "$VEST/simplereenroll" \
     --cert device-new-cert.pem --key device-new.key "${PK[@]}" --data @other.b64
 "$CSN" other.key "CN=1234.primekey.com,O=PrimeKey,C=SE" "CN=1234.primekey.com,O=PrimeKey,C=SE" csn-renew.der
 openssl base64 -in csn-renew.der -out csn-renew.b64 -e
-expect_status 403 "ChangeSubjectName on renewal" "$VEST/simplereenroll" \
+expect_status 403 "ChangeSubjectName on renewal (EST-S-54)" "$VEST/simplereenroll" \
     --cert device-new-cert.pem --key device-new.key "${PK[@]}" --data @csn-renew.b64
 grep -q 'ChangeSubjectName is not honoured on renewal' estd.log || fail "log does not say why"
+# With ChangeSubjectName the names may differ (EST-S-54): the refusal is the policy on the
+# attribute, not the names' difference.
+"$CSN" other.key "CN=5678.primekey.com,O=PrimeKey,C=SE" "CN=1234.primekey.com,O=PrimeKey,C=SE" csn-renew2.der
+openssl base64 -in csn-renew2.der -out csn-renew2.b64 -e
+n=$(grep -c 'ChangeSubjectName is not honoured on renewal' estd.log)
+expect_status 403 "ChangeSubjectName on renewal, to another subject (EST-S-54)" "$VEST/simplereenroll" \
+    --cert device-new-cert.pem --key device-new.key "${PK[@]}" --data @csn-renew2.b64
+[ "$(grep -c 'ChangeSubjectName is not honoured on renewal' estd.log)" = $((n + 1)) ] \
+    || fail "the refusal is not the policy on ChangeSubjectName: $(tail -n 1 estd.log)"
 
 # ChangeSubjectName on a first vendor enrolment: honoured where allowed, to the subject
 # registered to the end entity the vendor certificate names (issue 9).
@@ -132,7 +141,7 @@ grep -q 'ChangeSubjectName is not honoured on renewal' estd.log || fail "log doe
 # end entity, one registered to nobody, and an old subject that is not the vendor certificate's.
 "$CSN" other.key "CN=renamed.primekey.com,O=PrimeKey,C=SE" - csn-empty.der
 openssl base64 -in csn-empty.der -out csn-empty.b64 -e
-expect_status 400 "an empty ChangeSubjectName" "$VEST/simpleenroll" \
+expect_status 400 "an empty ChangeSubjectName (ASN-04)" "$VEST/simpleenroll" \
     --cert vendor-cert.pem --key vendor-key.pem "${PK[@]}" --data @csn-empty.b64
 grep -q 'ChangeSubjectName must hold a subject' estd.log || fail "log does not say why"
 "$CSN" other.key "CN=dev-b,O=Victim" "CN=1234.primekey.com,O=PrimeKey,C=SE" csn-victim.der
@@ -164,7 +173,13 @@ status=$(curl -s -o csn.p7 -w '%{http_code}' --cacert "$TA" --cert vendor-cert.p
 [ "$status" = 200 ] || fail "ChangeSubjectName enrolment gave $status: $(cat csn.p7)"
 p7_to_pem csn.p7 csn.pem
 openssl x509 -in csn.pem -noout -subject | grep_all 'CN = renamed.primekey.com' || fail "subject not changed"
-ok "ChangeSubjectName honoured where allowed (RFC 7030 §4.2.1)"
+ok "ChangeSubjectName honoured where allowed (RFC 7030 §4.2.1, EST-S-45, ASN-04)"
+
+# Other principals: a policy refusal (403), never a 5xx (EST-S-45). An HTTP user gets the CSR's
+# names under the name rules already, and a certificate only its own.
+expect_status 403 "ChangeSubjectName from an HTTP user (EST-S-45)" "$EST/simpleenroll" \
+    -u estuser:estpwd "${PK[@]}" --data @csn.b64
+grep -q 'ChangeSubjectName is honoured only for vendor certificates' estd.log || fail "log does not say why"
 
 # ... and refused where not (alias othervendor), with an otherwise good vendor certificate.
 "$CSN" other/valid.key "CN=renamed,O=PrimeKey,C=SE" "CN=other-device,O=PrimeKey,C=SE" csn2.der
