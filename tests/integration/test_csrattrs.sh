@@ -40,7 +40,7 @@ for want in 'OBJECT *:id-ecPublicKey' 'OBJECT *:prime256v1' 'OBJECT *:ecdsa-with
     'OBJECT *:Extension Request' 'OBJECT *:X509v3 Subject Alternative Name'; do
 	grep -Eq "$want" asn1.txt || fail "asn1parse lacks $want: $(cat asn1.txt)"
 done
-[ "$(grep -c 'Extension Request' asn1.txt)" = 1 ] || fail "more than one extensionRequest (EST-S-95)"
+[ "$(grep -c 'Extension Request' asn1.txt)" = 1 ] || fail "more than one extensionRequest (EST-S-95, EST-E-05)"
 head -1 asn1.txt | grep_all 'cons: SEQUENCE' || fail "not a SEQUENCE"
 ok "demo /csrattrs: application/csrattrs, base64 DER CsrAttrs that asn1parse decodes (EST-S-91, EST-S-93, EST-S-95)"
 

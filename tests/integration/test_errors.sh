@@ -11,7 +11,7 @@ AUTH=(-u estuser:estpwd --anyauth)
 PK=(-H 'Content-Type: application/pkcs10')
 
 # Operations live under the well-known prefix, and nowhere else (EST-S-01).
-expect_status 200 "/cacerts under /.well-known/est/ (EST-S-01)" "$EST/cacerts"
+expect_status 200 "/cacerts under /.well-known/est/, never 204 (EST-S-01, EST-S-16)" "$EST/cacerts"
 expect_status 404 "a prefix one letter longer (EST-S-01)" "https://127.0.0.1:$TLS_PORT/.well-known/estx/cacerts"
 expect_status 404 "an operation without the prefix (EST-S-01)" "https://127.0.0.1:$TLS_PORT/cacerts"
 expect_status 404 "a dot segment out of the prefix and back (EST-S-01)" \
@@ -81,9 +81,11 @@ expect_status 415 "wrong Content-Type (EST-S-07)" "$EST/simpleenroll" -H 'Conten
 expect_status 405 "GET /simpleenroll" "$EST/simpleenroll"
 curl -s -D - -o /dev/null --cacert "$TA" -X POST "$EST/cacerts" | grep_all -i '^Allow: GET' || fail "405 without Allow"
 expect_status 405 "POST /cacerts" "$EST/cacerts" -X POST
-expect_status 404 "unknown alias" "$EST/nosuchlabel/cacerts"
+expect_status 404 "unknown alias: no CA for that label (EST-S-16)" "$EST/nosuchlabel/cacerts"
 expect_status 404 "two labels" "$EST/a/b/cacerts"
 expect_status 404 "unknown operation" "$EST/nosuchop"
+# RFC 8295's extra paths (EST-X-01) are not offered: an unknown operation, as any other.
+expect_status 404 "RFC 8295 package availability list, not offered (EST-X-01)" "$EST/pal"
 expect_status 404 "label named like an operation (EST-S-04)" "$EST/cacerts/cacerts"
 expect_status 404 "outside /.well-known/est" "https://127.0.0.1:$TLS_PORT/index.html"
 expect_status 200 "the default alias by its name (EST-S-03)" "$EST/est/cacerts"

@@ -127,15 +127,16 @@ got=$(code "$MEST/cacerts") || true
 ok "require-client listener refuses a handshake without certificate"
 
 # A client certificate authenticates /simpleenroll too (EST-S-25), no HTTP auth round trip,
-# for its own subject and SAN only (issue 9: other names need an RA certificate).
+# for its own subject and SAN only (issue 9: other names need an RA certificate). That is
+# estd's policy for the extra certificates of EST-S-46.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout same.key -subj /CN=dev \
     -addext "subjectAltName=DNS:dev.example,IP:10.0.0.7" -outform DER 2>/dev/null | openssl base64 > same.b64
 status=$(curl -s -o second.p7 -w '%{http_code}' --cacert "$TA" "${CERT[@]}" "${PK[@]}" \
     --data-binary @same.b64 "$MEST/simpleenroll")
 [ "$status" = 200 ] || fail "simpleenroll with a client certificate gave $status"
-ok "simpleenroll authenticated by a client certificate, its own names (EST-S-25)"
+ok "simpleenroll authenticated by a client certificate, its own names (EST-S-25, EST-S-46)"
 mkcsr second
-expect_status 403 "a client certificate asking for another subject" "$MEST/simpleenroll" \
+expect_status 403 "a client certificate asking for another subject (EST-S-46)" "$MEST/simpleenroll" \
     "${CERT[@]}" "${PK[@]}" --data-binary @second.b64
 grep -q 'a client certificate may only request its own subject' estd.log || fail "log does not say why"
 

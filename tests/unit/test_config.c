@@ -379,7 +379,7 @@ test_revocation_keys(void **state)
 
 	snprintf(text, sizeof(text), "%s[alias d]\ndefault = yes\n[server]\n"
 	    "crl-path = crl\n"                        /* 10: relative */
-	    "ocsp-path = /.well-known/est/ocsp\n"      /* 11: EST's */
+	    "ocsp-path = /.well-known/est/ocsp\n"      /* 11: EST's: extra services stay out (EST-S-08) */
 	    "crl-path = /a b\n"                       /* 12: a space */
 	    "ocsp-path = /\n"                          /* 13: the root */
 	    "crl-check-interval = 0\n", base);         /* 14 */

@@ -1,8 +1,9 @@
 /*
  * Unit tests for CSR attributes (lib/codec/csrattrs.c, csrattrs_check.c):
- * the configuration's text form, DER CsrAttrs both ways (ASN-01, the RFC
- * 7030 §4.5.2 vector, libest's default body), and enforcement against CSRs
- * (EST-S-47, EST-S-93, EST-S-95).
+ * the configuration's text form, DER CsrAttrs both ways (ASN-01 with the
+ * AttrOrOID CHOICE of erratum 4384, EST-E-01; the RFC 7030 §4.5.2 vector,
+ * libest's default body), and enforcement against CSRs (EST-S-47, EST-S-93,
+ * EST-S-95 after draft-ietf-lamps-rfc7030-csrattrs, EST-E-05).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,7 +92,7 @@ test_parse_merges(void **state)
 	v = X509_ATTRIBUTE_get0_type(a->item[1].attr, 1);
 	assert_int_equal(OBJ_obj2nid(v->value.object), NID_secp384r1);
 	assert_int_equal(nid_of(a, 2), NID_ecdsa_with_SHA256);
-	/* EST-S-95: one extensionRequest holding one Extensions with both. */
+	/* EST-S-95, EST-E-05: one extensionRequest holding one Extensions with both. */
 	assert_int_equal(nid_of(a, 3), NID_ext_req);
 	assert_int_equal(X509_ATTRIBUTE_count(a->item[3].attr), 1);
 	v = X509_ATTRIBUTE_get0_type(a->item[3].attr, 0);
@@ -152,7 +153,10 @@ test_encode_empty_and_libest_default(void **state)
 	est_csrattrs_free(a);
 }
 
-/* The RFC vector decodes item by item and re-encodes to the same bytes. */
+/*
+ * The RFC vector decodes item by item and re-encodes to the same bytes: bare
+ * OIDs and Attributes side by side, the AttrOrOID CHOICE (ASN-01, EST-E-01).
+ */
 static void
 test_rfc_vector_round_trip(void **state)
 {
