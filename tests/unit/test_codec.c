@@ -648,11 +648,15 @@ csr_with_password(int type, const void *bytes, int len)
 	return req;
 }
 
-/* EST-S-36 and pitfall 21: every DirectoryString choice decodes to UTF-8. */
+/*
+ * EST-S-36, ASN-02 and pitfall 21: every DirectoryString choice (teletex,
+ * printable, universal, UTF-8, BMP) decodes to UTF-8, up to 255 characters.
+ */
 static void
 challenge_password_EST_S_36(void **state)
 {
 	static const unsigned char bmp[] = {0, 'p', 0, 'w', 0, 0xe4};
+	static const unsigned char universal[] = {0, 0, 0, 'p', 0, 0, 0, 'w', 0, 0, 0, 0xe4};
 	X509_REQ *req, *back;
 	char longpw[2 * 256 + 1];
 
@@ -676,6 +680,12 @@ challenge_password_EST_S_36(void **state)
 
 	req = csr_with_password(V_ASN1_BMPSTRING, bmp, sizeof(bmp));
 	assert_password(req, "pw\xc3\xa4");
+	X509_REQ_free(req);
+	req = csr_with_password(V_ASN1_UNIVERSALSTRING, universal, sizeof(universal));
+	assert_password(req, "pw\xc3\xa4");
+	X509_REQ_free(req);
+	req = csr_with_password(V_ASN1_T61STRING, "t61", -1);
+	assert_password(req, "t61");
 	X509_REQ_free(req);
 	req = csr_with_password(V_ASN1_IA5STRING, "ia5", -1);
 	assert_password(req, "ia5");
@@ -704,6 +714,51 @@ challenge_password_EST_S_36(void **state)
 	X509_REQ_free(req);
 }
 
+/*
+ * ASN-06: the OIDs estkit names, by OpenSSL NID or by its own string, are
+ * the ones of the conformance list's table (a wrong NID would still encode,
+ * just as another attribute or extension).
+ */
+static void
+oid_table_ASN_06(void **state)
+{
+	static const struct {
+		int nid;
+		const char *oid;
+	} table[] = {
+		{ NID_pkcs9_challengePassword, "1.2.840.113549.1.9.7" },
+		{ NID_ext_req, "1.2.840.113549.1.9.14" },
+		{ NID_SMIMECapabilities, "1.2.840.113549.1.9.15" },
+		{ NID_cmcRA, "1.3.6.1.5.5.7.3.28" },
+		{ NID_server_auth, "1.3.6.1.5.5.7.3.1" },
+		{ NID_client_auth, "1.3.6.1.5.5.7.3.2" },
+		{ NID_pkcs7_data, "1.2.840.113549.1.7.1" },
+		{ NID_pkcs7_signed, "1.2.840.113549.1.7.2" },
+		{ NID_pkcs7_enveloped, "1.2.840.113549.1.7.3" },
+		{ NID_X9_62_id_ecPublicKey, "1.2.840.10045.2.1" },
+		{ NID_X9_62_prime256v1, "1.2.840.10045.3.1.7" },
+		{ NID_secp384r1, "1.3.132.0.34" },
+		{ NID_secp521r1, "1.3.132.0.35" },
+		{ NID_ecdsa_with_SHA256, "1.2.840.10045.4.3.2" },
+		{ NID_ecdsa_with_SHA384, "1.2.840.10045.4.3.3" },
+		{ NID_ecdsa_with_SHA512, "1.2.840.10045.4.3.4" },
+		{ NID_rsaEncryption, "1.2.840.113549.1.1.1" },
+		{ NID_sha256WithRSAEncryption, "1.2.840.113549.1.1.11" },
+		{ NID_subject_alt_name, "2.5.29.17" },
+		{ NID_key_usage, "2.5.29.15" },
+		{ NID_ext_key_usage, "2.5.29.37" },
+	};
+	char text[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		assert_true(OBJ_obj2txt(text, sizeof(text), OBJ_nid2obj(table[i].nid), 1) > 0);
+		assert_string_equal(text, table[i].oid);
+	}
+	assert_string_equal(EST_OID_CHANGE_SUBJECT_NAME, "1.3.6.1.5.5.7.7.36");
+	assert_string_equal(EST_OID_KEY_PACKAGE, "2.16.840.1.101.2.1.2.78.5");
+}
+
 static void
 challenge_password_bad(void **state)
 {
@@ -717,7 +772,7 @@ challenge_password_bad(void **state)
 	size_t len;
 
 	(void)state;
-	/* Two values in one attribute (the attribute is SINGLE VALUE). */
+	/* Two values in one attribute (the attribute is SINGLE VALUE, ASN-02). */
 	attr = X509_ATTRIBUTE_create_by_NID(NULL, NID_pkcs9_challengePassword,
 	    V_ASN1_PRINTABLESTRING, "one", 3);
 	assert_non_null(attr);
@@ -1664,6 +1719,7 @@ main(void)
 		cmocka_unit_test(csr_verify_EST_S_31),
 		cmocka_unit_test(challenge_password_EST_S_36),
 		cmocka_unit_test(challenge_password_bad),
+		cmocka_unit_test(oid_table_ASN_06),
 		cmocka_unit_test(san_extract),
 		cmocka_unit_test(san_equal_as_sets),
 		cmocka_unit_test(san_text_forms),
