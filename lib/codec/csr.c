@@ -237,6 +237,56 @@ est_csr_challenge_password(X509_REQ *req, char **out, struct est_error *e)
 	return challenge_copy(utf8, len, out, e);
 }
 
+/* A Name, read wholly from a SEQUENCE member; NULL when it is none. */
+static X509_NAME *
+member_name(const ASN1_TYPE *t)
+{
+	const unsigned char *p;
+	X509_NAME *name;
+
+	if (t->type != V_ASN1_SEQUENCE)
+		return NULL;
+	p = t->value.sequence->data;
+	name = d2i_X509_NAME(NULL, &p, t->value.sequence->length);
+	if (name != NULL && p != t->value.sequence->data + t->value.sequence->length) {
+		X509_NAME_free(name);
+		name = NULL;
+	}
+	ERR_clear_error();
+	return name;
+}
+
+/*
+ * Whether a member reads wholly as a SubjectAltName: one or more
+ * GeneralNames, untagged or [1] IMPLICIT (erratum 3943 to RFC 6402). For a
+ * SEQUENCE or a context tag the ASN1_TYPE holds the whole encoding.
+ */
+static bool
+member_is_subject_alt(const ASN1_TYPE *t)
+{
+	const unsigned char *p, *end;
+	long len;
+	int tag, class, n = 0;
+	bool ok;
+
+	if (t->type != V_ASN1_SEQUENCE && t->type != V_ASN1_OTHER)
+		return false;
+	p = t->value.asn1_string->data;
+	end = p + t->value.asn1_string->length;
+	if ((ASN1_get_object(&p, &len, &tag, &class, end - p) & 0xa0) != V_ASN1_CONSTRUCTED ||
+	    p + len != end || !((class == V_ASN1_UNIVERSAL && tag == V_ASN1_SEQUENCE) ||
+	    (class == V_ASN1_CONTEXT_SPECIFIC && tag == 1)))
+		return false;
+	for (ok = true; ok && p < end; n++) {
+		GENERAL_NAME *gn = d2i_GENERAL_NAME(NULL, &p, end - p);
+
+		ok = gn != NULL;
+		GENERAL_NAME_free(gn);
+	}
+	ERR_clear_error();
+	return ok && n > 0;
+}
+
 enum est_err
 est_csr_change_subject_name(X509_REQ *req, bool *present, X509_NAME **old_subject,
     struct est_error *e)
@@ -246,9 +296,8 @@ est_csr_change_subject_name(X509_REQ *req, bool *present, X509_NAME **old_subjec
 	ASN1_TYPE *value;
 	STACK_OF(ASN1_TYPE) *seq = NULL;
 	const unsigned char *p;
-	ASN1_TYPE *first;
-	X509_NAME *name = NULL;
-	int idx;
+	X509_NAME *name;
+	int idx, n, alt;
 
 	if ((oid = OBJ_txt2obj(EST_OID_CHANGE_SUBJECT_NAME, 1)) == NULL)
 		return est_fail_ssl(e, EST_ERR_NOMEM, "out of memory");
@@ -270,35 +319,23 @@ est_csr_change_subject_name(X509_REQ *req, bool *present, X509_NAME **old_subjec
 	}
 	/*
 	 * Both optional fields are SEQUENCEs: a first one that reads wholly as a
-	 * Name is the subject, else it must read as the GeneralNames. An empty
-	 * SEQUENCE names nothing to change and is refused (RFC 6402 §2.8 needs
-	 * at least one field).
+	 * Name is the subject; what follows it, or comes alone, must be the
+	 * subjectAlt. An empty SEQUENCE names nothing to change and is refused
+	 * (RFC 6402 §2.8 needs at least one field).
 	 */
-	first = sk_ASN1_TYPE_num(seq) > 0 ? sk_ASN1_TYPE_value(seq, 0) : NULL;
-	if (first == NULL || sk_ASN1_TYPE_num(seq) > 2 || first->type != V_ASN1_SEQUENCE) {
+	n = sk_ASN1_TYPE_num(seq);
+	if (n < 1 || n > 2) {
 		sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
 		return est_fail(e, EST_ERR_BADREQ, "ChangeSubjectName must hold a subject, a "
 		    "subjectAltName or both (RFC 6402 §2.8)");
 	}
-	p = first->value.sequence->data;
-	name = d2i_X509_NAME(NULL, &p, first->value.sequence->length);
-	if (name != NULL && p != first->value.sequence->data + first->value.sequence->length) {
+	name = member_name(sk_ASN1_TYPE_value(seq, 0));
+	alt = name != NULL ? 1 : 0;
+	if ((alt < n && !member_is_subject_alt(sk_ASN1_TYPE_value(seq, alt))) || alt + 1 < n) {
 		X509_NAME_free(name);
-		name = NULL;
+		sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+		return est_fail(e, EST_ERR_BADREQ, "ChangeSubjectName cannot be decoded");
 	}
-	if (name == NULL) {
-		GENERAL_NAMES *gns;
-
-		p = first->value.sequence->data;
-		gns = d2i_GENERAL_NAMES(NULL, &p, first->value.sequence->length);
-		GENERAL_NAMES_free(gns);
-		if (gns == NULL || sk_ASN1_TYPE_num(seq) > 1) {
-			ERR_clear_error();
-			sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
-			return est_fail(e, EST_ERR_BADREQ, "ChangeSubjectName cannot be decoded");
-		}
-	}
-	ERR_clear_error();
 	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
 	*old_subject = name;
 	return EST_OK;

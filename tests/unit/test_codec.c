@@ -714,6 +714,130 @@ challenge_password_EST_S_36(void **state)
 	X509_REQ_free(req);
 }
 
+/* TAG LEN CONTENT in out (DER, lengths below 64 KiB); returns the bytes written. */
+static size_t
+der_tlv(unsigned char *out, unsigned char tag, const unsigned char *content, size_t len)
+{
+	size_t h = 0;
+
+	assert_true(len < 65536);
+	out[h++] = tag;
+	if (len < 128) {
+		out[h++] = (unsigned char)len;
+	} else {
+		out[h++] = 0x82;
+		out[h++] = (unsigned char)(len >> 8);
+		out[h++] = (unsigned char)len;
+	}
+	memcpy(out + h, content, len);
+	return h + len;
+}
+
+/*
+ * A CSR whose ChangeSubjectName holds: the subject (with_name), the
+ * subjectAlt GeneralNames untagged (san_tag 0x30), [1]-tagged (0xa1) or
+ * none (0).
+ */
+static X509_REQ *
+csr_with_csn(bool with_name, unsigned char san_tag)
+{
+	X509_REQ *req = new_csr(ec_key, "csn", NULL);
+	X509_NAME *name = X509_NAME_new();
+	GENERAL_NAMES *gns = GENERAL_NAMES_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *dns = ASN1_IA5STRING_new();
+	ASN1_OBJECT *oid = OBJ_txt2obj(EST_OID_CHANGE_SUBJECT_NAME, 1);
+	unsigned char *der = NULL, inner[1024], outer[1100];
+	size_t n = 0, m;
+	int len;
+
+	assert_non_null(name);
+	assert_true(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"old.example", -1, -1, 0));
+	if (with_name) {
+		assert_true((len = i2d_X509_NAME(name, &der)) > 0);
+		memcpy(inner + n, der, (size_t)len);
+		n += (size_t)len;
+		OPENSSL_free(der);
+		der = NULL;
+	}
+	if (san_tag != 0) {
+		assert_true(ASN1_STRING_set(dns, "old.example", -1));
+		GENERAL_NAME_set0_value(gn, GEN_DNS, dns);
+		dns = NULL;
+		assert_true(sk_GENERAL_NAME_push(gns, gn));
+		gn = NULL;
+		assert_true((len = i2d_GENERAL_NAMES(gns, &der)) > 0);
+		der[0] = san_tag; /* [1] IMPLICIT: the same contents under another tag */
+		memcpy(inner + n, der, (size_t)len);
+		n += (size_t)len;
+		OPENSSL_free(der);
+	}
+	m = der_tlv(outer, 0x30, inner, n);
+	assert_true(X509_REQ_add1_attr_by_OBJ(req, oid, V_ASN1_SEQUENCE, outer, (int)m));
+	ASN1_OBJECT_free(oid);
+	ASN1_IA5STRING_free(dns);
+	GENERAL_NAME_free(gn);
+	GENERAL_NAMES_free(gns);
+	X509_NAME_free(name);
+	return req;
+}
+
+static void
+assert_csn(X509_REQ *req, enum est_err want, bool want_old)
+{
+	struct est_error e = {0};
+	X509_NAME *old = NULL;
+	bool present = false;
+	X509_REQ *back;
+
+	assert_true(X509_REQ_sign(req, ec_key, EVP_sha256()) > 0);
+	back = reparse(req);
+	if (est_csr_change_subject_name(back, &present, &old, &e) != want)
+		fail_msg("want %d: %s", (int)want, e.msg);
+	if (want == EST_OK) {
+		assert_true(present);
+		if (want_old)
+			assert_non_null(old);
+		else
+			assert_null(old);
+	}
+	X509_NAME_free(old);
+	X509_REQ_free(back);
+	X509_REQ_free(req);
+}
+
+/*
+ * ASN-04: ChangeSubjectName ::= SEQUENCE { subject Name OPTIONAL, subjectAlt
+ * SubjectAltName OPTIONAL }, at least one. Both are SEQUENCEs, so the
+ * subjectAlt is read untagged and [1]-tagged (erratum 3943).
+ */
+static void
+change_subject_name_ASN_04(void **state)
+{
+	struct est_error e = {0};
+	X509_NAME *old = NULL;
+	bool present = true;
+	X509_REQ *req;
+
+	(void)state;
+	assert_csn(csr_with_csn(true, 0), EST_OK, true);
+	assert_csn(csr_with_csn(true, 0x30), EST_OK, true);
+	assert_csn(csr_with_csn(true, 0xa1), EST_OK, true);
+	assert_csn(csr_with_csn(false, 0x30), EST_OK, false);
+	assert_csn(csr_with_csn(false, 0xa1), EST_OK, false);
+	/* Neither member: names nothing to change. */
+	assert_csn(csr_with_csn(false, 0), EST_ERR_BADREQ, false);
+	/* A second member that is no SubjectAltName. */
+	assert_csn(csr_with_csn(true, 0xa2), EST_ERR_BADREQ, false);
+
+	req = new_csr(ec_key, "nocsn", NULL);
+	assert_int_equal(est_csr_change_subject_name(req, &present, &old, &e), EST_OK);
+	assert_false(present);
+	assert_null(old);
+	X509_REQ_free(req);
+}
+
 /*
  * ASN-06: the OIDs estkit names, by OpenSSL NID or by its own string, are
  * the ones of the conformance list's table (a wrong NID would still encode,
@@ -1720,6 +1844,7 @@ main(void)
 		cmocka_unit_test(challenge_password_EST_S_36),
 		cmocka_unit_test(challenge_password_bad),
 		cmocka_unit_test(oid_table_ASN_06),
+		cmocka_unit_test(change_subject_name_ASN_04),
 		cmocka_unit_test(san_extract),
 		cmocka_unit_test(san_equal_as_sets),
 		cmocka_unit_test(san_text_forms),
