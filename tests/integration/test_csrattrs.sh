@@ -34,7 +34,7 @@ PK=(-H 'Content-Type: application/pkcs10')
 # The demo alias (estadm init), without credentials (EST-S-90).
 status=$(curl -s -D h.txt -o attrs.b64 -w '%{http_code}' --cacert "$TA" "$EST/csrattrs")
 [ "$status" = 200 ] || fail "/csrattrs gave $status"
-grep -qi '^Content-Type: application/csrattrs' h.txt || fail "wrong type: $(grep -i content-type h.txt)"
+grep -qi '^Content-Type: application/csrattrs' h.txt || fail "wrong type (EST-G-09): $(grep -i content-type h.txt)"
 b64d < attrs.b64 | openssl asn1parse -inform DER > asn1.txt || fail "not DER"
 for want in 'OBJECT *:id-ecPublicKey' 'OBJECT *:prime256v1' 'OBJECT *:ecdsa-with-SHA256' \
     'OBJECT *:Extension Request' 'OBJECT *:X509v3 Subject Alternative Name'; do

@@ -64,7 +64,7 @@ openssl req -nodes -newkey rsa:2048 -keyout other.key -out other.csr -outform DE
 ok "a CSR naming no registered end entity, without credentials: 401"
 status=$(curl -s -w '%{http_code}' -D headers.txt --cacert ManagementCA.cacert.pem --data @device.b64 -o device-keypair -H "Content-Type: application/pkcs10" -H "Content-Transfer-Encoding: base64" https://127.0.0.1:$TLS_PORT/.well-known/est/est/serverkeygen)
 [ "$status" = 200 ] || fail "seed serverkeygen gave $status: $(cat device-keypair)"
-grep -qi '^Content-Type: multipart/mixed; boundary=CONTENTBOUNDARY' headers.txt || fail "not multipart/mixed: $(cat headers.txt)"
+grep -qi '^Content-Type: multipart/mixed; boundary=CONTENTBOUNDARY' headers.txt || fail "not multipart/mixed (EST-G-09): $(cat headers.txt)"
 ok "seed 004: curl /.well-known/est/est/serverkeygen gives 200 multipart/mixed (EST-S-63)"
 
 # EST-S-63/-69/-70: exactly two parts, key first, exact media types, CRLF, closing delimiter.
@@ -80,7 +80,7 @@ EOF
 [ "$(grep -c -- '--CONTENTBOUNDARY' device-keypair)" = 3 ] && grep -q -- '^--CONTENTBOUNDARY--' device-keypair \
     || fail "delimiters wrong"
 [ "$(grep -vc $'\r$' device-keypair)" = 0 ] || fail "a line does not end in CRLF"
-ok "two parts, application/pkcs8 then certs-only, CRLF, closing delimiter (EST-S-69, EST-S-70)"
+ok "two parts, application/pkcs8 then certs-only, CRLF, closing delimiter (EST-S-69, EST-S-70, EST-G-09)"
 
 # The seed's script, exactly as printed there. The seed lives outside the
 # repository (../shared, as in CI); on a plain clone this part is skipped
