@@ -40,6 +40,12 @@ enum est_err est_key_generate(const char *spec, EVP_PKEY **out, struct est_error
 bool est_key_spec_known(const char *spec);
 
 /*
+ * The security strength in bits of the keys spec makes, as
+ * EVP_PKEY_get_security_bits gives it for such a key; 0 for an unknown spec.
+ */
+int est_key_spec_strength(const char *spec);
+
+/*
  * Generate a new key of the same type and size (RSA bits, EC curve) as
  * like, which must pass est_key_policy_check (EST_ERR_BADREQ otherwise).
  * Used for /serverkeygen's "from-csr" policy. Caller EVP_PKEY_free()s *out.

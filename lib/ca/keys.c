@@ -30,17 +30,18 @@ struct key_spec {
 	const char *type;   /* OpenSSL key type */
 	const char *curve;  /* EC only */
 	size_t bits;        /* RSA only */
+	int strength;       /* security bits, as EVP_PKEY_get_security_bits says */
 };
 
 static const struct key_spec key_specs[] = {
-	{ "ec:P-256", "EC", "P-256", 0 },
-	{ "ec:prime256v1", "EC", "P-256", 0 },
-	{ "ec:P-384", "EC", "P-384", 0 },
-	{ "ec:secp384r1", "EC", "P-384", 0 },
-	{ "rsa:2048", "RSA", NULL, 2048 },
-	{ "rsa:3072", "RSA", NULL, 3072 },
-	{ "rsa:4096", "RSA", NULL, 4096 },
-	{ "ed25519", "ED25519", NULL, 0 },
+	{ "ec:P-256", "EC", "P-256", 0, 128 },
+	{ "ec:prime256v1", "EC", "P-256", 0, 128 },
+	{ "ec:P-384", "EC", "P-384", 0, 192 },
+	{ "ec:secp384r1", "EC", "P-384", 0, 192 },
+	{ "rsa:2048", "RSA", NULL, 2048, 112 },
+	{ "rsa:3072", "RSA", NULL, 3072, 128 },
+	{ "rsa:4096", "RSA", NULL, 4096, 152 },
+	{ "ed25519", "ED25519", NULL, 0, 128 },
 };
 
 enum est_err
@@ -71,10 +72,16 @@ est_key_generate(const char *spec, EVP_PKEY **out, struct est_error *e)
 bool
 est_key_spec_known(const char *spec)
 {
+	return est_key_spec_strength(spec) > 0;
+}
+
+int
+est_key_spec_strength(const char *spec)
+{
 	for (size_t i = 0; spec != NULL && i < sizeof(key_specs) / sizeof(key_specs[0]); i++)
 		if (strcasecmp(spec, key_specs[i].spec) == 0)
-			return true;
-	return false;
+			return key_specs[i].strength;
+	return 0;
 }
 
 enum est_err

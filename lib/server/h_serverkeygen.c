@@ -81,6 +81,31 @@ check_keygen_csr(struct est_req *r, struct keygen *kg, bool by_ra, struct est_er
 	return est_csr_keyreq(kg->csr, &kg->keyreq, e);
 }
 
+/*
+ * RFC 7030 §4.4: the TLS encryption that carries a key must be as strong as
+ * the key. A key in CMS EnvelopedData is the client's key's to protect.
+ * Checked before the key is made, so a refusal costs no key generation.
+ */
+static enum est_err
+check_channel_strength(struct est_req *r, const struct keygen *kg, struct est_error *e)
+{
+	const char *spec = r->alias->conf->server_keygen_key != NULL ?
+	    r->alias->conf->server_keygen_key : EST_KEYGEN_DEFAULT;
+	int need;
+
+	if (kg->keyreq != NULL)
+		return EST_OK;
+	if (key_from_csr(r->alias->conf))
+		need = EVP_PKEY_get_security_bits(X509_REQ_get0_pubkey(kg->csr));
+	else
+		need = est_key_spec_strength(spec);
+	if (need <= r->tls->cipher_bits)
+		return EST_OK;
+	return est_fail(e, EST_ERR_FORBIDDEN, "the key made here (%d-bit strength) is stronger than "
+	    "this connection's cipher (%d bits): connect with AES-256 or ChaCha20, or ask for the "
+	    "key encrypted (RFC 7030 §4.4)", need, r->tls->cipher_bits);
+}
+
 /* AES key wrap as long as the shared key (RFC 3394). */
 static int
 wrap_nid(size_t keylen)
@@ -260,7 +285,8 @@ serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res,
 		*e = csr_err;
 		return csr_err.code;
 	}
-	if ((rc = check_keygen_csr(r, kg, res->who.kind == PRINCIPAL_RA, e)) != EST_OK || (rc = choose_recipient(r, kg, e)) != EST_OK ||
+	if ((rc = check_keygen_csr(r, kg, res->who.kind == PRINCIPAL_RA, e)) != EST_OK ||
+	    (rc = check_channel_strength(r, kg, e)) != EST_OK || (rc = choose_recipient(r, kg, e)) != EST_OK ||
 	    (rc = policy_for_request(r, POLICY_SERVERKEYGEN, &res->who, kg->csr, NULL, &kg->d,
 	    e)) != EST_OK)
 		return rc;

@@ -179,6 +179,7 @@ struct tls_facts {
 	                                   * (owned; its signatures are good), or NULL */
 	char binding[96];                 /* base64 channel binding (binding.c), "" for none */
 	char srp_user[EST_HTTPAUTH_MAX_USER + 1]; /* the TLS-SRP user, "" for none */
+	int cipher_bits;                  /* the symmetric cipher's strength in bits */
 };
 
 /* Fill f from a connection whose handshake is done. */

@@ -211,6 +211,7 @@ tls_facts_capture(struct tls_facts *f, SSL *ssl)
 	/* None (an error) leaves "": an alias that needs it refuses the request then. */
 	if (binding_value(ssl, f->binding, sizeof(f->binding), &ignored) != EST_OK)
 		f->binding[0] = '\0';
+	f->cipher_bits = SSL_get_cipher_bits(ssl, NULL);
 	if (est_srp_peer_user(ssl) != NULL)
 		snprintf(f->srp_user, sizeof(f->srp_user), "%s", est_srp_peer_user(ssl));
 	ERR_clear_error();

@@ -156,6 +156,19 @@ ok "EC P-256 CSR: a new P-256 key in PKCS#8 that matches the certificate (EST-S-
 part p384.out 1 | b64d | openssl pkey -inform DER -noout -text | grep_all 'NIST CURVE: P-384' \
     || fail "server-keygen-key = ec:P-384 not honoured"
 ok "server-keygen-key = ec:P-384 makes a P-384 key whatever the CSR has"
+# The cipher that carries a key is as strong as the key (EST-S-62): not a P-384 key (192 bits)
+# or an RSA 4096 one (152) over AES-128, on TLS 1.2 or 1.3; an RSA 2048 key (112) is fine there.
+AES128_2=(--tls-max 1.2 --ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256)
+AES128_3=(--tlsv1.3 --tls13-ciphers TLS_AES_128_GCM_SHA256)
+for v in 2 3; do
+	eval 'weak=("${AES128_'$v'[@]}")'
+	[ "$(keygen ec.b64 weak.out "${weak[@]}" "${AUTH[@]}" "$EST/p384/serverkeygen")" = 403 ] \
+	    || fail "a P-384 key over AES-128 (TLS 1.$v): $(head -c 300 weak.out)"
+	grep_all 'stronger than this connection' weak.out || fail "the 403 does not say why: $(cat weak.out)"
+	[ "$(keygen ec.b64 weak.out "${weak[@]}" "${AUTH[@]}" "$EST/rsadefault/serverkeygen")" = 200 ] \
+	    || fail "an RSA 2048 key over AES-128 (TLS 1.$v): $(head -c 300 weak.out)"
+done
+ok "a key stronger than the connection's cipher is refused (403), a weaker one is sent (EST-S-62)"
 
 corrupt() { b64d < "$1" | python3 -c 'import sys;d=bytearray(sys.stdin.buffer.read());d[-3]^=1;sys.stdout.buffer.write(d)' | openssl base64; }
 corrupt ec.b64 > bad.b64

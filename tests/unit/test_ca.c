@@ -236,6 +236,8 @@ test_key_generate_specs(void **state)
 		assert_true(EVP_PKEY_is_a(key, ok[i].type));
 		assert_int_equal(EVP_PKEY_get_bits(key), ok[i].bits);
 		assert_int_equal(est_key_policy_check(key, &e), EST_OK);
+		/* What /serverkeygen weighs against the connection's cipher (EST-S-62). */
+		assert_int_equal(est_key_spec_strength(ok[i].spec), EVP_PKEY_get_security_bits(key));
 		EVP_PKEY_free(key);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -243,8 +245,12 @@ test_key_generate_specs(void **state)
 		assert_int_equal(est_key_generate(bad[i], &key, &e), EST_ERR_BADREQ);
 		assert_null(key);
 		assert_non_null(strstr(e.msg, "ec:P-256"));
+		assert_int_equal(est_key_spec_strength(bad[i]), 0);
 	}
 	assert_int_equal(est_key_generate(NULL, &key, &e), EST_ERR_BADREQ);
+	/* The RSA sizes not above, by the same measure (SP 800-57 for 2048 and 3072). */
+	assert_int_equal(est_key_spec_strength("rsa:3072"), 128);
+	assert_int_equal(est_key_spec_strength("RSA:4096"), 152);
 }
 
 static void
