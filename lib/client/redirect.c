@@ -2,7 +2,9 @@
  * Redirects (RFC 7030 §3.2.1, est-conformance.md EST-G-15): a 3xx to the
  * same origin -- scheme, host and port of the server the checks were made
  * on -- is followed; the TLS checks hold for the whole origin, and libcurl
- * redoes them on any new connection. Anything else stops with the Location
+ * redoes them on any new connection. So every redirect URI names the host
+ * the certificate is checked for under RFC 6125, whichever trust anchor
+ * vouched for it (EST-C-22). Anything else stops with the Location
  * shown, so a person decides whether that other server is to be trusted.
  * libcurl's own redirect following stays off: it would not re-bind a CSR.
  */

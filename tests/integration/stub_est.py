@@ -14,6 +14,7 @@ require_auth: answer 401 with a challenge until an Authorization header
 comes; true challenges Basic, a string names the challenge ("Bearer",
 'Digest realm="x", nonce="n"', or several separated by " | " for several
 WWW-Authenticate headers). close: end the connection after this answer.
+@PORT@ in a header value is the stub's own port (a Location that names it).
 delay: seconds to wait before answering. drip: seconds between the
 body's bytes, sent one at a time (a server that never quite finishes). As libest's example server does:
 close_on_401 ends the connection after a 401 without saying so; pop
@@ -103,8 +104,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             payload = ans.get("body", "").encode()
         self.send_response(ans.get("status", 200))
+        port = str(self.server.server_address[1])
         for name, value in ans.get("headers", {}).items():
-            self.send_header(name, value)
+            self.send_header(name, value.replace("@PORT@", port))
         for value in ans.get("challenges", []):
             self.send_header("WWW-Authenticate", value)
         self.send_header("Content-Length", str(len(payload)))
