@@ -105,6 +105,24 @@ expect_rc 5 "estclient --srp with a wrong password"
 err_says "TLS-SRP handshake failed"
 ec -e -s 127.0.0.1 -p $SRP_PORT --path-seg srp -o out --srp-user dev1 --srp-password-file pw
 expect_rc 2 "--srp-user without --srp"
+ok "the SRP exchange alone authorizes the server, on TLS 1.2 SRP suites, without a certificate (EST-C-25)"
+# The attacker's side: SRP is the only server authentication estclient --srp
+# makes, so it must accept no suite but SRP's (zero-knowledge, safe against
+# dictionary attacks; none in TLS 1.3). A server without SRP, with a
+# certificate no anchor trusts, is sent nothing, the HTTP password least of all.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout evil.key -out evil.pem \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 2>/dev/null
+printf '{"GET /.well-known/est/srp/cacerts": [{"status": 200, "body": "x"}],
+ "POST /.well-known/est/srp/simpleenroll": [{"status": 200, "body": "x", "require_auth": true}]}\n' > evil.json
+for tls in --tls12 ""; do
+	start_stub evil.json evil.pem evil.key $tls
+	ec -e -s 127.0.0.1 -p $STUB_PORT --path-seg srp -o out --srp --srp-user dev2 --srp-password other \
+	    -u estuser -h estpwd --common-name srpdev
+	expect_rc 5 "estclient --srp against a server without SRP (${tls:-TLS 1.3})"
+	[ "$(stub_count)" = 0 ] || fail "estclient --srp sent a request to a server without SRP: $(cat "$T/stub.log")"
+done
+stop_stub
+ok "estclient --srp accepts no certificate suite instead of SRP, nor TLS 1.3: nothing reaches a server without SRP (EST-C-25)"
 "$ESTADM" -c var/estd.conf srp del dev1 >/dev/null
 ec -g -s 127.0.0.1 -p $SRP_PORT --path-seg srp -o out --srp --srp-user dev1 --srp-password-file pw
 expect_rc 5 "a deleted SRP user, at once (the file is read per handshake)"
