@@ -92,8 +92,10 @@ usage(FILE *f)
 	    "  --resolve HOST:PORT:ADDRESS   connect to ADDRESS for HOST:PORT\n"
 	    "  --trustanchor FILE   CA certificates (PEM) that authenticate the server and\n"
 	    "                       the certificates it issues; default $EST_OPENSSL_CACERT.\n"
-	    "                       \"system\": the system's store. \"no\": none, for -g\n"
-	    "                       alone, with --expect-fingerprint or a confirmation\n"
+	    "                       \"system\": the system's store (then no HTTP\n"
+	    "                       credentials, and every CSR linked as with -z).\n"
+	    "                       \"no\": none, for -g alone, with --expect-fingerprint\n"
+	    "                       or a confirmation\n"
 	    "  --expect-fingerprint sha256:HEX   --trustanchor no: the root /cacerts must\n"
 	    "                       have (compare out of band, RFC 7030 §4.1.1)\n"
 	    "  --tls13-only         refuse TLS 1.2\n"
@@ -306,6 +308,41 @@ check_operations(const struct cli_opts *o)
 	return CLI_OK;
 }
 
+static bool
+has_credentials(const struct cli_opts *o)
+{
+	return o->user != NULL || o->password != NULL || o->token != NULL ||
+	    o->password_file != NULL || o->password_env != NULL || o->token_file != NULL ||
+	    o->token_env != NULL;
+}
+
+/*
+ * --trustanchor system (RFC 7030 §6, est-conformance.md EST-C-26): any CA in
+ * the system's store may vouch for the server's name, so that server is not
+ * thereby the EST server a password was meant for. The client then proves
+ * itself by its certificate only, and links every CSR to its connection, so
+ * a CSR relayed by such a server is no good elsewhere. TLS-SRP is exempt:
+ * it authenticates the server itself.
+ */
+static int
+check_implicit_ta(struct cli_opts *o)
+{
+	bool posts = o->enroll || o->reenroll || o->keygen;
+
+	if (!o->system_trust || o->srp)
+		return CLI_OK;
+	if (has_credentials(o))
+		return usage_error("--trustanchor system: HTTP credentials go only to a server an "
+		    "explicit trust anchor vouches for (RFC 7030 §6): authenticate with -c/-k, or "
+		    "get the EST CA's root with -g --trustanchor system and give its "
+		    "cacert-root-0-0.pem as --trustanchor");
+	if (posts && o->csr_file != NULL)
+		return usage_error("--trustanchor system links every CSR to its TLS connection "
+		    "(RFC 7030 §6): give the key with -x instead of the ready CSR -y");
+	o->bind = o->bind || posts;
+	return CLI_OK;
+}
+
 /* The server, its trust, the credentials. */
 static int
 check_server(struct cli_opts *o)
@@ -324,9 +361,7 @@ check_server(struct cli_opts *o)
 	if (o->bootstrap && (o->enroll || o->reenroll || o->keygen || o->csrattrs))
 		return usage_error("--trustanchor no allows -g only: nothing else may go to a "
 		    "server that was not authenticated");
-	if (o->bootstrap && (o->user != NULL || o->password != NULL || o->token != NULL ||
-	    o->password_file != NULL || o->password_env != NULL || o->token_file != NULL ||
-	    o->token_env != NULL))
+	if (o->bootstrap && has_credentials(o))
 		return usage_error("--trustanchor no: credentials are never sent to a server that "
 		    "was not authenticated (RFC 7030 §4.1.1)");
 	if (o->bootstrap && o->cert_file != NULL)
@@ -343,7 +378,7 @@ check_server(struct cli_opts *o)
 	if (o->srp && o->bootstrap)
 		return usage_error("--srp authenticates the server itself: leave out "
 		    "--trustanchor no");
-	return CLI_OK;
+	return check_implicit_ta(o);
 }
 
 /* Exactly one of the sources may be given; *n counts them. */

@@ -7,7 +7,8 @@
 # configured origin, so every redirect URI names the host the certificate
 # was checked for; one to another host or port is not followed, and the
 # server there -- a second stub that records all it is sent -- hears
-# nothing, credentials least of all.
+# nothing, credentials least of all. A server that only the system's store
+# vouches for gets no HTTP password, and only linked CSRs (EST-C-26).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/estclient_lib.sh"
 
@@ -70,6 +71,8 @@ moved() { # LABEL OP LOCATION [AUTH]
   moved samename simpleenroll "https://LOCALHOST:@PORT@$W/landed/simpleenroll"
   printf ' "GET %s/settled/cacerts": [{"status": 200, "headers": {%s}, "body_file": "cacerts.b64"}],\n' "$W" "$P7"
   printf ' "GET %s/cacerts": [{"status": 200, "headers": {%s}, "body_file": "cacerts.b64"}],\n' "$W" "$P7"
+  printf ' "POST %s/simpleenroll": [{"status": 200, "headers": {%s}, "body_file": "dev.b64"}],\n' "$W" "$P7"
+  printf ' "POST %s/auth/simpleenroll": [{"status": 200, "headers": {%s}, "body_file": "dev.b64", "require_auth": true}],\n' "$W" "$P7"
   printf ' "POST %s/landed/simpleenroll": [{"status": 200, "headers": {%s}, "body_file": "dev.b64", "require_auth": true}]\n}\n' "$W" "$P7"
 } > main.json
 start_stub main.json srv.pem srv.key --tls12
@@ -135,6 +138,39 @@ SSL_CERT_FILE=$T/ca.pem SSL_CERT_DIR=$T/sys ec -e -s 127.0.0.1 -p $STUB_PORT -o 
 expect_rc 4 "--trustanchor system: enrolment to a cmcRA certificate with another name"
 [ "$(stub_count)" = 0 ] || fail "a request reached a server whose certificate does not name it"
 ok "Implicit TA: RFC 6125 name check, the cmcRA EKU alone is not enough (EST-C-22)"
+
+# ---- the Implicit TA: client certificate and linking, no HTTP password (EST-C-26) ----
+# Any CA in the system's store may vouch for the name, so a server it vouches
+# for is not thereby the EST server a password was given for (RFC 7030 §6).
+start_stub main.json srv.pem srv.key --tls12 --client-ca ca.pem
+sys_ec() { SSL_CERT_FILE=$T/ca.pem SSL_CERT_DIR=$T/sys ec "$@" --trustanchor system; }
+: > stub.log
+sys_ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev -c dev.pem -k dev.key
+expect_rc 0 "--trustanchor system: enrolment authenticated by the client certificate"
+python3 - stub.log <<'PY' || fail "--trustanchor system: the CSR is not linked to its TLS connection"
+import base64, json, subprocess, sys
+post = [r for r in map(json.loads, open(sys.argv[1])) if r["method"] == "POST"][-1]
+assert post["peer"] == "CN=dev", "the client certificate was not presented"
+der = base64.b64decode("".join(post["body"].split()))
+txt = subprocess.run(["openssl", "req", "-inform", "DER", "-noout", "-text"], input=der,
+                     capture_output=True, check=True).stdout.decode()
+pw = [l.split(":", 1)[1].strip() for l in txt.splitlines() if "challengePassword" in l]
+assert pw == [post["tls_unique"]], (pw, post["tls_unique"])
+PY
+ok "--trustanchor system: the CSR carries the tls-unique of its connection without -z (EST-C-26)"
+: > stub.log
+sys_ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth -u estuser \
+    --password-file pw.txt
+expect_rc 2 "--trustanchor system with an HTTP password"
+err_says "RFC 7030 §6"
+sys_ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg auth \
+    --auth-token-file token.txt
+expect_rc 2 "--trustanchor system with a Bearer token"
+openssl req -new -key dev.key -subj /CN=dev -out dev.csr
+sys_ec -e -s 127.0.0.1 -p $STUB_PORT -o . -y dev.csr -c dev.pem -k dev.key
+expect_rc 2 "--trustanchor system with a ready CSR, which cannot be linked"
+[ "$(stub_count)" = 0 ] || fail "--trustanchor system: a request went out: $(cat stub.log)"
+ok "--trustanchor system: no HTTP password or token, no unlinked CSR ever goes out (EST-C-26)"
 
 stop_stub
 stop_other
