@@ -9,7 +9,8 @@
 # --daemon renews again and again without help while a reader never sees a
 # partial file. openssl verify checks each new certificate. The renewal
 # itself is estclient -r's: the certificate's names, authenticated by the
-# certificate (EST-C-55, EST-C-56), 202 waited out (EST-C-70).
+# certificate (EST-C-55, EST-C-56), 202 waited out (EST-C-70); no password
+# goes out (EST-C-34); each look fetches /cacerts, due or not (EST-C-14).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/estclient_lib.sh"
 
@@ -175,9 +176,19 @@ printf '%s\n' '{
  "GET /.well-known/est/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
  "POST /.well-known/est/simplereenroll": [{"status": 202, "headers": {"Retry-After": "1"}},
    {"status": 503, "body": "busy\n"}, {"status": 500, "body": "oops\n"},
-   {"status": 200, "headers": {"Content-Type": "application/pkcs7-mime; smime-type=certs-only"}, "body_file": "renewed.b64"}]
+   {"status": 200, "headers": {"Content-Type": "application/pkcs7-mime; smime-type=certs-only"}, "body_file": "renewed.b64"}],
+ "GET /.well-known/est/ask/cacerts": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime"}, "body_file": "cacerts.b64"}],
+ "POST /.well-known/est/ask/simplereenroll": [{"status": 200, "headers": {"Content-Type": "application/pkcs7-mime; smime-type=certs-only"}, "body_file": "renewed.b64", "require_auth": true}]
 }' > busy.json
-start_stub busy.json srv.pem srv.key
+start_stub busy.json srv.pem srv.key --client-ca ca.pem
+# Each look fetches /cacerts, due or not, so the trust anchor is refreshed
+# (and a rollover taken in) long before it expires (EST-C-14).
+ec renew --server "https://127.0.0.1:$STUB_PORT" -c dev.pem -k dev.key --trustanchor ca.pem
+expect_rc 0 "renew of a certificate not due"
+[ "$(stub_count)" = 1 ] && [ "$(stub_field 1 method) $(stub_field 1 path)" = "GET /.well-known/est/cacerts" ] \
+    || fail "a look at a certificate not due did not fetch /cacerts (alone): $(cat "$T/stub.log")"
+ok "a look at a certificate not due still fetches /cacerts (EST-C-14)"
+: > "$T/stub.log"
 ec renew --server "https://127.0.0.1:$STUB_PORT" -c dev.pem -k dev.key --trustanchor ca.pem --same-key \
     --force --retries 3 --retry-delay 1
 expect_rc 0 "renew through a 202, a 503 and a 500"
@@ -190,6 +201,27 @@ t = [json.loads(l)["time"] for l in open(sys.argv[1]) if "simplereenroll" in l]
 # Retry-After 1 s; then retry-delay 1 s, doubled, jittered by +-50%: at least 0.5 s, then 1 s.
 assert t[1] - t[0] >= 0.95 and t[2] - t[1] >= 0.45 and t[3] - t[2] >= 0.95, t
 PY
+# The password of the first enrolment is not used again: renewal is
+# authenticated by the certificate alone (EST-C-34); renew takes no password.
+python3 - "$T/stub.log" <<'PY' || fail "the renewal was not authenticated by the certificate alone"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+posts = [r for r in reqs if r["method"] == "POST"]
+assert posts and all(p["peer"] == "CN=dev" for p in posts), [p["peer"] for p in posts]
+assert all("Authorization" not in r["headers"] for r in reqs), "an Authorization header"
+PY
+ec renew --server "https://127.0.0.1:$STUB_PORT/.well-known/est/ask" -c dev.pem -k dev.key \
+    --trustanchor ca.pem --same-key --force --retries 0
+expect_rc 0 "a renewal server that asks for HTTP credentials (as libest's server asks even of a certificate)"
+python3 - "$T/stub.log" <<'PY' || fail "a password went to the renewal server"
+import json, sys
+auth = [r["headers"]["Authorization"] for r in map(json.loads, open(sys.argv[1]))
+        if "Authorization" in r["headers"]]
+assert auth == ["Basic Og=="], auth   # base64(":"), libest's empty header
+PY
+ec renew --server "https://127.0.0.1:$STUB_PORT" -c dev.pem -k dev.key --trustanchor ca.pem -u estuser
+expect_rc 2 "renew takes no HTTP user name"
+ok "renewal: the certificate authenticates, no password (at most libest's empty Basic header) (EST-C-34)"
 stop_stub
 cd "$T"
 ok "202 waited out (EST-C-70), 5xx retried with exponential back-off and jitter, then the certificate written"
