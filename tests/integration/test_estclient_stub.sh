@@ -699,6 +699,26 @@ cmp -s good/cacert-root-0-0.pem ca.pem || fail "cacert-root-0-0.pem is not the r
 ec -e -s 127.0.0.1 -p $STUB_PORT -o good --path-seg good -x dev.key --common-name dev
 expect_rc 0 "a certificate from the intermediate, which only /cacerts carries"
 ok "an issued certificate verifies through the /cacerts intermediate (EST-S-14, EST-C-12)"
+# RFC 7030 §4.2 recommends the current CA certificates before enrolling: -g -e
+# fetches and validates them first, in one run; a bag that does not validate
+# stops the run before any CSR goes out (EST-C-51).
+: > "$T/stub.log"
+ec -g -e -s 127.0.0.1 -p $STUB_PORT -o good --path-seg good -x dev.key --common-name dev
+expect_rc 0 "-g -e: /cacerts, then the enrolment"
+python3 - "$T/stub.log" "$W" <<'PY' || fail "-g -e: not /cacerts first, then one POST on that connection"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+seen = [(r["method"], r["path"]) for r in reqs]
+w = sys.argv[2]
+assert seen == [("GET", w + "/good/cacerts"), ("POST", w + "/good/simpleenroll")], seen
+assert reqs[0]["conn"] == reqs[1]["conn"], "the enrolment went out on another connection"
+PY
+: > "$T/stub.log"
+ec -g -e -s 127.0.0.1 -p $STUB_PORT -o ge-refused --path-seg rogue -x dev.key --common-name dev
+expect_rc 7 "-g -e: a /cacerts bag that does not validate"
+! grep -q '"POST"' "$T/stub.log" || fail "-g -e posted a CSR after a /cacerts answer it refused"
+[ -z "$(ls ge-refused)" ] || fail "-g -e wrote $(ls ge-refused) after a refused /cacerts answer"
+ok "-g -e validates the CA certificates before any CSR goes out (EST-C-51)"
 mkdir refused
 for label in bad unrelated fakeint rogue; do
 	ec -g -s 127.0.0.1 -p $STUB_PORT -o refused --path-seg $label
