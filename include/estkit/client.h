@@ -19,6 +19,9 @@
  *     to the server's challenge on that very request (Basic, Digest or
  *     Bearer, as the server asks); the next request starts without them;
  *   - a redirect is followed only within the same origin (RFC 7030 §3.2.1);
+ *   - with the system's store (an Implicit TA) no HTTP credentials are
+ *     taken, and every CSR is bound to its TLS channel: any CA there may
+ *     vouch for the server's name (RFC 7030 §6; TLS-SRP is exempt);
  *   - what the server sends is validated before it is returned: /cacerts
  *     by est_cacerts_validate, issued certificates by est_cert_validate
  *     against the explicit trust anchors (with the system store: the root

@@ -198,6 +198,14 @@ copy_identity(struct est_client *c, const struct est_client_config *cfg, struct 
 		return est_fail(e, EST_ERR_CONFIG, "credentials and client certificates are never "
 		    "sent to a server that was not authenticated (RFC 7030 §4.1.1): drop them or "
 		    "give a trust anchor");
+	/* Any CA in the system's store may vouch for the server's name, so that
+	 * server is not thereby the one a password is for (EST-C-26). */
+	if (!cfg->bootstrap && cfg->trust_anchor_file == NULL && cfg->trust_anchors == NULL &&
+	    cfg->srp_user == NULL && (cfg->user != NULL || cfg->bearer_token != NULL))
+		return est_fail(e, EST_ERR_CONFIG, "HTTP credentials go only to a server an "
+		    "explicit trust anchor vouches for, not the system's CA store (RFC 7030 §6): "
+		    "authenticate with a client certificate, or make the EST CA's root the trust "
+		    "anchor");
 	if ((cfg->cert != NULL && !X509_up_ref(cfg->cert)) ||
 	    (cfg->key != NULL && !EVP_PKEY_up_ref(cfg->key)))
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");

@@ -344,10 +344,18 @@ check_req(const struct post_op *o, struct est_error *e)
 	return EST_OK;
 }
 
+/*
+ * Bound when asked, by the request or by /csrattrs, and always when the
+ * server was authenticated by the system's store (an Implicit TA): any of
+ * its CAs may vouch for the name, and a CSR such a server relays is then no
+ * good on another connection (RFC 7030 §6, EST-C-26). TLS-SRP
+ * authenticates the server itself.
+ */
 static bool
-wants_binding(const struct est_enroll_req *req)
+wants_binding(const struct est_client *c, const struct est_enroll_req *req)
 {
-	return req->channel_binding || (req->attrs != NULL && req->attrs->challenge_password);
+	return req->channel_binding || (req->attrs != NULL && req->attrs->challenge_password) ||
+	    (c->tas == NULL && c->srp_user == NULL);
 }
 
 enum est_err
@@ -355,7 +363,7 @@ est_client_enroll(struct est_client *c, const struct est_enroll_req *req,
     struct est_enroll_result *res, struct est_error *e)
 {
 	struct post_op o = { "simpleenroll", req, req->key, req->subject, req->san,
-	    wants_binding(req), false };
+	    wants_binding(c, req), false };
 	enum est_err rc;
 
 	if ((rc = check_req(&o, e)) != EST_OK)
@@ -368,7 +376,7 @@ est_client_reenroll(struct est_client *c, const struct est_enroll_req *req,
     struct est_enroll_result *res, struct est_error *e)
 {
 	struct post_op o = { "simplereenroll", req, req->key != NULL ? req->key : c->key,
-	    NULL, NULL, wants_binding(req), false };
+	    NULL, NULL, wants_binding(c, req), false };
 	GENERAL_NAMES *san = NULL;
 	enum est_err rc;
 
@@ -389,7 +397,7 @@ est_client_serverkeygen(struct est_client *c, const struct est_enroll_req *req,
     struct est_enroll_result *res, struct est_error *e)
 {
 	struct post_op o = { "serverkeygen", req, req->key, req->subject, req->san,
-	    wants_binding(req), true };
+	    wants_binding(c, req), true };
 	EVP_PKEY *throwaway = NULL;
 	enum est_err rc;
 

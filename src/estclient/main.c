@@ -320,15 +320,14 @@ has_credentials(const struct cli_opts *o)
  * --trustanchor system (RFC 7030 §6, est-conformance.md EST-C-26): any CA in
  * the system's store may vouch for the server's name, so that server is not
  * thereby the EST server a password was meant for. The client then proves
- * itself by its certificate only, and links every CSR to its connection, so
- * a CSR relayed by such a server is no good elsewhere. TLS-SRP is exempt:
- * it authenticates the server itself.
+ * itself by its certificate only, and links every CSR to its connection
+ * (libestkit does both: est_client_new refuses the credentials, ops.c binds
+ * the CSR); refused here too, before a password is asked for, and -y as an
+ * option that cannot be. TLS-SRP is exempt: it authenticates the server.
  */
 static int
-check_implicit_ta(struct cli_opts *o)
+check_implicit_ta(const struct cli_opts *o)
 {
-	bool posts = o->enroll || o->reenroll || o->keygen;
-
 	if (!o->system_trust || o->srp)
 		return CLI_OK;
 	if (has_credentials(o))
@@ -336,10 +335,9 @@ check_implicit_ta(struct cli_opts *o)
 		    "explicit trust anchor vouches for (RFC 7030 §6): authenticate with -c/-k, or "
 		    "get the EST CA's root with -g --trustanchor system and give its "
 		    "cacert-root-0-0.pem as --trustanchor");
-	if (posts && o->csr_file != NULL)
+	if ((o->enroll || o->reenroll || o->keygen) && o->csr_file != NULL)
 		return usage_error("--trustanchor system links every CSR to its TLS connection "
 		    "(RFC 7030 §6): give the key with -x instead of the ready CSR -y");
-	o->bind = o->bind || posts;
 	return CLI_OK;
 }
 

@@ -759,6 +759,32 @@ server_url_EST_C_01(void **state)
 	assert_int_equal(base_of(&cfg, base, sizeof(base)), EST_ERR_CONFIG);
 }
 
+/* HTTP credentials only with an explicit trust anchor, or TLS-SRP (EST-C-26). */
+static void
+implicit_ta_no_credentials_EST_C_26(void **state)
+{
+	STACK_OF(X509) *tas = sk_X509_new_null();
+	struct est_client_config cfg;
+	char base[256];
+
+	(void)state;
+	assert_non_null(tas);
+	assert_true(sk_X509_push(tas, ec_cert) > 0);
+	cfg = (struct est_client_config){ .host = "h", .user = "u", .password = "p" };
+	assert_int_equal(base_of(&cfg, base, sizeof(base)), EST_ERR_CONFIG);
+	cfg = (struct est_client_config){ .host = "h", .bearer_token = "t" };
+	assert_int_equal(base_of(&cfg, base, sizeof(base)), EST_ERR_CONFIG);
+	cfg = (struct est_client_config){ .host = "h" };
+	assert_int_equal(base_of(&cfg, base, sizeof(base)), EST_OK);
+	cfg = (struct est_client_config){ .host = "h", .trust_anchors = tas, .user = "u",
+	    .password = "p", .bearer_token = "t" };
+	assert_int_equal(base_of(&cfg, base, sizeof(base)), EST_OK);
+	cfg = (struct est_client_config){ .host = "h", .srp_user = "s", .srp_password = "sp",
+	    .user = "u", .password = "p" };
+	assert_int_equal(base_of(&cfg, base, sizeof(base)), EST_OK);
+	sk_X509_free(tas);
+}
+
 /* A self-signed end-entity certificate for ec_key, with an SKI and no keyUsage. */
 static X509 *
 leaf_cert(void)
@@ -829,6 +855,7 @@ main(void)
 		cmocka_unit_test(retry_after_EST_C_71),
 		cmocka_unit_test(export_round_trip),
 		cmocka_unit_test(server_url_EST_C_01),
+		cmocka_unit_test(implicit_ta_no_credentials_EST_C_26),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
