@@ -108,7 +108,7 @@ ok "before issue-from the old key issues"
 cmp -s dev/ta.pem.previous old-root.pem || fail "the old trust anchor was not kept as ta.pem.previous"
 grep_all 'rolled over' "$T/ec.err" || fail "renew did not say the CA rolled over: $(cat "$T/ec.err")"
 openssl verify -CAfile dev/ta.pem dev/cert.pem >/dev/null || fail "openssl verify with the new anchor file"
-ok "the device with only the old root now trusts the new one (trust anchor file replaced, old one kept; EST-C-10)"
+ok "the device with only the old root now trusts the new one (trust anchor file replaced, old one kept, openssl reads it; EST-C-10, EST-C-14)"
 
 # ---- from issue-from on, the new key issues ----
 stop_estd
