@@ -65,6 +65,7 @@ moved() { # LABEL OP LOCATION [AUTH]
   moved port simpleenroll "$OTHER_PORT_URL/simpleenroll" ', "require_auth": true'
   moved name simpleenroll "https://localhost:@PORT@$W/landed/simpleenroll" ', "require_auth": true'
   moved bearer simpleenroll "$OTHER_HOST/simpleenroll" ', "require_auth": "Bearer realm=\"stub\""'
+  moved digest simpleenroll "$OTHER_HOST/simpleenroll" ', "require_auth": "Digest realm=\"stub\", nonce=\"bm9uY2U\", qop=\"auth\", algorithm=MD5"'
   moved settled simpleenroll "$OTHER_HOST/simpleenroll" ', "require_auth": true, "close_on_401": true'
   moved host cacerts "$OTHER_HOST/cacerts"
   moved same simpleenroll "https://127.0.0.1:@PORT@$W/landed/simpleenroll" ', "require_auth": true'
@@ -108,6 +109,12 @@ ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg be
 expect_rc 7 "307 to another host after the Bearer answer"
 other_heard_nothing "a redirect after a Bearer answer"
 : > stub.log
+ec -e -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg digest -u estuser \
+    --password-file pw.txt
+expect_rc 7 "307 to another host after the Digest answer"
+stub_field -1 headers | grep_all '"Authorization": "Digest ' || fail "the Digest challenge was not answered"
+other_heard_nothing "a redirect after a Digest answer"
+: > stub.log
 ec -e -z -s 127.0.0.1 -p $STUB_PORT -o . -x dev.key --common-name dev --path-seg settled -u estuser \
     --password-file pw.txt
 expect_rc 7 "307 to another host once credentials go out unasked (the server closed after its 401)"
@@ -116,7 +123,7 @@ other_heard_nothing "a redirect after the credentials were settled"
 ec -g -s 127.0.0.1 -p $STUB_PORT -o . --path-seg host
 expect_rc 7 "GET /cacerts redirected to another host: not followed"
 other_heard_nothing "a /cacerts redirect"
-ok "credentials (Basic, Bearer, settled) and requests go to the configured origin only (EST-C-22, EST-C-31)"
+ok "credentials (Basic, Digest, Bearer, settled) and requests go to the configured origin only (EST-C-22, EST-C-31)"
 
 # ---- the Implicit TA (the system's store): the name, never the cmcRA EKU -----------
 # SSL_CERT_FILE stands in for the system's store (OpenSSL reads it for its defaults).
