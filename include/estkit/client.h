@@ -109,7 +109,8 @@ struct est_client;
 /*
  * Make a client. Checks the configuration (a url or a host; a label that is
  * one path segment and not an operation name; cert with key; user with
- * password) and loads the trust anchor file. Does not connect.
+ * password; no user or token with the system's store unless TLS-SRP) and
+ * loads the trust anchor file. Does not connect.
  * Caller frees with est_client_free().
  */
 enum est_err est_client_new(const struct est_client_config *cfg, struct est_client **out,
