@@ -334,7 +334,8 @@ check_implicit_ta(const struct cli_opts *o)
 		return usage_error("--trustanchor system: HTTP credentials go only to a server an "
 		    "explicit trust anchor vouches for (RFC 7030 §6): authenticate with -c/-k, or "
 		    "get the EST CA's root with -g --trustanchor system and give its "
-		    "cacert-root-0-0.pem as --trustanchor");
+		    "cacert-root-0-0.pem as --trustanchor (with the root of the server's TLS "
+		    "certificate in the same file, if another CA issued that)");
 	if ((o->enroll || o->reenroll || o->keygen) && o->csr_file != NULL)
 		return usage_error("--trustanchor system links every CSR to its TLS connection "
 		    "(RFC 7030 §6): give the key with -x instead of the ready CSR -y");
