@@ -286,7 +286,8 @@ serverkeygen(struct est_req *r, struct keygen *kg, struct authn_result *res,
 		return csr_err.code;
 	}
 	if ((rc = check_keygen_csr(r, kg, res->who.kind == PRINCIPAL_RA, e)) != EST_OK ||
-	    (rc = check_channel_strength(r, kg, e)) != EST_OK || (rc = choose_recipient(r, kg, e)) != EST_OK ||
+	    (rc = check_channel_strength(r, kg, e)) != EST_OK ||
+	    (rc = choose_recipient(r, kg, e)) != EST_OK ||
 	    (rc = policy_for_request(r, POLICY_SERVERKEYGEN, &res->who, kg->csr, NULL, &kg->d,
 	    e)) != EST_OK)
 		return rc;
