@@ -64,9 +64,10 @@ struct est_srp_server {
 
 /*
  * Offer TLS-SRP on a listener's context: at most TLS 1.2, ciphers (which
- * must name SRP suites), no session tickets, and the verifier looked up per
- * handshake. An unknown name gets a made-up verifier with a salt fixed per
- * name, so it fails as a wrong password does. srv is borrowed.
+ * must name SRP suites), no session resumption (no tickets, no session
+ * cache), and the verifier looked up per handshake. An unknown name gets a
+ * made-up verifier with a salt fixed per name, so it fails as a wrong
+ * password does. srv is borrowed.
  */
 enum est_err est_srp_tls_enable(SSL_CTX *ctx, const char *ciphers, struct est_srp_server *srv,
     struct est_error *e);
