@@ -327,19 +327,30 @@ est_csrattrs_encode(const struct est_csrattrs *a, unsigned char **der, size_t *d
 	return EST_OK;
 }
 
-/* Whether an item is an OID, or a SEQUENCE that is a whole Attribute (or not a SEQUENCE). */
+/*
+ * Whether an item is an OID, or a SEQUENCE that is a whole Attribute (or not
+ * a SEQUENCE). An Attribute must also encode back to the bytes it came as:
+ * OpenSSL reads some values it cannot write (a constructed element of
+ * universal tag 0 comes back as an end-of-contents), and such an item would
+ * be shown, checked and sent on as something else.
+ */
 static bool
 readable(const ASN1_TYPE *t)
 {
-	const unsigned char *p;
+	const unsigned char *p, *der;
+	unsigned char *back = NULL;
 	X509_ATTRIBUTE *attr;
 	bool ok;
+	int len;
 
 	if (t->type != V_ASN1_SEQUENCE)
 		return true; /* an OID, or refused by type_to_item */
-	p = t->value.sequence->data;
-	attr = d2i_X509_ATTRIBUTE(NULL, &p, t->value.sequence->length);
-	ok = attr != NULL && p == t->value.sequence->data + t->value.sequence->length;
+	p = der = t->value.sequence->data;
+	len = t->value.sequence->length;
+	attr = d2i_X509_ATTRIBUTE(NULL, &p, len);
+	ok = attr != NULL && p == der + len && i2d_X509_ATTRIBUTE(attr, &back) == len &&
+	    memcmp(back, der, (size_t)len) == 0;
+	OPENSSL_free(back);
 	X509_ATTRIBUTE_free(attr);
 	ERR_clear_error();
 	return ok;

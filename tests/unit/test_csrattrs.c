@@ -216,6 +216,37 @@ test_decode_skips_unreadable(void **state)
 	est_csrattrs_free(a);
 }
 
+/*
+ * An Attribute whose value OpenSSL reads but cannot write back as it came
+ * (a constructed element of universal tag 0) is skipped like one that does
+ * not decode: kept, it was re-encoded as an end-of-contents, which no
+ * longer decodes, so what estd or estclient showed differed from what was
+ * sent (found by fuzz_csrattrs).
+ */
+static void
+test_decode_skips_what_does_not_encode_back(void **state)
+{
+	/* SEQUENCE { SEQUENCE { rsaEncryption, SET { [UNIVERSAL 0] { "" } } }, OID 1.2 } */
+	static const unsigned char der[] = { 0x30, 0x16, 0x30, 0x11, 0x06, 0x09, 0x2a, 0x86,
+	    0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x31, 0x04, 0x20, 0x02, 0x0c, 0x00, 0x06,
+	    0x01, 0x2a };
+	struct est_csrattrs *a = NULL, *back = NULL;
+	struct est_error e = { 0 };
+	unsigned char *out = NULL;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(est_csrattrs_decode(der, sizeof(der), &a, &e), EST_OK);
+	assert_int_equal(a->n, 1);
+	assert_int_equal(a->n_unreadable, 1);
+	assert_int_equal(est_csrattrs_encode(a, &out, &len, &e), EST_OK);
+	assert_int_equal(est_csrattrs_decode(out, len, &back, &e), EST_OK);
+	assert_int_equal(back->n, a->n);
+	OPENSSL_free(out);
+	est_csrattrs_free(back);
+	est_csrattrs_free(a);
+}
+
 /* A signed CSR for key: CN=dev, optionally a challengePassword and a SAN request. */
 static X509_REQ *
 csr(EVP_PKEY *key, bool password, bool san)
@@ -292,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_rfc_vector_round_trip),
 		cmocka_unit_test(test_decode_refusals),
 		cmocka_unit_test(test_decode_skips_unreadable),
+		cmocka_unit_test(test_decode_skips_what_does_not_encode_back),
 		cmocka_unit_test(test_check),
 	};
 
