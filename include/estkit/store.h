@@ -301,8 +301,11 @@ struct est_store_ops {
 	/*
 	 * The grouped writer's (writer.c): one transaction per group, and in it
 	 * one write at a time, each all or nothing (a savepoint in SQL), so one
-	 * write's failure leaves the others of its group alone.
+	 * write's failure leaves the others of its group alone. group_start
+	 * (NULL: nothing to do) readies the writer's handle once, before its
+	 * first group.
 	 */
+	enum est_err (*group_start)(struct est_store *, struct est_error *);
 	enum est_err (*group_begin)(struct est_store *, struct est_error *);
 	enum est_err (*group_write)(struct est_store *, struct est_write *, struct est_error *);
 	enum est_err (*group_commit)(struct est_store *, struct est_error *);

@@ -208,8 +208,11 @@ est_store_writer_start(const char *uri, size_t max_group, struct est_store_write
 		free(w);
 		return rc;
 	}
-	if (w->st->ops->group_begin == NULL) {
+	if (w->st->ops->group_begin == NULL)
 		rc = est_fail(e, EST_ERR_CONFIG, "the %s store has no grouped writer", w->st->ops->name);
+	else if (w->st->ops->group_start != NULL)
+		rc = w->st->ops->group_start(w->st, e);
+	if (rc != EST_OK) {
 		est_store_close(w->st);
 		free(w);
 		return rc;

@@ -351,6 +351,7 @@ sq_close(struct est_store *st)
 {
 	struct sq_store *s = sq(st);
 
+	sq_checkpointer_stop(s);
 	for (int i = 0; i < SQ_STMT_MAX; i++)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
@@ -460,6 +461,7 @@ static const struct est_store_ops sqlite_ops = {
 	.get_crl = sq_get_crl,
 	.put_crl = sq_put_crl,
 	.list_crls = sq_list_crls,
+	.group_start = sq_checkpointer_start,
 	.group_begin = sq_group_begin,
 	.group_write = sq_group_write,
 	.group_commit = sq_group_commit,

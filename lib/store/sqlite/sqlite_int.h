@@ -15,8 +15,15 @@
 /* How many distinct statements the backend prepares, at most. */
 #define SQ_STMT_MAX 40
 
-/* The grouped writer's checkpoint interval, in WAL pages (group.c). */
-#define SQ_GROUP_CHECKPOINT_PAGES 250
+/*
+ * The grouped writer's checkpointer (checkpoint.c): a pass after each
+ * SQ_CHECKPOINT_PAGES WAL pages committed, the WAL started over once it
+ * holds SQ_WAL_RESTART_PAGES.
+ */
+#define SQ_CHECKPOINT_PAGES 1000
+#define SQ_WAL_RESTART_PAGES 4000
+
+struct sq_checkpointer;
 
 struct sq_store {
 	struct est_store base;          /* first, so the generic handle casts to this */
@@ -26,6 +33,7 @@ struct sq_store {
 	sqlite3_stmt *stmt[SQ_STMT_MAX]; /* and their statements */
 	struct store_group group;       /* the writer's group in progress (group.c) */
 	bool bulk;                      /* in a bulk transaction (sq_bulk_begin) */
+	struct sq_checkpointer *ckpt;   /* the writer's handle's, else NULL */
 };
 
 static inline struct sq_store *
@@ -175,6 +183,19 @@ enum est_err sq_group_begin(struct est_store *st, struct est_error *e);
 enum est_err sq_group_write(struct est_store *st, struct est_write *w, struct est_error *e);
 enum est_err sq_group_commit(struct est_store *st, struct est_error *e);
 void sq_group_rollback(struct est_store *st);
+
+/* ---- checkpoint.c: the grouped writer's checkpoints ---- */
+
+/*
+ * Start the thread that checkpoints what st commits (st's own commits make
+ * none from now on). st is the writer's handle; sq_checkpointer_stop (from
+ * sq_close) stops the thread.
+ */
+enum est_err sq_checkpointer_start(struct est_store *st, struct est_error *e);
+void sq_checkpointer_stop(struct sq_store *s);
+
+/* Before a group: copy what the last pass left, once the WAL is to start over. */
+void sq_checkpoint_catch_up(struct sq_store *s);
 
 /* ---- crl.c ---- */
 
