@@ -74,15 +74,22 @@ sync_db(struct sq_checkpointer *cp)
 static void
 pass(struct sq_checkpointer *cp, bool *failing)
 {
-	int log_frames = 0, copied = 0;
+	int log_frames = 0, copied = 0, rounds = 0;
 	int rc;
 
-	rc = sqlite3_wal_checkpoint_v2(cp->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
-	    &copied);
-	if (rc == SQLITE_BUSY)
-		return;
-	if (rc == SQLITE_OK && copied > 0)
-		rc = sync_db(cp);
+	/*
+	 * When the WAL is to start over, a second round copies what was
+	 * committed during the first, so that the writer's catch-up, which
+	 * answers wait for, copies only what came during the second.
+	 */
+	do {
+		rc = sqlite3_wal_checkpoint_v2(cp->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+		    &log_frames, &copied);
+		if (rc == SQLITE_BUSY)
+			return;
+		if (rc == SQLITE_OK && copied > 0)
+			rc = sync_db(cp);
+	} while (rc == SQLITE_OK && log_frames >= SQ_WAL_RESTART_PAGES && ++rounds < 2);
 	if (rc != SQLITE_OK) {
 		if (!*failing)
 			log_warn("%s: copying the WAL back into the database failed (%s); the "
