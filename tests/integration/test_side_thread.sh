@@ -320,18 +320,19 @@ two_connections() {
 two_connections "max-connections-per-address = 64" 200
 # The new configuration would allow one connection per address.
 sed -i 's/^max-connections-per-address = .*/max-connections-per-address = 1/' var/estd.conf
-# The reload creates the store writer's thread (0), the CRL keeper's (1), the key
-# maker's (2), then the workers' (3: the first).
-for n in 2 1 3; do
+# The reload creates the store's checkpointer thread (0), the store writer's (1),
+# the CRL keeper's (2), the key maker's (3), then the workers' (4: the first).
+for n in 3 2 0 4; do
 	refused0=$(log_count 'the previous configuration goes on serving')
 	echo $n > arm
 	kill -HUP "$ESTD_PID"
 	wait_log 'the previous configuration goes on serving' $((refused0 + 1)) "the reload refused"
 	[ ! -e arm ] || fail "the shim failed no thread creation"
 	case $n in
-	2) what="the key maker" ;;
-	1) what="the CRL keeper" ;;
-	3) what="worker" ;;
+	3) what="the key maker" ;;
+	2) what="the CRL keeper" ;;
+	0) what="the store's checkpointer" ;;
+	4) what="worker" ;;
 	esac
 	grep_all "reload refused: cannot start $what thread" estd.log ||
 	    fail "no log line says why: $(grep 'reload refused' estd.log | tail -2)"

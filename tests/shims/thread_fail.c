@@ -4,8 +4,9 @@
  * THREAD_FAIL_ARM exists, holding a number N (none: 0), the next N thread
  * creations succeed and the one after fails (EAGAIN), as when the process
  * is out of threads; the file is then removed, so one arming fails one
- * creation. A reload creates its threads in a fixed order (the store
- * writer, the CRL keeper, the key maker, the workers): N picks one. Every
+ * creation. A reload creates its threads in a fixed order (the store's
+ * checkpointer, the store writer, the CRL keeper, the key maker, the
+ * workers): N picks one. Every
  * other creation passes through untouched. Never built into estd itself.
  */
 #define _GNU_SOURCE
