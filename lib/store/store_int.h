@@ -12,7 +12,7 @@
 #include "estkit/store.h"
 
 /* The schema version every backend's migrations reach (checked in each). */
-#define EST_STORE_SCHEMA_VERSION 7
+#define EST_STORE_SCHEMA_VERSION 8
 
 /* sqlite/db.c */
 

@@ -50,21 +50,23 @@ ok "the password is read from PGPASSFILE (estadm db create)"
 grep_all 'holds an estkit store already' out.txt || fail "second db create: $(cat out.txt)"
 ok "db create refuses a database that holds a store (passfile= in the URI)"
 
-"${ADM[@]}" db migrate | grep_all 'at version 7 already' || fail "db migrate on a current store"
-psql_su "UPDATE estkit_schema SET version = 8" estkit
+"${ADM[@]}" db migrate | grep_all 'at version 8 already' || fail "db migrate on a current store"
+psql_su "UPDATE estkit_schema SET version = 9" estkit
 "${ADM[@]}" ee list > out.txt 2>&1 && fail "a newer schema was used"
-grep_all 'schema version 8 is newer than this estkit' out.txt || fail "newer schema: $(cat out.txt)"
-# Back to version 3: undo steps 7 (nothing to undo), 6, 5 and 4, then let db migrate make them again.
-psql_su "DROP TABLE ee_names; DROP INDEX certs_ee; CREATE INDEX certs_ee ON certs (ee_id);
+grep_all 'schema version 9 is newer than this estkit' out.txt || fail "newer schema: $(cat out.txt)"
+# Back to version 3: undo steps 8, 7 (nothing to undo), 6, 5 and 4, then let db migrate make them again.
+psql_su "ALTER TABLE certs DROP CONSTRAINT certs_serial_issuer_key;
+    ALTER TABLE certs ADD CONSTRAINT certs_issuer_serial_key UNIQUE (issuer, serial);
+    CREATE INDEX certs_serial ON certs (serial); DROP TABLE ee_names; DROP INDEX certs_ee; CREATE INDEX certs_ee ON certs (ee_id);
     CREATE INDEX certs_subject ON certs (subject); CREATE INDEX certs_spki ON certs (spki_sha256);
     DROP TRIGGER certs_revoked ON certs; DROP FUNCTION estkit_count_revocation();
     DROP INDEX certs_revoked_by_issuer; DROP TABLE crls, revocation_counts;
     UPDATE estkit_schema SET version = 3" estkit
 "$ESTD" -c "$CONF" -n > out.txt 2>&1 && fail "estd ran on an older schema"
 grep_all 'schema version 3 is older.*estadm db migrate' out.txt || fail "older schema: $(cat out.txt)"
-"${ADM[@]}" db migrate | grep_all 'from version 3 to 7' || fail "db migrate from 3"
+"${ADM[@]}" db migrate | grep_all 'from version 3 to 8' || fail "db migrate from 3"
 "${ADM[@]}" db check | grep_all 'passed' || fail "db check after the migration"
-ok "estd refuses a newer or older schema and says what to do; db migrate brings 3 to 7"
+ok "estd refuses a newer or older schema and says what to do; db migrate brings 3 to 8"
 
 "${ADM[@]}" ca import --external VendorSubCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorSubCAEC384.cacert.pem" >/dev/null
 "${ADM[@]}" ca import --external VendorRootCA "$ESTKIT_SRC/tests/fixtures/vendor/VendorRootCAEC384.cacert.pem" >/dev/null

@@ -268,7 +268,7 @@ test_fresh_schema_and_mode(void **state)
 	int version = 0;
 
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 7);
+	assert_int_equal(version, 8);
 	assert_int_equal(stat(fx->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	raw_query(fx->path, "PRAGMA journal_mode", buf, sizeof(buf));
@@ -276,7 +276,7 @@ test_fresh_schema_and_mode(void **state)
 	raw_query(fx->path, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
 	    "sqlite_master WHERE tbl_name = 'certs' AND sql IS NOT NULL ORDER BY name)",
 	    buf, sizeof(buf));
-	assert_string_equal(buf, "certs certs_ee certs_inserted_revoked certs_revoked certs_revoked_by_issuer certs_serial");
+	assert_string_equal(buf, "certs certs_ee certs_inserted_revoked certs_revoked certs_revoked_by_issuer");
 
 	/* The write-ahead log holds committed certificates too: same mode. */
 	rec = make_rec(fx->key, "CA", "dev", 1, NOT_BEFORE, NOT_AFTER);
@@ -713,7 +713,7 @@ test_reopen_keeps_data(void **state)
 	fx->st = NULL;
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 7);
+	assert_int_equal(version, 8);
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "B", &got, &e), EST_OK);
 	assert_int_equal(got->id, rec->id);
 	assert_int_equal(got->der_len, rec->der_len);
@@ -750,7 +750,7 @@ test_migration_from_2(void **state)
 	sqlite3_close(db);
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 7);
+	assert_int_equal(version, 8);
 	/* Step 6: end entities registered before are indexed by their names' keys. */
 	assert_int_equal(by_key(fx->st, "h:old.corp.example"), 1);
 	assert_int_equal(by_key(fx->st, "i:10.0.0.9"), 1);
@@ -762,7 +762,7 @@ test_migration_from_2(void **state)
 	raw_query(fx->path, "SELECT group_concat(name || ':' || partial, ' ') FROM (SELECT name, "
 	    "partial FROM pragma_index_list('certs') WHERE origin = 'c' ORDER BY name)",
 	    buf, sizeof(buf));
-	assert_string_equal(buf, "certs_ee:1 certs_revoked_by_issuer:1 certs_serial:0");
+	assert_string_equal(buf, "certs_ee:1 certs_revoked_by_issuer:1");
 	assert_int_equal(est_store_get_cert(fx->st, NULL, "C", &got, &e), EST_OK);
 	est_cert_rec_free(got);
 	est_cert_rec_free(rec);
@@ -793,13 +793,91 @@ test_migration_from_6(void **state)
 	sqlite3_close(db);
 	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
-	assert_int_equal(version, 7);
+	assert_int_equal(version, 8);
 	assert_int_equal(by_key(fx->st, "i:10.0.0.5"), 1);
 	assert_int_equal(by_key(fx->st, "h:10.0.0.5"), 0);
 	assert_int_equal(by_key(fx->st, "w:corp.example"), 1);
 	assert_int_equal(by_key(fx->st, "h:old.corp.example"), 1);
 	assert_int_equal(by_key(fx->st, "d:2.5.4.3=old"), 1);
 	est_ee_free(ee);
+}
+
+/*
+ * Step 8 makes certs again with one index on serial: a store of schema 7
+ * (UNIQUE (issuer, serial) and certs_serial, made here as step 1 and the
+ * later steps left it) keeps its certificates, their ids and revocations;
+ * revocations are still counted, a taken (issuer, serial) is still refused,
+ * and the one index left on serial leads with it (a look-up by serial alone
+ * searches it).
+ */
+static void
+test_migration_from_7(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_error e = { 0 };
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "dev", 21, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "dev", 22, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *dup = make_rec(fx->key, "CA", "other", 22, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+	int64_t before = 0, after = 0;
+	char buf[256];
+	int version = 0;
+	sqlite3 *db;
+
+	put(fx->st, a);
+	put(fx->st, b);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "15", 0, 1, &e), EST_OK);
+	assert_int_equal(est_store_revocation_revision(fx->st, "CN=CA,O=Example", &before, &e),
+	    EST_OK);
+	est_store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE certs_7 ("
+	    " id INTEGER PRIMARY KEY, issuer TEXT NOT NULL, serial TEXT NOT NULL,"
+	    " subject TEXT NOT NULL, san TEXT NOT NULL DEFAULT '', spki_sha256 TEXT NOT NULL,"
+	    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL,"
+	    " status TEXT NOT NULL CHECK (status IN ('valid','revoked')), revoked_at INTEGER,"
+	    " revocation_reason INTEGER, principal TEXT NOT NULL DEFAULT '',"
+	    " alias TEXT NOT NULL DEFAULT '', der BLOB NOT NULL,"
+	    " ee_id INTEGER REFERENCES end_entities (id) ON DELETE SET NULL,"
+	    " UNIQUE (issuer, serial));"
+	    "INSERT INTO certs_7 SELECT * FROM certs; DROP TABLE certs;"
+	    "ALTER TABLE certs_7 RENAME TO certs;"
+	    "CREATE INDEX certs_serial ON certs (serial);"
+	    "CREATE TRIGGER certs_revoked AFTER UPDATE OF status ON certs"
+	    " WHEN NEW.status = 'revoked' AND OLD.status <> 'revoked' BEGIN"
+	    " INSERT INTO revocation_counts (issuer, revision) VALUES (NEW.issuer, 1)"
+	    " ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1; END;"
+	    "CREATE INDEX certs_revoked_by_issuer ON certs (issuer) WHERE status = 'revoked';"
+	    "CREATE INDEX certs_ee ON certs (ee_id) WHERE ee_id IS NOT NULL;"
+	    "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(est_store_open(fx->path, &fx->st, &e), EST_OK);
+	assert_int_equal(est_store_schema_version(fx->st, &version, &e), EST_OK);
+	assert_int_equal(version, 8);
+	raw_query(fx->path, "SELECT group_concat(name || ':' || partial, ' ') FROM (SELECT name, "
+	    "partial FROM pragma_index_list('certs') ORDER BY name)", buf, sizeof(buf));
+	assert_string_equal(buf, "certs_ee:1 certs_revoked_by_issuer:1 sqlite_autoindex_certs_1:0");
+	raw_query(fx->path, "SELECT group_concat(name, ',') FROM pragma_index_info("
+	    "'sqlite_autoindex_certs_1')", buf, sizeof(buf));
+	assert_string_equal(buf, "serial,issuer");
+	assert_int_equal(est_store_get_cert(fx->st, NULL, "16", &got, &e), EST_OK);
+	assert_int_equal(got->id, b->id);
+	assert_int_equal(got->status, EST_CERT_VALID);
+	est_cert_rec_free(got);
+	got = NULL;
+	assert_int_equal(est_store_get_cert(fx->st, "CN=CA,O=Example", "15", &got, &e), EST_OK);
+	assert_int_equal(got->id, a->id);
+	assert_int_equal(got->status, EST_CERT_REVOKED);
+	est_cert_rec_free(got);
+	assert_int_equal(est_store_put_cert(fx->st, dup, &e), EST_ERR_EXISTS);
+	assert_int_equal(est_store_revoke_cert(fx->st, NULL, "16", 0, 1, &e), EST_OK);
+	assert_int_equal(est_store_revocation_revision(fx->st, "CN=CA,O=Example", &after, &e),
+	    EST_OK);
+	assert_int_equal(after, before + 1);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+	est_cert_rec_free(dup);
 }
 
 static struct est_req_rec *
@@ -903,7 +981,7 @@ test_newer_schema_refused(void **state)
 	assert_int_equal(est_store_open(path, &other, &e), EST_ERR_STORE);
 	assert_null(other);
 	assert_non_null(strstr(e.msg, path));
-	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (7)"));
+	assert_non_null(strstr(e.msg, "version 99 is newer than this estkit (8)"));
 }
 
 static void
@@ -954,7 +1032,7 @@ test_uri_dispatch(void **state)
 	snprintf(uri, sizeof(uri), "SQLite:%s", fx->path);
 	assert_int_equal(est_store_open(uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_schema_version(other, &version, &e), EST_OK);
-	assert_int_equal(version, 7);
+	assert_int_equal(version, 8);
 	est_store_close(other);
 	est_store_close(NULL);
 }
@@ -1795,7 +1873,10 @@ test_pg_schema_versions(void **state)
 	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_ERR_STORE);
 	assert_non_null(strstr(e.msg, "newer"));
 	assert_int_equal(est_store_migrate(fx->uri, &from, &to, &e), EST_ERR_STORE);
-	pg_admin(fx->pgdb, "DROP INDEX certs_ee; CREATE INDEX certs_ee ON certs (ee_id); "
+	pg_admin(fx->pgdb, "ALTER TABLE certs DROP CONSTRAINT certs_serial_issuer_key; "
+	    "ALTER TABLE certs ADD CONSTRAINT certs_issuer_serial_key UNIQUE (issuer, serial); "
+	    "CREATE INDEX certs_serial ON certs (serial); "
+	    "DROP INDEX certs_ee; CREATE INDEX certs_ee ON certs (ee_id); "
 	    "CREATE INDEX certs_subject ON certs (subject); "
 	    "CREATE INDEX certs_spki ON certs (spki_sha256); "
 	    "DROP TABLE crls; DROP TRIGGER certs_revoked ON certs; "
@@ -1806,7 +1887,7 @@ test_pg_schema_versions(void **state)
 	assert_non_null(strstr(e.msg, "estadm db migrate"));
 	assert_int_equal(est_store_migrate(fx->uri, &from, &to, &e), EST_OK);
 	assert_int_equal(from, 3);
-	assert_int_equal(to, 7);
+	assert_int_equal(to, 8);
 	assert_int_equal(est_store_open(fx->uri, &other, &e), EST_OK);
 	assert_int_equal(est_store_check(other, true, &e), EST_OK);
 	assert_int_equal(by_key(other, "h:old.corp.example"), 1);
@@ -1831,6 +1912,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_7, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),

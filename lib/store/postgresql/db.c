@@ -147,6 +147,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX ee_names_ee ON ee_names (ee_id);",
 	/* 7: the keys of names changed (as in SQLite's step 7); pg_index_all_ee files them again. */
 	"DELETE FROM ee_names;",
+	/* 8: one index on serial, not two (as in SQLite's step 8, without a new table). */
+	"ALTER TABLE certs DROP CONSTRAINT certs_issuer_serial_key;"
+	"ALTER TABLE certs ADD CONSTRAINT certs_serial_issuer_key UNIQUE (serial, issuer);"
+	"DROP INDEX certs_serial;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -31,6 +31,24 @@
 
 #define BUSY_TIMEOUT_MS 10000
 
+/*
+ * What steps 4 and 5 made on certs, which step 8 makes again on the table it
+ * rebuilds: triggers that count every revocation per issuer, whichever
+ * statement records it, and the partial indexes. Part of those steps: never
+ * change them.
+ */
+#define SQL_CERTS_REVOCATION_COUNTED \
+	"CREATE TRIGGER certs_revoked AFTER UPDATE OF status ON certs" \
+	" WHEN NEW.status = 'revoked' AND OLD.status <> 'revoked' BEGIN" \
+	" INSERT INTO revocation_counts (issuer, revision) VALUES (NEW.issuer, 1)" \
+	" ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1; END;" \
+	"CREATE TRIGGER certs_inserted_revoked AFTER INSERT ON certs" \
+	" WHEN NEW.status = 'revoked' BEGIN" \
+	" INSERT INTO revocation_counts (issuer, revision) VALUES (NEW.issuer, 1)" \
+	" ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1; END;" \
+	"CREATE INDEX certs_revoked_by_issuer ON certs (issuer) WHERE status = 'revoked';"
+#define SQL_CERTS_EE_INDEX "CREATE INDEX certs_ee ON certs (ee_id) WHERE ee_id IS NOT NULL;"
+
 /* migrations[i] brings the schema from version i to i + 1. Append only. */
 static const char *const migrations[] = {
 	"CREATE TABLE certs ("
@@ -98,15 +116,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE revocation_counts ("
 	" issuer TEXT PRIMARY KEY,"
 	" revision INTEGER NOT NULL);"
-	"CREATE TRIGGER certs_revoked AFTER UPDATE OF status ON certs"
-	" WHEN NEW.status = 'revoked' AND OLD.status <> 'revoked' BEGIN"
-	" INSERT INTO revocation_counts (issuer, revision) VALUES (NEW.issuer, 1)"
-	" ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1; END;"
-	"CREATE TRIGGER certs_inserted_revoked AFTER INSERT ON certs"
-	" WHEN NEW.status = 'revoked' BEGIN"
-	" INSERT INTO revocation_counts (issuer, revision) VALUES (NEW.issuer, 1)"
-	" ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1; END;"
-	"CREATE INDEX certs_revoked_by_issuer ON certs (issuer) WHERE status = 'revoked';"
+	SQL_CERTS_REVOCATION_COUNTED
 	"CREATE TABLE crls ("
 	" issuer TEXT PRIMARY KEY,"
 	" crl_number INTEGER NOT NULL CHECK (crl_number > 0),"
@@ -123,7 +133,7 @@ static const char *const migrations[] = {
 	"DROP INDEX IF EXISTS certs_subject;"
 	"DROP INDEX IF EXISTS certs_spki;"
 	"DROP INDEX IF EXISTS certs_ee;"
-	"CREATE INDEX certs_ee ON certs (ee_id) WHERE ee_id IS NOT NULL;",
+	SQL_CERTS_EE_INDEX,
 	/*
 	 * 6: end entities found by their names' keys (sq_index_ee), not by a
 	 * scan of them all, which cost 73 ms per enrolment at 100,000.
@@ -141,6 +151,39 @@ static const char *const migrations[] = {
 	 * ones would be missed. sq_index_all_ee files them again.
 	 */
 	"DELETE FROM ee_names;",
+	/*
+	 * 8: one index on serial, not two. UNIQUE (issuer, serial) and
+	 * certs_serial each wrote a random leaf page per certificate (serials
+	 * are random); UNIQUE (serial, issuer) serves both the look-up by serial
+	 * and the check, so the table is made again with it (SQLite cannot
+	 * change a table's constraint in place). The triggers and indexes go
+	 * with the old table and are made again as steps 4 and 5 made them.
+	 */
+	"CREATE TABLE certs_v8 ("
+	" id INTEGER PRIMARY KEY,"
+	" issuer TEXT NOT NULL,"
+	" serial TEXT NOT NULL,"
+	" subject TEXT NOT NULL,"
+	" san TEXT NOT NULL DEFAULT '',"
+	" spki_sha256 TEXT NOT NULL,"
+	" not_before INTEGER NOT NULL,"
+	" not_after INTEGER NOT NULL,"
+	" issued_at INTEGER NOT NULL,"
+	" status TEXT NOT NULL CHECK (status IN ('valid','revoked')),"
+	" revoked_at INTEGER,"
+	" revocation_reason INTEGER,"
+	" principal TEXT NOT NULL DEFAULT '',"
+	" alias TEXT NOT NULL DEFAULT '',"
+	" der BLOB NOT NULL,"
+	" ee_id INTEGER REFERENCES end_entities (id) ON DELETE SET NULL,"
+	" UNIQUE (serial, issuer));"
+	"INSERT INTO certs_v8 SELECT id, issuer, serial, subject, san, spki_sha256, not_before,"
+	" not_after, issued_at, status, revoked_at, revocation_reason, principal, alias, der, ee_id"
+	" FROM certs;"
+	"DROP TABLE certs;"
+	"ALTER TABLE certs_v8 RENAME TO certs;"
+	SQL_CERTS_REVOCATION_COUNTED
+	SQL_CERTS_EE_INDEX,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
