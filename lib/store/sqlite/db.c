@@ -32,6 +32,27 @@
 #define BUSY_TIMEOUT_MS 10000
 
 /*
+ * The columns of certs as step 1 made them, which step 8's table keeps (with
+ * step 2's ee_id). Part of step 1: never change them.
+ */
+#define SQL_CERTS_V1_COLUMNS \
+	" id INTEGER PRIMARY KEY," \
+	" issuer TEXT NOT NULL," \
+	" serial TEXT NOT NULL," \
+	" subject TEXT NOT NULL," \
+	" san TEXT NOT NULL DEFAULT ''," \
+	" spki_sha256 TEXT NOT NULL," \
+	" not_before INTEGER NOT NULL," \
+	" not_after INTEGER NOT NULL," \
+	" issued_at INTEGER NOT NULL," \
+	" status TEXT NOT NULL CHECK (status IN ('valid','revoked'))," \
+	" revoked_at INTEGER," \
+	" revocation_reason INTEGER," \
+	" principal TEXT NOT NULL DEFAULT ''," \
+	" alias TEXT NOT NULL DEFAULT ''," \
+	" der BLOB NOT NULL,"
+
+/*
  * What steps 4 and 5 made on certs, which step 8 makes again on the table it
  * rebuilds: triggers that count every revocation per issuer, whichever
  * statement records it, and the partial indexes. Part of those steps: never
@@ -52,21 +73,7 @@
 /* migrations[i] brings the schema from version i to i + 1. Append only. */
 static const char *const migrations[] = {
 	"CREATE TABLE certs ("
-	" id INTEGER PRIMARY KEY,"
-	" issuer TEXT NOT NULL,"
-	" serial TEXT NOT NULL,"
-	" subject TEXT NOT NULL,"
-	" san TEXT NOT NULL DEFAULT '',"
-	" spki_sha256 TEXT NOT NULL,"
-	" not_before INTEGER NOT NULL,"
-	" not_after INTEGER NOT NULL,"
-	" issued_at INTEGER NOT NULL,"
-	" status TEXT NOT NULL CHECK (status IN ('valid','revoked')),"
-	" revoked_at INTEGER,"
-	" revocation_reason INTEGER,"
-	" principal TEXT NOT NULL DEFAULT '',"
-	" alias TEXT NOT NULL DEFAULT '',"
-	" der BLOB NOT NULL,"
+	SQL_CERTS_V1_COLUMNS
 	" UNIQUE (issuer, serial));"
 	"CREATE INDEX certs_serial ON certs (serial);"
 	"CREATE INDEX certs_subject ON certs (subject);"
@@ -160,21 +167,7 @@ static const char *const migrations[] = {
 	 * with the old table and are made again as steps 4 and 5 made them.
 	 */
 	"CREATE TABLE certs_v8 ("
-	" id INTEGER PRIMARY KEY,"
-	" issuer TEXT NOT NULL,"
-	" serial TEXT NOT NULL,"
-	" subject TEXT NOT NULL,"
-	" san TEXT NOT NULL DEFAULT '',"
-	" spki_sha256 TEXT NOT NULL,"
-	" not_before INTEGER NOT NULL,"
-	" not_after INTEGER NOT NULL,"
-	" issued_at INTEGER NOT NULL,"
-	" status TEXT NOT NULL CHECK (status IN ('valid','revoked')),"
-	" revoked_at INTEGER,"
-	" revocation_reason INTEGER,"
-	" principal TEXT NOT NULL DEFAULT '',"
-	" alias TEXT NOT NULL DEFAULT '',"
-	" der BLOB NOT NULL,"
+	SQL_CERTS_V1_COLUMNS
 	" ee_id INTEGER REFERENCES end_entities (id) ON DELETE SET NULL,"
 	" UNIQUE (serial, issuer));"
 	"INSERT INTO certs_v8 SELECT id, issuer, serial, subject, san, spki_sha256, not_before,"
