@@ -848,6 +848,10 @@ test_migration_from_7(void **state)
 	    " WHEN NEW.status = 'revoked' AND OLD.status <> 'revoked' BEGIN"
 	    " INSERT INTO revocation_counts (issuer, revision) VALUES (NEW.issuer, 1)"
 	    " ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1; END;"
+	    "CREATE TRIGGER certs_inserted_revoked AFTER INSERT ON certs"
+	    " WHEN NEW.status = 'revoked' BEGIN"
+	    " INSERT INTO revocation_counts (issuer, revision) VALUES (NEW.issuer, 1)"
+	    " ON CONFLICT (issuer) DO UPDATE SET revision = revision + 1; END;"
 	    "CREATE INDEX certs_revoked_by_issuer ON certs (issuer) WHERE status = 'revoked';"
 	    "CREATE INDEX certs_ee ON certs (ee_id) WHERE ee_id IS NOT NULL;"
 	    "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
