@@ -6,8 +6,9 @@
 #
 # Runs a demo estd (one worker) under valgrind --tool=callgrind, zeroes the
 # counters once it is ready, sends N enrolments (default 200) in each of
-# two scenarios -- keep-alive HTTP Basic, and a new TLS connection with a
-# client certificate per enrolment -- and prints the instructions estd
+# three scenarios -- keep-alive HTTP Basic, a new TLS connection with a
+# client certificate per enrolment, and the same with the TLS session
+# resumed -- and prints the instructions estd
 # executed per enrolment in each, with the 40 functions that cost most
 # (inclusive). The callgrind files stay in BUILD_DIR/profile/ for
 # callgrind_annotate or kcachegrind.
@@ -58,3 +59,4 @@ scenario() {
 
 scenario basic-keepalive -u estuser:estpwd "https://127.0.0.1:$tls"
 scenario cert-new --cert "$P/dev.pem" --key "$P/dev.key" --connection new "https://127.0.0.1:$mtls"
+scenario cert-resume --cert "$P/dev.pem" --key "$P/dev.key" --connection resume "https://127.0.0.1:$mtls"

@@ -10,6 +10,7 @@
  * A listener with srp = yes also offers TLS-SRP (lib/auth/srp.c), which
  * holds it to TLS 1.2.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,77 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 	int err = X509_STORE_CTX_get_error(ctx);
 
 	return ok || let_through(err);
+}
+
+/*
+ * The path a full handshake validated, kept with the session it makes:
+ * OpenSSL keeps none for a resumed session (SSL_get0_verified_chain is NULL
+ * there), and without it every request on a resumed session checked the
+ * client certificate's signature again: an ECDSA verification, a sixth of
+ * such an enrolment's instructions. The path goes on the session while the
+ * handshake verifies the client's certificate, before the session is in the
+ * listener's cache; from then on it is only read, by any worker resuming
+ * it. A session OpenSSL copies (each TLS 1.3 resumption's, a ticket's)
+ * takes a reference to the same certificates.
+ */
+static int session_path_index = -1;
+static pthread_once_t session_path_once = PTHREAD_ONCE_INIT;
+
+static int
+session_path_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx,
+    long argl, void *argp)
+{
+	STACK_OF(X509) *path = *(STACK_OF(X509) **)from_d;
+
+	(void)to;
+	(void)from;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	/* A copy that cannot take the path has none: its requests check in full. */
+	*from_d = path != NULL ? X509_chain_up_ref(path) : NULL;
+	return 1;
+}
+
+static void
+session_path_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	sk_X509_pop_free(ptr, X509_free);
+}
+
+static void
+session_path_index_new(void)
+{
+	session_path_index = SSL_SESSION_get_ex_new_index(0, NULL, NULL, session_path_dup,
+	    session_path_free);
+}
+
+/* SSL_CTX_set_cert_verify_callback: verify as OpenSSL would, and keep the path. */
+static int
+verify_and_keep(X509_STORE_CTX *ctx, void *arg)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	SSL_SESSION *sess = ssl != NULL ? SSL_get_session(ssl) : NULL;
+	STACK_OF(X509) *path;
+	int ok = X509_verify_cert(ctx);
+
+	(void)arg;
+	if (ok != 1 || sess == NULL || SSL_session_reused(ssl))
+		return ok;
+	/* The same rule as tls_facts_capture: signatures checked, at most a validity error. */
+	if (X509_STORE_CTX_get_error(ctx) != X509_V_OK && !let_through(X509_STORE_CTX_get_error(ctx)))
+		return ok;
+	if ((path = X509_STORE_CTX_get1_chain(ctx)) == NULL)
+		return ok;
+	sk_X509_pop_free(SSL_SESSION_get_ex_data(sess, session_path_index), X509_free);
+	if (SSL_SESSION_set_ex_data(sess, session_path_index, path) != 1)
+		sk_X509_pop_free(path, X509_free);
+	return ok;
 }
 
 static enum est_err
@@ -117,6 +189,9 @@ set_client_auth(struct est_server *srv, SSL_CTX *ctx, bool required, struct est_
 	if (required)
 		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 	SSL_CTX_set_verify(ctx, mode, verify_cb);
+	if (pthread_once(&session_path_once, session_path_index_new) != 0 || session_path_index < 0)
+		return est_fail_ssl(e, EST_ERR_NOMEM, "cannot make the TLS sessions' path slot");
+	SSL_CTX_set_cert_verify_callback(ctx, verify_and_keep, NULL);
 	SSL_CTX_set_verify_depth(ctx, 8);
 	return EST_OK;
 }
@@ -188,6 +263,7 @@ void
 tls_facts_capture(struct tls_facts *f, SSL *ssl)
 {
 	struct est_error ignored = { 0 };
+	STACK_OF(X509) *kept;
 	X509 *peer;
 	long result;
 
@@ -201,13 +277,18 @@ tls_facts_capture(struct tls_facts *f, SSL *ssl)
 		f->chain = X509_chain_up_ref(SSL_get_peer_cert_chain(ssl));
 	/*
 	 * Kept so that authenticating by this certificate on every request need
-	 * not check its signatures again. A resumed session has none (nothing
-	 * was verified on this connection): authn.c then verifies in full.
+	 * not check its signatures again. A resumed session's is the one its
+	 * full handshake kept (verify_and_keep); with none, authn.c verifies in
+	 * full.
 	 */
 	result = SSL_get_verify_result(ssl);
 	if (f->peer != NULL && SSL_get0_verified_chain(ssl) != NULL &&
 	    (result == X509_V_OK || let_through(result)))
 		f->verified = X509_chain_up_ref(SSL_get0_verified_chain(ssl));
+	else if (f->peer != NULL && SSL_session_reused(ssl) && session_path_index >= 0 &&
+	    (kept = SSL_SESSION_get_ex_data(SSL_get_session(ssl), session_path_index)) != NULL &&
+	    X509_cmp(sk_X509_value(kept, 0), f->peer) == 0)
+		f->verified = X509_chain_up_ref(kept);
 	/* None (an error) leaves "": an alias that needs it refuses the request then. */
 	if (binding_value(ssl, f->binding, sizeof(f->binding), &ignored) != EST_OK)
 		f->binding[0] = '\0';

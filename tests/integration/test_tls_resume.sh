@@ -33,6 +33,22 @@ grep_all '"enrolments":5,.*"errors":{}.*"handshakes":5,"resumed":5' resume.out |
 	fail "enrolments on resumed sessions: $(tail -n 1 resume.out)"
 ok "an enrolment authenticated by the client certificate of a resumed session"
 
+# The path a full handshake validated goes with its session, so a resumed
+# session's requests skip checking its signatures again (unit/test_tls_session);
+# the rest of the check stays per request: a certificate revoked after its
+# session was made is refused on that session resumed.
+for v in 1.3 1.2; do
+	enrol_demo "dev$v"
+	mkcsr "renew$v" -subj "/CN=dev$v"
+	serial=$(openssl x509 -in "dev$v.pem" -noout -serial | cut -d= -f2)
+	got=$("${PY[@]}" "$MTLS_PORT" "$v" reenroll "dev$v.pem" "dev$v.key" "renew$v.b64" \
+	    "$ESTADM" -c "$T/var/estd.conf" cert revoke "$serial") ||
+		fail "TLS $v: revocation between resumptions: the script failed"
+	[ "$got" = "reused 200
+reused 403" ] || fail "TLS $v: re-enrolments on a resumed session, before and after its certificate's revocation: $got"
+done
+ok "a resumed session's certificate revoked since is refused (TLS 1.3 and 1.2)"
+
 got=$("${PY[@]}" "$TLS_PORT" 1.3 flood 1100) || fail "flood: the script failed"
 [ "$got" = "new reused" ] ||
 	fail "after 1,100 other handshakes the first session and a new one: $got (want: new reused)"

@@ -6,7 +6,11 @@
 #   tls_resume.py CAFILE PORT 1.3 flood N
 #       a session, then N other full handshakes, then that session offered
 #       again, then a new session offered at once: prints two words.
-import socket, ssl, sys, time
+#   tls_resume.py CAFILE PORT 1.2|1.3 reenroll CERT KEY CSR_B64 COMMAND...
+#       a session with the client certificate, a /simplereenroll of the CSR
+#       on it resumed, COMMAND run, then another on it resumed: prints
+#       "reused STATUS" for each.
+import socket, ssl, subprocess, sys, time
 
 cafile, port, version, mode = sys.argv[1:5]
 ctx = ssl.create_default_context(cafile=cafile)
@@ -46,7 +50,32 @@ def offered(session):
     return "reused" if reused else "new"
 
 
-if mode == "flood":
+def reenroll(session, body):
+    """A /simplereenroll on a connection offering session: (reused, status, its session)."""
+    s = connect(session)
+    s.sendall(b"POST /.well-known/est/simplereenroll HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Type: application/pkcs10\r\nContent-Length: %d\r\n"
+              b"Connection: close\r\n\r\n" % len(body) + body)
+    answer = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    reused, session = s.session_reused, s.session
+    s.close()
+    return reused, answer.split(b" ", 2)[1].decode(), session
+
+
+if mode == "reenroll":
+    body = open(sys.argv[7], "rb").read()
+    session = session_of(False)
+    reused, status, session = reenroll(session, body)
+    print("reused" if reused else "new", status)
+    subprocess.run(sys.argv[8:], check=True, stdout=subprocess.DEVNULL)
+    reused, status, session = reenroll(session, body)
+    print("reused" if reused else "new", status)
+elif mode == "flood":
     first = session_of(False)
     for _ in range(int(sys.argv[5])):
         connect().close()
