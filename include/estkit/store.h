@@ -316,6 +316,10 @@ struct est_store_ops {
 	 * since bulk_begin. A call that fails may spoil the transaction (on
 	 * PostgreSQL every later call fails): roll back at the first failure.
 	 */
+	/* est_store_read_begin and _end; NULL: nothing to gain (PostgreSQL: each
+	 * statement is one round trip either way, a transaction two more). */
+	enum est_err (*read_begin)(struct est_store *, struct est_error *);
+	void (*read_end)(struct est_store *);
 	enum est_err (*bulk_begin)(struct est_store *, struct est_error *);
 	enum est_err (*bulk_commit)(struct est_store *, struct est_error *);
 	void (*bulk_rollback)(struct est_store *);
@@ -370,6 +374,21 @@ enum est_err est_store_check(struct est_store *st, bool full, struct est_error *
  */
 enum est_err est_store_backup(struct est_store *st, const char *path, struct est_error *e);
 void est_store_close(struct est_store *st);
+
+/*
+ * A read scope, for look-ups made one after another. On SQLite the reads
+ * made through st until est_store_read_end see one snapshot of the store
+ * and share the cost of taking it: one read transaction, where each
+ * statement would begin its own and, when another connection committed
+ * meanwhile, read its cached pages again. Only reads in between: a write
+ * through st in the scope fails (EST_ERR_STORE). Keep it short, with
+ * nothing waited for inside it: while it lasts, SQLite's WAL cannot start
+ * over. est_store_read_end ends it whatever happened in it (no-op when none
+ * is open). On PostgreSQL both do nothing: each read is its own round trip
+ * and snapshot, as without them.
+ */
+enum est_err est_store_read_begin(struct est_store *st, struct est_error *e);
+void est_store_read_end(struct est_store *st);
 
 /*
  * Record a newly issued certificate. Sets rec->id. EST_ERR_EXISTS when the

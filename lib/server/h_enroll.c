@@ -10,6 +10,13 @@
  * and the policy (policy.c) decides what the principal gets: that and
  * nothing else is approved and issued. Re-enrolment is authenticated only
  * by the certificate being renewed (§4.2.2); its rules are the policy's.
+ *
+ * Authentication's and the policy's look-ups (the certificate on record, the
+ * end entities that own the names asked for) read one snapshot of the store,
+ * taken once (est_store_read_begin): on SQLite each look-up began its own
+ * read transaction, and a commit of the store writer in between made it read
+ * its pages again. The scope ends before anything is approved, recorded or
+ * waited for.
  */
 #include <string.h>
 
@@ -55,11 +62,13 @@ h_simpleenroll(struct est_req *r)
 	enum est_err rc;
 
 	parse_csr(r, &csr, &csr_err);
-	rc = authn_enroll(r, csr, &res, &e);
+	if ((rc = est_store_read_begin(r->worker->store, &e)) == EST_OK)
+		rc = authn_enroll(r, csr, &res, &e);
 	if (csr == NULL && rc == EST_OK)
 		e = csr_err;
 	else if (rc == EST_OK && (rc = check_csr(r, csr, res.who.kind == PRINCIPAL_RA, &e)) == EST_OK)
 		rc = policy_for_request(r, POLICY_ENROLL, &res.who, csr, NULL, &d, &e);
+	est_store_read_end(r->worker->store);
 	if (rc != EST_OK || csr == NULL)
 		http_fail(r, &e);
 	else
@@ -78,20 +87,22 @@ h_simplereenroll(struct est_req *r)
 	X509 *cert = NULL;
 	X509_REQ *csr = NULL;
 
-	if (authn_client_cert(r, &cert, &e) != EST_OK || parse_csr(r, &csr, &e) != EST_OK ||
-	    check_csr(r, csr, false, &e) != EST_OK) {
-		http_fail(r, &e);
-		goto out;
+	enum est_err rc;
+
+	if ((rc = est_store_read_begin(r->worker->store, &e)) == EST_OK &&
+	    (rc = authn_client_cert(r, &cert, &e)) == EST_OK &&
+	    (rc = parse_csr(r, &csr, &e)) == EST_OK && (rc = check_csr(r, csr, false, &e)) == EST_OK) {
+		who.cert = cert;
+		who.cert_ee_id = r->cert_ee_id;
+		who.cert_of_alias = r->cert_of_alias;
+		who.cert_alias = r->cert_alias;
+		rc = policy_for_request(r, POLICY_REENROLL, &who, csr, cert, &d, &e);
 	}
-	who.cert = cert;
-	who.cert_ee_id = r->cert_ee_id;
-	who.cert_of_alias = r->cert_of_alias;
-	who.cert_alias = r->cert_alias;
-	if (policy_for_request(r, POLICY_REENROLL, &who, csr, cert, &d, &e) != EST_OK)
+	est_store_read_end(r->worker->store);
+	if (rc != EST_OK)
 		http_fail(r, &e);
 	else
 		issue_and_reply(r, &d, &csr);
-out:
 	policy_decision_clear(&d);
 	X509_REQ_free(csr);
 }

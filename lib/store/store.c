@@ -134,6 +134,19 @@ est_store_close(struct est_store *st)
 }
 
 enum est_err
+est_store_read_begin(struct est_store *st, struct est_error *e)
+{
+	return st->ops->read_begin != NULL ? st->ops->read_begin(st, e) : EST_OK;
+}
+
+void
+est_store_read_end(struct est_store *st)
+{
+	if (st->ops->read_end != NULL)
+		st->ops->read_end(st);
+}
+
+enum est_err
 est_store_put_cert(struct est_store *st, struct est_cert_rec *rec,
     struct est_error *e)
 {

@@ -287,6 +287,47 @@ test_fresh_schema_and_mode(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 }
 
+/*
+ * A read scope (est_store_read_begin): the handle's reads see one snapshot,
+ * a commit of another handle meanwhile shows after the scope, a write
+ * through the handle in the scope fails and leaves the scope usable, and
+ * ending no scope does nothing.
+ */
+static void
+test_read_scope(void **state)
+{
+	struct fixture *fx = *state;
+	struct est_store *reader = NULL;
+	struct est_cert_rec *a = make_rec(fx->key, "CA", "dev-a", 0xa1, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *b = make_rec(fx->key, "CA", "dev-b", 0xb2, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *c = make_rec(fx->key, "CA", "dev-c", 0xc3, NOT_BEFORE, NOT_AFTER);
+	struct est_cert_rec *got = NULL;
+	struct est_error e = { 0 };
+
+	put(fx->st, a);
+	assert_int_equal(est_store_open(fx->uri, &reader, &e), EST_OK);
+	assert_int_equal(est_store_read_begin(reader, &e), EST_OK);
+	assert_int_equal(est_store_get_cert(reader, NULL, "A1", &got, &e), EST_OK);
+	est_cert_rec_free(got);
+	got = NULL;
+	put(fx->st, b);
+	assert_int_equal(est_store_get_cert(reader, NULL, "B2", &got, &e), EST_ERR_NOTFOUND);
+	assert_int_equal(est_store_put_cert(reader, c, &e), EST_ERR_STORE);
+	assert_int_equal(est_store_get_cert(reader, NULL, "A1", &got, &e), EST_OK);
+	est_cert_rec_free(got);
+	got = NULL;
+	est_store_read_end(reader);
+
+	assert_int_equal(est_store_get_cert(reader, NULL, "B2", &got, &e), EST_OK);
+	est_cert_rec_free(got);
+	est_store_read_end(reader);
+	put(reader, c);
+	est_store_close(reader);
+	est_cert_rec_free(a);
+	est_cert_rec_free(b);
+	est_cert_rec_free(c);
+}
+
 static void
 check_fields(const struct est_cert_rec *got, X509 *x, const char *subject,
     const char *serial, const char *san, const char *spki)
@@ -1909,6 +1950,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_put_get_every_field, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_is_exists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ambiguous_serial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_during_read_on_other_handle, setup, teardown),

@@ -279,6 +279,25 @@ sq_rollback(struct sq_store *s)
 		sq_run(s, SQL_OP_RELEASE, "rolling back", NULL);
 }
 
+/* A deferred BEGIN: the read lock and the snapshot come with the first read. */
+static const char SQL_READ_BEGIN[] = "BEGIN";
+
+static enum est_err
+sq_read_begin(struct est_store *st, struct est_error *e)
+{
+	return sq_run(sq(st), SQL_READ_BEGIN, "starting a read", e);
+}
+
+static void
+sq_read_end(struct est_store *st)
+{
+	struct sq_store *s = sq(st);
+
+	/* A failed statement may have ended the transaction already. */
+	if (!sqlite3_get_autocommit(s->db) && sq_run(s, SQL_COMMIT, "ending a read", NULL) != EST_OK)
+		sq_run(s, SQL_ROLLBACK, "ending a read", NULL);
+}
+
 enum est_err
 sq_bulk_begin(struct est_store *st, struct est_error *e)
 {
@@ -502,6 +521,8 @@ static const struct est_store_ops sqlite_ops = {
 	.group_write = sq_group_write,
 	.group_commit = sq_group_commit,
 	.group_rollback = sq_group_rollback,
+	.read_begin = sq_read_begin,
+	.read_end = sq_read_end,
 	.bulk_begin = sq_bulk_begin,
 	.bulk_commit = sq_bulk_commit,
 	.bulk_rollback = sq_bulk_rollback,
