@@ -44,6 +44,23 @@ void est_audit_close(struct est_audit *a);
 enum est_err est_audit_append(struct est_audit *a, const char *who, const char *what,
     const char *const *fields, size_t n, struct est_error *e);
 
+/* One entry for est_audit_append_many: est_audit_append's arguments. */
+struct est_audit_entry {
+	const char *who;
+	const char *what;
+	const char *const *fields;
+	size_t n;
+};
+
+/*
+ * Append n entries in order, chained as n calls of est_audit_append would
+ * chain them, under one lock and with one write: on failure none of them
+ * may be taken as recorded (lines cut short are continued on a new line by
+ * the next append, and reported by est_audit_verify).
+ */
+enum est_err est_audit_append_many(struct est_audit *a, const struct est_audit_entry *entries,
+    size_t n, struct est_error *e);
+
 /*
  * Check the whole chain of the file at path. On success sets *entries and
  * last_hash (hex, NUL-terminated; all zeros for an empty file). A broken

@@ -631,6 +631,7 @@ struct est_write {
 	void (*done)(struct est_write *w); /* called once, from the writer's thread, after
 	                                 * the group is durable (or has failed) */
 	void *arg;                      /* the submitter's */
+	void *durable_arg;              /* for the writer's on_durable hook; NULL: none */
 	/* out: valid when done runs */
 	enum est_err rc;                /* EST_OK: the records are durable; otherwise as
 	                                 * est_store_put_issued */
@@ -679,6 +680,18 @@ void est_store_writer_gather(struct est_store_writer *w, long nanoseconds);
  */
 void est_store_writer_on_commit(struct est_store_writer *w,
     void (*fn)(double seconds, unsigned writes));
+
+/*
+ * Have fn called from the writer's thread with each group once its
+ * transaction has ended, before any of its writes is reported: group lists
+ * them in order (linked by next), each with its outcome. For work that
+ * must follow a write's commit and precede its answer, done once per group
+ * (estd's audit entries): fn may fail a write that succeeded (set its rc
+ * and err), whose record stays and whose submitter is told of the failure.
+ * Set it before the first submit.
+ */
+void est_store_writer_on_durable(struct est_store_writer *w,
+    void (*fn)(void *arg, struct est_write *group), void *arg);
 
 /* Groups committed and writes done so far (for tests and metrics). */
 void est_store_writer_stats(struct est_store_writer *w, uint64_t *groups, uint64_t *writes);

@@ -265,23 +265,18 @@ write_all(struct est_audit *a, const char *s, size_t len, struct est_error *e)
 	return EST_OK;
 }
 
-/* Build and write the entry; the caller holds both locks. */
-static enum est_err
-append_locked(struct est_audit *a, const char *who, const char *what,
-    const char *const *fields, size_t n, struct est_error *e)
+/*
+ * Build entry's line after the one whose seq and hash are given, into out
+ * (WRITE_MAX + 1 bytes, with a newline first when torn); its length, and
+ * its own hash in hash. -1 when SHA-256 fails.
+ */
+static int
+build_line(const struct est_audit_entry *entry, unsigned long long seq, const char *prev,
+    bool torn, char *out, char *hash)
 {
-	char prev[EST_AUDIT_HASH_HEX + 1], hash[EST_AUDIT_HASH_HEX + 1];
-	char out[WRITE_MAX + 1];
-	unsigned long long seq;
 	struct kvline l;
 	const char *content;
-	bool torn;
-	enum est_err rc;
-	off_t size = 0;
-	int len;
 
-	if ((rc = read_tail(a, &seq, prev, &torn, &size, e)) != EST_OK)
-		return rc;
 	kvline_init(&l, false);
 	kvline_addf(&l, "seq", "%llu", seq + 1);
 	add_time(&l);
@@ -291,42 +286,82 @@ append_locked(struct est_audit *a, const char *who, const char *what,
 	 * before its prev would break the chain for every verify after.
 	 */
 	kvline_add(&l, "prev", prev);
-	kvline_add(&l, "who", who);
-	kvline_add(&l, "what", what);
-	for (size_t i = 0; i < n; i++)
-		kvline_add(&l, fields[2 * i], fields[2 * i + 1]);
+	kvline_add(&l, "who", entry->who);
+	kvline_add(&l, "what", entry->what);
+	for (size_t i = 0; i < entry->n; i++)
+		kvline_add(&l, entry->fields[2 * i], entry->fields[2 * i + 1]);
 	content = kvline_str(&l);
 	if (!est_sha256_hex(content, l.len, hash))
-		return est_fail(e, EST_ERR_CRYPTO, "SHA-256 failed");
-	len = snprintf(out, sizeof(out), "%s%s" HASH_FIELD "%s\n", torn ? "\n" : "", content, hash);
-	a->tail_size = 0;
-	if ((rc = write_all(a, out, (size_t)len, e)) != EST_OK)
+		return -1;
+	return snprintf(out, WRITE_MAX + 1, "%s%s" HASH_FIELD "%s\n", torn ? "\n" : "", content,
+	    hash);
+}
+
+/* Chain and write the entries with one write; the caller holds both locks. */
+static enum est_err
+append_locked(struct est_audit *a, const struct est_audit_entry *entries, size_t n,
+    char *out, struct est_error *e)
+{
+	char prev[EST_AUDIT_HASH_HEX + 1], hash[EST_AUDIT_HASH_HEX + 1];
+	unsigned long long seq;
+	bool torn;
+	enum est_err rc;
+	off_t size = 0;
+	size_t len = 0;
+
+	if ((rc = read_tail(a, &seq, prev, &torn, &size, e)) != EST_OK)
 		return rc;
-	a->tail_size = size + len;
-	a->tail_seq = seq + 1;
-	memcpy(a->tail_hash, hash, sizeof(hash));
+	for (size_t i = 0; i < n; i++, seq++, torn = false) {
+		int k = build_line(&entries[i], seq, prev, torn, out + len, hash);
+
+		if (k < 0)
+			return est_fail(e, EST_ERR_CRYPTO, "SHA-256 failed");
+		len += (size_t)k;
+		memcpy(prev, hash, sizeof(hash));
+	}
+	a->tail_size = 0;
+	if ((rc = write_all(a, out, len, e)) != EST_OK)
+		return rc;
+	a->tail_size = size + (off_t)len;
+	a->tail_seq = seq;
+	memcpy(a->tail_hash, prev, sizeof(prev));
 	return EST_OK;
+}
+
+enum est_err
+est_audit_append_many(struct est_audit *a, const struct est_audit_entry *entries, size_t n,
+    struct est_error *e)
+{
+	char one[WRITE_MAX + 1];
+	char *out = n <= 1 ? one : malloc(n * WRITE_MAX + 1);
+	enum est_err rc;
+
+	if (n == 0)
+		return EST_OK;
+	if (out == NULL)
+		return est_fail(e, EST_ERR_NOMEM, "out of memory");
+	pthread_mutex_lock(&a->lock);
+	if ((rc = follow_path(a, e)) != EST_OK) {
+		/* nothing more to do */
+	} else if (flock(a->fd, LOCK_EX) != 0) {
+		rc = est_fail(e, EST_ERR_IO, "audit log %s: cannot lock: %s", a->path, strerror(errno));
+	} else {
+		rc = append_locked(a, entries, n, out, e);
+		flock(a->fd, LOCK_UN);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (out != one)
+		free(out);
+	return rc;
 }
 
 enum est_err
 est_audit_append(struct est_audit *a, const char *who, const char *what,
     const char *const *fields, size_t n, struct est_error *e)
 {
-	enum est_err rc;
+	const struct est_audit_entry entry = { .who = who, .what = what, .fields = fields, .n = n };
 
-	pthread_mutex_lock(&a->lock);
-	if ((rc = follow_path(a, e)) != EST_OK) {
-		pthread_mutex_unlock(&a->lock);
-		return rc;
-	}
-	if (flock(a->fd, LOCK_EX) != 0) {
-		rc = est_fail(e, EST_ERR_IO, "audit log %s: cannot lock: %s", a->path, strerror(errno));
-	} else {
-		rc = append_locked(a, who, what, fields, n, e);
-		flock(a->fd, LOCK_UN);
-	}
-	pthread_mutex_unlock(&a->lock);
-	return rc;
+	return est_audit_append_many(a, &entry, 1, e);
 }
 
 /* Check one line against the one before; EST_OK or EST_ERR_BADREQ with the reason. */

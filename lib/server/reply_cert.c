@@ -14,7 +14,10 @@
  * Recording goes through the server's grouped writer: the request is
  * deferred (http_defer), the record queued, and the answer written from the
  * worker's loop once the writer reports the group durable (an event made
- * active from the writer's thread), so no event loop waits for fsync.
+ * active from the writer's thread), so no event loop waits for fsync. The
+ * audit entry goes with the record and is written by the writer's thread,
+ * after the commit and before the report (audit_trail.c): a certificate
+ * whose entry cannot be written is reported failed, stored but not sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +64,7 @@ struct pending_issue {
 	char *code_hash;                /* the end entity's, to spend; NULL for none */
 	struct est_issue_record how;    /* borrows code_hash and d's strings */
 	struct est_write write;
+	struct audit_note note;         /* its audit entry, written with its group */
 	X509 *cert;                     /* the certificate being recorded */
 	struct est_cert_rec *rec;       /* ... and its record */
 	int attempts;                   /* signatures made (a taken serial: twice) */
@@ -115,6 +119,10 @@ sign_and_submit(struct est_req *r, struct pending_issue *p, struct est_error *e)
 	p->rec->ee_id = p->d.ee_id;
 	p->how.now = (int64_t)time(NULL);
 	p->write = (struct est_write){ .rec = p->rec, .how = &p->how, .done = written, .arg = p };
+	if (r->worker->srv->audit != NULL) {
+		audit_trail_note(r, &p->d, p->rec, p->code_hash != NULL, &p->note);
+		p->write.durable_arg = &p->note;
+	}
 	est_store_writer_submit(r->worker->srv->writer, &p->write);
 	return EST_OK;
 }
@@ -147,9 +155,6 @@ answer(evutil_socket_t fd, short what, void *arg)
 		    p->how.replaces_serial != NULL ? " revoked-replaced=" : "",
 		    p->how.replaces_serial != NULL ?
 		    est_serial_shown(p->how.replaces_serial, old, sizeof(old)) : "");
-		/* The audit entry says what was decided: the code spent went with the record. */
-		p->d.spend_code = p->code_hash;
-		rc = audit_trail_issued(r, &p->d, p->rec, &e);
 	}
 	if (rc == EST_OK)
 		rc = p->answer.reply(r, p->cert, p->answer.arg, &e);

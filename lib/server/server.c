@@ -416,6 +416,8 @@ server_build(const struct est_config *cfg, const struct est_server *old, bool bi
 	    (rc = est_store_writer_start(cfg->store_uri, WRITER_MAX_GROUP, &srv->writer, e)) != EST_OK)
 		goto fail;
 	est_store_writer_on_commit(srv->writer, metrics_store_commit);
+	if (srv->audit != NULL)
+		est_store_writer_on_durable(srv->writer, audit_trail_durable, srv);
 	/* estd -n makes no CRL: it only checks. */
 	if (bind_it && ((rc = crl_keeper_new(srv, &srv->crl_keeper, e)) != EST_OK ||
 	    (rc = key_maker_new(&srv->key_maker, e)) != EST_OK))

@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
+#include "estkit/audit.h"
 #include "estkit/ca.h"
 #include "estkit/config.h"
 #include "estkit/codec.h"
@@ -586,15 +587,38 @@ void metrics_detach(struct est_server *srv);
 enum est_err audit_trail_open(struct est_server *srv, struct est_error *e);
 
 /*
- * Record in the audit log that rec was issued for request r (what: issue,
- * renew or serverkeygen by the operation) under policy decision d (its
- * profile, a code spent, a certificate revoked as replaced, max-active);
- * r->serial names rec as people read it (est_serial_shown), set before.
- * EST_ERR_UNAVAILABLE when the line cannot be written: the caller must not
- * hand the certificate out.
+ * The audit entry of a certificate issued, made when its record goes to
+ * the store writer and written by the writer's hook (audit_trail_durable)
+ * once the record is durable. Self-contained but for the record (whose
+ * subject and SAN it borrows) and the configuration's names.
  */
-enum est_err audit_trail_issued(struct est_req *r, const struct policy_decision *d,
-    const struct est_cert_rec *rec, struct est_error *e);
+struct audit_note {
+	struct est_audit_entry entry;
+	const char *fields[2 * 10];
+	char who[160];                    /* the request's principal */
+	char peer[80];
+	char serial[EST_SERIAL_SHOWN_MAX];
+	char replaced[EST_SERIAL_SHOWN_MAX];
+	char max_active[16];
+};
+
+/*
+ * Make the entry saying that rec was issued for request r (what: issue,
+ * renew or serverkeygen by the operation) under policy decision d (its
+ * profile, a certificate revoked as replaced, max-active), spending an end
+ * entity's code when code_spent.
+ */
+void audit_trail_note(struct est_req *r, const struct policy_decision *d,
+    const struct est_cert_rec *rec, bool code_spent, struct audit_note *note);
+
+/*
+ * The store writer's on_durable hook (arg: the est_server): the entries of
+ * the group's writes that succeeded and carry a note (durable_arg), in one
+ * append. When they cannot be written, those writes fail with
+ * EST_ERR_UNAVAILABLE: their certificates are stored but not handed out
+ * (fail closed), and the log says so for each.
+ */
+void audit_trail_durable(void *arg, struct est_write *group);
 
 /* ---- route.c ---- */
 

@@ -44,6 +44,8 @@ struct est_store_writer {
 	bool stopping;
 	uint64_t groups, writes;
 	void (*on_commit)(double seconds, unsigned writes); /* set before the first submit */
+	void (*on_durable)(void *arg, struct est_write *group); /* likewise */
+	void *durable_arg;
 };
 
 /* Take up to max_group writes off the queue (under the lock). */
@@ -160,6 +162,8 @@ writer_main(void *arg)
 		if (w->on_commit != NULL)
 			w->on_commit((double)(t1.tv_sec - t0.tv_sec) +
 			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, (unsigned)n);
+		if (w->on_durable != NULL)
+			w->on_durable(w->durable_arg, group);
 		pthread_mutex_lock(&w->lock);
 		w->groups++;
 		w->writes += n;
@@ -278,6 +282,14 @@ void
 est_store_writer_gather(struct est_store_writer *w, long nanoseconds)
 {
 	w->gather_ns = nanoseconds > 0 ? nanoseconds : 0;
+}
+
+void
+est_store_writer_on_durable(struct est_store_writer *w,
+    void (*fn)(void *arg, struct est_write *group), void *arg)
+{
+	w->on_durable = fn;
+	w->durable_arg = arg;
 }
 
 void

@@ -118,6 +118,23 @@ status=$(curl -s -o long.p7 -w '%{http_code}' --cacert "$TA" --digest -u estuser
 	fail "a subject of kilobytes broke the chain: $(cat verify.err)"
 ok "a line cut at its bound keeps its chain (a subject of 4 KiB)"
 
+# Enrolments at once share store groups, whose entries are written together
+# (one write per group): every certificate still gets its own line, once,
+# each with its own serial, and the chain verifies.
+before=$(grep -c ' what=issue ' $A)
+"$ESTKIT_BIN/estbench" --cacert "$TA" -u estuser:estpwd -c 16 -n 200 "https://127.0.0.1:$TLS_PORT" \
+    > bench.out || fail "estbench: $(tail -n 3 bench.out)"
+grep -q '"errors":{}' bench.out || fail "estbench: $(tail -n 1 bench.out)"
+# Each of the 16 clients enrols once before estbench starts counting.
+issued=$(( $(grep -o '"enrolments":[0-9]*' bench.out | cut -d: -f2) + 16 ))
+after=$(grep -c ' what=issue ' $A)
+[ $((after - before)) = "$issued" ] || fail "$issued enrolments, $((after - before)) audit lines"
+[ "$(grep ' what=issue ' $A | grep -o ' serial=[0-9A-F:]*' | sort | uniq -d | wc -l)" = 0 ] ||
+	fail "a serial is audited twice"
+"$ESTADM" -c var/estd.conf audit verify > verify.out 2> verify.err ||
+	fail "enrolments at once broke the chain: $(cat verify.err)"
+ok "$issued enrolments at once: one audit line each, the chain verifies"
+
 # --- JSON lines in a file --------------------------------------------------------
 check_estd_exit
 sed -i 's/^audit-log = audit.log/audit-log = audit.log\naccess-log = access.json\naccess-log-json = yes/' var/estd.conf

@@ -249,6 +249,67 @@ test_cut_line_found_and_continued(void **state)
 }
 
 /*
+ * Entries appended together (a store group's, est_audit_append_many) chain
+ * as the same appends one by one would, in their order, after and before
+ * single appends; the longest lines fit; after a line cut short the first
+ * of them starts on a new line.
+ */
+static void
+test_append_many(void **state)
+{
+	static char subject[2 * KVLINE_MAX];
+	const char *f1[] = { "serial", "A1", "subject", "CN=one" };
+	const char *f2[] = { "serial", "B2", "subject", subject };
+	const char *f3[] = { "serial", "C3", "subject", "CN=three" };
+	const struct est_audit_entry batch[] = {
+		{ .who = "user:a", .what = "issue", .fields = f1, .n = 2 },
+		{ .who = "cert:1F", .what = "renew", .fields = f2, .n = 2 },
+		{ .who = "user:c", .what = "serverkeygen", .fields = f3, .n = 2 },
+	};
+	char hash[EST_AUDIT_HASH_HEX + 1];
+	struct est_audit *a = NULL;
+	struct est_error e = { 0 };
+	size_t n = 0;
+	char **lines;
+	FILE *f;
+
+	(void)state;
+	memset(subject, 'x', sizeof(subject) - 1);
+	write_entries(2);
+	assert_int_equal(est_audit_open(path, &a, &e), EST_OK);
+	assert_int_equal(est_audit_append_many(a, batch, 3, &e), EST_OK);
+	append(a, "user:d", "issue", "D4");
+	assert_int_equal(est_audit_append_many(a, batch, 0, &e), EST_OK);
+	est_audit_close(a);
+	assert_int_equal(est_audit_verify(path, &n, hash, &e), EST_OK);
+	assert_int_equal(n, 6);
+	lines = read_lines(&n);
+	assert_int_equal(n, 6);
+	assert_non_null(strstr(lines[2], "seq=3 "));
+	assert_non_null(strstr(lines[2], "who=user:a what=issue serial=A1"));
+	assert_non_null(strstr(lines[3], "seq=4 "));
+	assert_non_null(strstr(lines[3], "who=cert:1F what=renew serial=B2"));
+	assert_non_null(strstr(lines[4], "seq=5 "));
+	assert_non_null(strstr(lines[4], "who=user:c what=serverkeygen serial=C3"));
+	assert_non_null(strstr(lines[5], "seq=6 "));
+	free_lines(lines, n);
+
+	f = fopen(path, "a");
+	fputs("seq=7 time=2026", f);                  /* a crash mid-write */
+	fclose(f);
+	assert_int_equal(est_audit_open(path, &a, &e), EST_OK);
+	assert_int_equal(est_audit_append_many(a, batch, 3, &e), EST_OK);
+	est_audit_close(a);
+	expect_broken_at(":7:");
+	lines = read_lines(&n);
+	assert_int_equal(n, 10);
+	assert_string_equal(lines[6], "seq=7 time=2026\n");
+	assert_non_null(strstr(lines[7], "seq=7 "));
+	assert_non_null(strstr(lines[9], "seq=9 "));
+	free_lines(lines, n);
+}
+
+/*
  * The longest line a client can cause (a subject of kilobytes, cut at the
  * line's bound), then a crash that left nearly all of another such line:
  * the end read for the chain must still hold the whole last complete line.
@@ -497,6 +558,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_edit_with_new_hash_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removed_inserted_reordered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_line_found_and_continued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_longest_lines_cut_and_continued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_read_again_after_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_read_again_after_same_size_regrowth, setup,

@@ -700,6 +700,82 @@ test_failures_stay_alone(void **state)
 	est_store_writer_stop(w);
 }
 
+/* What the on_durable hook saw of each group. */
+static struct {
+	int calls;
+	int seen;                        /* writes, over all calls */
+	long serial[8];                  /* in the order given */
+	enum est_err rc[8];
+	bool durable[8];                 /* on record when the hook ran */
+	int reported_before;             /* writes reported before the last call */
+	struct fx *f;
+} hooked;
+
+static const char fail_this[] = "fail";
+
+static void
+durable_hook(void *arg, struct est_write *group)
+{
+	hooked.calls++;
+	assert_ptr_equal(arg, &hooked);
+	pthread_mutex_lock(&hooked.f->lock);
+	hooked.reported_before = hooked.f->reported;
+	pthread_mutex_unlock(&hooked.f->lock);
+	for (struct est_write *w = group; w != NULL && hooked.seen < 8; w = w->next) {
+		hooked.serial[hooked.seen] = strtol(w->rec->serial, NULL, 16);
+		hooked.rc[hooked.seen] = w->rc;
+		hooked.durable[hooked.seen] = on_record(hooked.f->path, w->rec->serial);
+		hooked.seen++;
+		if (w->rc == EST_OK && w->durable_arg == fail_this)
+			w->rc = est_fail(&w->err, EST_ERR_UNAVAILABLE, "not for the client");
+	}
+}
+
+/*
+ * The on_durable hook sees each group once its commit returned and before
+ * any of its writes is reported, in order, with their outcomes; a write it
+ * fails is reported failed and its record stays.
+ */
+static void
+test_durable_hook(void **state)
+{
+	struct fx *f = *state;
+	struct est_error e = { 0 };
+	struct est_store_writer *w = NULL;
+	struct job jobs[4];
+
+	memset(&hooked, 0, sizeof(hooked));
+	hooked.f = f;
+	assert_int_equal(est_store_writer_start(f->path, 64, &w, &e), EST_OK);
+	est_store_writer_on_durable(w, durable_hook, &hooked);
+	for (int i = 0; i < 4; i++)
+		init_job(f, &jobs[i], 0x7000 + i);
+	/* 3 takes 2's serial; 1 is failed by the hook. */
+	est_cert_rec_free(jobs[3].w.rec);
+	jobs[3].w.rec = make_rec(f->key, 0x7002);
+	jobs[1].w.durable_arg = (void *)fail_this;
+	submit_grouped(f, w, jobs, 4);
+	/* The first alone, then the three queued behind it. */
+	assert_int_equal(hooked.calls, 2);
+	assert_int_equal(hooked.seen, 4);
+	assert_int_equal(hooked.reported_before, 1);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(hooked.serial[i], i == 3 ? 0x7002 : 0x7000 + i);
+	assert_int_equal(hooked.rc[0], EST_OK);
+	assert_int_equal(hooked.rc[1], EST_OK);
+	assert_int_equal(hooked.rc[2], EST_OK);
+	assert_int_equal(hooked.rc[3], EST_ERR_EXISTS);
+	assert_true(hooked.durable[0] && hooked.durable[1] && hooked.durable[2]);
+	assert_int_equal(jobs[0].w.rc, EST_OK);
+	assert_int_equal(jobs[1].w.rc, EST_ERR_UNAVAILABLE);
+	assert_int_equal(jobs[2].w.rc, EST_OK);
+	assert_int_equal(jobs[3].w.rc, EST_ERR_EXISTS);
+	assert_true(on_record(f->path, jobs[1].w.rec->serial));
+	for (int i = 0; i < 4; i++)
+		est_cert_rec_free(jobs[i].w.rec);
+	est_store_writer_stop(w);
+}
+
 /* A renewal's write revokes the certificate it replaces; a failed one revokes nothing. */
 static void
 test_revoke_replaced(void **state)
@@ -867,6 +943,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_groups_and_durability, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_stay_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_durable_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_approval_claimed_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_once, setup, teardown),
