@@ -341,13 +341,14 @@ est_audit_append_many(struct est_audit *a, const struct est_audit_entry *entries
 	if (out == NULL)
 		return est_fail(e, EST_ERR_NOMEM, "out of memory");
 	pthread_mutex_lock(&a->lock);
-	if ((rc = follow_path(a, e)) != EST_OK) {
-		/* nothing more to do */
-	} else if (flock(a->fd, LOCK_EX) != 0) {
-		rc = est_fail(e, EST_ERR_IO, "audit log %s: cannot lock: %s", a->path, strerror(errno));
-	} else {
-		rc = append_locked(a, entries, n, out, e);
-		flock(a->fd, LOCK_UN);
+	if ((rc = follow_path(a, e)) == EST_OK) {
+		if (flock(a->fd, LOCK_EX) != 0) {
+			rc = est_fail(e, EST_ERR_IO, "audit log %s: cannot lock: %s", a->path,
+			    strerror(errno));
+		} else {
+			rc = append_locked(a, entries, n, out, e);
+			flock(a->fd, LOCK_UN);
+		}
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (out != one)
