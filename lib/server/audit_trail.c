@@ -71,6 +71,13 @@ audit_trail_note(struct est_req *r, const struct policy_decision *d,
 	    .fields = note->fields, .n = n / 2 };
 }
 
+/* A write of the group whose certificate is stored and has an entry to write. */
+static bool
+to_audit(const struct est_write *j)
+{
+	return j->rc == EST_OK && j->durable_arg != NULL;
+}
+
 void
 audit_trail_durable(void *arg, struct est_write *group)
 {
@@ -81,13 +88,13 @@ audit_trail_durable(void *arg, struct est_write *group)
 	size_t n = 0;
 
 	for (j = group; j != NULL; j = j->next)
-		n += j->rc == EST_OK && j->durable_arg != NULL;
+		n += to_audit(j);
 	if (n == 0)
 		return;
 	if ((entries = calloc(n, sizeof(*entries))) == NULL)
 		est_fail(&ae, EST_ERR_NOMEM, "out of memory");
 	for (n = 0, j = group; entries != NULL && j != NULL; j = j->next)
-		if (j->rc == EST_OK && j->durable_arg != NULL)
+		if (to_audit(j))
 			entries[n++] = ((struct audit_note *)j->durable_arg)->entry;
 	if (entries != NULL && est_audit_append_many(srv->audit, entries, n, &ae) == EST_OK) {
 		free(entries);
@@ -95,7 +102,7 @@ audit_trail_durable(void *arg, struct est_write *group)
 	}
 	free(entries);
 	for (j = group; j != NULL; j = j->next) {
-		if (j->rc != EST_OK || j->durable_arg == NULL)
+		if (!to_audit(j))
 			continue;
 		log_error("serial %s issued and stored but not handed out: %s",
 		    ((struct audit_note *)j->durable_arg)->serial, ae.msg);
