@@ -310,16 +310,16 @@ struct est_store_ops {
 	enum est_err (*group_write)(struct est_store *, struct est_write *, struct est_error *);
 	enum est_err (*group_commit)(struct est_store *, struct est_error *);
 	void (*group_rollback)(struct est_store *);
+	/* est_store_read_begin and _end; NULL: nothing to gain (PostgreSQL: each
+	 * statement is one round trip either way, a transaction two more). */
+	enum est_err (*read_begin)(struct est_store *, struct est_error *);
+	void (*read_end)(struct est_store *);
 	/*
 	 * One transaction around many calls (est_store_import): nothing is
 	 * committed before bulk_commit, and bulk_rollback undoes every call
 	 * since bulk_begin. A call that fails may spoil the transaction (on
 	 * PostgreSQL every later call fails): roll back at the first failure.
 	 */
-	/* est_store_read_begin and _end; NULL: nothing to gain (PostgreSQL: each
-	 * statement is one round trip either way, a transaction two more). */
-	enum est_err (*read_begin)(struct est_store *, struct est_error *);
-	void (*read_end)(struct est_store *);
 	enum est_err (*bulk_begin)(struct est_store *, struct est_error *);
 	enum est_err (*bulk_commit)(struct est_store *, struct est_error *);
 	void (*bulk_rollback)(struct est_store *);

@@ -86,7 +86,6 @@ h_simplereenroll(struct est_req *r)
 	struct policy_decision d = { 0 };
 	X509 *cert = NULL;
 	X509_REQ *csr = NULL;
-
 	enum est_err rc;
 
 	if ((rc = est_store_read_begin(r->worker->store, &e)) == EST_OK &&

@@ -595,8 +595,8 @@ enum est_err audit_trail_open(struct est_server *srv, struct est_error *e);
 struct audit_note {
 	struct est_audit_entry entry;
 	const char *fields[2 * 10];
-	char who[160];                    /* the request's principal */
-	char peer[80];
+	char who[sizeof(((struct est_req *)0)->principal)];
+	char peer[sizeof(((struct est_req *)0)->peer)];
 	char serial[EST_SERIAL_SHOWN_MAX];
 	char replaced[EST_SERIAL_SHOWN_MAX];
 	char max_active[16];
